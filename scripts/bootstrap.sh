@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything spikeforge needs on a fresh Debian machine:
+# Debian tools (Icarus Verilog, the USB libraries openFPGALoader links against),
+# the main virtual environment in .venv/, and - where a python3.10 interpreter exists -
+# the lava-nc reference environment in .venv-lava/ (lava-nc 0.10 declares Python < 3.11).
+# Quiet when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+LAVA_VENV=.venv-lava
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# --- Debian packages -----------------------------------------------------------------
+need_apt=()
+command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
+ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || need_apt+=(libusb-1.0-0)
+ldconfig -p 2>/dev/null | grep -q 'libftdi1.so.2' || need_apt+=(libftdi1-2)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  say "installing Debian packages: ${need_apt[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- main environment ----------------------------------------------------------------
+stamp_of() { cat pyproject.toml scripts/bootstrap.sh "$@" 2>/dev/null | sha1sum | cut -c1-16; }
+want=$(stamp_of)
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV with $($PYTHON --version)"
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ "$(cat "$VENV/.spikeforge-stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing spikeforge and its dependencies into $VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -e ".[brian2,hdl,dse,dev]"
+  echo "$want" > "$VENV/.spikeforge-stamp"
+fi
+
+# --- lava-nc reference environment (Python 3.10) --------------------------------------
+if command -v python3.10 >/dev/null 2>&1; then
+  lava_want=$(stamp_of requirements-lava.txt)
+  if [ ! -x "$LAVA_VENV/bin/python" ]; then
+    say "creating $LAVA_VENV with $(python3.10 --version) for the lava-nc reference"
+    python3.10 -m venv "$LAVA_VENV"
+  fi
+  if [ "$(cat "$LAVA_VENV/.spikeforge-stamp" 2>/dev/null)" != "$lava_want" ]; then
+    say "installing lava-nc into $LAVA_VENV"
+    "$LAVA_VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$LAVA_VENV/bin/python" -m pip install -q -r requirements-lava.txt
+    echo "$lava_want" > "$LAVA_VENV/.spikeforge-stamp"
+  fi
+fi

@@ -1,0 +1,154 @@
+import math
+
+import numpy as np
+import pytest
+
+from toolchain.ir import (
+    ArraySource,
+    CellType,
+    DCSource,
+    IRError,
+    Network,
+    PoissonSource,
+    Population,
+    Projection,
+    Recording,
+    STDPRule,
+    StepCurrentSource,
+    UnitError,
+)
+from toolchain.ir.units import Unit, to_ir
+
+
+def small_net(**changes):
+    exc = Population("exc", CellType.IF_CURR_EXP, 4, parameters={"tau_m": [10, 20, 30, 40]})
+    src = PoissonSource("noise", 3, rate=np.full(3, 10.0), start=np.zeros(3),
+                        duration=np.full(3, math.inf), seed=7)
+    proj = Projection("noise->exc", "noise", "exc", [0, 1, 2], [3, 2, 1], [0.1, 0.2, 0.3],
+                      [1.0, 1.0, 2.0])
+    kwargs = dict(populations=(exc,), sources=(src,), projections=(proj,))
+    kwargs.update(changes)
+    return Network(**kwargs)
+
+
+def test_defaults_and_per_neuron_arrays():
+    pop = Population("p", "IF_cond_exp", 3, parameters={"v_thresh": -52.0})
+    assert pop.cell_type is CellType.IF_COND_EXP
+    np.testing.assert_array_equal(pop.parameters["v_thresh"], [-52.0] * 3)
+    np.testing.assert_array_equal(pop.parameters["e_rev_I"], [-70.0] * 3)
+    np.testing.assert_array_equal(pop.initial_values["v"], [-65.0] * 3)
+    assert not pop.parameters["cm"].flags.writeable
+
+
+def test_arrays_are_copied_so_callers_cannot_mutate_the_ir():
+    tau = np.array([10.0, 20.0])
+    pop = Population("p", "IF_curr_exp", 2, parameters={"tau_m": tau})
+    tau[0] = 99.0
+    assert pop.parameters["tau_m"][0] == 10.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(parameters={"tau_m": [10.0, -1.0]}),
+         "Population 'p' parameter tau_m[1] = -1 ms is outside the allowed range (0, inf] ms"),
+        (dict(parameters={"cm": [1.0, float("nan")]}),
+         "Population 'p' parameter cm[1] = nan is not a finite number"),
+        (dict(parameters={"tau_w": 1.0}),
+         "Population 'p': IF_curr_exp has no parameter 'tau_w'; its parameters are: cm, tau_m,"),
+        (dict(parameters={"v_reset": -40.0}),
+         "Population 'p' parameter v_reset[0] = -40 mV is not below v_thresh[0] = -50 mV"),
+        (dict(parameters={"tau_m": [1.0, 2.0, 3.0]}),
+         "Population 'p' parameter tau_m: expected one value or 2 values, got shape (3,)"),
+        (dict(initial_values={"gsyn_exc": 0.0}),
+         "Population 'p': IF_curr_exp has no state variable 'gsyn_exc'"),
+    ],
+)
+def test_population_errors_name_object_field_value_and_range(kwargs, message):
+    with pytest.raises(IRError if "range" not in message and "finite" not in message
+                       else ValueError) as info:
+        Population("p", "IF_curr_exp", 2, **kwargs)
+    assert message in str(info.value)
+
+
+def test_unknown_cell_type_lists_the_supported_ones():
+    with pytest.raises(IRError, match="cell_type 'Izhikevich' is not supported; use one of: "
+                                      "IF_curr_exp, IF_curr_alpha, IF_cond_exp"):
+        Population("p", "Izhikevich", 2)
+
+
+def test_projection_checks():
+    with pytest.raises(IRError, match="weight has 1 entries but pre_index has 2"):
+        Projection("x", "a", "b", [0, 1], [0, 1], [0.1], [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"Projection 'x' delay\[0\] = 0 ms is outside"):
+        Projection("x", "a", "b", [0], [0], [0.1], [0.0])
+    with pytest.raises(IRError, match="receptor 'modulatory' is not supported"):
+        Projection("x", "a", "b", [0], [0], [0.1], [1.0], receptor="modulatory")
+
+
+def test_network_checks_references_indices_and_delays():
+    net = small_net()
+    assert net.n_synapses == 3 and net.n_neurons == 4
+    bad = Projection("bad", "noise", "exc", [0], [4], [0.1], [1.0])
+    with pytest.raises(IRError, match=r"Projection 'bad' post_index\[0\] = 4 is out of range "
+                                      r"for size 4"):
+        small_net(projections=(bad,))
+    bad = Projection("bad", "nowhere", "exc", [0], [0], [0.1], [1.0])
+    with pytest.raises(IRError, match="pre 'nowhere' does not exist"):
+        small_net(projections=(bad,))
+    short = Projection("short", "noise", "exc", [0], [0], [0.1], [0.05])
+    with pytest.raises(IRError, match="delay.* = 0.05 ms is shorter than the timestep dt = 0.1"):
+        small_net(projections=(short,))
+    with pytest.raises(IRError, match="two populations/sources are labelled 'exc'"):
+        small_net(sources=(PoissonSource("exc", 1, [1.0], [0.0], [1.0]),), projections=())
+
+
+def test_conductance_weights_must_be_positive():
+    pop = Population("c", "IF_cond_exp", 2)
+    src = ArraySource.from_lists("s", [[1.0], [2.0]])
+    proj = Projection("s->c", "s", "c", [0], [1], [-0.01], [1.0], receptor="inhibitory")
+    with pytest.raises(IRError, match="weight.*is negative; conductance-based population 'c'"):
+        Network(populations=(pop,), sources=(src,), projections=(proj,))
+
+
+def test_recording_variable_must_exist():
+    rec = Recording("exc", "gsyn_exc", np.arange(4))
+    with pytest.raises(IRError, match="cannot record 'gsyn_exc'; recordable: spikes, v, isyn_exc"):
+        small_net(recordings=(rec,))
+
+
+def test_array_source_validation():
+    src = ArraySource.from_lists("s", [[3.0, 1.0], [], [2.0]])
+    np.testing.assert_array_equal(src.train(0), [1.0, 3.0])
+    assert src.train(1).size == 0
+    with pytest.raises(IRError, match="neuron 0: spike times are not sorted"):
+        ArraySource("s", 1, [2.0, 1.0], [0, 2])
+    with pytest.raises(IRError, match="offsets: expected 3 entries"):
+        ArraySource("s", 2, [2.0, 1.0], [0, 2])
+
+
+def test_currents_and_stdp_validation():
+    with pytest.raises(IRError, match="stop = 1 ms must be after start = 5 ms"):
+        DCSource("dc", "exc", [0], 0.5, start=5.0, stop=1.0)
+    with pytest.raises(IRError, match="2 times but 1 amplitudes"):
+        StepCurrentSource("st", "exc", [0], [1.0, 2.0], [0.1])
+    with pytest.raises(IRError, match="w_max = 0 is below w_min = 1"):
+        STDPRule(w_min=1.0, w_max=0.0)
+    with pytest.raises(IRError, match="weight_dependence 'gutig'"):
+        STDPRule(weight_dependence="gutig")
+
+
+def test_units_conversion():
+    assert float(to_ir("5 mV", Unit.MV, what="x")) == 5.0
+    assert float(to_ir("0.5 s", Unit.MS, what="x")) == 500.0
+    import quantities as pq
+
+    assert float(to_ir(250 * pq.pA, Unit.NA, what="x")) == pytest.approx(0.25)
+    with pytest.raises(UnitError, match="i_offset: cannot convert 'mV' to nA"):
+        to_ir("3 mV", Unit.NA, what="i_offset")
+
+
+def test_value_equality():
+    assert small_net() == small_net()
+    other = small_net(seed=3)
+    assert small_net() != other

@@ -1,0 +1,38 @@
+"""The targets spikeforge can compile for, by the name users pass to ``setup(target=...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from toolchain.targets.base import Simulator, Target
+
+
+class UnknownTargetError(ValueError):
+    """A target name spikeforge does not know."""
+
+
+def _reference() -> type[Target]:
+    from toolchain.targets.reference import ReferenceTarget
+
+    return ReferenceTarget
+
+
+# name -> a function returning the Target class; imports stay lazy so that using one
+# target never imports another's dependencies.
+TARGETS: dict[str, Callable[[], type[Target]]] = {
+    "reference": _reference,
+}
+TARGETS["reference"].__doc__ = "float64 reference: exact integration, ideal interconnect"
+
+
+def get_target(name: str, **options: object) -> Target:
+    """Instantiate the target called ``name`` with target-specific ``options``."""
+    try:
+        factory = TARGETS[name]
+    except KeyError:
+        known = ", ".join(TARGETS)
+        raise UnknownTargetError(f"unknown target '{name}'; known targets: {known}") from None
+    return factory()(**options)
+
+
+__all__ = ["TARGETS", "Simulator", "Target", "UnknownTargetError", "get_target"]
