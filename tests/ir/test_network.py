@@ -152,3 +152,14 @@ def test_value_equality():
     assert small_net() == small_net()
     other = small_net(seed=3)
     assert small_net() != other
+
+
+def test_synapse_arrays_are_compact_and_frozen_inputs_are_shared_not_copied():
+    w = np.array([0.1, 0.2], dtype=np.float32)
+    w.setflags(write=False)
+    proj = Projection("x", "a", "b", [0, 1], [1, 0], w, [1.0, 1.0])
+    assert proj.pre_index.dtype == np.int32 and proj.delay.dtype == np.float32
+    assert proj.weight is w  # read-only input of the right dtype: no copy of a huge array
+    writable = np.array([0.1, 0.2], dtype=np.float32)
+    proj = Projection("x", "a", "b", [0, 1], [1, 0], writable, [1.0, 1.0])
+    assert proj.weight is not writable

@@ -28,16 +28,41 @@ class IRError(ValueError):
     """An invalid network description."""
 
 
+# Per-synapse arrays dominate memory: the full-scale cortical microcircuit has ~0.3 billion
+# synapses.  int32 indices and float32 weights/delays (7 significant digits, far finer than
+# any target's weight format) keep that at 16 bytes per synapse instead of 32.
+INDEX_DTYPE = np.int32
+SYNAPSE_DTYPE = np.float32
+
+
 def _frozen_array(value: object, dtype: type, *, what: str, ndim: int = 1) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=dtype, copy=True)
-    except (TypeError, ValueError) as e:
-        name = np.dtype(dtype).name
-        raise IRError(f"{what}: cannot be read as an array of {name}: {e}") from None
+    if _already_frozen(value, dtype):
+        arr = value  # nobody can write to it: sharing is safe and saves a copy of a big array
+    else:
+        arr = _copy_array(value, dtype, what)
     if arr.ndim != ndim:
         raise IRError(f"{what}: expected a {ndim}-D array, got shape {arr.shape}")
     arr.setflags(write=False)
     return arr
+
+
+def _already_frozen(value: object, dtype: type) -> bool:
+    if not isinstance(value, np.ndarray) or value.dtype != dtype or value.flags.writeable:
+        return False
+    base = value.base
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return base is None
+
+
+def _copy_array(value: object, dtype: type, what: str) -> np.ndarray:
+    try:
+        return np.array(value, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as e:
+        name = np.dtype(dtype).name
+        raise IRError(f"{what}: cannot be read as an array of {name}: {e}") from None
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -407,6 +432,7 @@ class STDPRule(_Value):
 class Projection(_Value):
     """Synapses from ``pre`` to ``post``, one entry per synapse.
 
+    Per-synapse arrays are int32 (indices) and float32 (weight, delay); see SYNAPSE_DTYPE.
     ``weight`` is in the post cell's synaptic unit (nA for current-based cells, uS for
     conductance-based ones) with PyNN's sign convention: conductances are positive; a
     current-based inhibitory weight is negative.  ``delay`` is in ms.
@@ -436,8 +462,8 @@ class Projection(_Value):
             ) from None
         pre = _index_array(self.pre_index, f"{what} pre_index")
         post = _index_array(self.post_index, f"{what} post_index")
-        weight = _frozen_array(self.weight, np.float64, what=f"{what} weight")
-        delay = _frozen_array(self.delay, np.float64, what=f"{what} delay")
+        weight = _frozen_array(self.weight, SYNAPSE_DTYPE, what=f"{what} weight")
+        delay = _frozen_array(self.delay, SYNAPSE_DTYPE, what=f"{what} delay")
         n = pre.size
         for name, arr in (("post_index", post), ("weight", weight), ("delay", delay)):
             if arr.size != n:
@@ -621,7 +647,7 @@ def _index_array(value: object, what: str) -> np.ndarray:
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.equal(np.mod(arr, 1), 0)):
             raise IRError(f"{what}: indices must be integers")
-    arr = _frozen_array(arr, np.int64, what=what)
+    arr = _frozen_array(arr, INDEX_DTYPE, what=what)
     if arr.size and arr.min() < 0:
         i = int(np.argmin(arr))
         raise IRError(f"{what}[{i}] = {arr[i]} is negative")
