@@ -11,6 +11,7 @@ import sys
 import click
 
 from toolchain import __version__
+from toolchain.dse.cli import dse
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +36,9 @@ def info() -> None:
     click.echo("boards:")
     for board in load_boards().values():
         click.echo(f"  {board.name:<12} {board.description}")
+
+
+main.add_command(dse)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m toolchain`
