@@ -17,12 +17,20 @@ def _reference() -> type[Target]:
     return ReferenceTarget
 
 
+def _fpga() -> type[Target]:
+    from toolchain.targets.fpga import FpgaTarget
+
+    return FpgaTarget
+
+
 # name -> a function returning the Target class; imports stay lazy so that using one
 # target never imports another's dependencies.
 TARGETS: dict[str, Callable[[], type[Target]]] = {
     "reference": _reference,
 }
 TARGETS["reference"].__doc__ = "float64 reference: exact integration, ideal interconnect"
+TARGETS["fpga"] = _fpga
+_fpga.__doc__ = "our FPGA LIF/STDP core: golden model of the RTL, bit-exact"
 
 
 def get_target(name: str, **options: object) -> Target:

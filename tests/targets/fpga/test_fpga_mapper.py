@@ -1,0 +1,109 @@
+"""Mapping PyNN IR networks onto the core: formats, limits and the fpga target."""
+
+import math
+
+import numpy as np
+import pytest
+
+from toolchain.ir import ArraySource, Network, Population, Projection, Recording, STDPRule
+from toolchain.targets import get_target
+from toolchain.targets.fpga.mapper import MappingError, map_network, shift_for
+from toolchain.targets.fpga.spec import ICE40UP5K, TINY
+
+
+def lif(label="exc", size=4, **params):
+    return Population(label, "IF_curr_exp", size, parameters=params)
+
+
+def net_with(pops, sources=(), projs=(), rec=("exc",), dt=0.1):
+    recs = [Recording(r, "spikes", np.arange(next(p.size for p in pops if p.label == r)))
+            for r in rec]
+    return Network(dt=dt, populations=tuple(pops), sources=tuple(sources),
+                   projections=tuple(projs), recordings=tuple(recs))
+
+
+def test_decay_shift_is_the_nearest_power_of_two_in_log():
+    # tau/dt = 200 lies between 2**7 = 128 and 2**8 = 256; log2(200) = 7.64 rounds to 8
+    assert shift_for(20.0, 0.1, "tau_m") == 8
+    with pytest.raises(MappingError, match=r"tau_m = 1e\+06 ms gives decay shift 23, outside "
+                       r"0\.\.15; with dt = 0\.1 ms use a time constant between 0\.1 and "
+                       r"3276\.8 ms"):
+        shift_for(1e6, 0.1, "tau_m")
+
+
+def test_voltages_and_weights_in_core_units():
+    pops = [lif(v_thresh=-50.0, v_rest=-65.0, v_reset=-70.0)]
+    src = ArraySource.from_lists("in", [[1.0]])
+    proj = Projection("p", "in", "exc", [0], [0], [0.5], [0.5])
+    m = map_network(net_with(pops, [src], [proj]), ICE40UP5K)
+    scale = m.mapping.v_scale
+    assert math.log2(scale).is_integer()
+    assert m.image.v_thresh[0] == round(15 * scale)
+    assert m.image.v_reset[0] == round(-5 * scale)
+    assert m.image.syn_weight[0] == round(0.5 * 0.1 / 1.0 * scale)  # w dt / cm, in LSB
+    assert m.image.syn_delay[0] == 5
+    assert 2 * 15 * scale <= 2**15 - 1 and 2 * 15 * 2 * scale > 2**15 - 1  # largest fit
+
+
+def test_too_many_neurons_names_the_limit_the_excess_and_a_preset_that_fits():
+    pops = [lif("a", 100), lif("exc", 60)]
+    with pytest.raises(MappingError, match=r"network needs 160 neurons \(a: 100, exc: 60\); "
+                       r"build 'ice40up5k' holds 128 \(n_neurons\), 32 too many: preset "
+                       r"'ecp5-85f' holds 1024"):
+        map_network(net_with(pops), ICE40UP5K)
+
+
+def test_delay_beyond_the_ring_names_the_limit():
+    src = ArraySource.from_lists("in", [[1.0]])
+    proj = Projection("p", "in", "exc", [0], [0], [0.5], [1.0])  # 10 steps > 3
+    with pytest.raises(MappingError, match=r"Projection 'p' delay\[0\] = 1 ms is 10 steps; "
+                       r"build 'tiny' has a 4-slot delay ring \(at most 3 steps = 0\.3 ms\): "
+                       r"shorten the delay or raise delay_bits \(now 2\)"):
+        map_network(net_with([lif()], [src], [proj]), TINY)
+
+
+def test_unequal_synaptic_time_constants_are_refused():
+    with pytest.raises(MappingError, match=r"Population 'exc' neuron 0: tau_syn_E = 5 ms and "
+                       r"tau_syn_I = 1 ms give decay shifts 6 and 3; the core has one synaptic "
+                       "current per neuron: make them equal"):
+        map_network(net_with([lif(tau_syn_I=1.0)]), ICE40UP5K)
+
+
+def test_multiplicative_stdp_is_refused_with_the_fix():
+    src = ArraySource.from_lists("in", [[1.0]])
+    rule = STDPRule(weight_dependence="multiplicative", w_max=1.0)
+    proj = Projection("p", "in", "exc", [0], [0], [0.5], [0.5], plasticity=rule)
+    with pytest.raises(MappingError, match="'multiplicative' is not supported .* use "
+                       "'additive'"):
+        map_network(net_with([lif()], [src], [proj]), ICE40UP5K)
+
+
+def test_dc_driven_rate_matches_the_lif_formula_for_the_quantised_time_constant():
+    # constant current I: period = t_ref + tau * ln(R I / (R I - theta)), with the tau the
+    # shift decay really implements: (1 - 2**-k) per step = exp(-dt / tau_eff)
+    dt, k = 0.1, shift_for(20.0, 0.1, "tau_m")
+    tau_eff = -dt / math.log(1 - 2.0**-k)
+    pops = [lif(size=1, i_offset=1.0, tau_refrac=2.0)]
+    net = net_with(pops, dt=dt)
+    target = get_target("fpga")
+    sim = target.simulator(target.compile(net))
+    sim.run_until(1000.0)
+    times = sim.result().spikes["exc"].times
+    drive = tau_eff * 1.0  # R I in mV with R = tau/cm
+    expected = 2.0 + tau_eff * math.log(drive / (drive - 15.0))
+    assert np.median(np.diff(times)) == pytest.approx(expected, rel=0.03)
+
+
+def test_stdp_learns_and_weights_come_back_in_nA():
+    # pre then post a few ms later, repeatedly: additive STDP potentiates to w_max
+    src = ArraySource.from_lists("in", [list(np.arange(5.0, 400.0, 20.0))])
+    rule = STDPRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.05, A_minus=0.0, w_max=8.0)
+    proj = Projection("p", "in", "exc", [0], [0], [4.0], [0.5], plasticity=rule)
+    net = net_with([lif(size=1, tau_syn_E=1.0, tau_syn_I=1.0)], [src], [proj])
+    target = get_target("fpga")
+    sim = target.simulator(target.compile(net))
+    before = sim.weights("p")[0]
+    sim.run_until(400.0)
+    assert before == pytest.approx(4.0, rel=0.05)
+    assert sim.weights("p")[0] > before
+    assert sim.result().weights["p"][0] <= 8.0 + 1e-6

@@ -1,0 +1,49 @@
+"""The core's spec: parameter checks, word layouts, presets."""
+
+import pytest
+
+from toolchain.targets.fpga.spec import ICE40UP5K, PRESETS, TINY, CoreSpec, SpecError, preset
+
+
+def test_out_of_range_parameter_is_named_with_its_limit():
+    with pytest.raises(SpecError, match=r"CoreSpec delay_bits = 9 is outside 1\.\.6 \(delay "
+                       r"ring of 2\.\.64 slots"):
+        CoreSpec(delay_bits=9)
+
+
+def test_non_integer_parameter_is_refused():
+    with pytest.raises(SpecError, match=r"CoreSpec n_neurons must be an integer, got 1\.5"):
+        CoreSpec(n_neurons=1.5)
+
+
+def test_weight_wider_than_accumulator_is_refused():
+    with pytest.raises(SpecError, match="acc_bits = 6 is narrower than w_bits = 8"):
+        CoreSpec(w_bits=8, acc_bits=6)
+
+
+@pytest.mark.parametrize("spec", list(PRESETS.values()), ids=list(PRESETS))
+def test_pack_unpack_round_trip_with_signed_fields(spec):
+    lo, hi = spec.signed_range("w")
+    for weight in (lo, -1, 0, hi):
+        word = spec.pack("synapse", target=spec.n_neurons - 1, weight=weight,
+                         delay=spec.max_delay, plastic=1)
+        assert word < 1 << spec.width("synapse")
+        back = spec.unpack("synapse", word, signed=("weight",))
+        assert back == {"target": spec.n_neurons - 1, "weight": weight,
+                        "delay": spec.max_delay, "plastic": 1}
+
+
+def test_pack_refuses_a_value_too_wide_for_its_field():
+    with pytest.raises(SpecError, match=r"synapse field delay = 4 does not fit 2 bits"):
+        TINY.pack("synapse", delay=4)
+
+
+def test_ice40_preset_memories_fit_the_up5k_block_ram():
+    # 30 EBR x 4 kbit (iCE40 UltraPlus data sheet)
+    assert sum(ICE40UP5K.memory_bits().values()) <= 30 * 4096
+
+
+def test_unknown_preset_lists_known_ones():
+    with pytest.raises(SpecError, match="unknown core preset 'up5k'; known presets: tiny, "
+                       "ice40up5k, ecp5-85f"):
+        preset("up5k")

@@ -1,0 +1,197 @@
+"""Golden model of the FPGA LIF/STDP core: vectorised numpy integer arithmetic that gives,
+step for step, the same spikes, state and weights as the RTL (the cocotb tests compare them
+bit for bit).  It is also the ``fpga`` target's simulator and the heart of a virtual board.
+
+API (everything in the core's integer formats, see ``spec.py``)::
+
+    core = CoreModel(spec)                 # a freshly reset core
+    core.load(image)                       # a whole CoreImage (neurons, rows, synapses, STDP)
+    core.execute(op, addr, data)           # or word by word, as the command stream does;
+                                           # READ_* ops return their response word
+    spikes = core.step(input_axons)        # one timestep -> sorted neuron indices that spiked
+    spikes = core.run([[0, 3], [], [1]])   # several steps, one input list per step
+    core.weights()                         # synapse weights in synapse-memory order
+    core.state()                           # {"v", "i", "ref", "x", "y"} arrays, copies
+
+Input axon ``a`` is source ``spec.n_neurons + a`` of the row table.  Unwritten neurons
+have "silent" parameters (threshold at the top of the range), as in the RTL's reset
+contents, so a partly used core never fires from its empty neurons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from toolchain.targets.fpga.image import CoreImage, StdpParams
+from toolchain.targets.fpga.spec import CoreSpec, Op, SpecError
+
+_SIGNED = {
+    "neuron_params": ("v_thresh", "v_reset", "bias"),
+    "neuron_state": ("v", "i"),
+    "synapse": ("weight",),
+    "stdp": ("w_min", "w_max"),
+}
+
+
+def silent_neuron_params(spec: CoreSpec) -> dict[str, int]:
+    """Parameters of a neuron that can never fire: what an unwritten neuron holds."""
+    return {"v_thresh": spec.signed_range("v")[1], "v_reset": 0, "bias": 0, "leak_shift": 0,
+            "syn_shift": 0, "refrac": 0}
+
+
+def _wrap(x: np.ndarray, bits: int) -> np.ndarray:
+    half = 1 << (bits - 1)
+    return ((x + half) & ((1 << bits) - 1)) - half
+
+
+class CoreModel:
+    """One core, timestep-exact.  Arrays are int64; widths are enforced by saturation or
+    wrapping exactly where the RTL saturates or wraps."""
+
+    def __init__(self, spec: CoreSpec) -> None:
+        self.spec = spec
+        n, s = spec.n_neurons, spec.n_sources
+        silent = silent_neuron_params(spec)
+        self.params = {k: np.full(n, v, np.int64) for k, v in silent.items()}
+        self.v = np.zeros(n, np.int64)
+        self.i = np.zeros(n, np.int64)
+        self.ref = np.zeros(n, np.int64)
+        self.ring = np.zeros((spec.ring_depth, n), np.int64)
+        self.x = np.zeros(s, np.int64)  # pre-synaptic trace of every source
+        self.y = np.zeros(n, np.int64)  # post-synaptic trace of every neuron
+        self.row_start = np.zeros(s, np.int64)
+        self.row_length = np.zeros(s, np.int64)
+        m = spec.n_synapses
+        self.syn = {"target": np.zeros(m, np.int64), "weight": np.zeros(m, np.int64),
+                    "delay": np.zeros(m, np.int64), "plastic": np.zeros(m, bool)}
+        self.stdp = StdpParams()
+        self.t = 0
+        self._pairs: tuple[np.ndarray, np.ndarray] | None = None
+
+    # -- loading -----------------------------------------------------------------------
+    def load(self, image: CoreImage) -> None:
+        """Write a whole image (after checking it against the build)."""
+        image.check(self.spec)
+        n, k = image.n_neurons, image.n_synapses
+        for name in self.params:
+            self.params[name][:n] = getattr(image, name)
+        self.v[:n] = image.v_init
+        self.i[:n] = 0
+        self.ref[:n] = 0
+        nn = image.n_neurons
+        rows = np.arange(image.row_start.size)
+        core_src = np.where(rows < nn, rows, self.spec.n_neurons + rows - nn)
+        self.row_start[core_src] = image.row_start
+        self.row_length[core_src] = image.row_length
+        self.syn["target"][:k] = image.syn_target
+        self.syn["weight"][:k] = image.syn_weight
+        self.syn["delay"][:k] = image.syn_delay
+        self.syn["plastic"][:k] = image.syn_plastic
+        self.stdp = image.stdp
+        self._pairs = None
+
+    def execute(self, op: Op, addr: int, data: int = 0) -> int | None:
+        """Apply one command word as the RTL's command decoder does."""
+        spec = self.spec
+        if op == Op.NEURON_PARAMS:
+            for name, value in spec.unpack("neuron_params", data,
+                                           signed=_SIGNED["neuron_params"]).items():
+                self.params[name][addr] = value
+        elif op == Op.NEURON_STATE:
+            f = spec.unpack("neuron_state", data, signed=_SIGNED["neuron_state"])
+            self.v[addr], self.i[addr], self.ref[addr] = f["v"], f["i"], f["ref"]
+        elif op == Op.ROW:
+            f = spec.unpack("row", data)
+            self.row_start[addr], self.row_length[addr] = f["start"], f["length"]
+            self._pairs = None
+        elif op == Op.SYNAPSE:
+            for name, value in spec.unpack("synapse", data, signed=_SIGNED["synapse"]).items():
+                self.syn[name][addr] = value
+        elif op == Op.STDP:
+            f = spec.unpack("stdp", data, signed=_SIGNED["stdp"])
+            self.stdp = StdpParams(**{**f, "enable": bool(f["enable"])})
+        elif op == Op.READ_SYNAPSE:
+            return spec.pack("synapse", **{k: int(v[addr]) for k, v in self.syn.items()})
+        elif op == Op.READ_STATE:
+            return spec.pack("neuron_state", v=int(self.v[addr]), i=int(self.i[addr]),
+                             ref=int(self.ref[addr]))
+        else:
+            raise SpecError(f"command {op!r} is not a register access; use step()/run()")
+        return None
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, inputs: Iterable[Sequence[int]]) -> list[np.ndarray]:
+        return [self.step(step_inputs) for step_inputs in inputs]
+
+    def step(self, input_axons: Sequence[int] = ()) -> np.ndarray:
+        """One timestep in the order of ``spec.py``; returns the neurons that spiked."""
+        spec, p = self.spec, self.params
+        axons = np.unique(np.asarray(input_axons, dtype=np.int64))
+        if axons.size and (axons[0] < 0 or axons[-1] >= spec.n_inputs):
+            bad = int(axons[0] if axons[0] < 0 else axons[-1])
+            raise SpecError(f"input axon {bad} is outside 0..{spec.n_inputs - 1}")
+        slot = self.t % spec.ring_depth
+        # 1. neurons
+        i_lo, i_hi = spec.signed_range("i")
+        v_lo, v_hi = spec.signed_range("v")
+        acc = self.ring[slot].copy()
+        self.ring[slot] = 0
+        self.i = np.clip(self.i - (self.i >> p["syn_shift"]) + acc, i_lo, i_hi)
+        active = self.ref == 0
+        v_new = np.clip(self.v - (self.v >> p["leak_shift"]) + self.i + p["bias"], v_lo, v_hi)
+        spiked = active & (v_new >= p["v_thresh"])
+        self.v = np.where(spiked, p["v_reset"], np.where(active, v_new, self.v))
+        self.ref = np.where(spiked, p["refrac"], np.where(active, 0, self.ref - 1))
+        # 2./3. events of inputs and neuron spikes, with depression
+        src_spiked = np.zeros(spec.n_sources, bool)
+        src_spiked[: spec.n_neurons] = spiked
+        src_spiked[spec.n_neurons + axons] = True
+        src_of, syn_idx = self._source_synapse_pairs()
+        ks = syn_idx[src_spiked[src_of]]
+        tgt, w = self.syn["target"], self.syn["weight"]
+        where = (slot + self.syn["delay"][ks]) % spec.ring_depth
+        np.add.at(self.ring, (where, tgt[ks]), w[ks])
+        self.ring = _wrap(self.ring, spec.acc_bits)
+        st = self.stdp
+        if st.enable:
+            kd = ks[self.syn["plastic"][ks]]
+            w[kd] = np.clip(w[kd] - (self.y[tgt[kd]] >> st.depress_shift), st.w_min, st.w_max)
+            # 4. potentiation: every plastic synapse onto a neuron that spiked
+            if spiked.any():
+                sel = self.syn["plastic"][syn_idx] & spiked[tgt[syn_idx]]
+                kp, sp = syn_idx[sel], src_of[sel]
+                w[kp] = np.clip(w[kp] + (self.x[sp] >> st.potentiate_shift), st.w_min, st.w_max)
+        # 5. traces
+        inc = st.trace_increment
+        self.x = np.minimum(self.x - (self.x >> st.pre_decay_shift) + src_spiked * inc,
+                            spec.trace_max)
+        self.y = np.minimum(self.y - (self.y >> st.post_decay_shift) + spiked * inc,
+                            spec.trace_max)
+        self.t += 1
+        return np.flatnonzero(spiked)
+
+    def _source_synapse_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source, synapse address) of every synapse reachable through the row table, in
+        the order the RTL visits them."""
+        if self._pairs is None:
+            lengths = self.row_length
+            src_of = np.repeat(np.arange(lengths.size), lengths)
+            offsets = np.arange(src_of.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            syn_idx = np.repeat(self.row_start, lengths) + offsets
+            if syn_idx.size and syn_idx.max() >= self.spec.n_synapses:
+                s = int(src_of[np.argmax(syn_idx)])
+                raise SpecError(
+                    f"row of source {s} runs past synapse address {self.spec.n_synapses - 1}"
+                )
+            self._pairs = (src_of, syn_idx)
+        return self._pairs
+
+    # -- reading back -------------------------------------------------------------------
+    def weights(self) -> np.ndarray:
+        return self.syn["weight"].copy()
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"v": self.v.copy(), "i": self.i.copy(), "ref": self.ref.copy(),
+                "x": self.x.copy(), "y": self.y.copy()}

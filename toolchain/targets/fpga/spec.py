@@ -1,0 +1,305 @@
+"""The one description of spikeforge's FPGA LIF/STDP core: sizes, widths, word layouts and
+the order of operations inside a timestep.
+
+The golden model (``model.py``), the mapper, the Amaranth generator (``hdl/spikecore``) and
+the cocotb testbenches all read a :class:`CoreSpec`; none of them hard-codes a width.  A
+build is one ``CoreSpec``: every size is a generator parameter, checked here once with a
+message that names the parameter, the value, the limit and what to change.
+
+Update order of one timestep ``t`` (the RTL runs these phases one after another; the model
+reproduces their result exactly):
+
+1. NEURON (pipelined, one neuron per clock).  For each neuron ``j``, with ``a = ring[t mod
+   D][j]`` (the synaptic input that arrives at ``t``; the slot is cleared after reading)::
+
+       i' = sat_I(i - (i >>> syn_shift) + a)
+       if ref > 0:  ref' = ref - 1;  v' = v;                          no spike
+       else:        v' = sat_V(v - (v >>> leak_shift) + i' + bias)
+                    if v' >= v_thresh: spike;  v' = v_reset;  ref' = refrac
+
+   ``>>>`` is an arithmetic shift right (rounds towards minus infinity); ``sat_X``
+   saturates to the signed X-bit range.  ``v`` is measured from the resting potential and
+   the current is kept as the voltage step it causes per timestep, so no multiplier is
+   needed (the iCE40's 8 DSPs stay free).
+2. INPUT: the external spikes of step ``t`` (axons, duplicates ignored), then
+3. EVENT: the neuron spikes of step ``t`` in ascending order.  For every synapse
+   ``(target, weight, delay, plastic)`` in a spiking source's row:
+   ``ring[(t + delay) mod D][target] += weight`` with the weight as it was at the start of
+   the step; then, if plastic and STDP is on, depression
+   ``w = clamp(w - (y[target] >> depress_shift), w_min, w_max)``.
+4. POTENTIATION (only when a neuron spiked at ``t``): every plastic synapse whose target
+   spiked: ``w = clamp(w + (x[source] >> potentiate_shift), w_min, w_max)``.
+5. TRACES, every source (neurons and input axons) and every neuron:
+   ``x = sat_T(x - (x >> pre_decay_shift) + (spiked ? trace_increment : 0))`` and the
+   same for the post-synaptic trace ``y`` with ``post_decay_shift``.  Steps 3 and 4 use the
+   traces as they were at the end of step ``t - 1``.
+
+Delays are whole steps in ``1 .. D - 1``: ``D = 2**delay_bits`` is the depth of the
+delay ring buffer.  The ring accumulator is ``acc_bits`` wide and is not saturated; the
+mapper proves that no neuron's input in one slot can overflow it (sum of the largest
+possible |weight| of its synapses), which keeps the result independent of event order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from enum import IntEnum
+
+SHIFT_BITS = 4  # decays and learning rates are shifts 0..15: 2**-15 is below any useful rate
+
+
+class SpecError(ValueError):
+    """A core configuration that cannot be built or does not fit a network."""
+
+
+def _bits_for(count: int) -> int:
+    """Address bits for ``count`` distinct values (at least 1)."""
+    return max(1, math.ceil(math.log2(max(count, 2))))
+
+
+# (name, low, high, why) for every integer generator parameter
+_LIMITS: dict[str, tuple[int, int, str]] = {
+    "n_neurons": (1, 1 << 16, "neuron indices are at most 16 bits"),
+    "n_inputs": (1, 1 << 16, "input axon indices are at most 16 bits"),
+    "n_synapses": (1, 1 << 20, "synapse addresses are at most 20 bits"),
+    "v_bits": (4, 32, "membrane state between 4 and 32 bits"),
+    "i_bits": (4, 32, "synaptic current between 4 and 32 bits"),
+    "w_bits": (2, 16, "weights between 2 and 16 bits"),
+    "acc_bits": (4, 32, "ring accumulator between 4 and 32 bits"),
+    "trace_bits": (2, 16, "STDP traces between 2 and 16 bits"),
+    "ref_bits": (1, 8, "refractory counter between 1 and 8 bits"),
+    "delay_bits": (1, 6, "delay ring of 2..64 slots (SpiNNaker-style 16..64 ticks)"),
+}
+
+
+@dataclass(frozen=True)
+class CoreSpec:
+    """Sizes and widths of one build of the core.  All widths are signed two's complement
+    except ``trace_bits`` (unsigned)."""
+
+    n_neurons: int = 64
+    n_inputs: int = 64
+    n_synapses: int = 1024
+    v_bits: int = 16
+    i_bits: int = 16
+    w_bits: int = 8
+    acc_bits: int = 16
+    trace_bits: int = 8
+    ref_bits: int = 4
+    delay_bits: int = 3
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name == "name":
+                continue
+            value = getattr(self, f.name)
+            low, high, why = _LIMITS[f.name]
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise SpecError(
+                    f"CoreSpec {f.name} must be an integer, got {value!r} ({type(value).__name__})"
+                )
+            if not low <= value <= high:
+                raise SpecError(
+                    f"CoreSpec {f.name} = {value} is outside {low}..{high} ({why}); "
+                    f"choose a value in that range"
+                )
+        if self.w_bits > self.acc_bits:
+            raise SpecError(
+                f"CoreSpec acc_bits = {self.acc_bits} is narrower than w_bits = {self.w_bits}; "
+                "one weight must fit the ring accumulator: raise acc_bits"
+            )
+        if self.i_bits > self.v_bits:
+            raise SpecError(
+                f"CoreSpec i_bits = {self.i_bits} is wider than v_bits = {self.v_bits}; the "
+                "current is added to v each step: raise v_bits or lower i_bits"
+            )
+
+    # -- derived sizes -----------------------------------------------------------------
+    @property
+    def n_sources(self) -> int:
+        """Rows of the synapse table: neurons first, then input axons."""
+        return self.n_neurons + self.n_inputs
+
+    @property
+    def ring_depth(self) -> int:
+        return 1 << self.delay_bits
+
+    @property
+    def max_delay(self) -> int:
+        return self.ring_depth - 1
+
+    @property
+    def max_refrac(self) -> int:
+        return (1 << self.ref_bits) - 1
+
+    @property
+    def neuron_bits(self) -> int:
+        return _bits_for(self.n_neurons)
+
+    @property
+    def input_bits(self) -> int:
+        return _bits_for(self.n_inputs)
+
+    @property
+    def source_bits(self) -> int:
+        return _bits_for(self.n_sources)
+
+    @property
+    def syn_addr_bits(self) -> int:
+        return _bits_for(self.n_synapses)
+
+    @property
+    def row_len_bits(self) -> int:
+        return _bits_for(self.n_synapses + 1)
+
+    def signed_range(self, what: str) -> tuple[int, int]:
+        bits = {"v": self.v_bits, "i": self.i_bits, "w": self.w_bits, "acc": self.acc_bits}[what]
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+    @property
+    def trace_max(self) -> int:
+        return (1 << self.trace_bits) - 1
+
+    # -- word layouts (LSB first), shared by the RTL, the image packer and the tests ------
+    def layout(self, record: str) -> tuple[tuple[str, int], ...]:
+        """Fields of one memory word or command payload, least significant first."""
+        sb = SHIFT_BITS
+        layouts = {
+            "neuron_params": (
+                ("v_thresh", self.v_bits), ("v_reset", self.v_bits), ("bias", self.i_bits),
+                ("leak_shift", sb), ("syn_shift", sb), ("refrac", self.ref_bits),
+            ),
+            "neuron_state": (("v", self.v_bits), ("i", self.i_bits), ("ref", self.ref_bits)),
+            "row": (("start", self.syn_addr_bits), ("length", self.row_len_bits)),
+            "synapse": (
+                ("target", self.neuron_bits), ("weight", self.w_bits),
+                ("delay", self.delay_bits), ("plastic", 1),
+            ),
+            "stdp": (
+                ("enable", 1), ("pre_decay_shift", sb), ("post_decay_shift", sb),
+                ("potentiate_shift", sb), ("depress_shift", sb),
+                ("trace_increment", self.trace_bits), ("w_min", self.w_bits),
+                ("w_max", self.w_bits),
+            ),
+        }
+        try:
+            return layouts[record]
+        except KeyError:
+            raise SpecError(f"no word layout '{record}'; known: {', '.join(layouts)}") from None
+
+    def width(self, record: str) -> int:
+        return sum(w for _, w in self.layout(record))
+
+    @property
+    def cmd_addr_bits(self) -> int:
+        return max(self.source_bits, self.syn_addr_bits, self.neuron_bits)
+
+    @property
+    def cmd_data_bits(self) -> int:
+        words = ("neuron_params", "neuron_state", "row", "synapse", "stdp")
+        return max(max(self.width(r) for r in words), 16)
+
+    def pack(self, record: str, **values: int) -> int:
+        """One word from field values; signed fields are stored in two's complement."""
+        word, pos = 0, 0
+        layout = self.layout(record)
+        unknown = set(values) - {n for n, _ in layout}
+        if unknown:
+            raise SpecError(f"{record} has no field '{sorted(unknown)[0]}'")
+        for name, width in layout:
+            value = int(values.get(name, 0))
+            if not -(1 << (width - 1)) <= value < (1 << width) or (width == 1 and value < 0):
+                raise SpecError(
+                    f"{record} field {name} = {value} does not fit {width} bits"
+                )
+            word |= (value & ((1 << width) - 1)) << pos
+            pos += width
+        return word
+
+    def unpack(self, record: str, word: int, *, signed: tuple[str, ...] = ()) -> dict[str, int]:
+        """Field values of ``word``; names in ``signed`` are read as two's complement."""
+        out, pos = {}, 0
+        for name, width in self.layout(record):
+            value = (word >> pos) & ((1 << width) - 1)
+            if name in signed and value >> (width - 1):
+                value -= 1 << width
+            out[name] = value
+            pos += width
+        return out
+
+    # -- cost -----------------------------------------------------------------------------
+    def memory_bits(self) -> dict[str, int]:
+        """Bits of each on-chip memory of a build (what the block RAM budget must hold)."""
+        return {
+            "neuron_params": self.n_neurons * self.width("neuron_params"),
+            "neuron_state": self.n_neurons * self.width("neuron_state"),
+            "ring": self.ring_depth * self.n_neurons * self.acc_bits,
+            "rows": self.n_sources * self.width("row"),
+            "synapses": self.n_synapses * self.width("synapse"),
+            "traces": self.n_sources * self.trace_bits + self.n_neurons * self.trace_bits,
+            "spike_list": self.n_neurons * self.neuron_bits,
+        }
+
+    def cycles_per_step(self, n_input_spikes: int, n_neuron_spikes: int, n_events: int,
+                        n_synapses_used: int) -> int:
+        """Clock cycles of one timestep of the RTL (checked against the RTL by the cocotb
+        tests), without waiting for the host: neuron pipeline + rows of spiking sources +
+        one pass over all rows when a neuron spiked + the trace pass + phase changes."""
+        potentiation = (self.n_sources * 2 + n_synapses_used * 2) if n_neuron_spikes else 0
+        return (
+            (self.n_neurons + 2)
+            + (n_input_spikes + n_neuron_spikes) * 2 + n_events * 3
+            + potentiation
+            + self.n_sources + 1
+            + PHASE_OVERHEAD_CYCLES
+        )
+
+
+PHASE_OVERHEAD_CYCLES = 8  # state-machine turns between the phases of one step
+
+
+class Op(IntEnum):
+    """Commands of the core's internal command stream (the UART layer frames these)."""
+
+    NEURON_PARAMS = 0  # addr = neuron, data = neuron_params word
+    NEURON_STATE = 1  # addr = neuron, data = neuron_state word
+    ROW = 2  # addr = source (neurons first, then inputs), data = row word
+    SYNAPSE = 3  # addr = synapse address, data = synapse word
+    STDP = 4  # data = stdp word
+    RUN = 5  # data = number of steps; each step reads inputs up to an end marker
+    READ_SYNAPSE = 6  # addr = synapse address -> one response word (the synapse word)
+    READ_STATE = 7  # addr = neuron -> one response word (the neuron_state word)
+
+
+# -- presets ------------------------------------------------------------------------------
+# iCE40 UP5K: 5280 logic cells, 30 EBR x 4 kbit, 4 SPRAM x 256 kbit, 8 DSP (Lattice iCE40
+# UltraPlus family data sheet, FPGA-DS-02008).  The memories below must fit the 120 kbit of
+# EBR (Amaranth memories are not mapped to SPRAM).
+ICE40UP5K = CoreSpec(
+    n_neurons=128, n_inputs=128, n_synapses=2048, v_bits=16, i_bits=16, w_bits=8,
+    acc_bits=16, trace_bits=8, ref_bits=5, delay_bits=4, name="ice40up5k",
+)
+# ECP5 LFE5U-85F (ULX3S-85F): 84k LUT4, 208 EBR x 18 kbit = 3.7 Mbit, 156 18x18 multipliers
+# (Lattice ECP5 family data sheet, FPGA-DS-02012).
+ECP5_85F = CoreSpec(
+    n_neurons=1024, n_inputs=1024, n_synapses=65536, v_bits=18, i_bits=18, w_bits=8,
+    acc_bits=18, trace_bits=8, ref_bits=6, delay_bits=6, name="ecp5-85f",
+)
+# Small enough for fast RTL simulation; what the unit and cocotb tests build.
+TINY = CoreSpec(
+    n_neurons=16, n_inputs=8, n_synapses=128, v_bits=12, i_bits=12, w_bits=6, acc_bits=12,
+    trace_bits=6, ref_bits=3, delay_bits=2, name="tiny",
+)
+
+PRESETS: dict[str, CoreSpec] = {s.name: s for s in (TINY, ICE40UP5K, ECP5_85F)}
+
+
+def preset(name: str) -> CoreSpec:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise SpecError(
+            f"unknown core preset '{name}'; known presets: {', '.join(PRESETS)}"
+        ) from None

@@ -1,0 +1,151 @@
+"""The ``fpga`` target: spikeforge's own LIF/STDP core, simulated by its golden model.
+
+``compile`` quantises and packs the network for one build (a preset name or a
+``CoreSpec``); ``simulator`` runs the golden model, which the RTL matches bit for bit, and
+converts spikes, membrane voltages and weights back to IR units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from toolchain.ir import Network
+from toolchain.sim.results import AnalogRecord, SimulationResult, SpikeRecord
+from toolchain.targets.base import Target
+from toolchain.targets.fpga.mapper import MappedNetwork, MappingError, map_network
+from toolchain.targets.fpga.model import CoreModel
+from toolchain.targets.fpga.spec import CoreSpec, preset
+
+
+@dataclass(frozen=True)
+class FpgaCompiled:
+    network: Network
+    mapped: MappedNetwork
+
+
+class FpgaTarget(Target):
+    """Our FPGA core; ``build`` picks the core size (default: the iCEBreaker's UP5K)."""
+
+    name = "fpga"
+
+    def __init__(self, build: str | CoreSpec = "ice40up5k") -> None:
+        self.spec = build if isinstance(build, CoreSpec) else preset(build)
+
+    def compile(self, network: Network) -> FpgaCompiled:
+        return FpgaCompiled(network, map_network(network, self.spec))
+
+    def simulator(self, compiled: FpgaCompiled) -> FpgaSimulator:
+        return FpgaSimulator(compiled)
+
+
+class FpgaSimulator:
+    """Steps the golden model; time advances in whole steps of the network's dt."""
+
+    def __init__(self, compiled: FpgaCompiled) -> None:
+        self._net = compiled.network
+        self._mapped = compiled.mapped
+        self._schedule = self._input_schedule()
+        self._core = CoreModel(self._mapped.spec)
+        self._core.load(self._mapped.image)
+        self._clear_records()
+
+    # -- Simulator protocol --------------------------------------------------------------
+    @property
+    def t(self) -> float:
+        return self._core.t * self._mapped.dt
+
+    def run_until(self, t_stop: float) -> None:
+        m = self._mapped.mapping
+        stop = int(round(t_stop / self._mapped.dt))
+        rec_v = [r.target for r in self._net.recordings if r.variable == "v"]
+        while self._core.t < stop:
+            k = self._core.t
+            spikes = self._core.step(self._schedule.get(k, ()))
+            self._spike_steps.append(np.full(spikes.size, k))
+            self._spike_ids.append(spikes)
+            self._events += int(self._core.row_length[spikes].sum())
+            if rec_v:
+                self._v.append(self._core.v[: len(m.v_rest)] / m.v_scale + m.v_rest)
+        self._t_stop = self.t
+
+    def result(self) -> SimulationResult:
+        dt = self._mapped.dt
+        steps = np.concatenate(self._spike_steps) if self._spike_steps else np.zeros(0, int)
+        ids = np.concatenate(self._spike_ids) if self._spike_ids else np.zeros(0, int)
+        res = SimulationResult(target="fpga", dt=dt, t_stop=self._t_stop)
+        off = self._mapped.mapping.neuron_offset
+        for rec in self._net.recordings:
+            if rec.target not in off:
+                continue
+            pop = self._net.node(rec.target)
+            lo = off[rec.target]
+            if rec.variable == "spikes":
+                sel = (ids >= lo) & (ids < lo + pop.size) & np.isin(ids - lo, rec.indices)
+                res.spikes[rec.target] = SpikeRecord(steps[sel] * dt, ids[sel] - lo, pop.size)
+            elif rec.variable == "v" and self._v:
+                values = np.array(self._v)[:, lo + rec.indices]
+                res.signals[(rec.target, "v")] = AnalogRecord(
+                    np.arange(len(self._v)) * dt, rec.indices.copy(), values, "mV")
+        for proj in self._net.projections:
+            if proj.plasticity is not None:
+                res.weights[proj.label] = self.weights(proj.label)
+        res.counters["synaptic_events"] = float(self._events)
+        return res
+
+    def weights(self, projection: str) -> np.ndarray:
+        m = self._mapped.mapping
+        addr = self._address(projection)
+        return (self._core.weights()[addr] / m.weight_scale[projection]).astype(np.float32)
+
+    def set_weights(self, projection: str, values: np.ndarray) -> None:
+        m = self._mapped.mapping
+        addr = self._address(projection)
+        ints = np.round(np.asarray(values, float) * m.weight_scale[projection])
+        lo, hi = self._mapped.spec.signed_range("w")
+        bad = np.flatnonzero((ints < lo) | (ints > hi))
+        if bad.size:
+            k = int(bad[0])
+            raise MappingError(
+                f"Projection '{projection}' weight[{k}] = {values[k]:g} becomes {int(ints[k])}, "
+                f"outside the {self._mapped.spec.w_bits}-bit range {lo}..{hi}"
+            )
+        self._core.syn["weight"][addr] = ints.astype(np.int64)
+
+    def reset(self) -> None:
+        kept = self._core.weights()
+        self._core = CoreModel(self._mapped.spec)
+        self._core.load(self._mapped.image)
+        self._core.syn["weight"][:] = kept
+        self._clear_records()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _address(self, projection: str) -> np.ndarray:
+        try:
+            return self._mapped.mapping.synapse_address[projection]
+        except KeyError:
+            known = ", ".join(self._mapped.mapping.synapse_address) or "none"
+            raise KeyError(f"no projection '{projection}' (known: {known})") from None
+
+    def _input_schedule(self) -> dict[int, np.ndarray]:
+        m = self._mapped.mapping
+        steps, axons = [], []
+        for src, (s, a) in zip(self._net.sources, self._mapped.input_steps, strict=True):
+            steps.append(s)
+            axons.append(a + m.input_offset[src.label])
+        if not steps:
+            return {}
+        s, a = np.concatenate(steps), np.concatenate(axons)
+        order = np.argsort(s, kind="stable")
+        s, a = s[order], a[order]
+        bounds = np.flatnonzero(np.diff(s)) + 1
+        return {int(g[0]): ax for g, ax in zip(np.split(s, bounds), np.split(a, bounds),
+                                               strict=True) if g.size}
+
+    def _clear_records(self) -> None:
+        self._spike_steps: list[np.ndarray] = []
+        self._spike_ids: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []
+        self._events = 0
+        self._t_stop = 0.0
