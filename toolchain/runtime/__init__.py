@@ -1,0 +1,1 @@
+"""Talking to a board over UART: the wire protocol, transports, sessions, virtual boards."""

@@ -1,0 +1,825 @@
+"""The wire format between the host and a spikeforge FPGA core: the single source of truth.
+
+Everything that puts bytes on the UART or takes them off (the host session, the virtual
+board, the device-side RTL and its cocotb tests) uses the encoders and decoders here;
+``docs/protocol.md`` describes the same layout for people.
+
+A frame on the wire is ``COBS(type | seq | payload | crc16) 0x00``:
+
+* COBS framing gives a unique delimiter (``0x00``), so a receiver resynchronises at the next
+  zero after any corruption, at a cost of one byte per 254 (Cheshire & Baker, 1999).
+* CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over type, seq and payload.  We chose it over
+  CRC-32 because frames are short (at most ``MAX_PAYLOAD`` + 4 bytes, far below the 32,751-bit
+  limit up to which this polynomial keeps Hamming distance 4), every burst of up to 16 bits is
+  caught, and streaming frames are small enough that two more bytes per frame would cost a
+  measurable share of the line rate.  In gateware it is a 16-bit LFSR.
+* ``seq`` numbers requests (a reply echoes it; a repeated request is answered from the reply
+  cache, so retries are idempotent), input-spike frames (go-back-N), and output frames
+  (the host asks for a missing one by number).
+
+Spikes travel in step blocks: the first step number, then one record per step whose header
+is a varint ``count << 1`` followed by ``count`` neuron ids, or ``n << 1 | 1`` for ``n`` silent
+steps.  Ids take one byte when the build has at most 256 neurons (inputs), else two.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+import numpy as np
+
+from toolchain.targets.fpga.spec import CoreSpec
+
+PROTOCOL_VERSION = 1
+# Largest payload of one frame.  Bounded so that a receiver's frame buffer is a fixed-size
+# BRAM (1 KiB + header + CRC + COBS overhead fits one iCE40 EBR pair) and a lost frame
+# costs little line time to resend (1 ms at 1 Mbaud per 100 bytes).
+MAX_PAYLOAD = 1024
+HEADER_SIZE = 2  # type, seq
+CRC_SIZE = 2
+MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE
+# COBS adds one code byte per 254 data bytes (plus one); the delimiter is extra.
+MAX_ENCODED = MAX_FRAME + MAX_FRAME // 254 + 1
+DELIMITER = 0x00
+SEQ_MODULUS = 256
+
+
+class ProtocolError(ValueError):
+    """Bytes that do not form a valid spikeforge frame or message."""
+
+
+class FrameError(ProtocolError):
+    """A frame damaged on the wire: bad COBS, bad length or CRC mismatch."""
+
+
+class MessageError(ProtocolError):
+    """A frame that arrived intact but whose payload does not fit its message type."""
+
+
+# --------------------------------------------------------------------------- CRC
+
+
+def _crc16_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+        table.append(crc & 0xFFFF)
+    return tuple(table)
+
+
+_CRC16 = _crc16_table()
+
+
+def crc16(data: bytes | bytearray | memoryview, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE (check value of b"123456789" is 0x29B1)."""
+    for byte in bytes(data):
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[((crc >> 8) ^ byte) & 0xFF]
+    return crc
+
+
+# --------------------------------------------------------------------------- COBS
+
+
+def cobs_encode(data: bytes | bytearray) -> bytes:
+    """Consistent Overhead Byte Stuffing: ``data`` without any zero byte (no delimiter)."""
+    out = bytearray([0])
+    code_at, code = 0, 1
+    for byte in data:
+        if byte == 0:
+            out[code_at] = code
+            code_at, code = len(out), 1
+            out.append(0)
+            continue
+        out.append(byte)
+        code += 1
+        if code == 0xFF:
+            out[code_at] = code
+            code_at, code = len(out), 1
+            out.append(0)
+    out[code_at] = code
+    return bytes(out)
+
+
+def cobs_decode(data: bytes | bytearray) -> bytes:
+    """Undo ``cobs_encode``; raise ``FrameError`` naming the offending byte."""
+    out = bytearray()
+    i, n = 0, len(data)
+    if n == 0:
+        raise FrameError("COBS: empty frame (two delimiters in a row)")
+    while i < n:
+        code = data[i]
+        if code == 0:
+            raise FrameError(f"COBS: zero byte at offset {i} inside a frame of {n} bytes")
+        end = i + code
+        if end > n:
+            raise FrameError(
+                f"COBS: code byte 0x{code:02x} at offset {i} points to offset {end}, "
+                f"past the end of the {n}-byte frame"
+            )
+        block = data[i + 1 : end]
+        if 0 in block:
+            raise FrameError(
+                f"COBS: zero byte at offset {i + 1 + bytes(block).index(0)} inside a frame "
+                f"of {n} bytes"
+            )
+        out += block
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------- frame types
+
+
+class FrameType(enum.IntEnum):
+    """Byte 0 of every frame.  Host-to-board types are below 0x80, board-to-host above."""
+
+    HELLO = 0x01  # u8 protocol version                      -> HELLO_REPLY
+    RESET = 0x02  # u8 ResetScope                            -> ACK
+    CONFIG = 0x03  # Config                                  -> ACK
+    WRITE = 0x04  # u8 memory, u32 address, words            -> ACK
+    READ = 0x05  # u8 memory, u32 address, u16 count         -> DATA
+    RUN = 0x06  # u32 steps (0 = free-run), u8 RunFlags      -> ACK
+    STOP = 0x07  # (empty)                                   -> ACK (value = step reached)
+    INPUT = 0x08  # step block of input spikes (own seq space: go-back-N)
+    STATUS = 0x09  # (empty)                                 -> STATUS_REPLY
+    RESEND = 0x0A  # u8 output seq                           -> the OUTPUT frame again
+
+    ACK = 0x80  # u8 acknowledged type, u32 value
+    HELLO_REPLY = 0x81  # BuildInfo
+    DATA = 0x85  # u8 memory, u32 address, words
+    OUTPUT = 0x88  # step block of output spikes (board's own seq space)
+    STATUS_REPLY = 0x89  # Status
+    CREDIT = 0x8A  # u8 next expected input seq, u8 free input slots
+    ERROR = 0x8E  # u8 ErrorCode, u8 type that caused it, u32 detail
+    BOOT = 0x8F  # u32 boot count: sent unsolicited after every power-up or reset
+
+    @property
+    def from_host(self) -> bool:
+        return self < 0x80
+
+
+class ResetScope(enum.IntEnum):
+    STATE = 0  # neuron state, step counter, queues; keeps configuration and memories
+    ALL = 1  # everything, as after power-up
+
+
+class Memory(enum.IntEnum):
+    """Word-addressed memories of the core, each with the width and depth of BuildInfo."""
+
+    NEURON = 0  # per-neuron parameter words
+    SYNAPSE = 1  # synapse words (target, weight, delay packed by the FPGA encoder)
+    ROW = 2  # per-source row pointers into SYNAPSE
+    STDP = 3  # STDP parameter words
+    STATE = 4  # per-neuron state words (v, i, refractory count); written to set v_init
+
+
+class RunFlags(enum.IntFlag):
+    NONE = 0
+    STREAMED = 1  # wait for INPUT frames covering each step before computing it
+
+
+class ErrorCode(enum.IntEnum):
+    BAD_VERSION = 1  # detail: the board's protocol version
+    BAD_MESSAGE = 2  # detail: offending payload byte offset
+    BAD_ADDRESS = 3  # detail: first address outside the memory
+    NOT_READABLE = 4  # READ of a memory this build cannot read back; detail: memory id
+    BUSY = 5  # a command that needs the core idle arrived during a run; detail: step
+    SEQ_GAP = 6  # INPUT out of order; detail: the expected input seq
+    GONE = 7  # RESEND of an output seq no longer kept; detail: oldest kept seq
+    NOT_RUNNING = 8  # INPUT or STOP with no run in progress
+    OVERRUN = 9  # input frame arrived with no free slot; detail: dropped seq
+    STEP_MISMATCH = 10  # INPUT block does not start at the next step; detail: expected step
+
+
+class BoardState(enum.IntEnum):
+    IDLE = 0
+    RUNNING = 1
+    DONE = 2
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: type, sequence number and raw payload."""
+
+    type: FrameType
+    seq: int
+    payload: bytes = b""
+
+
+def encode_frame(frame_type: FrameType, seq: int, payload: bytes = b"") -> bytes:
+    """The bytes to put on the wire for one frame, delimiter included."""
+    if not 0 <= seq < SEQ_MODULUS:
+        raise ProtocolError(f"frame seq {seq} is outside 0..{SEQ_MODULUS - 1}")
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError(
+            f"{FrameType(frame_type).name} payload of {len(payload)} bytes exceeds "
+            f"MAX_PAYLOAD = {MAX_PAYLOAD}; split it into several frames"
+        )
+    body = bytes([int(frame_type), seq]) + payload
+    crc = crc16(body)
+    return cobs_encode(body + crc.to_bytes(2, "big")) + b"\x00"
+
+
+def decode_frame(encoded: bytes | bytearray) -> Frame:
+    """Decode one frame (without its delimiter); raise ``FrameError`` on any damage."""
+    if len(encoded) > MAX_ENCODED:
+        raise FrameError(f"frame of {len(encoded)} bytes exceeds MAX_ENCODED = {MAX_ENCODED}")
+    raw = cobs_decode(encoded)
+    if len(raw) < HEADER_SIZE + CRC_SIZE:
+        raise FrameError(
+            f"frame of {len(raw)} bytes is shorter than the {HEADER_SIZE + CRC_SIZE}-byte "
+            "minimum (type, seq, crc16)"
+        )
+    body, sent = raw[:-CRC_SIZE], int.from_bytes(raw[-CRC_SIZE:], "big")
+    computed = crc16(body)
+    if sent != computed:
+        raise FrameError(
+            f"CRC mismatch: frame says 0x{sent:04x}, computed 0x{computed:04x} over "
+            f"{len(body)} bytes (type byte 0x{body[0]:02x}, seq {body[1]})"
+        )
+    try:
+        frame_type = FrameType(body[0])
+    except ValueError:
+        raise FrameError(f"unknown frame type 0x{body[0]:02x} at byte 0") from None
+    return Frame(frame_type, body[1], bytes(body[HEADER_SIZE:]))
+
+
+class FrameReader:
+    """Splits a byte stream into frames; never blocks and never grows without bound.
+
+    ``feed`` returns decoded frames and ``FrameError``s in arrival order.  After any damage
+    the reader resynchronises at the next delimiter, so one bad frame costs only itself.
+    """
+
+    def __init__(self, max_encoded: int = MAX_ENCODED) -> None:
+        self._buffer = bytearray()
+        self._max = max_encoded
+        self._overlong = False
+        self.frames_ok = 0
+        self.frames_bad = 0
+
+    def feed(self, data: bytes | bytearray) -> list[Frame | FrameError]:
+        out: list[Frame | FrameError] = []
+        data = bytes(data)
+        start = 0
+        while True:
+            zero = data.find(0, start)
+            if zero < 0:
+                self._append(data[start:], out)
+                return out
+            self._append(data[start:zero], out)
+            start = zero + 1
+            if self._overlong:
+                self._overlong = False
+                self._buffer.clear()
+                continue
+            if self._buffer:
+                try:
+                    out.append(decode_frame(self._buffer))
+                    self.frames_ok += 1
+                except FrameError as e:
+                    self.frames_bad += 1
+                    out.append(e)
+                self._buffer.clear()
+
+    def _append(self, data: bytes | bytearray, out: list[Frame | FrameError]) -> None:
+        if self._overlong or not data:
+            return
+        self._buffer += data
+        if len(self._buffer) > self._max:
+            self.frames_bad += 1
+            out.append(
+                FrameError(
+                    f"no delimiter within {self._max} bytes (MAX_ENCODED); "
+                    "discarding up to the next 0x00"
+                )
+            )
+            self._buffer.clear()
+            self._overlong = True
+
+
+# --------------------------------------------------------------------------- fields
+
+
+class _Reader:
+    """Reads fixed-width fields from a payload; every error names the message and offset."""
+
+    def __init__(self, what: str, payload: bytes) -> None:
+        self.what, self.data, self.pos = what, payload, 0
+
+    def take(self, n: int, field_name: str) -> bytes:
+        if self.pos + n > len(self.data):
+            raise MessageError(
+                f"{self.what}: field '{field_name}' needs {n} bytes at offset {self.pos}, "
+                f"but the payload has {len(self.data)} bytes"
+            )
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def uint(self, n: int, field_name: str) -> int:
+        return int.from_bytes(self.take(n, field_name), "little")
+
+    def varint(self, field_name: str) -> int:
+        value, shift, start = 0, 0, self.pos
+        while True:
+            byte = self.uint(1, field_name)
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+            if shift > 28:
+                raise MessageError(
+                    f"{self.what}: varint '{field_name}' at offset {start} is longer than "
+                    "5 bytes"
+                )
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise MessageError(
+                f"{self.what}: {len(self.data) - self.pos} unexpected trailing bytes at "
+                f"offset {self.pos}"
+            )
+
+
+def encode_varint(value: int) -> bytes:
+    """LEB128 (7 bits per byte, low group first) for a non-negative int below 2**32."""
+    if not 0 <= value < 1 << 32:
+        raise ProtocolError(f"varint value {value} is outside 0..2**32-1")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _enum(cls: type[enum.IntEnum], value: int, what: str, field_name: str) -> enum.IntEnum:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(f"{m.value}={m.name}" for m in cls)
+        raise MessageError(
+            f"{what}: field '{field_name}' = {value} is not one of {allowed}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- build info
+
+
+# Memory -> the word layout of the core spec it carries (toolchain/targets/fpga/spec.py).
+MEMORY_LAYOUT: dict[Memory, str] = {
+    Memory.NEURON: "neuron_params",
+    Memory.STATE: "neuron_state",
+    Memory.ROW: "row",
+    Memory.SYNAPSE: "synapse",
+    Memory.STDP: "stdp",
+}
+_SPEC_FIELDS = ("n_neurons", "n_inputs", "n_synapses", "v_bits", "i_bits", "w_bits",
+                "acc_bits", "trace_bits", "ref_bits", "delay_bits")
+ALL_READABLE = sum(1 << m for m in Memory)
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """What a board reports in the handshake: the core spec its gateware was built with,
+    and the link parameters the host needs for flow control.
+
+    An artifact records the build it was compiled for; the host refuses to load it onto a
+    board whose ``build_id`` differs, because the memory word layouts would not match.
+    """
+
+    protocol_version: int  # u8
+    build_id: int  # u32: build_id_of(core spec parameters)
+    n_neurons: int  # u32
+    n_inputs: int  # u32
+    n_synapses: int  # u32
+    v_bits: int  # u8 (this and the next six: CoreSpec widths)
+    i_bits: int
+    w_bits: int
+    acc_bits: int
+    trace_bits: int
+    ref_bits: int
+    delay_bits: int
+    readable: int  # u8 bit mask over Memory: which memories READ can return
+    input_slots: int  # u8: INPUT frames the board buffers (flow-control credits)
+    output_window: int  # u8: OUTPUT frames the board keeps for RESEND
+    clock_hz: int  # u32
+    baud: int  # u32
+
+    _FORMAT: ClassVar[str] = "<BIIII" + "B" * 7 + "BBBII"
+
+    @classmethod
+    def from_spec(cls, spec: CoreSpec, *, input_slots: int = 8, output_window: int = 32,
+                  clock_hz: int = 0, baud: int = 0,
+                  readable: int = ALL_READABLE) -> BuildInfo:
+        return cls(PROTOCOL_VERSION, spec_build_id(spec),
+                   *(getattr(spec, name) for name in _SPEC_FIELDS),
+                   readable, input_slots, output_window, clock_hz, baud)
+
+    def spec(self) -> CoreSpec:
+        return CoreSpec(**{name: getattr(self, name) for name in _SPEC_FIELDS})
+
+    def encode(self) -> bytes:
+        return struct.pack(self._FORMAT, *(getattr(self, f.name) for f in fields(self)))
+
+    @classmethod
+    def decode(cls, payload: bytes) -> BuildInfo:
+        size = struct.calcsize(cls._FORMAT)
+        if len(payload) != size:
+            raise MessageError(
+                f"HELLO_REPLY: payload is {len(payload)} bytes, BuildInfo v{PROTOCOL_VERSION} "
+                f"is {size} bytes"
+            )
+        return cls(*struct.unpack(cls._FORMAT, payload))
+
+    def word_bits(self, memory: Memory) -> int:
+        return self.spec().width(MEMORY_LAYOUT[memory])
+
+    def depth(self, memory: Memory) -> int:
+        return {
+            Memory.NEURON: self.n_neurons, Memory.STATE: self.n_neurons,
+            Memory.ROW: self.n_neurons + self.n_inputs, Memory.SYNAPSE: self.n_synapses,
+            Memory.STDP: 1,
+        }[memory]
+
+    def word_bytes(self, memory: Memory) -> int:
+        return (self.word_bits(memory) + 7) // 8
+
+    def can_read(self, memory: Memory) -> bool:
+        return bool(self.readable >> int(memory) & 1)
+
+    @property
+    def neuron_id_bytes(self) -> int:
+        return 1 if self.n_neurons <= 256 else 2
+
+    @property
+    def input_id_bytes(self) -> int:
+        return 1 if self.n_inputs <= 256 else 2
+
+    def describe_difference(self, other: BuildInfo) -> str:
+        """Field-by-field difference, for an error message that says what differs."""
+        diffs = [
+            f"{f.name}: {getattr(self, f.name)} vs {getattr(other, f.name)}"
+            for f in fields(self)
+            if f.name != "build_id" and getattr(self, f.name) != getattr(other, f.name)
+        ]
+        return "; ".join(diffs) if diffs else "no difference"
+
+
+def spec_build_id(spec: CoreSpec) -> int:
+    """A stable 32-bit identity of a core build: CRC-32 of its generator parameters."""
+    text = ";".join(f"{name}={getattr(spec, name)}" for name in _SPEC_FIELDS)
+    return zlib.crc32(text.encode()) & 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True)
+class Ack:
+    acked: FrameType
+    value: int = 0
+
+    def encode(self) -> bytes:
+        return struct.pack("<BI", int(self.acked), self.value)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Ack:
+        r = _Reader("ACK", payload)
+        acked = _enum(FrameType, r.uint(1, "acked"), "ACK", "acked")
+        value = r.uint(4, "value")
+        r.end()
+        return cls(FrameType(acked), value)
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    code: ErrorCode
+    cause: int  # the frame type byte that caused it
+    detail: int = 0
+
+    def encode(self) -> bytes:
+        return struct.pack("<BBI", int(self.code), self.cause, self.detail)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> ErrorReply:
+        r = _Reader("ERROR", payload)
+        code = _enum(ErrorCode, r.uint(1, "code"), "ERROR", "code")
+        cause = r.uint(1, "cause")
+        detail = r.uint(4, "detail")
+        r.end()
+        return cls(ErrorCode(code), cause, detail)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Global core configuration, written while idle."""
+
+    n_neurons: int  # u16 neurons in use (<= max_neurons)
+    n_inputs: int  # u16 input channels in use (<= max_inputs)
+    seed: int = 0  # u32 for any on-chip randomness
+
+    def encode(self) -> bytes:
+        return struct.pack("<HHI", self.n_neurons, self.n_inputs, self.seed)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Config:
+        r = _Reader("CONFIG", payload)
+        n, i, s = r.uint(2, "n_neurons"), r.uint(2, "n_inputs"), r.uint(4, "seed")
+        r.end()
+        return cls(n, i, s)
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    steps: int  # u32; 0 = free-run until STOP
+    flags: RunFlags = RunFlags.NONE
+
+    def encode(self) -> bytes:
+        return struct.pack("<IB", self.steps, int(self.flags))
+
+    @classmethod
+    def decode(cls, payload: bytes) -> RunCommand:
+        r = _Reader("RUN", payload)
+        steps = r.uint(4, "steps")
+        flags = r.uint(1, "flags")
+        r.end()
+        if flags & ~int(RunFlags.STREAMED):
+            raise MessageError(f"RUN: field 'flags' = 0x{flags:02x} has unknown bits set")
+        return cls(steps, RunFlags(flags))
+
+
+@dataclass(frozen=True)
+class MemoryWrite:
+    memory: Memory
+    address: int
+    words: np.ndarray  # uint64, each < 2**word_bits
+
+    def encode(self, info: BuildInfo) -> bytes:
+        return struct.pack("<BI", int(self.memory), self.address) + pack_words(
+            self.words, info.word_bits(self.memory), f"WRITE {self.memory.name}"
+        )
+
+    @classmethod
+    def decode(cls, payload: bytes, info: BuildInfo) -> MemoryWrite:
+        r = _Reader("WRITE", payload)
+        memory = Memory(_enum(Memory, r.uint(1, "memory"), "WRITE", "memory"))
+        address = r.uint(4, "address")
+        words = unpack_words(payload[r.pos :], info.word_bytes(memory), f"WRITE {memory.name}")
+        return cls(memory, address, words)
+
+    @staticmethod
+    def max_words(info: BuildInfo, memory: Memory) -> int:
+        return (MAX_PAYLOAD - 5) // info.word_bytes(memory)
+
+
+@dataclass(frozen=True)
+class MemoryRead:
+    memory: Memory
+    address: int
+    count: int  # u16
+
+    def encode(self) -> bytes:
+        return struct.pack("<BIH", int(self.memory), self.address, self.count)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> MemoryRead:
+        r = _Reader("READ", payload)
+        memory = Memory(_enum(Memory, r.uint(1, "memory"), "READ", "memory"))
+        address, count = r.uint(4, "address"), r.uint(2, "count")
+        r.end()
+        return cls(memory, address, count)
+
+
+@dataclass(frozen=True)
+class MemoryData:
+    memory: Memory
+    address: int
+    words: np.ndarray
+
+    def encode(self, info: BuildInfo) -> bytes:
+        return MemoryWrite(self.memory, self.address, self.words).encode(info)
+
+    @classmethod
+    def decode(cls, payload: bytes, info: BuildInfo) -> MemoryData:
+        w = MemoryWrite.decode(payload, info)
+        return cls(w.memory, w.address, w.words)
+
+
+def pack_words(words: np.ndarray | Sequence[int], bits: int, what: str) -> bytes:
+    """Little-endian words of ``ceil(bits/8)`` bytes; refuses a word that does not fit."""
+    arr = np.asarray(words, dtype=np.uint64)
+    if arr.size and bits < 64:
+        too_big = np.flatnonzero(arr >= np.uint64(1 << bits))
+        if too_big.size:
+            i = int(too_big[0])
+            raise ProtocolError(
+                f"{what}: word {i} = {int(arr[i])} does not fit in {bits} bits"
+            )
+    nbytes = (bits + 7) // 8
+    as_bytes = arr.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :nbytes]
+    return as_bytes.tobytes()
+
+
+def unpack_words(data: bytes, nbytes: int, what: str) -> np.ndarray:
+    if len(data) % nbytes:
+        raise MessageError(
+            f"{what}: {len(data)} bytes of words is not a multiple of the {nbytes}-byte "
+            "word size"
+        )
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, nbytes)
+    padded = np.zeros((raw.shape[0], 8), dtype=np.uint8)
+    padded[:, :nbytes] = raw
+    return padded.view("<u8").reshape(-1).astype(np.uint64)
+
+
+@dataclass(frozen=True)
+class Credit:
+    next_seq: int  # every INPUT frame before this seq has been consumed
+    free: int  # input slots free after that
+
+    def encode(self) -> bytes:
+        return bytes([self.next_seq, self.free])
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Credit:
+        r = _Reader("CREDIT", payload)
+        next_seq, free = r.uint(1, "next_seq"), r.uint(1, "free")
+        r.end()
+        return cls(next_seq, free)
+
+
+@dataclass(frozen=True)
+class Status:
+    """The board's state and error counters, so a host can tell what went wrong where."""
+
+    state: BoardState
+    step: int  # steps computed since the last reset
+    steps_left: int  # of the current run (0xFFFFFFFF while free-running)
+    next_output_seq: int  # the seq the next OUTPUT frame will carry
+    next_input_seq: int
+    boot_count: int
+    rx_frames: int
+    crc_errors: int  # frames dropped by the CRC or COBS check
+    seq_errors: int  # INPUT frames out of order
+    overruns: int  # INPUT frames that arrived with no free slot
+    tx_frames: int
+    resends: int
+
+    _FORMAT: ClassVar[str] = "<BIIBBIIIIIII"
+
+    def encode(self) -> bytes:
+        return struct.pack(self._FORMAT, *(int(getattr(self, f.name)) for f in fields(self)))
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Status:
+        size = struct.calcsize(cls._FORMAT)
+        if len(payload) != size:
+            raise MessageError(f"STATUS_REPLY: payload is {len(payload)} bytes, expected {size}")
+        values = list(struct.unpack(cls._FORMAT, payload))
+        values[0] = _enum(BoardState, values[0], "STATUS_REPLY", "state")
+        return cls(*values)
+
+
+# --------------------------------------------------------------------------- spike blocks
+
+
+@dataclass(frozen=True)
+class SpikeBlock:
+    """Spikes of consecutive steps ``first_step .. first_step + len(steps) - 1``.
+
+    ``steps[k]`` holds the neuron (or input) ids that spiked in step ``first_step + k``.
+    """
+
+    first_step: int
+    steps: tuple[np.ndarray, ...] = field(default_factory=tuple)
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.steps)
+
+    @property
+    def end_step(self) -> int:
+        return self.first_step + len(self.steps)
+
+    @property
+    def n_spikes(self) -> int:
+        return sum(int(s.size) for s in self.steps)
+
+    def encode(self, id_bytes: int, what: str = "spike block") -> bytes:
+        out = bytearray(struct.pack("<I", self.first_step))
+        silent = 0
+        for k, ids in enumerate(self.steps):
+            if ids.size == 0:
+                silent += 1
+                continue
+            if silent:
+                out += encode_varint(silent << 1 | 1)
+                silent = 0
+            limit = 1 << (8 * id_bytes)
+            if int(ids.max()) >= limit or int(ids.min()) < 0:
+                bad = int(ids[(ids >= limit) | (ids < 0)][0])
+                raise ProtocolError(
+                    f"{what}: id {bad} in step {self.first_step + k} does not fit in "
+                    f"{id_bytes} byte(s) (0..{limit - 1})"
+                )
+            out += encode_varint(int(ids.size) << 1)
+            out += ids.astype(f"<u{id_bytes}").tobytes()
+        if silent:
+            out += encode_varint(silent << 1 | 1)
+        return bytes(out)
+
+    @classmethod
+    def decode(cls, payload: bytes, id_bytes: int, what: str = "spike block") -> SpikeBlock:
+        r = _Reader(what, payload)
+        first = r.uint(4, "first_step")
+        steps: list[np.ndarray] = []
+        empty = np.zeros(0, dtype=np.int32)
+        while r.pos < len(payload):
+            header = r.varint(f"step {first + len(steps)} header")
+            n = header >> 1
+            if header & 1:
+                if n == 0:
+                    raise MessageError(
+                        f"{what}: silent-run record at offset {r.pos - 1} has length 0"
+                    )
+                if len(steps) + n > MAX_PAYLOAD * 8:
+                    raise MessageError(
+                        f"{what}: silent run of {n} steps at offset {r.pos - 1} is longer than "
+                        f"any one frame may cover ({MAX_PAYLOAD * 8} steps)"
+                    )
+                steps.extend([empty] * n)
+                continue
+            if n == 0:
+                raise MessageError(
+                    f"{what}: step record at offset {r.pos - 1} has 0 spikes; silent steps "
+                    "are sent as a silent run"
+                )
+            raw = r.take(n * id_bytes, f"ids of step {first + len(steps)}")
+            steps.append(np.frombuffer(raw, dtype=f"<u{id_bytes}").astype(np.int32))
+        return cls(first, tuple(steps))
+
+
+def split_spike_blocks(
+    first_step: int,
+    steps: Sequence[np.ndarray],
+    id_bytes: int,
+    max_steps: int = 256,
+    max_payload: int = MAX_PAYLOAD,
+) -> Iterator[SpikeBlock]:
+    """Cut per-step spike lists into blocks whose encoding fits one frame.
+
+    ``max_steps`` bounds how far ahead a block reaches, which bounds latency when streaming.
+    """
+    k, n = 0, len(steps)
+    while k < n:
+        size, start = 4, k
+        while k < n and k - start < max_steps:
+            count = int(steps[k].size)
+            cost = (len(encode_varint(count << 1)) + count * id_bytes) if count else 2
+            if size + cost > max_payload:
+                if k == start:
+                    raise ProtocolError(
+                        f"step {first_step + k} has {count} spikes, more than one frame of "
+                        f"{max_payload} bytes carries with {id_bytes}-byte ids; "
+                        f"at most {(max_payload - 8) // id_bytes} spikes per step"
+                    )
+                break
+            size += cost
+            k += 1
+        yield SpikeBlock(first_step + start, tuple(steps[start:k]))
+
+
+def spikes_to_steps(
+    times_steps: np.ndarray, ids: np.ndarray, n_steps: int, first_step: int = 0
+) -> list[np.ndarray]:
+    """Group ``(step, id)`` events into one sorted id array per step."""
+    times_steps = np.asarray(times_steps, dtype=np.int64) - first_step
+    ids = np.asarray(ids, dtype=np.int32)
+    keep = (times_steps >= 0) & (times_steps < n_steps)
+    order = np.lexsort((ids[keep], times_steps[keep]))
+    t, i = times_steps[keep][order], ids[keep][order]
+    bounds = np.searchsorted(t, np.arange(n_steps + 1))
+    return [i[bounds[k] : bounds[k + 1]] for k in range(n_steps)]
+
+
+def seq_add(seq: int, n: int) -> int:
+    return (seq + n) % SEQ_MODULUS
+
+
+def seq_distance(a: int, b: int) -> int:
+    """How many steps forward from ``a`` to ``b`` in the 8-bit sequence space."""
+    return (b - a) % SEQ_MODULUS

@@ -1,0 +1,200 @@
+"""Byte pipes between the host and a board: a serial port (real board, or the slave side of a
+pseudo-terminal served by a virtual board) and the master side of a pseudo-terminal.
+
+A transport moves bytes and counts them; framing lives in ``protocol.py`` and retries in
+``session.py``.  A serial port is locked exclusively (``flock``), because two programs that
+share a UART interleave their frames and both see nothing but CRC errors.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import termios
+import tty
+from dataclasses import dataclass
+from typing import Protocol
+
+import serial
+
+# 8N1 framing: start bit + 8 data bits + stop bit, so a byte costs 10 bit times on the line.
+BITS_PER_BYTE_8N1 = 10
+
+
+class TransportError(ConnectionError):
+    """The link is unusable: the port cannot be opened, is busy, or went away."""
+
+
+class PortBusyError(TransportError):
+    """Another process holds the exclusive lock on the port."""
+
+
+class LinkClosedError(TransportError):
+    """The other end closed the link (board unplugged, virtual board stopped)."""
+
+
+class Transport(Protocol):
+    """What a session needs from a link."""
+
+    name: str
+    bytes_written: int
+    bytes_read: int
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, timeout: float) -> bytes:
+        """Whatever arrives within ``timeout`` seconds (possibly nothing)."""
+
+    def close(self) -> None: ...
+
+
+def _lock_holder(fd: int) -> str:
+    """'process <pid>' holding a lock on the file of ``fd``, from /proc/locks if readable."""
+    try:
+        st = os.fstat(fd)
+        target = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        with open("/proc/locks") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) > 5 and parts[5] == target and parts[4].isdigit():
+                    return f"process {parts[4]}"
+    except OSError:
+        pass
+    return "another process"
+
+
+class SerialTransport:
+    """A pyserial port (any ``serial_for_url`` URL or device path) with an exclusive lock."""
+
+    def __init__(self, port: str, baud: int = 1_000_000, *, lock: bool = True) -> None:
+        self.name = port
+        self.baud = baud
+        self.bytes_written = 0
+        self.bytes_read = 0
+        try:
+            self._serial = serial.serial_for_url(port, baudrate=baud, timeout=0, write_timeout=5)
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise TransportError(
+                f"cannot open serial port '{port}' at {baud} baud: {e}; check the --port "
+                "path and that the board is connected"
+            ) from None
+        fd = getattr(self._serial, "fd", None)
+        if lock and isinstance(fd, int):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _lock_holder(fd)
+                self._serial.close()
+                raise PortBusyError(
+                    f"serial port '{port}' is busy: {holder} holds its exclusive lock; close "
+                    "the other session using this board or pass another --port"
+                ) from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._serial.write(data)
+            self._serial.flush()
+        except (serial.SerialException, OSError) as e:
+            raise LinkClosedError(f"writing to '{self.name}' failed: {e}") from None
+        self.bytes_written += len(data)
+
+    def read(self, timeout: float) -> bytes:
+        try:
+            self._serial.timeout = timeout
+            first = self._serial.read(1)
+            if not first:
+                return b""
+            self._serial.timeout = 0
+            rest = self._serial.read(self._serial.in_waiting or 0)
+        except (serial.SerialException, OSError) as e:
+            raise LinkClosedError(f"reading from '{self.name}' failed: {e}") from None
+        data = first + rest
+        self.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:
+        self._serial.close()
+
+    def __enter__(self) -> SerialTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FdTransport:
+    """A raw file descriptor, such as the master side of a pseudo-terminal."""
+
+    def __init__(self, fd: int, name: str = "pty master") -> None:
+        self.fd = fd
+        self.name = name
+        self.bytes_written = 0
+        self.bytes_read = 0
+        os.set_blocking(fd, False)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                select.select([], [self.fd], [], 1.0)
+                continue
+            except OSError as e:
+                raise LinkClosedError(f"writing to {self.name} failed: {e}") from None
+            view = view[n:]
+            self.bytes_written += n
+
+    def read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return b""
+        except OSError as e:
+            if e.errno == errno.EIO:
+                raise LinkClosedError(f"{self.name}: the other side has closed") from None
+            raise LinkClosedError(f"reading from {self.name} failed: {e}") from None
+        if not data:
+            raise LinkClosedError(f"{self.name} was closed by the other side")
+        self.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+@dataclass
+class PtyPair:
+    """A pseudo-terminal in raw mode.  The board side serves ``master``; the host opens
+    ``path`` like any serial port.
+
+    ``slave`` stays open for the pair's life: a pty master whose slave has no opener reads
+    EIO at once, which would turn a board's wait-for-host loop into a busy spin.
+    """
+
+    master: int
+    slave: int
+    path: str
+
+    def close(self) -> None:
+        for fd in (self.slave, self.master):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def open_pty() -> PtyPair:
+    """A raw pseudo-terminal.  Raw mode matters: a fresh pty echoes, translates CR/LF and
+    treats 0x03 as Ctrl-C, any of which would corrupt binary frames."""
+    master, slave = os.openpty()
+    tty.setraw(slave, termios.TCSANOW)
+    return PtyPair(master, slave, os.ttyname(slave))

@@ -1,0 +1,411 @@
+"""The ``virtual`` board: the device side of the protocol in front of the golden model of
+the FPGA core, served on a pseudo-terminal so the host talks to it exactly as to a real
+board (same framing, CRC, flow control and retransmission).
+
+Run one with ``python -m toolchain.runtime.virtual --preset tiny``: it prints the pty path
+to pass as ``--port``.  In tests, :func:`serve_in_thread` does the same in the background.
+``SIGUSR1`` power-cycles a served board (a reset mid-run, for fault tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from toolchain.runtime import protocol as p
+from toolchain.runtime.transport import FdTransport, LinkClosedError, PtyPair, open_pty
+from toolchain.targets.fpga.model import CoreModel
+from toolchain.targets.fpga.spec import CoreSpec, Op, SpecError, preset
+
+# Memory -> the core command that writes one of its words (spec.Op).
+WRITE_OP: dict[p.Memory, Op] = {
+    p.Memory.NEURON: Op.NEURON_PARAMS,
+    p.Memory.STATE: Op.NEURON_STATE,
+    p.Memory.ROW: Op.ROW,
+    p.Memory.SYNAPSE: Op.SYNAPSE,
+    p.Memory.STDP: Op.STDP,
+}
+# Steps a free-running board computes between two looks at the link, so that STOP, STATUS
+# and RESEND are served promptly.
+STEPS_PER_TICK = 64
+
+
+class VirtualBoard:
+    """Protocol engine of a board.  ``receive`` takes bytes from the host, ``tick`` does
+    pending work, ``send`` (given) puts bytes on the link.  No I/O of its own, so tests and
+    the pty server drive the same object."""
+
+    def __init__(self, spec: CoreSpec, send: Callable[[bytes], None], *, input_slots: int = 8,
+                 output_window: int = 32, baud: int = 1_000_000,
+                 clock_hz: int = 12_000_000) -> None:
+        self.spec = spec
+        self.info = p.BuildInfo.from_spec(spec, input_slots=input_slots,
+                                          output_window=output_window, clock_hz=clock_hz,
+                                          baud=baud)
+        self._send = send
+        self._reader = p.FrameReader()
+        self.boot_count = 0
+        self._lock = threading.RLock()
+        self._power_up()
+
+    # -- power and reset -------------------------------------------------------------------
+    def _power_up(self) -> None:
+        self.core = CoreModel(self.spec)
+        self._reply_cache: tuple[int, int, bytes] | None = None  # (seq, type, wire bytes)
+        self.rx_frames = self.crc_errors = self.seq_errors = self.overruns = 0
+        self.tx_frames = self.resends = 0
+        self._reset_run()
+
+    def _reset_run(self) -> None:
+        self.state = p.BoardState.IDLE
+        self.steps_left = 0
+        self.free_run = False
+        self.streamed = False
+        self.next_input_seq = 0
+        self.next_input_step = self.core.t
+        self._gap_reported: int | None = None
+        self.input_queue: collections.deque[p.SpikeBlock] = collections.deque()
+        self.consumed_seq = 0
+        self.next_output_seq = 0
+        self.window: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+
+    def power_cycle(self) -> None:
+        """What a board does after a reset pin or brown-out: everything is lost; it says so."""
+        with self._lock:
+            self.boot_count += 1
+            self._power_up()
+            self._emit(p.FrameType.BOOT, 0, self.boot_count.to_bytes(4, "little"))
+
+    def _reset_state(self) -> None:
+        core = self.core
+        for arr in (core.v, core.i, core.ref, core.ring, core.x, core.y):
+            arr[...] = 0
+        core.t = 0
+
+    # -- receive -----------------------------------------------------------------------------
+    def receive(self, data: bytes) -> None:
+        with self._lock:
+            for item in self._reader.feed(data):
+                if isinstance(item, p.FrameError):
+                    self.crc_errors += 1
+                    continue
+                self.rx_frames += 1
+                self._handle(item)
+
+    def _handle(self, frame: p.Frame) -> None:
+        if not frame.type.from_host:
+            return  # a board never acts on board-to-host frames (e.g. echoed garbage)
+        if frame.type is p.FrameType.INPUT:
+            self._on_input(frame)
+            return
+        if frame.type is p.FrameType.RESEND:
+            self._on_resend(frame)
+            return
+        cache = self._reply_cache
+        if cache and cache[0] == frame.seq and cache[1] == frame.type:
+            self._send(cache[2])  # the host did not hear our reply: say it again, do nothing
+            self.resends += 1
+            return
+        try:
+            reply_type, payload = self._command(frame)
+        except p.MessageError as e:
+            reply_type, payload = p.FrameType.ERROR, p.ErrorReply(
+                p.ErrorCode.BAD_MESSAGE, frame.type, _offset_of(e)).encode()
+        wire = self._emit(reply_type, frame.seq, payload)
+        self._reply_cache = (frame.seq, frame.type, wire)
+
+    def _command(self, frame: p.Frame) -> tuple[p.FrameType, bytes]:
+        t, payload = frame.type, frame.payload
+        ack = p.FrameType.ACK
+
+        def error(code: p.ErrorCode, detail: int = 0) -> tuple[p.FrameType, bytes]:
+            return p.FrameType.ERROR, p.ErrorReply(code, t, detail).encode()
+
+        if t is p.FrameType.HELLO:
+            if len(payload) != 1 or payload[0] != p.PROTOCOL_VERSION:
+                return error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
+            return p.FrameType.HELLO_REPLY, self.info.encode()
+        if t is p.FrameType.STATUS:
+            return p.FrameType.STATUS_REPLY, self.status().encode()
+        if t is p.FrameType.STOP:
+            if self.state is p.BoardState.RUNNING:
+                self.state = p.BoardState.DONE
+            return ack, p.Ack(t, self.core.t).encode()
+        if self.state is p.BoardState.RUNNING:
+            return error(p.ErrorCode.BUSY, self.core.t)
+        if t is p.FrameType.RESET:
+            scope = p.ResetScope(p._enum(p.ResetScope, _single_byte(payload, "RESET"), "RESET",
+                                         "scope"))
+            if scope is p.ResetScope.ALL:
+                self.core = CoreModel(self.spec)
+            else:
+                self._reset_state()
+            self._reset_run()
+            return ack, p.Ack(t, 0).encode()
+        if t is p.FrameType.CONFIG:
+            cfg = p.Config.decode(payload)
+            if cfg.n_neurons > self.spec.n_neurons or cfg.n_inputs > self.spec.n_inputs:
+                return error(p.ErrorCode.BAD_ADDRESS, max(cfg.n_neurons, cfg.n_inputs))
+            return ack, p.Ack(t, 0).encode()
+        if t is p.FrameType.WRITE:
+            return self._on_write(p.MemoryWrite.decode(payload, self.info), error)
+        if t is p.FrameType.READ:
+            return self._on_read(p.MemoryRead.decode(payload), error)
+        if t is p.FrameType.RUN:
+            run = p.RunCommand.decode(payload)
+            self._reset_run()
+            self.state = p.BoardState.RUNNING
+            self.free_run = run.steps == 0
+            self.steps_left = run.steps
+            self.streamed = bool(run.flags & p.RunFlags.STREAMED)
+            return ack, p.Ack(t, self.core.t).encode()
+        raise p.MessageError(f"{t.name}: not a command")
+
+    def _on_write(self, w: p.MemoryWrite, error: Callable) -> tuple[p.FrameType, bytes]:
+        depth = self.info.depth(w.memory)
+        end = w.address + w.words.size
+        if end > depth:
+            return error(p.ErrorCode.BAD_ADDRESS, max(w.address, depth))
+        op = WRITE_OP[w.memory]  # ROW addresses are sources: neurons first, then inputs
+        for k, word in enumerate(w.words.tolist()):
+            self.core.execute(op, w.address + k, int(word))
+        return p.FrameType.ACK, p.Ack(p.FrameType.WRITE, int(w.words.size)).encode()
+
+    def _on_read(self, r: p.MemoryRead, error: Callable) -> tuple[p.FrameType, bytes]:
+        if not self.info.can_read(r.memory):
+            return error(p.ErrorCode.NOT_READABLE, int(r.memory))
+        if r.address + r.count > self.info.depth(r.memory):
+            return error(p.ErrorCode.BAD_ADDRESS, max(r.address, self.info.depth(r.memory)))
+        if r.count > p.MemoryWrite.max_words(self.info, r.memory):
+            raise p.MessageError("READ: count exceeds one frame")
+        words = np.array([self._read_word(r.memory, r.address + k) for k in range(r.count)],
+                         dtype=np.uint64)
+        return p.FrameType.DATA, p.MemoryData(r.memory, r.address, words).encode(self.info)
+
+    def _read_word(self, memory: p.Memory, addr: int) -> int:
+        core, spec = self.core, self.spec
+        if memory is p.Memory.SYNAPSE:
+            return int(core.execute(Op.READ_SYNAPSE, addr) or 0)
+        if memory is p.Memory.STATE:
+            return int(core.execute(Op.READ_STATE, addr) or 0)
+        if memory is p.Memory.NEURON:
+            return spec.pack("neuron_params", **{k: int(v[addr]) for k, v in core.params.items()})
+        if memory is p.Memory.ROW:
+            return spec.pack("row", start=int(core.row_start[addr]),
+                             length=int(core.row_length[addr]))
+        return core.stdp.word(spec)
+
+    # -- streaming -----------------------------------------------------------------------
+    def _on_input(self, frame: p.Frame) -> None:
+        if self.state is not p.BoardState.RUNNING or not self.streamed:
+            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
+                p.ErrorCode.NOT_RUNNING, frame.type, frame.seq).encode())
+            return
+        ahead = p.seq_distance(self.next_input_seq, frame.seq)
+        if ahead >= p.SEQ_MODULUS // 2:  # a duplicate of a frame we already have
+            self._credit()
+            return
+        if ahead > 0:  # one or more frames before it were lost: go back N
+            self.seq_errors += 1
+            if self._gap_reported != self.next_input_seq:
+                self._gap_reported = self.next_input_seq
+                self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
+                    p.ErrorCode.SEQ_GAP, frame.type, self.next_input_seq).encode())
+            return
+        if len(self.input_queue) >= self.info.input_slots:
+            self.overruns += 1
+            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
+                p.ErrorCode.OVERRUN, frame.type, frame.seq).encode())
+            return
+        try:
+            block = p.SpikeBlock.decode(frame.payload, self.info.input_id_bytes, "INPUT")
+            bad = [int(i) for s in block.steps for i in s if i >= self.spec.n_inputs]
+            if bad:
+                raise p.MessageError(f"INPUT: input id {bad[0]} >= n_inputs")
+        except p.MessageError as e:
+            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
+                p.ErrorCode.BAD_MESSAGE, frame.type, _offset_of(e)).encode())
+            return
+        if block.first_step != self.next_input_step:
+            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
+                p.ErrorCode.STEP_MISMATCH, frame.type, self.next_input_step).encode())
+            return
+        self._gap_reported = None
+        self.next_input_seq = p.seq_add(self.next_input_seq, 1)
+        self.next_input_step = block.end_step
+        self.input_queue.append(block)
+
+    def _credit(self) -> None:
+        free = self.info.input_slots - len(self.input_queue)
+        self._emit(p.FrameType.CREDIT, self.consumed_seq, p.Credit(self.consumed_seq,
+                                                                   free).encode())
+
+    def _on_resend(self, frame: p.Frame) -> None:
+        seq = _single_byte(frame.payload, "RESEND") if len(frame.payload) == 1 else -1
+        wire = self.window.get(seq)
+        if wire is None:
+            oldest = next(iter(self.window), self.next_output_seq)
+            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
+                p.ErrorCode.GONE, frame.type, oldest).encode())
+            return
+        self.resends += 1
+        self._send(wire)
+
+    def tick(self) -> bool:
+        """Compute what the current run allows; True if anything was done."""
+        with self._lock:
+            if self.state is not p.BoardState.RUNNING:
+                return False
+            if self.streamed:
+                if not self.input_queue:
+                    return False
+                block = self.input_queue.popleft()
+                inputs = list(block.steps)
+                first = block.first_step
+            else:
+                first = self.core.t
+                n = STEPS_PER_TICK if self.free_run else min(STEPS_PER_TICK, self.steps_left)
+                inputs = [np.zeros(0, np.int32)] * n
+            if not self.free_run:
+                inputs = inputs[: self.steps_left]
+            if first != self.core.t:
+                inputs = []  # the run ended inside this block
+            outputs = [self.core.step(ids).astype(np.int32) for ids in inputs]
+            if not self.free_run:
+                self.steps_left -= len(outputs)
+            if outputs:
+                self._send_outputs(first, outputs)
+            if self.streamed:
+                self.consumed_seq = p.seq_add(self.consumed_seq, 1)
+                self._credit()
+            if not self.free_run and self.steps_left == 0:
+                self.state = p.BoardState.DONE
+            return True
+
+    def _send_outputs(self, first: int, outputs: list[np.ndarray]) -> None:
+        for block in p.split_spike_blocks(first, outputs, self.info.neuron_id_bytes):
+            seq = self.next_output_seq
+            wire = self._emit(p.FrameType.OUTPUT, seq, block.encode(self.info.neuron_id_bytes))
+            self.window[seq] = wire
+            self.window.move_to_end(seq)
+            while len(self.window) > self.info.output_window:
+                self.window.popitem(last=False)
+            self.next_output_seq = p.seq_add(seq, 1)
+
+    # -- output --------------------------------------------------------------------------
+    def status(self) -> p.Status:
+        return p.Status(
+            self.state, self.core.t, 0xFFFFFFFF if self.free_run else self.steps_left,
+            self.next_output_seq, self.next_input_seq, self.boot_count, self.rx_frames,
+            self.crc_errors, self.seq_errors, self.overruns, self.tx_frames, self.resends,
+        )
+
+    def _emit(self, frame_type: p.FrameType, seq: int, payload: bytes) -> bytes:
+        wire = p.encode_frame(frame_type, seq, payload)
+        self.tx_frames += 1
+        self._send(wire)
+        return wire
+
+
+def _single_byte(payload: bytes, what: str) -> int:
+    if len(payload) != 1:
+        raise p.MessageError(f"{what}: payload is {len(payload)} bytes, expected 1")
+    return payload[0]
+
+
+def _offset_of(error: p.MessageError) -> int:
+    text = str(error)
+    marker = "offset "
+    if marker in text:
+        digits = text.split(marker, 1)[1].split()[0].strip(",")
+        if digits.isdigit():
+            return int(digits)
+    return 0
+
+
+# --------------------------------------------------------------------------- serving
+
+
+class ServedBoard:
+    """A virtual board answering on a pseudo-terminal from a background thread."""
+
+    def __init__(self, spec: CoreSpec, **options: int) -> None:
+        self.pty: PtyPair = open_pty()
+        self.path = self.pty.path
+        self._link = FdTransport(self.pty.master, f"virtual board on {self.path}")
+        self._lock = threading.Lock()
+        self.board = VirtualBoard(spec, self._write, **options)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="virtual-board", daemon=True)
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            self._link.write(data)
+
+    def start(self) -> ServedBoard:
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        board = self.board
+        while not self._stop.is_set():
+            busy = board.state is p.BoardState.RUNNING and (
+                not board.streamed or bool(board.input_queue))
+            try:
+                data = self._link.read(0.0 if busy else 0.05)
+            except LinkClosedError:
+                return
+            if data:
+                board.receive(data)
+            board.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.pty.close()
+
+    def __enter__(self) -> ServedBoard:
+        return self if self._thread.is_alive() else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_in_thread(spec: CoreSpec, **options: int) -> ServedBoard:
+    """Start a virtual board; use as a context manager, connect a host to ``.path``."""
+    return ServedBoard(spec, **options).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m toolchain.runtime.virtual",
+        description="Serve a virtual spikeforge FPGA board (the golden model) on a pty.",
+    )
+    parser.add_argument("--preset", default="tiny", help="core build preset (spec.PRESETS)")
+    parser.add_argument("--input-slots", type=int, default=8)
+    parser.add_argument("--output-window", type=int, default=32)
+    args = parser.parse_args(argv)
+    try:
+        spec = preset(args.preset)
+    except SpecError as e:
+        parser.error(str(e))
+    signals = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # before the thread starts: it inherits
+    served = ServedBoard(spec, input_slots=args.input_slots, output_window=args.output_window)
+    served.start()
+    print(served.path, flush=True)
+    while signal.sigwait(signals) == signal.SIGUSR1:
+        served.board.power_cycle()
+    served.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
