@@ -48,3 +48,5 @@ class SimulationResult:
     signals: dict[tuple[str, str], AnalogRecord] = field(default_factory=dict)
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # plastic projections, final
     counters: dict[str, float] = field(default_factory=dict)
+    # counters resolved per timestep (e.g. "spikes", "synaptic_events"), one entry per step
+    per_step: dict[str, np.ndarray] = field(default_factory=dict)

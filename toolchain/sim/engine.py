@@ -1,0 +1,309 @@
+"""The shared timestep engine: runs an IR ``Network`` with a target's arithmetic plugged in.
+
+The engine owns what every target has in common: the clock, spike sources and injected
+currents, routing spikes through CSR synapses into per-(post population, receptor) delay
+ring buffers, the event queues of plastic synapses, recording and the counters the energy
+and timing models read.  A target supplies a :class:`~toolchain.sim.numerics.Numerics`
+(neuron kernels, weight format, learning arithmetic) and an
+:class:`~toolchain.sim.interconnect.Interconnect` (extra delay or loss per spike); the
+float64 reference supplies the ideal ones.  See docs/architecture.md, "Engine plug-in points".
+
+One step k (time t = k dt) runs, following Brian2's schedule:
+
+1. injected currents switch; every kernel integrates t -> t + dt, thresholds and resets;
+2. sources emit the spikes binned into step k;
+3. each spike is routed (interconnect) and scheduled on its synapses, delay d >= 1 steps
+   ahead; plastic synapses queue the event itself, static ones add their drive to the ring;
+4. plastic synapses whose spikes arrive now update their weights (pre rule) and add them;
+5. the ring rows for step k are handed to the kernels;
+6. the learning rules see the step's post spikes;
+7. spikes are recorded at t, state variables sampled at t + dt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolchain.ir import Network, Receptor
+from toolchain.sim.interconnect import DROPPED, IdealInterconnect, Interconnect
+from toolchain.sim.kernels import NeuronKernel
+from toolchain.sim.numerics import Numerics, ReferenceNumerics
+from toolchain.sim.plasticity import PlasticityModel
+from toolchain.sim.recording import Recorder
+from toolchain.sim.results import SimulationResult
+from toolchain.sim.sources import CurrentSchedule, SourceSpikes
+from toolchain.sim.synapses import DelayRing, SynapseMatrix, WeightCodec
+
+
+class EngineError(ValueError):
+    """A request the engine cannot carry out (bad time, unknown projection, bad weights)."""
+
+
+@dataclass
+class _Projection:
+    label: str
+    pre: str
+    post: str
+    receptor: Receptor
+    matrix: SynapseMatrix
+    codec: WeightCodec
+    weights: np.ndarray  # stored representation, pre order
+    ring: DelayRing
+    plasticity: PlasticityModel | None = None
+    queue: list[list[np.ndarray]] = field(default_factory=list)  # plastic: per slot
+
+
+class Engine:
+    """A running simulation of one network; satisfies the targets' ``Simulator`` protocol."""
+
+    def __init__(self, network: Network, *, numerics: Numerics | None = None,
+                 interconnect: Interconnect | None = None, target: str = "reference") -> None:
+        self.network = network
+        self.dt = network.dt
+        self.target = target
+        self.numerics = numerics if numerics is not None else ReferenceNumerics()
+        self.interconnect = interconnect if interconnect is not None else IdealInterconnect()
+        self._ideal = isinstance(self.interconnect, IdealInterconnect)
+        self.kernels: dict[str, NeuronKernel] = {
+            p.label: self.numerics.kernel(p, self.dt) for p in network.populations}
+        self.sources = {s.label: SourceSpikes(s, network.seed, self.dt) for s in network.sources}
+        self.currents = CurrentSchedule(network, self.dt)
+        self.projections = self._build_projections()
+        self.rings = {(p.post, p.receptor): p.ring for p in self.projections.values()}
+        self.recorder = Recorder(network, self.dt)
+        self._plastic = [p for p in self.projections.values() if p.plasticity is not None]
+        self._by_pre: dict[str, list[_Projection]] = {}
+        for proj in self.projections.values():
+            self._by_pre.setdefault(proj.pre, []).append(proj)
+        self._start()
+
+    # -- construction -----------------------------------------------------------------
+    def _build_projections(self) -> dict[str, _Projection]:
+        net = self.network
+        extra = int(self.interconnect.max_extra_delay)
+        slots: dict[tuple[str, Receptor], int] = {}
+        matrices = {}
+        for proj in net.projections:
+            m = SynapseMatrix(proj, net.node(proj.pre).size, net.population(proj.post).size,
+                              self.dt)
+            matrices[proj.label] = m
+            key = (proj.post, proj.receptor)
+            slots[key] = max(slots.get(key, 1), m.max_delay + extra + 1)
+        rings = {key: DelayRing(net.population(key[0]).size, n,
+                                self.kernels[key[0]].input_dtype) for key, n in slots.items()}
+        out = {}
+        for proj in net.projections:
+            m = matrices[proj.label]
+            codec = self.numerics.weights(proj, net.population(proj.post))
+            ring = rings[(proj.post, proj.receptor)]
+            plasticity = None if proj.plasticity is None else self.numerics.plasticity(
+                proj, m, codec, self.dt)
+            out[proj.label] = _Projection(
+                proj.label, proj.pre, proj.post, proj.receptor, m,
+                codec, codec.encode(m.from_ir_order(proj.weight)), ring, plasticity,
+                [[] for _ in range(ring.slots)] if plasticity is not None else [])
+        return out
+
+    def _start(self) -> None:
+        self._step = 0
+        self.counters: dict[str, float] = {}
+        self._spikes_per_step: list[int] = []
+        self._events_per_step: list[int] = []
+        self.recorder.clear()
+        self.recorder.sample(0, self._get)
+
+    # -- Simulator protocol -----------------------------------------------------------
+    @property
+    def t(self) -> float:
+        return self._step * self.dt
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    def run_until(self, t_stop: float) -> None:
+        target = int(np.rint(t_stop / self.dt))
+        if target < self._step:
+            raise EngineError(
+                f"cannot run until t = {t_stop:g} ms: the simulation is already at "
+                f"t = {self.t:g} ms; time only moves forward (call reset() to start again)"
+            )
+        for k in range(self._step, target):
+            self._advance(k)
+        self._step = target
+
+    def run(self, duration: float) -> None:
+        self.run_until(self.t + duration)
+
+    def reset(self) -> None:
+        for kernel in self.kernels.values():
+            kernel.reset()
+        self.currents.reset()
+        for ring in self.rings.values():
+            ring.reset()
+        for proj in self._plastic:
+            proj.plasticity.reset()  # type: ignore[union-attr]
+            for slot in proj.queue:
+                slot.clear()
+        self.interconnect.reset()
+        self._start()
+
+    def result(self) -> SimulationResult:
+        per_step = {
+            "spikes": np.asarray(self._spikes_per_step, dtype=np.int64),
+            "synaptic_events": np.asarray(self._events_per_step, dtype=np.int64),
+        }
+        counters = dict(self.counters)
+        counters["steps"] = float(self._step)
+        for label, kernel in self.kernels.items():
+            counters[f"neuron_updates/{label}"] = float(kernel.size * self._step)
+        return SimulationResult(
+            target=self.target, dt=self.dt, t_stop=self.t,
+            spikes=self.recorder.spike_records(), signals=self.recorder.analog_records(),
+            weights={p.label: self.weights(p.label) for p in self._plastic},
+            counters=counters, per_step=per_step,
+        )
+
+    def weights(self, projection: str) -> np.ndarray:
+        p = self._projection(projection)
+        return p.matrix.to_ir_order(p.codec.decode(p.weights))
+
+    def set_weights(self, projection: str, values: np.ndarray) -> None:
+        p = self._projection(projection)
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim == 0:
+            arr = np.full(p.matrix.size, float(arr))
+        if arr.shape != (p.matrix.size,):
+            raise EngineError(
+                f"Projection '{projection}': {arr.size} weights given for "
+                f"{p.matrix.size} synapses; give one weight per synapse in IR order"
+            )
+        if not np.all(np.isfinite(arr)):
+            i = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise EngineError(f"Projection '{projection}' weight[{i}] = {arr[i]} is not finite")
+        p.weights = p.codec.encode(p.matrix.from_ir_order(arr))
+
+    # -- state access (for the PyNN front end) ----------------------------------------
+    def get_state(self, population: str, variable: str) -> np.ndarray:
+        return self._kernel(population).get(variable)
+
+    def set_state(self, population: str, variable: str, values: np.ndarray) -> None:
+        self._kernel(population).set(variable, values)
+
+    def _get(self, label: str, variable: str) -> np.ndarray:
+        return self.kernels[label].get(variable)
+
+    def _kernel(self, label: str) -> NeuronKernel:
+        try:
+            return self.kernels[label]
+        except KeyError:
+            known = ", ".join(self.kernels) or "none"
+            raise EngineError(f"no population '{label}' (populations: {known})") from None
+
+    def _projection(self, label: str) -> _Projection:
+        try:
+            return self.projections[label]
+        except KeyError:
+            known = ", ".join(self.projections) or "none"
+            raise EngineError(f"no projection '{label}' (projections: {known})") from None
+
+    def _count(self, key: str, n: float) -> None:
+        self.counters[key] = self.counters.get(key, 0.0) + n
+
+    # -- one step ---------------------------------------------------------------------
+    def _advance(self, k: int) -> None:
+        self.currents.advance_to(k)
+        fired: dict[str, np.ndarray] = {}
+        n_spikes = 0
+        for label, kernel in self.kernels.items():
+            spikes = kernel.advance(k, self.currents.current.get(label))
+            fired[label] = spikes
+            n_spikes += spikes.size
+        for label, source in self.sources.items():
+            spikes = source.at(k)
+            fired[label] = spikes
+            n_spikes += spikes.size
+        events = 0
+        for label, spikes in fired.items():
+            if spikes.size:
+                self._count(f"spikes/{label}", spikes.size)
+                self.recorder.record_spikes(label, k, spikes)
+                for proj in self._by_pre.get(label, ()):
+                    events += self._send(k, proj, spikes)
+        for proj in self._plastic:
+            self._arrive(k, proj)
+        for (post, receptor), ring in self.rings.items():
+            drive = ring.pop(k)
+            if drive is not None:
+                self.kernels[post].receive(receptor, drive)
+                ring.clear(k)
+        for proj in self._plastic:
+            post_spikes = fired[proj.post]
+            if post_spikes.size:
+                syn = proj.matrix.into(post_spikes)
+                if syn.size:
+                    proj.plasticity.on_post(k, syn, proj.weights)  # type: ignore[union-attr]
+        self._spikes_per_step.append(n_spikes)
+        self._events_per_step.append(events)
+        self.recorder.sample(k + 1, self._get)
+
+    def _send(self, k: int, proj: _Projection, pre: np.ndarray) -> int:
+        m = proj.matrix
+        extra = None
+        if not self._ideal:
+            extra = self.interconnect.route(k, proj.label, pre)
+            if extra is not None:
+                pre, extra = self._apply_routing(proj, pre, np.asarray(extra, dtype=np.int64))
+        syn = m.rows(pre)
+        if syn.size == 0:
+            return 0
+        self._count(f"synaptic_events/{proj.label}", syn.size)
+        if extra is None and m.uniform_delay is not None:
+            delay: np.ndarray | int = m.uniform_delay
+        else:
+            delay = m.delay[syn]
+            if extra is not None:
+                delay = delay + np.repeat(extra, np.diff(m.indptr)[pre])
+        if proj.plasticity is None:
+            proj.ring.add(k, delay, m.post[syn], proj.codec.drive(proj.weights[syn]))
+        elif np.isscalar(delay):
+            proj.queue[(k + delay) % proj.ring.slots].append(syn)
+        else:
+            slots = (k + delay) % proj.ring.slots
+            for s in np.unique(slots):
+                proj.queue[s].append(syn[slots == s])
+        return int(syn.size)
+
+    def _apply_routing(self, proj: _Projection, pre: np.ndarray,
+                       extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        limit = self.interconnect.max_extra_delay
+        if extra.shape != pre.shape or np.any((extra < DROPPED) | (extra > limit)):
+            raise EngineError(
+                f"{type(self.interconnect).__name__}.route for projection '{proj.label}' "
+                f"returned extra delays outside [-1, {limit}] (max_extra_delay) or of the "
+                f"wrong shape {extra.shape} for {pre.size} spikes"
+            )
+        dropped = extra == DROPPED
+        self._count(f"spikes_dropped/{proj.label}", int(dropped.sum()))
+        self._count("spikes_dropped", int(dropped.sum()))
+        shifted = int((extra > 0).sum())
+        self._count(f"spikes_shifted/{proj.label}", shifted)
+        self._count("spikes_shifted", shifted)
+        keep = ~dropped
+        return pre[keep], extra[keep]
+
+    def _arrive(self, k: int, proj: _Projection) -> None:
+        slot = proj.queue[k % proj.ring.slots]
+        if not slot:
+            return
+        syn = np.concatenate(slot)
+        slot.clear()
+        # a synapse hit twice in one step (a source firing twice within dt) learns twice,
+        # in order, as Brian2 processes each queued event
+        while syn.size:
+            uniq, first = np.unique(syn, return_index=True)
+            proj.plasticity.on_pre(k, uniq, proj.weights)  # type: ignore[union-attr]
+            proj.ring.add(k, 0, proj.matrix.post[uniq], proj.codec.drive(proj.weights[uniq]))
+            syn = np.delete(syn, first)
