@@ -1,0 +1,656 @@
+"""Map an IR network onto DYNAP-SE cores, CAM words, SRAM words and tags.
+
+DYNAP-SE differs from the digital targets in three ways that shape this mapper:
+
+* **Biases are per core.**  Every neuron of a core shares its time constants, threshold,
+  refractory period and DC bias, and every synapse of one type (fast/slow, exc/inh) on a
+  core shares one weight bias.  So a population's parameters must be uniform, neurons of
+  different parameter sets never share a core, and a PyNN weight can only be approximated:
+  on DYNAP-SE1 as a *multiplicity* ``m`` of CAM entries for the same source (weight
+  ``m * w_base``), on DYNAP-SE2 as a 4-bit mask selecting a subset of the core's 4 base
+  currents (weight ``scale * sum(mask * base)``).
+* **Fan-in is 64 CAM words per neuron**, shared by all sources and synapse types; on SE1
+  the multiplicities of all its inputs must fit in them.
+* **Tags.**  A CAM word matches a source tag.  On SE1 the tag is fixed by placement
+  (8-bit neuron + 2-bit core, no chip), so two senders on different chips with the same
+  core/neuron address that reach the same core alias; on SE2 tags (11-bit) are allocated.
+
+Algorithm (documented here because the report refers to it):
+
+1. *check*: reject what DYNAP-SE cannot express (see ``DynapseError`` messages).
+2. *cluster*: each population is split into ``ceil(n / 256)`` equal contiguous cores;
+   while the board has spare cores, the core whose neurons need the most different
+   weights (spread of log median |w| per neuron) is split in two where that spread drops
+   most, so that the core's one base weight fits its neurons better.  Cores are numbered
+   chip by chip in population order, which keeps a population's cores together.
+3. *quantise*: per core and synapse type, SE1 tries every resolution ``K`` = 1..64
+   (``w_base = max|w| / K``), rounds each aggregated (source, target) weight to
+   ``m = max(1, round(|w| / w_base))`` CAM entries, keeps the resolutions whose CAM use fits
+   every neuron's 64 words and picks the one with the least squared weight error.  SE2
+   scales the largest weight onto the largest mask sum and rounds to the nearest of the
+   15 non-zero mask sums.
+4. *tags/route*: SE1 tags come from placement; input (host) sources get free virtual tags.
+   SE2 tags are a greedy colouring: sources that reach a common core get different tags.
+   Each sender gets one SRAM word per destination chip (core mask inside).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolchain.ir import CellType, Network, Population, Projection, Receptor
+from toolchain.sim.metrics import weight_drift
+from toolchain.targets.dynapse.spec import (
+    MAX_CHIP_HOPS,
+    DynapseSpec,
+    Generation,
+    SynapseType,
+)
+
+# Per-core biases are analog: a parameter spread below this (relative) is one bias value.
+UNIFORM_TOLERANCE = 1e-6
+# Weights closer to zero than this fraction of a core's largest weight are treated as absent.
+ZERO_WEIGHT = 1e-9
+
+RECEPTOR_TYPE = {
+    Receptor.EXCITATORY: SynapseType.FAST_EXC,
+    Receptor.INHIBITORY: SynapseType.FAST_INH,
+}
+
+
+class DynapseError(ValueError):
+    """A network that DYNAP-SE cannot run as written; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a population's neurons live: global core id and address within the core."""
+
+    core: np.ndarray  # per neuron, global core id = chip * cores_per_chip + core
+    address: np.ndarray  # per neuron, 0..255 within its core
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """The per-core bias settings the mapper chose."""
+
+    core: int
+    population: str
+    neurons: int
+    base_weight: Mapping[SynapseType, float]  # SE1: one CAM entry; SE2: the scale (PyNN units)
+
+
+@dataclass(frozen=True)
+class ProjectionMapping:
+    """How each synapse of a projection was realised, in IR synapse order."""
+
+    label: str
+    synapse_type: SynapseType
+    realised_weight: np.ndarray  # signed, PyNN units, what the hardware applies per synapse
+    cam_entries: np.ndarray  # per synapse share of CAM words (multiplicity on SE1; 1 on SE2)
+    mask: np.ndarray | None  # SE2 4-bit weight mask per synapse
+    latency_ns: np.ndarray  # routing latency source -> target core, before queueing
+    hops: np.ndarray  # R3 chip-to-chip hops per synapse
+
+
+@dataclass
+class DynapseMapping:
+    """Everything the DYNAP-SE simulator and report need from compilation."""
+
+    spec: DynapseSpec
+    placement: dict[str, Placement]
+    cores: list[CoreConfig]
+    projections: dict[str, ProjectionMapping]
+    tags: dict[str, np.ndarray]  # per source node (population or input), per neuron
+    sram: dict[str, np.ndarray]  # per population, SRAM words used per neuron
+    cam_used: dict[str, np.ndarray]  # per population, CAM words used per neuron
+    report: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- check
+
+
+def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float) -> list[str]:
+    """Refuse what DYNAP-SE cannot express; return notes on what it approximates."""
+    notes: list[str] = []
+    for pop in network.populations:
+        if pop.cell_type is not CellType.IF_CURR_EXP:
+            why = ("its synapses are conductance-based; DPI synapses inject currents"
+                   if pop.cell_type.conductance_based else
+                   "its synapses are alpha-shaped; DPI synapses are first-order (exponential)")
+            raise DynapseError(
+                f"Population '{pop.label}': DYNAP-SE cannot run {pop.cell_type.value}: {why}. "
+                "Use IF_curr_exp for this target"
+            )
+        for name, values in pop.parameters.items():
+            spread = float(values.max() - values.min())
+            if spread > UNIFORM_TOLERANCE * max(1.0, float(np.abs(values).max())):
+                raise DynapseError(
+                    f"Population '{pop.label}' parameter {name} varies from {values.min():g} to "
+                    f"{values.max():g}; DYNAP-SE biases are shared by all neurons of a core, "
+                    "so a population needs one value per parameter: split it into populations "
+                    "with uniform parameters"
+                )
+    for cur in network.currents:
+        raise DynapseError(
+            f"{type(cur).__name__} '{cur.label}': DYNAP-SE has no per-neuron current "
+            "injection (the DC bias is per core); set i_offset on the population instead"
+        )
+    for proj in network.projections:
+        _check_projection(proj, delay_tolerance)
+        if proj.delay.size and float(proj.delay.max()) > network.dt * (1 + 1e-6):
+            notes.append(
+                f"Projection '{proj.label}': delays up to {float(proj.delay.max()):g} ms run "
+                "with DYNAP-SE's routing latency instead (no programmable delays)"
+            )
+    total = network.n_neurons
+    if total > spec.neurons:
+        raise DynapseError(
+            f"the network has {total} neurons but a {spec.chips}-chip DYNAP-SE board holds "
+            f"{spec.neurons} ({spec.cores} cores x {spec.neurons_per_core}); make the network "
+            "smaller or use a board with more chips"
+        )
+    return notes
+
+
+def _check_projection(proj: Projection, delay_tolerance: float) -> None:
+    what = f"Projection '{proj.label}'"
+    if proj.plasticity is not None:
+        raise DynapseError(
+            f"{what}: DYNAP-SE has no on-chip plasticity, so STDP cannot run there; "
+            "use a StaticSynapse for this target"
+        )
+    if proj.delay.size and float(proj.delay.max()) > delay_tolerance:
+        i = int(np.argmax(proj.delay))
+        raise DynapseError(
+            f"{what} delay[{i}] = {float(proj.delay[i]):g} ms: DYNAP-SE has no per-synapse "
+            f"delays (spikes arrive after the routing latency, well under a microsecond); "
+            f"the accepted limit is delay_tolerance = {delay_tolerance:g} ms. Use shorter "
+            "delays, or raise delay_tolerance to accept the timing error"
+        )
+    sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
+    wrong = sign * proj.weight < 0
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        raise DynapseError(
+            f"{what} weight[{i}] = {float(proj.weight[i]):g} nA has the wrong sign for its "
+            f"{proj.receptor.value} receptor; each DYNAP-SE synapse type has one sign"
+        )
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+def cluster(network: Network, spec: DynapseSpec) -> dict[str, Placement]:
+    """Contiguous core slices per population, split further where that makes weights fit.
+
+    Each population first gets ``ceil(n / 256)`` equal contiguous slices.  While the board
+    has spare cores, the slice whose neurons' typical input weights (median |w| per neuron)
+    spread most is cut in two where the spread of both halves is least (an optimal 1-D
+    two-way split); a core's one base weight then fits its neurons better.
+    """
+    slices: list[tuple[int, int, int]] = []  # (population index, start, stop)
+    profiles = []
+    for k, pop in enumerate(network.populations):
+        profiles.append(_input_profile(network, pop))
+        n_cores = -(-pop.size // spec.neurons_per_core)
+        bounds = np.linspace(0, pop.size, n_cores + 1).round().astype(int)
+        slices += [(k, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    if len(slices) > spec.cores:
+        sizes = ", ".join(f"'{p.label}' {p.size}" for p in network.populations)
+        raise DynapseError(
+            f"the populations need {len(slices)} cores (a core holds {spec.neurons_per_core} "
+            f"neurons of one population: {sizes}) but the board has {spec.cores}; "
+            "merge populations with identical parameters or use fewer neurons"
+        )
+    # split only into spare cores of chips in use: more chips cost R3 hops and SRAM words
+    budget = -(-len(slices) // spec.cores_per_chip) * spec.cores_per_chip
+    while len(slices) < budget:
+        best = None
+        for i, (k, a, b) in enumerate(slices):
+            gain, cut = _best_cut(profiles[k][a:b])
+            if gain > 0 and (best is None or gain > best[0]):
+                best = (gain, i, a + cut)
+        if best is None:
+            break
+        _, i, cut = best
+        k, a, b = slices[i]
+        slices[i:i + 1] = [(k, a, cut), (k, cut, b)]
+    placement: dict[str, Placement] = {}
+    # DYNAP-SE1 tags are (core within chip, address): give equal cores of different chips
+    # different addresses while there are enough, so their senders cannot alias
+    taken: list[set[int]] = [set() for _ in range(spec.cores_per_chip)]
+    for core, (k, a, b) in enumerate(slices):
+        label = network.populations[k].label
+        if label not in placement:
+            size = network.populations[k].size
+            placement[label] = Placement(np.zeros(size, dtype=np.int32),
+                                         np.zeros(size, dtype=np.int32))
+        used = taken[core % spec.cores_per_chip]
+        free = [x for x in range(spec.neurons_per_core) if x not in used]
+        if len(free) < b - a:
+            free = list(range(spec.neurons_per_core))
+        placement[label].core[a:b] = core
+        placement[label].address[a:b] = free[:b - a]
+        used.update(free[:b - a])
+    return placement
+
+
+def _input_profile(network: Network, pop: Population) -> np.ndarray:
+    """log of each neuron's median incoming |weight| (0 where it has no input)."""
+    projs = [p for p in network.projections if p.post == pop.label]
+    med = np.zeros(pop.size)
+    if projs:
+        post = np.concatenate([p.post_index for p in projs])
+        w = np.abs(np.concatenate([p.weight for p in projs])).astype(float)
+        order = np.lexsort((w, post))
+        post, w = post[order], w[order]
+        starts = np.searchsorted(post, np.arange(pop.size))
+        ends = np.searchsorted(post, np.arange(pop.size), side="right")
+        has = ends > starts
+        med[has] = np.log(np.maximum(w[(starts[has] + ends[has] - 1) // 2], 1e-30))
+    return med
+
+
+def _best_cut(x: np.ndarray) -> tuple[float, int]:
+    """Reduction of the summed squared deviation by the best split of ``x`` in two, and where."""
+    n = x.size
+    if n < 2:
+        return 0.0, 0
+    c1 = np.cumsum(x)
+    c2 = np.cumsum(x * x)
+    total = c2[-1] - c1[-1] ** 2 / n
+    k = np.arange(1, n)
+    left = c2[:-1] - c1[:-1] ** 2 / k
+    right = (c2[-1] - c2[:-1]) - (c1[-1] - c1[:-1]) ** 2 / (n - k)
+    cost = left + right
+    j = int(np.argmin(cost))
+    return float(total - cost[j]) if total - cost[j] > 1e-9 else 0.0, j + 1
+
+
+# --------------------------------------------------------------------------- quantise
+
+
+@dataclass
+class _Connections:
+    """All synapses into the board as flat arrays, with (source, target) pairs merged."""
+
+    pair: np.ndarray  # per synapse, index of its merged pair
+    pair_weight: np.ndarray  # |summed weight| per pair
+    pair_core: np.ndarray  # target core per pair
+    pair_type: np.ndarray  # synapse type per pair
+    pair_target: np.ndarray  # global target neuron per pair
+    pair_source: np.ndarray  # global source id per pair
+
+
+def _connections(network: Network, placement: Mapping[str, Placement],
+                 source_ids: Mapping[str, int]) -> _Connections:
+    offsets = _neuron_offsets(network)
+    src, tgt, typ, w = [], [], [], []
+    for proj in network.projections:
+        src.append(source_ids[proj.pre] + proj.pre_index.astype(np.int64))
+        tgt.append(offsets[proj.post] + proj.post_index.astype(np.int64))
+        typ.append(np.full(proj.size, int(RECEPTOR_TYPE[proj.receptor]), dtype=np.int64))
+        w.append(np.abs(proj.weight.astype(float)))
+    if not src:
+        z = np.zeros(0, dtype=np.int64)
+        return _Connections(z, np.zeros(0), z, z, z, z)
+    src_a, tgt_a, typ_a, w_a = (np.concatenate(x) for x in (src, tgt, typ, w))
+    n_src = max(source_ids.values()) + 1 + max(n.size for n in (*network.populations,
+                                                                 *network.sources))
+    key = (tgt_a * 4 + typ_a) * n_src + src_a
+    uniq, pair = np.unique(key, return_inverse=True)
+    pair_weight = np.bincount(pair, weights=w_a, minlength=uniq.size)
+    core_of = np.concatenate([placement[p.label].core for p in network.populations])
+    pair_source = uniq % n_src
+    pair_type = (uniq // n_src) % 4
+    pair_target = uniq // n_src // 4
+    return _Connections(pair, pair_weight, core_of[pair_target], pair_type, pair_target,
+                        pair_source)
+
+
+def _neuron_offsets(network: Network) -> dict[str, int]:
+    offsets, n = {}, 0
+    for pop in network.populations:
+        offsets[pop.label] = n
+        n += pop.size
+    return offsets
+
+
+def quantise_se1(conn: _Connections, n_targets: int, spec: DynapseSpec,
+                 ) -> tuple[np.ndarray, dict[tuple[int, int], float]]:
+    """CAM multiplicity per merged pair and base weight per (core, type); see module doc."""
+    mult = np.zeros(conn.pair_weight.size, dtype=np.int64)
+    base: dict[tuple[int, int], float] = {}
+    for core in np.unique(conn.pair_core):
+        in_core = np.flatnonzero(conn.pair_core == core)
+        best = None
+        for k in range(1, spec.cam_per_neuron + 1):
+            m, bases = _multiplicities(conn, in_core, k)
+            use = np.bincount(conn.pair_target[in_core], weights=m, minlength=n_targets)
+            if use.max() > spec.cam_per_neuron:
+                continue
+            realised = m * np.array([bases[t] for t in conn.pair_type[in_core]])
+            err = float(np.sum((realised - conn.pair_weight[in_core]) ** 2))
+            if best is None or err < best[0] - 1e-15 * max(err, 1.0):
+                best = (err, m, bases)
+        if best is None:
+            _raise_fan_in(conn, in_core, n_targets, spec)
+        _, m, bases = best
+        mult[in_core] = m
+        base.update({(int(core), t): b for t, b in bases.items()})
+    return mult, base
+
+
+def _multiplicities(conn: _Connections, idx: np.ndarray, k: int
+                    ) -> tuple[np.ndarray, dict[int, float]]:
+    m = np.zeros(idx.size, dtype=np.int64)
+    bases: dict[int, float] = {}
+    for t in np.unique(conn.pair_type[idx]):
+        sel = conn.pair_type[idx] == t
+        w = conn.pair_weight[idx][sel]
+        w_max = float(w.max())
+        if w_max <= 0:
+            bases[int(t)] = 0.0
+            continue
+        b = w_max / k
+        bases[int(t)] = b
+        m_t = np.rint(w / b).astype(np.int64)
+        m_t[w > ZERO_WEIGHT * w_max] = np.maximum(m_t[w > ZERO_WEIGHT * w_max], 1)
+        m[sel] = m_t
+    return m, bases
+
+
+def _raise_fan_in(conn: _Connections, idx: np.ndarray, n_targets: int, spec: DynapseSpec
+                  ) -> None:
+    sources = np.bincount(conn.pair_target[idx], minlength=n_targets)
+    worst = int(np.argmax(sources))
+    raise _FanIn(worst, int(sources[worst]), spec.cam_per_neuron)
+
+
+class _FanIn(Exception):
+    def __init__(self, target: int, sources: int, limit: int) -> None:
+        super().__init__(target, sources, limit)
+        self.target, self.sources, self.limit = target, sources, limit
+
+
+def quantise_se2(conn: _Connections, spec: DynapseSpec
+                 ) -> tuple[np.ndarray, np.ndarray, dict[tuple[int, int], float]]:
+    """Weight mask per merged pair and scale per (core, type); see module doc."""
+    n_bits = len(spec.base_currents)
+    masks = np.arange(1, 2**n_bits)
+    sums = np.array([sum(spec.base_currents[b] for b in range(n_bits) if mk >> b & 1)
+                     for mk in masks])
+    mask = np.zeros(conn.pair_weight.size, dtype=np.int64)
+    value = np.zeros(conn.pair_weight.size)
+    scale: dict[tuple[int, int], float] = {}
+    for core in np.unique(conn.pair_core):
+        for t in np.unique(conn.pair_type[conn.pair_core == core]):
+            idx = np.flatnonzero((conn.pair_core == core) & (conn.pair_type == t))
+            w = conn.pair_weight[idx]
+            s = float(w.max()) / float(sums.max()) if w.max() > 0 else 0.0
+            scale[(int(core), int(t))] = s
+            if s == 0:
+                continue
+            nearest = np.argmin(np.abs(w[:, None] / s - sums[None, :]), axis=1)
+            mask[idx] = masks[nearest]
+            value[idx] = sums[nearest]
+    return mask, value, scale
+
+
+# --------------------------------------------------------------------------- map
+
+
+def map_network(network: Network, spec: DynapseSpec | None = None, *,
+                delay_tolerance: float = 1.0) -> DynapseMapping:
+    """Check, cluster, quantise, tag and route ``network`` for a DYNAP-SE board."""
+    spec = spec or DynapseSpec()
+    notes = check(network, spec, delay_tolerance=delay_tolerance)
+    placement = cluster(network, spec)
+    source_ids, n_ids = {}, 0
+    for node in (*network.populations, *network.sources):
+        source_ids[node.label] = n_ids
+        n_ids += node.size
+    conn = _connections(network, placement, source_ids)
+    n_targets = network.n_neurons
+    try:
+        if spec.generation is Generation.SE1:
+            mult, base = quantise_se1(conn, n_targets, spec)
+            per_pair = mult * np.array([base.get((int(c), int(t)), 0.0)
+                                        for c, t in zip(conn.pair_core, conn.pair_type,
+                                                        strict=True)])
+            cam_per_pair, mask_per_pair = mult, None
+        else:
+            mask_per_pair, value, base = quantise_se2(conn, spec)
+            per_pair = value * np.array([base.get((int(c), int(t)), 0.0)
+                                         for c, t in zip(conn.pair_core, conn.pair_type,
+                                                         strict=True)])
+            cam_per_pair = (mask_per_pair > 0).astype(np.int64)
+            use = np.bincount(conn.pair_target, weights=cam_per_pair, minlength=n_targets)
+            if use.size and use.max() > spec.cam_per_neuron:
+                worst = int(np.argmax(use))
+                raise _FanIn(worst, int(use[worst]), spec.cam_per_neuron)
+    except _FanIn as e:
+        raise _fan_in_error(network, e) from None
+    tags = _allocate_tags(network, spec, placement, conn, source_ids)
+    sram = _sram_words(network, spec, placement, conn, source_ids)
+    projections = _per_projection(network, spec, placement, conn, source_ids, per_pair,
+                                  cam_per_pair, mask_per_pair)
+    cam_total = np.bincount(conn.pair_target, weights=cam_per_pair, minlength=n_targets)
+    offsets = _neuron_offsets(network)
+    cam_used = {p.label: cam_total[offsets[p.label]:offsets[p.label] + p.size].astype(np.int64)
+                for p in network.populations}
+    cores = _core_configs(network, placement, base)
+    mapping = DynapseMapping(spec, placement, cores, projections, tags, sram, cam_used,
+                             notes=notes)
+    mapping.report.update(_report(network, mapping))
+    return mapping
+
+
+def _fan_in_error(network: Network, e: _FanIn) -> DynapseError:
+    pop, index = _locate(network, e.target)
+    into = [p.label for p in network.projections if p.post == pop.label]
+    return DynapseError(
+        f"Population '{pop.label}' neuron {index} needs {e.sources} CAM words for its inputs "
+        f"(from projections {', '.join(repr(x) for x in into)}) but a DYNAP-SE neuron has "
+        f"{e.limit}; every distinct source (and on DYNAP-SE1 every unit of weight) takes one. "
+        f"Reduce its fan-in to at most {e.limit} sources"
+    )
+
+
+def _locate(network: Network, neuron: int) -> tuple[Population, int]:
+    for pop in network.populations:
+        if neuron < pop.size:
+            return pop, neuron
+        neuron -= pop.size
+    raise IndexError(neuron)
+
+
+def _source_core(network: Network, placement: Mapping[str, Placement],
+                 source_ids: Mapping[str, int], n_ids: int) -> np.ndarray:
+    """Core of every source id; -1 for host inputs (they enter from outside the chips)."""
+    core = np.full(n_ids, -1, dtype=np.int64)
+    for pop in network.populations:
+        core[source_ids[pop.label]:source_ids[pop.label] + pop.size] = placement[pop.label].core
+    return core
+
+
+def _allocate_tags(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],
+                   conn: _Connections, source_ids: Mapping[str, int]) -> dict[str, np.ndarray]:
+    n_ids = sum(n.size for n in (*network.populations, *network.sources))
+    tag = np.full(n_ids, -1, dtype=np.int64)
+    fixed = np.zeros(n_ids, dtype=bool)
+    if spec.generation is Generation.SE1:
+        for pop in network.populations:
+            pl = placement[pop.label]
+            s = source_ids[pop.label]
+            tag[s:s + pop.size] = (pl.core % spec.cores_per_chip) << 8 | pl.address
+            fixed[s:s + pop.size] = True
+    # sources that reach each core, and the tags in use there
+    pairs = np.unique(np.stack([conn.pair_core, conn.pair_source], axis=1), axis=0) \
+        if conn.pair_core.size else np.zeros((0, 2), dtype=np.int64)
+    used: dict[int, dict[int, int]] = {}
+    for core, source in pairs:
+        if fixed[source]:
+            prev = used.setdefault(int(core), {}).setdefault(int(tag[source]), int(source))
+            if prev != source:
+                raise _alias_error(network, spec, source_ids, int(core), prev, int(source),
+                                   int(tag[source]))
+    cores_of: dict[int, list[int]] = {}
+    for core, source in pairs:
+        cores_of.setdefault(int(source), []).append(int(core))
+    for source in range(n_ids):
+        if fixed[source] or source not in cores_of:
+            continue
+        taken: set[int] = set()
+        for core in cores_of[source]:
+            taken.update(used.get(core, {}))
+        free = next((t for t in range(spec.tags) if t not in taken), None)
+        if free is None:
+            label, index = _source_label(network, source_ids, source)
+            raise DynapseError(
+                f"'{label}' neuron {index}: all {spec.tags} tags ({spec.tag_bits}-bit) are "
+                f"taken on a core it projects to; DYNAP-SE cannot tell more than {spec.tags} "
+                "sources apart per core: reduce the number of distinct sources per core"
+            )
+        tag[source] = free
+        for core in cores_of[source]:
+            used.setdefault(core, {})[free] = source
+    return {n.label: tag[source_ids[n.label]:source_ids[n.label] + n.size]
+            for n in (*network.populations, *network.sources)}
+
+
+def _source_label(network: Network, source_ids: Mapping[str, int], source: int
+                  ) -> tuple[str, int]:
+    for label, start in sorted(source_ids.items(), key=lambda kv: -kv[1]):
+        if source >= start:
+            return label, source - start
+    raise IndexError(source)
+
+
+def _alias_error(network: Network, spec: DynapseSpec, source_ids: Mapping[str, int],
+                 core: int, a: int, b: int, tag: int) -> DynapseError:
+    la, ia = _source_label(network, source_ids, a)
+    lb, ib = _source_label(network, source_ids, b)
+    return DynapseError(
+        f"tag {tag} aliases on core {core}: '{la}' neuron {ia} and '{lb}' neuron {ib} sit at "
+        f"the same core/neuron address on different chips and both project to core {core}; "
+        f"DYNAP-SE1's {spec.tag_bits}-bit tags carry no chip id. Keep the senders to one core "
+        "on one chip, or compile for DYNAP-SE2 (generation='se2'), whose tags are allocated"
+    )
+
+
+def _sram_words(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],
+                conn: _Connections, source_ids: Mapping[str, int]) -> dict[str, np.ndarray]:
+    sram = {}
+    for pop in network.populations:
+        s = source_ids[pop.label]
+        sel = (conn.pair_source >= s) & (conn.pair_source < s + pop.size)
+        src = conn.pair_source[sel] - s
+        chips = conn.pair_core[sel] // spec.cores_per_chip
+        uniq = np.unique(np.stack([src, chips], axis=1), axis=0) if src.size else \
+            np.zeros((0, 2), dtype=np.int64)
+        words = np.bincount(uniq[:, 0], minlength=pop.size).astype(np.int64)
+        if words.size and words.max() > spec.sram_per_neuron:
+            i = int(np.argmax(words))
+            raise DynapseError(
+                f"Population '{pop.label}' neuron {i} projects to {int(words[i])} chips but a "
+                f"DYNAP-SE neuron has {spec.sram_per_neuron} SRAM words (one per destination "
+                "chip); place its targets on fewer chips"
+            )
+        own = spec.chip_xy(int(placement[pop.label].core[0]) // spec.cores_per_chip)
+        for chip in np.unique(chips):
+            x, y = spec.chip_xy(int(chip))
+            if max(abs(x - own[0]), abs(y - own[1])) > MAX_CHIP_HOPS:
+                raise DynapseError(
+                    f"Population '{pop.label}' projects {abs(x - own[0])}, {abs(y - own[1])} "
+                    f"chips away; an SRAM word reaches at most {MAX_CHIP_HOPS} chips per axis"
+                )
+        sram[pop.label] = words
+    return sram
+
+
+def route_latency(spec: DynapseSpec, source_core: np.ndarray, target_core: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Routing latency (ns) and R3 hops from each source core (-1: host) to its target core.
+
+    Same core: R1 only.  Same chip: R2 then R1.  Another chip: R2, one R3 per mesh hop
+    (Manhattan distance), R1.  Host input: the host link latency, then R2 and R1.
+    """
+    src_chip = np.where(source_core >= 0, source_core // spec.cores_per_chip, 0)
+    dst_chip = target_core // spec.cores_per_chip
+    xy = np.array([spec.chip_xy(c) for c in range(spec.chips)]).reshape(-1, 2)
+    hops = np.abs(xy[src_chip] - xy[dst_chip]).sum(axis=1) * (source_core >= 0)
+    latency = np.full(target_core.shape, spec.latency_r1, dtype=float)
+    latency += np.where(source_core != target_core, spec.latency_r2, 0.0)
+    latency += hops * spec.latency_r3_hop
+    latency += np.where(source_core < 0, spec.host_input_latency, 0.0)
+    return latency, hops
+
+
+def _per_projection(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],
+                    conn: _Connections, source_ids: Mapping[str, int], per_pair: np.ndarray,
+                    cam_per_pair: np.ndarray, mask_per_pair: np.ndarray | None
+                    ) -> dict[str, ProjectionMapping]:
+    """Share each merged pair's realised weight among its synapses in proportion to them."""
+    n_ids = sum(n.size for n in (*network.populations, *network.sources))
+    src_core = _source_core(network, placement, source_ids, n_ids)
+    w_abs_all = np.concatenate([np.abs(p.weight.astype(float)) for p in network.projections]) \
+        if network.projections else np.zeros(0)
+    pair_sum = np.bincount(conn.pair, weights=w_abs_all, minlength=per_pair.size)
+    out, start = {}, 0
+    for proj in network.projections:
+        pairs = conn.pair[start:start + proj.size]
+        w_abs = w_abs_all[start:start + proj.size]
+        start += proj.size
+        share = np.divide(w_abs, pair_sum[pairs], out=np.zeros_like(w_abs),
+                          where=pair_sum[pairs] > 0)
+        sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
+        latency, hops = route_latency(spec, src_core[conn.pair_source[pairs]],
+                                      conn.pair_core[pairs])
+        out[proj.label] = ProjectionMapping(
+            label=proj.label, synapse_type=RECEPTOR_TYPE[proj.receptor],
+            realised_weight=sign * per_pair[pairs] * share,
+            cam_entries=cam_per_pair[pairs] * share,
+            mask=None if mask_per_pair is None else mask_per_pair[pairs],
+            latency_ns=latency, hops=hops,
+        )
+    return out
+
+
+def _core_configs(network: Network, placement: Mapping[str, Placement],
+                  base: Mapping[tuple[int, int], float]) -> list[CoreConfig]:
+    cores = []
+    for pop in network.populations:
+        pl = placement[pop.label]
+        for core in np.unique(pl.core):
+            weights = {SynapseType(t): b for (c, t), b in base.items() if c == core}
+            cores.append(CoreConfig(int(core), pop.label, int(np.sum(pl.core == core)),
+                                    weights))
+    return cores
+
+
+def _report(network: Network, mapping: DynapseMapping) -> dict[str, float]:
+    rep: dict[str, float] = {
+        "cores_used": float(len(mapping.cores)),
+        "chips_used": float(len({c.core // mapping.spec.cores_per_chip for c in mapping.cores})),
+        "neurons": float(network.n_neurons),
+        "synapses": float(network.n_synapses),
+    }
+    cam = np.concatenate(list(mapping.cam_used.values())) if mapping.cam_used else np.zeros(1)
+    rep["cam_words_max"] = float(cam.max()) if cam.size else 0.0
+    rep["cam_words_mean"] = float(cam.mean()) if cam.size else 0.0
+    sram = np.concatenate(list(mapping.sram.values())) if mapping.sram else np.zeros(1)
+    rep["sram_words_max"] = float(sram.max()) if sram.size else 0.0
+    tags = np.concatenate(list(mapping.tags.values()))
+    rep["tags_used"] = float(np.unique(tags[tags >= 0]).size)
+    for proj in network.projections:
+        pm = mapping.projections[proj.label]
+        if proj.size:
+            rep[f"weight_rms_error[{proj.label}]"] = weight_drift(proj.weight,
+                                                                  pm.realised_weight)
+    return rep
