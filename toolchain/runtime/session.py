@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from toolchain.runtime import protocol as p
-from toolchain.runtime.transport import SerialTransport, Transport
+from toolchain.runtime.transport import SerialTransport, Transport, TransportError
 from toolchain.targets.fpga.image import CoreImage
 from toolchain.targets.fpga.spec import CoreSpec, Op
 
@@ -320,6 +320,7 @@ class Session:
         self.check_build(spec, "core image")
         info = self._info()
         image.check(spec)
+        self.request(p.FrameType.STOP)  # a run an earlier session left going ends here
         self.reset(p.ResetScope.ALL)
         self.request(p.FrameType.CONFIG,
                      p.Config(image.n_neurons, image.n_inputs).encode())
@@ -383,9 +384,13 @@ class Session:
         ack = p.Ack.decode(self.request(p.FrameType.RUN, p.RunCommand(n_steps, flags).encode())
                            .payload)
         first = ack.value
-        sender = _InputSender(self, step_inputs(inputs, n_steps, dt=dt), first, n_steps) \
-            if streamed else None
-        return self._collect(first, n_steps, sender, on_step)
+        try:
+            sender = _InputSender(self, step_inputs(inputs, n_steps, dt=dt), first, n_steps) \
+                if streamed else None
+            return self._collect(first, n_steps, sender, on_step)
+        except (ValueError, p.ProtocolError):
+            self.request(p.FrameType.STOP)  # bad input: leave the board idle, not waiting
+            raise
 
     def free_run(self, seconds: float,
                  on_step: Callable[[int, np.ndarray], None] | None = None) -> RunResult:
@@ -414,6 +419,16 @@ class Session:
         return self._finish(collector, sender)
 
     def _finish(self, collector: _OutputCollector, sender: _InputSender | None) -> RunResult:
+        try:
+            return self._finish_loop(collector, sender)
+        except TransportError as e:
+            raise LinkError(f"{e}; {collector.describe_missing()}") from None
+        except BoardError as e:
+            if "output lost from step" in str(e):  # already says what was lost
+                raise
+            raise type(e)(f"{e}; {collector.describe_missing()}") from None
+
+    def _finish_loop(self, collector: _OutputCollector, sender: _InputSender | None) -> RunResult:
         idle_since = time.monotonic()
         stalls = 0
         while not collector.complete:

@@ -50,6 +50,9 @@ class VirtualBoard:
                                           baud=baud)
         self._send = send
         self._reader = p.FrameReader()
+        # (memory, address, word) -> the word the memory really stores: a hook for fault
+        # tests (stuck or flipped bits), identity when None.
+        self.write_filter: Callable[[p.Memory, int, int], int] | None = None
         self.boot_count = 0
         self._lock = threading.RLock()
         self._power_up()
@@ -173,8 +176,16 @@ class VirtualBoard:
         if end > depth:
             return error(p.ErrorCode.BAD_ADDRESS, max(w.address, depth))
         op = WRITE_OP[w.memory]  # ROW addresses are sources: neurons first, then inputs
-        for k, word in enumerate(w.words.tolist()):
-            self.core.execute(op, w.address + k, int(word))
+        words = [int(x) for x in w.words.tolist()]
+        if w.memory is p.Memory.ROW:
+            for word in words:
+                row = self.spec.unpack("row", word)
+                if row["start"] + row["length"] > self.spec.n_synapses:
+                    return error(p.ErrorCode.BAD_ADDRESS, row["start"] + row["length"])
+        for k, word in enumerate(words):
+            if self.write_filter is not None:
+                word = self.write_filter(w.memory, w.address + k, word)
+            self.core.execute(op, w.address + k, word)
         return p.FrameType.ACK, p.Ack(p.FrameType.WRITE, int(w.words.size)).encode()
 
     def _on_read(self, r: p.MemoryRead, error: Callable) -> tuple[p.FrameType, bytes]:
