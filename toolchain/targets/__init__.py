@@ -33,6 +33,16 @@ TARGETS["fpga"] = _fpga
 _fpga.__doc__ = "our FPGA LIF/STDP core: golden model of the RTL, bit-exact"
 
 
+def _loihi() -> type[Target]:
+    from toolchain.targets.loihi import LoihiTarget
+
+    return LoihiTarget
+
+
+TARGETS["loihi"] = _loihi
+_loihi.__doc__ = "Intel Loihi 1: per-core limits, mesh placement, SANA-FE step cost"
+
+
 def get_target(name: str, **options: object) -> Target:
     """Instantiate the target called ``name`` with target-specific ``options``."""
     try:

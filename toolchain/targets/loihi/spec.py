@@ -1,0 +1,222 @@
+"""Intel Loihi (1): every limit, format and per-event cost the compiler reads, with sources.
+
+Sources are the entries of the project's hardware facts (docs: FACTS, "Intel Loihi"):
+nengo-loihi (block.py, hardware/validate.py, discretize.py), lava-nc's bit-accurate LIF and
+SANA-FE's Loihi calibration (arch/loihi.yaml).  Figures marked [unverified] there are named
+parameters here so that a better number can be passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolchain.ir import CellType, Population
+from toolchain.targets.base import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
+
+# --- chip and core structure [src: SANA-FE arch/loihi.yaml; nengo-loihi block.py]
+TILES_X = 8
+TILES_Y = 4
+CORES_PER_TILE = 4
+CORES_PER_CHIP = TILES_X * TILES_Y * CORES_PER_TILE  # 128, nengo-loihi: "Chips cannot have
+# more than 128 cores"
+MAX_COMPARTMENTS = 1024  # nengo-loihi block.py MAX_COMPARTMENTS
+MAX_IN_AXONS = 4096  # nengo-loihi block.py MAX_IN_AXONS
+MAX_OUT_AXONS = 4096  # nengo-loihi block.py MAX_OUT_AXONS
+MAX_SYNAPSE_BITS = 1_048_576  # nengo-loihi block.py MAX_SYNAPSE_BITS: 16,384 64-bit words
+
+# --- per-core configuration tables [src: nengo-loihi hardware/validate.py, nxsdk_objects.py]
+MAX_COMPARTMENT_CONFIGS = 32
+MAX_THRESHOLD_CONFIGS = 16
+MAX_SYNAPSE_CONFIGS = 16
+MAX_STDP_PRE_CONFIGS = 3
+REFRACTORY_STEPS = (1, 63)
+DECAY_UNITY = 4096  # du, dv are 12-bit with unity 4096 [src: lava-nc lif/models.py]
+MAX_DECAY = 4095
+
+# --- synapse memory layout [src: nengo-loihi block.py SynapseConfig]
+WEIGHT_BITS_ALLOWED = (0, 1, 2, 3, 4, 5, 6, 8)
+INDEX_BITS_ALLOWED = (0, 6, 7, 8, 9, 10, 11, 12)
+SYNAPSES_PER_GROUP = 64  # a row is stored in groups of up to 64 synapses
+GROUP_HEADER_BITS = 4 + 6  # synapse format index + synapse count
+WORD_BITS = 64  # each group is rounded up to whole 64-bit words
+LEARNING_AXON_SLOTS = 2  # a learning synapse's axon takes 2 slots
+TAG_BITS = 0  # tags are only used by learning rules that write them; we do not
+
+# --- weights [src: nengo-loihi builder/discretize.py]
+WEIGHT_MAGNITUDE_BITS = 8  # weights scaled to +-255; mixed signs lose one bit
+WEIGHT_EXP_RANGE = (-7, 0)  # weight_exp 0..-7 on top of the fixed 2**6 scale
+WEIGHT_SHIFT = 6
+MAX_DELAY_STEPS = 62  # [unverified] synaptic delays up to 62 steps
+
+
+def _sana_fe_costs() -> EventCosts:
+    # [src: SLAM-Lab/SANA-FE arch/loihi.yaml, examples/loihi.yaml] - cite as SANA-FE
+    return EventCosts(
+        synaptic_op=EventCost(ns=4.7, pj=33.6),  # sparse synaptic op
+        neuron_update=EventCost(ns=3.7, pj=21.6),
+        spike_out=EventCost(ns=30.0, pj=69.3),
+        hop_x=EventCost(ns=4.1, pj=3.0),  # east-west
+        hop_y=EventCost(ns=6.5, pj=4.2),  # north-south
+        barrier_us=((1, 0.6), (2, 1.0), (4, 1.4), (29, 1.8)),
+    )
+
+
+@dataclass(frozen=True)
+class LoihiBoard:
+    """A Loihi system: chips on a 2-D grid.  Grid shapes of multi-chip systems are our
+    assumption [unverified]: only the chip counts are published."""
+
+    name: str
+    chips_x: int
+    chips_y: int
+    description: str
+
+    @property
+    def n_chips(self) -> int:
+        return self.chips_x * self.chips_y
+
+
+BOARDS: dict[str, LoihiBoard] = {
+    b.name: b for b in (
+        LoihiBoard("loihi1", 1, 1, "one Loihi chip"),
+        LoihiBoard("kapoho_bay", 2, 1, "Kapoho Bay USB stick, 2 chips"),
+        LoihiBoard("nahuku32", 8, 4, "Nahuku board, 32 chips"),
+        LoihiBoard("pohoiki_springs", 32, 24, "Pohoiki Springs system, 768 chips"),
+    )
+}
+
+
+def board(name: str) -> LoihiBoard:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown Loihi board '{name}'; known: {', '.join(BOARDS)}") from None
+
+
+@dataclass(frozen=True)
+class LoihiSpec:
+    """What the compiler, the timing model and the report read about a Loihi system."""
+
+    board: LoihiBoard = field(default_factory=lambda: BOARDS["nahuku32"])
+    max_delay_steps: int = MAX_DELAY_STEPS
+    costs: EventCosts = field(default_factory=_sana_fe_costs)
+    name: str = "loihi"
+
+    @property
+    def limits(self) -> CoreLimits:
+        return CoreLimits(
+            neurons=MAX_COMPARTMENTS, input_axons=MAX_IN_AXONS, output_axons=MAX_OUT_AXONS,
+            synapse_bits=MAX_SYNAPSE_BITS, neuron_configs=MAX_COMPARTMENT_CONFIGS,
+            threshold_configs=MAX_THRESHOLD_CONFIGS, synapse_configs=MAX_SYNAPSE_CONFIGS,
+            learning_configs=MAX_STDP_PRE_CONFIGS,
+        )
+
+    @property
+    def mesh(self) -> Mesh:
+        return Mesh(self.board.name, self.board.chips_x, self.board.chips_y, TILES_X, TILES_Y,
+                    CORES_PER_TILE)
+
+    @property
+    def synapses(self) -> SynapseFormat:
+        return SynapseFormat(
+            weight_bits=WEIGHT_MAGNITUDE_BITS, min_exponent=WEIGHT_EXP_RANGE[0],
+            max_exponent=WEIGHT_EXP_RANGE[1], weight_shift=WEIGHT_SHIFT,
+            max_delay_steps=self.max_delay_steps,
+        )
+
+    # -- hooks the generic passes call ------------------------------------------------
+    def synapse_row_bits(self, row_lengths: np.ndarray, *, weight_bits: int, delay_bits: int,
+                         index_bits: np.ndarray, learning: bool) -> np.ndarray:
+        """nengo-loihi's accounting: per synapse weight + delay + tag + index bits; each
+        group of up to 64 synapses adds a 10-bit header and rounds up to 64-bit words."""
+        stored_weight = _round_up_to(weight_bits, WEIGHT_BITS_ALLOWED)
+        per_synapse = stored_weight + delay_bits + TAG_BITS + np.asarray(index_bits)
+        lengths = np.asarray(row_lengths, dtype=np.int64)
+        full, rest = np.divmod(lengths, SYNAPSES_PER_GROUP)
+        full_words = -(-(SYNAPSES_PER_GROUP * per_synapse + GROUP_HEADER_BITS) // WORD_BITS)
+        rest_words = np.where(rest > 0, -(-(rest * per_synapse + GROUP_HEADER_BITS)
+                                          // WORD_BITS), 0)
+        return (full * full_words + rest_words) * WORD_BITS
+
+    def index_bits(self, neurons: np.ndarray) -> np.ndarray:
+        need = np.ceil(np.log2(np.maximum(np.asarray(neurons), 1))).astype(np.int64)
+        return np.clip(need, INDEX_BITS_ALLOWED[1], INDEX_BITS_ALLOWED[-1])
+
+    def input_axons_per_source(self, learning: bool) -> int:
+        return LEARNING_AXON_SLOTS if learning else 1
+
+    def neuron_configs(self, population: Population, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        p = population.parameters
+        du, dv, refractory = decays_and_refractory(population, dt)
+        _, config = np.unique(np.stack([du, dv, refractory], axis=1), axis=0,
+                              return_inverse=True)
+        _, threshold = np.unique(p["v_thresh"] - p["v_rest"], return_inverse=True)
+        return config.reshape(-1).astype(np.int64), threshold.reshape(-1).astype(np.int64)
+
+    def check_population(self, population: Population, dt: float) -> list[str]:
+        return check_population(population, dt)
+
+
+def _round_up_to(bits: int, allowed: tuple[int, ...]) -> int:
+    for a in allowed:
+        if a >= bits:
+            return a
+    raise ValueError(f"{bits} weight bits exceed the largest Loihi weight format "
+                     f"({allowed[-1]} bits)")
+
+
+def decays_and_refractory(population: Population, dt: float
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per neuron: current decay du, voltage decay dv (of 4096) and refractory steps.
+
+    du = 4096 * dt / tau_syn and dv = 4096 * dt / tau_m: the fraction decayed per step in
+    Loihi's 12-bit decay format [src: lava-nc lif/models.py, nengo-loihi discretize.py].
+    """
+    p = population.parameters
+    du = np.rint(DECAY_UNITY * dt / p["tau_syn_E"]).astype(np.int64)
+    dv = np.rint(DECAY_UNITY * dt / p["tau_m"]).astype(np.int64)
+    refractory = np.maximum(np.rint(p["tau_refrac"] / dt), REFRACTORY_STEPS[0]).astype(np.int64)
+    return du, dv, refractory
+
+
+def check_population(population: Population, dt: float) -> list[str]:
+    """What a Loihi compartment cannot represent in ``population``, with the fix."""
+    label, p = population.label, population.parameters
+    if population.cell_type is not CellType.IF_CURR_EXP:
+        return [
+            f"Population '{label}': cell type {population.cell_type.value} is not supported on "
+            "Loihi, whose compartments are current-based with exponential synaptic currents; "
+            "use IF_curr_exp"
+        ]
+    out = []
+    differ = np.flatnonzero(p["tau_syn_E"] != p["tau_syn_I"])
+    if differ.size:
+        i = int(differ[0])
+        out.append(
+            f"Population '{label}': tau_syn_E[{i}] = {p['tau_syn_E'][i]:g} ms differs from "
+            f"tau_syn_I[{i}] = {p['tau_syn_I'][i]:g} ms; a Loihi compartment has one synaptic "
+            "current with one decay; set tau_syn_E equal to tau_syn_I"
+        )
+    du, dv, refractory = decays_and_refractory(population, dt)
+    for name, values, tau in (("tau_syn_E", du, p["tau_syn_E"]), ("tau_m", dv, p["tau_m"])):
+        bad = np.flatnonzero(values > MAX_DECAY)
+        if bad.size:
+            i = int(bad[0])
+            out.append(
+                f"Population '{label}': {name}[{i}] = {tau[i]:g} ms decays by {values[i]} of "
+                f"{DECAY_UNITY} per step of dt = {dt:g} ms, above Loihi's maximum decay "
+                f"{MAX_DECAY}; make {name} at least {DECAY_UNITY * dt / MAX_DECAY:.4g} ms or "
+                "use a smaller dt"
+            )
+    bad = np.flatnonzero(refractory > REFRACTORY_STEPS[1])
+    if bad.size:
+        i = int(bad[0])
+        out.append(
+            f"Population '{label}': tau_refrac[{i}] = {p['tau_refrac'][i]:g} ms is "
+            f"{refractory[i]} steps of dt = {dt:g} ms; Loihi's refractory period is "
+            f"{REFRACTORY_STEPS[0]}..{REFRACTORY_STEPS[1]} steps; make tau_refrac at most "
+            f"{REFRACTORY_STEPS[1] * dt:g} ms or use a larger dt"
+        )
+    return out
