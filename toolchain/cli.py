@@ -38,6 +38,32 @@ def info() -> None:
         click.echo(f"  {board.name:<12} {board.description}")
 
 
+@main.command(context_settings={"ignore_unknown_options": True,
+                                "allow_interspersed_args": False})
+@click.option("--target", "-t", default=None, metavar="TARGET",
+              help="Target setup() uses when the script names none (default: reference).")
+@click.argument("script", type=click.Path(exists=True, dir_okay=False))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
+    """Run an unmodified PyNN SCRIPT on spikeforge.
+
+    PyNN examples take the simulator name as their first argument; give "spikeforge":
+
+    \b
+      spikeforge pynn simple_STDP.py spikeforge --dendritic-delay-fraction 0
+    """
+    from toolchain.targets import TARGETS
+
+    if target is not None and target not in TARGETS:
+        raise click.BadParameter(
+            f"unknown target '{target}'; known targets: {', '.join(TARGETS)}",
+            param_hint="'--target'",
+        )
+    from toolchain.pynn.runner import run_script
+
+    sys.exit(run_script(script, script_args, target))
+
+
 main.add_command(dse)
 
 

@@ -1,0 +1,233 @@
+"""Every standard PyNN connector through the backend's vectorised builders.
+
+Deterministic connectors are checked against PyNN's own implementation (pyNN.mock runs
+PyNN's generic per-target code); random ones against the statistics they promise.
+"""
+
+import numpy as np
+import pyNN.mock as mock
+import pytest
+from pyNN.random import NumpyRNG, RandomDistribution
+from pyNN.space import Grid2D, Line
+
+import toolchain.pynn as sim
+from toolchain.pynn.connect import ConnectorError
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    sim.setup(timestep=0.1, min_delay=0.1)
+    yield
+    sim.end()
+
+
+def pairs(prj):
+    return set(zip(prj._pre_index.tolist(), prj._post_index.tolist(), strict=True))
+
+
+def pynn_pairs(make_connector, n_pre, n_post, same=False, structure=None):
+    """The connections PyNN's own generic connector code makes (pyNN.mock backend)."""
+    mock.setup(timestep=0.1, min_delay=0.1)
+    a = mock.Population(n_pre, mock.IF_curr_exp(), structure=structure)
+    b = a if same else mock.Population(n_post, mock.IF_curr_exp(), structure=structure)
+    prj = mock.Projection(a, b, make_connector(), mock.StaticSynapse(weight=0.1, delay=0.5))
+    return {(int(i), int(j)) for i, j, _ in prj.get(["weight"], format="list")}
+
+
+def ours(make_connector, n_pre, n_post, same=False, structure=None, **syn):
+    a = sim.Population(n_pre, sim.IF_curr_exp(), structure=structure)
+    b = a if same else sim.Population(n_post, sim.IF_curr_exp(), structure=structure)
+    syn = {"weight": 0.1, "delay": 0.5, **syn}
+    return sim.Projection(a, b, make_connector(), sim.StaticSynapse(**syn))
+
+
+@pytest.mark.parametrize("make, same", [
+    (lambda: sim.AllToAllConnector(), False),
+    (lambda: sim.AllToAllConnector(allow_self_connections=False), True),
+    (lambda: sim.OneToOneConnector(), False),
+    (lambda: sim.ArrayConnector(np.eye(7, 5, k=1, dtype=bool) | np.eye(7, 5, k=-2, dtype=bool)),
+     False),
+    (lambda: sim.DistanceDependentProbabilityConnector("d < 2.5"), False),
+    (lambda: sim.DistanceDependentProbabilityConnector("d < 2.5",
+                                                       allow_self_connections=False), True),
+])
+def test_deterministic_connectors_match_pynn(make, same):
+    n_pre, n_post = (7, 5) if not same else (7, 7)
+    expected = pynn_pairs(make, n_pre, n_post, same, structure=Line())
+    prj = ours(make, n_pre, n_post, same, structure=Line())
+    assert pairs(prj) == expected
+    assert len(prj) == len(expected)
+
+
+def test_connections_come_in_target_then_source_order():
+    prj = ours(lambda: sim.AllToAllConnector(), 4, 3)
+    order = list(zip(prj._post_index.tolist(), prj._pre_index.tolist(), strict=True))
+    assert order == sorted(order)
+
+
+def test_fixed_probability_density_and_no_self_connections():
+    n, p = 300, 0.1
+    prj = ours(lambda: sim.FixedProbabilityConnector(p, allow_self_connections=False,
+                                                     rng=NumpyRNG(seed=1)), n, n, same=True)
+    expected = n * (n - 1) * p
+    assert abs(len(prj) - expected) < 5 * np.sqrt(expected * (1 - p))
+    assert not np.any(prj._pre_index == prj._post_index)
+    assert len(pairs(prj)) == len(prj)  # no duplicates
+
+
+def test_fixed_probability_is_reproducible_with_a_seeded_rng():
+    a = ours(lambda: sim.FixedProbabilityConnector(0.2, rng=NumpyRNG(seed=5)), 50, 40)
+    b = ours(lambda: sim.FixedProbabilityConnector(0.2, rng=NumpyRNG(seed=5)), 50, 40)
+    assert pairs(a) == pairs(b)
+
+
+@pytest.mark.parametrize("with_replacement", [False, True])
+def test_fixed_number_pre_gives_each_target_n_sources(with_replacement):
+    prj = ours(lambda: sim.FixedNumberPreConnector(7, with_replacement=with_replacement,
+                                                   allow_self_connections=False,
+                                                   rng=NumpyRNG(seed=2)), 30, 30, same=True)
+    assert np.all(np.bincount(prj._post_index, minlength=30) == 7)
+    assert not np.any(prj._pre_index == prj._post_index)
+    if not with_replacement:
+        assert len(pairs(prj)) == len(prj)
+
+
+def test_fixed_number_pre_beyond_population_size_uses_every_cell_first():
+    prj = ours(lambda: sim.FixedNumberPreConnector(13, rng=NumpyRNG(seed=3)), 5, 4)
+    for j in range(4):
+        counts = np.bincount(prj._pre_index[prj._post_index == j], minlength=5)
+        assert sorted(counts.tolist()) == [2, 2, 3, 3, 3]
+
+
+def test_fixed_number_pre_with_a_random_count():
+    n = RandomDistribution("uniform_int", low=2, high=6, rng=NumpyRNG(seed=4))
+    prj = ours(lambda: sim.FixedNumberPreConnector(n, rng=NumpyRNG(seed=5)), 20, 50)
+    counts = np.bincount(prj._post_index, minlength=50)
+    assert counts.min() >= 2 and counts.max() <= 5 and len(set(counts.tolist())) > 1
+
+
+def test_fixed_number_post_gives_each_source_n_targets():
+    prj = ours(lambda: sim.FixedNumberPostConnector(4, rng=NumpyRNG(seed=6)), 25, 10)
+    assert np.all(np.bincount(prj._pre_index, minlength=25) == 4)
+    assert len(pairs(prj)) == len(prj)
+    assert np.all(np.diff(prj._post_index) >= 0)
+
+
+@pytest.mark.parametrize("with_replacement", [True, False])
+def test_fixed_total_number(with_replacement):
+    prj = ours(lambda: sim.FixedTotalNumberConnector(
+        500, with_replacement=with_replacement, rng=NumpyRNG(seed=7)), 40, 30)
+    assert len(prj) == 500
+    assert prj._pre_index.max() < 40 and prj._post_index.max() < 30
+    if not with_replacement:
+        assert len(pairs(prj)) == 500
+
+
+def test_fixed_total_number_spreads_over_all_targets():
+    prj = ours(lambda: sim.FixedTotalNumberConnector(20000, rng=NumpyRNG(seed=8)), 100, 50)
+    counts = np.bincount(prj._post_index, minlength=50)
+    # multinomial(20000, 1/50): mean 400, sd ~20
+    assert abs(counts.mean() - 400) < 1e-9 and counts.min() > 300 and counts.max() < 500
+
+
+def test_fixed_total_number_without_replacement_refuses_too_many():
+    with pytest.raises(ConnectorError, match=r"n = 13 synapses without replacement exceeds "
+                                             r"the 12 possible pairs"):
+        ours(lambda: sim.FixedTotalNumberConnector(13, with_replacement=False), 3, 4)
+
+
+def test_index_based_probability_uses_the_cell_indices():
+    from pyNN.core import IndexBasedExpression
+
+    class EvenSum(IndexBasedExpression):
+        def __call__(self, i, j):
+            return ((i + j) % 2 == 0).astype(float)
+
+    prj = ours(lambda: sim.IndexBasedProbabilityConnector(EvenSum()), 6, 5)
+    assert pairs(prj) == {(i, j) for i in range(6) for j in range(5) if (i + j) % 2 == 0}
+
+
+def test_displacement_dependent_probability():
+    prj = ours(lambda: sim.DisplacementDependentProbabilityConnector(
+        lambda d: (np.abs(d[0]) < 1.5).astype(float)), 6, 6, structure=Line())
+    assert pairs(prj) == {(i, j) for i in range(6) for j in range(6) if abs(i - j) <= 1}
+
+
+def test_from_list_keeps_weights_and_delays_per_synapse():
+    conns = [(0, 1, 0.5, 1.0), (2, 0, 0.25, 2.0), (1, 1, 0.125, 3.0)]
+    prj = ours(lambda: sim.FromListConnector(conns), 3, 2)
+    assert sorted(prj.get(["weight", "delay"], format="list")) == sorted(conns)
+
+
+def test_from_list_names_the_row_with_a_bad_index():
+    with pytest.raises(Exception, match=r"connection list row 1 has target index 5, "
+                                        r"outside 0\.\.1"):
+        ours(lambda: sim.FromListConnector([(0, 1, 0.5, 1.0), (0, 5, 0.5, 1.0)]), 3, 2)
+
+
+def test_from_file_reads_what_a_projection_saved(tmp_path):
+    first = ours(lambda: sim.FixedProbabilityConnector(0.5, rng=NumpyRNG(seed=9)), 8, 6,
+                 weight=RandomDistribution("uniform", (0.1, 0.2), rng=NumpyRNG(seed=10)))
+    path = str(tmp_path / "conns.txt")
+    first.save("all", path, format="list")
+    again = ours(lambda: sim.FromFileConnector(path), 8, 6)
+    assert pairs(again) == pairs(first)
+    np.testing.assert_allclose(np.sort(again._weight), np.sort(first._weight), rtol=1e-6)
+
+
+def test_small_world_without_rewiring_is_the_local_lattice():
+    prj = ours(lambda: sim.SmallWorldConnector(degree=2.5, rewiring=0.0,
+                                               allow_self_connections=False), 10, 10, same=True,
+               structure=Line())
+    assert pairs(prj) == {(i, j) for i in range(10) for j in range(10) if 0 < abs(i - j) < 2.5}
+
+
+def test_small_world_rewiring_moves_targets_but_keeps_the_count():
+    lattice = ours(lambda: sim.SmallWorldConnector(degree=3.5, rewiring=0.0), 60, 60,
+                   same=True, structure=Line())
+    rewired = ours(lambda: sim.SmallWorldConnector(degree=3.5, rewiring=0.5,
+                                                   rng=NumpyRNG(seed=11)), 60, 60, same=True,
+                   structure=Line())
+    assert len(rewired) == len(lattice)
+    far = np.abs(rewired._pre_index - rewired._post_index) >= 3.5
+    assert 0.2 < far.mean() < 0.6
+
+
+def test_clone_copies_the_reference_connectivity():
+    a = sim.Population(9, sim.IF_curr_exp())
+    b = sim.Population(7, sim.IF_curr_exp())
+    ref = sim.Projection(a, b, sim.FixedProbabilityConnector(0.3, rng=NumpyRNG(seed=12)),
+                         sim.StaticSynapse(weight=0.1, delay=1.0))
+    copy = sim.Projection(a, b, sim.CloneConnector(ref), sim.StaticSynapse(weight=0.2))
+    assert pairs(copy) == pairs(ref)
+    assert np.all(copy._weight == np.float32(0.2))
+
+
+def test_distance_dependent_weights_are_evaluated_per_synapse():
+    prj = ours(lambda: sim.AllToAllConnector(), 9, 9, structure=Grid2D(aspect_ratio=1.0),
+               weight="0.01 * d", delay="0.5 + d")
+    a_pos = prj.pre.positions.T
+    d = np.linalg.norm(a_pos[prj._pre_index] - a_pos[prj._post_index], axis=1)
+    np.testing.assert_allclose(prj._weight, 0.01 * d, rtol=1e-6)
+    np.testing.assert_allclose(prj._delay, 0.5 + d, rtol=1e-6)
+
+
+def test_random_weights_draw_one_value_per_synapse():
+    w = RandomDistribution("normal_clipped", mu=0.5, sigma=0.1, low=0.3, high=0.7,
+                           rng=NumpyRNG(seed=13))
+    prj = ours(lambda: sim.FixedTotalNumberConnector(20000, rng=NumpyRNG(seed=14)), 200, 200,
+               weight=w)
+    assert prj._weight.min() >= 0.3 and prj._weight.max() <= 0.7
+    assert abs(prj._weight.mean() - 0.5) < 0.01
+    assert prj._weight.dtype == np.float32 and prj._pre_index.dtype == np.int32
+
+
+def test_generic_fallback_collects_pynn_per_target_calls():
+    """A connector class without a vectorised builder still works through PyNN's path."""
+
+    class Everyone(sim.AllToAllConnector):  # not in the builder table: PyNN's connect()
+        pass
+
+    prj = ours(lambda: Everyone(), 4, 3, weight=0.3)
+    assert pairs(prj) == {(i, j) for i in range(4) for j in range(3)}
+    assert np.allclose(prj._weight, 0.3)

@@ -1,0 +1,95 @@
+"""spikeforge as a PyNN 0.13 backend: ``import toolchain.pynn as sim`` (or, once this module
+is imported, ``import pyNN.spikeforge as sim``).
+
+A script builds its network with the standard PyNN API; the first ``run()`` captures it
+into a ``toolchain.ir.Network``, compiles it for the target named in
+``setup(target=...)`` and executes it on that target's simulator.  Recorded data come back
+as Neo blocks, as from any PyNN backend.
+"""
+
+import sys
+
+from pyNN import errors, random, space  # noqa: F401
+from pyNN.connectors import (  # noqa: F401
+    AllToAllConnector,
+    ArrayConnector,
+    CloneConnector,
+    DisplacementDependentProbabilityConnector,
+    DistanceDependentProbabilityConnector,
+    FixedNumberPostConnector,
+    FixedNumberPreConnector,
+    FixedProbabilityConnector,
+    FixedTotalNumberConnector,
+    FromFileConnector,
+    FromListConnector,
+    IndexBasedProbabilityConnector,
+    OneToOneConnector,
+    SmallWorldConnector,
+)
+from pyNN.network import Network  # noqa: F401
+from pyNN.random import GSLRNG, NumpyRNG, RandomDistribution  # noqa: F401
+from pyNN.space import Space  # noqa: F401
+from pyNN.standardmodels import StandardCellType
+
+from toolchain.pynn.control import (  # noqa: F401
+    end,
+    get_current_time,
+    get_max_delay,
+    get_min_delay,
+    get_time_step,
+    initialize,
+    num_processes,
+    rank,
+    reset,
+    run,
+    run_for,
+    run_until,
+    setup,
+)
+from toolchain.pynn.populations import Assembly, Population, PopulationView  # noqa: F401
+from toolchain.pynn.procedural_api import (  # noqa: F401
+    connect,
+    create,
+    record,
+    record_gsyn,
+    record_v,
+)
+from toolchain.pynn.projections import Projection  # noqa: F401
+from toolchain.pynn.standardmodels import (  # noqa: F401
+    AdditiveWeightDependence,
+    DCSource,
+    IF_cond_exp,
+    IF_curr_alpha,
+    IF_curr_exp,
+    MultiplicativeWeightDependence,
+    SpikePairRule,
+    SpikeSourceArray,
+    SpikeSourcePoisson,
+    StaticSynapse,
+    STDPMechanism,
+    StepCurrentSource,
+)
+
+
+def list_standard_models() -> list[str]:
+    """The StandardCellType classes this backend offers."""
+    return [obj.__name__ for obj in globals().values()
+            if isinstance(obj, type) and issubclass(obj, StandardCellType)
+            and obj is not StandardCellType]
+
+
+def register_as_pynn_backend() -> None:
+    """Make ``import pyNN.spikeforge`` (and ``get_simulator`` with "spikeforge") find this
+    package, without writing into the installed pyNN."""
+    import pyNN
+
+    this = sys.modules[__name__]
+    sys.modules.setdefault("pyNN.spikeforge", this)
+    pyNN.spikeforge = this
+    prefix = __name__ + "."
+    for name, module in list(sys.modules.items()):
+        if name.startswith(prefix) and module is not None:
+            sys.modules.setdefault("pyNN.spikeforge." + name[len(prefix):], module)
+
+
+register_as_pynn_backend()

@@ -1,0 +1,434 @@
+"""Vectorised connection building for PyNN's connectors.
+
+PyNN's generic connectors call ``Projection._convergent_connect`` once per target neuron;
+at the scale of a cortical microcircuit (77k neurons, 0.3 billion synapses) that loop,
+not the simulation, is what costs the time (FACTS.md, "Peer figures": 125 of 130 s of
+VAbenchmarks on pyNN.brian2 are network building).  Here each standard connector draws
+all of its synapses with numpy, block by block so that no dense pre x post matrix is ever
+built, and returns int32 index arrays ordered by target then source (PyNN's order).
+
+A connector without a builder here still works: the projection falls back to PyNN's own
+``connector.connect`` and collects its per-target calls.  The random streams differ from
+PyNN's own (the connectivity statistics are the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from pyNN import connectors as pc
+from pyNN.parameters import LazyArray
+from pyNN.random import AbstractRNG, NumpyRNG, RandomDistribution
+
+from toolchain.ir.network import INDEX_DTYPE, SYNAPSE_DTYPE
+
+# Elements (pre x post block entries, or synapses) handled per numpy call: large enough to
+# amortise Python overhead, small enough (32 MB of float64) to keep peak memory flat.
+BLOCK = 1 << 22
+
+Pairs = tuple[np.ndarray, np.ndarray]
+
+
+class ConnectorError(ValueError):
+    """A connector that cannot make the connections it was asked for."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def cell_ids(cells: object) -> np.ndarray:
+    """Global cell IDs of a Population, PopulationView or Assembly, as int64."""
+    return np.fromiter((int(c) for c in cells.all_cells), dtype=np.int64,
+                       count=len(cells.all_cells))
+
+
+def _same_cells(projection: object) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pre and post ID arrays when the two sides share cells (else None)."""
+    pre, post = cell_ids(projection.pre), cell_ids(projection.post)
+    if np.intersect1d(pre, post).size == 0:
+        return None
+    return pre, post
+
+
+def _post_blocks(n_pre: int, n_post: int) -> Iterator[tuple[int, int]]:
+    width = max(1, BLOCK // max(n_pre, 1))
+    for j0 in range(0, n_post, width):
+        yield j0, min(n_post, j0 + width)
+
+
+def _uniform(rng: AbstractRNG, shape: tuple[int, ...]) -> np.ndarray:
+    n = int(np.prod(shape))
+    if n == 0:
+        return np.zeros(shape)
+    return np.asarray(rng.next(n, "uniform", {"low": 0.0, "high": 1.0})).reshape(shape)
+
+
+def numpy_generator(rng: AbstractRNG) -> np.random.RandomState | np.random.Generator:
+    """A numpy generator driven by a PyNN RNG, for draws PyNN's RNG API does not offer."""
+    if isinstance(rng, NumpyRNG):
+        return rng.rng
+    seed = int(rng.next(1, "uniform_int", {"low": 0, "high": 2**31 - 1})[0])
+    return np.random.default_rng(seed)
+
+
+def _randint(gen: np.random.RandomState | np.random.Generator, high: int, size: int
+             ) -> np.ndarray:
+    out = np.empty(size, dtype=INDEX_DTYPE)
+    draw = gen.randint if isinstance(gen, np.random.RandomState) else gen.integers
+    for k in range(0, size, BLOCK):
+        n = min(BLOCK, size - k)
+        out[k:k + n] = draw(0, high, size=n)
+    return out
+
+
+def _from_mask(mask_by_post: np.ndarray, j0: int) -> Pairs:
+    """Pairs from a (posts x pres) boolean block, in target-then-source order."""
+    post, pre = np.nonzero(mask_by_post)
+    return pre.astype(INDEX_DTYPE), (post + j0).astype(INDEX_DTYPE)
+
+
+def _concat(parts: list[Pairs]) -> Pairs:
+    if not parts:
+        return np.zeros(0, INDEX_DTYPE), np.zeros(0, INDEX_DTYPE)
+    return (np.concatenate([p for p, _ in parts]).astype(INDEX_DTYPE, copy=False),
+            np.concatenate([q for _, q in parts]).astype(INDEX_DTYPE, copy=False))
+
+
+def _by_post(pre: np.ndarray, post: np.ndarray) -> Pairs:
+    order = np.lexsort((pre, post))
+    return pre[order], post[order]
+
+
+def _self_filter(projection: object, allow: bool | str) -> Callable | None:
+    """A function (pre, post, j0) -> keep mask for the self-connection option, or None."""
+    if allow is True:
+        return None
+    same = _same_cells(projection)
+    if same is None:
+        return None
+    pre_ids, post_ids = same
+    if allow == "NoMutual":
+        if projection.pre is not projection.post:
+            raise ConnectorError(
+                f"Projection '{projection.label}': allow_self_connections='NoMutual' needs the "
+                "same Population on both sides"
+            )
+        return lambda pre, post: pre > post
+    return lambda pre, post: pre_ids[pre] != post_ids[post]
+
+
+def _block_filter(keep: Callable | None, n_pre: int, j0: int, j1: int) -> np.ndarray | None:
+    if keep is None:
+        return None
+    pre = np.arange(n_pre)[None, :]
+    post = np.arange(j0, j1)[:, None]
+    return keep(pre, post)
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def all_to_all(projection: object, c: pc.AllToAllConnector) -> Pairs:
+    n_pre, n_post = projection.pre.size, projection.post.size
+    keep = _self_filter(projection, c.allow_self_connections)
+    parts = []
+    for j0, j1 in _post_blocks(n_pre, n_post):
+        mask = np.ones((j1 - j0, n_pre), dtype=bool)
+        allowed = _block_filter(keep, n_pre, j0, j1)
+        if allowed is not None:
+            mask &= allowed
+        parts.append(_from_mask(mask, j0))
+    return _concat(parts)
+
+
+def one_to_one(projection: object, c: pc.OneToOneConnector) -> Pairs:
+    n = min(projection.pre.size, projection.post.size)
+    idx = np.arange(n, dtype=INDEX_DTYPE)
+    return idx, idx.copy()
+
+
+def _probabilistic(projection: object, c: object, probability: Callable) -> Pairs:
+    """Connect each pair with the probability ``probability(j0, j1)`` gives per block."""
+    n_pre, n_post = projection.pre.size, projection.post.size
+    keep = _self_filter(projection, c.allow_self_connections)
+    parts = []
+    for j0, j1 in _post_blocks(n_pre, n_post):
+        mask = _uniform(c.rng, (j1 - j0, n_pre)) < probability(j0, j1)
+        allowed = _block_filter(keep, n_pre, j0, j1)
+        if allowed is not None:
+            mask &= allowed
+        parts.append(_from_mask(mask, j0))
+    return _concat(parts)
+
+
+def fixed_probability(projection: object, c: pc.FixedProbabilityConnector) -> Pairs:
+    return _probabilistic(projection, c, lambda j0, j1: c.p_connect)
+
+
+def distance_map(projection: object) -> LazyArray:
+    generators = (projection.pre.position_generator, projection.post.position_generator)
+    return LazyArray(projection.space.distance_generator(*generators), shape=projection.shape)
+
+
+def distance_dependent(projection: object,
+                       c: pc.DistanceDependentProbabilityConnector) -> Pairs:
+    distances = distance_map(projection)
+
+    def probability(j0: int, j1: int) -> np.ndarray:
+        d = np.asarray(distances[:, j0:j1], dtype=float).reshape(projection.pre.size, j1 - j0)
+        return np.asarray(c.distance_function(d), dtype=float).T
+
+    return _probabilistic(projection, c, probability)
+
+
+def index_based(projection: object, c: pc.IndexBasedProbabilityConnector) -> Pairs:
+    expression = _bound(c.index_expression, projection)
+    n_pre = projection.pre.size
+
+    def probability(j0: int, j1: int) -> np.ndarray:
+        i = np.tile(np.arange(n_pre), j1 - j0)
+        j = np.repeat(np.arange(j0, j1), n_pre)
+        return np.asarray(expression(i, j), dtype=float).reshape(j1 - j0, n_pre)
+
+    return _probabilistic(projection, c, probability)
+
+
+def _bound(expression: object, projection: object) -> object:
+    from copy import copy
+
+    bound = copy(expression)
+    bound.projection = projection
+    return bound
+
+
+def _counts(n: int | RandomDistribution, size: int, what: str) -> np.ndarray:
+    counts = np.full(size, n, dtype=np.int64) if isinstance(n, (int, np.integer)) \
+        else np.asarray(n.next(size), dtype=np.int64).reshape(size)
+    if counts.size and counts.min() < 0:
+        raise ConnectorError(f"{what}: the number of connections must be >= 0, "
+                             f"got {int(counts.min())}")
+    return counts
+
+
+def _choose(n_from: int, counts: np.ndarray, c: pc.FixedNumberConnector,
+            forbidden: Callable | None, what: str) -> Pairs:
+    """For each row r, ``counts[r]`` sources out of ``n_from``: (source, row) pairs.
+
+    Without replacement, as PyNN: every allowed source once per full round, then a random
+    subset for the remainder.  ``forbidden(src, rows)`` marks disallowed (self) pairs.
+    """
+    n_rows = counts.size
+    if c.with_replacement:
+        total = int(counts.sum())
+        gen = numpy_generator(c.rng)
+        src = _randint(gen, n_from, total)
+        rows = np.repeat(np.arange(n_rows, dtype=INDEX_DTYPE), counts)
+        if forbidden is not None:
+            if n_from < 2 and total:
+                raise ConnectorError(f"{what}: cannot avoid self-connections with one cell")
+            bad = np.flatnonzero(forbidden(src, rows))
+            while bad.size:
+                src[bad] = _randint(gen, n_from, bad.size)
+                bad = bad[forbidden(src[bad], rows[bad])]
+        return src, rows
+    parts = []
+    for r0, r1 in _post_blocks(n_from, n_rows):
+        keys = _uniform(c.rng, (r1 - r0, n_from))
+        allowed = None
+        if forbidden is not None:
+            allowed = ~forbidden(np.arange(n_from)[None, :], np.arange(r0, r1)[:, None])
+            keys[~allowed] = np.inf
+        n_allowed = np.full(r1 - r0, n_from) if allowed is None else allowed.sum(axis=1)
+        want = counts[r0:r1]
+        if np.any((n_allowed == 0) & (want > 0)):
+            raise ConnectorError(f"{what}: no cell is allowed to connect "
+                                 "(allow_self_connections=False with one cell)")
+        full, rest = np.divmod(want, np.maximum(n_allowed, 1))
+        order = np.argsort(keys, axis=1, kind="stable")
+        mask = np.arange(n_from)[None, :] < rest[:, None]
+        rows, pos = np.nonzero(mask)
+        parts.append((order[rows, pos], rows + r0))
+        for r in np.flatnonzero(full):  # n > population size: rare, whole rounds first
+            everyone = np.arange(n_from) if allowed is None else np.flatnonzero(allowed[r])
+            parts.append((np.tile(everyone, full[r]), np.full(everyone.size * full[r], r + r0)))
+    src, rows = _concat(parts)
+    return src, rows
+
+
+def _forbidden(projection: object, allow: bool | str, rows_are_post: bool) -> Callable | None:
+    if allow is True:
+        return None
+    same = _same_cells(projection)
+    if same is None:
+        return None
+    pre_ids, post_ids = same
+    if rows_are_post:
+        return lambda src, rows: pre_ids[src] == post_ids[rows]
+    return lambda src, rows: post_ids[src] == pre_ids[rows]
+
+
+def fixed_number_pre(projection: object, c: pc.FixedNumberPreConnector) -> Pairs:
+    what = f"Projection '{projection.label}' FixedNumberPreConnector"
+    counts = _counts(c.n, projection.post.size, what)
+    forbidden = _forbidden(projection, c.allow_self_connections, rows_are_post=True)
+    pre, post = _choose(projection.pre.size, counts, c, forbidden, what)
+    return _by_post(pre, post)
+
+
+def fixed_number_post(projection: object, c: pc.FixedNumberPostConnector) -> Pairs:
+    what = f"Projection '{projection.label}' FixedNumberPostConnector"
+    counts = _counts(c.n, projection.pre.size, what)
+    forbidden = _forbidden(projection, c.allow_self_connections, rows_are_post=False)
+    post, pre = _choose(projection.post.size, counts, c, forbidden, what)
+    return _by_post(pre.astype(INDEX_DTYPE), post.astype(INDEX_DTYPE))
+
+
+def fixed_total_number(projection: object, c: pc.FixedTotalNumberConnector) -> Pairs:
+    n_pre, n_post = projection.pre.size, projection.post.size
+    what = f"Projection '{projection.label}' FixedTotalNumberConnector"
+    n = int(_counts(c.n, 1, what)[0])
+    gen = numpy_generator(c.rng)
+    keep = _self_filter(projection, c.allow_self_connections)
+    if c.with_replacement:
+        # Each synapse picks its target uniformly: the per-target counts are multinomial,
+        # which gives the synapses already sorted by target.
+        counts = gen.multinomial(n, np.full(n_post, 1.0 / n_post))
+        post = np.repeat(np.arange(n_post, dtype=INDEX_DTYPE), counts)
+        pre = _randint(gen, n_pre, n)
+        if keep is not None:
+            if n_pre < 2 and n:
+                raise ConnectorError(f"{what}: cannot avoid self-connections with one cell")
+            bad = np.flatnonzero(~keep(pre, post))
+            while bad.size:
+                pre[bad] = _randint(gen, n_pre, bad.size)
+                bad = bad[~keep(pre[bad], post[bad])]
+        return pre, post
+    n_cells = n_pre * n_post
+    if n > n_cells:
+        raise ConnectorError(
+            f"{what}: n = {n} synapses without replacement exceeds the {n_cells} possible "
+            "pairs; lower n or pass with_replacement=True"
+        )
+    seed = int(gen.randint(0, 2**31 - 1)) if isinstance(gen, np.random.RandomState) \
+        else int(gen.integers(0, 2**31 - 1))
+    flat = np.sort(np.random.default_rng(seed).choice(n_cells, size=n, replace=False))
+    post, pre = np.divmod(flat, n_pre)
+    pre, post = pre.astype(INDEX_DTYPE), post.astype(INDEX_DTYPE)
+    if keep is not None:
+        ok = keep(pre, post)
+        pre, post = pre[ok], post[ok]
+    return pre, post
+
+
+def array_connector(projection: object, c: pc.ArrayConnector) -> Pairs:
+    array = np.asarray(c.array, dtype=bool)
+    if array.shape != projection.shape:
+        raise ConnectorError(
+            f"Projection '{projection.label}' ArrayConnector: array has shape {array.shape}, "
+            f"the projection has shape {projection.shape} (pre size, post size)"
+        )
+    return _from_mask(array.T, 0)
+
+
+def small_world(projection: object, c: pc.SmallWorldConnector) -> Pairs:
+    """Watts-Strogatz: link cells closer than ``degree``, then rewire each link's target
+    with probability ``rewiring`` to a uniformly chosen cell.  With ``n_connections``,
+    each source keeps that many of its local links (chosen at random) before rewiring."""
+    degree = float(c.d_expression.split("<")[1])
+    distances = distance_map(projection)
+    local = _probabilistic(
+        projection, c,
+        lambda j0, j1: (np.asarray(distances[:, j0:j1], dtype=float)
+                        .reshape(projection.pre.size, j1 - j0) < degree).T.astype(float),
+    )
+    pre, post = local
+    if c.n_connections is not None:
+        keys = _uniform(c.rng, (pre.size,))
+        order = np.lexsort((keys, pre))
+        pre, post = pre[order], post[order]
+        starts = np.searchsorted(pre, pre, side="left")
+        rank = np.arange(pre.size) - starts
+        chosen = rank < int(c.n_connections)
+        pre, post = pre[chosen], post[chosen]
+    rewire = np.flatnonzero(_uniform(c.rng, (pre.size,)) < c.rewiring)
+    gen = numpy_generator(c.rng)
+    post = post.copy()
+    post[rewire] = _randint(gen, projection.post.size, rewire.size)
+    keep = _self_filter(projection, c.allow_self_connections)
+    if keep is not None:
+        bad = rewire[~keep(pre[rewire], post[rewire])]
+        while bad.size:
+            post[bad] = _randint(gen, projection.post.size, bad.size)
+            bad = bad[~keep(pre[bad], post[bad])]
+    return _by_post(pre.astype(INDEX_DTYPE), post.astype(INDEX_DTYPE))
+
+
+def clone(projection: object, c: pc.CloneConnector) -> Pairs:
+    ref = c.reference_projection
+    if ref.pre != projection.pre or ref.post != projection.post:
+        raise ConnectorError(
+            f"Projection '{projection.label}' CloneConnector: the reference projection "
+            f"'{ref.label}' connects other populations; pre and post must be the same"
+        )
+    return ref._pre_index.copy(), ref._post_index.copy()
+
+
+BUILDERS: dict[type, Callable[[object, object], Pairs]] = {
+    pc.AllToAllConnector: all_to_all,
+    pc.OneToOneConnector: one_to_one,
+    pc.FixedProbabilityConnector: fixed_probability,
+    pc.DistanceDependentProbabilityConnector: distance_dependent,
+    pc.IndexBasedProbabilityConnector: index_based,
+    pc.DisplacementDependentProbabilityConnector: index_based,
+    pc.FixedNumberPreConnector: fixed_number_pre,
+    pc.FixedNumberPostConnector: fixed_number_post,
+    pc.FixedTotalNumberConnector: fixed_total_number,
+    pc.ArrayConnector: array_connector,
+    pc.SmallWorldConnector: small_world,
+    pc.CloneConnector: clone,
+}
+
+
+# --------------------------------------------------------------------------- values
+
+
+def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
+              dtype: type = SYNAPSE_DTYPE) -> np.ndarray:
+    """Evaluate a (pre x post) lazy parameter map at the given synapses, without ever
+    materialising the whole map: constants fill, random distributions draw one value per
+    synapse, arrays are indexed, and anything else (distance or index expressions) is
+    evaluated block by block of targets.  ``post`` must be sorted for the last case."""
+    n = pre.size
+    out = np.empty(n, dtype=dtype)
+    if n == 0:
+        return out
+    if values.is_homogeneous:
+        out[:] = values.evaluate(simplify=True)
+        return out
+    base = values.base_value
+    plain_ops = all(not isinstance(arg, LazyArray) for _, arg in values.operations)
+    if isinstance(base, RandomDistribution) and plain_ops:
+        for k in range(0, n, BLOCK):
+            m = min(BLOCK, n - k)
+            out[k:k + m] = values._apply_operations(np.asarray(base.next(m), dtype=float))
+        return out
+    if isinstance(base, np.ndarray) and base.ndim == 2 and plain_ops:
+        for k in range(0, n, BLOCK):
+            m = min(BLOCK, n - k)
+            out[k:k + m] = values._apply_operations(base[pre[k:k + m], post[k:k + m]])
+        return out
+    if n > 1 and np.any(np.diff(post) < 0):
+        order = np.argsort(post, kind="stable")
+        out[order] = values_at(values, pre[order], post[order], dtype)
+        return out
+    n_pre = values.shape[0]
+    bounds = np.searchsorted(post, [j0 for j0, _ in _post_blocks(n_pre, int(post[-1]) + 1)])
+    bounds = np.append(bounds, n)
+    for k0, k1 in zip(bounds[:-1], bounds[1:], strict=True):
+        if k0 == k1:
+            continue
+        j0, j1 = int(post[k0]), int(post[k1 - 1]) + 1
+        block = np.asarray(values[:, j0:j1], dtype=float).reshape(n_pre, j1 - j0)
+        out[k0:k1] = block[pre[k0:k1], post[k0:k1] - j0]
+    return out

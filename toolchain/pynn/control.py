@@ -1,0 +1,58 @@
+"""setup/run/reset/end and the state queries, built from PyNN's common implementations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyNN import common
+from pyNN.common.control import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, DEFAULT_TIMESTEP
+from pyNN.recording import get_io
+
+from toolchain.pynn import simulator
+from toolchain.targets import TARGETS, UnknownTargetError
+
+
+def setup(timestep: float = DEFAULT_TIMESTEP, min_delay: float | str = DEFAULT_MIN_DELAY,
+          target: str | None = None, seed: int = 0, **extra_params: Any) -> int:
+    """Start a new network.
+
+    ``target`` names where ``run()`` executes it (see ``spikeforge info``); it defaults to
+    ``simulator.DEFAULT_TARGET``.  ``seed`` seeds the Poisson sources.  Other keyword
+    arguments that PyNN does not define are passed to the target's constructor.
+    """
+    max_delay = extra_params.pop("max_delay", DEFAULT_MAX_DELAY)
+    common.setup(timestep, min_delay, max_delay=max_delay, **extra_params)
+    for generic in ("rank", "num_processes", "threads", "verbosity", "spike_precision"):
+        extra_params.pop(generic, None)
+    name = target or simulator.state.default_target
+    if name not in TARGETS:
+        known = ", ".join(TARGETS)
+        raise UnknownTargetError(f"setup(): unknown target '{name}'; known targets: {known}")
+    state = simulator.state
+    state.clear()
+    state.dt = float(timestep)
+    state.min_delay = float(timestep) if min_delay == "auto" else min_delay
+    state.max_delay = max_delay
+    state.target_name = name
+    state.target_options = extra_params
+    state.seed = int(seed)
+    return rank()
+
+
+def end(compatible_output: bool = True) -> None:
+    """Write the data that ``record(..., to_file=...)`` asked for."""
+    for population, variables, filename in simulator.state.write_on_end:
+        io = get_io(filename)
+        population.write_data(io, variables)
+    simulator.state.write_on_end = []
+
+
+run, run_until = common.build_run(simulator)
+run_for = run
+
+reset = common.build_reset(simulator)
+
+initialize = common.initialize
+
+get_current_time, get_time_step, get_min_delay, get_max_delay, \
+    num_processes, rank = common.build_state_queries(simulator)

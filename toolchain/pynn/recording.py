@@ -1,0 +1,89 @@
+"""Recorded data, read from the target simulator's ``SimulationResult`` into PyNN's Neo path.
+
+Recording requests become ``ir.Recording`` entries when the network is compiled; here the
+results come back, keyed by the IR label of the population, and are cut to what PyNN
+asks for (the cells, and the time since the last ``clear``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pyNN import recording
+
+from toolchain.pynn import simulator
+
+
+class Recorder(recording.Recorder):
+    _simulator = simulator
+
+    def __init__(self, population: object, file: object = None) -> None:
+        super().__init__(population, file)
+        self._t_clear = 0.0
+
+    def _record(self, variable: object, new_ids: object, sampling_interval: float | None = None
+                ) -> None:
+        if sampling_interval is not None:
+            self.sampling_interval = sampling_interval
+        simulator.state.changed(f"recording of population '{self.population.label}'")
+
+    def _reset(self) -> None:
+        simulator.state.changed(f"recording of population '{self.population.label}'")
+
+    def _clear_simulator(self) -> None:
+        self._t_clear = simulator.state.t
+
+    def store_to_cache(self, annotations: dict | None = None) -> None:
+        super().store_to_cache(annotations)
+        self._t_clear = 0.0
+
+    # -- reading results ---------------------------------------------------------------
+    def _ir_label(self) -> str:
+        return simulator.state.built.labels[id(self.population)]
+
+    def _spikes(self) -> tuple[np.ndarray, np.ndarray]:
+        result = simulator.state.result()
+        if result is None:
+            return np.zeros(0, dtype=int), np.zeros(0)
+        record = result.spikes.get(self._ir_label())
+        if record is None:
+            return np.zeros(0, dtype=int), np.zeros(0)
+        times = np.asarray(record.times, dtype=float)
+        ids = np.asarray(record.senders, dtype=np.int64) + int(self.population.first_id)
+        if self._t_clear > 0:
+            keep = times > self._t_clear
+            times, ids = times[keep], ids[keep]
+        return ids, times
+
+    def _get_spiketimes(self, requested_ids: object, clear: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        ids, times = self._spikes()
+        mask = np.isin(ids, np.asarray(list(requested_ids), dtype=np.int64))
+        return ids[mask], times[mask].copy()
+
+    def _get_all_signals(self, variable: object, ids: list, clear: bool = False
+                         ) -> tuple[np.ndarray, None]:
+        indices = np.asarray([self.population.id_to_index(i) for i in ids], dtype=np.int64)
+        state = simulator.state
+        result = state.result()
+        record = None if result is None else result.signals.get((self._ir_label(),
+                                                                  variable.name))
+        if record is None or indices.size == 0:
+            return np.zeros((0, indices.size)), None
+        columns = np.searchsorted(np.asarray(record.indices), indices)
+        values = np.asarray(record.values, dtype=float)[:, columns]
+        times = np.asarray(record.times, dtype=float)
+        # PyNN's signals start at the beginning of the segment with the initial value;
+        # a target that samples after each step has no row for t = 0.
+        if times.size == 0 or times[0] > state.dt / 2:
+            initial = self.population._initial[variable.name][indices]
+            values = np.vstack([initial[None, :], values])
+            times = np.concatenate([[0.0], times])
+        keep = times >= self._t_clear - state.dt / 2
+        return values[keep], None
+
+    def _local_count(self, variable: object, filter_ids: object = None) -> dict[int, int]:
+        wanted = sorted(self.filter_recorded(variable, filter_ids))
+        ids, _ = self._spikes()
+        counts = np.bincount(ids - int(self.population.first_id), minlength=self.population.size)
+        first = int(self.population.first_id)
+        return {int(i): int(counts[int(i) - first]) for i in wanted}

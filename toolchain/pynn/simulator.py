@@ -1,0 +1,125 @@
+"""The backend's global state: what PyNN's ``common`` code calls ``simulator.state``.
+
+Nothing runs while a script builds its network: populations, projections, current
+sources and recording requests are only collected.  The first ``run()`` turns them into
+one ``toolchain.ir.Network``, compiles it for the chosen target and starts that target's
+simulator; later ``run()`` calls continue it.  A network compiled for hardware is fixed,
+so changing its structure or neuron parameters after the start needs a ``reset()`` first
+(weights are the exception: they can be set between runs, as on the hardware).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyNN import common
+
+from toolchain.sim.results import SimulationResult
+
+name = "spikeforge"
+
+# What `setup()` uses when the script does not name a target; `spikeforge pynn --target`
+# changes it before the script runs.
+DEFAULT_TARGET = "reference"
+
+
+class ID(int, common.IDMixin):
+    def __init__(self, n: int) -> None:
+        int.__init__(n)
+        common.IDMixin.__init__(self)
+
+
+class NetworkChangedError(RuntimeError):
+    """The network was changed after the simulation started, without a reset()."""
+
+
+class State(common.control.BaseState):
+    def __init__(self) -> None:
+        common.control.BaseState.__init__(self)
+        self.mpi_rank = 0
+        self.num_processes = 1
+        self.default_target = DEFAULT_TARGET
+        self.dt = 0.1
+        self.min_delay: float | str = "auto"
+        self.max_delay: float | str = "auto"
+        self.segment_counter = -1
+        self.clear()
+
+    # -- what the script built -------------------------------------------------------
+    def clear(self) -> None:
+        self.recorders: set = set()
+        self.populations: list = []
+        self.projections: list = []
+        self.current_sources: list = []
+        self.id_counter = 0
+        self.segment_counter = -1
+        self.target_name = self.default_target
+        self.target_options: dict[str, Any] = {}
+        self.seed = 0
+        self.network = None  # the ir.Network of the current simulator
+        self.compiled: Any = None
+        self.simulator: Any = None
+        self.built: Any = None  # toolchain.pynn.build.Built: labels and index maps
+        self._result: SimulationResult | None = None
+        self._changed: list[str] = []
+        self.running = False
+        self.t_start = 0.0
+        self.segment_counter += 1
+
+    def changed(self, what: str = "the network") -> None:
+        """Note that the network description changed since it was last compiled."""
+        self._changed.append(what)
+
+    # -- time --------------------------------------------------------------------------
+    @property
+    def t(self) -> float:
+        return float(self.simulator.t) if self.simulator is not None else 0.0
+
+    def run(self, simtime: float) -> None:
+        self.run_until(self.t + simtime)
+
+    def run_until(self, tstop: float) -> None:
+        if self.simulator is None or self._changed:
+            self._compile()
+        self.simulator.run_until(tstop)
+        self.running = True
+        self._result = None
+
+    def _compile(self) -> None:
+        if self.simulator is not None and self.t > 0:
+            raise NetworkChangedError(
+                f"{self._changed[0]} changed after the simulation started (t = {self.t:g} ms); "
+                "spikeforge compiles the network once for its target, so call reset() "
+                "before changing structure, parameters, initial values or recordings"
+            )
+        from toolchain.pynn.build import build_network
+        from toolchain.targets import get_target
+
+        self.built = build_network(self)
+        self.network = self.built.network
+        target = get_target(self.target_name, **self.target_options)
+        self.compiled = target.compile(self.network)
+        self.simulator = target.simulator(self.compiled)
+        self._changed = []
+        self._result = None
+
+    def result(self) -> SimulationResult | None:
+        if self.simulator is None:
+            return None
+        if self._result is None:
+            self._result = self.simulator.result()
+        return self._result
+
+    def reset(self) -> None:
+        """Back to t = 0 with the initial state and the weights the script set."""
+        if self.simulator is not None:
+            self.simulator.reset()
+            for projection in self.projections:
+                projection._push_weights()
+        self.running = False
+        self.t_start = 0.0
+        self.segment_counter += 1
+        self._result = None
+
+
+state = State()
