@@ -1,0 +1,132 @@
+"""The ``board`` target: a PyNN script's network compiled for the FPGA core that a board
+reports in its handshake, then run on that board over UART.
+
+It is the ``fpga`` target with the golden model swapped for a :class:`Session`: compile
+is the same (for the board's build), and results come back in the same
+``SimulationResult`` form, so ``get_data()`` in a script works unchanged.  The board streams
+spikes only; membrane traces are not available from hardware.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolchain.runtime.session import Session
+from toolchain.targets.fpga.mapper import MappingError
+from toolchain.targets.fpga.spec import PRESETS, CoreSpec
+from toolchain.targets.fpga.target import FpgaCompiled, FpgaSimulator, FpgaTarget
+
+
+@dataclass
+class BoardDefaults:
+    """What ``spikeforge run`` sets before the script's ``setup(target="board")``."""
+
+    port: str | None = None
+    baud: int = 1_000_000
+    on_step: Callable[[int, np.ndarray], None] | None = None
+    sessions: list[Session] = field(default_factory=list)  # opened here, closed by the caller
+
+    def close_all(self) -> None:
+        while self.sessions:
+            self.sessions.pop().close()
+
+
+DEFAULTS = BoardDefaults()
+
+
+def named_spec(spec: CoreSpec) -> CoreSpec:
+    """The preset equal to ``spec`` (for readable messages), else ``spec`` itself."""
+    return next((s for s in PRESETS.values() if s == spec), spec)
+
+
+class BoardTarget(FpgaTarget):
+    """Our FPGA core on a board over UART (``port``: a serial device or a virtual board's pty)."""
+
+    name = "board"
+
+    def __init__(self, port: str | None = None, baud: int | None = None,
+                 build: str | CoreSpec | None = None) -> None:
+        port = port or DEFAULTS.port
+        if port is None:
+            raise ValueError(
+                "target 'board' needs a serial port: setup(target='board', port='/dev/ttyUSB1') "
+                "or `spikeforge run SCRIPT --board NAME --port PORT`"
+            )
+        self.session = Session.open(port, baud or DEFAULTS.baud)
+        DEFAULTS.sessions.append(self.session)
+        info = self.session.info
+        assert info is not None
+        super().__init__(named_spec(info.spec()))
+        if build is not None:
+            wanted = build if isinstance(build, CoreSpec) else FpgaTarget(build).spec
+            self.session.check_build(wanted, f"setup(build='{wanted.name}')")
+
+    def simulator(self, compiled: FpgaCompiled) -> BoardSimulator:
+        return BoardSimulator(compiled, self.session)
+
+
+class BoardSimulator(FpgaSimulator):
+    """Runs the compiled network on the board; the golden model inside is only a shadow
+    that holds the image's row table for the synaptic-event counter."""
+
+    def __init__(self, compiled: FpgaCompiled, session: Session) -> None:
+        super().__init__(compiled)
+        self.session = session
+        self._step = 0
+        session.load(self._mapped.image, self._mapped.spec)
+        if any(r.variable != "spikes" for r in self._net.recordings):
+            warnings.warn("the board streams spikes only: recorded membrane traces stay empty",
+                          stacklevel=2)
+
+    @property
+    def t(self) -> float:
+        return self._step * self._mapped.dt
+
+    def run_until(self, t_stop: float) -> None:
+        stop = int(round(t_stop / self._mapped.dt))
+        n = stop - self._step
+        if n > 0:
+            inputs = [self._schedule.get(k, np.zeros(0, np.int64))
+                      for k in range(self._step, stop)]
+            result = self.session.run(n, inputs, on_step=DEFAULTS.on_step)
+            steps, ids = result.events()
+            self._spike_steps.append(steps)
+            self._spike_ids.append(ids)
+            self._events += int(self._core.row_length[ids].sum())
+            self._step = stop
+        self._t_stop = self.t
+
+    def weights(self, projection: str) -> np.ndarray:
+        addr = self._address(projection)
+        scale = self._mapped.mapping.weight_scale[projection]
+        return (self.session.weights()[addr] / scale).astype(np.float32)
+
+    def set_weights(self, projection: str, values: np.ndarray) -> None:
+        super().set_weights(projection, values)  # checks the range and fills the shadow
+        self._write_weights(self._core.weights())
+
+    def _write_weights(self, weights: np.ndarray) -> None:
+        image, spec = self._mapped.image, self._mapped.spec
+        n = image.n_synapses
+        words = [spec.pack("synapse", target=int(image.syn_target[k]), weight=int(weights[k]),
+                           delay=int(image.syn_delay[k]), plastic=int(image.syn_plastic[k]))
+                 for k in range(n)]
+        from toolchain.runtime.protocol import Memory
+
+        self.session.write(Memory.SYNAPSE, 0, np.array(words, dtype=np.uint64))
+
+    def reset(self) -> None:
+        """Back to step 0 with the image's state, keeping the (learnt) weights."""
+        kept = self.session.weights()
+        self.session.load(self._mapped.image, self._mapped.spec, verify=False)
+        self._write_weights(kept)
+        self._core.syn["weight"][: kept.size] = kept
+        self._step = 0
+        self._clear_records()
+
+
+__all__ = ["DEFAULTS", "BoardDefaults", "BoardSimulator", "BoardTarget", "MappingError"]
