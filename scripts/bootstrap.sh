@@ -40,11 +40,32 @@ if [ "$(cat "$VENV/.spikeforge-stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 # --- lava-nc reference environment (Python 3.10) --------------------------------------
-if command -v python3.10 >/dev/null 2>&1; then
+# A pyenv shim named python3.10 may exist without being runnable (pyenv's global version
+# is another one), so look for an interpreter that actually starts.
+find_python310() {
+  local cand
+  for cand in python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do
+    if "$cand" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+      command -v "$cand"; return 0
+    fi
+  done
+  if command -v pyenv >/dev/null 2>&1; then
+    for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.10(\.[0-9]+)?$' | sort -rV); do
+      cand="$(pyenv root)/versions/$v/bin/python3.10"
+      if [ -x "$cand" ]; then echo "$cand"; return 0; fi
+    done
+  fi
+  for cand in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10; do
+    if [ -x "$cand" ]; then echo "$cand"; return 0; fi
+  done
+  return 1
+}
+
+if PY310=$(find_python310); then
   lava_want=$(stamp_of requirements-lava.txt)
   if [ ! -x "$LAVA_VENV/bin/python" ]; then
-    say "creating $LAVA_VENV with $(python3.10 --version) for the lava-nc reference"
-    python3.10 -m venv "$LAVA_VENV"
+    say "creating $LAVA_VENV with $("$PY310" --version) for the lava-nc reference"
+    "$PY310" -m venv "$LAVA_VENV"
   fi
   if [ "$(cat "$LAVA_VENV/.spikeforge-stamp" 2>/dev/null)" != "$lava_want" ]; then
     say "installing lava-nc into $LAVA_VENV"
@@ -52,24 +73,4 @@ if command -v python3.10 >/dev/null 2>&1; then
     "$LAVA_VENV/bin/python" -m pip install -q -r requirements-lava.txt
     echo "$lava_want" > "$LAVA_VENV/.spikeforge-stamp"
   fi
-fi
-
-# --- PyNN's own example scripts (tests/external runs them) -----------------------------
-# They ship in PyNN's source package only, not in the wheel; fetch it once and keep its
-# examples/ beside the environment.
-PYNN_VERSION=0.13.0
-PYNN_EXAMPLES="$VENV/share/pynn-examples"
-if [ ! -f "$PYNN_EXAMPLES/.pynn-$PYNN_VERSION" ]; then
-  say "fetching PyNN $PYNN_VERSION example scripts into $PYNN_EXAMPLES"
-  tmp=$(mktemp -d)
-  if "$VENV/bin/python" -m pip download -q --no-binary :all: --no-deps \
-      "pynn==$PYNN_VERSION" -d "$tmp" >/dev/null 2>&1; then
-    rm -rf "$PYNN_EXAMPLES" && mkdir -p "$PYNN_EXAMPLES"
-    tar -xzf "$tmp"/pynn-"$PYNN_VERSION".tar.gz -C "$tmp"
-    cp -r "$tmp/pynn-$PYNN_VERSION/examples/." "$PYNN_EXAMPLES/"
-    touch "$PYNN_EXAMPLES/.pynn-$PYNN_VERSION"
-  else
-    say "could not download the PyNN $PYNN_VERSION sdist; tests/external will be skipped"
-  fi
-  rm -rf "$tmp"
 fi
