@@ -43,6 +43,16 @@ TARGETS["loihi"] = _loihi
 _loihi.__doc__ = "Intel Loihi 1: per-core limits, mesh placement, SANA-FE step cost"
 
 
+def _spinnaker2() -> type[Target]:
+    from toolchain.targets.spinnaker2 import SpiNNaker2Target
+
+    return SpiNNaker2Target
+
+
+TARGETS["spinnaker2"] = _spinnaker2
+_spinnaker2.__doc__ = "SpiNNaker2: M4F PEs, s16.15 or float32, key/mask routing, tick deadline"
+
+
 def get_target(name: str, **options: object) -> Target:
     """Instantiate the target called ``name`` with target-specific ``options``."""
     try:

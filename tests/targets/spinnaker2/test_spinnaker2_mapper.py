@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+from toolchain.ir import CellType, Network, Population, Projection, STDPRule
+from toolchain.targets.spinnaker2 import SpiNNaker2Target
+from toolchain.targets.spinnaker2.mapper import (
+    NEURON_STATE_BYTES,
+    MappingError,
+    map_network,
+)
+
+from .helpers import recurrent_net, tiny_spec
+
+
+def test_slices_respect_neurons_per_pe_and_cover_every_neuron():
+    net = recurrent_net(200, max_delay=10)
+    m = map_network(net, tiny_spec(neurons_per_pe=64))
+    neuron_slices = [s for s in m.slices if s.kind == "neurons"]
+    assert all(s.size <= 64 for s in neuron_slices)
+    assert sum(s.size for s in neuron_slices) == 200
+    for i, s in enumerate(m.slices):
+        if s.kind != "delay":
+            assert np.all(m.slice_of[s.node][s.lo:s.hi] == i)
+    placed = {(s.chip, s.pe) for s in m.slices}
+    assert len(placed) == len(m.slices)  # one slice per PE
+    assert all(s.pe >= 1 for s in m.slices)  # PE 0 is the reserved one
+
+
+def test_sram_limits_the_slice_size():
+    """Shrinking the data SRAM forces smaller slices than neurons_per_pe."""
+    net = recurrent_net(200, max_delay=10)
+    roomy = map_network(net, tiny_spec(neurons_per_pe=64, pes_per_chip=40))
+    tight = map_network(net, tiny_spec(neurons_per_pe=64, pes_per_chip=40,
+                                       code_and_stack_bytes=128 * 1024 - 12_000))
+    size = lambda m: max(s.size for s in m.slices if s.kind == "neurons")  # noqa: E731
+    assert size(roomy) == 64 and size(tight) < 64
+
+
+def test_neuron_whose_rows_exceed_sram_is_named():
+    n = 3000
+    pop = Population("big", CellType.IF_CURR_EXP, 2)
+    src = Population("many", CellType.IF_CURR_EXP, n)
+    proj = Projection("fan-in", "many", "big", np.arange(n).repeat(10) % n,
+                      np.zeros(10 * n, int), np.full(10 * n, 0.1), np.full(10 * n, 1.0))
+    net = Network(dt=1.0, populations=(src, pop), projections=(proj,))
+    with pytest.raises(MappingError) as e:
+        map_network(net, tiny_spec(pes_per_chip=40))
+    msg = str(e.value)
+    assert "Population 'big' neuron 0 has 30000 incoming synapses needing" in msg
+    assert ("more than the 98304 bytes of data SRAM (131072 SRAM - 32768 "
+            "code_and_stack_bytes)") in msg
+    assert "reduce its fan-in or code_and_stack_bytes" in msg
+
+
+def test_long_delays_get_delay_extension_slices():
+    net = recurrent_net(100, max_delay=40)
+    m = map_network(net, tiny_spec(neurons_per_pe=64, pes_per_chip=8))
+    rec = next(t for t in m.synapses if t.projection == "rec")
+    np.testing.assert_array_equal(rec.stage * 15 + rec.residual, rec.delay_ticks)
+    assert rec.residual.min() >= 1 and rec.residual.max() <= 15
+    assert rec.stage.max() == 2  # 40 ticks = 2 stages of 15 + 10
+    delay = [s for s in m.slices if s.kind == "delay"]
+    assert len(delay) == len(m.slices_of("exc")) and delay
+    assert not any(s.node == "input" for s in delay)  # its delays are all 1 ms
+
+
+def test_delay_beyond_the_extension_stages_is_an_error():
+    net = recurrent_net(50, max_delay=200)
+    with pytest.raises(MappingError) as e:
+        map_network(net, tiny_spec(pes_per_chip=40))
+    msg = str(e.value)
+    assert "Projection 'rec' delay[" in msg
+    assert "spinnaker2 reaches at most 135 ticks (15 in the ring buffer + 8 delay-extension " \
+           "stages of 15)" in msg
+    assert "raise ring_buffer_ticks (up to 64) or max_delay_stages" in msg
+    # a longer ring buffer reaches it
+    map_network(net, tiny_spec(pes_per_chip=40, ring_buffer_ticks=64))
+
+
+def test_not_enough_pes_names_the_board_and_the_fix():
+    net = recurrent_net(200, max_delay=10)
+    with pytest.raises(MappingError) as e:
+        map_network(net, tiny_spec(neurons_per_pe=16))
+    msg = str(e.value)
+    assert "network 'network' needs 17 PEs (13 neuron slices, 4 spike-source slices, 0 " \
+           "delay-extension slices) but board '2x2' has 12 (4 chips x 3 usable PEs)" in msg
+    assert "use a board of at least 6 chips" in msg
+
+
+def test_cell_type_and_plasticity_errors():
+    alpha = Population("a", CellType.IF_CURR_ALPHA, 3)
+    with pytest.raises(MappingError, match="Population 'a': cell type IF_curr_alpha is not "
+                                           "available on spinnaker2"):
+        map_network(Network(populations=(alpha,)), tiny_spec())
+    p = Population("p", CellType.IF_CURR_EXP, 3)
+    stdp = Projection("learn", "p", "p", [0], [1], [0.5], [1.0], plasticity=STDPRule())
+    with pytest.raises(MappingError, match="Projection 'learn': STDP is not modelled"):
+        map_network(Network(populations=(p,), projections=(stdp,)), tiny_spec())
+
+
+def test_weights_are_quantised_per_post_population_and_receptor():
+    net = recurrent_net(100, max_delay=5)
+    m = map_network(net, tiny_spec(pes_per_chip=40))
+    assert m.stats["weight_quantisation_error_rel_max"] < 1.0
+    rec = next(t for t in m.synapses if t.projection == "rec")
+    w = net.projections[0].weight.astype(float)
+    assert np.max(np.abs(rec.words * 2.0 ** -rec.frac_bits - w)) <= 2.0 ** -(rec.frac_bits + 1)
+
+
+def test_target_compile_reports_resources():
+    net = recurrent_net(200, max_delay=40)
+    compiled = SpiNNaker2Target(board="1-chip").compile(net)
+    res = compiled.resources()
+    assert res["pes"] == res["pes_neurons"] + res["pes_sources"] + res["pes_delay_extension"]
+    assert res["pes_delay_extension"] >= 1 and res["chips"] == 1
+    assert NEURON_STATE_BYTES * 200 < res["pes"] * compiled.spec.data_bytes_per_pe

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from toolchain.ir import CellType, Population, Receptor
+from toolchain.targets.spinnaker2.numerics import (
+    NumericsError,
+    S2LIFKernel,
+    WordLayout,
+    dequantise_weights,
+    from_accum,
+    mul_accum,
+    quantise_weights,
+    to_accum,
+    weight_frac_bits,
+)
+
+LAYOUT = WordLayout.for_pe(250, 16)
+
+
+def test_word_layout_is_spynnaker_order():
+    # weight on top, then delay, synapse type, neuron index (synapse_row.h)
+    assert (LAYOUT.index_bits, LAYOUT.delay_bits) == (8, 4)
+    word = int(LAYOUT.pack([0xABCD], [5], [1], [200])[0])
+    assert word >> 16 == 0xABCD
+    assert (word >> 9) & 0xF == 5 and (word >> 8) & 1 == 1 and word & 0xFF == 200
+
+
+@given(st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(0, 15), st.integers(0, 1),
+                          st.integers(0, 255)), min_size=1, max_size=50))
+def test_words_round_trip(fields):
+    w, d, t, i = (np.array(c) for c in zip(*fields, strict=True))
+    for got, want in zip(LAYOUT.unpack(LAYOUT.pack(w, d, t, i)), (w, d, t, i), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_word_field_overflow_names_the_field():
+    with pytest.raises(NumericsError, match="field 'delay'\\[1\\] = 16 does not fit in 4 bits"):
+        LAYOUT.pack([1, 1], [3, 16], [0, 0], [0, 0])
+    with pytest.raises(NumericsError, match="16 bits below its 16-bit weight, but 6 delay \\+ 1 "
+                                            "type \\+ 10 index bits = 17 are needed"):
+        WordLayout.for_pe(1024, 64)
+
+
+@pytest.mark.parametrize("largest", [0.001, 0.37, 1.0, 5.0, 300.0])
+def test_weight_scale_uses_the_top_bit_for_the_largest_weight(largest):
+    fb = weight_frac_bits(largest)
+    word = quantise_weights(np.array([largest]), fb, what="p")[0]
+    assert 2**15 <= word <= 2**16 - 1
+    assert abs(dequantise_weights(word, fb) - largest) <= 2.0 ** -(fb + 1)
+
+
+def test_too_large_weight_for_the_scale_is_an_error():
+    with pytest.raises(NumericsError, match="Projection 'p' weight\\[1\\] = 3 needs 196608 > 65535 "
+                                            "at scale 2\\^16"):
+        quantise_weights(np.array([0.5, 3.0]), 16, what="Projection 'p'")
+
+
+def test_accum_arithmetic_and_range():
+    a, b = to_accum(1.5, what="x"), to_accum(-2.25, what="y")
+    assert from_accum(mul_accum(a, b)) == -3.375
+    with pytest.raises(NumericsError, match="x\\[0\\] = 70000 does not fit the s16.15 range"):
+        to_accum(np.array([70000.0]), what="x")
+
+
+def _lif(i_offset: float, numerics: str, n_steps: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    pop = Population("p", CellType.IF_CURR_EXP, 1, parameters={"i_offset": i_offset,
+                                                              "tau_refrac": 2.0})
+    k = S2LIFKernel(pop, 1.0, numerics=numerics,
+                    frac_bits={Receptor.EXCITATORY: 15, Receptor.INHIBITORY: 15})
+    spikes, vs = [], []
+    for step in range(n_steps):
+        if k.advance(step, None).size:
+            spikes.append(step)
+        vs.append(k.get("v")[0])
+    return np.array(spikes), np.array(vs)
+
+
+def test_constant_current_matches_the_closed_form():
+    """With a constant current the update is exact: v relaxes to v_rest + R I with
+    exp(-dt/tau_m) per tick, so the first spike time is known in closed form."""
+    i, r, tau = 1.0, 20.0, 20.0  # nA, MOhm (tau_m / cm), ms
+    v_inf, v0 = -65.0 + r * i, -65.0
+    first = int(np.ceil(-tau * np.log((v_inf - (-50.0)) / (v_inf - v0))))
+    for numerics in ("s16.15", "float32"):
+        spikes, vs = _lif(i, numerics)
+        # spike in the tick whose end reaches threshold (ticks count from 0)
+        assert spikes[0] == first - 1, numerics
+        expected_v1 = v_inf + (v0 - v_inf) * np.exp(-1 / tau)
+        assert abs(vs[0] - expected_v1) < 1e-3
+
+
+def test_fixed_point_and_float32_agree_to_quantisation():
+    s_fix, v_fix = _lif(0.8, "s16.15")
+    s_f32, v_f32 = _lif(0.8, "float32")
+    np.testing.assert_array_equal(s_fix, s_f32)
+    assert np.max(np.abs(v_fix - v_f32)) < 0.01  # mV; s16.15 lsb is 3e-5 mV
+
+
+def test_input_scaling_integrates_the_exponential_kernel():
+    """A weight w adds w * tau/dt * (1 - exp(-dt/tau)) to the current in its first tick."""
+    pop = Population("p", CellType.IF_CURR_EXP, 1, parameters={"tau_syn_E": 5.0})
+    k = S2LIFKernel(pop, 1.0, numerics="s16.15",
+                    frac_bits={Receptor.EXCITATORY: 10, Receptor.INHIBITORY: 10})
+    k.receive(Receptor.EXCITATORY, np.array([2 * 1024]))  # 2 nA at scale 2^10
+    k.advance(0, None)
+    expected = 2.0 * 5.0 * (1 - np.exp(-0.2)) * np.exp(-0.2)  # added, then decayed once
+    assert abs(k.get("isyn_exc")[0] - expected) < 1e-4
+
+
+def test_unsupported_cell_type_names_the_population():
+    pop = Population("alpha", CellType.IF_CURR_ALPHA, 2)
+    with pytest.raises(NumericsError, match="Population 'alpha': cell type IF_curr_alpha has no "
+                                            "SpiNNaker2 kernel; use one of: IF_curr_exp"):
+        S2LIFKernel(pop, 1.0, numerics="s16.15",
+                    frac_bits={Receptor.EXCITATORY: 15, Receptor.INHIBITORY: 15})

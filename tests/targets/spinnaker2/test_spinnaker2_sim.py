@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+from toolchain.sim.engine import Engine
+from toolchain.sim.metrics import compare
+from toolchain.targets import get_target
+from toolchain.targets.spinnaker2.mapper import map_network
+from toolchain.targets.spinnaker2.sim import SpiNNaker2Simulator
+
+from .helpers import recurrent_net, tiny_spec
+
+T_STOP = 300.0
+
+
+def _run(net, **spec_changes):
+    sim = SpiNNaker2Simulator(net, map_network(net, tiny_spec(**spec_changes)))
+    sim.run_until(T_STOP)
+    return sim, sim.result()
+
+
+@pytest.fixture(scope="module")
+def net():
+    return recurrent_net(200, max_delay=30, t_stop=T_STOP)
+
+
+@pytest.fixture(scope="module")
+def reference(net):
+    ref = Engine(net)
+    ref.run_until(T_STOP)
+    return ref.result()
+
+
+@pytest.mark.parametrize("numerics", ["s16.15", "float32"])
+def test_deviation_from_the_float_reference_is_small(net, reference, numerics):
+    """With enough cycles nothing is late: what is left is the PE arithmetic (input held
+    over a tick, sPyNNaker's refractory count, 16-bit weights)."""
+    _, res = _run(net, numerics=numerics)
+    assert res.counters["semantic.late_packets"] == 0
+    dev = compare(reference, res).population("exc")
+    assert dev.spikes_ref > 1000
+    assert abs(dev.rate_error) < 0.25
+    assert dev.isi_distortion_ms < 5.0
+
+
+def test_fixed_point_and_float32_runs_nearly_agree(net):
+    _, fixed = _run(net, numerics="s16.15")
+    _, f32 = _run(net, numerics="float32")
+    a, b = fixed.spikes["exc"].count, f32.spikes["exc"].count
+    assert abs(a - b) <= 0.02 * a
+
+
+def test_slow_pes_drop_late_packets(net):
+    """At 0.1 MHz a 1 ms tick has 100 cycles: barely a packet per PE gets through."""
+    _, fast = _run(net)
+    _, slow = _run(net, pe_clock_hz=2.2e6, cycles_per_tick_overhead=100,
+                   cycles_per_neuron_update=30)
+    c = slow.counters
+    assert c["semantic.dropped_packets"] > 0
+    assert c["semantic.dropped_synaptic_events"] > 0
+    assert c["semantic.deferred_packets"] == 0
+    assert c["physical.max_pe_utilisation"] > 1.0
+    assert slow.spikes["exc"].count < fast.spikes["exc"].count
+    assert slow.counters["spikes_dropped"] == c["semantic.dropped_packets"]
+
+
+def test_deferred_packets_act_a_tick_late(net):
+    _, res = _run(net, pe_clock_hz=2.2e6, cycles_per_tick_overhead=100,
+                  cycles_per_neuron_update=30, late_spikes="defer")
+    c = res.counters
+    assert c["semantic.deferred_packets"] > 0 and c["semantic.dropped_packets"] == 0
+    assert c["spikes_shifted"] == c["semantic.deferred_packets"]
+
+
+def test_physical_cost_is_reported_apart(net):
+    _, res = _run(net)
+    c = res.counters
+    assert c["physical.ticks"] == T_STOP
+    assert c["physical.synaptic_events"] > 0 and c["physical.hops"] > 0
+    spec = tiny_spec()
+    floor = c["physical.synaptic_events"] * spec.energy_per_synaptic_event_j
+    assert c["physical.energy_j"] > floor
+    assert c["physical.latency_ns_p99"] >= c["physical.latency_ns_mean"] > 0
+
+
+def test_weights_round_trip_in_ir_order(net):
+    sim, _ = _run(net)
+    w = sim.weights("rec")
+    ir = net.projections[0].weight.astype(float)
+    assert w.shape == ir.shape
+    # the input projection's 1 nA sets the scale of exc's excitatory words: 2^15 per nA
+    assert np.max(np.abs(w - ir)) <= 2.0**-16 * 1.001
+    sim.set_weights("rec", ir * 0.5)
+    assert np.max(np.abs(sim.weights("rec") - ir * 0.5)) <= 2.0**-16 * 1.001
+    with pytest.raises(ValueError, match="needs .* > 65535 at scale"):
+        sim.set_weights("rec", ir * 40)  # up to 4 nA, beyond the 2 nA of 16 bits at 2^15
+
+
+def test_registered_target_compiles_and_simulates(net):
+    target = get_target("spinnaker2", board="48-chip")
+    compiled = target.compile(net)
+    sim = target.simulator(compiled)
+    sim.run_until(50.0)
+    assert sim.result().target == "spinnaker2"

@@ -1,0 +1,98 @@
+"""SpiNNaker2: 152 Cortex-M4F PEs per chip, SRAM-resident synapse rows, multicast key/mask
+routing between chips, timer-tick real-time execution.
+
+``compile`` maps (quantise, partition, place, delay extensions, keys, router tables) and
+raises a clear error when the network does not fit; ``simulator`` co-simulates the result
+on the shared engine with the PE arithmetic and the per-tick timing model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from toolchain.ir import Network
+from toolchain.targets.base import Target
+from toolchain.targets.spinnaker2.mapper import Mapping, MappingError, map_network
+from toolchain.targets.spinnaker2.routing import Routing, RoutingError, route
+from toolchain.targets.spinnaker2.spec import BOARDS, Board, SpecError, SpiNNaker2Spec, grid
+
+
+@dataclass
+class SpiNNaker2Compiled:
+    """A network mapped onto a SpiNNaker2 machine: slices, placement, keys, router tables."""
+
+    network: Network
+    spec: SpiNNaker2Spec
+    mapping: Mapping
+    routing: Routing
+
+    def resources(self) -> dict[str, float]:
+        """What the mapping uses; physical resources, not semantic effects."""
+        slices = self.mapping.slices
+        kinds = {k: sum(s.kind == k for s in slices) for k in ("neurons", "source", "delay")}
+        return {
+            "pes": len(slices),
+            "pes_neurons": kinds["neurons"],
+            "pes_sources": kinds["source"],
+            "pes_delay_extension": kinds["delay"],
+            "chips": len({s.chip for s in slices}),
+            "router_entries_max": self.routing.max_entries,
+            "router_entries_total": self.routing.total_entries,
+            "router_entries_before_minimisation": sum(self.routing.entries_before.values()),
+            **self.mapping.stats,
+        }
+
+
+def board_named(name: str) -> Board:
+    """'1-chip', '48-chip', or 'WxH' for a W x H torus of chips."""
+    if name in BOARDS:
+        return BOARDS[name]()
+    m = re.fullmatch(r"(\d+)x(\d+)", name)
+    if m:
+        return grid(int(m.group(1)), int(m.group(2)))
+    raise SpecError(f"unknown spinnaker2 board '{name}'; use one of: "
+                    f"{', '.join(BOARDS)}, or 'WxH' (e.g. '10x10') for a torus of chips")
+
+
+class SpiNNaker2Target(Target):
+    """SpiNNaker2 machine model; keyword options override ``SpiNNaker2Spec`` fields.
+
+    ``tick_ms=None`` takes the network's dt when it is a SpiNNaker timer tick (1 or 0.1 ms)
+    and 1 ms otherwise.
+    """
+
+    name: ClassVar[str] = "spinnaker2"
+
+    def __init__(self, board: str | Board = "1-chip", tick_ms: float | None = None,
+                 **overrides: Any) -> None:
+        self.board = board_named(board) if isinstance(board, str) else board
+        self.tick_ms = tick_ms
+        self.overrides = overrides
+        self.spec_for(None)  # check the options now, not at compile time
+
+    def spec_for(self, network: Network | None) -> SpiNNaker2Spec:
+        tick = self.tick_ms
+        if tick is None:
+            tick = network.dt if network is not None and network.dt in (1.0, 0.1) else 1.0
+        try:
+            return SpiNNaker2Spec(board=self.board, tick_ms=tick, **self.overrides)
+        except TypeError as e:
+            raise SpecError(f"spinnaker2 target: {e}") from None
+
+    def compile(self, network: Network) -> SpiNNaker2Compiled:
+        spec = self.spec_for(network)
+        mapping = map_network(network, spec)
+        return SpiNNaker2Compiled(network, spec, mapping, route(mapping))
+
+    def simulator(self, compiled: SpiNNaker2Compiled | Network) -> Any:
+        from toolchain.targets.spinnaker2.sim import SpiNNaker2Simulator
+
+        if isinstance(compiled, Network):
+            compiled = self.compile(compiled)
+        return SpiNNaker2Simulator(compiled.network, compiled.mapping)
+
+
+__all__ = ["MappingError", "RoutingError", "SpecError", "SpiNNaker2Compiled", "SpiNNaker2Spec",
+           "SpiNNaker2Target", "board_named"]

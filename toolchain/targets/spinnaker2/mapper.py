@@ -1,0 +1,307 @@
+"""Map a network onto SpiNNaker2 PEs: quantise delays, cut populations into slices that fit a
+PE's SRAM, add delay-extension slices for long delays, and place every slice on a PE.
+
+A slice is what one PE runs: up to ``neurons_per_pe`` neurons of one population (with their
+ring buffers and incoming synapse rows), up to ``neurons_per_pe`` neurons of a spike source,
+or one delay-extension stage set for one source slice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from toolchain.ir import Network, Population, Projection, Receptor
+from toolchain.targets.spinnaker2.numerics import (
+    SUPPORTED_CELLS,
+    WordLayout,
+    quantise_weights,
+    weight_frac_bits,
+)
+from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+
+SliceKind = Literal["neurons", "source", "delay"]
+
+# SRAM accounting per PE (32-bit words).  The LIF state and parameters: v, v_rest, v_reset,
+# v_thresh, R, exp(-dt/tau_m), i_offset, refractory count and length, and per synapse type
+# state, decay and input scale: 15 words, rounded up to 16.  [assumption, after the
+# sPyNNaker neuron_model_lif_impl.h / synapse_types_exponential_impl.h structs]
+NEURON_STATE_BYTES = 16 * 4
+RING_ENTRY_BYTES = 4  # one uint32 accumulator per (slot, synapse type, neuron)
+ROW_HEADER_BYTES = 3 * 4  # static row header: plastic size, fixed size, plastic-control size
+# [src: sPyNNaker synapse_row.h row layout]
+MASTER_TABLE_ENTRY_BYTES = 3 * 4  # key, mask, address/row length of one incoming source slice
+
+
+class MappingError(ValueError):
+    """The network does not fit the SpiNNaker2 machine; the message says what to change."""
+
+
+@dataclass
+class Slice:
+    """What one PE runs."""
+
+    kind: SliceKind
+    node: str  # population / source label; for a delay slice the source node's label
+    lo: int  # first neuron (of node)
+    hi: int  # one past the last neuron
+    chip: int = -1
+    pe: int = -1  # PE index on its chip
+    key: int = 0  # multicast base key of spikes this slice sends
+    key_bits: int = 0  # low key bits that carry the neuron index (and delay stage)
+    source_slice: int = -1  # for a delay slice: the slice whose spikes it delays
+    sram_bytes: int = 0  # data SRAM it needs
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo
+
+    @property
+    def mask(self) -> int:
+        return (0xFFFFFFFF << self.key_bits) & 0xFFFFFFFF
+
+
+@dataclass
+class SynapseTable:
+    """One projection's synapses, quantised: per synapse its delay in ticks, split into the
+    delay-extension stages it passes and the remainder the target PE's ring buffer holds."""
+
+    projection: str
+    pre: str
+    post: str
+    receptor: Receptor
+    pre_index: np.ndarray
+    post_index: np.ndarray
+    words: np.ndarray  # unsigned weight magnitudes at the post population's scale
+    frac_bits: int
+    delay_ticks: np.ndarray
+    stage: np.ndarray  # delay-extension stages (0 = direct)
+    residual: np.ndarray  # ticks left for the ring buffer, 1..max_delay_ticks
+
+
+@dataclass
+class Mapping:
+    """Slices, their placement and the per-synapse quantities the encoder and simulator read."""
+
+    spec: SpiNNaker2Spec
+    slices: list[Slice]
+    slice_of: dict[str, np.ndarray]  # node label -> slice id per neuron
+    delay_slice_of: dict[int, int]  # source slice id -> its delay-extension slice id
+    synapses: list[SynapseTable]
+    frac_bits: dict[tuple[str, Receptor], int]  # (post population, receptor) -> weight scale
+    layout: WordLayout
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def slices_of(self, node: str) -> list[int]:
+        return [i for i, s in enumerate(self.slices) if s.node == node and s.kind != "delay"]
+
+
+def map_network(network: Network, spec: SpiNNaker2Spec) -> Mapping:
+    """Quantise, partition and place ``network``; raise ``MappingError`` if it cannot fit."""
+    _check_cells(network)
+    layout = WordLayout.for_pe(spec.neurons_per_pe, spec.ring_buffer_ticks, spec.weight_bits)
+    frac_bits = _weight_scales(network, spec)
+    synapses = [_quantise(network, proj, spec, frac_bits) for proj in network.projections]
+    slices: list[Slice] = []
+    slice_of: dict[str, np.ndarray] = {}
+    for node in network.sources:
+        slice_of[node.label] = _cut(slices, "source", node.label,
+                                    np.full(node.size, spec.neurons_per_pe, np.int64))
+    for pop in network.populations:
+        capacity = _neurons_that_fit(pop, [t for t in synapses if t.post == pop.label], spec)
+        slice_of[pop.label] = _cut(slices, "neurons", pop.label, capacity)
+    delay_slice_of = _add_delay_slices(slices, slice_of, synapses)
+    _place(slices, spec, network)
+    stats = {
+        "delay_quantisation_error_ms_mean": _delay_error(network, synapses, spec),
+        "weight_quantisation_error_rel_max": _weight_error(network, synapses),
+    }
+    return Mapping(spec, slices, slice_of, delay_slice_of, synapses, frac_bits, layout, stats)
+
+
+# --------------------------------------------------------------------------- checks, quantise
+
+
+def _check_cells(network: Network) -> None:
+    for proj in network.projections:
+        if proj.plasticity is not None:
+            raise MappingError(
+                f"Projection '{proj.label}': STDP is not modelled on the spinnaker2 target; "
+                "remove its plasticity or use the reference or loihi target"
+            )
+    for pop in network.populations:
+        if pop.cell_type not in SUPPORTED_CELLS:
+            allowed = ", ".join(c.value for c in SUPPORTED_CELLS)
+            raise MappingError(
+                f"Population '{pop.label}': cell type {pop.cell_type.value} is not available "
+                f"on spinnaker2 (its neuron kernels: {allowed}); change the cell type"
+            )
+
+
+def _weight_scales(network: Network, spec: SpiNNaker2Spec) -> dict[tuple[str, Receptor], int]:
+    largest: dict[tuple[str, Receptor], float] = {}
+    for proj in network.projections:
+        key = (proj.post, proj.receptor)
+        if proj.size:
+            largest[key] = max(largest.get(key, 0.0), float(np.abs(proj.weight).max()))
+    scales = {}
+    for pop in network.populations:
+        for r in (Receptor.EXCITATORY, Receptor.INHIBITORY):
+            scales[(pop.label, r)] = weight_frac_bits(largest.get((pop.label, r), 0.0),
+                                                      spec.weight_bits)
+    return scales
+
+
+def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
+              frac_bits: dict[tuple[str, Receptor], int]) -> SynapseTable:
+    what = f"Projection '{proj.label}'"
+    fb = frac_bits[(proj.post, proj.receptor)]
+    words = quantise_weights(proj.weight, fb, what=what, weight_bits=spec.weight_bits)
+    ticks = np.maximum(np.rint(proj.delay / np.float32(spec.tick_ms)), 1).astype(np.int32)
+    longest = int(ticks.max()) if ticks.size else 0
+    if longest > spec.max_extended_delay_ticks:
+        i = int(np.argmax(ticks))
+        raise MappingError(
+            f"{what} delay[{i}] = {proj.delay[i]:g} ms is {longest} ticks of {spec.tick_ms:g} ms; "
+            f"spinnaker2 reaches at most {spec.max_extended_delay_ticks} ticks "
+            f"({spec.max_delay_ticks} in the ring buffer + {spec.max_delay_stages} delay-extension "
+            f"stages of {spec.max_delay_ticks}); shorten the delay, or raise ring_buffer_ticks "
+            f"(up to 64) or max_delay_stages"
+        )
+    m = spec.max_delay_ticks
+    stage = np.maximum(0, -(-(ticks - m) // m)).astype(np.int32)  # ceil((d - m) / m)
+    residual = (ticks - stage * m).astype(np.int32)
+    return SynapseTable(proj.label, proj.pre, proj.post, proj.receptor, proj.pre_index,
+                        proj.post_index, words, fb, ticks, stage, residual)
+
+
+def _delay_error(network: Network, tables: list[SynapseTable], spec: SpiNNaker2Spec) -> float:
+    total, n = 0.0, 0
+    for proj, t in zip(network.projections, tables, strict=True):
+        total += float(np.abs(t.delay_ticks * spec.tick_ms - proj.delay.astype(np.float64)).sum())
+        n += proj.size
+    return total / n if n else 0.0
+
+
+def _weight_error(network: Network, tables: list[SynapseTable]) -> float:
+    worst = 0.0
+    for proj, t in zip(network.projections, tables, strict=True):
+        w = np.abs(proj.weight.astype(np.float64))
+        nz = w > 0
+        if nz.any():
+            err = np.abs(t.words[nz] * 2.0 ** -t.frac_bits - w[nz]) / w[nz]
+            worst = max(worst, float(err.max()))
+    return worst
+
+
+# --------------------------------------------------------------------------- partition
+
+
+def _neurons_that_fit(pop: Population, incoming: list[SynapseTable],
+                      spec: SpiNNaker2Spec) -> np.ndarray:
+    """For each neuron i, how many neurons from i on fit one PE (at most neurons_per_pe).
+
+    Synapse rows are sized by an upper bound (every incoming synapse in a row of its own
+    projection, rows at most one per pre neuron), as a mapper must allocate before it knows
+    which rows arrive: the same bound for every slice keeps the count a plain prefix sum.
+    """
+    n = pop.size
+    budget = spec.data_bytes_per_pe
+    per_neuron = NEURON_STATE_BYTES + 2 * spec.ring_buffer_ticks * RING_ENTRY_BYTES
+    syn_prefix = np.zeros(n + 1, np.int64)
+    for t in incoming:
+        syn_prefix[1:] += np.cumsum(np.bincount(t.post_index, minlength=n))
+    n_pre_rows = sum(_pre_rows_bound(t) for t in incoming)
+    master = MASTER_TABLE_ENTRY_BYTES * max(1, len(incoming)) * 2  # direct + delayed sources
+    fixed = master
+
+    def need(lo: np.ndarray, k: np.ndarray) -> np.ndarray:
+        syn = syn_prefix[lo + k] - syn_prefix[lo]
+        rows = np.minimum(syn, n_pre_rows)
+        return fixed + k * per_neuron + 4 * syn + ROW_HEADER_BYTES * rows
+
+    lo = np.arange(n)
+    cap = np.minimum(spec.neurons_per_pe, n - lo)
+    one = need(lo, np.ones(n, np.int64))
+    if np.any(one > budget):
+        i = int(np.flatnonzero(one > budget)[0])
+        syn = int(syn_prefix[i + 1] - syn_prefix[i])
+        raise MappingError(
+            f"Population '{pop.label}' neuron {i} has {syn} incoming synapses needing "
+            f"{int(one[i])} bytes on its PE, more than the {budget} bytes of data SRAM "
+            f"({spec.sram_per_pe} SRAM - {spec.code_and_stack_bytes} code_and_stack_bytes); "
+            "reduce its fan-in or code_and_stack_bytes"
+        )
+    # binary search, for every start neuron at once, for the largest k that fits
+    good = np.ones(n, np.int64)
+    bad = cap + 1
+    while np.any(bad - good > 1):
+        mid = (good + bad) // 2
+        fits = need(lo, np.minimum(mid, cap)) <= budget
+        good = np.where(fits & (mid <= cap), mid, good)
+        bad = np.where(fits & (mid <= cap), bad, mid)
+    return good
+
+
+def _pre_rows_bound(t: SynapseTable) -> int:
+    stages = int(t.stage.max()) + 1 if t.stage.size else 1
+    return int(np.unique(t.pre_index).size) * min(stages, 2)
+
+
+def _cut(slices: list[Slice], kind: SliceKind, node: str, capacity: np.ndarray) -> np.ndarray:
+    n = capacity.size
+    slice_id = np.empty(n, np.int32)
+    lo = 0
+    while lo < n:
+        hi = lo + int(min(capacity[lo], n - lo))
+        slice_id[lo:hi] = len(slices)
+        slices.append(Slice(kind, node, lo, hi))
+        lo = hi
+    return slice_id
+
+
+def _add_delay_slices(slices: list[Slice], slice_of: dict[str, np.ndarray],
+                      tables: list[SynapseTable]) -> dict[int, int]:
+    """One delay-extension slice per source slice that has a synapse with stage > 0."""
+    needed: set[int] = set()
+    for t in tables:
+        long = t.stage > 0
+        if long.any():
+            needed.update(np.unique(slice_of[t.pre][t.pre_index[long]]).tolist())
+    out = {}
+    for sid in sorted(needed):
+        src = slices[sid]
+        out[sid] = len(slices)
+        slices.append(Slice("delay", src.node, src.lo, src.hi, source_slice=sid))
+    return out
+
+
+# --------------------------------------------------------------------------- place
+
+
+def _place(slices: list[Slice], spec: SpiNNaker2Spec, network: Network) -> None:
+    """Fill chips in order, a delay-extension slice on the PE after its source's slices."""
+    available = spec.n_pes
+    if len(slices) > available:
+        kinds = {k: sum(s.kind == k for s in slices) for k in ("neurons", "source", "delay")}
+        chips_needed = math.ceil(len(slices) / spec.usable_pes_per_chip)
+        raise MappingError(
+            f"network '{network.label}' needs {len(slices)} PEs ({kinds['neurons']} neuron "
+            f"slices, {kinds['source']} spike-source slices, {kinds['delay']} delay-extension "
+            f"slices) but board '{spec.board.name}' has {available} ({spec.board.n_chips} chips x "
+            f"{spec.usable_pes_per_chip} usable PEs); use a board of at least {chips_needed} "
+            "chips, or raise neurons_per_pe"
+        )
+    order = sorted(range(len(slices)), key=lambda i: _place_order(slices, i))
+    first_pe = spec.reserved_pes_per_chip
+    for n, i in enumerate(order):
+        chip, pe = divmod(n, spec.usable_pes_per_chip)
+        slices[i].chip, slices[i].pe = chip, first_pe + pe
+
+
+def _place_order(slices: list[Slice], i: int) -> tuple[int, int]:
+    s = slices[i]
+    return (s.source_slice, 1) if s.kind == "delay" else (i, 0)

@@ -1,0 +1,191 @@
+"""Co-simulation of a mapped network on SpiNNaker2, on the shared timestep engine.
+
+SpiNNaker2 plugs three things into :class:`toolchain.sim.engine.Engine`:
+
+* :class:`S2Numerics`: the PE's LIF kernels (:mod:`numerics`) and 16-bit weight words at
+  the post population's scale, delivered as integers into the engine's ring buffers;
+* :class:`~toolchain.targets.spinnaker2.timing.TickTiming`: the PE time budget and the
+  interconnect, deciding which packets are late (dropped or deferred a tick);
+* a machine-level copy of the network in which every projection is split into one
+  projection per (target PE, delay stage), so that one spike of it is one multicast
+  packet, delays are whole timer ticks, and the step is the timer tick.
+
+The engine's schedule is Brian2's (input arriving in tick t acts from t + 1); sPyNNaker's
+own loop applies it within tick t.  Keeping the shared schedule means a deviation from the
+float reference shows the hardware's arithmetic and timing only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toolchain.ir import Network, Population, Projection, Receptor
+from toolchain.sim.engine import Engine
+from toolchain.sim.numerics import Numerics
+from toolchain.sim.plasticity import PlasticityModel
+from toolchain.sim.results import SimulationResult
+from toolchain.sim.synapses import SynapseMatrix, WeightCodec
+from toolchain.targets.spinnaker2.mapper import Mapping, MappingError
+from toolchain.targets.spinnaker2.numerics import (
+    S2LIFKernel,
+    dequantise_weights,
+    quantise_weights,
+)
+from toolchain.targets.spinnaker2.timing import Row, TickTiming
+
+SPLIT = "@"  # machine-level projection label: "<projection>@<target slice>.<stage>"
+
+
+class WordWeights(WeightCodec):
+    """Weights as unsigned 16-bit words of scale 2**frac_bits; the receptor gives the sign."""
+
+    dtype = np.dtype(np.int64)
+
+    def __init__(self, frac_bits: int, negative: bool, label: str, weight_bits: int) -> None:
+        self.frac_bits, self.negative = frac_bits, negative
+        self.label, self.weight_bits = label, weight_bits
+
+    def encode(self, weights: np.ndarray) -> np.ndarray:
+        return quantise_weights(weights, self.frac_bits, what=f"Projection '{self.label}'",
+                                weight_bits=self.weight_bits)
+
+    def decode(self, stored: np.ndarray) -> np.ndarray:
+        w = dequantise_weights(stored, self.frac_bits)
+        return -w if self.negative else w
+
+    def drive(self, stored: np.ndarray) -> np.ndarray:
+        return stored
+
+
+class S2Numerics(Numerics):
+    """The arithmetic of a SpiNNaker2 PE for the shared engine."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        self.mapping = mapping
+
+    def kernel(self, population: Population, dt: float) -> S2LIFKernel:
+        fb = {r: self.mapping.frac_bits[(population.label, r)]
+              for r in (Receptor.EXCITATORY, Receptor.INHIBITORY)}
+        return S2LIFKernel(population, dt, numerics=self.mapping.spec.numerics, frac_bits=fb)
+
+    def weights(self, projection: Projection, post: Population) -> WordWeights:
+        negative = (projection.receptor is Receptor.INHIBITORY
+                    and not post.cell_type.conductance_based)
+        return WordWeights(self.mapping.frac_bits[(post.label, projection.receptor)], negative,
+                           projection.label.split(SPLIT)[0], self.mapping.spec.weight_bits)
+
+    def plasticity(self, projection: Projection, matrix: SynapseMatrix, codec: WeightCodec,
+                   dt: float) -> PlasticityModel:
+        raise MappingError(
+            f"Projection '{projection.label.split(SPLIT)[0]}': STDP is not modelled on the "
+            "spinnaker2 target; remove its plasticity or use the reference or loihi target"
+        )
+
+
+def chip_hops(mapping: Mapping, a: int, b: int) -> int:
+    """Dimension-order hops between chips ``a`` and ``b`` (shorter way round on a torus)."""
+    board = mapping.spec.board
+    (ax, ay), (bx, by) = board.chip_xy(a), board.chip_xy(b)
+    hx, hy = abs(bx - ax), abs(by - ay)
+    if board.torus:
+        hx, hy = min(hx, board.width - hx), min(hy, board.height - hy)
+    return hx + hy
+
+
+def machine_network(network: Network, mapping: Mapping) -> tuple[Network, dict[str, Row],
+                                                                  dict[str, list]]:
+    """The network as the machine runs it, its packet rows, and for every IR projection the
+    machine projections and IR synapse indices it was split into."""
+    spec = mapping.spec
+    projections, rows, parts = [], {}, {}
+    for proj, table in zip(network.projections, mapping.synapses, strict=True):
+        target = mapping.slice_of[proj.post][table.post_index]
+        pre_slice = mapping.slice_of[proj.pre]
+        code = target.astype(np.int64) * (spec.max_delay_stages + 1) + table.stage
+        order = np.argsort(code, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, np.diff(code[order]) != 0, True])
+        parts[proj.label] = []
+        n_pre = network.node(proj.pre).size
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            idx = order[a:b]
+            tgt, stage = int(target[idx[0]]), int(table.stage[idx[0]])
+            label = f"{proj.label}{SPLIT}{tgt}.{stage}"
+            delay = (table.delay_ticks[idx] * np.float64(spec.tick_ms)).astype(np.float32)
+            projections.append(Projection(label, proj.pre, proj.post, proj.pre_index[idx],
+                                          proj.post_index[idx], proj.weight[idx], delay,
+                                          proj.receptor))
+            parts[proj.label].append((label, idx))
+            rows[label] = _row(mapping, pre_slice, proj.pre_index[idx], n_pre, tgt, stage)
+    machine = network.replace(dt=spec.tick_ms, projections=tuple(projections))
+    return machine, rows, parts
+
+
+def _row(mapping: Mapping, pre_slice: np.ndarray, pre: np.ndarray, n_pre: int, target: int,
+         stage: int) -> Row:
+    slices = mapping.slices
+    length = np.bincount(pre, minlength=n_pre)
+    # packets of one source come from the slice of each pre neuron; take the first's
+    # chip for the hop count when a projection's pre neurons span slices (they share a
+    # chip whenever their population fits one chip; otherwise it is an approximation)
+    first = int(pre_slice[pre[0]])
+    sender, via, via_hops = first, -1, 0
+    if stage > 0:
+        via = mapping.delay_slice_of[first]
+        sender, via_hops = via, chip_hops(mapping, slices[first].chip, slices[via].chip)
+    keys = np.array([slices[s].key for s in pre_slice], np.int64) + (
+        np.arange(n_pre) - np.array([slices[s].lo for s in pre_slice]))
+    return Row(target, stage, sender, via, length,
+               chip_hops(mapping, slices[sender].chip, slices[target].chip), via_hops, keys)
+
+
+class SpiNNaker2Simulator:
+    """The shared engine running the machine-level network; IR projection labels in and out
+    (implements the targets' ``Simulator`` protocol)."""
+
+    def __init__(self, network: Network, mapping: Mapping) -> None:
+        self.network, self.mapping = network, mapping
+        machine, rows, self._parts = machine_network(network, mapping)
+        sizes = np.array([s.size if s.kind != "delay" else 0 for s in mapping.slices])
+        self.timing = TickTiming(mapping.spec, sizes, rows)
+        self.engine = Engine(machine, numerics=S2Numerics(mapping), interconnect=self.timing,
+                             target="spinnaker2")
+
+    @property
+    def t(self) -> float:
+        return self.engine.t
+
+    def run_until(self, t_stop: float) -> None:
+        self.engine.run_until(t_stop)
+
+    def reset(self) -> None:
+        self.engine.reset()
+
+    def result(self) -> SimulationResult:
+        res = self.engine.result()
+        res.counters.update(self.timing.summary(self.engine.step, len(self.mapping.slices)))
+        return res
+
+    def weights(self, projection: str) -> np.ndarray:
+        size = self.network.projections[self._index(projection)].size
+        out = np.empty(size)
+        for label, idx in self._parts[projection]:
+            out[idx] = self.engine.weights(label)
+        return out
+
+    def set_weights(self, projection: str, values: np.ndarray) -> None:
+        size = self.network.projections[self._index(projection)].size
+        arr = np.asarray(values, np.float64)
+        if arr.ndim == 0:
+            arr = np.full(size, float(arr))
+        if arr.shape != (size,):
+            raise ValueError(f"Projection '{projection}': {arr.size} weights given for {size} "
+                             "synapses; give one weight per synapse in IR order")
+        for label, idx in self._parts[projection]:
+            self.engine.set_weights(label, arr[idx])
+
+    def _index(self, projection: str) -> int:
+        for k, p in enumerate(self.network.projections):
+            if p.label == projection:
+                return k
+        known = ", ".join(p.label for p in self.network.projections) or "none"
+        raise KeyError(f"no projection '{projection}' (projections: {known})")

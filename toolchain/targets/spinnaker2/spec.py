@@ -1,0 +1,211 @@
+"""What a SpiNNaker2 machine offers a compiled network: every limit, clock and cost the
+mapper, the numerics and the timing model read, in one overridable value.
+
+Each default names its source.  **[src]** was read in a public source; **[unverified]** is a
+commonly quoted figure that could not be checked against a primary source, so it is a named
+parameter here and nowhere else: override it (``SpiNNaker2Spec(pe_clock_hz=300e6)``) when a
+better number is known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+Numerics = Literal["s16.15", "float32"]
+LateSpikePolicy = Literal["drop", "defer"]
+
+
+class SpecError(ValueError):
+    """A SpiNNaker2 machine description that cannot exist (a parameter out of its range)."""
+
+
+@dataclass(frozen=True)
+class Board:
+    """Chips on a 2-D grid joined by chip-to-chip links; ``torus`` closes the edges.
+
+    Every chip has the same number of processing elements (PEs); chip (x, y) talks to its
+    4 grid neighbours.  A SpiNNaker chip has 6 links [src: SpiNNaker2 datasheet v0.03]; the
+    two diagonal links are not used by our dimension-order routes, which is a simplification
+    (routes are at most as short as with them, never shorter).
+    """
+
+    name: str
+    width: int
+    height: int
+    torus: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise SpecError(f"Board '{self.name}': {name} must be a positive integer, "
+                                f"got {value!r}")
+
+    @property
+    def n_chips(self) -> int:
+        return self.width * self.height
+
+    def chip_xy(self, chip: int) -> tuple[int, int]:
+        return chip % self.width, chip // self.width
+
+
+def single_chip() -> Board:
+    """One SpiNNaker2 chip on its own."""
+    return Board("1-chip", 1, 1)
+
+
+def board48() -> Board:
+    """A 48-chip board laid out as an 8 x 6 mesh.
+
+    SpiNNaker 1's 48-node board is the model; the SpiNNaker2 48-chip board's exact chip
+    wiring is [unverified], so this is a plain mesh (no wrap-around inside one board).
+    """
+    return Board("48-chip", 8, 6)
+
+
+def grid(width: int, height: int, *, torus: bool = True) -> Board:
+    """Several boards joined into one ``width`` x ``height`` torus of chips (racks)."""
+    return Board(f"{width}x{height}-chip", width, height, torus)
+
+
+BOARDS = {"1-chip": single_chip, "48-chip": board48}
+
+
+@dataclass(frozen=True)
+class SpiNNaker2Spec:
+    """A SpiNNaker2 machine and the software conventions of its SNN runtime."""
+
+    board: Board = dataclasses.field(default_factory=single_chip)
+
+    # --- chip -----------------------------------------------------------------------------
+    # 152 ARM Cortex-M4F PEs, 128 KB SRAM each, a 16,384-entry multicast router and 6 links.
+    # [src: SpiNNaker2 datasheet v0.03; Hoeppner et al. 2021, arXiv 2103.08392]
+    pes_per_chip: int = 152
+    sram_per_pe: int = 128 * 1024  # bytes
+    router_entries: int = 16_384
+    chip_links: int = 6
+    # PEs per chip kept for the runtime (boot/monitor duties).  SpiNNaker 1 keeps a monitor
+    # core per chip; 1 on SpiNNaker2 is an assumption [unverified].
+    reserved_pes_per_chip: int = 1
+    # Part of each PE's SRAM taken by program code, stack and runtime buffers: an assumption
+    # [unverified] (sPyNNaker's LIF binary for SpiNNaker 1 is of the order of 20-30 KB; we
+    # round up to leave room for stack and recording buffers).
+    code_and_stack_bytes: int = 32 * 1024
+
+    # --- software conventions of the SNN runtime -----------------------------------------
+    # Neurons per PE: 250 in the SpiNNaker2 SNN software [unverified]; sPyNNaker uses 256
+    # on SpiNNaker 1 [src: sPyNNaker spynnaker/pyNN/utilities/constants.py].
+    neurons_per_pe: int = 250
+    # Timer tick: 1 ms default, 0.1 ms common [src: sPyNNaker; FACTS.md].
+    tick_ms: float = 1.0
+    # Delay ring buffer slots per PE, 16 by default, up to 64
+    # [src: sPyNNaker constants.py MAX_SUPPORTED_DELAY_TICS].
+    ring_buffer_ticks: int = 16
+    # Delay-extension stages a long delay may pass through.  Older sPyNNaker releases reach
+    # 144 ticks with 16-tick stages [src: FACTS.md]; here each stage adds max_delay_ticks
+    # (15 with 16 slots) so that the remainder left for the target PE is never 0 ticks:
+    # 8 stages reach 15 + 8 x 15 = 135 ticks.
+    max_delay_stages: int = 8
+    numerics: Numerics = "s16.15"
+    weight_bits: int = 16  # sPyNNaker synaptic word weight field [src: synapse_row.h]
+
+    # --- per-PE work, for the timing model ------------------------------------------------
+    # M4F clock: the PEs run under per-PE DVFS; 200 MHz is the figure quoted for the SNN
+    # performance level [unverified].  The 28 nm SpiNNaker2 test chip ran its PEs from
+    # 125 to 500 MHz at three performance levels [paper: Hoeppner et al. 2019, "Dynamic
+    # power management for neuromorphic many-core systems", IEEE TCAS-I].
+    pe_clock_hz: float = 200e6
+    # Cycles per synaptic event (DMA'd row word decoded and added to the ring buffer) and per
+    # neuron update; of the order of sPyNNaker's published budgets [unverified].
+    cycles_per_synaptic_event: int = 20
+    cycles_per_neuron_update: int = 100
+    cycles_per_packet: int = 60  # multicast packet received: interrupt + row lookup [unverified]
+    cycles_per_tick_overhead: int = 2_000  # timer interrupt, recording, DMA set-up [unverified]
+    late_spikes: LateSpikePolicy = "drop"  # sPyNNaker's drop_late_spikes [src: FACTS.md]
+
+    # --- interconnect and energy (physical cost only) -------------------------------------
+    hop_latency_ns: float = 100.0  # per chip-to-chip router hop [unverified]
+    noc_latency_ns: float = 20.0  # source PE -> chip router and router -> target PE [unverified]
+    energy_per_synaptic_event_j: float = 10e-12  # [unverified]
+    energy_per_neuron_update_j: float = 20e-12  # [unverified]
+    energy_per_hop_j: float = 100e-12  # per packet per chip-to-chip hop [unverified]
+    static_power_per_pe_w: float = 1e-3  # idle PE at its performance level [unverified]
+
+    def __post_init__(self) -> None:
+        positive_ints = ("pes_per_chip", "sram_per_pe", "router_entries", "chip_links",
+                         "neurons_per_pe", "ring_buffer_ticks", "weight_bits",
+                         "cycles_per_synaptic_event", "cycles_per_neuron_update",
+                         "cycles_per_packet")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SpecError(f"SpiNNaker2Spec {name} must be a positive integer, got {value!r}")
+        if not 0 <= self.reserved_pes_per_chip < self.pes_per_chip:
+            raise SpecError(
+                f"SpiNNaker2Spec reserved_pes_per_chip = {self.reserved_pes_per_chip} must be in "
+                f"[0, {self.pes_per_chip - 1}] so that a chip keeps a PE for neurons"
+            )
+        if not 0 <= self.code_and_stack_bytes < self.sram_per_pe:
+            raise SpecError(
+                f"SpiNNaker2Spec code_and_stack_bytes = {self.code_and_stack_bytes} must be in "
+                f"[0, {self.sram_per_pe}) (the SRAM of one PE)"
+            )
+        if self.tick_ms not in (1.0, 0.1):
+            raise SpecError(f"SpiNNaker2Spec tick_ms = {self.tick_ms:g} ms is not a supported "
+                            "timer tick; use 1.0 or 0.1")
+        rb = self.ring_buffer_ticks
+        if not 2 <= rb <= 64 or rb & (rb - 1):
+            raise SpecError(
+                f"SpiNNaker2Spec ring_buffer_ticks = {rb} must be a power of two in [2, 64] "
+                "(the delay field of a synaptic word is log2 of it wide)"
+            )
+        if not isinstance(self.max_delay_stages, int) or self.max_delay_stages < 0:
+            raise SpecError(f"SpiNNaker2Spec max_delay_stages must be an integer >= 0, "
+                            f"got {self.max_delay_stages!r}")
+        if self.numerics not in ("s16.15", "float32"):
+            raise SpecError(f"SpiNNaker2Spec numerics '{self.numerics}' is not supported; "
+                            "use 's16.15' or 'float32'")
+        if self.late_spikes not in ("drop", "defer"):
+            raise SpecError(f"SpiNNaker2Spec late_spikes '{self.late_spikes}' is not supported; "
+                            "use 'drop' or 'defer'")
+        if not self.pe_clock_hz > 0:
+            raise SpecError(f"SpiNNaker2Spec pe_clock_hz must be positive, got {self.pe_clock_hz}")
+
+    # --- derived quantities -----------------------------------------------------------------
+    @property
+    def usable_pes_per_chip(self) -> int:
+        return self.pes_per_chip - self.reserved_pes_per_chip
+
+    @property
+    def n_pes(self) -> int:
+        """PEs the board offers to the network."""
+        return self.board.n_chips * self.usable_pes_per_chip
+
+    @property
+    def data_bytes_per_pe(self) -> int:
+        """SRAM left for neuron state, ring buffers and synapse rows."""
+        return self.sram_per_pe - self.code_and_stack_bytes
+
+    @property
+    def max_delay_ticks(self) -> int:
+        """Longest delay a PE's ring buffer holds on its own (slot 0 is 'now')."""
+        return self.ring_buffer_ticks - 1
+
+    @property
+    def max_extended_delay_ticks(self) -> int:
+        """Longest delay with delay-extension stages."""
+        return self.max_delay_ticks * (1 + self.max_delay_stages)
+
+    @property
+    def delay_bits(self) -> int:
+        return int(math.log2(self.ring_buffer_ticks))
+
+    @property
+    def cycles_per_tick(self) -> float:
+        return self.pe_clock_hz * self.tick_ms * 1e-3
+
+    def replace(self, **changes: object) -> SpiNNaker2Spec:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,185 @@
+"""Per-tick timing of SpiNNaker2 PEs: does each PE finish its tick's work before the next
+timer tick, and what does the interconnect cost?
+
+Two kinds of result, kept apart (FACTS.md, timing semantics):
+
+* semantic effects: a multicast packet that its target PE has no cycles left to process in
+  its tick is *late*; with ``late_spikes="drop"`` it is dropped (sPyNNaker's
+  drop_late_spikes), with ``"defer"`` it is processed first thing next tick, so its synapses
+  act one tick later than programmed (a shifted spike).
+* physical cost: cycles and busy time per PE, packet latency (NoC + hops), energy.
+
+Work model per PE and tick: ``overhead + neurons x cycles_per_neuron_update`` for the timer
+interrupt and neuron update, then every arriving packet costs ``cycles_per_packet +
+row_length x cycles_per_synaptic_event``, until ``pe_clock_hz x tick`` cycles are used up.
+A packet that does not fit is late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolchain.sim.interconnect import DROPPED, Interconnect
+from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+
+
+@dataclass(frozen=True)
+class Row:
+    """The synapses of one projection into one target PE through one delay path: what a
+    multicast packet from a pre neuron makes that PE process."""
+
+    target: int  # receiving slice id
+    stage: int  # delay-extension stages passed (0 = direct)
+    sender: int  # slice id sending the packet (the delay slice for stage > 0)
+    via: int  # the delay slice the spike passes first, or -1
+    length: np.ndarray  # synapses in the row, per pre neuron
+    hops: int  # chip-to-chip hops from the sender's chip to the target's
+    via_hops: int  # hops from the source to the delay slice (0 if none)
+    key_base: np.ndarray  # multicast key of each pre neuron (arrival-order tie-break)
+
+
+@dataclass
+class TimingCounters:
+    """Totals over a run; semantic and physical kept in separate name spaces."""
+
+    ticks: int = 0
+    packets: int = 0
+    synaptic_events: int = 0
+    neuron_updates: int = 0
+    hops: int = 0
+    late_packets: int = 0
+    dropped_packets: int = 0
+    deferred_packets: int = 0
+    dropped_synaptic_events: int = 0
+    deferred_synaptic_events: int = 0
+    overrun_pe_ticks: int = 0
+    max_utilisation: float = 0.0
+    latency_ns: list[float] = field(default_factory=list)
+
+    def as_dict(self, spec: SpiNNaker2Spec, n_pes: int) -> dict[str, float]:
+        lat = np.asarray(self.latency_ns) if self.latency_ns else np.zeros(1)
+        energy = (self.synaptic_events * spec.energy_per_synaptic_event_j
+                  + self.neuron_updates * spec.energy_per_neuron_update_j
+                  + self.hops * spec.energy_per_hop_j
+                  + n_pes * spec.static_power_per_pe_w * self.ticks * spec.tick_ms * 1e-3)
+        return {
+            "semantic.late_packets": self.late_packets,
+            "semantic.dropped_packets": self.dropped_packets,
+            "semantic.deferred_packets": self.deferred_packets,
+            "semantic.dropped_synaptic_events": self.dropped_synaptic_events,
+            "semantic.shifted_synaptic_events": self.deferred_synaptic_events,
+            "physical.ticks": self.ticks,
+            "physical.packets": self.packets,
+            "physical.synaptic_events": self.synaptic_events,
+            "physical.neuron_updates": self.neuron_updates,
+            "physical.hops": self.hops,
+            "physical.overrun_pe_ticks": self.overrun_pe_ticks,
+            "physical.max_pe_utilisation": self.max_utilisation,
+            "physical.latency_ns_mean": float(lat.mean()),
+            "physical.latency_ns_p99": float(np.percentile(lat, 99)),
+            "physical.energy_j": energy,
+            "physical.wall_time_s": self.ticks * spec.tick_ms * 1e-3,  # real-time machine
+        }
+
+
+class TickTiming(Interconnect):
+    """SpiNNaker2's interconnect and PE time budget as the shared engine's ``Interconnect``.
+
+    The engine asks per step and projection which spikes arrive late; projections are
+    split by the simulator into one per (projection, target PE, delay stage), so that a
+    spike of one such projection is exactly one packet.  A packet that passes delay
+    stages is charged to the tick it reaches its target PE, ``stage x max_delay_ticks``
+    after it was sent; a tick's budget is handed out first come, first served, in the
+    order the engine routes (populations, then sources, in network order).
+    """
+
+    def __init__(self, spec: SpiNNaker2Spec, neurons_per_slice: np.ndarray,
+                 rows: dict[str, Row]) -> None:
+        self.spec = spec
+        self.rows = rows
+        self.neurons = np.asarray(neurons_per_slice, np.int64)
+        fixed = spec.cycles_per_tick_overhead + self.neurons * spec.cycles_per_neuron_update
+        self.fixed = fixed.astype(np.float64)
+        self.max_extra_delay = 1 if spec.late_spikes == "defer" else 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.counters = TimingCounters()
+        self._used: dict[int, np.ndarray] = {}  # tick -> cycles used per slice so far
+        self._finished = 0  # ticks whose ledger is closed
+
+    def _ledger(self, tick: int) -> np.ndarray:
+        if tick not in self._used:
+            horizon = tick - 2 * self.spec.max_extended_delay_ticks
+            for old in [k for k in self._used if k < horizon]:
+                self._finish(self._used.pop(old))
+            self._used[tick] = self.fixed.copy()
+        return self._used[tick]
+
+    def _finish(self, used: np.ndarray) -> None:
+        c = self.counters
+        self._finished += 1
+        util = used / self.spec.cycles_per_tick
+        c.overrun_pe_ticks += int((util > 1).sum())
+        c.max_utilisation = max(c.max_utilisation, float(util.max()) if util.size else 0.0)
+
+    def route(self, step: int, projection: str, pre: np.ndarray) -> np.ndarray | None:
+        spec, c = self.spec, self.counters
+        row = self.rows[projection]
+        length = row.length[pre]
+        extra = np.zeros(pre.size, np.int64)
+        late = np.zeros(pre.size, bool)
+        if row.via >= 0:  # the delay-extension PE takes the spike first
+            late |= self._charge(step, row.via, np.full(pre.size, spec.cycles_per_packet,
+                                                        np.float64))
+            c.hops += row.via_hops * pre.size
+        arrive = step + row.stage * spec.max_delay_ticks
+        cost = spec.cycles_per_packet + length * float(spec.cycles_per_synaptic_event)
+        late |= self._charge(arrive, row.target, cost)
+        n_late = int(late.sum())
+        c.packets += pre.size
+        c.hops += row.hops * pre.size
+        c.latency_ns.extend([2 * spec.noc_latency_ns + (row.hops + row.via_hops)
+                             * spec.hop_latency_ns] * pre.size)
+        c.synaptic_events += int(length[~late].sum())
+        c.late_packets += n_late
+        if not n_late:
+            return None
+        late_events = int(length[late].sum())
+        if spec.late_spikes == "drop":
+            c.dropped_packets += n_late
+            c.dropped_synaptic_events += late_events
+            extra[late] = DROPPED
+        else:  # processed first thing next tick: charged there, acts one tick late
+            self._ledger(arrive + 1)[row.target] += cost[late].sum()
+            c.deferred_packets += n_late
+            c.deferred_synaptic_events += late_events
+            c.synaptic_events += late_events
+            extra[late] = 1
+        return extra
+
+    def _charge(self, tick: int, slice_id: int, cost: np.ndarray) -> np.ndarray:
+        """Charge packets in order; True where a packet no longer fits the tick."""
+        used = self._ledger(tick)
+        total = used[slice_id] + np.cumsum(cost)
+        late = total > self.spec.cycles_per_tick
+        used[slice_id] = total[-1] if total.size else used[slice_id]
+        return late
+
+    def summary(self, steps: int, n_pes: int) -> dict[str, float]:
+        """Counters after ``steps`` ticks; ticks that saw no packet count their fixed work."""
+        for tick in sorted(self._used):
+            if tick < steps:
+                self._finish(self._used.pop(tick))
+        c = self.counters
+        quiet = max(0, steps - self._finished)  # ticks in which no packet arrived
+        self._finished += quiet
+        fixed_util = self.fixed / self.spec.cycles_per_tick
+        c.overrun_pe_ticks += quiet * int((fixed_util > 1).sum())
+        if fixed_util.size:
+            c.max_utilisation = max(c.max_utilisation, float(fixed_util.max()))
+        c.ticks = steps
+        c.neuron_updates = int(self.neurons.sum()) * steps
+        return c.as_dict(self.spec, n_pes)
