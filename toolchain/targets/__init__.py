@@ -53,6 +53,16 @@ TARGETS["spinnaker2"] = _spinnaker2
 _spinnaker2.__doc__ = "SpiNNaker2: M4F PEs, s16.15 or float32, key/mask routing, tick deadline"
 
 
+def _dynapse() -> type[Target]:
+    from toolchain.targets.dynapse.target import DynapseTarget
+
+    return DynapseTarget
+
+
+TARGETS["dynapse"] = _dynapse
+_dynapse.__doc__ = "DYNAP-SE (SE1; SE2 option): analog DPI neurons, mismatch, routing latency"
+
+
 def get_target(name: str, **options: object) -> Target:
     """Instantiate the target called ``name`` with target-specific ``options``."""
     try:

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from toolchain.compiler.pipeline import MappingError
 from toolchain.ir import CellType, Network, Population, Projection, Receptor
 from toolchain.sim.metrics import weight_drift
 from toolchain.targets.dynapse.spec import (
@@ -49,6 +50,7 @@ from toolchain.targets.dynapse.spec import (
     Generation,
     SynapseType,
 )
+from toolchain.targets.dynapse.timing import route_latency
 
 # Per-core biases are analog: a parameter spread below this (relative) is one bias value.
 UNIFORM_TOLERANCE = 1e-6
@@ -61,7 +63,7 @@ RECEPTOR_TYPE = {
 }
 
 
-class DynapseError(ValueError):
+class DynapseError(MappingError):
     """A network that DYNAP-SE cannot run as written; the message says what to change."""
 
 
@@ -572,24 +574,6 @@ def _sram_words(network: Network, spec: DynapseSpec, placement: Mapping[str, Pla
                 )
         sram[pop.label] = words
     return sram
-
-
-def route_latency(spec: DynapseSpec, source_core: np.ndarray, target_core: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Routing latency (ns) and R3 hops from each source core (-1: host) to its target core.
-
-    Same core: R1 only.  Same chip: R2 then R1.  Another chip: R2, one R3 per mesh hop
-    (Manhattan distance), R1.  Host input: the host link latency, then R2 and R1.
-    """
-    src_chip = np.where(source_core >= 0, source_core // spec.cores_per_chip, 0)
-    dst_chip = target_core // spec.cores_per_chip
-    xy = np.array([spec.chip_xy(c) for c in range(spec.chips)]).reshape(-1, 2)
-    hops = np.abs(xy[src_chip] - xy[dst_chip]).sum(axis=1) * (source_core >= 0)
-    latency = np.full(target_core.shape, spec.latency_r1, dtype=float)
-    latency += np.where(source_core != target_core, spec.latency_r2, 0.0)
-    latency += hops * spec.latency_r3_hop
-    latency += np.where(source_core < 0, spec.host_input_latency, 0.0)
-    return latency, hops
 
 
 def _per_projection(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],
