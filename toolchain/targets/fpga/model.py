@@ -25,14 +25,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from toolchain.targets.fpga.image import CoreImage, StdpParams
-from toolchain.targets.fpga.spec import CoreSpec, Op, SpecError
+from toolchain.targets.fpga.spec import SIGNED_FIELDS, CoreSpec, Op, SpecError
 
-_SIGNED = {
-    "neuron_params": ("v_thresh", "v_reset", "bias"),
-    "neuron_state": ("v", "i"),
-    "synapse": ("weight",),
-    "stdp": ("w_min", "w_max"),
-}
+_SIGNED = SIGNED_FIELDS
 
 
 def silent_neuron_params(spec: CoreSpec) -> dict[str, int]:
@@ -44,6 +39,35 @@ def silent_neuron_params(spec: CoreSpec) -> dict[str, int]:
 def _wrap(x: np.ndarray, bits: int) -> np.ndarray:
     half = 1 << (bits - 1)
     return ((x + half) & ((1 << bits) - 1)) - half
+
+
+# -- the arithmetic of one neuron / trace / weight, shared with the RTL block tests --------
+def lif_update(spec: CoreSpec, v: np.ndarray, i: np.ndarray, ref: np.ndarray,
+               acc: np.ndarray, p: dict[str, np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Step 1 of the update order for arrays of neurons: (v, i, ref, spiked) after it."""
+    i_lo, i_hi = spec.signed_range("i")
+    v_lo, v_hi = spec.signed_range("v")
+    i = np.clip(i - (i >> p["syn_shift"]) + acc, i_lo, i_hi)
+    active = ref == 0
+    v_new = np.clip(v - (v >> p["leak_shift"]) + i + p["bias"], v_lo, v_hi)
+    spiked = active & (v_new >= p["v_thresh"])
+    v = np.where(spiked, p["v_reset"], np.where(active, v_new, v))
+    ref = np.where(spiked, p["refrac"], np.where(active, 0, ref - 1))
+    return v, i, ref, spiked
+
+
+def trace_update(spec: CoreSpec, x: np.ndarray, shift: int, spiked: np.ndarray,
+                 increment: int) -> np.ndarray:
+    """Step 5: decay by a shift, add the increment on a spike, saturate at the top."""
+    return np.minimum(x - (x >> shift) + spiked * increment, spec.trace_max)
+
+
+def stdp_update(w: np.ndarray, trace: np.ndarray, shift: int, potentiate: bool,
+                st: StdpParams) -> np.ndarray:
+    """Steps 3/4: add (or subtract) ``trace >> shift``, clamp to the weight bounds."""
+    delta = trace >> shift
+    return np.clip(w + delta if potentiate else w - delta, st.w_min, st.w_max)
 
 
 class CoreModel:
@@ -134,16 +158,9 @@ class CoreModel:
             raise SpecError(f"input axon {bad} is outside 0..{spec.n_inputs - 1}")
         slot = self.t % spec.ring_depth
         # 1. neurons
-        i_lo, i_hi = spec.signed_range("i")
-        v_lo, v_hi = spec.signed_range("v")
         acc = self.ring[slot].copy()
         self.ring[slot] = 0
-        self.i = np.clip(self.i - (self.i >> p["syn_shift"]) + acc, i_lo, i_hi)
-        active = self.ref == 0
-        v_new = np.clip(self.v - (self.v >> p["leak_shift"]) + self.i + p["bias"], v_lo, v_hi)
-        spiked = active & (v_new >= p["v_thresh"])
-        self.v = np.where(spiked, p["v_reset"], np.where(active, v_new, self.v))
-        self.ref = np.where(spiked, p["refrac"], np.where(active, 0, self.ref - 1))
+        self.v, self.i, self.ref, spiked = lif_update(spec, self.v, self.i, self.ref, acc, p)
         # 2./3. events of inputs and neuron spikes, with depression
         src_spiked = np.zeros(spec.n_sources, bool)
         src_spiked[: spec.n_neurons] = spiked
@@ -157,18 +174,15 @@ class CoreModel:
         st = self.stdp
         if st.enable:
             kd = ks[self.syn["plastic"][ks]]
-            w[kd] = np.clip(w[kd] - (self.y[tgt[kd]] >> st.depress_shift), st.w_min, st.w_max)
+            w[kd] = stdp_update(w[kd], self.y[tgt[kd]], st.depress_shift, False, st)
             # 4. potentiation: every plastic synapse onto a neuron that spiked
             if spiked.any():
                 sel = self.syn["plastic"][syn_idx] & spiked[tgt[syn_idx]]
                 kp, sp = syn_idx[sel], src_of[sel]
-                w[kp] = np.clip(w[kp] + (self.x[sp] >> st.potentiate_shift), st.w_min, st.w_max)
+                w[kp] = stdp_update(w[kp], self.x[sp], st.potentiate_shift, True, st)
         # 5. traces
-        inc = st.trace_increment
-        self.x = np.minimum(self.x - (self.x >> st.pre_decay_shift) + src_spiked * inc,
-                            spec.trace_max)
-        self.y = np.minimum(self.y - (self.y >> st.post_decay_shift) + spiked * inc,
-                            spec.trace_max)
+        self.x = trace_update(spec, self.x, st.pre_decay_shift, src_spiked, st.trace_increment)
+        self.y = trace_update(spec, self.y, st.post_decay_shift, spiked, st.trace_increment)
         self.t += 1
         return np.flatnonzero(spiked)
 

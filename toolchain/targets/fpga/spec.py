@@ -235,7 +235,7 @@ class CoreSpec:
         return {
             "neuron_params": self.n_neurons * self.width("neuron_params"),
             "neuron_state": self.n_neurons * self.width("neuron_state"),
-            "ring": self.ring_depth * self.n_neurons * self.acc_bits,
+            "ring": self.ring_depth * (1 << self.neuron_bits) * self.acc_bits,
             "rows": self.n_sources * self.width("row"),
             "synapses": self.n_synapses * self.width("synapse"),
             "traces": self.n_sources * self.trace_bits + self.n_neurons * self.trace_bits,
@@ -258,6 +258,15 @@ class CoreSpec:
 
 
 PHASE_OVERHEAD_CYCLES = 8  # state-machine turns between the phases of one step
+
+
+# fields stored in two's complement, per word layout (everything else is unsigned)
+SIGNED_FIELDS: dict[str, tuple[str, ...]] = {
+    "neuron_params": ("v_thresh", "v_reset", "bias"),
+    "neuron_state": ("v", "i"),
+    "synapse": ("weight",),
+    "stdp": ("w_min", "w_max"),
+}
 
 
 class Op(IntEnum):

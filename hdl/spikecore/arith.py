@@ -1,0 +1,86 @@
+"""Combinational arithmetic blocks of the core: one LIF update, one trace update, one STDP
+weight update.  Each is the RTL twin of a function in ``toolchain.targets.fpga.model``
+(``lif_update``, ``trace_update``, ``stdp_update``) and is tested against it."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Shape, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from toolchain.targets.fpga.spec import SHIFT_BITS, CoreSpec
+
+
+def saturate(m: Module, value, shape: Shape):
+    """``value`` clamped into the signed range of ``shape`` (combinational)."""
+    lo, hi = -(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1
+    return Mux(value > hi, hi, Mux(value < lo, lo, value))[: shape.width].as_signed()
+
+
+class NeuronUpdate(wiring.Component):
+    """Step 1 of the update order for one neuron (see ``spec.py``); no multiplier: the
+    decays are variable arithmetic shifts."""
+
+    def __init__(self, spec: CoreSpec) -> None:
+        self.spec = spec
+        super().__init__({
+            "v": In(signed(spec.v_bits)), "i": In(signed(spec.i_bits)),
+            "ref": In(unsigned(spec.ref_bits)), "acc": In(signed(spec.acc_bits)),
+            "v_thresh": In(signed(spec.v_bits)), "v_reset": In(signed(spec.v_bits)),
+            "bias": In(signed(spec.i_bits)), "leak_shift": In(unsigned(SHIFT_BITS)),
+            "syn_shift": In(unsigned(SHIFT_BITS)), "refrac": In(unsigned(spec.ref_bits)),
+            "v_next": Out(signed(spec.v_bits)), "i_next": Out(signed(spec.i_bits)),
+            "ref_next": Out(unsigned(spec.ref_bits)), "spike": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        spec = self.spec
+        i_new = saturate(m, self.i - (self.i >> self.syn_shift) + self.acc, signed(spec.i_bits))
+        v_sum = self.v - (self.v >> self.leak_shift) + i_new + self.bias
+        v_new = saturate(m, v_sum, signed(spec.v_bits))
+        m.d.comb += self.i_next.eq(i_new)
+        with m.If(self.ref != 0):
+            m.d.comb += [self.v_next.eq(self.v), self.ref_next.eq(self.ref - 1)]
+        with m.Elif(v_new >= self.v_thresh):
+            m.d.comb += [self.v_next.eq(self.v_reset), self.ref_next.eq(self.refrac),
+                         self.spike.eq(1)]
+        with m.Else():
+            m.d.comb += [self.v_next.eq(v_new), self.ref_next.eq(0)]
+        return m
+
+
+class TraceUpdate(wiring.Component):
+    """Step 5 for one trace: shift decay, increment on a spike, saturate at the top."""
+
+    def __init__(self, spec: CoreSpec) -> None:
+        self.spec = spec
+        t = unsigned(spec.trace_bits)
+        super().__init__({"x": In(t), "shift": In(unsigned(SHIFT_BITS)), "spiked": In(1),
+                          "increment": In(t), "x_next": Out(t)})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        top = self.spec.trace_max
+        total = self.x - (self.x >> self.shift) + Mux(self.spiked, self.increment, 0)
+        m.d.comb += self.x_next.eq(Mux(total > top, top, total))
+        return m
+
+
+class StdpUpdate(wiring.Component):
+    """Steps 3/4 for one weight: ``w +/- (trace >> shift)`` clamped to ``[w_min, w_max]``."""
+
+    def __init__(self, spec: CoreSpec) -> None:
+        self.spec = spec
+        w = signed(spec.w_bits)
+        super().__init__({"w": In(w), "trace": In(unsigned(spec.trace_bits)),
+                          "shift": In(unsigned(SHIFT_BITS)), "potentiate": In(1),
+                          "w_min": In(w), "w_max": In(w), "w_next": Out(w)})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        delta = self.trace >> self.shift
+        moved = Mux(self.potentiate, self.w + delta, self.w - delta)
+        m.d.comb += self.w_next.eq(
+            Mux(moved > self.w_max, self.w_max, Mux(moved < self.w_min, self.w_min, moved)))
+        return m

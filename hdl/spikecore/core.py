@@ -1,0 +1,353 @@
+"""The LIF/STDP core: memories sized from a ``CoreSpec`` and a sequencer that runs the
+phases of a timestep in the order of ``toolchain/targets/fpga/spec.py``.
+
+Interface (all valid/ready streams, ``amaranth.lib.stream``):
+
+* ``cmd``: ``{op, addr, data}`` words, ``op`` from ``spec.Op``.  Accepted only between runs;
+  register writes take one cycle; ``RUN`` (data = number of steps) runs that many steps;
+  ``READ_*`` answer with one word on ``resp``.
+* ``spike_in``: ``{axon, last}``; during each step the core reads input axons until a word
+  with ``last = 1`` (its axon is ignored).  Axons beyond ``n_inputs`` and repeats within a
+  step are ignored.
+* ``spike_out``: ``{neuron, last}``; the neurons that spiked in the step in ascending order,
+  then ``last = 1`` closing the step.  The core waits while the consumer is not ready.
+
+The neuron phase is a two-stage pipeline, one neuron per clock; event delivery,
+depression and potentiation take two clocks per synapse plus three per row.  Exact cycle
+counts are ``CoreSpec.cycles_per_step``, checked against this RTL by the cocotb tests.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from hdl.spikecore.arith import NeuronUpdate, StdpUpdate, TraceUpdate
+from toolchain.targets.fpga.model import silent_neuron_params
+from toolchain.targets.fpga.spec import SIGNED_FIELDS, CoreSpec, Op
+
+
+def word_layout(spec: CoreSpec, record: str) -> data.StructLayout:
+    """The Amaranth view of one of the spec's word layouts (same bits, same order)."""
+    signed_names = SIGNED_FIELDS.get(record, ())
+    return data.StructLayout({
+        name: signed(width) if name in signed_names else unsigned(width)
+        for name, width in spec.layout(record)
+    })
+
+
+def cmd_layout(spec: CoreSpec) -> data.StructLayout:
+    return data.StructLayout({"op": 3, "addr": spec.cmd_addr_bits, "data": spec.cmd_data_bits})
+
+
+def spike_in_layout(spec: CoreSpec) -> data.StructLayout:
+    return data.StructLayout({"axon": spec.input_bits, "last": 1})
+
+
+def spike_out_layout(spec: CoreSpec) -> data.StructLayout:
+    return data.StructLayout({"neuron": spec.neuron_bits, "last": 1})
+
+
+class SpikeCore(wiring.Component):
+    """One core.  ``busy`` is high while a RUN is in progress."""
+
+    def __init__(self, spec: CoreSpec) -> None:
+        self.spec = spec
+        super().__init__({
+            "cmd": In(stream.Signature(cmd_layout(spec))),
+            "resp": Out(stream.Signature(spec.cmd_data_bits)),
+            "spike_in": In(stream.Signature(spike_in_layout(spec))),
+            "spike_out": Out(stream.Signature(spike_out_layout(spec))),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        spec = self.spec
+        n, n_src, nb = spec.n_neurons, spec.n_sources, spec.neuron_bits
+
+        # -- memories --------------------------------------------------------------------
+        p_layout = word_layout(spec, "neuron_params")
+        m.submodules.params = params = Memory(
+            shape=p_layout, depth=n, init=[silent_neuron_params(spec)] * n)
+        m.submodules.state = state = Memory(
+            shape=word_layout(spec, "neuron_state"), depth=n, init=[])
+        m.submodules.ring = ring = Memory(
+            shape=signed(spec.acc_bits), depth=spec.ring_depth << nb, init=[])
+        m.submodules.rows = rows = Memory(shape=word_layout(spec, "row"), depth=n_src, init=[])
+        syn_layout = word_layout(spec, "synapse")
+        m.submodules.syn = syn = Memory(shape=syn_layout, depth=spec.n_synapses, init=[])
+        m.submodules.xmem = xmem = Memory(shape=spec.trace_bits, depth=n_src, init=[])
+        m.submodules.ymem = ymem = Memory(shape=spec.trace_bits, depth=n, init=[])
+        m.submodules.flags = flags = Memory(shape=1, depth=n_src, init=[])
+        m.submodules.spikes = spikes = Memory(shape=nb, depth=n, init=[])
+        params_rd, params_wr = params.read_port(), params.write_port()
+        state_rd, state_wr = state.read_port(), state.write_port()
+        ring_rd, ring_wr = ring.read_port(), ring.write_port()
+        rows_rd, rows_wr = rows.read_port(), rows.write_port()
+        syn_rd, syn_wr = syn.read_port(), syn.write_port()
+        x_rd, x_wr = xmem.read_port(), xmem.write_port()
+        y_rd, y_wr = ymem.read_port(), ymem.write_port()
+        flags_rd, flags_wr = flags.read_port(), flags.write_port()
+        spikes_rd, spikes_wr = spikes.read_port(), spikes.write_port()
+
+        # -- arithmetic ------------------------------------------------------------------------
+        m.submodules.lif = lif = NeuronUpdate(spec)
+        m.submodules.pre_trace = pre_trace = TraceUpdate(spec)
+        m.submodules.post_trace = post_trace = TraceUpdate(spec)
+        m.submodules.learn = learn = StdpUpdate(spec)
+
+        # -- registers ---------------------------------------------------------------------
+        stdp = Signal(word_layout(spec, "stdp"))
+        slot = Signal(spec.delay_bits)
+        steps_left = Signal(spec.cmd_data_bits)
+        j = Signal(range(max(n, n_src) + 1))  # neuron / source counter of pipelined passes
+        pipe_valid = Signal()
+        pipe_j = Signal(range(max(n, n_src) + 1))
+        spike_count = Signal(range(n + 1))
+        spike_idx = Signal(range(n + 1))
+        src = Signal(range(n_src + 1))
+        k = Signal(range(spec.n_synapses + 1))
+        k_end = Signal(range(spec.n_synapses + 1))
+        cur = Signal(syn_layout)
+        cur_x = Signal(spec.trace_bits)
+        mode = Signal(2)  # which phase a row walk returns to
+        MODE_INPUT, MODE_EVENT, MODE_POT = 0, 1, 2
+        raddr = Signal(spec.cmd_addr_bits)
+        rop = Signal(3)
+
+        def ring_addr(target, delay):
+            return Cat(target[:nb], (slot + delay)[: spec.delay_bits])
+
+        # the arithmetic blocks read their operands from the memories' read data
+        m.d.comb += [
+            lif.v.eq(state_rd.data.v), lif.i.eq(state_rd.data.i), lif.ref.eq(state_rd.data.ref),
+            lif.acc.eq(ring_rd.data),
+            lif.v_thresh.eq(params_rd.data.v_thresh), lif.v_reset.eq(params_rd.data.v_reset),
+            lif.bias.eq(params_rd.data.bias), lif.leak_shift.eq(params_rd.data.leak_shift),
+            lif.syn_shift.eq(params_rd.data.syn_shift), lif.refrac.eq(params_rd.data.refrac),
+            pre_trace.x.eq(x_rd.data), pre_trace.shift.eq(stdp.pre_decay_shift),
+            pre_trace.spiked.eq(flags_rd.data), pre_trace.increment.eq(stdp.trace_increment),
+            post_trace.x.eq(y_rd.data), post_trace.shift.eq(stdp.post_decay_shift),
+            post_trace.spiked.eq(flags_rd.data), post_trace.increment.eq(stdp.trace_increment),
+            learn.w.eq(cur.weight), learn.w_min.eq(stdp.w_min), learn.w_max.eq(stdp.w_max),
+        ]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                c = self.cmd.payload
+                with m.If(self.cmd.valid):
+                    with m.Switch(c.op):
+                        with m.Case(Op.NEURON_PARAMS):
+                            m.d.comb += [params_wr.en.eq(1), params_wr.addr.eq(c.addr),
+                                         params_wr.data.eq(c.data)]
+                        with m.Case(Op.NEURON_STATE):
+                            m.d.comb += [state_wr.en.eq(1), state_wr.addr.eq(c.addr),
+                                         state_wr.data.eq(c.data)]
+                        with m.Case(Op.ROW):
+                            m.d.comb += [rows_wr.en.eq(1), rows_wr.addr.eq(c.addr),
+                                         rows_wr.data.eq(c.data)]
+                        with m.Case(Op.SYNAPSE):
+                            m.d.comb += [syn_wr.en.eq(1), syn_wr.addr.eq(c.addr),
+                                         syn_wr.data.eq(c.data)]
+                        with m.Case(Op.STDP):
+                            m.d.sync += stdp.eq(c.data)
+                        with m.Case(Op.RUN):
+                            m.d.sync += steps_left.eq(c.data)
+                            with m.If(c.data != 0):
+                                m.next = "N_START"
+                        with m.Case(Op.READ_SYNAPSE, Op.READ_STATE):
+                            m.d.sync += [raddr.eq(c.addr), rop.eq(c.op)]
+                            m.next = "READ_WAIT"
+
+            with m.State("READ_WAIT"):
+                m.d.comb += [syn_rd.addr.eq(raddr), state_rd.addr.eq(raddr)]
+                m.next = "READ_RESP"
+            with m.State("READ_RESP"):
+                m.d.comb += [syn_rd.addr.eq(raddr), state_rd.addr.eq(raddr),
+                             self.resp.valid.eq(1)]
+                with m.If(rop == Op.READ_SYNAPSE):
+                    m.d.comb += self.resp.payload.eq(syn_rd.data.as_value())
+                with m.Else():
+                    m.d.comb += self.resp.payload.eq(state_rd.data.as_value())
+                with m.If(self.resp.ready):
+                    m.next = "IDLE"
+
+            # 1. neurons: read j, update and write back j - 1 in the same clock
+            with m.State("N_START"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [j.eq(0), pipe_valid.eq(0), spike_count.eq(0)]
+                m.next = "N_RUN"
+            with m.State("N_RUN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(pipe_valid):
+                    m.d.comb += [
+                        state_wr.en.eq(1), state_wr.addr.eq(pipe_j),
+                        state_wr.data.v.eq(lif.v_next), state_wr.data.i.eq(lif.i_next),
+                        state_wr.data.ref.eq(lif.ref_next),
+                        ring_wr.en.eq(1), ring_wr.addr.eq(Cat(pipe_j[:nb], slot)),
+                        ring_wr.data.eq(0),
+                    ]
+                    with m.If(lif.spike):
+                        m.d.comb += [spikes_wr.en.eq(1), spikes_wr.addr.eq(spike_count),
+                                     spikes_wr.data.eq(pipe_j),
+                                     flags_wr.en.eq(1), flags_wr.addr.eq(pipe_j),
+                                     flags_wr.data.eq(1)]
+                        m.d.sync += spike_count.eq(spike_count + 1)
+                with m.If(j < n):
+                    m.d.comb += [params_rd.addr.eq(j), state_rd.addr.eq(j),
+                                 ring_rd.addr.eq(Cat(j[:nb], slot))]
+                    m.d.sync += [pipe_valid.eq(1), pipe_j.eq(j), j.eq(j + 1)]
+                with m.Else():
+                    m.d.sync += pipe_valid.eq(0)
+                    m.next = "IN_WAIT"
+
+            # 2. input spikes of this step, up to the end marker
+            with m.State("IN_WAIT"):
+                m.d.comb += [self.busy.eq(1), self.spike_in.ready.eq(1)]
+                axon = self.spike_in.payload.axon
+                m.d.comb += flags_rd.addr.eq(n + axon)
+                with m.If(self.spike_in.valid):
+                    with m.If(self.spike_in.payload.last):
+                        m.d.sync += spike_idx.eq(0)
+                        m.next = "EV_NEXT"
+                    with m.Elif(axon < spec.n_inputs):
+                        m.d.sync += [src.eq(n + axon), mode.eq(MODE_INPUT)]
+                        m.next = "IN_FLAG"
+            with m.State("IN_FLAG"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(flags_rd.data):
+                    m.next = "IN_WAIT"  # this axon already spiked in this step
+                with m.Else():
+                    m.d.comb += [flags_wr.en.eq(1), flags_wr.addr.eq(src), flags_wr.data.eq(1)]
+                    m.next = "ROW_FETCH"
+
+            # 3. neuron spikes: emit each, then deliver its row
+            with m.State("EV_NEXT"):
+                m.d.comb += [self.busy.eq(1), spikes_rd.addr.eq(spike_idx)]
+                with m.If(spike_idx == spike_count):
+                    m.next = "POT_START"
+                with m.Else():
+                    m.next = "EV_EMIT"
+            with m.State("EV_EMIT"):
+                m.d.comb += [self.busy.eq(1), spikes_rd.addr.eq(spike_idx),
+                             self.spike_out.valid.eq(1),
+                             self.spike_out.payload.neuron.eq(spikes_rd.data)]
+                with m.If(self.spike_out.ready):
+                    m.d.sync += [src.eq(spikes_rd.data), spike_idx.eq(spike_idx + 1),
+                                 mode.eq(MODE_EVENT)]
+                    m.next = "ROW_FETCH"
+
+            # a row walk: deliver + depress (input/event) or potentiate (pot)
+            with m.State("ROW_FETCH"):
+                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src), x_rd.addr.eq(src)]
+                m.next = "ROW_LOAD"
+            with m.State("ROW_LOAD"):
+                m.d.comb += self.busy.eq(1)
+                start, length = rows_rd.data.start, rows_rd.data.length
+                m.d.sync += [k.eq(start), k_end.eq(start + length), cur_x.eq(x_rd.data)]
+                m.d.comb += syn_rd.addr.eq(start)
+                with m.If(length == 0):
+                    m.next = "ROW_DONE"
+                with m.Else():
+                    m.next = "SYN_USE"
+            with m.State("SYN_USE"):
+                m.d.comb += self.busy.eq(1)
+                w = syn_rd.data
+                m.d.sync += cur.eq(w)
+                m.d.comb += [ring_rd.addr.eq(ring_addr(w.target, w.delay)),
+                             y_rd.addr.eq(w.target), flags_rd.addr.eq(w.target)]
+                with m.If(mode == MODE_POT):
+                    m.next = "SYN_POT"
+                with m.Else():
+                    m.next = "SYN_DELIVER"
+            with m.State("SYN_DELIVER"):
+                m.d.comb += [
+                    self.busy.eq(1),
+                    ring_wr.en.eq(1), ring_wr.addr.eq(ring_addr(cur.target, cur.delay)),
+                    ring_wr.data.eq(ring_rd.data + cur.weight),
+                    learn.trace.eq(y_rd.data), learn.shift.eq(stdp.depress_shift),
+                    learn.potentiate.eq(0),
+                ]
+                with m.If(cur.plastic & stdp.enable):
+                    m.d.comb += [syn_wr.en.eq(1), syn_wr.addr.eq(k), syn_wr.data.eq(cur),
+                                 syn_wr.data.weight.eq(learn.w_next)]
+                self._next_synapse(m, k, k_end, syn_rd)
+            with m.State("SYN_POT"):
+                m.d.comb += [self.busy.eq(1), learn.trace.eq(cur_x),
+                             learn.shift.eq(stdp.potentiate_shift), learn.potentiate.eq(1)]
+                with m.If(cur.plastic & flags_rd.data):
+                    m.d.comb += [syn_wr.en.eq(1), syn_wr.addr.eq(k), syn_wr.data.eq(cur),
+                                 syn_wr.data.weight.eq(learn.w_next)]
+                self._next_synapse(m, k, k_end, syn_rd)
+            with m.State("ROW_DONE"):
+                m.d.comb += self.busy.eq(1)
+                with m.Switch(mode):
+                    with m.Case(MODE_INPUT):
+                        m.next = "IN_WAIT"
+                    with m.Case(MODE_EVENT):
+                        m.next = "EV_NEXT"
+                    with m.Default():
+                        m.d.sync += src.eq(src + 1)
+                        m.next = "POT_NEXT"
+
+            # 4. potentiation: walk every row when a neuron spiked
+            with m.State("POT_START"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [src.eq(0), mode.eq(MODE_POT)]
+                with m.If(stdp.enable & (spike_count != 0)):
+                    m.next = "POT_NEXT"
+                with m.Else():
+                    m.next = "TR_START"
+            with m.State("POT_NEXT"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(src == n_src):
+                    m.next = "TR_START"
+                with m.Else():
+                    m.next = "ROW_FETCH"
+
+            # 5. traces of every source, pipelined like the neurons; flags cleared
+            with m.State("TR_START"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [j.eq(0), pipe_valid.eq(0)]
+                m.next = "TR_RUN"
+            with m.State("TR_RUN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(pipe_valid):
+                    m.d.comb += [x_wr.en.eq(1), x_wr.addr.eq(pipe_j),
+                                 x_wr.data.eq(pre_trace.x_next),
+                                 flags_wr.en.eq(1), flags_wr.addr.eq(pipe_j),
+                                 flags_wr.data.eq(0)]
+                    with m.If(pipe_j < n):
+                        m.d.comb += [y_wr.en.eq(1), y_wr.addr.eq(pipe_j),
+                                     y_wr.data.eq(post_trace.x_next)]
+                with m.If(j < n_src):
+                    m.d.comb += [x_rd.addr.eq(j), y_rd.addr.eq(j), flags_rd.addr.eq(j)]
+                    m.d.sync += [pipe_valid.eq(1), pipe_j.eq(j), j.eq(j + 1)]
+                with m.Else():
+                    m.d.sync += pipe_valid.eq(0)
+                    m.next = "STEP_END"
+
+            with m.State("STEP_END"):
+                m.d.comb += [self.busy.eq(1), self.spike_out.valid.eq(1),
+                             self.spike_out.payload.last.eq(1)]
+                with m.If(self.spike_out.ready):
+                    m.d.sync += [slot.eq(slot + 1), steps_left.eq(steps_left - 1)]
+                    with m.If(steps_left == 1):
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "N_START"
+        return m
+
+    @staticmethod
+    def _next_synapse(m: Module, k: Signal, k_end: Signal, syn_rd) -> None:
+        """Issue the read of synapse k + 1 now, so the next one is used on the next clock."""
+        m.d.sync += k.eq(k + 1)
+        m.d.comb += syn_rd.addr.eq(k + 1)
+        with m.If(k + 1 == k_end):
+            m.next = "ROW_DONE"
+        with m.Else():
+            m.next = "SYN_USE"
