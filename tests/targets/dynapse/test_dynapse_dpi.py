@@ -91,11 +91,21 @@ def test_mismatch_is_seeded_and_has_the_requested_spread():
     assert apply_mismatch(base, 0.0, seed=1, label="p") is base
 
 
-def test_mapping_refuses_other_models_and_threshold_below_rest():
+def test_mapping_refuses_other_models():
     with pytest.raises(ValueError, match="covers IF_curr_exp only, not IF_cond_exp"):
         map_if_curr_exp(Population("c", CellType.IF_COND_EXP, 1))
-    pop = Population("q", CellType.IF_CURR_EXP, 1,
-                     parameters={"v_rest": -40.0, "v_thresh": -50.0, "v_reset": -60.0})
-    with pytest.raises(ValueError, match="Population 'q' neuron 0: v_thresh = -50 mV is not "
-                                         "above v_rest = -40 mV"):
-        map_if_curr_exp(pop)
+
+
+def test_rest_above_threshold_becomes_a_dc_bias_as_in_va_cuba():
+    # VA-CUBA: v_rest -49 mV above v_thresh -50 mV, reset -60 mV: the neuron fires alone
+    pop = Population("q", CellType.IF_CURR_EXP, 1, parameters={
+        "v_rest": -49.0, "v_thresh": -50.0, "v_reset": -60.0, "tau_refrac": 5.0})
+    params = map_if_curr_exp(pop, delta_t=0.0)
+    np.testing.assert_allclose(params.i_dc, THRESHOLD_SPAN_PA * 11 / 10)
+    ref = run_counts(CurrExpKernel(pop, DT), 5000)
+    dpi = run_counts(DPIKernel(pop, DT, params), 5000)
+    # it starts at rest, above threshold: a spike at once, then one per reset-to-threshold
+    # climb of 20 ln((-49 + 60) / (-49 + 50)) ms plus 5 ms refractory
+    period = 20 * np.log(11.0) + 5.0
+    assert abs(ref[0] - (1 + 500 // period)) <= 1
+    np.testing.assert_allclose(dpi, ref, atol=1)

@@ -23,14 +23,16 @@ at their start-of-substep values (exponential Euler).  Spikes are timed to the e
 substep in which I_mem crosses I_spk, so spike times have h resolution, not dt.
 
 Mapping IF_curr_exp onto the DPI (documented and tested in tests/targets/dynapse):
-I_mem encodes the PyNN membrane potential above rest, I_mem = I_0 + kappa * (v - v_rest),
-with kappa chosen so that the threshold sits THRESHOLD_SPAN_PA above the floor.  Then
-PyNN's ``tau_m dv/dt = -(v - v_rest) + R i`` (R = tau_m / cm) becomes the DPI equation with
+I_mem encodes the PyNN membrane potential above the lowest potential the neuron visits
+without inhibition, v_low = min(v_rest, v_reset): I_mem = I_0 + kappa * (v - v_low), with
+kappa chosen so that the threshold sits THRESHOLD_SPAN_PA above the floor.  Then PyNN's
+``tau_m dv/dt = -(v - v_rest) + R i`` (R = tau_m / cm) becomes the DPI equation with
 currents scaled by ``kappa * R`` pA per nA: tau_mem = tau_m, tau_syn = tau_syn_E/I,
-I_dc = kappa R i_offset, I_spk = I_0 + kappa (v_thresh - v_rest),
-I_reset = I_0 + kappa max(v_reset - v_rest, 0), refractory = tau_refrac.  What does not
-carry over: potentials below v_rest (the floor), the exponential spike onset (delta_t > 0),
-and device mismatch.
+I_dc = kappa (v_rest - v_low) + kappa R i_offset (a resting potential above v_low, as in
+the VA-CUBA benchmark where it is above threshold, is a DC bias), I_spk = I_0 + kappa
+(v_thresh - v_low), I_reset = I_0 + kappa (v_reset - v_low), refractory = tau_refrac.
+What does not carry over: potentials below v_low (the floor), the exponential spike onset
+(delta_t > 0), and device mismatch.
 """
 
 from __future__ import annotations
@@ -75,14 +77,14 @@ class DPIParameters:
     gain_exc: np.ndarray  # pA of I_syn per nA of PyNN weight (kappa R, times mismatch)
     gain_inh: np.ndarray
     kappa: np.ndarray  # pA per mV, the mapping of v onto I_mem (not a circuit property)
-    v_rest: np.ndarray  # mV, for reading v back
+    v_low: np.ndarray  # mV, the potential I_0 stands for (for reading v back)
 
     @property
     def size(self) -> int:
         return int(self.tau_mem.size)
 
 
-# Parameters device mismatch perturbs: the circuit biases.  kappa and v_rest describe the
+# Parameters device mismatch perturbs: the circuit biases.  kappa and v_low describe the
 # mapping, and the floor is the leakage itself, so they stay.
 MISMATCHED = ("tau_mem", "tau_exc", "tau_inh", "tau_ahp", "refractory", "i_dc", "gain_exc",
               "gain_inh")
@@ -101,14 +103,8 @@ def map_if_curr_exp(population: Population, *, delta_t: float = DELTA_T_MV,
             f"not {population.cell_type.value}"
         )
     p = population.parameters
-    span = p["v_thresh"] - p["v_rest"]
-    if np.any(span <= 0):
-        i = int(np.flatnonzero(span <= 0)[0])
-        raise ValueError(
-            f"Population '{population.label}' neuron {i}: v_thresh = {p['v_thresh'][i]:g} mV "
-            f"is not above v_rest = {p['v_rest'][i]:g} mV; the DPI neuron fires when its "
-            "current rises above rest, so raise v_thresh above v_rest"
-        )
+    v_low = np.minimum(p["v_rest"], p["v_reset"])
+    span = p["v_thresh"] - v_low  # > 0: the IR keeps v_reset below v_thresh
     kappa = THRESHOLD_SPAN_PA / span
     r_m = p["tau_m"] / p["cm"]  # MOhm: mV per nA
     floor = np.full(population.size, LEAK_FLOOR_PA)
@@ -117,9 +113,10 @@ def map_if_curr_exp(population: Population, *, delta_t: float = DELTA_T_MV,
         tau_mem=np.array(p["tau_m"]), tau_exc=np.array(p["tau_syn_E"]),
         tau_inh=np.array(p["tau_syn_I"]), tau_ahp=tau_ahp * ones,
         refractory=np.array(p["tau_refrac"]), i_floor=floor, i_spk=floor + THRESHOLD_SPAN_PA,
-        i_reset=floor + kappa * np.maximum(p["v_reset"] - p["v_rest"], 0.0),
-        i_dc=kappa * r_m * p["i_offset"], j_ahp=j_ahp * ones, fb_slope=kappa * delta_t,
-        gain_exc=kappa * r_m, gain_inh=kappa * r_m, kappa=kappa, v_rest=np.array(p["v_rest"]),
+        i_reset=floor + kappa * (p["v_reset"] - v_low),
+        i_dc=kappa * (p["v_rest"] - v_low) + kappa * r_m * p["i_offset"], j_ahp=j_ahp * ones,
+        fb_slope=kappa * delta_t, gain_exc=kappa * r_m, gain_inh=kappa * r_m, kappa=kappa,
+        v_low=v_low,
     )
 
 
@@ -188,7 +185,7 @@ class DPIKernel(NeuronKernel):
     def reset(self) -> None:
         init = self.population.initial_values
         p = self.params
-        self.i_mem = np.maximum(p.i_floor + p.kappa * (init["v"] - p.v_rest), p.i_floor)
+        self.i_mem = np.maximum(p.i_floor + p.kappa * (init["v"] - p.v_low), p.i_floor)
         self.i_exc = p.gain_exc * np.maximum(init["isyn_exc"], 0.0)
         self.i_inh = p.gain_inh * np.maximum(-init["isyn_inh"], 0.0)
         self.i_ahp = np.zeros(self.size)
@@ -199,7 +196,7 @@ class DPIKernel(NeuronKernel):
         self._check_variable(variable)
         p = self.params
         if variable == "v":
-            return p.v_rest + (self.i_mem - p.i_floor) / p.kappa
+            return p.v_low + (self.i_mem - p.i_floor) / p.kappa
         if variable == "isyn_exc":
             return self.i_exc / p.gain_exc
         return -self.i_inh / p.gain_inh
@@ -209,7 +206,7 @@ class DPIKernel(NeuronKernel):
         values = self._per_neuron(variable, values)
         p = self.params
         if variable == "v":
-            self.i_mem = np.maximum(p.i_floor + p.kappa * (values - p.v_rest), p.i_floor)
+            self.i_mem = np.maximum(p.i_floor + p.kappa * (values - p.v_low), p.i_floor)
         elif variable == "isyn_exc":
             self.i_exc = p.gain_exc * np.maximum(values, 0.0)
         else:
