@@ -53,15 +53,19 @@ def _quantise_one(proj: Projection, unit: float, max_mantissa: int, build: Build
     lsb = unit * 2.0**exponent
     zeroed = saturated = 0
     max_err = 0.0
-    # chunks keep the float64 temporaries small for projections of tens of millions
+    inv = np.float32(1.0 / lsb)
+    # float32 chunks: the weights are float32 already, and tens of millions of them must
+    # not grow float64 temporaries
     for a in range(0, w.size, 1 << 22):
-        chunk = w[a:a + (1 << 22)].astype(np.float64)
-        q = np.rint(chunk / lsb)
+        chunk = w[a:a + (1 << 22)]
+        q = chunk * inv
+        np.rint(q, out=q)
         saturated += int(np.count_nonzero(np.abs(q) > max_mantissa))
         np.clip(q, -max_mantissa, max_mantissa, out=q)
         zeroed += int(np.count_nonzero((q == 0) & (chunk != 0)))
-        if chunk.size:
-            max_err = max(max_err, float(np.abs(q * lsb - chunk).max()))
+        q *= np.float32(lsb)
+        q -= chunk
+        max_err = max(max_err, float(np.abs(q).max()))
     steps_min, steps_max, rounded, delay_err = _delay_steps(proj.delay, dt)
     return ProjectionNumerics(
         projection=proj.label, unit=unit, exponent=exponent,
@@ -77,10 +81,15 @@ def _delay_steps(delay: np.ndarray, dt: float) -> tuple[int, int, int, float]:
     if delay.size == 0:
         return 1, 1, 0, 0.0
     lo, hi, rounded, worst = None, 0, 0, 0.0
+    inv = np.float32(1.0 / dt)
     for a in range(0, delay.size, 1 << 22):
-        chunk = delay[a:a + (1 << 22)].astype(np.float64)
-        steps = np.maximum(np.rint(chunk / dt), 1)
-        error = np.abs(steps * dt - chunk)
+        chunk = delay[a:a + (1 << 22)]
+        steps = chunk * inv
+        np.rint(steps, out=steps)
+        np.maximum(steps, 1, out=steps)
+        error = steps * np.float32(dt)
+        error -= chunk
+        np.abs(error, out=error)
         rounded += int(np.count_nonzero(error > 1e-4 * dt))  # float32 delays: ~1e-7 relative
         worst = max(worst, float(error.max()))
         lo = int(steps.min()) if lo is None else min(lo, int(steps.min()))

@@ -57,8 +57,8 @@ def estimate_step(build: Build) -> Build:
             sent += np.bincount(src, weights=p, minlength=n)
         hx = np.abs(x[src] - x[r.core])
         hy = np.abs(y[src] - y[r.core])
-        hop_x += float(p @ hx)
-        hop_y += float(p @ hy)
+        hop_x += float(np.multiply(p, hx).sum())  # not p @ hx: int matmul is a slow path
+        hop_y += float(np.multiply(p, hy).sum())
         longest_ns = max(longest_ns, float((hx * costs.hop_x.ns + hy * costs.hop_y.ns).max()))
     neurons = cores.neurons.astype(np.float64)
     per_core = (synops * costs.synaptic_op.ns + neurons * costs.neuron_update.ns

@@ -1,0 +1,58 @@
+import re
+
+import pytest
+
+from tests.compiler.nets import ei_network
+from toolchain.compiler.report import placement_figure
+from toolchain.targets.loihi import LoihiTarget
+from toolchain.targets.loihi import spec as loihi
+
+
+@pytest.fixture(scope="module")
+def art():
+    return LoihiTarget(board="loihi1").compile(ei_network(n_exc=800, n_inh=200))
+
+
+def test_report_states_resources_routing_quantisation_and_cost(art):
+    text = art.report()
+    assert f"cores used: {len(art.cores)}   chips used: 1" in text
+    for c in range(len(art.cores)):
+        assert re.search(rf"^\s+{c}\s+0\s+\d+\s+\d+\s+\w+\s+{art.cores.neurons[c]}\s+"
+                         rf"{art.cores.input_axons[c]}\s+{art.cores.output_axons[c]}\s+"
+                         rf"{art.cores.synapses[c]}\s+{art.cores.synapse_bits[c]}\s", text,
+                         re.M)
+    assert f"gain x{art.placement.gain:.2f}" in text
+    q = art.numerics_of("ie")
+    assert re.search(rf"^\s+ie\s+{art.network.projections[2].size}\s+{q.exponent}\s+8\s+.*"
+                     rf"\s{q.zeroed}\s+{q.saturated}\s.*8\.\.8\s+{q.delays_rounded}$", text, re.M)
+    assert q.delays_rounded == art.network.projections[2].size  # 0.75 ms is 7.5 steps
+    est = art.estimate
+    assert f"wall time {est.wall_ns / 1e3:.3f} us" in text
+    assert "DOES NOT FIT" not in text
+
+
+def test_step_estimate_adds_up(art):
+    est, costs = art.estimate, LoihiTarget().spec.costs
+    assert est.wall_ns == pytest.approx(est.compute_ns + est.noc_ns + est.barrier_ns)
+    assert est.barrier_ns == pytest.approx(costs.barrier(1) * 1e3)
+    assert est.neuron_updates == art.network.n_neurons
+    assert est.energy_updates_pj == pytest.approx(art.network.n_neurons * 21.6)
+    # the slowest core takes at least its neuron updates
+    slow = est.slowest_core
+    assert est.compute_ns >= art.cores.neurons[slow] * costs.neuron_update.ns
+    assert art.cores.neurons.max() <= loihi.MAX_COMPARTMENTS
+
+
+def test_synaptic_ops_follow_the_assumed_rate(art):
+    # at twice the rate the network's own synaptic ops double; the Poisson input's do not
+    slow = LoihiTarget(board="loihi1", rate_hz=20.0).compile(art.network).estimate
+    inp = art.network.projections[3]
+    p_in = 10.0 * art.network.dt / 1e3
+    own = art.estimate.synaptic_ops - inp.size * p_in
+    assert slow.synaptic_ops == pytest.approx(2 * own + inp.size * p_in, rel=1e-6)
+
+
+def test_placement_figure_is_a_png(art, tmp_path):
+    path = placement_figure(art, tmp_path / "placement.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 5000
