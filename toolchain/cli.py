@@ -12,6 +12,8 @@ import click
 
 from toolchain import __version__
 from toolchain.dse.cli import dse
+from toolchain.runtime.cli import flash
+from toolchain.runtime.cli import run as run_on_board
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,6 +67,8 @@ def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
 
 
 main.add_command(dse)
+main.add_command(flash)
+main.add_command(run_on_board)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m toolchain`

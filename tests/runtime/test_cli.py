@@ -1,0 +1,101 @@
+"""`spikeforge run` and `spikeforge flash`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from neo.io import NeoMatlabIO
+
+from toolchain.cli import main
+from toolchain.pynn.runner import run_script
+from toolchain.runtime import flash as flashing
+
+SCRIPT = Path(__file__).parent / "scripts" / "small_stdp.py"
+
+
+@pytest.mark.slow
+def test_run_on_the_virtual_board_equals_the_fpga_target(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    board_w, model_w = tmp_path / "board.npy", tmp_path / "model.npy"
+    result = CliRunner().invoke(main, [
+        "run", "--board", "virtual", "--preset", "ice40up5k", "--out", str(out), str(SCRIPT),
+        "spikeforge", "--out", str(board_w)])
+    assert result.exit_code == 0, result.output
+    assert "steps      600" in result.output  # live progress ends with the totals
+    assert "retries 0" in result.output
+    block = NeoMatlabIO(str(out / "spikes.mat")).read_block()
+    n_board = sum(len(st) for seg in block.segments for st in seg.spiketrains)
+    assert (out / "raster.png").stat().st_size > 1000
+    # the same script on the golden model, built for the same core
+    assert run_script(SCRIPT, ["spikeforge", "--out", str(model_w)], target="fpga") == 0
+    from toolchain.pynn import simulator
+
+    model_spikes = simulator.state.result().spikes["cells"].count
+    assert n_board == model_spikes > 0
+    assert np.array_equal(np.load(board_w), np.load(model_w))
+
+
+def test_run_on_rtl_sim_says_what_is_missing() -> None:
+    result = CliRunner().invoke(main, ["run", "--board", "rtl-sim", str(SCRIPT)])
+    assert result.exit_code != 0
+    assert "board 'rtl-sim' needs the device-side UART gateware, which is not built yet; use " \
+        "--board virtual" in result.output
+
+
+def test_run_on_a_real_board_needs_a_port() -> None:
+    result = CliRunner().invoke(main, ["run", "--board", "icebreaker", str(SCRIPT)])
+    assert result.exit_code == 2
+    assert "--board icebreaker needs --port (its serial device)" in result.output
+
+
+def test_flash_command_for_each_board() -> None:
+    ice = flashing.flash_command("icebreaker", Path("b/top.bin"), loader="ofl")
+    assert ice == ["ofl", "-b", "ice40_generic", "--write-flash", "b/top.bin"]
+    ecp = flashing.flash_command("ulx3s", Path("top.bit"), loader="ofl", port="1:7")
+    assert ecp == ["ofl", "-b", "ulx3s", "--busdev-num", "1:7", "top.bit"]
+    keep = flashing.flash_command("ulx3s", Path("top.bit"), loader="ofl", port="FT1234",
+                                  persist=True)
+    assert keep == ["ofl", "-b", "ulx3s", "--ftdi-serial", "FT1234", "--write-flash", "top.bit"]
+
+
+def test_flash_dry_run_prints_the_command(tmp_path: Path) -> None:
+    try:
+        loader = flashing.find_loader()
+    except flashing.FlashError as e:
+        pytest.skip(str(e))
+    bit = tmp_path / "top.bit"
+    result = CliRunner().invoke(main, ["flash", "--board", "ulx3s", "--bitstream", str(bit),
+                                       "--dry-run"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"{loader} -b ulx3s {bit}"
+
+
+def test_flash_without_a_bitstream_says_how_to_get_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["flash", "--board", "icebreaker", "--bitstream",
+                                       str(tmp_path / "none.bin")])
+    assert result.exit_code == 1
+    assert f"no bitstream at '{tmp_path / 'none.bin'}'; build the gateware for board " \
+        "'icebreaker' first (it writes a .bin file) or pass --bitstream" in result.output
+
+
+def test_flash_unknown_board_lists_the_known_ones() -> None:
+    result = CliRunner().invoke(main, ["flash", "--board", "de10", "--dry-run"])
+    assert result.exit_code == 1
+    assert "board 'de10' has no flashing recipe; known boards: icebreaker, ulx3s" in result.output
+
+
+def test_flash_with_no_board_attached_fails_clearly(tmp_path: Path) -> None:
+    try:
+        flashing.find_loader()
+    except flashing.FlashError as e:
+        pytest.skip(str(e))
+    bit = tmp_path / "top.bit"
+    bit.write_bytes(b"\xff" * 64)
+    result = CliRunner().invoke(main, ["flash", "--board", "ulx3s", "--bitstream", str(bit)])
+    assert result.exit_code == 1
+    assert "flashing board 'ulx3s' failed (exit " in result.output
+    assert "is the board plugged in, powered, and not claimed by another program? command: " \
+        in result.output
