@@ -6,6 +6,7 @@ import numpy as np
 
 from toolchain.ir import ArraySource, DCSource, Network, Population, Projection, Recording
 from toolchain.sim.engine import Engine
+from toolchain.sim.numerics import ReferenceNumerics
 
 DT = 0.1
 
@@ -33,8 +34,8 @@ def single_neuron(cell_type: str = "IF_curr_exp", *, params: dict | None = None,
                    recordings=tuple(recordings))
 
 
-def run(net: Network, t_stop: float) -> Engine:
-    sim = Engine(net)
+def run(net: Network, t_stop: float, cond_scheme: str = "euler") -> Engine:
+    sim = Engine(net, numerics=ReferenceNumerics(cond_scheme))
     sim.run_until(t_stop)
     return sim
 

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import abc
 
-from toolchain.ir import Population, Projection
-from toolchain.sim.kernels import REFERENCE_KERNELS, NeuronKernel
+from toolchain.ir import CellType, Population, Projection
+from toolchain.sim.kernels import (
+    REFERENCE_KERNELS,
+    CondExpKernel,
+    CondExpMeanConductanceKernel,
+    NeuronKernel,
+)
 from toolchain.sim.plasticity import PairSTDP, PlasticityModel
 from toolchain.sim.synapses import FloatWeights, SynapseMatrix, WeightCodec
 
@@ -33,10 +38,31 @@ class Numerics(abc.ABC):
         """The learning arithmetic of a plastic ``projection``."""
 
 
+#: integration schemes of IF_cond_exp in the reference (see toolchain.sim.kernels)
+COND_SCHEMES: dict[str, type[NeuronKernel]] = {
+    "euler": CondExpKernel,
+    "mean-conductance": CondExpMeanConductanceKernel,
+}
+
+
 class ReferenceNumerics(Numerics):
-    """Float64 everywhere, exact integration where the dynamics are linear."""
+    """Float64 everywhere, exact integration where the dynamics are linear.
+
+    ``cond_scheme`` picks how IF_cond_exp is integrated: "euler" (Brian2's choice, the
+    default, so that the reference and Brian2 agree) or "mean-conductance" (second order).
+    """
+
+    def __init__(self, cond_scheme: str = "euler") -> None:
+        if cond_scheme not in COND_SCHEMES:
+            raise ValueError(
+                f"reference target: cond_scheme '{cond_scheme}' is not known; "
+                f"use one of: {', '.join(COND_SCHEMES)}"
+            )
+        self.cond_scheme = cond_scheme
 
     def kernel(self, population: Population, dt: float) -> NeuronKernel:
+        if population.cell_type is CellType.IF_COND_EXP:
+            return COND_SCHEMES[self.cond_scheme](population, dt)
         return REFERENCE_KERNELS[population.cell_type](population, dt)
 
     def weights(self, projection: Projection, post: Population) -> WeightCodec:

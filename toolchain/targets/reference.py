@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from toolchain.ir import Network
 from toolchain.sim.engine import Engine
+from toolchain.sim.numerics import ReferenceNumerics
 from toolchain.targets.base import Target
 
 
@@ -15,6 +16,9 @@ class ReferenceTarget(Target):
     """Runs the IR as it is: nothing to map, so ``compile`` only checks the type."""
 
     name: ClassVar[str] = "reference"
+
+    def __init__(self, cond_scheme: str = "euler") -> None:
+        self.numerics = ReferenceNumerics(cond_scheme)
 
     def compile(self, network: Network) -> Network:
         if not isinstance(network, Network):
@@ -25,4 +29,4 @@ class ReferenceTarget(Target):
         return network  # validated when it was built; frozen, so safe to share
 
     def simulator(self, compiled: Network) -> Engine:
-        return Engine(self.compile(compiled), target=self.name)
+        return Engine(self.compile(compiled), numerics=self.numerics, target=self.name)
