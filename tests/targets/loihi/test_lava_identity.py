@@ -78,7 +78,7 @@ def _population(rng: np.random.Generator, label: str, size: int) -> LifConversio
     v0 = rng.integers(-threshold, threshold, size)
     assert np.all(np.abs(v0) < UV_LIMIT)
     return LifConversion(params=params, mv_per_unit=1.0, v_origin=np.zeros(size),
-                         units_per_na=1.0, u0=u0, v0=v0)
+                         units_per_na=1.0, bias_units_per_na=1.0, u0=u0, v0=v0)
 
 
 def _raw_mantissas(rng: np.random.Generator, mode: SignMode, n: int) -> np.ndarray:

@@ -339,10 +339,12 @@ class CsrSynapses:
 
 # --------------------------------------------------------------------------- PyNN -> Loihi
 
-#: the threshold mantissa the voltage scale aims at: 2^13 leaves v 16x the threshold
-#: distance of room below rest before it saturates, and u room for ~240 nA at
-#: dt = 1 ms, cm = 1 nF before it wraps, while the threshold keeps 13 bits of precision.
-DEFAULT_VTH_MANT = 2**13
+#: The threshold mantissa the voltage scale aims at.  The scale trades range for
+#: resolution: v saturates at +-2^23, i.e. +-4 threshold distances around v_reset with
+#: 2^15 (+-60 mV for a 15 mV distance); u wraps beyond ~70 nA of synaptic current at
+#: dt = 1 ms, tau_m = 20 ms, cm = 1 nF; and one unit of a_in (2^6 units of u, the
+#: resolution of a weight at weight_exp = 0) is then ~0.8 pA at those settings.
+DEFAULT_VTH_MANT = 2**15
 
 
 @dataclass(frozen=True, eq=False)
@@ -358,7 +360,8 @@ class LifConversion:
     params: LifParameters
     mv_per_unit: float  # mV per integer unit of v (and of u)
     v_origin: np.ndarray  # mV that v = 0 stands for (v_reset), per neuron
-    units_per_na: float  # u units one nA of synaptic current adds per step
+    units_per_na: float  # u units that stand for 1 nA of synaptic current
+    bias_units_per_na: float  # v units per step that stand for 1 nA of constant current
     u0: np.ndarray
     v0: np.ndarray
     report: dict[str, float] = field(default_factory=dict)
@@ -400,8 +403,11 @@ def convert_population(pop: Population, dt: float, *,
       (Loihi's u decays by du + 1, lava's ds_offset);
     - one voltage scale per population, chosen so that the largest threshold distance
       (v_thresh - v_reset) has mantissa ``vth_mant``;
-    - a synaptic current of 1 nA adds ``R * dv/4096`` mV per step, the gain that keeps the
-      steady state of a constant current at R * I exactly; i_offset becomes bias;
+    - a constant current of 1 nA adds ``R * dv/4096`` mV per step, the gain that keeps
+      its steady state at R * I exactly; i_offset becomes bias;
+    - a synaptic current is scaled so that the charge of one PSC, and so the area of the
+      PSP, is exact despite the quantised decays: ``tau_syn * (du + 1) / 4096 / dt`` times
+      the constant-current gain (without it a 1 ms step makes PSPs ~10 % too large);
     - tau_refrac to whole steps (Loihi 1: at most 63).
 
     What cannot be mapped raises :class:`LoihiNumericsError` naming the population: other
@@ -450,7 +456,9 @@ def convert_population(pop: Population, dt: float, *,
                                  bias_mant=bias_mant, bias_exp=bias_exp,
                                  refractory=refractory)
     mv_per_unit = 1.0 / units_per_mv
-    units_per_na = mv_per_na_step * units_per_mv
+    bias_units_per_na = mv_per_na_step * units_per_mv
+    charge = tau_e * (du + DU_OFFSET) / DECAY_UNITY / dt
+    units_per_na = bias_units_per_na * charge
     init = pop.initial_values
     v0 = np.clip(np.rint((init["v"] - p["v_reset"]) * units_per_mv), -UV_LIMIT + 1,
                  UV_LIMIT - 1).astype(np.int64)
@@ -468,7 +476,8 @@ def convert_population(pop: Population, dt: float, *,
         "refractory_max_abs_error_ms": float(np.max(np.abs(refractory * dt - p["tau_refrac"]))),
     }
     return LifConversion(params=params, mv_per_unit=mv_per_unit, v_origin=p["v_reset"].copy(),
-                         units_per_na=units_per_na, u0=u0, v0=v0, report=report)
+                         units_per_na=units_per_na, bias_units_per_na=bias_units_per_na,
+                         u0=u0, v0=v0, report=report)
 
 
 @dataclass(frozen=True, eq=False)
@@ -492,10 +501,13 @@ def convert_weights(label: str, weights_na: np.ndarray, units_per_na: float, *,
     """Quantise weights (nA, signed: inhibitory current-based weights are negative) for a
     post population whose u gains ``units_per_na`` per nA (from :func:`convert_population`).
 
-    One spike of mantissa m adds ``m << (6 + weight_exp)`` to u, so the exponent is the
-    smallest in -8..7 that fits the largest |weight| into the mantissa range: the most
-    precision.  Mixed-sign projections lose one mantissa bit (lava truncates their last
-    bit); a projection of one sign keeps all 8.
+    One spike of mantissa m adds ``(m << weight_exp) << 6`` to u, so the exponent is the
+    smallest that fits the largest |weight| into the mantissa range, but not below 0: a
+    negative exponent shifts the *sum* of a step's mantissas right, which floors it, so
+    a lone spike keeps no more resolution than at exponent 0 and every step loses half a
+    unit on average.  (Small weights want a larger voltage scale, ``vth_mant``, instead.)
+    Mixed-sign projections lose one mantissa bit (lava truncates their last bit); a
+    projection of one sign keeps all 8.
     """
     w = np.asarray(weights_na, dtype=np.float64)
     sign_mode = SignMode.of(w)
@@ -505,7 +517,7 @@ def convert_weights(label: str, weights_na: np.ndarray, units_per_na: float, *,
     biggest = float(np.max(np.abs(in_units))) if w.size else 0.0
     if weight_exp is None:
         weight_exp = WEIGHT_EXP_MAX
-        for e in range(WEIGHT_EXP_MIN, WEIGHT_EXP_MAX + 1):
+        for e in range(0, WEIGHT_EXP_MAX + 1):
             scaled_max = np.max(in_units) / 2**e if w.size else 0.0
             scaled_min = np.min(in_units) / 2**e if w.size else 0.0
             if scaled_max <= high + step / 2 and scaled_min >= low - step / 2:
@@ -608,7 +620,7 @@ class LoihiKernel(NeuronKernel):
             self._has_input = False
         extra = None
         if i_ext is not None:
-            mant, exp = bias_to_mant_exp(np.asarray(i_ext) * self.conversion.units_per_na)
+            mant, exp = bias_to_mant_exp(np.asarray(i_ext) * self.conversion.bias_units_per_na)
             extra = mant << exp
         return self.compartments.step(a_in, extra)
 
