@@ -1,0 +1,148 @@
+"""UART runtime: wire efficiency, sustained spike throughput and per-step round-trip latency.
+
+Peer: a NeuroCoreX-style stream of 3-byte events [delta-t, address low, address high]
+(FACTS.md), encoded here for the same spike trains.
+
+A pseudo-terminal does not limit the rate, so line-rate figures are computed from the byte
+counts: 8N1 puts 10 bits on the wire per byte, so a link of B baud carries B / 10 bytes/s.
+Measured over the pty: host + virtual board wall time for streamed runs (the golden model's
+step time included) and the round trip of a one-step run.  Medians of repeats; the machine
+is shared, so read ratios rather than absolute times.
+
+    python -m benchmarks.bench_uart
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from toolchain.runtime import protocol as p
+from toolchain.runtime.session import Session
+from toolchain.runtime.transport import BITS_PER_BYTE_8N1
+from toolchain.runtime.virtual import ServedBoard
+from toolchain.targets.fpga.image import CoreImage
+from toolchain.targets.fpga.spec import ICE40UP5K, CoreSpec
+
+BAUDS = (1_000_000, 3_000_000)
+STEPS = 2000
+RATES = (0.2, 1.0, 4.0, 16.0)  # mean spikes per step
+
+
+def neurocorex_bytes(steps: list[np.ndarray]) -> int:
+    """Bytes of a 3-byte-event stream: each spike [dt, lo, hi]; dt is 8 bits, so a silence
+    longer than 255 steps costs a filler event."""
+    total, gap = 0, 0
+    for ids in steps:
+        if ids.size == 0:
+            gap += 1
+            continue
+        total += 3 * (gap // 256)
+        total += 3 * ids.size
+        gap = 0
+    return total
+
+
+def protocol_bytes(steps: list[np.ndarray], id_bytes: int) -> int:
+    """Wire bytes of our INPUT frames (COBS, CRC, header and delimiter included)."""
+    return sum(len(p.encode_frame(p.FrameType.INPUT, 0, b.encode(id_bytes)))
+               for b in p.split_spike_blocks(0, steps, id_bytes, max_steps=32))
+
+
+def poisson_steps(n_ids: int, rate: float, n_steps: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    counts = np.minimum(rng.poisson(rate, n_steps), n_ids)
+    return [np.sort(rng.choice(n_ids, c, replace=False)).astype(np.int32) for c in counts]
+
+
+def efficiency_table() -> None:
+    print("\nWire cost per spike (input stream, Poisson, 2000 steps)")
+    print(f"{'ids':>4} {'spikes/step':>12} {'ours B/spike':>13} {'3-byte B/spike':>15} "
+          f"{'ratio':>7} " + " ".join(f"{f'max spikes/s @{b // 10**6}M':>19}" for b in BAUDS))
+    for id_bytes, n_ids in ((1, 128), (2, 1024)):
+        for rate in RATES:
+            steps = poisson_steps(n_ids, rate, STEPS, seed=int(rate * 10))
+            spikes = sum(s.size for s in steps)
+            ours = protocol_bytes(steps, id_bytes) / spikes
+            peer = neurocorex_bytes(steps) / spikes
+            caps = " ".join(f"{b / BITS_PER_BYTE_8N1 / ours:>19,.0f}" for b in BAUDS)
+            print(f"{id_bytes:>4} {rate:>12.1f} {ours:>13.2f} {peer:>15.2f} "
+                  f"{peer / ours:>6.2f}x {caps}")
+
+
+def echo_image(spec: CoreSpec, n: int) -> CoreImage:
+    """Input k drives neuron k over threshold in one step: output mirrors input one step
+    later, so spikes in = spikes out."""
+    neurons = {"v_thresh": np.full(n, 10), "v_reset": np.zeros(n, np.int64),
+               "bias": np.zeros(n, np.int64), "leak_shift": np.zeros(n, np.int64),
+               "syn_shift": np.zeros(n, np.int64), "refrac": np.zeros(n, np.int64)}
+    image, _ = CoreImage.from_synapses(
+        neurons=neurons, n_inputs=n, source=n + np.arange(n), target=np.arange(n),
+        weight=np.full(n, 100), delay=np.ones(n, np.int64), plastic=np.zeros(n, bool))
+    return image
+
+
+def throughput_table(session: Session, spec: CoreSpec) -> None:
+    n = 100
+    session.load(echo_image(spec, n), spec)
+    print(f"\nSustained streaming over the pty (virtual board '{spec.name}', echo network: "
+          f"every input spike returns as an output spike; {STEPS} steps, median of 3)")
+    print(f"{'spikes/step':>12} {'wall s':>8} {'steps/s':>9} {'spikes/s in':>12} "
+          f"{'bytes out+in':>13} " + " ".join(f"{f'line s @{b // 10**6}M':>12}" for b in BAUDS)
+          + f" {'bound':>8}")
+    for rate in RATES:
+        steps = poisson_steps(n, rate, STEPS, seed=7)
+        walls, moved = [], 0
+        for _ in range(3):
+            w0, r0 = session.link.bytes_written, session.link.bytes_read
+            t0 = time.perf_counter()
+            result = session.run(STEPS, steps)
+            walls.append(time.perf_counter() - t0)
+            moved = session.link.bytes_written - w0 + session.link.bytes_read - r0
+            # step k's input returns in step k + 1 (the first step echoes the previous run)
+            echoed = sum(int(s.size) for s in result.steps[1:])
+            if echoed != sum(s.size for s in steps[:-1]):
+                raise RuntimeError(f"echo network returned {echoed} spikes, expected "
+                                   f"{sum(s.size for s in steps[:-1])}")
+        wall = statistics.median(walls)
+        spikes = sum(s.size for s in steps)
+        # a real UART is full duplex: the busier direction bounds the rate; both counted here
+        line = [moved / 2 * BITS_PER_BYTE_8N1 / b for b in BAUDS]
+        bound = "line@1M" if line[0] > wall else "host"
+        print(f"{rate:>12.1f} {wall:>8.2f} {STEPS / wall:>9,.0f} {spikes / wall:>12,.0f} "
+              f"{moved:>13,} " + " ".join(f"{x:>12.3f}" for x in line) + f" {bound:>8}")
+
+
+def latency_table(session: Session, spec: CoreSpec) -> None:
+    session.load(echo_image(spec, 100), spec)
+    one = [np.array([3, 40], np.int32)]
+    times, sizes = [], []
+    for _ in range(60):
+        w0, r0 = session.link.bytes_written, session.link.bytes_read
+        t0 = time.perf_counter()
+        session.run(1, one)
+        times.append(time.perf_counter() - t0)
+        sizes.append(session.link.bytes_written - w0 + session.link.bytes_read - r0)
+    med = statistics.median(times) * 1e3
+    nbytes = statistics.median(sizes)
+    print("\nRound trip of one streamed step (RUN + ACK + INPUT + OUTPUT + CREDIT), median of 60")
+    print(f"{'over pty ms':>12} {'bytes':>6} " + " ".join(
+        f"{f'+line ms @{b // 10**6}M':>15}" for b in BAUDS))
+    print(f"{med:>12.2f} {nbytes:>6.0f} " + " ".join(
+        f"{nbytes * BITS_PER_BYTE_8N1 / b * 1e3:>15.3f}" for b in BAUDS))
+    print("(on hardware add the line time to the host's share of the pty figure; the pty figure "
+          "includes the golden model's step)")
+
+
+def main() -> None:
+    efficiency_table()
+    spec = ICE40UP5K
+    with ServedBoard(spec, input_slots=8) as served, Session.open(served.path) as session:
+        throughput_table(session, spec)
+        latency_table(session, spec)
+
+
+if __name__ == "__main__":
+    main()
