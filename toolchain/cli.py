@@ -66,6 +66,41 @@ def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
     sys.exit(run_script(script, script_args, target))
 
 
+@main.command(context_settings={"ignore_unknown_options": True,
+                                "allow_interspersed_args": False})
+@click.option("--out", "-o", default="build/portability", show_default=True,
+              type=click.Path(file_okay=False), help="Directory for the CSV, Markdown and PNG.")
+@click.option("--targets", default=None, metavar="A,B",
+              help="Targets to try besides the reference (default: every registered one).")
+@click.argument("script", type=click.Path(exists=True, dir_okay=False))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+def portability(out: str, targets: str | None, script: str,
+                script_args: tuple[str, ...]) -> None:
+    """Run a PyNN SCRIPT on the reference and on every target it fits; tabulate deviations.
+
+    \b
+      spikeforge portability VAbenchmarks.py spikeforge CUBA
+    """
+    from pathlib import Path
+
+    from toolchain.portability import CaptureError, portability_of_script
+    from toolchain.targets import TARGETS
+
+    names = None if targets is None else [t.strip() for t in targets.split(",") if t.strip()]
+    unknown = [t for t in names or () if t not in TARGETS]
+    if unknown:
+        raise click.BadParameter(f"unknown target '{unknown[0]}'; known targets: "
+                                 f"{', '.join(TARGETS)}", param_hint="'--targets'")
+    try:
+        matrix = portability_of_script(script, script_args, names)
+    except CaptureError as e:
+        raise click.ClickException(str(e)) from None
+    files = matrix.write(Path(out))
+    click.echo(matrix.to_markdown())
+    for kind, path in files.items():
+        click.echo(f"{kind}: {path}")
+
+
 main.add_command(dse)
 main.add_command(flash)
 main.add_command(run_on_board)

@@ -1,0 +1,97 @@
+"""The portability matrix on PyNN's own examples: small_network and a scaled-down
+VA-CUBA (VAbenchmarks.py with fewer neurons, a denser connection probability so each
+neuron keeps about the same fan-in, and a shorter run), through the CLI and the API."""
+
+import csv
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from toolchain.cli import main
+from toolchain.portability import CaptureError, capture, portability, pynn_examples
+
+EXAMPLES = pynn_examples()
+needs_examples = pytest.mark.skipif(
+    EXAMPLES is None, reason="PyNN's example scripts are not fetched (scripts/bootstrap.sh "
+                             "downloads them from the PyNN sdist)")
+
+
+def scaled(tmp_path, name, replacements):
+    """A copy of one of PyNN's examples with some of its parameter lines changed."""
+    text = (EXAMPLES / name).read_text()
+    for pattern, new in replacements:
+        text, n = re.subn(pattern, new, text, count=1, flags=re.M)
+        assert n == 1, f"{name}: no line matches {pattern!r}; has the example changed?"
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def va_cuba(tmp_path):
+    return scaled(tmp_path, "VAbenchmarks.py", [
+        (r"^n\s+= 4000.*$", "n = 200"), (r"^pconn\s+= 0.02.*$", "pconn = 0.2"),
+        (r"^tstop\s+= 1000.*$", "tstop = 100")])
+
+
+def small_network(tmp_path):
+    # our IR has no IF_cond_alpha: the example runs with IF_cond_exp, its nearest model
+    return scaled(tmp_path, "small_network.py", [
+        (r"sim\.IF_cond_alpha\(", "sim.IF_cond_exp("), (r"^simtime\s+= 1000.0", "simtime = 200.0")])
+
+
+@needs_examples
+@pytest.mark.slow
+def test_cli_writes_the_matrix_of_va_cuba(tmp_path, monkeypatch):
+    script = va_cuba(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "matrix"
+    res = CliRunner().invoke(main, ["portability", "--out", str(out), "--targets", "dynapse",
+                                    str(script), "spikeforge", "CUBA"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader((out / "portability.csv").open()))
+    by = {(r["target"], r["population"]): r for r in rows}
+    assert set(by) == {(t, p) for t in ("reference", "dynapse")
+                       for p in ("Excitatory_Cells", "Inhibitory_Cells")}
+    ref = by[("reference", "Excitatory_Cells")]
+    assert float(ref["rate_hz"]) > 1 and float(ref["van_rossum"]) == 0
+    dyn = by[("dynapse", "Excitatory_Cells")]
+    assert dyn["status"] == "ok" and float(dyn["rate_hz"]) > 0
+    assert float(dyn["van_rossum"]) > 0  # mismatch and the DPI floor change the trains
+    assert float(dyn["hw_wall_us_per_step"]) == pytest.approx(100.0)  # real time, dt 0.1
+    assert float(dyn["energy_nj_per_step"]) > 0
+    assert (out / "portability.png").stat().st_size > 10_000
+    assert "| dynapse | Inhibitory_Cells |" in (out / "portability.md").read_text()
+    assert "| dynapse | Excitatory_Cells |" in res.output
+
+
+@needs_examples
+def test_small_network_runs_where_it_fits_and_refusals_say_why(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    network, t_stop = capture(small_network(tmp_path), ["spikeforge"])
+    assert t_stop == pytest.approx(200.0)
+    matrix = portability(network, t_stop, ["dynapse"])
+    dynapse = matrix.run("dynapse")
+    assert dynapse.status == "refused"
+    assert "Population 'cells': DYNAP-SE cannot run IF_cond_exp" in dynapse.reason
+    text = matrix.to_markdown()
+    assert "| dynapse | - | refused: see below |" in text
+    assert "**dynapse** refused: DynapseError: Population 'cells'" in text
+    assert {r["population"] for r in matrix.rows() if r["target"] == "reference"} \
+        >= {"cells"}
+
+
+@needs_examples
+def test_a_script_spikeforge_cannot_run_is_a_clear_capture_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CaptureError, match="small_network.py' failed on spikeforge: "
+                                           "AttributeError: .*IF_cond_alpha"):
+        capture(EXAMPLES / "small_network.py", ["spikeforge"])
+
+
+def test_unknown_target_is_refused_by_the_cli(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("")
+    res = CliRunner().invoke(main, ["portability", "--targets", "nope", str(script)])
+    assert res.exit_code != 0
+    assert "unknown target 'nope'; known targets: reference" in res.output

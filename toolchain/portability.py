@@ -1,0 +1,288 @@
+"""The portability matrix: one PyNN script on the float reference and on every target.
+
+``spikeforge portability SCRIPT [ARGS]`` runs the script once on the reference to capture
+its network (the IR the PyNN backend builds at ``run()``) and its run length, then
+compiles and simulates that same network on every registered target.  A target that
+refuses the network (a limit, a feature it lacks) is a row that says why.  For each target
+and population the table gives the firing rate and the deviation metrics of
+:mod:`toolchain.sim.metrics` against the reference, plus per-step cost: the target's energy
+and hardware wall-time estimates, and the host time the co-simulation took.
+
+A script that runs several segments (``reset()`` between runs) is captured as its last
+network, run once for the longest time it reached.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolchain.ir import Network, Recording
+from toolchain.sim.metrics import compare
+from toolchain.sim.results import SimulationResult
+
+REFERENCE = "reference"
+# Where scripts/bootstrap.sh puts PyNN's own example scripts, relative to the environment.
+PYNN_EXAMPLES = Path("share") / "pynn-examples"
+# Rasters show at most this many neurons per population, so big networks stay legible.
+RASTER_NEURONS = 100
+
+
+class CaptureError(RuntimeError):
+    """The script did not build and run a network spikeforge could capture."""
+
+
+@dataclass
+class TargetRun:
+    """What happened on one target: its result, or why there is none."""
+
+    target: str
+    status: str  # "ok", "refused" (does not compile) or "failed" (cannot simulate)
+    reason: str = ""
+    result: SimulationResult | None = None
+    sim_seconds: float = math.nan
+    energy_pj_per_step: float = math.nan  # the target's estimate
+    hw_wall_us_per_step: float = math.nan  # the target's estimate of hardware time
+
+
+@dataclass
+class Matrix:
+    """The portability matrix of one network."""
+
+    network: Network
+    t_stop: float
+    runs: list[TargetRun] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per (target, population); refused or failed targets get one row."""
+        ref = self.run(REFERENCE)
+        steps = max(round(self.t_stop / self.network.dt), 1)
+        rows = []
+        for run in self.runs:
+            common = {
+                "target": run.target, "status": run.status, "reason": run.reason,
+                "energy_nj_per_step": run.energy_pj_per_step / 1e3,
+                "hw_wall_us_per_step": run.hw_wall_us_per_step,
+                "sim_wall_us_per_step": run.sim_seconds * 1e6 / steps,
+            }
+            if run.result is None or ref is None or ref.result is None:
+                rows.append({**common, "population": ""})
+                continue
+            report = compare(ref.result, run.result, t_stop=self.t_stop)
+            for dev in report.populations:
+                rows.append({
+                    **common, "population": dev.population, "rate_hz": dev.rate,
+                    "rate_error": dev.rate_error, "isi_distortion_ms": dev.isi_distortion_ms,
+                    "spike_disorder": dev.spike_disorder, "van_rossum": dev.van_rossum,
+                    "spikes_shifted": run.result.counters.get("spikes_shifted", 0.0),
+                    "spikes_dropped": run.result.counters.get("spikes_dropped", 0.0),
+                })
+        return rows
+
+    def run(self, target: str) -> TargetRun | None:
+        return next((r for r in self.runs if r.target == target), None)
+
+    # -- outputs ---------------------------------------------------------------------
+    def to_csv(self, path: Path) -> Path:
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            for row in self.rows():
+                writer.writerow({k: _csv_value(row.get(k, "")) for k in COLUMNS})
+        return path
+
+    def to_markdown(self) -> str:
+        head = ("| target | population | rate (Hz) | rate error | ISI distortion (ms) | "
+                "spike disorder | van Rossum | energy/step (nJ, est.) | "
+                "hw time/step (us, est.) | sim time/step (us) |")
+        lines = [f"Portability of '{self.network.label}' ({self.network.n_neurons} neurons, "
+                 f"{self.network.n_synapses} synapses, {self.t_stop:g} ms)", "", head,
+                 "|" + "---|" * 10]
+        notes = []
+        for row in self.rows():
+            if row["status"] != "ok":
+                lines.append(f"| {row['target']} | - | {row['status']}: see below |" +
+                             " |" * 7)
+                notes.append(f"- **{row['target']}** {row['status']}: {row['reason']}")
+                continue
+            lines.append(
+                f"| {row['target']} | {row['population']} | {_fmt(row['rate_hz'])} | "
+                f"{_pct(row['rate_error'])} | {_fmt(row['isi_distortion_ms'])} | "
+                f"{_fmt(row['spike_disorder'])} | {_fmt(row['van_rossum'])} | "
+                f"{_fmt(row['energy_nj_per_step'])} | {_fmt(row['hw_wall_us_per_step'])} | "
+                f"{_fmt(row['sim_wall_us_per_step'])} |")
+        if notes:
+            lines += ["", "Targets that did not run the network:", *notes]
+        return "\n".join(lines) + "\n"
+
+    def figure(self, path: Path) -> Path:
+        """Spike rasters of every target that ran, side by side, same axes."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ran = [r for r in self.runs if r.result is not None]
+        fig, axes = plt.subplots(1, max(len(ran), 1), figsize=(3.2 * max(len(ran), 1), 3.6),
+                                 sharey=True, squeeze=False)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for ax, run in zip(axes[0], ran, strict=False):
+            offset = 0
+            for k, pop in enumerate(self.network.populations):
+                rec = run.result.spikes.get(pop.label)  # type: ignore[union-attr]
+                shown = min(pop.size, RASTER_NEURONS)
+                if rec is not None:
+                    keep = rec.senders < shown
+                    ax.scatter(rec.times[keep], rec.senders[keep] + offset, s=1.5,
+                               color=colours[k % len(colours)], label=pop.label, linewidths=0)
+                offset += shown
+            ax.set_title(run.target)
+            ax.set_xlim(0, self.t_stop)
+            ax.set_xlabel("time (ms)")
+        axes[0][0].set_ylabel("neuron")
+        if ran:
+            axes[0][0].legend(loc="upper right", fontsize=6, markerscale=4)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        return path
+
+    def write(self, out: Path) -> dict[str, Path]:
+        out.mkdir(parents=True, exist_ok=True)
+        md = out / "portability.md"
+        md.write_text(self.to_markdown())
+        return {"csv": self.to_csv(out / "portability.csv"), "markdown": md,
+                "figure": self.figure(out / "portability.png")}
+
+
+COLUMNS = ["target", "population", "status", "reason", "rate_hz", "rate_error",
+           "isi_distortion_ms", "spike_disorder", "van_rossum", "spikes_shifted",
+           "spikes_dropped", "energy_nj_per_step", "hw_wall_us_per_step",
+           "sim_wall_us_per_step"]
+
+
+def _csv_value(x: object) -> object:
+    return "" if isinstance(x, float) and math.isnan(x) else x
+
+
+def _fmt(x: object) -> str:
+    return "n/a" if not isinstance(x, (int, float)) or not math.isfinite(x) else f"{x:.3g}"
+
+
+def _pct(x: object) -> str:
+    return "n/a" if not isinstance(x, (int, float)) or not math.isfinite(x) \
+        else f"{100 * x:+.1f}%"
+
+
+# --------------------------------------------------------------------------- running
+
+
+def capture(script: str | Path, args: Sequence[str] = ()) -> tuple[Network, float]:
+    """Run ``script`` on the reference; return the network it built and how long it ran."""
+    from toolchain.pynn import simulator
+    from toolchain.pynn.runner import run_script
+
+    try:
+        status = run_script(script, args, target=REFERENCE)
+    except Exception as e:
+        raise CaptureError(f"PyNN script '{script}' failed on spikeforge: {_reason(e)}") from e
+    network, t_stop = simulator.state.network, simulator.state.t
+    if status != 0:
+        raise CaptureError(f"PyNN script '{script}' exited with status {status}")
+    if network is None or not t_stop > 0:
+        raise CaptureError(
+            f"PyNN script '{script}' did not run a network on spikeforge (no run() with "
+            "'spikeforge' as its simulator); pass the simulator name as PyNN scripts expect, "
+            "e.g. 'spikeforge portability script.py spikeforge'"
+        )
+    return network, float(t_stop)
+
+
+def pynn_examples() -> Path | None:
+    """PyNN's example scripts (fetched by the setup script), or None if they are missing."""
+    path = Path(sys.prefix) / PYNN_EXAMPLES
+    return path if (path / "small_network.py").is_file() else None
+
+
+def record_all_spikes(network: Network) -> Network:
+    """``network`` recording the spikes of every neuron of every population, so that every
+    population has a row in the matrix."""
+    full = {p.label for p in network.populations}
+    recs = [r for r in network.recordings if not (r.variable == "spikes" and r.target in full)]
+    recs += [Recording(p.label, "spikes", np.arange(p.size)) for p in network.populations]
+    return network.replace(recordings=tuple(recs))
+
+
+def run_target(name: str, network: Network, t_stop: float) -> TargetRun:
+    """Compile and simulate ``network`` on target ``name``; a refusal becomes a row."""
+    from toolchain.targets import get_target
+
+    try:
+        target = get_target(name)
+        compiled = target.compile(network)
+    except Exception as e:  # any refusal is a finding of the matrix, not a crash
+        return TargetRun(name, "refused", _reason(e))
+    try:
+        start = time.perf_counter()
+        sim = target.simulator(compiled)
+        sim.run_until(t_stop)
+        result = sim.result()
+        seconds = time.perf_counter() - start
+    except Exception as e:
+        return TargetRun(name, "failed", _reason(e))
+    run = TargetRun(name, "ok", result=result, sim_seconds=seconds)
+    _estimates(run, compiled, result)
+    return run
+
+
+def _reason(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _estimates(run: TargetRun, compiled: object, result: SimulationResult) -> None:
+    """Energy and hardware time per step: measured counters if the target keeps them,
+    else the compiler's estimate (which assumes a firing rate)."""
+    c = result.counters
+    estimate = getattr(compiled, "estimate", None)
+    if "energy_pj_per_step" in c:
+        run.energy_pj_per_step = float(c["energy_pj_per_step"])
+    elif estimate is not None:
+        run.energy_pj_per_step = float(estimate.energy_pj)
+    if "wall_ns_per_step" in c:
+        run.hw_wall_us_per_step = float(c["wall_ns_per_step"]) / 1e3
+    elif estimate is not None:
+        run.hw_wall_us_per_step = float(estimate.wall_ns) / 1e3
+
+
+def portability(network: Network, t_stop: float, targets: Sequence[str] | None = None
+                ) -> Matrix:
+    """The matrix of ``network`` run for ``t_stop`` ms on the reference and ``targets``
+    (default: every registered target)."""
+    from toolchain.targets import TARGETS
+
+    names = [REFERENCE, *(t for t in (targets if targets is not None else TARGETS)
+                          if t != REFERENCE)]
+    network = record_all_spikes(network)
+    matrix = Matrix(network, t_stop)
+    for name in names:
+        matrix.runs.append(run_target(name, network, t_stop))
+    ref = matrix.run(REFERENCE)
+    if ref is None or ref.status != "ok":
+        reason = ref.reason if ref is not None else "not run"
+        raise CaptureError(f"the reference could not run the network: {reason}")
+    return matrix
+
+
+def portability_of_script(script: str | Path, args: Sequence[str] = (),
+                          targets: Sequence[str] | None = None) -> Matrix:
+    network, t_stop = capture(script, args)
+    return portability(network, t_stop, targets)
