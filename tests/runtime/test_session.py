@@ -3,6 +3,8 @@ compared spike for spike, and every learnt weight, with the golden model."""
 
 from __future__ import annotations
 
+import asyncio
+
 import neo
 import numpy as np
 import pytest
@@ -116,3 +118,23 @@ def test_read_outside_memory_is_refused(board_session: Session, spec: CoreSpec) 
     with pytest.raises(BoardError, match=f"board refused READ: BAD_ADDRESS: address "
                        f"{spec.n_synapses} is outside the board's memory"):
         board_session.read(p.Memory.SYNAPSE, spec.n_synapses - 1, 2)
+
+
+def test_asyncio_stream_and_neo_output(board_session: Session, spec: CoreSpec) -> None:
+    image = random_image(spec, seed=11)
+    inputs = random_inputs(image.n_inputs, 80, seed=12)
+    want, _ = golden(spec, image, inputs)
+    board_session.load(image, spec)
+
+    async def consume() -> list[tuple[int, np.ndarray]]:
+        return [item async for item in board_session.stream(80, inputs)]
+
+    got = asyncio.run(consume())
+    assert [step for step, _ in got] == list(range(80))
+    assert same_spikes([ids for _, ids in got], want)
+    board_session.load(image, spec)
+    seg = board_session.run(80, inputs).to_neo(dt=0.1, n_neurons=image.n_neurons)
+    assert len(seg.spiketrains) == image.n_neurons
+    for j, train in enumerate(seg.spiketrains):
+        steps = [k for k, ids in enumerate(want) if j in ids]
+        assert np.allclose(train.rescale("ms").magnitude, np.array(steps) * 0.1)

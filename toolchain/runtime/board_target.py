@@ -9,8 +9,9 @@ spikes only; membrane traces are not available from hardware.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,4 +130,27 @@ class BoardSimulator(FpgaSimulator):
         self._clear_records()
 
 
-__all__ = ["DEFAULTS", "BoardDefaults", "BoardSimulator", "BoardTarget", "MappingError"]
+@contextlib.contextmanager
+def registered() -> Iterator[None]:
+    """Make ``setup(target="board")`` known for the duration of a ``with`` block.
+
+    Not in the global target list for good: that list is what sweeps and portability runs
+    iterate over, and this target needs a live board."""
+    from toolchain.targets import TARGETS
+
+    def _board() -> type[BoardTarget]:
+        return BoardTarget
+
+    _board.__doc__ = "our FPGA core on a board over UART (real, or virtual on a pty)"
+    added = "board" not in TARGETS
+    if added:
+        TARGETS["board"] = _board
+    try:
+        yield
+    finally:
+        if added:
+            TARGETS.pop("board", None)
+
+
+__all__ = ["DEFAULTS", "BoardDefaults", "BoardSimulator", "BoardTarget", "MappingError",
+           "registered"]

@@ -89,7 +89,6 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
     written as Neo (MATLAB format) and as a raster plot.
     """
     from toolchain.runtime import board_target
-    from toolchain.targets import TARGETS
 
     served = None
     if board == VIRTUAL:
@@ -109,8 +108,6 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
         )
     elif port is None:
         raise click.UsageError(f"--board {board} needs --port (its serial device)")
-    if "board" not in TARGETS:
-        TARGETS["board"] = lambda: board_target.BoardTarget
     progress = _Progress()
     board_target.DEFAULTS.port, board_target.DEFAULTS.baud = port, baud
     board_target.DEFAULTS.on_step = progress
@@ -118,7 +115,8 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
         from toolchain.pynn import simulator
         from toolchain.pynn.runner import run_script
 
-        code = run_script(script, script_args, target="board")
+        with board_target.registered():
+            code = run_script(script, script_args, target="board")
         progress.done()
         _write_outputs(simulator.state, out)
         _report(board_target.DEFAULTS.sessions)
@@ -132,7 +130,7 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
         raise
     finally:
         board_target.DEFAULTS.close_all()
-        board_target.DEFAULTS.on_step = None
+        board_target.DEFAULTS.port = board_target.DEFAULTS.on_step = None
         if served is not None:
             served.stop()
     sys.exit(code)

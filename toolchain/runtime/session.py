@@ -15,10 +15,11 @@ Reliability rules (see docs/protocol.md):
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,22 @@ class RunResult:
         steps = np.repeat(np.arange(self.first_step, self.first_step + len(self.steps)), counts)
         ids = np.concatenate(self.steps) if self.steps else np.zeros(0, np.int32)
         return steps.astype(np.int64), ids.astype(np.int64)
+
+
+    def to_neo(self, dt: float, n_neurons: int, name: str = "board") -> Any:
+        """A Neo ``Segment`` with one ``SpikeTrain`` per neuron (time = step x ``dt`` ms)."""
+        import neo
+        import quantities as pq
+
+        steps, ids = self.events()
+        t_stop = (self.first_step + len(self.steps)) * dt
+        seg = neo.Segment(name=name)
+        for j in range(n_neurons):
+            seg.spiketrains.append(neo.SpikeTrain(
+                steps[ids == j] * dt * pq.ms, t_start=self.first_step * dt * pq.ms,
+                t_stop=t_stop * pq.ms, name=f"{name}[{j}]",
+                annotations={"source_index": j}))
+        return seg
 
 
 StepInputs = Iterable[Sequence[int] | np.ndarray]
@@ -391,6 +408,27 @@ class Session:
         except (ValueError, p.ProtocolError):
             self.request(p.FrameType.STOP)  # bad input: leave the board idle, not waiting
             raise
+
+    async def stream(self, n_steps: int, inputs: Any = None, *,
+                     dt: float | None = None) -> AsyncIterator[tuple[int, np.ndarray]]:
+        """``run`` for asyncio programs: yields ``(step, neuron ids)`` as each step's output
+        arrives, while the link is served from a worker thread."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[int, np.ndarray] | None] = asyncio.Queue()
+
+        def on_step(step: int, ids: np.ndarray) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, (step, ids))
+
+        def work() -> RunResult:
+            try:
+                return self.run(n_steps, inputs, dt=dt, on_step=on_step)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        task = loop.run_in_executor(None, work)
+        while (item := await queue.get()) is not None:
+            yield item
+        await task  # re-raises what the run raised
 
     def free_run(self, seconds: float,
                  on_step: Callable[[int, np.ndarray], None] | None = None) -> RunResult:
