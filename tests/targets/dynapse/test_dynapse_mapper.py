@@ -181,3 +181,17 @@ def test_se1_cross_chip_alias_is_refused_and_se2_allocates_distinct_tags():
     m = map_network(net([a, b, t], [pa, pb]), DynapseSpec.se2(chips=3))
     assert m.tags["a"][0] != m.tags["b"][0]
     assert max(int(x.max()) for x in m.tags.values()) < 2048
+
+
+def test_fan_out_beyond_the_sram_words_is_refused():
+    # a sender whose targets sit on two chips needs two SRAM words
+    src = Population("src", CellType.IF_CURR_EXP, 1)
+    far = Population("far", CellType.IF_CURR_EXP, 5 * NEURONS_PER_CORE)
+    proj = Projection("src->far", "src", "far", [0, 0], [0, 5 * NEURONS_PER_CORE - 1],
+                      [0.5, 0.5], [0.1, 0.1])
+    network = net([src, far], [proj])
+    m = map_network(network)
+    assert m.sram["src"][0] == 2
+    with pytest.raises(DynapseError, match="Population 'src' neuron 0 projects to 2 chips but a "
+                                           "DYNAP-SE neuron has 1 SRAM words"):
+        map_network(network, DynapseSpec(sram_per_neuron=1))
