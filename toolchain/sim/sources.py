@@ -104,7 +104,7 @@ class SourceSpikes:
         if isinstance(self.source, ArraySource):
             return _select(step, *self._fixed)
         # times binned into `step` lie in [(step - shift) dt, (step + 1 - shift) dt)
-        lo = int(((step - EVENT_SHIFT) * self.dt) // POISSON_WINDOW_MS)
+        lo = max(int(((step - EVENT_SHIFT) * self.dt) // POISSON_WINDOW_MS), 0)
         hi = int(((step + 1 - EVENT_SHIFT) * self.dt) // POISSON_WINDOW_MS)
         if lo == hi:
             return _select(step, *self._window(lo))
