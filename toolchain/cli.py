@@ -11,6 +11,7 @@ import sys
 import click
 
 from toolchain import __version__
+from toolchain.compiler.cli import compile_command, report_command
 from toolchain.dse.cli import dse
 from toolchain.runtime.cli import flash
 from toolchain.runtime.cli import run as run_on_board
@@ -102,6 +103,8 @@ def portability(out: str, targets: str | None, script: str,
 
 
 main.add_command(dse)
+main.add_command(compile_command)
+main.add_command(report_command)
 main.add_command(flash)
 main.add_command(run_on_board)
 

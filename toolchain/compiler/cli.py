@@ -1,0 +1,131 @@
+"""``spikeforge compile`` and ``spikeforge report``."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import click
+
+ARTIFACT = "compiled.sfz"
+REPORT = "report.txt"
+FIGURE = "placement.png"
+
+
+def _network_from(source: str, script_args: tuple[str, ...]):
+    """A saved IR network file, or the network a PyNN script builds (captured at run())."""
+    from toolchain.ir import FormatError, Network, load
+
+    if zipfile.is_zipfile(source):
+        try:
+            return load(source, expect=Network)
+        except FormatError as e:
+            raise click.ClickException(str(e)) from None
+    return _capture(source, script_args)
+
+
+class _Captured(Exception):
+    """Stops a PyNN script at its first run(): compiling needs the network, not a run."""
+
+
+def _capture(script: str, script_args: tuple[str, ...]):
+    from toolchain.pynn import simulator
+    from toolchain.pynn.build import build_network
+    from toolchain.pynn.runner import run_script
+
+    captured = []
+
+    def capture(state: object) -> None:
+        captured.append(build_network(state).network)
+        raise _Captured
+
+    original = simulator.State._compile  # where the backend turns the script into IR
+    simulator.State._compile = capture
+    try:
+        status = run_script(script, script_args)
+    except _Captured:
+        status = 0
+    finally:
+        simulator.State._compile = original
+    if not captured:
+        if status != 0:
+            raise click.ClickException(f"PyNN script '{script}' exited with status {status}")
+        raise click.ClickException(
+            f"PyNN script '{script}' built no network: it never called run(); spikeforge "
+            "captures the network when the script first runs it")
+    return captured[0]
+
+
+@click.command("compile", context_settings={"ignore_unknown_options": True})
+@click.option("--target", "-t", default="loihi", show_default=True, help="Target to map onto.")
+@click.option("--board", "-b", default=None, help="Target board (e.g. loihi1, nahuku32).")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="Directory for the artifact, report and placement figure.")
+@click.option("--rate", default=10.0, show_default=True,
+              help="Firing rate (Hz) the cost estimate assumes for populations.")
+@click.option("--lax", is_flag=True,
+              help="Record limit violations in the report instead of failing.")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+def compile_command(target: str, board: str | None, out: str, rate: float, lax: bool,
+                    source: str, script_args: tuple[str, ...]) -> None:
+    """Compile SOURCE for a target: a PyNN script (run through spikeforge's PyNN backend
+    until its first run(); extra arguments, and options spikeforge does not know, go to the
+    script) or a saved network file.
+
+    Writes OUT/compiled.sfz, OUT/report.txt and OUT/placement.png and prints the report.
+    """
+    from toolchain.compiler import CompiledNetwork, MappingError
+    from toolchain.compiler.pipeline import compile_network
+    from toolchain.compiler.report import placement_figure
+    from toolchain.ir import save
+    from toolchain.targets import TARGETS, get_target
+
+    if target not in TARGETS:
+        raise click.BadParameter(f"unknown target '{target}'; known targets: "
+                                 f"{', '.join(TARGETS)}", param_hint="'--target'")
+    net = _network_from(source, script_args)
+    try:
+        tgt = get_target(target, **({"board": board} if board else {}))
+    except (TypeError, ValueError) as e:
+        raise click.BadParameter(str(e), param_hint="'--board'") from None
+    if not tgt.passes():
+        raise click.ClickException(f"target '{target}' has no compiler passes; "
+                                   "`spikeforge compile` needs a target mapped by passes")
+    try:
+        art = compile_network(net, tgt, strict=not lax, rate_hz=rate)
+    except MappingError as e:
+        raise click.ClickException(f"{net.label} does not fit {target}: {e}") from None
+    assert isinstance(art, CompiledNetwork)
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    save(art, path / ARTIFACT)
+    text = art.report()
+    (path / REPORT).write_text(text)
+    placement_figure(art, path / FIGURE)
+    click.echo(text, nl=False)
+    click.echo(f"wrote {path / ARTIFACT}, {path / REPORT}, {path / FIGURE}")
+
+
+@click.command("report")
+@click.argument("artifact", type=click.Path(exists=True))
+@click.option("--figure", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the placement figure to this PNG file.")
+def report_command(artifact: str, figure: str | None) -> None:
+    """Print the compile report of ARTIFACT (a `spikeforge compile` output directory or its
+    compiled.sfz)."""
+    from toolchain.compiler import CompiledNetwork
+    from toolchain.compiler.report import placement_figure
+    from toolchain.ir import FormatError, load
+
+    path = Path(artifact)
+    if path.is_dir():
+        path = path / ARTIFACT
+    try:
+        art = load(path, expect=CompiledNetwork)
+    except FormatError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(art.report(), nl=False)
+    if figure:
+        placement_figure(art, figure)
+        click.echo(f"wrote {figure}")
