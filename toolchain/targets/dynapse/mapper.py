@@ -23,10 +23,11 @@ Algorithm (documented here because the report refers to it):
    weights (spread of log median |w| per neuron) is split in two where that spread drops
    most, so that the core's one base weight fits its neurons better.  Cores are numbered
    chip by chip in population order, which keeps a population's cores together.
-3. *quantise*: per core and synapse type, SE1 tries every resolution ``K`` = 1..64
+3. *quantise*: SE1 gives each synapse type of a core a resolution ``K`` = 1..64
    (``w_base = max|w| / K``), rounds each aggregated (source, target) weight to
-   ``m = max(1, round(|w| / w_base))`` CAM entries, keeps the resolutions whose CAM use fits
-   every neuron's 64 words and picks the one with the least squared weight error.  SE2
+   ``m = max(1, round(|w| / w_base))`` CAM entries and, over all combinations of K for the
+   core's types, keeps those whose CAM use fits every neuron's 64 words and picks the one
+   with the least squared weight error.  SE2
    scales the largest weight onto the largest mask sum and rounds to the nearest of the
    15 non-zero mask sums.
 4. *tags/route*: SE1 tags come from placement; input (host) sources get free virtual tags.
@@ -325,46 +326,58 @@ def _neuron_offsets(network: Network) -> dict[str, int]:
 
 def quantise_se1(conn: _Connections, n_targets: int, spec: DynapseSpec,
                  ) -> tuple[np.ndarray, dict[tuple[int, int], float]]:
-    """CAM multiplicity per merged pair and base weight per (core, type); see module doc."""
+    """CAM multiplicity per merged pair and base weight per (core, type); see module doc.
+
+    Each synapse type of a core gets its own resolution K (``w_base = max|w| / K``); all
+    combinations of K over the core's (at most two) types are tried at once.
+    """
     mult = np.zeros(conn.pair_weight.size, dtype=np.int64)
     base: dict[tuple[int, int], float] = {}
+    ks = np.arange(1, spec.cam_per_neuron + 1)
     for core in np.unique(conn.pair_core):
         in_core = np.flatnonzero(conn.pair_core == core)
-        best = None
-        for k in range(1, spec.cam_per_neuron + 1):
-            m, bases = _multiplicities(conn, in_core, k)
-            use = np.bincount(conn.pair_target[in_core], weights=m, minlength=n_targets)
-            if use.max() > spec.cam_per_neuron:
-                continue
-            realised = m * np.array([bases[t] for t in conn.pair_type[in_core]])
-            err = float(np.sum((realised - conn.pair_weight[in_core]) ** 2))
-            if best is None or err < best[0] - 1e-15 * max(err, 1.0):
-                best = (err, m, bases)
-        if best is None:
+        _, local = np.unique(conn.pair_target[in_core], return_inverse=True)
+        n_local = int(local.max()) + 1
+        types = [int(t) for t in np.unique(conn.pair_type[in_core])]
+        tables = [_resolution_table(conn, in_core, local, n_local, t, ks) for t in types]
+        # use[k_1, ..., k_T, neuron] and err[k_1, ..., k_T] over all combinations
+        use = np.zeros((1,) * len(types) + (n_local,))
+        err = np.zeros((1,) * len(types))
+        for axis, (_, _, u, e) in enumerate(tables):
+            shape = [1] * len(types)
+            shape[axis] = ks.size
+            use = use + u.reshape(*shape, n_local)
+            err = err + e.reshape(shape)
+        feasible = use.max(axis=-1) <= spec.cam_per_neuron
+        if not feasible.any():
             _raise_fan_in(conn, in_core, n_targets, spec)
-        _, m, bases = best
-        mult[in_core] = m
-        base.update({(int(core), t): b for t, b in bases.items()})
+        best = np.unravel_index(np.argmin(np.where(feasible, err, np.inf)), err.shape)
+        for (sel, m_table, _, _), t, k in zip(tables, types, best, strict=True):
+            w_max = float(conn.pair_weight[in_core][sel].max())
+            mult[in_core[sel]] = m_table[k]
+            base[(int(core), t)] = float(w_max / ks[k]) if w_max > 0 else 0.0
     return mult, base
 
 
-def _multiplicities(conn: _Connections, idx: np.ndarray, k: int
-                    ) -> tuple[np.ndarray, dict[int, float]]:
-    m = np.zeros(idx.size, dtype=np.int64)
-    bases: dict[int, float] = {}
-    for t in np.unique(conn.pair_type[idx]):
-        sel = conn.pair_type[idx] == t
-        w = conn.pair_weight[idx][sel]
-        w_max = float(w.max())
-        if w_max <= 0:
-            bases[int(t)] = 0.0
-            continue
-        b = w_max / k
-        bases[int(t)] = b
-        m_t = np.rint(w / b).astype(np.int64)
-        m_t[w > ZERO_WEIGHT * w_max] = np.maximum(m_t[w > ZERO_WEIGHT * w_max], 1)
-        m[sel] = m_t
-    return m, bases
+def _resolution_table(conn: _Connections, in_core: np.ndarray, local: np.ndarray,
+                      n_local: int, t: int, ks: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For one type of one core and every resolution K: multiplicities, CAM use per
+    neuron, squared weight error."""
+    sel = conn.pair_type[in_core] == t
+    w = conn.pair_weight[in_core][sel]
+    w_max = float(w.max())
+    if w_max <= 0:
+        zeros = np.zeros((ks.size, w.size), dtype=np.int64)
+        return sel, zeros, np.zeros((ks.size, n_local)), np.zeros(ks.size)
+    b = w_max / ks[:, None]
+    m = np.rint(w[None, :] / b).astype(np.int64)
+    m[:, w > ZERO_WEIGHT * w_max] = np.maximum(m[:, w > ZERO_WEIGHT * w_max], 1)
+    use = np.zeros((ks.size, n_local))
+    for i in range(ks.size):
+        use[i] = np.bincount(local[sel], weights=m[i], minlength=n_local)
+    err = np.sum((m * b - w[None, :]) ** 2, axis=1)
+    return sel, m, use, err
 
 
 def _raise_fan_in(conn: _Connections, idx: np.ndarray, n_targets: int, spec: DynapseSpec
