@@ -56,6 +56,7 @@ from toolchain.pynn.procedural_api import (  # noqa: F401
 )
 from toolchain.pynn.projections import Projection  # noqa: F401
 from toolchain.pynn.standardmodels import (  # noqa: F401
+    CELL_TYPES,
     AdditiveWeightDependence,
     DCSource,
     IF_cond_exp,
@@ -76,6 +77,31 @@ def list_standard_models() -> list[str]:
     return [obj.__name__ for obj in globals().values()
             if isinstance(obj, type) and issubclass(obj, StandardCellType)
             and obj is not StandardCellType]
+
+
+class UnsupportedModelError(errors.NoModelAvailableError, AttributeError):
+    """A PyNN standard model spikeforge's targets do not implement.
+
+    Also an AttributeError, so ``hasattr(sim, "IF_cond_alpha")`` is simply False.
+    """
+
+
+def __getattr__(name: str) -> object:
+    from pyNN.standardmodels import cells, electrodes, synapses
+
+    for kind, module, have in (
+        ("cell type", cells, [c.__name__ for c in CELL_TYPES]),
+        ("current source", electrodes, ["DCSource", "StepCurrentSource"]),
+        ("synapse type", synapses, ["StaticSynapse", "STDPMechanism", "SpikePairRule",
+                                    "AdditiveWeightDependence",
+                                    "MultiplicativeWeightDependence"]),
+    ):
+        if isinstance(getattr(module, name, None), type):
+            raise UnsupportedModelError(
+                f"PyNN {kind} {name} is not supported by spikeforge; "
+                f"use one of: {', '.join(have)}"
+            )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register_as_pynn_backend() -> None:

@@ -80,6 +80,8 @@ class Projection(common.Projection):
         if builder is not None:
             pre, post = builder(self, connector)
             self._set_connections(pre, post, self._synapse_values(pre, post))
+            if connector.callback is not None:
+                connector.callback(1.0)
         elif isinstance(connector, (connect.pc.FromListConnector)):
             self._from_list(connector)
         else:  # PyNN's generic path: one call per target, collected in _convergent_connect

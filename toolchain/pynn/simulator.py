@@ -10,6 +10,8 @@ so changing its structure or neuron parameters after the start needs a ``reset()
 
 from __future__ import annotations
 
+import inspect
+import logging
 from typing import Any
 
 from pyNN import common
@@ -17,6 +19,7 @@ from pyNN import common
 from toolchain.sim.results import SimulationResult
 
 name = "spikeforge"
+logger = logging.getLogger("PyNN")
 
 # What `setup()` uses when the script does not name a target; `spikeforge pynn --target`
 # changes it before the script runs.
@@ -97,7 +100,8 @@ class State(common.control.BaseState):
 
         self.built = build_network(self)
         self.network = self.built.network
-        target = get_target(self.target_name, **self.target_options)
+        target = get_target(self.target_name, **target_options(self.target_name,
+                                                               self.target_options))
         self.compiled = target.compile(self.network)
         self.simulator = target.simulator(self.compiled)
         self._changed = []
@@ -120,6 +124,24 @@ class State(common.control.BaseState):
         self.t_start = 0.0
         self.segment_counter += 1
         self._result = None
+
+
+def target_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``setup()`` keywords the target's constructor takes.
+
+    PyNN scripts pass keywords meant for other simulators (``threads``, ``filename``...);
+    like every PyNN backend, this one ignores what is not for it, and says so.
+    """
+    from toolchain.targets import TARGETS
+
+    parameters = inspect.signature(TARGETS[name]().__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(options)
+    ignored = sorted(set(options) - set(parameters))
+    if ignored:
+        logger.warning("setup(): target '%s' takes no option(s) %s; ignored", name,
+                       ", ".join(ignored))
+    return {k: v for k, v in options.items() if k in parameters}
 
 
 state = State()

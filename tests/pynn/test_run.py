@@ -1,0 +1,166 @@
+"""Running through the backend: Neo results, reset, weights across runs, errors."""
+
+import neo
+import numpy as np
+import pytest
+import quantities as pq
+
+import toolchain.pynn as sim
+from toolchain.pynn.simulator import NetworkChangedError, state
+from toolchain.targets import get_target
+
+DRIVE = [[5.0, 25.0, 45.0, 65.0], [10.0, 30.0], [12.0, 80.0], [], [50.0]]
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    sim.setup(timestep=0.1, min_delay=0.1)
+    yield
+    sim.end()
+
+
+def driven(weight=10.0, cell=None, receptor="excitatory"):
+    src = sim.Population(5, sim.SpikeSourceArray(spike_times=DRIVE), label="in")
+    cells = sim.Population(5, cell or sim.IF_curr_exp(tau_m=10.0, tau_syn_E=2.0), label="cells")
+    prj = sim.Projection(src, cells, sim.OneToOneConnector(),
+                         sim.StaticSynapse(weight=weight, delay=1.0), receptor_type=receptor,
+                         label="drive")
+    return src, cells, prj
+
+
+def test_get_data_returns_neo_spikes_and_signals():
+    src, cells, _ = driven()
+    cells.record(["spikes", "v"])
+    src.record("spikes")
+    sim.run(100.0)
+    block = cells.get_data()
+    assert isinstance(block, neo.Block) and len(block.segments) == 1
+    seg = block.segments[0]
+    assert len(seg.spiketrains) == 5
+    counts = [len(st) for st in seg.spiketrains]
+    assert counts[3] == 0 and sum(counts) > 0  # neuron 3 gets no input
+    v = seg.filter(name="v")[0]
+    assert v.shape == (1001, 5) and v.units == pq.mV
+    assert float(v[0, 0]) == pytest.approx(-65.0)  # t = 0 row holds the initial value
+    inputs = src.get_data().segments[0].spiketrains
+    assert [np.asarray(st).tolist() for st in inputs] == [sorted(t) for t in DRIVE]
+
+
+def test_results_are_those_of_the_target_running_the_same_ir():
+    _, cells, _ = driven()
+    cells.record("spikes")
+    sim.run(100.0)
+    ours = [np.asarray(st) for st in cells.get_data().segments[0].spiketrains]
+    engine = get_target("reference").simulator(state.network)
+    engine.run_until(100.0)
+    direct = engine.result().spikes["cells"].trains()
+    for a, b in zip(ours, direct, strict=True):
+        np.testing.assert_allclose(a, b)
+
+
+def test_conductance_recording():
+    _, cells, _ = driven(weight=0.05, cell=sim.IF_cond_exp(tau_syn_E=2.0))
+    cells[0:2].record(["gsyn_exc", "gsyn_inh"])
+    sim.run(20.0)
+    seg = cells.get_data().segments[0]
+    g = seg.filter(name="gsyn_exc")[0]
+    assert g.shape == (201, 2) and g.units == pq.uS
+    # the input at 5 ms arrives after the 1 ms delay: a jump of the weight, then decay
+    k = int(np.argmax(np.asarray(g[:, 0])))
+    assert float(g[k, 0]) == pytest.approx(0.05, rel=1e-3) and 6.0 <= k * 0.1 <= 6.2
+    assert np.all(np.asarray(seg.filter(name="gsyn_inh")[0]) == 0)
+
+
+def test_run_in_pieces_equals_one_run():
+    _, cells, _ = driven()
+    cells.record("spikes")
+    sim.run(40.0)
+    sim.run(60.0)
+    pieces = [np.asarray(st) for st in cells.get_data().segments[0].spiketrains]
+    sim.setup(timestep=0.1, min_delay=0.1)
+    _, cells, _ = driven()
+    cells.record("spikes")
+    sim.run(100.0)
+    whole = [np.asarray(st) for st in cells.get_data().segments[0].spiketrains]
+    for a, b in zip(pieces, whole, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_reset_starts_a_new_segment_with_the_same_activity():
+    _, cells, _ = driven()
+    cells.record("spikes")
+    sim.run(100.0)
+    sim.reset()
+    assert sim.get_current_time() == 0.0
+    sim.run(100.0)
+    first, second = cells.get_data().segments
+    for a, b in zip(first.spiketrains, second.spiketrains, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_clear_drops_data_already_read():
+    _, cells, _ = driven()
+    cells.record("spikes")
+    sim.run(50.0)
+    before = cells.get_data(clear=True).segments[0].spiketrains
+    sim.run(50.0)
+    after = cells.get_data().segments[0].spiketrains
+    assert all(np.all(np.asarray(st) > 50.0) for st in after)
+    assert sum(len(st) for st in before) + sum(len(st) for st in after) == \
+        state.result().spikes["cells"].count
+
+
+def test_weights_set_between_runs_reach_the_target():
+    _, cells, prj = driven()
+    cells.record("spikes")
+    sim.run(50.0)
+    prj.set(weight=0.0)
+    sim.run(50.0)
+    spikes = cells.get_data().segments[0].spiketrains
+    assert all(np.all(np.asarray(st) < 52.0) for st in spikes)  # nothing after silencing
+    assert np.all(np.asarray(state.simulator.weights("drive")) == 0.0)
+
+
+def test_stdp_weights_change_and_reset_restores_them():
+    pre = sim.Population(1, sim.SpikeSourceArray(spike_times=[10.0, 60.0, 110.0]), label="pre")
+    drive = sim.Population(1, sim.SpikeSourceArray(spike_times=[14.0, 64.0, 114.0]))
+    post = sim.Population(1, sim.IF_curr_exp(tau_refrac=20.0), label="post")
+    stdp = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(A_plus=0.1, A_minus=0.1),
+                             weight_dependence=sim.AdditiveWeightDependence(w_max=1.0),
+                             weight=0.5, delay=1.0, dendritic_delay_fraction=0)
+    plastic = sim.Projection(pre, post, sim.AllToAllConnector(), stdp)
+    sim.Projection(drive, post, sim.AllToAllConnector(), sim.StaticSynapse(weight=20.0,
+                                                                           delay=1.0))
+    post.record("spikes")
+    sim.run(150.0)
+    assert post.get_spike_counts()[post[0]] == 3
+    learnt = plastic.get("weight", format="list", with_address=False)[0]
+    assert learnt > 0.5  # pre arrives before post every time: potentiation
+    sim.reset()
+    assert plastic.get("weight", format="list", with_address=False)[0] == pytest.approx(0.5)
+
+
+def test_changing_the_network_after_the_start_needs_a_reset():
+    _, cells, _ = driven()
+    sim.run(10.0)
+    cells.set(tau_m=5.0)
+    with pytest.raises(NetworkChangedError,
+                       match=r"parameter\(s\) of population 'cells' changed after the "
+                             r"simulation started \(t = 10 ms\).*call reset\(\)"):
+        sim.run(10.0)
+    sim.reset()
+    sim.run(10.0)
+    assert state.network.population("cells").parameters["tau_m"][0] == 5.0
+
+
+def test_run_with_callbacks_reads_weights_on_the_way():
+    _, _, prj = driven()
+    seen = []
+
+    def sample(t):
+        seen.append((t, prj.get("weight", format="list", with_address=False)[0]))
+        return t + 10.0
+
+    sim.run(30.0, callbacks=[sample])
+    assert [t for t, _ in seen] == [0.0, 10.0, 20.0, 30.0]
+    assert all(w == pytest.approx(10.0) for _, w in seen)
