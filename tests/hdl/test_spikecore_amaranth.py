@@ -7,10 +7,11 @@ from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from hdl.spikecore import NeuronUpdate, SpikeCore, StdpUpdate, TraceUpdate
-from tests.hdl.networks import random_image, random_inputs
+from hdl.spikecore.tb.networks import random_image, random_inputs
+from hdl.spikecore.verify import SMALL
 from toolchain.targets.fpga.image import StdpParams
 from toolchain.targets.fpga.model import CoreModel, lif_update, stdp_update, trace_update
-from toolchain.targets.fpga.spec import TINY, CoreSpec, Op
+from toolchain.targets.fpga.spec import TINY, Op
 
 pytestmark = pytest.mark.hdl
 
@@ -119,10 +120,6 @@ class CoreDriver:
         (word,) = await ctx.tick().sample(self.dut.resp.payload).until(self.dut.resp.valid)
         ctx.set(self.dut.resp.ready, 0)
         return int(word)
-
-
-SMALL = CoreSpec(n_neurons=8, n_inputs=4, n_synapses=48, v_bits=10, i_bits=10, w_bits=6,
-                 acc_bits=11, trace_bits=6, ref_bits=2, delay_bits=2, name="small")
 
 
 @pytest.mark.parametrize("spec,stdp", [(SMALL, False), (SMALL, True), (TINY, True)],

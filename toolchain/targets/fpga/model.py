@@ -92,6 +92,7 @@ class CoreModel:
                     "delay": np.zeros(m, np.int64), "plastic": np.zeros(m, bool)}
         self.stdp = StdpParams()
         self.t = 0
+        self.last_step: dict[str, int | bool] = {}
         self._pairs: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- loading -----------------------------------------------------------------------
@@ -184,7 +185,16 @@ class CoreModel:
         self.x = trace_update(spec, self.x, st.pre_decay_shift, src_spiked, st.trace_increment)
         self.y = trace_update(spec, self.y, st.post_decay_shift, spiked, st.trace_increment)
         self.t += 1
+        self.last_step = {"inputs": int(axons.size),
+                          "repeats": len(input_axons) - int(axons.size),
+                          "spikes": int(spiked.sum()), "events": int(ks.size),
+                          "potentiation": bool(st.enable and spiked.any())}
         return np.flatnonzero(spiked)
+
+    def cycles_of_last_step(self) -> int:
+        """Clock cycles the RTL spends on the step just run (``spec.cycles_per_step``)."""
+        return self.spec.cycles_per_step(**self.last_step,
+                                         synapses_in_rows=int(self.row_length.sum()))
 
     def _source_synapse_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(source, synapse address) of every synapse reachable through the row table, in

