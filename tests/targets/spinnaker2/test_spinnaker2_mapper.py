@@ -49,7 +49,18 @@ def test_neuron_whose_rows_exceed_sram_is_named():
     assert "Population 'big' neuron 0 has 30000 incoming synapses needing" in msg
     assert ("more than the 98304 bytes of data SRAM (131072 SRAM - 32768 "
             "code_and_stack_bytes)") in msg
-    assert "reduce its fan-in or code_and_stack_bytes" in msg
+    assert "keep synapse rows in DRAM (synapse_storage='dram'), reduce its fan-in" in msg
+    # rows in DRAM: only the DMA buffer stays in SRAM, and the chip's DRAM is checked
+    m = map_network(net, tiny_spec(pes_per_chip=40, synapse_storage="dram"))
+    big = [s for s in m.slices if s.node == "big"]
+    # 30000 words, and a 3-word header for each of the (at most) 3000 rows, one per pre neuron
+    assert len(big) == 1 and big[0].row_bytes == 30000 * 4 + 3000 * 12
+    with pytest.raises(MappingError) as e:
+        map_network(net, tiny_spec(pes_per_chip=40, synapse_storage="dram",
+                                   dram_bytes_per_chip=100_000))
+    assert str(e.value) == (
+        "chip (1, 0) needs 156000 bytes of synapse rows in DRAM, 56000 more than its "
+        "dram_bytes_per_chip = 100000; use a larger board or lower neurons_per_pe")
 
 
 def test_long_delays_get_delay_extension_slices():

@@ -39,7 +39,8 @@ def test_impossible_specs_are_refused(changes, message):
 def test_target_options_are_checked_at_construction():
     with pytest.raises(SpecError, match="unknown spinnaker2 board 'huge'; use one of: 1-chip"):
         SpiNNaker2Target(board="huge")
-    with pytest.raises(SpecError, match="unexpected keyword argument 'pes'"):
-        SpiNNaker2Target(pes=3)
+    with pytest.raises(SpecError, match="numerics 'int8' is not supported"):
+        SpiNNaker2Target(numerics="int8")
+    assert SpiNNaker2Target(board="48-chip", neurons_per_pe=128).spec_for(None).n_pes == 48 * 151
     with pytest.raises(SpecError, match="ring_buffer_ticks = 100"):
         SpiNNaker2Target(ring_buffer_ticks=100)

@@ -57,29 +57,35 @@ def board_named(name: str) -> Board:
 
 
 class SpiNNaker2Target(Target):
-    """SpiNNaker2 machine model; keyword options override ``SpiNNaker2Spec`` fields.
+    """SpiNNaker2 machine model.
 
-    ``tick_ms=None`` takes the network's dt when it is a SpiNNaker timer tick (1 or 0.1 ms)
-    and 1 ms otherwise.
+    The keyword options override the ``SpiNNaker2Spec`` field of the same name (``spec``
+    replaces the whole spec, the other options still apply on top).  ``tick_ms=None`` takes
+    the network's dt when it is a SpiNNaker timer tick (1 or 0.1 ms) and 1 ms otherwise.
     """
 
     name: ClassVar[str] = "spinnaker2"
 
-    def __init__(self, board: str | Board = "1-chip", tick_ms: float | None = None,
-                 **overrides: Any) -> None:
+    def __init__(self, board: str | Board = "1-chip", tick_ms: float | None = None, *,
+                 neurons_per_pe: int | None = None, numerics: str | None = None,
+                 late_spikes: str | None = None, ring_buffer_ticks: int | None = None,
+                 pe_clock_hz: float | None = None, code_and_stack_bytes: int | None = None,
+                 spec: SpiNNaker2Spec | None = None) -> None:
         self.board = board_named(board) if isinstance(board, str) else board
         self.tick_ms = tick_ms
-        self.overrides = overrides
+        self.base = spec
+        options = {"neurons_per_pe": neurons_per_pe, "numerics": numerics,
+                   "late_spikes": late_spikes, "ring_buffer_ticks": ring_buffer_ticks,
+                   "pe_clock_hz": pe_clock_hz, "code_and_stack_bytes": code_and_stack_bytes}
+        self.overrides = {k: v for k, v in options.items() if v is not None}
         self.spec_for(None)  # check the options now, not at compile time
 
     def spec_for(self, network: Network | None) -> SpiNNaker2Spec:
         tick = self.tick_ms
         if tick is None:
             tick = network.dt if network is not None and network.dt in (1.0, 0.1) else 1.0
-        try:
-            return SpiNNaker2Spec(board=self.board, tick_ms=tick, **self.overrides)
-        except TypeError as e:
-            raise SpecError(f"spinnaker2 target: {e}") from None
+        base = self.base if self.base is not None else SpiNNaker2Spec()
+        return base.replace(board=self.board, tick_ms=tick, **self.overrides)
 
     def compile(self, network: Network) -> SpiNNaker2Compiled:
         spec = self.spec_for(network)

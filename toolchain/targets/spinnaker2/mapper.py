@@ -53,7 +53,7 @@ class Slice:
     key: int = 0  # multicast base key of spikes this slice sends
     key_bits: int = 0  # low key bits that carry the neuron index (and delay stage)
     source_slice: int = -1  # for a delay slice: the slice whose spikes it delays
-    sram_bytes: int = 0  # data SRAM it needs
+    row_bytes: int = 0  # synapse rows (with headers) it receives, in SRAM or DRAM
 
     @property
     def size(self) -> int:
@@ -111,10 +111,16 @@ def map_network(network: Network, spec: SpiNNaker2Spec) -> Mapping:
         slice_of[node.label] = _cut(slices, "source", node.label,
                                     np.full(node.size, spec.neurons_per_pe, np.int64))
     for pop in network.populations:
-        capacity = _neurons_that_fit(pop, [t for t in synapses if t.post == pop.label], spec)
+        capacity, prefix, n_rows = _neurons_that_fit(
+            pop, [t for t in synapses if t.post == pop.label], spec)
+        first = len(slices)
         slice_of[pop.label] = _cut(slices, "neurons", pop.label, capacity)
+        for s in slices[first:]:
+            s.row_bytes = _row_bytes(prefix, n_rows, s.lo, s.hi)
     delay_slice_of = _add_delay_slices(slices, slice_of, synapses)
     _place(slices, spec, network)
+    if spec.synapse_storage == "dram":
+        _check_dram(slices, spec)
     stats = {
         "delay_quantisation_error_ms_mean": _delay_error(network, synapses, spec),
         "weight_quantisation_error_rel_max": _weight_error(network, synapses),
@@ -159,7 +165,9 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
               frac_bits: dict[tuple[str, Receptor], int]) -> SynapseTable:
     what = f"Projection '{proj.label}'"
     fb = frac_bits[(proj.post, proj.receptor)]
+    # narrow dtypes: the full-scale microcircuit has 0.3 billion synapses
     words = quantise_weights(proj.weight, fb, what=what, weight_bits=spec.weight_bits)
+    words = words.astype(np.uint16 if spec.weight_bits <= 16 else np.uint32)
     ticks = np.maximum(np.rint(proj.delay / np.float32(spec.tick_ms)), 1).astype(np.int32)
     longest = int(ticks.max()) if ticks.size else 0
     if longest > spec.max_extended_delay_ticks:
@@ -172,8 +180,9 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
             f"(up to 64) or max_delay_stages"
         )
     m = spec.max_delay_ticks
-    stage = np.maximum(0, -(-(ticks - m) // m)).astype(np.int32)  # ceil((d - m) / m)
-    residual = (ticks - stage * m).astype(np.int32)
+    stage = np.maximum(0, -(-(ticks - m) // m)).astype(np.int16)  # ceil((d - m) / m)
+    residual = (ticks - stage * m).astype(np.int16)
+    ticks = ticks.astype(np.int16)
     return SynapseTable(proj.label, proj.pre, proj.post, proj.receptor, proj.pre_index,
                         proj.post_index, words, fb, ticks, stage, residual)
 
@@ -216,12 +225,13 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable],
         syn_prefix[1:] += np.cumsum(np.bincount(t.post_index, minlength=n))
     n_pre_rows = sum(_pre_rows_bound(t) for t in incoming)
     master = MASTER_TABLE_ENTRY_BYTES * max(1, len(incoming)) * 2  # direct + delayed sources
-    fixed = master
+    in_sram = spec.synapse_storage == "sram"
+    fixed = master + (0 if in_sram else spec.dma_buffer_bytes)
 
     def need(lo: np.ndarray, k: np.ndarray) -> np.ndarray:
         syn = syn_prefix[lo + k] - syn_prefix[lo]
         rows = np.minimum(syn, n_pre_rows)
-        return fixed + k * per_neuron + 4 * syn + ROW_HEADER_BYTES * rows
+        return fixed + k * per_neuron + in_sram * (4 * syn + ROW_HEADER_BYTES * rows)
 
     lo = np.arange(n)
     cap = np.minimum(spec.neurons_per_pe, n - lo)
@@ -229,11 +239,13 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable],
     if np.any(one > budget):
         i = int(np.flatnonzero(one > budget)[0])
         syn = int(syn_prefix[i + 1] - syn_prefix[i])
+        fix = ("keep synapse rows in DRAM (synapse_storage='dram'), reduce its fan-in or "
+               "code_and_stack_bytes" if in_sram else "reduce code_and_stack_bytes")
         raise MappingError(
             f"Population '{pop.label}' neuron {i} has {syn} incoming synapses needing "
             f"{int(one[i])} bytes on its PE, more than the {budget} bytes of data SRAM "
             f"({spec.sram_per_pe} SRAM - {spec.code_and_stack_bytes} code_and_stack_bytes); "
-            "reduce its fan-in or code_and_stack_bytes"
+            + fix
         )
     # binary search, for every start neuron at once, for the largest k that fits
     good = np.ones(n, np.int64)
@@ -243,7 +255,12 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable],
         fits = need(lo, np.minimum(mid, cap)) <= budget
         good = np.where(fits & (mid <= cap), mid, good)
         bad = np.where(fits & (mid <= cap), bad, mid)
-    return good
+    return good, syn_prefix, n_pre_rows
+
+
+def _row_bytes(syn_prefix: np.ndarray, n_pre_rows: int, lo: int, hi: int) -> int:
+    syn = int(syn_prefix[hi] - syn_prefix[lo])
+    return 4 * syn + ROW_HEADER_BYTES * min(syn, n_pre_rows)
 
 
 def _pre_rows_bound(t: SynapseTable) -> int:
@@ -300,6 +317,20 @@ def _place(slices: list[Slice], spec: SpiNNaker2Spec, network: Network) -> None:
     for n, i in enumerate(order):
         chip, pe = divmod(n, spec.usable_pes_per_chip)
         slices[i].chip, slices[i].pe = chip, first_pe + pe
+
+
+def _check_dram(slices: list[Slice], spec: SpiNNaker2Spec) -> None:
+    used: dict[int, int] = {}
+    for s in slices:
+        used[s.chip] = used.get(s.chip, 0) + s.row_bytes
+    for chip, total in sorted(used.items()):
+        if total > spec.dram_bytes_per_chip:
+            x, y = spec.board.chip_xy(chip)
+            raise MappingError(
+                f"chip ({x}, {y}) needs {total} bytes of synapse rows in DRAM, "
+                f"{total - spec.dram_bytes_per_chip} more than its dram_bytes_per_chip = "
+                f"{spec.dram_bytes_per_chip}; use a larger board or lower neurons_per_pe"
+            )
 
 
 def _place_order(slices: list[Slice], i: int) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Numerics = Literal["s16.15", "float32"]
+SynapseStorage = Literal["sram", "dram"]
 LateSpikePolicy = Literal["drop", "defer"]
 
 
@@ -94,6 +95,14 @@ class SpiNNaker2Spec:
     # [unverified] (sPyNNaker's LIF binary for SpiNNaker 1 is of the order of 20-30 KB; we
     # round up to leave room for stack and recording buffers).
     code_and_stack_bytes: int = 32 * 1024
+    # Where synapse rows live.  "sram": in the PE's own SRAM, next to code and neuron state
+    # (every row header and word counts against the PE).  "dram": in the chip's LPDDR4 (2
+    # interfaces per chip [src: SpiNNaker2 datasheet v0.03]), DMA'd into a per-PE buffer on
+    # arrival of a spike, as sPyNNaker does with SDRAM on SpiNNaker 1; the capacity per chip
+    # is an assumption [unverified].
+    synapse_storage: SynapseStorage = "sram"
+    dram_bytes_per_chip: int = 2 * 1024**3  # [unverified]
+    dma_buffer_bytes: int = 8 * 1024  # double-buffered row DMA in SRAM [assumption]
 
     # --- software conventions of the SNN runtime -----------------------------------------
     # Neurons per PE: 250 in the SpiNNaker2 SNN software [unverified]; sPyNNaker uses 256
@@ -168,6 +177,9 @@ class SpiNNaker2Spec:
         if self.numerics not in ("s16.15", "float32"):
             raise SpecError(f"SpiNNaker2Spec numerics '{self.numerics}' is not supported; "
                             "use 's16.15' or 'float32'")
+        if self.synapse_storage not in ("sram", "dram"):
+            raise SpecError(f"SpiNNaker2Spec synapse_storage '{self.synapse_storage}' is not "
+                            "supported; use 'sram' or 'dram'")
         if self.late_spikes not in ("drop", "defer"):
             raise SpecError(f"SpiNNaker2Spec late_spikes '{self.late_spikes}' is not supported; "
                             "use 'drop' or 'defer'")
