@@ -195,3 +195,21 @@ def test_fan_out_beyond_the_sram_words_is_refused():
     with pytest.raises(DynapseError, match="Population 'src' neuron 0 projects to 2 chips but a "
                                            "DYNAP-SE neuron has 1 SRAM words"):
         map_network(network, DynapseSpec(sram_per_neuron=1))
+
+
+def test_se1_placement_avoids_tag_aliasing_by_continuing_on_free_addresses():
+    # 800 + 200 neurons: the inhibitory core would reuse core position 0's addresses on the
+    # next chip; instead it spreads over the addresses still free at each core position
+    exc = Population("exc", CellType.IF_CURR_EXP, 800)
+    inh = Population("inh", CellType.IF_CURR_EXP, 200)
+    rng = np.random.default_rng(0)
+    projs = []
+    for pre, n_pre, w, rec in (("exc", 800, 0.02, "excitatory"),
+                               ("inh", 200, -0.09, "inhibitory")):
+        i, j = np.nonzero(rng.random((n_pre, 800)) < 0.02)
+        projs.append(Projection(f"{pre}->exc", pre, "exc", i, j, np.full(i.size, w),
+                                np.full(i.size, 0.1), receptor=rec))
+    m = map_network(net([exc, inh], projs))
+    tags = np.concatenate([m.tags["exc"], m.tags["inh"]])
+    assert np.unique(tags).size == 1000  # every sender its own tag
+    assert np.bincount(m.placement["inh"].core).max() <= NEURONS_PER_CORE

@@ -194,7 +194,9 @@ def cluster(network: Network, spec: DynapseSpec) -> dict[str, Placement]:
     Each population first gets ``ceil(n / 256)`` equal contiguous slices.  While the board
     has spare cores, the slice whose neurons' typical input weights (median |w| per neuron)
     spread most is cut in two where the spread of both halves is least (an optimal 1-D
-    two-way split); a core's one base weight then fits its neurons better.
+    two-way split); a core's one base weight then fits its neurons better.  Finally each
+    slice gets cores and addresses so that no two neurons share a DYNAP-SE1 tag (see
+    ``_unaliased``), continuing on the next core where a core position's addresses run out.
     """
     slices: list[tuple[int, int, int]] = []  # (population index, start, stop)
     profiles = []
@@ -223,24 +225,43 @@ def cluster(network: Network, spec: DynapseSpec) -> dict[str, Placement]:
         _, i, cut = best
         k, a, b = slices[i]
         slices[i:i + 1] = [(k, a, cut), (k, cut, b)]
+    pieces = _unaliased(slices, spec) if spec.generation is Generation.SE1 else None
+    if pieces is None:  # more neurons than distinct (core, address) tags: share addresses
+        pieces = [(core, k, a, b, list(range(b - a))) for core, (k, a, b) in enumerate(slices)]
     placement: dict[str, Placement] = {}
-    # DYNAP-SE1 tags are (core within chip, address): give equal cores of different chips
-    # different addresses while there are enough, so their senders cannot alias
-    taken: list[set[int]] = [set() for _ in range(spec.cores_per_chip)]
-    for core, (k, a, b) in enumerate(slices):
+    for core, k, a, b, addresses in pieces:
         label = network.populations[k].label
         if label not in placement:
             size = network.populations[k].size
             placement[label] = Placement(np.zeros(size, dtype=np.int32),
                                          np.zeros(size, dtype=np.int32))
-        used = taken[core % spec.cores_per_chip]
-        free = [x for x in range(spec.neurons_per_core) if x not in used]
-        if len(free) < b - a:
-            free = list(range(spec.neurons_per_core))
         placement[label].core[a:b] = core
-        placement[label].address[a:b] = free[:b - a]
-        used.update(free[:b - a])
+        placement[label].address[a:b] = addresses
     return placement
+
+
+def _unaliased(slices: list[tuple[int, int, int]], spec: DynapseSpec
+               ) -> list[tuple[int, int, int, int, list[int]]] | None:
+    """Cores and addresses such that no two neurons share (core within chip, address).
+
+    DYNAP-SE1's tag is exactly that pair, so senders placed this way can never alias.  A
+    slice that does not fit in the addresses still free for its core's position continues
+    on the next core.  None if the board runs out of cores this way.
+    """
+    free = [list(range(spec.neurons_per_core)) for _ in range(spec.cores_per_chip)]
+    pieces, core = [], 0
+    for k, a, b in slices:
+        while a < b:
+            if core >= spec.cores:
+                return None
+            pool = free[core % spec.cores_per_chip]
+            n = min(b - a, len(pool))
+            if n:
+                pieces.append((core, k, a, a + n, pool[:n]))
+                del pool[:n]
+                a += n
+            core += 1
+    return pieces
 
 
 def _input_profile(network: Network, pop: Population) -> np.ndarray:

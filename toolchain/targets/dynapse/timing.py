@@ -111,11 +111,13 @@ class RoutingDelays(Interconnect):
         for a in np.unique(slot):
             idx = np.flatnonzero(slot == a)
             idx = idx[np.argsort(emit[idx], kind="stable")]
-            busy = self._busy[a] - t0
-            for i in idx:  # a FIFO: each event waits for the one before
-                busy = max(emit[i], busy) + cycle
-                departed[i] = busy
-            self._busy[a] = busy + t0
+            # a FIFO serving one event per cycle: the i-th event leaves at
+            # (i + 1) cycles + max(busy, max over j <= i of (emit_j - j cycles))
+            j = np.arange(idx.size)
+            start = np.maximum.accumulate(np.maximum(emit[idx] - j * cycle,
+                                                     self._busy[a] - t0))
+            departed[idx] = start + (j + 1) * cycle
+            self._busy[a] = departed[idx[-1]] + t0
         wait = departed - emit
         if wait.size:
             self.stats["queue_wait_ns_max"] = max(self.stats["queue_wait_ns_max"],
