@@ -147,9 +147,10 @@ class ProjectionNumerics(_Value):
     """How one projection's weights and delays are stored on the target, and what that
     did to them: the semantic effect of quantisation, counted so that it can be shown.
 
-    A weight w becomes round(w / lsb) clipped to +-max_mantissa, with
-    lsb = unit * 2**exponent; ``zeroed`` nonzero weights became 0, ``saturated`` were
-    clipped.  Delays become whole steps; ``delays_rounded`` were not whole steps before.
+    A weight w is stored as a mantissa of at most ``max_mantissa`` in magnitude, one step
+    standing for lsb = unit * 2**exponent (the target's numerics do the rounding);
+    ``zeroed`` nonzero weights became 0, ``saturated`` were clipped.  Delays become whole
+    steps; ``delays_rounded`` were not whole steps before.
     """
 
     projection: str
@@ -170,12 +171,8 @@ class ProjectionNumerics(_Value):
 
     @property
     def lsb(self) -> float:
+        """IR weight units one mantissa step stands for."""
         return self.unit * 2.0**self.exponent
-
-    def mantissas(self, weight: np.ndarray) -> np.ndarray:
-        """The stored integer weights (int32) for ``weight`` in IR units."""
-        q = np.rint(np.asarray(weight, dtype=np.float64) / self.lsb)
-        return np.clip(q, -self.max_mantissa, self.max_mantissa).astype(np.int32)
 
 
 @serializable

@@ -66,7 +66,7 @@ def _quantise_one(proj: Projection, unit: float, max_mantissa: int, build: Build
         q *= np.float32(lsb)
         q -= chunk
         max_err = max(max_err, float(np.abs(q).max()))
-    steps_min, steps_max, rounded, delay_err = _delay_steps(proj.delay, dt)
+    steps_min, steps_max, rounded, delay_err = delay_steps(proj.delay, dt)
     return ProjectionNumerics(
         projection=proj.label, unit=unit, exponent=exponent,
         weight_bits=fmt.weight_bits, max_mantissa=max_mantissa, zeroed=zeroed,
@@ -76,7 +76,7 @@ def _quantise_one(proj: Projection, unit: float, max_mantissa: int, build: Build
     )
 
 
-def _delay_steps(delay: np.ndarray, dt: float) -> tuple[int, int, int, float]:
+def delay_steps(delay: np.ndarray, dt: float) -> tuple[int, int, int, float]:
     """Smallest and largest delay in whole steps, how many delays were rounded, worst error."""
     if delay.size == 0:
         return 1, 1, 0, 0.0

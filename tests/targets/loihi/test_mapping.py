@@ -100,3 +100,22 @@ def test_network_on_two_chips_pays_a_larger_barrier():
     art = LoihiTarget(board="kapoho_bay").compile(many)
     assert art.chips_used == 2
     assert art.estimate.barrier_ns == pytest.approx(1000.0)
+
+
+def test_compiled_network_runs_on_the_loihi_simulator_with_the_reported_weights():
+    from toolchain.ir import Recording
+
+    net = ei_network(n_exc=200, n_inh=50)
+    net = net.replace(recordings=(Recording("exc", "spikes", np.arange(200)),))
+    target = LoihiTarget(board="loihi1")
+    art = target.compile(net)
+    sim = target.simulator(art)
+    sim.run_until(5.0)
+    result = sim.result()
+    assert result.target == "loihi" and result.counters["steps"] == 50
+    # the quantisation the report shows is the one the simulation runs
+    for label, conv in sim.numerics.projections.items():
+        q = art.numerics_of(label)
+        assert (q.exponent, q.zeroed, q.saturated) == (conv.weight_exp, conv.n_zeroed,
+                                                       conv.n_saturated)
+        assert q.lsb == pytest.approx(conv.na_per_mantissa)

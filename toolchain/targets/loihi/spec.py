@@ -12,8 +12,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.ir import CellType, Population
+from toolchain.ir import Population
 from toolchain.targets.base import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
+from toolchain.targets.loihi.numerics import (
+    ACT_SHIFT,
+    DU_OFFSET,
+    DV_OFFSET,
+    WEIGHT_BITS,
+    WEIGHT_EXP_MAX,
+    WEIGHT_EXP_MIN,
+    LoihiNumericsError,
+    convert_population,
+    decay_constant,
+)
 
 # --- chip and core structure [src: SANA-FE arch/loihi.yaml; nengo-loihi block.py]
 TILES_X = 8
@@ -31,9 +42,8 @@ MAX_COMPARTMENT_CONFIGS = 32
 MAX_THRESHOLD_CONFIGS = 16
 MAX_SYNAPSE_CONFIGS = 16
 MAX_STDP_PRE_CONFIGS = 3
-REFRACTORY_STEPS = (1, 63)
-DECAY_UNITY = 4096  # du, dv are 12-bit with unity 4096 [src: lava-nc lif/models.py]
-MAX_DECAY = 4095
+# refractory range, decays, weight format and the float -> integer conversion are the
+# numerics' (toolchain.targets.loihi.numerics), the one source for Loihi arithmetic
 
 # --- synapse memory layout [src: nengo-loihi block.py SynapseConfig]
 WEIGHT_BITS_ALLOWED = (0, 1, 2, 3, 4, 5, 6, 8)
@@ -44,10 +54,6 @@ WORD_BITS = 64  # each group is rounded up to whole 64-bit words
 LEARNING_AXON_SLOTS = 2  # a learning synapse's axon takes 2 slots
 TAG_BITS = 0  # tags are only used by learning rules that write them; we do not
 
-# --- weights [src: nengo-loihi builder/discretize.py]
-WEIGHT_MAGNITUDE_BITS = 8  # weights scaled to +-255; mixed signs lose one bit
-WEIGHT_EXP_RANGE = (-7, 0)  # weight_exp 0..-7 on top of the fixed 2**6 scale
-WEIGHT_SHIFT = 6
 MAX_DELAY_STEPS = 62  # [unverified] synaptic delays up to 62 steps
 
 
@@ -121,9 +127,8 @@ class LoihiSpec:
     @property
     def synapses(self) -> SynapseFormat:
         return SynapseFormat(
-            weight_bits=WEIGHT_MAGNITUDE_BITS, min_exponent=WEIGHT_EXP_RANGE[0],
-            max_exponent=WEIGHT_EXP_RANGE[1], weight_shift=WEIGHT_SHIFT,
-            max_delay_steps=self.max_delay_steps,
+            weight_bits=WEIGHT_BITS, min_exponent=WEIGHT_EXP_MIN, max_exponent=WEIGHT_EXP_MAX,
+            weight_shift=ACT_SHIFT, max_delay_steps=self.max_delay_steps,
         )
 
     # -- hooks the generic passes call ------------------------------------------------
@@ -169,54 +174,26 @@ def _round_up_to(bits: int, allowed: tuple[int, ...]) -> int:
 
 def decays_and_refractory(population: Population, dt: float
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per neuron: current decay du, voltage decay dv (of 4096) and refractory steps.
-
-    du = 4096 * dt / tau_syn and dv = 4096 * dt / tau_m: the fraction decayed per step in
-    Loihi's 12-bit decay format [src: lava-nc lif/models.py, nengo-loihi discretize.py].
-    """
+    """Per neuron: the current decay du, voltage decay dv and refractory steps that the
+    numerics' conversion gives (one decay register per distinct time constant)."""
     p = population.parameters
-    du = np.rint(DECAY_UNITY * dt / p["tau_syn_E"]).astype(np.int64)
-    dv = np.rint(DECAY_UNITY * dt / p["tau_m"]).astype(np.int64)
-    refractory = np.maximum(np.rint(p["tau_refrac"] / dt), REFRACTORY_STEPS[0]).astype(np.int64)
+
+    def per_neuron(tau: np.ndarray, offset: int) -> np.ndarray:
+        uniq, inverse = np.unique(tau, return_inverse=True)
+        regs = np.array([decay_constant(float(t), dt, offset) for t in uniq], dtype=np.int64)
+        return regs[inverse.reshape(-1)]
+
+    du = per_neuron(p["tau_syn_E"], DU_OFFSET)
+    dv = per_neuron(p["tau_m"], DV_OFFSET)
+    refractory = np.rint(p["tau_refrac"] / dt).astype(np.int64)
     return du, dv, refractory
 
 
 def check_population(population: Population, dt: float) -> list[str]:
-    """What a Loihi compartment cannot represent in ``population``, with the fix."""
-    label, p = population.label, population.parameters
-    if population.cell_type is not CellType.IF_CURR_EXP:
-        return [
-            f"Population '{label}': cell type {population.cell_type.value} is not supported on "
-            "Loihi, whose compartments are current-based with exponential synaptic currents; "
-            "use IF_curr_exp"
-        ]
-    out = []
-    differ = np.flatnonzero(p["tau_syn_E"] != p["tau_syn_I"])
-    if differ.size:
-        i = int(differ[0])
-        out.append(
-            f"Population '{label}': tau_syn_E[{i}] = {p['tau_syn_E'][i]:g} ms differs from "
-            f"tau_syn_I[{i}] = {p['tau_syn_I'][i]:g} ms; a Loihi compartment has one synaptic "
-            "current with one decay; set tau_syn_E equal to tau_syn_I"
-        )
-    du, dv, refractory = decays_and_refractory(population, dt)
-    for name, values, tau in (("tau_syn_E", du, p["tau_syn_E"]), ("tau_m", dv, p["tau_m"])):
-        bad = np.flatnonzero(values > MAX_DECAY)
-        if bad.size:
-            i = int(bad[0])
-            out.append(
-                f"Population '{label}': {name}[{i}] = {tau[i]:g} ms decays by {values[i]} of "
-                f"{DECAY_UNITY} per step of dt = {dt:g} ms, above Loihi's maximum decay "
-                f"{MAX_DECAY}; make {name} at least {DECAY_UNITY * dt / MAX_DECAY:.4g} ms or "
-                "use a smaller dt"
-            )
-    bad = np.flatnonzero(refractory > REFRACTORY_STEPS[1])
-    if bad.size:
-        i = int(bad[0])
-        out.append(
-            f"Population '{label}': tau_refrac[{i}] = {p['tau_refrac'][i]:g} ms is "
-            f"{refractory[i]} steps of dt = {dt:g} ms; Loihi's refractory period is "
-            f"{REFRACTORY_STEPS[0]}..{REFRACTORY_STEPS[1]} steps; make tau_refrac at most "
-            f"{REFRACTORY_STEPS[1] * dt:g} ms or use a larger dt"
-        )
-    return out
+    """What Loihi cannot represent in ``population``: whatever the numerics' conversion of
+    PyNN parameters to Loihi integers refuses, with its message."""
+    try:
+        convert_population(population, dt)
+    except LoihiNumericsError as e:
+        return [str(e)]
+    return []
