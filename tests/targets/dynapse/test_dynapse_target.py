@@ -105,3 +105,20 @@ def test_what_dynapse_cannot_run_is_a_compile_error():
             sources=(ArraySource.from_lists("in", [[1.0]] * 70),),
             projections=(Projection("in->out", "in", "out", np.arange(70), np.zeros(70),
                                     np.full(70, 0.1), np.full(70, 0.1)),)))
+
+
+def test_a_pynn_script_selects_dynapse_and_its_options_through_setup():
+    import toolchain.pynn as sim
+    from toolchain.pynn import simulator
+
+    sim.setup(timestep=0.1, target="dynapse", generation="se2", mismatch=0.0)
+    try:
+        p = sim.Population(4, sim.IF_curr_exp(i_offset=1.0, tau_refrac=2.0), label="p")
+        p.record("spikes")
+        sim.run(60.0)
+        trains = p.get_data().segments[0].spiketrains
+        assert simulator.state.compiled.board == "dynapse-se2-4chip"
+        # 1 nA into 20 MOhm settles 20 mV above rest, 5 mV above threshold: regular firing
+        assert all(len(st) >= 2 for st in trains)
+    finally:
+        sim.end()
