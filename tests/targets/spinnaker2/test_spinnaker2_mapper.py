@@ -120,8 +120,41 @@ def test_weights_are_quantised_per_post_population_and_receptor():
 
 def test_target_compile_reports_resources():
     net = recurrent_net(200, max_delay=40)
-    compiled = SpiNNaker2Target(board="1-chip").compile(net)
+    compiled = SpiNNaker2Target(board="1-chip").map(net)
     res = compiled.resources()
     assert res["pes"] == res["pes_neurons"] + res["pes_sources"] + res["pes_delay_extension"]
     assert res["pes_delay_extension"] >= 1 and res["chips"] == 1
     assert NEURON_STATE_BYTES * 200 < res["pes"] * compiled.spec.data_bytes_per_pe
+
+
+def test_artifact_report_and_cli(tmp_path):
+    """`spikeforge compile/report --target spinnaker2` through the shared artifact."""
+    from click.testing import CliRunner
+
+    from toolchain.cli import main
+    from toolchain.compiler import CompiledNetwork
+    from toolchain.ir import load, save
+
+    net = recurrent_net(200, max_delay=40)
+    target = SpiNNaker2Target(board="48-chip")
+    art = target.compile(net)
+    assert isinstance(art, CompiledNetwork) and art.target == "spinnaker2"
+    assert int(art.cores.neurons.sum()) == 200
+    assert art.numerics_of("rec").max_delay_steps == 40
+    assert "delay-extension" in target.report(art)
+    save(art, tmp_path / "a.sfz")
+    assert load(tmp_path / "a.sfz", expect=CompiledNetwork).cores.neurons.sum() == 200
+    save(net, tmp_path / "net.sfz")
+    runner = CliRunner()
+    out = runner.invoke(main, ["compile", "--target", "spinnaker2", "--board", "48-chip",
+                               "--out", str(tmp_path / "o"), str(tmp_path / "net.sfz")])
+    assert out.exit_code == 0, out.output
+    assert "on spinnaker2 (48-chip)" in out.output
+    again = runner.invoke(main, ["report", str(tmp_path / "o")])
+    assert again.exit_code == 0 and "on spinnaker2 (48-chip)" in again.output
+    save(Network(populations=(Population("a", CellType.IF_CURR_ALPHA, 3),)), tmp_path / "x.sfz")
+    bad = runner.invoke(main, ["compile", "--target", "spinnaker2", "--out",
+                               str(tmp_path / "p"), str(tmp_path / "x.sfz")])
+    assert bad.exit_code != 0
+    assert ("network does not fit spinnaker2: Population 'a': cell type IF_curr_alpha is not "
+            "available on spinnaker2") in bad.output

@@ -9,11 +9,15 @@ on the shared engine with the PE arithmetic and the per-tick timing model.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from toolchain.compiler.artifact import CompiledNetwork
+from toolchain.compiler.pipeline import Build, run_passes
 from toolchain.ir import Network
-from toolchain.targets.base import Target
+from toolchain.targets.base import Pass, Target
+from toolchain.targets.spinnaker2.artifact import build_artifact, spinnaker2_report
 from toolchain.targets.spinnaker2.mapper import Mapping, MappingError, map_network
 from toolchain.targets.spinnaker2.routing import Routing, RoutingError, route
 from toolchain.targets.spinnaker2.spec import BOARDS, Board, SpecError, SpiNNaker2Spec, grid
@@ -41,6 +45,8 @@ class SpiNNaker2Compiled:
             "router_entries_max": self.routing.max_entries,
             "router_entries_total": self.routing.total_entries,
             "router_entries_before_minimisation": sum(self.routing.entries_before.values()),
+            "row_bytes_total": sum(s.row_bytes for s in slices),
+            "synapse_storage": self.spec.synapse_storage,
             **self.mapping.stats,
         }
 
@@ -70,34 +76,63 @@ class SpiNNaker2Target(Target):
                  neurons_per_pe: int | None = None, numerics: str | None = None,
                  late_spikes: str | None = None, ring_buffer_ticks: int | None = None,
                  pe_clock_hz: float | None = None, code_and_stack_bytes: int | None = None,
+                 synapse_storage: str | None = None,
                  spec: SpiNNaker2Spec | None = None) -> None:
-        self.board = board_named(board) if isinstance(board, str) else board
+        self.machine = board_named(board) if isinstance(board, str) else board
+        self.board = self.machine.name  # the shared compiler's name for the board
         self.tick_ms = tick_ms
         self.base = spec
         options = {"neurons_per_pe": neurons_per_pe, "numerics": numerics,
                    "late_spikes": late_spikes, "ring_buffer_ticks": ring_buffer_ticks,
-                   "pe_clock_hz": pe_clock_hz, "code_and_stack_bytes": code_and_stack_bytes}
+                   "pe_clock_hz": pe_clock_hz, "code_and_stack_bytes": code_and_stack_bytes,
+                   "synapse_storage": synapse_storage}
         self.overrides = {k: v for k, v in options.items() if v is not None}
-        self.spec_for(None)  # check the options now, not at compile time
+        self.spec = self.spec_for(None)  # checks the options now, not at compile time
 
     def spec_for(self, network: Network | None) -> SpiNNaker2Spec:
         tick = self.tick_ms
         if tick is None:
             tick = network.dt if network is not None and network.dt in (1.0, 0.1) else 1.0
         base = self.base if self.base is not None else SpiNNaker2Spec()
-        return base.replace(board=self.board, tick_ms=tick, **self.overrides)
+        return base.replace(board=self.machine, tick_ms=tick, **self.overrides)
 
-    def compile(self, network: Network) -> SpiNNaker2Compiled:
+    def map(self, network: Network) -> SpiNNaker2Compiled:
+        """The full SpiNNaker2 mapping (slices, keys, router tables); raises ``MappingError``
+        or ``RoutingError`` when the network does not fit."""
         spec = self.spec_for(network)
         mapping = map_network(network, spec)
         return SpiNNaker2Compiled(network, spec, mapping, route(mapping))
 
-    def simulator(self, compiled: SpiNNaker2Compiled | Network) -> Any:
+    def passes(self) -> Sequence[Pass]:
+        return (self._map, _artifact)
+
+    def _map(self, build: Build) -> Build:
+        return build.replace(extras={**build.extras, "spinnaker2": self.map(build.network)})
+
+    def compile(self, network: Network) -> CompiledNetwork:
+        """The shared artifact; the mapping detail is deterministic and is recomputed from
+        the artifact's network when a simulator needs it (:meth:`simulator`)."""
+        build = Build(network=network, spec=self.spec, board=self.board)  # type: ignore[arg-type]
+        return run_passes(build, self.passes()).need("artifact", "compile")
+
+    def report(self, compiled: CompiledNetwork) -> str:
+        """The shared compile report plus the SpiNNaker2 resources."""
+        return compiled.report() + spinnaker2_report(self.map(compiled.network).resources())
+
+    def simulator(self, compiled: CompiledNetwork | SpiNNaker2Compiled | Network) -> Any:
         from toolchain.targets.spinnaker2.sim import SpiNNaker2Simulator
 
-        if isinstance(compiled, Network):
-            compiled = self.compile(compiled)
+        if not isinstance(compiled, SpiNNaker2Compiled):
+            network = compiled if isinstance(compiled, Network) else compiled.network
+            compiled = self.map(network)
         return SpiNNaker2Simulator(compiled.network, compiled.mapping)
+
+
+def _artifact(build: Build) -> Build:
+    m: SpiNNaker2Compiled = build.extras["spinnaker2"]
+    art = build_artifact(build.network, m.mapping, m.routing, build.board, build.rate_hz)
+    return build.replace(cores=art.cores, placement=art.placement, routes=art.routes,
+                         numerics=art.numerics, artifact=art)
 
 
 __all__ = ["MappingError", "RoutingError", "SpecError", "SpiNNaker2Compiled", "SpiNNaker2Spec",

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from toolchain.compiler.pipeline import MappingError as CompilerMappingError
 from toolchain.ir import Network, Population, Projection, Receptor
 from toolchain.targets.spinnaker2.numerics import (
     SUPPORTED_CELLS,
@@ -36,7 +37,7 @@ ROW_HEADER_BYTES = 3 * 4  # static row header: plastic size, fixed size, plastic
 MASTER_TABLE_ENTRY_BYTES = 3 * 4  # key, mask, address/row length of one incoming source slice
 
 
-class MappingError(ValueError):
+class MappingError(CompilerMappingError):
     """The network does not fit the SpiNNaker2 machine; the message says what to change."""
 
 

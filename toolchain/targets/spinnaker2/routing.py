@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.targets.spinnaker2.mapper import Mapping, Slice
+from toolchain.targets.spinnaker2.mapper import Mapping, MappingError, Slice
 from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
 
 # link numbers as on SpiNNaker: 0 E, 1 NE, 2 N, 3 W, 4 SW, 5 S [src: SpiNNaker datasheet]
@@ -33,7 +33,7 @@ N_LINKS = 6
 KEY_SPACE_BITS = 32
 
 
-class RoutingError(ValueError):
+class RoutingError(MappingError):
     """Keys or router tables that do not fit the machine."""
 
 

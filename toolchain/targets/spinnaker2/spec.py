@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from toolchain.targets.base import Mesh
+
 Numerics = Literal["s16.15", "float32"]
 SynapseStorage = Literal["sram", "dram"]
 LateSpikePolicy = Literal["drop", "defer"]
@@ -218,6 +220,13 @@ class SpiNNaker2Spec:
     @property
     def cycles_per_tick(self) -> float:
         return self.pe_clock_hz * self.tick_ms * 1e-3
+
+    @property
+    def mesh(self) -> Mesh:
+        """The board in the shared compiler's terms: chips of quad-PE tiles (QPEs, 4 PEs
+        each [src: Hoeppner et al. 2021]) in one row (the QPE floorplan is not modelled)."""
+        return Mesh(self.board.name, self.board.width, self.board.height,
+                    math.ceil(self.pes_per_chip / 4), 1, 4)
 
     def replace(self, **changes: object) -> SpiNNaker2Spec:
         return dataclasses.replace(self, **changes)
