@@ -15,6 +15,7 @@ from toolchain.compiler.cli import compile_command, report_command
 from toolchain.dse.cli import dse
 from toolchain.runtime.cli import flash
 from toolchain.runtime.cli import run as run_on_board
+from toolchain.targets.fpga.cli import hdl
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,6 +108,7 @@ main.add_command(compile_command)
 main.add_command(report_command)
 main.add_command(flash)
 main.add_command(run_on_board)
+main.add_command(hdl)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m toolchain`

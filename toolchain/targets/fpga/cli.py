@@ -1,0 +1,67 @@
+"""``spikeforge hdl``: generate, verify and build the FPGA core's gateware.
+
+The gateware imports (Amaranth, cocotb) happen inside the commands so that the rest of
+the command line starts without them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def hdl() -> None:
+    """The FPGA LIF/STDP core: Verilog, cocotb verification, bitstreams."""
+
+
+@hdl.command()
+@click.option("--board", "board_name", required=True, help="board name (see 'spikeforge info')")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="build directory (default: build/bitstreams/BOARD)")
+def build(board_name: str, out: Path | None) -> None:
+    """Synthesise, place and route the core for a board; print the resource report."""
+    from hdl.spikecore.board import build_bitstream
+    from toolchain.boards import BoardError, get_board
+
+    try:
+        board = get_board(board_name)
+    except BoardError as e:
+        raise click.UsageError(str(e)) from None
+    report = build_bitstream(board, build_dir=out)
+    click.echo(report.table())
+
+
+@hdl.command()
+@click.option("--simulator", type=click.Choice(["icarus", "verilator", "all"]), default="all",
+              show_default=True)
+@click.option("--spec", "spec_name", default="all", show_default=True,
+              help="parameter set: tiny, small, odd or all")
+@click.option("--steps", default=20, show_default=True, help="timesteps per run")
+@click.option("--seed", default=1, show_default=True, help="seed of the random network")
+def verify(simulator: str, spec_name: str, steps: int, seed: int) -> None:
+    """Run the cocotb whole-core testbench against the golden model, bit for bit."""
+    from hdl.spikecore.verify import SIMULATORS, VERIFY_SPECS, simulator_available
+    from hdl.spikecore.verify import verify as run_verify
+
+    sims = SIMULATORS if simulator == "all" else (simulator,)
+    if spec_name != "all" and spec_name not in VERIFY_SPECS:
+        raise click.UsageError(f"unknown parameter set '{spec_name}'; known: "
+                               f"{', '.join(VERIFY_SPECS)}, all")
+    names = list(VERIFY_SPECS) if spec_name == "all" else [spec_name]
+    failed = False
+    click.echo(f"{'simulator':<10} {'spec':<6} {'result':<7} {'build s':>8} {'test s':>8}")
+    for sim in sims:
+        reason = simulator_available(sim)
+        if reason:
+            click.echo(f"{sim:<10} skipped: {reason}")
+            continue
+        for name in names:
+            r = run_verify(VERIFY_SPECS[name], sim, seed=seed, steps=steps)
+            failed |= not r.passed
+            click.echo(f"{sim:<10} {name:<6} {'pass' if r.passed else 'FAIL':<7} "
+                       f"{r.build_seconds:8.1f} {r.test_seconds:8.1f}")
+    if failed:
+        sys.exit(1)
