@@ -234,19 +234,25 @@ def synapse_rows(post_slice: np.ndarray, pre: np.ndarray, n_slices: int, pre_siz
     """Group synapses into rows: one per distinct (slice, pre neuron) pair, with its length.
 
     One sort of a combined key; int32 keys when they fit (half the memory, faster sort).
+    ``post_slice`` is consumed: it becomes the key when its dtype allows, saving a copy of
+    a synapse-sized array.
     """
     if pre.size == 0:
         empty = np.zeros(0, np.int32)
         return empty, empty, empty
     dtype = np.int32 if n_slices * pre_size < 2**31 else np.int64
-    key = post_slice.astype(dtype)
+    key = post_slice.astype(dtype, copy=False)  # post_slice is a fresh gather: reuse it
     key *= pre_size
     key += pre
     key.sort()
-    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    new = np.empty(key.size, dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    del new
     length = np.diff(np.append(starts, key.size)).astype(np.int32)
     first = key[starts]
-    del key
+    del key, starts
     return ((first // pre_size).astype(np.int32), (first % pre_size).astype(np.int32), length)
 
 
@@ -329,8 +335,7 @@ def _assemble(net: Network, usage: list[_Usage | None], out: list[np.ndarray]
                      "threshold_configs", "synapse_configs", "learning_configs"):
             cols[name].append(getattr(use, name))
         for j, (row_slice, row_pre, length) in use.rows.items():
-            core = row_slice.astype(np.int32)
-            core += np.int32(offsets[k])
-            rows[j] = Rows(core=core, pre=row_pre, length=length)
+            row_slice += np.int32(offsets[k])  # in place: the slice numbers are not needed again
+            rows[j] = Rows(core=row_slice, pre=row_pre, length=length)
     cores = Cores(**{name: np.concatenate(v) for name, v in cols.items()})
     return cores, tuple(rows)
