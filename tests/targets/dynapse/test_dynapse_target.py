@@ -122,3 +122,17 @@ def test_a_pynn_script_selects_dynapse_and_its_options_through_setup():
         assert all(len(st) >= 2 for st in trains)
     finally:
         sim.end()
+
+
+def test_the_artifact_saves_loads_and_simulates_the_same(tmp_path):
+    from toolchain.ir import load, save
+
+    target = DynapseTarget(mismatch=0.1, seed=3)
+    art = target.compile(driven_network())
+    loaded = load(save(art, tmp_path / "net.sfz"))
+    assert loaded == art
+    a, b = target.simulator(art), target.simulator(loaded)
+    for sim in (a, b):
+        sim.run_until(50.0)
+    np.testing.assert_array_equal(a.result().spikes["out"].times,
+                                  b.result().spikes["out"].times)
