@@ -21,6 +21,7 @@ from toolchain.sim.kernels import StateError
 from toolchain.targets.loihi.numerics import (
     UV_LIMIT,
     CsrSynapses,
+    DenseSynapses,
     LifCompartments,
     LifParameters,
     LoihiNumerics,
@@ -114,17 +115,20 @@ def test_effective_mantissas_follow_lavas_clip_and_truncate(
     assert effective_mantissas(np.array(raw), mode, bits).tolist() == expected
 
 
+@pytest.mark.parametrize("layout", [CsrSynapses.from_dense, DenseSynapses])
 @pytest.mark.parametrize("weight_exp", [-3, 0, 2])
-def test_csr_accumulation_equals_the_dense_product(weight_exp: int) -> None:
+def test_accumulation_equals_the_integer_matrix_product(layout: type,
+                                                        weight_exp: int) -> None:
     rng = np.random.default_rng(weight_exp + 10)
     dense = rng.integers(-256, 255, (40, 60)) * (rng.random((40, 60)) < 0.2)
-    syn = CsrSynapses.from_dense(dense, weight_exp=weight_exp)
+    syn = layout(dense, weight_exp=weight_exp)
     effective = effective_mantissas(dense, SignMode.MIXED)
     for _ in range(5):
         fired = np.flatnonzero(rng.random(60) < 0.3)
-        total = effective[:, fired].sum(axis=1)
+        total = effective @ np.isin(np.arange(60), fired).astype(np.int64)
         expected = total << weight_exp if weight_exp >= 0 else total >> -weight_exp
         assert syn.accumulate(fired).tolist() == expected.tolist()
+    assert syn.accumulate(np.zeros(0, dtype=np.intp)).tolist() == [0] * 40
 
 
 def test_register_overflow_names_population_parameter_value_and_range() -> None:
