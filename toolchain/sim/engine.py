@@ -53,6 +53,17 @@ class _Projection:
     ring: DelayRing
     plasticity: PlasticityModel | None = None
     queue: list[list[np.ndarray]] = field(default_factory=list)  # plastic: per slot
+    drive: np.ndarray | None = None  # static: what each synapse delivers, cached
+    events_key: str = ""
+
+    def __post_init__(self) -> None:
+        self.events_key = f"synaptic_events/{self.label}"
+        self.refresh_drive()
+
+    def refresh_drive(self) -> None:
+        """Static weights deliver the same drive every time: compute it once per change."""
+        if self.plasticity is None:
+            self.drive = self.codec.drive(self.weights)
 
 
 class Engine:
@@ -77,6 +88,7 @@ class Engine:
         self._by_pre: dict[str, list[_Projection]] = {}
         for proj in self.projections.values():
             self._by_pre.setdefault(proj.pre, []).append(proj)
+        self._spike_keys = {label: f"spikes/{label}" for label in (*self.kernels, *self.sources)}
         self._start()
 
     # -- construction -----------------------------------------------------------------
@@ -184,6 +196,7 @@ class Engine:
             i = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise EngineError(f"Projection '{projection}' weight[{i}] = {arr[i]} is not finite")
         p.weights = p.codec.encode(p.matrix.from_ir_order(arr))
+        p.refresh_drive()
 
     # -- state access (for the PyNN front end) ----------------------------------------
     def get_state(self, population: str, variable: str) -> np.ndarray:
@@ -228,7 +241,7 @@ class Engine:
         events = 0
         for label, spikes in fired.items():
             if spikes.size:
-                self._count(f"spikes/{label}", spikes.size)
+                self._count(self._spike_keys[label], spikes.size)
                 self.recorder.record_spikes(label, k, spikes)
                 for proj in self._by_pre.get(label, ()):
                     events += self._send(k, proj, spikes)
@@ -259,7 +272,7 @@ class Engine:
         syn = m.rows(pre)
         if syn.size == 0:
             return 0
-        self._count(f"synaptic_events/{proj.label}", syn.size)
+        self._count(proj.events_key, syn.size)
         if extra is None and m.uniform_delay is not None:
             delay: np.ndarray | int = m.uniform_delay
         else:
@@ -267,7 +280,7 @@ class Engine:
             if extra is not None:
                 delay = delay + np.repeat(extra, np.diff(m.indptr)[pre])
         if proj.plasticity is None:
-            proj.ring.add(k, delay, m.post[syn], proj.codec.drive(proj.weights[syn]))
+            proj.ring.add(k, delay, m.post[syn], proj.drive[syn])  # type: ignore[index]
         elif np.isscalar(delay):
             proj.queue[(k + delay) % proj.ring.slots].append(syn)
         else:

@@ -173,6 +173,7 @@ class LIFKernel(NeuronKernel):
                       * np.ones(self.size) for name in self._all_variables()}
         # "long ago": never refractory at the start, without overflowing step - last
         self._last_spike = np.full(self.size, -(2**40), dtype=np.int64)
+        self._refractory = np.zeros(0, dtype=np.intp)  # neurons that may still be clamped
 
     def _all_variables(self) -> tuple[str, ...]:
         return self.population.cell_type.state_variables
@@ -180,16 +181,21 @@ class LIFKernel(NeuronKernel):
     def advance(self, step: int, i_ext: np.ndarray | None) -> np.ndarray:
         v = self.state["v"]
         v_new = self._subthreshold(v, i_ext)
-        if self._always_active:
-            v[:] = v_new
-        else:
-            active = (step - self._last_spike) >= self._refrac
-            np.copyto(v, v_new, where=active)
-            v_new = np.where(active, v, -np.inf)  # refractory neurons cannot fire
+        # few neurons are refractory at a time: track them instead of masking everyone
+        held = self._refractory
+        if held.size:
+            held = held[(step - self._last_spike[held]) < self._refrac[held]]
+            v_new[held] = v[held]
+            self._refractory = held
+        self.state["v"] = v_new
         fired = np.flatnonzero(v_new > self._v_thresh)
         if fired.size:
-            v[fired] = self._v_reset[fired]
+            if held.size:  # a clamped neuron cannot fire, even if held above threshold
+                fired = fired[(step - self._last_spike[fired]) >= self._refrac[fired]]
+            v_new[fired] = self._v_reset[fired]
             self._last_spike[fired] = step
+            if not self._always_active:
+                self._refractory = np.concatenate([held, fired])
         return fired
 
     @abc.abstractmethod

@@ -52,6 +52,9 @@ class FloatWeights(WeightCodec):
         return stored
 
 
+_FEW_SPIKES = 16
+
+
 class SynapseMatrix:
     """One projection's synapses sorted by pre neuron (CSR), with a post-sorted index for
     learning rules that react to post spikes.
@@ -72,6 +75,10 @@ class SynapseMatrix:
         self.uniform_delay = int(self.delay[0]) if self.delay.size and np.all(
             self.delay == self.delay[0]) else None
         self._by_post: tuple[np.ndarray, np.ndarray] | None = None
+        # for the common case of a few spikes per step: Python-level row bounds and
+        # slices of one arange beat a dozen vectorised calls
+        self._bounds = self.indptr.tolist()
+        self._all = np.arange(self.size, dtype=np.intp)
 
     @property
     def size(self) -> int:
@@ -83,6 +90,9 @@ class SynapseMatrix:
 
     def rows(self, pre: np.ndarray) -> np.ndarray:
         """Synapse indices of the given pre neurons (repeats allowed), concatenated."""
+        if pre.size <= _FEW_SPIKES:
+            b, all_ = self._bounds, self._all
+            return np.concatenate([all_[b[i]:b[i + 1]] for i in pre.tolist()])
         starts = self.indptr[pre]
         counts = self.indptr[pre + 1] - starts
         total = int(counts.sum())
