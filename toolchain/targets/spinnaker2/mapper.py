@@ -265,8 +265,11 @@ def _row_bytes(syn_prefix: np.ndarray, n_pre_rows: int, lo: int, hi: int) -> int
 
 
 def _pre_rows_bound(t: SynapseTable) -> int:
-    stages = int(t.stage.max()) + 1 if t.stage.size else 1
-    return int(np.unique(t.pre_index).size) * min(stages, 2)
+    """Rows a projection can put on any PE: one per (pre neuron, delay path) it uses."""
+    if not t.pre_index.size:
+        return 0
+    paths = int(t.stage.max()) + 1
+    return int(np.count_nonzero(np.bincount(t.pre_index.astype(np.int64) * paths + t.stage)))
 
 
 def _cut(slices: list[Slice], kind: SliceKind, node: str, capacity: np.ndarray) -> np.ndarray:
