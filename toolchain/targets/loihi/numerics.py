@@ -569,50 +569,62 @@ def convert_weights(label: str, weights_na: np.ndarray, units_per_na: float, *,
     Mixed-sign projections lose one mantissa bit (lava truncates their last bit); a
     projection of one sign keeps all 8.
     """
-    w = np.asarray(weights_na, dtype=np.float64)
+    w = np.asarray(weights_na)
     sign_mode = SignMode.of(w)
     low, high = mantissa_range(sign_mode, num_weight_bits)
     step = 1 << _truncate_bits(num_weight_bits, sign_mode)
-    in_units = w * units_per_na / 2**ACT_SHIFT  # mantissa units at weight_exp = 0
-    biggest = float(np.max(np.abs(in_units))) if w.size else 0.0
+    to_units = units_per_na / 2**ACT_SHIFT  # mantissa units per nA at weight_exp = 0
+    w_max = float(w.max()) * to_units if w.size else 0.0
+    w_min = float(w.min()) * to_units if w.size else 0.0
     if weight_exp is None:
-        weight_exp = WEIGHT_EXP_MAX
-        for e in range(0, WEIGHT_EXP_MAX + 1):
-            scaled_max = np.max(in_units) / 2**e if w.size else 0.0
-            scaled_min = np.min(in_units) / 2**e if w.size else 0.0
-            if scaled_max <= high + step / 2 and scaled_min >= low - step / 2:
-                weight_exp = e
-                break
-        if biggest == 0.0:
-            weight_exp = 0
+        weight_exp = next((e for e in range(0, WEIGHT_EXP_MAX + 1)
+                           if w_max / 2**e <= high + step / 2
+                           and w_min / 2**e >= low - step / 2), WEIGHT_EXP_MAX)
     elif not WEIGHT_EXP_MIN <= weight_exp <= WEIGHT_EXP_MAX:
         raise LoihiNumericsError(
             f"Projection '{label}': weight_exp = {weight_exp} is outside the Loihi range "
             f"{WEIGHT_EXP_MIN}..{WEIGHT_EXP_MAX}"
         )
-    mant, saturated = round_mantissas(in_units / 2**weight_exp, sign_mode, num_weight_bits)
     na_per_mantissa = 2**(ACT_SHIFT + weight_exp) / units_per_na
-    back = mant * na_per_mantissa
-    nonzero = w != 0
-    zeroed = nonzero & (mant == 0)
-    kept = nonzero & ~zeroed
-    rel = np.abs(back[kept] - w[kept]) / np.abs(w[kept])
+    # mantissas fit int16; chunks bound the float64 temporaries for projections of
+    # hundreds of millions of synapses (the full-scale microcircuit)
+    mant = np.empty(w.shape, dtype=np.int16)
+    zeroed = saturated = kept = 0
+    max_rel = sum_rel = 0.0
+    for a in range(0, w.size, _CHUNK):
+        chunk = np.asarray(w[a:a + _CHUNK], dtype=np.float64)
+        m, sat = round_mantissas(chunk * (to_units / 2**weight_exp), sign_mode,
+                                 num_weight_bits)
+        mant[a:a + _CHUNK] = m
+        saturated += int(np.count_nonzero(sat))
+        nonzero = chunk != 0
+        lost = nonzero & (m == 0)
+        zeroed += int(np.count_nonzero(lost))
+        keep = nonzero & ~lost
+        if np.any(keep):
+            rel = np.abs(m[keep] * na_per_mantissa - chunk[keep]) / np.abs(chunk[keep])
+            max_rel = max(max_rel, float(rel.max()))
+            sum_rel += float(rel.sum())
+            kept += int(rel.size)
     return WeightConversion(
         mantissas=mant, weight_exp=int(weight_exp), num_weight_bits=num_weight_bits,
         sign_mode=sign_mode, na_per_mantissa=float(na_per_mantissa),
-        n_zeroed=int(zeroed.sum()), n_saturated=int(saturated.sum()),
-        max_rel_error=float(rel.max()) if rel.size else 0.0,
-        mean_rel_error=float(rel.mean()) if rel.size else 0.0,
+        n_zeroed=zeroed, n_saturated=saturated, max_rel_error=max_rel,
+        mean_rel_error=sum_rel / kept if kept else 0.0,
     )
+
+
+_CHUNK = 1 << 22
 
 
 # --------------------------------------------------------------------------- engine plug-in
 
 #: The engine accumulates each projection's drive ``m << (weight_exp + 8)`` in one ring
-#: per post population; the kernel floors the sum by 8 bits.  For exponents >= 0 this is
-#: exactly lava's per-projection shift; a negative exponent floors the *sum* as lava does
-#: when at most one projection with a negative exponent feeds a population (lava floors
-#: per Dense process, so two such projections may differ from lava by one unit).
+#: per post population; the kernel floors the sum by 8 bits.  For exponents >= 0 (all
+#: that :func:`convert_weights` chooses) this is exactly lava's shift.  lava floors a
+#: negative exponent's shift per Dense process and, in DelayDense, per delay; the engine
+#: floors once per population and step, so the two agree when at most one projection
+#: with a negative exponent feeds a population and it has a single delay.
 DRIVE_FRAC_BITS = -WEIGHT_EXP_MIN
 
 
