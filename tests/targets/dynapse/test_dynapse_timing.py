@@ -37,6 +37,9 @@ def test_a_burst_queues_at_its_cores_arbiter_and_spills_into_later_steps():
     departures = 30_000.0 * np.arange(1, 9)
     np.testing.assert_array_equal(extra, np.maximum(np.ceil(departures / 1e5) - 1, 0))
     assert rd.stats["queue_wait_ns_max"] == pytest.approx(240_000.0)
+    # the latency statistic is queueing plus routers, not the time within the step
+    assert rd.stats["route_latency_ns_max"] == pytest.approx(240_000.0)
+    assert rd.stats["route_latency_ns_sum"] == pytest.approx(departures.sum())
     # the queue persists: a spike in the next step waits for the backlog
     again = rd.route(1, "p", np.array([0]))
     assert again[0] == 1  # leaves at 270 us, 170 us into step 1: one step late

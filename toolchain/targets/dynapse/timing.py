@@ -68,7 +68,7 @@ class RoutingDelays(Interconnect):
         self.arbiter = dict(arbiter)
         n_arbiters = spec.cores + 1  # + the host link
         self._busy = np.zeros(n_arbiters)
-        self._emitted: dict[str, tuple[int, np.ndarray]] = {}
+        self._emitted: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
         self.offsets = lambda label: None
         self.stats: dict[str, float] = {}
         self.reset()
@@ -81,26 +81,29 @@ class RoutingDelays(Interconnect):
 
     def route(self, step: int, projection: str, pre: np.ndarray) -> np.ndarray:
         label = self.pre_of[projection]
-        departed = self._departures(step, label, pre)
+        emitted, departed = self._departures(step, label, pre)
         arrival = departed + self.latency[projection][pre]
         extra = np.maximum(np.ceil(arrival / self.dt_ns - 1e-9).astype(np.int64) - 1, 0)
         extra[extra > MAX_EXTRA_STEPS] = DROPPED
-        self.stats["route_latency_ns_sum"] += float(arrival.sum())
-        self.stats["routed_spikes"] += float(arrival.size)
-        if arrival.size:
+        latency = arrival - emitted  # queueing + routers, per spike
+        self.stats["route_latency_ns_sum"] += float(latency.sum())
+        self.stats["routed_spikes"] += float(latency.size)
+        if latency.size:
             self.stats["route_latency_ns_max"] = max(self.stats["route_latency_ns_max"],
-                                                     float(arrival.max()))
+                                                     float(latency.max()))
         return extra
 
-    def _departures(self, step: int, label: str, pre: np.ndarray) -> np.ndarray:
-        """When each spike of ``pre`` leaves its arbiter, in ns after the step's start.
+    def _departures(self, step: int, label: str, pre: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """When each spike of ``pre`` was emitted and when it leaves its arbiter, in ns
+        after the step's start.
 
         An arbiter serves one event per ``arbitration_cycle``; a spike is served once
         however many projections it feeds, so the result is cached for the step.
         """
         cached = self._emitted.get(label)
         if cached is not None and cached[0] == step:
-            return cached[1]
+            return cached[1], cached[2]
         offsets = self.offsets(label)
         emit = np.zeros(pre.size) if offsets is None else np.asarray(offsets) * 1e6
         t0 = step * self.dt_ns
@@ -122,5 +125,5 @@ class RoutingDelays(Interconnect):
         if wait.size:
             self.stats["queue_wait_ns_max"] = max(self.stats["queue_wait_ns_max"],
                                                   float(wait.max()))
-        self._emitted[label] = (step, departed)
-        return departed
+        self._emitted[label] = (step, emit, departed)
+        return emit, departed
