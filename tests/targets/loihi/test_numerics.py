@@ -15,9 +15,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolchain.ir import ArraySource, Network, Population, Projection, Recording, STDPRule
+from toolchain.ir import (
+    ArraySource,
+    Network,
+    PoissonSource,
+    Population,
+    Projection,
+    Recording,
+    STDPRule,
+)
 from toolchain.sim.engine import Engine
 from toolchain.sim.kernels import StateError
+from toolchain.sim.metrics import compare
 from toolchain.targets.loihi.numerics import (
     UV_LIMIT,
     CsrSynapses,
@@ -221,6 +230,44 @@ def test_psp_matches_the_float_reference(dt: float, tolerance: float) -> None:
         v = sim.result().signals[("n", "v")].values[:, 0]
         peaks[name] = float(v.max()) + 65.0
     assert peaks["loihi"] == pytest.approx(peaks["reference"], rel=tolerance)
+
+
+def _random_projection(rng: np.random.Generator, pre: str, post: str, n_pre: int,
+                       n_post: int, weight: float) -> Projection:
+    density = 0.2 if pre == "noise" else 0.1
+    post_i, pre_i = np.nonzero(rng.random((n_post, n_pre)) < density)
+    return Projection(f"{pre}-{post}", pre, post, pre_i, post_i,
+                      np.full(pre_i.size, weight), np.full(pre_i.size, 1.0))
+
+
+def test_recurrent_network_rates_stay_close_to_the_float_reference() -> None:
+    # an E/I network driven by Poisson noise: quantised decays, thresholds and weights
+    # move population rates by a few percent, not more
+    rng = np.random.default_rng(3)
+    sizes = {"exc": 200, "inh": 50, "noise": 100}
+    weights = {("noise", "exc"): 0.35, ("noise", "inh"): 0.35, ("exc", "exc"): 0.1,
+               ("exc", "inh"): 0.1, ("inh", "exc"): -0.4, ("inh", "inh"): -0.4}
+    net = Network(
+        dt=1.0,
+        populations=tuple(Population(label, "IF_curr_exp", sizes[label], {"tau_refrac": 2.0})
+                          for label in ("exc", "inh")),
+        sources=(PoissonSource("noise", 100, np.full(100, 20.0), np.zeros(100),
+                               np.full(100, np.inf), seed=1),),
+        projections=tuple(_random_projection(rng, pre, post, sizes[pre], sizes[post], w)
+                          for (pre, post), w in weights.items()),
+        recordings=tuple(Recording(label, "spikes", np.arange(sizes[label]))
+                         for label in ("exc", "inh")),
+    )
+    results = {}
+    for name, numerics in (("reference", None), ("loihi", LoihiNumerics())):
+        sim = Engine(net, numerics=numerics, target=name)
+        sim.run_until(1000.0)
+        results[name] = sim.result()
+    report = compare(results["reference"], results["loihi"])
+    for label in ("exc", "inh"):
+        dev = report.population(label)
+        assert dev.rate_ref > 5.0, f"{label}: the reference is nearly silent"
+        assert abs(dev.rate_error) < 0.1, report.to_markdown()
 
 
 def test_weight_conversion_reports_zeroed_and_saturated_weights() -> None:
