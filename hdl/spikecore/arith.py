@@ -17,9 +17,62 @@ def saturate(m: Module, value, shape: Shape):
     return Mux(value > hi, hi, Mux(value < lo, lo, value))[: shape.width].as_signed()
 
 
+class NeuronDecay(wiring.Component):
+    """First half of step 1: the synaptic current's decay plus input, and the leak.  The
+    core registers these before :class:`NeuronFire` (two pipeline stages close timing at
+    12 MHz on an iCE40: one stage measured 11.2 MHz)."""
+
+    def __init__(self, spec: CoreSpec) -> None:
+        self.spec = spec
+        super().__init__({
+            "v": In(signed(spec.v_bits)), "i": In(signed(spec.i_bits)),
+            "acc": In(signed(spec.acc_bits)),
+            "leak_shift": In(unsigned(SHIFT_BITS)), "syn_shift": In(unsigned(SHIFT_BITS)),
+            "v_leak": Out(signed(spec.v_bits)), "i_next": Out(signed(spec.i_bits)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        spec = self.spec
+        m.d.comb += [
+            self.i_next.eq(saturate(m, self.i - (self.i >> self.syn_shift) + self.acc,
+                                    signed(spec.i_bits))),
+            # |v - (v >>> k)| <= |v|: always fits v_bits
+            self.v_leak.eq(self.v - (self.v >> self.leak_shift)),
+        ]
+        return m
+
+
+class NeuronFire(wiring.Component):
+    """Second half of step 1: integrate, saturate, threshold, reset, refractory count."""
+
+    def __init__(self, spec: CoreSpec) -> None:
+        self.spec = spec
+        super().__init__({
+            "v": In(signed(spec.v_bits)), "v_leak": In(signed(spec.v_bits)),
+            "i_next": In(signed(spec.i_bits)), "ref": In(unsigned(spec.ref_bits)),
+            "v_thresh": In(signed(spec.v_bits)), "v_reset": In(signed(spec.v_bits)),
+            "bias": In(signed(spec.i_bits)), "refrac": In(unsigned(spec.ref_bits)),
+            "v_next": Out(signed(spec.v_bits)), "ref_next": Out(unsigned(spec.ref_bits)),
+            "spike": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        v_new = saturate(m, self.v_leak + self.i_next + self.bias, signed(self.spec.v_bits))
+        with m.If(self.ref != 0):
+            m.d.comb += [self.v_next.eq(self.v), self.ref_next.eq(self.ref - 1)]
+        with m.Elif(v_new >= self.v_thresh):
+            m.d.comb += [self.v_next.eq(self.v_reset), self.ref_next.eq(self.refrac),
+                         self.spike.eq(1)]
+        with m.Else():
+            m.d.comb += [self.v_next.eq(v_new), self.ref_next.eq(0)]
+        return m
+
+
 class NeuronUpdate(wiring.Component):
-    """Step 1 of the update order for one neuron (see ``spec.py``); no multiplier: the
-    decays are variable arithmetic shifts."""
+    """All of step 1 for one neuron without the pipeline register: the two halves wired
+    together, which is what the block test compares with ``lif_update``."""
 
     def __init__(self, spec: CoreSpec) -> None:
         self.spec = spec
@@ -35,18 +88,17 @@ class NeuronUpdate(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        spec = self.spec
-        i_new = saturate(m, self.i - (self.i >> self.syn_shift) + self.acc, signed(spec.i_bits))
-        v_sum = self.v - (self.v >> self.leak_shift) + i_new + self.bias
-        v_new = saturate(m, v_sum, signed(spec.v_bits))
-        m.d.comb += self.i_next.eq(i_new)
-        with m.If(self.ref != 0):
-            m.d.comb += [self.v_next.eq(self.v), self.ref_next.eq(self.ref - 1)]
-        with m.Elif(v_new >= self.v_thresh):
-            m.d.comb += [self.v_next.eq(self.v_reset), self.ref_next.eq(self.refrac),
-                         self.spike.eq(1)]
-        with m.Else():
-            m.d.comb += [self.v_next.eq(v_new), self.ref_next.eq(0)]
+        m.submodules.decay = decay = NeuronDecay(self.spec)
+        m.submodules.fire = fire = NeuronFire(self.spec)
+        m.d.comb += [
+            decay.v.eq(self.v), decay.i.eq(self.i), decay.acc.eq(self.acc),
+            decay.leak_shift.eq(self.leak_shift), decay.syn_shift.eq(self.syn_shift),
+            fire.v.eq(self.v), fire.v_leak.eq(decay.v_leak), fire.i_next.eq(decay.i_next),
+            fire.ref.eq(self.ref), fire.v_thresh.eq(self.v_thresh),
+            fire.v_reset.eq(self.v_reset), fire.bias.eq(self.bias), fire.refrac.eq(self.refrac),
+            self.v_next.eq(fire.v_next), self.i_next.eq(decay.i_next),
+            self.ref_next.eq(fire.ref_next), self.spike.eq(fire.spike),
+        ]
         return m
 
 

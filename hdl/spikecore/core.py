@@ -12,7 +12,7 @@ Interface (all valid/ready streams, ``amaranth.lib.stream``):
 * ``spike_out``: ``{neuron, last}``; the neurons that spiked in the step in ascending order,
   then ``last = 1`` closing the step.  The core waits while the consumer is not ready.
 
-The neuron phase is a two-stage pipeline, one neuron per clock; event delivery,
+The neuron phase is a three-stage pipeline, one neuron per clock; event delivery,
 depression and potentiation take two clocks per synapse plus three per row.  Exact cycle
 counts are ``CoreSpec.cycles_per_step``, checked against this RTL by the cocotb tests.
 """
@@ -24,7 +24,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hdl.spikecore.arith import NeuronUpdate, StdpUpdate, TraceUpdate
+from hdl.spikecore.arith import NeuronDecay, NeuronFire, StdpUpdate, TraceUpdate
 from toolchain.targets.fpga.model import silent_neuron_params
 from toolchain.targets.fpga.spec import SIGNED_FIELDS, CoreSpec, Op
 
@@ -94,7 +94,8 @@ class SpikeCore(wiring.Component):
         spikes_rd, spikes_wr = spikes.read_port(), spikes.write_port()
 
         # -- arithmetic ------------------------------------------------------------------------
-        m.submodules.lif = lif = NeuronUpdate(spec)
+        m.submodules.decay = decay = NeuronDecay(spec)
+        m.submodules.fire = fire = NeuronFire(spec)
         m.submodules.pre_trace = pre_trace = TraceUpdate(spec)
         m.submodules.post_trace = post_trace = TraceUpdate(spec)
         m.submodules.learn = learn = StdpUpdate(spec)
@@ -106,6 +107,11 @@ class SpikeCore(wiring.Component):
         j = Signal(range(max(n, n_src) + 1))  # neuron / source counter of pipelined passes
         pipe_valid = Signal()
         pipe_j = Signal(range(max(n, n_src) + 1))
+        # second stage of the neuron pipeline: the decayed values and the parameters
+        s2_valid, s2_j = Signal(), Signal(range(n + 1))
+        s2_v, s2_leak = Signal(signed(spec.v_bits)), Signal(signed(spec.v_bits))
+        s2_i, s2_ref = Signal(signed(spec.i_bits)), Signal(spec.ref_bits)
+        s2_par = Signal(p_layout)
         spike_count = Signal(range(n + 1))
         spike_idx = Signal(range(n + 1))
         src = Signal(range(n_src + 1))
@@ -123,11 +129,12 @@ class SpikeCore(wiring.Component):
 
         # the arithmetic blocks read their operands from the memories' read data
         m.d.comb += [
-            lif.v.eq(state_rd.data.v), lif.i.eq(state_rd.data.i), lif.ref.eq(state_rd.data.ref),
-            lif.acc.eq(ring_rd.data),
-            lif.v_thresh.eq(params_rd.data.v_thresh), lif.v_reset.eq(params_rd.data.v_reset),
-            lif.bias.eq(params_rd.data.bias), lif.leak_shift.eq(params_rd.data.leak_shift),
-            lif.syn_shift.eq(params_rd.data.syn_shift), lif.refrac.eq(params_rd.data.refrac),
+            decay.v.eq(state_rd.data.v), decay.i.eq(state_rd.data.i), decay.acc.eq(ring_rd.data),
+            decay.leak_shift.eq(params_rd.data.leak_shift),
+            decay.syn_shift.eq(params_rd.data.syn_shift),
+            fire.v.eq(s2_v), fire.v_leak.eq(s2_leak), fire.i_next.eq(s2_i), fire.ref.eq(s2_ref),
+            fire.v_thresh.eq(s2_par.v_thresh), fire.v_reset.eq(s2_par.v_reset),
+            fire.bias.eq(s2_par.bias), fire.refrac.eq(s2_par.refrac),
             pre_trace.x.eq(x_rd.data), pre_trace.shift.eq(stdp.pre_decay_shift),
             pre_trace.spiked.eq(flags_rd.data), pre_trace.increment.eq(stdp.trace_increment),
             post_trace.x.eq(y_rd.data), post_trace.shift.eq(stdp.post_decay_shift),
@@ -176,25 +183,30 @@ class SpikeCore(wiring.Component):
                 with m.If(self.resp.ready):
                     m.next = "IDLE"
 
-            # 1. neurons: read j, update and write back j - 1 in the same clock
+            # 1. neurons, three stages: read j; decay j - 1 (and clear its ring slot);
+            #    fire and write back j - 2
             with m.State("N_START"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [j.eq(0), pipe_valid.eq(0), spike_count.eq(0)]
+                m.d.sync += [j.eq(0), pipe_valid.eq(0), s2_valid.eq(0), spike_count.eq(0)]
                 m.next = "N_RUN"
             with m.State("N_RUN"):
                 m.d.comb += self.busy.eq(1)
+                m.d.sync += [s2_valid.eq(pipe_valid), s2_j.eq(pipe_j), s2_v.eq(state_rd.data.v),
+                             s2_leak.eq(decay.v_leak), s2_i.eq(decay.i_next),
+                             s2_ref.eq(state_rd.data.ref), s2_par.eq(params_rd.data)]
                 with m.If(pipe_valid):
+                    m.d.comb += [ring_wr.en.eq(1), ring_wr.addr.eq(Cat(pipe_j[:nb], slot)),
+                                 ring_wr.data.eq(0)]
+                with m.If(s2_valid):
                     m.d.comb += [
-                        state_wr.en.eq(1), state_wr.addr.eq(pipe_j),
-                        state_wr.data.v.eq(lif.v_next), state_wr.data.i.eq(lif.i_next),
-                        state_wr.data.ref.eq(lif.ref_next),
-                        ring_wr.en.eq(1), ring_wr.addr.eq(Cat(pipe_j[:nb], slot)),
-                        ring_wr.data.eq(0),
+                        state_wr.en.eq(1), state_wr.addr.eq(s2_j),
+                        state_wr.data.v.eq(fire.v_next), state_wr.data.i.eq(s2_i),
+                        state_wr.data.ref.eq(fire.ref_next),
                     ]
-                    with m.If(lif.spike):
+                    with m.If(fire.spike):
                         m.d.comb += [spikes_wr.en.eq(1), spikes_wr.addr.eq(spike_count),
-                                     spikes_wr.data.eq(pipe_j),
-                                     flags_wr.en.eq(1), flags_wr.addr.eq(pipe_j),
+                                     spikes_wr.data.eq(s2_j),
+                                     flags_wr.en.eq(1), flags_wr.addr.eq(s2_j),
                                      flags_wr.data.eq(1)]
                         m.d.sync += spike_count.eq(spike_count + 1)
                 with m.If(j < n):
@@ -203,7 +215,8 @@ class SpikeCore(wiring.Component):
                     m.d.sync += [pipe_valid.eq(1), pipe_j.eq(j), j.eq(j + 1)]
                 with m.Else():
                     m.d.sync += pipe_valid.eq(0)
-                    m.next = "IN_WAIT"
+                    with m.If(~pipe_valid):
+                        m.next = "IN_WAIT"
 
             # 2. input spikes of this step, up to the end marker
             with m.State("IN_WAIT"):

@@ -9,8 +9,9 @@ message that names the parameter, the value, the limit and what to change.
 Update order of one timestep ``t`` (the RTL runs these phases one after another; the model
 reproduces their result exactly):
 
-1. NEURON (pipelined, one neuron per clock).  For each neuron ``j``, with ``a = ring[t mod
-   D][j]`` (the synaptic input that arrives at ``t``; the slot is cleared after reading)::
+1. NEURON (three-stage pipeline, one neuron per clock).  For each neuron ``j``, with
+   ``a = ring[t mod D][j]`` (the input that arrives at ``t``; the slot is cleared after
+   reading)::
 
        i' = sat_I(i - (i >>> syn_shift) + a)
        if ref > 0:  ref' = ref - 1;  v' = v;                          no spike
@@ -250,7 +251,7 @@ class CoreSpec:
         ``potentiation``: STDP on and a neuron spiked, so every row is walked."""
         s = self.n_sources
         per_row = 5  # request/accept, fetch, load, done + one turn of the phase loop
-        cycles = (self.n_neurons + 2) + 1 + 1 + 1 + (s + 2) + 1  # fixed passes and turns
+        cycles = (self.n_neurons + 3) + 1 + 1 + 1 + (s + 2) + 1  # fixed passes and turns
         cycles += per_row * (inputs + spikes) + 2 * events + 2 * repeats
         if potentiation:
             cycles += 4 * s + 2 * synapses_in_rows + 1
@@ -281,10 +282,11 @@ class Op(IntEnum):
 
 # -- presets ------------------------------------------------------------------------------
 # iCE40 UP5K: 5280 logic cells, 30 EBR x 4 kbit, 4 SPRAM x 256 kbit, 8 DSP (Lattice iCE40
-# UltraPlus family data sheet, FPGA-DS-02008).  The memories below must fit the 120 kbit of
-# EBR (Amaranth memories are not mapped to SPRAM).
+# UltraPlus family data sheet, FPGA-DS-02008).  The memories below must fit the 30 EBR
+# (Amaranth memories are not mapped to SPRAM).  Measured: 2048 synapses need 31 EBR (a
+# 19-bit word at depth 2048 takes ten 2048x2 blocks); 1024 need 26.
 ICE40UP5K = CoreSpec(
-    n_neurons=128, n_inputs=128, n_synapses=2048, v_bits=16, i_bits=16, w_bits=8,
+    n_neurons=128, n_inputs=128, n_synapses=1024, v_bits=16, i_bits=16, w_bits=8,
     acc_bits=16, trace_bits=8, ref_bits=5, delay_bits=4, name="ice40up5k",
 )
 # ECP5 LFE5U-85F (ULX3S-85F): 84k LUT4, 208 EBR x 18 kbit = 3.7 Mbit, 156 18x18 multipliers
