@@ -84,14 +84,16 @@ class DynapseSpec:
     # Device mismatch, relative standard deviation of time constants and weights.
     mismatch: float = 0.15  # [unverified] FACTS.md: "of the order of 10-20%"
 
-    # --- routing latency, ns [unverified: Moradi et al. 2018 IEEE TBioCAS Table 3] ------
+    # --- routing latency, ns [unverified: orders of magnitude of Moradi et al. 2018 (IEEE
+    # TBioCAS) Table 3, which could not be checked; placeholders until a primary source] --
     latency_r1: float = 15.0  # within a core: source encoder + R1 broadcast
     latency_r2: float = 27.0  # R2: between cores of one chip
     latency_r3_hop: float = 30.0  # R3: per chip-to-chip mesh hop
     arbitration_cycle: float = 10.0  # AER handshake per event at one router (queueing)
     host_input_latency: float = 1000.0  # host/FPGA spike generator -> chip, ns [unverified]
 
-    # --- energy, pJ [unverified: Moradi et al. 2018 Table 3 figures as commonly quoted] --
+    # --- energy, pJ [unverified: as recalled from Moradi et al. 2018 Table 3, not checked
+    # against the paper; override them with measured figures] -----------------------------
     energy_spike: float = 883.0  # generating one spike
     energy_r1: float = 360.0  # broadcasting one event within a core
     energy_r2: float = 4.5  # routing one event between cores
