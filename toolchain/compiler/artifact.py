@@ -104,6 +104,9 @@ class Placement(_Arrays):
     cost: float = 0.0
     in_order_cost: float = 0.0
     method: str = ""
+    chips_x: int = 1  # mesh geometry, so the placement can be drawn from the artifact alone
+    tiles_x: int = 1
+    tiles_y: int = 1
 
     kind: ClassVar[str] = "placement"
     _int_fields: ClassVar[tuple[str, ...]] = ("chip", "x", "y", "slot")

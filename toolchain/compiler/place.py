@@ -65,7 +65,8 @@ def place(build: Build) -> Build:
     x, y = _xy(mesh, slots)
     placement = Placement(
         chip=slots // mesh.cores_per_chip, x=x, y=y, slot=slots % mesh.cores_per_tile,
-        cost=cost, in_order_cost=in_order_cost, method=method,
+        cost=cost, in_order_cost=in_order_cost, method=method, chips_x=mesh.chips_x,
+        tiles_x=mesh.tiles_x, tiles_y=mesh.tiles_y,
     )
     return build.replace(placement=placement, extras={**build.extras, "mesh": mesh})
 

@@ -106,24 +106,38 @@ def placement_figure(art: CompiledNetwork, path: str | Path) -> Path:
     cx = pl.x + ox[pl.slot % 4]
     cy = pl.y + oy[pl.slot % 4]
     fig, ax = plt.subplots(figsize=(9, 5.5))
+    segs = np.zeros((0, 2, 2))
+    w = np.zeros(0)
     if len(routes) and routes.level == "core":
         keep = (routes.src >= 0) & (routes.src != routes.dst)
         src, dst, w = routes.src[keep], routes.dst[keep], routes.messages[keep]
-        if w.size:
-            segs = np.stack([np.stack([cx[src], cy[src]], 1), np.stack([cx[dst], cy[dst]], 1)], 1)
-            lw = 0.3 + 3.0 * w / w.max()
-            ax.add_collection(LineCollection(segs, linewidths=lw, colors="0.4", alpha=0.35,
-                                             zorder=1))
+        segs = np.stack([np.stack([cx[src], cy[src]], 1), np.stack([cx[dst], cy[dst]], 1)], 1)
+    elif len(routes):  # chip pairs: lines between chip centres
+        keep = (routes.src >= 0) & (routes.src != routes.dst)
+        src, dst, w = routes.src[keep], routes.dst[keep], routes.messages[keep]
+        chip_y, chip_x = np.divmod(np.stack([src, dst], 1), pl.chips_x)
+        segs = np.stack([(chip_x + 0.5) * pl.tiles_x - 0.5, (chip_y + 0.5) * pl.tiles_y - 0.5],
+                        axis=2)
+    if w.size:
+        ax.add_collection(LineCollection(segs, linewidths=0.3 + 3.0 * w / w.max(),
+                                         colors="0.4", alpha=0.35, zorder=1))
     cmap = plt.get_cmap("tab20")
     for k, pop in enumerate(art.network.populations):
         sel = cores.population == k
         if sel.any():
             ax.scatter(cx[sel], cy[sel], s=18, color=cmap(k % 20), label=pop.label, zorder=2)
     if len(pl):
-        tiles_x = max(int(pl.x.max()) + 1, 1)
-        tiles_y = max(int(pl.y.max()) + 1, 1)
-        ax.set_xlim(-0.7, tiles_x - 0.3)
-        ax.set_ylim(-0.7, tiles_y - 0.3)
+        chips_x = int(pl.x.max()) // pl.tiles_x + 1
+        chips_y = int(pl.y.max()) // pl.tiles_y + 1
+        width, height = chips_x * pl.tiles_x, chips_y * pl.tiles_y
+        for gx in range(width + 1):  # tiles thin, chips bold
+            ax.axvline(gx - 0.5, color="0.85" if gx % pl.tiles_x else "0.3",
+                       lw=0.4 if gx % pl.tiles_x else 1.2, zorder=0)
+        for gy in range(height + 1):
+            ax.axhline(gy - 0.5, color="0.85" if gy % pl.tiles_y else "0.3",
+                       lw=0.4 if gy % pl.tiles_y else 1.2, zorder=0)
+        ax.set_xlim(-0.6, width - 0.4)
+        ax.set_ylim(-0.6, height - 0.4)
     ax.set_xlabel("tile x")
     ax.set_ylabel("tile y")
     ax.set_aspect("equal")
