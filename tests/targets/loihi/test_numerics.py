@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from toolchain.ir import (
     ArraySource,
+    DCSource,
     Network,
     PoissonSource,
     Population,
@@ -308,6 +309,21 @@ def test_kernel_reads_and_writes_state_in_ir_units() -> None:
     assert np.allclose(sim.get_state("exc", "v"), v, atol=conv.mv_per_unit)
     with pytest.raises(StateError, match="isyn_inh cannot be set on Loihi"):
         sim.set_state("exc", "isyn_inh", 0.1)
+
+
+def test_dc_source_drives_like_the_equivalent_i_offset() -> None:
+    # an injected current becomes bias, as a host would reprogram it
+    spikes = {}
+    for name, params, currents in (
+            ("offset", {"i_offset": 1.0}, ()),
+            ("dc", {}, (DCSource("dc", "n", [0], 1.0),))):
+        net = Network(dt=1.0, populations=(Population("n", "IF_curr_exp", 1, params),),
+                      currents=currents, recordings=(Recording("n", "spikes", [0]),))
+        sim = Engine(net, numerics=LoihiNumerics(), target="loihi")
+        sim.run_until(300.0)
+        spikes[name] = sim.result().spikes["n"].times
+    assert spikes["offset"].size >= 5
+    assert spikes["dc"].tolist() == spikes["offset"].tolist()
 
 
 def test_plastic_projection_is_refused_by_name() -> None:
