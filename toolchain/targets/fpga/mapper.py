@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.ir import ArraySource, CellType, Network, PoissonSource, Receptor, STDPRule
+from toolchain.ir import CellType, Network, Receptor, STDPRule
 from toolchain.ir.network import WeightDependence
 from toolchain.targets.fpga.image import CoreImage, StdpParams
 from toolchain.targets.fpga.spec import PRESETS, SHIFT_BITS, CoreSpec, SpecError
@@ -60,7 +60,6 @@ class MappedNetwork:
     spec: CoreSpec
     image: CoreImage
     mapping: Mapping
-    input_steps: list[tuple[np.ndarray, np.ndarray]]  # per source: (step, axon) arrays
     dt: float
 
 
@@ -130,7 +129,7 @@ def map_network(net: Network, spec: CoreSpec) -> MappedNetwork:
         scales[proj.label] = wscale[k: k + proj.size] * scale
         k += proj.size
     mapping = Mapping(neuron_offset, input_offset, addresses, scales, scale, cat["v_rest"])
-    return MappedNetwork(spec, image, mapping, _input_schedule(net, dt), dt)
+    return MappedNetwork(spec, image, mapping, dt)
 
 
 # -- capacity ------------------------------------------------------------------------------
@@ -332,23 +331,3 @@ def _stdp(rule: STDPRule, spec: CoreSpec, units_per_nA: float, dt: float) -> Std
         trace_increment=inc, w_min=w_min, w_max=w_max,
     )
     return params
-
-
-def _input_schedule(net: Network, dt: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Input spikes of every source as (step, axon) arrays; a spike at time t enters the
-    core in step floor(t / dt)."""
-    out = []
-    for src in net.sources:
-        if isinstance(src, ArraySource):
-            counts = np.diff(src.offsets)
-            axons = np.repeat(np.arange(src.size), counts)
-            steps = np.floor(src.times / dt + 1e-9).astype(np.int64)
-        elif isinstance(src, PoissonSource):
-            raise MappingError(
-                f"PoissonSource '{src.label}': realise it into spike times first "
-                "(the FPGA core takes given spike trains: use an ArraySource)"
-            )
-        else:  # pragma: no cover - the IR has no other source kinds
-            raise MappingError(f"source '{src.label}' of kind {src.kind} is not supported")
-        out.append((steps, axons))
-    return out

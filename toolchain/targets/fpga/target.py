@@ -13,6 +13,7 @@ import numpy as np
 
 from toolchain.ir import Network
 from toolchain.sim.results import AnalogRecord, SimulationResult, SpikeRecord
+from toolchain.sim.sources import SourceSpikes
 from toolchain.targets.base import Target
 from toolchain.targets.fpga.mapper import MappedNetwork, MappingError, map_network
 from toolchain.targets.fpga.model import CoreModel
@@ -46,7 +47,8 @@ class FpgaSimulator:
     def __init__(self, compiled: FpgaCompiled) -> None:
         self._net = compiled.network
         self._mapped = compiled.mapped
-        self._schedule = self._input_schedule()
+        self._sources = [SourceSpikes(src, self._net.seed, self._mapped.dt)
+                         for src in self._net.sources]
         self._core = CoreModel(self._mapped.spec)
         self._core.load(self._mapped.image)
         self._clear_records()
@@ -62,7 +64,7 @@ class FpgaSimulator:
         rec_v = [r.target for r in self._net.recordings if r.variable == "v"]
         while self._core.t < stop:
             k = self._core.t
-            spikes = self._core.step(self._schedule.get(k, ()))
+            spikes = self._core.step(self._inputs_at(k))
             self._spike_steps.append(np.full(spikes.size, k))
             self._spike_ids.append(spikes)
             self._events += int(self._core.row_length[spikes].sum())
@@ -128,20 +130,13 @@ class FpgaSimulator:
             known = ", ".join(self._mapped.mapping.synapse_address) or "none"
             raise KeyError(f"no projection '{projection}' (known: {known})") from None
 
-    def _input_schedule(self) -> dict[int, np.ndarray]:
+    def _inputs_at(self, step: int) -> np.ndarray:
+        """Input axons of ``step``: every source's spikes (binned by the shared engine's
+        source model, so all targets see the same input), offset to its axon range.  A
+        source neuron firing twice in one step reaches the core once."""
         m = self._mapped.mapping
-        steps, axons = [], []
-        for src, (s, a) in zip(self._net.sources, self._mapped.input_steps, strict=True):
-            steps.append(s)
-            axons.append(a + m.input_offset[src.label])
-        if not steps:
-            return {}
-        s, a = np.concatenate(steps), np.concatenate(axons)
-        order = np.argsort(s, kind="stable")
-        s, a = s[order], a[order]
-        bounds = np.flatnonzero(np.diff(s)) + 1
-        return {int(g[0]): ax for g, ax in zip(np.split(s, bounds), np.split(a, bounds),
-                                               strict=True) if g.size}
+        parts = [src.at(step) + m.input_offset[src.source.label] for src in self._sources]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def _clear_records(self) -> None:
         self._spike_steps: list[np.ndarray] = []
