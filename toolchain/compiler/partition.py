@@ -75,6 +75,19 @@ def partition(build: Build) -> Build:
                 dirty.add(k)
         if not dirty:
             break
+    else:  # no fixed point within the rounds: count the last split, then report what is over
+        for k in sorted(dirty):
+            usage[k], _ = _fit_inputs(net, k, bounds[k], incoming[k], configs[k], spec,
+                                      numerics)
+        out = _output_axons_per_neuron(net, usage, index)
+        for k, pop in enumerate(pops):
+            per_slice = np.add.reduceat(out[k], usage[k].bounds[:-1])
+            if per_slice.max() > limit:
+                violations.append(
+                    f"Population '{pop.label}': a core of it needs {int(per_slice.max())} "
+                    f"output axons, the limit is {limit}, and splitting did not converge in "
+                    f"{_MAX_ROUNDS} rounds; reduce the number of cores its neurons project to"
+                )
     for message in violations:
         build = build.violate(message)
 
