@@ -331,8 +331,9 @@ class DenseSynapses:
     rows of the neurons that fired, which beats gathering CSR rows once a spike reaches
     a sizeable fraction of the post population (lava's ``Dense`` holds the transpose).
 
-    The matrix is float64: the sums are of integers below 2^53, so they are exact, and
-    numpy reduces float rows faster than int64 ones.
+    The matrix is float32 while every partial sum is an integer below 2^24 (at most
+    65536 pre neurons of |mantissa| <= 256), float64 beyond: either way the sums are
+    exact, and numpy gathers and reduces float32 rows about twice as fast as float64.
     """
 
     def __init__(self, matrix: np.ndarray, *, weight_exp: int = 0,
@@ -342,7 +343,9 @@ class DenseSynapses:
         m = np.asarray(matrix, dtype=np.int64)
         self.sign_mode = SignMode.of(m) if sign_mode is None else sign_mode
         effective = effective_mantissas(m, self.sign_mode, num_weight_bits)
-        self.rows = np.ascontiguousarray(effective.T, dtype=np.float64)
+        exact32 = m.shape[1] * 2**WEIGHT_BITS <= 2**24
+        self.rows = np.ascontiguousarray(effective.T,
+                                         dtype=np.float32 if exact32 else np.float64)
         self.n_post, self.weight_exp, self.label = m.shape[0], weight_exp, label
 
     def accumulate(self, fired: np.ndarray) -> np.ndarray:
@@ -350,7 +353,8 @@ class DenseSynapses:
         neurons ``fired``."""
         if fired.size == 0:
             return np.zeros(self.n_post)
-        return shift_by_exp(self.rows[fired].sum(axis=0), self.weight_exp)
+        acc = self.rows.take(fired, axis=0).sum(axis=0).astype(np.float64)
+        return shift_by_exp(acc, self.weight_exp)
 
 
 class CsrSynapses:
