@@ -109,3 +109,18 @@ def test_partition_is_deterministic():
     a = LoihiTarget(board="loihi1").compile(net)
     b = LoihiTarget(board="loihi1").compile(net)
     assert a.cores == b.cores and a.placement == b.placement
+
+
+def test_split_by_load_balances_and_names_a_neuron_over_the_limit():
+    from toolchain.compiler.partition import _split_by_load
+
+    pop = Population("src", "IF_curr_exp", 6)
+    bounds, messages = _split_by_load(np.array([30, 30, 30, 30, 30, 30]), np.array([0, 6]),
+                                      100, pop, "output")
+    sums = np.add.reduceat(np.full(6, 30), bounds[:-1])
+    assert messages == [] and sums.max() <= 100 and bounds[-1] == 6
+    _, messages = _split_by_load(np.array([10, 5000, 10]), np.array([0, 3]), 4096,
+                                 Population("hub", "IF_curr_exp", 3), "output")
+    assert messages[0].startswith(
+        "Population 'hub': 1 neuron(s) each send spikes to more cores than a core has output "
+        "axons (limit 4096, neuron 1 needs 5000)")
