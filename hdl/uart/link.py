@@ -27,14 +27,29 @@ from toolchain.runtime.protocol import (
 )
 
 
-def crc16_next(crc: Value, byte: Value) -> Value:
-    """CRC-16 (``CRC16_POLY``, MSB first) after one more byte: eight unrolled shift steps,
-    a small XOR network that closes timing in one cycle at the core's clock."""
+def _crc16_step_bits(crc: int, byte: int) -> int:
+    """The same MSB-first CRC step as protocol.crc16, one bit at a time, on plain ints."""
     for bit in range(7, -1, -1):
-        feedback = crc[15] ^ byte[bit]
-        shifted = (crc << 1)[:16]
-        crc = shifted ^ (Const(CRC16_POLY, 16) & feedback.replicate(16))
+        feedback = (crc >> 15 ^ byte >> bit) & 1
+        crc = ((crc << 1) & 0xFFFF) ^ (CRC16_POLY if feedback else 0)
     return crc
+
+
+def crc16_next(crc: Value, byte: Value) -> Value:
+    """CRC-16 (``CRC16_POLY``, MSB first) after one more byte, as one flat XOR per output bit.
+
+    The CRC step is linear over GF(2), so each next bit is the XOR of fixed subsets of the
+    16 CRC bits and 8 data bits; the subsets come from running the integer step on unit
+    vectors.  One level of XORs closes timing in one cycle at the core's clock."""
+    bits = []
+    for i in range(16):
+        terms = [crc[j] for j in range(16) if _crc16_step_bits(1 << j, 0) >> i & 1]
+        terms += [byte[k] for k in range(8) if _crc16_step_bits(0, 1 << k) >> i & 1]
+        acc = terms[0]
+        for t in terms[1:]:
+            acc = acc ^ t
+        bits.append(acc)
+    return Cat(*bits)
 
 
 DEFRAMED = data.StructLayout({"data": 8, "end": 1, "ok": 1})
@@ -110,7 +125,7 @@ class UartTx(wiring.Component):
         timer = Signal(range(self.divisor))
         shift = Signal(10)  # stop bit, data (LSB first), start bit
         left = Signal(range(11))
-        m.d.comb += self.bytes.ready.eq(left == 0)
+        m.d.comb += self.bytes.ready.eq((left == 0) & (timer == 0))
         with m.If(self.bytes.valid & self.bytes.ready):
             m.d.sync += [shift.eq(Cat(Const(0, 1), self.bytes.payload, Const(1, 1))),
                          left.eq(10), timer.eq(0)]
@@ -120,6 +135,8 @@ class UartTx(wiring.Component):
                              timer.eq(self.divisor - 1)]
             with m.Else():
                 m.d.sync += timer.eq(timer - 1)
+        with m.Elif(timer != 0):
+            m.d.sync += timer.eq(timer - 1)  # the stop bit lasts a whole bit time too
         with m.Else():
             m.d.sync += self.tx.eq(1)
         return m

@@ -91,8 +91,7 @@ class BoardSimulator(FpgaSimulator):
         stop = int(round(t_stop / self._mapped.dt))
         n = stop - self._step
         if n > 0:
-            inputs = [self._schedule.get(k, np.zeros(0, np.int64))
-                      for k in range(self._step, stop)]
+            inputs = [self._inputs_at(k) for k in range(self._step, stop)]
             result = self.session.run(n, inputs, on_step=DEFAULTS.on_step)
             steps, ids = result.events()
             self._spike_steps.append(steps)

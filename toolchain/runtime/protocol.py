@@ -64,12 +64,16 @@ class MessageError(ProtocolError):
 # --------------------------------------------------------------------------- CRC
 
 
+CRC16_POLY = 0x1021
+CRC16_INIT = 0xFFFF
+
+
 def _crc16_table() -> tuple[int, ...]:
     table = []
     for byte in range(256):
         crc = byte << 8
         for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc = ((crc << 1) ^ CRC16_POLY) if crc & 0x8000 else (crc << 1)
         table.append(crc & 0xFFFF)
     return tuple(table)
 
@@ -77,8 +81,9 @@ def _crc16_table() -> tuple[int, ...]:
 _CRC16 = _crc16_table()
 
 
-def crc16(data: bytes | bytearray | memoryview, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE (check value of b"123456789" is 0x29B1)."""
+def crc16(data: bytes | bytearray | memoryview, crc: int = CRC16_INIT) -> int:
+    """CRC-16/CCITT-FALSE (check value of b"123456789" is 0x29B1).  Run over a frame body
+    followed by its big-endian CRC it gives 0, which is how the gateware checks a frame."""
     for byte in bytes(data):
         crc = ((crc << 8) & 0xFFFF) ^ _CRC16[((crc >> 8) ^ byte) & 0xFF]
     return crc
@@ -234,6 +239,8 @@ def decode_frame(encoded: bytes | bytearray) -> Frame:
     if len(encoded) > MAX_ENCODED:
         raise FrameError(f"frame of {len(encoded)} bytes exceeds MAX_ENCODED = {MAX_ENCODED}")
     raw = cobs_decode(encoded)
+    if len(raw) > MAX_FRAME:
+        raise FrameError(f"frame of {len(raw)} bytes exceeds MAX_FRAME = {MAX_FRAME}")
     if len(raw) < HEADER_SIZE + CRC_SIZE:
         raise FrameError(
             f"frame of {len(raw)} bytes is shorter than the {HEADER_SIZE + CRC_SIZE}-byte "
