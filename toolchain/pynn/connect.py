@@ -64,21 +64,22 @@ def _uniform(rng: AbstractRNG, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(rng.next(n, "uniform", {"low": 0.0, "high": 1.0})).reshape(shape)
 
 
-def numpy_generator(rng: AbstractRNG) -> np.random.RandomState | np.random.Generator:
-    """A numpy generator driven by a PyNN RNG, for draws PyNN's RNG API does not offer."""
+def numpy_generator(rng: AbstractRNG) -> np.random.Generator:
+    """A fast numpy Generator seeded from a PyNN RNG (so a seeded script stays
+    reproducible), for bulk draws: PCG64 with ziggurat normals is several times faster than
+    the legacy RandomState behind NumpyRNG, which matters at 10^8 synapses."""
     if isinstance(rng, NumpyRNG):
-        return rng.rng
-    seed = int(rng.next(1, "uniform_int", {"low": 0, "high": 2**31 - 1})[0])
+        seed = int(rng.rng.randint(0, 2**31 - 1))
+    else:
+        seed = int(rng.next(1, "uniform_int", {"low": 0, "high": 2**31 - 1})[0])
     return np.random.default_rng(seed)
 
 
-def _randint(gen: np.random.RandomState | np.random.Generator, high: int, size: int
-             ) -> np.ndarray:
+def _randint(gen: np.random.Generator, high: int, size: int) -> np.ndarray:
     out = np.empty(size, dtype=INDEX_DTYPE)
-    draw = gen.randint if isinstance(gen, np.random.RandomState) else gen.integers
     for k in range(0, size, BLOCK):
         n = min(BLOCK, size - k)
-        out[k:k + n] = draw(0, high, size=n)
+        out[k:k + n] = gen.integers(0, high, size=n, dtype=INDEX_DTYPE)
     return out
 
 
@@ -310,9 +311,7 @@ def fixed_total_number(projection: object, c: pc.FixedTotalNumberConnector) -> P
             f"{what}: n = {n} synapses without replacement exceeds the {n_cells} possible "
             "pairs; lower n or pass with_replacement=True"
         )
-    seed = int(gen.randint(0, 2**31 - 1)) if isinstance(gen, np.random.RandomState) \
-        else int(gen.integers(0, 2**31 - 1))
-    flat = np.sort(np.random.default_rng(seed).choice(n_cells, size=n, replace=False))
+    flat = np.sort(gen.choice(n_cells, size=n, replace=False))
     post, pre = np.divmod(flat, n_pre)
     pre, post = pre.astype(INDEX_DTYPE), post.astype(INDEX_DTYPE)
     if keep is not None:
@@ -393,6 +392,46 @@ BUILDERS: dict[type, Callable[[object, object], Pairs]] = {
 # --------------------------------------------------------------------------- values
 
 
+def _clipped_normal(g: np.random.Generator, p: dict, n: int) -> np.ndarray:
+    low, high = p.get("low", -np.inf), p.get("high", np.inf)
+    out = g.normal(p["mu"], p["sigma"], n)
+    bad = np.flatnonzero((out < low) | (out > high))
+    for _ in range(1000):  # PyNN's limit on redraws is of this order too
+        if bad.size == 0:
+            return out
+        out[bad] = g.normal(p["mu"], p["sigma"], bad.size)
+        bad = bad[(out[bad] < low) | (out[bad] > high)]
+    raise ConnectorError(
+        f"normal_clipped(mu={p['mu']}, sigma={p['sigma']}, low={low}, high={high}): values "
+        "keep falling outside [low, high]; check the distribution's parameters"
+    )
+
+
+# PyNN distribution name -> draw(generator, PyNN parameters, n)
+FAST_DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, dict, int], np.ndarray]] = {
+    "normal": lambda g, p, n: g.normal(p["mu"], p["sigma"], n),
+    "normal_clipped": _clipped_normal,
+    "normal_clipped_to_boundary":
+        lambda g, p, n: np.clip(g.normal(p["mu"], p["sigma"], n), p["low"], p["high"]),
+    "uniform": lambda g, p, n: g.uniform(p["low"], p["high"], n),
+    "uniform_int": lambda g, p, n: g.integers(p["low"], p["high"], n),
+    "exponential": lambda g, p, n: g.exponential(p["beta"], n),
+    "lognormal": lambda g, p, n: g.lognormal(p["mu"], p["sigma"], n),
+    "gamma": lambda g, p, n: g.gamma(p["k"], p["theta"], n),
+}
+
+
+def _draw(distribution: RandomDistribution, n: int, out: np.ndarray,
+          operations: Callable[[np.ndarray], np.ndarray]) -> None:
+    fast = FAST_DISTRIBUTIONS.get(distribution.name)
+    gen = numpy_generator(distribution.rng) if fast is not None else None
+    for k in range(0, n, BLOCK):
+        m = min(BLOCK, n - k)
+        values = fast(gen, distribution.parameters, m) if fast is not None \
+            else distribution.next(m)
+        out[k:k + m] = operations(np.asarray(values, dtype=float))
+
+
 def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
               dtype: type = SYNAPSE_DTYPE) -> np.ndarray:
     """Evaluate a (pre x post) lazy parameter map at the given synapses, without ever
@@ -409,9 +448,7 @@ def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
     base = values.base_value
     plain_ops = all(not isinstance(arg, LazyArray) for _, arg in values.operations)
     if isinstance(base, RandomDistribution) and plain_ops:
-        for k in range(0, n, BLOCK):
-            m = min(BLOCK, n - k)
-            out[k:k + m] = values._apply_operations(np.asarray(base.next(m), dtype=float))
+        _draw(base, n, out, values._apply_operations)
         return out
     if isinstance(base, np.ndarray) and base.ndim == 2 and plain_ops:
         for k in range(0, n, BLOCK):
