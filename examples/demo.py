@@ -66,7 +66,7 @@ def summary(result: dict, n: int, target: str) -> str:
         lines.append(f"{name} rate          : {rate_hz(result[name], result['t_stop']):.2f} Hz"
                      f"  (ISI CV {isi_cv(result[name]):.2f})")
     lines += [
-        f"build (PyNN -> IR): {result['build_s']:.2f} s",
+        f"build (PyNN)      : {result['build_s']:.2f} s",
         f"compile + run     : {result['run_s']:.2f} s",
     ]
     return "\n".join(lines) + "\n"
