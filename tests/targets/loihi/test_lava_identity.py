@@ -11,6 +11,7 @@ the comparison covers the synapse format as well as the neuron arithmetic.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,9 @@ from toolchain.targets.loihi import lava_runner
 from toolchain.targets.loihi.numerics import (
     UV_LIMIT,
     VTH_SHIFT,
+    CsrSynapses,
+    DenseSynapses,
+    LifCompartments,
     LifConversion,
     LifParameters,
     LoihiNumerics,
@@ -151,7 +155,7 @@ def assert_same_spikes(ours: list[np.ndarray], lava: list[np.ndarray]) -> None:
             step, neuron = diff[0]
             pytest.fail(
                 f"population {label}: first mismatch at step {step}, neuron {neuron}: "
-                f"engine spiked={a[step, neuron]}, lava spiked={b[step, neuron]} "
+                f"spikeforge spiked={a[step, neuron]}, lava spiked={b[step, neuron]} "
                 f"({diff.shape[0]} mismatches; {a.sum()} vs {b.sum()} spikes)"
             )
 
@@ -168,3 +172,43 @@ def test_engine_matches_lava_spike_for_spike(seed: int, density: float) -> None:
         rate = raster.mean()
         assert 0.001 < rate < 0.5, f"population {label}: {rate:.4f} spikes/neuron/step"
         assert raster[N_STEPS // 2:].sum() > 0, f"population {label} fell silent"
+
+
+# lava Dense (no delay buffer) floors a negative exponent per projection, as our synapse
+# layouts do, so several negative exponents may feed one population here
+DENSE_EXPONENTS = [1, -1, 0, -2, -2, 0, -1, 1]
+
+
+def numerics_rasters(populations: list[lava_runner.LavaPopulation],
+                     projections: list[lava_runner.LavaProjection],
+                     inputs: np.ndarray) -> list[np.ndarray]:
+    """The arithmetic alone, in lava Dense's loop: spikes of step k reach u in step k + 1."""
+    lifs = [LifCompartments(p.params, p.u0, p.v0) for p in populations]
+    layouts = [CsrSynapses.from_dense, DenseSynapses]  # alternate: both must match lava
+    synapses = [layouts[j % 2](p.weights, weight_exp=p.weight_exp,
+                               num_weight_bits=p.num_weight_bits, sign_mode=p.sign_mode)
+                for j, p in enumerate(projections)]
+    rasters = [np.zeros((N_STEPS, lif.params.size), dtype=np.uint8) for lif in lifs]
+    a_in: list[np.ndarray | None] = [None] * len(lifs)
+    for k in range(N_STEPS):
+        fired = [lif.step(a) for lif, a in zip(lifs, a_in, strict=True)]
+        for raster, f in zip(rasters, fired, strict=True):
+            raster[k, f] = 1
+        nxt = [np.zeros(lif.params.size) for lif in lifs]
+        for proj, syn in zip(projections, synapses, strict=True):
+            pre = np.flatnonzero(inputs[:, k]) if proj.pre < 0 else fired[proj.pre]
+            nxt[proj.post] += syn.accumulate(pre)
+        a_in = list(nxt)
+    return rasters
+
+
+@pytest.mark.slow
+def test_numerics_match_lava_dense_spike_for_spike() -> None:
+    case = make_case(8, 0.06)
+    projections = [dataclasses.replace(p, delays=None, weight_exp=exp)
+                   for p, exp in zip(case.lava_projections, DENSE_EXPONENTS, strict=True)]
+    ours = numerics_rasters(case.lava_populations, projections, case.inputs[0])
+    lava = lava_runner.run(N_STEPS, case.lava_populations, projections, case.inputs)
+    assert_same_spikes(ours, lava.rasters)
+    for label, raster in zip(SIZES, ours, strict=True):
+        assert 0.001 < raster.mean() < 0.5, f"population {label}: {raster.mean():.4f}"
