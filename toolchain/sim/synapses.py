@@ -90,7 +90,7 @@ class SynapseMatrix:
 
     def rows(self, pre: np.ndarray) -> np.ndarray:
         """Synapse indices of the given pre neurons (repeats allowed), concatenated."""
-        if pre.size <= _FEW_SPIKES:
+        if 0 < pre.size <= _FEW_SPIKES:  # (no spikes left after routing: the path below)
             b, all_ = self._bounds, self._all
             return np.concatenate([all_[b[i]:b[i + 1]] for i in pre.tolist()])
         starts = self.indptr[pre]

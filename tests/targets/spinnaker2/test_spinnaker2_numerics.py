@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolchain.ir import CellType, Population, Receptor
@@ -27,6 +27,7 @@ def test_word_layout_is_spynnaker_order():
     assert (word >> 9) & 0xF == 5 and (word >> 8) & 1 == 1 and word & 0xFF == 200
 
 
+@settings(deadline=None)  # the machine is shared: no timing in unit tests
 @given(st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(0, 15), st.integers(0, 1),
                           st.integers(0, 255)), min_size=1, max_size=50))
 def test_words_round_trip(fields):

@@ -54,8 +54,8 @@ class TimingCounters:
     deferred_packets: int = 0
     dropped_synaptic_events: int = 0
     deferred_synaptic_events: int = 0
-    overrun_pe_ticks: int = 0
-    max_utilisation: float = 0.0
+    overrun_pe_ticks: int = 0  # PE-ticks whose demanded work exceeded the tick
+    max_utilisation: float = 0.0  # largest demanded / available cycles of a PE in a tick
     # packets per latency (ns): latencies take few distinct values (hop counts), so a
     # histogram keeps mean and percentiles exact without storing every packet
     latency_ns: dict[float, int] = field(default_factory=dict)
@@ -81,7 +81,7 @@ class TimingCounters:
             "physical.neuron_updates": self.neuron_updates,
             "physical.hops": self.hops,
             "physical.overrun_pe_ticks": self.overrun_pe_ticks,
-            "physical.max_pe_utilisation": self.max_utilisation,
+            "physical.max_pe_demand": self.max_utilisation,
             "physical.latency_ns_mean": float((values * counts).sum() / counts.sum()),
             "physical.latency_ns_p99": p99,
             "physical.energy_j": energy,
@@ -120,13 +120,13 @@ class TickTiming(Interconnect):
             horizon = tick - 2 * self.spec.max_extended_delay_ticks
             for old in [k for k in self._used if k < horizon]:
                 self._finish(self._used.pop(old))
-            self._used[tick] = self.fixed.copy()
+            self._used[tick] = np.stack([self.fixed, self.fixed])  # processed, demanded
         return self._used[tick]
 
     def _finish(self, used: np.ndarray) -> None:
         c = self.counters
         self._finished += 1
-        util = used / self.spec.cycles_per_tick
+        util = used[1] / self.spec.cycles_per_tick  # demand: late packets included
         c.overrun_pe_ticks += int((util > 1).sum())
         c.max_utilisation = max(c.max_utilisation, float(util.max()) if util.size else 0.0)
 
@@ -158,7 +158,7 @@ class TickTiming(Interconnect):
             c.dropped_synaptic_events += late_events
             extra[late] = DROPPED
         else:  # processed first thing next tick: charged there, acts one tick late
-            self._ledger(arrive + 1)[row.target] += cost[late].sum()
+            self._ledger(arrive + 1)[:, row.target] += cost[late].sum()
             c.deferred_packets += n_late
             c.deferred_synaptic_events += late_events
             c.synaptic_events += late_events
@@ -166,11 +166,14 @@ class TickTiming(Interconnect):
         return extra
 
     def _charge(self, tick: int, slice_id: int, cost: np.ndarray) -> np.ndarray:
-        """Charge packets in order; True where a packet no longer fits the tick."""
+        """Charge packets in order; True where a packet no longer fits the tick.  A late
+        packet costs the tick nothing (it is dropped or carried over) but counts as demand."""
         used = self._ledger(tick)
-        total = used[slice_id] + np.cumsum(cost)
+        total = used[0, slice_id] + np.cumsum(cost)
         late = total > self.spec.cycles_per_tick
-        used[slice_id] = total[-1] if total.size else used[slice_id]
+        if total.size:
+            used[1, slice_id] += total[-1] - used[0, slice_id]
+            used[0, slice_id] = total[~late][-1] if (~late).any() else used[0, slice_id]
         return late
 
     def summary(self, steps: int, n_pes: int) -> dict[str, float]:
