@@ -134,6 +134,9 @@ def test_counters_follow_the_spikes() -> None:
     assert res.counters["synaptic_events/proj"] == expected
     assert res.per_step["synaptic_events"].sum() == expected
     assert res.counters["spikes/src"] == sum(len(t) for t in times)
+    binned = np.bincount(np.rint(np.concatenate(times) / DT).astype(int), minlength=600)
+    np.testing.assert_array_equal(res.per_step["spikes/src"], binned[:600])
+    assert res.per_step["spikes/n"].sum() == 0
     assert res.counters["neuron_updates/n"] == 6 * 600
     assert res.per_step["spikes"].size == 600
 

@@ -123,6 +123,8 @@ class Engine:
         self.counters: dict[str, float] = {}
         self._spikes_per_step: list[int] = []
         self._events_per_step: list[int] = []
+        # per node: (step, count) of the steps it fired in; dense arrays are built on demand
+        self._fired_steps: dict[str, list[tuple[int, int]]] = {k: [] for k in self._spike_keys}
         self.recorder.clear()
         self.recorder.sample(0, self._get)
 
@@ -167,6 +169,12 @@ class Engine:
             "spikes": np.asarray(self._spikes_per_step, dtype=np.int64),
             "synaptic_events": np.asarray(self._events_per_step, dtype=np.int64),
         }
+        for label, key in self._spike_keys.items():
+            dense = np.zeros(self._step, dtype=np.int64)
+            if self._fired_steps[label]:
+                steps, counts = np.asarray(self._fired_steps[label]).T
+                dense[steps] = counts
+            per_step[key] = dense
         counters = dict(self.counters)
         counters["steps"] = float(self._step)
         for label, kernel in self.kernels.items():
@@ -242,6 +250,7 @@ class Engine:
         for label, spikes in fired.items():
             if spikes.size:
                 self._count(self._spike_keys[label], spikes.size)
+                self._fired_steps[label].append((k, spikes.size))
                 self.recorder.record_spikes(label, k, spikes)
                 for proj in self._by_pre.get(label, ()):
                     events += self._send(k, proj, spikes)
