@@ -74,3 +74,23 @@ if PY310=$(find_python310); then
     echo "$lava_want" > "$LAVA_VENV/.spikeforge-stamp"
   fi
 fi
+
+# --- PyNN's own example scripts (tests/external runs them) -----------------------------
+# They ship in PyNN's source package only, not in the wheel; fetch it once and keep its
+# examples/ beside the environment.
+PYNN_VERSION=0.13.0
+PYNN_EXAMPLES="$VENV/share/pynn-examples"
+if [ ! -f "$PYNN_EXAMPLES/.pynn-$PYNN_VERSION" ]; then
+  say "fetching PyNN $PYNN_VERSION example scripts into $PYNN_EXAMPLES"
+  tmp=$(mktemp -d)
+  if "$VENV/bin/python" -m pip download -q --no-binary :all: --no-deps \
+      "pynn==$PYNN_VERSION" -d "$tmp" >/dev/null 2>&1; then
+    rm -rf "$PYNN_EXAMPLES" && mkdir -p "$PYNN_EXAMPLES"
+    tar -xzf "$tmp"/pynn-"$PYNN_VERSION".tar.gz -C "$tmp"
+    cp -r "$tmp/pynn-$PYNN_VERSION/examples/." "$PYNN_EXAMPLES/"
+    touch "$PYNN_EXAMPLES/.pynn-$PYNN_VERSION"
+  else
+    say "could not download the PyNN $PYNN_VERSION sdist; tests/external will be skipped"
+  fi
+  rm -rf "$tmp"
+fi
