@@ -188,7 +188,7 @@ class LIFKernel(NeuronKernel):
             v_new[held] = v[held]
             self._refractory = held
         self.state["v"] = v_new
-        fired = np.flatnonzero(v_new > self._v_thresh)
+        fired = (v_new > self._v_thresh).nonzero()[0]
         if fired.size:
             if held.size:  # a clamped neuron cannot fire, even if held above threshold
                 fired = fired[(step - self._last_spike[fired]) >= self._refrac[fired]]

@@ -28,7 +28,7 @@ class RecordingError(ValueError):
 class _Spikes:
     size: int
     mask: np.ndarray
-    steps: list[np.ndarray] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)  # one entry per step with spikes
     senders: list[np.ndarray] = field(default_factory=list)
 
 
@@ -97,8 +97,8 @@ class Recorder:
             fired = fired[entry.mask[fired]]
             if fired.size == 0:
                 return
-        entry.steps.append(np.full(fired.size, step, dtype=np.int64))
-        entry.senders.append(np.asarray(fired, dtype=np.int64))
+        entry.steps.append(step)
+        entry.senders.append(fired)
 
     def sample(self, step: int, get: Callable[[str, str], np.ndarray]) -> None:
         """Sample every signal due at the state reached after ``step`` steps."""
@@ -110,8 +110,10 @@ class Recorder:
     def spike_records(self) -> dict[str, SpikeRecord]:
         out = {}
         for label, entry in self.spikes.items():
-            steps = np.concatenate(entry.steps) if entry.steps else np.zeros(0, np.int64)
-            senders = np.concatenate(entry.senders) if entry.senders else np.zeros(0, np.int64)
+            counts = [s.size for s in entry.senders]
+            steps = np.repeat(np.asarray(entry.steps, dtype=np.int64), counts)
+            senders = (np.concatenate(entry.senders).astype(np.int64) if entry.senders
+                       else np.zeros(0, np.int64))
             order = np.lexsort((senders, steps))
             out[label] = SpikeRecord(steps[order] * self.dt, senders[order], entry.size)
         return out
