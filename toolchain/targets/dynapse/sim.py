@@ -70,10 +70,9 @@ class RealisedWeights(WeightCodec):
 class DynapseNumerics(Numerics):
     """DPI kernels with seeded mismatch, and realised weights, from a ``DynapseMapping``."""
 
-    def __init__(self, mapping: DynapseMapping, network: Network, *, seed: int,
-                 mismatch: float, delta_t: float = DELTA_T_MV,
-                 max_substep: float = MAX_SUBSTEP_MS) -> None:
-        self.mapping, self.network = mapping, network
+    def __init__(self, mapping: DynapseMapping, *, seed: int, mismatch: float,
+                 delta_t: float = DELTA_T_MV, max_substep: float = MAX_SUBSTEP_MS) -> None:
+        self.mapping = mapping
         self.seed, self.mismatch = seed, mismatch
         self.delta_t, self.max_substep = delta_t, max_substep
 
@@ -113,8 +112,8 @@ class DynapseSimulator:
             dataclasses.replace(p, delay=np.full(p.size, network.dt, dtype=np.float32))
             for p in network.projections))
         self.interconnect = _routing(network, mapping)
-        numerics = DynapseNumerics(mapping, network, seed=seed, mismatch=mismatch,
-                                   delta_t=delta_t, max_substep=max_substep)
+        numerics = DynapseNumerics(mapping, seed=seed, mismatch=mismatch, delta_t=delta_t,
+                                   max_substep=max_substep)
         self.engine = Engine(one_step, numerics=numerics, interconnect=self.interconnect,
                              target="dynapse")
         kernels = self.engine.kernels

@@ -17,7 +17,7 @@ from toolchain.compiler.artifact import (
     StepEstimate,
 )
 from toolchain.compiler.pipeline import Build, run_passes
-from toolchain.ir import Network
+from toolchain.ir import Network, Projection
 from toolchain.targets.base import Pass, Target
 from toolchain.targets.dynapse.mapper import DynapseMapping, map_network
 from toolchain.targets.dynapse.numerics.dpi import DELTA_T_MV, MAX_SUBSTEP_MS
@@ -148,7 +148,7 @@ def _routes(net: Network, m: DynapseMapping) -> Routes:
     return Routes(*cols)
 
 
-def _numerics(net: Network, m: DynapseMapping, proj) -> ProjectionNumerics:
+def _numerics(net: Network, m: DynapseMapping, proj: Projection) -> ProjectionNumerics:
     pm = m.projections[proj.label]
     w = proj.weight.astype(float)
     bases = [c.base_weight.get(pm.synapse_type, 0.0) for c in m.cores
