@@ -38,11 +38,15 @@ def test_run_on_the_virtual_board_equals_the_fpga_target(tmp_path: Path) -> None
     assert np.array_equal(np.load(board_w), np.load(model_w))
 
 
-def test_run_on_rtl_sim_says_what_is_missing() -> None:
-    result = CliRunner().invoke(main, ["run", "--board", "rtl-sim", str(SCRIPT)])
-    assert result.exit_code != 0
-    assert "board 'rtl-sim' needs the device-side UART gateware, which is not built yet; use " \
-        "--board virtual" in result.output
+@pytest.mark.slow
+@pytest.mark.hdl
+def test_run_on_the_simulated_rtl(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [
+        "run", "--board", "rtl-sim", "--preset", "tiny", "--out", str(tmp_path), str(SCRIPT),
+        "spikeforge", "--duration", "8"])
+    assert result.exit_code == 0, result.output
+    assert "steps       80" in result.output
+    assert (tmp_path / "raster.png").exists()
 
 
 def test_run_on_a_real_board_needs_a_port() -> None:

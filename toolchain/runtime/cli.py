@@ -71,7 +71,8 @@ class _Progress:
 @click.command("run", context_settings={"ignore_unknown_options": True,
                                         "allow_interspersed_args": False})
 @click.option("--board", "-b", default=VIRTUAL, show_default=True,
-              help="'virtual' (golden model on a pty), 'rtl-sim', or a real board's name")
+              help="'virtual' (golden model on a pty), 'rtl-sim' (the core's RTL simulated, "
+              "on a pty), or a real board's name")
 @click.option("--port", "-p", default=None, help="serial port of a real board")
 @click.option("--baud", default=1_000_000, show_default=True)
 @click.option("--preset", default="tiny", show_default=True,
@@ -91,21 +92,17 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
     from toolchain.runtime import board_target
 
     served = None
-    if board == VIRTUAL:
-        from toolchain.runtime.virtual import ServedBoard
+    if board in (VIRTUAL, RTL_SIM):
+        from toolchain.runtime.virtual import MODEL, RTL, ServedBoard
         from toolchain.targets.fpga.spec import SpecError
         from toolchain.targets.fpga.spec import preset as get_preset
 
         try:
-            served = ServedBoard(get_preset(preset)).start()
+            spec = get_preset(preset)
         except SpecError as e:
             raise click.BadParameter(str(e), param_hint="'--preset'") from None
+        served = ServedBoard(spec, core=MODEL if board == VIRTUAL else RTL).start()
         port = served.path
-    elif board == RTL_SIM:
-        raise click.ClickException(
-            "board 'rtl-sim' needs the device-side UART gateware, which is not built yet; "
-            "use --board virtual"
-        )
     elif port is None:
         raise click.UsageError(f"--board {board} needs --port (its serial device)")
     progress = _Progress()

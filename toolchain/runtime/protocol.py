@@ -203,6 +203,7 @@ class ErrorCode(enum.IntEnum):
     NOT_RUNNING = 8  # INPUT or STOP with no run in progress
     OVERRUN = 9  # input frame arrived with no free slot; detail: dropped seq
     STEP_MISMATCH = 10  # INPUT block does not start at the next step; detail: expected step
+    UNSUPPORTED = 11  # this build cannot do it (e.g. RESET of state only); detail: argument
 
 
 class BoardState(enum.IntEnum):

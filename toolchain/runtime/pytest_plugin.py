@@ -2,6 +2,7 @@
 board (default), the simulated RTL, or a real board on a serial port.
 
     pytest --board virtual                       # golden model on a pty (default)
+    pytest --board rtl-sim                       # the core's RTL, simulated, on a pty
     pytest --board icebreaker --port /dev/ttyUSB1
 
 Fixtures: ``board`` (a :class:`BoardEndpoint`: where to connect and which core build it
@@ -60,17 +61,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def board(request: pytest.FixtureRequest) -> Iterator[BoardEndpoint]:
     kind = request.config.getoption("--board")
     port = request.config.getoption("--port")
-    if kind == VIRTUAL:
-        from toolchain.runtime.virtual import ServedBoard
+    if kind in (VIRTUAL, RTL_SIM):
+        from toolchain.runtime.virtual import MODEL, RTL, ServedBoard
         from toolchain.targets.fpga.spec import preset
 
         spec = preset(request.config.getoption("--board-preset"))
-        with ServedBoard(spec) as served:
-            yield BoardEndpoint(VIRTUAL, served.path, spec, served)
+        with ServedBoard(spec, core=MODEL if kind == VIRTUAL else RTL) as served:
+            yield BoardEndpoint(kind, served.path, spec, served)
         return
-    if kind == RTL_SIM:
-        pytest.skip("the rtl-sim board needs the device-side UART gateware (hdl/uart), which "
-                    "is not built yet; use --board virtual")
     if port is None:
         pytest.skip(f"--board {kind} needs --port <serial device>")
     yield BoardEndpoint(kind, port, None)

@@ -260,6 +260,7 @@ class Session:
             p.ErrorCode.NOT_READABLE: f"this build cannot read back memory "
             f"{p.Memory(err.detail).name if err.detail < len(p.Memory) else err.detail}",
             p.ErrorCode.BUSY: f"the board is running (at step {err.detail}); STOP it first",
+            p.ErrorCode.UNSUPPORTED: "this board's build cannot do that",
         }.get(err.code, f"detail {err.detail}")
         return f"board refused {sent.name}: {err.code.name}: {detail}"
 
@@ -469,6 +470,7 @@ class Session:
     def _finish_loop(self, collector: _OutputCollector, sender: _InputSender | None) -> RunResult:
         idle_since = time.monotonic()
         stalls = 0
+        board_step = -1
         while not collector.complete:
             if sender is not None:
                 sender.fill()
@@ -488,11 +490,14 @@ class Session:
                     f"run stalled on '{self.link.name}': nothing for {stalls} timeouts of "
                     f"{self.timeout:g} s; {collector.describe_missing()}"
                 )
-            self._recover(collector, sender)
+            status = self._recover(collector, sender)
+            if status.step != board_step:  # a slow board, still computing: not a stall
+                board_step, stalls = status.step, 0
             idle_since = time.monotonic()
         return RunResult(collector.first, collector.steps, self.stats)
 
-    def _recover(self, collector: _OutputCollector, sender: _InputSender | None) -> None:
+    def _recover(self, collector: _OutputCollector,
+                 sender: _InputSender | None) -> p.Status:
         """After silence: ask the board where it is, then resend what it lacks."""
         status = self.status()
         if self._boot_count is not None and status.boot_count != self._boot_count:
@@ -507,8 +512,9 @@ class Session:
                 f"{collector.describe_missing()}"
             )
         collector.request_missing(status.next_output_seq)
-        if sender is not None:
-            sender.go_back(None)
+        if sender is not None:  # resend only what the board has not received
+            sender.go_back(sender.index_of(status.next_input_seq))
+        return status
 
 
 def _regions(commands: list[tuple[Op, int, int]]) -> list[tuple[p.Memory, int, np.ndarray]]:
@@ -568,7 +574,7 @@ class _InputSender:
             self.s.link.write(self.frames[self.next])
             self.next += 1
 
-    def _index(self, seq: int) -> int | None:
+    def index_of(self, seq: int) -> int | None:
         k = self.base + p.seq_distance(self.base % p.SEQ_MODULUS, seq)
         return k if k <= self.next else None
 
@@ -576,7 +582,7 @@ class _InputSender:
         progressed = False
         for f in frames:
             if f.type is p.FrameType.CREDIT:
-                k = self._index(p.Credit.decode(f.payload).next_seq)
+                k = self.index_of(p.Credit.decode(f.payload).next_seq)
                 if k is not None and k > self.base:
                     self.base = k
                     progressed = True
@@ -587,13 +593,16 @@ class _InputSender:
                 if err.code in (p.ErrorCode.SEQ_GAP, p.ErrorCode.OVERRUN,
                                 p.ErrorCode.BAD_MESSAGE):
                     seq = err.detail if err.code is p.ErrorCode.SEQ_GAP else f.seq
-                    self.go_back(self._index(seq % p.SEQ_MODULUS))
+                    self.go_back(self.index_of(seq % p.SEQ_MODULUS))
                 elif err.code is p.ErrorCode.STEP_MISMATCH:
                     raise BoardError(
                         f"board expected input for step {err.detail} but got a block for "
                         "another step: host and board disagree about time; reset and reload"
                     )
                 elif err.code is p.ErrorCode.NOT_RUNNING:
+                    k = self.index_of(err.detail % p.SEQ_MODULUS)
+                    if k is not None and k < self.base:
+                        continue  # a late resend of a frame the board already consumed
                     raise BoardError(
                         f"board on '{self.s.link.name}' is not running but received input "
                         f"(input frame seq {f.seq}): the run ended or the board was reset"

@@ -1,6 +1,7 @@
 """The ``virtual`` board: the device side of the protocol in front of the golden model of
 the FPGA core, served on a pseudo-terminal so the host talks to it exactly as to a real
-board (same framing, CRC, flow control and retransmission).
+board (same framing, CRC, flow control and retransmission).  With ``core="rtl"`` (the
+``rtl-sim`` board) the core's RTL, simulated, computes instead of the golden model.
 
 Run one with ``python -m toolchain.runtime.virtual --preset tiny``: it prints the pty path
 to pass as ``--port``.  In tests, :func:`serve_in_thread` does the same in the background.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from toolchain.runtime import protocol as p
+from toolchain.runtime.rtl_core import RtlCore
 from toolchain.runtime.transport import FdTransport, LinkClosedError, PtyPair, open_pty
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import CoreSpec, Op, SpecError, preset
@@ -31,9 +33,10 @@ WRITE_OP: dict[p.Memory, Op] = {
     p.Memory.SYNAPSE: Op.SYNAPSE,
     p.Memory.STDP: Op.STDP,
 }
-# Steps a free-running board computes between two looks at the link, so that STOP, STATUS
-# and RESEND are served promptly.
-STEPS_PER_TICK = 64
+MODEL, RTL = "model", "rtl"  # what computes: the golden model, or the core's RTL simulated
+CORES = (MODEL, RTL)
+# Steps of an unstreamed run that go into one OUTPUT frame (fewer if they do not fit).
+OUTPUT_BLOCK_STEPS = 64
 
 
 class VirtualBoard:
@@ -43,11 +46,18 @@ class VirtualBoard:
 
     def __init__(self, spec: CoreSpec, send: Callable[[bytes], None], *, input_slots: int = 8,
                  output_window: int = 32, baud: int = 1_000_000,
-                 clock_hz: int = 12_000_000) -> None:
+                 clock_hz: int = 12_000_000, core: str = MODEL) -> None:
+        if core not in CORES:
+            raise ValueError(f"virtual board core '{core}' is unknown; use one of "
+                             f"{', '.join(CORES)}")
         self.spec = spec
+        self.core_kind = core
+        # the gateware reads back only synapses and state (spec.Op READ_SYNAPSE/READ_STATE)
+        readable = p.ALL_READABLE if core == MODEL else \
+            (1 << p.Memory.SYNAPSE) | (1 << p.Memory.STATE)
         self.info = p.BuildInfo.from_spec(spec, input_slots=input_slots,
                                           output_window=output_window, clock_hz=clock_hz,
-                                          baud=baud)
+                                          baud=baud, readable=readable)
         self._send = send
         self._reader = p.FrameReader()
         # (memory, address, word) -> the word the memory really stores: a hook for fault
@@ -58,8 +68,11 @@ class VirtualBoard:
         self._power_up()
 
     # -- power and reset -------------------------------------------------------------------
+    def _new_core(self) -> CoreModel | RtlCore:
+        return CoreModel(self.spec) if self.core_kind == MODEL else RtlCore(self.spec)
+
     def _power_up(self) -> None:
-        self.core = CoreModel(self.spec)
+        self.core = self._new_core()
         self._reply_cache: tuple[int, int, bytes] | None = None  # (seq, type, wire bytes)
         self.rx_frames = self.crc_errors = self.seq_errors = self.overruns = 0
         self.tx_frames = self.resends = 0
@@ -74,6 +87,9 @@ class VirtualBoard:
         self.next_input_step = self.core.t
         self._gap_reported: int | None = None
         self.input_queue: collections.deque[p.SpikeBlock] = collections.deque()
+        self._block: p.SpikeBlock | None = None  # the INPUT block being computed
+        self._out_first = 0
+        self._out_steps: list[np.ndarray] = []  # computed, not yet sent
         self.consumed_seq = 0
         self.next_output_seq = 0
         self.window: collections.OrderedDict[int, bytes] = collections.OrderedDict()
@@ -138,6 +154,7 @@ class VirtualBoard:
             return p.FrameType.STATUS_REPLY, self.status().encode()
         if t is p.FrameType.STOP:
             if self.state is p.BoardState.RUNNING:
+                self._flush_outputs()  # every step before the one STOP reports is sent
                 self.state = p.BoardState.DONE
             return ack, p.Ack(t, self.core.t).encode()
         if self.state is p.BoardState.RUNNING:
@@ -146,7 +163,9 @@ class VirtualBoard:
             scope = p.ResetScope(p._enum(p.ResetScope, _single_byte(payload, "RESET"), "RESET",
                                          "scope"))
             if scope is p.ResetScope.ALL:
-                self.core = CoreModel(self.spec)
+                self.core = self._new_core()
+            elif isinstance(self.core, RtlCore):
+                return error(p.ErrorCode.UNSUPPORTED, int(scope))
             else:
                 self._reset_state()
             self._reset_run()
@@ -214,12 +233,14 @@ class VirtualBoard:
 
     # -- streaming -----------------------------------------------------------------------
     def _on_input(self, frame: p.Frame) -> None:
-        if self.state is not p.BoardState.RUNNING or not self.streamed:
+        ahead = p.seq_distance(self.next_input_seq, frame.seq)
+        duplicate = ahead >= p.SEQ_MODULUS // 2  # a frame we already have (a late resend)
+        if self.state is p.BoardState.IDLE or not self.streamed or (
+                self.state is p.BoardState.DONE and not duplicate):
             self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
                 p.ErrorCode.NOT_RUNNING, frame.type, frame.seq).encode())
             return
-        ahead = p.seq_distance(self.next_input_seq, frame.seq)
-        if ahead >= p.SEQ_MODULUS // 2:  # a duplicate of a frame we already have
+        if duplicate:
             self._credit()
             return
         if ahead > 0:  # one or more frames before it were lost: go back N
@@ -269,35 +290,51 @@ class VirtualBoard:
         self._send(wire)
 
     def tick(self) -> bool:
-        """Compute what the current run allows; True if anything was done."""
+        """Compute one step of the current run, if it can go on; True if it did.
+
+        One step per call, so that a slow core (the simulated RTL) still answers STATUS,
+        STOP and RESEND between steps.  Output leaves in blocks: per INPUT frame when
+        streamed, else every ``OUTPUT_BLOCK_STEPS`` steps and at the end of the run."""
         with self._lock:
             if self.state is not p.BoardState.RUNNING:
                 return False
             if self.streamed:
-                if not self.input_queue:
-                    return False
-                block = self.input_queue.popleft()
-                inputs = list(block.steps)
-                first = block.first_step
+                if self._block is None:
+                    if not self.input_queue:
+                        return False
+                    self._block = self.input_queue.popleft()
+                ids = self._block.steps[self.core.t - self._block.first_step]
             else:
-                first = self.core.t
-                n = STEPS_PER_TICK if self.free_run else min(STEPS_PER_TICK, self.steps_left)
-                inputs = [np.zeros(0, np.int32)] * n
+                ids = np.zeros(0, np.int32)
+            if not self._out_steps:
+                self._out_first = self.core.t
+            self._out_steps.append(self.core.step(ids).astype(np.int32))
             if not self.free_run:
-                inputs = inputs[: self.steps_left]
-            if first != self.core.t:
-                inputs = []  # the run ended inside this block
-            outputs = [self.core.step(ids).astype(np.int32) for ids in inputs]
-            if not self.free_run:
-                self.steps_left -= len(outputs)
-            if outputs:
-                self._send_outputs(first, outputs)
+                self.steps_left -= 1
+            run_over = not self.free_run and self.steps_left == 0
             if self.streamed:
-                self.consumed_seq = p.seq_add(self.consumed_seq, 1)
-                self._credit()
-            if not self.free_run and self.steps_left == 0:
+                assert self._block is not None
+                if self.core.t >= self._block.end_step or run_over:
+                    self._flush_outputs()
+                    self._block = None
+                    self.consumed_seq = p.seq_add(self.consumed_seq, 1)
+                    self._credit()
+            elif len(self._out_steps) >= OUTPUT_BLOCK_STEPS or run_over:
+                self._flush_outputs()
+            if run_over:
                 self.state = p.BoardState.DONE
             return True
+
+    @property
+    def busy(self) -> bool:
+        """Whether ``tick`` has work now (a serving loop should not sleep)."""
+        return self.state is p.BoardState.RUNNING and (
+            not self.streamed or self._block is not None or bool(self.input_queue))
+
+    def _flush_outputs(self) -> None:
+        if self._out_steps:
+            self._send_outputs(self._out_first, self._out_steps)
+            self._out_steps = []
 
     def _send_outputs(self, first: int, outputs: list[np.ndarray]) -> None:
         for block in p.split_spike_blocks(first, outputs, self.info.neuron_id_bytes):
@@ -346,7 +383,7 @@ def _offset_of(error: p.MessageError) -> int:
 class ServedBoard:
     """A virtual board answering on a pseudo-terminal from a background thread."""
 
-    def __init__(self, spec: CoreSpec, **options: int) -> None:
+    def __init__(self, spec: CoreSpec, **options: int | str) -> None:
         self.pty: PtyPair = open_pty()
         self.path = self.pty.path
         self._link = FdTransport(self.pty.master, f"virtual board on {self.path}")
@@ -366,10 +403,8 @@ class ServedBoard:
     def _serve(self) -> None:
         board = self.board
         while not self._stop.is_set():
-            busy = board.state is p.BoardState.RUNNING and (
-                not board.streamed or bool(board.input_queue))
             try:
-                data = self._link.read(0.0 if busy else 0.05)
+                data = self._link.read(0.0 if board.busy else 0.05)
             except LinkClosedError:
                 return
             if data:
@@ -389,7 +424,7 @@ class ServedBoard:
         self.stop()
 
 
-def serve_in_thread(spec: CoreSpec, **options: int) -> ServedBoard:
+def serve_in_thread(spec: CoreSpec, **options: int | str) -> ServedBoard:
     """Start a virtual board; use as a context manager, connect a host to ``.path``."""
     return ServedBoard(spec, **options).start()
 
@@ -402,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="tiny", help="core build preset (spec.PRESETS)")
     parser.add_argument("--input-slots", type=int, default=8)
     parser.add_argument("--output-window", type=int, default=32)
+    parser.add_argument("--core", choices=CORES, default=MODEL,
+                        help="what computes: the golden model, or the core's RTL in simulation")
     args = parser.parse_args(argv)
     try:
         spec = preset(args.preset)
@@ -409,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
     signals = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
     signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # before the thread starts: it inherits
-    served = ServedBoard(spec, input_slots=args.input_slots, output_window=args.output_window)
+    served = ServedBoard(spec, input_slots=args.input_slots, output_window=args.output_window,
+                         core=args.core)
     served.start()
     print(served.path, flush=True)
     while signal.sigwait(signals) == signal.SIGUSR1:

@@ -1,6 +1,6 @@
 """A small PyNN network with STDP, sized for the 'tiny' core: what `spikeforge run` tests use.
 
-Usage: python small_stdp.py <simulator> [--out FILE]   (e.g. simulator = spikeforge)
+Usage: python small_stdp.py <simulator> [--out FILE] [--duration MS]   (simulator: spikeforge)
 """
 
 import sys
@@ -9,7 +9,9 @@ import numpy as np
 from pyNN.utility import get_simulator
 
 sim, options = get_simulator(("--out", "where to write the final weights (.npy)",
-                              {"default": None}))
+                              {"default": None}),
+                             ("--duration", "simulated time in ms", {"default": 60.0,
+                                                                     "type": float}))
 sim.setup(timestep=0.1, min_delay=0.1)
 rng = np.random.default_rng(3)
 trains = [sorted(rng.uniform(0, 60, 12).round(1).tolist()) for _ in range(4)]
@@ -23,7 +25,7 @@ stdp = sim.STDPMechanism(
     weight=3.0, delay=0.1, dendritic_delay_fraction=0)
 ff = sim.Projection(drive, cells, sim.AllToAllConnector(), stdp, label="ff")
 cells.record("spikes")
-sim.run(60.0)
+sim.run(options.duration)
 spikes = cells.get_data("spikes").segments[0].spiketrains
 print(f"{sum(len(s) for s in spikes)} spikes", file=sys.stderr)
 if options.out:
