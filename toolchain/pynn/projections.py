@@ -61,9 +61,12 @@ class Projection(common.Projection):
     _simulator = simulator
     _static_synapse_class = StaticSynapse
 
-    def __init__(self, presynaptic_population, postsynaptic_population, connector,
-                 synapse_type=None, source=None, receptor_type=None, space=None,
-                 label=None):
+    def __init__(self, presynaptic_population: common.BasePopulation | common.Assembly,
+                 postsynaptic_population: common.BasePopulation | common.Assembly,
+                 connector: connect.pc.Connector,
+                 synapse_type: StaticSynapse | STDPMechanism | None = None,
+                 source: str | None = None, receptor_type: str | None = None,
+                 space: Space | None = None, label: str | None = None) -> None:
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
                                    connector, synapse_type, source, receptor_type,
                                    space if space is not None else Space(), label)
