@@ -177,7 +177,7 @@ def test_se1_cross_chip_alias_is_refused_and_se2_allocates_distinct_tags():
     pb = Projection("b->t", "b", "t", [0], [0], [0.5], [0.1])
     with pytest.raises(DynapseError, match=r"tag 0 aliases on core \d+: 'a' neuron 0 and 'b' "
                                            "neuron 0 .* compile for DYNAP-SE2"):
-        map_network(net([a, b, t], [pa, pb]), spec.replace(chips=3, mesh=(2, 2)))
+        map_network(net([a, b, t], [pa, pb]), spec.replace(chips=3))
     m = map_network(net([a, b, t], [pa, pb]), DynapseSpec.se2(chips=3))
     assert m.tags["a"][0] != m.tags["b"][0]
     assert max(int(x.max()) for x in m.tags.values()) < 2048

@@ -13,6 +13,8 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
+from toolchain.targets.base import CoreLimits, Mesh
+
 # --- organisation [src: synsense/rockpool rockpool/devices/dynapse/definitions.py] --------
 CHIPS_PER_BOARD = 4
 CORES_PER_CHIP = 4
@@ -67,7 +69,7 @@ class DynapseSpec:
 
     generation: Generation = Generation.SE1
     chips: int = CHIPS_PER_BOARD
-    mesh: tuple[int, int] = BOARD_MESH
+    grid: tuple[int, int] = BOARD_MESH  # chips across, chips down
     cores_per_chip: int = CORES_PER_CHIP
     neurons_per_core: int = NEURONS_PER_CORE
     cam_per_neuron: int = CAM_ENTRIES_PER_NEURON
@@ -107,10 +109,10 @@ class DynapseSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "generation", Generation(self.generation))
-        if self.chips < 1 or self.chips > self.mesh[0] * self.mesh[1]:
+        if self.chips < 1 or self.chips > self.grid[0] * self.grid[1]:
             raise ValueError(
-                f"DynapseSpec: chips = {self.chips} does not fit the {self.mesh[0]} x "
-                f"{self.mesh[1]} mesh; use 1..{self.mesh[0] * self.mesh[1]} chips or a larger mesh"
+                f"DynapseSpec: chips = {self.chips} does not fit the {self.grid[0]} x "
+                f"{self.grid[1]} grid; use 1..{self.grid[0] * self.grid[1]} chips or a larger grid"
             )
         if self.generation is Generation.SE2 and len(self.base_currents) != SE2_WEIGHT_MASK_BITS:
             raise ValueError(
@@ -133,8 +135,27 @@ class DynapseSpec:
         return 2**self.tag_bits
 
     def chip_xy(self, chip: int) -> tuple[int, int]:
-        """Mesh position of ``chip`` (row-major on the board mesh)."""
-        return chip % self.mesh[0], chip // self.mesh[0]
+        """Position of ``chip`` (row-major on the board's chip grid)."""
+        return chip % self.grid[0], chip // self.grid[0]
+
+    # -- the parts of the shared TargetSpec contract that apply to DYNAP-SE ---------------
+    @property
+    def name(self) -> str:
+        return f"dynapse-{self.generation.value}"
+
+    @property
+    def mesh(self) -> Mesh:
+        """The board as the shared compiler sees it: one tile of 4 cores per chip."""
+        return Mesh(name=f"{self.name}-{self.chips}chip", chips_x=self.grid[0],
+                    chips_y=self.grid[1], tiles_x=1, tiles_y=1,
+                    cores_per_tile=self.cores_per_chip)
+
+    @property
+    def limits(self) -> CoreLimits:
+        """Per-core limits: 256 neurons of one parameter set; fan-in is per neuron (CAM)."""
+        return CoreLimits(neurons=self.neurons_per_core, neuron_configs=1,
+                          threshold_configs=1, synapse_configs=len(SynapseType),
+                          learning_configs=0)
 
     def replace(self, **changes: object) -> DynapseSpec:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -56,7 +56,7 @@ class DynapseTarget(Target):
         if mismatch is not None:
             spec = spec.replace(mismatch=mismatch)
         self.spec = spec
-        self.board = f"dynapse-{spec.generation.value}-{spec.chips}chip"
+        self.board = spec.mesh.name
         self.seed, self.delay_tolerance = seed, delay_tolerance
         self.delta_t, self.max_substep, self.rate_hz = delta_t, max_substep, rate_hz
 
