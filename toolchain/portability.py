@@ -18,7 +18,7 @@ import csv
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,12 +221,14 @@ def record_all_spikes(network: Network) -> Network:
     return network.replace(recordings=tuple(recs))
 
 
-def run_target(name: str, network: Network, t_stop: float) -> TargetRun:
-    """Compile and simulate ``network`` on target ``name``; a refusal becomes a row."""
+def run_target(name: str, network: Network, t_stop: float,
+               options: Mapping[str, Any] | None = None) -> TargetRun:
+    """Compile and simulate ``network`` on target ``name`` (constructed with ``options``);
+    a refusal becomes a row."""
     from toolchain.targets import get_target
 
     try:
-        target = get_target(name)
+        target = get_target(name, **(options or {}))
         compiled = target.compile(network)
     except Exception as e:  # any refusal is a finding of the matrix, not a crash
         return TargetRun(name, "refused", _reason(e))
