@@ -52,7 +52,8 @@ def test_run_on_the_simulated_rtl(tmp_path: Path) -> None:
 def test_run_on_a_real_board_needs_a_port() -> None:
     result = CliRunner().invoke(main, ["run", "--board", "icebreaker", str(SCRIPT)])
     assert result.exit_code == 2
-    assert "--board icebreaker needs --port (its serial device)" in result.output
+    assert "--board icebreaker needs --port (its serial device, e.g. ttyUSB1 (second FT2232H " \
+        "channel))" in result.output
 
 
 def test_flash_command_for_each_board() -> None:
@@ -63,6 +64,14 @@ def test_flash_command_for_each_board() -> None:
     keep = flashing.flash_command("ulx3s", Path("top.bit"), loader="ofl", port="FT1234",
                                   persist=True)
     assert keep == ["ofl", "-b", "ulx3s", "--ftdi-serial", "FT1234", "--write-flash", "top.bit"]
+
+
+def test_flash_default_bitstream_is_where_hdl_build_writes_it() -> None:
+    from hdl.spikecore.tools import BUILD_ROOT
+
+    assert flashing.default_bitstream("ulx3s") == BUILD_ROOT / "bitstreams" / "ulx3s" / \
+        "spikecore.bit"
+    assert flashing.default_bitstream("icebreaker").name == "spikecore.bin"
 
 
 def test_flash_dry_run_prints_the_command(tmp_path: Path) -> None:
@@ -81,14 +90,14 @@ def test_flash_without_a_bitstream_says_how_to_get_one(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["flash", "--board", "icebreaker", "--bitstream",
                                        str(tmp_path / "none.bin")])
     assert result.exit_code == 1
-    assert f"no bitstream at '{tmp_path / 'none.bin'}'; build the gateware for board " \
-        "'icebreaker' first (it writes a .bin file) or pass --bitstream" in result.output
+    assert f"no bitstream at '{tmp_path / 'none.bin'}'; build it with `spikeforge hdl build " \
+        "--board icebreaker` or pass --bitstream" in result.output
 
 
 def test_flash_unknown_board_lists_the_known_ones() -> None:
     result = CliRunner().invoke(main, ["flash", "--board", "de10", "--dry-run"])
     assert result.exit_code == 1
-    assert "board 'de10' has no flashing recipe; known boards: icebreaker, ulx3s" in result.output
+    assert "unknown board 'de10'; known boards: icebreaker, ulx3s" in result.output
 
 
 def test_flash_with_no_board_attached_fails_clearly(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ RTL_SIM = "rtl-sim"
 @click.option("--port", "-p", default=None,
               help="USB probe: BUS:DEVICE as lsusb shows it, or the FTDI serial number")
 @click.option("--bitstream", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="bitstream file (default: build/<board>/top.bin or top.bit)")
+              help="bitstream file (default: what `spikeforge hdl build` wrote for BOARD)")
 @click.option("--persist", is_flag=True, help="write the SPI flash, not SRAM")
 @click.option("--dry-run", is_flag=True, help="print the openFPGALoader command, run nothing")
 def flash(board: str, port: str | None, bitstream: Path | None, persist: bool,
@@ -104,7 +104,13 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
         served = ServedBoard(spec, core=MODEL if board == VIRTUAL else RTL).start()
         port = served.path
     elif port is None:
-        raise click.UsageError(f"--board {board} needs --port (its serial device)")
+        from toolchain.boards import BoardError, get_board
+
+        try:
+            hint = f", e.g. {get_board(board).port_hint}"
+        except BoardError:
+            hint = ""
+        raise click.UsageError(f"--board {board} needs --port (its serial device{hint})")
     progress = _Progress()
     board_target.DEFAULTS.port, board_target.DEFAULTS.baud = port, baud
     board_target.DEFAULTS.on_step = progress

@@ -10,30 +10,19 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from toolchain.boards import BoardError, BoardSpec, get_board
 
 
 class FlashError(RuntimeError):
     """The bitstream could not be written: no loader, no bitstream, or no board."""
 
 
-@dataclass(frozen=True)
-class LoaderBoard:
-    """How openFPGALoader addresses one of our boards."""
-
-    loader_name: str  # openFPGALoader -b NAME
-    bitstream_suffix: str  # what Amaranth's platform build writes for this family
-    sram: bool  # whether the FPGA can be configured in SRAM (lost at power-off)
-
-
-# openFPGALoader board names (from `openFPGALoader --list-boards`; FACTS.md notes there is no
-# 'icebreaker' entry: the iCEBreaker's FT2232H + iCE40 is 'ice40_generic', which programs
-# the SPI flash).
-LOADER_BOARDS: dict[str, LoaderBoard] = {
-    "icebreaker": LoaderBoard("ice40_generic", ".bin", sram=False),
-    "ulx3s": LoaderBoard("ulx3s", ".bit", sram=True),
-}
+# What Amaranth's platform build writes per FPGA family, and whether that family's
+# configuration can go to SRAM (the iCE40 boards here are programmed through their SPI flash).
+BITSTREAM_SUFFIX = {"ice40": "bin", "ecp5": "bit"}
+SRAM_CAPABLE = {"ice40": False, "ecp5": True}
 LOADER_NAMES = ("openFPGALoader", "openfpgaloader-cli")
 
 
@@ -52,34 +41,38 @@ def find_loader() -> str:
     )
 
 
-def loader_board(board: str) -> LoaderBoard:
+def board_spec(board: str) -> BoardSpec:
+    """The board's description from boards/*.toml, as a FlashError if unknown."""
     try:
-        return LOADER_BOARDS[board]
-    except KeyError:
-        raise FlashError(
-            f"board '{board}' has no flashing recipe; known boards: {', '.join(LOADER_BOARDS)}"
-        ) from None
+        return get_board(board)
+    except BoardError as e:
+        raise FlashError(str(e)) from None
 
 
-def default_bitstream(board: str, build_dir: Path = Path("build")) -> Path:
-    return build_dir / board / f"top{loader_board(board).bitstream_suffix}"
+def default_bitstream(board: str) -> Path:
+    """Where ``spikeforge hdl build --board BOARD`` writes the bitstream."""
+    from hdl.spikecore.tools import BUILD_ROOT
+
+    spec = board_spec(board)
+    return BUILD_ROOT / "bitstreams" / spec.name / f"spikecore.{BITSTREAM_SUFFIX[spec.family]}"
 
 
 def flash_command(board: str, bitstream: Path, *, loader: str, port: str | None = None,
                   persist: bool = False) -> list[str]:
     """The openFPGALoader command line that writes ``bitstream`` to ``board``.
 
-    ``port`` selects the probe: ``BUS:DEVICE`` (as lsusb prints) or an FTDI serial number.
+    The openFPGALoader board name comes from the board's TOML ([programmer]).  ``port``
+    selects the probe: ``BUS:DEVICE`` (as lsusb prints) or an FTDI serial number.
     ``persist`` writes the SPI flash instead of SRAM (iCE40 boards always use flash).
     """
-    spec = loader_board(board)
-    cmd = [loader, "-b", spec.loader_name]
+    spec = board_spec(board)
+    cmd = [loader, "-b", spec.openfpgaloader_board]
     if port:
         if ":" in port and all(part.isdigit() for part in port.split(":")):
             cmd += ["--busdev-num", port]
         else:
             cmd += ["--ftdi-serial", port]
-    if persist or not spec.sram:
+    if persist or not SRAM_CAPABLE[spec.family]:
         cmd.append("--write-flash")
     cmd.append(str(bitstream))
     return cmd
@@ -91,11 +84,10 @@ def flash(board: str, bitstream: Path | None = None, *, port: str | None = None,
     """Write the bitstream; return the command that ran.  Raise :class:`FlashError` with
     openFPGALoader's own last words when it fails."""
     path = bitstream or default_bitstream(board)
-    suffix = loader_board(board).bitstream_suffix
     if not path.is_file():
         raise FlashError(
-            f"no bitstream at '{path}'; build the gateware for board '{board}' first "
-            f"(it writes a {suffix} file) or pass --bitstream"
+            f"no bitstream at '{path}'; build it with `spikeforge hdl build --board {board}` "
+            "or pass --bitstream"
         )
     cmd = flash_command(board, path, loader=find_loader(), port=port, persist=persist)
     done = run(cmd, capture_output=True, text=True)
