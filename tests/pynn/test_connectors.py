@@ -231,3 +231,34 @@ def test_generic_fallback_collects_pynn_per_target_calls():
     prj = ours(lambda: Everyone(), 4, 3, weight=0.3)
     assert pairs(prj) == {(i, j) for i in range(4) for j in range(3)}
     assert np.allclose(prj._weight, 0.3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sim.FixedNumberPreConnector(40, allow_self_connections=False, rng=NumpyRNG(seed=15)),
+    lambda: sim.FixedNumberPostConnector(40, allow_self_connections=False,
+                                         rng=NumpyRNG(seed=16)),
+])
+def test_fixed_number_few_of_many_has_no_repeats(make):
+    """n << population size takes the draw-and-redraw path: still distinct, no self."""
+    prj = ours(make, 1000, 1000, same=True)
+    assert len(prj) == 40 * 1000
+    assert len(pairs(prj)) == len(prj)
+    assert not np.any(prj._pre_index == prj._post_index)
+    side = prj._post_index if isinstance(prj._connector, sim.FixedNumberPreConnector) \
+        else prj._pre_index
+    assert np.all(np.bincount(side, minlength=1000) == 40)
+
+
+def test_fixed_probability_large_and_sparse_takes_the_per_target_count_path():
+    """Above one block of pairs, p = 0.01 is drawn as binomial counts per target plus
+    distinct sources: same statistics, O(synapses)."""
+    n, p = 2100, 0.01  # 4.4 M pairs > connect.BLOCK
+    prj = ours(lambda: sim.FixedProbabilityConnector(p, allow_self_connections=False,
+                                                     rng=NumpyRNG(seed=17)), n, n, same=True)
+    expected = n * (n - 1) * p
+    assert abs(len(prj) - expected) < 5 * np.sqrt(expected)
+    assert len(pairs(prj)) == len(prj) and not np.any(prj._pre_index == prj._post_index)
+    per_target = np.bincount(prj._post_index, minlength=n)
+    # binomial(n - 1, p) per target: variance (n - 1) p (1 - p)
+    assert abs(per_target.var() / ((n - 1) * p * (1 - p)) - 1) < 0.2
+    assert np.all(np.diff(prj._post_index) >= 0)

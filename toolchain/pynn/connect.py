@@ -164,7 +164,21 @@ def _probabilistic(projection: object, c: object, probability: Callable) -> Pair
 
 
 def fixed_probability(projection: object, c: pc.FixedProbabilityConnector) -> Pairs:
-    return _probabilistic(projection, c, lambda j0, j1: c.p_connect)
+    n_pre, n_post = projection.pre.size, projection.post.size
+    p = c.p_connect
+    if c.allow_self_connections == "NoMutual" or p * 4 > 1 or n_pre * n_post <= BLOCK:
+        return _probabilistic(projection, c, lambda j0, j1: p)
+    # Large and sparse: a Bernoulli trial per pair is a binomial count per target plus a
+    # uniform choice of that many distinct sources; O(synapses), not O(pre x post).
+    forbidden = _forbidden(projection, c.allow_self_connections, rows_are_post=True)
+    allowed = np.full(n_post, n_pre, dtype=np.int64)
+    if forbidden is not None:
+        pre_ids, post_ids = _same_cells(projection)
+        allowed -= np.isin(post_ids, pre_ids)
+    counts = numpy_generator(c.rng).binomial(allowed, min(p, 1.0))
+    pre, post = _choose(n_pre, counts, False, c.rng, forbidden,
+                        f"Projection '{projection.label}' FixedProbabilityConnector")
+    return _by_post(pre, post)
 
 
 def distance_map(projection: object) -> LazyArray:
@@ -212,7 +226,7 @@ def _counts(n: int | RandomDistribution, size: int, what: str) -> np.ndarray:
     return counts
 
 
-def _choose(n_from: int, counts: np.ndarray, c: pc.FixedNumberConnector,
+def _choose(n_from: int, counts: np.ndarray, with_replacement: bool, rng: AbstractRNG,
             forbidden: Callable | None, what: str) -> Pairs:
     """For each row r, ``counts[r]`` sources out of ``n_from``: (source, row) pairs.
 
@@ -220,9 +234,12 @@ def _choose(n_from: int, counts: np.ndarray, c: pc.FixedNumberConnector,
     subset for the remainder.  ``forbidden(src, rows)`` marks disallowed (self) pairs.
     """
     n_rows = counts.size
-    if c.with_replacement:
+    # Few sources per row out of many: draw with replacement and redraw the repeats,
+    # O(synapses) instead of a random key for every (row, source) pair.
+    sparse = counts.size and int(counts.max()) * 4 <= n_from - 1
+    if with_replacement or sparse:
         total = int(counts.sum())
-        gen = numpy_generator(c.rng)
+        gen = numpy_generator(rng)
         src = _randint(gen, n_from, total)
         rows = np.repeat(np.arange(n_rows, dtype=INDEX_DTYPE), counts)
         if forbidden is not None:
@@ -232,10 +249,12 @@ def _choose(n_from: int, counts: np.ndarray, c: pc.FixedNumberConnector,
             while bad.size:
                 src[bad] = _randint(gen, n_from, bad.size)
                 bad = bad[forbidden(src[bad], rows[bad])]
+        if not with_replacement:
+            _redraw_repeats(src, rows, gen, n_from, forbidden)
         return src, rows
     parts = []
     for r0, r1 in _post_blocks(n_from, n_rows):
-        keys = _uniform(c.rng, (r1 - r0, n_from))
+        keys = _uniform(rng, (r1 - r0, n_from))
         allowed = None
         if forbidden is not None:
             allowed = ~forbidden(np.arange(n_from)[None, :], np.arange(r0, r1)[:, None])
@@ -257,6 +276,23 @@ def _choose(n_from: int, counts: np.ndarray, c: pc.FixedNumberConnector,
     return src, rows
 
 
+def _redraw_repeats(src: np.ndarray, rows: np.ndarray, gen: np.random.Generator, n_from: int,
+                    forbidden: Callable | None) -> None:
+    """Redraw, in place, every source that repeats within its row (rows sorted)."""
+    while True:
+        order = np.lexsort((src, rows))
+        s, r = src[order], rows[order]
+        repeat = order[1:][(s[1:] == s[:-1]) & (r[1:] == r[:-1])]
+        if repeat.size == 0:
+            return
+        src[repeat] = _randint(gen, n_from, repeat.size)
+        if forbidden is not None:
+            bad = repeat[forbidden(src[repeat], rows[repeat])]
+            while bad.size:
+                src[bad] = _randint(gen, n_from, bad.size)
+                bad = bad[forbidden(src[bad], rows[bad])]
+
+
 def _forbidden(projection: object, allow: bool | str, rows_are_post: bool) -> Callable | None:
     if allow is True:
         return None
@@ -273,7 +309,8 @@ def fixed_number_pre(projection: object, c: pc.FixedNumberPreConnector) -> Pairs
     what = f"Projection '{projection.label}' FixedNumberPreConnector"
     counts = _counts(c.n, projection.post.size, what)
     forbidden = _forbidden(projection, c.allow_self_connections, rows_are_post=True)
-    pre, post = _choose(projection.pre.size, counts, c, forbidden, what)
+    pre, post = _choose(projection.pre.size, counts, c.with_replacement, c.rng,
+                        forbidden, what)
     return _by_post(pre, post)
 
 
@@ -281,7 +318,8 @@ def fixed_number_post(projection: object, c: pc.FixedNumberPostConnector) -> Pai
     what = f"Projection '{projection.label}' FixedNumberPostConnector"
     counts = _counts(c.n, projection.pre.size, what)
     forbidden = _forbidden(projection, c.allow_self_connections, rows_are_post=False)
-    post, pre = _choose(projection.post.size, counts, c, forbidden, what)
+    post, pre = _choose(projection.post.size, counts, c.with_replacement, c.rng,
+                        forbidden, what)
     return _by_post(pre.astype(INDEX_DTYPE), post.astype(INDEX_DTYPE))
 
 
