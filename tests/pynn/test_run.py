@@ -164,3 +164,29 @@ def test_run_with_callbacks_reads_weights_on_the_way():
     sim.run(30.0, callbacks=[sample])
     assert [t for t, _ in seen] == [0.0, 10.0, 20.0, 30.0]
     assert all(w == pytest.approx(10.0) for _, w in seen)
+
+
+@pytest.mark.parametrize("celltype", [sim.IF_curr_exp, sim.IF_curr_alpha, sim.IF_cond_exp])
+def test_constant_current_gives_the_analytic_lif_interval(celltype):
+    """cm, tau_m, i_offset, v_* and tau_refrac all reach the target: with v_reset = v_rest
+    the interval is tau_refrac - tau_m ln(1 - (v_thresh - v_rest) / (R I)), R = tau_m / cm."""
+    cm, tau_m, i, refrac = 0.5, 15.0, 1.5, 3.0
+    cells = sim.Population(1, celltype(cm=cm, tau_m=tau_m, i_offset=i, tau_refrac=refrac,
+                                       v_rest=-65.0, v_reset=-65.0, v_thresh=-50.0))
+    cells.record("spikes")
+    sim.run(300.0)
+    spikes = np.asarray(cells.get_data().segments[0].spiketrains[0])
+    expected = refrac - tau_m * np.log(1 - 15.0 / (tau_m / cm * i))
+    assert spikes.size > 10
+    assert np.median(np.diff(spikes)) == pytest.approx(expected, abs=0.2)  # dt = 0.1 ms
+
+
+def test_current_sources_switch_at_their_times():
+    cells = sim.Population(2, sim.IF_curr_exp(tau_refrac=2.0))
+    sim.DCSource(amplitude=2.0, start=50.0, stop=100.0).inject_into(cells[0:1])
+    sim.StepCurrentSource(times=[120.0, 150.0], amplitudes=[2.0, 0.0]).inject_into(cells[1:2])
+    cells.record("spikes")
+    sim.run(200.0)
+    dc, steps = (np.asarray(st) for st in cells.get_data().segments[0].spiketrains)
+    assert dc.size > 2 and dc.min() > 50.0 and dc.max() < 101.0
+    assert steps.size > 1 and steps.min() > 120.0 and steps.max() < 151.0

@@ -17,10 +17,12 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay: float | str = DEFAULT_M
     """Start a new network.
 
     ``target`` names where ``run()`` executes it (see ``spikeforge info``); it defaults to
-    ``simulator.DEFAULT_TARGET``.  ``seed`` seeds the Poisson sources.  Other keyword
-    arguments that PyNN does not define are passed to the target's constructor.
+    ``simulator.DEFAULT_TARGET``.  ``seed`` (or ``rng_seed``) seeds the Poisson sources.
+    Other keyword arguments that PyNN does not define go to the target's constructor, if
+    it takes them (scripts pass options meant for other simulators).
     """
     max_delay = extra_params.pop("max_delay", DEFAULT_MAX_DELAY)
+    seed = extra_params.pop("rng_seed", seed)  # the name pyNN.nest uses
     common.setup(timestep, min_delay, max_delay=max_delay, **extra_params)
     for generic in ("rank", "num_processes", "threads", "verbosity", "spike_precision"):
         extra_params.pop(generic, None)
