@@ -79,14 +79,9 @@ def list_standard_models() -> list[str]:
             and obj is not StandardCellType]
 
 
-class UnsupportedModelError(errors.NoModelAvailableError, AttributeError):
-    """A PyNN standard model spikeforge's targets do not implement.
-
-    Also an AttributeError, so ``hasattr(sim, "IF_cond_alpha")`` is simply False.
-    """
-
-
 def __getattr__(name: str) -> object:
+    """PyNN standard models this backend lacks: an AttributeError (so ``hasattr`` stays
+    False) that names the supported alternatives."""
     from pyNN.standardmodels import cells, electrodes, synapses
 
     for kind, module, have in (
@@ -97,7 +92,7 @@ def __getattr__(name: str) -> object:
                                     "MultiplicativeWeightDependence"]),
     ):
         if isinstance(getattr(module, name, None), type):
-            raise UnsupportedModelError(
+            raise AttributeError(
                 f"PyNN {kind} {name} is not supported by spikeforge; "
                 f"use one of: {', '.join(have)}"
             )
