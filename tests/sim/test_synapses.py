@@ -31,6 +31,7 @@ def test_csr_rows_and_columns_match_a_brute_force_search() -> None:
     expected = np.concatenate([np.flatnonzero(pre_sorted == i) for i in spikes])
     np.testing.assert_array_equal(syn, expected)
     np.testing.assert_array_equal(m.post[syn], proj.post_index[m.ir_order][expected])
+    assert m.rows(np.zeros(0, dtype=int)).size == 0  # e.g. every spike dropped on the way
     into = m.into(np.array([4, 11]))
     assert sorted(into.tolist()) == sorted(np.flatnonzero(np.isin(m.post, [4, 11])).tolist())
     np.testing.assert_array_equal(m.to_ir_order(m.from_ir_order(proj.weight)), proj.weight)
