@@ -9,7 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from toolchain.cli import main
-from toolchain.portability import CaptureError, capture, portability, pynn_examples
+from toolchain.portability import (
+    CaptureError,
+    capture,
+    parse_option,
+    portability,
+    pynn_examples,
+)
 
 EXAMPLES = pynn_examples()
 needs_examples = pytest.mark.skipif(
@@ -47,6 +53,7 @@ def test_cli_writes_the_matrix_of_va_cuba(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "matrix"
     res = CliRunner().invoke(main, ["portability", "--out", str(out), "--targets", "dynapse",
+                                    "-O", "dynapse.mismatch=0", "-O", "dynapse.delta_t=0",
                                     str(script), "spikeforge", "CUBA"])
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader((out / "portability.csv").open()))
@@ -57,7 +64,10 @@ def test_cli_writes_the_matrix_of_va_cuba(tmp_path, monkeypatch):
     assert float(ref["rate_hz"]) > 1 and float(ref["van_rossum"]) == 0
     dyn = by[("dynapse", "Excitatory_Cells")]
     assert dyn["status"] == "ok" and float(dyn["rate_hz"]) > 0
-    assert float(dyn["van_rossum"]) > 0  # mismatch and the DPI floor change the trains
+    # without mismatch the DPI network keeps the reference's rate closely, but not its
+    # spike times (the DPI floor, 0.1 ms instead of 0.2 ms delays; the network is chaotic)
+    assert abs(float(dyn["rate_error"])) < 0.1
+    assert float(dyn["van_rossum"]) > 0
     assert float(dyn["hw_wall_us_per_step"]) == pytest.approx(100.0)  # real time, dt 0.1
     assert float(dyn["energy_nj_per_step"]) > 0
     assert (out / "portability.png").stat().st_size > 10_000
@@ -87,6 +97,20 @@ def test_a_script_spikeforge_cannot_run_is_a_clear_capture_error(tmp_path, monke
     with pytest.raises(CaptureError, match="small_network.py' failed on spikeforge: "
                                            "AttributeError: .*IF_cond_alpha"):
         capture(EXAMPLES / "small_network.py", ["spikeforge"])
+
+
+def test_target_options_parse_and_bad_ones_are_refused(tmp_path):
+    assert parse_option("fpga.preset=ecp5-85f") == ("fpga", "preset", "ecp5-85f")
+    assert parse_option("dynapse.mismatch=0.1") == ("dynapse", "mismatch", 0.1)
+    assert parse_option("dynapse.seed=3") == ("dynapse", "seed", 3)
+    assert parse_option("loihi.strict=false") == ("loihi", "strict", False)
+    script = tmp_path / "s.py"
+    script.write_text("")
+    res = CliRunner().invoke(main, ["portability", "-O", "mismatch=0.1", str(script)])
+    assert res.exit_code != 0
+    assert "target option 'mismatch=0.1' is not TARGET.KEY=VALUE" in res.output
+    res = CliRunner().invoke(main, ["portability", "-O", "nope.x=1", str(script)])
+    assert "unknown target 'nope' in 'nope.x=1'" in res.output
 
 
 def test_unknown_target_is_refused_by_the_cli(tmp_path):

@@ -74,19 +74,32 @@ def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
               type=click.Path(file_okay=False), help="Directory for the CSV, Markdown and PNG.")
 @click.option("--targets", default=None, metavar="A,B",
               help="Targets to try besides the reference (default: every registered one).")
+@click.option("--option", "-O", "options", multiple=True, metavar="TARGET.KEY=VALUE",
+              help="A target's constructor option, e.g. fpga.preset=ecp5-85f (repeatable).")
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-def portability(out: str, targets: str | None, script: str,
+def portability(out: str, targets: str | None, options: tuple[str, ...], script: str,
                 script_args: tuple[str, ...]) -> None:
     """Run a PyNN SCRIPT on the reference and on every target it fits; tabulate deviations.
 
     \b
-      spikeforge portability VAbenchmarks.py spikeforge CUBA
+      spikeforge portability -O fpga.preset=ecp5-85f VAbenchmarks.py spikeforge CUBA
     """
     from pathlib import Path
 
-    from toolchain.portability import CaptureError, portability_of_script
+    from toolchain.portability import CaptureError, parse_option, portability_of_script
     from toolchain.targets import TARGETS
+
+    per_target: dict[str, dict[str, object]] = {}
+    for text in options:
+        try:
+            name, key, value = parse_option(text)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--option'") from None
+        if name not in TARGETS:
+            raise click.BadParameter(f"unknown target '{name}' in '{text}'; known targets: "
+                                     f"{', '.join(TARGETS)}", param_hint="'--option'")
+        per_target.setdefault(name, {})[key] = value
 
     names = None if targets is None else [t.strip() for t in targets.split(",") if t.strip()]
     unknown = [t for t in names or () if t not in TARGETS]
@@ -94,7 +107,7 @@ def portability(out: str, targets: str | None, script: str,
         raise click.BadParameter(f"unknown target '{unknown[0]}'; known targets: "
                                  f"{', '.join(TARGETS)}", param_hint="'--targets'")
     try:
-        matrix = portability_of_script(script, script_args, names)
+        matrix = portability_of_script(script, script_args, names, per_target)
     except CaptureError as e:
         raise click.ClickException(str(e)) from None
     files = matrix.write(Path(out))

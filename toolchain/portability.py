@@ -265,10 +265,11 @@ def _estimates(run: TargetRun, compiled: object, result: SimulationResult) -> No
         run.hw_wall_us_per_step = float(estimate.wall_ns) / 1e3
 
 
-def portability(network: Network, t_stop: float, targets: Sequence[str] | None = None
-                ) -> Matrix:
+def portability(network: Network, t_stop: float, targets: Sequence[str] | None = None,
+                options: Mapping[str, Mapping[str, Any]] | None = None) -> Matrix:
     """The matrix of ``network`` run for ``t_stop`` ms on the reference and ``targets``
-    (default: every registered target)."""
+    (default: every registered target); ``options[name]`` are target ``name``'s
+    constructor options."""
     from toolchain.targets import TARGETS
 
     names = [REFERENCE, *(t for t in (targets if targets is not None else TARGETS)
@@ -276,7 +277,7 @@ def portability(network: Network, t_stop: float, targets: Sequence[str] | None =
     network = record_all_spikes(network)
     matrix = Matrix(network, t_stop)
     for name in names:
-        matrix.runs.append(run_target(name, network, t_stop))
+        matrix.runs.append(run_target(name, network, t_stop, (options or {}).get(name)))
     ref = matrix.run(REFERENCE)
     if ref is None or ref.status != "ok":
         reason = ref.reason if ref is not None else "not run"
@@ -285,6 +286,26 @@ def portability(network: Network, t_stop: float, targets: Sequence[str] | None =
 
 
 def portability_of_script(script: str | Path, args: Sequence[str] = (),
-                          targets: Sequence[str] | None = None) -> Matrix:
+                          targets: Sequence[str] | None = None,
+                          options: Mapping[str, Mapping[str, Any]] | None = None) -> Matrix:
     network, t_stop = capture(script, args)
-    return portability(network, t_stop, targets)
+    return portability(network, t_stop, targets, options)
+
+
+def parse_option(text: str) -> tuple[str, str, Any]:
+    """``"fpga.preset=ecp5-85f"`` -> ("fpga", "preset", "ecp5-85f"); numbers and
+    true/false become numbers and booleans."""
+    name, dot, rest = text.partition(".")
+    key, eq, value = rest.partition("=")
+    if not (name and dot and key and eq):
+        raise ValueError(f"target option '{text}' is not TARGET.KEY=VALUE "
+                         "(for example fpga.preset=ecp5-85f or dynapse.mismatch=0.1)")
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return name, key, lowered == "true"
+    for kind in (int, float):
+        try:
+            return name, key, kind(value)
+        except ValueError:
+            pass
+    return name, key, value
