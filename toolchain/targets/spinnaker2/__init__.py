@@ -99,9 +99,13 @@ class SpiNNaker2Target(Target):
     def map(self, network: Network) -> SpiNNaker2Compiled:
         """The full SpiNNaker2 mapping (slices, keys, router tables); raises ``MappingError``
         or ``RoutingError`` when the network does not fit."""
+        last = getattr(self, "_last", None)
+        if last is not None and last.network is network:  # compile() then simulator()
+            return last
         spec = self.spec_for(network)
         mapping = map_network(network, spec)
-        return SpiNNaker2Compiled(network, spec, mapping, route(mapping))
+        self._last = SpiNNaker2Compiled(network, spec, mapping, route(mapping))
+        return self._last
 
     def passes(self) -> Sequence[Pass]:
         return (self._map, _artifact)
