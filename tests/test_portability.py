@@ -100,7 +100,7 @@ def test_a_script_spikeforge_cannot_run_is_a_clear_capture_error(tmp_path, monke
 
 
 def test_target_options_parse_and_bad_ones_are_refused(tmp_path):
-    assert parse_option("fpga.preset=ecp5-85f") == ("fpga", "preset", "ecp5-85f")
+    assert parse_option("fpga.build=ecp5-85f") == ("fpga", "build", "ecp5-85f")
     assert parse_option("dynapse.mismatch=0.1") == ("dynapse", "mismatch", 0.1)
     assert parse_option("dynapse.seed=3") == ("dynapse", "seed", 3)
     assert parse_option("loihi.strict=false") == ("loihi", "strict", False)

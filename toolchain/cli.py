@@ -75,7 +75,7 @@ def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
 @click.option("--targets", default=None, metavar="A,B",
               help="Targets to try besides the reference (default: every registered one).")
 @click.option("--option", "-O", "options", multiple=True, metavar="TARGET.KEY=VALUE",
-              help="A target's constructor option, e.g. fpga.preset=ecp5-85f (repeatable).")
+              help="A target's constructor option, e.g. fpga.build=ecp5-85f (repeatable).")
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
 def portability(out: str, targets: str | None, options: tuple[str, ...], script: str,
@@ -83,7 +83,7 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
     """Run a PyNN SCRIPT on the reference and on every target it fits; tabulate deviations.
 
     \b
-      spikeforge portability -O fpga.preset=ecp5-85f VAbenchmarks.py spikeforge CUBA
+      spikeforge portability -O fpga.build=ecp5-85f VAbenchmarks.py spikeforge CUBA
     """
     from pathlib import Path
 

@@ -293,13 +293,13 @@ def portability_of_script(script: str | Path, args: Sequence[str] = (),
 
 
 def parse_option(text: str) -> tuple[str, str, Any]:
-    """``"fpga.preset=ecp5-85f"`` -> ("fpga", "preset", "ecp5-85f"); numbers and
+    """``"fpga.build=ecp5-85f"`` -> ("fpga", "build", "ecp5-85f"); numbers and
     true/false become numbers and booleans."""
     name, dot, rest = text.partition(".")
     key, eq, value = rest.partition("=")
     if not (name and dot and key and eq):
         raise ValueError(f"target option '{text}' is not TARGET.KEY=VALUE "
-                         "(for example fpga.preset=ecp5-85f or dynapse.mismatch=0.1)")
+                         "(for example fpga.build=ecp5-85f or dynapse.mismatch=0.1)")
     lowered = value.strip().lower()
     if lowered in ("true", "false"):
         return name, key, lowered == "true"
