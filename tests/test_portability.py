@@ -99,6 +99,26 @@ def test_a_script_spikeforge_cannot_run_is_a_clear_capture_error(tmp_path, monke
         capture(EXAMPLES / "small_network.py", ["spikeforge"])
 
 
+def test_weight_error_column_comes_from_each_targets_artifact():
+    import numpy as np
+
+    from toolchain.ir import ArraySource, Network, Population, Projection
+
+    rng = np.random.default_rng(2)
+    src = ArraySource.from_lists("in", [np.sort(rng.uniform(0, 50, 10)) for _ in range(8)])
+    i, j = np.meshgrid(np.arange(8), np.arange(4), indexing="ij")
+    w = rng.uniform(0.2, 1.0, 32)
+    net = Network(populations=(Population("out", "IF_curr_exp", 4),), sources=(src,),
+                  projections=(Projection("in->out", "in", "out", i.ravel(), j.ravel(), w,
+                                          np.full(32, 0.1)),))
+    matrix = portability(net, 50.0, ["dynapse"], {"dynapse": {"generation": "se2"}})
+    rows = {r["target"]: r for r in matrix.rows()}
+    assert rows["reference"]["weight_error_max"] == 0.0
+    # SE2: 15 mask levels of max|w| / 15, so the error is at most half a level
+    assert 0 < rows["dynapse"]["weight_error_max"] <= 0.5 / 15 + 1e-9
+    assert "weight error (max)" in matrix.to_markdown()
+
+
 def test_target_options_parse_and_bad_ones_are_refused(tmp_path):
     assert parse_option("fpga.build=ecp5-85f") == ("fpga", "build", "ecp5-85f")
     assert parse_option("dynapse.mismatch=0.1") == ("dynapse", "mismatch", 0.1)

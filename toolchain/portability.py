@@ -51,6 +51,7 @@ class TargetRun:
     sim_seconds: float = math.nan
     energy_pj_per_step: float = math.nan  # the target's estimate
     hw_wall_us_per_step: float = math.nan  # the target's estimate of hardware time
+    weight_error: float = math.nan  # worst |realised - w| / max|w| over projections
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Matrix:
                 "target": run.target, "status": run.status, "reason": run.reason,
                 "energy_nj_per_step": run.energy_pj_per_step / 1e3,
                 "hw_wall_us_per_step": run.hw_wall_us_per_step,
+                "weight_error_max": run.weight_error,
                 "sim_wall_us_per_step": run.sim_seconds * 1e6 / steps,
             }
             if run.result is None or ref is None or ref.result is None:
@@ -101,23 +103,24 @@ class Matrix:
 
     def to_markdown(self) -> str:
         head = ("| target | population | rate (Hz) | rate error | ISI distortion (ms) | "
-                "spike disorder | van Rossum | energy/step (nJ, est.) | "
+                "spike disorder | van Rossum | weight error (max) | energy/step (nJ, est.) | "
                 "hw time/step (us, est.) | sim time/step (us) |")
         lines = [f"Portability of '{self.network.label}' ({self.network.n_neurons} neurons, "
                  f"{self.network.n_synapses} synapses, {self.t_stop:g} ms)", "", head,
-                 "|" + "---|" * 10]
+                 "|" + "---|" * 11]
         notes = []
         for row in self.rows():
             if row["status"] != "ok":
                 lines.append(f"| {row['target']} | - | {row['status']}: see below |" +
-                             " |" * 7)
+                             " |" * 8)
                 notes.append(f"- **{row['target']}** {row['status']}: {row['reason']}")
                 continue
             lines.append(
                 f"| {row['target']} | {row['population']} | {_fmt(row['rate_hz'])} | "
                 f"{_pct(row['rate_error'])} | {_fmt(row['isi_distortion_ms'])} | "
                 f"{_fmt(row['spike_disorder'])} | {_fmt(row['van_rossum'])} | "
-                f"{_fmt(row['energy_nj_per_step'])} | {_fmt(row['hw_wall_us_per_step'])} | "
+                f"{_pct(row['weight_error_max'])} | {_fmt(row['energy_nj_per_step'])} | "
+                f"{_fmt(row['hw_wall_us_per_step'])} | "
                 f"{_fmt(row['sim_wall_us_per_step'])} |")
         if notes:
             lines += ["", "Targets that did not run the network:", *notes]
@@ -165,8 +168,8 @@ class Matrix:
 
 COLUMNS = ["target", "population", "status", "reason", "rate_hz", "rate_error",
            "isi_distortion_ms", "spike_disorder", "van_rossum", "spikes_shifted",
-           "spikes_dropped", "energy_nj_per_step", "hw_wall_us_per_step",
-           "sim_wall_us_per_step"]
+           "spikes_dropped", "weight_error_max", "energy_nj_per_step",
+           "hw_wall_us_per_step", "sim_wall_us_per_step"]
 
 
 def _csv_value(x: object) -> object:
@@ -242,7 +245,25 @@ def run_target(name: str, network: Network, t_stop: float,
         return TargetRun(name, "failed", _reason(e))
     run = TargetRun(name, "ok", result=result, sim_seconds=seconds)
     _estimates(run, compiled, result)
+    run.weight_error = _weight_error(network, compiled)
     return run
+
+
+def _weight_error(network: Network, compiled: object) -> float:
+    """Worst weight quantisation error relative to its projection's largest weight, from
+    the shared artifact's per-projection numerics (nan for targets without them; 0 for the
+    reference, which compiles to the network itself)."""
+    if isinstance(compiled, Network):
+        return 0.0
+    numerics = getattr(compiled, "numerics", None)
+    if not isinstance(numerics, tuple):
+        return math.nan
+    worst = 0.0
+    for proj, q in zip(network.projections, numerics, strict=False):
+        scale = float(np.abs(proj.weight).max()) if proj.size else 0.0
+        if scale > 0 and hasattr(q, "max_abs_error"):
+            worst = max(worst, float(q.max_abs_error) / scale)
+    return worst
 
 
 def _reason(e: BaseException) -> str:
