@@ -10,7 +10,7 @@ from toolchain.compiler.pipeline import MappingError
 from toolchain.ir import ArraySource, CellType, Network, Population, Projection, Recording, STDPRule
 from toolchain.sim.metrics import compare
 from toolchain.targets import get_target
-from toolchain.targets.dynapse.spec import DynapseSpec
+from toolchain.targets.dynapse.spec import DynapseSpec, SynapseType
 from toolchain.targets.dynapse.target import DynapseTarget
 
 T_STOP = 300.0
@@ -140,3 +140,15 @@ def test_the_artifact_saves_loads_and_simulates_the_same(tmp_path):
         sim.run_until(50.0)
     np.testing.assert_array_equal(a.result().spikes["out"].times,
                                   b.result().spikes["out"].times)
+
+
+def test_weights_set_between_runs_are_realised_on_the_cores_base_weight():
+    target = DynapseTarget(mismatch=0.0)
+    art = target.compile(driven_network())
+    sim = target.simulator(art)
+    np.testing.assert_allclose(sim.weights("in->out"), 1.5)  # uniform: exact on SE1
+    base = target.mapping(art).cores[0].base_weight[SynapseType.FAST_EXC]
+    sim.set_weights("in->out", np.full(art.network.n_synapses, 2.2))
+    realised = sim.weights("in->out")
+    # SE1 can only repeat CAM entries of the core's base weight: 2.2 becomes a multiple
+    np.testing.assert_allclose(realised, np.rint(2.2 / base) * base)
