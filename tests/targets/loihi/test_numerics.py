@@ -326,11 +326,12 @@ def test_dc_source_drives_like_the_equivalent_i_offset() -> None:
     assert spikes["dc"].tolist() == spikes["offset"].tolist()
 
 
-def test_plastic_projection_is_refused_by_name() -> None:
+def test_plastic_projection_runs_on_the_learning_engine() -> None:
+    # the learning engine itself is tested in test_learning.py
     pop = _population()
     net = Network(dt=1.0, populations=(pop,), sources=(ArraySource.from_lists("in", [[1.0]]),),
                   projections=(Projection("stdp", "in", "exc", [0], [0], [0.1], [1.0],
-                                          plasticity=STDPRule()),))
-    with pytest.raises(LoihiNumericsError, match="Projection 'stdp' is plastic, but the "
-                       "Loihi model has no learning engine yet"):
-        Engine(net, numerics=LoihiNumerics())
+                                          plasticity=STDPRule(w_max=0.2)),))
+    numerics = LoihiNumerics()
+    Engine(net, numerics=numerics).run_until(5.0)
+    assert numerics.learning["stdp"].report["tau_plus_ms"] > 0

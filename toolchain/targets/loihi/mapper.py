@@ -8,6 +8,8 @@ report counts exactly the weights the simulation will see zeroed or saturated.
 
 from __future__ import annotations
 
+from functools import cache, partial, update_wrapper
+
 import numpy as np
 
 from toolchain.compiler.artifact import ProjectionNumerics
@@ -18,9 +20,14 @@ from toolchain.compiler.pipeline import Build, MappingError
 from toolchain.compiler.place import place
 from toolchain.compiler.quantise import delay_steps
 from toolchain.compiler.route import route
+from toolchain.ir import Projection
+from toolchain.targets.base import Pass
+from toolchain.targets.loihi.learning import convert_plastic_weights, map_stdp_rule
 from toolchain.targets.loihi.numerics import (
     DEFAULT_VTH_MANT,
     LoihiNumericsError,
+    LoihiWeights,
+    WeightConversion,
     convert_population,
     convert_weights,
     mantissa_range,
@@ -28,8 +35,10 @@ from toolchain.targets.loihi.numerics import (
 from toolchain.targets.loihi.timing import estimate_step
 
 
-def quantise(build: Build) -> Build:
-    """Pass: each projection's Loihi weight format, and what it did to the weights."""
+def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False) -> Build:
+    """Pass: each projection's Loihi weight format, and what it did to the weights; for a
+    plastic projection also its STDP rule on the learning engine (epoch length in steps,
+    stochastic or nearest weight rounding, as the simulator will run it)."""
     net = build.network
     units: dict[str, float] = {}
     for pop in net.populations:
@@ -42,7 +51,11 @@ def quantise(build: Build) -> Build:
     for proj in net.projections:
         if proj.post not in units:  # only a non-strict build gets here: it cannot go on
             raise MappingError("; ".join(build.violations))
-        conv = convert_weights(proj.label, proj.weight, units[proj.post])
+        if proj.plasticity is not None:
+            conv = convert_plastic_weights(proj, units[proj.post])
+            build = _check_learning(build, proj, conv, learning_epoch, stochastic)
+        else:
+            conv = convert_weights(proj.label, proj.weight, units[proj.post])
         low, high = mantissa_range(conv.sign_mode, conv.num_weight_bits)
         error = 0.0
         for a in range(0, proj.size, 1 << 22):  # float64 temporaries in bounded chunks
@@ -61,4 +74,31 @@ def quantise(build: Build) -> Build:
     return build.replace(numerics=tuple(out))
 
 
-PASSES = (check, quantise, partition, place, route, estimate_step, encode)
+def _check_learning(build: Build, proj: Projection, conv: WeightConversion, epoch: int,
+                    stochastic: bool) -> Build:
+    """The projection's STDP rule on Loihi's learning engine: a violation if it does not
+    map; its quantisation (realised taus, rates, bounds) goes to ``extras["learning"]``."""
+    try:
+        rule = map_stdp_rule(proj, LoihiWeights.from_conversion(conv), build.network.dt,
+                             epoch_steps=epoch, stochastic=stochastic)
+    except LoihiNumericsError as e:
+        return build.violate(str(e))
+    learning = dict(build.extras.get("learning", {}))
+    learning[proj.label] = rule.report
+    return build.replace(extras={**build.extras, "learning": learning})
+
+
+def passes(learning_epoch: int = 1, stochastic: bool = False) -> tuple[Pass, ...]:
+    """The passes in order, the quantise pass set up for the learning engine's options
+    (the same options give the same tuple)."""
+    return _passes(int(learning_epoch), bool(stochastic))
+
+
+@cache
+def _passes(learning_epoch: int, stochastic: bool) -> tuple[Pass, ...]:
+    configured = update_wrapper(
+        partial(quantise, learning_epoch=learning_epoch, stochastic=stochastic), quantise)
+    return (check, configured, partition, place, route, estimate_step, encode)
+
+
+PASSES = passes()

@@ -269,6 +269,11 @@ def _truncate_bits(num_weight_bits: int, sign_mode: SignMode) -> int:
     return WEIGHT_BITS - num_weight_bits + int(sign_mode is SignMode.MIXED)
 
 
+def mantissa_step(sign_mode: SignMode, num_weight_bits: int = WEIGHT_BITS) -> int:
+    """Distance between neighbouring mantissas the format can hold (learning rounds to it)."""
+    return 1 << _truncate_bits(num_weight_bits, sign_mode)
+
+
 def effective_mantissas(mantissas: np.ndarray, sign_mode: SignMode,
                         num_weight_bits: int = WEIGHT_BITS) -> np.ndarray:
     """What the synapse memory holds for the requested mantissas: lava's
@@ -743,11 +748,16 @@ class LoihiNumerics(Numerics):
     def __init__(self, *, vth_mant: int = DEFAULT_VTH_MANT,
                  num_weight_bits: int = WEIGHT_BITS,
                  populations: dict[str, LifConversion] | None = None,
-                 weights: dict[str, LoihiWeights] | None = None) -> None:
+                 weights: dict[str, LoihiWeights] | None = None,
+                 learning_epoch: int = 1, learning_seed: int | None = None) -> None:
         self.vth_mant, self.num_weight_bits = vth_mant, num_weight_bits
         self.populations: dict[str, LifConversion] = dict(populations or {})
         self.projections: dict[str, WeightConversion] = {}
         self._codecs: dict[str, LoihiWeights] = dict(weights or {})
+        # the learning engine (toolchain.targets.loihi.learning): epoch length in steps,
+        # and a seed for stochastic weight rounding (None: round to nearest)
+        self.learning_epoch, self.learning_seed = learning_epoch, learning_seed
+        self.learning: dict[str, object] = {}  # projection -> learning.LearningRule
 
     def kernel(self, population: Population, dt: float) -> NeuronKernel:
         conv = self.populations.get(population.label)
@@ -766,14 +776,29 @@ class LoihiNumerics(Numerics):
                 f"Projection '{projection.label}': post population '{post.label}' has no "
                 f"Loihi conversion yet; build kernels before weights"
             )
-        wc = convert_weights(projection.label, projection.weight, conv.units_per_na,
-                             num_weight_bits=self.num_weight_bits)
+        if projection.plasticity is not None:
+            from toolchain.targets.loihi.learning import convert_plastic_weights
+
+            wc = convert_plastic_weights(projection, conv.units_per_na, self.num_weight_bits)
+        else:
+            wc = convert_weights(projection.label, projection.weight, conv.units_per_na,
+                                 num_weight_bits=self.num_weight_bits)
         self.projections[projection.label] = wc
         return LoihiWeights.from_conversion(wc)
 
     def plasticity(self, projection: Projection, matrix: SynapseMatrix, codec: WeightCodec,
                    dt: float) -> PlasticityModel:
-        raise LoihiNumericsError(
-            f"Projection '{projection.label}' is plastic, but the Loihi model has no "
-            f"learning engine yet; run it with static weights or on the reference target"
-        )
+        """Loihi's learning engine for the projection's STDP rule (pair traces, product
+        terms, epochs); refuses a rule the engine cannot represent, by name."""
+        from toolchain.targets.loihi.learning import LoihiSTDP, map_stdp_rule
+
+        if not isinstance(codec, LoihiWeights):
+            raise LoihiNumericsError(
+                f"Projection '{projection.label}': Loihi learning needs Loihi weights, got "
+                f"{type(codec).__name__}")
+        config = map_stdp_rule(projection, codec, dt, epoch_steps=self.learning_epoch,
+                               stochastic=self.learning_seed is not None)
+        self.learning[projection.label] = config
+        assert projection.plasticity is not None
+        return LoihiSTDP(projection.plasticity, matrix, codec, dt, config,
+                         seed=self.learning_seed)
