@@ -27,8 +27,8 @@ def run_counts(kernel, steps):
 def test_mapping_reproduces_if_curr_exp_firing_under_dc_drive():
     pop = Population("p", CellType.IF_CURR_EXP, 4,
                      parameters={"i_offset": [0.5, 1.0, 2.0, 3.0], "tau_refrac": 2.0})
-    ref = run_counts(CurrExpKernel(pop, DT), 5000)
-    dpi = run_counts(DPIKernel(pop, DT, map_if_curr_exp(pop, delta_t=0.0)), 5000)
+    ref = run_counts(CurrExpKernel(pop, DT), 2000)
+    dpi = run_counts(DPIKernel(pop, DT, map_if_curr_exp(pop, delta_t=0.0)), 2000)
     assert ref[0] == 0 and dpi[0] == 0  # 0.5 nA * 20 MOhm = 10 mV: below threshold
     # the linear regime of the DPI is the LIF: the same rates up to spike-time resolution
     np.testing.assert_allclose(dpi, ref, atol=1)
@@ -102,10 +102,10 @@ def test_rest_above_threshold_becomes_a_dc_bias_as_in_va_cuba():
         "v_rest": -49.0, "v_thresh": -50.0, "v_reset": -60.0, "tau_refrac": 5.0})
     params = map_if_curr_exp(pop, delta_t=0.0)
     np.testing.assert_allclose(params.i_dc, THRESHOLD_SPAN_PA * 11 / 10)
-    ref = run_counts(CurrExpKernel(pop, DT), 5000)
-    dpi = run_counts(DPIKernel(pop, DT, params), 5000)
+    ref = run_counts(CurrExpKernel(pop, DT), 2500)
+    dpi = run_counts(DPIKernel(pop, DT, params), 2500)
     # it starts at rest, above threshold: a spike at once, then one per reset-to-threshold
     # climb of 20 ln((-49 + 60) / (-49 + 50)) ms plus 5 ms refractory
     period = 20 * np.log(11.0) + 5.0
-    assert abs(ref[0] - (1 + 500 // period)) <= 1
+    assert abs(ref[0] - (1 + 250 // period)) <= 1
     np.testing.assert_allclose(dpi, ref, atol=1)

@@ -13,7 +13,7 @@ from toolchain.targets import get_target
 from toolchain.targets.dynapse.spec import DynapseSpec, SynapseType
 from toolchain.targets.dynapse.target import DynapseTarget
 
-T_STOP = 300.0
+T_STOP = 200.0
 
 
 def driven_network(n_in=20, n_out=40, weight=1.5, seed=0, plasticity=None):
