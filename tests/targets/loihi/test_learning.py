@@ -238,6 +238,28 @@ def test_runs_are_deterministic_and_stochastic_rounding_is_seeded() -> None:
     assert np.abs(seeded[0] - first).max() <= na.projections["stdp"].na_per_mantissa * 1.0001
 
 
+def test_stochastic_rounding_keeps_the_expected_change() -> None:
+    """100 identical pairs (pre 3 steps before post): nearest rounding gives every synapse
+    the rounded change; stochastic rounding's mean is the unrounded accumulator value."""
+    rule = STDPRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.013, A_minus=0.017, w_min=0.0,
+                    w_max=0.1)
+    net = pair_network(rule, np.full(100, 3), w0=0.02)
+    numerics = LoihiNumerics(learning_seed=7)
+    before, after, _ = run(net, numerics)
+    cfg = numerics.learning["stdp"]
+    na = numerics.projections["stdp"].na_per_mantissa
+    w0 = int(np.rint(before[0] / na))
+    p = cfg.potentiation
+    dw = (p.mant * _decay_ints(cfg.x1.impulse, cfg.x1.factor, 3)) >> -p.exp
+    exact = w0 + dw / 2**ACC_FRAC_BITS
+    assert exact != round(exact)
+    got = np.rint(after / na)
+    assert set(got.tolist()) == {np.floor(exact), np.ceil(exact)}
+    assert abs(got.mean() - exact) < 0.15  # 4 standard errors of 100 draws
+    nearest = run(net, LoihiNumerics())[1]
+    assert np.all(np.rint(nearest / na) == _expected_mantissa(cfg, w0, 3))
+
+
 def test_reset_forgets_traces_and_keeps_weights() -> None:
     _, after, sim = run(pair_network(RULE), LoihiNumerics())
     sim.reset()
@@ -341,8 +363,8 @@ def test_engine_refuses_an_unmappable_rule_by_name() -> None:
 def test_pynn_stdp_script_runs_on_loihi_and_returns_weights_in_nA() -> None:
     import toolchain.pynn as sim
 
-    def script(target: str) -> np.ndarray:
-        sim.setup(timestep=DT, min_delay=DT, target=target)
+    def script(target: str, **options: object) -> np.ndarray:
+        sim.setup(timestep=DT, min_delay=DT, target=target, **options)
         times = [[60.0 - o * DT - DT] for o in OFFSETS]
         pre = sim.Population(OFFSETS.size, sim.SpikeSourceArray(spike_times=times))
         post = sim.Population(1, sim.IF_curr_exp(tau_refrac=60.0, v_thresh=-60.0,
@@ -366,3 +388,8 @@ def test_pynn_stdp_script_runs_on_loihi_and_returns_weights_in_nA() -> None:
     assert change > 0.002  # the protocol does learn
     # one mantissa is ~0.5 pA here; initial quantisation plus update rounding stays below 2
     assert np.abs(loihi - reference)[OFFSETS != 0].max() <= 0.001 + 0.03 * change
+    # setup() options reach the learning engine: seeded stochastic rounding stays within
+    # one mantissa step of nearest rounding
+    stochastic = script("loihi", learning_seed=5, learning_epoch=1)
+    assert not np.array_equal(stochastic, loihi)
+    assert np.abs(stochastic - loihi).max() <= 0.0006

@@ -32,6 +32,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +41,9 @@ from toolchain.sim.kernels import NeuronKernel, StateError
 from toolchain.sim.numerics import Numerics
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.synapses import SynapseMatrix, WeightCodec
+
+if TYPE_CHECKING:  # learning.py builds on this module
+    from toolchain.targets.loihi.learning import LearningRule
 
 # --------------------------------------------------------------------------- constants
 # lava-nc src/lava/proc/lif/models.py, AbstractPyLifModelFixed.__init__ and the precisions
@@ -757,7 +761,7 @@ class LoihiNumerics(Numerics):
         # the learning engine (toolchain.targets.loihi.learning): epoch length in steps,
         # and a seed for stochastic weight rounding (None: round to nearest)
         self.learning_epoch, self.learning_seed = learning_epoch, learning_seed
-        self.learning: dict[str, object] = {}  # projection -> learning.LearningRule
+        self.learning: dict[str, LearningRule] = {}  # per plastic projection
 
     def kernel(self, population: Population, dt: float) -> NeuronKernel:
         conv = self.populations.get(population.label)
