@@ -135,6 +135,9 @@ def test_the_artifact_saves_loads_and_simulates_the_same(tmp_path):
     art = target.compile(driven_network())
     loaded = load(save(art, tmp_path / "net.sfz"))
     assert loaded == art
+    with pytest.raises(ValueError, match=r"compiled for dynapse \(dynapse-se1-4chip\), not "
+                                         "for this target's dynapse-se2-4chip"):
+        DynapseTarget("se2").simulator(loaded)
     a, b = target.simulator(art), target.simulator(loaded)
     for sim in (a, b):
         sim.run_until(50.0)

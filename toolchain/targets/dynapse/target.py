@@ -75,6 +75,12 @@ class DynapseTarget(Target):
     def mapping(self, compiled: CompiledNetwork) -> DynapseMapping:
         """The mapper's detail (CAM words, tags, realised weights); deterministic, so it is
         recomputed from the artifact's network rather than stored."""
+        if compiled.target != self.name or compiled.board != self.board:
+            raise ValueError(
+                f"the artifact was compiled for {compiled.target} ({compiled.board}), not for "
+                f"this target's {self.board}; use a DynapseTarget with the same generation "
+                "and chip count"
+            )
         return map_network(compiled.network, self.spec, delay_tolerance=self.delay_tolerance)
 
     def simulator(self, compiled: CompiledNetwork | Network) -> DynapseSimulator:
