@@ -1,15 +1,15 @@
 """The portability matrix: one PyNN script on the float reference and on every target.
 
-``spikeforge portability SCRIPT [ARGS]`` runs the script once on the reference to capture
-its network (the IR the PyNN backend builds at ``run()``) and its run length, then
+``spikeforge portability SCRIPT [ARGS]`` captures the network the script builds and the
+length of its first run (:mod:`toolchain.pynn.capture`, without simulating), then
 compiles and simulates that same network on every registered target.  A target that
 refuses the network (a limit, a feature it lacks) is a row that says why.  For each target
 and population the table gives the firing rate and the deviation metrics of
 :mod:`toolchain.sim.metrics` against the reference, plus per-step cost: the target's energy
 and hardware wall-time estimates, and the host time the co-simulation took.
 
-A script that runs several segments (``reset()`` between runs) is captured as its last
-network, run once for the longest time it reached.
+A script that runs several segments (``reset()`` between runs) is captured as the network
+of its first segment, run for that segment's length.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from toolchain.ir import Network, Recording
+from toolchain.pynn.capture import CaptureError, capture
 from toolchain.sim.metrics import compare
 from toolchain.sim.results import SimulationResult
 
@@ -34,10 +35,6 @@ REFERENCE = "reference"
 PYNN_EXAMPLES = Path("share") / "pynn-examples"
 # Rasters show at most this many neurons per population, so big networks stay legible.
 RASTER_NEURONS = 100
-
-
-class CaptureError(RuntimeError):
-    """The script did not build and run a network spikeforge could capture."""
 
 
 @dataclass
@@ -186,27 +183,6 @@ def _pct(x: object) -> str:
 
 
 # --------------------------------------------------------------------------- running
-
-
-def capture(script: str | Path, args: Sequence[str] = ()) -> tuple[Network, float]:
-    """Run ``script`` on the reference; return the network it built and how long it ran."""
-    from toolchain.pynn import simulator
-    from toolchain.pynn.runner import run_script
-
-    try:
-        status = run_script(script, args, target=REFERENCE)
-    except Exception as e:
-        raise CaptureError(f"PyNN script '{script}' failed on spikeforge: {_reason(e)}") from e
-    network, t_stop = simulator.state.network, simulator.state.t
-    if status != 0:
-        raise CaptureError(f"PyNN script '{script}' exited with status {status}")
-    if network is None or not t_stop > 0:
-        raise CaptureError(
-            f"PyNN script '{script}' did not run a network on spikeforge (no run() with "
-            "'spikeforge' as its simulator); pass the simulator name as PyNN scripts expect, "
-            "e.g. 'spikeforge portability script.py spikeforge'"
-        )
-    return network, float(t_stop)
 
 
 def pynn_examples() -> Path | None:
