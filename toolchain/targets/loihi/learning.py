@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -90,19 +91,37 @@ DEFAULT_EPOCH_STEPS = 1
 # --------------------------------------------------------------------------- arithmetic
 
 
+#: steps one lookup in a decay table covers (a table: 65 x 16384 int16, 2 MB; the last
+#: 8 decay factors are kept)
+_TABLE_STEPS = 64
+
+
+@lru_cache(maxsize=8)
+def _decay_table(factor: int) -> np.ndarray:
+    """Row a holds every trace value after a per-step decays: repeated truncation has no
+    closed form, and a table turns the per-step loop into one lookup per 64 steps."""
+    rows = np.empty((_TABLE_STEPS + 1, TRACE_MAX + 1), dtype=np.int16)
+    x = np.arange(TRACE_MAX + 1, dtype=np.int64)
+    rows[0] = x
+    for a in range(1, _TABLE_STEPS + 1):
+        x = decay(x, factor).astype(np.int64)
+        rows[a] = x
+    rows.setflags(write=False)
+    return rows
+
+
 def decay_trace(trace: np.ndarray, factor: int, steps: np.ndarray | int) -> np.ndarray:
-    """``trace`` after ``steps`` per-step decays (each ``x * factor / 4096`` rounded toward
-    zero), one step at a time: repeated truncation has no closed form.  A positive trace
-    loses at least one unit per step, so the loop ends within ~11 time constants."""
+    """``trace`` (values 0..TRACE_MAX) after ``steps`` per-step decays, each
+    ``x * factor / 4096`` rounded toward zero."""
+    table = _decay_table(int(factor))
     x = np.array(trace, dtype=np.int64)
     left = np.broadcast_to(np.asarray(steps, dtype=np.int64), x.shape).copy()
-    active = (left > 0) & (x > 0)
-    while active.any():
-        idx = np.flatnonzero(active)
-        x[idx] = decay(x[idx], factor).astype(np.int64)
-        left[idx] -= 1
-        active[idx] = (left[idx] > 0) & (x[idx] > 0)
-    return x
+    while True:
+        chunk = np.minimum(left, _TABLE_STEPS)
+        x = table[chunk, x].astype(np.int64)
+        left -= chunk
+        if not np.any((left > 0) & (x > 0)):
+            return x
 
 
 def add_impulse(trace: np.ndarray, impulse: int) -> np.ndarray:
