@@ -15,6 +15,7 @@ import collections
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 
 import numpy as np
@@ -407,9 +408,13 @@ class ServedBoard:
                 data = self._link.read(0.0 if board.busy else 0.05)
             except LinkClosedError:
                 return
-            if data:
-                board.receive(data)
-            board.tick()
+            try:
+                if data:
+                    board.receive(data)
+                board.tick()
+            except Exception:  # a model or RTL failure: report it, keep the link alive
+                traceback.print_exc()
+                board.state = p.BoardState.IDLE
 
     def stop(self) -> None:
         self._stop.set()
