@@ -24,36 +24,13 @@ def _network_from(source: str, script_args: tuple[str, ...]):
     return _capture(source, script_args)
 
 
-class _Captured(Exception):
-    """Stops a PyNN script at its first run(): compiling needs the network, not a run."""
-
-
 def _capture(script: str, script_args: tuple[str, ...]):
-    from toolchain.pynn import simulator
-    from toolchain.pynn.build import build_network
-    from toolchain.pynn.runner import run_script
+    from toolchain.pynn.capture import CaptureError, capture
 
-    captured = []
-
-    def capture(state: object) -> None:
-        captured.append(build_network(state).network)
-        raise _Captured
-
-    original = simulator.State._compile  # where the backend turns the script into IR
-    simulator.State._compile = capture
     try:
-        status = run_script(script, script_args)
-    except _Captured:
-        status = 0
-    finally:
-        simulator.State._compile = original
-    if not captured:
-        if status != 0:
-            raise click.ClickException(f"PyNN script '{script}' exited with status {status}")
-        raise click.ClickException(
-            f"PyNN script '{script}' built no network: it never called run(); spikeforge "
-            "captures the network when the script first runs it")
-    return captured[0]
+        return capture(script, script_args)[0]
+    except CaptureError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @click.command("compile", context_settings={"ignore_unknown_options": True})
