@@ -1,4 +1,8 @@
-"""The targets spikeforge can compile for, by the name users pass to ``setup(target=...)``."""
+"""The targets spikeforge can compile for, by the name users pass to ``setup(target=...)``.
+
+Each entry imports its target only when asked for, so that using one target never pays for
+(or needs the dependencies of) another.
+"""
 
 from __future__ import annotations
 
@@ -12,55 +16,47 @@ class UnknownTargetError(ValueError):
 
 
 def _reference() -> type[Target]:
+    """float64 reference: exact integration, ideal interconnect"""
     from toolchain.targets.reference import ReferenceTarget
 
     return ReferenceTarget
 
 
-def _fpga() -> type[Target]:
-    from toolchain.targets.fpga import FpgaTarget
-
-    return FpgaTarget
-
-
-# name -> a function returning the Target class; imports stay lazy so that using one
-# target never imports another's dependencies.
-TARGETS: dict[str, Callable[[], type[Target]]] = {
-    "reference": _reference,
-}
-TARGETS["reference"].__doc__ = "float64 reference: exact integration, ideal interconnect"
-TARGETS["fpga"] = _fpga
-_fpga.__doc__ = "our FPGA LIF/STDP core: golden model of the RTL, bit-exact"
-
-
 def _loihi() -> type[Target]:
+    """Intel Loihi 1: per-core limits, mesh placement, bit-accurate CUBA LIF, SANA-FE costs"""
     from toolchain.targets.loihi import LoihiTarget
 
     return LoihiTarget
 
 
-TARGETS["loihi"] = _loihi
-_loihi.__doc__ = "Intel Loihi 1: per-core limits, mesh placement, SANA-FE step cost"
-
-
 def _spinnaker2() -> type[Target]:
+    """SpiNNaker2: M4F PEs, s16.15 or float32, key/mask routing, tick deadline"""
     from toolchain.targets.spinnaker2 import SpiNNaker2Target
 
     return SpiNNaker2Target
 
 
-TARGETS["spinnaker2"] = _spinnaker2
-_spinnaker2.__doc__ = "SpiNNaker2: M4F PEs, s16.15 or float32, key/mask routing, tick deadline"
-
-
 def _dynapse() -> type[Target]:
+    """DYNAP-SE (SE1; SE2 option): analog DPI neurons, mismatch, routing latency"""
     from toolchain.targets.dynapse.target import DynapseTarget
 
     return DynapseTarget
 
 
-TARGETS["dynapse"] = _dynapse
-_dynapse.__doc__ = "DYNAP-SE (SE1; SE2 option): analog DPI neurons, mismatch, routing latency"
+def _fpga() -> type[Target]:
+    """our FPGA LIF/STDP core: golden model of the RTL, bit-exact"""
+    from toolchain.targets.fpga import FpgaTarget
+
+    return FpgaTarget
+
+
+TARGETS: dict[str, Callable[[], type[Target]]] = {
+    "reference": _reference,
+    "loihi": _loihi,
+    "spinnaker2": _spinnaker2,
+    "dynapse": _dynapse,
+    "fpga": _fpga,
+}
 
 
 def get_target(name: str, **options: object) -> Target:
