@@ -1,4 +1,55 @@
 """spikeforge: write a spiking network once in PyNN; compile, co-simulate and deploy it on
-neuromorphic hardware (Loihi, SpiNNaker2, DYNAP-SE, and an open FPGA LIF/STDP core)."""
+neuromorphic hardware (Loihi, SpiNNaker2, DYNAP-SE, and an open FPGA LIF/STDP core).
+
+The Python API in four calls (PyNN users need none of them: ``setup(target=...)`` does it)::
+
+    import toolchain as sf
+    net = sf.load("net.sfnet")                      # or build a toolchain.ir.Network
+    compiled = sf.compile(net, "loihi")             # raises if it does not fit, saying why
+    result = sf.simulate(net, "loihi", t_stop=500)  # a SimulationResult
+    report = sf.deviation(net, "loihi", t_stop=500) # vs the float reference
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from toolchain.ir import load, save
+
+if TYPE_CHECKING:
+    from toolchain.ir import Network
+    from toolchain.sim.metrics import DeviationReport
+    from toolchain.sim.results import SimulationResult
 
 __version__ = "0.1.0"
+
+
+def compile(network: Network, target: str = "reference", **options: Any) -> Any:  # noqa: A001
+    """Map ``network`` onto ``target`` (constructed with ``options``)."""
+    from toolchain.targets import get_target
+
+    return get_target(target, **options).compile(network)
+
+
+def simulate(network: Network, target: str = "reference", *, t_stop: float,
+             **options: Any) -> SimulationResult:
+    """Compile ``network`` for ``target`` and co-simulate it for ``t_stop`` ms."""
+    from toolchain.targets import get_target
+
+    tgt = get_target(target, **options)
+    sim = tgt.simulator(tgt.compile(network))
+    sim.run_until(t_stop)
+    return sim.result()
+
+
+def deviation(network: Network, target: str, *, t_stop: float,
+              **options: Any) -> DeviationReport:
+    """How far ``target``'s behaviour is from the float reference on ``network``."""
+    from toolchain.sim.metrics import compare
+
+    reference = simulate(network, "reference", t_stop=t_stop)
+    return compare(reference, simulate(network, target, t_stop=t_stop, **options),
+                   t_stop=t_stop)
+
+
+__all__ = ["__version__", "compile", "deviation", "load", "save", "simulate"]
