@@ -538,7 +538,10 @@ class _InputSender:
         info = session._info()
         self.id_bytes = info.input_id_bytes
         self.slots = info.input_slots
-        self.frames: list[bytes] = []  # every frame made so far; index = input frame number
+        # frames not yet consumed by the board, by input frame number (older ones are dropped,
+        # so a long stream does not keep its whole history)
+        self.frames: dict[int, bytes] = {}
+        self.made = 0  # input frames made so far
         self.base = 0  # oldest frame not yet consumed by the board
         self.next = 0  # next frame to send
         self._source = source
@@ -561,15 +564,16 @@ class _InputSender:
                 )
         for block in p.split_spike_blocks(self._next_step, steps, self.id_bytes,
                                           max_steps=BLOCK_STEPS):
-            seq = len(self.frames) % p.SEQ_MODULUS
-            self.frames.append(p.encode_frame(p.FrameType.INPUT, seq,
-                                              block.encode(self.id_bytes, "INPUT")))
+            payload = block.encode(self.id_bytes, "INPUT")
+            self.frames[self.made] = p.encode_frame(p.FrameType.INPUT,
+                                                    self.made % p.SEQ_MODULUS, payload)
+            self.made += 1
         self._next_step += n
         return True
 
     def fill(self) -> None:
         while self.next - self.base < self.slots:
-            if self.next >= len(self.frames) and not self._make_frame():
+            if self.next >= self.made and not self._make_frame():
                 return
             self.s.link.write(self.frames[self.next])
             self.next += 1
@@ -584,6 +588,8 @@ class _InputSender:
             if f.type is p.FrameType.CREDIT:
                 k = self.index_of(p.Credit.decode(f.payload).next_seq)
                 if k is not None and k > self.base:
+                    for done in range(self.base, k):
+                        self.frames.pop(done, None)
                     self.base = k
                     progressed = True
             elif f.type is p.FrameType.ERROR:
