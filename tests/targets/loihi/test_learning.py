@@ -220,6 +220,23 @@ def test_a_two_step_epoch_pairs_spikes_within_it_both_ways() -> None:
     assert int(np.rint(a2[0] / na)) == ((w << ACC_FRAC_BITS) + dw + 64) >> ACC_FRAC_BITS
 
 
+def test_a_weight_set_mid_epoch_is_the_base_of_a_new_epoch() -> None:
+    """Eight-step epoch 56-63: the pre spike arrives at 59, the weight is set at 60, the post
+    spike at 60 then counts from the set weight, paired with the pre trace at 63."""
+    numerics = LoihiNumerics(learning_epoch=8)
+    sim = Engine(pair_network(RULE, np.array([1])), numerics=numerics)
+    sim.run_until(60.0)
+    sim.set_weights("stdp", 0.08)
+    sim.run_until(130.0)
+    assert sim.result().spikes["post"].times.tolist() == [60.0]
+    cfg = numerics.learning["stdp"]
+    na = numerics.projections["stdp"].na_per_mantissa
+    w = int(np.rint(0.08 / na))
+    p = cfg.potentiation
+    dw = (p.mant * _decay_ints(cfg.x1.impulse, cfg.x1.factor, 4)) >> -p.exp
+    assert int(np.rint(sim.weights("stdp")[0] / na)) == ((w << ACC_FRAC_BITS) + dw + 64) >> 7
+
+
 # ---------------------------------------------------------------------------- determinism
 
 

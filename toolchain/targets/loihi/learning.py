@@ -387,6 +387,7 @@ class LoihiSTDP(PlasticityModel):
         self._last = np.zeros(n, dtype=np.int64)
         self._epoch = np.full(n, -1, dtype=np.int64)
         self._w_start = np.zeros(n, dtype=np.int64)
+        self._written = np.zeros(n, dtype=np.int64)  # what the last evaluation wrote
         self._x0 = np.zeros(n, dtype=bool)
         self._y0 = np.zeros(n, dtype=bool)
         self._rng = None if self.seed is None else np.random.default_rng(self.seed)
@@ -407,7 +408,9 @@ class LoihiSTDP(PlasticityModel):
     def _touch(self, step: int, syn: np.ndarray, weights: np.ndarray) -> None:
         """Open a new epoch where one ended; decay the traces to ``step``."""
         epoch = step // self.config.epoch_steps
-        fresh = syn[self._epoch[syn] != epoch]
+        # a weight set from outside (set_weights) starts a new epoch for its synapse: the
+        # interrupted epoch's earlier spikes no longer count
+        fresh = syn[(self._epoch[syn] != epoch) | (weights[syn] != self._written[syn])]
         if fresh.size:
             self._epoch[fresh] = epoch
             self._w_start[fresh] = weights[fresh]
@@ -431,7 +434,9 @@ class LoihiSTDP(PlasticityModel):
         else:
             dw = c.potentiation.apply(x1) - c.depression.apply(y1)
         acc = (w << ACC_FRAC_BITS) + np.clip(dw, -ACC_MAX, ACC_MAX)
-        weights[syn] = np.clip(self._round(acc, syn), self._low, self._high)
+        w_new = np.clip(self._round(acc, syn), self._low, self._high)
+        weights[syn] = w_new
+        self._written[syn] = w_new
 
     def _round(self, acc: np.ndarray, syn: np.ndarray) -> np.ndarray:
         """Accumulator to the weight's mantissa step: nearest (ties up) or stochastic."""
