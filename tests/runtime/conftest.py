@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+# The HIL fixtures come from the pytest11 plugin once spikeforge is installed; importing them
+# here keeps these tests runnable from a checkout that has not been reinstalled yet.
+from toolchain.runtime.pytest_plugin import BoardEndpoint, board, board_session  # noqa: F401
 from toolchain.targets.fpga.image import CoreImage, StdpParams
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import CoreSpec
@@ -53,7 +56,7 @@ def same_spikes(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
 
 
 @pytest.fixture
-def spec(board) -> CoreSpec:  # noqa: ANN001 - the plugin's BoardEndpoint
+def spec(board: BoardEndpoint) -> CoreSpec:  # noqa: F811 - the fixture, used by name
     if board.spec is None:
         pytest.skip("these tests build images for a known core build; real boards report theirs")
     return board.spec

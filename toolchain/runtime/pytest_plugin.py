@@ -59,13 +59,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def board(request: pytest.FixtureRequest) -> Iterator[BoardEndpoint]:
-    kind = request.config.getoption("--board")
-    port = request.config.getoption("--port")
+    # defaults too, so the fixtures also work imported into a conftest without the plugin
+    kind = request.config.getoption("--board", default=VIRTUAL)
+    port = request.config.getoption("--port", default=None)
     if kind in (VIRTUAL, RTL_SIM):
         from toolchain.runtime.virtual import MODEL, RTL, ServedBoard
         from toolchain.targets.fpga.spec import preset
 
-        spec = preset(request.config.getoption("--board-preset"))
+        spec = preset(request.config.getoption("--board-preset", default="tiny"))
         with ServedBoard(spec, core=MODEL if kind == VIRTUAL else RTL) as served:
             yield BoardEndpoint(kind, served.path, spec, served)
         return
