@@ -17,7 +17,13 @@ from toolchain.ir import (
 )
 from toolchain.sim.clock import event_step
 from toolchain.sim.engine import Engine
-from toolchain.sim.sources import CurrentSchedule, SourceSpikes, poisson_times
+from toolchain.sim.sources import (
+    POISSON_WINDOW_MS,
+    CurrentSchedule,
+    SourceSpikes,
+    poisson_times,
+    poisson_window_ms,
+)
 
 
 def poisson(rate: float = 20.0, size: int = 200, seed: int = 3, label: str = "p",
@@ -66,16 +72,26 @@ def test_poisson_start_and_duration_per_neuron() -> None:
         assert t.min() >= lo and t.max() < hi
 
 
-def test_source_spikes_per_step_are_the_binned_times() -> None:
-    src = poisson(300.0, 20)  # several spikes per neuron per window edge region
-    steps = int(2500.0 / DT)
+@pytest.mark.parametrize(("rate", "size", "t_stop"), [(300.0, 20, 2500.0), (20000.0, 1500, 60.0)])
+def test_source_spikes_per_step_are_the_binned_times(rate: float, size: int,
+                                                     t_stop: float) -> None:
+    src = poisson(rate, size)
+    window = poisson_window_ms(src)
+    # fast sources get shorter windows (a bounded draw), slow ones the standard length
+    assert window == (POISSON_WINDOW_MS if rate < 256 else 256 * 1000.0 / rate)
+    steps = int(t_stop / DT)
     spikes = SourceSpikes(src, 5, DT)
     per_step = [spikes.at(k) for k in range(steps)]
-    times, senders = poisson_times(src, 5, 0.0, 2500.0 - 1e-3 * DT)
+    times, senders = poisson_times(src, 5, 0.0, t_stop - 1e-3 * DT)
     binned = event_step(times, DT)
-    for k in (0, 1, 9999, 10000, 10001, steps - 1):  # around the 1000 ms window edge
+    edge = int(window / DT)
+    for k in (0, 1, edge - 1, edge, edge + 1, steps - 1):  # around a window edge
         np.testing.assert_array_equal(np.sort(per_step[k]), np.sort(senders[binned == k]))
     assert sum(s.size for s in per_step) == times.size
+    expected = rate * size * t_stop / 1000.0
+    assert abs(times.size - expected) < 5 * np.sqrt(expected)
+    # blocks of neurons are drawn from their own seeds: every neuron fires
+    assert np.unique(senders).size == size
 
 
 def test_array_source_binning_and_repeats() -> None:

@@ -17,9 +17,23 @@ import numpy as np
 from toolchain.ir import ArraySource, DCSource, Network, PoissonSource, StepCurrentSource
 from toolchain.sim.clock import EVENT_SHIFT, event_step, nearest_step
 
-# Poisson spike times are drawn window by window; a window is the unit of realisation
-# (fixed in absolute time so that segmentation cannot change the spikes).
+# Poisson spike times are drawn window by window and block by block of neurons; windows are
+# fixed in absolute time so that segmentation cannot change the spikes.  A window lasts
+# POISSON_WINDOW_MS, shortened for fast sources so that a neuron expects at most
+# POISSON_SPIKES_PER_WINDOW spikes in it; with blocks of POISSON_BLOCK neurons this bounds the
+# memory of one draw (a background source at 16 kHz per neuron would otherwise need
+# gigabytes).  Both depend only on the source, so every target realises the same spikes.
 POISSON_WINDOW_MS = 1000.0
+POISSON_SPIKES_PER_WINDOW = 256
+POISSON_BLOCK = 1024
+
+
+def poisson_window_ms(source: PoissonSource) -> float:
+    """Length of the realisation windows of ``source`` (ms)."""
+    fastest = float(source.rate.max())
+    if fastest * POISSON_WINDOW_MS / 1000.0 <= POISSON_SPIKES_PER_WINDOW:
+        return POISSON_WINDOW_MS
+    return POISSON_SPIKES_PER_WINDOW * 1000.0 / fastest
 
 
 def poisson_window(source: PoissonSource, network_seed: int,
@@ -29,17 +43,29 @@ def poisson_window(source: PoissonSource, network_seed: int,
     Each neuron's train restarts at the window's start; a Poisson process has no memory,
     so the concatenation of windows is still a Poisson process.
     """
-    t0 = window * POISSON_WINDOW_MS
-    t1 = t0 + POISSON_WINDOW_MS
-    rng = np.random.default_rng(
-        [network_seed, source.seed, zlib.crc32(source.label.encode()), window])
-    active = np.flatnonzero((source.rate > 0) & (source.start < t1)
-                            & (source.start + source.duration > t0))
+    length = poisson_window_ms(source)
+    t0, t1 = window * length, (window + 1) * length
+    label_seed = zlib.crc32(source.label.encode())
+    parts = []
+    for first in range(0, source.size, POISSON_BLOCK):
+        rng = np.random.default_rng([network_seed, source.seed, label_seed, window, first])
+        block = np.arange(first, min(first + POISSON_BLOCK, source.size))
+        parts.append(_exponential_trains(source, block, t0, t1, rng))
+    times = np.concatenate([p[0] for p in parts])
+    senders = np.concatenate([p[1] for p in parts])
+    order = np.argsort(times, kind="stable")
+    return times[order], senders[order]
+
+
+def _exponential_trains(source: PoissonSource, block: np.ndarray, t0: float, t1: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    start, stop = source.start[block], source.start[block] + source.duration[block]
+    active = block[(source.rate[block] > 0) & (start < t1) & (stop > t0)]
     if active.size == 0:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     scale = 1000.0 / source.rate[active]  # mean ISI in ms
-    expected = POISSON_WINDOW_MS / scale
-    n_draw = int(math.ceil(expected.max() + 6 * math.sqrt(expected.max()) + 8))
+    expected = float((t1 - t0) / scale.min())
+    n_draw = int(math.ceil(expected + 6 * math.sqrt(expected) + 8))
     times = t0 + np.cumsum(rng.exponential(1.0, (active.size, n_draw)) * scale[:, None], axis=1)
     while True:  # top up the rare rows that have not yet passed the window's end
         short = np.flatnonzero(times[:, -1] < t1)
@@ -50,18 +76,17 @@ def poisson_window(source: PoissonSource, network_seed: int,
             rng.exponential(1.0, (short.size, n_draw)) * scale[short, None], axis=1)
         times = np.concatenate([times, more], axis=1)
     senders = np.broadcast_to(active[:, None], times.shape)
-    start = source.start[senders]
-    keep = (times < t1) & (times >= start) & (times < start + source.duration[senders])
-    times, senders = times[keep], senders[keep].astype(np.int64)
-    order = np.argsort(times, kind="stable")
-    return times[order], senders[order]
+    begin = source.start[senders]
+    keep = (times < t1) & (times >= begin) & (times < begin + source.duration[senders])
+    return times[keep], senders[keep].astype(np.int64)
 
 
 def poisson_times(source: PoissonSource, network_seed: int, t_start: float,
                   t_stop: float) -> tuple[np.ndarray, np.ndarray]:
     """All spike times (ms) and senders of ``source`` in [t_start, t_stop), sorted by time."""
-    first = int(t_start // POISSON_WINDOW_MS)
-    last = int(math.ceil(t_stop / POISSON_WINDOW_MS))
+    length = poisson_window_ms(source)
+    first = int(t_start // length)
+    last = int(math.ceil(t_stop / length))
     parts = [poisson_window(source, network_seed, w) for w in range(first, max(last, first + 1))]
     times = np.concatenate([p[0] for p in parts])
     senders = np.concatenate([p[1] for p in parts])
@@ -79,6 +104,8 @@ class SourceSpikes:
         self.dt = dt
         self._seed = network_seed
         self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if isinstance(source, PoissonSource):
+            self._window_ms = poisson_window_ms(source)
         if isinstance(source, ArraySource):
             senders = np.repeat(np.arange(source.size), np.diff(source.offsets))
             self._fixed = self._binned(source.times, senders)
@@ -104,8 +131,8 @@ class SourceSpikes:
         if isinstance(self.source, ArraySource):
             return _select(step, *self._fixed)
         # times binned into `step` lie in [(step - shift) dt, (step + 1 - shift) dt)
-        lo = max(int(((step - EVENT_SHIFT) * self.dt) // POISSON_WINDOW_MS), 0)
-        hi = int(((step + 1 - EVENT_SHIFT) * self.dt) // POISSON_WINDOW_MS)
+        lo = max(int(((step - EVENT_SHIFT) * self.dt) // self._window_ms), 0)
+        hi = int(((step + 1 - EVENT_SHIFT) * self.dt) // self._window_ms)
         if lo == hi:
             return _select(step, *self._window(lo))
         return np.concatenate([_select(step, *self._window(w)) for w in range(lo, hi + 1)])
