@@ -82,3 +82,26 @@ def test_all_to_all_pairing_and_bounds() -> None:
     # learnt weights survive reset, traces do not
     sim.reset()
     np.testing.assert_array_equal(sim.weights("stdp"), res.weights["stdp"])
+
+
+def test_each_synapse_learns_from_its_own_axonal_delay() -> None:
+    rule = STDPRule(tau_plus=10.0, tau_minus=10.0, A_plus=0.1, A_minus=0.1, w_max=0.01)
+    delays = [1.0, 3.0, 6.0]  # one pre spike reaches three synapses at three times
+    pre = ArraySource.from_lists("pre", [[45.0]])
+    teacher = ArraySource.from_lists("teacher", [[T_TEACHER]])
+    post = Population("post", "IF_curr_exp", 1, {"tau_refrac": 80.0, "v_thresh": -60.0})
+    net = Network(populations=(post,), sources=(pre, teacher), projections=(
+        Projection("stdp", "pre", "post", [0, 0, 0], [0, 0, 0], [0.005] * 3, delays,
+                   plasticity=rule),
+        Projection("drive", "teacher", "post", [0], [0], [50.0], [DT])),
+        recordings=(Recording("post", "spikes", [0]),))
+    sim = Engine(net)
+    sim.run_until(70.0)
+    res = sim.result()
+    t_post = res.spikes["post"].times[0]
+    lag = t_post - (45.0 + np.array(delays))
+    assert (lag > 0).any() and (lag < 0).any()
+    w0 = float(net.projections[0].weight[0])
+    expected = np.where(lag >= 0, 0.1 * 0.01 * np.exp(-lag / 10.0),
+                        -0.1 * 0.01 * np.exp(lag / 10.0))
+    np.testing.assert_allclose(res.weights["stdp"] - w0, expected, rtol=1e-9, atol=1e-15)
