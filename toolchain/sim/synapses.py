@@ -34,7 +34,11 @@ class WeightCodec(abc.ABC):
 
     @abc.abstractmethod
     def drive(self, stored: np.ndarray) -> np.ndarray:
-        """What each synapse adds to its post neuron's input, in the kernel's ``input_dtype``."""
+        """What each synapse adds to its post neuron's input, in the kernel's ``input_dtype``.
+
+        Must work synapse by synapse (elementwise): for static projections the engine
+        computes it once for all synapses and again only after ``set_weights``.
+        """
 
 
 class FloatWeights(WeightCodec):
