@@ -223,15 +223,14 @@ def _count(net: Network, bounds: np.ndarray, incoming: list[int],
         learning = proj.plasticity is not None
         row_slice, row_pre, length = synapse_rows(slice_of[proj.post_index], proj.pre_index,
                                                   n_slices, pre_size)
-        per_slice_rows = np.bincount(row_slice, minlength=n_slices)
-        use.input_axons += per_slice_rows * spec.input_axons_per_source(learning)
-        use.synapses += np.bincount(row_slice, weights=length, minlength=n_slices).astype(
-            np.int64)
         q = numerics[j]
-        bits = spec.synapse_row_bits(length, weight_bits=q.weight_bits, delay_bits=q.delay_bits,
-                                     index_bits=index_bits[row_slice], learning=learning)
-        use.synapse_bits += np.bincount(row_slice, weights=bits, minlength=n_slices).astype(
-            np.int64)
+        per_slice_rows, synapses, bits = _slice_totals(
+            row_slice, length, n_slices, lambda lengths, ib, q=q, learning=learning:
+            spec.synapse_row_bits(lengths, weight_bits=q.weight_bits, delay_bits=q.delay_bits,
+                                  index_bits=ib, learning=learning), index_bits)
+        use.input_axons += per_slice_rows * spec.input_axons_per_source(learning)
+        use.synapses += synapses
+        use.synapse_bits += bits
         use.synapse_configs += per_slice_rows > 0
         if learning:
             key = repr(proj.plasticity)
@@ -240,6 +239,31 @@ def _count(net: Network, bounds: np.ndarray, incoming: list[int],
     for mask in rules.values():
         use.learning_configs += mask
     return use
+
+
+def _slice_totals(row_slice: np.ndarray, length: np.ndarray, n_slices: int, row_bits,
+                  index_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per slice: rows, synapses and synapse memory bits.
+
+    Rows are tallied by (slice, length) first and the memory accounting runs on that small
+    table: rows are short (1-3 synapses in a large network sliced finely), so this avoids
+    evaluating the accounting once per row.
+    """
+    lmax = int(length.max()) if length.size else 0
+    if n_slices * (lmax + 1) <= 2 * length.size + 1024:
+        key = row_slice.astype(np.int64)
+        key *= lmax + 1
+        key += length
+        table = np.bincount(key, minlength=n_slices * (lmax + 1)).reshape(n_slices, lmax + 1)
+        del key
+        lengths = np.arange(lmax + 1)
+        bits = row_bits(lengths[None, :], index_bits[:, None])
+        return table.sum(axis=1), table @ lengths, (table * bits).sum(axis=1)
+    rows = np.bincount(row_slice, minlength=n_slices)
+    synapses = np.bincount(row_slice, weights=length, minlength=n_slices).astype(np.int64)
+    bits = row_bits(length, index_bits[row_slice])
+    return rows, synapses, np.bincount(row_slice, weights=bits, minlength=n_slices).astype(
+        np.int64)
 
 
 def synapse_rows(post_slice: np.ndarray, pre: np.ndarray, n_slices: int, pre_size: int
@@ -258,15 +282,17 @@ def synapse_rows(post_slice: np.ndarray, pre: np.ndarray, n_slices: int, pre_siz
     key *= pre_size
     key += pre
     key.sort()
-    new = np.empty(key.size, dtype=bool)
-    new[0] = True
-    np.not_equal(key[1:], key[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    del new
-    length = np.diff(np.append(starts, key.size)).astype(np.int32)
-    first = key[starts]
-    del key, starts
-    return ((first // pre_size).astype(np.int32), (first % pre_size).astype(np.int32), length)
+    edge = np.empty(key.size + 1, dtype=bool)  # True where a row starts, and at the end
+    edge[0] = edge[-1] = True
+    np.not_equal(key[1:], key[:-1], out=edge[1:-1])
+    bounds = np.flatnonzero(edge)
+    del edge
+    length = np.empty(bounds.size - 1, dtype=np.int32)
+    np.subtract(bounds[1:], bounds[:-1], out=length, casting="unsafe")
+    first = key[bounds[:-1]]
+    del key, bounds
+    row_slice, row_pre = np.divmod(first, dtype(pre_size))
+    return row_slice.astype(np.int32, copy=False), row_pre.astype(np.int32, copy=False), length
 
 
 def _distinct_per_slice(slice_of: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from toolchain.compiler.artifact import Cores, Placement, StepEstimate
 from toolchain.compiler.pipeline import Build, Rows
-from toolchain.compiler.place import source_cores
+from toolchain.compiler.place import hop_totals, source_cores
 from toolchain.ir import ArraySource, Network, PoissonSource
 
 
@@ -40,23 +40,32 @@ def estimate_step(build: Build) -> Build:
     cores: Cores = build.need("cores", "estimate_step")
     placement: Placement = build.need("placement", "estimate_step")
     rows: tuple[Rows | None, ...] = build.need("rows", "estimate_step")
+    populations = {p.label for p in net.populations}
     n = len(cores)
+    # Spikes from populations: every population fires at rate_hz, so their rows need no
+    # second pass: synaptic ops are p x synapses, messages p x output axons, and the hop
+    # sums come from the placer.  Host-injected sources have rates of their own.
+    p_pop = build.rate_hz * net.dt / 1e3
+    own = np.asarray(cores.synapses, dtype=np.float64)
     synops = np.zeros(n)
-    sent = np.zeros(n)
-    hop_x = hop_y = 0.0
-    longest_ns = 0.0
-    x = np.append(placement.x, 0)  # -1 = host at tile (0, 0)
-    y = np.append(placement.y, 0)
-    for proj, r, src_of in zip(net.projections, rows, source_cores(net, cores), strict=True):
-        if r is None or r.core.size == 0:
+    sent = p_pop * np.asarray(cores.output_axons, dtype=np.float64)
+    placed = build.extras.get("core_hops")
+    if placed is None:
+        placed = hop_totals(rows, source_cores(net, cores), [(placement.x, placement.y)],
+                            costs.hop_x.ns, costs.hop_y.ns)[0]
+    hop_x, hop_y = p_pop * placed.hops_x, p_pop * placed.hops_y
+    longest_ns = placed.longest_ns
+    for proj, r in zip(net.projections, rows, strict=True):
+        if r is None or r.core.size == 0 or proj.pre not in populations:
+            continue
+        own -= np.bincount(r.core, weights=r.length, minlength=n)
+    synops += p_pop * own
+    for proj, r in zip(net.projections, rows, strict=True):  # host sources, from tile (0, 0)
+        if r is None or r.core.size == 0 or proj.pre in populations:
             continue
         p = spike_probability(net, proj.pre, build.rate_hz)[r.pre]
         synops += np.bincount(r.core, weights=p * r.length, minlength=n)
-        src = np.full(r.core.size, -1) if src_of is None else src_of[r.pre]
-        if src_of is not None:
-            sent += np.bincount(src, weights=p, minlength=n)
-        hx = np.abs(x[src] - x[r.core])
-        hy = np.abs(y[src] - y[r.core])
+        hx, hy = placement.x[r.core], placement.y[r.core]
         hop_x += float(np.multiply(p, hx).sum())  # not p @ hx: int matmul is a slow path
         hop_y += float(np.multiply(p, hy).sum())
         longest_ns = max(longest_ns, float((hx * costs.hop_x.ns + hy * costs.hop_y.ns).max()))
