@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from toolchain.runtime import protocol as p
-from toolchain.runtime.session import Session
+from toolchain.runtime.session import BLOCK_STEPS, Session
 from toolchain.runtime.transport import BITS_PER_BYTE_8N1
 from toolchain.runtime.virtual import ServedBoard
 from toolchain.targets.fpga.image import CoreImage
@@ -48,7 +48,7 @@ def neurocorex_bytes(steps: list[np.ndarray]) -> int:
 def protocol_bytes(steps: list[np.ndarray], id_bytes: int) -> int:
     """Wire bytes of our INPUT frames (COBS, CRC, header and delimiter included)."""
     return sum(len(p.encode_frame(p.FrameType.INPUT, 0, b.encode(id_bytes)))
-               for b in p.split_spike_blocks(0, steps, id_bytes, max_steps=32))
+               for b in p.split_spike_blocks(0, steps, id_bytes, max_steps=BLOCK_STEPS))
 
 
 def poisson_steps(n_ids: int, rate: float, n_steps: int, seed: int) -> list[np.ndarray]:

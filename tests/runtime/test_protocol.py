@@ -157,19 +157,30 @@ def test_spike_block_id_width_error() -> None:
 
 def test_step_with_too_many_spikes_for_a_frame() -> None:
     with pytest.raises(p.ProtocolError, match="step 9 has 600 spikes, more than one frame of 1024 "
-                       "bytes carries with 2-byte ids; at most 508 spikes per step"):
+                       "bytes carries with 2-byte ids; at most 507 spikes per step"):
         list(p.split_spike_blocks(9, [np.arange(600, dtype=np.int32)], id_bytes=2))
 
 
-def test_spike_block_is_at_least_as_compact_as_3_byte_events() -> None:
-    # NeuroCoreX streams 3 bytes per event (FACTS.md); with per-step batches and 1-byte ids
-    # ours costs less once a step carries a few spikes, framing included.
+@pytest.mark.parametrize("n_ids,rate", [(200, 0.001), (200, 0.005), (200, 0.05)])
+def test_spike_block_is_at_least_as_compact_as_3_byte_events(n_ids: int, rate: float) -> None:
+    # NeuroCoreX streams 3 bytes per event (FACTS.md).  With 1-byte ids ours costs less,
+    # framing included, from sparse input (0.2 spikes per step) to busy steps.
     rng = np.random.default_rng(2)
-    steps = _steps(rng, 200, 200, 0.05)
+    steps = _steps(rng, 2000, n_ids, rate)
     wire = sum(len(p.encode_frame(p.FrameType.INPUT, 0, b.encode(1)))
-               for b in p.split_spike_blocks(0, steps, id_bytes=1))
+               for b in p.split_spike_blocks(0, steps, id_bytes=1, max_steps=128))
     n_spikes = sum(s.size for s in steps)
+    assert n_spikes > 100
     assert wire / n_spikes < 3.0
+
+
+def test_block_header_errors_name_the_step() -> None:
+    block = p.SpikeBlock(10, (np.zeros(0, np.int32), np.array([1], np.int32))).encode(1)
+    truncated_count = bytearray(block)
+    truncated_count[4] = 1  # n_steps = 1, but the record is for the block's second step
+    with pytest.raises(p.MessageError, match="record at offset 6 is for step 11, beyond the "
+                       "block's 1 steps from 10"):
+        p.SpikeBlock.decode(bytes(truncated_count), 1)
 
 
 def test_spikes_to_steps_groups_and_sorts() -> None:

@@ -17,9 +17,10 @@ A frame on the wire is ``COBS(type | seq | payload | crc16) 0x00``:
   cache, so retries are idempotent), input-spike frames (go-back-N), and output frames
   (the host asks for a missing one by number).
 
-Spikes travel in step blocks: the first step number, then one record per step whose header
-is a varint ``count << 1`` followed by ``count`` neuron ids, or ``n << 1 | 1`` for ``n`` silent
-steps.  Ids take one byte when the build has at most 256 neurons (inputs), else two.
+Spikes travel in step blocks: the first step number and the number of steps, then one record
+per step that has spikes: a varint header ``gap << 2 | min(count, 4) - 1`` (``gap`` = silent
+steps since the previous record; a count of 4 or more follows as a varint of ``count - 4``)
+and the ids.  Ids take one byte when the build has at most 256 neurons (inputs), else two.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE
 MAX_ENCODED = MAX_FRAME + MAX_FRAME // 254 + 1
 DELIMITER = 0x00
 SEQ_MODULUS = 256
+# Steps one spike block may cover: its step count is a u16, and a bound keeps a lost frame
+# from costing more than a few hundred steps of resend.
+MAX_BLOCK_STEPS = 4096
+BLOCK_HEADER_SIZE = 6  # first_step u32, n_steps u16
 
 
 class ProtocolError(ValueError):
@@ -728,64 +733,67 @@ class SpikeBlock:
         return sum(int(s.size) for s in self.steps)
 
     def encode(self, id_bytes: int, what: str = "spike block") -> bytes:
-        out = bytearray(struct.pack("<I", self.first_step))
-        silent = 0
+        if not 0 <= len(self.steps) <= MAX_BLOCK_STEPS:
+            raise ProtocolError(f"{what}: {len(self.steps)} steps in one block; at most "
+                                f"{MAX_BLOCK_STEPS}")
+        out = bytearray(struct.pack("<IH", self.first_step, len(self.steps)))
+        gap = 0
+        limit = 1 << (8 * id_bytes)
         for k, ids in enumerate(self.steps):
             if ids.size == 0:
-                silent += 1
+                gap += 1
                 continue
-            if silent:
-                out += encode_varint(silent << 1 | 1)
-                silent = 0
-            limit = 1 << (8 * id_bytes)
             if int(ids.max()) >= limit or int(ids.min()) < 0:
                 bad = int(ids[(ids >= limit) | (ids < 0)][0])
                 raise ProtocolError(
                     f"{what}: id {bad} in step {self.first_step + k} does not fit in "
                     f"{id_bytes} byte(s) (0..{limit - 1})"
                 )
-            out += encode_varint(int(ids.size) << 1)
+            out += step_header(gap, int(ids.size))
             out += ids.astype(f"<u{id_bytes}").tobytes()
-        if silent:
-            out += encode_varint(silent << 1 | 1)
+            gap = 0
         return bytes(out)
 
     @classmethod
     def decode(cls, payload: bytes, id_bytes: int, what: str = "spike block") -> SpikeBlock:
         r = _Reader(what, payload)
         first = r.uint(4, "first_step")
-        steps: list[np.ndarray] = []
+        n_steps = r.uint(2, "n_steps")
+        if n_steps > MAX_BLOCK_STEPS:
+            raise MessageError(f"{what}: field 'n_steps' = {n_steps} exceeds MAX_BLOCK_STEPS = "
+                               f"{MAX_BLOCK_STEPS}")
         empty = np.zeros(0, dtype=np.int32)
+        steps: list[np.ndarray] = []
         while r.pos < len(payload):
-            header = r.varint(f"step {first + len(steps)} header")
-            n = header >> 1
-            if header & 1:
-                if n == 0:
-                    raise MessageError(
-                        f"{what}: silent-run record at offset {r.pos - 1} has length 0"
-                    )
-                if len(steps) + n > MAX_PAYLOAD * 8:
-                    raise MessageError(
-                        f"{what}: silent run of {n} steps at offset {r.pos - 1} is longer than "
-                        f"any one frame may cover ({MAX_PAYLOAD * 8} steps)"
-                    )
-                steps.extend([empty] * n)
-                continue
-            if n == 0:
+            at = r.pos
+            header = r.varint(f"record header after step {first + len(steps) - 1}")
+            gap, short = header >> 2, header & 3
+            count = short + 1 if short < 3 else 4 + r.varint(f"spike count at offset {at}")
+            if len(steps) + gap >= n_steps:
                 raise MessageError(
-                    f"{what}: step record at offset {r.pos - 1} has 0 spikes; silent steps "
-                    "are sent as a silent run"
+                    f"{what}: record at offset {at} is for step {first + len(steps) + gap}, "
+                    f"beyond the block's {n_steps} steps from {first}"
                 )
-            raw = r.take(n * id_bytes, f"ids of step {first + len(steps)}")
+            steps.extend([empty] * gap)
+            raw = r.take(count * id_bytes, f"ids of step {first + len(steps)}")
             steps.append(np.frombuffer(raw, dtype=f"<u{id_bytes}").astype(np.int32))
+        steps.extend([empty] * (n_steps - len(steps)))
         return cls(first, tuple(steps))
+
+
+def step_header(gap: int, count: int) -> bytes:
+    """Record header of a step with ``count`` >= 1 spikes after ``gap`` silent steps: one
+    byte while gap < 32 and count <= 3, the sparse case a 3-byte event stream is good at."""
+    if count <= 3:
+        return encode_varint(gap << 2 | (count - 1))
+    return encode_varint(gap << 2 | 3) + encode_varint(count - 4)
 
 
 def split_spike_blocks(
     first_step: int,
     steps: Sequence[np.ndarray],
     id_bytes: int,
-    max_steps: int = 256,
+    max_steps: int = MAX_BLOCK_STEPS,
     max_payload: int = MAX_PAYLOAD,
 ) -> Iterator[SpikeBlock]:
     """Cut per-step spike lists into blocks whose encoding fits one frame.
@@ -793,20 +801,26 @@ def split_spike_blocks(
     ``max_steps`` bounds how far ahead a block reaches, which bounds latency when streaming.
     """
     k, n = 0, len(steps)
+    max_steps = min(max_steps, MAX_BLOCK_STEPS)
     while k < n:
-        size, start = 4, k
+        size, start, gap = BLOCK_HEADER_SIZE, k, 0
         while k < n and k - start < max_steps:
             count = int(steps[k].size)
-            cost = (len(encode_varint(count << 1)) + count * id_bytes) if count else 2
-            if size + cost > max_payload:
-                if k == start:
-                    raise ProtocolError(
-                        f"step {first_step + k} has {count} spikes, more than one frame of "
-                        f"{max_payload} bytes carries with {id_bytes}-byte ids; "
-                        f"at most {(max_payload - 8) // id_bytes} spikes per step"
-                    )
-                break
-            size += cost
+            if count:
+                cost = len(step_header(gap, count)) + count * id_bytes
+                if size + cost > max_payload:
+                    if k == start:
+                        raise ProtocolError(
+                            f"step {first_step + k} has {count} spikes, more than one frame of "
+                            f"{max_payload} bytes carries with {id_bytes}-byte ids; at most "
+                            f"{(max_payload - BLOCK_HEADER_SIZE - 4) // id_bytes} spikes per "
+                            "step"
+                        )
+                    break
+                size += cost
+                gap = 0
+            else:
+                gap += 1
             k += 1
         yield SpikeBlock(first_step + start, tuple(steps[start:k]))
 

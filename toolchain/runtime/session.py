@@ -39,9 +39,10 @@ MEMORY_OF_OP: dict[Op, p.Memory] = {
     Op.SYNAPSE: p.Memory.SYNAPSE,
     Op.STDP: p.Memory.STDP,
 }
-# Steps per INPUT frame when streaming: short enough that output follows input closely,
-# long enough that the frame overhead (9 bytes) is spread over many steps.
-BLOCK_STEPS = 32
+# Steps per INPUT frame when streaming: long enough that the frame overhead (11 bytes) is
+# spread over many spikes even when input is sparse, short enough that a lost frame costs
+# little to resend.  A live source that needs low latency passes a smaller block_steps.
+BLOCK_STEPS = 128
 
 
 class BoardError(RuntimeError):
@@ -389,11 +390,14 @@ class Session:
 
     # -- running -------------------------------------------------------------------------
     def run(self, n_steps: int, inputs: Any = None, *, dt: float | None = None,
-            on_step: Callable[[int, np.ndarray], None] | None = None) -> RunResult:
+            on_step: Callable[[int, np.ndarray], None] | None = None,
+            block_steps: int = BLOCK_STEPS) -> RunResult:
         """Run ``n_steps`` timesteps, streaming ``inputs`` (see :func:`step_inputs`).
 
         ``on_step(step, neuron_ids)`` is called for every step in order as its output
         arrives, so a caller can show live spike counts or react to the output.
+        ``block_steps`` is how many steps of input one frame carries (and so how far ahead
+        of the board a live source must be).
         """
         if n_steps <= 0:
             raise ValueError(f"run: n_steps = {n_steps}; give a positive number of steps")
@@ -403,8 +407,8 @@ class Session:
                            .payload)
         first = ack.value
         try:
-            sender = _InputSender(self, step_inputs(inputs, n_steps, dt=dt), first, n_steps) \
-                if streamed else None
+            sender = _InputSender(self, step_inputs(inputs, n_steps, dt=dt), first, n_steps,
+                                  block_steps) if streamed else None
             return self._collect(first, n_steps, sender, on_step)
         except (ValueError, p.ProtocolError):
             self.request(p.FrameType.STOP)  # bad input: leave the board idle, not waiting
@@ -533,8 +537,9 @@ class _InputSender:
     """Go-back-N sender of INPUT frames within the board's credits."""
 
     def __init__(self, session: Session, source: Iterator[np.ndarray], first: int,
-                 n_steps: int) -> None:
+                 n_steps: int, block_steps: int = BLOCK_STEPS) -> None:
         self.s = session
+        self.block_steps = block_steps
         info = session._info()
         self.id_bytes = info.input_id_bytes
         self.slots = info.input_slots
@@ -552,7 +557,7 @@ class _InputSender:
     def _make_frame(self) -> bool:
         if self._next_step >= self._end_step:
             return False
-        n = min(BLOCK_STEPS, self._end_step - self._next_step)
+        n = min(self.block_steps, self._end_step - self._next_step)
         steps = list(itertools.islice(self._source, n))
         steps += [np.zeros(0, np.int32)] * (n - len(steps))  # an iterator that ran dry
         for k, ids in enumerate(steps):
@@ -563,7 +568,7 @@ class _InputSender:
                     f"inputs 0..{self._n_inputs - 1}"
                 )
         for block in p.split_spike_blocks(self._next_step, steps, self.id_bytes,
-                                          max_steps=BLOCK_STEPS):
+                                          max_steps=self.block_steps):
             payload = block.encode(self.id_bytes, "INPUT")
             self.frames[self.made] = p.encode_frame(p.FrameType.INPUT,
                                                     self.made % p.SEQ_MODULUS, payload)
