@@ -13,7 +13,7 @@ import click
 from toolchain import __version__
 from toolchain.compiler.cli import compile_command, report_command
 from toolchain.dse.cli import dse
-from toolchain.runtime.cli import flash
+from toolchain.runtime.cli import boards, flash
 from toolchain.runtime.cli import run as run_on_board
 from toolchain.targets.fpga.cli import hdl
 
@@ -119,6 +119,7 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
 main.add_command(dse)
 main.add_command(compile_command)
 main.add_command(report_command)
+main.add_command(boards)
 main.add_command(flash)
 main.add_command(run_on_board)
 main.add_command(hdl)

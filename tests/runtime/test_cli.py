@@ -56,6 +56,42 @@ def test_run_on_a_real_board_needs_a_port() -> None:
         "channel))" in result.output
 
 
+def _table(output: str) -> dict[str, dict[str, str]]:
+    """`boards list` output back into rows, split at the header's column starts."""
+    header, *lines = output.splitlines()
+    names = header.split()
+    starts = [header.index(n) for n in names] + [None]
+    rows = {}
+    for line in lines:
+        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:], strict=False)]
+        rows[cells[0]] = dict(zip([n.lower() for n in names], cells, strict=True))
+    return rows
+
+
+def test_boards_list_shows_every_board_as_run_and_flash_see_it() -> None:
+    from toolchain.boards import load_boards
+    from toolchain.targets.fpga.spec import PRESETS
+
+    result = CliRunner().invoke(main, ["boards", "list"])
+    assert result.exit_code == 0, result.output
+    rows = _table(result.output)
+    boards = load_boards()
+    assert list(rows) == [*boards, "virtual", "rtl-sim"]
+    for name, spec in boards.items():
+        row = rows[name]
+        # the flash column is the start of the command `spikeforge flash` would run
+        cmd = flashing.flash_command(name, Path("x.bit"), loader="openFPGALoader")
+        assert row["flash"] == " ".join(cmd[:3])
+        assert row["core"] == f"{spec.core} ({PRESETS[spec.core].n_neurons} neurons)"
+        assert row["serial"] == f"{spec.baud} 8N1, port {spec.port_hint}"
+        assert row["fpga"].endswith(f" @ {spec.clock_hz // 1_000_000} MHz")
+    # the parts the boards carry (FACTS.md: iCEBreaker iCE40UP5K, ULX3S ECP5 85k)
+    assert rows["icebreaker"]["fpga"].startswith("iCE40UP5K-")
+    assert rows["ulx3s"]["fpga"].startswith("LFE5U-85F-")
+    for pty in ("virtual", "rtl-sim"):
+        assert rows[pty]["flash"] == "none" and "pty" in rows[pty]["serial"]
+
+
 def test_flash_command_for_each_board() -> None:
     ice = flashing.flash_command("icebreaker", Path("b/top.bin"), loader="ofl")
     assert ice == ["ofl", "-b", "ice40_generic", "--write-flash", "b/top.bin"]

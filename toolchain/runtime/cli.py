@@ -44,6 +44,64 @@ def flash(board: str, port: str | None, bitstream: Path | None, persist: bool,
     click.echo(f"flashed: {' '.join(cmd)}")
 
 
+# The two boards that need no hardware: the device side of the protocol served on a
+# pseudo-terminal, so any baud is accepted and nothing is flashed.
+PTY_BOARDS = {
+    VIRTUAL: "golden model",
+    RTL_SIM: "core RTL, simulated",
+}
+
+
+def board_rows() -> list[dict[str, str]]:
+    """One row per board `spikeforge run --board` accepts: the boards/*.toml files, then the
+    pty boards.  A row says what to plug in, which core build it carries, how to reach it and
+    how to flash it, so a user can pick ``--board``/``--port`` without reading TOML."""
+    from toolchain.boards import BoardError, load_boards
+    from toolchain.runtime.flash import LOADER_NAMES
+    from toolchain.targets.fpga.spec import PRESETS
+
+    rows = []
+    for spec in load_boards().values():
+        try:
+            cls = spec.platform_class()
+            fpga = f"{cls.device}-{cls.package}"
+        except BoardError:  # amaranth-boards not installed: the family still says enough
+            fpga = spec.family
+        core = PRESETS[spec.core]
+        rows.append({
+            "board": spec.name, "fpga": f"{fpga} @ {spec.clock_hz / 1e6:g} MHz",
+            "core": f"{spec.core} ({core.n_neurons} neurons)",
+            "serial": f"{spec.baud} 8N1, port {spec.port_hint}",
+            "flash": f"{LOADER_NAMES[0]} -b {spec.openfpgaloader_board}",
+        })
+    for name, what in PTY_BOARDS.items():
+        rows.append({"board": name, "fpga": f"none ({what})", "core": "any (--preset)",
+                     "serial": "a pty made per run, any baud",
+                     "flash": "none"})
+    return rows
+
+
+@click.group("boards")
+def boards() -> None:
+    """Boards spikeforge can run a network on."""
+
+
+@boards.command("list")
+def list_boards() -> None:
+    """List every board: its FPGA, core build, serial settings and how it is flashed."""
+    from toolchain.boards import BoardError
+
+    try:
+        rows = board_rows()
+    except BoardError as e:
+        raise click.ClickException(str(e)) from None
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for r in rows:
+        click.echo("  ".join(r[c].ljust(widths[c]) for c in columns).rstrip())
+
+
 class _Progress:
     """Live step and spike counts on stderr, at most a few times a second."""
 
