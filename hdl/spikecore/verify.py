@@ -62,15 +62,19 @@ def simulator_available(simulator: str) -> str | None:
 
 
 def verify(spec: CoreSpec, simulator: str, *, seed: int = 1, steps: int = 20,
-           stdp: bool = True, build_root: Path = BUILD_ROOT / "cocotb") -> VerifyResult:
-    """Build and run the whole-core testbench; ``passed`` is False on any mismatch."""
+           stdp: bool = True, stall: float = 0.0,
+           build_root: Path = BUILD_ROOT / "cocotb") -> VerifyResult:
+    """Build and run the whole-core testbench; ``passed`` is False on any mismatch.
+    ``stall`` is the testbench's back-pressure probability per cycle (0 = none)."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
     reason = simulator_available(simulator)
     if reason:
         raise ToolNotFoundError(reason)
-    build_dir = build_root / f"{simulator}-{spec.name}-{_spec_key(spec)}"
+    # one directory per simulator, parameter set and seed: parallel test workers never
+    # share a build or a results file
+    build_dir = build_root / f"{simulator}-{spec.name}-{_spec_key(spec)}-seed{seed}"
     env = verilator_env() if simulator == "verilator" else {}
     t0 = time.perf_counter()
     with environment(env):
@@ -88,7 +92,8 @@ def verify(spec: CoreSpec, simulator: str, *, seed: int = 1, steps: int = 20,
             results_xml=str(build_dir / "results.xml"),
             extra_env={spikecore_tb.SPEC_VAR: json.dumps(spec_fields),
                        spikecore_tb.SEED_VAR: str(seed), spikecore_tb.STEPS_VAR: str(steps),
-                       spikecore_tb.STDP_VAR: "1" if stdp else "0"},
+                       spikecore_tb.STDP_VAR: "1" if stdp else "0",
+                       spikecore_tb.STALL_VAR: str(stall)},
         )
     t2 = time.perf_counter()
     total, failed = get_results(Path(results))

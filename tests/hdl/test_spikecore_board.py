@@ -1,22 +1,23 @@
 """Board build: the byte bridge in simulation, the nextpnr report parser, and a real
 iCEBreaker bitstream."""
 
+import json
 from pathlib import Path
 
 import pytest
 from amaranth.sim import Simulator
+from click.testing import CliRunner
 
 from hdl.spikecore.board import (
     CHANNEL_CMD,
     CHANNEL_SPIKE_OUT,
     ByteBridge,
     _yosys_flip_flops,
-    build_bitstream,
     parse_nextpnr_log,
     word_bytes,
 )
 from hdl.spikecore.core import cmd_layout, spike_out_layout
-from toolchain.boards import get_board
+from toolchain.cli import main
 from toolchain.targets.fpga.spec import TINY, Op
 
 pytestmark = pytest.mark.hdl
@@ -93,12 +94,20 @@ def test_nextpnr_report_takes_the_last_fmax():
 
 
 @pytest.mark.slow
-def test_icebreaker_bitstream_builds_and_meets_its_clock(tmp_path: Path):
-    board = get_board("icebreaker")
-    report = build_bitstream(board, spec=TINY, build_dir=tmp_path)
-    bitstream = Path(report.bitstream)
+def test_hdl_build_command_makes_an_icebreaker_bitstream_that_meets_its_clock(tmp_path: Path):
+    result = CliRunner().invoke(main, ["hdl", "build", "--board", "icebreaker", "--core",
+                                       "tiny", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    bitstream = Path(report["bitstream"])
     # an iCE40UP5K configuration image is about 104 kB whatever the design
     assert bitstream.exists() and bitstream.stat().st_size > 50_000
-    assert 0 < report.logic_cells <= report.logic_total
-    assert report.fmax_mhz >= report.clock_mhz
-    assert (tmp_path / "report.json").exists()
+    assert 0 < report["logic_cells"] <= report["logic_total"]
+    assert report["fmax_mhz"] >= report["clock_mhz"]
+    assert f"{report['fmax_mhz']:.1f} MHz" in result.output
+
+
+def test_hdl_build_refuses_an_unknown_board():
+    result = CliRunner().invoke(main, ["hdl", "build", "--board", "arty"])
+    assert result.exit_code == 2
+    assert "unknown board 'arty'; known boards: icebreaker" in result.output

@@ -21,15 +21,16 @@ from hdl.spikecore.tb.networks import random_image, random_inputs
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import CoreSpec, Op
 
-SPEC_VAR, SEED_VAR, STEPS_VAR, STDP_VAR = (
-    "SPIKECORE_SPEC", "SPIKECORE_SEED", "SPIKECORE_STEPS", "SPIKECORE_STDP")
+SPEC_VAR, SEED_VAR, STEPS_VAR, STDP_VAR, STALL_VAR = (
+    "SPIKECORE_SPEC", "SPIKECORE_SEED", "SPIKECORE_STEPS", "SPIKECORE_STDP", "SPIKECORE_STALL")
 
 
 class Stream:
     """valid/ready driver and monitor.  Sampling at the falling edge sees the values the
     next rising edge will act on."""
 
-    def __init__(self, dut, name: str) -> None:
+    def __init__(self, dut, name: str, stall: float = 0.0, rng=None) -> None:
+        self.stall, self.rng = stall, rng
         self.clk = dut.clk
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
@@ -38,6 +39,9 @@ class Stream:
     async def send(self, words) -> None:
         await FallingEdge(self.clk)
         for word in words:
+            while self.stall and self.rng.random() < self.stall:  # an idle producer
+                self.valid.value = 0
+                await FallingEdge(self.clk)
             self.payload.value = word
             self.valid.value = 1
             while True:
@@ -71,7 +75,10 @@ class Scoreboard:
         assert not self.errors, f"{len(self.errors)} mismatches; first: {self.errors[0]}"
 
 
-async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool) -> None:
+async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool,
+                   stall: float = 0.0) -> None:
+    """``stall``: probability that the input producer idles or the output consumer is not
+    ready in a cycle (back-pressure); cycle counts are only checked without it."""
     rng = np.random.default_rng(seed)
     image = random_image(spec, rng, stdp=stdp)
     inputs = random_inputs(spec, image, rng, n_steps)
@@ -85,7 +92,7 @@ async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool) -> 
     for name in ("cmd", "spike_in"):
         getattr(dut, f"{name}__valid").value = 0
         getattr(dut, f"{name}__payload").value = 0
-    dut.spike_out__ready.value = 0
+    dut.spike_out__ready.value = 1  # readback must not wait on a stalled spike stream
     dut.resp__ready.value = 0
     dut.rst.value = 1
     dut.clk.value = 0
@@ -94,7 +101,9 @@ async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool) -> 
     await ClockCycles(dut.clk, 4)
     dut.rst.value = 0
 
-    cmd, spike_in = Stream(dut, "cmd"), Stream(dut, "spike_in")
+    cmd = Stream(dut, "cmd")
+    spike_in = Stream(dut, "spike_in", stall, np.random.default_rng(seed + 1))
+    sink_rng = np.random.default_rng(seed + 2)
     board = Scoreboard(dut._log)
 
     def cmd_word(op: Op, addr: int, data: int) -> int:
@@ -116,10 +125,11 @@ async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool) -> 
     await cmd.send([cmd_word(Op.RUN, 0, n_steps)])
 
     got, current, ends = [], [], []
-    dut.spike_out__ready.value = 1
     while len(got) < n_steps:
         await FallingEdge(dut.clk)
-        if int(dut.spike_out__valid.value):
+        ready = not (stall and sink_rng.random() < stall)
+        dut.spike_out__ready.value = int(ready)
+        if ready and int(dut.spike_out__valid.value):
             word = int(dut.spike_out__payload.value)
             if word >> spec.neuron_bits:
                 got.append(current)
@@ -129,7 +139,8 @@ async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool) -> 
                 current.append(word & ((1 << spec.neuron_bits) - 1))
     for t, (w, g) in enumerate(zip(want, got, strict=True)):
         board.spikes(t, w, g)
-    for t in range(1, n_steps):
+    dut.spike_out__ready.value = 1  # readback must not wait on a stalled spike stream
+    for t in range(1, n_steps if not stall else 0):
         board.value("cycles", f"step {t}", want_cycles[t], ends[t] - ends[t - 1])
 
     async def read(op: Op, addr: int) -> int:
@@ -164,4 +175,5 @@ async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool) -> 
 async def core_matches_golden_model(dut) -> None:
     spec = CoreSpec(**json.loads(os.environ[SPEC_VAR]))
     await run_core(dut, spec, int(os.environ.get(SEED_VAR, "1")),
-                   int(os.environ.get(STEPS_VAR, "20")), os.environ.get(STDP_VAR, "1") == "1")
+                   int(os.environ.get(STEPS_VAR, "20")), os.environ.get(STDP_VAR, "1") == "1",
+                   float(os.environ.get(STALL_VAR, "0")))

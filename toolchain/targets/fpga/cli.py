@@ -19,18 +19,22 @@ def hdl() -> None:
 
 @hdl.command()
 @click.option("--board", "board_name", required=True, help="board name (see 'spikeforge info')")
+@click.option("--core", "core", default=None,
+              help="core preset to build instead of the board's own (e.g. tiny)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="build directory (default: build/bitstreams/BOARD)")
-def build(board_name: str, out: Path | None) -> None:
+def build(board_name: str, core: str | None, out: Path | None) -> None:
     """Synthesise, place and route the core for a board; print the resource report."""
     from hdl.spikecore.board import build_bitstream
     from toolchain.boards import BoardError, get_board
+    from toolchain.targets.fpga.spec import SpecError, preset
 
     try:
         board = get_board(board_name)
-    except BoardError as e:
+        spec = preset(core or board.core)
+    except (BoardError, SpecError) as e:
         raise click.UsageError(str(e)) from None
-    report = build_bitstream(board, build_dir=out)
+    report = build_bitstream(board, spec=spec, build_dir=out)
     click.echo(report.table())
 
 
