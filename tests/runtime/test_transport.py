@@ -1,13 +1,16 @@
-"""Serial and pty transports: bytes pass unchanged, a busy port is refused by name."""
+"""Serial and pty transports: bytes pass unchanged (also through a line paced like a UART), a
+busy port is refused by name."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from toolchain.runtime.transport import (
     FdTransport,
+    LineRelay,
     LinkClosedError,
     PortBusyError,
     SerialTransport,
@@ -68,3 +71,46 @@ def test_board_side_sees_the_host_leave() -> None:
     with pytest.raises(LinkClosedError, match="the other side has closed"):
         board.read(1.0)
     os.close(pty.master)
+
+
+def test_line_relay_carries_every_byte_both_ways_at_once() -> None:
+    a, b = open_pty(), open_pty()
+    relay = LineRelay(a.master, b.master, 3_000_000, chunk=7).start()
+    try:
+        with SerialTransport(a.path) as left, SerialTransport(b.path) as right:
+            there, back = bytes(range(256)) * 3, bytes(reversed(range(256))) * 2
+            left.write(there)
+            right.write(back)  # full duplex: both directions in flight together
+            got = {id(left): b"", id(right): b""}
+            for _ in range(200):
+                for end in (left, right):
+                    got[id(end)] += end.read(0.01)
+                if len(got[id(left)]) == len(back) and len(got[id(right)]) == len(there):
+                    break
+            assert got[id(right)] == there and got[id(left)] == back
+    finally:
+        relay.stop()
+        a.close()
+        b.close()
+
+
+def test_line_relay_refuses_a_rate_it_cannot_pace() -> None:
+    with pytest.raises(ValueError, match="line rate 0 baud must be positive"):
+        LineRelay(0, 1, 0)
+
+
+def test_virtual_board_behind_a_paced_line_matches_the_golden_model() -> None:
+    from tests.runtime.conftest import golden, random_image, random_inputs, same_spikes
+    from toolchain.runtime.session import Session
+    from toolchain.runtime.virtual import ServedBoard
+    from toolchain.targets.fpga.spec import TINY
+
+    image = random_image(TINY, seed=31)
+    inputs = random_inputs(image.n_inputs, 50, seed=32)
+    want, want_w = golden(TINY, image, inputs)
+    with ServedBoard(TINY, line_baud=1_000_000) as served, Session.open(served.path) as s:
+        assert s.info is not None and s.info.baud == 1_000_000
+        s.load(image, TINY)
+        result = s.run(50, inputs)
+        assert same_spikes(result.steps, want) and np.array_equal(s.weights(), want_w)
+        assert s.stats.retries == 0

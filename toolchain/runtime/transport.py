@@ -13,6 +13,8 @@ import fcntl
 import os
 import select
 import termios
+import threading
+import time
 import tty
 from dataclasses import dataclass
 from typing import Protocol
@@ -198,3 +200,70 @@ def open_pty() -> PtyPair:
     master, slave = os.openpty()
     tty.setraw(slave, termios.TCSANOW)
     return PtyPair(master, slave, os.ttyname(slave))
+
+
+class LineRelay:
+    """Joins two file descriptors through a simulated UART line: each direction has its own
+    thread (a UART is full duplex) and delivers bytes no sooner than ``baud`` 8N1 would have
+    carried them.
+
+    A pseudo-terminal moves bytes as fast as the CPU allows, so without this a virtual board
+    says nothing about how a protocol behaves when the line, not the host, is the bottleneck.
+    Bytes are delivered in chunks of at most ``chunk`` bytes, each once its last bit would
+    have arrived.
+    """
+
+    def __init__(self, a: int, b: int, baud: int, *, chunk: int = 64) -> None:
+        if baud <= 0:
+            raise ValueError(f"line rate {baud} baud must be positive")
+        if chunk <= 0:
+            raise ValueError(f"relay chunk {chunk} bytes must be positive")
+        self.baud, self.chunk = baud, chunk
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._carry, args=(src, dst), daemon=True,
+                                          name=f"uart-line-{src}-to-{dst}")
+                         for src, dst in ((a, b), (b, a))]
+
+    def start(self) -> LineRelay:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            if t.is_alive():
+                t.join(timeout=5)
+
+    def _carry(self, src: int, dst: int) -> None:
+        byte_time = BITS_PER_BYTE_8N1 / self.baud
+        line_free = 0.0  # when the line has sent everything so far
+        while not self._stop.is_set():
+            ready, _, _ = select.select([src], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(src, self.chunk)
+            except BlockingIOError:
+                continue
+            except OSError:  # the other side closed: the line is cut
+                return
+            if not data:
+                return
+            line_free = max(time.monotonic(), line_free) + len(data) * byte_time
+            delay = line_free - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                _write_all(dst, data)
+            except OSError:
+                return
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            select.select([], [fd], [], 1.0)

@@ -22,7 +22,13 @@ import numpy as np
 
 from toolchain.runtime import protocol as p
 from toolchain.runtime.rtl_core import RtlCore
-from toolchain.runtime.transport import FdTransport, LinkClosedError, PtyPair, open_pty
+from toolchain.runtime.transport import (
+    FdTransport,
+    LineRelay,
+    LinkClosedError,
+    PtyPair,
+    open_pty,
+)
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import CoreSpec, Op, SpecError, preset
 
@@ -382,11 +388,23 @@ def _offset_of(error: p.MessageError) -> int:
 
 
 class ServedBoard:
-    """A virtual board answering on a pseudo-terminal from a background thread."""
+    """A virtual board answering on a pseudo-terminal from a background thread.
 
-    def __init__(self, spec: CoreSpec, **options: int | str) -> None:
+    With ``line_baud`` the host's pty is joined to the board's through a :class:`LineRelay`,
+    so bytes take as long as on a real UART at that rate (and the board reports that baud in
+    its BuildInfo); without it the pty is as fast as the CPU.
+    """
+
+    def __init__(self, spec: CoreSpec, *, line_baud: int | None = None,
+                 **options: int | str) -> None:
         self.pty: PtyPair = open_pty()
         self.path = self.pty.path
+        self._line: tuple[PtyPair, LineRelay] | None = None
+        if line_baud is not None:
+            host = open_pty()
+            self._line = host, LineRelay(host.master, self.pty.slave, line_baud)
+            self.path = host.path
+            options.setdefault("baud", line_baud)
         self._link = FdTransport(self.pty.master, f"virtual board on {self.path}")
         self._lock = threading.Lock()
         self.board = VirtualBoard(spec, self._write, **options)
@@ -398,6 +416,8 @@ class ServedBoard:
             self._link.write(data)
 
     def start(self) -> ServedBoard:
+        if self._line is not None:
+            self._line[1].start()
         self._thread.start()
         return self
 
@@ -420,6 +440,10 @@ class ServedBoard:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        if self._line is not None:
+            host, relay = self._line
+            host.close()
+            relay.stop()
         self.pty.close()
 
     def __enter__(self) -> ServedBoard:
