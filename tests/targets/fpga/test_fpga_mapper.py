@@ -1,5 +1,6 @@
 """Mapping PyNN IR networks onto the core: formats, limits and the fpga target."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -132,3 +133,24 @@ def test_poisson_input_drives_the_core_deterministically():
     # 20 x 200 Hz of 2 nA kicks (0.2 mV each at dt/cm = 0.1) drive the neuron well above
     # its 15 mV threshold: it fires, and the same seed gives the same spikes
     assert counts[0] > 5 and counts[0] == counts[1]
+
+
+def test_static_network_compiles_for_a_narrow_weight_build():
+    # a 4-bit weight build (range -8..7) once refused every network with "STDP w_max = 31 is
+    # outside 0..7": the STDP word of a network without plasticity took the rule defaults
+    spec = dataclasses.replace(ICE40UP5K, w_bits=4, name="narrow")
+    src = ArraySource.from_lists("in", [[1.0], [2.0]])
+    proj = Projection("p", "in", "exc", [0, 1], [0, 1], [0.5, 0.25], [0.5, 0.5])
+    m = map_network(net_with([lif()], [src], [proj]), spec)
+    assert not m.image.stdp.enable
+    assert 0 < m.image.syn_weight.min() < m.image.syn_weight.max() <= 7
+    m.image.commands(spec)  # the STDP word packs into the narrow build
+
+
+def test_plastic_bounds_still_have_to_fit_the_weight_width():
+    spec = dataclasses.replace(ICE40UP5K, w_bits=4, name="narrow")
+    src = ArraySource.from_lists("in", [[1.0]])
+    rule = STDPRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.05, A_minus=0.05, w_max=8.0)
+    proj = Projection("p", "in", "exc", [0], [0], [4.0], [0.5], plasticity=rule)
+    m = map_network(net_with([lif()], [src], [proj]), spec)
+    assert m.image.stdp.enable and 0 < m.image.stdp.w_max <= 7  # w_max sets the scale

@@ -48,6 +48,12 @@ class StdpParams:
                          w_min=self.w_min, w_max=self.w_max)
 
 
+# What a core without plasticity holds: the STDP word is still written (and must fit the
+# build's widths), so its bounds and increment are zeros, which fit every width; the
+# defaults above describe a rule, not "off", and do not fit narrow builds (w_bits < 6).
+STDP_OFF = StdpParams(enable=False, trace_increment=0, w_min=0, w_max=0)
+
+
 def _check_scalar(what: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise SpecError(f"{what} = {value} is outside {low}..{high}")
@@ -113,7 +119,7 @@ class CoreImage:
             syn_weight=np.asarray(weight, np.int64)[order],
             syn_delay=np.asarray(delay, np.int64)[order],
             syn_plastic=np.asarray(plastic, bool)[order],
-            stdp=stdp or StdpParams(), n_inputs=n_inputs,
+            stdp=stdp or STDP_OFF, n_inputs=n_inputs,
         )
         return image, address
 

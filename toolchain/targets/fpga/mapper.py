@@ -31,7 +31,7 @@ import numpy as np
 
 from toolchain.ir import CellType, Network, Receptor, STDPRule
 from toolchain.ir.network import WeightDependence
-from toolchain.targets.fpga.image import CoreImage, StdpParams
+from toolchain.targets.fpga.image import STDP_OFF, CoreImage, StdpParams
 from toolchain.targets.fpga.spec import PRESETS, SHIFT_BITS, CoreSpec, SpecError
 
 MAX_SHIFT = (1 << SHIFT_BITS) - 1
@@ -113,7 +113,7 @@ def map_network(net: Network, spec: CoreSpec) -> MappedNetwork:
     }
     _check_neuron_ranges(net, spec, neurons)
     weight_int = np.round(wsyn * scale)
-    stdp = _stdp(rule, spec, scale * stdp_per_nA, dt) if rule is not None else StdpParams()
+    stdp = _stdp(rule, spec, scale * stdp_per_nA, dt) if rule is not None else STDP_OFF
     image, address = CoreImage.from_synapses(
         neurons=neurons, n_inputs=a, source=pre, target=post, weight=weight_int,
         delay=delay, plastic=plastic, stdp=stdp,

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from toolchain.targets.fpga.image import CoreImage, StdpParams
+from toolchain.targets.fpga.image import STDP_OFF, CoreImage, StdpParams
 from toolchain.targets.fpga.spec import SIGNED_FIELDS, CoreSpec, Op, SpecError
 
 _SIGNED = SIGNED_FIELDS
@@ -90,7 +90,7 @@ class CoreModel:
         m = spec.n_synapses
         self.syn = {"target": np.zeros(m, np.int64), "weight": np.zeros(m, np.int64),
                     "delay": np.zeros(m, np.int64), "plastic": np.zeros(m, bool)}
-        self.stdp = StdpParams()
+        self.stdp = STDP_OFF
         self.t = 0
         self.last_step: dict[str, int | bool] = {}
         self._pairs: tuple[np.ndarray, np.ndarray] | None = None
