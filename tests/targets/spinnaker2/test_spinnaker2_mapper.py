@@ -8,8 +8,10 @@ from toolchain.targets.spinnaker2.mapper import (
     MappingError,
     map_network,
 )
+from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+from toolchain.targets.spinnaker2.timing import worst_tick_cycles
 
-from .helpers import recurrent_net, tiny_spec
+from .helpers import recurrent_net, tiny_spec, va_cuba_net
 
 
 def test_slices_respect_neurons_per_pe_and_cover_every_neuron():
@@ -158,3 +160,57 @@ def test_artifact_report_and_cli(tmp_path):
     assert bad.exit_code != 0
     assert ("network does not fit spinnaker2: Population 'a': cell type IF_curr_alpha is not "
             "available on spinnaker2") in bad.output
+
+
+def test_slices_are_sized_to_meet_a_tenth_of_a_millisecond_tick():
+    """At 0.1 ms and 200 MHz a PE has 20,000 cycles; 250 neurons x 100 cycles overrun it,
+    so without fit_tick a slice's neuron updates alone miss every tick."""
+    net = va_cuba_net()
+    spec = SpiNNaker2Spec(tick_ms=0.1)
+    loose = map_network(net, spec.replace(fit_tick=False))
+    fixed = [spec.cycles_per_tick_overhead + s.size * spec.cycles_per_neuron_update
+             for s in loose.slices]
+    assert max(fixed) > spec.cycles_per_tick
+    fitted = map_network(net, spec)
+    p = spec.planned_rate_hz * spec.tick_ms * 1e-3
+    for s in fitted.slices:
+        syn = rows = 0
+        for t in fitted.synapses:
+            post = t.post_index[t.post == s.node]
+            inside = int(np.sum((post >= s.lo) & (post < s.hi))) if t.post == s.node else 0
+            syn += inside
+            rows += min(inside, net.node(t.pre).size)  # one row per pre neuron at most
+        worst = worst_tick_cycles(spec, s.size, rows, rows * p, syn * p)
+        assert worst <= spec.cycles_per_tick
+    assert len(fitted.slices) > len(loose.slices)
+
+
+def test_a_neuron_that_cannot_meet_the_tick_alone_is_named():
+    net = va_cuba_net(50)
+    with pytest.raises(MappingError) as e:
+        map_network(net, SpiNNaker2Spec(tick_ms=0.1, pe_clock_hz=10e6))
+    assert str(e.value).startswith(
+        "Population 'exc' neuron 0: even alone on a PE its estimated worst tick takes ")
+    assert ("more than the 1000 cycles of a 0.1 ms tick at pe_clock_hz = 1e+07; raise "
+            "pe_clock_hz, use tick_ms=1, reduce its fan-in, or set fit_tick=False") in str(e.value)
+
+
+@pytest.mark.parametrize("receptor, weight, message", [
+    ("inhibitory", 0.5, "weight[0] = 0.5 nA is positive on the inhibitory receptor of "
+                        "current-based population 'exc'; spinnaker2 stores weight magnitudes "
+                        "and takes the sign from the receptor, so these weights must be <= 0; "
+                        "flip the sign or use the excitatory receptor"),
+    ("excitatory", -0.5, "weight[0] = -0.5 nA is negative on the excitatory receptor of "
+                         "current-based population 'exc'; spinnaker2 stores weight magnitudes "
+                         "and takes the sign from the receptor, so these weights must be >= 0; "
+                         "flip the sign or use the inhibitory receptor"),
+])
+def test_a_weight_of_the_wrong_sign_for_its_receptor_is_refused(receptor, weight, message):
+    """The word holds |w|: a positive inhibitory current weight would silently inhibit."""
+    exc = Population("exc", CellType.IF_CURR_EXP, 4)
+    proj = Projection("p", "exc", "exc", [0, 1], [1, 2], [weight, weight], [1.0, 1.0],
+                      receptor)
+    net = Network(dt=1.0, populations=(exc,), projections=(proj,))
+    with pytest.raises(MappingError) as e:
+        map_network(net, tiny_spec())
+    assert str(e.value) == f"Projection 'p' {message}"

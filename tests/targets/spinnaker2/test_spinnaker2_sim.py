@@ -1,13 +1,15 @@
 import numpy as np
 import pytest
 
+from toolchain.ir import Receptor
 from toolchain.sim.engine import Engine
 from toolchain.sim.metrics import compare
 from toolchain.targets import get_target
 from toolchain.targets.spinnaker2.mapper import map_network
-from toolchain.targets.spinnaker2.sim import SpiNNaker2Simulator
+from toolchain.targets.spinnaker2.numerics import S2LIFKernel
+from toolchain.targets.spinnaker2.sim import LateSpikesWarning, SpiNNaker2Simulator
 
-from .helpers import recurrent_net, tiny_spec
+from .helpers import recurrent_net, tiny_spec, va_cuba_net
 
 T_STOP = 300.0
 
@@ -50,10 +52,14 @@ def test_fixed_point_and_float32_runs_nearly_agree(net):
 
 
 def test_slow_pes_drop_late_packets(net):
-    """At 0.1 MHz a 1 ms tick has 100 cycles: barely a packet per PE gets through."""
+    """At 2.2 MHz a 1 ms tick has 2,200 cycles: few packets per PE get through when the
+    slices are not sized for the tick (fit_tick=False), and the result says so loudly."""
     _, fast = _run(net)
-    _, slow = _run(net, pe_clock_hz=2.2e6, cycles_per_tick_overhead=100,
-                   cycles_per_neuron_update=30)
+    with pytest.warns(LateSpikesWarning, match=r"spinnaker2: \d+ of \d+ multicast packets "
+                      r"\(\d+ synaptic events\) missed their PE's 1 ms tick and were dropped;"
+                      r".*Lower neurons_per_pe, keep fit_tick=True"):
+        _, slow = _run(net, pe_clock_hz=2.2e6, cycles_per_tick_overhead=100,
+                       cycles_per_neuron_update=30, fit_tick=False)
     c = slow.counters
     assert c["semantic.dropped_packets"] > 0
     assert c["semantic.dropped_synaptic_events"] > 0
@@ -64,8 +70,9 @@ def test_slow_pes_drop_late_packets(net):
 
 
 def test_deferred_packets_act_a_tick_late(net):
-    _, res = _run(net, pe_clock_hz=2.2e6, cycles_per_tick_overhead=100,
-                  cycles_per_neuron_update=30, late_spikes="defer")
+    with pytest.warns(LateSpikesWarning, match="were deferred one tick"):
+        _, res = _run(net, pe_clock_hz=2.2e6, cycles_per_tick_overhead=100,
+                      cycles_per_neuron_update=30, late_spikes="defer", fit_tick=False)
     c = res.counters
     assert c["semantic.deferred_packets"] > 0 and c["semantic.dropped_packets"] == 0
     assert c["spikes_shifted"] == c["semantic.deferred_packets"]
@@ -120,3 +127,44 @@ def test_pynn_script_runs_on_spinnaker2():
     first = min(float(t.min()) for t in trains if len(t))
     assert sum(len(t) for t in trains) >= 30
     assert 5.0 < first < 15.0  # driven by the first input volley, after its 2 ms delay
+
+
+def test_va_cuba_at_a_tenth_of_a_millisecond_keeps_the_reference_rates():
+    """400-cell VA-CUBA at the 0.1 ms tick.  With 250 neurons per PE the neuron updates
+    alone overran the tick, every packet to that PE was dropped, and its cells, no longer
+    inhibited, fired about 2.5x the reference rate; slices sized for the tick drop
+    nothing and keep the rates (the network is chaotic: rates, not spike times)."""
+    net = va_cuba_net()
+    ref = Engine(net)
+    ref.run_until(200.0)
+    reference = ref.result()
+    target = get_target("spinnaker2")
+    sim = target.simulator(target.compile(net))
+    sim.run_until(200.0)
+    res = sim.result()
+    assert res.counters["semantic.late_packets"] == 0
+    for dev in compare(reference, res).populations:
+        assert dev.spikes_ref > 50
+        assert abs(dev.rate_error) < 0.3, dev.population
+    old = get_target("spinnaker2", fit_tick=False)
+    sim = old.simulator(old.compile(net))
+    sim.run_until(200.0)
+    with pytest.warns(LateSpikesWarning, match="missed their PE's 0.1 ms tick"):
+        res = sim.result()
+    assert compare(reference, res).population("exc").rate_error > 0.5
+
+
+def test_wrong_sign_weights_and_inhibitory_current_follow_pynn(net):
+    sim, _ = _run(net)
+    with pytest.raises(ValueError, match=r"Projection 'rec' weight\[0\] = -0.1 has the wrong "
+                                         r"sign: its synapse type stores magnitudes of >= 0"):
+        sim.set_weights("rec", -0.1)
+    for numerics in ("s16.15", "float32"):
+        kernel = S2LIFKernel(net.populations[0], 1.0, numerics=numerics,
+                             frac_bits={Receptor.EXCITATORY: 15, Receptor.INHIBITORY: 15})
+        kernel.set("isyn_inh", -0.5)  # PyNN: a current-based inhibitory current is negative
+        assert np.allclose(kernel.get("isyn_inh"), -0.5)
+        assert np.all(kernel.syn[Receptor.INHIBITORY] > 0)  # the PE holds a magnitude
+        v = kernel.get("v").copy()
+        kernel.advance(0, None)
+        assert np.all(kernel.get("v") < v - 0.1)  # and it inhibits

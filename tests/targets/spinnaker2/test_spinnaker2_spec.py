@@ -29,6 +29,8 @@ def test_board_sizes():
     ({"numerics": "float64"}, "numerics 'float64' is not supported; use 's16.15' or 'float32'"),
     ({"late_spikes": "keep"}, "late_spikes 'keep' is not supported; use 'drop' or 'defer'"),
     ({"neurons_per_pe": 0}, "neurons_per_pe must be a positive integer, got 0"),
+    ({"fit_tick": "yes"}, "fit_tick must be True or False, got 'yes'"),
+    ({"planned_rate_hz": -1.0}, "planned_rate_hz must be a rate >= 0 Hz, got -1.0"),
 ])
 def test_impossible_specs_are_refused(changes, message):
     with pytest.raises(SpecError) as e:

@@ -76,7 +76,8 @@ class SpiNNaker2Target(Target):
                  neurons_per_pe: int | None = None, numerics: str | None = None,
                  late_spikes: str | None = None, ring_buffer_ticks: int | None = None,
                  pe_clock_hz: float | None = None, code_and_stack_bytes: int | None = None,
-                 synapse_storage: str | None = None,
+                 synapse_storage: str | None = None, fit_tick: bool | None = None,
+                 planned_rate_hz: float | None = None,
                  spec: SpiNNaker2Spec | None = None) -> None:
         self.machine = board_named(board) if isinstance(board, str) else board
         self.board = self.machine.name  # the shared compiler's name for the board
@@ -85,7 +86,8 @@ class SpiNNaker2Target(Target):
         options = {"neurons_per_pe": neurons_per_pe, "numerics": numerics,
                    "late_spikes": late_spikes, "ring_buffer_ticks": ring_buffer_ticks,
                    "pe_clock_hz": pe_clock_hz, "code_and_stack_bytes": code_and_stack_bytes,
-                   "synapse_storage": synapse_storage}
+                   "synapse_storage": synapse_storage, "fit_tick": fit_tick,
+                   "planned_rate_hz": planned_rate_hz}
         self.overrides = {k: v for k, v in options.items() if v is not None}
         self.spec = self.spec_for(None)  # checks the options now, not at compile time
 

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from toolchain.compiler.pipeline import MappingError as CompilerMappingError
-from toolchain.ir import Network, Population, Projection, Receptor
+from toolchain.ir import Network, PoissonSource, Population, Projection, Receptor
 from toolchain.targets.spinnaker2.numerics import (
     SUPPORTED_CELLS,
     WordLayout,
@@ -23,6 +23,7 @@ from toolchain.targets.spinnaker2.numerics import (
     weight_frac_bits,
 )
 from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+from toolchain.targets.spinnaker2.timing import worst_tick_cycles
 
 SliceKind = Literal["neurons", "source", "delay"]
 
@@ -111,9 +112,10 @@ def map_network(network: Network, spec: SpiNNaker2Spec) -> Mapping:
     for node in network.sources:
         slice_of[node.label] = _cut(slices, "source", node.label,
                                     np.full(node.size, spec.neurons_per_pe, np.int64))
+    p_spike = _spike_probability(network, spec)
     for pop in network.populations:
         capacity, prefix, n_rows = _neurons_that_fit(
-            pop, [t for t in synapses if t.post == pop.label], spec)
+            pop, [t for t in synapses if t.post == pop.label], spec, p_spike)
         first = len(slices)
         slice_of[pop.label] = _cut(slices, "neurons", pop.label, capacity)
         for s in slices[first:]:
@@ -165,6 +167,7 @@ def _weight_scales(network: Network, spec: SpiNNaker2Spec) -> dict[tuple[str, Re
 def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
               frac_bits: dict[tuple[str, Receptor], int]) -> SynapseTable:
     what = f"Projection '{proj.label}'"
+    _check_sign(network, proj, what)
     fb = frac_bits[(proj.post, proj.receptor)]
     # narrow dtypes: the full-scale microcircuit has 0.3 billion synapses
     words = quantise_weights(proj.weight, fb, what=what, weight_bits=spec.weight_bits)
@@ -186,6 +189,27 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
     ticks = ticks.astype(np.int16)
     return SynapseTable(proj.label, proj.pre, proj.post, proj.receptor, proj.pre_index,
                         proj.post_index, words, fb, ticks, stage, residual)
+
+
+def _check_sign(network: Network, proj: Projection, what: str) -> None:
+    """A synaptic word holds a weight magnitude; the synapse type gives the sign (sPyNNaker's
+    synapse_row.h).  A current-based inhibitory weight must be <= 0 and an excitatory one
+    >= 0 (PyNN's convention), or the magnitude would silently act with the opposite sign."""
+    post = network.node(proj.post)
+    inhibitory = proj.receptor is Receptor.INHIBITORY
+    if post.cell_type.conductance_based or not proj.size:
+        return
+    wrong = proj.weight > 0 if inhibitory else proj.weight < 0
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        sign, need = ("positive", "<= 0") if inhibitory else ("negative", ">= 0")
+        other = "excitatory" if inhibitory else "inhibitory"
+        raise MappingError(
+            f"{what} weight[{i}] = {proj.weight[i]:g} nA is {sign} on the "
+            f"{proj.receptor.value} receptor of current-based population '{proj.post}'; "
+            f"spinnaker2 stores weight magnitudes and takes the sign from the receptor, so "
+            f"these weights must be {need}; flip the sign or use the {other} receptor"
+        )
 
 
 def _delay_error(network: Network, tables: list[SynapseTable], spec: SpiNNaker2Spec) -> float:
@@ -210,9 +234,22 @@ def _weight_error(network: Network, tables: list[SynapseTable]) -> float:
 # --------------------------------------------------------------------------- partition
 
 
-def _neurons_that_fit(pop: Population, incoming: list[SynapseTable],
-                      spec: SpiNNaker2Spec) -> np.ndarray:
-    """For each neuron i, how many neurons from i on fit one PE (at most neurons_per_pe).
+def _spike_probability(network: Network, spec: SpiNNaker2Spec) -> dict[str, float]:
+    """Per node, the probability that one of its neurons fires in a tick, for sizing slices:
+    a Poisson source's mean rate, ``planned_rate_hz`` for everything else."""
+    per_tick = spec.tick_ms * 1e-3
+    out = {n.label: min(1.0, spec.planned_rate_hz * per_tick)
+           for n in (*network.populations, *network.sources)}
+    for src in network.sources:
+        if isinstance(src, PoissonSource) and src.size:
+            out[src.label] = min(1.0, float(np.mean(src.rate)) * per_tick)
+    return out
+
+
+def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNNaker2Spec,
+                      p_spike: dict[str, float]) -> tuple[np.ndarray, np.ndarray, int]:
+    """For each neuron i, how many neurons from i on fit one PE (at most neurons_per_pe):
+    in its SRAM and, with ``fit_tick``, in its timer tick (estimated worst tick).
 
     Synapse rows are sized by an upper bound (every incoming synapse in a row of its own
     projection, rows at most one per pre neuron), as a mapper must allocate before it knows
@@ -222,9 +259,13 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable],
     budget = spec.data_bytes_per_pe
     per_neuron = NEURON_STATE_BYTES + 2 * spec.ring_buffer_ticks * RING_ENTRY_BYTES
     syn_prefix = np.zeros(n + 1, np.int64)
+    per_table = []  # (synapse prefix, row bound, firing probability per tick) per projection
     for t in incoming:
-        syn_prefix[1:] += np.cumsum(np.bincount(t.post_index, minlength=n))
-    n_pre_rows = sum(_pre_rows_bound(t) for t in incoming)
+        prefix = np.zeros(n + 1, np.int64)
+        prefix[1:] = np.cumsum(np.bincount(t.post_index, minlength=n))
+        syn_prefix += prefix
+        per_table.append((prefix, _pre_rows_bound(t), p_spike[t.pre]))
+    n_pre_rows = sum(bound for _, bound, _ in per_table)
     master = MASTER_TABLE_ENTRY_BYTES * max(1, len(incoming)) * 2  # direct + delayed sources
     in_sram = spec.synapse_storage == "sram"
     fixed = master + (0 if in_sram else spec.dma_buffer_bytes)
@@ -233,6 +274,23 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable],
         syn = syn_prefix[lo + k] - syn_prefix[lo]
         rows = np.minimum(syn, n_pre_rows)
         return fixed + k * per_neuron + in_sram * (4 * syn + ROW_HEADER_BYTES * rows)
+
+    def tick_fits(lo: np.ndarray, k: np.ndarray) -> np.ndarray:
+        if not spec.fit_tick:
+            return np.ones(lo.size, bool)
+        return _worst_tick(lo, k) <= spec.cycles_per_tick
+
+    def _worst_tick(lo: np.ndarray, k: np.ndarray) -> np.ndarray:
+        rows = np.zeros(lo.size)
+        packets = np.zeros(lo.size)
+        events = np.zeros(lo.size)
+        for prefix, bound, p in per_table:
+            syn = prefix[lo + k] - prefix[lo]
+            r = np.minimum(syn, bound)
+            rows += r
+            packets += r * p
+            events += syn * p
+        return worst_tick_cycles(spec, k, rows, packets, events)
 
     lo = np.arange(n)
     cap = np.minimum(spec.neurons_per_pe, n - lo)
@@ -248,12 +306,24 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable],
             f"({spec.sram_per_pe} SRAM - {spec.code_and_stack_bytes} code_and_stack_bytes); "
             + fix
         )
+    late = ~tick_fits(lo, np.ones(n, np.int64))
+    if np.any(late):
+        i = int(np.flatnonzero(late)[0])
+        worst = float(_worst_tick(lo[i:i + 1], np.ones(1, np.int64))[0])
+        raise MappingError(
+            f"Population '{pop.label}' neuron {i}: even alone on a PE its estimated worst tick "
+            f"takes {worst:.0f} cycles, more than the {spec.cycles_per_tick:.0f} cycles of a "
+            f"{spec.tick_ms:g} ms tick at pe_clock_hz = {spec.pe_clock_hz:g}; raise "
+            "pe_clock_hz, use tick_ms=1, reduce its fan-in, or set fit_tick=False to run "
+            "anyway with late packets dropped and counted"
+        )
     # binary search, for every start neuron at once, for the largest k that fits
     good = np.ones(n, np.int64)
     bad = cap + 1
     while np.any(bad - good > 1):
         mid = (good + bad) // 2
-        fits = need(lo, np.minimum(mid, cap)) <= budget
+        k = np.minimum(mid, cap)
+        fits = (need(lo, k) <= budget) & tick_fits(lo, k)
         good = np.where(fits & (mid <= cap), mid, good)
         bad = np.where(fits & (mid <= cap), bad, mid)
     return good, syn_prefix, n_pre_rows
@@ -315,6 +385,8 @@ def _place(slices: list[Slice], spec: SpiNNaker2Spec, network: Network) -> None:
             f"slices) but board '{spec.board.name}' has {available} ({spec.board.n_chips} chips x "
             f"{spec.usable_pes_per_chip} usable PEs); use a board of at least {chips_needed} "
             "chips, or raise neurons_per_pe"
+            + (" (slices are also cut to meet the timer tick: a higher pe_clock_hz or "
+               "tick_ms=1 allows larger ones)" if spec.fit_tick else "")
         )
     order = sorted(range(len(slices)), key=lambda i: _place_order(slices, i))
     first_pe = spec.reserved_pes_per_chip

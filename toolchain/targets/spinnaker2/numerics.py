@@ -267,7 +267,8 @@ class S2LIFKernel(NeuronKernel):
     def reset(self) -> None:
         init = self.population.initial_values
         self.v = self._convert(init["v"], "initial value v")
-        self.syn = {r: self._convert(init[name], f"initial value {name}")
+        self.syn = {r: self._convert(self._sign(name) * np.asarray(init[name], np.float64),
+                                     f"initial value {name}")
                     for r, name in zip(SYNAPSE_TYPES, self.syn_names, strict=True)}
         self.pending = {r: np.zeros(self.size, np.int64) for r in SYNAPSE_TYPES}
         self.refract = np.zeros(self.size, np.int64)
@@ -332,13 +333,20 @@ class S2LIFKernel(NeuronKernel):
             return self.v
         return self.syn[SYNAPSE_TYPES[self.syn_names.index(variable)]]
 
+    def _sign(self, variable: str) -> int:
+        """The PE holds the inhibitory current as a magnitude (it subtracts it); PyNN, and
+        the float reference, give a current-based inhibitory current its negative sign."""
+        return -1 if variable == "isyn_inh" else 1
+
     def get(self, variable: str) -> np.ndarray:
         raw = self._raw(variable)
-        return from_accum(raw) if self.fixed else np.asarray(raw, np.float64)
+        value = from_accum(raw) if self.fixed else np.asarray(raw, np.float64)
+        return self._sign(variable) * value
 
     def set(self, variable: str, values: np.ndarray) -> None:
         self._raw(variable)
-        new = self._convert(self._per_neuron(variable, values), variable)
+        values = self._sign(variable) * np.asarray(self._per_neuron(variable, values))
+        new = self._convert(values, variable)
         if variable == "v":
             self.v = new
         else:

@@ -17,6 +17,8 @@ float reference shows the hardware's arithmetic and timing only.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from toolchain.ir import Network, Population, Projection, Receptor
@@ -31,6 +33,7 @@ from toolchain.targets.spinnaker2.numerics import (
     dequantise_weights,
     quantise_weights,
 )
+from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
 from toolchain.targets.spinnaker2.timing import Row, TickTiming
 
 SPLIT = "@"  # machine-level projection label: "<projection>@<target slice>.<stage>"
@@ -46,6 +49,15 @@ class WordWeights(WeightCodec):
         self.label, self.weight_bits = label, weight_bits
 
     def encode(self, weights: np.ndarray) -> np.ndarray:
+        weights = np.asarray(weights, np.float64)
+        wrong = weights > 0 if self.negative else weights < 0
+        if wrong.any():
+            i = int(np.flatnonzero(wrong)[0])
+            raise ValueError(
+                f"Projection '{self.label}' weight[{i}] = {weights[i]:g} has the wrong sign: "
+                f"its synapse type stores magnitudes of {'<= 0' if self.negative else '>= 0'} "
+                "weights; flip the sign"
+            )
         return quantise_weights(weights, self.frac_bits, what=f"Projection '{self.label}'",
                                 weight_bits=self.weight_bits)
 
@@ -161,9 +173,15 @@ class SpiNNaker2Simulator:
         self.engine.reset()
 
     def result(self) -> SimulationResult:
+        """The engine's result with the timing counters; warns when packets were late,
+        because late packets change what the network computes (see :func:`late_warning`)."""
         res = self.engine.result()
         res.counters.update(self.timing.summary(self.engine.step, len(self.mapping.slices)))
+        message = late_warning(res.counters, self.mapping.spec)
+        if message:
+            warnings.warn(message, LateSpikesWarning, stacklevel=2)
         return res
+
 
     def weights(self, projection: str) -> np.ndarray:
         size = self.network.projections[self._index(projection)].size
@@ -189,3 +207,26 @@ class SpiNNaker2Simulator:
                 return k
         known = ", ".join(p.label for p in self.network.projections) or "none"
         raise KeyError(f"no projection '{projection}' (projections: {known})")
+
+
+class LateSpikesWarning(RuntimeWarning):
+    """PEs overran their timer tick and dropped or deferred multicast packets."""
+
+
+def late_warning(counters: dict[str, float], spec: SpiNNaker2Spec) -> str:
+    """What was lost to overrunning PEs and what to change; '' if nothing was late."""
+    late = int(counters.get("semantic.late_packets", 0))
+    if not late:
+        return ""
+    policy = spec.late_spikes
+    fate = "dropped" if policy == "drop" else "deferred one tick"
+    events = int(counters["semantic.dropped_synaptic_events"] if policy == "drop"
+                 else counters["semantic.shifted_synaptic_events"])
+    return (
+        f"spinnaker2: {late} of {int(counters['physical.packets'])} multicast packets "
+        f"({events} synaptic events) missed their PE's {spec.tick_ms:g} ms tick and were "
+        f"{fate}; the busiest PE demanded {counters['physical.max_pe_demand']:.0%} of its "
+        f"{spec.cycles_per_tick:.0f} cycles in {int(counters['physical.overrun_pe_ticks'])} "
+        "overrun PE-ticks.  Lower neurons_per_pe, keep fit_tick=True (and raise "
+        "planned_rate_hz if the network fires faster), raise pe_clock_hz, or use tick_ms=1"
+    )

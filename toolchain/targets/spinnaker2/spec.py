@@ -136,6 +136,13 @@ class SpiNNaker2Spec:
     cycles_per_packet: int = 60  # multicast packet received: interrupt + row lookup [unverified]
     cycles_per_tick_overhead: int = 2_000  # timer interrupt, recording, DMA set-up [unverified]
     late_spikes: LateSpikePolicy = "drop"  # sPyNNaker's drop_late_spikes [src: FACTS.md]
+    # Slice sizing for time: with fit_tick the mapper cuts populations into slices whose
+    # estimated worst tick (timing.worst_tick_cycles) fits pe_clock_hz x tick_ms, assuming
+    # populations and spike arrays fire at planned_rate_hz (Poisson sources at their own
+    # rates).  At a 0.1 ms tick and 200 MHz a PE has 20,000 cycles: 250 neurons x 100
+    # cycles already overrun it, and every packet to that PE would be dropped.
+    fit_tick: bool = True
+    planned_rate_hz: float = 10.0  # [assumption] cortical-range rate used for sizing only
 
     # --- interconnect and energy (physical cost only) -------------------------------------
     hop_latency_ns: float = 100.0  # per chip-to-chip router hop [unverified]
@@ -185,6 +192,11 @@ class SpiNNaker2Spec:
         if self.late_spikes not in ("drop", "defer"):
             raise SpecError(f"SpiNNaker2Spec late_spikes '{self.late_spikes}' is not supported; "
                             "use 'drop' or 'defer'")
+        if not isinstance(self.fit_tick, bool):
+            raise SpecError(f"SpiNNaker2Spec fit_tick must be True or False, got {self.fit_tick!r}")
+        if not (isinstance(self.planned_rate_hz, (int, float)) and self.planned_rate_hz >= 0):
+            raise SpecError(f"SpiNNaker2Spec planned_rate_hz must be a rate >= 0 Hz, got "
+                            f"{self.planned_rate_hz!r}")
         if not self.pe_clock_hz > 0:
             raise SpecError(f"SpiNNaker2Spec pe_clock_hz must be positive, got {self.pe_clock_hz}")
 

@@ -24,6 +24,32 @@ import numpy as np
 from toolchain.sim.interconnect import DROPPED, Interconnect
 from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
 
+# Packets a PE must expect in its worst tick, as the Poisson excess over the mean: mean +
+# PEAK_SIGMAS standard deviations + PEAK_EXTRA.  For the small means of a 0.1 ms tick (well
+# under one packet) a Poisson count exceeds mean + 3 sqrt(mean) + 3 in about 1e-5 of the
+# ticks; for large means in about 1e-3.  Correlated bursts exceed it more often, which the
+# simulation counts as late packets.  [assumption; a sizing rule, not a hardware constant]
+PEAK_SIGMAS = 3.0
+PEAK_EXTRA = 3.0
+
+
+def worst_tick_cycles(spec: SpiNNaker2Spec, neurons: np.ndarray, rows: np.ndarray,
+                      packets: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """Estimated cycles of a PE's busiest tick, per candidate slice.
+
+    ``neurons`` per slice; ``rows`` the synapse rows it holds (a packet can arrive for each
+    per tick); ``packets`` and ``events`` the packets and synaptic events expected per tick
+    (rows and synapses times each source's firing probability per tick).  The mapper sizes
+    slices with it so that a PE meets its timer tick; the simulation then measures what
+    really happens.
+    """
+    rows = np.asarray(rows, np.float64)
+    mean = np.asarray(packets, np.float64)
+    worst = np.minimum(mean + PEAK_SIGMAS * np.sqrt(mean) + PEAK_EXTRA, rows)
+    per_packet = np.divide(events, mean, out=np.zeros_like(mean), where=mean > 0)
+    return (spec.cycles_per_tick_overhead + np.asarray(neurons) * spec.cycles_per_neuron_update
+            + worst * (spec.cycles_per_packet + per_packet * spec.cycles_per_synaptic_event))
+
 
 @dataclass(frozen=True)
 class Row:
