@@ -114,3 +114,23 @@ def test_virtual_board_behind_a_paced_line_matches_the_golden_model() -> None:
         result = s.run(50, inputs)
         assert same_spikes(result.steps, want) and np.array_equal(s.weights(), want_w)
         assert s.stats.retries == 0
+
+
+def test_host_write_never_blocks_and_queued_bytes_leave_while_it_reads() -> None:
+    pty = open_pty()
+    try:
+        board = FdTransport(pty.master)
+        with SerialTransport(pty.path) as host:
+            data = bytes(range(256)) * 1024  # far more than a pty buffers
+            host.write(data)  # returns although nobody has read anything yet
+            assert 0 < host.pending < len(data)
+            assert host.bytes_written == len(data) - host.pending
+            got = b""
+            for _ in range(10_000):
+                host.read(0.0)  # a host waiting for replies keeps sending meanwhile
+                got += board.read(0.01)
+                if len(got) == len(data):
+                    break
+            assert got == data and host.pending == 0 and host.bytes_written == len(data)
+    finally:
+        pty.close()

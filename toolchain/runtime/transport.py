@@ -75,6 +75,7 @@ class SerialTransport:
         self.baud = baud
         self.bytes_written = 0
         self.bytes_read = 0
+        self._out = bytearray()  # written by the host, not yet taken by the OS
         try:
             self._serial = serial.serial_for_url(port, baudrate=baud, timeout=0, write_timeout=5)
         except (serial.SerialException, OSError, ValueError) as e:
@@ -95,16 +96,50 @@ class SerialTransport:
                 ) from None
 
     def write(self, data: bytes) -> None:
+        """Queue ``data`` and hand the OS as much as it takes now; the rest goes out while
+        :meth:`read` waits.  Never blocking here keeps the link full duplex: a host stuck in
+        a write (or in tcdrain) stops reading, the board's output backs up, and the board
+        stalls with the line half idle."""
+        self._out += data
+        self._drain()
+
+    def _drain(self) -> None:
+        fd = getattr(self._serial, "fd", None)
         try:
-            self._serial.write(data)
-            self._serial.flush()
+            if not isinstance(fd, int):  # URL ports (loop://, socket://): pyserial's own write
+                self._serial.write(bytes(self._out))
+                self.bytes_written += len(self._out)
+                self._out.clear()
+                return
+            while self._out:
+                n = os.write(fd, self._out)
+                del self._out[:n]
+                self.bytes_written += n
+        except BlockingIOError:
+            return
         except (serial.SerialException, OSError) as e:
             raise LinkClosedError(f"writing to '{self.name}' failed: {e}") from None
-        self.bytes_written += len(data)
+
+    @property
+    def pending(self) -> int:
+        """Bytes queued by :meth:`write` that the OS has not taken yet."""
+        return len(self._out)
 
     def read(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        fd = getattr(self._serial, "fd", None)
+        while self._out and isinstance(fd, int):  # send queued bytes while waiting
+            left = max(0.0, deadline - time.monotonic())
+            try:
+                readable, writable, _ = select.select([fd], [fd], [], left)
+            except (OSError, ValueError) as e:
+                raise LinkClosedError(f"waiting on '{self.name}' failed: {e}") from None
+            if writable:
+                self._drain()
+            if readable or not left:
+                break
         try:
-            self._serial.timeout = timeout
+            self._serial.timeout = max(0.0, deadline - time.monotonic())
             first = self._serial.read(1)
             if not first:
                 return b""
@@ -116,7 +151,17 @@ class SerialTransport:
         self.bytes_read += len(data)
         return data
 
-    def close(self) -> None:
+    def close(self, linger: float = 1.0) -> None:
+        """Close the port, first giving queued bytes (a last STOP, say) up to ``linger``
+        seconds to leave."""
+        fd = getattr(self._serial, "fd", None)
+        end = time.monotonic() + linger
+        while self._out and isinstance(fd, int) and time.monotonic() < end:
+            try:
+                select.select([], [fd], [], max(0.0, end - time.monotonic()))
+                self._drain()
+            except (OSError, ValueError, TransportError):
+                break
         self._serial.close()
 
     def __enter__(self) -> SerialTransport:
@@ -209,13 +254,15 @@ class LineRelay:
 
     A pseudo-terminal moves bytes as fast as the CPU allows, so without this a virtual board
     says nothing about how a protocol behaves when the line, not the host, is the bottleneck.
-    Bytes are delivered in chunks of at most ``chunk`` bytes, each once its last bit would
-    have arrived.
+    Bytes are delivered in chunks of at most ``chunk`` bytes (default: about a millisecond of
+    line time), each once its last bit would have arrived.
     """
 
-    def __init__(self, a: int, b: int, baud: int, *, chunk: int = 64) -> None:
+    def __init__(self, a: int, b: int, baud: int, *, chunk: int | None = None) -> None:
         if baud <= 0:
             raise ValueError(f"line rate {baud} baud must be positive")
+        if chunk is None:
+            chunk = max(16, baud // BITS_PER_BYTE_8N1 // 1000)
         if chunk <= 0:
             raise ValueError(f"relay chunk {chunk} bytes must be positive")
         self.baud, self.chunk = baud, chunk
@@ -238,6 +285,7 @@ class LineRelay:
     def _carry(self, src: int, dst: int) -> None:
         byte_time = BITS_PER_BYTE_8N1 / self.baud
         line_free = 0.0  # when the line has sent everything so far
+        queued = False  # bytes were already waiting when the last chunk was delivered
         while not self._stop.is_set():
             ready, _, _ = select.select([src], [], [], 0.05)
             if not ready:
@@ -250,7 +298,10 @@ class LineRelay:
                 return
             if not data:
                 return
-            line_free = max(time.monotonic(), line_free) + len(data) * byte_time
+            # Waiting bytes would have followed on the wire without a gap, so this thread's
+            # own lateness in waking is not counted as idle line time.
+            start = line_free if queued else max(time.monotonic(), line_free)
+            line_free = start + len(data) * byte_time
             delay = line_free - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -258,6 +309,7 @@ class LineRelay:
                 _write_all(dst, data)
             except OSError:
                 return
+            queued = bool(select.select([src], [], [], 0)[0])
 
 
 def _write_all(fd: int, data: bytes) -> None:

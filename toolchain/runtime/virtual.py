@@ -468,15 +468,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-window", type=int, default=32)
     parser.add_argument("--core", choices=CORES, default=MODEL,
                         help="what computes: the golden model, or the core's RTL in simulation")
+    parser.add_argument("--line-baud", type=int, default=None,
+                        help="pace the pty like an 8N1 UART at this baud (default: unpaced)")
     args = parser.parse_args(argv)
+    if args.line_baud is not None and args.line_baud <= 0:
+        parser.error(f"--line-baud {args.line_baud}: give a positive baud rate, e.g. 1000000")
     try:
         spec = preset(args.preset)
     except SpecError as e:
         parser.error(str(e))
     signals = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
     signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # before the thread starts: it inherits
+    if args.line_baud is not None:
+        # the relay's threads must wake when their bytes are due, not after the board
+        # thread's 5 ms turn of the interpreter lock
+        sys.setswitchinterval(1e-4)
     served = ServedBoard(spec, input_slots=args.input_slots, output_window=args.output_window,
-                         core=args.core)
+                         core=args.core, line_baud=args.line_baud)
     served.start()
     print(served.path, flush=True)
     while signal.sigwait(signals) == signal.SIGUSR1:
