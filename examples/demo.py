@@ -1,101 +1,194 @@
-"""The spikeforge demo: a PyNN network run on a spikeforge target, with a raster plot and a
-text summary.
+"""The spikeforge demo: one PyNN script with STDP, from capture to a board, end to end.
 
-    python examples/demo.py --out build/demo            # 4000-cell VA-CUBA, 1 s
-    python examples/demo.py --out build/demo --quick    # 500 cells, 300 ms
+    python examples/demo.py --out build/demo              # 2 s of biological time
+    python examples/demo.py --out build/demo --quick      # 0.5 s
+    python examples/demo.py --board rtl-sim               # the board is the simulated RTL
 
-The network is examples/va_cuba.py, a plain PyNN script; here it runs through
-spikeforge's PyNN backend (``toolchain.pynn``) on the float reference target.
+The script is examples/stdp_network.py, plain PyNN (it runs unmodified on pyNN.brian2 too).
+spikeforge then
+  1. captures it into the network IR;
+  2. compiles it for the FPGA core (the iCEBreaker build): quantisation, packing into the
+     core's memories, resource use, clock cycles and energy per timestep;
+  3. co-simulates the core's golden model and the float reference, and measures the
+     deviation (rates, spike timing, learnt weights);
+  4. runs it on a board over UART with `spikeforge run`: the virtual board (the golden
+     model behind a pseudo-terminal) unless --board says otherwise; input spikes stream in,
+     output spikes stream out live, learnt weights are read back;
+  5. checks the board against the golden model spike for spike and weight for weight, and
+     writes raster.png, weights.png and summary.txt.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "stdp_network.py"
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 
-def isi_cv(trains: list[np.ndarray]) -> float:
-    cvs = [np.std(np.diff(t)) / np.mean(np.diff(t)) for t in trains if t.size >= 3]
-    return float(np.mean(cvs)) if cvs else float("nan")
+def spike_trains(times: np.ndarray, senders: np.ndarray, n: int) -> list[np.ndarray]:
+    return [np.sort(times[senders == j]) for j in range(n)]
 
 
-def raster(result: dict, path: Path, title: str) -> None:
+def board_run(args: argparse.Namespace, script_args: list[str], out: Path) -> tuple[
+        list[np.ndarray], np.ndarray, float]:
+    """`spikeforge run` in a subprocess, exactly as a user types it: its progress goes to
+    the terminal; its Neo file and the weights it read back come back here."""
+    from neo.io import NeoMatlabIO
+
+    weights = out / "board_weights.npy"
+    cmd = [sys.executable, "-m", "toolchain", "run", "--board", args.board, "--preset",
+           args.preset, "--out", str(out / "board"), str(SCRIPT), *script_args,
+           "--weights", str(weights)]
+    print("$ spikeforge " + " ".join(cmd[3:]), flush=True)
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=HERE.parent)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"demo: the board run failed (exit {done.returncode})")
+    (seg,) = NeoMatlabIO(str(out / "board" / "spikes.mat")).read_block().segments
+    trains = [np.sort(np.asarray(st.rescale("ms").magnitude)) for st in seg.spiketrains]
+    return trains, np.load(weights), wall
+
+
+def weight_matrix(net, result, label: str) -> np.ndarray:
+    """A projection's weights as PyNN's (pre, post) array."""
+    proj = next(p for p in net.projections if p.label == label)
+    w = np.full((int(proj.pre_index.max()) + 1, int(proj.post_index.max()) + 1), np.nan)
+    w[proj.pre_index, proj.post_index] = result.weights[label]
+    return w
+
+
+def figures(out: Path, rows: list[tuple[str, list[np.ndarray]]], weights: dict[str, np.ndarray],
+            t_stop: float, n_corr: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
-    offset = 0
-    for name, colour in (("exc", "tab:blue"), ("inh", "tab:red")):
-        trains = result[name]
-        times = np.concatenate(trains) if trains else np.zeros(0)
-        cells = np.concatenate([np.full(t.size, offset + i) for i, t in enumerate(trains)]) \
-            if trains else np.zeros(0)
-        ax.plot(times, cells, ".", ms=1.0, color=colour, label=name)
-        offset += len(trains)
-    ax.set_xlim(0, result["t_stop"])
-    ax.set_ylim(0, offset)
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("cell")
-    ax.set_title(title)
-    ax.legend(loc="upper right", markerscale=8)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.6 + 1.5 * len(rows)), sharex=True,
+                             dpi=120)
+    for ax, (name, trains) in zip(axes, rows, strict=True):
+        for j, t in enumerate(trains):
+            ax.plot(t, np.full(t.size, j), "|", color="k", ms=3)
+        ax.set_ylabel("cell")
+        ax.set_ylim(-1, len(trains))
+        ax.set_title(name, fontsize=9, loc="left")
+    axes[-1].set_xlim(0, t_stop)
+    axes[-1].set_xlabel("time (ms)")
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(out / "raster.png")
     plt.close(fig)
 
-
-def rate_hz(trains: list[np.ndarray], t_stop: float) -> float:
-    return sum(t.size for t in trains) / len(trains) / (t_stop / 1000.0)
-
-
-def summary(result: dict, n: int, target: str) -> str:
-    lines = [
-        "spikeforge demo: Vogels-Abbott CUBA network (examples/va_cuba.py) via PyNN",
-        f"target            : {target}",
-        f"cells             : {n} ({len(result['exc'])} exc, {len(result['inh'])} inh)",
-        f"synapses          : {result['synapses']}",
-        f"simulated         : {result['t_stop']:g} ms",
-    ]
-    for name in ("exc", "inh"):
-        lines.append(f"{name} rate          : {rate_hz(result[name], result['t_stop']):.2f} Hz"
-                     f"  (ISI CV {isi_cv(result[name]):.2f})")
-    lines += [
-        f"build (PyNN)      : {result['build_s']:.2f} s",
-        f"compile + run     : {result['run_s']:.2f} s",
-    ]
-    return "\n".join(lines) + "\n"
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=120)
+    for k, (name, w) in enumerate(weights.items()):
+        ax.plot(np.arange(w.shape[0]) + 0.2 * (k - 1), np.nanmean(w, axis=1), "o", ms=3,
+                label=name)
+    ax.axvline(n_corr - 0.5, color="0.7", lw=0.8)
+    ax.set_xlabel("input fibre (left of the line: correlated)")
+    ax.set_ylabel("mean learnt weight (nA)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "weights.png")
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("build/demo"),
-                        help="directory for raster.png and summary.txt")
-    parser.add_argument("--quick", action="store_true", help="500 cells for 300 ms")
-    parser.add_argument("--target", default="reference", help="spikeforge target")
+    parser.add_argument("--out", type=Path, default=Path("build/demo"))
+    parser.add_argument("--quick", action="store_true", help="0.5 s instead of 2 s")
+    parser.add_argument("--board", default="virtual", help="virtual, rtl-sim, or a real board")
+    parser.add_argument("--preset", default="ice40up5k", help="FPGA core build")
     args = parser.parse_args(argv)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
 
-    sys.path.insert(0, str(HERE))
-    import va_cuba
+    import toolchain as sf
+    from toolchain.compiler.pipeline import compile_network
+    from toolchain.pynn.capture import capture
+    from toolchain.sim.metrics import compare
+    from toolchain.targets.fpga.target import FpgaTarget
 
-    import toolchain.pynn as sim
-    from toolchain.pynn import simulator
+    script_args = ["spikeforge", "--duration", "500" if args.quick else "2000"]
 
-    n, t_stop = (500, 300.0) if args.quick else (4000, 1000.0)
-    simulator.state.default_target = args.target
-    result = va_cuba.run(sim, n=n, t_stop=t_stop)
-    args.out.mkdir(parents=True, exist_ok=True)
-    raster(result, args.out / "raster.png", f"VA-CUBA, {n} cells, target '{args.target}'")
-    text = summary(result, n, args.target)
-    (args.out / "summary.txt").write_text(text)
+    print(f"[1/5] capture {SCRIPT.name} into the IR", flush=True)
+    net, t_stop = capture(SCRIPT, script_args)
+    n_syn = sum(p.size for p in net.projections)
+    print(f"      {len(net.sources)} source(s), {len(net.populations)} population(s), "
+          f"{n_syn} plastic synapses, {t_stop:g} ms at dt = {net.dt:g} ms")
+
+    print(f"[2/5] compile for the FPGA core (build '{args.preset}')", flush=True)
+    target = FpgaTarget(args.preset)
+    report = compile_network(net, target).report()
+    (out / "compile_report.txt").write_text(report)
+    print("      " + report.rstrip().replace("\n", "\n      "))
+
+    print("[3/5] co-simulate: float reference vs the core's golden model", flush=True)
+    t0 = time.perf_counter()
+    ref = sf.simulate(net, "reference", t_stop=t_stop)
+    t_ref = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gold_sim = target.simulator(target.compile(net))
+    gold_sim.run_until(t_stop)
+    gold = gold_sim.result()
+    t_gold = time.perf_counter() - t0
+    dev = compare(ref, gold, t_stop=t_stop)
+    print("      " + dev.to_markdown().rstrip().replace("\n", "\n      "))
+
+    print(f"[4/5] run on the '{args.board}' board over UART", flush=True)
+    board_trains, board_w, t_board = board_run(args, script_args, out)
+
+    print("[5/5] check the board against the golden model", flush=True)
+    cells = gold.spikes["cells"]
+    gold_trains = spike_trains(cells.times, cells.senders, cells.size)
+    ref_cells = ref.spikes["cells"]
+    ref_trains = spike_trains(ref_cells.times, ref_cells.senders, ref_cells.size)
+    gold_w = weight_matrix(net, gold, "plastic")
+    ref_w = weight_matrix(net, ref, "plastic")
+    spikes_equal = len(board_trains) == len(gold_trains) and all(
+        a.size == b.size and np.allclose(a, b) for a, b in zip(board_trains, gold_trains,
+                                                               strict=True))
+    weights_equal = board_w.shape == gold_w.shape and np.array_equal(board_w, gold_w)
+
+    n_corr = gold_w.shape[0] // 2
+    figures(out, [("float reference", ref_trains), ("FPGA core, golden model", gold_trains),
+                  (f"FPGA core, '{args.board}' board over UART", board_trains)],
+            {"reference": ref_w, "golden model": gold_w, "board": board_w}, t_stop, n_corr)
+    pop = dev.population("cells")
+
+    def w_line(name: str, w: np.ndarray) -> str:
+        return (f"{name:<22}: correlated {np.nanmean(w[:n_corr]):.3f} nA, "
+                f"uncorrelated {np.nanmean(w[n_corr:]):.3f} nA")
+
+    text = "\n".join([
+        f"spikeforge demo: {SCRIPT.name} (PyNN, pair STDP) on the FPGA core '{args.preset}'",
+        f"simulated             : {t_stop:g} ms, dt {net.dt:g} ms, {n_syn} plastic synapses",
+        f"rate reference        : {pop.rate_ref:.2f} Hz ({pop.spikes_ref} spikes)",
+        f"rate golden model     : {pop.rate:.2f} Hz ({pop.spikes} spikes), "
+        f"error {100 * pop.rate_error:+.1f} %",
+        f"van Rossum distance   : {pop.van_rossum:.3f}; spike disorder {pop.spike_disorder:.3f}",
+        f"weight drift          : {100 * dev.weight_drift.get('plastic', float('nan')):.1f} % "
+        "(relative RMS, golden model vs reference)",
+        w_line("learnt, reference", ref_w),
+        w_line("learnt, golden model", gold_w),
+        w_line(f"learnt, {args.board} board", board_w),
+        f"board vs golden model : spikes {'identical' if spikes_equal else 'DIFFER'}, "
+        f"weights {'identical' if weights_equal else 'DIFFER'}",
+        f"wall time             : reference {t_ref:.2f} s, golden model {t_gold:.2f} s, "
+        f"board run {t_board:.1f} s (incl. compile, load, readback)",
+    ]) + "\n"
+    (out / "summary.txt").write_text(text)
     print(text, end="")
-    print(f"wrote {args.out / 'raster.png'} and {args.out / 'summary.txt'}")
-    return 0
+    print(f"wrote {out / 'raster.png'}, {out / 'weights.png'}, {out / 'summary.txt'}, "
+          f"{out / 'compile_report.txt'} and {out / 'board'}")
+    return 0 if spikes_equal and weights_equal else 1
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def compile_network(network: Network, target: Target, *, strict: bool = True,
     assumes for populations.
     """
     spec = target.spec  # type: ignore[attr-defined]
-    board = getattr(target, "board", spec.mesh.name)
+    board = getattr(target, "board", None) or spec.mesh.name
     build = Build(network=network, spec=spec, board=board, strict=strict, rate_hz=rate_hz)
     build = run_passes(build, target.passes())
     return build.need("artifact", "compile")

@@ -7,17 +7,22 @@ converts spikes, membrane voltages and weights back to IR units.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from toolchain.ir import Network
 from toolchain.sim.results import AnalogRecord, SimulationResult, SpikeRecord
 from toolchain.sim.sources import SourceSpikes
-from toolchain.targets.base import Target
+from toolchain.targets.base import Pass, Target
 from toolchain.targets.fpga.mapper import MappedNetwork, MappingError, map_network
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import CoreSpec, preset
+
+if TYPE_CHECKING:
+    from toolchain.compiler.pipeline import Build
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,31 @@ class FpgaTarget(Target):
 
     name = "fpga"
 
-    def __init__(self, build: str | CoreSpec = "ice40up5k") -> None:
+    def __init__(self, build: str | CoreSpec = "ice40up5k", board: str | None = None) -> None:
+        if board is not None:  # a board file names the build it carries
+            from toolchain.boards import get_board
+
+            build = get_board(board).core
         self.spec = build if isinstance(build, CoreSpec) else preset(build)
+        self.board = board or self.spec.name
 
     def compile(self, network: Network) -> FpgaCompiled:
         return FpgaCompiled(network, map_network(network, self.spec))
+
+    def passes(self) -> Sequence[Pass]:
+        """Map, then describe the mapping in the shared artifact (``spikeforge compile``)."""
+        from toolchain.targets.fpga.artifact import artifact_pass
+
+        return (self._map, artifact_pass)
+
+    def _map(self, build: Build) -> Build:
+        from toolchain.compiler.pipeline import MappingError as CompileError
+
+        try:
+            mapped = map_network(build.network, self.spec)
+        except MappingError as e:
+            raise CompileError(str(e)) from None
+        return build.replace(extras={**build.extras, "fpga": mapped})
 
     def simulator(self, compiled: FpgaCompiled) -> FpgaSimulator:
         return FpgaSimulator(compiled)
