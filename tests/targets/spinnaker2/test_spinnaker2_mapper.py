@@ -49,8 +49,9 @@ def test_neuron_whose_rows_exceed_sram_is_named():
         map_network(net, tiny_spec(pes_per_chip=40))
     msg = str(e.value)
     assert "Population 'big' neuron 0 has 30000 incoming synapses needing" in msg
-    assert ("more than the 98304 bytes of data SRAM (131072 SRAM - 32768 "
-            "code_and_stack_bytes)") in msg
+    need = 30000 * 4 + 3000 * 12 + 64 + 2 * 16 * 4 + 24  # words, headers, state, ring, table
+    assert (f"needing {need} bytes on its PE, {need - 98304} more than the 98304 bytes of "
+            "data SRAM (131072 SRAM - 32768 code_and_stack_bytes)") in msg
     assert "keep synapse rows in DRAM (synapse_storage='dram'), reduce its fan-in" in msg
     # rows in DRAM: only the DMA buffer stays in SRAM, and the chip's DRAM is checked
     m = map_network(net, tiny_spec(pes_per_chip=40, synapse_storage="dram"))
@@ -82,8 +83,11 @@ def test_delay_beyond_the_extension_stages_is_an_error():
     with pytest.raises(MappingError) as e:
         map_network(net, tiny_spec(pes_per_chip=40))
     msg = str(e.value)
-    assert "Projection 'rec' delay[" in msg
-    assert "spinnaker2 reaches at most 135 ticks (15 in the ring buffer + 8 delay-extension " \
+    i = int(net.projections[0].delay.argmax())
+    d = int(net.projections[0].delay[i])
+    assert f"Projection 'rec' delay[{i}] = {d} ms is {d} ticks of 1 ms, {d - 135} over the " \
+           "limit: " \
+           "spinnaker2 reaches at most 135 ticks (15 in the ring buffer + 8 delay-extension " \
            "stages of 15)" in msg
     assert "raise ring_buffer_ticks (up to 64) or max_delay_stages" in msg
     # a longer ring buffer reaches it
@@ -214,3 +218,18 @@ def test_a_weight_of_the_wrong_sign_for_its_receptor_is_refused(receptor, weight
     with pytest.raises(MappingError) as e:
         map_network(net, tiny_spec())
     assert str(e.value) == f"Projection 'p' {message}"
+
+
+def test_delay_limit_counts_ticks_of_a_tenth_of_a_millisecond():
+    """At the 0.1 ms tick the same stages reach 13.5 ms: 14 ms is 140 ticks, 5 too many."""
+    p = Population("p", CellType.IF_CURR_EXP, 2)
+    ok = Projection("d", "p", "p", [0], [1], [0.1], [13.5])
+    far = Projection("d", "p", "p", [0], [1], [0.1], [14.0])
+    fast = tiny_spec(tick_ms=0.1)
+    m = map_network(Network(dt=0.1, populations=(p,), projections=(ok,)), fast)
+    assert m.synapses[0].delay_ticks[0] == 135 and m.synapses[0].stage[0] == 8
+    with pytest.raises(MappingError) as e:
+        map_network(Network(dt=0.1, populations=(p,), projections=(far,)), fast)
+    assert str(e.value).startswith(
+        "Projection 'd' delay[0] = 14 ms is 140 ticks of 0.1 ms, 5 over the limit: spinnaker2 "
+        "reaches at most 135 ticks")

@@ -96,3 +96,21 @@ def test_router_table_overflow_names_the_chip():
         "chip (1, 0) needs 2 router entries after minimisation (8 before), 1 more than its 1; "
         "spread the network over more chips (a larger board) or raise neurons_per_pe so fewer "
         "slices send through it")
+
+
+def test_key_space_overflow_names_the_blocks_and_the_fix():
+    """Keys are 32 bits.  A 1-bit weight and a 2-slot ring buffer leave 29 index bits in a
+    synaptic word, so neurons_per_pe = 2^29 is a legal layout; the delay-extension slice a
+    2-tick delay then needs (29 index + 4 stage bits) alone overflows the key space."""
+    p = Population("p", CellType.IF_CURR_EXP, 2)
+    net = Network(dt=1.0, populations=(p,),
+                  projections=(Projection("d", "p", "p", [0], [1], [0.1], [2.0]),))
+    spec = tiny_spec(weight_bits=1, ring_buffer_ticks=2, neurons_per_pe=2**29)
+    with pytest.raises(RoutingError) as e:
+        route(map_network(net, spec))
+    assert str(e.value) == (
+        f"2 slices need {2**33 + 2**29} multicast keys, {2**33 + 2**29 - 2**32} more than the "
+        "2^32 of a 32-bit key (each slice takes an aligned block of 2^29 keys for "
+        f"neurons_per_pe = {2**29}, a delay-extension slice 2^33); lower neurons_per_pe to the "
+        "largest slice it needs, or lower max_delay_stages")
+    route(map_network(net, spec.replace(neurons_per_pe=2)))  # the fix it names works

@@ -177,8 +177,9 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
     if longest > spec.max_extended_delay_ticks:
         i = int(np.argmax(ticks))
         raise MappingError(
-            f"{what} delay[{i}] = {proj.delay[i]:g} ms is {longest} ticks of {spec.tick_ms:g} ms; "
-            f"spinnaker2 reaches at most {spec.max_extended_delay_ticks} ticks "
+            f"{what} delay[{i}] = {proj.delay[i]:g} ms is {longest} ticks of {spec.tick_ms:g} ms, "
+            f"{longest - spec.max_extended_delay_ticks} over the limit: spinnaker2 reaches "
+            f"at most {spec.max_extended_delay_ticks} ticks "
             f"({spec.max_delay_ticks} in the ring buffer + {spec.max_delay_stages} delay-extension "
             f"stages of {spec.max_delay_ticks}); shorten the delay, or raise ring_buffer_ticks "
             f"(up to 64) or max_delay_stages"
@@ -302,7 +303,8 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
                "code_and_stack_bytes" if in_sram else "reduce code_and_stack_bytes")
         raise MappingError(
             f"Population '{pop.label}' neuron {i} has {syn} incoming synapses needing "
-            f"{int(one[i])} bytes on its PE, more than the {budget} bytes of data SRAM "
+            f"{int(one[i])} bytes on its PE, {int(one[i]) - budget} more than the {budget} "
+            "bytes of data SRAM "
             f"({spec.sram_per_pe} SRAM - {spec.code_and_stack_bytes} code_and_stack_bytes); "
             + fix
         )

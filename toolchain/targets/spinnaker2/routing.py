@@ -78,8 +78,12 @@ def allocate_keys(mapping: Mapping) -> None:
         next_key += block
     if next_key > 1 << KEY_SPACE_BITS:
         raise RoutingError(
-            f"{len(mapping.slices)} slices need {next_key} multicast keys, more than the "
-            f"2^{KEY_SPACE_BITS} of a 32-bit key; raise neurons_per_pe to use fewer slices"
+            f"{len(mapping.slices)} slices need {next_key} multicast keys, "
+            f"{next_key - (1 << KEY_SPACE_BITS)} more than the 2^{KEY_SPACE_BITS} of a 32-bit "
+            f"key (each slice takes an aligned block of 2^{index_bits} keys for "
+            f"neurons_per_pe = {mapping.spec.neurons_per_pe}, a delay-extension slice "
+            f"2^{index_bits + stage_bits}); lower neurons_per_pe to the largest slice it "
+            "needs, or lower max_delay_stages"
         )
 
 
