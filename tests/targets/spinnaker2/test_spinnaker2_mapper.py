@@ -187,6 +187,12 @@ def test_slices_are_sized_to_meet_a_tenth_of_a_millisecond_tick():
         worst = worst_tick_cycles(spec, s.size, rows, rows * p, syn * p)
         assert worst <= spec.cycles_per_tick
     assert len(fitted.slices) > len(loose.slices)
+    assert fitted.stats["tick_cycles_worst_estimate"] <= 20_000
+    assert loose.stats["tick_cycles_worst_estimate"] > 20_000
+    target = SpiNNaker2Target(tick_ms=0.1, fit_tick=False)
+    report = target.report(target.compile(net))
+    assert "timer tick: 20000 cycles; busiest PE's estimated worst tick " in report
+    assert "OVERRUN: packets will be late; lower neurons_per_pe" in report
 
 
 def test_a_neuron_that_cannot_meet_the_tick_alone_is_named():

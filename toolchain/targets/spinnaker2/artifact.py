@@ -152,6 +152,9 @@ def _estimate(network: Network, mapping: Mapping, routes: Routes, cores: Cores,
 def spinnaker2_report(resources: dict[str, float]) -> str:
     """The SpiNNaker2-only part of the compile report."""
     r = resources
+    worst = r["tick_cycles_worst_estimate"]
+    overrun = (", OVERRUN: packets will be late; lower neurons_per_pe, raise pe_clock_hz or "
+               "use tick_ms=1" if worst > r["tick_cycles"] else "")
     return (
         "\nSpiNNaker2 resources (physical)\n"
         f"  PEs: {r['pes']} = {r['pes_neurons']} neuron + {r['pes_sources']} spike-source + "
@@ -160,6 +163,8 @@ def spinnaker2_report(resources: dict[str, float]) -> str:
         f"{r['router_entries_total']} (before key/mask merging "
         f"{r['router_entries_before_minimisation']})\n"
         f"  synapse rows: {r['row_bytes_total']} bytes in {r['synapse_storage']}\n"
+        f"  timer tick: {r['tick_cycles']:.0f} cycles; busiest PE's estimated worst tick "
+        f"{worst:.0f} cycles ({worst / r['tick_cycles']:.0%}{overrun})\n"
         "Quantisation (semantic)\n"
         f"  delays: mean |error| {r['delay_quantisation_error_ms_mean']:.3g} ms; weights: "
         f"max relative error {r['weight_quantisation_error_rel_max']:.3g}\n"

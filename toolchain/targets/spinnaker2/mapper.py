@@ -9,6 +9,7 @@ or one delay-extension stage set for one source slice.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -113,13 +114,17 @@ def map_network(network: Network, spec: SpiNNaker2Spec) -> Mapping:
         slice_of[node.label] = _cut(slices, "source", node.label,
                                     np.full(node.size, spec.neurons_per_pe, np.int64))
     p_spike = _spike_probability(network, spec)
+    worst = 0.0  # estimated cycles of the busiest PE's worst tick
     for pop in network.populations:
-        capacity, prefix, n_rows = _neurons_that_fit(
+        capacity, prefix, n_rows, worst_tick = _neurons_that_fit(
             pop, [t for t in synapses if t.post == pop.label], spec, p_spike)
         first = len(slices)
         slice_of[pop.label] = _cut(slices, "neurons", pop.label, capacity)
         for s in slices[first:]:
             s.row_bytes = _row_bytes(prefix, n_rows, s.lo, s.hi)
+        lo = np.array([s.lo for s in slices[first:]])
+        size = np.array([s.size for s in slices[first:]])
+        worst = max(worst, float(worst_tick(lo, size).max()) if lo.size else 0.0)
     delay_slice_of = _add_delay_slices(slices, slice_of, synapses)
     _place(slices, spec, network)
     if spec.synapse_storage == "dram":
@@ -127,6 +132,8 @@ def map_network(network: Network, spec: SpiNNaker2Spec) -> Mapping:
     stats = {
         "delay_quantisation_error_ms_mean": _delay_error(network, synapses, spec),
         "weight_quantisation_error_rel_max": _weight_error(network, synapses),
+        "tick_cycles": spec.cycles_per_tick,
+        "tick_cycles_worst_estimate": worst,
     }
     return Mapping(spec, slices, slice_of, delay_slice_of, synapses, frac_bits, layout, stats)
 
@@ -248,7 +255,8 @@ def _spike_probability(network: Network, spec: SpiNNaker2Spec) -> dict[str, floa
 
 
 def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNNaker2Spec,
-                      p_spike: dict[str, float]) -> tuple[np.ndarray, np.ndarray, int]:
+                      p_spike: dict[str, float]) -> tuple[np.ndarray, np.ndarray, int,
+                                                          Callable[..., np.ndarray]]:
     """For each neuron i, how many neurons from i on fit one PE (at most neurons_per_pe):
     in its SRAM and, with ``fit_tick``, in its timer tick (estimated worst tick).
 
@@ -328,7 +336,7 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
         fits = (need(lo, k) <= budget) & tick_fits(lo, k)
         good = np.where(fits & (mid <= cap), mid, good)
         bad = np.where(fits & (mid <= cap), bad, mid)
-    return good, syn_prefix, n_pre_rows
+    return good, syn_prefix, n_pre_rows, _worst_tick
 
 
 def _row_bytes(syn_prefix: np.ndarray, n_pre_rows: int, lo: int, hi: int) -> int:
