@@ -33,7 +33,7 @@ def test_demo_compiles_cosimulates_and_runs_the_stdp_example_on_the_virtual_boar
     for name in ("raster.png", "weights.png", "board/raster.png"):
         assert (out / name).read_bytes()[:8] == PNG, name
     report = (out / "compile_report.txt").read_text()
-    assert "network 'pynn' on fpga (ice40up5k)" in report
+    assert "network 'stdp_network' on fpga (ice40up5k)" in report
     assert re.search(r"plastic\s+768\s", report)  # 48 fibres x 16 cells, all plastic
     summary = (out / "summary.txt").read_text()
     # the board streamed exactly what the golden model of the same build computes

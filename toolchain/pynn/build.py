@@ -58,8 +58,9 @@ def _unique(label: str, taken: set[str]) -> str:
     return out
 
 
-def build_network(state: object) -> Built:
-    """The IR network of everything the script created since ``setup()``."""
+def build_network(state: object, network_label: str = "pynn") -> Built:
+    """The IR network of everything the script created since ``setup()``;
+    ``network_label`` names it in reports (capture uses the script's name)."""
     built = Built(network=ir.Network())
     taken: set[str] = set()
     populations, sources = [], []
@@ -79,7 +80,7 @@ def build_network(state: object) -> Built:
     built.network = ir.Network(
         dt=state.dt, populations=tuple(populations), sources=tuple(sources),
         projections=tuple(projections), currents=tuple(c for group in currents for c in group),
-        recordings=tuple(recordings), seed=state.seed, label="pynn",
+        recordings=tuple(recordings), seed=state.seed, label=network_label,
     )
     return built
 

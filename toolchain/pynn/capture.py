@@ -34,7 +34,8 @@ def capture(script: str | Path, args: Sequence[str] = ()) -> tuple[Network, floa
     from toolchain.pynn.runner import run_script
 
     def stop_at_first_run(state: simulator.State, tstop: float) -> None:
-        raise _Captured(build_network(state).network, float(tstop))
+        # reports and artifacts name the network after the script that built it
+        raise _Captured(build_network(state, network_label=Path(script).stem).network, float(tstop))
 
     original = simulator.State.run_until
     simulator.State.run_until = stop_at_first_run
