@@ -161,7 +161,7 @@ def wire_type(wire: bytes) -> int:
     return int(p.decode_frame(wire[:-1]).type)
 
 
-@pytest.mark.filterwarnings("ignore::amaranth._unused.UnusedElaboratable")  # refused at once
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")  # refused at once
 def test_decoder_refuses_a_build_info_of_another_core() -> None:
     from toolchain.targets.fpga.spec import ICE40UP5K
 
