@@ -17,6 +17,12 @@ def saturate(m: Module, value, shape: Shape):
     return Mux(value > hi, hi, Mux(value < lo, lo, value))[: shape.width].as_signed()
 
 
+def decay_step(x, shift):
+    """``x / 2**shift`` rounded to nearest, halves up: the arithmetic shift plus the last
+    bit shifted out (``model.decay_step``; one carry-in, no extra shifter)."""
+    return (x >> shift) + ((x << 1) >> shift)[0]
+
+
 class NeuronDecay(wiring.Component):
     """First half of step 1: the synaptic current's decay plus input, and the leak.  The
     core registers these before :class:`NeuronFire` (two pipeline stages close timing at
@@ -35,10 +41,10 @@ class NeuronDecay(wiring.Component):
         m = Module()
         spec = self.spec
         m.d.comb += [
-            self.i_next.eq(saturate(m, self.i - (self.i >> self.syn_shift) + self.acc,
+            self.i_next.eq(saturate(m, self.i - decay_step(self.i, self.syn_shift) + self.acc,
                                     signed(spec.i_bits))),
-            # |v - (v >>> k)| <= |v|: always fits v_bits
-            self.v_leak.eq(self.v - (self.v >> self.leak_shift)),
+            # |v - round(v / 2**k)| <= |v|: always fits v_bits
+            self.v_leak.eq(self.v - decay_step(self.v, self.leak_shift)),
         ]
         return m
 

@@ -37,15 +37,34 @@ def test_bias_integrates_to_threshold_then_refractory_holds():
     assert spike_steps(core, 16) == [3, 9, 15]
 
 
-def test_leak_is_an_arithmetic_shift_that_rounds_down():
+def test_leak_is_a_shift_that_rounds_to_nearest():
     core = CoreModel(TINY)
     core.load(image(bias=0, leak_shift=1, v_thresh=1000))
     core.v[0] = -7
     core.step()
-    assert core.v[0] == -7 - (-4)  # -7 >>> 1 == -4 (floor), so v becomes -3
+    assert core.v[0] == -7 - (-3)  # -3.5 rounds half up to -3 (a floor would give -4)
     core.v[0] = 7
     core.step()
-    assert core.v[0] == 7 - 3
+    assert core.v[0] == 7 - 4  # 3.5 rounds to 4
+
+
+def test_current_decay_dead_zone_is_symmetric():
+    # with a floor, a positive current below 2**k never decays while a negative one does:
+    # a lasting excitatory drive after every small input.  Rounded, both signs stop at
+    # |i| < 2**(k-1) and everything above keeps decaying
+    core = CoreModel(TINY)
+    core.load(image(bias=0, syn_shift=3, v_thresh=1000))
+    settled = {}
+    for start in (7, -7, 20, -20):
+        core.i[0] = start
+        for _ in range(50):
+            core.step()
+        settled[start] = int(core.i[0])
+    # a floor would leave 7 at 7 (7 >>> 3 == 0) and take -7 to 0
+    assert settled == {7: 3, -7: -4, 20: 3, -20: -4}
+    core.i[0] = 7
+    core.step()
+    assert core.i[0] == 6  # 7 / 8 = 0.875 rounds to 1
 
 
 def test_input_spike_arrives_after_its_delay():

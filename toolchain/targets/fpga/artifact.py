@@ -8,7 +8,8 @@ the portability table and design-space exploration treat it like the other targe
 
 The cost estimate is the RTL's own cycle count (``CoreSpec.cycles_per_step``, checked cycle
 for cycle against the gateware by the cocotb suite) at the board's clock, for an assumed
-firing rate.
+firing rate; its energy is those cycles at the FPGA's estimated power
+(:mod:`toolchain.targets.fpga.power`), split by what the cycles are spent on.
 """
 
 from __future__ import annotations
@@ -27,20 +28,14 @@ from toolchain.compiler.pipeline import Build
 from toolchain.ir import Network, PoissonSource, Projection
 from toolchain.ir.network import ArraySource
 from toolchain.targets.fpga.mapper import MappedNetwork
+from toolchain.targets.fpga.power import power_model
 from toolchain.targets.fpga.spec import CoreSpec
-
-# Clock of a build with no board file naming it: the iCEBreaker's 12 MHz oscillator.
-DEFAULT_CLOCK_HZ = 12_000_000
 
 
 def clock_hz(spec: CoreSpec) -> int:
-    """The clock of the first board whose TOML names this build, else 12 MHz."""
-    from toolchain.boards import load_boards
-
-    for board in load_boards().values():
-        if board.target == "fpga" and board.core == spec.name:
-            return board.clock_hz
-    return DEFAULT_CLOCK_HZ
+    """The clock of the board whose TOML names this build (or the preset it was derived
+    from), else the iCEBreaker's 12 MHz."""
+    return int(power_model(spec).clock_hz)
 
 
 def artifact_pass(build: Build) -> Build:
@@ -52,7 +47,7 @@ def artifact_pass(build: Build) -> Build:
     placement = Placement(chip=np.zeros(n), x=np.zeros(n), y=np.zeros(n), slot=np.zeros(n),
                           method="one core: populations are consecutive neuron ranges")
     routes = _routes(net)
-    numerics = tuple(_numerics(net, mapped, p) for p in net.projections)
+    numerics = tuple(projection_numerics(net, mapped, p) for p in net.projections)
     estimate = step_estimate(net, mapped, build.rate_hz)
     art = CompiledNetwork(target="fpga", board=build.board, network=net, cores=cores,
                           placement=placement, routes=routes, numerics=numerics,
@@ -95,7 +90,8 @@ def _routes(net: Network) -> Routes:
     return Routes(*cols)
 
 
-def _numerics(net: Network, mapped: MappedNetwork, proj: Projection) -> ProjectionNumerics:
+def projection_numerics(net: Network, mapped: MappedNetwork,
+                        proj: Projection) -> ProjectionNumerics:
     """What the core's integer weights and whole-step delays did to one projection."""
     spec = mapped.spec
     label = proj.label
@@ -156,11 +152,16 @@ def step_estimate(net: Network, mapped: MappedNetwork, rate_hz: float) -> StepEs
         spec.cycles_per_step(inputs=0, repeats=0, spikes=0, events=0, potentiation=False,
                              synapses_in_rows=0)
     cycles = base + p_any * walk
-    period_ns = 1e9 / clock_hz(spec)
-    nan = float("nan")
+    power = power_model(spec)
+    # the busy step's energy, split by what its cycles do: synapse memory walks (events,
+    # potentiation) are synaptic ops, each row fetch is a spike's, the rest the neuron pass
+    synop_cycles = 2 * events + p_any * walk
+    spike_cycles = 5 * (inputs + spikes)
     return StepEstimate(
-        rate_hz=rate_hz, compute_ns=cycles * period_ns, noc_ns=0.0, barrier_ns=0.0,
+        rate_hz=rate_hz, compute_ns=power.wall_ns(cycles), noc_ns=0.0, barrier_ns=0.0,
         synaptic_ops=events, neuron_updates=float(net.n_neurons), spikes_out=spikes,
-        hop_messages_x=0.0, hop_messages_y=0.0, energy_synops_pj=nan, energy_updates_pj=nan,
-        energy_spikes_pj=nan, energy_noc_pj=0.0, slowest_core=0,
+        hop_messages_x=0.0, hop_messages_y=0.0,
+        energy_synops_pj=power.energy_pj(synop_cycles),
+        energy_updates_pj=power.energy_pj(cycles - synop_cycles - spike_cycles),
+        energy_spikes_pj=power.energy_pj(spike_cycles), energy_noc_pj=0.0, slowest_core=0,
     )

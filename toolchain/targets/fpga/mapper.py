@@ -3,13 +3,20 @@
 
 Formats (the core's timestep is the network's ``dt``):
 
-* voltage: ``v_int = round((v - v_rest) * scale)``, ``scale`` = LSB per mV, one power of two
-  for the whole core, the largest for which every threshold/reset/initial value fits half the
-  ``v_bits`` range (headroom for overshoot) and every weight fits ``w_bits``;
+* voltage: ``v_int = round((v - v_rest) * scale)``, ``scale`` = LSB per mV, one number for
+  the whole core (the core never converts back, so it need not be a power of two), the
+  largest for which every threshold/reset/initial value fits half the ``v_bits`` range
+  (headroom for overshoot) and every weight fits ``w_bits``: the largest weight takes the
+  top of the weight range, which keeps the relative rounding error of all weights lowest;
 * current: kept as the voltage step it causes per timestep (forward Euler,
-  ``dv = I dt / cm``), so ``bias = round(i_offset * dt / cm * scale)`` and a weight of
-  ``w`` nA becomes ``round(w * dt / cm_post * scale)``; inhibitory weights are negative;
-* decays: ``v -= v >>> k`` approximates ``exp(-dt / tau)`` with ``k = round(log2(tau / dt))``
+  ``dv = I dt / cm``), so ``bias = round(i_offset * dt / cm * scale)``; a weight of ``w`` nA
+  becomes ``round(w * dt / cm_post * q * scale)`` with the charge factor
+  ``q = 2**-s / (1 - exp(-dt / tau_syn))``: the shift decay ``s`` only approximates
+  ``tau_syn`` (within sqrt(2)), and ``q`` makes the total charge one input delivers, the sum
+  of ``w 2**s`` over its decay, equal the float model's ``w / (1 - exp(-dt / tau_syn))``;
+  inhibitory weights are negative;
+* decays: ``v -= round(v / 2**k)`` approximates ``exp(-dt / tau)`` with
+  ``k = round(log2(tau / dt))``
   (tau_m and tau_syn; both synapse types share one current, so tau_syn_E and tau_syn_I
   must give the same shift);
 * refractory period and delays: whole steps, ``round(x / dt)``;
@@ -99,8 +106,9 @@ def map_network(net: Network, spec: CoreSpec) -> MappedNetwork:
             "v_reset", "v_thresh")}
     v_init = np.concatenate([p.initial_values["v"] for p in net.populations]) \
         if net.populations else np.zeros(0)
-    pre, post, wsyn, delay, plastic, wscale, rule = _synapses(net, spec, neuron_offset,
-                                                             input_offset, n, dt, cat["cm"])
+    syn_shift = _syn_shift(net, dt)
+    pre, post, wsyn, delay, plastic, wscale, rule = _synapses(
+        net, spec, neuron_offset, input_offset, n, dt, cat, syn_shift)
     stdp_per_nA = _plastic_factor(net, plastic, wscale)
     scale = _voltage_scale(spec, cat, v_init, wsyn, rule, stdp_per_nA)
     neurons = {
@@ -108,7 +116,7 @@ def map_network(net: Network, spec: CoreSpec) -> MappedNetwork:
         "v_reset": np.round((cat["v_reset"] - cat["v_rest"]) * scale),
         "bias": np.round(cat["i_offset"] * dt / cat["cm"] * scale),
         "leak_shift": _per_neuron_shift(net, "tau_m", dt),
-        "syn_shift": _syn_shift(net, dt),
+        "syn_shift": syn_shift,
         "refrac": np.round(cat["tau_refrac"] / dt),
     }
     _check_neuron_ranges(net, spec, neurons)
@@ -155,8 +163,15 @@ def _check_capacity(net: Network, spec: CoreSpec) -> None:
 
 
 # -- synapses ------------------------------------------------------------------------------
+def charge_factor(tau_syn: np.ndarray, shift: np.ndarray, dt: float) -> np.ndarray:
+    """``q`` with ``w q 2**shift`` (the charge of one input under the shift decay) equal to
+    ``w / (1 - exp(-dt / tau_syn))`` (under the exact exponential)."""
+    return 2.0 ** -np.asarray(shift, float) / -np.expm1(-dt / np.asarray(tau_syn, float))
+
+
 def _synapses(net: Network, spec: CoreSpec, neuron_offset: dict[str, int],
-              input_offset: dict[str, int], n: int, dt: float, cm: np.ndarray):
+              input_offset: dict[str, int], n: int, dt: float, cat: dict[str, np.ndarray],
+              syn_shift: np.ndarray):
     pres, posts, ws, ds, plastics, scales = [], [], [], [], [], []
     rule: STDPRule | None = None
     for proj in net.projections:
@@ -169,7 +184,9 @@ def _synapses(net: Network, spec: CoreSpec, neuron_offset: dict[str, int],
         w = proj.weight.astype(np.float64)
         if proj.receptor is Receptor.INHIBITORY:
             w = -np.abs(w)
-        per_nA = dt / cm[post]  # mV of voltage step per nA of weight
+        tau = cat["tau_syn_I" if proj.receptor is Receptor.INHIBITORY else "tau_syn_E"]
+        # mV of voltage step per nA of weight, charge-corrected for the shift decay
+        per_nA = dt / cat["cm"][post] * charge_factor(tau[post], syn_shift[post], dt)
         d = np.round(proj.delay.astype(np.float64) / dt).astype(np.int64)
         if proj.plasticity is not None:
             if rule is not None and proj.plasticity != rule:
@@ -217,11 +234,11 @@ def _plastic_factor(net: Network, plastic: np.ndarray, per_nA: np.ndarray) -> fl
     """mV per nA of the plastic synapses: one number, since the core has one pair of
     weight bounds."""
     values = np.unique(per_nA[plastic])
-    if values.size > 1:
+    if values.size > 1 and values.max() - values.min() > 1e-12 * values.max():
         raise MappingError(
-            "plastic projections target neurons with different cm: the core has one pair of "
-            "STDP weight bounds, so give the post-synaptic neurons of plastic projections the "
-            "same cm"
+            "plastic projections target neurons with different cm or tau_syn: the core has "
+            "one pair of STDP weight bounds, so give the post-synaptic neurons of plastic "
+            "projections the same cm and synaptic time constant"
         )
     return float(values[0]) if values.size else 1.0
 
@@ -244,7 +261,7 @@ def _voltage_scale(spec: CoreSpec, cat: dict[str, np.ndarray], v_init: np.ndarra
         limits.append(w_hi / w_abs.max())
     if not limits:
         return 1.0
-    return float(2.0 ** math.floor(math.log2(min(limits))))
+    return float(min(limits))
 
 
 def _per_neuron_shift(net: Network, name: str, dt: float) -> np.ndarray:

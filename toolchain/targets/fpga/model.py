@@ -42,15 +42,24 @@ def _wrap(x: np.ndarray, bits: int) -> np.ndarray:
 
 
 # -- the arithmetic of one neuron / trace / weight, shared with the RTL block tests --------
+def decay_step(x: np.ndarray, shift: np.ndarray | int) -> np.ndarray:
+    """``x / 2**shift`` rounded to nearest (halves up): ``(x >>> shift)`` plus the bit
+    shifted out last.  A floor (plain ``>>>``) would leave every positive value below
+    ``2**shift`` undecayed forever while negative ones decay to zero, so small excitatory
+    currents would persist as a tonic drive; rounding to nearest halves that dead zone and
+    makes it symmetric (see docs/fpga-core.md for the measured effect)."""
+    return (x >> shift) + (((x << 1) >> shift) & 1)
+
+
 def lif_update(spec: CoreSpec, v: np.ndarray, i: np.ndarray, ref: np.ndarray,
                acc: np.ndarray, p: dict[str, np.ndarray]
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Step 1 of the update order for arrays of neurons: (v, i, ref, spiked) after it."""
     i_lo, i_hi = spec.signed_range("i")
     v_lo, v_hi = spec.signed_range("v")
-    i = np.clip(i - (i >> p["syn_shift"]) + acc, i_lo, i_hi)
+    i = np.clip(i - decay_step(i, p["syn_shift"]) + acc, i_lo, i_hi)
     active = ref == 0
-    v_new = np.clip(v - (v >> p["leak_shift"]) + i + p["bias"], v_lo, v_hi)
+    v_new = np.clip(v - decay_step(v, p["leak_shift"]) + i + p["bias"], v_lo, v_hi)
     spiked = active & (v_new >= p["v_thresh"])
     v = np.where(spiked, p["v_reset"], np.where(active, v_new, v))
     ref = np.where(spiked, p["refrac"], np.where(active, 0, ref - 1))

@@ -13,13 +13,15 @@ reproduces their result exactly):
    ``a = ring[t mod D][j]`` (the input that arrives at ``t``; the slot is cleared after
    reading)::
 
-       i' = sat_I(i - (i >>> syn_shift) + a)
+       i' = sat_I(i - rnd(i, syn_shift) + a)
        if ref > 0:  ref' = ref - 1;  v' = v;                          no spike
-       else:        v' = sat_V(v - (v >>> leak_shift) + i' + bias)
+       else:        v' = sat_V(v - rnd(v, leak_shift) + i' + bias)
                     if v' >= v_thresh: spike;  v' = v_reset;  ref' = refrac
 
-   ``>>>`` is an arithmetic shift right (rounds towards minus infinity); ``sat_X``
-   saturates to the signed X-bit range.  ``v`` is measured from the resting potential and
+   ``rnd(x, k) = (x >>> k) + bit k-1 of x`` is ``x / 2**k`` rounded to nearest (halves
+   up; ``>>>`` is an arithmetic shift right, which alone would round towards minus
+   infinity and leave small positive values undecayed); ``sat_X`` saturates to the signed
+   X-bit range.  ``v`` is measured from the resting potential and
    the current is kept as the voltage step it causes per timestep, so no multiplier is
    needed (the iCE40's 8 DSPs stay free).
 2. INPUT: the external spikes of step ``t`` (axons, duplicates ignored), then

@@ -2,7 +2,9 @@
 
 ``compile`` quantises and packs the network for one build (a preset name or a
 ``CoreSpec``); ``simulator`` runs the golden model, which the RTL matches bit for bit, and
-converts spikes, membrane voltages and weights back to IR units.
+converts spikes, membrane voltages and weights back to IR units.  Its counters carry the
+RTL's cycles per step and, from them, the estimated hardware time and energy per step
+(:mod:`toolchain.targets.fpga.power`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from toolchain.compiler.artifact import ProjectionNumerics
 from toolchain.ir import Network
 from toolchain.sim.results import AnalogRecord, SimulationResult, SpikeRecord
 from toolchain.sim.sources import SourceSpikes
 from toolchain.targets.base import Pass, Target
 from toolchain.targets.fpga.mapper import MappedNetwork, MappingError, map_network
 from toolchain.targets.fpga.model import CoreModel
+from toolchain.targets.fpga.power import power_model
 from toolchain.targets.fpga.spec import CoreSpec, preset
 
 if TYPE_CHECKING:
@@ -29,6 +33,15 @@ if TYPE_CHECKING:
 class FpgaCompiled:
     network: Network
     mapped: MappedNetwork
+
+    @property
+    def numerics(self) -> tuple[ProjectionNumerics, ...]:
+        """Per projection, what weight and delay quantisation did (the same description
+        as in the shared artifact), so that the portability table can show it."""
+        from toolchain.targets.fpga.artifact import projection_numerics
+
+        return tuple(projection_numerics(self.network, self.mapped, p)
+                     for p in self.network.projections)
 
 
 class FpgaTarget(Target):
@@ -72,6 +85,7 @@ class FpgaSimulator:
     def __init__(self, compiled: FpgaCompiled) -> None:
         self._net = compiled.network
         self._mapped = compiled.mapped
+        self._power = power_model(compiled.mapped.spec)
         self._sources = [SourceSpikes(src, self._net.seed, self._mapped.dt)
                          for src in self._net.sources]
         self._core = CoreModel(self._mapped.spec)
@@ -93,6 +107,7 @@ class FpgaSimulator:
             self._spike_steps.append(np.full(spikes.size, k))
             self._spike_ids.append(spikes)
             self._events += int(self._core.row_length[spikes].sum())
+            self._cycles.append(self._core.cycles_of_last_step())
             if rec_v:
                 self._v.append(self._core.v[: len(m.v_rest)] / m.v_scale + m.v_rest)
         self._t_stop = self.t
@@ -119,7 +134,21 @@ class FpgaSimulator:
             if proj.plasticity is not None:
                 res.weights[proj.label] = self.weights(proj.label)
         res.counters["synaptic_events"] = float(self._events)
+        res.counters.update(self._cost())
         return res
+
+    def _cost(self) -> dict[str, float]:
+        """Physical cost from the cycle model: cycles per step (mean and worst), and the
+        hardware time and estimated energy of a mean step at the board's clock."""
+        if not self._cycles:
+            return {}
+        cycles = np.asarray(self._cycles, float)
+        mean = float(cycles.mean())
+        return {"cycles": float(cycles.sum()), "cycles_per_step": mean,
+                "cycles_per_step_max": float(cycles.max()),
+                "wall_ns_per_step": self._power.wall_ns(mean),
+                "energy_pj": self._power.energy_pj(float(cycles.sum())),
+                "energy_pj_per_step": self._power.energy_pj(mean)}
 
     def weights(self, projection: str) -> np.ndarray:
         m = self._mapped.mapping
@@ -168,4 +197,5 @@ class FpgaSimulator:
         self._spike_ids: list[np.ndarray] = []
         self._v: list[np.ndarray] = []
         self._events = 0
+        self._cycles: list[int] = []
         self._t_stop = 0.0

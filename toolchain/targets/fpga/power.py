@@ -1,0 +1,75 @@
+"""Energy estimate of the FPGA core: the cycles a timestep takes (``CoreSpec.cycles_per_step``,
+checked against the RTL cycle for cycle) at the board's clock, times a static plus dynamic
+power figure for the board's FPGA.
+
+These are **estimates**, not measurements of our core: the figures below come from public
+measurements of other designs on the same chips and are scaled by the clock only (not by
+toggle rates, block RAM activity or I/O).  Every figure is a named, overridable field.  The
+energy counts only the time the core is busy; a board paced by a real-time tick idles (at
+the static power) for the rest of each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from toolchain.targets.fpga.spec import CoreSpec
+
+
+@dataclass(frozen=True)
+class PowerModel:
+    """Power of one FPGA running the core.  ``dynamic_w_per_mhz`` is the busy core's
+    switching power per MHz of clock (clock tree plus logic)."""
+
+    family: str
+    clock_hz: float
+    static_w: float
+    dynamic_w_per_mhz: float
+    source: str
+
+    @property
+    def power_w(self) -> float:
+        return self.static_w + self.dynamic_w_per_mhz * self.clock_hz / 1e6
+
+    def energy_pj(self, cycles: float) -> float:
+        """Energy of ``cycles`` busy clock cycles, in pJ."""
+        return cycles / self.clock_hz * self.power_w * 1e12
+
+    def wall_ns(self, cycles: float) -> float:
+        return cycles / self.clock_hz * 1e9
+
+
+# iCE40UP5K (iCEBreaker, 12 MHz), measured on the core rail (1.219 V) of a Lattice iCE40UP5K
+# breakout board [src: tinyvision-ai-inc/ice40_power README, Joulescope measurements]:
+# a blank design draws 85.6 uA (static: 0.104 mW); a 12 MHz counter design 613.5 uA, i.e.
+# about 44 uA per MHz for the clocked fabric; each further logic cell adds about 0.142 uA at
+# 12 MHz ((641.3 - 613.5) uA / (228 - 32) LC).  For the ice40up5k core's ~3.5k logic cells
+# that is (528 + 0.142 * 3500) uA = 1.03 mA at 12 MHz: 1.25 mW, 0.105 mW per MHz (estimate;
+# block RAM reads not included).
+ICE40_POWER = PowerModel(family="ice40", clock_hz=12e6, static_w=1.219 * 85.6e-6,
+                         dynamic_w_per_mhz=1.219 * (528e-6 + 0.142e-6 * 3500) / 12,
+                         source="iCE40UP5K core-rail measurements (tinyvision-ai ice40_power)")
+# ECP5 LFE5U-85F (ULX3S, 25 MHz) [unverified: the static figure is the order of the standby
+# core current of the 85k device in Lattice's ECP5 data sheet (FPGA-DS-02012) and power
+# calculator (TN1266), about 80 mA at 1.1 V; the dynamic figure assumes about 0.5 mW per MHz
+# for a ~10k LUT design; override both when a board measurement exists].
+ECP5_POWER = PowerModel(family="ecp5", clock_hz=25e6, static_w=1.1 * 80e-3,
+                        dynamic_w_per_mhz=0.5e-3,
+                        source="[unverified] ECP5-85F data sheet / power calculator order")
+
+_BY_FAMILY = {"ice40": ICE40_POWER, "ecp5": ECP5_POWER}
+
+
+def power_model(spec: CoreSpec, clock_hz: float | None = None) -> PowerModel:
+    """The power model of the board that carries ``spec``: the board whose core preset is
+    (a prefix of) the build's name, else the iCEBreaker; the clock is that board's unless
+    ``clock_hz`` is given."""
+    from dataclasses import replace
+
+    from toolchain.boards import load_boards
+
+    boards = list(load_boards().values())
+    board = next((b for b in boards if spec.name == b.core), None) or next(
+        (b for b in boards if spec.name.startswith(b.core)), None)
+    family, clock = (board.family, board.clock_hz) if board else ("ice40", ICE40_POWER.clock_hz)
+    return replace(_BY_FAMILY[family], clock_hz=float(clock_hz or clock))
