@@ -109,7 +109,8 @@ class NeuronUpdate(wiring.Component):
 
 
 class TraceUpdate(wiring.Component):
-    """Step 5 for one trace: shift decay, increment on a spike, saturate at the top."""
+    """Step 5 for one trace: rounded shift decay, increment on a spike, saturate at the
+    top."""
 
     def __init__(self, spec: CoreSpec) -> None:
         self.spec = spec
@@ -120,7 +121,7 @@ class TraceUpdate(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         top = self.spec.trace_max
-        total = self.x - (self.x >> self.shift) + Mux(self.spiked, self.increment, 0)
+        total = self.x - decay_step(self.x, self.shift) + Mux(self.spiked, self.increment, 0)
         m.d.comb += self.x_next.eq(Mux(total > top, top, total))
         return m
 

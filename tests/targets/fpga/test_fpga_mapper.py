@@ -112,7 +112,7 @@ def test_stdp_learns_and_weights_come_back_in_nA():
     # kick for 1 ms into 1 nF is 20 mV of charge, above the 15 mV threshold: each input
     # fires the neuron (in the float reference too)
     src = ArraySource.from_lists("in", [list(np.arange(5.0, 400.0, 20.0))])
-    rule = STDPRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.05, A_minus=0.0, w_max=40.0)
+    rule = STDPRule(tau_plus=2.0, tau_minus=2.0, A_plus=0.05, A_minus=0.0, w_max=40.0)
     proj = Projection("p", "in", "exc", [0], [0], [20.0], [0.5], plasticity=rule)
     net = net_with([lif(size=1, tau_syn_E=1.0, tau_syn_I=1.0)], [src], [proj])
     target = get_target("fpga")
@@ -157,7 +157,22 @@ def test_static_network_compiles_for_a_narrow_weight_build():
 def test_plastic_bounds_still_have_to_fit_the_weight_width():
     spec = dataclasses.replace(ICE40UP5K, w_bits=4, name="narrow")
     src = ArraySource.from_lists("in", [[1.0]])
-    rule = STDPRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.05, A_minus=0.05, w_max=8.0)
+    rule = STDPRule(tau_plus=2.0, tau_minus=2.0, A_plus=0.05, A_minus=0.05, w_max=8.0)
     proj = Projection("p", "in", "exc", [0], [0], [4.0], [0.5], plasticity=rule)
     m = map_network(net_with([lif()], [src], [proj]), spec)
     assert m.image.stdp.enable and m.image.stdp.w_max == 7  # w_max sets the scale
+
+
+def test_trace_that_cannot_decay_in_its_width_is_refused():
+    # tau 20 ms at dt 0.1 ms is a shift of 8: an 8-bit trace (at most 255) would never
+    # decay with a floor, and rounded it stops at 127 of a 128 increment
+    src = ArraySource.from_lists("in", [[1.0]])
+    rule = STDPRule(tau_plus=2.0, tau_minus=20.0, A_plus=0.05, A_minus=0.05, w_max=8.0)
+    proj = Projection("p", "in", "exc", [0], [0], [4.0], [0.5], plasticity=rule)
+    with pytest.raises(MappingError, match=r"^STDP tau_minus = 20 ms is a decay shift of 8 "
+                       r"at dt = 0\.1 ms, but the 8-bit traces of build 'ice40up5k' stop "
+                       r"decaying at 127 of an increment of 128: raise trace_bits to 10, or "
+                       r"use tau_minus below 9\.05 ms or a larger dt$"):
+        map_network(net_with([lif()], [src], [proj]), ICE40UP5K)
+    wide = dataclasses.replace(ICE40UP5K, trace_bits=10, name="wide")
+    assert map_network(net_with([lif()], [src], [proj]), wide).image.stdp.post_decay_shift == 8

@@ -316,6 +316,26 @@ def _check_neuron_ranges(net: Network, spec: CoreSpec, neurons: dict[str, np.nda
             )
 
 
+# A trace decayed by a rounded shift k stops at 2**(k-1) - 1; against one spike's increment
+# (half the trace range) that residue must stay below 1/2**TRACE_HEADROOM (a quarter), or
+# the trace remembers every spike for ever and STDP stops depending on timing.
+TRACE_HEADROOM = 2
+
+
+def _trace_shift(tau: float, dt: float, name: str, spec: CoreSpec) -> int:
+    k = shift_for(tau, dt, f"STDP {name}")
+    if k > spec.trace_bits - TRACE_HEADROOM:
+        need = k + TRACE_HEADROOM
+        raise MappingError(
+            f"STDP {name} = {tau:g} ms is a decay shift of {k} at dt = {dt:g} ms, but the "
+            f"{spec.trace_bits}-bit traces of build '{spec.name}' stop decaying at "
+            f"{(1 << (k - 1)) - 1} of an increment of {(spec.trace_max + 1) // 2}: raise "
+            f"trace_bits to {need}, or use {name} below "
+            f"{dt * 2 ** (spec.trace_bits - TRACE_HEADROOM + 0.5):.3g} ms or a larger dt"
+        )
+    return k
+
+
 def _stdp(rule: STDPRule, spec: CoreSpec, units_per_nA: float, dt: float) -> StdpParams:
     if rule.weight_dependence is not WeightDependence.ADDITIVE:
         raise MappingError(
@@ -341,8 +361,8 @@ def _stdp(rule: STDPRule, spec: CoreSpec, units_per_nA: float, dt: float) -> Std
 
     params = StdpParams(
         enable=True,
-        pre_decay_shift=shift_for(rule.tau_plus, dt, "STDP tau_plus"),
-        post_decay_shift=shift_for(rule.tau_minus, dt, "STDP tau_minus"),
+        pre_decay_shift=_trace_shift(rule.tau_plus, dt, "tau_plus", spec),
+        post_decay_shift=_trace_shift(rule.tau_minus, dt, "tau_minus", spec),
         potentiate_shift=rate_shift(rule.A_plus, "A_plus"),
         depress_shift=rate_shift(rule.A_minus, "A_minus"),
         trace_increment=inc, w_min=w_min, w_max=w_max,

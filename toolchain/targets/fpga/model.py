@@ -68,8 +68,9 @@ def lif_update(spec: CoreSpec, v: np.ndarray, i: np.ndarray, ref: np.ndarray,
 
 def trace_update(spec: CoreSpec, x: np.ndarray, shift: int, spiked: np.ndarray,
                  increment: int) -> np.ndarray:
-    """Step 5: decay by a shift, add the increment on a spike, saturate at the top."""
-    return np.minimum(x - (x >> shift) + spiked * increment, spec.trace_max)
+    """Step 5: decay by a rounded shift, add the increment on a spike, saturate at the
+    top."""
+    return np.minimum(x - decay_step(x, shift) + spiked * increment, spec.trace_max)
 
 
 def stdp_update(w: np.ndarray, trace: np.ndarray, shift: int, potentiate: bool,

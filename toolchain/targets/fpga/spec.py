@@ -33,7 +33,7 @@ reproduces their result exactly):
 4. POTENTIATION (only when a neuron spiked at ``t``): every plastic synapse whose target
    spiked: ``w = clamp(w + (x[source] >> potentiate_shift), w_min, w_max)``.
 5. TRACES, every source (neurons and input axons) and every neuron:
-   ``x = sat_T(x - (x >> pre_decay_shift) + (spiked ? trace_increment : 0))`` and the
+   ``x = sat_T(x - rnd(x, pre_decay_shift) + (spiked ? trace_increment : 0))`` and the
    same for the post-synaptic trace ``y`` with ``post_decay_shift``.  Steps 3 and 4 use the
    traces as they were at the end of step ``t - 1``.
 
