@@ -3,14 +3,16 @@
 to the :class:`~hdl.uart.link.Framer` byte for byte as ``toolchain/runtime/virtual.py``
 (the protocol engine of the virtual boards) answers them.
 
-Implemented: HELLO (the BuildInfo is a ROM of ``BuildInfo.encode()``), WRITE of every
-memory and READ of the memories the core can read back (SYNAPSE, STATE), with the same
-checks and error replies (BAD_VERSION, BAD_MESSAGE with the payload offset, BAD_ADDRESS,
-NOT_READABLE) and the reply cache that makes a retried command safe.  Not yet in gateware:
-RESET, CONFIG, RUN, STOP, STATUS, RESEND and the spike streams (credits, step blocks,
-output window); they are answered ``ERROR(UNSUPPORTED)`` so a host fails fast instead of
-timing out.  Frames of unknown or board-to-host types are dropped, as the host-side
-``FrameReader`` drops them.
+Implemented: HELLO (the BuildInfo is a ROM of ``BuildInfo.encode()``), STATUS (with the
+frame counters), STOP and CONFIG while idle, RESET of everything (every memory written to
+zero, as a fresh core has them; RESET of the state alone is UNSUPPORTED, as on the rtl-sim
+board), WRITE of every memory and READ of the memories the core can read back (SYNAPSE,
+STATE).  Same checks and error replies (BAD_VERSION, BAD_MESSAGE with the payload offset,
+BAD_ADDRESS, NOT_READABLE) and the same reply cache that makes a retried command safe.  So a
+host can open a session and load and verify a network.  Not yet in gateware: RUN, INPUT,
+RESEND and the spike streams (credits, step blocks, output window); they are answered
+``ERROR(UNSUPPORTED)`` so a host fails fast instead of timing out.  Frames of unknown or
+board-to-host types are dropped, as the host-side ``FrameReader`` drops them.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal
@@ -28,9 +30,13 @@ from toolchain.targets.fpga.spec import CoreSpec, Op
 READ_OP = {p.Memory.SYNAPSE: Op.READ_SYNAPSE, p.Memory.STATE: Op.READ_STATE}
 GATEWARE_READABLE = sum(1 << m for m in READ_OP)
 # Commands this decoder answers itself; the other host commands get ERROR(UNSUPPORTED).
-IMPLEMENTED = (p.FrameType.HELLO, p.FrameType.WRITE, p.FrameType.READ)
+IMPLEMENTED = (p.FrameType.HELLO, p.FrameType.STATUS, p.FrameType.STOP, p.FrameType.CONFIG,
+               p.FrameType.RESET, p.FrameType.WRITE, p.FrameType.READ)
+# Frames the reply cache does not cover (they have their own sequence spaces).
+UNCACHED = (p.FrameType.INPUT, p.FrameType.RESEND)
 WRITE_HEADER = 5  # memory u8, address u32
 READ_PAYLOAD = 7  # memory u8, address u32, count u16
+CONFIG_PAYLOAD = 8  # n_neurons u16, n_inputs u16, seed u32
 
 
 class CommandDecoder(wiring.Component):
@@ -78,6 +84,19 @@ class CommandDecoder(wiring.Component):
         address, count = Signal(32), Signal(16)
         plen = Signal(range(p.MAX_FRAME + 1))  # payload bytes of the frame being handled
         mem_ok = memory < len(mems)
+        cfg_neurons, cfg_inputs = Signal(16), Signal(16)  # CONFIG's fields, same bytes
+        m.d.comb += [cfg_neurons.eq(address[:8].shift_left(8) | memory),
+                     cfg_inputs.eq(address[8:24])]
+
+        # STATUS: the board is idle at step t until RUN is in gateware
+        t = Signal(32)
+        rx_frames, crc_errors, tx_frames, resends = (Signal(32) for _ in range(4))
+        replay = Signal()  # the reply being sent is the cached one again
+        # RESET: the memory and address being cleared
+        clear_mem, clear_addr = Signal(3), Signal(32)
+        known_type = 0
+        for ft in p.FrameType:
+            known_type |= ftype == ft
 
         # the reply under construction: fixed part from (rtype, rcode, rvalue), then words
         rtype, rcode, rvalue = Signal(8), Signal(8), Signal(32)
@@ -85,6 +104,13 @@ class CommandDecoder(wiring.Component):
         then_read = Signal()  # after the fixed part: read words into the reply
         cached = Signal()  # the reply buffer holds the answer to (cache_type, cache_seq)
         cache_type, cache_seq = Signal(8), Signal(8)
+        status = [rtype, seq, Const(p.BoardState.IDLE, 8), *_bytes(t), *_bytes(Const(0, 32)),
+                  Const(0, 8), Const(0, 8), *_bytes(Const(0, 32)), *_bytes(rx_frames),
+                  *_bytes(crc_errors), *_bytes(Const(0, 32)), *_bytes(Const(0, 32)),
+                  *_bytes(tx_frames), *_bytes(resends)]
+        assert len(status) == p.HEADER_SIZE + len(
+            p.Status(p.BoardState.IDLE, *[0] * 11).encode())
+        status_bytes = Array(status)
 
         # words: n counted, k done, pos = payload byte being read, j = byte within the word
         n, k = Signal(16), Signal(16)
@@ -126,6 +152,8 @@ class CommandDecoder(wiring.Component):
                                      plen.eq(length - p.HEADER_SIZE - p.CRC_SIZE)]
                         with m.If(word_in.ok):  # so at least type, seq and CRC
                             m.next = "DISPATCH"
+                        with m.Else():
+                            m.d.sync += crc_errors.eq(crc_errors + 1)
                     with m.Elif(length < p.MAX_FRAME):
                         m.d.comb += [f_wr.addr.eq(length), f_wr.data.eq(word_in.data),
                                      f_wr.en.eq(1)]
@@ -139,13 +167,56 @@ class CommandDecoder(wiring.Component):
                                     m.d.sync += sig[lo:lo + 8].eq(word_in.data)
 
             with m.State("DISPATCH"):
-                m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0)]
+                m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0), replay.eq(0)]
                 repeat = cached & (ftype == cache_type) & (seq == cache_seq)
-                with m.If(repeat & (ftype < 0x80)):
-                    m.d.sync += i.eq(0)
+                for ft in UNCACHED:
+                    repeat &= ftype != ft
+                with m.If(~known_type):  # the host-side FrameReader drops these too
+                    m.d.sync += crc_errors.eq(crc_errors + 1)
+                    m.next = "COLLECT"
+                with m.Elif(ftype >= 0x80):  # a board's frame echoed back: not for us
+                    m.d.sync += rx_frames.eq(rx_frames + 1)
+                    m.next = "COLLECT"
+                with m.Elif(repeat):
+                    m.d.sync += [i.eq(0), replay.eq(1), rx_frames.eq(rx_frames + 1)]
                     m.next = "SEND"  # the host missed our reply: say it again, do nothing
+                with m.Elif(ftype == p.FrameType.STATUS):
+                    m.d.sync += [cached.eq(0), rtype.eq(p.FrameType.STATUS_REPLY), i.eq(0),
+                                 rx_frames.eq(rx_frames + 1)]
+                    m.next = "STATUS"
+                with m.Elif(ftype == p.FrameType.STOP):
+                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1), *ack(t)]
+                    m.next = "FIXED"
+                with m.Elif(ftype == p.FrameType.CONFIG):
+                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
+                    with m.If(plen < 2):
+                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                    with m.Elif(plen < 4):
+                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 2)
+                    with m.Elif(plen < CONFIG_PAYLOAD):
+                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 4)
+                    with m.Elif(plen > CONFIG_PAYLOAD):
+                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, CONFIG_PAYLOAD)
+                    with m.Elif((cfg_neurons > spec.n_neurons) | (cfg_inputs > spec.n_inputs)):
+                        m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
+                                          Mux(cfg_neurons > cfg_inputs, cfg_neurons,
+                                              cfg_inputs))
+                    with m.Else():
+                        m.d.sync += ack(0)
+                    m.next = "FIXED"
+                with m.Elif(ftype == p.FrameType.RESET):
+                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
+                    with m.If((plen != 1) | (memory > max(p.ResetScope))):
+                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                        m.next = "FIXED"
+                    with m.Elif(memory == p.ResetScope.STATE):
+                        m.d.sync += error(p.ErrorCode.UNSUPPORTED, memory)
+                        m.next = "FIXED"
+                    with m.Else():
+                        m.d.sync += [clear_mem.eq(0), clear_addr.eq(0)]
+                        m.next = "CLEAR"
                 with m.Elif(ftype == p.FrameType.HELLO):
-                    m.d.sync += cached.eq(0)
+                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
                     with m.If((plen == 1) & (memory == p.PROTOCOL_VERSION)):
                         m.d.sync += [rtype.eq(p.FrameType.HELLO_REPLY), i.eq(0)]
                         m.next = "HELLO"
@@ -153,7 +224,7 @@ class CommandDecoder(wiring.Component):
                         m.d.sync += error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
                         m.next = "FIXED"
                 with m.Elif(ftype == p.FrameType.WRITE):
-                    m.d.sync += cached.eq(0)
+                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
                     with m.If((plen == 0) | ((plen >= 1) & ~mem_ok)):
                         m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
                         m.next = "FIXED"
@@ -163,7 +234,7 @@ class CommandDecoder(wiring.Component):
                     with m.Else():
                         m.next = "COUNT"
                 with m.Elif(ftype == p.FrameType.READ):
-                    m.d.sync += cached.eq(0)
+                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
                     end = Signal(33)
                     m.d.comb += end.eq(address + count)
                     with m.If((plen == 0) | ~mem_ok):
@@ -186,18 +257,11 @@ class CommandDecoder(wiring.Component):
                         m.d.sync += [rtype.eq(p.FrameType.DATA), rvalue.eq(address),
                                      then_read.eq(1), i.eq(0)]
                     m.next = "FIXED"
-                with m.Elif(ftype < 0x80):
-                    known = 0
-                    for t in p.FrameType:
-                        if t.from_host and t not in IMPLEMENTED:
-                            known |= ftype == t
-                    with m.If(known):
-                        m.d.sync += [cached.eq(0), *error(p.ErrorCode.UNSUPPORTED, 0)]
-                        m.next = "FIXED"
-                    with m.Else():
-                        m.next = "COLLECT"
-                with m.Else():
-                    m.next = "COLLECT"
+                with m.Else():  # a host command not in gateware yet
+                    # (the error overwrites the reply buffer, so the cache goes too)
+                    m.d.sync += [rx_frames.eq(rx_frames + 1), cached.eq(0),
+                                 *error(p.ErrorCode.UNSUPPORTED, 0)]
+                    m.next = "FIXED"
 
             with m.State("HELLO"):  # type, seq, then the BuildInfo ROM
                 m.d.comb += [rom_rd.addr.eq(i - 2), r_wr.addr.eq(i), r_wr.en.eq(1),
@@ -206,6 +270,26 @@ class CommandDecoder(wiring.Component):
                 with m.If(i == len(hello) + 1):
                     m.d.sync += [rlen.eq(len(hello) + 2), i.eq(0)]
                     m.next = "SEND"
+
+            with m.State("STATUS"):
+                m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(status_bytes[i]), r_wr.en.eq(1)]
+                m.d.sync += i.eq(i + 1)
+                with m.If(i == len(status) - 1):
+                    m.d.sync += [rlen.eq(len(status)), i.eq(0)]
+                    m.next = "SEND"
+
+            with m.State("CLEAR"):  # RESET ALL: every word of every memory to zero
+                m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.op.eq(write_op[clear_mem]),
+                             self.cmd.payload.addr.eq(clear_addr),
+                             self.cmd.payload.data.eq(0)]
+                with m.If(self.cmd.ready):
+                    with m.If(clear_addr + 1 < depth[clear_mem]):
+                        m.d.sync += clear_addr.eq(clear_addr + 1)
+                    with m.Elif(clear_mem + 1 < len(mems)):
+                        m.d.sync += [clear_mem.eq(clear_mem + 1), clear_addr.eq(0)]
+                    with m.Else():
+                        m.d.sync += [*ack(0), t.eq(0)]
+                        m.next = "FIXED"
 
             with m.State("FIXED"):
                 m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(fixed[i[:3]]), r_wr.en.eq(1)]
@@ -300,7 +384,15 @@ class CommandDecoder(wiring.Component):
                 with m.If(self.replies.ready):
                     m.d.sync += i.eq(i + 1)
                     with m.If(i == rlen - 1):
-                        m.d.sync += [cached.eq(1), cache_type.eq(ftype), cache_seq.eq(seq)]
+                        with m.If(replay):
+                            m.d.sync += resends.eq(resends + 1)
+                        with m.Else():
+                            m.d.sync += tx_frames.eq(tx_frames + 1)
+                        is_cached = 1
+                        for ft in UNCACHED:
+                            is_cached &= ftype != ft
+                        with m.If(is_cached):
+                            m.d.sync += [cached.eq(1), cache_type.eq(ftype), cache_seq.eq(seq)]
                         m.next = "COLLECT"
         return m
 
@@ -312,3 +404,8 @@ def _offsets(layout: tuple[tuple[str, int], ...]) -> list[tuple[str, tuple[int, 
         out.append((name, (at, width)))
         at += width
     return out
+
+
+def _bytes(value: object) -> list:
+    """The four bytes of a 32-bit value, least significant first (the protocol's order)."""
+    return [value[8 * b:8 * b + 8] for b in range(4)]  # type: ignore[index]

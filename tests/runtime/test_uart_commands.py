@@ -90,8 +90,12 @@ def _board_replies(frames: list[bytes]) -> tuple[p.BuildInfo, list[bytes]]:
 
 def _frames(info: p.BuildInfo) -> list[bytes]:
     image = random_image(TINY, seed=41)
-    frames: list[tuple[p.FrameType, bytes]] = [(p.FrameType.HELLO, bytes([1])),
-                                               (p.FrameType.HELLO, bytes([2]))]
+    # a session opening and loading, as Session.open and Session.load do it
+    frames: list[tuple[p.FrameType, bytes]] = [
+        (p.FrameType.HELLO, bytes([1])), (p.FrameType.STATUS, b""), (p.FrameType.STOP, b""),
+        (p.FrameType.RESET, bytes([p.ResetScope.ALL])),
+        (p.FrameType.CONFIG, p.Config(image.n_neurons, image.n_inputs).encode()),
+    ]
     regions = _regions(image.commands(TINY))
     for memory, address, words in regions:
         frames.append((p.FrameType.WRITE, p.MemoryWrite(memory, address, words).encode(info)))
@@ -101,6 +105,14 @@ def _frames(info: p.BuildInfo) -> list[bytes]:
     wb = info.word_bytes(p.Memory.SYNAPSE)
     row_past_end = TINY.pack("row", start=TINY.n_synapses - 2, length=3)
     frames += [
+        (p.FrameType.HELLO, bytes([2])),  # another protocol version
+        (p.FrameType.STATUS, b""),
+        (p.FrameType.CONFIG, p.Config(TINY.n_neurons, TINY.n_inputs + 1).encode()),
+        (p.FrameType.CONFIG, bytes(3)),
+        (p.FrameType.CONFIG, bytes(9)),
+        (p.FrameType.RESET, bytes([p.ResetScope.STATE])),  # not on the gateware
+        (p.FrameType.RESET, bytes([7])),
+        (p.FrameType.RESET, b""),
         (p.FrameType.READ, p.MemoryRead(p.Memory.NEURON, 0, 1).encode()),  # NOT_READABLE
         (p.FrameType.READ, p.MemoryRead(p.Memory.SYNAPSE, TINY.n_synapses - 1, 2).encode()),
         (p.FrameType.READ, p.MemoryRead(p.Memory.STATE, 300, 1).encode()),
@@ -118,8 +130,16 @@ def _frames(info: p.BuildInfo) -> list[bytes]:
         (p.FrameType.WRITE, p.MemoryWrite(p.Memory.SYNAPSE, 7, np.array([0x15], np.uint64))
          .encode(info)),
     ]
+    frames += [  # everything written is gone after RESET ALL
+        (p.FrameType.RESET, bytes([p.ResetScope.ALL])),
+        (p.FrameType.READ, p.MemoryRead(p.Memory.SYNAPSE, 0, TINY.n_synapses).encode()),
+        (p.FrameType.ACK, b"\x01\x00\x00\x00\x00"),  # a board's frame echoed back: ignored
+        (0x30, b"\x01"),  # no such type: dropped and counted
+        (p.FrameType.STATUS, b""),  # and every counter so far agrees
+    ]
     wires = [p.encode_frame(t, k % 256, payload) for k, (t, payload) in enumerate(frames)]
-    wires.append(wires[-1])  # a retry of the last WRITE: answered from the reply cache
+    wires.append(wires[-1])  # a retry of the last command: answered from the reply cache
+    wires.append(p.encode_frame(p.FrameType.STATUS, 199))  # counts that resend
     wires.append(p.encode_frame(p.FrameType.READ, 200, p.MemoryRead(p.Memory.SYNAPSE, 0, 12)
                                 .encode()))
     damaged = bytearray(wires[-1])
@@ -140,14 +160,15 @@ def test_decoder_answers_byte_for_byte_as_the_rtl_sim_board() -> None:
     assert any(f.type is p.FrameType.ERROR for fs in decoded for f in fs)
     assert want[-1] == b""  # the damaged frame
     for k, (g, w) in enumerate(zip(got, want, strict=True)):
-        assert g == w, f"frame {k} ({p.decode_frame(wires[k][:-1]).type.name}): " \
-            f"gateware {p.FrameReader().feed(g)} vs board {p.FrameReader().feed(w)}"
+        assert g == w, f"frame {k} ({wires[k].hex()}): gateware {p.FrameReader().feed(g)} " \
+            f"vs board {p.FrameReader().feed(w)}"
 
 
 def test_commands_not_in_gateware_yet_are_refused_not_ignored() -> None:
     info = p.BuildInfo.from_spec(TINY, readable=GATEWARE_READABLE)
     wires = [p.encode_frame(p.FrameType.RUN, 4, p.RunCommand(10).encode()),
-             p.encode_frame(p.FrameType.STATUS, 5)]
+             p.encode_frame(p.FrameType.INPUT, 0, p.SpikeBlock(0, (np.array([1]),)).encode(1)),
+             p.encode_frame(p.FrameType.RESEND, 5, bytes([0]))]
     for wire, sent in zip(wires, _Device(info).replies(wires), strict=True):
         (reply,) = p.FrameReader().feed(sent)
         err = p.ErrorReply.decode(reply.payload)
