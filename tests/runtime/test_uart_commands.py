@@ -11,6 +11,8 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hdl.spikecore import SpikeCore
 from hdl.uart import Deframer, Framer
@@ -196,3 +198,43 @@ def test_decoder_refuses_a_build_info_of_another_core() -> None:
     with pytest.raises(ValueError, match="gateware reads back exactly 0x12"):
         CommandDecoder(TINY, p.BuildInfo.from_spec(TINY))
     gc.collect()  # the refused components warn when collected: let that happen here
+
+
+_COMMANDS = [p.FrameType.HELLO, p.FrameType.STATUS, p.FrameType.STOP, p.FrameType.CONFIG,
+             p.FrameType.RESET, p.FrameType.WRITE, p.FrameType.READ]
+
+
+@st.composite
+def _command_frames(draw: st.DrawFn) -> list[bytes]:
+    """Short command sequences, mostly well formed (so they reach the memories), some not."""
+    info = _INFO
+    frames = []
+    for seq in range(draw(st.integers(1, 6))):
+        ftype = draw(st.sampled_from(_COMMANDS))
+        memory = draw(st.integers(0, 5))
+        depth = info.depth(p.Memory(memory)) if memory < 5 else 4
+        address = draw(st.one_of(st.integers(0, depth), st.integers(0, 2**32 - 1)))
+        if ftype is p.FrameType.WRITE and memory < 5 and draw(st.booleans()):
+            wb = info.word_bytes(p.Memory(memory))
+            bits = info.word_bits(p.Memory(memory))
+            words = draw(st.lists(st.integers(0, 2**bits - 1), max_size=6))
+            payload = bytes([memory]) + address.to_bytes(4, "little") + b"".join(
+                w.to_bytes(wb, "little") for w in words)
+        elif ftype is p.FrameType.READ and draw(st.booleans()):
+            payload = p.MemoryRead(p.Memory(min(memory, 4)), min(address, depth),
+                                   draw(st.integers(0, 8))).encode()
+        else:
+            payload = draw(st.binary(max_size=12))
+        frames.append(p.encode_frame(ftype, draw(st.sampled_from([seq, 0])), payload))
+    return frames
+
+
+_INFO = p.BuildInfo.from_spec(TINY, readable=GATEWARE_READABLE, clock_hz=12_000_000,
+                              baud=1_000_000)
+
+
+@settings(max_examples=12, deadline=None)
+@given(_command_frames())
+def test_decoder_equals_the_board_on_any_command_sequence(wires: list[bytes]) -> None:
+    _, want = _board_replies(wires)
+    assert _Device(_INFO).replies(wires) == want
