@@ -40,7 +40,13 @@ STEPS = 60
 def _sim_rate(results_xml) -> tuple[float, float]:
     """(simulated ns, wall seconds) of the testcase in a cocotb results file."""
     case = ET.parse(results_xml).getroot().find(".//testcase")
-    return float(case.get("sim_time_ns")), float(case.get("time"))
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    # cocotb 2.1 reports simulated time as properties (sim_time_duration in sim_time_unit);
+    # older releases as a sim_time_ns attribute
+    ns = case.get("sim_time_ns") or props["sim_time_duration"]
+    if case.get("sim_time_ns") is None and props.get("sim_time_unit", "ns") != "ns":
+        raise ValueError(f"{results_xml}: simulated time in {props['sim_time_unit']}, not ns")
+    return float(ns), float(case.get("time"))
 
 
 def rtl_simulation_speed() -> None:

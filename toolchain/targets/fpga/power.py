@@ -43,16 +43,16 @@ class PowerModel:
 # breakout board [src: tinyvision-ai-inc/ice40_power README, Joulescope measurements]:
 # a blank design draws 85.6 uA (static: 0.104 mW); a 12 MHz counter design 613.5 uA, i.e.
 # about 44 uA per MHz for the clocked fabric; each further logic cell adds about 0.142 uA at
-# 12 MHz ((641.3 - 613.5) uA / (228 - 32) LC).  For the ice40up5k core's ~3.5k logic cells
-# that is (528 + 0.142 * 3500) uA = 1.03 mA at 12 MHz: 1.25 mW, 0.105 mW per MHz (estimate;
-# block RAM reads not included).
+# 12 MHz ((641.3 - 613.5) uA / (228 - 32) LC).  For the ice40up5k core's 2493 logic cells
+# (its iCEBreaker place-and-route, 2026-11-23) that is (528 + 0.142 * 2500) uA = 0.88 mA at
+# 12 MHz: 1.08 mW, 0.09 mW per MHz (estimate; block RAM reads not included).
 ICE40_POWER = PowerModel(family="ice40", clock_hz=12e6, static_w=1.219 * 85.6e-6,
-                         dynamic_w_per_mhz=1.219 * (528e-6 + 0.142e-6 * 3500) / 12,
+                         dynamic_w_per_mhz=1.219 * (528e-6 + 0.142e-6 * 2500) / 12,
                          source="iCE40UP5K core-rail measurements (tinyvision-ai ice40_power)")
 # ECP5 LFE5U-85F (ULX3S, 25 MHz) [unverified: the static figure is the order of the standby
 # core current of the 85k device in Lattice's ECP5 data sheet (FPGA-DS-02012) and power
 # calculator (TN1266), about 80 mA at 1.1 V; the dynamic figure assumes about 0.5 mW per MHz
-# for a ~10k LUT design; override both when a board measurement exists].
+# for the core's ~4k LUT4 and 175 EBR; override both when a board measurement exists].
 ECP5_POWER = PowerModel(family="ecp5", clock_hz=25e6, static_w=1.1 * 80e-3,
                         dynamic_w_per_mhz=0.5e-3,
                         source="[unverified] ECP5-85F data sheet / power calculator order")
