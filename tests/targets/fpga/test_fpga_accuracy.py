@@ -95,3 +95,14 @@ def test_boards_give_their_clock_and_family():
     from toolchain.targets.fpga.spec import ECP5_85F
 
     assert (power_model(ECP5_85F).family, power_model(ECP5_85F).clock_hz) == ("ecp5", 25e6)
+
+
+def test_dse_point_with_a_4_bit_weight_core_runs_and_costs_energy():
+    # the sizing sweep's w_bits = 4 point was refused ("STDP w_max = 31 is outside 0..7")
+    # and every fpga point reported energy nan
+    from toolchain.dse.evaluate import cosimulate
+
+    m = cosimulate({"network": str(EI_NETWORK), "args": "spikeforge --n 32 --t-stop 50",
+                    "target": "fpga", "core.w_bits": 4})
+    assert np.isfinite(m["rate_error"])
+    assert m["energy_nj_per_step"] > 0 and m["hw_latency_us_per_step"] > 0
