@@ -30,6 +30,7 @@ from hdl.spikecore.tools import BUILD_ROOT
 from hdl.spikecore.verify import ODD, simulator_available, verify
 from toolchain.boards import load_boards
 from toolchain.targets.fpga.model import CoreModel
+from toolchain.targets.fpga.power import power_model
 from toolchain.targets.fpga.spec import ICE40UP5K, CoreSpec, preset
 
 NEUROCOREX = {"neurons": 90, "luts": 6981, "clock_mhz": 100.0, "cycles_per_step": 10_000}
@@ -110,15 +111,17 @@ def boards(skip_builds: bool) -> None:
 def cycles_per_step() -> None:
     print("\n3. Clock cycles per timestep (no STDP; STDP adds a pass over all rows when a "
           "neuron spikes)")
+    ice40 = power_model(ICE40UP5K)  # estimate at the UP5K build's power, whatever the size
     print(f"{'neurons':>7} {'sources':>7} {'spikes':>6} {'events':>6} {'cycles':>7} "
-          f"{'us @12MHz':>9} {'vs NeuroCoreX step':>18}")
+          f"{'us @12MHz':>9} {'nJ (est.)':>9} {'vs NeuroCoreX step':>18}")
     for n in (64, 128, 256, 1024):
         spec = CoreSpec(n_neurons=n, n_inputs=n, n_synapses=65536, delay_bits=4)
         for spikes, events in ((0, 0), (n // 20, n // 20 * 20), (n // 5, n // 5 * 50)):
             c = spec.cycles_per_step(inputs=spikes, repeats=0, spikes=spikes, events=events,
                                      potentiation=False, synapses_in_rows=0)
             print(f"{n:>7} {spec.n_sources:>7} {2 * spikes:>6} {events:>6} {c:>7} "
-                  f"{c / 12:9.1f} {NEUROCOREX['cycles_per_step'] / c:17.1f}x")
+                  f"{c / 12:9.1f} {ice40.energy_pj(c) / 1e3:9.1f} "
+                  f"{NEUROCOREX['cycles_per_step'] / c:17.1f}x")
     s = ICE40UP5K
     full = s.cycles_per_step(inputs=10, repeats=0, spikes=10, events=200, potentiation=True,
                              synapses_in_rows=s.n_synapses)
