@@ -138,3 +138,20 @@ def test_asyncio_stream_and_neo_output(board_session: Session, spec: CoreSpec) -
     for j, train in enumerate(seg.spiketrains):
         steps = [k for k, ids in enumerate(want) if j in ids]
         assert np.allclose(train.rescale("ms").magnitude, np.array(steps) * 0.1)
+
+
+def test_stream_traffic_left_from_an_earlier_run_does_not_leak_into_the_next(
+        board_session: Session, spec: CoreSpec) -> None:
+    image = random_image(spec, seed=13)
+    first_in = random_inputs(image.n_inputs, 40, seed=14)
+    second_in = random_inputs(image.n_inputs, 40, seed=15)
+    want, _ = golden(spec, image, second_in)
+    board_session.load(image, spec)
+    board_session.run(40, first_in)
+    # late answers to resend requests of the finished run, as a slow host provokes them: a
+    # replay of its OUTPUT frame 0 and a GONE for a frame it never had
+    board_session._send(p.FrameType.RESEND, 0, bytes([0]))
+    board_session._send(p.FrameType.RESEND, 0, bytes([200]))
+    board_session.load(image, spec)  # the stale frames arrive while this waits for replies
+    result = board_session.run(40, second_in)
+    assert same_spikes(result.steps, want)

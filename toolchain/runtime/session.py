@@ -176,6 +176,12 @@ class Session:
         self.stats = LinkStats()
         self._reader = p.FrameReader()
         self._backlog: deque[p.Frame] = deque()
+        # Stream traffic (OUTPUT, CREDIT, stream ERRORs) belongs to the run in progress; what
+        # arrives outside one, or before its RUN is acknowledged, is a late answer from an
+        # earlier run (the link is in order), and is dropped rather than taken for this one's.
+        self._streaming = False
+        # frames that came in the same read as a reply, after it: the next reader's
+        self._unread: deque[p.Frame] = deque()
         self._seq = 0
         self._boot_count: int | None = None
         self._image: CoreImage | None = None
@@ -204,6 +210,10 @@ class Session:
     # -- frames ------------------------------------------------------------------------
     def _pump(self, timeout: float) -> list[p.Frame]:
         """Frames that arrive within ``timeout``; BOOT raises, damage is counted."""
+        if self._unread:
+            out = list(self._unread)
+            self._unread.clear()
+            return out
         data = self.link.read(timeout)
         out = []
         for item in self._reader.feed(data):
@@ -233,14 +243,17 @@ class Session:
             self._send(frame_type, seq, payload)
             deadline = time.monotonic() + self.timeout
             while (left := deadline - time.monotonic()) > 0:
-                for frame in self._pump(left):
+                frames = self._pump(left)
+                for k, frame in enumerate(frames):
                     if frame.seq == seq and frame.type is expect:
+                        self._unread.extend(frames[k + 1:])
                         return frame
                     if frame.seq == seq and frame.type is p.FrameType.ERROR and \
                             frame.payload[1:2] == bytes([int(frame_type)]):
+                        self._unread.extend(frames[k + 1:])
                         raise BoardError(self._describe_error(frame, frame_type))
-                    if frame.type in (p.FrameType.OUTPUT, p.FrameType.CREDIT,
-                                      p.FrameType.ERROR):
+                    if self._streaming and frame.type in (
+                            p.FrameType.OUTPUT, p.FrameType.CREDIT, p.FrameType.ERROR):
                         self._backlog.append(frame)  # stream traffic: the run loop's
         raise LinkError(
             f"no answer to {frame_type.name} from '{self.link.name}' after "
@@ -403,9 +416,7 @@ class Session:
             raise ValueError(f"run: n_steps = {n_steps}; give a positive number of steps")
         streamed = inputs is not None
         flags = p.RunFlags.STREAMED if streamed else p.RunFlags.NONE
-        ack = p.Ack.decode(self.request(p.FrameType.RUN, p.RunCommand(n_steps, flags).encode())
-                           .payload)
-        first = ack.value
+        first = self._start(p.RunCommand(n_steps, flags))
         try:
             sender = _InputSender(self, step_inputs(inputs, n_steps, dt=dt), first, n_steps,
                                   block_steps) if streamed else None
@@ -413,6 +424,17 @@ class Session:
         except (ValueError, p.ProtocolError):
             self.request(p.FrameType.STOP)  # bad input: leave the board idle, not waiting
             raise
+        finally:
+            self._streaming = False
+
+    def _start(self, command: p.RunCommand) -> int:
+        """Send RUN; from its ACK on, stream traffic is this run's.  Returns the first step."""
+        self._streaming = False
+        self._backlog.clear()
+        self._unread.clear()
+        ack = p.Ack.decode(self.request(p.FrameType.RUN, command.encode()).payload)
+        self._streaming = True
+        return ack.value
 
     async def stream(self, n_steps: int, inputs: Any = None, *,
                      dt: float | None = None) -> AsyncIterator[tuple[int, np.ndarray]]:
@@ -438,15 +460,17 @@ class Session:
     def free_run(self, seconds: float,
                  on_step: Callable[[int, np.ndarray], None] | None = None) -> RunResult:
         """Let the board run on its own for ``seconds`` of wall time, then STOP it."""
-        ack = p.Ack.decode(self.request(p.FrameType.RUN, p.RunCommand(0).encode()).payload)
-        first = ack.value
-        collector = _OutputCollector(self, first, on_step)
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            collector.take(self._next_frames(self.timeout / 4))
-        last = p.Ack.decode(self.request(p.FrameType.STOP).payload).value
-        collector.n_steps = last - first
-        return self._finish(collector, None)
+        first = self._start(p.RunCommand(0))
+        try:
+            collector = _OutputCollector(self, first, on_step)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                collector.take(self._next_frames(self.timeout / 4))
+            last = p.Ack.decode(self.request(p.FrameType.STOP).payload).value
+            collector.n_steps = last - first
+            return self._finish(collector, None)
+        finally:
+            self._streaming = False
 
     def _next_frames(self, timeout: float) -> list[p.Frame]:
         if self._backlog:
