@@ -46,9 +46,11 @@ def test_run_streams_the_golden_models_spikes_and_weights(board: str, tmp_path: 
         "spikeforge", "--out", str(board_w)])
     assert result.exit_code == 0, result.output
     assert "steps      600" in result.output  # live progress ends with the totals
-    # the simulated RTL can be slower than the host's reply timeout on a loaded machine; its
-    # retries are answered from the reply cache and change nothing, so only virtual needs none
-    assert ("retries 0" if board == "virtual" else "bad frames 0") in result.output
+    # On a loaded machine either board's thread can answer later than the host's reply
+    # timeout.  The host then retries, and the board answers from its reply cache without
+    # acting twice.  So a retry is correct behaviour, not a failure; a damaged frame on a pty
+    # would be one.
+    assert "bad frames 0" in result.output
     assert (out / "raster.png").stat().st_size > 1000
     (seg,) = NeoMatlabIO(str(out / "spikes.mat")).read_block().segments
     assert seg.name == "cells" and len(seg.spiketrains) == 8
