@@ -52,10 +52,10 @@ def neurocorex_bytes(steps: list[np.ndarray]) -> int:
     return total
 
 
-def protocol_bytes(steps: list[np.ndarray], id_bytes: int) -> int:
+def protocol_bytes(steps: list[np.ndarray], id_bits: int) -> int:
     """Wire bytes of our INPUT frames (COBS, CRC, header and delimiter included)."""
-    return sum(len(p.encode_frame(p.FrameType.INPUT, 0, b.encode(id_bytes)))
-               for b in p.split_spike_blocks(0, steps, id_bytes, max_steps=BLOCK_STEPS))
+    return sum(len(p.encode_frame(p.FrameType.INPUT, 0, b.encode(id_bits)))
+               for b in p.split_spike_blocks(0, steps, id_bits, max_steps=BLOCK_STEPS))
 
 
 def poisson_steps(n_ids: int, rate: float, n_steps: int, seed: int) -> list[np.ndarray]:
@@ -66,17 +66,18 @@ def poisson_steps(n_ids: int, rate: float, n_steps: int, seed: int) -> list[np.n
 
 def efficiency_table() -> None:
     print("\nWire cost per spike (input stream, Poisson, 2000 steps)")
-    print(f"{'ids':>4} {'spikes/step':>12} {'ours B/spike':>13} {'3-byte B/spike':>15} "
+    print(f"{'ids':>5} {'id B':>4} {'spikes/step':>12} {'ours B/spike':>13} {'3-byte B/spike':>15} "
           f"{'ratio':>7} " + " ".join(f"{f'max spikes/s @{b // 10**6}M':>19}" for b in BAUDS))
-    for id_bytes, n_ids in ((1, 128), (2, 1024)):
+    for n_ids in (128, 1024):
+        id_bits = (n_ids - 1).bit_length()
         for rate in RATES:
             steps = poisson_steps(n_ids, rate, STEPS, seed=int(rate * 10))
             spikes = sum(s.size for s in steps)
-            ours = protocol_bytes(steps, id_bytes) / spikes
+            ours = protocol_bytes(steps, id_bits) / spikes
             peer = neurocorex_bytes(steps) / spikes
             caps = " ".join(f"{b / BITS_PER_BYTE_8N1 / ours:>19,.0f}" for b in BAUDS)
-            print(f"{id_bytes:>4} {rate:>12.1f} {ours:>13.2f} {peer:>15.2f} "
-                  f"{peer / ours:>6.2f}x {caps}")
+            print(f"{n_ids:>5} {p.id_bytes_of(id_bits):>4} {rate:>12.1f} {ours:>13.2f} "
+                  f"{peer:>15.2f} {peer / ours:>6.2f}x {caps}")
 
 
 def echo_image(spec: CoreSpec, n: int) -> CoreImage:

@@ -46,9 +46,9 @@ def test_credits_bound_the_input_queue_and_nothing_overruns() -> None:
     board.receive(p.encode_frame(p.FrameType.RUN, 1,
                                  p.RunCommand(40, p.RunFlags.STREAMED).encode()))
     steps = random_inputs(6, 40, seed=3)
-    blocks = list(p.split_spike_blocks(0, steps, 1, max_steps=8))
+    blocks = list(p.split_spike_blocks(0, steps, 8, max_steps=8))
     for k, block in enumerate(blocks[:3]):  # one more than the credits allow
-        board.receive(p.encode_frame(p.FrameType.INPUT, k, block.encode(1)))
+        board.receive(p.encode_frame(p.FrameType.INPUT, k, block.encode(8)))
     errors = [p.ErrorReply.decode(f.payload) for f in replies if f.type is p.FrameType.ERROR]
     assert [e.code for e in errors] == [p.ErrorCode.OVERRUN]
     assert len(board.input_queue) == 2 and board.status().overruns == 1
@@ -58,9 +58,9 @@ def test_a_gap_in_the_input_is_reported_once_with_the_expected_seq() -> None:
     board, replies = _board()
     board.receive(p.encode_frame(p.FrameType.RUN, 1,
                                  p.RunCommand(40, p.RunFlags.STREAMED).encode()))
-    blocks = list(p.split_spike_blocks(0, random_inputs(6, 40, seed=4), 1, max_steps=8))
+    blocks = list(p.split_spike_blocks(0, random_inputs(6, 40, seed=4), 8, max_steps=8))
     for k in (0, 2, 3):  # frame 1 lost
-        board.receive(p.encode_frame(p.FrameType.INPUT, k, blocks[k].encode(1)))
+        board.receive(p.encode_frame(p.FrameType.INPUT, k, blocks[k].encode(8)))
     gaps = [p.ErrorReply.decode(f.payload) for f in replies if f.type is p.FrameType.ERROR]
     assert [(e.code, e.detail) for e in gaps] == [(p.ErrorCode.SEQ_GAP, 1)]
 
@@ -133,9 +133,9 @@ def test_host_asks_for_a_missing_output_frame_and_names_the_loss_if_gone() -> No
     collector.n_steps = 10
     one = np.array([3], np.int32)
     assert collector.take([p.Frame(p.FrameType.OUTPUT, 0, p.SpikeBlock(100, (one,) * 4)
-                                   .encode(1))])
+                                   .encode(8))])
     # frame 1 (steps 104..107) is lost; frame 2 arrives
-    collector.take([p.Frame(p.FrameType.OUTPUT, 2, p.SpikeBlock(108, (one,) * 2).encode(1))])
+    collector.take([p.Frame(p.FrameType.OUTPUT, 2, p.SpikeBlock(108, (one,) * 2).encode(8))])
     assert [(f.type, f.payload) for f in link.sent] == [(p.FrameType.RESEND, bytes([1]))]
     gone = p.Frame(p.FrameType.ERROR, 0, p.ErrorReply(p.ErrorCode.GONE, p.FrameType.RESEND,
                                                       2).encode())

@@ -148,7 +148,7 @@ def test_host_message_decoders_only_raise_message_errors(ftype: p.FrameType,
     decoders = {
         p.FrameType.ACK: p.Ack.decode, p.FrameType.HELLO_REPLY: p.BuildInfo.decode,
         p.FrameType.DATA: lambda b: p.MemoryData.decode(b, info),
-        p.FrameType.OUTPUT: lambda b: p.SpikeBlock.decode(b, info.neuron_id_bytes),
+        p.FrameType.OUTPUT: lambda b: p.SpikeBlock.decode(b, info.neuron_id_bits),
         p.FrameType.STATUS_REPLY: p.Status.decode, p.FrameType.CREDIT: p.Credit.decode,
         p.FrameType.ERROR: p.ErrorReply.decode, p.FrameType.BOOT: lambda b: None,
     }

@@ -169,7 +169,7 @@ def test_decoder_answers_byte_for_byte_as_the_rtl_sim_board() -> None:
 def test_commands_not_in_gateware_yet_are_refused_not_ignored() -> None:
     info = p.BuildInfo.from_spec(TINY, readable=GATEWARE_READABLE)
     wires = [p.encode_frame(p.FrameType.RUN, 4, p.RunCommand(10).encode()),
-             p.encode_frame(p.FrameType.INPUT, 0, p.SpikeBlock(0, (np.array([1]),)).encode(1)),
+             p.encode_frame(p.FrameType.INPUT, 0, p.SpikeBlock(0, (np.array([1]),)).encode(8)),
              p.encode_frame(p.FrameType.RESEND, 5, bytes([0]))]
     for wire, sent in zip(wires, _Device(info).replies(wires), strict=True):
         (reply,) = p.FrameReader().feed(sent)

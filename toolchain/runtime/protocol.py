@@ -475,12 +475,22 @@ class BuildInfo:
         return bool(self.readable >> int(memory) & 1)
 
     @property
+    def neuron_id_bits(self) -> int:
+        """Width of an output spike's neuron id (step records, see ``encode_record``)."""
+        return max(1, (self.n_neurons - 1).bit_length())
+
+    @property
+    def input_id_bits(self) -> int:
+        """Width of an input spike's id."""
+        return max(1, (self.n_inputs - 1).bit_length())
+
+    @property
     def neuron_id_bytes(self) -> int:
-        return 1 if self.n_neurons <= 256 else 2
+        return id_bytes_of(self.neuron_id_bits)
 
     @property
     def input_id_bytes(self) -> int:
-        return 1 if self.n_inputs <= 256 else 2
+        return id_bytes_of(self.input_id_bits)
 
     def describe_difference(self, other: BuildInfo) -> str:
         """Field-by-field difference, for an error message that says what differs."""
@@ -732,13 +742,15 @@ class SpikeBlock:
     def n_spikes(self) -> int:
         return sum(int(s.size) for s in self.steps)
 
-    def encode(self, id_bytes: int, what: str = "spike block") -> bytes:
+    def encode(self, id_bits: int, what: str = "spike block") -> bytes:
+        """The block's bytes for ids of ``id_bits`` bits (see :func:`encode_record`)."""
         if not 0 <= len(self.steps) <= MAX_BLOCK_STEPS:
             raise ProtocolError(f"{what}: {len(self.steps)} steps in one block; at most "
                                 f"{MAX_BLOCK_STEPS}")
+        _check_id_bits(id_bits)
         out = bytearray(struct.pack("<IH", self.first_step, len(self.steps)))
         gap = 0
-        limit = 1 << (8 * id_bytes)
+        limit = 1 << id_bits
         for k, ids in enumerate(self.steps):
             if ids.size == 0:
                 gap += 1
@@ -747,15 +759,16 @@ class SpikeBlock:
                 bad = int(ids[(ids >= limit) | (ids < 0)][0])
                 raise ProtocolError(
                     f"{what}: id {bad} in step {self.first_step + k} does not fit in "
-                    f"{id_bytes} byte(s) (0..{limit - 1})"
+                    f"{id_bits} bits (0..{limit - 1})"
                 )
-            out += step_header(gap, int(ids.size))
-            out += ids.astype(f"<u{id_bytes}").tobytes()
+            out += encode_record(gap, ids, id_bits)
             gap = 0
         return bytes(out)
 
     @classmethod
-    def decode(cls, payload: bytes, id_bytes: int, what: str = "spike block") -> SpikeBlock:
+    def decode(cls, payload: bytes, id_bits: int, what: str = "spike block") -> SpikeBlock:
+        _check_id_bits(id_bits)
+        id_bytes = id_bytes_of(id_bits)
         r = _Reader(what, payload)
         first = r.uint(4, "first_step")
         n_steps = r.uint(2, "n_steps")
@@ -767,32 +780,71 @@ class SpikeBlock:
         while r.pos < len(payload):
             at = r.pos
             header = r.varint(f"record header after step {first + len(steps) - 1}")
-            gap, short = header >> 2, header & 3
-            count = short + 1 if short < 3 else 4 + r.varint(f"spike count at offset {at}")
+            single = id_bytes == 2 and header & 1
+            if id_bytes == 2:
+                header >>= 1
+            if single:
+                gap, one = header >> id_bits, header & ((1 << id_bits) - 1)
+            else:
+                gap, short = header >> 2, header & 3
+                count = short + 1 if short < 3 else 4 + r.varint(f"spike count at offset {at}")
             if len(steps) + gap >= n_steps:
                 raise MessageError(
                     f"{what}: record at offset {at} is for step {first + len(steps) + gap}, "
                     f"beyond the block's {n_steps} steps from {first}"
                 )
             steps.extend([empty] * gap)
+            if single:
+                steps.append(np.array([one], dtype=np.int32))
+                continue
             raw = r.take(count * id_bytes, f"ids of step {first + len(steps)}")
-            steps.append(np.frombuffer(raw, dtype=f"<u{id_bytes}").astype(np.int32))
+            ids = np.frombuffer(raw, dtype=f"<u{id_bytes}").astype(np.int32)
+            if ids.size and int(ids.max()) >> id_bits:
+                raise MessageError(f"{what}: id {int(ids.max())} at offset {at} does not fit "
+                                   f"in {id_bits} bits")
+            steps.append(ids)
         steps.extend([empty] * (n_steps - len(steps)))
         return cls(first, tuple(steps))
 
 
-def step_header(gap: int, count: int) -> bytes:
-    """Record header of a step with ``count`` >= 1 spikes after ``gap`` silent steps: one
-    byte while gap < 32 and count <= 3, the sparse case a 3-byte event stream is good at."""
+def id_bytes_of(id_bits: int) -> int:
+    """Bytes one id takes in a step record's id list."""
+    return 1 if id_bits <= 8 else 2
+
+
+def _check_id_bits(id_bits: int) -> None:
+    if not 1 <= id_bits <= 16:
+        raise ProtocolError(f"spike ids of {id_bits} bits: the protocol carries 1 to 16")
+
+
+def encode_record(gap: int, ids: np.ndarray, id_bits: int) -> bytes:
+    """One step's record: ``count`` >= 1 ids after ``gap`` silent steps.
+
+    With 1-byte ids: ``varint(gap << 2 | min(count, 4) - 1)``, ``[varint(count - 4)]``, the
+    ids.  One header byte while gap < 32 and count <= 3, the sparse case a 3-byte event
+    stream is good at.  With 2-byte ids (more than 256 neurons or inputs) the header gets a
+    low flag bit.  Flag 1: a single spike whose id sits in the header itself,
+    ``varint((gap << id_bits | id) << 1 | 1)``, two bytes for a 10-bit id after fewer than 8
+    silent steps, where a header byte and two id bytes would be three.  Flag 0: the general
+    record as above, shifted left by one."""
+    count = int(ids.size)
+    if id_bytes_of(id_bits) == 1:
+        return _header(gap, count, 0) + ids.astype("<u1").tobytes()
+    if count == 1:
+        return encode_varint((gap << id_bits | int(ids[0])) << 1 | 1)
+    return _header(gap, count, 1) + ids.astype("<u2").tobytes()
+
+
+def _header(gap: int, count: int, shift: int) -> bytes:
     if count <= 3:
-        return encode_varint(gap << 2 | (count - 1))
-    return encode_varint(gap << 2 | 3) + encode_varint(count - 4)
+        return encode_varint((gap << 2 | (count - 1)) << shift)
+    return encode_varint((gap << 2 | 3) << shift) + encode_varint(count - 4)
 
 
 def split_spike_blocks(
     first_step: int,
     steps: Sequence[np.ndarray],
-    id_bytes: int,
+    id_bits: int,
     max_steps: int = MAX_BLOCK_STEPS,
     max_payload: int = MAX_PAYLOAD,
 ) -> Iterator[SpikeBlock]:
@@ -802,12 +854,13 @@ def split_spike_blocks(
     """
     k, n = 0, len(steps)
     max_steps = min(max_steps, MAX_BLOCK_STEPS)
+    id_bytes = id_bytes_of(id_bits)
     while k < n:
         size, start, gap = BLOCK_HEADER_SIZE, k, 0
         while k < n and k - start < max_steps:
             count = int(steps[k].size)
             if count:
-                cost = len(step_header(gap, count)) + count * id_bytes
+                cost = len(encode_record(gap, steps[k], id_bits))
                 if size + cost > max_payload:
                     if k == start:
                         raise ProtocolError(

@@ -565,7 +565,7 @@ class _InputSender:
         self.s = session
         self.block_steps = block_steps
         info = session._info()
-        self.id_bytes = info.input_id_bytes
+        self.id_bits = info.input_id_bits
         self.slots = info.input_slots
         # frames not yet consumed by the board, by input frame number (older ones are dropped,
         # so a long stream does not keep its whole history)
@@ -591,9 +591,9 @@ class _InputSender:
                     f"input spike to input {bad} at step {self._next_step + k}: the board has "
                     f"inputs 0..{self._n_inputs - 1}"
                 )
-        for block in p.split_spike_blocks(self._next_step, steps, self.id_bytes,
+        for block in p.split_spike_blocks(self._next_step, steps, self.id_bits,
                                           max_steps=self.block_steps):
-            payload = block.encode(self.id_bytes, "INPUT")
+            payload = block.encode(self.id_bits, "INPUT")
             self.frames[self.made] = p.encode_frame(p.FrameType.INPUT,
                                                     self.made % p.SEQ_MODULUS, payload)
             self.made += 1
@@ -671,7 +671,7 @@ class _OutputCollector:
 
     def take(self, frames: list[p.Frame]) -> bool:
         progressed = False
-        id_bytes = self.s._info().neuron_id_bytes
+        id_bits = self.s._info().neuron_id_bits
         for f in frames:
             if f.type is p.FrameType.ERROR:
                 err = p.ErrorReply.decode(f.payload)
@@ -687,7 +687,7 @@ class _OutputCollector:
             ahead = p.seq_distance(self.next_seq, f.seq)
             if ahead >= p.SEQ_MODULUS // 2:
                 continue  # a duplicate we already have
-            self.pending[f.seq] = p.SpikeBlock.decode(f.payload, id_bytes, "OUTPUT")
+            self.pending[f.seq] = p.SpikeBlock.decode(f.payload, id_bits, "OUTPUT")
             if ahead:
                 self.request_missing(f.seq)
             while self.next_seq in self.pending:

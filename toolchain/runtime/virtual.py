@@ -269,7 +269,7 @@ class VirtualBoard:
                 p.ErrorCode.OVERRUN, frame.type, frame.seq).encode())
             return
         try:
-            block = p.SpikeBlock.decode(frame.payload, self.info.input_id_bytes, "INPUT")
+            block = p.SpikeBlock.decode(frame.payload, self.info.input_id_bits, "INPUT")
             bad = [int(i) for s in block.steps for i in s if i >= self.spec.n_inputs]
             if bad:
                 raise p.MessageError(f"INPUT: input id {bad[0]} >= n_inputs")
@@ -350,9 +350,9 @@ class VirtualBoard:
             self._out_steps = []
 
     def _send_outputs(self, first: int, outputs: list[np.ndarray]) -> None:
-        for block in p.split_spike_blocks(first, outputs, self.info.neuron_id_bytes):
+        for block in p.split_spike_blocks(first, outputs, self.info.neuron_id_bits):
             seq = self.next_output_seq
-            wire = self._emit(p.FrameType.OUTPUT, seq, block.encode(self.info.neuron_id_bytes))
+            wire = self._emit(p.FrameType.OUTPUT, seq, block.encode(self.info.neuron_id_bits))
             self.window[seq] = wire
             self.window.move_to_end(seq)
             while len(self.window) > self.info.output_window:
