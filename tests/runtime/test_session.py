@@ -4,13 +4,22 @@ compared spike for spike, and every learnt weight, with the golden model."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import neo
 import numpy as np
 import pytest
 import quantities as pq
 
-from tests.runtime.conftest import golden, random_image, random_inputs, same_spikes
+from tests.runtime.conftest import (
+    BoardEndpoint,
+    golden,
+    random_image,
+    random_inputs,
+    same_spikes,
+)
 from toolchain.runtime import protocol as p
 from toolchain.runtime.session import BoardError, BuildMismatchError, Session
 from toolchain.targets.fpga.spec import CoreSpec
@@ -155,3 +164,50 @@ def test_stream_traffic_left_from_an_earlier_run_does_not_leak_into_the_next(
     board_session.load(image, spec)  # the stale frames arrive while this waits for replies
     result = board_session.run(40, second_in)
     assert same_spikes(result.steps, want)
+
+
+@contextmanager
+def _slower_steps(board: BoardEndpoint, seconds: float) -> Iterator[None]:
+    """Every step of a run takes ``seconds`` longer on a served board, and the board answers
+    no command meanwhile: a board slower than the host's reply timeout, as the simulated RTL
+    is on a loaded machine."""
+    if board.served is None:
+        pytest.skip(f"cannot slow a real board ('{board.kind}') down from a test")
+    engine = board.served.board  # type: ignore[attr-defined]
+    tick = engine.tick
+
+    def slow_tick() -> bool:
+        if engine.busy:
+            time.sleep(seconds)
+        return tick()
+
+    engine.tick = slow_tick  # the serving loop looks the method up on every turn
+    try:
+        yield
+    finally:
+        del engine.tick
+
+
+def test_runs_on_a_board_slower_than_the_host_timeout_stay_apart(board: BoardEndpoint,
+                                                                 spec: CoreSpec) -> None:
+    """A step takes five host timeouts, so the host asks STATUS during the step that ends a
+    run, and the board answers it only after sending that run's last OUTPUT frame.  Nothing of
+    one run (a replayed frame, a retried command's answer) may be taken for the next one's."""
+    image = random_image(spec, seed=5, bias=100)  # bias alone makes neurons fire at once
+    inputs = random_inputs(image.n_inputs, 3, seed=16)
+    with _slower_steps(board, 0.2):
+        session = Session.open(board.port, timeout=0.04, retries=30)
+        with session:
+            session.load(image, spec)
+            fixed = session.run(3)
+            free = session.free_run(0.01)
+            streamed = session.run(3, inputs)
+            weights = session.weights()
+    assert session.stats.retries > 0  # the host did give up waiting: the case was exercised
+    n_free = len(free.steps)
+    assert free.first_step == 3 and n_free >= 1 and streamed.first_step == 3 + n_free
+    want, want_w = golden(spec, image, [np.zeros(0, np.int32)] * (3 + n_free) + inputs)
+    got = fixed.steps + free.steps + streamed.steps
+    assert sum(s.size for s in got) > 20  # the comparison means something
+    assert same_spikes(got, want)
+    assert np.array_equal(weights, want_w)
