@@ -255,3 +255,19 @@ def test_spike_blocks_round_trip_at_any_id_width(first: int, id_bits: int,
     back = p.SpikeBlock.decode(block.encode(id_bits), id_bits)
     assert back.first_step == first and len(back.steps) == len(steps)
     assert all(np.array_equal(a, b) for a, b in zip(back.steps, steps, strict=True))
+
+
+def test_memory_words_wider_than_64_bits_round_trip() -> None:
+    # ecp5-85f's NEURON word is wider than 64 bits: words travel as Python ints
+    from toolchain.targets.fpga.spec import ECP5_85F
+
+    info = p.BuildInfo.from_spec(ECP5_85F)
+    bits = info.word_bits(p.Memory.NEURON)
+    assert bits > 64
+    words = p.word_array([0, 1, (1 << bits) - 1, 1 << 64], bits)
+    msg = p.MemoryWrite(p.Memory.NEURON, 3, words)
+    back = p.MemoryWrite.decode(msg.encode(info), info)
+    assert back.words.tolist() == [0, 1, (1 << bits) - 1, 1 << 64]
+    with pytest.raises(p.ProtocolError, match=f"word 0 = {1 << bits} does not fit in {bits} "
+                       "bits"):
+        p.MemoryWrite(p.Memory.NEURON, 0, p.word_array([1 << bits], bits)).encode(info)

@@ -589,7 +589,7 @@ class RunCommand:
 class MemoryWrite:
     memory: Memory
     address: int
-    words: np.ndarray  # uint64, each < 2**word_bits
+    words: np.ndarray  # each < 2**word_bits: uint64, or Python ints for wider words
 
     def encode(self, info: BuildInfo) -> bytes:
         return struct.pack("<BI", int(self.memory), self.address) + pack_words(
@@ -642,8 +642,21 @@ class MemoryData:
         return cls(w.memory, w.address, w.words)
 
 
+def word_array(words: np.ndarray | Sequence[int], bits: int) -> np.ndarray:
+    """Memory words as an array: uint64 while they fit, else Python ints (object), because
+    some builds have parameter words wider than 64 bits (ecp5-85f's NEURON word is 72)."""
+    return np.asarray(words, dtype=np.uint64 if bits <= 64 else object)
+
+
 def pack_words(words: np.ndarray | Sequence[int], bits: int, what: str) -> bytes:
     """Little-endian words of ``ceil(bits/8)`` bytes; refuses a word that does not fit."""
+    nbytes = (bits + 7) // 8
+    if bits > 64:
+        values = [int(w) for w in np.asarray(words, dtype=object).ravel()]
+        for i, w in enumerate(values):
+            if not 0 <= w < 1 << bits:
+                raise ProtocolError(f"{what}: word {i} = {w} does not fit in {bits} bits")
+        return b"".join(w.to_bytes(nbytes, "little") for w in values)
     arr = np.asarray(words, dtype=np.uint64)
     if arr.size and bits < 64:
         too_big = np.flatnonzero(arr >= np.uint64(1 << bits))
@@ -652,7 +665,6 @@ def pack_words(words: np.ndarray | Sequence[int], bits: int, what: str) -> bytes
             raise ProtocolError(
                 f"{what}: word {i} = {int(arr[i])} does not fit in {bits} bits"
             )
-    nbytes = (bits + 7) // 8
     as_bytes = arr.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :nbytes]
     return as_bytes.tobytes()
 
@@ -663,6 +675,9 @@ def unpack_words(data: bytes, nbytes: int, what: str) -> np.ndarray:
             f"{what}: {len(data)} bytes of words is not a multiple of the {nbytes}-byte "
             "word size"
         )
+    if nbytes > 8:
+        return np.array([int.from_bytes(data[k:k + nbytes], "little")
+                         for k in range(0, len(data), nbytes)], dtype=object)
     raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, nbytes)
     padded = np.zeros((raw.shape[0], 8), dtype=np.uint8)
     padded[:, :nbytes] = raw

@@ -308,7 +308,7 @@ class Session:
 
     def write(self, memory: p.Memory, address: int, words: np.ndarray) -> None:
         info = self._info()
-        words = np.asarray(words, dtype=np.uint64)
+        words = p.word_array(words, info.word_bits(memory))
         chunk = p.MemoryWrite.max_words(info, memory)
         for k in range(0, words.size, chunk):
             msg = p.MemoryWrite(memory, address + k, words[k : k + chunk])
@@ -554,7 +554,8 @@ def _regions(commands: list[tuple[Op, int, int]]) -> list[tuple[p.Memory, int, n
             regions[-1][2].append(data)
         else:
             regions.append((memory, addr, [data]))
-    return [(m, a, np.array(w, dtype=np.uint64)) for m, a, w in regions]
+    return [(m, a, np.array(w, dtype=np.uint64 if max(w) < 1 << 64 else object))
+            for m, a, w in regions]
 
 
 class _InputSender:

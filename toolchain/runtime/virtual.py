@@ -227,8 +227,8 @@ class VirtualBoard:
             return error(p.ErrorCode.BAD_ADDRESS, max(r.address, self.info.depth(r.memory)))
         if r.count > p.MemoryWrite.max_words(self.info, r.memory):
             raise p.MessageError("READ: count exceeds one frame")
-        words = np.array([self._read_word(r.memory, r.address + k) for k in range(r.count)],
-                         dtype=np.uint64)
+        words = p.word_array([self._read_word(r.memory, r.address + k) for k in range(r.count)],
+                             self.info.word_bits(r.memory))
         return p.FrameType.DATA, p.MemoryData(r.memory, r.address, words).encode(self.info)
 
     def _read_word(self, memory: p.Memory, addr: int) -> int:
