@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from tests.runtime.conftest import random_image, random_inputs
+from tests.runtime.conftest import golden, random_image, random_inputs
 from toolchain.runtime import protocol as p
 from toolchain.runtime.session import BoardResetError, Session, StreamLostError, step_inputs
-from toolchain.runtime.virtual import VirtualBoard
+from toolchain.runtime.virtual import ServedBoard, VirtualBoard
 from toolchain.targets.fpga.spec import TINY
 
 
@@ -144,3 +144,18 @@ def test_host_asks_for_a_missing_output_frame_and_names_the_loss_if_gone() -> No
                        r"output lost from step 104 to step 109; nothing after step 103 can be "
                        "trusted"):
         collector.take([gone])
+
+
+def test_an_output_step_bigger_than_a_frame_arrives_whole() -> None:
+    from toolchain.targets.fpga.spec import ECP5_85F
+
+    spec = ECP5_85F
+    image = random_image(spec, seed=17, bias=400)  # bias alone fires most neurons at once
+    want, _ = golden(spec, image, [np.zeros(0, np.int32)] * 3)
+    assert max(s.size for s in want) > 600  # more than one frame of 2-byte ids holds
+    with ServedBoard(spec) as served, Session.open(served.path) as s:
+        s.load(image, spec)
+        seen: list[int] = []
+        result = s.run(3, on_step=lambda step, ids: seen.append(step))
+    assert seen == [0, 1, 2]
+    assert all(np.array_equal(a, b) for a, b in zip(result.steps, want, strict=True))

@@ -271,3 +271,21 @@ def test_memory_words_wider_than_64_bits_round_trip() -> None:
     with pytest.raises(p.ProtocolError, match=f"word 0 = {1 << bits} does not fit in {bits} "
                        "bits"):
         p.MemoryWrite(p.Memory.NEURON, 0, p.word_array([1 << bits], bits)).encode(info)
+
+
+def test_a_step_too_big_for_one_frame_continues_in_the_next_block() -> None:
+    burst = np.arange(0, 1024, dtype=np.int32)  # every neuron of a 1024-neuron build fires
+    steps = [np.array([5], np.int32), burst, np.zeros(0, np.int32), np.array([7], np.int32)]
+    blocks = list(p.split_spike_blocks(100, steps, id_bits=10, split_steps=True))
+    # 507 two-byte ids fill a frame: the burst opens its own block and spans three
+    assert [(b.first_step, b.n_steps, b.continued) for b in blocks] == \
+        [(100, 1, False), (101, 1, True), (101, 1, True), (101, 3, False)]
+    wires = [b.encode(10) for b in blocks]
+    assert all(len(w) <= p.MAX_PAYLOAD for w in wires)
+    back = [p.SpikeBlock.decode(w, 10) for w in wires]
+    assert [b.continued for b in back] == [False, True, True, False]
+    merged = np.concatenate([back[1].steps[0], back[2].steps[0], back[3].steps[0]])
+    assert np.array_equal(merged, burst)
+    assert np.array_equal(back[3].steps[2], steps[3])
+    with pytest.raises(p.MessageError, match="block of 0 steps is flagged as continued"):
+        p.SpikeBlock.decode(bytes(4) + (p.CONTINUED).to_bytes(2, "little"), 10)

@@ -52,6 +52,7 @@ SEQ_MODULUS = 256
 # from costing more than a few hundred steps of resend.
 MAX_BLOCK_STEPS = 4096
 BLOCK_HEADER_SIZE = 6  # first_step u32, n_steps u16
+CONTINUED = 0x8000  # n_steps flag: the block's last step goes on in the next block
 
 
 class ProtocolError(ValueError):
@@ -740,10 +741,13 @@ class SpikeBlock:
     """Spikes of consecutive steps ``first_step .. first_step + len(steps) - 1``.
 
     ``steps[k]`` holds the neuron (or input) ids that spiked in step ``first_step + k``.
+    ``continued``: the last step's ids go on in the next block (which starts at that step),
+    because one frame cannot hold them all; flagged by the top bit of ``n_steps``.
     """
 
     first_step: int
     steps: tuple[np.ndarray, ...] = field(default_factory=tuple)
+    continued: bool = False
 
     @property
     def n_steps(self) -> int:
@@ -763,7 +767,10 @@ class SpikeBlock:
             raise ProtocolError(f"{what}: {len(self.steps)} steps in one block; at most "
                                 f"{MAX_BLOCK_STEPS}")
         _check_id_bits(id_bits)
-        out = bytearray(struct.pack("<IH", self.first_step, len(self.steps)))
+        if self.continued and not self.steps:
+            raise ProtocolError(f"{what}: a continued block needs a step to continue")
+        out = bytearray(struct.pack("<IH", self.first_step,
+                                    len(self.steps) | (CONTINUED if self.continued else 0)))
         gap = 0
         limit = 1 << id_bits
         for k, ids in enumerate(self.steps):
@@ -787,6 +794,10 @@ class SpikeBlock:
         r = _Reader(what, payload)
         first = r.uint(4, "first_step")
         n_steps = r.uint(2, "n_steps")
+        continued = bool(n_steps & CONTINUED)
+        n_steps &= ~CONTINUED
+        if continued and not n_steps:
+            raise MessageError(f"{what}: block of 0 steps is flagged as continued")
         if n_steps > MAX_BLOCK_STEPS:
             raise MessageError(f"{what}: field 'n_steps' = {n_steps} exceeds MAX_BLOCK_STEPS = "
                                f"{MAX_BLOCK_STEPS}")
@@ -819,7 +830,7 @@ class SpikeBlock:
                                    f"in {id_bits} bits")
             steps.append(ids)
         steps.extend([empty] * (n_steps - len(steps)))
-        return cls(first, tuple(steps))
+        return cls(first, tuple(steps), continued)
 
 
 def id_bytes_of(id_bits: int) -> int:
@@ -862,35 +873,50 @@ def split_spike_blocks(
     id_bits: int,
     max_steps: int = MAX_BLOCK_STEPS,
     max_payload: int = MAX_PAYLOAD,
+    *,
+    split_steps: bool = False,
 ) -> Iterator[SpikeBlock]:
     """Cut per-step spike lists into blocks whose encoding fits one frame.
 
     ``max_steps`` bounds how far ahead a block reaches, which bounds latency when streaming.
+    A step with more spikes than one frame holds is refused, unless ``split_steps``: then its
+    ids go on over ``continued`` blocks (a board's output cannot refuse what its neurons did).
     """
     k, n = 0, len(steps)
     max_steps = min(max_steps, MAX_BLOCK_STEPS)
     id_bytes = id_bytes_of(id_bits)
+    rest: np.ndarray | None = None  # ids of step k not yet sent, when k spans blocks
     while k < n:
         size, start, gap = BLOCK_HEADER_SIZE, k, 0
+        block: list[np.ndarray] = []
+        continued = False
         while k < n and k - start < max_steps:
-            count = int(steps[k].size)
+            ids = rest if rest is not None else steps[k]
+            count = int(ids.size)
             if count:
-                cost = len(encode_record(gap, steps[k], id_bits))
+                cost = len(encode_record(gap, ids, id_bits))
                 if size + cost > max_payload:
-                    if k == start:
+                    if k > start:
+                        break  # the step opens the next block
+                    # a record header takes at most 4 bytes for any count a frame holds
+                    fit = (max_payload - size - 4) // id_bytes
+                    if not split_steps:
                         raise ProtocolError(
                             f"step {first_step + k} has {count} spikes, more than one frame of "
                             f"{max_payload} bytes carries with {id_bytes}-byte ids; at most "
-                            f"{(max_payload - BLOCK_HEADER_SIZE - 4) // id_bytes} spikes per "
-                            "step"
+                            f"{fit} spikes per step"
                         )
+                    block.append(ids[:fit])
+                    rest, continued = ids[fit:], True
                     break
                 size += cost
                 gap = 0
             else:
                 gap += 1
+            block.append(ids)
+            rest = None
             k += 1
-        yield SpikeBlock(first_step + start, tuple(steps[start:k]))
+        yield SpikeBlock(first_step + start, tuple(block), continued)
 
 
 def spikes_to_steps(

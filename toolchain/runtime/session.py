@@ -663,6 +663,7 @@ class _OutputCollector:
         self.n_steps = -1  # unknown until the run length is
         self.next_seq = 0
         self.pending: dict[int, p.SpikeBlock] = {}
+        self._carry: np.ndarray | None = None  # a step's ids that go on in the next block
         self.on_step = on_step
         self._asked: set[int] = set()
 
@@ -705,7 +706,13 @@ class _OutputCollector:
                 f"output frame covers steps from {block.first_step}, expected step {expected}: "
                 "host and board disagree about time"
             )
-        for k, ids in enumerate(block.steps):
+        steps = list(block.steps)
+        if self._carry is not None and steps:  # the rest of a step too big for one frame
+            steps[0] = np.concatenate([self._carry, steps[0]])
+            self._carry = None
+        if block.continued:
+            self._carry = steps.pop()
+        for k, ids in enumerate(steps):
             self.steps.append(ids)
             if self.on_step is not None:
                 self.on_step(block.first_step + k, ids)

@@ -350,7 +350,8 @@ class VirtualBoard:
             self._out_steps = []
 
     def _send_outputs(self, first: int, outputs: list[np.ndarray]) -> None:
-        for block in p.split_spike_blocks(first, outputs, self.info.neuron_id_bits):
+        for block in p.split_spike_blocks(first, outputs, self.info.neuron_id_bits,
+                                          split_steps=True):
             seq = self.next_output_seq
             wire = self._emit(p.FrameType.OUTPUT, seq, block.encode(self.info.neuron_id_bits))
             self.window[seq] = wire
