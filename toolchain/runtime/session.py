@@ -528,6 +528,15 @@ class Session:
                  sender: _InputSender | None) -> p.Status:
         """After silence: ask the board where it is, then resend what it lacks."""
         status = self.status()
+        # Stream frames that came in while waiting for the answer were sent before it (the
+        # link keeps order), so the board counts them as sent.  Take them before comparing:
+        # asking for them again would replay frames that then arrive after the run, and ask
+        # for ones the board may no longer hold (GONE) although the host has them.
+        early = list(self._backlog)
+        self._backlog.clear()
+        collector.take(early)
+        if sender is not None:
+            sender.take(early)
         if self._boot_count is not None and status.boot_count != self._boot_count:
             raise BoardResetError(
                 f"board on '{self.link.name}' reset during the run (boot count "
