@@ -9,12 +9,12 @@ tell you whether a platform got the spike timing right, not just the rates.
 Sized for the iCEBreaker build of spikeforge's FPGA core (48 x 16 plastic synapses), and
 written with power-of-two time constants in steps and a power-of-two ratio of the STDP
 amplitudes, because that core decays traces and scales weight changes by shifts (with
-A_minus = 0.012 instead of 0.01 its rate drops 27 % below the float reference).
+A_minus = 0.012 instead of 0.01 its rate drops about 25 % below the float reference).
 
     python examples/stdp_network.py spikeforge [--duration MS] [--weights FILE]
     spikeforge pynn --target fpga examples/stdp_network.py spikeforge
     spikeforge run --board virtual --preset ice40up5k examples/stdp_network.py spikeforge
-    python examples/stdp_network.py brian2        # the same script on pyNN.brian2
+    python examples/stdp_network.py brian2        # pyNN.brian2: the same spikes and weights
 """
 
 import sys
