@@ -10,7 +10,7 @@ setup:
 	@scripts/bootstrap.sh
 
 test: setup
-	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup -ra
+	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup -ra --durations=15
 
 demo: setup
 	@$(PY) examples/demo.py --out build/demo
