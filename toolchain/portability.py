@@ -100,23 +100,24 @@ class Matrix:
 
     def to_markdown(self) -> str:
         head = ("| target | population | rate (Hz) | rate error | ISI distortion (ms) | "
-                "spike disorder | van Rossum | weight error (max) | energy/step (nJ, est.) | "
-                "hw time/step (us, est.) | sim time/step (us) |")
+                "spike disorder | van Rossum | spikes dropped | weight error (max) | "
+                "energy/step (nJ, est.) | hw time/step (us, est.) | sim time/step (us) |")
         lines = [f"Portability of '{self.network.label}' ({self.network.n_neurons} neurons, "
                  f"{self.network.n_synapses} synapses, {self.t_stop:g} ms)", "", head,
-                 "|" + "---|" * 11]
+                 "|" + "---|" * 12]
         notes = []
         for row in self.rows():
             if row["status"] != "ok":
                 lines.append(f"| {row['target']} | - | {row['status']}: see below |" +
-                             " |" * 8)
+                             " |" * 9)
                 notes.append(f"- **{row['target']}** {row['status']}: {row['reason']}")
                 continue
             lines.append(
                 f"| {row['target']} | {row['population']} | {_fmt(row['rate_hz'])} | "
                 f"{_pct(row['rate_error'])} | {_fmt(row['isi_distortion_ms'])} | "
                 f"{_fmt(row['spike_disorder'])} | {_fmt(row['van_rossum'])} | "
-                f"{_pct(row['weight_error_max'])} | {_fmt(row['energy_nj_per_step'])} | "
+                f"{int(row['spikes_dropped'])} | {_pct(row['weight_error_max'])} | "
+                f"{_fmt(row['energy_nj_per_step'])} | "
                 f"{_fmt(row['hw_wall_us_per_step'])} | "
                 f"{_fmt(row['sim_wall_us_per_step'])} |")
         if notes:
