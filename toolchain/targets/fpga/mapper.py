@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.ir import CellType, Network, Receptor, STDPRule
+from toolchain.ir import CellType, Network, Population, Receptor, STDPRule
 from toolchain.ir.network import WeightDependence
 from toolchain.targets.fpga.image import STDP_OFF, CoreImage, StdpParams
 from toolchain.targets.fpga.spec import PRESETS, SHIFT_BITS, CoreSpec, SpecError
@@ -279,10 +279,9 @@ def _syn_shift(net: Network, dt: float) -> np.ndarray:
     inh = _per_neuron_shift(net, "tau_syn_I", dt)
     if np.any(exc != inh):
         j = int(np.flatnonzero(exc != inh)[0])
-        label, local = _locate(net, j)
-        pop = next(p for p in net.populations if p.label == label)
+        pop, local = _locate(net, j)
         raise MappingError(
-            f"Population '{label}' neuron {local}: tau_syn_E = "
+            f"Population '{pop.label}' neuron {local}: tau_syn_E = "
             f"{pop.parameters['tau_syn_E'][local]:g} ms and tau_syn_I = "
             f"{pop.parameters['tau_syn_I'][local]:g} ms give decay shifts {exc[j]} and "
             f"{inh[j]}; the core has one synaptic current per neuron: make them equal"
@@ -290,10 +289,10 @@ def _syn_shift(net: Network, dt: float) -> np.ndarray:
     return exc
 
 
-def _locate(net: Network, j: int) -> tuple[str, int]:
+def _locate(net: Network, j: int) -> tuple[Population, int]:
     for pop in net.populations:
         if j < pop.size:
-            return pop.label, j
+            return pop, j
         j -= pop.size
     raise IndexError(j)
 
@@ -306,10 +305,9 @@ def _check_neuron_ranges(net: Network, spec: CoreSpec, neurons: dict[str, np.nda
     for name, (lo, hi) in limits.items():
         bad = np.flatnonzero((neurons[name] < lo) | (neurons[name] > hi))
         if bad.size:
-            label, local = _locate(net, int(bad[0]))
-            pop = next(p for p in net.populations if p.label == label)
+            pop, local = _locate(net, int(bad[0]))
             raise MappingError(
-                f"Population '{label}' parameter {source[name]}[{local}] = "
+                f"Population '{pop.label}' parameter {source[name]}[{local}] = "
                 f"{pop.parameters[source[name]][local]:g} becomes {name} "
                 f"{int(neurons[name][bad[0]])}, outside {lo}..{hi} of build '{spec.name}': "
                 f"{fix[name]}"
