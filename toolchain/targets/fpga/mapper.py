@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from toolchain.compiler.pipeline import MappingError as CompilerMappingError
 from toolchain.ir import CellType, Network, Population, Receptor, STDPRule
 from toolchain.ir.network import WeightDependence
 from toolchain.targets.fpga.image import STDP_OFF, CoreImage, StdpParams
@@ -44,8 +45,9 @@ from toolchain.targets.fpga.spec import PRESETS, SHIFT_BITS, CoreSpec, SpecError
 MAX_SHIFT = (1 << SHIFT_BITS) - 1
 
 
-class MappingError(SpecError):
-    """A network that cannot be represented on a build of the FPGA core."""
+class MappingError(SpecError, CompilerMappingError):
+    """A network that cannot be represented on a build of the FPGA core (a compiler
+    ``MappingError`` too, so the shared pipeline reports it as one)."""
 
 
 @dataclass(frozen=True)

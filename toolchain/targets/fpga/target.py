@@ -67,12 +67,7 @@ class FpgaTarget(Target):
         return (self._map, artifact_pass)
 
     def _map(self, build: Build) -> Build:
-        from toolchain.compiler.pipeline import MappingError as CompileError
-
-        try:
-            mapped = map_network(build.network, self.spec)
-        except MappingError as e:
-            raise CompileError(str(e)) from None
+        mapped = map_network(build.network, self.spec)
         return build.replace(extras={**build.extras, "fpga": mapped})
 
     def simulator(self, compiled: FpgaCompiled) -> FpgaSimulator:
