@@ -13,8 +13,8 @@ SPEC = dict(pe_clock_hz=1e6, cycles_per_tick_overhead=100, cycles_per_neuron_upd
 
 def _timing(**changes):
     spec = tiny_spec(**{**SPEC, **changes})
-    rows = {name: Row(target=0, stage=stage, sender=1, via=2 if stage else -1,
-                      length=np.full(8, 2), hops=1, via_hops=0, key_base=np.arange(8))
+    rows = {name: Row(target=0, stage=stage, via=2 if stage else -1,
+                      length=np.full(8, 2), hops=1, via_hops=0)
             for name, stage in (("p", 0), ("delayed", 1))}
     return TickTiming(spec, np.array([4, 0, 0]), rows), spec
 

@@ -144,10 +144,8 @@ def _row(mapping: Mapping, pre_slice: np.ndarray, pre: np.ndarray, n_pre: int, t
     if stage > 0:
         via = mapping.delay_slice_of[first]
         sender, via_hops = via, chip_hops(mapping, slices[first].chip, slices[via].chip)
-    keys = np.array([slices[s].key for s in pre_slice], np.int64) + (
-        np.arange(n_pre) - np.array([slices[s].lo for s in pre_slice]))
-    return Row(target, stage, sender, via, length,
-               chip_hops(mapping, slices[sender].chip, slices[target].chip), via_hops, keys)
+    return Row(target, stage, via, length,
+               chip_hops(mapping, slices[sender].chip, slices[target].chip), via_hops)
 
 
 class SpiNNaker2Simulator:

@@ -58,12 +58,10 @@ class Row:
 
     target: int  # receiving slice id
     stage: int  # delay-extension stages passed (0 = direct)
-    sender: int  # slice id sending the packet (the delay slice for stage > 0)
     via: int  # the delay slice the spike passes first, or -1
     length: np.ndarray  # synapses in the row, per pre neuron
     hops: int  # chip-to-chip hops from the sender's chip to the target's
     via_hops: int  # hops from the source to the delay slice (0 if none)
-    key_base: np.ndarray  # multicast key of each pre neuron (arrival-order tie-break)
 
 
 @dataclass
