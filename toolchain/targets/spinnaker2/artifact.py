@@ -80,11 +80,7 @@ def _routes(mapping: Mapping, routing: Routing, core_of: dict[int, int]) -> Rout
         for d in dests:
             if d not in core_of:
                 continue  # a delay-extension PE: its hops are in the delayed route
-            sx, sy = board.chip_xy(s.chip)
-            dx, dy = board.chip_xy(mapping.slices[d].chip)
-            hx, hy = abs(dx - sx), abs(dy - sy)
-            if board.torus:
-                hx, hy = min(hx, board.width - hx), min(hy, board.height - hy)
+            hx, hy = board.hops_xy(s.chip, mapping.slices[d].chip)
             rows.append((core_of.get(origin, -1), core_of[d], s.size, hx, hy, int(hx + hy > 0)))
     cols = list(zip(*rows, strict=True)) if rows else [()] * 6
     return Routes(*cols)

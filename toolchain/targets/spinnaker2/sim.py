@@ -96,12 +96,7 @@ class S2Numerics(Numerics):
 
 def chip_hops(mapping: Mapping, a: int, b: int) -> int:
     """Dimension-order hops between chips ``a`` and ``b`` (shorter way round on a torus)."""
-    board = mapping.spec.board
-    (ax, ay), (bx, by) = board.chip_xy(a), board.chip_xy(b)
-    hx, hy = abs(bx - ax), abs(by - ay)
-    if board.torus:
-        hx, hy = min(hx, board.width - hx), min(hy, board.height - hy)
-    return hx + hy
+    return sum(mapping.spec.board.hops_xy(a, b))
 
 
 def machine_network(network: Network, mapping: Mapping) -> tuple[Network, dict[str, Row],

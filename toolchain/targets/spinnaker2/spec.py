@@ -54,6 +54,15 @@ class Board:
     def chip_xy(self, chip: int) -> tuple[int, int]:
         return chip % self.width, chip // self.width
 
+    def hops_xy(self, a: int, b: int) -> tuple[int, int]:
+        """Dimension-order hops from chip ``a`` to chip ``b`` along x and along y (the
+        shorter way round on a torus)."""
+        (ax, ay), (bx, by) = self.chip_xy(a), self.chip_xy(b)
+        hx, hy = abs(bx - ax), abs(by - ay)
+        if self.torus:
+            hx, hy = min(hx, self.width - hx), min(hy, self.height - hy)
+        return hx, hy
+
 
 def single_chip() -> Board:
     """One SpiNNaker2 chip on its own."""
