@@ -84,9 +84,12 @@ class DynapseTarget(Target):
         return map_network(compiled.network, self.spec, delay_tolerance=self.delay_tolerance)
 
     def simulator(self, compiled: CompiledNetwork | Network) -> DynapseSimulator:
-        if isinstance(compiled, Network):
-            compiled = self.compile(compiled)
-        return DynapseSimulator(compiled.network, self.mapping(compiled),
+        if isinstance(compiled, Network):  # map once; the artifact would map it again
+            network = compiled
+            mapping = map_network(network, self.spec, delay_tolerance=self.delay_tolerance)
+        else:
+            network, mapping = compiled.network, self.mapping(compiled)
+        return DynapseSimulator(network, mapping,
                                 seed=self.seed, mismatch=self.spec.mismatch,
                                 delta_t=self.delta_t, max_substep=self.max_substep)
 
