@@ -25,6 +25,21 @@ def device_info(spec: CoreSpec, clock_hz: int, divisor: int) -> p.BuildInfo:
                                  baud=clock_hz // divisor)
 
 
+def add_protocol_path(m: Module, spec: CoreSpec, info: p.BuildInfo) -> tuple[Deframer, Framer]:
+    """Deframer -> CommandDecoder -> Framer with the decoder driving a SpikeCore, added to
+    ``m`` as submodules ``deframer``, ``decoder``, ``framer`` and ``core``.  Returns the
+    deframer and framer, whose byte streams (``deframer.i``, ``framer.o``) are the ends."""
+    m.submodules.deframer = deframer = Deframer()
+    m.submodules.decoder = decoder = CommandDecoder(spec, info)
+    m.submodules.framer = framer = Framer()
+    m.submodules.core = core = SpikeCore(spec)
+    wiring.connect(m, deframer.o, decoder.frames)
+    wiring.connect(m, decoder.replies, framer.i)
+    wiring.connect(m, decoder.cmd, core.cmd)
+    wiring.connect(m, core.resp, decoder.resp)
+    return deframer, framer
+
+
 class LinkDevice(wiring.Component):
     rx: In(1, init=1)
     tx: Out(1, init=1)
@@ -38,15 +53,8 @@ class LinkDevice(wiring.Component):
         m = Module()
         m.submodules.phy_rx = phy_rx = UartRx(self.divisor)
         m.submodules.phy_tx = phy_tx = UartTx(self.divisor)
-        m.submodules.deframer = deframer = Deframer()
-        m.submodules.decoder = decoder = CommandDecoder(self.spec, self.info)
-        m.submodules.framer = framer = Framer()
-        m.submodules.core = core = SpikeCore(self.spec)
+        deframer, framer = add_protocol_path(m, self.spec, self.info)
         wiring.connect(m, phy_rx.bytes, deframer.i)
-        wiring.connect(m, deframer.o, decoder.frames)
-        wiring.connect(m, decoder.replies, framer.i)
         wiring.connect(m, framer.o, phy_tx.bytes)
-        wiring.connect(m, decoder.cmd, core.cmd)
-        wiring.connect(m, core.resp, decoder.resp)
         m.d.comb += [phy_rx.rx.eq(self.rx), self.tx.eq(phy_tx.tx)]
         return m

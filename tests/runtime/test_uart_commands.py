@@ -9,14 +9,12 @@ import gc
 import numpy as np
 import pytest
 from amaranth.hdl import Module
-from amaranth.lib import wiring
 from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hdl.spikecore import SpikeCore
-from hdl.uart import Deframer, Framer
 from hdl.uart.commands import GATEWARE_READABLE, CommandDecoder
+from hdl.uart.device import add_protocol_path
 from tests.runtime.conftest import random_image
 from toolchain.runtime import protocol as p
 from toolchain.runtime.session import _regions
@@ -32,16 +30,8 @@ class _Device:
     """Deframer -> CommandDecoder -> Framer, with the decoder's command port on SpikeCore."""
 
     def __init__(self, info: p.BuildInfo) -> None:
-        m = Module()
-        m.submodules.deframer = self.deframer = Deframer()
-        m.submodules.decoder = decoder = CommandDecoder(TINY, info)
-        m.submodules.framer = self.framer = Framer()
-        m.submodules.core = core = SpikeCore(TINY)
-        wiring.connect(m, self.deframer.o, decoder.frames)
-        wiring.connect(m, decoder.replies, self.framer.i)
-        wiring.connect(m, decoder.cmd, core.cmd)
-        wiring.connect(m, core.resp, decoder.resp)
-        self.top = m
+        self.top = Module()
+        self.deframer, self.framer = add_protocol_path(self.top, TINY, info)
 
     def replies(self, frames: list[bytes]) -> list[bytes]:
         """The wire bytes sent back after each frame (b"" if none within the bound)."""

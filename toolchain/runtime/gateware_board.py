@@ -29,12 +29,10 @@ class GatewareBoard:
     def __init__(self, spec: CoreSpec, send: Callable[[bytes], None], *,
                  clock_hz: int = 12_000_000, baud: int = 1_000_000) -> None:
         from amaranth.hdl import Module
-        from amaranth.lib import wiring
         from amaranth.sim import Simulator
 
-        from hdl.spikecore import SpikeCore
-        from hdl.uart import Deframer, Framer
-        from hdl.uart.commands import GATEWARE_READABLE, CommandDecoder
+        from hdl.uart.commands import GATEWARE_READABLE
+        from hdl.uart.device import add_protocol_path
 
         self.spec = spec
         self.info = p.BuildInfo.from_spec(spec, readable=GATEWARE_READABLE, clock_hz=clock_hz,
@@ -46,14 +44,7 @@ class GatewareBoard:
         self._quiet = 0  # cycles since a byte last went in or came out
         self._time = 0.0  # simulated seconds so far
         m = Module()
-        m.submodules.deframer = self._deframer = Deframer()
-        m.submodules.decoder = decoder = CommandDecoder(spec, self.info)
-        m.submodules.framer = self._framer = Framer()
-        m.submodules.core = core = SpikeCore(spec)
-        wiring.connect(m, self._deframer.o, decoder.frames)
-        wiring.connect(m, decoder.replies, self._framer.i)
-        wiring.connect(m, decoder.cmd, core.cmd)
-        wiring.connect(m, core.resp, decoder.resp)
+        self._deframer, self._framer = add_protocol_path(m, spec, self.info)
         self._sim = Simulator(m)
         self._sim.add_clock(1 / clock_hz)
         self._sim.add_testbench(self._serve, background=True)
