@@ -455,16 +455,10 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
     n_targets = network.n_neurons
     try:
         if spec.generation is Generation.SE1:
-            mult, base = quantise_se1(conn, n_targets, spec)
-            per_pair = mult * np.array([base.get((int(c), int(t)), 0.0)
-                                        for c, t in zip(conn.pair_core, conn.pair_type,
-                                                        strict=True)])
-            cam_per_pair, mask_per_pair = mult, None
+            units, base = quantise_se1(conn, n_targets, spec)
+            cam_per_pair, mask_per_pair = units, None
         else:
-            mask_per_pair, value, base = quantise_se2(conn, spec)
-            per_pair = value * np.array([base.get((int(c), int(t)), 0.0)
-                                         for c, t in zip(conn.pair_core, conn.pair_type,
-                                                         strict=True)])
+            mask_per_pair, units, base = quantise_se2(conn, spec)
             cam_per_pair = (mask_per_pair > 0).astype(np.int64)
             use = np.bincount(conn.pair_target, weights=cam_per_pair, minlength=n_targets)
             if use.size and use.max() > spec.cam_per_neuron:
@@ -472,6 +466,8 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
                 raise _FanIn(worst, int(use[worst]), spec.cam_per_neuron)
     except _FanIn as e:
         raise _fan_in_error(network, e) from None
+    per_pair = units * np.array([base.get((int(c), int(t)), 0.0)
+                                 for c, t in zip(conn.pair_core, conn.pair_type, strict=True)])
     tags = _allocate_tags(network, spec, placement, conn, source_ids)
     sram = _sram_words(network, spec, placement, conn, source_ids)
     projections = _per_projection(network, spec, placement, conn, source_ids, per_pair,
