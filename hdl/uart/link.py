@@ -18,33 +18,25 @@ from amaranth.lib.wiring import In, Out
 
 from toolchain.runtime.protocol import (
     CRC16_INIT,
-    CRC16_POLY,
     CRC_SIZE,
     DELIMITER,
     HEADER_SIZE,
     MAX_ENCODED,
     MAX_FRAME,
+    crc16,
 )
-
-
-def _crc16_step_bits(crc: int, byte: int) -> int:
-    """The same MSB-first CRC step as protocol.crc16, one bit at a time, on plain ints."""
-    for bit in range(7, -1, -1):
-        feedback = (crc >> 15 ^ byte >> bit) & 1
-        crc = ((crc << 1) & 0xFFFF) ^ (CRC16_POLY if feedback else 0)
-    return crc
 
 
 def crc16_next(crc: Value, byte: Value) -> Value:
     """CRC-16 (``CRC16_POLY``, MSB first) after one more byte, as one flat XOR per output bit.
 
     The CRC step is linear over GF(2), so each next bit is the XOR of fixed subsets of the
-    16 CRC bits and 8 data bits; the subsets come from running the integer step on unit
+    16 CRC bits and 8 data bits; the subsets come from running ``protocol.crc16`` on unit
     vectors.  One level of XORs closes timing in one cycle at the core's clock."""
     bits = []
     for i in range(16):
-        terms = [crc[j] for j in range(16) if _crc16_step_bits(1 << j, 0) >> i & 1]
-        terms += [byte[k] for k in range(8) if _crc16_step_bits(0, 1 << k) >> i & 1]
+        terms = [crc[j] for j in range(16) if crc16(b"\0", 1 << j) >> i & 1]
+        terms += [byte[k] for k in range(8) if crc16(bytes([1 << k]), 0) >> i & 1]
         acc = terms[0]
         for t in terms[1:]:
             acc = acc ^ t
