@@ -20,7 +20,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hdl.spikecore.core import cmd_layout
+from hdl.spikecore.core import cmd_layout, word_layout
 from hdl.uart.link import DEFRAMED, FRAME_BYTE
 from toolchain.runtime import protocol as p
 from toolchain.runtime.virtual import WRITE_OP
@@ -121,9 +121,8 @@ class CommandDecoder(wiring.Component):
         checking = Signal()  # first pass over ROW words: check them, execute nothing
         wb = word_bytes[memory[:3]]
 
-        row_fields = dict(_offsets(spec.layout("row")))
-        r_start = word.bit_select(row_fields["start"][0], row_fields["start"][1])
-        r_len = word.bit_select(row_fields["length"][0], row_fields["length"][1])
+        row = word_layout(spec, "row")(word[:spec.width("row")])
+        r_start, r_len = row.start, row.length
 
         def error(code: p.ErrorCode, detail: object) -> list:
             return [rtype.eq(p.FrameType.ERROR), rcode.eq(code), rvalue.eq(detail),
@@ -395,15 +394,6 @@ class CommandDecoder(wiring.Component):
                             m.d.sync += [cached.eq(1), cache_type.eq(ftype), cache_seq.eq(seq)]
                         m.next = "COLLECT"
         return m
-
-
-def _offsets(layout: tuple[tuple[str, int], ...]) -> list[tuple[str, tuple[int, int]]]:
-    """(name, (bit offset, width)) of each field of a spec layout, least significant first."""
-    out, at = [], 0
-    for name, width in layout:
-        out.append((name, (at, width)))
-        at += width
-    return out
 
 
 def _bytes(value: object) -> list:
