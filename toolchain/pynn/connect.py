@@ -86,6 +86,15 @@ def _randint(gen: np.random.Generator, high: int, size: int) -> np.ndarray:
     return out
 
 
+def _redraw(values: np.ndarray, idx: np.ndarray, gen: np.random.Generator, high: int,
+            bad: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Redraw, in place, ``values[idx]`` (positions found bad) from [0, high), and again
+    those that ``bad(positions)`` still marks, until none is marked."""
+    while idx.size:
+        values[idx] = _randint(gen, high, idx.size)
+        idx = idx[bad(idx)]
+
+
 def _from_mask(mask_by_post: np.ndarray, j0: int) -> Pairs:
     """Pairs from a (posts x pres) boolean block, in target-then-source order."""
     post, pre = np.nonzero(mask_by_post)
@@ -248,10 +257,8 @@ def _choose(n_from: int, counts: np.ndarray, with_replacement: bool, rng: Abstra
         if forbidden is not None:
             if n_from < 2 and total:
                 raise ConnectorError(f"{what}: cannot avoid self-connections with one cell")
-            bad = np.flatnonzero(forbidden(src, rows))
-            while bad.size:
-                src[bad] = _randint(gen, n_from, bad.size)
-                bad = bad[forbidden(src[bad], rows[bad])]
+            _redraw(src, np.flatnonzero(forbidden(src, rows)), gen, n_from,
+                    lambda i: forbidden(src[i], rows[i]))
         if not with_replacement:
             _redraw_repeats(src, rows, gen, n_from, forbidden)
         return src, rows
@@ -290,10 +297,8 @@ def _redraw_repeats(src: np.ndarray, rows: np.ndarray, gen: np.random.Generator,
             return
         src[repeat] = _randint(gen, n_from, repeat.size)
         if forbidden is not None:
-            bad = repeat[forbidden(src[repeat], rows[repeat])]
-            while bad.size:
-                src[bad] = _randint(gen, n_from, bad.size)
-                bad = bad[forbidden(src[bad], rows[bad])]
+            _redraw(src, repeat[forbidden(src[repeat], rows[repeat])], gen, n_from,
+                    lambda i: forbidden(src[i], rows[i]))
 
 
 def _forbidden(projection: object, allow: bool | str, rows_are_post: bool) -> Callable | None:
@@ -341,10 +346,8 @@ def fixed_total_number(projection: object, c: pc.FixedTotalNumberConnector) -> P
         if keep is not None:
             if n_pre < 2 and n:
                 raise ConnectorError(f"{what}: cannot avoid self-connections with one cell")
-            bad = np.flatnonzero(~keep(pre, post))
-            while bad.size:
-                pre[bad] = _randint(gen, n_pre, bad.size)
-                bad = bad[~keep(pre[bad], post[bad])]
+            _redraw(pre, np.flatnonzero(~keep(pre, post)), gen, n_pre,
+                    lambda i: ~keep(pre[i], post[i]))
         return pre, post
     n_cells = n_pre * n_post
     if n > n_cells:
@@ -397,10 +400,8 @@ def small_world(projection: object, c: pc.SmallWorldConnector) -> Pairs:
     post[rewire] = _randint(gen, projection.post.size, rewire.size)
     keep = _self_filter(projection, c.allow_self_connections)
     if keep is not None:
-        bad = rewire[~keep(pre[rewire], post[rewire])]
-        while bad.size:
-            post[bad] = _randint(gen, projection.post.size, bad.size)
-            bad = bad[~keep(pre[bad], post[bad])]
+        _redraw(post, rewire[~keep(pre[rewire], post[rewire])], gen, projection.post.size,
+                lambda i: ~keep(pre[i], post[i]))
     return _by_post(pre.astype(INDEX_DTYPE), post.astype(INDEX_DTYPE))
 
 
