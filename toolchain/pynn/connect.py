@@ -142,17 +142,25 @@ def _block_filter(keep: Callable | None, n_pre: int, j0: int, j1: int) -> np.nda
 # --------------------------------------------------------------------------- builders
 
 
-def all_to_all(projection: object, c: pc.AllToAllConnector) -> Pairs:
+def _masked(projection: object, allow: bool | str, mask: Callable) -> Pairs:
+    """Pairs from ``mask(j0, j1)``, a (posts x pres) boolean block per block of targets,
+    less the self-connections ``allow`` forbids."""
     n_pre, n_post = projection.pre.size, projection.post.size
-    keep = _self_filter(projection, c.allow_self_connections)
+    keep = _self_filter(projection, allow)
     parts = []
     for j0, j1 in _post_blocks(n_pre, n_post):
-        mask = np.ones((j1 - j0, n_pre), dtype=bool)
+        block = mask(j0, j1)
         allowed = _block_filter(keep, n_pre, j0, j1)
         if allowed is not None:
-            mask &= allowed
-        parts.append(_from_mask(mask, j0))
+            block &= allowed
+        parts.append(_from_mask(block, j0))
     return _concat(parts)
+
+
+def all_to_all(projection: object, c: pc.AllToAllConnector) -> Pairs:
+    n_pre = projection.pre.size
+    return _masked(projection, c.allow_self_connections,
+                   lambda j0, j1: np.ones((j1 - j0, n_pre), dtype=bool))
 
 
 def one_to_one(projection: object, c: pc.OneToOneConnector) -> Pairs:
@@ -163,16 +171,9 @@ def one_to_one(projection: object, c: pc.OneToOneConnector) -> Pairs:
 
 def _probabilistic(projection: object, c: object, probability: Callable) -> Pairs:
     """Connect each pair with the probability ``probability(j0, j1)`` gives per block."""
-    n_pre, n_post = projection.pre.size, projection.post.size
-    keep = _self_filter(projection, c.allow_self_connections)
-    parts = []
-    for j0, j1 in _post_blocks(n_pre, n_post):
-        mask = _uniform(c.rng, (j1 - j0, n_pre)) < probability(j0, j1)
-        allowed = _block_filter(keep, n_pre, j0, j1)
-        if allowed is not None:
-            mask &= allowed
-        parts.append(_from_mask(mask, j0))
-    return _concat(parts)
+    n_pre = projection.pre.size
+    return _masked(projection, c.allow_self_connections,
+                   lambda j0, j1: _uniform(c.rng, (j1 - j0, n_pre)) < probability(j0, j1))
 
 
 def fixed_probability(projection: object, c: pc.FixedProbabilityConnector) -> Pairs:
