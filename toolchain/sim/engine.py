@@ -287,7 +287,7 @@ class Engine:
         else:
             delay = m.delay[syn]
             if extra is not None:
-                delay = delay + np.repeat(extra, np.diff(m.indptr)[pre])
+                delay = delay + np.repeat(extra, m.indptr[pre + 1] - m.indptr[pre])
         if proj.plasticity is None:
             proj.ring.add(k, delay, m.post[syn], proj.drive[syn])  # type: ignore[index]
         elif np.isscalar(delay):
