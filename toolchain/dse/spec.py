@@ -130,9 +130,6 @@ class Sweep:
             out.append(Point({**self.fixed, **dict(zip(names, combo, strict=True))}))
         return out
 
-    def evaluator(self) -> Callable[[Mapping[str, Scalar]], Mapping[str, Any]]:
-        return resolve(self.evaluate)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
