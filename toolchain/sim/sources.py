@@ -170,12 +170,6 @@ class CurrentSchedule:
         for target, indices, delta in self._events.get(step, ()):
             np.add.at(self.current[target], indices, delta)
 
-    def seek(self, step: int) -> None:
-        """Bring the currents to their values during ``step`` from a reset state."""
-        self.reset()
-        for s in sorted(k for k in self._events if k <= step):
-            self.advance_to(s)
-
 
 def _switches(cur: DCSource | StepCurrentSource, dt: float) -> Iterable[tuple[int, float]]:
     if isinstance(cur, DCSource):
