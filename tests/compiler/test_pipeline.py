@@ -4,9 +4,8 @@ from tests.compiler.nets import ei_network
 from toolchain.compiler import Build, MappingError, run_passes
 from toolchain.compiler.check import check
 from toolchain.compiler.partition import partition
-from toolchain.compiler.quantise import quantise
 from toolchain.targets.loihi import LoihiTarget
-from toolchain.targets.loihi.mapper import PASSES
+from toolchain.targets.loihi.mapper import PASSES, quantise
 
 
 def _build(**kw) -> Build:
