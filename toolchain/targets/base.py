@@ -150,17 +150,11 @@ class EventCosts:
 
 @dataclass(frozen=True)
 class SynapseFormat:
-    """How synaptic weights and delays are stored, which the quantise pass follows.
+    """How synaptic delays are stored: the longest delay, in steps, the check pass accepts.
 
-    weight = mantissa * 2**(exponent + weight_shift), the mantissa a signed integer of
-    ``weight_bits`` bits (one bit less when a projection mixes signs), the exponent in
-    ``[min_exponent, max_exponent]``.
+    Weight formats are each target's own (its quantise pass reports them per projection).
     """
 
-    weight_bits: int
-    min_exponent: int
-    max_exponent: int
-    weight_shift: int
     max_delay_steps: int
 
 

@@ -15,12 +15,8 @@ import numpy as np
 from toolchain.ir import Population
 from toolchain.targets.base import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
 from toolchain.targets.loihi.numerics import (
-    ACT_SHIFT,
     DU_OFFSET,
     DV_OFFSET,
-    WEIGHT_BITS,
-    WEIGHT_EXP_MAX,
-    WEIGHT_EXP_MIN,
     LoihiNumericsError,
     convert_population,
     decay_constant,
@@ -126,10 +122,7 @@ class LoihiSpec:
 
     @property
     def synapses(self) -> SynapseFormat:
-        return SynapseFormat(
-            weight_bits=WEIGHT_BITS, min_exponent=WEIGHT_EXP_MIN, max_exponent=WEIGHT_EXP_MAX,
-            weight_shift=ACT_SHIFT, max_delay_steps=self.max_delay_steps,
-        )
+        return SynapseFormat(max_delay_steps=self.max_delay_steps)
 
     # -- hooks the generic passes call ------------------------------------------------
     def synapse_row_bits(self, row_lengths: np.ndarray, *, weight_bits: int, delay_bits: int,
