@@ -262,3 +262,15 @@ def test_fixed_probability_large_and_sparse_takes_the_per_target_count_path():
     # binomial(n - 1, p) per target: variance (n - 1) p (1 - p)
     assert abs(per_target.var() / ((n - 1) * p * (1 - p)) - 1) < 0.2
     assert np.all(np.diff(prj._post_index) >= 0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sim.FixedTotalNumberConnector(500, with_replacement=True,
+                                          allow_self_connections=False, rng=NumpyRNG(seed=7)),
+    lambda: sim.SmallWorldConnector(degree=3.5, rewiring=0.5, allow_self_connections=False,
+                                    rng=NumpyRNG(seed=11)),
+])
+def test_redrawn_synapses_avoid_self_connections(make):
+    prj = ours(make, 40, 40, same=True, structure=Line())
+    assert len(prj) > 0
+    assert not np.any(prj._pre_index == prj._post_index)
