@@ -46,6 +46,7 @@ from toolchain.ir import Projection, STDPRule, WeightDependence
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.synapses import SynapseMatrix
 from toolchain.targets.loihi.numerics import (
+    ACT_SHIFT,
     DECAY_MAX,
     DECAY_UNITY,
     WEIGHT_BITS,
@@ -53,6 +54,7 @@ from toolchain.targets.loihi.numerics import (
     WEIGHT_EXP_MIN,
     LoihiNumericsError,
     LoihiWeights,
+    SignMode,
     WeightConversion,
     convert_weights,
     decay,
@@ -195,10 +197,9 @@ def plastic_weight_exp(projection: Projection, units_per_na: float,
     assert rule is not None
     values = np.concatenate([np.asarray(projection.weight, dtype=np.float64),
                              [rule.w_min, rule.w_max]])
-    probe = convert_weights(projection.label, values, units_per_na,
-                            num_weight_bits=num_weight_bits, weight_exp=0)
-    low, high = mantissa_range(probe.sign_mode, num_weight_bits)
-    mant_per_na = 1.0 / probe.na_per_mantissa  # at exponent 0
+    # the range and scale convert_weights uses at exponent 0, without converting every weight
+    low, high = mantissa_range(SignMode.of(values), num_weight_bits)
+    mant_per_na = 1.0 / (2**ACT_SHIFT / units_per_na)
     top, bottom = values.max() * mant_per_na, values.min() * mant_per_na
     for e in range(WEIGHT_EXP_MIN, WEIGHT_EXP_MAX + 1):
         if top / 2.0**e <= high and bottom / 2.0**e >= low:
