@@ -33,10 +33,6 @@ SCRIPT = HERE / "stdp_network.py"
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 
-def spike_trains(times: np.ndarray, senders: np.ndarray, n: int) -> list[np.ndarray]:
-    return [np.sort(times[senders == j]) for j in range(n)]
-
-
 def board_run(args: argparse.Namespace, script_args: list[str], out: Path) -> tuple[
         list[np.ndarray], np.ndarray, float]:
     """`spikeforge run` in a subprocess, exactly as a user types it: its progress goes to
@@ -125,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{n_syn} plastic synapses, {t_stop:g} ms at dt = {net.dt:g} ms")
 
     print(f"[2/5] compile for the FPGA core (build '{args.preset}')", flush=True)
-    target = FpgaTarget(args.preset)
-    report = compile_network(net, target).report()
+    report = compile_network(net, FpgaTarget(args.preset)).report()
     (out / "compile_report.txt").write_text(report)
     print("      " + report.rstrip().replace("\n", "\n      "))
 
@@ -135,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = sf.simulate(net, "reference", t_stop=t_stop)
     t_ref = time.perf_counter() - t0
     t0 = time.perf_counter()
-    gold_sim = target.simulator(target.compile(net))
-    gold_sim.run_until(t_stop)
-    gold = gold_sim.result()
+    gold = sf.simulate(net, "fpga", t_stop=t_stop, build=args.preset)
     t_gold = time.perf_counter() - t0
     dev = compare(ref, gold, t_stop=t_stop)
     print("      " + dev.to_markdown().rstrip().replace("\n", "\n      "))
@@ -146,10 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     board_trains, board_w, t_board = board_run(args, script_args, out)
 
     print("[5/5] check the board against the golden model", flush=True)
-    cells = gold.spikes["cells"]
-    gold_trains = spike_trains(cells.times, cells.senders, cells.size)
-    ref_cells = ref.spikes["cells"]
-    ref_trains = spike_trains(ref_cells.times, ref_cells.senders, ref_cells.size)
+    gold_trains = gold.spikes["cells"].trains()
+    ref_trains = ref.spikes["cells"].trains()
     gold_w = weight_matrix(net, gold, "plastic")
     ref_w = weight_matrix(net, ref, "plastic")
     spikes_equal = len(board_trains) == len(gold_trains) and all(
