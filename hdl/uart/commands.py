@@ -58,6 +58,7 @@ class CommandDecoder(wiring.Component):
             "replies": Out(stream.Signature(FRAME_BYTE)),
             "cmd": Out(stream.Signature(cmd_layout(spec))),
             "resp": In(stream.Signature(spec.cmd_data_bits)),
+            "idle": Out(1),
         })
 
     def elaborate(self, platform: object) -> Module:  # noqa: C901 - one FSM, read in order
@@ -143,7 +144,7 @@ class CommandDecoder(wiring.Component):
 
         with m.FSM():
             with m.State("COLLECT"):
-                m.d.comb += self.frames.ready.eq(1)
+                m.d.comb += [self.frames.ready.eq(1), self.idle.eq(length == 0)]
                 word_in = self.frames.payload
                 with m.If(self.frames.valid):
                     with m.If(word_in.end):

@@ -41,8 +41,13 @@ def add_protocol_path(m: Module, spec: CoreSpec, info: p.BuildInfo) -> tuple[Def
 
 
 class LinkDevice(wiring.Component):
+    """The device on its UART pins.  ``idle`` is high while it has nothing to do: no frame
+    being received, processed or sent, and no run that can go on.  A simulation bridge
+    may then sleep until the host sends something, instead of spinning the clock."""
+
     rx: In(1, init=1)
     tx: Out(1, init=1)
+    idle: Out(1)
 
     def __init__(self, spec: CoreSpec, clock_hz: int, divisor: int) -> None:
         self.spec, self.divisor = spec, divisor
@@ -54,7 +59,10 @@ class LinkDevice(wiring.Component):
         m.submodules.phy_rx = phy_rx = UartRx(self.divisor)
         m.submodules.phy_tx = phy_tx = UartTx(self.divisor)
         deframer, framer = add_protocol_path(m, self.spec, self.info)
+        decoder = m.submodules.decoder
         wiring.connect(m, phy_rx.bytes, deframer.i)
         wiring.connect(m, framer.o, phy_tx.bytes)
-        m.d.comb += [phy_rx.rx.eq(self.rx), self.tx.eq(phy_tx.tx)]
+        m.d.comb += [phy_rx.rx.eq(self.rx), self.tx.eq(phy_tx.tx),
+                     self.idle.eq(decoder.idle & ~deframer.o.valid & framer.idle
+                                  & ~framer.o.valid & phy_tx.idle)]
         return m

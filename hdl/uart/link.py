@@ -105,6 +105,7 @@ class UartTx(wiring.Component):
 
     bytes: In(stream.Signature(8))
     tx: Out(1, init=1)
+    idle: Out(1)  # nothing being shifted out
 
     def __init__(self, divisor: int) -> None:
         if divisor < 1:
@@ -117,7 +118,8 @@ class UartTx(wiring.Component):
         timer = Signal(range(self.divisor))
         shift = Signal(10)  # stop bit, data (LSB first), start bit
         left = Signal(range(11))
-        m.d.comb += self.bytes.ready.eq((left == 0) & (timer == 0))
+        m.d.comb += [self.bytes.ready.eq((left == 0) & (timer == 0)),
+                     self.idle.eq((left == 0) & (timer == 0))]
         with m.If(self.bytes.valid & self.bytes.ready):
             m.d.sync += [shift.eq(Cat(Const(0, 1), self.bytes.payload, Const(1, 1))),
                          left.eq(10), timer.eq(0)]
@@ -196,6 +198,7 @@ class Framer(wiring.Component):
 
     i: In(stream.Signature(FRAME_BYTE))
     o: Out(stream.Signature(8))
+    idle: Out(1)  # no frame partly encoded
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -212,6 +215,7 @@ class Framer(wiring.Component):
         # the encoder's input: body bytes, then the two CRC bytes (big-endian)
         with m.FSM():
             with m.State("FILL"):
+                m.d.comb += self.idle.eq((count == 0) & (crc_left == 0))
                 with m.If(crc_left != 0):
                     m.d.comb += [byte.eq(Mux(crc_left == 2, crc[8:], crc[:8])), take.eq(1)]
                 with m.Else():
