@@ -64,7 +64,15 @@ class FrameError(ProtocolError):
 
 
 class MessageError(ProtocolError):
-    """A frame that arrived intact but whose payload does not fit its message type."""
+    """A frame that arrived intact but whose payload does not fit its message type.
+
+    ``offset``: the payload byte where the offending field starts (0 when no single field
+    is to blame).  A board reports it as the detail of ``ERROR(BAD_MESSAGE)``, and the
+    gateware computes the same number, so it is a structured field, not parsed from text."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.offset = offset
 
 
 # --------------------------------------------------------------------------- CRC
@@ -334,7 +342,7 @@ class _Reader:
         if self.pos + n > len(self.data):
             raise MessageError(
                 f"{self.what}: field '{field_name}' needs {n} bytes at offset {self.pos}, "
-                f"but the payload has {len(self.data)} bytes"
+                f"but the payload has {len(self.data)} bytes", self.pos
             )
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
@@ -354,14 +362,14 @@ class _Reader:
             if shift > 28:
                 raise MessageError(
                     f"{self.what}: varint '{field_name}' at offset {start} is longer than "
-                    "5 bytes"
+                    "5 bytes", start
                 )
 
     def end(self) -> None:
         if self.pos != len(self.data):
             raise MessageError(
                 f"{self.what}: {len(self.data) - self.pos} unexpected trailing bytes at "
-                f"offset {self.pos}"
+                f"offset {self.pos}", self.pos
             )
 
 
@@ -788,8 +796,13 @@ class SpikeBlock:
         return bytes(out)
 
     @classmethod
-    def decode(cls, payload: bytes, id_bits: int, what: str = "spike block") -> SpikeBlock:
+    def decode(cls, payload: bytes, id_bits: int, what: str = "spike block", *,
+               limit: int | None = None) -> SpikeBlock:
+        """``limit``: ids must be below it (a board passes its neuron or input count);
+        default ``2**id_bits``.  Errors carry the offset of the offending field or record,
+        the detail a board reports in ``ERROR(BAD_MESSAGE)``."""
         _check_id_bits(id_bits)
+        limit = 1 << id_bits if limit is None else min(limit, 1 << id_bits)
         id_bytes = id_bytes_of(id_bits)
         r = _Reader(what, payload)
         first = r.uint(4, "first_step")
@@ -797,10 +810,10 @@ class SpikeBlock:
         continued = bool(n_steps & CONTINUED)
         n_steps &= ~CONTINUED
         if continued and not n_steps:
-            raise MessageError(f"{what}: block of 0 steps is flagged as continued")
+            raise MessageError(f"{what}: block of 0 steps is flagged as continued", 4)
         if n_steps > MAX_BLOCK_STEPS:
             raise MessageError(f"{what}: field 'n_steps' = {n_steps} exceeds MAX_BLOCK_STEPS = "
-                               f"{MAX_BLOCK_STEPS}")
+                               f"{MAX_BLOCK_STEPS}", 4)
         empty = np.zeros(0, dtype=np.int32)
         steps: list[np.ndarray] = []
         while r.pos < len(payload):
@@ -813,21 +826,22 @@ class SpikeBlock:
                 gap, one = header >> id_bits, header & ((1 << id_bits) - 1)
             else:
                 gap, short = header >> 2, header & 3
-                count = short + 1 if short < 3 else 4 + r.varint(f"spike count at offset {at}")
+                count = short + 1 if short < 3 else 4 + r.varint(
+                    f"spike count of the record at {at}")
             if len(steps) + gap >= n_steps:
                 raise MessageError(
                     f"{what}: record at offset {at} is for step {first + len(steps) + gap}, "
-                    f"beyond the block's {n_steps} steps from {first}"
+                    f"beyond the block's {n_steps} steps from {first}", at
                 )
             steps.extend([empty] * gap)
             if single:
-                steps.append(np.array([one], dtype=np.int32))
-                continue
-            raw = r.take(count * id_bytes, f"ids of step {first + len(steps)}")
-            ids = np.frombuffer(raw, dtype=f"<u{id_bytes}").astype(np.int32)
-            if ids.size and int(ids.max()) >> id_bits:
-                raise MessageError(f"{what}: id {int(ids.max())} at offset {at} does not fit "
-                                   f"in {id_bits} bits")
+                ids = np.array([one], dtype=np.int32)
+            else:
+                raw = r.take(count * id_bytes, f"ids of step {first + len(steps)}")
+                ids = np.frombuffer(raw, dtype=f"<u{id_bytes}").astype(np.int32)
+            if ids.size and int(ids.max()) >= limit:
+                raise MessageError(f"{what}: id {int(ids.max())} in the record at offset {at} "
+                                   f"is not below {limit}", at)
             steps.append(ids)
         steps.extend([empty] * (n_steps - len(steps)))
         return cls(first, tuple(steps), continued)

@@ -148,7 +148,7 @@ class VirtualBoard:
             reply_type, payload = self._command(frame)
         except p.MessageError as e:
             reply_type, payload = p.FrameType.ERROR, p.ErrorReply(
-                p.ErrorCode.BAD_MESSAGE, frame.type, _offset_of(e)).encode()
+                p.ErrorCode.BAD_MESSAGE, frame.type, e.offset).encode()
         wire = self._emit(reply_type, frame.seq, payload)
         self._reply_cache = (frame.seq, frame.type, wire)
 
@@ -269,13 +269,11 @@ class VirtualBoard:
                 p.ErrorCode.OVERRUN, frame.type, frame.seq).encode())
             return
         try:
-            block = p.SpikeBlock.decode(frame.payload, self.info.input_id_bits, "INPUT")
-            bad = [int(i) for s in block.steps for i in s if i >= self.spec.n_inputs]
-            if bad:
-                raise p.MessageError(f"INPUT: input id {bad[0]} >= n_inputs")
+            block = p.SpikeBlock.decode(frame.payload, self.info.input_id_bits, "INPUT",
+                                        limit=self.spec.n_inputs)
         except p.MessageError as e:
             self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
-                p.ErrorCode.BAD_MESSAGE, frame.type, _offset_of(e)).encode())
+                p.ErrorCode.BAD_MESSAGE, frame.type, e.offset).encode())
             return
         if block.first_step != self.next_input_step:
             self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
@@ -379,16 +377,6 @@ def _single_byte(payload: bytes, what: str) -> int:
     if len(payload) != 1:
         raise p.MessageError(f"{what}: payload is {len(payload)} bytes, expected 1")
     return payload[0]
-
-
-def _offset_of(error: p.MessageError) -> int:
-    text = str(error)
-    marker = "offset "
-    if marker in text:
-        digits = text.split(marker, 1)[1].split()[0].strip(",")
-        if digits.isdigit():
-            return int(digits)
-    return 0
 
 
 # --------------------------------------------------------------------------- serving
