@@ -1,7 +1,7 @@
 """The core behind the framed protocol: UART pins -> PHY -> deframer -> command decoder ->
 framer -> PHY -> pins, with the decoder driving the core's command stream.
 
-What ``hdl/uart/commands.py`` implements is reachable through the pins, so a UART driver
+What ``hdl/uart/engine.py`` implements is reachable through the pins, so a UART driver
 (cocotbext-uart in ``hdl/uart/tb/device_tb.py``) checks the generated Verilog of the whole
 device side against ``protocol.py``.  The spike streams are not connected yet (see
 commands.py): this device configures and reads back the core, it does not run it.
@@ -12,7 +12,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.spikecore import SpikeCore
-from hdl.uart.commands import GATEWARE_READABLE, CommandDecoder
+from hdl.uart.engine import GATEWARE_READABLE, CommandDecoder
 from hdl.uart.link import Deframer, Framer, UartRx, UartTx
 from toolchain.runtime import protocol as p
 from toolchain.targets.fpga.spec import CoreSpec

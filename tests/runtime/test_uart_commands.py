@@ -1,4 +1,4 @@
-"""The gateware command decoder (hdl/uart/commands.py) behind the RTL deframer and framer,
+"""The gateware command decoder (hdl/uart/engine.py) behind the RTL deframer and framer,
 attached to the core's RTL: every reply leaves as the same wire bytes the rtl-sim board's
 protocol engine (toolchain/runtime/virtual.py) sends for the same frames, errors included."""
 
@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hdl.uart.commands import GATEWARE_READABLE, CommandDecoder
+from hdl.uart.engine import GATEWARE_READABLE, CommandDecoder
 from hdl.uart.device import add_protocol_path
 from tests.runtime.conftest import random_image
 from toolchain.runtime import protocol as p

@@ -5,7 +5,7 @@ the pty server drives (``receive``, ``tick``, ``busy``).
 Served on a pty (``ServedBoard(spec, core="gateware")``) it lets the host's Session talk to
 the gateware's own protocol implementation instead of the Python engine of the virtual and
 rtl-sim boards.  What that decoder does not implement yet (RUN and the spike streams, see
-``hdl/uart/commands.py``) it refuses with ``ERROR(UNSUPPORTED)``.
+``hdl/uart/engine.py``) it refuses with ``ERROR(UNSUPPORTED)``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class GatewareBoard:
         from amaranth.hdl import Module
         from amaranth.sim import Simulator
 
-        from hdl.uart.commands import GATEWARE_READABLE
+        from hdl.uart.engine import GATEWARE_READABLE
         from hdl.uart.device import add_protocol_path
 
         self.spec = spec
