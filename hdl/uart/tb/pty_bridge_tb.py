@@ -1,0 +1,204 @@
+"""cocotb testbench that serves the device (``hdl/uart/device.py``) on a pseudo-terminal:
+bytes the host writes go onto ``rx`` as 8N1 bits, bits on ``tx`` come back as bytes, so a
+host Session talks to the generated Verilog through its own UART pins.
+
+Started by ``toolchain.runtime.verilator_board``, which owns the pty and hands the master
+side over as file descriptor ``PTY_BRIDGE_FD``.  The clock toggles in C (cocotb's GPI
+clock); Python wakes once per bit on the line, or once per few byte times while the device
+works without talking.  While the device reports ``idle`` and nothing is on the line, the
+bridge blocks in ``select`` on the pty without advancing simulated time, so a board that
+waits for its host costs no CPU.  It stops when the pty hangs up (every host side closed) or
+on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, Timer
+
+FD_VAR = "PTY_BRIDGE_FD"
+DIVISOR_VAR = "PTY_BRIDGE_DIVISOR"
+CLOCK_HZ_VAR = "PTY_BRIDGE_CLOCK_HZ"
+READY_VAR = "PTY_BRIDGE_READY"  # a file the bridge creates once the device is out of reset
+
+# How long one blocking wait on an idle board lasts: the bound on how late a SIGTERM is seen.
+IDLE_WAIT_S = 0.02
+# While the device works without talking, the bridge looks at the pty and at ``idle`` once
+# per this many byte times: each look is a trip into Python, which costs as much as
+# simulating a few hundred cycles.
+BUSY_POLL_BYTES = 4
+
+
+class Hangup(Exception):
+    """The host side of the pty is closed for good."""
+
+
+class PtyEnd:
+    """The master side of the pty, non-blocking."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.bytes_in = self.bytes_out = 0
+        os.set_blocking(fd, False)
+
+    def read(self, timeout: float) -> bytes:
+        """What the host wrote, waiting up to ``timeout`` seconds for the first byte."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            data = os.read(self.fd, 4096)
+        except BlockingIOError:
+            return b""
+        except OSError as e:
+            if e.errno == errno.EIO:  # no process has the slave side open any more
+                raise Hangup from None
+            raise
+        if not data:
+            raise Hangup
+        self.bytes_in += len(data)
+        return data
+
+    def write(self, data: bytes, stopping: list[bool]) -> None:
+        view = memoryview(data)
+        while view and not stopping[0]:
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:  # the host is not reading: wait, the line stalls
+                select.select([], [self.fd], [], IDLE_WAIT_S)
+                continue
+            except OSError as e:
+                if e.errno == errno.EIO:
+                    raise Hangup from None
+                raise
+            view = view[n:]
+            self.bytes_out += n
+
+
+class TxMonitor:
+    """Turns the device's ``tx`` line back into bytes: on each start edge it samples the
+    middle of every bit, so Python runs ten times per byte and never per clock."""
+
+    def __init__(self, tx: object, bit: int, pty: PtyEnd, stopping: list[bool]) -> None:
+        self.tx, self.pty, self.stopping = tx, pty, stopping
+        self.busy = False  # between a start edge and the stop bit
+        self.activity = False  # a byte went out since the bridge last looked
+        self.framing_errors = 0
+        self.hangup = False
+        self._half = Timer(bit // 2, unit="step")
+        self._bit = Timer(bit, unit="step")
+
+    async def run(self) -> None:
+        while not self.stopping[0]:
+            await FallingEdge(self.tx)
+            self.busy = True
+            await self._half
+            if int(self.tx.value):  # a glitch, not a start bit
+                self.busy = False
+                continue
+            byte = 0
+            for k in range(8):
+                await self._bit
+                byte |= int(self.tx.value) << k
+            await self._bit
+            stop_ok = bool(int(self.tx.value))
+            self.busy = False
+            self.activity = True
+            if not stop_ok:
+                self.framing_errors += 1
+                cocotb.log.warning("tx: byte 0x%02x without a stop bit", byte)
+                continue
+            try:
+                self.pty.write(bytes([byte]), self.stopping)
+            except Hangup:
+                self.hangup = True
+                self.stopping[0] = True
+
+
+class RxDriver:
+    """Puts bytes on the device's ``rx`` line as 8N1 at ``bit`` steps per bit; a run of
+    equal bits is one wait, not one per bit."""
+
+    def __init__(self, rx: object, bit: int) -> None:
+        self.rx = rx
+        self._runs = {n: Timer(n * bit, unit="step") for n in range(1, 11)}
+
+    async def send(self, byte: int) -> None:
+        bits = [0] + [(byte >> k) & 1 for k in range(8)] + [1]
+        k = 0
+        while k < len(bits):
+            n = 1
+            while k + n < len(bits) and bits[k + n] == bits[k]:
+                n += 1
+            self.rx.value = bits[k]
+            await self._runs[n]
+            k += n
+
+
+def _steps(seconds: float) -> int:
+    """Simulator steps of ``seconds`` at the precision the launcher builds with (1 ps)."""
+    return round(seconds * 1e12)
+
+
+@cocotb.test()
+async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design handle
+    pty = PtyEnd(int(os.environ[FD_VAR]))
+    divisor = int(os.environ[DIVISOR_VAR])
+    period = _steps(1 / int(os.environ[CLOCK_HZ_VAR]))
+    bit = divisor * period
+    stopping = [False]
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.__setitem__(0, True))
+
+    dut.rst.value = 1
+    dut.rx.value = 1
+    # a clock period that is odd in steps is fine: the high phase is half, rounded down
+    Clock(dut.clk, period, unit="step", impl="gpi", period_high=period // 2).start()
+    await ClockCycles(dut.clk, 4)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 2)
+    ready = os.environ.get(READY_VAR)
+    if ready:
+        Path(ready).touch()
+
+    tx = TxMonitor(dut.tx, bit, pty, stopping)
+    cocotb.start_soon(tx.run())
+    rx = RxDriver(dut.rx, bit)
+    poll = Timer(BUSY_POLL_BYTES * 10 * bit, unit="step")
+    pending = bytearray()
+    settled = False  # a poll interval has passed since the last byte in or out
+    why = "stopped (SIGTERM)"
+    try:
+        while not stopping[0]:
+            if pending:
+                byte = pending.pop(0)
+                await rx.send(byte)
+                settled = False
+                pending += pty.read(0)
+                continue
+            pending += pty.read(0)
+            if pending:
+                continue
+            quiet = settled and not tx.activity and not tx.busy
+            if quiet and int(dut.idle.value):
+                pending += pty.read(IDLE_WAIT_S)  # the simulator sleeps with the host
+                continue
+            tx.activity = False
+            await poll
+            settled = True
+    except Hangup:
+        why = "the host side closed"
+    finally:
+        stopping[0] = True
+        signal.signal(signal.SIGTERM, previous)
+    if tx.hangup:
+        why = "the host side closed"
+    cocotb.log.info("pty bridge: %s after %d bytes from the host and %d to it", why,
+                    pty.bytes_in, pty.bytes_out)
+    assert tx.framing_errors == 0, f"{tx.framing_errors} bytes on tx had no stop bit"
