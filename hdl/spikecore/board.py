@@ -1,11 +1,9 @@
-"""The core on a real board: UART pins -> byte bridge -> SpikeCore, and the bitstream build.
+"""The core on a real board: UART pins -> the framed protocol device -> SpikeCore, and
+the bitstream build.
 
-``ByteBridge`` is the unframed bring-up link: it carries the core's internal streams over
-bytes with no checksum, so a board can be exercised before the framed protocol of
-``toolchain/runtime/protocol.py`` is decoded in gateware (which replaces this bridge and
-keeps the same core ports).  Host to board: a channel byte (0 = command, 1 = input spike)
-then the word, least significant byte first; board to host: 2 = output spike,
-3 = read response, then the word.
+``BoardTop`` puts :class:`~hdl.uart.device.LinkDevice` (the device side of
+``toolchain/runtime/protocol.py``, with the core behind it) on the board's UART pins, so a
+flashed board speaks the protocol the runtime's real-board path speaks.
 
 ``build_bitstream`` runs the Amaranth platform flow with the yowasp tools and parses the
 nextpnr log into a resource report (logic, flip-flops, block RAM, DSP, fmax).
@@ -14,127 +12,62 @@ nextpnr log into a resource report (logic, flip-flops, block RAM, DSP, fmax).
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from amaranth.hdl import Module, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module
+from amaranth.lib import io, wiring
 
-from hdl.spikecore.core import SpikeCore, cmd_layout, spike_in_layout, spike_out_layout
 from hdl.spikecore.tools import BUILD_ROOT, environment, find_tool, yowasp_env
+from hdl.uart.device import LinkDevice
 from toolchain.boards import BoardSpec
 from toolchain.targets.fpga.spec import CoreSpec, preset
 
-CHANNEL_CMD, CHANNEL_SPIKE_IN, CHANNEL_SPIKE_OUT, CHANNEL_RESP = 0, 1, 2, 3
+# The host's UART runs at the nominal baud; 8N1 samples the last bit 9.5 bit times after
+# the start edge, so half a bit of drift over the frame (5 %) is the limit.  Keep 2 % for
+# the host side and the oscillators.
+MAX_BAUD_ERROR = 0.02
 
 
-def word_bytes(bits: int) -> int:
-    return math.ceil(bits / 8)
-
-
-class ByteBridge(wiring.Component):
-    """Bytes <-> the core's command, input-spike, output-spike and response streams."""
-
-    def __init__(self, spec: CoreSpec) -> None:
-        self.spec = spec
-        super().__init__({
-            "rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8)),
-            "cmd": Out(stream.Signature(cmd_layout(spec))),
-            "spike_in": Out(stream.Signature(spike_in_layout(spec))),
-            "spike_out": In(stream.Signature(spike_out_layout(spec))),
-            "resp": In(stream.Signature(spec.cmd_data_bits)),
-        })
-
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        cmd_n = word_bytes(cmd_layout(self.spec).size)
-        in_n = word_bytes(spike_in_layout(self.spec).size)
-        out_n = word_bytes(max(spike_out_layout(self.spec).size, self.spec.cmd_data_bits))
-        rx_word = Signal(8 * max(cmd_n, in_n))
-        channel, left, idx = Signal(8), Signal(range(max(cmd_n, in_n) + 1)), Signal(8)
-        with m.FSM(name="rx_fsm"):
-            with m.State("CHANNEL"):
-                m.d.comb += self.rx.ready.eq(1)
-                with m.If(self.rx.valid & (self.rx.payload <= CHANNEL_SPIKE_IN)):
-                    m.d.sync += [channel.eq(self.rx.payload), idx.eq(0), rx_word.eq(0),
-                                 left.eq(in_n if in_n == cmd_n else 0)]
-                    with m.If(self.rx.payload == CHANNEL_CMD):
-                        m.d.sync += left.eq(cmd_n)
-                    with m.Else():
-                        m.d.sync += left.eq(in_n)
-                    m.next = "DATA"
-            with m.State("DATA"):
-                m.d.comb += self.rx.ready.eq(1)
-                with m.If(self.rx.valid):
-                    m.d.sync += [rx_word.word_select(idx, 8).eq(self.rx.payload),
-                                 idx.eq(idx + 1), left.eq(left - 1)]
-                    with m.If(left == 1):
-                        m.next = "EMIT"
-            with m.State("EMIT"):
-                with m.If(channel == CHANNEL_CMD):
-                    m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.eq(rx_word)]
-                    with m.If(self.cmd.ready):
-                        m.next = "CHANNEL"
-                with m.Else():
-                    m.d.comb += [self.spike_in.valid.eq(1), self.spike_in.payload.eq(rx_word)]
-                    with m.If(self.spike_in.ready):
-                        m.next = "CHANNEL"
-
-        tx_word, tx_chan, tx_idx = Signal(8 * out_n), Signal(8), Signal(range(out_n + 1))
-        with m.FSM(name="tx_fsm"):
-            with m.State("IDLE"):
-                with m.If(self.resp.valid):
-                    m.d.comb += self.resp.ready.eq(1)
-                    m.d.sync += [tx_word.eq(self.resp.payload), tx_chan.eq(CHANNEL_RESP)]
-                    m.next = "CHANNEL"
-                with m.Elif(self.spike_out.valid):
-                    m.d.comb += self.spike_out.ready.eq(1)
-                    m.d.sync += [tx_word.eq(self.spike_out.payload.as_value()),
-                                 tx_chan.eq(CHANNEL_SPIKE_OUT)]
-                    m.next = "CHANNEL"
-            with m.State("CHANNEL"):
-                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(tx_chan)]
-                with m.If(self.tx.ready):
-                    m.d.sync += tx_idx.eq(0)
-                    m.next = "DATA"
-            with m.State("DATA"):
-                m.d.comb += [self.tx.valid.eq(1),
-                             self.tx.payload.eq(tx_word.word_select(tx_idx, 8))]
-                with m.If(self.tx.ready):
-                    m.d.sync += tx_idx.eq(tx_idx + 1)
-                    with m.If(tx_idx == out_n - 1):
-                        m.next = "IDLE"
-        return m
+def uart_divisor(clock_hz: int, baud: int) -> int:
+    """Clock cycles per UART bit, nearest to ``clock_hz / baud``.  A board whose clock
+    cannot make the baud within ``MAX_BAUD_ERROR`` is refused: the link would drop bytes."""
+    if baud <= 0 or clock_hz <= 0:
+        raise ValueError(f"uart_divisor: clock {clock_hz} Hz and baud {baud} must be "
+                         "positive")
+    divisor = max(1, round(clock_hz / baud))
+    error = abs(clock_hz / divisor - baud) / baud
+    if error > MAX_BAUD_ERROR:
+        raise ValueError(f"baud {baud} from a {clock_hz} Hz clock: the nearest divisor "
+                         f"{divisor} gives {clock_hz / divisor:.0f} baud ({error:.1%} off, "
+                         f"limit {MAX_BAUD_ERROR:.0%}); choose a baud near clock / n")
+    return divisor
 
 
 class BoardTop(wiring.Component):
-    """Top level of a board build: the core behind the UART, ``busy`` on LED 0."""
+    """Top level of a board build: the protocol device on UART 0; LED 0 lights while the
+    device is not idle (a frame in, in process or out, or a run going on)."""
 
-    def __init__(self, spec: CoreSpec, baud: int) -> None:
-        self.spec, self.baud = spec, baud
+    def __init__(self, spec: CoreSpec, clock_hz: int, baud: int) -> None:
+        self.spec, self.clock_hz, self.baud = spec, clock_hz, baud
+        self.divisor = uart_divisor(clock_hz, baud)
+        self.device = LinkDevice(spec, clock_hz, self.divisor)
         super().__init__({})
 
     def elaborate(self, platform) -> Module:
-        from hdl.uart import UartRx, UartTx
-
+        if platform.default_clk_frequency != self.clock_hz:
+            # the HELLO reply reports clock_hz and baud; they must be the pins' truth
+            raise ValueError(f"BoardTop was made for a {self.clock_hz} Hz clock, but the "
+                             f"platform's default clock is {platform.default_clk_frequency:.0f}"
+                             " Hz; make it from the board's clock_hz")
         m = Module()
-        divisor = int(platform.default_clk_frequency // self.baud)
-        m.submodules.core = core = SpikeCore(self.spec)
-        m.submodules.bridge = bridge = ByteBridge(self.spec)
-        m.submodules.uart_rx = rx = UartRx(divisor)
-        m.submodules.uart_tx = tx = UartTx(divisor)
-        wiring.connect(m, rx.bytes, bridge.rx)
-        wiring.connect(m, bridge.tx, tx.bytes)
-        wiring.connect(m, bridge.cmd, core.cmd)
-        wiring.connect(m, bridge.spike_in, core.spike_in)
-        wiring.connect(m, core.spike_out, bridge.spike_out)
-        wiring.connect(m, core.resp, bridge.resp)
-        uart = platform.request("uart", 0)
-        led = platform.request("led", 0)
-        m.d.comb += [rx.rx.eq(uart.rx.i), uart.tx.o.eq(tx.tx), led.o.eq(core.busy)]
+        m.submodules.device = device = self.device
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.submodules.led = led = io.Buffer("o", platform.request("led", 0, dir="-"))
+        m.d.comb += [device.rx.eq(rx.i), tx.o.eq(device.tx), led.o.eq(~device.idle)]
         return m
 
 
@@ -212,8 +145,8 @@ def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
     platform = board.platform_class()()
     opts = {"synth_opts": board.synth_opts} if board.synth_opts else {}
     with environment(env):
-        platform.build(BoardTop(spec, board.baud), name="spikecore", build_dir=str(build_dir),
-                       do_program=False, **opts)
+        platform.build(BoardTop(spec, board.clock_hz, board.baud), name="spikecore",
+                       build_dir=str(build_dir), do_program=False, **opts)
     log = (build_dir / "spikecore.tim").read_text()
     res = parse_nextpnr_log(log, board.family)
     if board.family == "ice40":
