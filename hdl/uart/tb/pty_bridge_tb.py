@@ -14,14 +14,17 @@ on SIGTERM.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import select
 import signal
+import time
 from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
+from cocotb.utils import get_sim_time
 
 FD_VAR = "PTY_BRIDGE_FD"
 DIVISOR_VAR = "PTY_BRIDGE_DIVISOR"
@@ -34,6 +37,8 @@ IDLE_WAIT_S = 0.02
 # per this many byte times: each look is a trip into Python, which costs as much as
 # simulating a few hundred cycles.
 BUSY_POLL_BYTES = 4
+DELIMITER = 0x00  # protocol.DELIMITER: ends every frame, so the host gets a frame whole
+FLUSH_BYTES = 256
 
 
 class Hangup(Exception):
@@ -84,7 +89,8 @@ class PtyEnd:
 
 class TxMonitor:
     """Turns the device's ``tx`` line back into bytes: on each start edge it samples the
-    middle of every bit, so Python runs ten times per byte and never per clock."""
+    middle of every bit, so Python runs ten times per byte and never per clock.  Bytes go
+    to the pty at the end of each frame (a write per byte would cost more than the bits)."""
 
     def __init__(self, tx: object, bit: int, pty: PtyEnd, stopping: list[bool]) -> None:
         self.tx, self.pty, self.stopping = tx, pty, stopping
@@ -92,6 +98,7 @@ class TxMonitor:
         self.activity = False  # a byte went out since the bridge last looked
         self.framing_errors = 0
         self.hangup = False
+        self.out = bytearray()
         self._half = Timer(bit // 2, unit="step")
         self._bit = Timer(bit, unit="step")
 
@@ -115,11 +122,19 @@ class TxMonitor:
                 self.framing_errors += 1
                 cocotb.log.warning("tx: byte 0x%02x without a stop bit", byte)
                 continue
-            try:
-                self.pty.write(bytes([byte]), self.stopping)
-            except Hangup:
-                self.hangup = True
-                self.stopping[0] = True
+            self.out.append(byte)
+            if byte == DELIMITER or len(self.out) >= FLUSH_BYTES:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.out:
+            return
+        try:
+            self.pty.write(bytes(self.out), self.stopping)
+        except Hangup:
+            self.hangup = True
+            self.stopping[0] = True
+        self.out.clear()
 
 
 class RxDriver:
@@ -163,6 +178,9 @@ async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design ha
     await ClockCycles(dut.clk, 4)
     dut.rst.value = 0
     await ClockCycles(dut.clk, 2)
+    # start-up leaves a large heap (cocotb, the imports) that the collector would otherwise
+    # walk again and again while the bridge allocates a few objects per bit
+    gc.freeze()
     ready = os.environ.get(READY_VAR)
     if ready:
         Path(ready).touch()
@@ -174,20 +192,22 @@ async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design ha
     pending = bytearray()
     settled = False  # a poll interval has passed since the last byte in or out
     why = "stopped (SIGTERM)"
+    started, asleep = time.perf_counter(), 0.0
     try:
         while not stopping[0]:
             if pending:
-                byte = pending.pop(0)
-                await rx.send(byte)
+                await rx.send(pending.pop(0))
                 settled = False
-                pending += pty.read(0)
                 continue
+            tx.flush()
             pending += pty.read(0)
             if pending:
                 continue
             quiet = settled and not tx.activity and not tx.busy
             if quiet and int(dut.idle.value):
+                t0 = time.perf_counter()
                 pending += pty.read(IDLE_WAIT_S)  # the simulator sleeps with the host
+                asleep += time.perf_counter() - t0
                 continue
             tx.activity = False
             await poll
@@ -197,8 +217,13 @@ async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design ha
     finally:
         stopping[0] = True
         signal.signal(signal.SIGTERM, previous)
+
     if tx.hangup:
         why = "the host side closed"
-    cocotb.log.info("pty bridge: %s after %d bytes from the host and %d to it", why,
-                    pty.bytes_in, pty.bytes_out)
+    # the numbers that say what a simulated board costs: cycles per second while awake
+    awake = time.perf_counter() - started - asleep
+    cycles = get_sim_time("step") // period
+    cocotb.log.info("pty bridge: %s after %d bytes from the host and %d to it; %d cycles "
+                    "in %.2f s awake (%.0f cycles/s), %.2f s asleep", why, pty.bytes_in,
+                    pty.bytes_out, cycles, awake, cycles / max(awake, 1e-9), asleep)
     assert tx.framing_errors == 0, f"{tx.framing_errors} bytes on tx had no stop bit"
