@@ -111,3 +111,31 @@ def test_divisor_too_small_is_refused_before_building() -> None:
     with pytest.raises(ValueError, match=r"^divisor 3: the device's UART receiver needs at "
                                          r"least 4 clocks per bit$"):
         VerilatorBoard(TINY, divisor=3)
+
+
+HIL_TEST = '''
+from toolchain.runtime import protocol as p
+
+
+def test_handshake(board, board_session):
+    assert board.kind == "rtl-verilator"
+    assert board_session.info.build_id == p.spec_build_id(board.spec)
+    assert board_session.info.baud == board.served.info.baud
+
+
+def test_power_cycle_is_refused(board):
+    board.power_cycle()
+'''
+
+
+def test_pytest_plugin_serves_it_as_board_rtl_verilator(tmp_path: Path) -> None:
+    (tmp_path / "test_hil.py").write_text(HIL_TEST)
+    # the plugin by module, whether or not this checkout's entry point is installed
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+         "-p", "no:spikeforge", "-p", "toolchain.runtime.pytest_plugin",
+         "--board", "rtl-verilator", "test_hil.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 passed, 1 skipped" in proc.stdout, proc.stdout[-3000:]
+    assert "the 'rtl-verilator' board cannot be power-cycled from a test yet" in proc.stdout

@@ -3,6 +3,7 @@ board (default), the simulated RTL, or a real board on a serial port.
 
     pytest --board virtual                       # golden model on a pty (default)
     pytest --board rtl-sim                       # the core's RTL, simulated, on a pty
+    pytest --board rtl-verilator                 # the device's Verilog under Verilator
     pytest --board icebreaker --port /dev/ttyUSB1
 
 Fixtures: ``board`` (a :class:`BoardEndpoint`: where to connect and which core build it
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 VIRTUAL = "virtual"
 RTL_SIM = "rtl-sim"
+# the device's generated Verilog (protocol engine and core) under Verilator, pins on a pty
+RTL_VERILATOR = "rtl-verilator"
 
 
 @dataclass
@@ -40,14 +43,16 @@ class BoardEndpoint:
         """Reset the board as a power glitch would (simulated boards only)."""
         if self.served is None:
             pytest.skip(f"cannot power-cycle a real board ('{self.kind}') from a test")
+        if not hasattr(self.served, "board"):
+            pytest.skip(f"the '{self.kind}' board cannot be power-cycled from a test yet")
         self.served.board.power_cycle()  # type: ignore[attr-defined]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spikeforge", "spikeforge hardware-in-the-loop")
     group.addoption("--board", default=VIRTUAL,
-                    help="board for HIL tests: 'virtual' (default), 'rtl-sim', or a board name "
-                    "(then --port is required)")
+                    help="board for HIL tests: 'virtual' (default), 'rtl-sim', "
+                    "'rtl-verilator', or a board name (then --port is required)")
     group.addoption("--port", default=None, help="serial port of the board for HIL tests")
     group.addoption("--board-preset", default="tiny",
                     help="core build the virtual board serves (a spec preset name)")
@@ -69,6 +74,14 @@ def board(request: pytest.FixtureRequest) -> Iterator[BoardEndpoint]:
         spec = preset(request.config.getoption("--board-preset", default="tiny"))
         with ServedBoard(spec, core=MODEL if kind == VIRTUAL else RTL) as served:
             yield BoardEndpoint(kind, served.path, spec, served)
+        return
+    if kind == RTL_VERILATOR:
+        from toolchain.runtime.verilator_board import VerilatorBoard
+        from toolchain.targets.fpga.spec import preset
+
+        spec = preset(request.config.getoption("--board-preset", default="tiny"))
+        with VerilatorBoard(spec) as verilated:
+            yield BoardEndpoint(kind, verilated.path, spec, verilated)
         return
     if port is None:
         pytest.skip(f"--board {kind} needs --port <serial device>")
