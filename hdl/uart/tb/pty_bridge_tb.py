@@ -19,12 +19,13 @@ import os
 import select
 import signal
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
-from cocotb.utils import get_sim_time
+from cocotb.utils import get_sim_steps, get_sim_time
 
 FD_VAR = "PTY_BRIDGE_FD"
 DIVISOR_VAR = "PTY_BRIDGE_DIVISOR"
@@ -157,16 +158,12 @@ class RxDriver:
             k += n
 
 
-def _steps(seconds: float) -> int:
-    """Simulator steps of ``seconds`` at the precision the launcher builds with (1 ps)."""
-    return round(seconds * 1e12)
-
-
 @cocotb.test()
 async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design handle
     pty = PtyEnd(int(os.environ[FD_VAR]))
     divisor = int(os.environ[DIVISOR_VAR])
-    period = _steps(1 / int(os.environ[CLOCK_HZ_VAR]))
+    # to the nearest step: 12 MHz is 83333 ps, and the bits are counted in those periods
+    period = get_sim_steps(Fraction(1, int(os.environ[CLOCK_HZ_VAR])), "sec", round_mode="round")
     bit = divisor * period
     stopping = [False]
     previous = signal.signal(signal.SIGTERM, lambda *_: stopping.__setitem__(0, True))
