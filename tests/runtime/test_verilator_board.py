@@ -65,6 +65,7 @@ def test_session_loads_and_verifies_through_the_pins() -> None:
             status = s.status()
             assert status.crc_errors == 0 and status.tx_frames > 10
             assert status.rx_frames == status.tx_frames + status.resends + 1
+            assert status.resends == s.stats.retries
             # the host still holds the pty open: only SIGTERM can end the simulation
             t0 = time.monotonic()
             board.stop()

@@ -38,6 +38,9 @@ IDLE_WAIT_S = 0.02
 # per this many byte times: each look is a trip into Python, which costs as much as
 # simulating a few hundred cycles.
 BUSY_POLL_BYTES = 4
+# Sleep only after ``idle`` was high at this many looks in a row: a sleep on a device that
+# still had work would last until the host sends again (its retry, seconds later).
+IDLE_LOOKS = 2
 DELIMITER = 0x00  # protocol.DELIMITER: ends every frame, so the host gets a frame whole
 FLUSH_BYTES = 256
 
@@ -188,20 +191,26 @@ async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design ha
     poll = Timer(BUSY_POLL_BYTES * 10 * bit, unit="step")
     pending = bytearray()
     settled = False  # a poll interval has passed since the last byte in or out
+    idle_looks = 0  # looks in a row, a poll interval apart, that found the device idle
+    false_idle = 0  # times ``idle`` was high and the device then worked with no new input
     why = "stopped (SIGTERM)"
     started, asleep = time.perf_counter(), 0.0
     try:
         while not stopping[0]:
             if pending:
                 await rx.send(pending.pop(0))
-                settled = False
+                settled, idle_looks = False, 0
                 continue
             tx.flush()
             pending += pty.read(0)
             if pending:
                 continue
             quiet = settled and not tx.activity and not tx.busy
-            if quiet and int(dut.idle.value):
+            looks = idle_looks
+            idle_looks = idle_looks + 1 if quiet and int(dut.idle.value) else 0
+            if looks and not idle_looks:  # no input since, yet the device was not idle
+                false_idle += 1
+            if idle_looks >= IDLE_LOOKS:
                 t0 = time.perf_counter()
                 pending += pty.read(IDLE_WAIT_S)  # the simulator sleeps with the host
                 asleep += time.perf_counter() - t0
@@ -223,4 +232,7 @@ async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design ha
     cocotb.log.info("pty bridge: %s after %d bytes from the host and %d to it; %d cycles "
                     "in %.2f s awake (%.0f cycles/s), %.2f s asleep", why, pty.bytes_in,
                     pty.bytes_out, cycles, awake, cycles / max(awake, 1e-9), asleep)
+    if false_idle:
+        cocotb.log.warning("the device's idle was high %d times while it still had work",
+                           false_idle)
     assert tx.framing_errors == 0, f"{tx.framing_errors} bytes on tx had no stop bit"
