@@ -57,6 +57,10 @@ BUILD_STAMP = "built-from.sha256"
 _MODULE = "toolchain.runtime.verilator_board"  # not __name__: that is __main__ under -m
 
 
+class BuildError(RuntimeError):
+    """Verilator or the C++ compiler failed on the generated Verilog."""
+
+
 class BoardStartError(RuntimeError):
     """The simulation did not come up; the message carries the end of its log."""
 
@@ -109,12 +113,17 @@ def build_device(spec: CoreSpec, clock_hz: int = DEFAULT_CLOCK_HZ,
         if (build_dir / TOP).exists() and stamp.exists() and stamp.read_text() == digest:
             return build_dir
         stamp.unlink(missing_ok=True)
-        with environment({**verilator_env(), "MAKEFLAGS": MAKE_OPTIONS}):
-            get_runner("verilator").build(
-                sources=[VerilatorControlFile(ports), source], hdl_toplevel=TOP,
-                build_dir=build_dir, timescale=TIMESCALE,
-                always=True, build_args=list(BUILD_ARGS),
-                log_file=build_dir / "build.log")
+        log = build_dir / "build.log"
+        try:
+            with environment({**verilator_env(), "MAKEFLAGS": MAKE_OPTIONS}):
+                get_runner("verilator").build(
+                    sources=[VerilatorControlFile(ports), source], hdl_toplevel=TOP,
+                    build_dir=build_dir, timescale=TIMESCALE, always=True,
+                    build_args=list(BUILD_ARGS), log_file=log)
+        except RuntimeError as e:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise BuildError(f"Verilator could not build {source}: {e}; the end of "
+                             f"{log}:\n{tail}") from None
         stamp.write_text(digest)
     return build_dir
 
@@ -138,7 +147,7 @@ def _check_link(clock_hz: int, divisor: int) -> None:
 class VerilatorBoard:
     """The device's Verilog under Verilator, served on a pty from a background process.
 
-    Building happens in the constructor (minutes the first time, seconds when cached);
+    Building happens in the constructor (20-40 s the first time, 1-2 s when cached);
     :meth:`start` launches the simulation and returns once the device is out of reset.
     """
 
@@ -181,11 +190,14 @@ class VerilatorBoard:
                 start_new_session=True)
         deadline = time.monotonic() + timeout
         while not ready.exists():
-            if self._process.poll() is not None or time.monotonic() > deadline:
+            code = self._process.poll()
+            if code is not None or time.monotonic() > deadline:
+                what = f"exited with code {code}" if code is not None else \
+                    f"was not out of reset within {timeout:g} s"
                 tail = self._log_tail()
                 self.stop()
-                raise BoardStartError(f"the Verilator board in {self.build_dir} did not come "
-                                      f"up within {timeout:g} s; its log ends:\n{tail}")
+                raise BoardStartError(f"the Verilator board's simulation {what}; the end of "
+                                      f"{self.run_dir / 'sim.log'}:\n{tail}")
             time.sleep(0.01)
         return self
 
@@ -264,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
         board = VerilatorBoard(spec, clock_hz=args.clock_hz, divisor=args.divisor).start()
-    except (ToolNotFoundError, BoardStartError) as e:
+    except (ToolNotFoundError, BuildError, BoardStartError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(board.path, flush=True)
