@@ -1,10 +1,9 @@
-"""The core behind the framed protocol: UART pins -> PHY -> deframer -> command decoder ->
-framer -> PHY -> pins, with the decoder driving the core's command stream.
+"""The core behind the framed protocol: UART pins -> PHY -> deframer -> protocol engine ->
+framer -> PHY -> pins, with the engine driving the core's command and spike streams.
 
-What ``hdl/uart/engine.py`` implements is reachable through the pins, so a UART driver
-(cocotbext-uart in ``hdl/uart/tb/device_tb.py``) checks the generated Verilog of the whole
-device side against ``protocol.py``.  The spike streams are not connected yet (see
-commands.py): this device configures and reads back the core, it does not run it.
+This is what a board runs and what the ``rtl-sim`` board simulates: everything
+``toolchain/runtime/session.py`` does over a serial line (handshake, load and readback,
+streamed and unstreamed runs, credits, RESEND) reaches the core through these pins.
 """
 
 from amaranth.hdl import Module
@@ -12,31 +11,41 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hdl.spikecore import SpikeCore
-from hdl.uart.engine import GATEWARE_READABLE, CommandDecoder
+from hdl.uart.engine import (
+    DEFAULT_INPUT_SLOTS,
+    DEFAULT_OUTPUT_WINDOW,
+    GATEWARE_READABLE,
+    ProtocolEngine,
+)
 from hdl.uart.link import Deframer, Framer, UartRx, UartTx
 from toolchain.runtime import protocol as p
 from toolchain.targets.fpga.spec import CoreSpec
 
 
-def device_info(spec: CoreSpec, clock_hz: int, divisor: int) -> p.BuildInfo:
+def device_info(spec: CoreSpec, clock_hz: int, divisor: int, *,
+                input_slots: int = DEFAULT_INPUT_SLOTS,
+                output_window: int = DEFAULT_OUTPUT_WINDOW) -> p.BuildInfo:
     """What the device reports in HELLO: its core build, the memories the gateware reads
-    back, and its clock and baud (clock / divisor)."""
+    back, its link buffers, and its clock and baud (clock / divisor)."""
     return p.BuildInfo.from_spec(spec, readable=GATEWARE_READABLE, clock_hz=clock_hz,
-                                 baud=clock_hz // divisor)
+                                 baud=clock_hz // divisor, input_slots=input_slots,
+                                 output_window=output_window)
 
 
 def add_protocol_path(m: Module, spec: CoreSpec, info: p.BuildInfo) -> tuple[Deframer, Framer]:
-    """Deframer -> CommandDecoder -> Framer with the decoder driving a SpikeCore, added to
+    """Deframer -> ProtocolEngine -> Framer with the engine driving a SpikeCore, added to
     ``m`` as submodules ``deframer``, ``decoder``, ``framer`` and ``core``.  Returns the
     deframer and framer, whose byte streams (``deframer.i``, ``framer.o``) are the ends."""
     m.submodules.deframer = deframer = Deframer()
-    m.submodules.decoder = decoder = CommandDecoder(spec, info)
+    m.submodules.decoder = decoder = ProtocolEngine(spec, info)
     m.submodules.framer = framer = Framer()
     m.submodules.core = core = SpikeCore(spec)
     wiring.connect(m, deframer.o, decoder.frames)
     wiring.connect(m, decoder.replies, framer.i)
     wiring.connect(m, decoder.cmd, core.cmd)
     wiring.connect(m, core.resp, decoder.resp)
+    wiring.connect(m, decoder.spike_in, core.spike_in)
+    wiring.connect(m, core.spike_out, decoder.spike_out)
     return deframer, framer
 
 
@@ -49,9 +58,12 @@ class LinkDevice(wiring.Component):
     tx: Out(1, init=1)
     idle: Out(1)
 
-    def __init__(self, spec: CoreSpec, clock_hz: int, divisor: int) -> None:
+    def __init__(self, spec: CoreSpec, clock_hz: int, divisor: int, *,
+                 input_slots: int = DEFAULT_INPUT_SLOTS,
+                 output_window: int = DEFAULT_OUTPUT_WINDOW) -> None:
         self.spec, self.divisor = spec, divisor
-        self.info = device_info(spec, clock_hz, divisor)
+        self.info = device_info(spec, clock_hz, divisor, input_slots=input_slots,
+                                output_window=output_window)
         super().__init__()
 
     def elaborate(self, platform: object) -> Module:

@@ -1,402 +1,1218 @@
-"""Device side of the protocol's configuration commands in gateware: frames from the
-:class:`~hdl.uart.link.Deframer` become words on the core's command stream, and replies go
-to the :class:`~hdl.uart.link.Framer` byte for byte as ``toolchain/runtime/virtual.py``
-(the protocol engine of the virtual boards) answers them.
+"""The device side of the protocol in gateware: frames from the :class:`~hdl.uart.link.Deframer`
+drive the core, and every frame the board sends leaves through the
+:class:`~hdl.uart.link.Framer`, byte for byte as ``toolchain/runtime/virtual.py`` (the protocol
+engine of the virtual boards) sends it.
 
-Implemented: HELLO (the BuildInfo is a ROM of ``BuildInfo.encode()``), STATUS (with the
-frame counters), STOP and CONFIG while idle, RESET of everything (every memory written to
-zero, as a fresh core has them; RESET of the state alone is UNSUPPORTED, as on the rtl-sim
-board), WRITE of every memory and READ of the memories the core can read back (SYNAPSE,
-STATE).  Same checks and error replies (BAD_VERSION, BAD_MESSAGE with the payload offset,
-BAD_ADDRESS, NOT_READABLE) and the same reply cache that makes a retried command safe.  So a
-host can open a session and load and verify a network.  Not yet in gateware: RUN, INPUT,
-RESEND and the spike streams (credits, step blocks, output window); they are answered
-``ERROR(UNSUPPORTED)`` so a host fails fast instead of timing out.  Frames of unknown or
-board-to-host types are dropped, as the host-side ``FrameReader`` drops them.
+Four units share one clock and a few registers (run state, step counter, sequence numbers,
+counters):
+
+* **receiver**: takes every byte the deframer delivers, also while the core computes.  A
+  command frame goes into the command buffer for the command unit; an INPUT frame goes into
+  one of ``input_slots + 1`` slot buffers while a streaming checker decodes its step block
+  (so a malformed block is refused with the same BAD_MESSAGE offset as ``SpikeBlock.decode``),
+  then it is accepted, or answered with CREDIT / SEQ_GAP / OVERRUN / NOT_RUNNING /
+  STEP_MISMATCH as the virtual board answers; RESEND is answered from the output window.
+* **command unit**: HELLO (a ROM of ``BuildInfo.encode()``), STATUS, RESET (ALL), CONFIG,
+  WRITE, READ, RUN and STOP, with the same checks, error replies and reply cache (a retried
+  command is answered again, not executed again).
+* **player**: runs the core one step at a time (so STOP lands between steps), feeds it the
+  input ids of the step from the INPUT block being played, collects its output spikes and
+  encodes them as step records into the OUTPUT frame being built, cutting frames where
+  ``split_spike_blocks`` cuts them.  Frames are kept in ``output_window + 1`` slots for RESEND.
+* **transmitter**: one queue of frame descriptors (a reply, an OUTPUT slot, or a small frame
+  held in the descriptor: CREDIT, ERROR) in the order they were made, so OUTPUT frames leave
+  before the CREDIT that follows them, as on the virtual board.
+
+The big buffers have synchronous read ports (one cycle of latency) so synthesis can put them
+in block RAM.  Commands that arrive while the command unit still answers the previous one are
+dropped and counted in ``overruns`` (a host that waits for each reply never causes it).
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hdl.spikecore.core import cmd_layout, word_layout
+from hdl.spikecore.core import cmd_layout, spike_in_layout, spike_out_layout, word_layout
 from hdl.uart.link import DEFRAMED, FRAME_BYTE
 from toolchain.runtime import protocol as p
-from toolchain.runtime.virtual import WRITE_OP
+from toolchain.runtime.virtual import OUTPUT_BLOCK_STEPS, WRITE_OP
+from toolchain.targets.fpga.model import silent_neuron_params
 from toolchain.targets.fpga.spec import CoreSpec, Op
 
 # The memories the core's command stream can read back (spec.Op READ_*).
 READ_OP = {p.Memory.SYNAPSE: Op.READ_SYNAPSE, p.Memory.STATE: Op.READ_STATE}
 GATEWARE_READABLE = sum(1 << m for m in READ_OP)
-# Commands this decoder answers itself; the other host commands get ERROR(UNSUPPORTED).
-IMPLEMENTED = (p.FrameType.HELLO, p.FrameType.STATUS, p.FrameType.STOP, p.FrameType.CONFIG,
-               p.FrameType.RESET, p.FrameType.WRITE, p.FrameType.READ)
 # Frames the reply cache does not cover (they have their own sequence spaces).
 UNCACHED = (p.FrameType.INPUT, p.FrameType.RESEND)
 WRITE_HEADER = 5  # memory u8, address u32
 READ_PAYLOAD = 7  # memory u8, address u32, count u16
 CONFIG_PAYLOAD = 8  # n_neurons u16, n_inputs u16, seed u32
+RUN_PAYLOAD = 5  # steps u32, flags u8
+SLOT = p.MAX_PAYLOAD  # bytes of one INPUT or OUTPUT slot: a whole payload
+# Ids of one step that fit a frame that holds nothing else (split_spike_blocks' ``fit``).
+SPLIT_FIT = {1: (p.MAX_PAYLOAD - p.BLOCK_HEADER_SIZE - 4) // 1,
+             2: (p.MAX_PAYLOAD - p.BLOCK_HEADER_SIZE - 4) // 2}
+# Frame descriptors in the transmitter's queue.
+KIND_REPLY, KIND_SLOT, KIND_SMALL = 0, 1, 2
+DESC = data.StructLayout({
+    "kind": 2, "replay": 1, "slot": 8, "length": 11, "type": 8, "seq": 8, "small": 48,
+})
+DESC_DEPTH = 8
+# The gateware's link buffers: powers of two, so slot numbers wrap with the 8-bit seqs.
+DEFAULT_INPUT_SLOTS = 3
+DEFAULT_OUTPUT_WINDOW = 7
 
 
-class CommandDecoder(wiring.Component):
-    """Intact frames in, core commands out, reply frames out.  ``info`` is what HELLO
-    reports; its core fields must be ``spec``'s and its ``readable`` mask the gateware's."""
+def _bytes(value: Value, n: int = 4) -> list[Value]:
+    """The ``n`` bytes of a value, least significant first (the protocol's order)."""
+    return [value[8 * b:8 * b + 8] for b in range(n)]
+
+
+def varint_len(value: Value) -> Value:
+    """Bytes of ``value`` as LEB128 (``protocol.encode_varint``)."""
+    n = Const(1, 3)
+    for k in range(1, 5):
+        if len(value) > 7 * k:
+            n = n + (value[7 * k:] != 0)
+    return n
+
+
+def _check_info(spec: CoreSpec, info: p.BuildInfo) -> None:
+    if info.build_id != p.spec_build_id(spec):
+        raise ValueError(f"ProtocolEngine: BuildInfo has build id {info.build_id:#010x}, but "
+                         f"core spec '{spec.name}' has {p.spec_build_id(spec):#010x}; make "
+                         "it with BuildInfo.from_spec(spec, ...)")
+    if info.readable != GATEWARE_READABLE:
+        raise ValueError(f"ProtocolEngine: BuildInfo.readable = {info.readable:#x}, but the "
+                         f"gateware reads back exactly {GATEWARE_READABLE:#x} (SYNAPSE, "
+                         "STATE); pass readable=GATEWARE_READABLE")
+    for name in ("input_slots", "output_window"):
+        n = getattr(info, name)
+        if n < 1 or (n + 1) & n or n + 1 > 64:
+            raise ValueError(f"ProtocolEngine: BuildInfo.{name} = {n}; the gateware needs "
+                             "2**k - 1 (1, 3, 7, ... 63) so that its slots wrap with the "
+                             "8-bit sequence numbers")
+
+
+class ProtocolEngine(wiring.Component):
+    """Intact frames in, reply and stream frames out, the core driven through its command
+    and spike streams.  ``info`` is what HELLO reports; its core fields must be ``spec``'s,
+    its ``readable`` mask the gateware's, and its ``input_slots`` / ``output_window`` the
+    buffers this engine builds."""
 
     def __init__(self, spec: CoreSpec, info: p.BuildInfo) -> None:
-        if info.build_id != p.spec_build_id(spec):
-            raise ValueError(f"CommandDecoder: BuildInfo has build id {info.build_id:#010x}, but "
-                             f"core spec '{spec.name}' has {p.spec_build_id(spec):#010x}; make "
-                             "it with BuildInfo.from_spec(spec, ...)")
-        if info.readable != GATEWARE_READABLE:
-            raise ValueError(f"CommandDecoder: BuildInfo.readable = {info.readable:#x}, but the "
-                             f"gateware reads back exactly {GATEWARE_READABLE:#x} (SYNAPSE, "
-                             "STATE); pass readable=GATEWARE_READABLE")
+        _check_info(spec, info)
         self.spec, self.info = spec, info
         super().__init__({
             "frames": In(stream.Signature(DEFRAMED)),
             "replies": Out(stream.Signature(FRAME_BYTE)),
             "cmd": Out(stream.Signature(cmd_layout(spec))),
             "resp": In(stream.Signature(spec.cmd_data_bits)),
+            "spike_in": Out(stream.Signature(spike_in_layout(spec))),
+            "spike_out": In(stream.Signature(spike_out_layout(spec))),
             "idle": Out(1),
         })
 
-    def elaborate(self, platform: object) -> Module:  # noqa: C901 - one FSM, read in order
+    def elaborate(self, platform: object) -> Module:
         m = Module()
-        spec, info = self.spec, self.info
-        mems = list(p.Memory)
-        depth = Array(Const(info.depth(mem), 32) for mem in mems)
-        word_bytes = Array(Const(info.word_bytes(mem), 4) for mem in mems)
-        write_op = Array(Const(int(WRITE_OP[mem]), 3) for mem in mems)
-        read_op = Array(Const(int(READ_OP.get(mem, 0)), 3) for mem in mems)
-        readable = Array(Const(int(mem in READ_OP), 1) for mem in mems)
-        max_words = Array(Const(p.MemoryWrite.max_words(info, mem), 16) for mem in mems)
-        hello = info.encode()
-
-        m.submodules.frame = frame = Memory(shape=8, depth=p.MAX_FRAME, init=[])
-        m.submodules.reply = reply = Memory(shape=8, depth=p.MAX_FRAME - p.CRC_SIZE, init=[])
-        m.submodules.rom = rom = Memory(shape=8, depth=len(hello), init=list(hello))
-        f_wr, f_rd = frame.write_port(), frame.read_port(domain="comb")
-        r_wr, r_rd = reply.write_port(), reply.read_port(domain="comb")
-        rom_rd = rom.read_port(domain="comb")
-
-        length = Signal(range(p.MAX_FRAME + 1))  # frame bytes stored, CRC included
-        ftype, seq, memory = Signal(8), Signal(8), Signal(8)
-        address, count = Signal(32), Signal(16)
-        plen = Signal(range(p.MAX_FRAME + 1))  # payload bytes of the frame being handled
-        mem_ok = memory < len(mems)
-        cfg_neurons, cfg_inputs = Signal(16), Signal(16)  # CONFIG's fields, same bytes
-        m.d.comb += [cfg_neurons.eq(address[:8].shift_left(8) | memory),
-                     cfg_inputs.eq(address[8:24])]
-
-        # STATUS: the board is idle at step t until RUN is in gateware
-        t = Signal(32)
-        rx_frames, crc_errors, tx_frames, resends = (Signal(32) for _ in range(4))
-        replay = Signal()  # the reply being sent is the cached one again
-        # RESET: the memory and address being cleared
-        clear_mem, clear_addr = Signal(3), Signal(32)
-        known_type = 0
-        for ft in p.FrameType:
-            known_type |= ftype == ft
-
-        # the reply under construction: fixed part from (rtype, rcode, rvalue), then words
-        rtype, rcode, rvalue = Signal(8), Signal(8), Signal(32)
-        rlen, i = Signal(range(p.MAX_FRAME)), Signal(range(p.MAX_FRAME))
-        then_read = Signal()  # after the fixed part: read words into the reply
-        cached = Signal()  # the reply buffer holds the answer to (cache_type, cache_seq)
-        cache_type, cache_seq = Signal(8), Signal(8)
-        status = [rtype, seq, Const(p.BoardState.IDLE, 8), *_bytes(t), *_bytes(Const(0, 32)),
-                  Const(0, 8), Const(0, 8), *_bytes(Const(0, 32)), *_bytes(rx_frames),
-                  *_bytes(crc_errors), *_bytes(Const(0, 32)), *_bytes(Const(0, 32)),
-                  *_bytes(tx_frames), *_bytes(resends)]
-        assert len(status) == p.HEADER_SIZE + len(
-            p.Status(p.BoardState.IDLE, *[0] * 11).encode())
-        status_bytes = Array(status)
-
-        # words: n counted, k done, pos = payload byte being read, j = byte within the word
-        n, k = Signal(16), Signal(16)
-        acc = Signal(range(p.MAX_FRAME + 1))
-        pos = Signal(range(p.MAX_FRAME + 1))
-        j = Signal(4)
-        word = Signal(64)
-        checking = Signal()  # first pass over ROW words: check them, execute nothing
-        wb = word_bytes[memory[:3]]
-
-        row = word_layout(spec, "row")(word[:spec.width("row")])
-        r_start, r_len = row.start, row.length
-
-        def error(code: p.ErrorCode, detail: object) -> list:
-            return [rtype.eq(p.FrameType.ERROR), rcode.eq(code), rvalue.eq(detail),
-                    then_read.eq(0), i.eq(0)]
-
-        def ack(value: object) -> list:
-            return [rtype.eq(p.FrameType.ACK), rvalue.eq(value), then_read.eq(0), i.eq(0)]
-
-        fixed = Array([rtype, seq,
-                       Mux(rtype == p.FrameType.ERROR, rcode,
-                           Mux(rtype == p.FrameType.DATA, memory, ftype)),
-                       Mux(rtype == p.FrameType.ERROR, ftype, rvalue[0:8]),
-                       Mux(rtype == p.FrameType.ERROR, rvalue[0:8], rvalue[8:16]),
-                       Mux(rtype == p.FrameType.ERROR, rvalue[8:16], rvalue[16:24]),
-                       Mux(rtype == p.FrameType.ERROR, rvalue[16:24], rvalue[24:32]),
-                       rvalue[24:32]])
-        fixed_len = Mux(rtype == p.FrameType.ERROR, 8, 7)  # ACK and the DATA header: 7
-
-        with m.FSM():
-            with m.State("COLLECT"):
-                m.d.comb += [self.frames.ready.eq(1), self.idle.eq(length == 0)]
-                word_in = self.frames.payload
-                with m.If(self.frames.valid):
-                    with m.If(word_in.end):
-                        m.d.sync += [length.eq(0),
-                                     plen.eq(length - p.HEADER_SIZE - p.CRC_SIZE)]
-                        with m.If(word_in.ok):  # so at least type, seq and CRC
-                            m.next = "DISPATCH"
-                        with m.Else():
-                            m.d.sync += crc_errors.eq(crc_errors + 1)
-                    with m.Elif(length < p.MAX_FRAME):
-                        m.d.comb += [f_wr.addr.eq(length), f_wr.data.eq(word_in.data),
-                                     f_wr.en.eq(1)]
-                        m.d.sync += length.eq(length + 1)
-                        with m.Switch(length):  # header fields, kept as they pass
-                            for at, (sig, lo) in enumerate(
-                                    [(ftype, 0), (seq, 0), (memory, 0), (address, 0),
-                                     (address, 8), (address, 16), (address, 24), (count, 0),
-                                     (count, 8)]):
-                                with m.Case(at):
-                                    m.d.sync += sig[lo:lo + 8].eq(word_in.data)
-
-            with m.State("DISPATCH"):
-                m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0), replay.eq(0)]
-                repeat = cached & (ftype == cache_type) & (seq == cache_seq)
-                for ft in UNCACHED:
-                    repeat &= ftype != ft
-                with m.If(~known_type):  # the host-side FrameReader drops these too
-                    m.d.sync += crc_errors.eq(crc_errors + 1)
-                    m.next = "COLLECT"
-                with m.Elif(ftype >= 0x80):  # a board's frame echoed back: not for us
-                    m.d.sync += rx_frames.eq(rx_frames + 1)
-                    m.next = "COLLECT"
-                with m.Elif(repeat):
-                    m.d.sync += [i.eq(0), replay.eq(1), rx_frames.eq(rx_frames + 1)]
-                    m.next = "SEND"  # the host missed our reply: say it again, do nothing
-                with m.Elif(ftype == p.FrameType.STATUS):
-                    m.d.sync += [cached.eq(0), rtype.eq(p.FrameType.STATUS_REPLY), i.eq(0),
-                                 rx_frames.eq(rx_frames + 1)]
-                    m.next = "STATUS"
-                with m.Elif(ftype == p.FrameType.STOP):
-                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1), *ack(t)]
-                    m.next = "FIXED"
-                with m.Elif(ftype == p.FrameType.CONFIG):
-                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
-                    with m.If(plen < 2):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                    with m.Elif(plen < 4):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 2)
-                    with m.Elif(plen < CONFIG_PAYLOAD):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 4)
-                    with m.Elif(plen > CONFIG_PAYLOAD):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, CONFIG_PAYLOAD)
-                    with m.Elif((cfg_neurons > spec.n_neurons) | (cfg_inputs > spec.n_inputs)):
-                        m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
-                                          Mux(cfg_neurons > cfg_inputs, cfg_neurons,
-                                              cfg_inputs))
-                    with m.Else():
-                        m.d.sync += ack(0)
-                    m.next = "FIXED"
-                with m.Elif(ftype == p.FrameType.RESET):
-                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
-                    with m.If((plen != 1) | (memory > max(p.ResetScope))):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                        m.next = "FIXED"
-                    with m.Elif(memory == p.ResetScope.STATE):
-                        m.d.sync += error(p.ErrorCode.UNSUPPORTED, memory)
-                        m.next = "FIXED"
-                    with m.Else():
-                        m.d.sync += [clear_mem.eq(0), clear_addr.eq(0)]
-                        m.next = "CLEAR"
-                with m.Elif(ftype == p.FrameType.HELLO):
-                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
-                    with m.If((plen == 1) & (memory == p.PROTOCOL_VERSION)):
-                        m.d.sync += [rtype.eq(p.FrameType.HELLO_REPLY), i.eq(0)]
-                        m.next = "HELLO"
-                    with m.Else():
-                        m.d.sync += error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
-                        m.next = "FIXED"
-                with m.Elif(ftype == p.FrameType.WRITE):
-                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
-                    with m.If((plen == 0) | ((plen >= 1) & ~mem_ok)):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                        m.next = "FIXED"
-                    with m.Elif(plen < WRITE_HEADER):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 1)
-                        m.next = "FIXED"
-                    with m.Else():
-                        m.next = "COUNT"
-                with m.Elif(ftype == p.FrameType.READ):
-                    m.d.sync += [cached.eq(0), rx_frames.eq(rx_frames + 1)]
-                    end = Signal(33)
-                    m.d.comb += end.eq(address + count)
-                    with m.If((plen == 0) | ~mem_ok):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                    with m.Elif(plen < 5):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 1)
-                    with m.Elif(plen < READ_PAYLOAD):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 5)
-                    with m.Elif(plen > READ_PAYLOAD):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, READ_PAYLOAD)
-                    with m.Elif(~readable[memory[:3]]):
-                        m.d.sync += error(p.ErrorCode.NOT_READABLE, memory)
-                    with m.Elif(end > depth[memory[:3]]):
-                        m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
-                                          Mux(address > depth[memory[:3]], address,
-                                              depth[memory[:3]]))
-                    with m.Elif(count > max_words[memory[:3]]):
-                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                    with m.Else():
-                        m.d.sync += [rtype.eq(p.FrameType.DATA), rvalue.eq(address),
-                                     then_read.eq(1), i.eq(0)]
-                    m.next = "FIXED"
-                with m.Else():  # a host command not in gateware yet
-                    # (the error overwrites the reply buffer, so the cache goes too)
-                    m.d.sync += [rx_frames.eq(rx_frames + 1), cached.eq(0),
-                                 *error(p.ErrorCode.UNSUPPORTED, 0)]
-                    m.next = "FIXED"
-
-            with m.State("HELLO"):  # type, seq, then the BuildInfo ROM
-                m.d.comb += [rom_rd.addr.eq(i - 2), r_wr.addr.eq(i), r_wr.en.eq(1),
-                             r_wr.data.eq(Mux(i == 0, rtype, Mux(i == 1, seq, rom_rd.data)))]
-                m.d.sync += i.eq(i + 1)
-                with m.If(i == len(hello) + 1):
-                    m.d.sync += [rlen.eq(len(hello) + 2), i.eq(0)]
-                    m.next = "SEND"
-
-            with m.State("STATUS"):
-                m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(status_bytes[i]), r_wr.en.eq(1)]
-                m.d.sync += i.eq(i + 1)
-                with m.If(i == len(status) - 1):
-                    m.d.sync += [rlen.eq(len(status)), i.eq(0)]
-                    m.next = "SEND"
-
-            with m.State("CLEAR"):  # RESET ALL: every word of every memory to zero
-                m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.op.eq(write_op[clear_mem]),
-                             self.cmd.payload.addr.eq(clear_addr),
-                             self.cmd.payload.data.eq(0)]
-                with m.If(self.cmd.ready):
-                    with m.If(clear_addr + 1 < depth[clear_mem]):
-                        m.d.sync += clear_addr.eq(clear_addr + 1)
-                    with m.Elif(clear_mem + 1 < len(mems)):
-                        m.d.sync += [clear_mem.eq(clear_mem + 1), clear_addr.eq(0)]
-                    with m.Else():
-                        m.d.sync += [*ack(0), t.eq(0)]
-                        m.next = "FIXED"
-
-            with m.State("FIXED"):
-                m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(fixed[i[:3]]), r_wr.en.eq(1)]
-                m.d.sync += i.eq(i + 1)
-                with m.If(i == fixed_len - 1):
-                    m.d.sync += rlen.eq(fixed_len)
-                    with m.If(then_read):
-                        m.d.sync += j.eq(0)
-                        m.next = "READ_CMD"
-                    with m.Else():
-                        m.d.sync += i.eq(0)
-                        m.next = "SEND"
-
-            with m.State("COUNT"):  # words in the WRITE, without a divider
-                with m.If(acc + wb <= plen - WRITE_HEADER):
-                    m.d.sync += [acc.eq(acc + wb), n.eq(n + 1)]
-                with m.Elif(acc != plen - WRITE_HEADER):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                    m.next = "FIXED"
-                with m.Elif(address + n > depth[memory[:3]]):
-                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
-                                      Mux(address > depth[memory[:3]], address,
-                                          depth[memory[:3]]))
-                    m.next = "FIXED"
-                with m.Else():
-                    m.d.sync += [checking.eq(memory == p.Memory.ROW), k.eq(0), j.eq(0),
-                                 word.eq(0), pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
-                    m.next = "WORD"
-
-            with m.State("WORD"):  # assemble word k, little-endian
-                with m.If(k == n):
-                    with m.If(checking):  # every ROW word fits: now write them
-                        m.d.sync += [checking.eq(0), k.eq(0), j.eq(0), word.eq(0),
-                                     pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
-                    with m.Else():
-                        m.d.sync += ack(n)
-                        m.next = "FIXED"
-                with m.Elif(j == wb):
-                    m.next = "USE"
-                with m.Else():
-                    m.d.comb += f_rd.addr.eq(pos)
-                    m.d.sync += [word.word_select(j[:3], 8).eq(f_rd.data), j.eq(j + 1),
-                                 pos.eq(pos + 1)]
-
-            with m.State("USE"):
-                with m.If(checking):
-                    with m.If(r_start + r_len > spec.n_synapses):
-                        m.d.sync += error(p.ErrorCode.BAD_ADDRESS, r_start + r_len)
-                        m.next = "FIXED"
-                    with m.Else():
-                        m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
-                        m.next = "WORD"
-                with m.Else():
-                    m.d.comb += [self.cmd.valid.eq(1),
-                                 self.cmd.payload.op.eq(write_op[memory[:3]]),
-                                 self.cmd.payload.addr.eq(address + k),
-                                 self.cmd.payload.data.eq(word)]
-                    with m.If(self.cmd.ready):
-                        m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
-                        m.next = "WORD"
-
-            with m.State("READ_CMD"):
-                with m.If(k == count):
-                    m.d.sync += i.eq(0)
-                    m.next = "SEND"
-                with m.Else():
-                    m.d.comb += [self.cmd.valid.eq(1),
-                                 self.cmd.payload.op.eq(read_op[memory[:3]]),
-                                 self.cmd.payload.addr.eq(address + k)]
-                    with m.If(self.cmd.ready):
-                        m.next = "READ_RESP"
-
-            with m.State("READ_RESP"):
-                m.d.comb += self.resp.ready.eq(1)
-                with m.If(self.resp.valid):
-                    m.d.sync += [word.eq(self.resp.payload), j.eq(0)]
-                    m.next = "READ_BYTES"
-
-            with m.State("READ_BYTES"):  # the word into the reply, little-endian
-                with m.If(j == wb):
-                    m.d.sync += k.eq(k + 1)
-                    m.next = "READ_CMD"
-                with m.Else():
-                    m.d.comb += [r_wr.addr.eq(rlen), r_wr.data.eq(word.word_select(j[:3], 8)),
-                                 r_wr.en.eq(1)]
-                    m.d.sync += [rlen.eq(rlen + 1), j.eq(j + 1)]
-
-            with m.State("SEND"):  # the reply buffer to the framer, which appends the CRC
-                m.d.comb += [r_rd.addr.eq(i), self.replies.payload.data.eq(r_rd.data),
-                             self.replies.payload.last.eq(i == rlen - 1),
-                             self.replies.valid.eq(1)]
-                with m.If(self.replies.ready):
-                    m.d.sync += i.eq(i + 1)
-                    with m.If(i == rlen - 1):
-                        with m.If(replay):
-                            m.d.sync += resends.eq(resends + 1)
-                        with m.Else():
-                            m.d.sync += tx_frames.eq(tx_frames + 1)
-                        is_cached = 1
-                        for ft in UNCACHED:
-                            is_cached &= ftype != ft
-                        with m.If(is_cached):
-                            m.d.sync += [cached.eq(1), cache_type.eq(ftype), cache_seq.eq(seq)]
-                        m.next = "COLLECT"
+        r = _Shared(self.spec, self.info)
+        m.submodules.desc = r.fifo
+        m.submodules.inputs, m.submodules.window = r.inputs, r.window
+        m.submodules.reply, m.submodules.cmd_buffer = r.reply, r.cmd_buffer
+        _transmitter(m, self, r)
+        _receiver(m, self, r)
+        _commands(m, self, r)
+        _player(m, self, r)
+        # one writer per cycle into the descriptor queue: receiver, player, command unit
+        fifo = r.fifo
+        with m.If(r.rx_req):
+            m.d.comb += [fifo.w_data.eq(r.rx_desc), r.rx_grant.eq(fifo.w_rdy)]
+        with m.Elif(r.pl_req):
+            m.d.comb += [fifo.w_data.eq(r.pl_desc), r.pl_grant.eq(fifo.w_rdy)]
+        with m.Elif(r.cu_req):
+            m.d.comb += [fifo.w_data.eq(r.cu_desc), r.cu_grant.eq(fifo.w_rdy)]
+        m.d.comb += fifo.w_en.eq(r.rx_req | r.pl_req | r.cu_req)
+        pushed = Signal(DESC)
+        m.d.comb += pushed.eq(fifo.w_data)
+        with m.If(fifo.w_en & fifo.w_rdy):
+            with m.If(pushed.replay):
+                m.d.sync += r.resends.eq(r.resends + 1)
+            with m.Else():
+                m.d.sync += r.tx_frames.eq(r.tx_frames + 1)
+        # references to output slots: pushed descriptors add one, sent frames take one
+        for k in range(r.n_out):
+            add = fifo.w_en & fifo.w_rdy & (pushed.kind == KIND_SLOT) & (pushed.slot == k)
+            sub = r.tx_done & (r.tx_desc.kind == KIND_SLOT) & (r.tx_desc.slot == k)
+            m.d.sync += r.refs[k].eq(r.refs[k] + add - sub)
+        m.d.sync += r.q_count.eq(Mux(r.q_reset, 0, r.q_count + r.q_push - r.q_pop))
+        m.d.comb += self.idle.eq(r.rx_idle & r.cu_idle & r.pl_idle & r.tx_idle & ~fifo.r_rdy)
         return m
 
 
-def _bytes(value: object) -> list:
-    """The four bytes of a 32-bit value, least significant first (the protocol's order)."""
-    return [value[8 * b:8 * b + 8] for b in range(4)]  # type: ignore[index]
+class _Shared:
+    """Registers and memories the units share (one instance per elaboration)."""
+
+    def __init__(self, spec: CoreSpec, info: p.BuildInfo) -> None:
+        self.spec, self.info = spec, info
+        self.n_in = info.input_slots + 1
+        self.n_out = info.output_window + 1
+        self.in_bits = (self.n_in - 1).bit_length()
+        self.out_bits = (self.n_out - 1).bit_length()
+        self.fifo = SyncFIFOBuffered(width=DESC.size, depth=DESC_DEPTH)
+        self.inputs = Memory(shape=8, depth=self.n_in * SLOT, init=[])
+        self.window = Memory(shape=8, depth=self.n_out * SLOT, init=[])
+        self.reply = Memory(shape=8, depth=p.MAX_FRAME - p.CRC_SIZE, init=[])
+        self.cmd_buffer = Memory(shape=8, depth=p.MAX_FRAME, init=[])
+        # the command's header fields, kept as its bytes pass
+        self.ftype, self.seq, self.memory = Signal(8), Signal(8), Signal(8)
+        self.address, self.count = Signal(32), Signal(16)
+        self.cmd_fields = [(self.ftype, 0), (self.seq, 0), (self.memory, 0), (self.address, 0),
+                           (self.address, 8), (self.address, 16), (self.address, 24),
+                           (self.count, 0), (self.count, 8)]
+        # run state
+        self.state = Signal(2)  # p.BoardState
+        self.t = Signal(32)
+        self.steps_left = Signal(32)
+        self.free_run, self.streamed = Signal(), Signal()
+        self.next_input_seq, self.consumed_seq = Signal(8), Signal(8)
+        self.next_input_step = Signal(32)
+        self.gap_reported, self.gap_seq = Signal(), Signal(8)
+        self.next_output_seq = Signal(8)
+        self.kept = Signal(range(self.n_out + 1))  # OUTPUT frames in the window
+        # input slots: a ring; q_head is the next to play, q_count queued ones
+        self.q_head = Signal(max(self.in_bits, 1))
+        self.q_count = Signal(range(self.n_in + 1))
+        self.q_push, self.q_pop, self.q_reset = Signal(), Signal(), Signal()
+        self.have_block = Signal()
+        self.in_first = Array(Signal(32, name=f"in_first{k}") for k in range(self.n_in))
+        self.in_steps = Array(Signal(13, name=f"in_steps{k}") for k in range(self.n_in))
+        self.in_len = Array(Signal(11, name=f"in_len{k}") for k in range(self.n_in))
+        self.out_len = Array(Signal(11, name=f"out_len{k}") for k in range(self.n_out))
+        self.refs = Array(Signal(4, name=f"refs{k}") for k in range(self.n_out))
+        # counters (STATUS)
+        self.rx_frames, self.crc_errors, self.seq_errors = Signal(32), Signal(32), Signal(32)
+        self.overruns, self.tx_frames, self.resends = Signal(32), Signal(32), Signal(32)
+        # descriptor queue writers
+        self.rx_req, self.pl_req, self.cu_req = Signal(), Signal(), Signal()
+        self.rx_grant, self.pl_grant, self.cu_grant = Signal(), Signal(), Signal()
+        self.rx_desc, self.pl_desc, self.cu_desc = Signal(DESC), Signal(DESC), Signal(DESC)
+        self.tx_done = Signal()
+        self.tx_desc = Signal(DESC)
+        self.reply_busy = Signal()
+        # command buffer hand-over: receiver -> command unit
+        self.cmd_pending = Signal()
+        self.cmd_plen = Signal(range(p.MAX_FRAME + 1))
+        self.cu_waiting = Signal()
+        # STOP: command unit -> player
+        self.stop_req, self.stop_done = Signal(), Signal()
+        # idleness of each unit
+        self.rx_idle, self.cu_idle, self.pl_idle, self.tx_idle = (Signal() for _ in range(4))
+
+
+def small(frame_type: p.FrameType, seq: Value, payload: Value, length: int) -> list:
+    """A descriptor (as assignments to a DESC view) of a small frame held in the queue."""
+    return [("kind", KIND_SMALL), ("type", int(frame_type)), ("seq", seq), ("small", payload),
+            ("length", length)]
+
+
+def _assign(desc: Value, fields: list) -> list:
+    return [getattr(desc, name).eq(value) for name, value in fields]
+
+
+def error_payload(code: p.ErrorCode, cause: int, detail: Value) -> Value:
+    return Cat(Const(int(code), 8), Const(cause, 8), detail[:32])
+
+
+# --------------------------------------------------------------------------- transmitter
+
+
+def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
+    """Descriptors -> frame bytes to the framer.  Two cycles per byte (set the buffer
+    address, then send the byte it reads), far faster than the UART drains them."""
+    fifo, desc = r.fifo, r.tx_desc
+    win_rd = r.window.read_port()
+    rep_rd = r.reply.read_port()
+    idx = Signal(11)  # byte of the frame body (type, seq, payload)
+    total = Mux(desc.kind == KIND_REPLY, desc.length, desc.length + p.HEADER_SIZE)
+    m.d.comb += [win_rd.addr.eq(Cat((idx - p.HEADER_SIZE)[:10], desc.slot[:r.out_bits])),
+                 rep_rd.addr.eq(idx)]
+    small_bytes = Array(_bytes(desc.small, 6))
+    byte = Signal(8)
+    with m.If(desc.kind == KIND_REPLY):
+        m.d.comb += byte.eq(rep_rd.data)
+    with m.Elif(idx == 0):
+        m.d.comb += byte.eq(desc.type)
+    with m.Elif(idx == 1):
+        m.d.comb += byte.eq(desc.seq)
+    with m.Elif(desc.kind == KIND_SLOT):
+        m.d.comb += byte.eq(win_rd.data)
+    with m.Else():
+        m.d.comb += byte.eq(small_bytes[(idx - p.HEADER_SIZE)[:3]])
+    with m.FSM(name="tx"):
+        with m.State("IDLE"):
+            m.d.comb += r.tx_idle.eq(1)
+            with m.If(fifo.r_rdy):
+                m.d.comb += fifo.r_en.eq(1)
+                m.d.sync += [desc.eq(fifo.r_data), idx.eq(0)]
+                m.next = "ADDR"
+        with m.State("ADDR"):  # the buffers read idx this cycle
+            m.next = "SEND"
+        with m.State("SEND"):
+            last = idx == total - 1
+            m.d.comb += [e.replies.valid.eq(1), e.replies.payload.data.eq(byte),
+                         e.replies.payload.last.eq(last)]
+            with m.If(e.replies.ready):
+                m.d.sync += idx.eq(idx + 1)
+                with m.If(last):
+                    m.d.comb += r.tx_done.eq(1)
+                    with m.If(desc.kind == KIND_REPLY):
+                        m.d.sync += r.reply_busy.eq(0)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "ADDR"
+
+
+# --------------------------------------------------------------------------- receiver
+
+
+class _BlockCheck:
+    """Streaming check of a step block, one payload byte at a time, with the verdict and
+    offsets of ``SpikeBlock.decode(..., limit=n_inputs)``."""
+
+    def __init__(self, m: Module, id_bits: int, limit: int) -> None:
+        self.id_bits, self.id_bytes, self.limit = id_bits, p.id_bytes_of(id_bits), limit
+        self.first = Signal(32)
+        self.n_raw = Signal(16)
+        self.n_steps = self.n_raw[:15]
+        self.err, self.err_at = Signal(), Signal(11)
+        self.state = Signal(2)  # 0 header/records header, 1 count varint, 2 ids
+        self.acc, self.nb = Signal(35), Signal(3)
+        self.rec_at, self.var_at, self.ids_at = Signal(11), Signal(11), Signal(11)
+        self.gap = Signal(36)
+        self.steps = Signal(36)  # steps before the next record
+        self.left = Signal(36)  # ids left in the record
+        self.lo, self.half, self.bad = Signal(8), Signal(), Signal()
+        self.m = m
+
+    def reset(self) -> list:
+        return [self.err.eq(0), self.state.eq(0), self.acc.eq(0), self.nb.eq(0),
+                self.steps.eq(0), self.half.eq(0), self.bad.eq(0)]
+
+    def _fail(self, at: Value) -> list:
+        return [self.err.eq(1), self.err_at.eq(at)]
+
+    def feed(self, byte: Value, at: Value) -> None:
+        """Statements for one payload byte ``byte`` at payload offset ``at``."""
+        m = self.m
+        ib, nb_ids = self.id_bits, self.id_bytes
+        value = Signal(35, name="bc_value")
+        m.d.comb += value.eq(self.acc | (byte[:7].as_unsigned() << (self.nb * 7)))
+        more = byte[7]
+        with m.If(self.err):
+            pass
+        with m.Elif(at < 6):
+            with m.Switch(at):
+                for k in range(4):
+                    with m.Case(k):
+                        m.d.sync += self.first[8 * k:8 * k + 8].eq(byte)
+                with m.Case(4):
+                    m.d.sync += self.n_raw[:8].eq(byte)
+                with m.Case(5):
+                    m.d.sync += self.n_raw[8:].eq(byte)
+                    n = Cat(self.n_raw[:8], byte[:7])
+                    with m.If((byte[7] & (n == 0)) | (n > p.MAX_BLOCK_STEPS)):
+                        m.d.sync += self._fail(4)
+        with m.Elif(self.state == 0):  # a record header (varint)
+            with m.If(self.nb == 0):
+                m.d.sync += self.rec_at.eq(at)
+            rec_at = Mux(self.nb == 0, at, self.rec_at)
+            with m.If(more):
+                with m.If(self.nb == 4):
+                    m.d.sync += self._fail(rec_at)
+                with m.Else():
+                    m.d.sync += [self.acc.eq(value), self.nb.eq(self.nb + 1)]
+            with m.Else():
+                m.d.sync += [self.acc.eq(0), self.nb.eq(0)]
+                single = value[0] if nb_ids == 2 else Const(0, 1)
+                h = value[1:] if nb_ids == 2 else value
+                with m.If(single):
+                    gap = h[ib:]
+                    one = h[:ib]
+                    with m.If(self.steps + gap >= self.n_steps):
+                        m.d.sync += self._fail(rec_at)
+                    with m.Elif(one >= self.limit):
+                        m.d.sync += self._fail(rec_at)
+                    with m.Else():
+                        m.d.sync += self.steps.eq(self.steps + gap + 1)
+                with m.Else():
+                    gap, short = h[2:], h[:2]
+                    m.d.sync += self.gap.eq(gap)
+                    with m.If(short == 3):
+                        m.d.sync += self.state.eq(1)
+                    with m.Elif(self.steps + gap >= self.n_steps):
+                        m.d.sync += self._fail(rec_at)
+                    with m.Else():
+                        m.d.sync += [self.left.eq(short + 1), self.state.eq(2),
+                                     self.ids_at.eq(at + 1), self.bad.eq(0), self.half.eq(0)]
+        with m.Elif(self.state == 1):  # the count varint
+            with m.If(self.nb == 0):
+                m.d.sync += self.var_at.eq(at)
+            var_at = Mux(self.nb == 0, at, self.var_at)
+            with m.If(more):
+                with m.If(self.nb == 4):
+                    m.d.sync += self._fail(var_at)
+                with m.Else():
+                    m.d.sync += [self.acc.eq(value), self.nb.eq(self.nb + 1)]
+            with m.Else():
+                m.d.sync += [self.acc.eq(0), self.nb.eq(0)]
+                with m.If(self.steps + self.gap >= self.n_steps):
+                    m.d.sync += self._fail(self.rec_at)
+                with m.Else():
+                    m.d.sync += [self.left.eq(value + 4), self.state.eq(2),
+                                 self.ids_at.eq(at + 1), self.bad.eq(0), self.half.eq(0)]
+        with m.Else():  # ids
+            if nb_ids == 2:
+                whole = ~self.half
+                the_id = Cat(self.lo, byte)
+                m.d.sync += [self.half.eq(~self.half), self.lo.eq(byte)]
+            else:
+                whole = Const(1, 1)
+                the_id = byte
+            with m.If(whole):
+                bad = self.bad | (the_id >= self.limit)
+                m.d.sync += [self.bad.eq(bad), self.left.eq(self.left - 1)]
+                with m.If(self.left == 1):
+                    with m.If(bad):
+                        m.d.sync += self._fail(self.rec_at)
+                    with m.Else():
+                        m.d.sync += [self.steps.eq(self.steps + self.gap + 1),
+                                     self.state.eq(0)]
+
+    def verdict(self, length: Value) -> tuple[Value, Value]:
+        """(error, offset) once the payload of ``length`` bytes has been fed."""
+        err = Signal(name="bc_err")
+        at = Signal(11, name="bc_at")
+        m = self.m
+        with m.If(self.err):
+            m.d.comb += [err.eq(1), at.eq(self.err_at)]
+        with m.Elif(length < 4):
+            m.d.comb += [err.eq(1), at.eq(0)]
+        with m.Elif(length < 6):
+            m.d.comb += [err.eq(1), at.eq(4)]
+        with m.Elif(((self.state == 0) & (self.nb != 0)) | (self.state == 1)):
+            m.d.comb += [err.eq(1), at.eq(length)]
+        with m.Elif(self.state == 2):
+            m.d.comb += [err.eq(1), at.eq(self.ids_at)]
+        return err, at
+
+
+def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
+    spec, info = r.spec, r.info
+    cmd_wr = r.cmd_buffer.write_port()
+    in_wr = r.inputs.write_port()
+    word = e.frames.payload
+    pos = Signal(range(p.MAX_FRAME + 2))  # frame bytes so far (type, seq, payload, CRC)
+    rtype, rseq, rbyte = Signal(8), Signal(8), Signal(8)
+    to_cmd, to_slot, have_slot = Signal(), Signal(), Signal()
+    slot = Signal(max(r.in_bits, 1))
+    d0, d1 = Signal(8), Signal(8)  # the last two bytes: CRC until more follow
+    check = _BlockCheck(m, info.input_id_bits, spec.n_inputs)
+    length = Signal(range(p.MAX_FRAME + 2))
+    plen = Signal(range(p.MAX_FRAME + 2))
+    m.d.comb += plen.eq(length - p.HEADER_SIZE - p.CRC_SIZE)
+    known = 0
+    for ft in p.FrameType:
+        known |= rtype == ft
+    queued_full = r.q_count >= info.input_slots
+
+    with m.FSM(name="rx"):
+        with m.State("BYTE"):
+            m.d.comb += [e.frames.ready.eq(1), r.rx_idle.eq(pos == 0)]
+            with m.If(e.frames.valid & word.end):
+                m.d.sync += [pos.eq(0), length.eq(pos)]
+                with m.If(word.ok):
+                    m.next = "END"
+                with m.Else():
+                    m.d.sync += r.crc_errors.eq(r.crc_errors + 1)
+            with m.Elif(e.frames.valid & (pos <= p.MAX_FRAME)):
+                b = word.data
+                m.d.sync += pos.eq(pos + 1)
+                with m.If(pos == 0):
+                    is_input = b == p.FrameType.INPUT
+                    free = r.q_count + r.have_block < r.n_in
+                    m.d.sync += [rtype.eq(b), have_slot.eq(is_input & free),
+                                 to_slot.eq(is_input),
+                                 to_cmd.eq(~is_input & (b != p.FrameType.RESEND)
+                                           & r.cu_waiting & ~r.cmd_pending),
+                                 slot.eq(r.q_head + r.q_count), *check.reset()]
+                with m.If(pos == 1):
+                    m.d.sync += rseq.eq(b)
+                with m.If(pos == 2):
+                    m.d.sync += rbyte.eq(b)
+                # command frames: every byte, header fields latched for the command unit
+                cmd_now = Mux(pos == 0, ~(b == p.FrameType.INPUT) & (b != p.FrameType.RESEND)
+                              & r.cu_waiting & ~r.cmd_pending, to_cmd)
+                with m.If(cmd_now & (pos < p.MAX_FRAME)):
+                    m.d.comb += [cmd_wr.addr.eq(pos), cmd_wr.data.eq(b), cmd_wr.en.eq(1)]
+                    with m.Switch(pos):
+                        for at, (sig, lo) in enumerate(r.cmd_fields):
+                            with m.Case(at):
+                                m.d.sync += sig[lo:lo + 8].eq(b)
+                # INPUT frames: payload into the slot, and through the checker two bytes
+                # late (the last two bytes of a frame are its CRC)
+                with m.If(to_slot & (pos >= p.HEADER_SIZE)):
+                    with m.If(have_slot & (pos < p.HEADER_SIZE + SLOT)):
+                        m.d.comb += [in_wr.addr.eq(Cat((pos - p.HEADER_SIZE)[:10],
+                                                       slot[:r.in_bits])),
+                                     in_wr.data.eq(b), in_wr.en.eq(1)]
+                    m.d.sync += [d0.eq(b), d1.eq(d0)]
+                    with m.If(pos >= p.HEADER_SIZE + 2):
+                        check.feed(d1, (pos - p.HEADER_SIZE - 2)[:11])
+        with m.State("END"):
+            with m.If(~known):  # the host-side FrameReader drops these too
+                m.d.sync += r.crc_errors.eq(r.crc_errors + 1)
+                m.next = "BYTE"
+            with m.Elif(rtype == p.FrameType.INPUT):
+                m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
+                m.next = "INPUT"
+            with m.Elif(rtype == p.FrameType.RESEND):
+                m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
+                m.next = "RESEND"
+            with m.Else():
+                m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
+                m.next = "BYTE"
+                with m.If(to_cmd & (rtype < 0x80)):
+                    m.d.sync += [r.cmd_pending.eq(1), r.cmd_plen.eq(plen)]
+                with m.Elif(rtype < 0x80):  # a command while the last one is answered
+                    m.d.sync += r.overruns.eq(r.overruns + 1)
+
+        with m.State("INPUT"):  # the virtual board's _on_input, check by check
+            ahead = Signal(8)
+            m.d.comb += ahead.eq(rseq - r.next_input_seq)
+            duplicate = ahead >= p.SEQ_MODULUS // 2
+            bad, bad_at = check.verdict(plen)
+            idle = r.state == p.BoardState.IDLE
+            done = r.state == p.BoardState.DONE
+            push = Signal()
+            m.d.comb += r.rx_desc.kind.eq(KIND_SMALL)
+            with m.If(idle | ~r.streamed | (done & ~duplicate)):
+                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
+                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.NOT_RUNNING,
+                                                           p.FrameType.INPUT, rseq), 6))]
+            with m.Elif(duplicate):
+                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
+                    p.FrameType.CREDIT, r.consumed_seq,
+                    Cat(r.consumed_seq, (info.input_slots - r.q_count)[:8]), 2))]
+            with m.Elif(ahead != 0):
+                with m.If(~r.gap_reported | (r.gap_seq != r.next_input_seq)):
+                    m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
+                        p.FrameType.ERROR, rseq, error_payload(
+                            p.ErrorCode.SEQ_GAP, p.FrameType.INPUT, r.next_input_seq), 6))]
+                with m.Else():
+                    m.d.sync += r.seq_errors.eq(r.seq_errors + 1)
+                    m.next = "BYTE"
+            with m.Elif(queued_full | ~have_slot):
+                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
+                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.OVERRUN,
+                                                           p.FrameType.INPUT, rseq), 6))]
+            with m.Elif(bad):
+                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
+                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.BAD_MESSAGE,
+                                                           p.FrameType.INPUT, bad_at), 6))]
+            with m.Elif(check.first != r.next_input_step):
+                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
+                    p.FrameType.ERROR, rseq, error_payload(
+                        p.ErrorCode.STEP_MISMATCH, p.FrameType.INPUT, r.next_input_step), 6))]
+            with m.Else():  # accepted
+                m.d.comb += r.q_push.eq(1)
+                m.d.sync += [r.gap_reported.eq(0), r.next_input_seq.eq(r.next_input_seq + 1),
+                             r.next_input_step.eq(check.first + check.n_steps),
+                             r.in_first[slot].eq(check.first),
+                             r.in_steps[slot].eq(check.n_steps),
+                             r.in_len[slot].eq(plen)]
+                m.next = "BYTE"
+            m.d.comb += r.rx_req.eq(push)
+            with m.If(push & r.rx_grant):
+                m.next = "BYTE"
+                with m.If(~idle & r.streamed & ~(done & ~duplicate) & ~duplicate):
+                    with m.If(ahead != 0):
+                        m.d.sync += [r.seq_errors.eq(r.seq_errors + 1), r.gap_reported.eq(1),
+                                     r.gap_seq.eq(r.next_input_seq)]
+                    with m.Elif(queued_full | ~have_slot):
+                        m.d.sync += r.overruns.eq(r.overruns + 1)
+
+        with m.State("RESEND"):  # the virtual board's _on_resend
+            dist = Signal(8)
+            m.d.comb += dist.eq(r.next_output_seq - rbyte)
+            kept = (plen == 1) & (dist != 0) & (dist <= r.kept)
+            oldest = Signal(8)
+            m.d.comb += oldest.eq(r.next_output_seq - r.kept)
+            m.d.comb += r.rx_req.eq(1)
+            with m.If(kept):
+                m.d.comb += _assign(r.rx_desc, [
+                    ("kind", KIND_SLOT), ("replay", 1), ("slot", rbyte[:max(r.out_bits, 1)]),
+                    ("length", r.out_len[rbyte[:max(r.out_bits, 1)]]),
+                    ("type", int(p.FrameType.OUTPUT)), ("seq", rbyte)])
+            with m.Else():
+                m.d.comb += _assign(r.rx_desc, small(
+                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.GONE,
+                                                           p.FrameType.RESEND, oldest), 6))
+            with m.If(r.rx_grant):
+                m.next = "BYTE"
+
+
+# --------------------------------------------------------------------------- command unit
+
+
+def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - one FSM
+    spec, info = r.spec, r.info
+    mems = list(p.Memory)
+    depth = Array(Const(info.depth(mem), 32) for mem in mems)
+    word_bytes = Array(Const(info.word_bytes(mem), 4) for mem in mems)
+    write_op = Array(Const(int(WRITE_OP[mem]), 3) for mem in mems)
+    read_op = Array(Const(int(READ_OP.get(mem, 0)), 3) for mem in mems)
+    readable = Array(Const(int(mem in READ_OP), 1) for mem in mems)
+    max_words = Array(Const(p.MemoryWrite.max_words(info, mem), 16) for mem in mems)
+    hello = info.encode()
+    # an unwritten neuron never fires (the core's initial parameter words)
+    silent = spec.pack("neuron_params", **silent_neuron_params(spec))
+
+    m.submodules.rom = rom = Memory(shape=8, depth=len(hello), init=list(hello))
+    f_rd = r.cmd_buffer.read_port()
+    r_wr = r.reply.write_port()
+    rom_rd = rom.read_port()
+
+    ftype, seq, memory, address, count = r.ftype, r.seq, r.memory, r.address, r.count
+    plen = r.cmd_plen
+    mem_ok = memory < len(mems)
+    cfg_neurons, cfg_inputs = Signal(16), Signal(16)  # CONFIG's fields, same bytes
+    m.d.comb += [cfg_neurons.eq(address[:8].shift_left(8) | memory),
+                 cfg_inputs.eq(address[8:24])]
+    run_steps = Cat(memory, address[:24])  # RUN's fields, same bytes
+    run_flags = address[24:32]
+
+    replay = Signal()
+    clear_mem, clear_addr = Signal(3), Signal(32)
+
+    rtype, rcode, rvalue = Signal(8), Signal(8), Signal(32)
+    rlen, i = Signal(range(p.MAX_FRAME)), Signal(range(p.MAX_FRAME))
+    then_read = Signal()
+    cached = Signal()
+    cache_type, cache_seq = Signal(8), Signal(8)
+    status = [rtype, seq, r.state, *_bytes(r.t),
+              *_bytes(Mux(r.free_run, 0xFFFFFFFF, r.steps_left)),
+              r.next_output_seq, r.next_input_seq, *_bytes(Const(0, 32)), *_bytes(r.rx_frames),
+              *_bytes(r.crc_errors), *_bytes(r.seq_errors), *_bytes(r.overruns),
+              *_bytes(r.tx_frames), *_bytes(r.resends)]
+    assert len(status) == p.HEADER_SIZE + len(p.Status(p.BoardState.IDLE, *[0] * 11).encode())
+    status_bytes = Array(status)
+
+    n, k = Signal(16), Signal(16)
+    acc = Signal(range(p.MAX_FRAME + 1))
+    pos = Signal(range(p.MAX_FRAME + 1))
+    j = Signal(4)
+    word = Signal(64)
+    checking = Signal()
+    wb = word_bytes[memory[:3]]
+    row = word_layout(spec, "row")(word[:spec.width("row")])
+    running = r.state == p.BoardState.RUNNING
+
+    def error(code: p.ErrorCode, detail: object) -> list:
+        return [rtype.eq(p.FrameType.ERROR), rcode.eq(code), rvalue.eq(detail),
+                then_read.eq(0), i.eq(0)]
+
+    def ack(value: object) -> list:
+        return [rtype.eq(p.FrameType.ACK), rvalue.eq(value), then_read.eq(0), i.eq(0)]
+
+    fixed = Array([rtype, seq,
+                   Mux(rtype == p.FrameType.ERROR, rcode,
+                       Mux(rtype == p.FrameType.DATA, memory, ftype)),
+                   Mux(rtype == p.FrameType.ERROR, ftype, rvalue[0:8]),
+                   Mux(rtype == p.FrameType.ERROR, rvalue[0:8], rvalue[8:16]),
+                   Mux(rtype == p.FrameType.ERROR, rvalue[8:16], rvalue[16:24]),
+                   Mux(rtype == p.FrameType.ERROR, rvalue[16:24], rvalue[24:32]),
+                   rvalue[24:32]])
+    fixed_len = Mux(rtype == p.FrameType.ERROR, 8, 7)  # ACK and the DATA header: 7
+
+    m.d.comb += _assign(r.cu_desc, [("kind", KIND_REPLY), ("replay", replay),
+                                    ("length", rlen)])
+
+    with m.FSM(name="cu"):
+        with m.State("WAIT"):
+            m.d.comb += [r.cu_waiting.eq(1), r.cu_idle.eq(~r.cmd_pending)]
+            with m.If(r.cmd_pending & ~r.reply_busy):
+                m.d.sync += r.cmd_pending.eq(0)
+                m.next = "DISPATCH"
+
+        with m.State("DISPATCH"):
+            m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0), replay.eq(0)]
+            repeat = cached & (ftype == cache_type) & (seq == cache_seq)
+            with m.If(repeat):
+                m.d.sync += replay.eq(1)
+                m.next = "PUSH"  # the host missed our reply: say it again, do nothing
+            with m.Elif(ftype == p.FrameType.STATUS):
+                m.d.sync += [cached.eq(0), rtype.eq(p.FrameType.STATUS_REPLY), i.eq(0)]
+                m.next = "STATUS"
+            with m.Elif(ftype == p.FrameType.HELLO):
+                m.d.sync += cached.eq(0)
+                with m.If((plen == 1) & (memory == p.PROTOCOL_VERSION)):
+                    m.d.sync += [rtype.eq(p.FrameType.HELLO_REPLY), i.eq(0)]
+                    m.next = "HELLO"
+                with m.Else():
+                    m.d.sync += error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
+                    m.next = "FIXED"
+            with m.Elif(ftype == p.FrameType.STOP):
+                m.d.sync += cached.eq(0)
+                with m.If(running):
+                    m.next = "STOP"
+                with m.Else():
+                    m.d.sync += ack(r.t)
+                    m.next = "FIXED"
+            with m.Elif(running):
+                m.d.sync += [cached.eq(0), *error(p.ErrorCode.BUSY, r.t)]
+                m.next = "FIXED"
+            with m.Elif(ftype == p.FrameType.RUN):
+                m.d.sync += cached.eq(0)
+                with m.If(plen < 4):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                with m.Elif(plen < RUN_PAYLOAD):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 4)
+                with m.Elif(plen > RUN_PAYLOAD):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, RUN_PAYLOAD)
+                with m.Elif(run_flags[1:] != 0):  # RunFlags has STREAMED (bit 0) only
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                with m.Else():  # the virtual board's _reset_run, then the run
+                    m.d.comb += r.q_reset.eq(1)
+                    m.d.sync += [r.have_block.eq(0),
+                        r.state.eq(p.BoardState.RUNNING), r.steps_left.eq(run_steps),
+                        r.free_run.eq(run_steps == 0), r.streamed.eq(run_flags[0]),
+                        r.next_input_seq.eq(0), r.next_input_step.eq(r.t),
+                        r.gap_reported.eq(0), r.consumed_seq.eq(0),
+                        r.next_output_seq.eq(0), r.kept.eq(0), *ack(r.t)]
+                m.next = "FIXED"
+            with m.Elif(ftype == p.FrameType.CONFIG):
+                m.d.sync += cached.eq(0)
+                with m.If(plen < 2):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                with m.Elif(plen < 4):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 2)
+                with m.Elif(plen < CONFIG_PAYLOAD):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 4)
+                with m.Elif(plen > CONFIG_PAYLOAD):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, CONFIG_PAYLOAD)
+                with m.Elif((cfg_neurons > spec.n_neurons) | (cfg_inputs > spec.n_inputs)):
+                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
+                                      Mux(cfg_neurons > cfg_inputs, cfg_neurons, cfg_inputs))
+                with m.Else():
+                    m.d.sync += ack(0)
+                m.next = "FIXED"
+            with m.Elif(ftype == p.FrameType.RESET):
+                m.d.sync += cached.eq(0)
+                with m.If((plen != 1) | (memory > max(p.ResetScope))):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                    m.next = "FIXED"
+                with m.Elif(memory == p.ResetScope.STATE):
+                    m.d.sync += error(p.ErrorCode.UNSUPPORTED, memory)
+                    m.next = "FIXED"
+                with m.Else():
+                    m.d.sync += [clear_mem.eq(0), clear_addr.eq(0)]
+                    m.next = "CLEAR"
+            with m.Elif(ftype == p.FrameType.WRITE):
+                m.d.sync += cached.eq(0)
+                with m.If((plen == 0) | ((plen >= 1) & ~mem_ok)):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                    m.next = "FIXED"
+                with m.Elif(plen < WRITE_HEADER):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 1)
+                    m.next = "FIXED"
+                with m.Else():
+                    m.next = "COUNT"
+            with m.Else():  # READ: the only host command left
+                m.d.sync += cached.eq(0)
+                end = Signal(33)
+                m.d.comb += end.eq(address + count)
+                with m.If((plen == 0) | ~mem_ok):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                with m.Elif(plen < 5):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 1)
+                with m.Elif(plen < READ_PAYLOAD):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 5)
+                with m.Elif(plen > READ_PAYLOAD):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, READ_PAYLOAD)
+                with m.Elif(~readable[memory[:3]]):
+                    m.d.sync += error(p.ErrorCode.NOT_READABLE, memory)
+                with m.Elif(end > depth[memory[:3]]):
+                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
+                                      Mux(address > depth[memory[:3]], address,
+                                          depth[memory[:3]]))
+                with m.Elif(count > max_words[memory[:3]]):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                with m.Else():
+                    m.d.sync += [rtype.eq(p.FrameType.DATA), rvalue.eq(address),
+                                 then_read.eq(1), i.eq(0)]
+                m.next = "FIXED"
+
+        with m.State("STOP"):  # the player flushes its output between steps
+            m.d.comb += r.stop_req.eq(1)
+            with m.If(r.stop_done):
+                m.d.sync += ack(r.t)
+                m.next = "FIXED"
+
+        with m.State("HELLO"):  # type, seq, then the BuildInfo ROM (read a cycle ahead)
+            with m.If(i != 0):
+                m.d.comb += [r_wr.addr.eq(i - 1), r_wr.en.eq(1),
+                             r_wr.data.eq(Mux(i == 1, rtype, Mux(i == 2, seq, rom_rd.data)))]
+            m.d.comb += rom_rd.addr.eq(i - 2)
+            m.d.sync += i.eq(i + 1)
+            with m.If(i == len(hello) + 2):
+                m.d.sync += [rlen.eq(len(hello) + 2), i.eq(0)]
+                m.next = "PUSH"
+
+        with m.State("STATUS"):
+            m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(status_bytes[i]), r_wr.en.eq(1)]
+            m.d.sync += i.eq(i + 1)
+            with m.If(i == len(status) - 1):
+                m.d.sync += [rlen.eq(len(status)), i.eq(0)]
+                m.next = "PUSH"
+
+        with m.State("CLEAR"):  # RESET ALL: every memory as a fresh core has it
+            m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[clear_mem]),
+                         e.cmd.payload.addr.eq(clear_addr),
+                         e.cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
+            with m.If(e.cmd.ready):
+                with m.If(clear_addr + 1 < depth[clear_mem]):
+                    m.d.sync += clear_addr.eq(clear_addr + 1)
+                with m.Elif(clear_mem + 1 < len(mems)):
+                    m.d.sync += [clear_mem.eq(clear_mem + 1), clear_addr.eq(0)]
+                with m.Else():
+                    m.d.comb += r.q_reset.eq(1)
+                    m.d.sync += [*ack(0), r.t.eq(0), r.state.eq(p.BoardState.IDLE),
+                                 r.have_block.eq(0),
+                                 r.steps_left.eq(0), r.free_run.eq(0), r.streamed.eq(0),
+                                 r.next_input_seq.eq(0), r.next_input_step.eq(0),
+                                 r.gap_reported.eq(0), r.consumed_seq.eq(0),
+                                 r.next_output_seq.eq(0), r.kept.eq(0)]
+                    m.next = "FIXED"
+
+        with m.State("FIXED"):
+            m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(fixed[i[:3]]), r_wr.en.eq(1)]
+            m.d.sync += i.eq(i + 1)
+            with m.If(i == fixed_len - 1):
+                m.d.sync += rlen.eq(fixed_len)
+                with m.If(then_read):
+                    m.d.sync += j.eq(0)
+                    m.next = "READ_CMD"
+                with m.Else():
+                    m.d.sync += i.eq(0)
+                    m.next = "PUSH"
+
+        with m.State("COUNT"):  # words in the WRITE, without a divider
+            with m.If(acc + wb <= plen - WRITE_HEADER):
+                m.d.sync += [acc.eq(acc + wb), n.eq(n + 1)]
+            with m.Elif(acc != plen - WRITE_HEADER):
+                m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                m.next = "FIXED"
+            with m.Elif(address + n > depth[memory[:3]]):
+                m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
+                                  Mux(address > depth[memory[:3]], address,
+                                      depth[memory[:3]]))
+                m.next = "FIXED"
+            with m.Else():
+                m.d.sync += [checking.eq(memory == p.Memory.ROW), k.eq(0), j.eq(0),
+                             word.eq(0), pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
+                m.next = "WORD"
+
+        with m.State("WORD"):  # assemble word k, little-endian; the buffer reads pos
+            m.d.comb += f_rd.addr.eq(pos)
+            with m.If(k == n):
+                with m.If(checking):  # every ROW word fits: now write them
+                    m.d.sync += [checking.eq(0), k.eq(0), j.eq(0), word.eq(0),
+                                 pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
+                with m.Else():
+                    m.d.sync += ack(n)
+                    m.next = "FIXED"
+            with m.Elif(j == wb):
+                m.next = "USE"
+            with m.Else():
+                m.next = "BYTE"
+
+        with m.State("BYTE"):
+            m.d.sync += [word.word_select(j[:3], 8).eq(f_rd.data), j.eq(j + 1),
+                         pos.eq(pos + 1)]
+            m.next = "WORD"
+
+        with m.State("USE"):
+            with m.If(checking):
+                with m.If(row.start + row.length > spec.n_synapses):
+                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS, row.start + row.length)
+                    m.next = "FIXED"
+                with m.Else():
+                    m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
+                    m.next = "WORD"
+            with m.Else():
+                m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[memory[:3]]),
+                             e.cmd.payload.addr.eq(address + k),
+                             e.cmd.payload.data.eq(word)]
+                with m.If(e.cmd.ready):
+                    m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
+                    m.next = "WORD"
+
+        with m.State("READ_CMD"):
+            with m.If(k == count):
+                m.d.sync += i.eq(0)
+                m.next = "PUSH"
+            with m.Else():
+                m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(read_op[memory[:3]]),
+                             e.cmd.payload.addr.eq(address + k)]
+                with m.If(e.cmd.ready):
+                    m.next = "READ_RESP"
+
+        with m.State("READ_RESP"):
+            m.d.comb += e.resp.ready.eq(1)
+            with m.If(e.resp.valid):
+                m.d.sync += [word.eq(e.resp.payload), j.eq(0)]
+                m.next = "READ_BYTES"
+
+        with m.State("READ_BYTES"):  # the word into the reply, little-endian
+            with m.If(j == wb):
+                m.d.sync += k.eq(k + 1)
+                m.next = "READ_CMD"
+            with m.Else():
+                m.d.comb += [r_wr.addr.eq(rlen), r_wr.data.eq(word.word_select(j[:3], 8)),
+                             r_wr.en.eq(1)]
+                m.d.sync += [rlen.eq(rlen + 1), j.eq(j + 1)]
+
+        with m.State("PUSH"):  # the reply buffer to the transmitter's queue
+            m.d.comb += r.cu_req.eq(1)
+            with m.If(r.cu_grant):
+                m.d.sync += [r.reply_busy.eq(1), cached.eq(1), cache_type.eq(ftype),
+                             cache_seq.eq(seq)]
+                m.next = "WAIT"
+
+
+# --------------------------------------------------------------------------- player
+
+
+def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - one FSM
+    spec, info = r.spec, r.info
+    in_rd = r.inputs.read_port()
+    win_wr = r.window.write_port()
+    m.submodules.step_ids = step_mem = Memory(shape=spec.neuron_bits, depth=spec.n_neurons,
+                                              init=[])
+    st_wr, st_rd = step_mem.write_port(), step_mem.read_port()
+    ib_in, ibytes_in = info.input_id_bits, info.input_id_bytes
+    ib_out, ibytes_out = info.neuron_id_bits, info.neuron_id_bytes
+    fit = SPLIT_FIT[ibytes_out]
+
+    running = r.state == p.BoardState.RUNNING
+    # the INPUT block being played
+    bslot = Signal(max(r.in_bits, 1))
+    b_first, b_steps, b_len = Signal(32), Signal(13), Signal(11)
+    k = Signal(13)  # step within the block
+    ppos = Signal(11)  # payload byte the slot buffer reads
+    fresh = Signal()  # in_rd.data holds the byte at ppos
+    consume = Signal()
+    m.d.comb += in_rd.addr.eq(Cat(ppos[:10], bslot[:r.in_bits]))
+    m.d.sync += fresh.eq(~consume)
+    have_rec, rec_single = Signal(), Signal()
+    rec_step, rec_base = Signal(13), Signal(13)
+    rec_left = Signal(16)
+    rec_id, lo = Signal(16), Signal(8)
+    acc, nb = Signal(35), Signal(3)
+    after_parse = Signal()  # 0: go on to start the step, 1: close the step's input
+    group = Signal(13)  # steps since the last flush
+
+    # the OUTPUT frame being built
+    o_open, o_cont = Signal(), Signal()
+    o_first = Signal(32)
+    o_size, o_steps, o_gap = Signal(11), Signal(13), Signal(13)
+    o_slot = r.next_output_seq[:max(r.out_bits, 1)]
+    wptr = Signal(11)
+    cnt = Signal(range(spec.n_neurons + 1))  # output spikes of this step
+    id_off = Signal(range(spec.n_neurons + 1))  # first id not yet written
+    rec_n = Signal(range(spec.n_neurons + 1))  # ids in the record being written
+    split = Signal()
+    wval = Signal(35)
+    wi = Signal(range(spec.n_neurons + 1))
+    close_then = Signal(2)  # after closing a frame: 0 record again, 1 step end, 2 stop
+    CLOSE_RECORD, CLOSE_STEP, CLOSE_STOP = 0, 1, 2
+    hi = Signal()  # the byte being written is an id's high byte
+    hw = Signal(3)  # block header byte being written when a frame closes
+    finishing = Signal()  # the run's last step is done: DONE once its output is out
+    id0 = Signal(16)
+    m.d.comb += id0.eq(st_rd.data)
+
+    # the record for rec_n ids after o_gap silent steps (encode_record)
+    single = Const(int(ibytes_out == 2), 1) & (rec_n == 1)
+    short = Mux(rec_n >= 4, 3, rec_n - 1)
+    hval = Signal(35)
+    with m.If(single):
+        m.d.comb += hval.eq(Cat(Const(1, 1), id0[:ib_out], o_gap))
+    with m.Else():
+        m.d.comb += hval.eq(Cat(short[:2], o_gap) << (1 if ibytes_out == 2 else 0))
+    cval = Signal(16)
+    m.d.comb += cval.eq(rec_n - 4)
+    cost = Signal(12)
+    m.d.comb += cost.eq(Mux(single, varint_len(hval),
+                            varint_len(hval) + Mux(rec_n >= 4, varint_len(cval), 0)
+                            + rec_n * ibytes_out))
+    fits = o_size + cost <= p.MAX_PAYLOAD
+
+    start_ok = running & (~r.streamed | r.have_block | (r.q_count != 0))
+    step_end_flush = Signal()
+
+    def varint_byte(v: Value) -> Value:
+        return Cat(v[:7], v[7:] != 0)
+
+    credit = small(p.FrameType.CREDIT, r.consumed_seq + 1,
+                   Cat((r.consumed_seq + 1)[:8], (info.input_slots - r.q_count)[:8]), 2)
+
+    with m.FSM(name="player"):
+        with m.State("IDLE"):
+            m.d.comb += r.pl_idle.eq(~start_ok & ~r.stop_req & ~finishing)
+            with m.If(finishing):  # (a RUN or RESET may only change the run after this)
+                m.d.sync += [r.state.eq(p.BoardState.DONE), finishing.eq(0)]
+            with m.Elif(r.stop_req):
+                with m.If(o_open):
+                    m.d.sync += close_then.eq(CLOSE_STOP)
+                    m.next = "CLOSE"
+                with m.Else():
+                    m.d.comb += r.stop_done.eq(1)
+                    m.d.sync += [r.state.eq(p.BoardState.DONE), group.eq(0)]
+            with m.Elif(running & r.streamed & ~r.have_block & (r.q_count != 0)):
+                head = r.q_head
+                m.d.comb += r.q_pop.eq(1)
+                m.d.sync += [bslot.eq(head), b_first.eq(r.in_first[head]),
+                             b_steps.eq(r.in_steps[head]), b_len.eq(r.in_len[head]),
+                             r.q_head.eq(r.q_head + 1), k.eq(0), rec_base.eq(0),
+                             have_rec.eq(0), ppos.eq(p.BLOCK_HEADER_SIZE), acc.eq(0),
+                             nb.eq(0), after_parse.eq(0), rec_left.eq(0)]
+                m.d.comb += consume.eq(1)
+                with m.If(r.in_steps[head] == 0):  # nothing to compute: consumed at once
+                    m.next = "CREDIT"
+                with m.Else():
+                    m.d.sync += r.have_block.eq(1)
+                    m.next = "PARSE"
+            with m.Elif(start_ok):
+                m.next = "RUN"
+
+        with m.State("PARSE"):  # the next record's header, if the block has one
+            with m.If(ppos >= b_len):
+                m.d.sync += have_rec.eq(0)
+                m.next = "AFTER_PARSE"
+            with m.Elif(fresh):
+                byte = in_rd.data
+                value = Signal(35)
+                m.d.comb += [value.eq(acc | (byte[:7].as_unsigned() << (nb * 7))),
+                             consume.eq(1)]
+                m.d.sync += ppos.eq(ppos + 1)
+                with m.If(byte[7]):
+                    m.d.sync += [acc.eq(value), nb.eq(nb + 1)]
+                with m.Elif(rec_left == 0xFFFF):  # this was the count varint
+                    m.d.sync += [acc.eq(0), nb.eq(0), rec_left.eq(value + 4), have_rec.eq(1)]
+                    m.next = "AFTER_PARSE"
+                with m.Else():
+                    m.d.sync += [acc.eq(0), nb.eq(0)]
+                    is_single = value[0] if ibytes_in == 2 else Const(0, 1)
+                    h = value[1:] if ibytes_in == 2 else value
+                    with m.If(is_single):
+                        m.d.sync += [rec_single.eq(1), rec_id.eq(h[:ib_in]),
+                                     rec_step.eq(rec_base + h[ib_in:]), rec_left.eq(1),
+                                     have_rec.eq(1)]
+                        m.next = "AFTER_PARSE"
+                    with m.Else():
+                        m.d.sync += [rec_single.eq(0), rec_step.eq(rec_base + h[2:])]
+                        with m.If(h[:2] == 3):
+                            m.d.sync += rec_left.eq(0xFFFF)  # the count varint follows
+                        with m.Else():
+                            m.d.sync += [rec_left.eq(h[:2] + 1), have_rec.eq(1)]
+                            m.next = "AFTER_PARSE"
+
+        with m.State("AFTER_PARSE"):
+            with m.If(after_parse):
+                m.next = "FEED_LAST"
+            with m.Else():
+                m.next = "RUN"
+
+        with m.State("RUN"):  # one step of the core
+            m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(Op.RUN),
+                         e.cmd.payload.data.eq(1)]
+            with m.If(e.cmd.ready):
+                m.next = "FEED"
+
+        with m.State("FEED"):  # the step's input ids, from the record of this step
+            with m.If(r.streamed & have_rec & (rec_step == k)):
+                with m.If(rec_single):
+                    m.d.comb += [e.spike_in.valid.eq(1), e.spike_in.payload.axon.eq(rec_id)]
+                    with m.If(e.spike_in.ready):
+                        m.d.sync += [rec_base.eq(k + 1), after_parse.eq(1), have_rec.eq(0)]
+                        m.next = "PARSE"
+                with m.Elif(fresh):
+                    if ibytes_in == 2:
+                        with m.If(~hi):
+                            m.d.comb += consume.eq(1)
+                            m.d.sync += [lo.eq(in_rd.data), ppos.eq(ppos + 1), hi.eq(1)]
+                        axon = Cat(lo, in_rd.data)
+                        go = hi
+                    else:
+                        axon = in_rd.data
+                        go = Const(1, 1)
+                    with m.If(go):
+                        m.d.comb += [e.spike_in.valid.eq(1), e.spike_in.payload.axon.eq(axon)]
+                        with m.If(e.spike_in.ready):
+                            m.d.comb += consume.eq(1)
+                            m.d.sync += [ppos.eq(ppos + 1), rec_left.eq(rec_left - 1), hi.eq(0)]
+                            with m.If(rec_left == 1):
+                                m.d.sync += [rec_base.eq(k + 1), after_parse.eq(1),
+                                             have_rec.eq(0)]
+                                m.next = "PARSE"
+            with m.Else():
+                m.next = "FEED_LAST"
+
+        with m.State("FEED_LAST"):
+            m.d.comb += [e.spike_in.valid.eq(1), e.spike_in.payload.last.eq(1)]
+            with m.If(e.spike_in.ready):
+                m.d.sync += cnt.eq(0)
+                m.next = "COLLECT"
+
+        with m.State("COLLECT"):  # the step's output ids, ascending, into step_ids
+            m.d.comb += e.spike_out.ready.eq(1)
+            with m.If(e.spike_out.valid):
+                with m.If(e.spike_out.payload.last):
+                    m.d.sync += id_off.eq(0)
+                    m.next = "OPEN"
+                with m.Else():
+                    m.d.comb += [st_wr.addr.eq(cnt), st_wr.data.eq(e.spike_out.payload.neuron),
+                                 st_wr.en.eq(1)]
+                    m.d.sync += cnt.eq(cnt + 1)
+
+        with m.State("OPEN"):  # an OUTPUT frame to write into: its slot must be free
+            m.d.comb += st_rd.addr.eq(id_off)
+            with m.If(o_open):
+                m.d.sync += [rec_n.eq(cnt - id_off), split.eq(0)]
+                m.next = "DECIDE"
+            with m.Elif(r.refs[o_slot] == 0):
+                m.d.sync += [o_open.eq(1), o_cont.eq(0), o_first.eq(r.t),
+                             o_size.eq(p.BLOCK_HEADER_SIZE), o_steps.eq(0), o_gap.eq(0),
+                             rec_n.eq(cnt - id_off), split.eq(0)]
+                m.next = "DECIDE"
+
+        with m.State("DECIDE"):  # split_spike_blocks' choice for this step
+            m.d.comb += st_rd.addr.eq(id_off)
+            with m.If(rec_n == 0):
+                m.d.sync += [o_steps.eq(o_steps + 1), o_gap.eq(o_gap + 1)]
+                m.next = "STEP_END"
+            with m.Elif(fits):
+                m.d.sync += [wptr.eq(o_size), wval.eq(hval), wi.eq(0), hi.eq(0)]
+                m.next = "W_HEAD"
+            with m.Elif(o_steps != 0):  # the step opens the next frame
+                m.d.sync += close_then.eq(CLOSE_RECORD)
+                m.next = "CLOSE"
+            with m.Else():  # one step over more than one frame
+                m.d.sync += [rec_n.eq(fit), split.eq(1)]
+
+        with m.State("W_HEAD"):
+            m.d.comb += [win_wr.addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
+                         win_wr.data.eq(varint_byte(wval)), win_wr.en.eq(1)]
+            m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
+            with m.If(wval[7:] == 0):
+                with m.If(single):
+                    m.next = "W_DONE"
+                with m.Elif(rec_n >= 4):
+                    m.d.sync += wval.eq(cval)
+                    m.next = "W_COUNT"
+                with m.Else():
+                    m.next = "W_ADDR"
+
+        with m.State("W_COUNT"):
+            m.d.comb += [win_wr.addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
+                         win_wr.data.eq(varint_byte(wval)), win_wr.en.eq(1)]
+            m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
+            with m.If(wval[7:] == 0):
+                m.next = "W_ADDR"
+
+        with m.State("W_ADDR"):  # step_ids reads id wi
+            m.d.comb += st_rd.addr.eq(id_off + wi)
+            with m.If(wi == rec_n):
+                m.next = "W_DONE"
+            with m.Else():
+                m.next = "W_ID"
+
+        with m.State("W_ID"):
+            m.d.comb += [st_rd.addr.eq(id_off + wi),
+                         win_wr.addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
+                         win_wr.data.eq(Mux(hi, id0[8:16], id0[:8])), win_wr.en.eq(1)]
+            m.d.sync += wptr.eq(wptr + 1)
+            if ibytes_out == 2:
+                m.d.sync += hi.eq(~hi)
+                with m.If(hi):
+                    m.d.sync += wi.eq(wi + 1)
+                    m.next = "W_ADDR"
+            else:
+                m.d.sync += wi.eq(wi + 1)
+                m.next = "W_ADDR"
+
+        with m.State("W_DONE"):
+            m.d.sync += [o_size.eq(wptr), o_gap.eq(0), o_steps.eq(o_steps + 1)]
+            with m.If(split):  # the step goes on in the next frame
+                m.d.sync += [id_off.eq(id_off + rec_n), o_cont.eq(1),
+                             close_then.eq(CLOSE_RECORD)]
+                m.next = "CLOSE"
+            with m.Else():
+                m.next = "STEP_END"
+
+        with m.State("CLOSE"):  # the block header, then the frame to the transmitter
+            header = Array(_bytes(o_first) + _bytes(Cat(o_steps[:15], o_cont), 2))
+            m.d.comb += [win_wr.addr.eq(Cat(hw, Const(0, 7), o_slot[:r.out_bits])),
+                         win_wr.data.eq(header[hw]), win_wr.en.eq(hw < 6)]
+            m.d.sync += hw.eq(hw + 1)
+            with m.If(hw == 6):
+                m.d.comb += [r.pl_req.eq(1), *_assign(r.pl_desc, [
+                    ("kind", KIND_SLOT), ("slot", o_slot), ("length", o_size),
+                    ("type", int(p.FrameType.OUTPUT)), ("seq", r.next_output_seq)])]
+                m.d.sync += hw.eq(hw)
+                with m.If(r.pl_grant):
+                    m.d.sync += [r.out_len[o_slot].eq(o_size), o_open.eq(0), hw.eq(0),
+                                 r.next_output_seq.eq(r.next_output_seq + 1),
+                                 r.kept.eq(Mux(r.kept == info.output_window, r.kept,
+                                               r.kept + 1))]
+                    with m.Switch(close_then):
+                        with m.Case(CLOSE_RECORD):
+                            m.next = "OPEN"
+                        with m.Case(CLOSE_STEP):
+                            m.next = "FLUSHED"
+                        with m.Default():
+                            m.d.comb += r.stop_done.eq(1)
+                            m.d.sync += [r.state.eq(p.BoardState.DONE), group.eq(0)]
+                            m.next = "IDLE"
+
+        with m.State("STEP_END"):  # the virtual board's tick, after the step
+            run_over = ~r.free_run & (r.steps_left == 1)
+            block_end = r.streamed & ((k + 1 >= b_steps) | run_over)
+            flush = block_end | (~r.streamed & ((group + 1 >= OUTPUT_BLOCK_STEPS) | run_over))
+            m.d.sync += [r.t.eq(r.t + 1), k.eq(k + 1), group.eq(group + 1),
+                         step_end_flush.eq(block_end), finishing.eq(run_over)]
+            with m.If(~r.free_run):
+                m.d.sync += r.steps_left.eq(r.steps_left - 1)
+            with m.If(flush):
+                m.d.sync += [group.eq(0), close_then.eq(CLOSE_STEP)]
+                with m.If(o_open):
+                    m.next = "CLOSE"
+                with m.Else():
+                    m.next = "FLUSHED"
+            with m.Else():
+                m.next = "IDLE"
+
+        with m.State("FLUSHED"):
+            with m.If(step_end_flush):
+                m.next = "CREDIT"
+            with m.Else():
+                m.next = "IDLE"
+
+        with m.State("CREDIT"):  # the INPUT block is used up: its slot is free again
+            m.d.comb += [r.pl_req.eq(1), *_assign(r.pl_desc, credit)]
+            with m.If(r.pl_grant):
+                m.d.sync += [r.have_block.eq(0), r.consumed_seq.eq(r.consumed_seq + 1)]
+                m.next = "IDLE"

@@ -1,11 +1,11 @@
-"""The device side of the protocol as gateware: ``hdl/uart``'s deframer, command decoder and
+"""The device side of the protocol as gateware: ``hdl/uart``'s deframer, protocol engine and
 framer in front of the core's RTL, in the Amaranth simulator, behind the same small interface
 the pty server drives (``receive``, ``tick``, ``busy``).
 
 Served on a pty (``ServedBoard(spec, core="gateware")``) it lets the host's Session talk to
-the gateware's own protocol implementation instead of the Python engine of the virtual and
-rtl-sim boards.  What that decoder does not implement yet (RUN and the spike streams, see
-``hdl/uart/engine.py``) it refuses with ``ERROR(UNSUPPORTED)``.
+the gateware's own protocol implementation (``hdl/uart/engine.py``) instead of the Python
+engine of the virtual board, without a Verilog build; the ``rtl-verilator`` board runs the
+same gateware's Verilog through its UART pins, much faster.
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ class GatewareBoard:
         from amaranth.hdl import Module
         from amaranth.sim import Simulator
 
-        from hdl.uart.engine import GATEWARE_READABLE
-        from hdl.uart.device import add_protocol_path
+        from hdl.uart.device import add_protocol_path, device_info
 
         self.spec = spec
-        self.info = p.BuildInfo.from_spec(spec, readable=GATEWARE_READABLE, clock_hz=clock_hz,
-                                          baud=baud)
+        # the divisor only sets the reported baud here: bytes enter past the PHY
+        self.info = device_info(spec, clock_hz, max(1, clock_hz // baud))
         self.state = p.BoardState.IDLE  # the server sets it after a failure
         self._send = send
         self._rx: collections.deque[int] = collections.deque()

@@ -1,0 +1,423 @@
+"""The gateware protocol engine (hdl/uart/engine.py) behind the RTL deframer and framer,
+attached to the core's RTL: every frame leaves as the same wire bytes the rtl-sim board's
+protocol engine (toolchain/runtime/virtual.py) sends for the same frames, errors included,
+for commands and for runs with their spike streams, credits and resends."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module
+from amaranth.sim import Simulator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hdl.uart.device import add_protocol_path, device_info
+from hdl.uart.engine import GATEWARE_READABLE, ProtocolEngine
+from tests.runtime.conftest import random_image, random_inputs
+from toolchain.runtime import protocol as p
+from toolchain.runtime.session import _regions
+from toolchain.runtime.virtual import RTL, VirtualBoard
+from toolchain.targets.fpga.spec import TINY, CoreSpec
+
+pytestmark = pytest.mark.hdl
+
+MAX_CYCLES_PER_REPLY = 20_000
+
+
+class _Device:
+    """Deframer -> ProtocolEngine -> Framer, with the engine driving SpikeCore."""
+
+    def __init__(self, info: p.BuildInfo, spec: CoreSpec = TINY) -> None:
+        self.top = Module()
+        self.deframer, self.framer = add_protocol_path(self.top, spec, info)
+        self.engine = self.top.submodules.decoder
+
+    def phases(self, phases: list[list[bytes]], max_cycles: int = 400_000) -> list[list[bytes]]:
+        """Feed each phase's frames, then run until the device is idle; the frames it sent
+        during each phase."""
+        out: list[list[bytes]] = []
+        got = bytearray()
+        frames: list[bytes] = []
+
+        async def collect(ctx) -> None:  # noqa: ANN001
+            ctx.set(self.framer.o.ready, 1)
+            async for _, _, valid, byte in ctx.tick().sample(self.framer.o.valid,
+                                                             self.framer.o.payload):
+                if valid:
+                    got.append(byte)
+                    if byte == p.DELIMITER:
+                        frames.append(bytes(got))
+                        got.clear()
+
+        async def feed(ctx) -> None:  # noqa: ANN001
+            for phase in phases:
+                for wire in phase:
+                    for byte in wire:
+                        ctx.set(self.deframer.i.payload, byte)
+                        ctx.set(self.deframer.i.valid, 1)
+                        await ctx.tick().until(self.deframer.i.ready)
+                    ctx.set(self.deframer.i.valid, 0)
+                quiet = 0
+                for _ in range(max_cycles):
+                    await ctx.tick()
+                    busy = (not ctx.get(self.engine.idle) or ctx.get(self.framer.o.valid)
+                            or not ctx.get(self.framer.idle) or bool(got))
+                    quiet = 0 if busy else quiet + 1
+                    if quiet > 8:
+                        break
+                else:
+                    raise AssertionError(f"device still busy after {max_cycles} cycles")
+                out.append(list(frames))
+                frames.clear()
+
+        sim = Simulator(self.top)
+        sim.add_clock(1e-6)
+        sim.add_process(collect)
+        sim.add_testbench(feed)
+        sim.run()
+        return out
+
+    def replies(self, frames: list[bytes]) -> list[bytes]:
+        """The wire bytes sent back after each frame (b"" if none within the bound)."""
+        out: list[bytes] = []
+        got = bytearray()
+
+        async def collect(ctx) -> None:  # noqa: ANN001
+            ctx.set(self.framer.o.ready, 1)
+            async for _, _, valid, byte in ctx.tick().sample(self.framer.o.valid,
+                                                             self.framer.o.payload):
+                if valid:
+                    got.append(byte)
+
+        async def feed(ctx) -> None:  # noqa: ANN001
+            for wire in frames:
+                for byte in wire:
+                    ctx.set(self.deframer.i.payload, byte)
+                    ctx.set(self.deframer.i.valid, 1)
+                    await ctx.tick().until(self.deframer.i.ready)
+                ctx.set(self.deframer.i.valid, 0)
+                for _ in range(MAX_CYCLES_PER_REPLY):
+                    await ctx.tick()
+                    if got and got[-1] == p.DELIMITER:
+                        break
+                out.append(bytes(got))
+                got.clear()
+
+        sim = Simulator(self.top)
+        sim.add_clock(1e-6)
+        sim.add_process(collect)
+        sim.add_testbench(feed)
+        sim.run()
+        return out
+
+
+def _virtual(spec: CoreSpec, send, core: str = RTL) -> VirtualBoard:  # noqa: ANN001
+    """A board with the gateware's link buffers and clock, so both report the same build."""
+    info = device_info(spec, 12_000_000, 12)
+    return VirtualBoard(spec, send, core=core, input_slots=info.input_slots,
+                        output_window=info.output_window, clock_hz=info.clock_hz,
+                        baud=info.baud)
+
+
+def _board_replies(frames: list[bytes]) -> tuple[p.BuildInfo, list[bytes]]:
+    """What the rtl-sim board's protocol engine answers to each frame."""
+    sent: list[bytes] = []
+    board = _virtual(TINY, sent.append)
+    sent.clear()  # a BOOT frame, if any
+    replies = []
+    for wire in frames:
+        board.receive(wire)
+        replies.append(b"".join(sent))
+        sent.clear()
+    return board.info, replies
+
+
+def _frames(info: p.BuildInfo) -> list[bytes]:
+    image = random_image(TINY, seed=41)
+    # a session opening and loading, as Session.open and Session.load do it
+    frames: list[tuple[p.FrameType, bytes]] = [
+        (p.FrameType.HELLO, bytes([1])), (p.FrameType.STATUS, b""), (p.FrameType.STOP, b""),
+        (p.FrameType.RESET, bytes([p.ResetScope.ALL])),
+        (p.FrameType.CONFIG, p.Config(image.n_neurons, image.n_inputs).encode()),
+    ]
+    regions = _regions(image.commands(TINY))
+    for memory, address, words in regions:
+        frames.append((p.FrameType.WRITE, p.MemoryWrite(memory, address, words).encode(info)))
+    for memory, address, words in regions:
+        if info.can_read(memory):
+            frames.append((p.FrameType.READ, p.MemoryRead(memory, address, words.size).encode()))
+    wb = info.word_bytes(p.Memory.SYNAPSE)
+    row_past_end = TINY.pack("row", start=TINY.n_synapses - 2, length=3)
+    frames += [
+        (p.FrameType.HELLO, bytes([2])),  # another protocol version
+        (p.FrameType.STATUS, b""),
+        (p.FrameType.CONFIG, p.Config(TINY.n_neurons, TINY.n_inputs + 1).encode()),
+        (p.FrameType.CONFIG, bytes(3)),
+        (p.FrameType.CONFIG, bytes(9)),
+        (p.FrameType.RESET, bytes([p.ResetScope.STATE])),  # not on the gateware
+        (p.FrameType.RESET, bytes([7])),
+        (p.FrameType.RESET, b""),
+        (p.FrameType.READ, p.MemoryRead(p.Memory.NEURON, 0, 1).encode()),  # NOT_READABLE
+        (p.FrameType.READ, p.MemoryRead(p.Memory.SYNAPSE, TINY.n_synapses - 1, 2).encode()),
+        (p.FrameType.READ, p.MemoryRead(p.Memory.STATE, 300, 1).encode()),
+        (p.FrameType.READ, bytes([1, 0, 0])),  # short: address cut at offset 1
+        (p.FrameType.READ, bytes([1, 0, 0, 0, 0, 1])),  # count cut at offset 5
+        (p.FrameType.READ, p.MemoryRead(p.Memory.STATE, 0, 1).encode() + b"\x01"),  # trailing
+        (p.FrameType.READ, bytes([9, 0, 0, 0, 0, 1, 0])),  # no memory 9
+        (p.FrameType.WRITE, bytes([1, 3, 0, 0, 0]) + bytes(wb + 1)),  # not whole words
+        (p.FrameType.WRITE, bytes([1, 3, 0])),
+        (p.FrameType.WRITE, b""),
+        (p.FrameType.WRITE, p.MemoryWrite(p.Memory.SYNAPSE, TINY.n_synapses,
+                                          np.array([5], np.uint64)).encode(info)),
+        (p.FrameType.WRITE, p.MemoryWrite(p.Memory.ROW, 2, np.array([0, row_past_end],
+                                                                    np.uint64)).encode(info)),
+        (p.FrameType.WRITE, p.MemoryWrite(p.Memory.SYNAPSE, 7, np.array([0x15], np.uint64))
+         .encode(info)),
+    ]
+    frames += [  # everything written is gone after RESET ALL
+        (p.FrameType.RESET, bytes([p.ResetScope.ALL])),
+        (p.FrameType.READ, p.MemoryRead(p.Memory.SYNAPSE, 0, TINY.n_synapses).encode()),
+        (p.FrameType.ACK, b"\x01\x00\x00\x00\x00"),  # a board's frame echoed back: ignored
+        (0x30, b"\x01"),  # no such type: dropped and counted
+        (p.FrameType.STATUS, b""),  # and every counter so far agrees
+    ]
+    wires = [p.encode_frame(t, k % 256, payload) for k, (t, payload) in enumerate(frames)]
+    wires.append(wires[-1])  # a retry of the last command: answered from the reply cache
+    wires.append(p.encode_frame(p.FrameType.STATUS, 199))  # counts that resend
+    wires.append(p.encode_frame(p.FrameType.READ, 200, p.MemoryRead(p.Memory.SYNAPSE, 0, 12)
+                                .encode()))
+    damaged = bytearray(wires[-1])
+    damaged[3] ^= 0x10
+    wires.append(bytes(damaged))  # dropped, no reply
+    return wires
+
+
+def test_decoder_answers_byte_for_byte_as_the_rtl_sim_board() -> None:
+    info = _INFO
+    wires = _frames(info)
+    board_info, want = _board_replies(wires)
+    assert board_info == info
+    got = _Device(info).replies(wires)
+    decoded = [p.FrameReader().feed(w) for w in want]
+    assert any(f.type is p.FrameType.DATA for fs in decoded for f in fs)
+    assert any(f.type is p.FrameType.ERROR for fs in decoded for f in fs)
+    assert want[-1] == b""  # the damaged frame
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert g == w, f"frame {k} ({wires[k].hex()}): gateware {p.FrameReader().feed(g)} " \
+            f"vs board {p.FrameReader().feed(w)}"
+
+
+def wire_seq(wire: bytes) -> int:
+    return p.decode_frame(wire[:-1]).seq
+
+
+def wire_type(wire: bytes) -> int:
+    return int(p.decode_frame(wire[:-1]).type)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_decoder_refuses_a_build_info_of_another_core() -> None:
+    from toolchain.targets.fpga.spec import ICE40UP5K
+
+    other = p.BuildInfo.from_spec(ICE40UP5K, readable=GATEWARE_READABLE)
+    with pytest.raises(ValueError, match=f"ProtocolEngine: BuildInfo has build id "
+                       f"{other.build_id:#010x}, but core spec 'tiny' has "
+                       f"{p.spec_build_id(TINY):#010x}"):
+        ProtocolEngine(TINY, other)
+    with pytest.raises(ValueError, match="gateware reads back exactly 0x12"):
+        ProtocolEngine(TINY, p.BuildInfo.from_spec(TINY))
+    with pytest.raises(ValueError, match="BuildInfo.input_slots = 8; the gateware needs 2"):
+        ProtocolEngine(TINY, p.BuildInfo.from_spec(TINY, readable=GATEWARE_READABLE))
+    gc.collect()  # the refused components warn when collected: let that happen here
+
+
+_COMMANDS = [p.FrameType.HELLO, p.FrameType.STATUS, p.FrameType.STOP, p.FrameType.CONFIG,
+             p.FrameType.RESET, p.FrameType.WRITE, p.FrameType.READ, p.FrameType.RUN]
+
+
+@st.composite
+def _command_frames(draw: st.DrawFn) -> list[bytes]:
+    """Short command sequences, mostly well formed (so they reach the memories), some not."""
+    info = _INFO
+    frames = []
+    for seq in range(draw(st.integers(1, 6))):
+        ftype = draw(st.sampled_from(_COMMANDS))
+        memory = draw(st.integers(0, 5))
+        depth = info.depth(p.Memory(memory)) if memory < 5 else 4
+        address = draw(st.one_of(st.integers(0, depth), st.integers(0, 2**32 - 1)))
+        if ftype is p.FrameType.WRITE and memory < 5 and draw(st.booleans()):
+            wb = info.word_bytes(p.Memory(memory))
+            bits = info.word_bits(p.Memory(memory))
+            words = draw(st.lists(st.integers(0, 2**bits - 1), max_size=6))
+            payload = bytes([memory]) + address.to_bytes(4, "little") + b"".join(
+                w.to_bytes(wb, "little") for w in words)
+        elif ftype is p.FrameType.RUN and draw(st.booleans()):
+            # streamed with no input: the run waits, so later replies do not depend on timing
+            payload = p.RunCommand(draw(st.integers(0, 50)), p.RunFlags.STREAMED).encode()
+        elif ftype is p.FrameType.READ and draw(st.booleans()):
+            payload = p.MemoryRead(p.Memory(min(memory, 4)), min(address, depth),
+                                   draw(st.integers(0, 8))).encode()
+        else:
+            payload = draw(st.binary(max_size=12))
+        frames.append(p.encode_frame(ftype, draw(st.sampled_from([seq, 0])), payload))
+    return frames
+
+
+_INFO = device_info(TINY, 12_000_000, 12)
+
+
+@settings(max_examples=12, deadline=None)
+@given(_command_frames())
+def test_decoder_equals_the_board_on_any_command_sequence(wires: list[bytes]) -> None:
+    _, want = _board_replies(wires)
+    assert _Device(_INFO).replies(wires) == want
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _load(info: p.BuildInfo, spec: CoreSpec, image) -> list[list[bytes]]:  # noqa: ANN001
+    """The frames of a session opening and loading ``image`` (as Session.load sends them),
+    one phase each: a host waits for each reply before its next command."""
+    frames = [p.encode_frame(p.FrameType.HELLO, 1, bytes([1])),
+              p.encode_frame(p.FrameType.RESET, 2, bytes([p.ResetScope.ALL]))]
+    for k, (memory, address, words) in enumerate(_regions(image.commands(spec))):
+        frames.append(p.encode_frame(p.FrameType.WRITE, 3 + k, p.MemoryWrite(
+            memory, address, words).encode(info)))
+    return [[f] for f in frames]
+
+
+def _board_phases(spec: CoreSpec, phases: list[list[bytes]], core: str = RTL) -> list[list[bytes]]:
+    """What the virtual board sends in each phase when it runs until it has nothing to do."""
+    sent: list[bytes] = []
+    board = _virtual(spec, sent.append, core=core)
+    out = []
+    for phase in phases:
+        for wire in phase:
+            board.receive(wire)
+        while board.tick():
+            pass
+        out.append(list(sent))
+        sent.clear()
+    return out
+
+
+def _split(frames: list[bytes]) -> list[bytes]:
+    """One list of wire frames out of what a device sent (which may join several)."""
+    return [f + b"\0" for chunk in frames for f in chunk.split(b"\0") if f]
+
+
+def _by_kind(frames: list[bytes]) -> dict[tuple[int, int], list[bytes]]:
+    """Frames grouped by type (and, for ERROR, the type it answers): the order within a
+    group is the protocol's, the interleaving of groups depends on timing."""
+    groups: dict[tuple[int, int], list[bytes]] = {}
+    for wire in _split(frames):
+        frame = p.decode_frame(wire[:-1])
+        cause = frame.payload[1] if frame.type is p.FrameType.ERROR else 0
+        groups.setdefault((int(frame.type), cause), []).append(wire)
+    return groups
+
+
+def _same_phases(got: list[list[bytes]], want: list[list[bytes]]) -> None:
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        gk, wk = _by_kind(g), _by_kind(w)
+        assert gk.keys() == wk.keys(), f"phase {k}: gateware sent {sorted(gk)}, board {sorted(wk)}"
+        for key in wk:
+            for n, (a, b) in enumerate(zip(gk[key], wk[key], strict=True)):
+                assert a == b, (f"phase {k}, frame {n} of type {key}: gateware "
+                                f"{p.decode_frame(a[:-1])} vs board {p.decode_frame(b[:-1])}")
+
+
+def _cmd(seq: int, frame_type: p.FrameType, payload: bytes = b"") -> bytes:
+    return p.encode_frame(frame_type, seq, payload)
+
+
+def test_unstreamed_run_sends_what_the_board_sends() -> None:
+    """A free-standing run of 150 steps (OUTPUT frames of 64, 64 and 22 steps), the state and
+    learnt weights read back after it, a RUN refused while busy and a STOP mid-run."""
+    image = random_image(TINY, seed=7, bias=40, n_synapses=100)
+    info = _INFO
+    syn = p.MemoryRead(p.Memory.SYNAPSE, 0, TINY.n_synapses).encode()
+    state = p.MemoryRead(p.Memory.STATE, 0, TINY.n_neurons).encode()
+    phases = [
+        *_load(info, TINY, image),
+        [_cmd(60, p.FrameType.RUN, p.RunCommand(150).encode())],
+        [_cmd(61, p.FrameType.STATUS)], [_cmd(62, p.FrameType.READ, syn)],
+        [_cmd(63, p.FrameType.READ, state)], [_cmd(64, p.FrameType.RESEND, bytes([1]))],
+        [_cmd(65, p.FrameType.RESEND, bytes([9]))],
+        [_cmd(66, p.FrameType.RUN, p.RunCommand(0, p.RunFlags.STREAMED).encode())],
+        [_cmd(67, p.FrameType.RUN, p.RunCommand(5).encode())],  # BUSY
+        [_cmd(68, p.FrameType.STOP)], [_cmd(69, p.FrameType.STATUS)],
+    ]
+    want = _board_phases(TINY, phases)
+    run_phase = len(phases) - 10
+    outputs = [p.decode_frame(w[:-1]) for w in _split(want[run_phase])]
+    blocks = [p.SpikeBlock.decode(f.payload, info.neuron_id_bits) for f in outputs
+              if f.type is p.FrameType.OUTPUT]
+    assert [b.n_steps for b in blocks] == [64, 64, 22]
+    assert sum(b.n_spikes for b in blocks) > 50, "the network should fire"
+    _same_phases(_Device(info).phases(phases), want)
+
+
+def _streamed_phases(info: p.BuildInfo, spec: CoreSpec, image, steps: int,  # noqa: ANN001
+                     block_steps: int, seed: int) -> list[list[bytes]]:
+    inputs = random_inputs(image.n_inputs, steps, seed)
+    blocks = list(p.split_spike_blocks(0, inputs, info.input_id_bits, max_steps=block_steps))
+    wires = [p.encode_frame(p.FrameType.INPUT, k % 256, b.encode(info.input_id_bits))
+             for k, b in enumerate(blocks)]
+    phases = [*_load(info, spec, image),
+              [_cmd(80, p.FrameType.RUN, p.RunCommand(steps, p.RunFlags.STREAMED).encode())]]
+    # as a host with input_slots credits sends them
+    for k in range(0, len(wires), info.input_slots):
+        phases.append(wires[k:k + info.input_slots])
+    phases.append([_cmd(81, p.FrameType.STATUS)])
+    phases.append([_cmd(82, p.FrameType.READ, p.MemoryRead(p.Memory.SYNAPSE, 0,
+                                                           spec.n_synapses).encode())])
+    return phases
+
+
+def test_streamed_run_sends_what_the_board_sends() -> None:
+    image = random_image(TINY, seed=3, bias=10, n_synapses=100)
+    phases = _streamed_phases(_INFO, TINY, image, steps=120, block_steps=16, seed=5)
+    _same_phases(_Device(_INFO).phases(phases), _board_phases(TINY, phases))
+
+
+def test_input_frames_out_of_order_are_answered_as_the_board_answers() -> None:
+    """Go-back-N: a lost frame (SEQ_GAP once, then silence), a duplicate (CREDIT), a block
+    that does not start at the next step, malformed blocks (BAD_MESSAGE at the offset
+    SpikeBlock.decode names), an input id beyond n_inputs, input with no run, and STOP."""
+    info = _INFO
+    image = random_image(TINY, seed=11, n_synapses=60)
+    ib = info.input_id_bits
+    block = [p.SpikeBlock(8 * k, tuple(np.array([k % 4, 5], np.int32) for _ in range(8)))
+             .encode(ib) for k in range(4)]
+    frame = lambda seq, payload: p.encode_frame(p.FrameType.INPUT, seq, payload)  # noqa: E731
+    phases = [
+        *_load(info, TINY, image),
+        [frame(0, block[0])],  # no run yet: NOT_RUNNING
+        [_cmd(70, p.FrameType.RUN, p.RunCommand(0, p.RunFlags.STREAMED).encode())],
+        [frame(0, block[0])],
+        [frame(2, block[2]), frame(3, block[3])],  # 1 lost: one SEQ_GAP, then silence
+        [frame(0, block[0])],  # a duplicate: CREDIT
+        [frame(1, block[2])],  # wrong first step
+        [frame(1, block[1][:5])],  # cut in n_steps
+        [frame(1, block[1][:9])],  # cut in a record's ids
+        [frame(1, block[1][:6] + bytes([0xFF] * 5 + [1]))],  # varint longer than 5 bytes
+        [frame(1, block[1][:6] + bytes([8 << 2]))],  # record beyond the block's steps
+        [frame(1, block[1][:6] + bytes([3, 0x80]))],  # count varint cut
+        [frame(1, block[1][:6] + bytes([0, 9]))],  # input id 9 >= n_inputs
+        [frame(1, block[1][:4] + bytes([0, 0x80]))],  # continued with 0 steps
+        [frame(1, block[1]), frame(2, block[2])],
+        [_cmd(71, p.FrameType.STOP)], [_cmd(72, p.FrameType.STATUS)],
+        [frame(3, block[3])],  # after STOP: NOT_RUNNING
+    ]
+    want = _board_phases(TINY, phases)
+    kinds = {p.decode_frame(w[:-1]).payload[0] for ph in want for w in _split(ph)
+             if w[0] != 0 and p.decode_frame(w[:-1]).type is p.FrameType.ERROR}
+    assert {p.ErrorCode.NOT_RUNNING, p.ErrorCode.SEQ_GAP, p.ErrorCode.STEP_MISMATCH,
+            p.ErrorCode.BAD_MESSAGE} <= kinds
+    _same_phases(_Device(info).phases(phases), want)
