@@ -61,6 +61,10 @@ class SpikeCore(wiring.Component):
             "spike_in": In(stream.Signature(spike_in_layout(spec))),
             "spike_out": Out(stream.Signature(spike_out_layout(spec))),
             "busy": Out(1),
+            # between runs: back to a fresh core's dynamic state (delay ring, traces, spike
+            # flags and ring position zero), what a reset of everything needs besides the
+            # memories the command stream writes
+            "clear": In(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -142,11 +146,16 @@ class SpikeCore(wiring.Component):
             learn.w.eq(cur.weight), learn.w_min.eq(stdp.w_min), learn.w_max.eq(stdp.w_max),
         ]
 
+        n_clear = max(spec.ring_depth << nb, n_src, n)
+        clear_at = Signal(range(n_clear + 1))
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.cmd.ready.eq(1)
+                m.d.comb += self.cmd.ready.eq(~self.clear)
                 c = self.cmd.payload
-                with m.If(self.cmd.valid):
+                with m.If(self.clear):
+                    m.d.sync += clear_at.eq(0)
+                    m.next = "CLEAR"
+                with m.Elif(self.cmd.valid):
                     with m.Switch(c.op):
                         with m.Case(Op.NEURON_PARAMS):
                             m.d.comb += [params_wr.en.eq(1), params_wr.addr.eq(c.addr),
@@ -169,6 +178,20 @@ class SpikeCore(wiring.Component):
                         with m.Case(Op.READ_SYNAPSE, Op.READ_STATE):
                             m.d.sync += [raddr.eq(c.addr), rop.eq(c.op)]
                             m.next = "READ_WAIT"
+
+            with m.State("CLEAR"):  # one address of every dynamic memory per clock
+                m.d.comb += [self.busy.eq(1),
+                             ring_wr.en.eq(clear_at < (spec.ring_depth << nb)),
+                             ring_wr.addr.eq(clear_at), ring_wr.data.eq(0),
+                             x_wr.en.eq(clear_at < n_src), x_wr.addr.eq(clear_at),
+                             x_wr.data.eq(0),
+                             flags_wr.en.eq(clear_at < n_src), flags_wr.addr.eq(clear_at),
+                             flags_wr.data.eq(0),
+                             y_wr.en.eq(clear_at < n), y_wr.addr.eq(clear_at), y_wr.data.eq(0)]
+                m.d.sync += clear_at.eq(clear_at + 1)
+                with m.If(clear_at == n_clear - 1):
+                    m.d.sync += slot.eq(0)
+                    m.next = "IDLE"
 
             with m.State("READ_WAIT"):
                 m.d.comb += [syn_rd.addr.eq(raddr), state_rd.addr.eq(raddr)]

@@ -46,6 +46,7 @@ def add_protocol_path(m: Module, spec: CoreSpec, info: p.BuildInfo) -> tuple[Def
     wiring.connect(m, core.resp, decoder.resp)
     wiring.connect(m, decoder.spike_in, core.spike_in)
     wiring.connect(m, core.spike_out, decoder.spike_out)
+    m.d.comb += [core.clear.eq(decoder.core_clear), decoder.core_busy.eq(core.busy)]
     return deframer, framer
 
 

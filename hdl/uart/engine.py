@@ -112,6 +112,8 @@ class ProtocolEngine(wiring.Component):
             "resp": In(stream.Signature(spec.cmd_data_bits)),
             "spike_in": Out(stream.Signature(spike_in_layout(spec))),
             "spike_out": In(stream.Signature(spike_out_layout(spec))),
+            "core_clear": Out(1),
+            "core_busy": In(1),
             "idle": Out(1),
         })
 
@@ -374,7 +376,7 @@ class _BlockCheck:
                                  self.ids_at.eq(at + 1), self.bad.eq(0), self.half.eq(0)]
         with m.Else():  # ids
             if nb_ids == 2:
-                whole = ~self.half
+                whole = self.half  # the high byte completes the id
                 the_id = Cat(self.lo, byte)
                 m.d.sync += [self.half.eq(~self.half), self.lo.eq(byte)]
             else:
@@ -718,7 +720,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
                     m.next = "FIXED"
                 with m.Else():
                     m.d.sync += [clear_mem.eq(0), clear_addr.eq(0)]
-                    m.next = "CLEAR"
+                    m.next = "CLEAR_CORE"
             with m.Elif(ftype == p.FrameType.WRITE):
                 m.d.sync += cached.eq(0)
                 with m.If((plen == 0) | ((plen >= 1) & ~mem_ok)):
@@ -777,7 +779,15 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
                 m.d.sync += [rlen.eq(len(status)), i.eq(0)]
                 m.next = "PUSH"
 
-        with m.State("CLEAR"):  # RESET ALL: every memory as a fresh core has it
+        with m.State("CLEAR_CORE"):  # RESET ALL: the core's dynamic state first
+            m.d.comb += e.core_clear.eq(1)
+            m.next = "CLEAR_WAIT"
+
+        with m.State("CLEAR_WAIT"):
+            with m.If(~e.core_busy):
+                m.next = "CLEAR"
+
+        with m.State("CLEAR"):  # then every memory as a fresh core has it
             m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[clear_mem]),
                          e.cmd.payload.addr.eq(clear_addr),
                          e.cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
@@ -1164,7 +1174,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
                 m.next = "STEP_END"
 
         with m.State("CLOSE"):  # the block header, then the frame to the transmitter
-            header = Array(_bytes(o_first) + _bytes(Cat(o_steps[:15], o_cont), 2))
+            n_field = Cat(o_steps, Const(0, 15 - len(o_steps)), o_cont)  # CONTINUED: bit 15
+            header = Array(_bytes(o_first) + _bytes(n_field, 2))
             m.d.comb += [win_wr.addr.eq(Cat(hw, Const(0, 7), o_slot[:r.out_bits])),
                          win_wr.data.eq(header[hw]), win_wr.en.eq(hw < 6)]
             m.d.sync += hw.eq(hw + 1)

@@ -285,7 +285,7 @@ def _load(info: p.BuildInfo, spec: CoreSpec, image) -> list[list[bytes]]:  # noq
     frames = [p.encode_frame(p.FrameType.HELLO, 1, bytes([1])),
               p.encode_frame(p.FrameType.RESET, 2, bytes([p.ResetScope.ALL]))]
     for k, (memory, address, words) in enumerate(_regions(image.commands(spec))):
-        frames.append(p.encode_frame(p.FrameType.WRITE, 3 + k, p.MemoryWrite(
+        frames.append(p.encode_frame(p.FrameType.WRITE, (3 + k) % 256, p.MemoryWrite(
             memory, address, words).encode(info)))
     return [[f] for f in frames]
 
@@ -383,6 +383,10 @@ def _streamed_phases(info: p.BuildInfo, spec: CoreSpec, image, steps: int,  # no
 def test_streamed_run_sends_what_the_board_sends() -> None:
     image = random_image(TINY, seed=3, bias=10, n_synapses=100)
     phases = _streamed_phases(_INFO, TINY, image, steps=120, block_steps=16, seed=5)
+    # loaded and run again: RESET ALL leaves no trace, delay ring or ring position behind
+    again = _streamed_phases(_INFO, TINY, random_image(TINY, seed=4, bias=10, n_synapses=90),
+                             steps=40, block_steps=16, seed=6)
+    phases += again
     _same_phases(_Device(_INFO).phases(phases), _board_phases(TINY, phases))
 
 
@@ -411,9 +415,10 @@ def test_input_frames_out_of_order_are_answered_as_the_board_answers() -> None:
         [frame(1, block[1][:6] + bytes([3, 0x80]))],  # count varint cut
         [frame(1, block[1][:6] + bytes([0, 9]))],  # input id 9 >= n_inputs
         [frame(1, block[1][:4] + bytes([0, 0x80]))],  # continued with 0 steps
-        [frame(1, block[1]), frame(2, block[2])],
+        [frame(1, block[1]), frame(2, p.SpikeBlock(16, ()).encode(ib))],  # an empty block
+        [frame(3, block[2])],
         [_cmd(71, p.FrameType.STOP)], [_cmd(72, p.FrameType.STATUS)],
-        [frame(3, block[3])],  # after STOP: NOT_RUNNING
+        [frame(4, block[3])],  # after STOP: NOT_RUNNING
     ]
     want = _board_phases(TINY, phases)
     kinds = {p.decode_frame(w[:-1]).payload[0] for ph in want for w in _split(ph)
@@ -421,3 +426,31 @@ def test_input_frames_out_of_order_are_answered_as_the_board_answers() -> None:
     assert {p.ErrorCode.NOT_RUNNING, p.ErrorCode.SEQ_GAP, p.ErrorCode.STEP_MISMATCH,
             p.ErrorCode.BAD_MESSAGE} <= kinds
     _same_phases(_Device(info).phases(phases), want)
+
+
+# Two-byte ids both ways, and a step with more spikes than one frame holds (CONTINUED).
+WIDE = CoreSpec(n_neurons=520, n_inputs=300, n_synapses=64, v_bits=12, i_bits=12, w_bits=6,
+                acc_bits=12, trace_bits=6, ref_bits=3, delay_bits=2, name="wide")
+
+
+def test_two_byte_ids_and_a_step_over_two_frames() -> None:
+    from toolchain.targets.fpga.image import CoreImage, StdpParams
+
+    info = device_info(WIDE, 12_000_000, 12)
+    assert info.neuron_id_bytes == 2 and info.input_id_bytes == 2
+    n = WIDE.n_neurons
+    rng = np.random.default_rng(4)
+    image, _ = CoreImage.from_synapses(  # most neurons fire together every other step
+        neurons={"v_thresh": np.full(n, 30), "v_reset": np.zeros(n, np.int64),
+                 "bias": np.full(n, 20), "leak_shift": np.full(n, 4),
+                 "syn_shift": np.full(n, 2), "refrac": np.zeros(n, np.int64)},
+        n_inputs=WIDE.n_inputs, source=rng.integers(n, n + WIDE.n_inputs, 40),
+        target=rng.integers(0, n, 40), weight=np.full(40, 30), delay=np.ones(40, np.int64),
+        plastic=np.zeros(40, bool), stdp=StdpParams(enable=False))
+    phases = _streamed_phases(info, WIDE, image, steps=6, block_steps=3, seed=8)
+    want = _board_phases(WIDE, phases)
+    outputs = [p.decode_frame(w[:-1]) for ph in want for w in _split(ph)]
+    blocks = [p.SpikeBlock.decode(f.payload, info.neuron_id_bits) for f in outputs
+              if f.type is p.FrameType.OUTPUT]
+    assert any(b.continued for b in blocks), "a step of > 507 spikes must span two frames"
+    _same_phases(_Device(info, WIDE).phases(phases, max_cycles=100_000), want)

@@ -314,6 +314,11 @@ class VirtualBoard:
                     if not self.input_queue:
                         return False
                     self._block = self.input_queue.popleft()
+                    if not self._block.steps:  # nothing to compute: consumed at once
+                        self._block = None
+                        self.consumed_seq = p.seq_add(self.consumed_seq, 1)
+                        self._credit()
+                        return True
                 ids = self._block.steps[self.core.t - self._block.first_step]
             else:
                 ids = np.zeros(0, np.int32)

@@ -94,6 +94,7 @@ async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool,
         getattr(dut, f"{name}__payload").value = 0
     dut.spike_out__ready.value = 1  # readback must not wait on a stalled spike stream
     dut.resp__ready.value = 0
+    dut.clear.value = 0  # the reset-of-everything sweep (used by the protocol engine)
     dut.rst.value = 1
     dut.clk.value = 0
     await Timer(1, unit="ns")
