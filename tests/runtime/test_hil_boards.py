@@ -1,6 +1,7 @@
-"""The HIL suite (test_session.py) run unchanged against the rtl-sim board, as a user runs
-their own HIL tests: ``pytest --board rtl-sim``.  The default run of the suite covers the
-virtual board; this one makes every spike and weight it compares come from the gateware."""
+"""The HIL suite (test_session.py) run unchanged against the rtl-sim board (the device's
+Verilog under Verilator, its UART pins bridged to a pty), as a user runs their own HIL tests:
+``pytest --board rtl-sim``.  The default run of the suite covers the virtual board; this one
+makes every frame, spike and weight it compares come from the gateware."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def test_hil_suite_passes_unchanged_on_rtl_sim(tmp_path: Path) -> None:
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None
     counts = {k: int(suite.get(k, "0")) for k in ("tests", "failures", "errors", "skipped")}
-    # every HIL test ran on the gateware: none skipped because it could not
+    # every HIL test ran on the gateware, except those that reach into a Python board
+    # (slowing its steps, power-cycling it), which skip saying so
     assert counts["tests"] >= 8 and counts["failures"] == counts["errors"] == 0
-    assert counts["skipped"] == 0, proc.stdout[-3000:]
+    reasons = [s.get("message", "") for s in suite.iter("skipped")]
+    assert len(reasons) == counts["skipped"] <= 2, proc.stdout[-3000:]
+    assert all("'rtl-sim' board" in r for r in reasons), reasons

@@ -1,5 +1,6 @@
-"""The rtl-sim board: the host talks to the core's RTL (simulated) through the whole
-protocol stack; spikes and learnt weights equal the golden model's."""
+"""The virtual board's Python protocol engine in front of the core's RTL (Amaranth
+simulator, ``ServedBoard(core=RTL)``): the reference the gateware engine is compared with
+byte for byte; spikes and learnt weights equal the golden model's."""
 
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ from toolchain.runtime import protocol as p
 
 
 def test_handshake(board, board_session):
-    assert board.kind == "rtl-verilator"
+    assert board.kind == "rtl-sim"
     assert board_session.info.build_id == p.spec_build_id(board.spec)
     assert board_session.info.baud == board.served.info.baud
 
@@ -135,8 +135,8 @@ def test_pytest_plugin_serves_it_as_board_rtl_verilator(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
          "-p", "no:spikeforge", "-p", "toolchain.runtime.pytest_plugin",
-         "--board", "rtl-verilator", "test_hil.py"],
+         "--board", "rtl-sim", "test_hil.py"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "1 passed, 1 skipped" in proc.stdout, proc.stdout[-3000:]
-    assert "the 'rtl-verilator' board cannot be power-cycled from a test yet" in proc.stdout
+    assert "the 'rtl-sim' board cannot be power-cycled from a test yet" in proc.stdout

@@ -48,7 +48,7 @@ def flash(board: str, port: str | None, bitstream: Path | None, persist: bool,
 # pseudo-terminal, so any baud is accepted and nothing is flashed.
 PTY_BOARDS = {
     VIRTUAL: "golden model",
-    RTL_SIM: "core RTL, simulated",
+    RTL_SIM: "device Verilog (protocol engine + core) under Verilator, UART pins on the pty",
 }
 
 
@@ -129,8 +129,8 @@ class _Progress:
 @click.command("run", context_settings={"ignore_unknown_options": True,
                                         "allow_interspersed_args": False})
 @click.option("--board", "-b", default=VIRTUAL, show_default=True,
-              help="'virtual' (golden model on a pty), 'rtl-sim' (the core's RTL simulated, "
-              "on a pty), or a real board's name")
+              help="'virtual' (golden model on a pty), 'rtl-sim' (the device's Verilog under "
+              "Verilator, its UART pins on a pty), or a real board's name")
 @click.option("--port", "-p", default=None, help="serial port of a real board")
 @click.option("--baud", default=1_000_000, show_default=True)
 @click.option("--preset", default="tiny", show_default=True,
@@ -151,7 +151,8 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
 
     served = None
     if board in (VIRTUAL, RTL_SIM):
-        from toolchain.runtime.virtual import MODEL, RTL, ServedBoard
+        from toolchain.runtime.verilator_board import VerilatorBoard
+        from toolchain.runtime.virtual import MODEL, ServedBoard
         from toolchain.targets.fpga.spec import SpecError
         from toolchain.targets.fpga.spec import preset as get_preset
 
@@ -159,7 +160,10 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
             spec = get_preset(preset)
         except SpecError as e:
             raise click.BadParameter(str(e), param_hint="'--preset'") from None
-        served = ServedBoard(spec, core=MODEL if board == VIRTUAL else RTL).start()
+        if board == VIRTUAL:
+            served = ServedBoard(spec, core=MODEL).start()
+        else:
+            served = VerilatorBoard(spec).start()
         port = served.path
     elif port is None:
         from toolchain.boards import BoardError, get_board

@@ -4,7 +4,7 @@ the pty server drives (``receive``, ``tick``, ``busy``).
 
 Served on a pty (``ServedBoard(spec, core="gateware")``) it lets the host's Session talk to
 the gateware's own protocol implementation (``hdl/uart/engine.py``) instead of the Python
-engine of the virtual board, without a Verilog build; the ``rtl-verilator`` board runs the
+engine of the virtual board, without a Verilog build; the ``rtl-sim`` board runs the
 same gateware's Verilog through its UART pins, much faster.
 """
 

@@ -2,8 +2,7 @@
 board (default), the simulated RTL, or a real board on a serial port.
 
     pytest --board virtual                       # golden model on a pty (default)
-    pytest --board rtl-sim                       # the core's RTL, simulated, on a pty
-    pytest --board rtl-verilator                 # the device's Verilog under Verilator
+    pytest --board rtl-sim                       # the device's Verilog under Verilator
     pytest --board icebreaker --port /dev/ttyUSB1
 
 Fixtures: ``board`` (a :class:`BoardEndpoint`: where to connect and which core build it
@@ -25,9 +24,8 @@ if TYPE_CHECKING:
     from toolchain.targets.fpga.spec import CoreSpec
 
 VIRTUAL = "virtual"
-RTL_SIM = "rtl-sim"
 # the device's generated Verilog (protocol engine and core) under Verilator, pins on a pty
-RTL_VERILATOR = "rtl-verilator"
+RTL_SIM = "rtl-sim"
 
 
 @dataclass
@@ -51,8 +49,8 @@ class BoardEndpoint:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spikeforge", "spikeforge hardware-in-the-loop")
     group.addoption("--board", default=VIRTUAL,
-                    help="board for HIL tests: 'virtual' (default), 'rtl-sim', "
-                    "'rtl-verilator', or a board name (then --port is required)")
+                    help="board for HIL tests: 'virtual' (default), 'rtl-sim' (the device's "
+                    "Verilog under Verilator), or a board name (then --port is required)")
     group.addoption("--port", default=None, help="serial port of the board for HIL tests")
     group.addoption("--board-preset", default="tiny",
                     help="core build the virtual board serves (a spec preset name)")
@@ -67,15 +65,15 @@ def board(request: pytest.FixtureRequest) -> Iterator[BoardEndpoint]:
     # defaults too, so the fixtures also work imported into a conftest without the plugin
     kind = request.config.getoption("--board", default=VIRTUAL)
     port = request.config.getoption("--port", default=None)
-    if kind in (VIRTUAL, RTL_SIM):
-        from toolchain.runtime.virtual import MODEL, RTL, ServedBoard
+    if kind == VIRTUAL:
+        from toolchain.runtime.virtual import MODEL, ServedBoard
         from toolchain.targets.fpga.spec import preset
 
         spec = preset(request.config.getoption("--board-preset", default="tiny"))
-        with ServedBoard(spec, core=MODEL if kind == VIRTUAL else RTL) as served:
+        with ServedBoard(spec, core=MODEL) as served:
             yield BoardEndpoint(kind, served.path, spec, served)
         return
-    if kind == RTL_VERILATOR:
+    if kind == RTL_SIM:
         from toolchain.runtime.verilator_board import VerilatorBoard
         from toolchain.targets.fpga.spec import preset
 
