@@ -212,8 +212,43 @@ def latency_table(session: Session, spec: CoreSpec) -> None:
           "the wire; paced: measured through a line paced at that baud)")
 
 
+def gateware_table(spec: CoreSpec, n_steps: int = 500) -> None:
+    """The echo network streamed through the device's Verilog under Verilator (rtl-sim:
+    protocol engine and core in gateware, bits on the UART pins), against the virtual board
+    in the same run: what a simulated-RTL hardware-in-the-loop test costs."""
+    from toolchain.runtime.verilator_board import VerilatorBoard
+
+    print(f"\nGateware under Verilator (rtl-sim, '{spec.name}', UART pins at the device's "
+          f"baud) vs the virtual board, echo network, {n_steps} steps, median of 3")
+    print(f"{'spikes/step':>12} {'board':>8} {'wall s':>8} {'steps/s':>9} {'spikes/s':>10} "
+          f"{'x virtual':>10}")
+    n = 100
+    rows: dict[float, dict[str, float]] = {}
+    for name, make in (("virtual", lambda: ServedBoard(spec, input_slots=7, output_window=7)),
+                       ("rtl-sim", lambda: VerilatorBoard(spec))):
+        with make() as served, Session.open(served.path) as session:
+            session.load(echo_image(spec, n), spec)
+            for rate in (1.0, 4.0):
+                steps = poisson_steps(n, rate, n_steps, seed=9)
+                walls = []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    result = session.run(n_steps, steps)
+                    walls.append(time.perf_counter() - t0)
+                echoed = sum(int(s.size) for s in result.steps[1:])
+                if echoed != sum(s.size for s in steps[:-1]):
+                    raise RuntimeError(f"{name}: echo network returned {echoed} spikes")
+                rows.setdefault(rate, {})[name] = statistics.median(walls)
+    for rate, walls in rows.items():
+        spikes = rate * n_steps
+        for name, wall in walls.items():
+            print(f"{rate:>12.1f} {name:>8} {wall:>8.2f} {n_steps / wall:>9,.0f} "
+                  f"{spikes / wall:>10,.0f} {wall / walls['virtual']:>9.1f}x")
+
+
 def main() -> None:
     efficiency_table()
+    gateware_table(ICE40UP5K)
     spec = ICE40UP5K
     with ServedBoard(spec, input_slots=8) as served, Session.open(served.path) as session:
         throughput_table(session, spec)
