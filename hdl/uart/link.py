@@ -194,7 +194,12 @@ FRAME_BYTE = data.StructLayout({"data": 8, "last": 1})
 
 class Framer(wiring.Component):
     """Frame body (type, seq, payload; ``last`` on the final byte) -> CRC appended, COBS
-    encoded, delimiter after: the bytes ``protocol.encode_frame`` produces."""
+    encoded, delimiter after: the bytes ``protocol.encode_frame`` produces.
+
+    The COBS block is held in a memory read synchronously, because iCE40 and ECP5 block RAM
+    cannot read in the same cycle: an asynchronous port would be built from ~2000
+    flip-flops.  The read address runs one byte ahead of the output (the first byte is
+    fetched while the code byte is offered), so the stream has no extra bubbles."""
 
     i: In(stream.Signature(FRAME_BYTE))
     o: Out(stream.Signature(8))
@@ -203,7 +208,7 @@ class Framer(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         m.submodules.block = block = Memory(shape=8, depth=254, init=[])
-        wr, rd = block.write_port(), block.read_port(domain="comb")
+        wr, rd = block.write_port(), block.read_port()  # rd.data: block[addr] a cycle ago
         count = Signal(range(255))  # bytes held in the current block
         sent = Signal(range(255))
         crc = Signal(16, init=CRC16_INIT)
@@ -212,6 +217,10 @@ class Framer(wiring.Component):
         empty_block = Signal()  # an empty block (code 0x01) must close the frame
         byte = Signal(8)
         take = Signal()
+        advance = Signal()  # a data byte leaves this cycle
+        # fetch the byte ``sent`` will point at next cycle, so rd.data is always block[sent]
+        # in DATA (``sent`` is 0 in CODE) and holds still while the output is stalled
+        m.d.comb += rd.addr.eq(Mux(advance, sent + 1, sent))
         # the encoder's input: body bytes, then the two CRC bytes (big-endian)
         with m.FSM():
             with m.State("FILL"):
@@ -248,7 +257,6 @@ class Framer(wiring.Component):
                 with m.If(self.o.ready):
                     m.next = "DATA"
             with m.State("DATA"):
-                m.d.comb += rd.addr.eq(sent)
                 with m.If(sent == count):
                     m.d.sync += count.eq(0)
                     with m.If(ending):
@@ -256,7 +264,8 @@ class Framer(wiring.Component):
                     with m.Else():
                         m.next = "FILL"
                 with m.Else():
-                    m.d.comb += [self.o.payload.eq(rd.data), self.o.valid.eq(1)]
+                    m.d.comb += [self.o.payload.eq(rd.data), self.o.valid.eq(1),
+                                 advance.eq(self.o.ready)]
                     with m.If(self.o.ready):
                         m.d.sync += sent.eq(sent + 1)
             with m.State("TAIL"):

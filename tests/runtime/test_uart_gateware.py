@@ -5,6 +5,8 @@ accepts (fuzzed with damaged frames), and the UART PHY carries every byte value.
 from __future__ import annotations
 
 import gc
+import random
+from collections.abc import Callable
 
 import pytest
 from amaranth.hdl import Module
@@ -54,31 +56,45 @@ def rtl_deframe(wire: bytes) -> list[tuple[bytes, bool]]:
 
 
 def rtl_frame(body: bytes, stall_every: int = 0) -> bytes:
+    """The framer's bytes for one frame body, the output stalled every ``stall_every``
+    cycles."""
+    return rtl_frames([body], lambda cycle: bool(stall_every and cycle % stall_every == 0))
+
+
+def rtl_frames(bodies: list[bytes], stall: Callable[[int], bool],
+               starve: Callable[[int], bool] = lambda cycle: False) -> bytes:
+    """The framer's bytes for ``bodies`` fed back to back, with the output's ready low on
+    cycles where ``stall(cycle)`` and the input's valid low where ``starve(cycle)``.  Checks
+    the stream rule on the way: an offered byte stays offered, unchanged, until taken."""
     dut = Framer()
+    stream = [(byte, k == len(body) - 1) for body in bodies for k, byte in enumerate(body)]
     out = bytearray()
 
     async def bench(ctx) -> None:  # noqa: ANN001
-        k, cycle = 0, 0
-        while True:
+        k, cycle, frames, held = 0, 0, 0, None
+        while frames < len(bodies):
             cycle += 1
-            stall = stall_every and cycle % stall_every == 0
-            ctx.set(dut.o.ready, 0 if stall else 1)
-            if k < len(body):
-                ctx.set(dut.i.payload, {"data": body[k], "last": int(k == len(body) - 1)})
+            stalled, starved = stall(cycle), starve(cycle)
+            ctx.set(dut.o.ready, 0 if stalled else 1)
+            if k < len(stream) and not starved:
+                ctx.set(dut.i.payload, {"data": stream[k][0], "last": int(stream[k][1])})
                 ctx.set(dut.i.valid, 1)
             else:
                 ctx.set(dut.i.valid, 0)
-            took = k < len(body) and ctx.get(dut.i.ready)
-            gave = ctx.get(dut.o.valid) and not stall
+            took = k < len(stream) and not starved and ctx.get(dut.i.ready)
+            offered = bool(ctx.get(dut.o.valid))
             byte = ctx.get(dut.o.payload)
+            if held is not None:
+                assert offered and byte == held, (
+                    f"cycle {cycle}: byte {held:#04x} offered under back-pressure, then "
+                    f"{'changed to ' + hex(byte) if offered else 'withdrawn'}")
+            held = byte if offered and stalled else None
             await ctx.tick()
-            if took:
-                k += 1
-            if gave:
+            k += bool(took)
+            if offered and not stalled:
                 out.append(byte)
-                if byte == 0:
-                    return
-            assert cycle < 20 * (len(body) + 10), "framer hung"
+                frames += byte == 0
+            assert cycle < 20 * (len(stream) + 10 * len(bodies)), "framer hung"
 
     _simulate(dut, bench)
     return bytes(out)
@@ -96,6 +112,19 @@ def test_framer_writes_what_encode_frame_writes(body: bytes) -> None:
        st.binary(max_size=300).map(lambda b: b.replace(b"\x01", b"\x00")))
 def test_framer_matches_on_random_bodies(ftype: p.FrameType, seq: int, payload: bytes) -> None:
     assert rtl_frame(bytes([ftype, seq]) + payload) == p.encode_frame(ftype, seq, payload)
+
+
+def test_framer_under_random_back_pressure_and_input_gaps() -> None:
+    rng = random.Random(7)
+    frames = [(p.FrameType.OUTPUT, 1, bytes(rng.choice((0, 1, 0x55, 0xFF)) for _ in range(600))),
+              (p.FrameType.STATUS, 2, b""),
+              (p.FrameType.WRITE, 3, bytes(rng.randrange(1, 256) for _ in range(252))),
+              (p.FrameType.READ, 4, bytes(range(256)) * 2)]
+    bodies = [bytes([ftype, seq]) + payload for ftype, seq, payload in frames]
+    ready = [rng.random() < 0.5 for _ in range(20_000)]
+    gaps = [rng.random() < 0.3 for _ in range(20_000)]
+    got = rtl_frames(bodies, lambda c: not ready[c % len(ready)], lambda c: gaps[c % len(gaps)])
+    assert got == b"".join(p.encode_frame(*frame) for frame in frames)
 
 
 def test_deframer_accepts_good_frames_and_flags_damaged_ones() -> None:
