@@ -11,16 +11,22 @@
    in the cocotb tests) against neurons and synaptic events, and the step time at fmax;
    peer: NeuroCoreX's fixed 10,000-cycle step.
 
+A board whose design does not fit (nextpnr runs out of cells) gets a "does not fit" row with
+the utilisation nextpnr printed, and the other boards are still built.
+
     python -m benchmarks.bench_fpga [--skip-builds]   (then: the last builds' reports)
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
+import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +34,7 @@ from hdl.spikecore.board import BuildReport, build_bitstream
 from hdl.spikecore.tb.networks import random_image, random_inputs
 from hdl.spikecore.tools import BUILD_ROOT
 from hdl.spikecore.verify import ODD, simulator_available, verify
-from toolchain.boards import load_boards
+from toolchain.boards import BoardSpec, load_boards
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.power import power_model
 from toolchain.targets.fpga.spec import ICE40UP5K, CoreSpec, preset
@@ -83,6 +89,67 @@ def rtl_simulation_speed() -> None:
     print(f"golden model: {2000 / statistics.median(times):,.0f} steps/s on the same network")
 
 
+# nextpnr's words when the design needs more cells than the device has (iCE40 and ECP5)
+_NO_FIT = re.compile(r"^ERROR: .*(no BELs remaining|Unable to place|failed to route)",
+                     flags=re.M | re.I)
+
+
+def utilisation(log: str) -> dict[str, tuple[int, int]]:
+    """Cell type -> (used, available) from the last "Device utilisation" report in a
+    nextpnr log (one after packing; a build that placed has another after routing)."""
+    block = log.split("Device utilisation:")[-1] if "Device utilisation:" in log else ""
+    used = {}
+    for line in block.splitlines()[1:]:
+        hit = re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", line)
+        if not hit:
+            break
+        used[hit[1]] = (int(hit[2]), int(hit[3]))
+    return used
+
+
+def does_not_fit(log: str) -> str | None:
+    """Why a failed nextpnr run could not fit the design, as nextpnr counted it:
+    "ICESTORM_LC 8494/5280 (160 %)", the overfull resources first, then the others in use.
+    None when it failed for another reason: that is a broken build, not a measurement."""
+    used = utilisation(log)
+    over = [k for k, (n, total) in used.items() if n > total]
+    if not over and not _NO_FIT.search(log):
+        return None
+    shown = over + [k for k, (n, _) in used.items() if n and k not in over
+                    and not k.startswith(("SB_IO", "SB_GB", "TRELLIS_IO", "DCC", "GSR"))]
+    return ", ".join(f"{k} {used[k][0]}/{used[k][1]} ({100 * used[k][0] // used[k][1]} %)"
+                     for k in shown) or "nextpnr could not place the design"
+
+
+def _saved(build_dir: Path) -> tuple[BuildReport | None, str | None]:
+    """The last build's report, or why it did not fit when its log is newer than the last
+    report that did (a failed build leaves the old report behind)."""
+    report, log = build_dir / "report.json", build_dir / "spikecore.tim"
+    if log.exists() and (not report.exists() or log.stat().st_mtime > report.stat().st_mtime):
+        reason = does_not_fit(log.read_text())
+        if reason:
+            return None, reason
+    if report.exists():
+        return BuildReport(**json.loads(report.read_text())), None
+    return None, None
+
+
+def _build(board: BoardSpec, build_dir: Path) -> tuple[BuildReport | None, str | None]:
+    """Build ``board``; a nextpnr run that cannot fit the design gives the reason instead
+    of the report, any other failure raises."""
+    started = time.time()
+    try:
+        return build_bitstream(board, build_dir=build_dir), None
+    except subprocess.CalledProcessError:
+        log = build_dir / "spikecore.tim"
+        # a log older than this build is a previous run's: yosys failed before nextpnr ran
+        fresh = log.exists() and log.stat().st_mtime >= started
+        reason = does_not_fit(log.read_text()) if fresh else None
+        if reason is None:
+            raise
+        return None, reason
+
+
 def boards(skip_builds: bool) -> None:
     print("\n2. Boards: capacity and place-and-route (peer: NeuroCoreX on Artix-7)")
     print(f"{'board':<11} {'neurons':>7} {'synapses':>8} {'logic':>12} {'BRAM':>7} "
@@ -92,16 +159,21 @@ def boards(skip_builds: bool) -> None:
           f"{100.0:8.1f} {peer:12.1f} {1.0:12.1f}x")
     for board in load_boards().values():
         spec = preset(board.core)
-        saved = BUILD_ROOT / "bitstreams" / board.name / "report.json"
+        build_dir = BUILD_ROOT / "bitstreams" / board.name
+        head = f"{board.name:<11} {spec.n_neurons:>7} {spec.n_synapses:>8}"
         t0 = time.perf_counter()
-        if skip_builds and saved.exists():
-            r, note = BuildReport(**json.loads(saved.read_text())), "(last build)"
-        elif skip_builds:
-            print(f"{board.name:<11} {spec.n_neurons:>7} {spec.n_synapses:>8} (build skipped)")
-            continue
+        if skip_builds:
+            r, reason = _saved(build_dir)
+            note = "(last build)"
+            if r is None and reason is None:
+                print(f"{head} (build skipped)")
+                continue
         else:
-            r = build_bitstream(board)
+            r, reason = _build(board, build_dir)
             note = f"({time.perf_counter() - t0:.0f} s build)"
+        if r is None:
+            print(f"{head} does not fit: {reason}   {note}")
+            continue
         per_k = r.neurons / max(r.logic_cells, 1) * 1000
         print(f"{board.name:<11} {r.neurons:>7} {r.synapses:>8} "
               f"{r.logic_cells:>5}/{r.logic_total:<6} {r.block_ram:>3}/{r.block_ram_total:<3} "

@@ -1,0 +1,130 @@
+"""The FPGA benchmark's guard for a board whose design does not fit: nextpnr's utilisation
+is reported, the other boards are still measured, and other build failures still raise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+import benchmarks.bench_fpga as bench
+from hdl.spikecore.board import BuildReport
+from toolchain.boards import BoardSpec
+
+pytestmark = pytest.mark.hdl
+
+# the head and tail of a real nextpnr-ice40 run on an UP5K design that needs 8494 LCs
+OVERFULL_ICE40 = """\
+Info: Packing RAMs..
+Info: Constraining chains...
+Info:        4 LCs used to legalise carry chains.
+Info: Checksum: 0x0787861a
+
+Info: Device utilisation:
+Info: \t         ICESTORM_LC:    8494/   5280   160%
+Info: \t        ICESTORM_RAM:      25/     30    83%
+Info: \t               SB_IO:      21/     39    53%
+Info: \t               SB_GB:       2/      8    25%
+Info: \t        ICESTORM_DSP:       0/      8     0%
+Info: \t      ICESTORM_SPRAM:       0/      4     0%
+
+Info: Placed 0 cells based on constraints.
+ERROR: Unable to place cell 'f1.count_LC', no BELs remaining to implement cell type \
+'ICESTORM_LC'
+1 warning, 1 error
+"""
+
+# a routed ECP5 build: one report after packing, the figures again after routing
+FITTED_ECP5 = """\
+Info: Device utilisation:
+Info: \t          TRELLIS_IO:       6/    365     1%
+Info: \t                DCCA:       1/     56     1%
+Info: \t              DP16KD:     175/    208    84%
+Info: \t         TRELLIS_FF:    1170/  83640     1%
+Info: \t       TRELLIS_COMB:    3946/  83640     4%
+
+Info: Max frequency for clock '$glbnet$clk': 33.49 MHz (PASS at 25.00 MHz)
+"""
+
+ULX3S = BuildReport(board="ulx3s", core="ecp5-85f", bitstream="spikecore.bit",
+                    logic_cells=3946, logic_total=83640, flip_flops=1170, block_ram=175,
+                    block_ram_total=208, dsp=0, fmax_mhz=33.49, clock_mhz=25.0, neurons=1024,
+                    synapses=65536)
+
+
+def test_overfull_log_names_the_overfull_cells_first() -> None:
+    assert bench.does_not_fit(OVERFULL_ICE40) == (
+        "ICESTORM_LC 8494/5280 (160 %), ICESTORM_RAM 25/30 (83 %)")
+
+
+def test_a_fitted_log_or_another_error_is_not_a_fit_failure() -> None:
+    assert bench.utilisation(FITTED_ECP5)["DP16KD"] == (175, 208)
+    assert bench.does_not_fit(FITTED_ECP5) is None
+    assert bench.does_not_fit("ERROR: failed to parse JSON file 'spikecore.json'\n") is None
+
+
+def test_placement_error_without_a_report_still_counts() -> None:
+    log = "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'DP16KD'\n"
+    assert bench.does_not_fit(log) == "nextpnr could not place the design"
+
+
+def _touch(path: Path, text: str, mtime: float) -> None:
+    path.write_text(text)
+    os.utime(path, (mtime, mtime))
+
+
+def _fail_icebreaker(board: BoardSpec, build_dir: Path) -> BuildReport:
+    """What the platform flow leaves when nextpnr gives up: its log, and a failed script."""
+    if board.name == "ulx3s":
+        return ULX3S
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / "spikecore.tim").write_text(OVERFULL_ICE40)
+    raise subprocess.CalledProcessError(1, ["sh", "build_spikecore.sh"])
+
+
+def test_boards_reports_does_not_fit_and_builds_the_next_board(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(bench, "BUILD_ROOT", tmp_path)
+    monkeypatch.setattr(bench, "build_bitstream", _fail_icebreaker)
+    bench.boards(skip_builds=False)
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:]}
+    assert "does not fit: ICESTORM_LC 8494/5280 (160 %), ICESTORM_RAM 25/30 (83 %)" in (
+        rows["icebreaker"])
+    assert "3946/83640" in rows["ulx3s"] and "33.5" in rows["ulx3s"]
+
+
+def test_a_failure_before_nextpnr_raises_even_with_an_old_overfull_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "BUILD_ROOT", tmp_path)
+    old = tmp_path / "bitstreams" / "icebreaker"
+    old.mkdir(parents=True)
+    _touch(old / "spikecore.tim", OVERFULL_ICE40, 1_000_000)
+
+    def yosys_fails(board: BoardSpec, build_dir: Path) -> BuildReport:
+        if board.name == "ulx3s":
+            return ULX3S
+        raise subprocess.CalledProcessError(1, ["sh", "build_spikecore.sh"])
+
+    monkeypatch.setattr(bench, "build_bitstream", yosys_fails)
+    with pytest.raises(subprocess.CalledProcessError):
+        bench.boards(skip_builds=False)
+
+
+def test_skip_builds_prefers_a_newer_failed_log_to_an_older_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(bench, "BUILD_ROOT", tmp_path)
+    for name, tim, report_age, log_age in (("icebreaker", OVERFULL_ICE40, 1_000, 2_000),
+                                           ("ulx3s", FITTED_ECP5, 2_000, 1_000)):
+        d = tmp_path / "bitstreams" / name
+        d.mkdir(parents=True)
+        _touch(d / "report.json", json.dumps(asdict(ULX3S)), report_age)
+        _touch(d / "spikecore.tim", tim, log_age)
+    bench.boards(skip_builds=True)
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:]}
+    assert "does not fit: ICESTORM_LC 8494/5280" in rows["icebreaker"]
+    assert rows["icebreaker"].endswith("(last build)")
+    assert "3946/83640" in rows["ulx3s"]
