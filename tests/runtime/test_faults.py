@@ -156,3 +156,38 @@ def test_host_message_decoders_only_raise_message_errors(ftype: p.FrameType,
         decoders[ftype](payload)
     except p.MessageError:
         pass
+
+
+@pytest.mark.hdl
+@pytest.mark.parametrize("seed", [1, 2])
+def test_noisy_link_to_the_gateware_loses_nothing(seed: int) -> None:
+    """The same damaging link in front of rtl-sim: the device's Verilog under Verilator,
+    whose deframer, engine (reply cache, credits, go-back-N, output window) and framer are
+    the gateware's.  Every spike and weight arrives as the golden model gives them."""
+    from hdl.spikecore.verify import simulator_available
+    from toolchain.runtime.verilator_board import VerilatorBoard
+
+    reason = simulator_available("verilator")
+    if reason:
+        pytest.skip(reason)
+    image = random_image(TINY, seed=seed)
+    inputs = random_inputs(image.n_inputs, N_STEPS, seed=seed + 10)
+    want, want_w = golden(TINY, image, inputs)
+    plan = FaultPlan(seed=seed, flip_rate=2e-3, drop_rate=2e-3, burst_rate=0.02,
+                     spare_bytes=0)
+
+    def no_power_cycle() -> None:
+        raise AssertionError("this plan resets no board")
+
+    with VerilatorBoard(TINY) as served:
+        link = FaultyTransport(SerialTransport(served.path), plan, no_power_cycle)
+        session = Session(link, timeout=0.2, retries=30)
+        session.handshake()
+        with session:
+            session.load(image, TINY)
+            result = session.run(N_STEPS, inputs, block_steps=16)
+            weights = session.weights()
+    assert link.counts.flipped + link.counts.dropped + link.counts.bursts > 5
+    assert session.stats.bad_frames > 0 or session.stats.retries > 0
+    assert same_spikes(result.steps, want)
+    assert np.array_equal(weights, want_w)
