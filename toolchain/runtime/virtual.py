@@ -1,7 +1,8 @@
 """The ``virtual`` board: the device side of the protocol in front of the golden model of
 the FPGA core, served on a pseudo-terminal so the host talks to it exactly as to a real
-board (same framing, CRC, flow control and retransmission).  With ``core="rtl"`` (the
-``rtl-sim`` board) the core's RTL, simulated, computes instead of the golden model.
+board (same framing, CRC, flow control and retransmission).  With ``core="rtl"`` the core's
+RTL, simulated, computes instead of the golden model: the reference the gateware protocol
+engine (``hdl/uart/engine.py``, which the ``rtl-sim`` board runs) is compared with.
 
 Run one with ``python -m toolchain.runtime.virtual --preset tiny``: it prints the pty path
 to pass as ``--port``.  In tests, :func:`serve_in_thread` does the same in the background.
