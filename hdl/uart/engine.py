@@ -19,9 +19,10 @@ counters):
   input ids of the step from the INPUT block being played, collects its output spikes and
   encodes them as step records into the OUTPUT frame being built, cutting frames where
   ``split_spike_blocks`` cuts them.  Frames are kept in ``output_window + 1`` slots for RESEND.
-* **transmitter**: one queue of frame descriptors (a reply, an OUTPUT slot, or a small frame
-  held in the descriptor: CREDIT, ERROR) in the order they were made, so OUTPUT frames leave
-  before the CREDIT that follows them, as on the virtual board.
+* **transmitter**: sends BOOT after every reset (a host that sees it mid-session knows the
+  board lost everything), then one queue of frame descriptors (a reply, an OUTPUT slot, or
+  a small frame held in the descriptor: CREDIT, ERROR) in the order they were made, so
+  OUTPUT frames leave before the CREDIT that follows them, as on the virtual board.
 
 The big buffers have synchronous read ports (one cycle of latency) so synthesis can put them
 in block RAM.  Commands that arrive while the command unit still answers the previous one are
@@ -253,6 +254,10 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     with m.Else():
         m.d.comb += byte.eq(small_bytes[(idx - p.HEADER_SIZE)[:3]])
     with m.FSM(name="tx"):
+        with m.State("BOOT"):  # after every reset: BOOT(boot count 0), as a board powers up
+            m.d.sync += [*_assign(desc, small(p.FrameType.BOOT, 0, Const(0, 48), 4)),
+                         idx.eq(0), r.tx_frames.eq(1)]
+            m.next = "ADDR"
         with m.State("IDLE"):
             m.d.comb += r.tx_idle.eq(1)
             with m.If(fifo.r_rdy):

@@ -92,7 +92,13 @@ class _Device:
                 if valid:
                     got.append(byte)
 
+        boot: list[bytes] = []
+
         async def feed(ctx) -> None:  # noqa: ANN001
+            while not got.endswith(b"\0"):  # the BOOT after reset (_board_replies drops it)
+                await ctx.tick()
+            boot.append(bytes(got))
+            got.clear()
             for wire in frames:
                 for byte in wire:
                     ctx.set(self.deframer.i.payload, byte)
@@ -111,6 +117,8 @@ class _Device:
         sim.add_process(collect)
         sim.add_testbench(feed)
         sim.run()
+        assert boot == [p.encode_frame(p.FrameType.BOOT, 0, bytes(4))], \
+            "a device announces itself after reset"
         return out
 
 

@@ -80,6 +80,7 @@ class VirtualBoard:
         self.boot_count = 0
         self._lock = threading.RLock()
         self._power_up()
+        self._announce()
 
     # -- power and reset -------------------------------------------------------------------
     def _new_core(self) -> CoreModel | RtlCore:
@@ -113,7 +114,12 @@ class VirtualBoard:
         with self._lock:
             self.boot_count += 1
             self._power_up()
-            self._emit(p.FrameType.BOOT, 0, self.boot_count.to_bytes(4, "little"))
+            self._announce()
+
+    def _announce(self) -> None:
+        """BOOT, unprompted, as a board sends it after power-up (before a handshake a host
+        ignores it; after one, it means the board lost everything)."""
+        self._emit(p.FrameType.BOOT, 0, self.boot_count.to_bytes(4, "little"))
 
     def _reset_state(self) -> None:
         core = self.core
