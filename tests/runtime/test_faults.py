@@ -191,3 +191,29 @@ def test_noisy_link_to_the_gateware_loses_nothing(seed: int) -> None:
     assert session.stats.bad_frames > 0 or session.stats.retries > 0
     assert same_spikes(result.steps, want)
     assert np.array_equal(weights, want_w)
+
+
+@pytest.mark.hdl
+def test_gateware_reset_mid_run_is_reported_with_what_was_lost() -> None:
+    """rtl-sim put through reset mid-run (its bridge pulses rst): the gateware's BOOT stops
+    the run with an error that names the steps lost."""
+    from hdl.spikecore.verify import simulator_available
+    from toolchain.runtime.verilator_board import VerilatorBoard
+
+    reason = simulator_available("verilator")
+    if reason:
+        pytest.skip(reason)
+    image = random_image(TINY, seed=4)
+    inputs = random_inputs(image.n_inputs, 400, seed=5)
+    with VerilatorBoard(TINY) as served:
+        link = FaultyTransport(SerialTransport(served.path), FaultPlan(), served.power_cycle)
+        session = Session(link, timeout=0.2, retries=20)
+        session.handshake()
+        with session:
+            session.load(image, TINY)
+            link.plan.reset_after_bytes = link._passed + 600
+            with pytest.raises(BoardResetError) as e:
+                session.run(400, inputs)
+    msg = str(e.value)
+    assert "reset" in msg and "load the network again" in msg
+    assert "output lost from step" in msg and "to step 399" in msg

@@ -201,6 +201,14 @@ class VerilatorBoard:
             time.sleep(0.01)
         return self
 
+    def power_cycle(self) -> None:
+        """Reset the device as a power glitch would: its memories and run are lost, and it
+        sends BOOT (the bridge pulses ``rst`` on SIGUSR1)."""
+        if not self.running:
+            raise RuntimeError(f"the Verilator board on {self.path} is not running")
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGUSR1)
+
     def _log_tail(self, lines: int = 30) -> str:
         if self.run_dir is None or not (self.run_dir / "sim.log").exists():
             return "(no log)"
@@ -246,6 +254,9 @@ def _simulate() -> None:
 
     build_dir, run_dir = Path(sys.argv[1]), Path(sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: None)
+    # power_cycle signals the whole group: this process ignores it (and the simulator
+    # inherits the ignoring until the bridge installs its own handler)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     # a launcher that waits in sigwait has them blocked, and the mask is inherited
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     results = get_runner("verilator").test(

@@ -8,7 +8,7 @@ clock); Python wakes once per bit on the line, or once per few byte times while 
 works without talking.  While the device reports ``idle`` and nothing is on the line, the
 bridge blocks in ``select`` on the pty without advancing simulated time, so a board that
 waits for its host costs no CPU.  It stops when the pty hangs up (every host side closed) or
-on SIGTERM.
+on SIGTERM.  SIGUSR1 puts the device through reset, as a power glitch would.
 """
 
 from __future__ import annotations
@@ -170,6 +170,8 @@ async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design ha
     bit = divisor * period
     stopping = [False]
     previous = signal.signal(signal.SIGTERM, lambda *_: stopping.__setitem__(0, True))
+    resets = [0]  # SIGUSR1: a power glitch; the device goes through reset (and says BOOT)
+    previous_usr1 = signal.signal(signal.SIGUSR1, lambda *_: resets.__setitem__(0, resets[0] + 1))
 
     dut.rst.value = 1
     dut.rx.value = 1
@@ -197,6 +199,13 @@ async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design ha
     started, asleep = time.perf_counter(), 0.0
     try:
         while not stopping[0]:
+            if resets[0]:
+                resets[0] -= 1
+                dut.rst.value = 1
+                await ClockCycles(dut.clk, 4)
+                dut.rst.value = 0
+                settled, idle_looks = False, 0
+                continue
             if pending:
                 await rx.send(pending.pop(0))
                 settled, idle_looks = False, 0
@@ -223,6 +232,7 @@ async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design ha
     finally:
         stopping[0] = True
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGUSR1, previous_usr1)
 
     if tx.hangup:
         why = "the host side closed"
