@@ -52,9 +52,6 @@ READ_PAYLOAD = 7  # memory u8, address u32, count u16
 CONFIG_PAYLOAD = 8  # n_neurons u16, n_inputs u16, seed u32
 RUN_PAYLOAD = 5  # steps u32, flags u8
 SLOT = p.MAX_PAYLOAD  # bytes of one INPUT or OUTPUT slot: a whole payload
-# Ids of one step that fit a frame that holds nothing else (split_spike_blocks' ``fit``).
-SPLIT_FIT = {1: (p.MAX_PAYLOAD - p.BLOCK_HEADER_SIZE - 4) // 1,
-             2: (p.MAX_PAYLOAD - p.BLOCK_HEADER_SIZE - 4) // 2}
 # Frame descriptors in the transmitter's queue.
 KIND_REPLY, KIND_SLOT, KIND_SMALL = 0, 1, 2
 DESC = data.StructLayout({
@@ -78,6 +75,17 @@ def varint_len(value: Value) -> Value:
         if len(value) > 7 * k:
             n = n + (value[7 * k:] != 0)
     return n
+
+
+def record_header(value: Value, id_bytes: int, id_bits: int) -> tuple[Value, Value, Value,
+                                                                      Value]:
+    """(single, gap, id, short) of a step record's header varint (``encode_record``): with
+    two-byte ids the low bit flags a single spike whose id is in the header."""
+    if id_bytes == 2:
+        single, h = value[0], value[1:]
+    else:
+        single, h = Const(0, 1), value
+    return single, Mux(single, h[id_bits:], h[2:]), h[:id_bits], h[:2]
 
 
 def _check_info(spec: CoreSpec, info: p.BuildInfo) -> None:
@@ -224,8 +232,10 @@ def _assign(desc: Value, fields: list) -> list:
     return [getattr(desc, name).eq(value) for name, value in fields]
 
 
-def error_payload(code: p.ErrorCode, cause: int, detail: Value) -> Value:
-    return Cat(Const(int(code), 8), Const(cause, 8), detail[:32])
+def error_payload(code: Value | int, cause: int, detail: Value) -> Value:
+    """ErrorReply's bytes: code, the type it answers, detail (u32)."""
+    return Cat(Const(int(code), 8) if isinstance(code, int) else code[:8], Const(cause, 8),
+               detail[:32])
 
 
 # --------------------------------------------------------------------------- transmitter
@@ -296,6 +306,7 @@ class _BlockCheck:
         self.err, self.err_at = Signal(), Signal(11)
         self.state = Signal(2)  # 0 header/records header, 1 count varint, 2 ids
         self.acc, self.nb = Signal(35), Signal(3)
+        # offsets: the record, the varint being read, the record's ids
         self.rec_at, self.var_at, self.ids_at = Signal(11), Signal(11), Signal(11)
         self.gap = Signal(36)
         self.steps = Signal(36)  # steps before the next record
@@ -331,54 +342,36 @@ class _BlockCheck:
                     n = Cat(self.n_raw[:8], byte[:7])
                     with m.If((byte[7] & (n == 0)) | (n > p.MAX_BLOCK_STEPS)):
                         m.d.sync += self._fail(4)
-        with m.Elif(self.state == 0):  # a record header (varint)
-            with m.If(self.nb == 0):
-                m.d.sync += self.rec_at.eq(at)
-            rec_at = Mux(self.nb == 0, at, self.rec_at)
-            with m.If(more):
-                with m.If(self.nb == 4):
-                    m.d.sync += self._fail(rec_at)
-                with m.Else():
-                    m.d.sync += [self.acc.eq(value), self.nb.eq(self.nb + 1)]
-            with m.Else():
-                m.d.sync += [self.acc.eq(0), self.nb.eq(0)]
-                single = value[0] if nb_ids == 2 else Const(0, 1)
-                h = value[1:] if nb_ids == 2 else value
-                with m.If(single):
-                    gap = h[ib:]
-                    one = h[:ib]
-                    with m.If(self.steps + gap >= self.n_steps):
-                        m.d.sync += self._fail(rec_at)
-                    with m.Elif(one >= self.limit):
-                        m.d.sync += self._fail(rec_at)
-                    with m.Else():
-                        m.d.sync += self.steps.eq(self.steps + gap + 1)
-                with m.Else():
-                    gap, short = h[2:], h[:2]
-                    m.d.sync += self.gap.eq(gap)
-                    with m.If(short == 3):
-                        m.d.sync += self.state.eq(1)
-                    with m.Elif(self.steps + gap >= self.n_steps):
-                        m.d.sync += self._fail(rec_at)
-                    with m.Else():
-                        m.d.sync += [self.left.eq(short + 1), self.state.eq(2),
-                                     self.ids_at.eq(at + 1), self.bad.eq(0), self.half.eq(0)]
-        with m.Elif(self.state == 1):  # the count varint
+        with m.Elif(self.state != 2):  # a varint: a record header (0) or its count (1)
+            start = Mux(self.nb == 0, at, self.var_at)
             with m.If(self.nb == 0):
                 m.d.sync += self.var_at.eq(at)
-            var_at = Mux(self.nb == 0, at, self.var_at)
             with m.If(more):
-                with m.If(self.nb == 4):
-                    m.d.sync += self._fail(var_at)
+                with m.If(self.nb == 4):  # a fifth byte that says more follow
+                    m.d.sync += self._fail(start)
                 with m.Else():
                     m.d.sync += [self.acc.eq(value), self.nb.eq(self.nb + 1)]
             with m.Else():
                 m.d.sync += [self.acc.eq(0), self.nb.eq(0)]
-                with m.If(self.steps + self.gap >= self.n_steps):
+                ids_next = [self.ids_at.eq(at + 1), self.bad.eq(0), self.half.eq(0),
+                            self.state.eq(2)]
+                with m.If(self.state == 0):
+                    single, gap, one, short = record_header(value, nb_ids, ib)
+                    m.d.sync += [self.rec_at.eq(start), self.gap.eq(gap)]
+                    with m.If(~single & (short == 3)):
+                        m.d.sync += self.state.eq(1)  # the count follows
+                    with m.Elif(self.steps + gap >= self.n_steps):
+                        m.d.sync += self._fail(start)
+                    with m.Elif(single & (one >= self.limit)):
+                        m.d.sync += self._fail(start)
+                    with m.Elif(single):
+                        m.d.sync += self.steps.eq(self.steps + gap + 1)
+                    with m.Else():
+                        m.d.sync += [self.left.eq(short + 1), *ids_next]
+                with m.Elif(self.steps + self.gap >= self.n_steps):
                     m.d.sync += self._fail(self.rec_at)
                 with m.Else():
-                    m.d.sync += [self.left.eq(value + 4), self.state.eq(2),
-                                 self.ids_at.eq(at + 1), self.bad.eq(0), self.half.eq(0)]
+                    m.d.sync += [self.left.eq(value + 4), *ids_next]
         with m.Else():  # ids
             if nb_ids == 2:
                 whole = self.half  # the high byte completes the id
@@ -446,22 +439,22 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             with m.Elif(e.frames.valid & (pos <= p.MAX_FRAME)):
                 b = word.data
                 m.d.sync += pos.eq(pos + 1)
+                # at byte 0, the type says where the frame goes; later bytes follow it
+                is_input = b == p.FrameType.INPUT
+                takes_cmd = Signal()
+                m.d.comb += takes_cmd.eq(Mux(pos == 0, ~is_input & (b != p.FrameType.RESEND)
+                                             & r.cu_waiting & ~r.cmd_pending, to_cmd))
                 with m.If(pos == 0):
-                    is_input = b == p.FrameType.INPUT
                     free = r.q_count + r.have_block < r.n_in
                     m.d.sync += [rtype.eq(b), have_slot.eq(is_input & free),
-                                 to_slot.eq(is_input),
-                                 to_cmd.eq(~is_input & (b != p.FrameType.RESEND)
-                                           & r.cu_waiting & ~r.cmd_pending),
+                                 to_slot.eq(is_input), to_cmd.eq(takes_cmd),
                                  slot.eq(r.q_head + r.q_count), *check.reset()]
                 with m.If(pos == 1):
                     m.d.sync += rseq.eq(b)
                 with m.If(pos == 2):
                     m.d.sync += rbyte.eq(b)
                 # command frames: every byte, header fields latched for the command unit
-                cmd_now = Mux(pos == 0, ~(b == p.FrameType.INPUT) & (b != p.FrameType.RESEND)
-                              & r.cu_waiting & ~r.cmd_pending, to_cmd)
-                with m.If(cmd_now & (pos < p.MAX_FRAME)):
+                with m.If(takes_cmd & (pos < p.MAX_FRAME)):
                     m.d.comb += [cmd_wr.addr.eq(pos), cmd_wr.data.eq(b), cmd_wr.en.eq(1)]
                     with m.Switch(pos):
                         for at, (sig, lo) in enumerate(r.cmd_fields):
@@ -500,55 +493,50 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             m.d.comb += ahead.eq(rseq - r.next_input_seq)
             duplicate = ahead >= p.SEQ_MODULUS // 2
             bad, bad_at = check.verdict(plen)
-            idle = r.state == p.BoardState.IDLE
             done = r.state == p.BoardState.DONE
-            push = Signal()
-            m.d.comb += r.rx_desc.kind.eq(KIND_SMALL)
-            with m.If(idle | ~r.streamed | (done & ~duplicate)):
-                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
-                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.NOT_RUNNING,
-                                                           p.FrameType.INPUT, rseq), 6))]
+            not_running = (r.state == p.BoardState.IDLE) | ~r.streamed | (done & ~duplicate)
+            in_order = ~not_running & ~duplicate  # the checks after these apply
+            gap, overrun = ahead != 0, queued_full | ~have_slot
+            mismatch = check.first != r.next_input_step
+            code, detail = Signal(8), Signal(32)  # the ERROR to send (code 0: none)
+            with m.If(not_running):
+                m.d.comb += [code.eq(p.ErrorCode.NOT_RUNNING), detail.eq(rseq)]
             with m.Elif(duplicate):
-                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
-                    p.FrameType.CREDIT, r.consumed_seq,
-                    Cat(r.consumed_seq, (info.input_slots - r.q_count)[:8]), 2))]
-            with m.Elif(ahead != 0):
+                pass  # answered with a CREDIT
+            with m.Elif(gap):  # reported once per gap
                 with m.If(~r.gap_reported | (r.gap_seq != r.next_input_seq)):
-                    m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
-                        p.FrameType.ERROR, rseq, error_payload(
-                            p.ErrorCode.SEQ_GAP, p.FrameType.INPUT, r.next_input_seq), 6))]
-                with m.Else():
-                    m.d.sync += r.seq_errors.eq(r.seq_errors + 1)
-                    m.next = "BYTE"
-            with m.Elif(queued_full | ~have_slot):
-                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
-                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.OVERRUN,
-                                                           p.FrameType.INPUT, rseq), 6))]
+                    m.d.comb += [code.eq(p.ErrorCode.SEQ_GAP), detail.eq(r.next_input_seq)]
+            with m.Elif(overrun):
+                m.d.comb += [code.eq(p.ErrorCode.OVERRUN), detail.eq(rseq)]
             with m.Elif(bad):
-                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
-                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.BAD_MESSAGE,
-                                                           p.FrameType.INPUT, bad_at), 6))]
-            with m.Elif(check.first != r.next_input_step):
-                m.d.comb += [push.eq(1), *_assign(r.rx_desc, small(
-                    p.FrameType.ERROR, rseq, error_payload(
-                        p.ErrorCode.STEP_MISMATCH, p.FrameType.INPUT, r.next_input_step), 6))]
-            with m.Else():  # accepted
-                m.d.comb += r.q_push.eq(1)
-                m.d.sync += [r.gap_reported.eq(0), r.next_input_seq.eq(r.next_input_seq + 1),
-                             r.next_input_step.eq(check.first + check.n_steps),
-                             r.in_first[slot].eq(check.first),
-                             r.in_steps[slot].eq(check.n_steps),
-                             r.in_len[slot].eq(plen)]
-                m.next = "BYTE"
+                m.d.comb += [code.eq(p.ErrorCode.BAD_MESSAGE), detail.eq(bad_at)]
+            with m.Elif(mismatch):
+                m.d.comb += [code.eq(p.ErrorCode.STEP_MISMATCH), detail.eq(r.next_input_step)]
+            credit = ~not_running & duplicate
+            push = credit | (code != 0)
+            with m.If(credit):
+                m.d.comb += _assign(r.rx_desc, small(
+                    p.FrameType.CREDIT, r.consumed_seq,
+                    Cat(r.consumed_seq, (info.input_slots - r.q_count)[:8]), 2))
+            with m.Else():
+                m.d.comb += _assign(r.rx_desc, small(
+                    p.FrameType.ERROR, rseq, error_payload(code, p.FrameType.INPUT, detail), 6))
             m.d.comb += r.rx_req.eq(push)
-            with m.If(push & r.rx_grant):
+            with m.If(~push | r.rx_grant):
                 m.next = "BYTE"
-                with m.If(~idle & r.streamed & ~(done & ~duplicate) & ~duplicate):
-                    with m.If(ahead != 0):
-                        m.d.sync += [r.seq_errors.eq(r.seq_errors + 1), r.gap_reported.eq(1),
-                                     r.gap_seq.eq(r.next_input_seq)]
-                    with m.Elif(queued_full | ~have_slot):
-                        m.d.sync += r.overruns.eq(r.overruns + 1)
+                with m.If(in_order & gap):
+                    m.d.sync += [r.seq_errors.eq(r.seq_errors + 1), r.gap_reported.eq(1),
+                                 r.gap_seq.eq(r.next_input_seq)]
+                with m.Elif(in_order & overrun):
+                    m.d.sync += r.overruns.eq(r.overruns + 1)
+                with m.Elif(in_order & ~bad & ~mismatch):  # taken: the block is queued
+                    m.d.comb += r.q_push.eq(1)
+                    m.d.sync += [r.gap_reported.eq(0),
+                                 r.next_input_seq.eq(r.next_input_seq + 1),
+                                 r.next_input_step.eq(check.first + check.n_steps),
+                                 r.in_first[slot].eq(check.first),
+                                 r.in_steps[slot].eq(check.n_steps),
+                                 r.in_len[slot].eq(plen)]
 
         with m.State("RESEND"):  # the virtual board's _on_resend
             dist = Signal(8)
@@ -919,7 +907,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
     st_wr, st_rd = step_mem.write_port(), step_mem.read_port()
     ib_in, ibytes_in = info.input_id_bits, info.input_id_bytes
     ib_out, ibytes_out = info.neuron_id_bits, info.neuron_id_bytes
-    fit = SPLIT_FIT[ibytes_out]
+    fit = p.split_fit(p.BLOCK_HEADER_SIZE, ibytes_out)
 
     running = r.state == p.BoardState.RUNNING
     # the INPUT block being played
@@ -1030,20 +1018,14 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
                     m.next = "AFTER_PARSE"
                 with m.Else():
                     m.d.sync += [acc.eq(0), nb.eq(0)]
-                    is_single = value[0] if ibytes_in == 2 else Const(0, 1)
-                    h = value[1:] if ibytes_in == 2 else value
-                    with m.If(is_single):
-                        m.d.sync += [rec_single.eq(1), rec_id.eq(h[:ib_in]),
-                                     rec_step.eq(rec_base + h[ib_in:]), rec_left.eq(1),
-                                     have_rec.eq(1)]
-                        m.next = "AFTER_PARSE"
+                    single, gap, one, short = record_header(value, ibytes_in, ib_in)
+                    m.d.sync += [rec_single.eq(single), rec_id.eq(one),
+                                 rec_step.eq(rec_base + gap)]
+                    with m.If(~single & (short == 3)):
+                        m.d.sync += rec_left.eq(0xFFFF)  # the count varint follows
                     with m.Else():
-                        m.d.sync += [rec_single.eq(0), rec_step.eq(rec_base + h[2:])]
-                        with m.If(h[:2] == 3):
-                            m.d.sync += rec_left.eq(0xFFFF)  # the count varint follows
-                        with m.Else():
-                            m.d.sync += [rec_left.eq(h[:2] + 1), have_rec.eq(1)]
-                            m.next = "AFTER_PARSE"
+                        m.d.sync += [rec_left.eq(Mux(single, 1, short + 1)), have_rec.eq(1)]
+                        m.next = "AFTER_PARSE"
 
         with m.State("AFTER_PARSE"):
             with m.If(after_parse):

@@ -881,6 +881,13 @@ def _header(gap: int, count: int, shift: int) -> bytes:
     return encode_varint((gap << 2 | 3) << shift) + encode_varint(count - 4)
 
 
+def split_fit(size: int, id_bytes: int, max_payload: int = MAX_PAYLOAD) -> int:
+    """Ids of one step that still fit a block of ``size`` bytes when the step is split over
+    frames (the board's gateware cuts at the same count): a record header takes at most 4
+    bytes for any count a frame holds."""
+    return (max_payload - size - 4) // id_bytes
+
+
 def split_spike_blocks(
     first_step: int,
     steps: Sequence[np.ndarray],
@@ -912,8 +919,7 @@ def split_spike_blocks(
                 if size + cost > max_payload:
                     if k > start:
                         break  # the step opens the next block
-                    # a record header takes at most 4 bytes for any count a frame holds
-                    fit = (max_payload - size - 4) // id_bytes
+                    fit = split_fit(size, id_bytes, max_payload)
                     if not split_steps:
                         raise ProtocolError(
                             f"step {first_step + k} has {count} spikes, more than one frame of "
