@@ -4,12 +4,15 @@ weight the golden model gives, or stops with an error saying what was lost."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hdl.spikecore.verify import simulator_available
 from tests.runtime.conftest import golden, random_image, random_inputs, same_spikes
 from toolchain.runtime import protocol as p
 from toolchain.runtime.faults import FaultPlan, FaultyTransport, StuckBit
@@ -20,31 +23,53 @@ from toolchain.runtime.session import (
     Session,
 )
 from toolchain.runtime.transport import SerialTransport
+from toolchain.runtime.verilator_board import VerilatorBoard
 from toolchain.runtime.virtual import ServedBoard, VirtualBoard
 from toolchain.targets.fpga.spec import TINY
 
 N_STEPS = 150
 
 
-def _session(served: ServedBoard, plan: FaultPlan) -> tuple[Session, FaultyTransport]:
-    link = FaultyTransport(SerialTransport(served.path), plan, served.board.power_cycle)
-    session = Session(link, timeout=0.1, retries=20)
+def _session(served: ServedBoard | VerilatorBoard, plan: FaultPlan, timeout: float = 0.1,
+             retries: int = 20) -> tuple[Session, FaultyTransport]:
+    power_cycle = getattr(served, "board", served).power_cycle  # a ServedBoard's engine
+    link = FaultyTransport(SerialTransport(served.path), plan, power_cycle)
+    session = Session(link, timeout=timeout, retries=retries)
     session.handshake()
     return session, link
 
 
+# rtl-sim: the same damage in front of the device's Verilog under Verilator, whose reply
+# cache, go-back-N input, output window and BOOT are the gateware's
+BOARDS = ["virtual", pytest.param("rtl-sim", marks=pytest.mark.hdl)]
+
+
+@contextmanager
+def _faulty_board(kind: str, plan: FaultPlan) -> Iterator[tuple[Session, FaultyTransport]]:
+    if kind == "virtual":
+        with ServedBoard(TINY, input_slots=4, output_window=64) as served:
+            yield _session(served, plan)
+        return
+    reason = simulator_available("verilator")
+    if reason:
+        pytest.skip(reason)
+    with VerilatorBoard(TINY) as served:  # 1/13 of real time or slower: longer timeouts
+        yield _session(served, plan, timeout=0.2, retries=30)
+
+
+@pytest.mark.parametrize("kind", BOARDS)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_noisy_link_loses_nothing(seed: int) -> None:
+def test_noisy_link_loses_nothing(kind: str, seed: int) -> None:
     image = random_image(TINY, seed=seed)
     inputs = random_inputs(image.n_inputs, N_STEPS, seed=seed + 10)
     want, want_w = golden(TINY, image, inputs)
     plan = FaultPlan(seed=seed, flip_rate=2e-3, drop_rate=2e-3, burst_rate=0.02,
                      spare_bytes=0)
-    with ServedBoard(TINY, input_slots=4, output_window=64) as served:
-        session, link = _session(served, plan)
+    with _faulty_board(kind, plan) as (session, link):
         with session:
             session.load(image, TINY)
-            result = session.run(N_STEPS, inputs)
+            # short blocks: more INPUT and OUTPUT frames for the damage to hit
+            result = session.run(N_STEPS, inputs, block_steps=16)
             weights = session.weights()
     assert link.counts.flipped + link.counts.dropped + link.counts.bursts > 5
     assert session.stats.bad_frames > 0 or session.stats.retries > 0
@@ -52,11 +77,11 @@ def test_noisy_link_loses_nothing(seed: int) -> None:
     assert np.array_equal(weights, want_w)
 
 
-def test_board_reset_mid_run_is_reported_with_what_was_lost() -> None:
+@pytest.mark.parametrize("kind", BOARDS)
+def test_board_reset_mid_run_is_reported_with_what_was_lost(kind: str) -> None:
     image = random_image(TINY, seed=4)
     inputs = random_inputs(image.n_inputs, 400, seed=5)
-    with ServedBoard(TINY) as served:
-        session, link = _session(served, FaultPlan())
+    with _faulty_board(kind, FaultPlan()) as (session, link):
         with session:
             session.load(image, TINY)
             link.plan.reset_after_bytes = link._passed + 600
@@ -156,64 +181,3 @@ def test_host_message_decoders_only_raise_message_errors(ftype: p.FrameType,
         decoders[ftype](payload)
     except p.MessageError:
         pass
-
-
-@pytest.mark.hdl
-@pytest.mark.parametrize("seed", [1, 2])
-def test_noisy_link_to_the_gateware_loses_nothing(seed: int) -> None:
-    """The same damaging link in front of rtl-sim: the device's Verilog under Verilator,
-    whose deframer, engine (reply cache, credits, go-back-N, output window) and framer are
-    the gateware's.  Every spike and weight arrives as the golden model gives them."""
-    from hdl.spikecore.verify import simulator_available
-    from toolchain.runtime.verilator_board import VerilatorBoard
-
-    reason = simulator_available("verilator")
-    if reason:
-        pytest.skip(reason)
-    image = random_image(TINY, seed=seed)
-    inputs = random_inputs(image.n_inputs, N_STEPS, seed=seed + 10)
-    want, want_w = golden(TINY, image, inputs)
-    plan = FaultPlan(seed=seed, flip_rate=2e-3, drop_rate=2e-3, burst_rate=0.02,
-                     spare_bytes=0)
-
-    def no_power_cycle() -> None:
-        raise AssertionError("this plan resets no board")
-
-    with VerilatorBoard(TINY) as served:
-        link = FaultyTransport(SerialTransport(served.path), plan, no_power_cycle)
-        session = Session(link, timeout=0.2, retries=30)
-        session.handshake()
-        with session:
-            session.load(image, TINY)
-            result = session.run(N_STEPS, inputs, block_steps=16)
-            weights = session.weights()
-    assert link.counts.flipped + link.counts.dropped + link.counts.bursts > 5
-    assert session.stats.bad_frames > 0 or session.stats.retries > 0
-    assert same_spikes(result.steps, want)
-    assert np.array_equal(weights, want_w)
-
-
-@pytest.mark.hdl
-def test_gateware_reset_mid_run_is_reported_with_what_was_lost() -> None:
-    """rtl-sim put through reset mid-run (its bridge pulses rst): the gateware's BOOT stops
-    the run with an error that names the steps lost."""
-    from hdl.spikecore.verify import simulator_available
-    from toolchain.runtime.verilator_board import VerilatorBoard
-
-    reason = simulator_available("verilator")
-    if reason:
-        pytest.skip(reason)
-    image = random_image(TINY, seed=4)
-    inputs = random_inputs(image.n_inputs, 400, seed=5)
-    with VerilatorBoard(TINY) as served:
-        link = FaultyTransport(SerialTransport(served.path), FaultPlan(), served.power_cycle)
-        session = Session(link, timeout=0.2, retries=20)
-        session.handshake()
-        with session:
-            session.load(image, TINY)
-            link.plan.reset_after_bytes = link._passed + 600
-            with pytest.raises(BoardResetError) as e:
-                session.run(400, inputs)
-    msg = str(e.value)
-    assert "reset" in msg and "load the network again" in msg
-    assert "output lost from step" in msg and "to step 399" in msg

@@ -24,7 +24,6 @@ from toolchain.targets.fpga.spec import TINY, CoreSpec
 
 pytestmark = pytest.mark.hdl
 
-MAX_CYCLES_PER_REPLY = 20_000
 
 
 class _Device:
@@ -81,45 +80,14 @@ class _Device:
         return out
 
     def replies(self, frames: list[bytes]) -> list[bytes]:
-        """The wire bytes sent back after each frame (b"" if none within the bound)."""
-        out: list[bytes] = []
-        got = bytearray()
-
-        async def collect(ctx) -> None:  # noqa: ANN001
-            ctx.set(self.framer.o.ready, 1)
-            async for _, _, valid, byte in ctx.tick().sample(self.framer.o.valid,
-                                                             self.framer.o.payload):
-                if valid:
-                    got.append(byte)
-
-        boot: list[bytes] = []
-
-        async def feed(ctx) -> None:  # noqa: ANN001
-            while not got.endswith(b"\0"):  # the BOOT after reset (_board_replies drops it)
-                await ctx.tick()
-            boot.append(bytes(got))
-            got.clear()
-            for wire in frames:
-                for byte in wire:
-                    ctx.set(self.deframer.i.payload, byte)
-                    ctx.set(self.deframer.i.valid, 1)
-                    await ctx.tick().until(self.deframer.i.ready)
-                ctx.set(self.deframer.i.valid, 0)
-                for _ in range(MAX_CYCLES_PER_REPLY):
-                    await ctx.tick()
-                    if got and got[-1] == p.DELIMITER:
-                        break
-                out.append(bytes(got))
-                got.clear()
-
-        sim = Simulator(self.top)
-        sim.add_clock(1e-6)
-        sim.add_process(collect)
-        sim.add_testbench(feed)
-        sim.run()
-        assert boot == [p.encode_frame(p.FrameType.BOOT, 0, bytes(4))], \
-            "a device announces itself after reset"
-        return out
+        """The wire bytes sent back for each frame, fed one at a time as a host that waits
+        for each reply does, without the BOOT that opens them (_board_replies drops the
+        board's too)."""
+        sent = self.phases([[wire] for wire in frames])
+        boot = p.encode_frame(p.FrameType.BOOT, 0, bytes(4))
+        assert sent and sent[0][:1] == [boot], "a device announces itself after reset"
+        sent[0] = sent[0][1:]
+        return [b"".join(chunk) for chunk in sent]
 
 
 def _virtual(spec: CoreSpec, send, core: str = RTL) -> VirtualBoard:  # noqa: ANN001
@@ -131,7 +99,7 @@ def _virtual(spec: CoreSpec, send, core: str = RTL) -> VirtualBoard:  # noqa: AN
 
 
 def _board_replies(frames: list[bytes]) -> tuple[p.BuildInfo, list[bytes]]:
-    """What the rtl-sim board's protocol engine answers to each frame."""
+    """What the virtual board's Python engine (in front of the core RTL) answers to each frame."""
     sent: list[bytes] = []
     board = _virtual(TINY, sent.append)
     sent.clear()  # a BOOT frame, if any
