@@ -135,9 +135,11 @@ def test_power_cycle_resets_it(board, board_session):
 
     board_session.write(p.Memory.SYNAPSE, 0, np.array([5], np.uint64))
     board.power_cycle()  # the device goes through reset and says BOOT
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30  # the bridge sees the signal within its next poll
     with pytest.raises(BoardResetError):
-        board_session.weights()
+        while time.monotonic() < deadline:
+            board_session.status()
+            time.sleep(0.05)
     board_session.handshake()
     assert board_session.weights()[0] == 0  # a fresh core: what was written is gone
 '''
