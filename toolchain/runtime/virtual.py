@@ -18,7 +18,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,9 +33,6 @@ from toolchain.runtime.transport import (
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import CoreSpec, Op, SpecError, preset
 
-if TYPE_CHECKING:
-    from toolchain.runtime.gateware_board import GatewareBoard
-
 # Memory -> the core command that writes one of its words (spec.Op).
 WRITE_OP: dict[p.Memory, Op] = {
     p.Memory.NEURON: Op.NEURON_PARAMS,
@@ -47,8 +43,6 @@ WRITE_OP: dict[p.Memory, Op] = {
 }
 MODEL, RTL = "model", "rtl"  # what computes: the golden model, or the core's RTL simulated
 CORES = (MODEL, RTL)
-# For ServedBoard only: the protocol's device side too is gateware (hdl/uart), simulated.
-GATEWARE = "gateware"
 # Steps of an unstreamed run that go into one OUTPUT frame (fewer if they do not fit).
 OUTPUT_BLOCK_STEPS = 64
 
@@ -414,14 +408,7 @@ class ServedBoard:
             options.setdefault("baud", line_baud)
         self._link = FdTransport(self.pty.master, f"virtual board on {self.path}")
         self._lock = threading.Lock()
-        self.board: VirtualBoard | GatewareBoard
-        if options.get("core") == GATEWARE:
-            from toolchain.runtime.gateware_board import GatewareBoard
-
-            del options["core"]
-            self.board = GatewareBoard(spec, self._write, **options)  # type: ignore[arg-type]
-        else:
-            self.board = VirtualBoard(spec, self._write, **options)
+        self.board = VirtualBoard(spec, self._write, **options)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="virtual-board", daemon=True)
 
