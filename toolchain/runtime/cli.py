@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-VIRTUAL = "virtual"
-RTL_SIM = "rtl-sim"
+from toolchain.runtime import RTL_SIM, VIRTUAL
 
 
 @click.command("flash")
@@ -151,8 +150,7 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
 
     served = None
     if board in (VIRTUAL, RTL_SIM):
-        from toolchain.runtime.verilator_board import VerilatorBoard
-        from toolchain.runtime.virtual import MODEL, ServedBoard
+        from toolchain.runtime.virtual import pty_board
         from toolchain.targets.fpga.spec import SpecError
         from toolchain.targets.fpga.spec import preset as get_preset
 
@@ -160,10 +158,7 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
             spec = get_preset(preset)
         except SpecError as e:
             raise click.BadParameter(str(e), param_hint="'--preset'") from None
-        if board == VIRTUAL:
-            served = ServedBoard(spec, core=MODEL).start()
-        else:
-            served = VerilatorBoard(spec).start()
+        served = pty_board(board, spec).start()
         port = served.path
     elif port is None:
         from toolchain.boards import BoardError, get_board

@@ -19,13 +19,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from toolchain.runtime import RTL_SIM, VIRTUAL
+
 if TYPE_CHECKING:
     from toolchain.runtime.session import Session
     from toolchain.targets.fpga.spec import CoreSpec
-
-VIRTUAL = "virtual"
-# the device's generated Verilog (protocol engine and core) under Verilator, pins on a pty
-RTL_SIM = "rtl-sim"
 
 
 @dataclass
@@ -64,21 +62,13 @@ def board(request: pytest.FixtureRequest) -> Iterator[BoardEndpoint]:
     # defaults too, so the fixtures also work imported into a conftest without the plugin
     kind = request.config.getoption("--board", default=VIRTUAL)
     port = request.config.getoption("--port", default=None)
-    if kind == VIRTUAL:
-        from toolchain.runtime.virtual import MODEL, ServedBoard
+    if kind in (VIRTUAL, RTL_SIM):
+        from toolchain.runtime.virtual import pty_board
         from toolchain.targets.fpga.spec import preset
 
         spec = preset(request.config.getoption("--board-preset", default="tiny"))
-        with ServedBoard(spec, core=MODEL) as served:
+        with pty_board(kind, spec) as served:
             yield BoardEndpoint(kind, served.path, spec, served)
-        return
-    if kind == RTL_SIM:
-        from toolchain.runtime.verilator_board import VerilatorBoard
-        from toolchain.targets.fpga.spec import preset
-
-        spec = preset(request.config.getoption("--board-preset", default="tiny"))
-        with VerilatorBoard(spec) as verilated:
-            yield BoardEndpoint(kind, verilated.path, spec, verilated)
         return
     if port is None:
         pytest.skip(f"--board {kind} needs --port <serial device>")

@@ -18,9 +18,11 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from toolchain.runtime import RTL_SIM, VIRTUAL
 from toolchain.runtime import protocol as p
 from toolchain.runtime.rtl_core import RtlCore
 from toolchain.runtime.transport import (
@@ -32,6 +34,9 @@ from toolchain.runtime.transport import (
 )
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import CoreSpec, Op, SpecError, preset
+
+if TYPE_CHECKING:
+    from toolchain.runtime.verilator_board import VerilatorBoard
 
 # Memory -> the core command that writes one of its words (spec.Op).
 WRITE_OP: dict[p.Memory, Op] = {
@@ -452,6 +457,18 @@ class ServedBoard:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def pty_board(kind: str, spec: CoreSpec) -> ServedBoard | VerilatorBoard:
+    """The pty board named ``kind`` (``VIRTUAL`` or ``RTL_SIM``) serving ``spec``, not yet
+    started: use it as a context manager or call ``start()``; the host connects to ``.path``."""
+    if kind == VIRTUAL:
+        return ServedBoard(spec, core=MODEL)
+    if kind == RTL_SIM:
+        from toolchain.runtime.verilator_board import VerilatorBoard
+
+        return VerilatorBoard(spec)
+    raise ValueError(f"pty board '{kind}' is unknown; use '{VIRTUAL}' or '{RTL_SIM}'")
 
 
 def serve_in_thread(spec: CoreSpec, **options: int | str) -> ServedBoard:
