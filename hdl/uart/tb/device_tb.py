@@ -10,12 +10,9 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Timer
-from cocotbext.uart import UartSink, UartSource
 
 from hdl.uart.device import device_info
-from hdl.uart.tb.echo_tb import CLOCK_NS, DIVISOR_VAR, _echo
+from hdl.uart.tb.echo_tb import CLOCK_NS, DIVISOR_VAR, _echo, start
 from toolchain.runtime import protocol as p
 from toolchain.targets.fpga.spec import preset
 
@@ -28,14 +25,7 @@ async def device_answers_as_protocol_says(dut) -> None:  # noqa: ANN001
     spec = preset(os.environ.get(PRESET_VAR, "tiny"))
     info = device_info(spec, round(1e9 / CLOCK_NS), divisor)
     bit_ns = CLOCK_NS * divisor
-    dut.rst.value = 1
-    dut.rx.value = 1
-    await Timer(1, unit="ns")
-    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-    await ClockCycles(dut.clk, 4)
-    dut.rst.value = 0
-    source = UartSource(dut.rx, baud=info.baud, bits=8)
-    sink = UartSink(dut.tx, baud=info.baud, bits=8)
+    source, sink = await start(dut, info.baud)
 
     async def exchange(ftype: p.FrameType, seq: int, payload: bytes) -> bytes:
         wire = p.encode_frame(ftype, seq, payload)

@@ -34,19 +34,23 @@ async def _echo(sink: UartSink, dut, bit_ns: float, limit_bytes: int) -> bytes: 
     return bytes(out)
 
 
-@cocotb.test()
-async def echo_matches_protocol(dut) -> None:  # noqa: ANN001
-    divisor = int(os.environ.get(DIVISOR_VAR, "10"))
-    baud = 1e9 / (CLOCK_NS * divisor)
-    bit_ns = CLOCK_NS * divisor
+async def start(dut, baud: float) -> tuple[UartSource, UartSink]:  # noqa: ANN001
+    """Clock the device, take it out of reset, and put a UART on each of its pins."""
     dut.rst.value = 1
     dut.rx.value = 1
     await Timer(1, unit="ns")
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
     await ClockCycles(dut.clk, 4)
     dut.rst.value = 0
-    source = UartSource(dut.rx, baud=baud, bits=8)
-    sink = UartSink(dut.tx, baud=baud, bits=8)
+    return UartSource(dut.rx, baud=baud, bits=8), UartSink(dut.tx, baud=baud, bits=8)
+
+
+@cocotb.test()
+async def echo_matches_protocol(dut) -> None:  # noqa: ANN001
+    divisor = int(os.environ.get(DIVISOR_VAR, "10"))
+    baud = 1e9 / (CLOCK_NS * divisor)
+    bit_ns = CLOCK_NS * divisor
+    source, sink = await start(dut, baud)
 
     good = [(p.FrameType.HELLO, 1, bytes([p.PROTOCOL_VERSION])),
             (p.FrameType.WRITE, 2, bytes([1, 0, 0, 0, 0]) + bytes(range(0, 40))),
