@@ -45,8 +45,6 @@ from toolchain.targets.fpga.spec import CoreSpec, Op
 # The memories the core's command stream can read back (spec.Op READ_*).
 READ_OP = {p.Memory.SYNAPSE: Op.READ_SYNAPSE, p.Memory.STATE: Op.READ_STATE}
 GATEWARE_READABLE = sum(1 << m for m in READ_OP)
-# Frames the reply cache does not cover (they have their own sequence spaces).
-UNCACHED = (p.FrameType.INPUT, p.FrameType.RESEND)
 WRITE_HEADER = 5  # memory u8, address u32
 READ_PAYLOAD = 7  # memory u8, address u32, count u16
 CONFIG_PAYLOAD = 8  # n_neurons u16, n_inputs u16, seed u32
@@ -964,7 +962,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
     fits = o_size + cost <= p.MAX_PAYLOAD
 
     start_ok = running & (~r.streamed | r.have_block | (r.q_count != 0))
-    step_end_flush = Signal()
+    block_done = Signal()  # the step just computed was the INPUT block's last
 
     def varint_byte(v: Value) -> Value:
         return Cat(v[:7], v[7:] != 0)
@@ -1191,7 +1189,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
             block_end = r.streamed & ((k + 1 >= b_steps) | run_over)
             flush = block_end | (~r.streamed & ((group + 1 >= OUTPUT_BLOCK_STEPS) | run_over))
             m.d.sync += [r.t.eq(r.t + 1), k.eq(k + 1), group.eq(group + 1),
-                         step_end_flush.eq(block_end), finishing.eq(run_over)]
+                         block_done.eq(block_end), finishing.eq(run_over)]
             with m.If(~r.free_run):
                 m.d.sync += r.steps_left.eq(r.steps_left - 1)
             with m.If(flush):
@@ -1204,7 +1202,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
                 m.next = "IDLE"
 
         with m.State("FLUSHED"):
-            with m.If(step_end_flush):
+            with m.If(block_done):
                 m.next = "CREDIT"
             with m.Else():
                 m.next = "IDLE"
