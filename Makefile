@@ -1,4 +1,4 @@
-# spikeforge: `make demo` runs the main job, `make test` runs the tests.
+# spikeport: `make demo` runs the main job, `make test` runs the tests.
 # Both set up everything they need first (scripts/bootstrap.sh is idempotent).
 VENV   := .venv
 PY     := $(VENV)/bin/python

@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     network, numerics, lava_pop, weights = make_network(args.neurons, args.density)
     pairs = [  # (ours, peer, repeats of the peer)
-        ("spikeforge numerics, Dense loop", "lava LIF + Dense", args.repeats),
-        ("spikeforge engine, delay 1", "lava LIF + DelayDense(1)", args.delay_dense_repeats),
+        ("spikeport numerics, Dense loop", "lava LIF + Dense", args.repeats),
+        ("spikeport engine, delay 1", "lava LIF + DelayDense(1)", args.delay_dense_repeats),
     ]
     times: dict[str, list[tuple[float, float]]] = {name: [] for pair in pairs
                                                     for name in pair[:2]}
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{ours:34} {o_run:8.3f} {o_total:8.3f} {args.steps / o_run:8.0f}")
         print(f"{peer:34} {p_run:8.3f} {p_total:8.3f} {args.steps / p_run:8.0f} "
               f"{p_run / o_run:9.1f} {p_total / o_total:11.1f} {same:>9}")
-    print("ratio = lava time / spikeforge time (> 1: spikeforge is faster); 'identical' = "
+    print("ratio = lava time / spikeport time (> 1: spikeport is faster); 'identical' = "
           "the same (step, neuron) spikes.  lava's total excludes its interpreter start and "
           "imports (~1 s).  The machine may be shared: compare ratios, not seconds.")
 

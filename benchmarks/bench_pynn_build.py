@@ -1,15 +1,15 @@
-"""Building a PyNN network: spikeforge's vectorised connectors against PyNN's own
+"""Building a PyNN network: spikeport's vectorised connectors against PyNN's own
 per-target connection code, on the cortical microcircuit (examples/microcircuit.py).
 
 Peer: the same PyNN script on pyNN.mock, which runs PyNN's generic connector code
 (``_standard_connect`` -> one ``_convergent_connect`` per target cell; the
 FixedTotalNumberConnector draws synapse by synapse) and stores the connections, without
-simulating; every backend built on that path pays at least this.  Measured: spikeforge's
+simulating; every backend built on that path pays at least this.  Measured: spikeport's
 backend, split into the PyNN build, the IR build and compile + simulator set-up on the
 reference target (no simulation).  Each run is its own subprocess, so its peak RSS
 (ru_maxrss) is its own.  Medians over ``--repeats``; the machine is shared, read ratios.
 
-The last line extrapolates spikeforge's time and memory linearly in the synapse count to
+The last line extrapolates spikeport's time and memory linearly in the synapse count to
 the full-scale microcircuit (0.3 billion synapses); ``--full`` measures it instead
 (needs about 12 GB).
 
@@ -44,7 +44,7 @@ t_build = time.perf_counter()
 out = {{"synapses": sum(len(p) for p in net["projections"]),
         "cells": sum(p.size for p in net["populations"].values()),
         "build": t_build - t_import}}
-if which == "spikeforge":
+if which == "spikeport":
     from toolchain.pynn.build import build_network
     from toolchain.pynn.simulator import state
     from toolchain.targets import get_target
@@ -81,14 +81,14 @@ def main(argv: list[str] | None = None) -> None:
     peer_scales = (0.01, 0.02)
     own_scales = (0.01, 0.02, 0.1, 0.25) + ((1.0,) if args.full else ())
     header = (f"{'scale':>6} {'cells':>7} {'synapses':>11} | {'peer build s':>12} | "
-              f"{'sf build s':>10} {'ir s':>6} {'compile s':>9} {'total s':>8} "
-              f"{'peak GB':>7} | {'peer/sf':>7}")
+              f"{'sp build s':>10} {'ir s':>6} {'compile s':>9} {'total s':>8} "
+              f"{'peak GB':>7} | {'peer/sp':>7}")
     print(__doc__.splitlines()[0])
     print(header)
     print("-" * len(header))
     last = None
     for scale in own_scales:
-        ours = median_of([measure("spikeforge", scale) for _ in range(args.repeats)])
+        ours = median_of([measure("spikeport", scale) for _ in range(args.repeats)])
         total = ours["build"] + ours["ir"] + ours["compile"]
         peer_txt, ratio_txt = f"{'-':>12}", f"{'-':>7}"
         if scale in peer_scales:

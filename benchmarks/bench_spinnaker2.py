@@ -7,7 +7,7 @@ Two measurements per scale, each in a fresh subprocess (so that ru_maxrss is its
   the network every compile benchmark uses) and compiled by ``SpiNNaker2Target``:
   partition, delay extensions, keys, routes, table minimisation.
 * ``pynn``: one PyNN script, written once (:func:`build_pynn`), run twice:
-  - through spikeforge's PyNN backend, then captured into the IR and compiled for
+  - through spikeport's PyNN backend, then captured into the IR and compiled for
     ``spinnaker2`` (the simulator is not started);
   - through sPyNNaker (PyPI ``spynnaker``) on a virtual board: ``run(1.0)`` does its
     mapping, routing-table generation and data generation, and loads nothing.  sPyNNaker
@@ -138,7 +138,7 @@ def child_ir(scale: float, repeats: int, board: str) -> dict:
     return {"error": sram_error}
 
 
-def child_spikeforge(spec: dict, board: str, storage: str) -> dict:
+def child_spikeport(spec: dict, board: str, storage: str) -> dict:
     import toolchain.pynn as sim
     from toolchain.pynn.build import build_network
     from toolchain.pynn.simulator import state
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scales", type=float, nargs="+", default=[0.1, 1.0])
     ap.add_argument("--peer-timeout", type=float, default=900.0)
-    ap.add_argument("--child", choices=["ir", "spikeforge", "spynnaker"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["ir", "spikeport", "spynnaker"], help=argparse.SUPPRESS)
     ap.add_argument("--scale", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     ap.add_argument("--repeats", type=int, default=1, help=argparse.SUPPRESS)
@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.child == "ir":
         print(json.dumps(child_ir(args.scale, args.repeats, args.board)))
         return
-    if args.child == "spikeforge":
-        print(json.dumps(child_spikeforge(json.loads(args.spec), args.board, args.storage)))
+    if args.child == "spikeport":
+        print(json.dumps(child_spikeport(json.loads(args.spec), args.board, args.storage)))
         return
     if args.child == "spynnaker":
         print(json.dumps(child_spynnaker(json.loads(args.spec))))
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
                          str(repeats), "--board", board], timeout=3600, cwd=ROOT)
         spec = json.dumps(model(scale))
         storage = ir.get("storage", "dram")  # whatever the IR compile needed
-        ours = [_run_child([*me, "--child", "spikeforge", "--spec", spec, "--board", board,
+        ours = [_run_child([*me, "--child", "spikeport", "--spec", spec, "--board", board,
                             "--storage", storage], timeout=3600, cwd=ROOT)
                 for _ in range(repeats)]
         if peer_problem:
@@ -284,7 +284,7 @@ def _print(rows: list) -> None:
         if ir.get("sram_error"):
             print(f"scale {scale:g}, rows in SRAM: {ir['sram_error']}")
     print()
-    print("Same PyNN script: spikeforge (PyNN capture + spinnaker2 compile) vs sPyNNaker "
+    print("Same PyNN script: spikeport (PyNN capture + spinnaker2 compile) vs sPyNNaker "
           "(virtual board: mapping + data generation)")
     print(f"{'scale':>5} {'ours build s':>12} {'ours compile s':>14} {'ours GB':>7} "
           f"{'sPyNNaker build s':>17} {'sPyNNaker run s':>15} {'sPyNNaker GB':>12} "
@@ -295,12 +295,12 @@ def _print(rows: list) -> None:
         ratio = (t_b + t_c) / (o_b + o_c) if o_b + o_c > 0 else math.nan
         print(f"{scale:>5g} {o_b:>12.2f} {o_c:>14.2f} {o_m:>7.2f} {t_b:>17.2f} {t_c:>15.2f} "
               f"{t_m:>12.2f} {ratio:>6.2f}")
-        for who, runs in (("spikeforge", ours), ("sPyNNaker", theirs)):
+        for who, runs in (("spikeport", ours), ("sPyNNaker", theirs)):
             for r in runs:
                 if "error" in r:
                     print(f"      {who} at scale {scale:g}: {r['error']}")
                     break
-    print("ratio = sPyNNaker (build + run) / spikeforge (build + compile); > 1: we are faster")
+    print("ratio = sPyNNaker (build + run) / spikeport (build + compile); > 1: we are faster")
     print("sPyNNaker's host time excludes synaptic-matrix generation (its synapse expander "
           "runs on the machine and is skipped on a virtual board); ours includes it")
 

@@ -7,9 +7,9 @@ neurons (3200 excitatory, 800 inhibitory), connection probability 2% (~320k syna
 
 Contenders, each in its own subprocess (so its peak RSS, ru_maxrss, is its own):
 
-* spikeforge via PyNN: the same PyNN script run with ``toolchain.pynn`` on the
+* spikeport via PyNN: the same PyNN script run with ``toolchain.pynn`` on the
   "reference" target (capturing the IR and compiling happen inside the first ``run()``);
-* spikeforge via IR: the network written directly as IR, on the same engine;
+* spikeport via IR: the network written directly as IR, on the same engine;
 * pyNN.brian2 with Brian2's Cython runtime, and with its numpy runtime (the same PyNN
   script; PyNN connects one post neuron at a time, so building takes minutes);
 * Brian2 written directly, Cython runtime: the peer FACTS.md quotes at ~2.8 s a script.
@@ -46,8 +46,8 @@ W_INH = 1e-3 * 4.5 * (-80.0 - -60.0)  # nA
 SEED = 98765
 
 CONTENDERS = {
-    "spikeforge-pynn": "spikeforge via PyNN (reference)",
-    "spikeforge-ir": "spikeforge via IR (reference)",
+    "spikeport-pynn": "spikeport via PyNN (reference)",
+    "spikeport-ir": "spikeport via IR (reference)",
     "brian2-direct": "Brian2 direct, Cython",
     "pynn-brian2-cython": "pyNN.brian2, Cython",
     "pynn-brian2-numpy": "pyNN.brian2, numpy",
@@ -83,7 +83,7 @@ def _pynn_script(sim: object) -> tuple[float, float, int]:
     return t1 - t0, t2 - t1, spikes
 
 
-def _spikeforge_ir() -> tuple[float, float, int]:
+def _spikeport_ir() -> tuple[float, float, int]:
     from toolchain.ir import Network, Population, Projection, Recording
     from toolchain.targets import get_target
 
@@ -143,12 +143,12 @@ def _brian2_direct() -> tuple[float, float, int]:
 
 
 def _child(name: str) -> dict:
-    if name == "spikeforge-pynn":
+    if name == "spikeport-pynn":
         import toolchain.pynn as sim
 
         build, run, spikes = _pynn_script(sim)
-    elif name == "spikeforge-ir":
-        build, run, spikes = _spikeforge_ir()
+    elif name == "spikeport-ir":
+        build, run, spikes = _spikeport_ir()
     elif name == "brian2-direct":
         build, run, spikes = _brian2_direct()
     else:
@@ -189,12 +189,12 @@ def main(argv: list[str] | None = None) -> None:
     names = [n for n in CONTENDERS if not (args.skip_slow and n in SLOW)]
     results = {n: measure(n, args.slow_repeats if n in SLOW else args.repeats) for n in names}
     print(f"VA-CUBA, {N_EXC + N_INH} neurons, p = {P_CONN}, {T_STOP:g} ms at dt = {DT} ms "
-          "(wall-clock medians; ratio = contender total / spikeforge-pynn total)")
+          "(wall-clock medians; ratio = contender total / spikeport-pynn total)")
     head = (f"{'contender':34} {'n':>2} {'build s':>8} {'run s':>8} {'total s':>8} "
             f"{'ratio':>7} {'peak MB':>8} {'spikes':>7}")
     print(head)
     print("-" * len(head))
-    base = results.get("spikeforge-pynn", {}).get("total")
+    base = results.get("spikeport-pynn", {}).get("total")
     for name, r in results.items():
         if "error" in r:
             print(f"{CONTENDERS[name]:34} failed: {r['error']}")

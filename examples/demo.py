@@ -1,17 +1,17 @@
-"""The spikeforge demo: one PyNN script with STDP, from capture to a board, end to end.
+"""The spikeport demo: one PyNN script with STDP, from capture to a board, end to end.
 
     python examples/demo.py --out build/demo              # 2 s of biological time
     python examples/demo.py --out build/demo --quick      # 0.5 s
     python examples/demo.py --board rtl-sim               # the board is the simulated RTL
 
 The script is examples/stdp_network.py, plain PyNN (it runs unmodified on pyNN.brian2 too).
-spikeforge then
+spikeport then
   1. captures it into the network IR;
   2. compiles it for the FPGA core (the iCEBreaker build): quantisation, packing into the
      core's memories, resource use, clock cycles and energy per timestep;
   3. co-simulates the core's golden model and the float reference, and measures the
      deviation (rates, spike timing, learnt weights);
-  4. runs it on a board over UART with `spikeforge run`: the virtual board (the golden
+  4. runs it on a board over UART with `spikeport run`: the virtual board (the golden
      model behind a pseudo-terminal) unless --board says otherwise; input spikes stream in,
      output spikes stream out live, learnt weights are read back;
   5. checks the board against the golden model spike for spike and weight for weight, and
@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 def board_run(args: argparse.Namespace, script_args: list[str], out: Path) -> tuple[
         list[np.ndarray], np.ndarray, float]:
-    """`spikeforge run` in a subprocess, exactly as a user types it: its progress goes to
+    """`spikeport run` in a subprocess, exactly as a user types it: its progress goes to
     the terminal; its Neo file and the weights it read back come back here."""
     from neo.io import NeoMatlabIO
 
@@ -43,7 +43,7 @@ def board_run(args: argparse.Namespace, script_args: list[str], out: Path) -> tu
     cmd = [sys.executable, "-m", "toolchain", "run", "--board", args.board, "--preset",
            args.preset, "--out", str(out / "board"), str(SCRIPT), *script_args,
            "--weights", str(weights)]
-    print("$ spikeforge " + " ".join(cmd[3:]), flush=True)
+    print("$ spikeport " + " ".join(cmd[3:]), flush=True)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=HERE.parent)
     wall = time.perf_counter() - t0
@@ -106,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    import toolchain as sf
+    import toolchain as sp
     from toolchain.compiler.pipeline import compile_network
     from toolchain.pynn.capture import capture
     from toolchain.sim.metrics import compare
     from toolchain.targets.fpga.target import FpgaTarget
 
-    script_args = ["spikeforge", "--duration", "500" if args.quick else "2000"]
+    script_args = ["spikeport", "--duration", "500" if args.quick else "2000"]
 
     print(f"[1/5] capture {SCRIPT.name} into the IR", flush=True)
     net, t_stop = capture(SCRIPT, script_args)
@@ -127,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print("[3/5] co-simulate: float reference vs the core's golden model", flush=True)
     t0 = time.perf_counter()
-    ref = sf.simulate(net, "reference", t_stop=t_stop)
+    ref = sp.simulate(net, "reference", t_stop=t_stop)
     t_ref = time.perf_counter() - t0
     t0 = time.perf_counter()
-    gold = sf.simulate(net, "fpga", t_stop=t_stop, build=args.preset)
+    gold = sp.simulate(net, "fpga", t_stop=t_stop, build=args.preset)
     t_gold = time.perf_counter() - t0
     dev = compare(ref, gold, t_stop=t_stop)
     print("      " + dev.to_markdown().rstrip().replace("\n", "\n      "))
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"uncorrelated {np.nanmean(w[n_corr:]):.3f} nA")
 
     text = "\n".join([
-        f"spikeforge demo: {SCRIPT.name} (PyNN, pair STDP) on the FPGA core '{args.preset}'",
+        f"spikeport demo: {SCRIPT.name} (PyNN, pair STDP) on the FPGA core '{args.preset}'",
         f"simulated             : {t_stop:g} ms, dt {net.dt:g} ms, {n_syn} plastic synapses",
         f"rate reference        : {pop.rate_ref:.2f} Hz ({pop.spikes_ref} spikes)",
         f"rate golden model     : {pop.rate:.2f} Hz ({pop.spikes} spikes), "

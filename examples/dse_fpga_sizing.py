@@ -36,7 +36,7 @@ def sweep(w_bits: tuple[int, ...], neurons: tuple[int, ...], synth: bool, t_stop
         name="fpga-sizing",
         evaluate="toolchain.dse.evaluate:cosimulate",
         axes=(Axis("core.w_bits", w_bits), Axis("core.n_neurons", neurons)),
-        fixed={"network": str(HERE / "ei_network.py"), "args": f"spikeforge --n {n_cells}",
+        fixed={"network": str(HERE / "ei_network.py"), "args": f"spikeport --n {n_cells}",
                "target": "fpga", "core": "ice40up5k", "board": "icebreaker", "synth": synth,
                "t_stop": t_stop},
         objectives=(Objective("luts" if synth else "core.w_bits", "min"),

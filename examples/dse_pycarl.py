@@ -34,7 +34,7 @@ def sweep(sizes: tuple[int, ...], t_stop: float) -> Sweep:
         name="pycarl",
         evaluate="toolchain.dse.evaluate:cosimulate",
         axes=(Axis("target", TARGETS),
-              Axis("args", tuple(f"spikeforge --n {n}" for n in sizes))),
+              Axis("args", tuple(f"spikeport --n {n}" for n in sizes))),
         fixed={"network": str(HERE / "ei_network.py"), "t_stop": t_stop},
         objectives=(Objective("energy_nj_per_step", "min"), Objective("rate_error", "min")),
     )

@@ -1,10 +1,10 @@
 """A small excitatory/inhibitory network driven by Poisson noise, in plain PyNN, sized so
-that it fits every spikeforge target: the FPGA core's iCE40 build (at most 128 neurons and
+that it fits every spikeport target: the FPGA core's iCE40 build (at most 128 neurons and
 1024 synapses), DYNAP-SE's 64-entry CAM fan-in, and Loihi's single synaptic time constant
 per compartment.
 
-    spikeforge pynn examples/ei_network.py spikeforge --n 64
-    spikeforge portability examples/ei_network.py spikeforge
+    spikeport pynn examples/ei_network.py spikeport --n 64
+    spikeport portability examples/ei_network.py spikeport
     python examples/ei_network.py brian2
 """
 

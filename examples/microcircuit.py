@@ -7,7 +7,7 @@ synapse count scales with ``scale**2``.  The synapse count per population pair i
 as in the paper: K = log(1 - C) / log(1 - 1 / (N_pre N_post)), drawn with
 FixedTotalNumberConnector.
 
-    spikeforge pynn examples/microcircuit.py spikeforge --scale 0.05 --t-stop 100
+    spikeport pynn examples/microcircuit.py spikeport --scale 0.05 --t-stop 100
 """
 
 from __future__ import annotations

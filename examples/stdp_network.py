@@ -6,14 +6,14 @@ independently at the same rate.  Additive pair STDP onto a small population of L
 potentiates the correlated group and depresses the uncorrelated one: the learnt weights
 tell you whether a platform got the spike timing right, not just the rates.
 
-Sized for the iCEBreaker build of spikeforge's FPGA core (48 x 16 plastic synapses), and
+Sized for the iCEBreaker build of spikeport's FPGA core (48 x 16 plastic synapses), and
 written with power-of-two time constants in steps and a power-of-two ratio of the STDP
 amplitudes, because that core decays traces and scales weight changes by shifts (with
 A_minus = 0.012 instead of 0.01 its rate drops about 25 % below the float reference).
 
-    python examples/stdp_network.py spikeforge [--duration MS] [--weights FILE]
-    spikeforge pynn --target fpga examples/stdp_network.py spikeforge
-    spikeforge run --board virtual --preset ice40up5k examples/stdp_network.py spikeforge
+    python examples/stdp_network.py spikeport [--duration MS] [--weights FILE]
+    spikeport pynn --target fpga examples/stdp_network.py spikeport
+    spikeport run --board virtual --preset ice40up5k examples/stdp_network.py spikeport
     python examples/stdp_network.py brian2        # pyNN.brian2: the same spikes and weights
 """
 

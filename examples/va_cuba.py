@@ -7,7 +7,7 @@ the connection probability scales as 80 / n so every cell keeps the 80 inputs of
 
 Run it on any PyNN backend:
 
-    spikeforge pynn examples/va_cuba.py spikeforge --n 1000
+    spikeport pynn examples/va_cuba.py spikeport --n 1000
     python examples/va_cuba.py brian2 --n 1000
 """
 

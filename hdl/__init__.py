@@ -1,1 +1,1 @@
-"""Gateware of spikeforge's FPGA core (Amaranth).  Generated Verilog is a build output."""
+"""Gateware of spikeport's FPGA core (Amaranth).  Generated Verilog is a build output."""

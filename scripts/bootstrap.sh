@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up of everything spikeforge needs on a fresh Debian machine:
+# Idempotent set-up of everything spikeport needs on a fresh Debian machine:
 # Debian tools (Icarus Verilog, the USB libraries openFPGALoader links against),
 # the main virtual environment in .venv/, and - where a python3.10 interpreter exists -
 # the lava-nc reference environment in .venv-lava/ (lava-nc 0.10 declares Python < 3.11).
@@ -32,11 +32,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV with $($PYTHON --version)"
   "$PYTHON" -m venv "$VENV"
 fi
-if [ "$(cat "$VENV/.spikeforge-stamp" 2>/dev/null)" != "$want" ]; then
-  say "installing spikeforge and its dependencies into $VENV"
+if [ "$(cat "$VENV/.spikeport-stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing spikeport and its dependencies into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
   "$VENV/bin/python" -m pip install -q -e ".[brian2,hdl,dse,dev]"
-  echo "$want" > "$VENV/.spikeforge-stamp"
+  echo "$want" > "$VENV/.spikeport-stamp"
 fi
 
 # --- lava-nc reference environment (Python 3.10) --------------------------------------
@@ -67,11 +67,11 @@ if PY310=$(find_python310); then
     say "creating $LAVA_VENV with $("$PY310" --version) for the lava-nc reference"
     "$PY310" -m venv "$LAVA_VENV"
   fi
-  if [ "$(cat "$LAVA_VENV/.spikeforge-stamp" 2>/dev/null)" != "$lava_want" ]; then
+  if [ "$(cat "$LAVA_VENV/.spikeport-stamp" 2>/dev/null)" != "$lava_want" ]; then
     say "installing lava-nc into $LAVA_VENV"
     "$LAVA_VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
     "$LAVA_VENV/bin/python" -m pip install -q -r requirements-lava.txt
-    echo "$lava_want" > "$LAVA_VENV/.spikeforge-stamp"
+    echo "$lava_want" > "$LAVA_VENV/.spikeport-stamp"
   fi
 fi
 

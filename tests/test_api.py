@@ -1,6 +1,6 @@
 import numpy as np
 
-import toolchain as sf
+import toolchain as sp
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording
 
 
@@ -13,11 +13,11 @@ def net() -> Network:
 
 
 def test_simulate_and_deviation_through_the_public_api(tmp_path):
-    path = sf.save(net(), tmp_path / "n.sfnet")
-    loaded = sf.load(path)
-    ref = sf.simulate(loaded, t_stop=200.0)
+    path = sp.save(net(), tmp_path / "n.spnet")
+    loaded = sp.load(path)
+    ref = sp.simulate(loaded, t_stop=200.0)
     assert ref.spikes["out"].count > 0
-    report = sf.deviation(loaded, "loihi", t_stop=200.0)
+    report = sp.deviation(loaded, "loihi", t_stop=200.0)
     dev = report.population("out")
     assert dev.spikes_ref == ref.spikes["out"].count
     assert abs(dev.rate_error) < 0.5  # quantised, but the same neuron

@@ -1,4 +1,4 @@
-"""The top-level command line: --version, info, and `spikeforge pynn`."""
+"""The top-level command line: --version, info, and `spikeport pynn`."""
 
 import subprocess
 import sys
@@ -26,7 +26,7 @@ def script(tmp_path, body: str, name: str = "script.py"):
 def test_version(runner):
     result = runner.invoke(main, ["--version"])
     assert result.exit_code == 0
-    assert result.output.strip() == f"spikeforge, version {__version__}"
+    assert result.output.strip() == f"spikeport, version {__version__}"
 
 
 def test_info_lists_every_target(runner):
@@ -59,10 +59,10 @@ def test_pynn_passes_arguments_and_the_target_to_the_script(runner, tmp_path):
         from toolchain.pynn.simulator import state
         print(sim.__name__, options.simulator, cells.size, state.target_name)
     """)
-    result = runner.invoke(main, ["pynn", "--target", "reference", str(path), "spikeforge",
+    result = runner.invoke(main, ["pynn", "--target", "reference", str(path), "spikeport",
                                   "--size", "7"])
     assert result.exit_code == 0, result.output
-    assert result.output.split() == ["toolchain.pynn", "spikeforge", "7", "reference"]
+    assert result.output.split() == ["toolchain.pynn", "spikeport", "7", "reference"]
 
 
 def test_pynn_returns_the_script_exit_status(runner, tmp_path):
@@ -72,7 +72,7 @@ def test_pynn_returns_the_script_exit_status(runner, tmp_path):
 
 def test_pynn_script_error_fails_with_its_message(tmp_path):
     path = script(tmp_path, """
-        import pyNN.spikeforge as sim
+        import pyNN.spikeport as sim
         sim.setup(target="nowhere")
     """)
     done = subprocess.run([sys.executable, "-m", "toolchain", "pynn", str(path)],

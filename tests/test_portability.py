@@ -54,7 +54,7 @@ def test_cli_writes_the_matrix_of_va_cuba(tmp_path, monkeypatch):
     out = tmp_path / "matrix"
     res = CliRunner().invoke(main, ["portability", "--out", str(out), "--targets", "dynapse",
                                     "-O", "dynapse.mismatch=0", "-O", "dynapse.delta_t=0",
-                                    str(script), "spikeforge", "CUBA"])
+                                    str(script), "spikeport", "CUBA"])
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader((out / "portability.csv").open()))
     by = {(r["target"], r["population"]): r for r in rows}
@@ -78,7 +78,7 @@ def test_cli_writes_the_matrix_of_va_cuba(tmp_path, monkeypatch):
 @needs_examples
 def test_small_network_runs_where_it_fits_and_refusals_say_why(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    network, t_stop = capture(small_network(tmp_path), ["spikeforge"])
+    network, t_stop = capture(small_network(tmp_path), ["spikeport"])
     assert t_stop == pytest.approx(200.0)
     matrix = portability(network, t_stop, ["dynapse"])
     dynapse = matrix.run("dynapse")
@@ -92,11 +92,11 @@ def test_small_network_runs_where_it_fits_and_refusals_say_why(tmp_path, monkeyp
 
 
 @needs_examples
-def test_a_script_spikeforge_cannot_run_is_a_clear_capture_error(tmp_path, monkeypatch):
+def test_a_script_spikeport_cannot_run_is_a_clear_capture_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(CaptureError, match="small_network.py' failed on spikeforge: "
+    with pytest.raises(CaptureError, match="small_network.py' failed on spikeport: "
                                            "AttributeError: .*IF_cond_alpha"):
-        capture(EXAMPLES / "small_network.py", ["spikeforge"])
+        capture(EXAMPLES / "small_network.py", ["spikeport"])
 
 
 def test_weight_error_column_comes_from_each_targets_artifact():

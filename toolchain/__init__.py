@@ -1,13 +1,13 @@
-"""spikeforge: write a spiking network once in PyNN; compile, co-simulate and deploy it on
+"""spikeport: write a spiking network once in PyNN; compile, co-simulate and deploy it on
 neuromorphic hardware (Loihi, SpiNNaker2, DYNAP-SE, and an open FPGA LIF/STDP core).
 
 The Python API in four calls (PyNN users need none of them: ``setup(target=...)`` does it)::
 
-    import toolchain as sf
-    net = sf.load("net.sfnet")                      # or build a toolchain.ir.Network
-    compiled = sf.compile(net, "loihi")             # raises if it does not fit, saying why
-    result = sf.simulate(net, "loihi", t_stop=500)  # a SimulationResult
-    report = sf.deviation(net, "loihi", t_stop=500) # vs the float reference
+    import toolchain as sp
+    net = sp.load("net.spnet")                      # or build a toolchain.ir.Network
+    compiled = sp.compile(net, "loihi")             # raises if it does not fit, saying why
+    result = sp.simulate(net, "loihi", t_stop=500)  # a SimulationResult
+    report = sp.deviation(net, "loihi", t_stop=500) # vs the float reference
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Boards spikeforge can build for and talk to, read from ``boards/*.toml``.
+"""Boards spikeport can build for and talk to, read from ``boards/*.toml``.
 
 One TOML file per board says which target and core build it carries, which
 amaranth-boards platform describes its FPGA, its clock, how to reach it over serial and

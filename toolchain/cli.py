@@ -1,7 +1,7 @@
-"""The ``spikeforge`` command line.
+"""The ``spikeport`` command line.
 
 Each area of the toolchain contributes its commands here, explicitly, so that
-``spikeforge --help`` is the one index of what the tool can do.
+``spikeport --help`` is the one index of what the tool can do.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from toolchain.targets.fpga.cli import hdl
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="spikeforge")
+@click.version_option(__version__, prog_name="spikeport")
 def main() -> None:
-    """spikeforge: PyNN networks compiled, co-simulated and deployed on neuromorphic hardware."""
+    """spikeport: PyNN networks compiled, co-simulated and deployed on neuromorphic hardware."""
 
 
 @main.command()
 def info() -> None:
-    """List the targets and boards spikeforge knows."""
+    """List the targets and boards spikeport knows."""
     from toolchain.targets import TARGETS
 
     click.echo("targets:")
@@ -49,12 +49,12 @@ def info() -> None:
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
 def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
-    """Run an unmodified PyNN SCRIPT on spikeforge.
+    """Run an unmodified PyNN SCRIPT on spikeport.
 
-    PyNN examples take the simulator name as their first argument; give "spikeforge":
+    PyNN examples take the simulator name as their first argument; give "spikeport":
 
     \b
-      spikeforge pynn simple_STDP.py spikeforge --dendritic-delay-fraction 0
+      spikeport pynn simple_STDP.py spikeport --dendritic-delay-fraction 0
     """
     from toolchain.targets import TARGETS
 
@@ -83,7 +83,7 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
     """Run a PyNN SCRIPT on the reference and on every target it fits; tabulate deviations.
 
     \b
-      spikeforge portability -O fpga.build=ecp5-85f VAbenchmarks.py spikeforge CUBA
+      spikeport portability -O fpga.build=ecp5-85f VAbenchmarks.py spikeport CUBA
     """
     from pathlib import Path
 

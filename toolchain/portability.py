@@ -1,6 +1,6 @@
 """The portability matrix: one PyNN script on the float reference and on every target.
 
-``spikeforge portability SCRIPT [ARGS]`` captures the network the script builds and the
+``spikeport portability SCRIPT [ARGS]`` captures the network the script builds and the
 length of its first run (:mod:`toolchain.pynn.capture`, without simulating), then
 compiles and simulates that same network on every registered target.  A target that
 refuses the network (a limit, a feature it lacks) is a row that says why.  For each target

@@ -1,4 +1,4 @@
-"""Amaranth 0.5 gateware of spikeforge's FPGA LIF/STDP core.
+"""Amaranth 0.5 gateware of spikeport's FPGA LIF/STDP core.
 
 Every width and size comes from a ``toolchain.targets.fpga.spec.CoreSpec``; the golden
 model in ``toolchain.targets.fpga.model`` is the reference the RTL is tested against.

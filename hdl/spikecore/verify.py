@@ -3,7 +3,7 @@
 ``verify(spec, simulator, ...)`` generates the Verilog for one ``CoreSpec``, builds it
 with ``cocotb_tools.runner`` in its own directory (one per simulator and parameter set),
 and runs ``hdl/spikecore/tb/spikecore_tb.py``.  Used by the test suite and by
-``spikeforge hdl verify``.
+``spikeport hdl verify``.
 """
 
 from __future__ import annotations

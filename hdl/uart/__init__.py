@@ -1,4 +1,4 @@
-"""Device-side UART link layer of the spikeforge protocol (see toolchain/runtime/protocol.py)."""
+"""Device-side UART link layer of the spikeport protocol (see toolchain/runtime/protocol.py)."""
 
 from hdl.uart.link import Deframer, Framer, UartRx, UartTx, crc16_next
 

@@ -16,7 +16,7 @@ def art():
 
 
 def test_artifact_round_trips_through_the_versioned_format(art, tmp_path):
-    path = save(art, tmp_path / "net.sfz")
+    path = save(art, tmp_path / "net.spz")
     back = load(path, expect=CompiledNetwork)
     assert back == art
     assert back.report() == art.report()
@@ -28,13 +28,13 @@ def test_artifact_round_trips_through_the_versioned_format(art, tmp_path):
 
 
 def test_tampered_artifact_is_refused_with_the_reason(art, tmp_path):
-    path = save(art, tmp_path / "net.sfz")
+    path = save(art, tmp_path / "net.spz")
     with zipfile.ZipFile(path) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         members = {n: zf.read(n) for n in zf.namelist()}
     # point the placement's chip column at an array of another length (the first one saved)
     manifest["root"]["placement"]["chip"] = {"__array__": 0}
-    bad = tmp_path / "bad.sfz"
+    bad = tmp_path / "bad.spz"
     with zipfile.ZipFile(bad, "w") as zf:
         for n, data in members.items():
             zf.writestr(n, json.dumps(manifest) if n == "manifest.json" else data)

@@ -23,7 +23,7 @@ def test_reference_against_itself_deviates_by_nothing():
 
 
 def test_script_network_on_loihi_reports_cost_and_deviation():
-    m = cosimulate({"network": EI, "args": "spikeforge --n 16", "target": "loihi",
+    m = cosimulate({"network": EI, "args": "spikeport --n 16", "target": "loihi",
                     "t_stop": 100.0})
     assert m["neurons"] == 16 and m["energy_nj_per_step"] > 0
     assert m["hw_latency_us_per_step"] > 0 and 0 <= m["rate_error"] < 1
@@ -31,7 +31,7 @@ def test_script_network_on_loihi_reports_cost_and_deviation():
 
 def test_target_refusal_is_an_error_with_the_reason():
     with pytest.raises(RuntimeError, match="fpga refused the network: .*n_neurons"):
-        cosimulate({"network": EI, "args": "spikeforge --n 64", "target": "fpga",
+        cosimulate({"network": EI, "args": "spikeport --n 64", "target": "fpga",
                     "core": "tiny", "t_stop": 20.0})
 
 

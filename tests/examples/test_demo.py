@@ -59,7 +59,7 @@ def _run_example(simulator: str, tmp_path: Path, *args: str) -> tuple[float, np.
                str(EXAMPLES / "stdp_network.py"), "brian2"]
     else:
         cmd = [sys.executable, "-m", "toolchain", "pynn", str(EXAMPLES / "stdp_network.py"),
-               "spikeforge"]
+               "spikeport"]
     done = subprocess.run([*cmd, *args, "--weights", str(weights)], capture_output=True,
                           text=True, timeout=600, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -68,12 +68,12 @@ def _run_example(simulator: str, tmp_path: Path, *args: str) -> tuple[float, np.
 
 
 @pytest.mark.slow
-def test_stdp_example_learns_the_same_on_brian2_and_spikeforge(tmp_path):
-    """The unmodified script on pyNN.brian2 and on spikeforge's reference target: the same
+def test_stdp_example_learns_the_same_on_brian2_and_spikeport(tmp_path):
+    """The unmodified script on pyNN.brian2 and on spikeport's reference target: the same
     random initial weights (drawn in PyNN's order from the script's seeded RNG), the same
     spikes and, after 1.5 s of STDP, the same learnt weights to float32 precision; and the
     correlated fibres end up stronger than the independent ones."""
-    ours_rate, ours_w = _run_example("spikeforge", tmp_path, "--duration", "1500")
+    ours_rate, ours_w = _run_example("spikeport", tmp_path, "--duration", "1500")
     theirs_rate, theirs_w = _run_example("brian2", tmp_path, "--duration", "1500")
     assert ours_w.shape == theirs_w.shape == (48, 16)
     assert ours_rate == theirs_rate > 1.0

@@ -1,4 +1,4 @@
-"""PyNN's own example scripts, unmodified, run through ``spikeforge pynn``.
+"""PyNN's own example scripts, unmodified, run through ``spikeport pynn``.
 
 They ship in PyNN's source package only; scripts/bootstrap.sh puts its examples/ folder
 into the environment (``<venv>/share/pynn-examples``).  Each runs in a scratch directory,
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 def run_example(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "toolchain", "pynn", str(EXAMPLES / name), "spikeforge", *args],
+        [sys.executable, "-m", "toolchain", "pynn", str(EXAMPLES / name), "spikeport", *args],
         capture_output=True, text=True, timeout=900, cwd=cwd,
     )
 
@@ -81,5 +81,5 @@ def test_stdp_example_with_dendritic_delay_gets_the_fix(tmp_path):
 def test_example_with_an_unsupported_cell_type_names_it(tmp_path):
     done = run_example("small_network.py", cwd=tmp_path)
     assert done.returncode == 1
-    assert "PyNN cell type IF_cond_alpha is not supported by spikeforge; use one of: " \
+    assert "PyNN cell type IF_cond_alpha is not supported by spikeport; use one of: " \
            "IF_curr_exp, IF_curr_alpha, IF_cond_exp" in done.stderr

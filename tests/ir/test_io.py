@@ -78,17 +78,17 @@ def test_fixture_covers_every_node_type():
 ])
 def test_round_trip_every_node_type(tmp_path, pick):
     value = pick(every_node_type())
-    path = save(value, tmp_path / "x.sfnet")
+    path = save(value, tmp_path / "x.spnet")
     back = load(path)
     assert type(back) is type(value)
     assert back == value
 
 
 def test_file_is_a_zip_with_json_manifest_and_npy_members(tmp_path):
-    path = save(every_node_type(), tmp_path / "n.sfnet")
+    path = save(every_node_type(), tmp_path / "n.spnet")
     with zipfile.ZipFile(path) as zf:
         manifest = json.loads(zf.read("manifest.json"))
-        assert manifest["format"] == "spikeforge" and manifest["version"] == 1
+        assert manifest["format"] == "spikeport" and manifest["version"] == 1
         assert all(n == "manifest.json" or n.startswith("arrays/") for n in zf.namelist())
 
 
@@ -104,22 +104,22 @@ def _rewrite_manifest(path, edit):
 
 
 def test_refuses_other_versions_unknown_kinds_and_invalid_values(tmp_path):
-    path = save(every_node_type(), tmp_path / "n.sfnet")
+    path = save(every_node_type(), tmp_path / "n.spnet")
     _rewrite_manifest(path, lambda m: m.update(version=99))
     with pytest.raises(FormatError, match="format version 99 is not supported"):
         load(path)
-    path = save(every_node_type(), tmp_path / "n.sfnet")
+    path = save(every_node_type(), tmp_path / "n.spnet")
     _rewrite_manifest(path, lambda m: m["root"].update({"__kind__": "os.system"}))
     with pytest.raises(FormatError, match="unknown object kind 'os.system'"):
         load(path)
-    path = save(every_node_type(), tmp_path / "n.sfnet")
+    path = save(every_node_type(), tmp_path / "n.spnet")
     _rewrite_manifest(path, lambda m: m["root"].update(dt=-1.0))
     with pytest.raises(FormatError, match="invalid network: Network dt.* is outside"):
         load(path)
 
 
 def test_never_unpickles(tmp_path):
-    path = save(every_node_type(), tmp_path / "n.sfnet")
+    path = save(every_node_type(), tmp_path / "n.spnet")
     with zipfile.ZipFile(path) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     import io as _io
@@ -134,14 +134,14 @@ def test_never_unpickles(tmp_path):
         load(path)
 
 
-def test_not_a_spikeforge_file(tmp_path):
-    p = tmp_path / "junk.sfnet"
+def test_not_a_spikeport_file(tmp_path):
+    p = tmp_path / "junk.spnet"
     p.write_bytes(b"hello")
-    with pytest.raises(FormatError, match="not a spikeforge file"):
+    with pytest.raises(FormatError, match="not a spikeport file"):
         load(p)
 
 
 def test_expect_type(tmp_path):
-    path = save(every_node_type().populations[0], tmp_path / "p.sfnet")
+    path = save(every_node_type().populations[0], tmp_path / "p.spnet")
     with pytest.raises(FormatError, match="holds a Population, expected Network"):
         load(path, expect=Network)

@@ -1,4 +1,4 @@
-"""The same PyNN description run by pyNN.brian2 and by spikeforge (reference target).
+"""The same PyNN description run by pyNN.brian2 and by spikeport (reference target).
 
 Random parts (initial potentials, connectivity, input spike trains) are drawn once with
 numpy from a fixed seed and handed to both as arrays, FromListConnector lists and
@@ -12,7 +12,7 @@ import pytest
 
 brian2 = pytest.importorskip("brian2", reason="Brian2 is the peer these tests compare with")
 
-import toolchain.pynn as spikeforge  # noqa: E402
+import toolchain.pynn as spikeport  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def va_cuba(sim, n=250, t_stop=500.0, seed=98765):
 
 
 def small_network(sim, n=20, simtime=1000.0, seed=26278342):
-    """PyNN's examples/small_network.py with IF_cond_exp (spikeforge has no alpha-shaped
+    """PyNN's examples/small_network.py with IF_cond_exp (spikeport has no alpha-shaped
     conductances): the weight is scaled by e so each input carries the charge of the
     original alpha synapse."""
     cell = {"tau_m": 20.0, "tau_syn_E": 2.0, "tau_syn_I": 4.0, "e_rev_E": 0.0,
@@ -136,7 +136,7 @@ def simple_stdp(sim, periods=3):
 
 @pytest.mark.slow
 def test_va_cuba_rates_and_irregularity(pynn_brian2):
-    ours = va_cuba(spikeforge)
+    ours = va_cuba(spikeport)
     theirs = va_cuba(pynn_brian2)
     for k, name in enumerate(("excitatory", "inhibitory")):
         assert_agree(population_stats(ours[k], 500.0, skip=100.0),
@@ -145,13 +145,13 @@ def test_va_cuba_rates_and_irregularity(pynn_brian2):
 
 @pytest.mark.slow
 def test_small_network_rates_and_irregularity(pynn_brian2):
-    assert_agree(population_stats(small_network(spikeforge), 1000.0),
+    assert_agree(population_stats(small_network(spikeport), 1000.0),
                  population_stats(small_network(pynn_brian2), 1000.0), "small_network")
 
 
 @pytest.mark.slow
 def test_simple_stdp_weight_change_curve(pynn_brian2):
-    ours, post = simple_stdp(spikeforge)
+    ours, post = simple_stdp(spikeport)
     theirs, post_b = simple_stdp(pynn_brian2)
     np.testing.assert_allclose(post, post_b, atol=0.1)  # same postsynaptic spikes
     assert np.all(theirs[:28] > 0) and np.all(theirs[31:] < 0)  # the classic window

@@ -24,10 +24,10 @@ def network() -> ir.Network:
     return build_network(state).network
 
 
-def test_pyNN_spikeforge_is_this_backend():
-    import pyNN.spikeforge
+def test_pyNN_spikeport_is_this_backend():
+    import pyNN.spikeport
 
-    assert pyNN.spikeforge is sim
+    assert pyNN.spikeport is sim
 
 
 def test_setup_refuses_an_unknown_target_and_lists_the_known_ones():
@@ -73,7 +73,7 @@ def test_parameters_set_after_creation_reach_the_ir():
 def test_unsupported_cell_type_names_the_population_and_the_alternatives():
     with pytest.raises(errors.InvalidModelError,
                        match=r"Population 'hh': cell type HH_cond_exp is not supported by "
-                             r"spikeforge; use one of: IF_curr_exp, IF_curr_alpha, IF_cond_exp"):
+                             r"spikeport; use one of: IF_curr_exp, IF_curr_alpha, IF_cond_exp"):
         sim.Population(2, pynn_cells.HH_cond_exp(), label="hh")
 
 

@@ -8,7 +8,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_capture_takes_the_network_and_run_length_without_simulating():
-    net, t_stop = capture(EXAMPLES / "ei_network.py", ["spikeforge", "--n", "20",
+    net, t_stop = capture(EXAMPLES / "ei_network.py", ["spikeport", "--n", "20",
                                                        "--t-stop", "123"])
     assert t_stop == 123.0
     assert [p.label for p in net.populations] == ["exc", "inh"]
@@ -17,9 +17,9 @@ def test_capture_takes_the_network_and_run_length_without_simulating():
 
 def test_capture_errors(tmp_path):
     script = tmp_path / "norun.py"
-    script.write_text("import pyNN.spikeforge as sim\nsim.setup()\n")
+    script.write_text("import pyNN.spikeport as sim\nsim.setup()\n")
     with pytest.raises(CaptureError, match="built no network: it never called run()"):
         capture(script)
     script.write_text("raise ValueError('bad parameter tau')\n")
-    with pytest.raises(CaptureError, match="failed on spikeforge: ValueError: bad parameter tau"):
+    with pytest.raises(CaptureError, match="failed on spikeport: ValueError: bad parameter tau"):
         capture(script)

@@ -1,4 +1,4 @@
-"""Our PyNN examples run unmodified through spikeforge."""
+"""Our PyNN examples run unmodified through spikeport."""
 
 import subprocess
 import sys
@@ -11,10 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_va_cuba_runs_unmodified_through_spikeforge_pynn(tmp_path):
+def test_va_cuba_runs_unmodified_through_spikeport_pynn(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "toolchain", "pynn", str(ROOT / "examples" / "va_cuba.py"),
-         "spikeforge", "--n", "400", "--t-stop", "200"],
+         "spikeport", "--n", "400", "--t-stop", "200"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("400 cells, ")

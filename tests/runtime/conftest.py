@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-# The HIL fixtures come from the pytest11 plugin once spikeforge is installed; importing them
+# The HIL fixtures come from the pytest11 plugin once spikeport is installed; importing them
 # here keeps these tests runnable from a checkout that has not been reinstalled yet.
 from toolchain.runtime.pytest_plugin import BoardEndpoint, board, board_session  # noqa: F401
 from toolchain.targets.fpga.image import CoreImage, StdpParams

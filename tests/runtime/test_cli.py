@@ -1,4 +1,4 @@
-"""`spikeforge run` and `spikeforge flash`."""
+"""`spikeport run` and `spikeport flash`."""
 
 from __future__ import annotations
 
@@ -37,13 +37,13 @@ def _golden_run(preset: str, args: list[str]) -> tuple[dict[int, np.ndarray], np
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["virtual", pytest.param("rtl-sim", marks=pytest.mark.hdl)])
 def test_run_streams_the_golden_models_spikes_and_weights(board: str, tmp_path: Path) -> None:
-    """The STDP example through `spikeforge run` on either pty board: the Neo file holds the
+    """The STDP example through `spikeport run` on either pty board: the Neo file holds the
     golden model's spikes, neuron for neuron and step for step, and the learnt weights read
     back from the board equal the model's."""
     out, board_w = tmp_path / "run", tmp_path / "board.npy"
     result = CliRunner().invoke(main, [
         "run", "--board", board, "--preset", "tiny", "--out", str(out), str(SCRIPT),
-        "spikeforge", "--out", str(board_w)])
+        "spikeport", "--out", str(board_w)])
     assert result.exit_code == 0, result.output
     assert "steps      600" in result.output  # live progress ends with the totals
     # On a loaded machine either board's thread can answer later than the host's reply
@@ -54,7 +54,7 @@ def test_run_streams_the_golden_models_spikes_and_weights(board: str, tmp_path: 
     assert (out / "raster.png").stat().st_size > 1000
     (seg,) = NeoMatlabIO(str(out / "spikes.mat")).read_block().segments
     assert seg.name == "cells" and len(seg.spiketrains) == 8
-    want, want_w = _golden_run("tiny", ["spikeforge"])
+    want, want_w = _golden_run("tiny", ["spikeport"])
     assert sum(t.size for t in want.values()) > 50  # the comparison means something
     for j, train in enumerate(seg.spiketrains):
         assert np.allclose(np.sort(train.rescale("ms").magnitude), want[j]), f"neuron {j}"
@@ -93,7 +93,7 @@ def test_boards_list_shows_every_board_as_run_and_flash_see_it() -> None:
     assert list(rows) == [*boards, "virtual", "rtl-sim"]
     for name, spec in boards.items():
         row = rows[name]
-        # the flash column is the start of the command `spikeforge flash` would run
+        # the flash column is the start of the command `spikeport flash` would run
         cmd = flashing.flash_command(name, Path("x.bit"), loader="openFPGALoader")
         assert row["flash"] == " ".join(cmd[:3])
         assert row["core"] == f"{spec.core} ({PRESETS[spec.core].n_neurons} neurons)"
@@ -140,7 +140,7 @@ def test_flash_without_a_bitstream_says_how_to_get_one(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["flash", "--board", "icebreaker", "--bitstream",
                                        str(tmp_path / "none.bin")])
     assert result.exit_code == 1
-    assert f"no bitstream at '{tmp_path / 'none.bin'}'; build it with `spikeforge hdl build " \
+    assert f"no bitstream at '{tmp_path / 'none.bin'}'; build it with `spikeport hdl build " \
         "--board icebreaker` or pass --bitstream" in result.output
 
 

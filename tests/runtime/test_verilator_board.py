@@ -150,7 +150,7 @@ def test_pytest_plugin_serves_it_as_board_rtl_sim(tmp_path: Path) -> None:
     # the plugin by module, whether or not this checkout's entry point is installed
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-         "-p", "no:spikeforge", "-p", "toolchain.runtime.pytest_plugin",
+         "-p", "no:spikeport", "-p", "toolchain.runtime.pytest_plugin",
          "--board", "rtl-sim", "test_hil.py"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

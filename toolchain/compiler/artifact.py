@@ -218,7 +218,7 @@ class StepEstimate(_Value):
 @serializable
 @dataclass(frozen=True, eq=False)
 class CompiledNetwork(_Value):
-    """A network mapped onto a target board: the artifact ``spikeforge compile`` writes.
+    """A network mapped onto a target board: the artifact ``spikeport compile`` writes.
 
     ``violations`` is empty for a network that fits; a non-strict compile (used to see how
     far a network is from fitting) lists every limit it broke there instead of raising.

@@ -1,4 +1,4 @@
-"""``spikeforge compile`` and ``spikeforge report``."""
+"""``spikeport compile`` and ``spikeport report``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-ARTIFACT = "compiled.sfz"
+ARTIFACT = "compiled.spz"
 REPORT = "report.txt"
 FIGURE = "placement.png"
 
@@ -46,11 +46,11 @@ def _capture(script: str, script_args: tuple[str, ...]):
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
 def compile_command(target: str, board: str | None, out: str, rate: float, lax: bool,
                     source: str, script_args: tuple[str, ...]) -> None:
-    """Compile SOURCE for a target: a PyNN script (run through spikeforge's PyNN backend
-    until its first run(); extra arguments, and options spikeforge does not know, go to the
+    """Compile SOURCE for a target: a PyNN script (run through spikeport's PyNN backend
+    until its first run(); extra arguments, and options spikeport does not know, go to the
     script) or a saved network file.
 
-    Writes OUT/compiled.sfz, OUT/report.txt and OUT/placement.png and prints the report.
+    Writes OUT/compiled.spz, OUT/report.txt and OUT/placement.png and prints the report.
     """
     from toolchain.compiler import CompiledNetwork, MappingError
     from toolchain.compiler.pipeline import compile_network
@@ -68,7 +68,7 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
         raise click.BadParameter(str(e), param_hint="'--board'") from None
     if not tgt.passes():
         raise click.ClickException(f"target '{target}' has no compiler passes; "
-                                   "`spikeforge compile` needs a target mapped by passes")
+                                   "`spikeport compile` needs a target mapped by passes")
     try:
         art = compile_network(net, tgt, strict=not lax, rate_hz=rate)
     except MappingError as e:
@@ -89,8 +89,8 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
 @click.option("--figure", type=click.Path(dir_okay=False), default=None,
               help="Also draw the placement figure to this PNG file.")
 def report_command(artifact: str, figure: str | None) -> None:
-    """Print the compile report of ARTIFACT (a `spikeforge compile` output directory or its
-    compiled.sfz)."""
+    """Print the compile report of ARTIFACT (a `spikeport compile` output directory or its
+    compiled.spz)."""
     from toolchain.compiler import CompiledNetwork
     from toolchain.compiler.report import placement_figure
     from toolchain.ir import FormatError, load

@@ -1,6 +1,6 @@
 """The compile report: a printable text summary and a placement figure.
 
-Both are rendered from the artifact alone, so ``spikeforge report`` on a saved artifact
+Both are rendered from the artifact alone, so ``spikeport report`` on a saved artifact
 shows exactly what the compiler printed.
 """
 
@@ -20,7 +20,7 @@ def render_report(art: CompiledNetwork) -> str:
     net, cores, pl, est = art.network, art.cores, art.placement, art.estimate
     out: list[str] = []
     add = out.append
-    add(f"spikeforge compile report: network '{net.label}' on {art.target} ({art.board})")
+    add(f"spikeport compile report: network '{net.label}' on {art.target} ({art.board})")
     add(f"  {net.n_neurons} neurons in {len(net.populations)} populations, "
         f"{net.n_synapses} synapses in {len(net.projections)} projections, dt = {net.dt:g} ms")
     add(f"  cores used: {len(cores)}   chips used: {art.chips_used}")

@@ -1,4 +1,4 @@
-"""``spikeforge dse run | report``."""
+"""``spikeport dse run | report``."""
 
 from __future__ import annotations
 

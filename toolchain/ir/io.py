@@ -28,14 +28,14 @@ import numpy as np
 
 from toolchain.ir.network import NODE_TYPES
 
-FORMAT = "spikeforge"
+FORMAT = "spikeport"
 FORMAT_VERSION = 1
 
 _KINDS: dict[str, type] = {}
 
 
 class FormatError(ValueError):
-    """A file that is not a spikeforge file, is of an unknown version, or is damaged."""
+    """A file that is not a spikeport file, is of an unknown version, or is damaged."""
 
 
 def serializable(cls: type) -> type:
@@ -77,21 +77,21 @@ def load(path: str | Path, expect: type | None = None) -> Any:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
-        raise FormatError(f"{path}: not a spikeforge file ({e})") from None
+        raise FormatError(f"{path}: not a spikeport file ({e})") from None
     with zf:
         try:
             manifest = json.loads(zf.read("manifest.json"))
         except KeyError:
-            raise FormatError(f"{path}: no manifest.json; not a spikeforge file") from None
+            raise FormatError(f"{path}: no manifest.json; not a spikeport file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise FormatError(f"{path}: manifest.json is damaged ({e})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise FormatError(f"{path}: not a spikeforge file (format {manifest.get('format')!r})")
+            raise FormatError(f"{path}: not a spikeport file (format {manifest.get('format')!r})")
         version = manifest.get("version")
         if version != FORMAT_VERSION:
             raise FormatError(
-                f"{path}: format version {version} is not supported by this spikeforge "
-                f"(it reads version {FORMAT_VERSION}); use a matching spikeforge release"
+                f"{path}: format version {version} is not supported by this spikeport "
+                f"(it reads version {FORMAT_VERSION}); use a matching spikeport release"
             )
         value = _decode(manifest.get("root"), zf, path)
     if expect is not None and not isinstance(value, expect):

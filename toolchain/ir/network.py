@@ -1,4 +1,4 @@
-"""The typed network IR that every stage of spikeforge agrees on.
+"""The typed network IR that every stage of spikeport agrees on.
 
 A ``Network`` is a frozen value: populations of neurons, spike sources, current sources,
 projections with explicit connectivity (one entry per synapse), plasticity rules and

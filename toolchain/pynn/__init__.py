@@ -1,5 +1,5 @@
-"""spikeforge as a PyNN 0.13 backend: ``import toolchain.pynn as sim`` (or, once this module
-is imported, ``import pyNN.spikeforge as sim``).
+"""spikeport as a PyNN 0.13 backend: ``import toolchain.pynn as sim`` (or, once this module
+is imported, ``import pyNN.spikeport as sim``).
 
 A script builds its network with the standard PyNN API; the first ``run()`` captures it
 into a ``toolchain.ir.Network``, compiles it for the target named in
@@ -93,24 +93,24 @@ def __getattr__(name: str) -> object:
     ):
         if isinstance(getattr(module, name, None), type):
             raise AttributeError(
-                f"PyNN {kind} {name} is not supported by spikeforge; "
+                f"PyNN {kind} {name} is not supported by spikeport; "
                 f"use one of: {', '.join(have)}"
             )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register_as_pynn_backend() -> None:
-    """Make ``import pyNN.spikeforge`` (and ``get_simulator`` with "spikeforge") find this
+    """Make ``import pyNN.spikeport`` (and ``get_simulator`` with "spikeport") find this
     package, without writing into the installed pyNN."""
     import pyNN
 
     this = sys.modules[__name__]
-    sys.modules.setdefault("pyNN.spikeforge", this)
-    pyNN.spikeforge = this
+    sys.modules.setdefault("pyNN.spikeport", this)
+    pyNN.spikeport = this
     prefix = __name__ + "."
     for name, module in list(sys.modules.items()):
         if name.startswith(prefix) and module is not None:
-            sys.modules.setdefault("pyNN.spikeforge." + name[len(prefix):], module)
+            sys.modules.setdefault("pyNN.spikeport." + name[len(prefix):], module)
 
 
 register_as_pynn_backend()

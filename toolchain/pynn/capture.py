@@ -1,7 +1,7 @@
 """Capture the network a PyNN script builds, without simulating it.
 
 Compiling, sweeping or comparing targets needs the network a script describes, not a run
-of it on the reference.  ``capture`` runs the script with spikeforge as its simulator and
+of it on the reference.  ``capture`` runs the script with spikeport as its simulator and
 stops it at its first ``run()``/``run_until()``: the network built so far becomes an IR
 ``Network``, and the end time that run asked for becomes ``t_stop``.
 """
@@ -15,7 +15,7 @@ from toolchain.ir import Network
 
 
 class CaptureError(RuntimeError):
-    """The script did not build and run a network spikeforge could capture."""
+    """The script did not build and run a network spikeport could capture."""
 
 
 class _Captured(Exception):
@@ -45,14 +45,14 @@ def capture(script: str | Path, args: Sequence[str] = ()) -> tuple[Network, floa
         return captured.network, captured.t_stop
     except Exception as e:
         text = " ".join(str(e).split())
-        raise CaptureError(f"PyNN script '{script}' failed on spikeforge: "
+        raise CaptureError(f"PyNN script '{script}' failed on spikeport: "
                            f"{type(e).__name__}: {text}") from e
     finally:
         simulator.State.run_until = original
     if status != 0:
         raise CaptureError(f"PyNN script '{script}' exited with status {status}")
     raise CaptureError(
-        f"PyNN script '{script}' built no network: it never called run() with spikeforge as "
+        f"PyNN script '{script}' built no network: it never called run() with spikeport as "
         "its simulator (PyNN example scripts take the simulator name as an argument: "
-        "pass 'spikeforge')"
+        "pass 'spikeport')"
     )

@@ -440,7 +440,7 @@ def _draw(distribution: RandomDistribution, n: int, out: np.ndarray,
     """``n`` values from the distribution's own PyNN RNG, in synapse order (target, then
     source), block by block.  That is the order in which PyNN's own backends draw a
     projection's values, so a seeded script gets the very same weights and delays on
-    spikeforge as on pyNN.brian2 (the legacy RandomState behind NumpyRNG costs about
+    spikeport as on pyNN.brian2 (the legacy RandomState behind NumpyRNG costs about
     1.3x a PCG64 Generator per value, which is small next to building the synapses)."""
     for k in range(0, n, BLOCK):
         m = min(BLOCK, n - k)

@@ -16,7 +16,7 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay: float | str = DEFAULT_M
           target: str | None = None, seed: int = 0, **extra_params: Any) -> int:
     """Start a new network.
 
-    ``target`` names where ``run()`` executes it (see ``spikeforge info``); it defaults to
+    ``target`` names where ``run()`` executes it (see ``spikeport info``); it defaults to
     ``simulator.DEFAULT_TARGET``.  ``seed`` (or ``rng_seed``) seeds the Poisson sources.
     Other keyword arguments that PyNN does not define go to the target's constructor, if
     it takes them (scripts pass options meant for other simulators).

@@ -64,7 +64,7 @@ class Population(_ParametersMixin, common.Population):
             supported = ", ".join(c.__name__ for c in CELL_TYPES)
             raise errors.InvalidModelError(
                 f"Population '{self.label}': cell type {type(self.celltype).__name__} is not "
-                f"supported by spikeforge; use one of: {supported} (from this backend)"
+                f"supported by spikeport; use one of: {supported} (from this backend)"
             )
         first = simulator.state.id_counter
         self.all_cells = np.array([simulator.ID(i) for i in range(first, first + self.size)],

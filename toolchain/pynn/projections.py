@@ -75,7 +75,7 @@ class Projection(common.Projection):
         if not isinstance(self.synapse_type, (StaticSynapse, STDPMechanism)):
             raise errors.ConnectionError(
                 f"Projection '{self.label}': synapse type {type(self.synapse_type).__name__} "
-                "is not supported by spikeforge; use StaticSynapse or STDPMechanism "
+                "is not supported by spikeport; use StaticSynapse or STDPMechanism "
                 "(from this backend)"
             )
         self._chunks: list[tuple[np.ndarray, int, dict]] = []
@@ -103,7 +103,7 @@ class Projection(common.Projection):
                             location_selector=None, **connection_parameters) -> None:
         if location_selector is not None:
             raise errors.ConnectionError(
-                f"Projection '{self.label}': spikeforge has point neurons only; "
+                f"Projection '{self.label}': spikeport has point neurons only; "
                 "location_selector must be None"
             )
         self._chunks.append((np.asarray(presynaptic_indices, dtype=np.int64),
@@ -127,7 +127,7 @@ class Projection(common.Projection):
             if c.distributed:
                 raise errors.ConnectionError(
                     f"Projection '{self.label}': FromFileConnector(distributed=True) needs MPI, "
-                    "which spikeforge does not use; pass distributed=False"
+                    "which spikeport does not use; pass distributed=False"
                 )
             columns = list(c.file.get_metadata().get("columns", ("weight", "delay")))
             c.column_names = tuple(name for name in columns if name not in ("i", "j"))
@@ -144,7 +144,7 @@ class Projection(common.Projection):
             if name not in ("weight", "delay"):
                 raise errors.ConnectionError(
                     f"Projection '{self.label}': connection list column '{name}' would give "
-                    "each synapse its own value; spikeforge takes only weight and delay per "
+                    "each synapse its own value; spikeport takes only weight and delay per "
                     "synapse, so set the others on the synapse type"
                 )
         if table.size == 0:

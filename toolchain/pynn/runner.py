@@ -1,6 +1,6 @@
-"""Run an unmodified PyNN script with spikeforge as its simulator.
+"""Run an unmodified PyNN script with spikeport as its simulator.
 
-Scripts find the backend as ``pyNN.spikeforge`` (PyNN's ``get_simulator`` imports
+Scripts find the backend as ``pyNN.spikeport`` (PyNN's ``get_simulator`` imports
 ``pyNN.<argv[1]>``); ``setup()`` uses ``target`` unless the script names another.
 """
 
@@ -18,7 +18,7 @@ from toolchain.targets import TARGETS, UnknownTargetError
 def run_script(script: str | Path, args: Sequence[str] = (), target: str | None = None) -> int:
     """Execute ``script`` as ``__main__`` with ``args`` as its command line; return its exit
     status.  Exceptions from the script propagate."""
-    import toolchain.pynn  # noqa: F401  (registers pyNN.spikeforge)
+    import toolchain.pynn  # noqa: F401  (registers pyNN.spikeport)
     from toolchain.pynn import simulator
 
     if target is not None and target not in TARGETS:

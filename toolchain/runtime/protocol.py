@@ -1,4 +1,4 @@
-"""The wire format between the host and a spikeforge FPGA core: the single source of truth.
+"""The wire format between the host and a spikeport FPGA core: the single source of truth.
 
 Everything that puts bytes on the UART or takes them off (the host session, the virtual
 board, the device-side RTL and its cocotb tests) uses the encoders and decoders here;
@@ -56,7 +56,7 @@ CONTINUED = 0x8000  # n_steps flag: the block's last step goes on in the next bl
 
 
 class ProtocolError(ValueError):
-    """Bytes that do not form a valid spikeforge frame or message."""
+    """Bytes that do not form a valid spikeport frame or message."""
 
 
 class FrameError(ProtocolError):

@@ -7,7 +7,7 @@ board (default), the simulated RTL, or a real board on a serial port.
 
 Fixtures: ``board`` (a :class:`BoardEndpoint`: where to connect and which core build it
 runs) and ``board_session`` (a connected, handshaken :class:`Session`, closed afterwards).
-Registered through the ``pytest11`` entry point, so any project that installs spikeforge
+Registered through the ``pytest11`` entry point, so any project that installs spikeport
 can write its own HIL tests with them.
 """
 
@@ -44,7 +44,7 @@ class BoardEndpoint:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("spikeforge", "spikeforge hardware-in-the-loop")
+    group = parser.getgroup("spikeport", "spikeport hardware-in-the-loop")
     group.addoption("--board", default=VIRTUAL,
                     help="board for HIL tests: 'virtual' (default), 'rtl-sim' (the device's "
                     "Verilog under Verilator), or a board name (then --port is required)")

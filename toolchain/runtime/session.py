@@ -268,7 +268,7 @@ class Session:
             return f"board answered {sent.name} with a malformed ERROR: {e}"
         detail = {
             p.ErrorCode.BAD_VERSION: f"the board speaks protocol version {err.detail}, this "
-            f"host {p.PROTOCOL_VERSION}: update spikeforge or reflash the board",
+            f"host {p.PROTOCOL_VERSION}: update spikeport or reflash the board",
             p.ErrorCode.BAD_MESSAGE: f"the board could not parse it (payload byte {err.detail})",
             p.ErrorCode.BAD_ADDRESS: f"address {err.detail} is outside the board's memory",
             p.ErrorCode.NOT_READABLE: f"this build cannot read back memory "
@@ -288,7 +288,7 @@ class Session:
         if info.protocol_version != p.PROTOCOL_VERSION:
             raise BoardError(
                 f"board on '{self.link.name}' speaks protocol version {info.protocol_version}, "
-                f"this host {p.PROTOCOL_VERSION}: update spikeforge or reflash the board"
+                f"this host {p.PROTOCOL_VERSION}: update spikeport or reflash the board"
             )
         self.info = info
         self._boot_count = self.status().boot_count

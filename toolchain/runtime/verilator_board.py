@@ -276,7 +276,7 @@ def _simulate() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m toolchain.runtime.verilator_board",
-        description="Serve the spikeforge device's Verilog, simulated by Verilator, on a pty.",
+        description="Serve the spikeport device's Verilog, simulated by Verilator, on a pty.",
     )
     parser.add_argument("--preset", default="tiny", help="core build preset (spec.PRESETS)")
     parser.add_argument("--clock-hz", type=int, default=DEFAULT_CLOCK_HZ,

@@ -479,7 +479,7 @@ def serve_in_thread(spec: CoreSpec, **options: int | str) -> ServedBoard:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m toolchain.runtime.virtual",
-        description="Serve a virtual spikeforge FPGA board (the golden model) on a pty.",
+        description="Serve a virtual spikeport FPGA board (the golden model) on a pty.",
     )
     parser.add_argument("--preset", default="tiny", help="core build preset (spec.PRESETS)")
     parser.add_argument("--input-slots", type=int, default=8)

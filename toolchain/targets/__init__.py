@@ -1,4 +1,4 @@
-"""The targets spikeforge can compile for, by the name users pass to ``setup(target=...)``.
+"""The targets spikeport can compile for, by the name users pass to ``setup(target=...)``.
 
 Each entry imports its target only when asked for, so that using one target never pays for
 (or needs the dependencies of) another.
@@ -12,7 +12,7 @@ from toolchain.targets.base import Simulator, Target
 
 
 class UnknownTargetError(ValueError):
-    """A target name spikeforge does not know."""
+    """A target name spikeport does not know."""
 
 
 def _reference() -> type[Target]:

@@ -1,6 +1,6 @@
-"""A small PyNN network with STDP, sized for the 'tiny' core: what `spikeforge run` tests use.
+"""A small PyNN network with STDP, sized for the 'tiny' core: what `spikeport run` tests use.
 
-Usage: python small_stdp.py <simulator> [--out FILE] [--duration MS]   (simulator: spikeforge)
+Usage: python small_stdp.py <simulator> [--out FILE] [--duration MS]   (simulator: spikeport)
 """
 
 import sys

@@ -46,7 +46,7 @@ def test_registered_and_compiles_to_the_shared_artifact_and_report():
     assert isinstance(art, CompiledNetwork) and art.target == "dynapse"
     text = art.report()
     assert "dynapse-se2-4chip" in text and "in->out" in text
-    # the shared compile driver (`spikeforge compile`) runs the same passes
+    # the shared compile driver (`spikeport compile`) runs the same passes
     from toolchain.compiler.pipeline import compile_network
 
     assert compile_network(driven_network(), target) == art
@@ -133,7 +133,7 @@ def test_the_artifact_saves_loads_and_simulates_the_same(tmp_path):
 
     target = DynapseTarget(mismatch=0.1, seed=3)
     art = target.compile(driven_network())
-    loaded = load(save(art, tmp_path / "net.sfz"))
+    loaded = load(save(art, tmp_path / "net.spz"))
     assert loaded == art
     with pytest.raises(ValueError, match=r"compiled for dynapse \(dynapse-se1-4chip\), not "
                                          "for this target's dynapse-se2-4chip"):

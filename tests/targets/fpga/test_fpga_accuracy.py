@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import toolchain as sf
+import toolchain as sp
 from toolchain.compiler.pipeline import compile_network
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording
 from toolchain.portability import record_all_spikes, run_target
@@ -19,7 +19,7 @@ EI_NETWORK = Path(__file__).resolve().parents[3] / "examples" / "ei_network.py"
 
 @pytest.fixture(scope="module")
 def small_ei():
-    net, _ = capture(EI_NETWORK, ["spikeforge", "--n", "32", "--t-stop", "300"])
+    net, _ = capture(EI_NETWORK, ["spikeport", "--n", "32", "--t-stop", "300"])
     return record_all_spikes(net)
 
 
@@ -27,7 +27,7 @@ def test_small_ei_network_fires_at_the_reference_rates(small_ei):
     # before rounded decays and charge-matched weights the core fired 50-56 % too fast
     # here (positive currents below 2**syn_shift never decayed); measured after: +2.5 % exc,
     # +4.5 % inh (loihi: -1.5 %, -2.2 %)
-    report = sf.deviation(small_ei, "fpga", t_stop=300.0)
+    report = sp.deviation(small_ei, "fpga", t_stop=300.0)
     assert {p.population for p in report.populations} == {"exc", "inh"}
     for pop in report.populations:
         assert pop.rate_ref > 20.0, pop  # the network is active, so the bound means something
@@ -57,7 +57,7 @@ def _drive(n_cells: int, fan_out: int, every_step: bool) -> Network:
 
 
 def _energy_per_step(net: Network, build) -> tuple[float, float]:
-    counters = sf.simulate(net, "fpga", t_stop=10.0, build=build).counters
+    counters = sp.simulate(net, "fpga", t_stop=10.0, build=build).counters
     assert counters["cycles_per_step_max"] >= counters["cycles_per_step"] > 0
     return counters["energy_pj_per_step"], counters["cycles_per_step"]
 
@@ -102,7 +102,7 @@ def test_dse_point_with_a_4_bit_weight_core_runs_and_costs_energy():
     # and every fpga point reported energy nan
     from toolchain.dse.evaluate import cosimulate
 
-    m = cosimulate({"network": str(EI_NETWORK), "args": "spikeforge --n 32 --t-stop 50",
+    m = cosimulate({"network": str(EI_NETWORK), "args": "spikeport --n 32 --t-stop 50",
                     "target": "fpga", "core.w_bits": 4})
     assert np.isfinite(m["rate_error"])
     assert m["energy_nj_per_step"] > 0 and m["hw_latency_us_per_step"] > 0

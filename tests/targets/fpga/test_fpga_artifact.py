@@ -1,4 +1,4 @@
-"""The FPGA core through the shared compiler: `spikeforge compile/report --target fpga`."""
+"""The FPGA core through the shared compiler: `spikeport compile/report --target fpga`."""
 
 from pathlib import Path
 
@@ -29,7 +29,7 @@ def _net(n_cells: int = 10, n_in: int = 6, seed: int = 1) -> Network:
 
 
 def test_compile_and_report_commands_on_the_fpga_target(tmp_path: Path):
-    src = tmp_path / "net.sfnet"
+    src = tmp_path / "net.spnet"
     save(_net(), src)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["compile", "--target", "fpga", "--board", "icebreaker",
@@ -72,7 +72,7 @@ def test_step_time_grows_with_activity_and_follows_the_board_clock():
 
 
 def test_a_network_too_big_for_the_build_names_the_limit_and_a_preset(tmp_path: Path):
-    src = tmp_path / "big.sfnet"
+    src = tmp_path / "big.spnet"
     save(_net(n_cells=200), src)
     result = CliRunner().invoke(main, ["compile", "--target", "fpga", "--out",
                                        str(tmp_path / "o"), str(src)])

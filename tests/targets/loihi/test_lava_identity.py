@@ -155,7 +155,7 @@ def assert_same_spikes(ours: list[np.ndarray], lava: list[np.ndarray]) -> None:
             step, neuron = diff[0]
             pytest.fail(
                 f"population {label}: first mismatch at step {step}, neuron {neuron}: "
-                f"spikeforge spiked={a[step, neuron]}, lava spiked={b[step, neuron]} "
+                f"spikeport spiked={a[step, neuron]}, lava spiked={b[step, neuron]} "
                 f"({diff.shape[0]} mismatches; {a.sum()} vs {b.sum()} spikes)"
             )
 

@@ -134,7 +134,7 @@ def test_target_compile_reports_resources():
 
 
 def test_artifact_report_and_cli(tmp_path):
-    """`spikeforge compile/report --target spinnaker2` through the shared artifact."""
+    """`spikeport compile/report --target spinnaker2` through the shared artifact."""
     from click.testing import CliRunner
 
     from toolchain.cli import main
@@ -148,19 +148,19 @@ def test_artifact_report_and_cli(tmp_path):
     assert int(art.cores.neurons.sum()) == 200
     assert art.numerics_of("rec").max_delay_steps == 40
     assert "delay-extension" in target.report(art)
-    save(art, tmp_path / "a.sfz")
-    assert load(tmp_path / "a.sfz", expect=CompiledNetwork).cores.neurons.sum() == 200
-    save(net, tmp_path / "net.sfz")
+    save(art, tmp_path / "a.spz")
+    assert load(tmp_path / "a.spz", expect=CompiledNetwork).cores.neurons.sum() == 200
+    save(net, tmp_path / "net.spz")
     runner = CliRunner()
     out = runner.invoke(main, ["compile", "--target", "spinnaker2", "--board", "48-chip",
-                               "--out", str(tmp_path / "o"), str(tmp_path / "net.sfz")])
+                               "--out", str(tmp_path / "o"), str(tmp_path / "net.spz")])
     assert out.exit_code == 0, out.output
     assert "on spinnaker2 (48-chip)" in out.output
     again = runner.invoke(main, ["report", str(tmp_path / "o")])
     assert again.exit_code == 0 and "on spinnaker2 (48-chip)" in again.output
-    save(Network(populations=(Population("a", CellType.IF_CURR_ALPHA, 3),)), tmp_path / "x.sfz")
+    save(Network(populations=(Population("a", CellType.IF_CURR_ALPHA, 3),)), tmp_path / "x.spz")
     bad = runner.invoke(main, ["compile", "--target", "spinnaker2", "--out",
-                               str(tmp_path / "p"), str(tmp_path / "x.sfz")])
+                               str(tmp_path / "p"), str(tmp_path / "x.spz")])
     assert bad.exit_code != 0
     assert ("network does not fit spinnaker2: Population 'a': cell type IF_curr_alpha is not "
             "available on spinnaker2") in bad.output

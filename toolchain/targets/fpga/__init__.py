@@ -1,4 +1,4 @@
-"""spikeforge's own FPGA LIF/STDP core: spec, golden model, mapper and the ``fpga`` target."""
+"""spikeport's own FPGA LIF/STDP core: spec, golden model, mapper and the ``fpga`` target."""
 
 from toolchain.targets.fpga.image import CoreImage, StdpParams
 from toolchain.targets.fpga.mapper import MappedNetwork, MappingError, map_network

@@ -3,7 +3,7 @@
 The core is one physical core: every population is a slice of its neuron memory, every
 projection a set of rows in its one synapse memory, and every spike stays on the chip
 (routes have no hops; spike sources arrive from the host over the UART).  Describing it in
-:class:`~toolchain.compiler.artifact.CompiledNetwork` lets ``spikeforge compile/report``,
+:class:`~toolchain.compiler.artifact.CompiledNetwork` lets ``spikeport compile/report``,
 the portability table and design-space exploration treat it like the other targets.
 
 The cost estimate is the RTL's own cycle count (``CoreSpec.cycles_per_step``, checked cycle

@@ -1,4 +1,4 @@
-"""``spikeforge hdl``: generate, verify and build the FPGA core's gateware.
+"""``spikeport hdl``: generate, verify and build the FPGA core's gateware.
 
 The gateware imports (Amaranth, cocotb) happen inside the commands so that the rest of
 the command line starts without them.
@@ -18,7 +18,7 @@ def hdl() -> None:
 
 
 @hdl.command()
-@click.option("--board", "board_name", required=True, help="board name (see 'spikeforge info')")
+@click.option("--board", "board_name", required=True, help="board name (see 'spikeport info')")
 @click.option("--core", "core", default=None,
               help="core preset to build instead of the board's own (e.g. tiny)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,

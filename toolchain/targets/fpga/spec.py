@@ -1,4 +1,4 @@
-"""The one description of spikeforge's FPGA LIF/STDP core: sizes, widths, word layouts and
+"""The one description of spikeport's FPGA LIF/STDP core: sizes, widths, word layouts and
 the order of operations inside a timestep.
 
 The golden model (``model.py``), the mapper, the Amaranth generator (``hdl/spikecore``) and

@@ -1,4 +1,4 @@
-"""The ``fpga`` target: spikeforge's own LIF/STDP core, simulated by its golden model.
+"""The ``fpga`` target: spikeport's own LIF/STDP core, simulated by its golden model.
 
 ``compile`` quantises and packs the network for one build (a preset name or a
 ``CoreSpec``); ``simulator`` runs the golden model, which the RTL matches bit for bit, and
@@ -61,7 +61,7 @@ class FpgaTarget(Target):
         return FpgaCompiled(network, map_network(network, self.spec))
 
     def passes(self) -> Sequence[Pass]:
-        """Map, then describe the mapping in the shared artifact (``spikeforge compile``)."""
+        """Map, then describe the mapping in the shared artifact (``spikeport compile``)."""
         from toolchain.targets.fpga.artifact import artifact_pass
 
         return (self._map, artifact_pass)

@@ -2,7 +2,7 @@
 
 This file is a *script* for the separate Python 3.10 environment that holds lava-nc
 (lava-nc 0.10 declares Python < 3.11, the main environment is newer).  It therefore imports
-nothing from spikeforge: it reads plain integers from an ``.npz`` file, builds the network
+nothing from spikeport: it reads plain integers from an ``.npz`` file, builds the network
 from lava's own processes (``LIF`` with ``PyLifModelBitAcc``; ``Dense`` with
 ``PyDenseModelBitAcc`` or ``DelayDense`` with ``PyDelayDenseModelBitAcc``; spike input
 through ``io.source.RingBuffer``), runs it with ``Loihi2SimCfg(select_tag="fixed_pt")``

@@ -21,7 +21,7 @@ from toolchain.targets.loihi.numerics import LifParameters, SignMode
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("lava_reference.py")
 #: overrides the interpreter of the lava environment
-PYTHON_ENV_VAR = "SPIKEFORGE_LAVA_PYTHON"
+PYTHON_ENV_VAR = "SPIKEPORT_LAVA_PYTHON"
 
 
 class LavaUnavailableError(RuntimeError):
@@ -120,7 +120,7 @@ def run(n_steps: int, populations: list[LavaPopulation], projections: list[LavaP
     python = lava_python()
     if python is None:
         raise LavaUnavailableError(unavailable_reason())
-    with tempfile.TemporaryDirectory(prefix="spikeforge-lava-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="spikeport-lava-") as tmp:
         net_path, out_path = Path(tmp) / "network.npz", Path(tmp) / "spikes.npz"
         write_network(net_path, n_steps, populations, projections, inputs)
         proc = subprocess.run([str(python), str(SCRIPT), str(net_path), str(out_path)],
