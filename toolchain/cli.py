@@ -63,9 +63,13 @@ def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
             f"unknown target '{target}'; known targets: {', '.join(TARGETS)}",
             param_hint="'--target'",
         )
-    from toolchain.pynn.runner import run_script
+    from toolchain.pynn.runner import ScriptError, run_script
 
-    sys.exit(run_script(script, script_args, target))
+    try:
+        status = run_script(script, script_args, target)
+    except ScriptError as e:
+        raise click.ClickException(str(e)) from None
+    sys.exit(status)
 
 
 @main.command(context_settings={"ignore_unknown_options": True,

@@ -31,7 +31,7 @@ def capture(script: str | Path, args: Sequence[str] = ()) -> tuple[Network, floa
     """The network ``script`` builds before its first run, and the time that run ends (ms)."""
     from toolchain.pynn import simulator
     from toolchain.pynn.build import build_network
-    from toolchain.pynn.runner import run_script
+    from toolchain.pynn.runner import ScriptError, run_script
 
     def stop_at_first_run(state: simulator.State, tstop: float) -> None:
         # reports and artifacts name the network after the script that built it
@@ -43,6 +43,8 @@ def capture(script: str | Path, args: Sequence[str] = ()) -> tuple[Network, floa
         status = run_script(script, args)
     except _Captured as captured:
         return captured.network, captured.t_stop
+    except ScriptError as e:
+        raise CaptureError(str(e)) from None
     except Exception as e:
         text = " ".join(str(e).split())
         raise CaptureError(f"PyNN script '{script}' failed on spikeport: "

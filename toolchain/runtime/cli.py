@@ -146,8 +146,13 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
     The script is an ordinary PyNN script; it runs with target 'board'. Spikes it records are
     written as Neo (MATLAB format) and as a raster plot.
     """
+    from toolchain.pynn.runner import ScriptError, script_code
     from toolchain.runtime import board_target
 
+    try:
+        script_code(script)  # refused before a board is started or opened
+    except ScriptError as e:
+        raise click.ClickException(str(e)) from None
     served = None
     if board in (VIRTUAL, RTL_SIM):
         from toolchain.runtime.virtual import pty_board
