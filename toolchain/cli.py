@@ -13,6 +13,7 @@ import click
 from toolchain import __version__
 from toolchain.compiler.cli import compile_command, report_command
 from toolchain.dse.cli import dse
+from toolchain.nir.cli import nir_group
 from toolchain.runtime.cli import boards, flash
 from toolchain.runtime.cli import run as run_on_board
 from toolchain.targets.fpga.cli import hdl
@@ -127,6 +128,7 @@ main.add_command(boards)
 main.add_command(flash)
 main.add_command(run_on_board)
 main.add_command(hdl)
+main.add_command(nir_group)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m toolchain`

@@ -1,0 +1,291 @@
+"""Running an imported NIR graph on a target, in the graph's own terms.
+
+Inputs come as spike counts per step for each Input node (an ``.npz`` with one
+(steps x n) array per Input, or a NIRGraphData file); outputs go back the same way: for
+every neuron node ``N``, ``N/spikes`` (steps x n, integer) and ``N/v`` (steps x n, the
+graph's voltage units), row t being what the graph computes in step t of its input: each
+node's IR offset (docs/nir.md, "Time") is taken back out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolchain.ir import ArraySource, Network
+from toolchain.nir.graph import NIRError
+from toolchain.nir.importer import Imported
+from toolchain.sim.results import SimulationResult
+
+OUTPUT = "output.npz"
+SUMMARY = "run.json"
+REPORT = "report.txt"
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_inputs(path: str | Path, imported: Imported | None = None, *,
+                sample: int = 0) -> tuple[dict[str, np.ndarray], float | None]:
+    """Spike counts per Input node from ``path`` and the timestep (ms) the file states,
+    if it states one (NIRGraphData does; an .npz does not)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NIRError(f"{path}: no such input file")
+    with path.open("rb") as f:
+        magic = f.read(8)
+    if magic.startswith(b"PK"):
+        return _read_npz(path), None
+    if magic.startswith(b"\x89HDF"):
+        return _read_nirdata(path, imported, sample)
+    raise NIRError(f"{path}: not an .npz archive nor a NIRGraphData (HDF5) file")
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: np.asarray(data[k]) for k in data.files}
+    except (ValueError, OSError) as e:
+        raise NIRError(f"{path}: cannot read it as an .npz of arrays ({e})") from None
+
+
+def _read_nirdata(path: Path, imported: Imported | None, sample: int
+                  ) -> tuple[dict[str, np.ndarray], float | None]:
+    import nir
+
+    try:
+        data = nir.read_data(str(path))
+    except (ValueError, KeyError, OSError) as e:
+        raise NIRError(f"{path}: not a NIRGraphData file ({e})") from None
+    out: dict[str, np.ndarray] = {}
+    dts = set()
+    wanted = set(imported.inputs) if imported is not None else None
+    for name, node in _flat_data(data).items():
+        if wanted is not None and name not in wanted:
+            continue
+        if not isinstance(node, nir.NIRNodeData) or not node.observables:
+            continue
+        if len(node.observables) > 1:
+            key = next((k for k in ("spikes", "input", "output") if k in node.observables),
+                       None)
+            if key is None:
+                raise NIRError(f"{path}: node '{name}' has observables "
+                               f"{', '.join(node.observables)}; spikeport reads the one "
+                               "named 'spikes'")
+        else:
+            key = next(iter(node.observables))
+        obs = node.observables[key]
+        if isinstance(obs, nir.TimeGriddedData):
+            grid, dt_s = obs, float(obs.dt)
+        else:  # EventData: put on a grid of the run's dt, which the caller must give
+            if imported is None:
+                raise NIRError(f"{path}: node '{name}' holds events; give the graph so "
+                               "they can be put on its timestep")
+            grid, dt_s = obs.to_time_gridded(imported.dt * 1e-3), imported.dt * 1e-3
+        if not 0 <= sample < grid.n_samples:
+            raise NIRError(f"{path}: node '{name}' has {grid.n_samples} samples; "
+                           f"--sample {sample} is out of range")
+        out[name] = np.asarray(grid.data[sample])
+        dts.add(round(dt_s * 1e3, 12))
+    if len(dts) > 1:
+        raise NIRError(f"{path}: its nodes use different timesteps ({sorted(dts)} ms)")
+    return out, (dts.pop() if dts else None)
+
+
+def _flat_data(data: Any, prefix: str = "") -> dict[str, Any]:
+    import nir
+
+    out = {}
+    for name, node in data.nodes.items():
+        if isinstance(node, nir.NIRGraphData):
+            out.update(_flat_data(node, f"{prefix}{name}."))
+        else:
+            out[prefix + name] = node
+    return out
+
+
+def check_inputs(imported: Imported, counts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Spike counts (steps x n, non-negative integers) for every Input node, or an error
+    that names the node and what is wrong."""
+    missing = [n for n in imported.inputs if n not in counts]
+    extra = [k for k in counts if k not in imported.inputs]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"no array for Input node(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"array(s) {', '.join(extra)} name no Input node")
+        raise NIRError("input: " + "; ".join(parts) + " (Input nodes: "
+                       f"{', '.join(imported.inputs) or 'none'})")
+    out, steps = {}, set()
+    for name, shape in imported.inputs.items():
+        arr = np.asarray(counts[name])
+        n = int(np.prod(shape)) if shape else 1
+        if arr.ndim >= 1 and arr.size == arr.shape[0] * n and arr.ndim != 2:
+            arr = arr.reshape(arr.shape[0], n)  # (steps, *shape) -> (steps, n)
+        if arr.ndim != 2 or arr.shape[1] != n:
+            raise NIRError(f"input '{name}': expected (steps, {n}) spike counts for shape "
+                           f"{tuple(shape)}, got an array of shape {arr.shape}")
+        if arr.dtype == bool:
+            arr = arr.astype(np.int64)
+        if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+            raise NIRError(f"input '{name}': spike counts must be finite numbers")
+        if np.any(arr < 0) or np.any(arr != np.round(arr)):
+            bad = np.argwhere((arr < 0) | (arr != np.round(arr)))[0]
+            raise NIRError(f"input '{name}'[step {bad[0]}, neuron {bad[1]}] = "
+                           f"{arr[tuple(bad)]}: spike counts are non-negative integers")
+        out[name] = arr.astype(np.int64)
+        steps.add(arr.shape[0])
+    if len(steps) > 1:
+        raise NIRError(f"input: the Input nodes have different numbers of steps "
+                       f"({', '.join(f'{k}: {v.shape[0]}' for k, v in out.items())})")
+    return out
+
+
+def with_inputs(imported: Imported, counts: Mapping[str, np.ndarray]) -> Network:
+    """The imported network whose Input sources emit ``counts`` (step t at t dt)."""
+    counts = check_inputs(imported, counts)
+    sources = []
+    for src in imported.network.sources:
+        arr = counts[src.label]
+        trains = [np.repeat(np.arange(arr.shape[0]), arr[:, i]) * imported.dt
+                  for i in range(arr.shape[1])]
+        sources.append(ArraySource.from_lists(src.label, trains))
+    return imported.network.replace(sources=tuple(sources))
+
+
+def input_steps(counts: Mapping[str, np.ndarray]) -> int:
+    return int(next(iter(counts.values())).shape[0]) if counts else 0
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass
+class GraphRun:
+    """A run in the graph's terms: traces per neuron node plus what the target reported."""
+
+    target: str
+    dt: float
+    steps: int
+    spikes: dict[str, np.ndarray]  # node -> (steps, n) int
+    v: dict[str, np.ndarray]  # node -> (steps, n) float
+    offsets: dict[str, int]
+    loop_lag: dict[str, int]
+    counters: dict[str, float] = field(default_factory=dict)
+    report: str = ""
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for node in self.spikes:
+            out[f"{node}/spikes"] = self.spikes[node]
+            if node in self.v:
+                out[f"{node}/v"] = self.v[node]
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        c = self.counters
+        per_step = {}
+        steps = max(c.get("steps", self.steps), 1)
+        if "energy_pj_per_step" in c:
+            per_step["energy_pj"] = c["energy_pj_per_step"]
+        if "wall_ns_per_step" in c:
+            per_step["wall_ns"] = c["wall_ns_per_step"]
+        return {
+            "target": self.target, "dt_ms": self.dt, "steps": self.steps,
+            "offsets_steps": self.offsets, "loop_lag_steps": self.loop_lag,
+            "spike_counts": {k: int(v.sum()) for k, v in self.spikes.items()},
+            "synaptic_events_per_step": c.get("synaptic_events", math.nan) / steps
+            if "synaptic_events" in c else None,
+            "per_step": per_step,
+        }
+
+    def write(self, out: str | Path) -> dict[str, Path]:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"output": out / OUTPUT, "summary": out / SUMMARY}
+        np.savez(files["output"], **self.arrays())
+        files["summary"].write_text(json.dumps(_jsonable(self.summary()), indent=1) + "\n")
+        if self.report:
+            files["report"] = out / REPORT
+            files["report"].write_text(self.report)
+        return files
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(float(x)) else None
+    return x
+
+
+def in_graph_terms(imported: Imported, result: SimulationResult, steps: int) -> tuple[
+        dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Spikes and v per neuron node as (steps, n) arrays in the graph's time base."""
+    dt = imported.dt
+    total = steps + imported.max_offset
+    spikes, volts = {}, {}
+    for name, m in imported.nodes.items():
+        dense = np.zeros((total, m.size), dtype=np.int64)
+        rec = result.spikes.get(name)
+        if rec is not None and rec.count:
+            k = np.rint(np.asarray(rec.times) / dt).astype(np.int64)
+            ok = k < total
+            np.add.at(dense, (k[ok], np.asarray(rec.senders)[ok]), 1)
+        spikes[name] = dense[m.offset:m.offset + steps]
+        sig = result.signals.get((name, "v"))
+        if sig is not None:
+            values = np.asarray(sig.values, dtype=np.float64)
+            if values.shape[0] == total + 1:  # a sample at t = 0, then after every step
+                values = values[1:]
+            if values.shape[0] >= m.offset + steps:
+                full = np.full((values.shape[0], m.size), np.nan)
+                full[:, np.asarray(sig.indices)] = values
+                volts[name] = full[m.offset:m.offset + steps]
+    return spikes, volts
+
+
+def run_graph(imported: Imported, counts: Mapping[str, np.ndarray], target: str = "reference",
+              **options: Any) -> GraphRun:
+    """Compile the graph's network with ``counts`` as input for ``target`` and run it for
+    as many steps as the input has (plus the deepest node's offset)."""
+    from toolchain.targets import get_target
+
+    counts = check_inputs(imported, counts)
+    steps = input_steps(counts)
+    network = with_inputs(imported, counts)
+    tgt = get_target(target, **options)
+    compiled = tgt.compile(network)
+    sim = tgt.simulator(compiled)
+    sim.run_until((steps + imported.max_offset) * imported.dt)
+    result = sim.result()
+    spikes, volts = in_graph_terms(imported, result, steps)
+    report = compile_report(tgt, network, compiled)
+    return GraphRun(target, imported.dt, steps, spikes, volts,
+                    {k: m.offset for k, m in imported.nodes.items()}, dict(imported.loop_lag),
+                    dict(result.counters), report)
+
+
+def compile_report(target: Any, network: Network, compiled: Any) -> str:
+    """The compile report of ``compiled``; targets whose simulator takes a private form
+    (the FPGA's) report the shared artifact their passes build."""
+    if hasattr(compiled, "report"):
+        return compiled.report()
+    if target.passes():
+        from toolchain.compiler.pipeline import compile_network
+
+        return compile_network(network, target).report()
+    return (f"{network.label} on {target.name}: {network.n_neurons} neurons, "
+            f"{network.n_synapses} synapses, dt {network.dt:g} ms (no mapping: the "
+            "network is its own compiled form)\n")
