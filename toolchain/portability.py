@@ -286,7 +286,19 @@ def portability(network: Network, t_stop: float, targets: Sequence[str] | None =
 def portability_of_script(script: str | Path, args: Sequence[str] = (),
                           targets: Sequence[str] | None = None,
                           options: Mapping[str, Mapping[str, Any]] | None = None) -> Matrix:
-    network, t_stop = capture(script, args)
+    if str(script).endswith(".nir"):  # a NIR graph; args: --input IN.npz [--dt MS]
+        from toolchain.nir import NIRError
+        from toolchain.nir.run import network_of
+
+        try:
+            network, t_stop = network_of(script, args)
+        except NIRError as e:
+            raise CaptureError(str(e)) from None
+        if t_stop <= 0:
+            raise CaptureError(f"{Path(script).name}: a NIR graph needs its input spikes "
+                               "to run: --input IN.npz")
+    else:
+        network, t_stop = capture(script, args)
     return portability(network, t_stop, targets, options)
 
 

@@ -21,6 +21,14 @@ def _network_from(source: str, script_args: tuple[str, ...]):
             return load(source, expect=Network)
         except FormatError as e:
             raise click.ClickException(str(e)) from None
+    if source.endswith(".nir"):  # a NIR graph; extra arguments: --dt MS
+        from toolchain.nir import NIRError
+        from toolchain.nir.run import network_of
+
+        try:
+            return network_of(source, script_args)[0]
+        except NIRError as e:
+            raise click.ClickException(str(e)) from None
     return _capture(source, script_args)
 
 

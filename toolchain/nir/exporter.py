@@ -91,7 +91,11 @@ def to_graph(network: Network, *, compiled: Any = None) -> nir.NIRGraph:
                                 metadata={})
         edges += [(src, lin), (lin, pop.label)]
         delays[lin] = 1
-    senders = {a for a, _ in edges}
+    # NIR infers shapes towards leaf nodes: every population that feeds no other node
+    # gets an Output
+    senders = {proj.pre for proj in network.projections if proj.post != proj.pre}
+    if all(pop.label in senders for pop in network.populations):
+        senders = set()  # every population feeds another: all of them are outputs
     for pop in network.populations:
         if pop.label not in senders:
             name = f"{pop.label}.output"
@@ -108,7 +112,11 @@ def to_graph(network: Network, *, compiled: Any = None) -> nir.NIRGraph:
             nodes[dname] = nir.Delay(delay=np.full(n, lag * dt * 1e-3))
             i = edges.index((lin, post))
             edges[i:i + 1] = [(lin, dname), (dname, post)]
-    meta = {META: {"dt": dt, "label": network.label, "offsets": offsets, "format_version": 1}}
+    # HDF5 groups list their members alphabetically: keep the network's order apart
+    order = {kind: "\n".join(x.label for x in getattr(network, kind))
+             for kind in ("populations", "sources", "projections")}
+    meta = {META: {"dt": dt, "label": network.label, "offsets": offsets, "order": order,
+                   "format_version": 1}}
     try:
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
     except (ValueError, AssertionError) as e:

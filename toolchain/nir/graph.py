@@ -167,12 +167,11 @@ def reduce(flat: Flat, dt_s: float) -> Reduced:
     preds: dict[str, list[str]] = {n: [] for n in flat.nodes}
     for a, b in flat.edges:
         preds[b].append(a)
-    inputs = [n for n, node in flat.nodes.items() if isinstance(node, nir.Input)]
+    # an Input of a nested graph that receives edges passes them on; the others are
+    # where data enters
+    inputs = [n for n, node in flat.nodes.items() if isinstance(node, nir.Input)
+              and not preds[n]]
     neurons = [n for n, node in flat.nodes.items() if isinstance(node, NEURON_TYPES)]
-    for n in inputs:
-        if preds[n]:
-            raise NIRError(f"Input node '{n}' has incoming edges from "
-                           f"{', '.join(preds[n])}; an Input takes data from outside only")
     composer = _Composer(flat, preds, dt_s)
     terms: list[Term] = []
     bias: dict[str, np.ndarray] = {}
@@ -211,13 +210,14 @@ def _expected(t: Term, target: str, n_in: int, flat: Flat) -> Term:
 
 def back_terms(inputs: list[str], neurons: list[str], terms: list[Term]) -> None:
     """Mark the terms that close a cycle: a depth-first walk over sources and neuron nodes
-    from the Inputs (then from the remaining nodes), in graph order, meets their target on
-    its stack.  NIR frameworks feed such a term with the previous step's spikes."""
+    from the Inputs (then from the remaining nodes), in the order of node names (a file
+    does not keep the graph's order), meets their target on its stack.  NIR frameworks
+    feed such a term with the previous step's spikes."""
     out: dict[str, list[Term]] = {}
-    for t in terms:
+    for t in sorted(terms, key=lambda t: (t.target, t.path)):
         out.setdefault(t.source, []).append(t)
     state: dict[str, int] = {}  # 1 on the stack, 2 done
-    for root in (*inputs, *neurons):
+    for root in (*sorted(inputs), *sorted(neurons)):
         if root in state:
             continue
         stack = [(root, iter(out.get(root, ())))]
@@ -246,10 +246,15 @@ class _Composer:
         self._bias: dict[str, np.ndarray | None] = {}
         self._busy: set[str] = set()
 
+    def _source(self, name: str) -> bool:
+        node = self.flat.nodes[name]
+        return isinstance(node, NEURON_TYPES) or (isinstance(node, nir.Input)
+                                                  and not self.preds[name])
+
     def signal(self, name: str) -> list[Term]:
         """What node ``name`` outputs, as a function of the sources."""
         node = self.flat.nodes[name]
-        if isinstance(node, (nir.Input, *NEURON_TYPES)):
+        if self._source(name):
             n = self.flat.size(name)
             return [Term(name, "", sp.identity(n, format="csr", dtype=np.float64), 0, ())]
         if name in self._signal:
@@ -261,7 +266,7 @@ class _Composer:
         incoming = [t for p in self.preds[name] for t in self.signal(p)]
         if not self.preds[name]:
             raise NIRError(f"node '{name}' ({type(node).__name__}) has no incoming edge")
-        if isinstance(node, nir.Output):
+        if isinstance(node, (nir.Output, nir.Input)):
             out = incoming
         else:
             op = linear_operator(name, node, self.flat, self.dt_s)
@@ -281,13 +286,13 @@ class _Composer:
         """The constant part of node ``name``'s output (Affine and Conv biases, carried
         through the linear nodes after them)."""
         node = self.flat.nodes[name]
-        if isinstance(node, (nir.Input, *NEURON_TYPES)):
+        if self._source(name):
             return None
         if name in self._bias:
             return self._bias[name]
         parts = [b for p in self.preds[name] if (b := self.bias(p)) is not None]
         total = np.sum(parts, axis=0) if parts else None
-        if isinstance(node, nir.Output):
+        if isinstance(node, (nir.Output, nir.Input)):
             out = total
         else:
             op = linear_operator(name, node, self.flat, self.dt_s)
@@ -387,12 +392,7 @@ def _conv(name: str, node: Any, flat: Flat) -> Operator:
     if len(in_shape) != nd + 1:
         raise NIRError(f"node '{name}' ({type(node).__name__}) input shape {in_shape} is not "
                        f"(channels, {'length' if nd == 1 else 'height, width'})")
-    c_in, spatial = in_shape[0], in_shape[1:]
-    c_out, c_in_g, kernel = w.shape[0], w.shape[1], w.shape[2:]
     groups = int(np.asarray(node.groups).reshape(-1)[0])
-    if c_in_g * groups != c_in or c_out % groups:
-        raise NIRError(f"node '{name}' ({type(node).__name__}): {c_in} input channels, "
-                       f"weight for {c_in_g} per group and {groups} groups do not agree")
     stride, dilation = _pair(node.stride, nd), _pair(node.dilation, nd)
     padding = node.padding
     if isinstance(padding, bytes):
@@ -401,13 +401,33 @@ def _conv(name: str, node: Any, flat: Flat) -> Operator:
         if padding == "valid":
             pad_lo = (0,) * nd
         elif padding == "same":
-            pad_lo = tuple(dilation[i] * (kernel[i] - 1) // 2 for i in range(nd))
+            pad_lo = tuple(dilation[i] * (w.shape[2 + i] - 1) // 2 for i in range(nd))
         else:
             raise NIRError(f"node '{name}' padding '{padding}' is not 'same', 'valid' or "
                            "a number")
     else:
         pad_lo = _pair(padding, nd)
     out_spatial = output_shape(name, node)[1:]
+    m = conv_matrix(name, type(node).__name__, w, groups, in_shape, stride, pad_lo, dilation,
+                    out_spatial)
+    bias = _finite(name, "bias", node.bias).reshape(-1)
+    c_out = w.shape[0]
+    if bias.size == 1 and c_out > 1:
+        bias = np.full(c_out, float(bias[0]))
+    own = np.repeat(bias, int(np.prod(out_spatial))) if np.any(bias) else None
+    return Operator(m.shape[1], m, own)
+
+
+def conv_matrix(name: str, kind: str, w: np.ndarray, groups: int, in_shape: tuple[int, ...],
+                stride: tuple[int, ...], pad_lo: tuple[int, ...], dilation: tuple[int, ...],
+                out_spatial: tuple[int, ...]) -> sp.csr_matrix:
+    """The sparse matrix of a grouped N-d cross-correlation with zero padding."""
+    nd = w.ndim - 2
+    c_in, spatial = in_shape[0], in_shape[1:]
+    c_out, c_in_g, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    if c_in_g * groups != c_in or c_out % groups:
+        raise NIRError(f"node '{name}' ({kind}): {c_in} input channels, weight for "
+                       f"{c_in_g} per group and {groups} groups do not agree")
     # one (output position, kernel offset) pair per row of these index grids
     out_idx = np.stack(np.meshgrid(*[np.arange(s) for s in out_spatial], indexing="ij"),
                        -1).reshape(-1, nd)
@@ -418,7 +438,6 @@ def _conv(name: str, node: Any, flat: Flat) -> Operator:
     valid = np.all((pos >= 0) & (pos < np.asarray(spatial)), axis=-1)
     o_pos, k_pos = np.nonzero(valid)
     in_flat = np.ravel_multi_index(tuple(pos[o_pos, k_pos].T), spatial)
-    k_flat = k_pos
     n_out_pos, n_in_pos = int(np.prod(out_spatial)), int(np.prod(spatial))
     rows, cols, vals = [], [], []
     per_group_out = c_out // groups
@@ -427,18 +446,13 @@ def _conv(name: str, node: Any, flat: Flat) -> Operator:
         g = co // per_group_out
         for ci_g in range(c_in_g):
             ci = g * c_in_g + ci_g
-            v = w_flat[co, ci_g, k_flat]
+            v = w_flat[co, ci_g, k_pos]
             nz = v != 0
             rows.append(co * n_out_pos + o_pos[nz])
             cols.append(ci * n_in_pos + in_flat[nz])
             vals.append(v[nz])
-    m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(c_out * n_out_pos, c_in * n_in_pos))
-    bias = _finite(name, "bias", node.bias).reshape(-1)
-    if bias.size == 1 and c_out > 1:
-        bias = np.full(c_out, float(bias[0]))
-    own = np.repeat(bias, n_out_pos) if np.any(bias) else None
-    return Operator(c_in * n_in_pos, m, own)
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(c_out * n_out_pos, c_in * n_in_pos))
 
 
 def _pool(name: str, node: Any, flat: Flat) -> Operator:
@@ -448,16 +462,17 @@ def _pool(name: str, node: Any, flat: Flat) -> Operator:
     if len(in_shape) != 3:
         raise NIRError(f"node '{name}' ({type(node).__name__}) input shape {in_shape} is not "
                        "(channels, height, width)")
-    c, h, w = in_shape
-    kernel = _pair(node.kernel_size, 2)
+    c = in_shape[0]
+    kernel, stride, pad = (_pair(x, 2) for x in (node.kernel_size, node.stride, node.padding))
     weight = np.ones((c, 1, *kernel))
     if isinstance(node, nir.AvgPool2d):
         weight /= math.prod(kernel)
-    conv = nir.Conv2d(input_shape=(h, w), weight=weight, stride=node.stride,
-                      padding=node.padding, dilation=1, groups=c, bias=np.zeros(c))
-    expect = output_shape(name, node) if getattr(node, "output_type", None) and \
-        node.output_type.get("output") is not None else None
-    if expect is not None and tuple(expect) != tuple(int(s) for s in conv.output_type["output"]):
-        raise NIRError(f"node '{name}' ({type(node).__name__}): output shape {expect} does not "
-                       f"follow from kernel {kernel}, stride and padding")
-    return _conv(name, conv, flat)
+    out = tuple((in_shape[1 + i] + 2 * pad[i] - kernel[i]) // stride[i] + 1 for i in range(2))
+    types = getattr(node, "output_type", None) or {}
+    declared = types.get("output")
+    if declared is not None and tuple(int(s) for s in np.atleast_1d(declared)) != (c, *out):
+        raise NIRError(f"node '{name}' ({type(node).__name__}): output shape "
+                       f"{tuple(np.atleast_1d(declared))} does not follow from input "
+                       f"{in_shape}, kernel {kernel}, stride {stride}, padding {pad}")
+    m = conv_matrix(name, type(node).__name__, weight, c, in_shape, stride, pad, (1, 1), out)
+    return Operator(m.shape[1], m)

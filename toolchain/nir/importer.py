@@ -128,6 +128,8 @@ def from_graph(graph: nir.NIRGraph, dt: float | None = None, *, max_input_count:
                              offsets[name], spiking, _shape(flat, name))
     sources = tuple(_source(n, flat) for n in red.inputs if not _is_bias(n, flat))
     projections, loop_lag = _projections(red, offsets, scale, dt)
+    pops, sources, projections = (_ordered(x, meta, kind) for x, kind in (
+        (pops, "populations"), (sources, "sources"), (projections, "projections")))
     recordings = tuple(Recording(p.label, var, np.arange(p.size))
                        for p in pops for var in ("spikes", "v"))
     try:
@@ -138,6 +140,18 @@ def from_graph(graph: nir.NIRGraph, dt: float | None = None, *, max_input_count:
         raise NIRError(f"the imported network is not valid: {e}") from None
     inputs = {n: _shape(flat, n) for n in red.inputs if not _is_bias(n, flat)}
     return Imported(network, dt, inputs, maps, red.outputs, loop_lag, red)
+
+
+def _ordered(items: Any, meta: Mapping[str, Any], kind: str) -> tuple:
+    """``items`` in the order spikeport wrote them (HDF5 lists nodes alphabetically);
+    graph order for anything else."""
+    items = tuple(items)
+    saved = meta.get("order", {}).get(kind) if isinstance(meta.get("order"), Mapping) \
+        else None
+    if not isinstance(saved, str):
+        return items
+    rank = {label: i for i, label in enumerate(saved.split("\n"))}
+    return tuple(sorted(items, key=lambda x: rank.get(x.label, len(rank))))
 
 
 def _is_bias(name: str, flat: Flat) -> bool:

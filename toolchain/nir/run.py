@@ -289,3 +289,41 @@ def compile_report(target: Any, network: Network, compiled: Any) -> str:
     return (f"{network.label} on {target.name}: {network.n_neurons} neurons, "
             f"{network.n_synapses} synapses, dt {network.dt:g} ms (no mapping: the "
             "network is its own compiled form)\n")
+
+
+def network_of(path: str | Path, args: tuple[str, ...] | list[str] = ()) -> tuple[Network, float]:
+    """The network of a NIR graph and how long to run it, for commands that take a PyNN
+    script or a network file (``spikeport compile``, ``spikeport portability``): ``args``
+    may give ``--dt MS``, ``--input IN.npz`` (spike counts; the run then lasts as long as
+    they do) and ``--sample K``."""
+    from toolchain.nir.importer import load
+
+    opts = {"--dt": None, "--input": None, "--sample": "0"}
+    args = list(args)
+    while args:
+        key = args.pop(0)
+        key, eq, value = key.partition("=")
+        if key not in opts:
+            raise NIRError(f"{Path(path).name}: unknown option '{key}' for a NIR graph "
+                           "(known: --dt MS, --input IN.npz, --sample K)")
+        if not eq:
+            if not args:
+                raise NIRError(f"{Path(path).name}: option {key} needs a value")
+            value = args.pop(0)
+        opts[key] = value
+    try:
+        dt = None if opts["--dt"] is None else float(opts["--dt"])
+        sample = int(opts["--sample"])
+    except ValueError:
+        raise NIRError(f"{Path(path).name}: --dt takes a number of ms and --sample an "
+                       "integer") from None
+    counts: dict[str, np.ndarray] = {}
+    if opts["--input"] is not None:
+        counts, data_dt = read_inputs(opts["--input"], sample=sample)
+        dt = dt if dt is not None else data_dt
+    peak = max((int(a.max()) for a in counts.values() if np.size(a)), default=1)
+    imported = load(path, dt, max_input_count=max(peak, 1))
+    if not counts:
+        return imported.network, 0.0
+    steps = input_steps(check_inputs(imported, counts))
+    return with_inputs(imported, counts), (steps + imported.max_offset) * imported.dt
