@@ -145,3 +145,148 @@ def test_expect_type(tmp_path):
     path = save(every_node_type().populations[0], tmp_path / "p.spnet")
     with pytest.raises(FormatError, match="holds a Population, expected Network"):
         load(path, expect=Network)
+
+
+# --------------------------------------------------------------- damaged files
+# A file changed or cut short after it was written (a bad disk, a broken download, an edit)
+# must be refused by name, never loaded as a different value and never surface as a raw
+# zipfile/zlib/numpy exception.
+
+
+def _small_network() -> Network:
+    return Network(
+        dt=0.1, populations=(Population("a", "IF_curr_exp", 2),),
+        sources=(PoissonSource("p", 1, rate=[5.0], start=[0.0], duration=[100.0]),),
+        projections=(Projection("p->a", "p", "a", [0], [1], [0.5], [1.0]),),
+        recordings=(Recording("a", "spikes", [0, 1]),), label="small")
+
+
+def _members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _layout(data: bytes) -> tuple[list[tuple[str, int, int, int]], int, int]:
+    """(name, local header start, data start, data end) per member, the central
+    directory's start and the end-of-directory record's start, read from the bytes."""
+    import io as _io
+
+    with zipfile.ZipFile(_io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+    rows = []
+    for info in infos:
+        h = info.header_offset
+        n, m = int.from_bytes(data[h + 26:h + 28], "little"), int.from_bytes(
+            data[h + 28:h + 30], "little")
+        start = h + 30 + n + m
+        rows.append((info.filename, h, start, start + info.compress_size))
+    eocd = data.rindex(b"PK\x05\x06")
+    cd = int.from_bytes(data[eocd + 16:eocd + 20], "little")
+    return rows, cd, eocd
+
+
+def _outcome(path, original: dict[str, bytes], tmp_path) -> str:
+    """'same' if the file still loads to the original value, else the FormatError text."""
+    try:
+        value = load(path)
+    except FormatError as e:
+        return str(e)
+    again = save(value, tmp_path / "again.spnet")
+    assert _members(again) == original, "a damaged file loaded as a different value"
+    return "same"
+
+
+def test_a_flipped_byte_in_any_member_names_that_member(tmp_path):
+    path = save(_small_network(), tmp_path / "n.spnet")
+    data, original = path.read_bytes(), _members(path)
+    rows, _, _ = _layout(data)
+    assert len(rows) > 10  # the manifest and every array
+    bad = tmp_path / "bad.spnet"
+    for k, (name, _, start, end) in enumerate(rows):
+        # the first bytes of a deflate stream always matter (its last may be padding)
+        for i in (start, start + (end - start) // 3, start + 2 * (end - start) // 3):
+            flipped = bytearray(data)
+            flipped[i] ^= 0xFF
+            bad.write_bytes(bytes(flipped))
+            with pytest.raises(FormatError) as e:
+                load(bad)
+            assert str(e.value).startswith(f"{bad}: member {name} is damaged"), (i, e.value)
+        for i in range(start, end) if k < 4 else ():  # any byte: refused by name, or no change
+            flipped = bytearray(data)
+            flipped[i] ^= 0x10
+            bad.write_bytes(bytes(flipped))
+            outcome = _outcome(bad, original, tmp_path)
+            assert outcome == "same" or f"member {name} is damaged" in outcome, (i, outcome)
+
+
+def test_flipped_bytes_in_headers_and_directory_are_refused_or_harmless(tmp_path):
+    path = save(_small_network(), tmp_path / "n.spnet")
+    data, original = path.read_bytes(), _members(path)
+    rows, cd, eocd = _layout(data)
+    where = [i for _, h, start, _ in rows[:4] for i in range(h, start)]  # local headers
+    where += range(cd, cd + 46 + len("manifest.json"))  # the first directory entry
+    where += range(eocd, len(data))  # the end-of-directory record
+    bad = tmp_path / "bad.spnet"
+    refused = set()
+    for i in where:
+        flipped = bytearray(data)
+        flipped[i] ^= 0xFF
+        bad.write_bytes(bytes(flipped))
+        outcome = _outcome(bad, original, tmp_path)  # times, attributes and such: harmless
+        if outcome != "same":
+            refused.add(i)
+            assert outcome.startswith(f"{bad}: "), (i, outcome)
+    signatures = {h for _, h, _, _ in rows[:4]} | {cd, eocd}
+    assert signatures <= refused
+
+
+def test_a_truncated_file_is_refused_at_every_kind_of_offset(tmp_path):
+    path = save(_small_network(), tmp_path / "n.spnet")
+    data = path.read_bytes()
+    rows, cd, eocd = _layout(data)
+    cuts = {0, 1, 4, 29, cd, cd + 1, (cd + eocd) // 2, eocd, eocd + 10, len(data) - 1}
+    cuts |= {x for _, h, start, end in rows[:3] for x in (h + 10, start, (start + end) // 2)}
+    bad = tmp_path / "cut.spnet"
+    for n in sorted(cuts):
+        bad.write_bytes(data[:n])
+        with pytest.raises(FormatError, match=f"^{bad}: "):
+            load(bad)
+
+
+def test_an_array_header_that_does_not_match_its_bytes_is_refused(tmp_path):
+    import io as _io
+
+    path = save(_small_network(), tmp_path / "n.spnet")
+    members = _members(path)
+    buf = _io.BytesIO()
+    # claims a billion elements over 24 bytes: refused from the header, nothing is allocated
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f8", "fortran_order": False, "shape": (10**9,)})
+    members["arrays/0.npy"] = buf.getvalue() + bytes(24)
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+    with pytest.raises(FormatError, match="arrays/0.npy is damaged"):
+        load(path)
+
+
+def test_a_damaged_manifest_tree_is_refused_by_name(tmp_path):
+    for change, message in [
+        (lambda m: m.update(root={"__array__": "x"}), "array reference 'x'"),
+        (lambda m: m.update(root={"__map__": [1]}), "a map that is not an object"),
+        (lambda m: m.update(root={"__kind__": ["network"]}), "unknown object kind"),
+        (lambda m: m["root"].update(populations=5), "invalid network"),
+    ]:
+        path = save(_small_network(), tmp_path / "n.spnet")
+        _rewrite_manifest(path, change)
+        with pytest.raises(FormatError, match=message):
+            load(path)
+    path = tmp_path / "list.spnet"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("manifest.json", "[1, 2]")
+    with pytest.raises(FormatError, match="not a spikeport file"):
+        load(path)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("manifest.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(FormatError, match="manifest.json is damaged"):
+        load(path)

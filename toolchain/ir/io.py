@@ -19,7 +19,9 @@ import enum
 import io
 import json
 import math
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -72,31 +74,108 @@ def save(value: object, path: str | Path) -> Path:
 
 
 def load(path: str | Path, expect: type | None = None) -> Any:
-    """Read a file written by :func:`save`; optionally check the root's type."""
+    """Read a file written by :func:`save`; optionally check the root's type.
+
+    Every way a file can be damaged (bytes changed or cut off after it was written, members
+    missing, a tree that does not describe valid values) raises :class:`FormatError` naming
+    the file and, where one is to blame, the member."""
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise FormatError(f"{path}: not a spikeport file ({e})") from None
+    except OSError as e:
+        if e.filename is not None:  # open() itself failed: missing, a directory, no access
+            raise FormatError(f"{path}: cannot read the file ({e.strerror or e})") from None
+        raise FormatError(f"{path}: not a spikeport file, or a damaged one: its ZIP directory "
+                          f"points outside the file ({_why(e)})") from None
+    except _DAMAGE as e:
+        raise FormatError(f"{path}: not a spikeport file, or a damaged one: its ZIP directory "
+                          f"is unreadable ({_why(e)})") from None
     with zf:
+        manifest = _manifest(zf, path)
         try:
-            manifest = json.loads(zf.read("manifest.json"))
-        except KeyError:
-            raise FormatError(f"{path}: no manifest.json; not a spikeport file") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise FormatError(f"{path}: manifest.json is damaged ({e})") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise FormatError(f"{path}: not a spikeport file (format {manifest.get('format')!r})")
-        version = manifest.get("version")
-        if version != FORMAT_VERSION:
-            raise FormatError(
-                f"{path}: format version {version} is not supported by this spikeport "
-                f"(it reads version {FORMAT_VERSION}); use a matching spikeport release"
-            )
-        value = _decode(manifest.get("root"), zf, path)
+            value = _decode(manifest.get("root"), zf, path)
+        except RecursionError:
+            raise FormatError(f"{path}: {MANIFEST} is nested too deeply to be a spikeport "
+                              "file") from None
     if expect is not None and not isinstance(value, expect):
         raise FormatError(f"{path}: holds a {type(value).__name__}, expected {expect.__name__}")
     return value
+
+
+MANIFEST = "manifest.json"
+# What zipfile and zlib raise on a damaged archive: a bad CRC or header (BadZipFile), a
+# corrupt deflate stream (zlib.error), a member cut short (EOFError), a flipped compression
+# method (NotImplementedError) or encryption flag (RuntimeError), sizes or offsets that
+# make no sense (ValueError, OverflowError, struct.error, or OSError from a seek before the
+# start of the file).
+_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+           ValueError, OverflowError, struct.error, OSError)
+
+
+def _why(e: BaseException) -> str:
+    return str(e) or type(e).__name__
+
+
+def _member(zf: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    """The bytes of member ``name``, checked against its CRC-32."""
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise FormatError(f"{path}: member {name} is missing; the file is damaged or not a "
+                          "spikeport file") from None
+    try:
+        return zf.read(info)
+    except _DAMAGE as e:
+        raise FormatError(f"{path}: member {name} is damaged ({_why(e)}); the file was "
+                          "changed or cut short after it was written") from None
+
+
+def _manifest(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    data = _member(zf, MANIFEST, path)
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError
+        raise FormatError(f"{path}: member {MANIFEST} is damaged ({_why(e)})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else manifest
+        raise FormatError(f"{path}: not a spikeport file ({MANIFEST} names format "
+                          f"{found!r:.40}, not {FORMAT!r})")
+    version = manifest.get("version")
+    if version != FORMAT_VERSION:
+        raise FormatError(
+            f"{path}: format version {version} is not supported by this spikeport "
+            f"(it reads version {FORMAT_VERSION}); use a matching spikeport release"
+        )
+    return manifest
+
+
+def _array(data: bytes, name: str, path: Path) -> np.ndarray:
+    """Parse a ``.npy`` member without trusting it: a plain numeric dtype, a header whose
+    shape accounts for exactly the bytes that follow it, no pickled objects."""
+    fmt = np.lib.format
+    buf = io.BytesIO(data)
+    try:
+        version = fmt.read_magic(buf)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(buf)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(buf)
+        else:
+            raise ValueError(f".npy version {version[0]}.{version[1]} is not one spikeport writes")
+    except (ValueError, TypeError, SyntaxError, OverflowError) as e:
+        raise FormatError(f"{path}: array member {name} is damaged ({_why(e)})") from None
+    if dtype.kind not in "biuf" or dtype.hasobject or dtype.fields is not None:
+        raise FormatError(f"{path}: array member {name} is damaged (dtype {dtype} is not a "
+                          "plain number type; object arrays are never loaded)")
+    count = math.prod(shape)
+    size = len(data) - buf.tell()
+    if count * dtype.itemsize != size:
+        raise FormatError(f"{path}: array member {name} is damaged (its header says shape "
+                          f"{shape} of {dtype}, {count * dtype.itemsize} bytes, but {size} "
+                          "bytes follow)")
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=buf.tell())
+    arr = flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
+    return arr.copy()
 
 
 def _encode(value: Any, arrays: list[np.ndarray]) -> Any:
@@ -134,25 +213,25 @@ def _decode(tree: Any, zf: zipfile.ZipFile, path: Path) -> Any:
     if not isinstance(tree, dict):
         return tree
     if "__array__" in tree:
-        name = f"arrays/{int(tree['__array__'])}.npy"
-        try:
-            with zf.open(name) as fh:
-                return np.lib.format.read_array(io.BytesIO(fh.read()), allow_pickle=False)
-        except KeyError:
-            raise FormatError(f"{path}: array member {name} is missing") from None
-        except ValueError as e:
-            raise FormatError(f"{path}: array member {name} is damaged ({e})") from None
+        index = tree["__array__"]
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise FormatError(f"{path}: {MANIFEST} is damaged (array reference {index!r:.40})")
+        name = f"arrays/{index}.npy"
+        return _array(_member(zf, name, path), name, path)
     if "__float__" in tree:
         text = tree["__float__"]
         if text not in ("inf", "-inf", "nan"):
-            raise FormatError(f"{path}: bad float {text!r}")
+            raise FormatError(f"{path}: {MANIFEST} is damaged (bad float {text!r:.40})")
         return float(text)
     if "__map__" in tree:
-        return {k: _decode(v, zf, path) for k, v in tree["__map__"].items()}
+        mapping = tree["__map__"]
+        if not isinstance(mapping, dict):
+            raise FormatError(f"{path}: {MANIFEST} is damaged (a map that is not an object)")
+        return {k: _decode(v, zf, path) for k, v in mapping.items()}
     kind = tree.get("__kind__")
-    cls = _KINDS.get(kind)
+    cls = _KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise FormatError(f"{path}: unknown object kind {kind!r}")
+        raise FormatError(f"{path}: unknown object kind {kind!r:.40}")
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: _decode(v, zf, path) for k, v in tree.items() if k != "__kind__"}
     unknown = set(kwargs) - names
@@ -160,5 +239,7 @@ def _decode(tree: Any, zf: zipfile.ZipFile, path: Path) -> Any:
         raise FormatError(f"{path}: {kind} has no field {sorted(unknown)[0]!r}")
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as e:
+    except RecursionError:
+        raise
+    except Exception as e:  # the class's own validation, on values a damaged file made up
         raise FormatError(f"{path}: invalid {kind}: {e}") from None
