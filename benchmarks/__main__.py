@@ -8,6 +8,7 @@ benchmark failed.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -22,7 +23,12 @@ def available() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     names = available()
-    wanted = argv if argv is not None else sys.argv[1:]
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
+        epilog=f"benchmarks: {', '.join(n.removeprefix('bench_') for n in names)}")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="benchmarks to run (default: all of them)")
+    wanted = parser.parse_args(argv).names
     if wanted:
         chosen = [n if n.startswith("bench_") else f"bench_{n}" for n in wanted]
         unknown = [n for n in chosen if n not in names]

@@ -62,7 +62,8 @@ def test_pynn_passes_arguments_and_the_target_to_the_script(runner, tmp_path):
     result = runner.invoke(main, ["pynn", "--target", "reference", str(path), "spikeport",
                                   "--size", "7"])
     assert result.exit_code == 0, result.output
-    assert result.output.split() == ["toolchain.pynn", "spikeport", "7", "reference"]
+    assert result.stdout.split() == ["toolchain.pynn", "spikeport", "7", "reference"]
+    assert "never called run()" in result.stderr  # it only builds
 
 
 def test_pynn_returns_the_script_exit_status(runner, tmp_path):

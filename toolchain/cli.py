@@ -12,6 +12,7 @@ import click
 
 from toolchain import __version__
 from toolchain.compiler.cli import compile_command, report_command
+from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir, report
 from toolchain.dse.cli import dse
 from toolchain.nir.cli import nir_group
 from toolchain.runtime.cli import boards, flash
@@ -19,10 +20,34 @@ from toolchain.runtime.cli import run as run_on_board
 from toolchain.targets.fpga.cli import hdl
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: an exception that escapes a command is reported by
+    :func:`toolchain.console.report` (one line for a user's mistake, the traceback for a
+    bug) instead of reaching the user as a raw traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:
+            from toolchain.console import debugging
+
+            raise click.exceptions.Exit(report(e, debug=debugging())) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="spikeport")
-def main() -> None:
-    """spikeport: PyNN networks compiled, co-simulated and deployed on neuromorphic hardware."""
+@click.option("--debug", is_flag=True,
+              help="Show the traceback of every error, not only of spikeport's own bugs "
+              "(also SPIKEPORT_DEBUG=1).")
+def main(debug: bool) -> None:
+    """spikeport: PyNN networks compiled, co-simulated and deployed on neuromorphic hardware.
+
+    A mistake (a parameter out of range, a network that does not fit, a damaged file) is
+    reported in one line naming the script line it came from; `spikeport --debug COMMAND
+    ...` shows its traceback.
+    """
 
 
 @main.command()
@@ -43,8 +68,7 @@ def info() -> None:
         click.echo(f"  {board.name:<12} {board.description}")
 
 
-@main.command(context_settings={"ignore_unknown_options": True,
-                                "allow_interspersed_args": False})
+@main.command(context_settings=SCRIPT_COMMAND, epilog=SCRIPT_ARGS_HELP)
 @click.option("--target", "-t", default=None, metavar="TARGET",
               help="Target setup() uses when the script names none (default: reference).")
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
@@ -64,17 +88,17 @@ def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
             f"unknown target '{target}'; known targets: {', '.join(TARGETS)}",
             param_hint="'--target'",
         )
-    from toolchain.pynn.runner import ScriptError, run_script
+    from toolchain.console import never_ran, simulator_of_script
+    from toolchain.pynn.runner import run_script
 
-    try:
-        status = run_script(script, script_args, target)
-    except ScriptError as e:
-        raise click.ClickException(str(e)) from None
+    before = simulator_of_script()
+    status = run_script(script, script_args, target)
+    if status == 0 and simulator_of_script() in (None, before):
+        click.echo(f"note: {never_ran(script)}", err=True)
     sys.exit(status)
 
 
-@main.command(context_settings={"ignore_unknown_options": True,
-                                "allow_interspersed_args": False})
+@main.command(context_settings=SCRIPT_COMMAND, epilog=SCRIPT_ARGS_HELP)
 @click.option("--out", "-o", default="build/portability", show_default=True,
               type=click.Path(file_okay=False), help="Directory for the CSV, Markdown and PNG.")
 @click.option("--targets", default=None, metavar="A,B",
@@ -90,9 +114,7 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
     \b
       spikeport portability -O fpga.build=ecp5-85f VAbenchmarks.py spikeport CUBA
     """
-    from pathlib import Path
-
-    from toolchain.portability import CaptureError, parse_option, portability_of_script
+    from toolchain.portability import parse_option, portability_of_script
     from toolchain.targets import TARGETS
 
     per_target: dict[str, dict[str, object]] = {}
@@ -111,11 +133,9 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
     if unknown:
         raise click.BadParameter(f"unknown target '{unknown[0]}'; known targets: "
                                  f"{', '.join(TARGETS)}", param_hint="'--targets'")
-    try:
-        matrix = portability_of_script(script, script_args, names, per_target)
-    except CaptureError as e:
-        raise click.ClickException(str(e)) from None
-    files = matrix.write(Path(out))
+    out_dir = output_dir(out)
+    matrix = portability_of_script(script, script_args, names, per_target)
+    files = matrix.write(out_dir)
     click.echo(matrix.to_markdown())
     for kind, path in files.items():
         click.echo(f"{kind}: {path}")

@@ -43,9 +43,9 @@ def test_run_streams_the_golden_models_spikes_and_weights(board: str, tmp_path: 
     out, board_w = tmp_path / "run", tmp_path / "board.npy"
     result = CliRunner().invoke(main, [
         "run", "--board", board, "--preset", "tiny", "--out", str(out), str(SCRIPT),
-        "spikeport", "--out", str(board_w)])
+        "spikeport", "--", "--out", str(board_w)])  # after --: the script's own --out
     assert result.exit_code == 0, result.output
-    assert "steps      600" in result.output  # live progress ends with the totals
+    assert "streamed 600 steps" in result.output  # the totals at the end
     # On a loaded machine either board's thread can answer later than the host's reply
     # timeout.  The host then retries, and the board answers from its reply cache without
     # acting twice.  So a retry is correct behaviour, not a failure; a damaged frame on a pty
@@ -61,6 +61,49 @@ def test_run_streams_the_golden_models_spikes_and_weights(board: str, tmp_path: 
     got_w = np.load(board_w)
     assert not np.allclose(got_w, 3.0)  # STDP moved the weights from their initial 3.0
     assert np.array_equal(got_w, want_w)
+
+
+@pytest.mark.parametrize("saved", ["artifact", "network"])
+def test_run_takes_a_compiled_artifact_or_saved_network_as_data(saved: str,
+                                                                 tmp_path: Path) -> None:
+    """A `spikeport compile` output (or a saved network) runs on the board for --t-stop ms:
+    the same spikes as the script's own network on the golden model, and nothing in the
+    file is executed (it is loaded by toolchain.ir.load)."""
+    from toolchain.ir import save
+    from toolchain.pynn.capture import capture
+
+    compiled = tmp_path / "compiled"
+    if saved == "artifact":
+        made = CliRunner().invoke(main, ["compile", "--target", "fpga", "--board", "icebreaker",
+                                         "-o", str(compiled), str(SCRIPT), "spikeport"])
+        assert made.exit_code == 0, made.output
+        source = compiled  # the output directory stands for its compiled.spz
+    else:
+        source = save(capture(SCRIPT, ["spikeport"])[0], tmp_path / "net.spnet")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "--board", "virtual", "--preset", "tiny",
+                                       "--t-stop", "60", "-o", str(out), str(source)])
+    assert result.exit_code == 0, result.output
+    assert "streamed 600 steps" in result.output
+    (seg,) = NeoMatlabIO(str(out / "spikes.mat")).read_block().segments
+    want, _ = _golden_run("tiny", ["spikeport"])
+    assert seg.name == "cells" and sum(t.size for t in want.values()) > 50
+    for j, train in enumerate(seg.spiketrains):
+        assert np.allclose(np.sort(train.rescale("ms").magnitude), want[j]), f"neuron {j}"
+
+
+def test_run_of_data_needs_t_stop_and_no_script_arguments(tmp_path: Path) -> None:
+    from toolchain.ir import save
+    from toolchain.pynn.capture import capture
+
+    net = save(capture(SCRIPT, ["spikeport"])[0], tmp_path / "net.spnet")
+    result = CliRunner().invoke(main, ["run", str(net)])
+    assert result.exit_code == 2
+    assert f"--t-stop MS is needed to run {net}" in result.output
+    result = CliRunner().invoke(main, ["run", "--t-stop", "5", str(net), "spikeport"])
+    assert result.exit_code == 2 and "is data, not a script" in result.output
+    result = CliRunner().invoke(main, ["run", "--t-stop", "5", str(SCRIPT), "spikeport"])
+    assert result.exit_code == 2 and "--t-stop is for a compiled artifact" in result.output
 
 
 def test_run_on_a_real_board_needs_a_port() -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir
+
 ARTIFACT = "compiled.spz"
 REPORT = "report.txt"
 FIGURE = "placement.png"
@@ -14,34 +16,19 @@ FIGURE = "placement.png"
 
 def _network_from(source: str, script_args: tuple[str, ...]):
     """A saved IR network file, or the network a PyNN script builds (captured at run())."""
-    from toolchain.ir import FormatError, Network, load
+    from toolchain.ir import Network, load
+    from toolchain.pynn.capture import capture
 
     if zipfile.is_zipfile(source):
-        try:
-            return load(source, expect=Network)
-        except FormatError as e:
-            raise click.ClickException(str(e)) from None
+        return load(source, expect=Network)
     if source.endswith(".nir"):  # a NIR graph; extra arguments: --dt MS
-        from toolchain.nir import NIRError
         from toolchain.nir.run import network_of
 
-        try:
-            return network_of(source, script_args)[0]
-        except NIRError as e:
-            raise click.ClickException(str(e)) from None
-    return _capture(source, script_args)
+        return network_of(source, script_args)[0]
+    return capture(source, script_args)[0]
 
 
-def _capture(script: str, script_args: tuple[str, ...]):
-    from toolchain.pynn.capture import CaptureError, capture
-
-    try:
-        return capture(script, script_args)[0]
-    except CaptureError as e:
-        raise click.ClickException(str(e)) from None
-
-
-@click.command("compile", context_settings={"ignore_unknown_options": True})
+@click.command("compile", context_settings=SCRIPT_COMMAND, epilog=SCRIPT_ARGS_HELP)
 @click.option("--target", "-t", default="loihi", show_default=True, help="Target to map onto.")
 @click.option("--board", "-b", default=None, help="Target board (e.g. loihi1, nahuku32).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
@@ -69,6 +56,7 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
     if target not in TARGETS:
         raise click.BadParameter(f"unknown target '{target}'; known targets: "
                                  f"{', '.join(TARGETS)}", param_hint="'--target'")
+    path = output_dir(out)
     net = _network_from(source, script_args)
     try:
         tgt = get_target(target, **({"board": board} if board else {}))
@@ -82,8 +70,6 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
     except MappingError as e:
         raise click.ClickException(f"{net.label} does not fit {target}: {e}") from None
     assert isinstance(art, CompiledNetwork)
-    path = Path(out)
-    path.mkdir(parents=True, exist_ok=True)
     save(art, path / ARTIFACT)
     text = art.report()
     (path / REPORT).write_text(text)
@@ -101,15 +87,12 @@ def report_command(artifact: str, figure: str | None) -> None:
     compiled.spz)."""
     from toolchain.compiler import CompiledNetwork
     from toolchain.compiler.report import placement_figure
-    from toolchain.ir import FormatError, load
+    from toolchain.ir import load
 
     path = Path(artifact)
     if path.is_dir():
         path = path / ARTIFACT
-    try:
-        art = load(path, expect=CompiledNetwork)
-    except FormatError as e:
-        raise click.ClickException(str(e)) from None
+    art = load(path, expect=CompiledNetwork)
     click.echo(art.report(), nl=False)
     if figure:
         placement_figure(art, figure)

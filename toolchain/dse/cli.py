@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from toolchain.console import output_dir
 from toolchain.dse.spec import Objective, SweepError, load_toml
 
 
@@ -34,7 +35,7 @@ def run_cmd(sweep_file: Path, out: Path | None, workers: int, scheduler: str | N
         sweep = load_toml(sweep_file)
     except SweepError as e:
         raise click.ClickException(str(e)) from None
-    out = out or Path("build") / "dse" / sweep.name
+    out = output_dir(out or Path("build") / "dse" / sweep.name)
     store = run_sweep(sweep, out, workers=workers, scheduler=scheduler,
                       retry_failed=retry_failed)
     df = table(store)

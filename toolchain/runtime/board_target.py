@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from toolchain.ir import Network
 from toolchain.runtime.session import Session
 from toolchain.targets.fpga.mapper import MappingError
 from toolchain.targets.fpga.spec import PRESETS, CoreSpec
@@ -65,6 +66,13 @@ class BoardTarget(FpgaTarget):
         if build is not None:
             wanted = build if isinstance(build, CoreSpec) else FpgaTarget(build).spec
             self.session.check_build(wanted, f"setup(build='{wanted.name}')")
+
+    def compile(self, network: Network) -> FpgaCompiled:
+        if not network.populations:
+            raise MappingError(
+                f"network '{network.label}' has no neurons (no Population): there is nothing "
+                "to run on the board; create at least one Population before run()")
+        return super().compile(network)
 
     def simulator(self, compiled: FpgaCompiled) -> BoardSimulator:
         return BoardSimulator(compiled, self.session)

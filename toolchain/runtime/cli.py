@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
 
+from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir
 from toolchain.runtime import RTL_SIM, VIRTUAL
+
+if TYPE_CHECKING:
+    from toolchain.ir import Network
+    from toolchain.sim.results import SimulationResult
 
 
 @click.command("flash")
@@ -101,60 +106,79 @@ def list_boards() -> None:
         click.echo("  ".join(r[c].ljust(widths[c]) for c in columns).rstrip())
 
 
-class _Progress:
-    """Live step and spike counts on stderr, at most a few times a second."""
+class _SpikeCount:
+    """Counts the steps and spikes streamed from the board, for the summary line."""
 
     def __init__(self) -> None:
         self.spikes = 0
         self.steps = 0
-        self._shown = 0.0
-        self._window: list[int] = []
 
     def __call__(self, step: int, ids: np.ndarray) -> None:
         self.steps += 1
         self.spikes += int(ids.size)
-        self._window.append(int(ids.size))
-        now = time.monotonic()
-        if now - self._shown > 0.25:
-            recent = sum(self._window[-100:])
-            click.echo(f"\rstep {step:>8}  spikes {self.spikes:>9}  last 100 steps: {recent:>6}",
-                       nl=False, err=True)
-            self._shown = now
 
     def done(self) -> None:
-        click.echo(f"\rsteps {self.steps:>8}  spikes {self.spikes:>9}" + " " * 24, err=True)
+        click.echo(f"streamed {self.steps} steps, {self.spikes} spikes from the board", err=True)
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True,
-                                        "allow_interspersed_args": False})
+def known_boards() -> list[str]:
+    from toolchain.boards import load_boards
+
+    return [*load_boards(), *PTY_BOARDS]
+
+
+@click.command("run", context_settings=SCRIPT_COMMAND, epilog=SCRIPT_ARGS_HELP)
 @click.option("--board", "-b", default=VIRTUAL, show_default=True,
               help="'virtual' (golden model on a pty), 'rtl-sim' (the device's Verilog under "
-              "Verilator, its UART pins on a pty), or a real board's name")
+              "Verilator, its UART pins on a pty), or a real board's name (`spikeport boards "
+              "list`)")
 @click.option("--port", "-p", default=None, help="serial port of a real board")
 @click.option("--baud", default=1_000_000, show_default=True)
 @click.option("--preset", default="tiny", show_default=True,
               help="core build the virtual board serves")
+@click.option("--t-stop", "t_stop", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="MS", help="how long to run a compiled artifact or saved network "
+              "(required for those; a script says it with run())")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path),
               default=Path("build/run"), show_default=True,
               help="where spikes.mat (Neo) and raster.png go")
-@click.argument("script", type=click.Path(exists=True, dir_okay=False))
+@click.argument("source", metavar="SOURCE", type=click.Path(exists=True))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-def run(board: str, port: str | None, baud: int, preset: str, out: Path, script: str,
-        script_args: tuple[str, ...]) -> None:
-    """Compile the PyNN SCRIPT for the board's core, load it, run it, stream spikes back.
+def run(board: str, port: str | None, baud: int, preset: str, t_stop: float | None, out: Path,
+        source: str, script_args: tuple[str, ...]) -> None:
+    """Run SOURCE on a board: load it, run it, stream spikes back.
 
-    The script is an ordinary PyNN script; it runs with target 'board'. Spikes it records are
+    SOURCE is a PyNN script, which runs with target 'board' (compiled for the core the board
+    reports), or a network saved as data: a `spikeport compile` output directory, its
+    compiled.spz, or a saved network (*.spnet), which is loaded (never executed), compiled
+    for the board's core and run for --t-stop ms.  The spikes the network records are
     written as Neo (MATLAB format) and as a raster plot.
     """
-    from toolchain.pynn.runner import ScriptError, script_code
+    from toolchain.pynn.runner import script_code
     from toolchain.runtime import board_target
 
-    try:
-        script_code(script)  # refused before a board is started or opened
-    except ScriptError as e:
-        raise click.ClickException(str(e)) from None
+    data = _data_file(source)
+    network = None if data is None else _network_of(data)
+    if data is None:
+        script_code(source)  # not Python source: refused before a board is started
+        if t_stop is not None:
+            raise click.UsageError("--t-stop is for a compiled artifact or saved network; a "
+                                   "script's run() says how long it runs")
+    elif t_stop is None:
+        raise click.UsageError(f"--t-stop MS is needed to run {source}: a saved network or "
+                               "artifact does not say how long to run it (a script's run() "
+                               "does)")
+    elif script_args:
+        raise click.UsageError(f"{source} is data, not a script: it takes no arguments "
+                               f"({' '.join(script_args)})")
+    boards = known_boards()
+    if board not in boards:
+        raise click.BadParameter(f"unknown board '{board}'; known boards: {', '.join(boards)} "
+                                 "(`spikeport boards list` describes them)",
+                                 param_hint="'--board'")
+    out = output_dir(out)
     served = None
-    if board in (VIRTUAL, RTL_SIM):
+    if board in PTY_BOARDS:
         from toolchain.runtime.virtual import pty_board
         from toolchain.targets.fpga.spec import SpecError
         from toolchain.targets.fpga.spec import preset as get_preset
@@ -166,39 +190,87 @@ def run(board: str, port: str | None, baud: int, preset: str, out: Path, script:
         served = pty_board(board, spec).start()
         port = served.path
     elif port is None:
-        from toolchain.boards import BoardError, get_board
+        from toolchain.boards import get_board
 
-        try:
-            hint = f", e.g. {get_board(board).port_hint}"
-        except BoardError:
-            hint = ""
-        raise click.UsageError(f"--board {board} needs --port (its serial device{hint})")
-    progress = _Progress()
+        raise click.UsageError(f"--board {board} needs --port (its serial device, e.g. "
+                               f"{get_board(board).port_hint})")
+    count = _SpikeCount()
     board_target.DEFAULTS.port, board_target.DEFAULTS.baud = port, baud
-    board_target.DEFAULTS.on_step = progress
+    board_target.DEFAULTS.on_step = count
+    code = 0
     try:
-        from toolchain.pynn import simulator
-        from toolchain.pynn.runner import run_script
-
         with board_target.registered():
-            code = run_script(script, script_args, target="board")
-        progress.done()
-        _write_outputs(simulator.state, out)
+            if data is None:
+                code = _run_script(source, script_args, out)
+            else:
+                _run_network(network, float(t_stop), out)  # type: ignore[arg-type]
+        count.done()
         _report(board_target.DEFAULTS.sessions)
-    except Exception as e:  # a board, link or mapping problem: say it in one line
-        from toolchain.runtime.session import BoardError
-        from toolchain.runtime.transport import TransportError
-        from toolchain.targets.fpga.spec import SpecError
-
-        if isinstance(e, BoardError | TransportError | SpecError):
-            raise click.ClickException(str(e)) from None
-        raise
     finally:
         board_target.DEFAULTS.close_all()
         board_target.DEFAULTS.port = board_target.DEFAULTS.on_step = None
         if served is not None:
             served.stop()
     sys.exit(code)
+
+
+def _data_file(source: str) -> Path | None:
+    """The saved network or artifact SOURCE names (a compile output directory means its
+    artifact), or None for a script."""
+    import zipfile
+
+    from toolchain.compiler.cli import ARTIFACT
+
+    path = Path(source)
+    if path.is_dir():
+        if not (path / ARTIFACT).is_file():
+            raise click.BadParameter(f"'{source}' is a directory without {ARTIFACT}; give a "
+                                     "PyNN script, a saved network or a `spikeport compile` "
+                                     "output directory", param_hint="'SOURCE'")
+        return path / ARTIFACT
+    return path if zipfile.is_zipfile(path) else None
+
+
+def _run_script(script: str, script_args: tuple[str, ...], out: Path) -> int:
+    from toolchain.console import never_ran, simulator_of_script
+    from toolchain.pynn import simulator
+    from toolchain.pynn.runner import run_script
+
+    before = simulator_of_script()
+    code = run_script(script, script_args, target="board")
+    if simulator_of_script() in (None, before):
+        raise click.ClickException(f"{never_ran(script)}; nothing was run on the board")
+    _write_outputs(_script_block(simulator.state), out)
+    return code
+
+
+def _network_of(path: Path) -> Network:
+    """The network a saved network file or a compiled artifact holds, loaded as data.
+
+    An artifact keeps its source network; that network is compiled again for the core the
+    board carries (the artifact's own mapping may be for another target or build)."""
+    from toolchain.compiler import CompiledNetwork
+    from toolchain.ir import FormatError, Network, load
+    from toolchain.portability import record_all_spikes
+
+    value = load(path)
+    network = value.network if isinstance(value, CompiledNetwork) else value
+    if not isinstance(network, Network):
+        raise FormatError(f"{path}: holds a {type(value).__name__}, not a network or a "
+                          "compiled artifact")
+    if isinstance(value, CompiledNetwork):
+        click.echo(f"{path}: network '{network.label}' (compiled for {value.target} "
+                   f"{value.board}), compiled again for the board's core", err=True)
+    if not any(r.variable == "spikes" for r in network.recordings):
+        network = record_all_spikes(network)  # nothing recorded: show every population
+    return network
+
+
+def _run_network(network: Network, t_stop: float, out: Path) -> None:
+    import toolchain
+
+    result = toolchain.simulate(network, "board", t_stop=t_stop)
+    _write_outputs(_result_block(result), out)
 
 
 def _report(sessions: list) -> None:
@@ -210,26 +282,48 @@ def _report(sessions: list) -> None:
                    f"bad frames {st.bad_frames}")
 
 
-def _write_outputs(state: object, out: Path) -> None:
-    """Neo block of every population that recorded spikes, and a raster plot."""
+def _script_block(state: object) -> object:
+    """A Neo block of the spikes every population of a script recorded, one segment per
+    population and run (segments of a script that reset() between runs)."""
     import neo
-    from neo.io import NeoMatlabIO
 
-    pops = [p for p in getattr(state, "populations", [])
-            if any(getattr(v, "name", v) == "spikes" and ids
-                   for v, ids in getattr(p.recorder, "recorded", {}).items())]
-    if not pops:
-        click.echo("no population recorded spikes: nothing to write")
-        return
-    out.mkdir(parents=True, exist_ok=True)
     block = neo.Block(name="spikeport run")
-    for pop in pops:
+    for pop in getattr(state, "populations", []):
+        recorded = getattr(pop.recorder, "recorded", {})
+        if not any(getattr(v, "name", v) == "spikes" and ids for v, ids in recorded.items()):
+            continue
         for seg in pop.get_data("spikes").segments:
             seg.name = pop.label
             block.segments.append(seg)
+    return block
+
+
+def _result_block(result: SimulationResult) -> object:
+    """A Neo block of a SimulationResult's spikes, one segment per population."""
+    import neo
+    import quantities as pq
+
+    block = neo.Block(name="spikeport run")
+    for label, rec in result.spikes.items():
+        seg = neo.Segment(name=label)
+        seg.spiketrains.extend([neo.SpikeTrain(times * pq.ms, t_stop=result.t_stop * pq.ms,
+                                               name=f"{label}[{i}]")
+                                for i, times in enumerate(rec.trains())])
+        block.segments.append(seg)
+    return block
+
+
+def _write_outputs(block: object, out: Path) -> None:
+    """The Neo file and raster plot of ``block``'s spikes."""
+    from neo.io import NeoMatlabIO
+
+    segments = block.segments  # type: ignore[attr-defined]
+    if not segments:
+        click.echo("no population recorded spikes: nothing to write")
+        return
     NeoMatlabIO(str(out / "spikes.mat")).write_block(block)
     _raster(block, out / "raster.png")
-    n = sum(len(st) for seg in block.segments for st in seg.spiketrains)
+    n = sum(len(st) for seg in segments for st in seg.spiketrains)
     click.echo(f"wrote {out / 'spikes.mat'} ({n} spikes) and {out / 'raster.png'}")
 
 
@@ -250,6 +344,7 @@ def _raster(block: object, path: Path) -> None:
         ax.annotate(seg.name or "", xy=(1.0, row), xycoords=("axes fraction", "data"),
                     xytext=(4, 0), textcoords="offset points", fontsize=8, va="bottom")
         row += len(seg.spiketrains)
+    ax.set_xlim(left=0)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("neuron")
     ax.set_title("spikes streamed from the board")
