@@ -21,13 +21,16 @@ from toolchain.targets.fpga.cli import hdl
 
 
 class _Commands(click.Group):
-    """The command group: an exception that escapes a command is reported by
-    :func:`toolchain.console.report` (one line for a user's mistake, the traceback for a
-    bug) instead of reaching the user as a raw traceback."""
+    """The command group: progress bars on a terminal while a command runs, and an
+    exception that escapes a command reported by :func:`toolchain.console.report` (one line
+    for a user's mistake, the traceback for a bug) instead of as a raw traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
+        from toolchain.progress import on_terminal
+
         try:
-            return super().invoke(ctx)
+            with on_terminal():
+                return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as e:

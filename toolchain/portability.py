@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from toolchain.ir import Network, Recording
+from toolchain.progress import task
 from toolchain.pynn.capture import CaptureError, capture
 from toolchain.sim.metrics import compare
 from toolchain.sim.results import SimulationResult
@@ -274,8 +275,11 @@ def portability(network: Network, t_stop: float, targets: Sequence[str] | None =
                           if t != REFERENCE)]
     network = record_all_spikes(network)
     matrix = Matrix(network, t_stop)
-    for name in names:
-        matrix.runs.append(run_target(name, network, t_stop, (options or {}).get(name)))
+    with task(f"portability of {network.label}", total=len(names), unit="target") as shown:
+        for name in names:
+            shown.note(name)
+            matrix.runs.append(run_target(name, network, t_stop, (options or {}).get(name)))
+            shown.advance()
     ref = matrix.run(REFERENCE)
     if ref is None or ref.status != "ok":
         reason = ref.reason if ref is not None else "not run"

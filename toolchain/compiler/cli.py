@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir
+from toolchain.progress import task
 
 ARTIFACT = "compiled.spz"
 REPORT = "report.txt"
@@ -57,7 +58,8 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
         raise click.BadParameter(f"unknown target '{target}'; known targets: "
                                  f"{', '.join(TARGETS)}", param_hint="'--target'")
     path = output_dir(out)
-    net = _network_from(source, script_args)
+    with task(f"capture {Path(source).name}"):
+        net = _network_from(source, script_args)
     try:
         tgt = get_target(target, **({"board": board} if board else {}))
     except (TypeError, ValueError) as e:
@@ -73,7 +75,8 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
     save(art, path / ARTIFACT)
     text = art.report()
     (path / REPORT).write_text(text)
-    placement_figure(art, path / FIGURE)
+    with task(f"draw {FIGURE}"):
+        placement_figure(art, path / FIGURE)
     click.echo(text, nl=False)
     click.echo(f"wrote {path / ARTIFACT}, {path / REPORT}, {path / FIGURE}")
 

@@ -23,6 +23,7 @@ from toolchain.compiler.artifact import (
     StepEstimate,
 )
 from toolchain.ir import Network
+from toolchain.progress import task
 
 if TYPE_CHECKING:
     from toolchain.targets.base import Pass, Target, TargetSpec
@@ -83,8 +84,11 @@ class Build:
 
 
 def run_passes(build: Build, passes: Sequence[Pass]) -> Build:
-    for p in passes:
-        build = p(build)
+    with task(f"compile {build.network.label}", total=len(passes), unit="pass") as shown:
+        for p in passes:
+            shown.note(getattr(p, "__name__", type(p).__name__).lstrip("_"))
+            build = p(build)
+            shown.advance()
     return build
 
 

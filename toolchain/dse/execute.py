@@ -9,6 +9,7 @@ lost cluster) keeps every finished point, and running it again does only what is
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import math
 import time
 import traceback
@@ -18,6 +19,7 @@ from typing import Any
 
 from toolchain.dse.spec import Point, Sweep, resolve
 from toolchain.dse.store import PointResult, ResultStore
+from toolchain.progress import on_terminal, task
 
 
 def evaluate_point(evaluate: str, point_id: str, params: Mapping[str, Any]) -> PointResult:
@@ -49,15 +51,17 @@ def run_sweep(
     store = ResultStore(out)
     store.open(sweep)
     pending = store.pending(sweep, retry_failed=retry_failed)
-    bar = _progress(len(sweep.points()), len(sweep.points()) - len(pending), progress)
+    total = len(sweep.points())
+    shown = on_terminal() if progress else contextlib.nullcontext()
+    with shown, task(f"sweep {sweep.name}", total=total, unit="point",
+                     initial=total - len(pending)) as bar:
 
-    def record(result: PointResult) -> None:
-        store.write(result)
-        bar.update(1)
-        if on_result is not None:
-            on_result(result)
+        def record(result: PointResult) -> None:
+            store.write(result)
+            bar.advance()
+            if on_result is not None:
+                on_result(result)
 
-    try:
         if not pending:
             return store
         if scheduler is not None:
@@ -67,8 +71,6 @@ def run_sweep(
                 record(evaluate_point(sweep.evaluate, p.id, p.params))
         else:
             _run_pool(sweep, pending, workers, record)
-    finally:
-        bar.close()
     return store
 
 
@@ -118,19 +120,3 @@ def _run_dask(sweep: Sweep, pending: list[Point], scheduler: str,
         ]
         for fut in as_completed(futures):
             record(fut.result())
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, initial: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="point", desc="sweep", leave=True)

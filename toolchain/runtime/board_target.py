@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from toolchain.ir import Network
+from toolchain.progress import Task, task
 from toolchain.runtime.session import Session
 from toolchain.targets.fpga.mapper import MappingError
 from toolchain.targets.fpga.spec import PRESETS, CoreSpec
@@ -100,7 +101,8 @@ class BoardSimulator(FpgaSimulator):
         n = stop - self._step
         if n > 0:
             inputs = [self._inputs_at(k) for k in range(self._step, stop)]
-            result = self.session.run(n, inputs, on_step=DEFAULTS.on_step)
+            with task("run on the board", total=n, unit="step") as shown:
+                result = self.session.run(n, inputs, on_step=_shown_on(shown))
             steps, ids = result.events()
             self._spike_steps.append(steps)
             self._spike_ids.append(ids)
@@ -135,6 +137,22 @@ class BoardSimulator(FpgaSimulator):
         self._core.syn["weight"][: kept.size] = kept
         self._step = 0
         self._clear_records()
+
+
+def _shown_on(shown: Task) -> Callable[[int, np.ndarray], None]:
+    """The per-step callback of a run: the progress bar with a live spike count, and
+    ``DEFAULTS.on_step``."""
+    spikes = 0
+
+    def on_step(step: int, ids: np.ndarray) -> None:
+        nonlocal spikes
+        spikes += int(ids.size)
+        shown.advance()
+        shown.note(f"{spikes} spikes", now=False)
+        if DEFAULTS.on_step is not None:
+            DEFAULTS.on_step(step, ids)
+
+    return on_step
 
 
 @contextlib.contextmanager

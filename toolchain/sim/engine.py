@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from toolchain.ir import Network, Receptor
+from toolchain.progress import task
 from toolchain.sim.interconnect import DROPPED, IdealInterconnect, Interconnect
 from toolchain.sim.kernels import NeuronKernel
 from toolchain.sim.numerics import Numerics, ReferenceNumerics
@@ -35,6 +36,9 @@ from toolchain.sim.recording import Recorder
 from toolchain.sim.results import SimulationResult
 from toolchain.sim.sources import CurrentSchedule, SourceSpikes
 from toolchain.sim.synapses import DelayRing, SynapseMatrix, WeightCodec
+
+# A progress bar, when one is shown, moves on every this many steps of a run.
+PROGRESS_STEPS = 100
 
 
 class EngineError(ValueError):
@@ -144,8 +148,12 @@ class Engine:
                 f"cannot run until t = {t_stop:g} ms: the simulation is already at "
                 f"t = {self.t:g} ms; time only moves forward (call reset() to start again)"
             )
-        for k in range(self._step, target):
-            self._advance(k)
+        with task(f"simulate on {self.target}", total=target - self._step,
+                  unit="step") as shown:
+            for k in range(self._step, target):
+                self._advance(k)
+                if k % PROGRESS_STEPS == PROGRESS_STEPS - 1:
+                    shown.advance(PROGRESS_STEPS)
         self._step = target
 
     def run(self, duration: float) -> None:
