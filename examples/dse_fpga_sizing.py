@@ -13,6 +13,7 @@ fmax.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from toolchain.dse import (
@@ -25,7 +26,7 @@ from toolchain.dse import (
     run_sweep,
     table,
 )
-from toolchain.dse.results import write_tables
+from toolchain.dse.results import all_failed, write_tables
 
 HERE = Path(__file__).resolve().parent
 
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     store = run_sweep(study, args.out, workers=args.workers, scheduler=args.scheduler)
     df = table(store)
     write_tables(df, args.out)
+    failed = all_failed(df)
+    if failed is not None:
+        print(f"{study.name}: {failed}", file=sys.stderr)
+        return 1
     plot_metric_vs_parameter(df, "van_rossum", "core.w_bits", args.out / "accuracy_vs_wbits.png",
                              by="core.n_neurons")
     cols = ["core.w_bits", "core.n_neurons", "status", "rate_error", "van_rossum", "failure"]

@@ -11,6 +11,7 @@ tidy table (CSV + Parquet), a Pareto front of energy against rate error, and plo
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from toolchain.dse import (
@@ -23,7 +24,7 @@ from toolchain.dse import (
     run_sweep,
     table,
 )
-from toolchain.dse.results import write_tables
+from toolchain.dse.results import all_failed, write_tables
 
 HERE = Path(__file__).resolve().parent
 TARGETS = ("loihi", "spinnaker2", "dynapse", "fpga")
@@ -53,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     store = run_sweep(study, args.out, workers=args.workers, scheduler=args.scheduler)
     df = table(store)
     write_tables(df, args.out)
+    failed = all_failed(df)
+    if failed is not None:
+        print(f"{study.name}: {failed}", file=sys.stderr)
+        return 1
     df["n"] = df["args"].str.split().str[-1].astype(int)
     front = pareto_front(df, study.objectives)
     plot_pareto(df, front, *study.objectives, args.out / "pareto.png", colour_by="target")

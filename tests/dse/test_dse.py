@@ -186,7 +186,7 @@ def test_tables_pareto_and_plot(tmp_path, point_module):
     assert set(front.target) == {"a"} and sorted(front.bits) == [2, 4, 6, 8]
     png = plot_pareto(df, front, *sweep.objectives, tmp_path / "p.png", colour_by="target")
     assert png.stat().st_size > 1000
-    with pytest.raises(ValueError, match="metric 'latency' is not in the results"):
+    with pytest.raises(ValueError, match="'latency' is not in the results"):
         pareto_front(df, [Objective("latency")])
 
 

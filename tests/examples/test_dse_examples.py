@@ -45,3 +45,17 @@ def test_fpga_sizing_study_without_synthesis(tmp_path):
     assert sorted(df["core.w_bits"]) == [6, 8]
     assert (df.status == "ok").all(), df.failure.tolist()
     assert (out / "accuracy_vs_wbits.png").exists()
+
+
+def test_fpga_sizing_study_whose_points_all_fail_says_so(tmp_path, capsys):
+    """Every build too small for the network (as when every synthesis fails): the study
+    says so and exits 1 instead of failing in a plot (it was KeyError: ['van_rossum'])."""
+    out = tmp_path / "fpga"
+    code = load("dse_fpga_sizing").main(["--out", str(out), "--w-bits", "6", "8", "--neurons",
+                                         "8", "--cells", "24", "--t-stop", "20", "--no-synth",
+                                         "--workers", "1"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "fpga-sizing: all 2 points failed; the first: RuntimeError: fpga refused the " \
+           "network" in err
+    assert (out / "results.csv").exists()  # the failures are still tabulated

@@ -10,20 +10,28 @@ Parameter names (flat, so that they are TOML keys and table columns):
 
 ``network``
     a PyNN script path (captured at its first ``run()``, see :mod:`toolchain.pynn.capture`)
-    with ``args`` (a space-separated string), or ``"package.module:function"`` returning an
-    IR ``Network`` and called with the ``net.<name>`` parameters.
+    with ``args`` (its command line, a space-separated string; default ``"spikeport"``, the
+    simulator name PyNN's example scripts expect), or ``"package.module:function"``
+    returning an IR ``Network`` and called with the ``net.<name>`` parameters.
 ``target``
     a registered target name; ``opt.<name>`` parameters are its constructor options.
 ``core``, ``core.<field>``
     for ``fpga``: a core preset and field overrides (``core.n_neurons = 128``).
 ``t_stop``
     ms to simulate (default: what the script's run asked for, else 100 ms).
+``synth``, ``board``
+    for ``fpga``: also synthesise the core for ``board`` (default iCEBreaker).
+
+A sweep is checked against these before its first point runs (:func:`check`): a parameter
+cosimulate does not take, an unknown target, preset, board, core field or target option,
+a missing script, or an objective that is not one of the metrics (:func:`metrics`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import json
 import math
 import shlex
@@ -33,12 +41,134 @@ from typing import Any
 
 import numpy as np
 
+from toolchain.dse.spec import point_function
 from toolchain.ir import Network
 from toolchain.sim.metrics import compare
 
 DEFAULT_T_STOP = 100.0
+DEFAULT_ARGS = "spikeport"  # what PyNN scripts take as the simulator's name
+
+PARAMETERS = ("network", "args", "target", "t_stop", "core", "synth", "board")
+PREFIXES = {"opt.": "a target option", "core.": "a core field", "net.": "an argument of a "
+            "network function"}
+# Reported for every point; the synthesis and target-specific ones only where they apply
+# (tests/dse/test_evaluate.py runs every target to keep these lists true).
+METRICS = ("rate_ref_hz", "rate_hz", "rate_error", "isi_distortion_ms", "spike_disorder",
+           "van_rossum", "energy_nj_per_step", "hw_latency_us_per_step", "sim_ms_per_step",
+           "neurons", "synapses")
+SYNTH_METRICS = ("luts", "flip_flops", "block_ram", "dsp", "fmax_mhz")
+TARGET_METRICS = {
+    "spinnaker2": ("physical.latency_ns_mean", "physical.latency_ns_p99",
+                   "semantic.deferred_packets", "semantic.dropped_packets",
+                   "semantic.dropped_synaptic_events", "semantic.late_packets",
+                   "semantic.shifted_synaptic_events"),
+    "dynapse": ("route_latency_ns_max", "route_latency_ns_mean", "spikes_dropped",
+                "spikes_shifted"),
+}
 
 
+def check(params: Mapping[str, Any]) -> None:
+    """Refuse, without running anything, the parameters :func:`cosimulate` would refuse."""
+    from toolchain.dse.spec import SweepError
+    from toolchain.targets import TARGETS
+
+    takes = (f"{', '.join(PARAMETERS)}, and "
+             + ", ".join(f"{p}<name> ({what})" for p, what in PREFIXES.items()))
+    for key in params:
+        if key not in PARAMETERS and not key.startswith(tuple(PREFIXES)):
+            raise SweepError(f"is not a parameter of cosimulate; it takes {takes}",
+                             parameter=key)
+    target = params.get("target", "reference")
+    if target not in TARGETS:
+        raise SweepError(f"is not a target; targets: {', '.join(TARGETS)}",
+                         parameter="target", of_value=True)
+    _check_network(params)
+    _check_options(str(target), {k[4:] for k in params if k.startswith("opt.")})
+    t_stop = params.get("t_stop", DEFAULT_T_STOP)
+    if isinstance(t_stop, bool) or not isinstance(t_stop, (int, float)) or t_stop <= 0:
+        raise SweepError("must be a positive number of ms", parameter="t_stop", of_value=True)
+    _check_core(params)
+    if "board" in params:
+        from toolchain.boards import load_boards
+
+        boards = load_boards()
+        if params["board"] not in boards:
+            raise SweepError(f"is not a board; boards: {', '.join(boards)}",
+                             parameter="board", of_value=True)
+
+
+def _check_network(params: Mapping[str, Any]) -> None:
+    from toolchain.dse.spec import SweepError, resolve
+
+    source = params.get("network")
+    if not isinstance(source, str) or not source:
+        raise SweepError("parameter 'network' is missing: give a PyNN script path or "
+                         "'package.module:function' returning a toolchain.ir.Network")
+    if source.endswith(".py") or Path(source).is_file():
+        if not Path(source).is_file():
+            raise SweepError("names no file (a PyNN script path, or "
+                             "'package.module:function')", parameter="network", of_value=True)
+        extra = next((k for k in params if k.startswith("net.")), None)
+        if extra is not None:
+            raise SweepError("is for a network function; a script takes 'args' (its command "
+                             "line)", parameter=extra)
+        return
+    if "args" in params:
+        raise SweepError(f"is for a PyNN script; network '{source}' is a function, called "
+                         "with the net.<name> parameters", parameter="args")
+    func = resolve(source, what="network")
+    signature = inspect.signature(func)
+    if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        for key in (k for k in params if k.startswith("net.")):
+            if key[4:] not in signature.parameters:
+                raise SweepError(f"is not an argument of {source}; it takes "
+                                 f"{', '.join(signature.parameters) or 'none'}", parameter=key)
+
+
+def _check_core(params: Mapping[str, Any]) -> None:
+    from toolchain.dse.spec import SweepError
+    from toolchain.targets.fpga.spec import PRESETS, CoreSpec, SpecError
+
+    if "core" in params and params["core"] not in PRESETS:
+        raise SweepError(f"is not a core preset; presets: {', '.join(PRESETS)}",
+                         parameter="core", of_value=True)
+    fields = sorted(f.name for f in dataclasses.fields(CoreSpec) if f.name != "name")
+    overrides = [k for k in params if k.startswith("core.")]
+    for key in overrides:
+        if key[5:] not in fields:
+            raise SweepError(f"is not a core field; fields: "
+                             f"{', '.join(f'core.{f}' for f in fields)}", parameter=key)
+    try:
+        core_spec(params)
+    except (SpecError, TypeError, ValueError) as e:  # a value the core cannot be built with
+        raise SweepError(f"gives no valid core: {e}", parameter=overrides[0] if overrides
+                         else "core", of_value=True) from None
+
+
+def _check_options(target: str, names: set[str]) -> None:
+    from toolchain.dse.spec import SweepError
+    from toolchain.targets import TARGETS
+
+    parameters = inspect.signature(TARGETS[target]().__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    takes = sorted(set(parameters) - {"self"})
+    for name in sorted(names - set(parameters)):
+        raise SweepError(f"is not an option of target '{target}'; it takes "
+                         f"{', '.join(f'opt.{t}' for t in takes) or 'none'}",
+                         parameter=f"opt.{name}")
+
+
+def metrics(params: Mapping[str, Any]) -> set[str]:
+    """The metrics :func:`cosimulate` reports for ``params``."""
+    target = str(params.get("target", "reference"))
+    names = {*METRICS, *TARGET_METRICS.get(target, ())}
+    if target == "fpga" and params.get("synth", False):
+        names |= set(SYNTH_METRICS)
+    return names
+
+
+@point_function(check=check, metrics=metrics)
 def cosimulate(params: Mapping[str, Any]) -> dict[str, float]:
     """Deviation from the reference and cost of one (network, target, options) point."""
     from toolchain.portability import REFERENCE, run_target
@@ -124,7 +254,7 @@ def _network(params: Mapping[str, Any]) -> tuple[Network, float]:
                          "'package.module:function'")
     net_kwargs = {k[4:]: v for k, v in params.items() if k.startswith("net.")}
     if source.endswith(".py") or Path(source).is_file():
-        network, t_stop = _captured(source, str(params.get("args", "")))
+        network, t_stop = _captured(source, str(params.get("args", DEFAULT_ARGS)))
     else:
         from toolchain.dse.spec import resolve
         from toolchain.portability import record_all_spikes

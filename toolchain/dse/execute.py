@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from toolchain.dse.spec import Point, Sweep, resolve
+from toolchain.dse.spec import Point, Sweep, check, resolve
 from toolchain.dse.store import PointResult, ResultStore
 from toolchain.progress import on_terminal, task
 
@@ -47,7 +47,9 @@ def run_sweep(
     progress: bool = True,
     on_result: Callable[[PointResult], None] | None = None,
 ) -> ResultStore:
-    """Evaluate every pending point of ``sweep`` and store the results under ``out``."""
+    """Evaluate every pending point of ``sweep`` and store the results under ``out``; a
+    sweep that :func:`~toolchain.dse.spec.check` refuses raises before anything runs."""
+    check(sweep)
     store = ResultStore(out)
     store.open(sweep)
     pending = store.pending(sweep, retry_failed=retry_failed)

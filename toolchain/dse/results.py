@@ -30,6 +30,44 @@ def table(store: ResultStore) -> pd.DataFrame:
 
 
 RESERVED = ("point", "status", "seconds", "failure")
+# A failure in a printed table: the error's last line, cut to this many characters.
+FAILURE_WIDTH = 60
+
+
+def all_failed(df: pd.DataFrame) -> str | None:
+    """Why a sweep has no results to tabulate, plot or optimise: every point failed (say
+    how many, and the first failure), or ``None`` when some point succeeded."""
+    if len(df) and (df["status"] == "ok").any():
+        return None
+    if not len(df):
+        return "the sweep has no point results yet"
+    first = df["failure"].dropna()
+    reason = f"; the first: {first.iloc[0]}" if len(first) else ""
+    which = "the only point" if len(df) == 1 else f"all {len(df)} points"
+    return f"{which} failed{reason} (the 'failure' column of results.csv has each)"
+
+
+def metric_columns(df: pd.DataFrame, parameters: Sequence[str]) -> list[str]:
+    """The table's metric columns: neither a parameter nor a column the table reserves."""
+    return [c for c in df.columns if c not in RESERVED and c not in parameters]
+
+
+def summary(df: pd.DataFrame, columns: Sequence[str]) -> str:
+    """``columns`` of ``df`` as a table to read: numbers to 4 significant digits, failures
+    cut to :data:`FAILURE_WIDTH` characters."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"column '{missing[0]}' is not in the results; columns are: "
+                         f"{', '.join(map(str, df.columns))}")
+    shown = df[list(columns)].copy()
+    for c in shown.columns:
+        if c == "failure":
+            shown[c] = shown[c].map(lambda t: "" if not isinstance(t, str) else
+                                    t if len(t) <= FAILURE_WIDTH else
+                                    t[: FAILURE_WIDTH - 3] + "...")
+        elif pd.api.types.is_float_dtype(shown[c]):
+            shown[c] = shown[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
+    return shown.fillna("").to_string(index=False)
 
 
 def write_tables(df: pd.DataFrame, out: str | Path) -> list[Path]:
@@ -45,10 +83,7 @@ def pareto_front(df: pd.DataFrame, objectives: Sequence[Objective]) -> pd.DataFr
     """Rows not dominated on ``objectives`` (successful points with all metrics present)."""
     if not objectives:
         raise ValueError("give at least one objective for a Pareto front")
-    missing = [o.metric for o in objectives if o.metric not in df.columns]
-    if missing:
-        known = ", ".join(c for c in df.columns if c not in RESERVED)
-        raise ValueError(f"metric '{missing[0]}' is not in the results; columns are: {known}")
+    _numeric(df, [o.metric for o in objectives])
     ok = df[df["status"] == "ok"].dropna(subset=[o.metric for o in objectives])
     if ok.empty:
         return ok
@@ -73,6 +108,7 @@ def plot_pareto(df: pd.DataFrame, front: pd.DataFrame, x: Objective, y: Objectiv
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    _numeric(df, [x.metric, y.metric])
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ok = df[df["status"] == "ok"]
     groups = ok.groupby(colour_by) if colour_by and colour_by in ok else [(None, ok)]
@@ -98,6 +134,7 @@ def plot_metric_vs_parameter(df: pd.DataFrame, metric: str, parameter: str, path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    _numeric(df, [metric, parameter])
     ok = df[df["status"] == "ok"].dropna(subset=[metric])
     fig, ax = plt.subplots(figsize=(6, 4))
     groups = ok.groupby(by) if by and by in ok else [(None, ok)]
@@ -113,3 +150,17 @@ def plot_metric_vs_parameter(df: pd.DataFrame, metric: str, parameter: str, path
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _numeric(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Refuse to plot or rank by a column that is missing (every point failed, or a
+    misspelt metric) or holds no numbers, naming it."""
+    reason = all_failed(df)
+    if reason is not None:
+        raise ValueError(f"nothing to show: {reason}")
+    for c in columns:
+        if c not in df.columns:
+            known = ", ".join(str(k) for k in df.columns if k not in RESERVED)
+            raise ValueError(f"'{c}' is not in the results; columns are: {known}")
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise ValueError(f"'{c}' is not a numeric column of the results")

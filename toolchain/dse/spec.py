@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,10 +26,34 @@ else:  # Python 3.10, where Loihi users live (lava-nc)
     import tomli as tomllib
 
 Scalar = str | int | float | bool
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SweepError(ValueError):
-    """An invalid sweep specification."""
+    """An invalid sweep specification.
+
+    A point function's ``check`` raises it with ``parameter`` set (and ``of_value`` when the
+    parameter's value, not its name, is wrong); :func:`check` then says whether that
+    parameter is an axis or a fixed one, and which value."""
+
+    def __init__(self, message: str, *, parameter: str | None = None,
+                 of_value: bool = False) -> None:
+        super().__init__(message)
+        self.parameter, self.of_value = parameter, of_value
+
+
+def point_function(*, check: Callable[[Mapping[str, Any]], None],
+                   metrics: Callable[[Mapping[str, Any]], set[str]]) -> Callable[[F], F]:
+    """Declare what a point function takes and reports, so that a sweep over it is checked
+    before its first point runs: ``check(params)`` raises :class:`SweepError` for parameters
+    it would refuse, ``metrics(params)`` names the metrics it returns for them."""
+
+    def declare(func: F) -> F:
+        func.check = check  # type: ignore[attr-defined]
+        func.metrics = metrics  # type: ignore[attr-defined]
+        return func
+
+    return declare
 
 
 @dataclass(frozen=True)
@@ -140,21 +164,23 @@ class Sweep:
         }
 
 
-def resolve(ref: str) -> Callable[..., Any]:
+def resolve(ref: str, what: str = "evaluate") -> Callable[..., Any]:
     """Import ``"package.module:function"``; errors say which part is missing."""
     module_name, _, func_name = ref.partition(":")
+    if not module_name or not func_name:
+        raise SweepError(f"{what} '{ref}' must name a function as 'package.module:function'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise SweepError(f"evaluate '{ref}': cannot import module '{module_name}' ({e})") from None
+        raise SweepError(f"{what} '{ref}': cannot import module '{module_name}' ({e})") from None
     try:
         func = getattr(module, func_name)
     except AttributeError:
         raise SweepError(
-            f"evaluate '{ref}': module '{module_name}' has no function '{func_name}'"
+            f"{what} '{ref}': module '{module_name}' has no function '{func_name}'"
         ) from None
     if not callable(func):
-        raise SweepError(f"evaluate '{ref}': '{func_name}' is not callable")
+        raise SweepError(f"{what} '{ref}': '{func_name}' is not callable")
     return func
 
 
@@ -176,6 +202,43 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "sweep") -> Sweep:
     objectives = tuple(Objective(m, s) for m, s in data.get("objectives", {}).items())
     return Sweep(name=head["name"], evaluate=head["evaluate"], axes=axes,
                  fixed=dict(data.get("fixed", {})), objectives=objectives)
+
+
+def check(sweep: Sweep) -> None:
+    """Refuse a sweep that would fail for reasons known before any point runs: a point
+    function that cannot be imported, a parameter it does not take or a value it refuses
+    (a misspelt axis, an unknown target), an objective that is not one of its metrics."""
+    func = resolve(sweep.evaluate)
+    check_params = getattr(func, "check", None)
+    metrics_of = getattr(func, "metrics", None)
+    axes = {a.name: a for a in sweep.axes}
+    reported: set[str] = set()
+    for point in sweep.points():
+        if check_params is not None:
+            try:
+                check_params(point.params)
+            except SweepError as e:
+                raise SweepError(_where(e, axes, point.params) + str(e)) from None
+        if metrics_of is not None:
+            reported |= metrics_of(point.params)
+    if metrics_of is None:
+        return
+    swept = {a.name for a in sweep.axes}  # a swept parameter is a column to optimise too
+    for o in sweep.objectives:
+        if o.metric not in reported | swept:
+            raise SweepError(f"objective '{o.metric}' is not a metric {sweep.evaluate} "
+                             f"reports for this sweep; its metrics: {', '.join(sorted(reported))}")
+
+
+def _where(e: SweepError, axes: Mapping[str, Axis], params: Mapping[str, Any]) -> str:
+    name = e.parameter
+    if name is None:
+        return ""
+    value = params.get(name)
+    if name in axes:
+        at = f" value [{axes[name].values.index(value)}] = {value!r}" if e.of_value else ""
+        return f"axis '{name}'{at} "
+    return f"fixed parameter '{name}'" + (f" = {value!r} " if e.of_value else " ")
 
 
 def load_toml(path: str | Path) -> Sweep:
