@@ -26,7 +26,7 @@ from toolchain.dse import (
     run_sweep,
     table,
 )
-from toolchain.dse.results import all_failed, write_tables
+from toolchain.dse.results import all_failed, summary, write_report, write_tables
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     write_tables(df, args.out)
     failed = all_failed(df)
     if failed is not None:
+        write_report(df, args.out, name=study.name,
+                     columns=[*(a.name for a in study.axes), "status", "failure"])
         print(f"{study.name}: {failed}", file=sys.stderr)
         return 1
     plot_metric_vs_parameter(df, "van_rossum", "core.w_bits", args.out / "accuracy_vs_wbits.png",
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         front = pareto_front(df, study.objectives)
         plot_pareto(df, front, *study.objectives, args.out / "pareto.png")
     df = df.sort_values(["core.w_bits", "core.n_neurons"])
-    print(df[[c for c in cols if c in df]].to_string(index=False, max_colwidth=60))
+    cols = [c for c in cols if c in df]
+    print(summary(df, cols))
+    write_report(df, args.out, name=study.name, columns=cols, objectives=study.objectives)
     return 0
 
 

@@ -24,7 +24,7 @@ from toolchain.dse import (
     run_sweep,
     table,
 )
-from toolchain.dse.results import all_failed, write_tables
+from toolchain.dse.results import all_failed, summary, write_report, write_tables
 
 HERE = Path(__file__).resolve().parent
 TARGETS = ("loihi", "spinnaker2", "dynapse", "fpga")
@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     write_tables(df, args.out)
     failed = all_failed(df)
     if failed is not None:
+        write_report(df, args.out, name=study.name,
+                     columns=[*(a.name for a in study.axes), "status", "failure"])
         print(f"{study.name}: {failed}", file=sys.stderr)
         return 1
     df["n"] = df["args"].str.split().str[-1].astype(int)
@@ -66,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     cols = ["target", "n", "status", "rate_error", "van_rossum", "energy_nj_per_step",
             "hw_latency_us_per_step", "failure"]
     df = df.sort_values(["target", "n"])
-    print(df[[c for c in cols if c in df]].to_string(index=False, max_colwidth=60))
+    cols = [c for c in cols if c in df]
+    print(summary(df, cols))
+    write_report(df, args.out, name=study.name, columns=cols, objectives=study.objectives)
     best = ", ".join(f"{t} n={n}" for t, n in zip(front.target, front.n, strict=True))
     print(f"\nPareto front (energy vs rate error): {best}")
     return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything spikeport needs on a fresh Debian machine:
-# Debian tools (Icarus Verilog, the USB libraries openFPGALoader links against),
+# Debian tools (Icarus Verilog, the USB libraries openFPGALoader links against, Chromium
+# for the test that opens the HTML reports in a real browser),
 # the main virtual environment in .venv/, and - where a python3.10 interpreter exists -
 # the lava-nc reference environment in .venv-lava/ (lava-nc 0.10 declares Python < 3.11).
 # Quiet when everything is already in place.
@@ -18,6 +19,7 @@ need_apt=()
 command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
 ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || need_apt+=(libusb-1.0-0)
 ldconfig -p 2>/dev/null | grep -q 'libftdi1.so.2' || need_apt+=(libftdi1-2)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   say "installing Debian packages: ${need_apt[*]}"

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from toolchain import __version__
+from toolchain import __version__, html_report
 from toolchain.compiler.cli import compile_command, report_command
 from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir, report
 from toolchain.dse.cli import dse
@@ -114,6 +114,9 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
                 script_args: tuple[str, ...]) -> None:
     """Run a PyNN SCRIPT on the reference and on every target it fits; tabulate deviations.
 
+    Writes OUT/portability.csv, .md and .png, and OUT/report.html (table and rasters, for a
+    browser).
+
     \b
       spikeport portability -O fpga.build=ecp5-85f VAbenchmarks.py spikeport CUBA
     """
@@ -139,6 +142,11 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
     out_dir = output_dir(out)
     matrix = portability_of_script(script, script_args, names, per_target)
     files = matrix.write(out_dir)
+    files["report"] = html_report.write(
+        out_dir / "report.html", f"portability of {matrix.network.label}",
+        [html_report.Section("Deviation from the float reference, per target and population",
+                             tuple(html_report.from_markdown(files["markdown"].read_text()))),
+         html_report.Section("Spike rasters", (html_report.Figure(files["figure"]),))])
     click.echo(matrix.to_markdown())
     for kind, path in files.items():
         click.echo(f"{kind}: {path}")

@@ -32,6 +32,7 @@ def test_pycarl_study_runs_one_network_on_every_target(tmp_path, capsys):
     assert df.rate_ref_hz.nunique() == 1
     for png in ("pareto.png", "energy_vs_n.png", "van_rossum_vs_n.png"):
         assert (out / png).stat().st_size > 1000
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 3
     assert "Pareto front (energy vs rate error):" in capsys.readouterr().out
 
 

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
+from toolchain import html_report
 from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir
 from toolchain.progress import task
 
 ARTIFACT = "compiled.spz"
 REPORT = "report.txt"
 FIGURE = "placement.png"
+HTML = "report.html"
 
 
 def _network_from(source: str, script_args: tuple[str, ...]):
@@ -46,7 +48,8 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
     until its first run(); extra arguments, and options spikeport does not know, go to the
     script) or a saved network file.
 
-    Writes OUT/compiled.spz, OUT/report.txt and OUT/placement.png and prints the report.
+    Writes OUT/compiled.spz, OUT/report.txt, OUT/placement.png and OUT/report.html (the
+    report and the figure, for a browser) and prints the report.
     """
     from toolchain.compiler import CompiledNetwork, MappingError
     from toolchain.compiler.pipeline import compile_network
@@ -77,8 +80,11 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
     (path / REPORT).write_text(text)
     with task(f"draw {FIGURE}"):
         placement_figure(art, path / FIGURE)
+    page = html_report.write(path / HTML, f"compile report: {net.label} on {target}",
+                             [*html_report.from_text(text), html_report.Section(
+                                 "Placement", (html_report.Figure(path / FIGURE),))])
     click.echo(text, nl=False)
-    click.echo(f"wrote {path / ARTIFACT}, {path / REPORT}, {path / FIGURE}")
+    click.echo(f"wrote {path / ARTIFACT}, {path / REPORT}, {path / FIGURE}, {page}")
 
 
 @click.command("report")

@@ -9,6 +9,7 @@ import click
 
 from toolchain.console import output_dir
 from toolchain.dse.spec import Objective, SweepError, check, load_toml
+from toolchain.progress import task
 
 
 @click.group()
@@ -29,20 +30,18 @@ def run_cmd(sweep_file: Path, out: Path | None, workers: int, scheduler: str | N
             retry_failed: bool) -> None:
     """Run (or resume) the sweep described by SWEEP_FILE (TOML)."""
     from toolchain.dse.execute import run_sweep
-    from toolchain.dse.results import all_failed, table, write_tables
 
     sweep = load_toml(sweep_file)
     check(sweep)  # before the results directory is made
     out = output_dir(out or Path("build") / "dse" / sweep.name)
     store = run_sweep(sweep, out, workers=workers, scheduler=scheduler,
                       retry_failed=retry_failed)
-    df = table(store)
-    paths = write_tables(df, out)
-    n_err = int((df["status"] != "ok").sum()) if len(df) else 0
-    click.echo(f"{len(df)} points ({n_err} failed); tables: {', '.join(map(str, paths))}")
-    reason = all_failed(df)
-    if reason is not None:
-        raise click.ClickException(reason)
+    df, name, _, objectives, chosen = _results(store.root)
+    n_err = int((df["status"] != "ok").sum())
+    page = _write_report(store.root, df, name, chosen, objectives)
+    click.echo(f"{len(df)} points ({n_err} failed); tables: {out / 'results.csv'}, "
+               f"{out / 'results.parquet'}; report: {page}")
+    _fail_if_all_failed(df)
 
 
 @dse.command("report")
@@ -54,16 +53,29 @@ def run_cmd(sweep_file: Path, out: Path | None, workers: int, scheduler: str | N
               help="columns to print (default: the swept parameters, status, the "
               "objectives' metrics and why points failed)")
 def report_cmd(results: Path, pareto: str | None, columns: str | None) -> None:
-    """Tables, Pareto front and plots of a results directory."""
-    from toolchain.dse.results import (
-        all_failed,
-        metric_columns,
-        pareto_front,
-        plot_pareto,
-        summary,
-        table,
-        write_tables,
-    )
+    """Tables, Pareto front and plots of a results directory; writes its report.html."""
+    from toolchain.dse.results import all_failed, pareto_front, summary
+
+    df, name, axes, objectives, chosen = _results(results, pareto, columns)
+    click.echo(summary(df, chosen))
+    page = _write_report(results, df, name, chosen, objectives)
+    if all_failed(df) is None and objectives:
+        front = pareto_front(df, objectives)
+        if len(objectives) == 1:
+            (o,) = objectives
+            click.echo(f"\nBest by {o.metric} ({o.sense}): {len(front)} of {len(df)} points")
+        else:
+            click.echo(f"\nPareto front over {', '.join(o.metric for o in objectives)}: "
+                       f"{len(front)} of {len(df)} points; figure: {results / 'pareto.png'}")
+        click.echo(summary(front, chosen))
+    click.echo(f"report: {page}")
+    _fail_if_all_failed(df)
+
+
+def _results(results: Path, pareto: str | None = None, columns: str | None = None):
+    """The table of a results directory, the sweep's name and axes, the objectives (the
+    sweep's, or ``--pareto``'s) and the columns to show (default, or ``--columns``)."""
+    from toolchain.dse.results import default_columns, metric_columns, table, write_tables
     from toolchain.dse.store import ResultStore
 
     df = table(ResultStore(results))
@@ -76,14 +88,11 @@ def report_cmd(results: Path, pareto: str | None, columns: str | None) -> None:
                                    "results directory")
     spec = json.loads(spec_path.read_text())
     axes, fixed = list(spec.get("axes", {})), list(spec.get("fixed", {}))
-    metrics = metric_columns(df, [*axes, *fixed])
     if pareto is not None:
-        objectives = _objectives(pareto, metrics)
+        objectives = _objectives(pareto, metric_columns(df, [*axes, *fixed]))
     else:
         objectives = [Objective(m, s) for m, s in spec.get("objectives", {}).items()]
-    chosen = [*axes, "status", *(o.metric for o in objectives if o.metric in df)]
-    if (df["status"] != "ok").any():
-        chosen.append("failure")
+    chosen = default_columns(df, axes, objectives)
     if columns is not None:
         chosen = [c.strip() for c in columns.split(",") if c.strip()]
         unknown = [c for c in chosen if c not in df.columns]
@@ -91,22 +100,23 @@ def report_cmd(results: Path, pareto: str | None, columns: str | None) -> None:
             raise click.BadParameter(f"'{unknown[0]}' is not a column of the results; "
                                      f"columns: {', '.join(map(str, df.columns))}",
                                      param_hint="'--columns'")
-    click.echo(summary(df, chosen))
+    return df, str(spec.get("name", results.name)), axes, objectives, chosen
+
+
+def _write_report(results: Path, df, name: str, chosen: list[str],
+                  objectives: list[Objective]) -> Path:
+    from toolchain.dse.results import write_report
+
+    with task("write report.html"):
+        return write_report(df, results, name=name, columns=chosen, objectives=objectives)
+
+
+def _fail_if_all_failed(df) -> None:
+    from toolchain.dse.results import all_failed
+
     reason = all_failed(df)
     if reason is not None:
         raise click.ClickException(reason)
-    if not objectives:
-        return
-    front = pareto_front(df, objectives)
-    if len(objectives) == 1:
-        (o,) = objectives
-        click.echo(f"\nBest by {o.metric} ({o.sense}): {len(front)} of {len(df)} points")
-    else:
-        png = plot_pareto(df, front, objectives[0], objectives[1], results / "pareto.png",
-                          colour_by="target" if "target" in df else None)
-        click.echo(f"\nPareto front over {', '.join(o.metric for o in objectives)}: "
-                   f"{len(front)} of {len(df)} points; figure: {png}")
-    click.echo(summary(front, chosen))
 
 
 def _objectives(text: str, metrics: list[str]) -> list[Objective]:

@@ -52,9 +52,19 @@ def metric_columns(df: pd.DataFrame, parameters: Sequence[str]) -> list[str]:
     return [c for c in df.columns if c not in RESERVED and c not in parameters]
 
 
-def summary(df: pd.DataFrame, columns: Sequence[str]) -> str:
-    """``columns`` of ``df`` as a table to read: numbers to 4 significant digits, failures
-    cut to :data:`FAILURE_WIDTH` characters."""
+def default_columns(df: pd.DataFrame, axes: Sequence[str],
+                    objectives: Sequence[Objective]) -> list[str]:
+    """What a printed table shows unless told otherwise: the swept parameters, the status,
+    the objectives' metrics and, if any point failed, why."""
+    chosen = [*axes, "status", *(o.metric for o in objectives if o.metric in df)]
+    if len(df) and (df["status"] != "ok").any():
+        chosen.append("failure")
+    return chosen
+
+
+def readable(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` of ``df`` as text to read: numbers to 4 significant digits, failures cut
+    to :data:`FAILURE_WIDTH` characters, nothing for a missing value."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"column '{missing[0]}' is not in the results; columns are: "
@@ -67,7 +77,43 @@ def summary(df: pd.DataFrame, columns: Sequence[str]) -> str:
                                     t[: FAILURE_WIDTH - 3] + "...")
         elif pd.api.types.is_float_dtype(shown[c]):
             shown[c] = shown[c].map(lambda x: "" if pd.isna(x) else f"{x:.4g}")
-    return shown.fillna("").to_string(index=False)
+    return shown.fillna("").astype(str)
+
+
+def summary(df: pd.DataFrame, columns: Sequence[str]) -> str:
+    return readable(df, columns).to_string(index=False)
+
+
+def write_report(df: pd.DataFrame, out: str | Path, *, name: str, columns: Sequence[str],
+                 objectives: Sequence[Objective] = ()) -> Path:
+    """``out/report.html``: the points (``columns``), the Pareto front over ``objectives``
+    with its figure (``pareto.png``, drawn for two or more), and every other PNG in ``out``
+    (the plots a study drew), embedded; nothing is ranked when every point failed."""
+    from toolchain.html_report import Figure, Section, Table, Text, write
+
+    out = Path(out)
+    points = readable(df, columns)
+    sections = [Section(f"{len(df)} points", (Table(list(points.columns),
+                                                    points.values.tolist()),))]
+    failed = all_failed(df)
+    if failed is not None:
+        sections.append(Section("Nothing to rank", (Text(failed),)))
+    elif objectives:
+        front = pareto_front(df, objectives)
+        names = ", ".join(f"{o.metric} ({o.sense})" for o in objectives)
+        shown = readable(front, columns)
+        blocks: list = [Table(list(shown.columns), shown.values.tolist())]
+        if len(objectives) >= 2:
+            png = plot_pareto(df, front, objectives[0], objectives[1], out / "pareto.png",
+                              colour_by="target" if "target" in df else None)
+            blocks.append(Figure(png, f"{objectives[0].metric} against {objectives[1].metric}"))
+        title = "Pareto front over" if len(objectives) > 1 else "Best by"
+        sections.append(Section(f"{title} {names}: {len(front)} of {len(df)} points",
+                                tuple(blocks)))
+    others = [Figure(p, p.stem) for p in sorted(out.glob("*.png")) if p.name != "pareto.png"]
+    if others:
+        sections.append(Section("Figures", tuple(others)))
+    return write(out / "report.html", f"sweep {name}", sections)
 
 
 def write_tables(df: pd.DataFrame, out: str | Path) -> list[Path]:
