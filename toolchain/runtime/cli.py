@@ -134,8 +134,9 @@ def known_boards() -> list[str]:
               "list`)")
 @click.option("--port", "-p", default=None, help="serial port of a real board")
 @click.option("--baud", default=1_000_000, show_default=True)
-@click.option("--preset", default="tiny", show_default=True,
-              help="core build the virtual board serves")
+@click.option("--preset", default="ice40up5k", show_default=True,
+              help="core build a pty board serves (ice40up5k: the iCEBreaker's; tiny: 16 "
+              "neurons, the quickest rtl-sim build)")
 @click.option("--t-stop", "t_stop", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="MS", help="how long to run a compiled artifact or saved network "
               "(required for those; a script says it with run())")
