@@ -99,18 +99,20 @@ def test_a_pynn_api_error_names_its_type(tmp_path):
 
 def test_an_exception_from_inside_spikeport_is_a_bug_with_its_traceback(tmp_path):
     # internals handed a value they never expect: the AttributeError comes from inside
-    # spikeport's own computation, not from a check written for users
+    # spikeport's own code, not from a check written for users
     path = script(tmp_path, """
-        from toolchain.compiler.report import render_report
-        render_report(object())
+        from toolchain import html_report
+        html_report.render("title", [object()])
     """)
     done = spikeport("pynn", path, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith("Traceback (most recent call last):")
+    assert "toolchain/html_report.py" in done.stderr
     tail = done.stderr.splitlines()[-3:]
     assert tail[0] == ("Error: a bug in spikeport: AttributeError: 'object' object has no "
-                       "attribute 'network'")
-    assert tail[1] == "  (it surfaced at net.py, line 2: render_report(object()))"
+                       "attribute 'blocks'")
+    assert tail[1] == ('  (it surfaced at net.py, line 2: html_report.render("title", '
+                       '[object()]))')
     assert tail[2].startswith("  Please report it")
 
 
@@ -239,3 +241,26 @@ def test_benchmarks_help():
     bad = subprocess.run([sys.executable, "-m", "benchmarks", "--fast"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unrecognized arguments: --fast" in bad.stderr
+
+
+@pytest.mark.parametrize("line, message", [
+    ("sim.Population(10, sim.Izhikevich())",
+     "Error: PyNN cell type Izhikevich is not supported by spikeport; use one of: "),
+    ("sim.Projection(sim.Population(2, sim.SpikeSourcePoisson(rate=10.0)), "
+     "sim.Population(2, sim.IF_curr_exp()), sim.AllToAllConnector(), sim.STDPMechanism("
+     "timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence(),"
+     " dendritic_delay_fraction=1))",
+     "Error: STDPMechanism: dendritic_delay_fraction = 1 is not supported; "),
+])
+def test_an_unsupported_feature_is_one_error_naming_the_line(tmp_path, line, message):
+    path = script(tmp_path, f"""
+        import pyNN.spikeport as sim
+        sim.setup(timestep=0.1)
+        {line}
+        sim.run(10.0)
+    """)
+    result = CliRunner().invoke(main, ["pynn", str(path)])
+    assert result.exit_code == 1
+    first, where = result.stderr.splitlines()
+    assert first.startswith(message)
+    assert where.endswith(f", line 3: {line}")

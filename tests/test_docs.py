@@ -99,10 +99,10 @@ def commands(sh: str) -> list[str]:
 
 def scratch(tmp_path: Path) -> Path:
     """A directory that looks like the repository to a user's command: the examples, the
-    environment, and room for build/."""
+    test data, the environment, and room for build/."""
     work = tmp_path / "work"
     work.mkdir()
-    for name in ("examples", ".venv"):
+    for name in ("examples", "tests", ".venv"):
         (work / name).symlink_to(ROOT / name)
     return work
 

@@ -12,9 +12,10 @@ An exception counts as a user's mistake when
 * its class is one of spikeport's or PyNN's own error types (``IRError``, ``MappingError``,
   ``FormatError``, ``pyNN.errors.InvalidParameterValueError``, ...), an ``OSError`` (a file
   or port the user named) or a ``MemoryError``;
-* spikeport or PyNN raised it on purpose: the innermost frame is a ``raise`` statement in
-  their code, so its message was written for the user (``ValueError`` and friends with a
-  message; a bare ``RuntimeError`` or an ``AssertionError`` state an internal invariant);
+* spikeport or PyNN raised it on purpose, with a message: the innermost frame is a
+  ``raise`` statement in their code, so the message was written for the user
+  (``ValueError``, ``NotImplementedError`` for an unsupported feature, ...; a bare
+  ``RuntimeError`` or an ``AssertionError`` states an internal invariant);
 * or it came from the user's own code: no spikeport frame lies between the user's last
   frame and where it was raised (a ``NameError`` in the script, a ``SyntaxError``).
 """
@@ -42,7 +43,7 @@ _LIBRARIES = tuple(sorted({str(Path(p).resolve()) + os.sep for key in
 # Error types whose module says they were written for users of the library.
 _USER_MODULES = ("toolchain.", "hdl.", "pyNN.")
 # Raised on purpose but addressed to developers: an internal invariant that did not hold.
-_INVARIANTS = (RuntimeError, AssertionError, NotImplementedError)
+_INVARIANTS = (RuntimeError, AssertionError)
 
 # Subcommands that run a PyNN script: their own options may come before or after the
 # script and its arguments (``spikeport pynn net.py spikeport --target loihi``); options the
@@ -121,7 +122,7 @@ def classify(exc: BaseException) -> Failure:
     raised = last is not None and re.match(r"raise\b", last.line or "") is not None
     own_raise = raised and _kind(last.filename) == "own"
     pynn_raise = raised and f"{os.sep}pyNN{os.sep}" in last.filename
-    on_purpose = (own_raise or pynn_raise) and type(root) not in _INVARIANTS
+    on_purpose = (own_raise or pynn_raise) and type(root) not in _INVARIANTS and bool(str(root))
     not_library = [f for f in frames if _kind(f.filename) != "library"]
     from_user_code = bool(not_library) and _kind(not_library[-1].filename) == "user"
     users = (type(root).__module__.startswith(_USER_MODULES) or on_purpose or from_user_code
