@@ -20,7 +20,6 @@ the utilisation nextpnr printed, and the other boards are still built.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.spikecore.board import BuildReport, build_bitstream
+from hdl.spikecore.board import BuildReport, build_bitstream, does_not_fit, fit_failure
 from hdl.spikecore.tb.networks import random_image, random_inputs
 from hdl.spikecore.tools import BUILD_ROOT
 from hdl.spikecore.verify import ODD, simulator_available, verify
@@ -90,37 +89,6 @@ def rtl_simulation_speed() -> None:
 
 
 # nextpnr's words when the design needs more cells than the device has (iCE40 and ECP5)
-_NO_FIT = re.compile(r"^ERROR: .*(no BELs remaining|Unable to place|failed to route)",
-                     flags=re.M | re.I)
-
-
-def utilisation(log: str) -> dict[str, tuple[int, int]]:
-    """Cell type -> (used, available) from the last "Device utilisation" report in a
-    nextpnr log (one after packing; a build that placed has another after routing)."""
-    block = log.split("Device utilisation:")[-1] if "Device utilisation:" in log else ""
-    used = {}
-    for line in block.splitlines()[1:]:
-        hit = re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", line)
-        if not hit:
-            break
-        used[hit[1]] = (int(hit[2]), int(hit[3]))
-    return used
-
-
-def does_not_fit(log: str) -> str | None:
-    """Why a failed nextpnr run could not fit the design, as nextpnr counted it:
-    "ICESTORM_LC 8494/5280 (160 %)", the overfull resources first, then the others in use.
-    None when it failed for another reason: that is a broken build, not a measurement."""
-    used = utilisation(log)
-    over = [k for k, (n, total) in used.items() if n > total]
-    if not over and not _NO_FIT.search(log):
-        return None
-    shown = over + [k for k, (n, _) in used.items() if n and k not in over
-                    and not k.startswith(("SB_IO", "SB_GB", "TRELLIS_IO", "DCC", "GSR"))]
-    return ", ".join(f"{k} {used[k][0]}/{used[k][1]} ({100 * used[k][0] // used[k][1]} %)"
-                     for k in shown) or "nextpnr could not place the design"
-
-
 def _saved(build_dir: Path) -> tuple[BuildReport | None, str | None]:
     """The last build's report, or why it did not fit when its log is newer than the last
     report that did (a failed build leaves the old report behind)."""
@@ -141,10 +109,7 @@ def _build(board: BoardSpec, build_dir: Path) -> tuple[BuildReport | None, str |
     try:
         return build_bitstream(board, build_dir=build_dir), None
     except subprocess.CalledProcessError:
-        log = build_dir / "spikecore.tim"
-        # a log older than this build is a previous run's: yosys failed before nextpnr ran
-        fresh = log.exists() and log.stat().st_mtime >= started
-        reason = does_not_fit(log.read_text()) if fresh else None
+        reason = fit_failure(build_dir, started)
         if reason is None:
             raise
         return None, reason

@@ -6,7 +6,8 @@ the bitstream build.
 flashed board speaks the protocol the runtime's real-board path speaks.
 
 ``build_bitstream`` runs the Amaranth platform flow with the yowasp tools and parses the
-nextpnr log into a resource report (logic, flip-flops, block RAM, DSP, fmax).
+nextpnr log into a resource report (logic, flip-flops, block RAM, DSP, fmax);
+``fit_failure`` says from that log why a failed build did not fit.
 """
 
 from __future__ import annotations
@@ -128,6 +129,48 @@ def _yosys_flip_flops(text: str) -> int:
     for n, cell in re.findall(r"^\s+(\d+)\s+(SB_DFF\w*)\s*$", block, flags=re.M):
         counts.setdefault(cell, int(n))
     return sum(counts.values())
+
+
+_NO_FIT = re.compile(r"^ERROR: .*(no BELs remaining|Unable to place|failed to route)",
+                     flags=re.M | re.I)
+
+
+def utilisation(log: str) -> dict[str, tuple[int, int]]:
+    """Cell type -> (used, available) from the last "Device utilisation" report in a
+    nextpnr log (one after packing; a build that placed has another after routing)."""
+    block = log.split("Device utilisation:")[-1] if "Device utilisation:" in log else ""
+    used = {}
+    for line in block.splitlines()[1:]:
+        hit = re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", line)
+        if not hit:
+            break
+        used[hit[1]] = (int(hit[2]), int(hit[3]))
+    return used
+
+
+def does_not_fit(log: str) -> str | None:
+    """Why a failed nextpnr run could not fit the design, as nextpnr counted it:
+    "ICESTORM_LC 8494/5280 (160 %)", the overfull resources first, then the others in use.
+    None when it failed for another reason: that is a broken build, not a measurement."""
+    used = utilisation(log)
+    over = [k for k, (n, total) in used.items() if n > total]
+    if not over and not _NO_FIT.search(log):
+        return None
+    shown = over + [k for k, (n, _) in used.items() if n and k not in over
+                    and not k.startswith(("SB_IO", "SB_GB", "TRELLIS_IO", "DCC", "GSR"))]
+    return ", ".join(f"{k} {used[k][0]}/{used[k][1]} ({100 * used[k][0] // used[k][1]} %)"
+                     for k in shown) or "nextpnr could not place the design"
+
+
+def fit_failure(build_dir: Path, since: float) -> str | None:
+    """Why a build in ``build_dir`` that failed after ``since`` (a ``time.time()``) could
+    not fit its design, from nextpnr's log (:func:`does_not_fit`); None when it failed
+    otherwise.  A log older than ``since`` is a previous run's: yosys failed before
+    nextpnr ran."""
+    log = build_dir / "spikecore.tim"
+    if not log.exists() or log.stat().st_mtime < since:
+        return None
+    return does_not_fit(log.read_text())
 
 
 def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,

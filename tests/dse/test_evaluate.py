@@ -130,3 +130,25 @@ def test_the_declared_metrics_are_the_reported_ones(target):
 
     params = {"network": EI, "args": "spikeport --n 16", "target": target, "t_stop": 20.0}
     assert set(cosimulate(params)) == metrics(params)
+
+
+def test_a_synthesis_that_does_not_fit_says_by_how_much(tmp_path, monkeypatch):
+    """The place-and-route flow stands in by what it leaves behind when the design does
+    not fit (nextpnr's log, a failed build script): the point's error is nextpnr's count,
+    not 'CalledProcessError: ... exit status 125'."""
+    import subprocess
+
+    import hdl.spikecore.board as board
+    from tests.hdl.test_bench_fpga import OVERFULL_ICE40
+
+    def overfull(spec_board, *, spec, build_dir):
+        build_dir.mkdir(parents=True, exist_ok=True)
+        (build_dir / "spikecore.tim").write_text(OVERFULL_ICE40)
+        raise subprocess.CalledProcessError(125, ["sh", "build_spikecore.sh"])
+
+    monkeypatch.setattr(board, "build_bitstream", overfull)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError, match=r"core build 'ice40up5k-custom' does not fit the "
+                                           r"icebreaker: ICESTORM_LC 8494/5280 \(160 %\)"):
+        cosimulate({"network": EI, "args": "spikeport --n 16", "target": "fpga",
+                    "core.w_bits": 6, "synth": True, "t_stop": 20.0})

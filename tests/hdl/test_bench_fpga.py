@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import benchmarks.bench_fpga as bench
-from hdl.spikecore.board import BuildReport
+from hdl.spikecore.board import BuildReport, does_not_fit, utilisation
 from toolchain.boards import BoardSpec
 
 pytestmark = pytest.mark.hdl
@@ -57,19 +57,19 @@ ULX3S = BuildReport(board="ulx3s", core="ecp5-85f", bitstream="spikecore.bit",
 
 
 def test_overfull_log_names_the_overfull_cells_first() -> None:
-    assert bench.does_not_fit(OVERFULL_ICE40) == (
+    assert does_not_fit(OVERFULL_ICE40) == (
         "ICESTORM_LC 8494/5280 (160 %), ICESTORM_RAM 25/30 (83 %)")
 
 
 def test_a_fitted_log_or_another_error_is_not_a_fit_failure() -> None:
-    assert bench.utilisation(FITTED_ECP5)["DP16KD"] == (175, 208)
-    assert bench.does_not_fit(FITTED_ECP5) is None
-    assert bench.does_not_fit("ERROR: failed to parse JSON file 'spikecore.json'\n") is None
+    assert utilisation(FITTED_ECP5)["DP16KD"] == (175, 208)
+    assert does_not_fit(FITTED_ECP5) is None
+    assert does_not_fit("ERROR: failed to parse JSON file 'spikecore.json'\n") is None
 
 
 def test_placement_error_without_a_report_still_counts() -> None:
     log = "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'DP16KD'\n"
-    assert bench.does_not_fit(log) == "nextpnr could not place the design"
+    assert does_not_fit(log) == "nextpnr could not place the design"
 
 
 def _touch(path: Path, text: str, mtime: float) -> None:

@@ -35,6 +35,8 @@ import inspect
 import json
 import math
 import shlex
+import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -231,7 +233,7 @@ def core_spec(params: Mapping[str, Any]) -> Any:
 
 def fpga_resources(params: Mapping[str, Any]) -> dict[str, float]:
     """Synthesise the point's core for its board (``board``, default iCEBreaker)."""
-    from hdl.spikecore.board import build_bitstream
+    from hdl.spikecore.board import build_bitstream, fit_failure
     from toolchain.boards import load_boards
 
     board_name = str(params.get("board", "icebreaker"))
@@ -241,7 +243,15 @@ def fpga_resources(params: Mapping[str, Any]) -> dict[str, float]:
     spec = core_spec(params)
     key = json.dumps(dataclasses.asdict(spec), sort_keys=True)
     out = Path("build") / "dse-synth" / f"{board_name}-{abs(hash(key)) % 10**10:010d}"
-    rep = build_bitstream(boards[board_name], spec=spec, build_dir=out)
+    started = time.time()
+    try:
+        rep = build_bitstream(boards[board_name], spec=spec, build_dir=out)
+    except subprocess.CalledProcessError:
+        reason = fit_failure(out, started)
+        if reason is None:
+            raise
+        raise RuntimeError(f"core build '{spec.name}' does not fit the {board_name}: "
+                           f"{reason}") from None
     return {"luts": float(rep.logic_cells), "flip_flops": float(rep.flip_flops),
             "block_ram": float(rep.block_ram), "dsp": float(rep.dsp),
             "fmax_mhz": float(rep.fmax_mhz)}

@@ -42,9 +42,10 @@ def all_failed(df: pd.DataFrame) -> str | None:
     if not len(df):
         return "the sweep has no point results yet"
     first = df["failure"].dropna()
+    if len(df) == 1:
+        return "the only point failed" + (f": {first.iloc[0]}" if len(first) else "")
     reason = f"; the first: {first.iloc[0]}" if len(first) else ""
-    which = "the only point" if len(df) == 1 else f"all {len(df)} points"
-    return f"{which} failed{reason} (the 'failure' column of results.csv has each)"
+    return f"all {len(df)} points failed{reason} (the 'failure' column of results.csv has each)"
 
 
 def metric_columns(df: pd.DataFrame, parameters: Sequence[str]) -> list[str]:
