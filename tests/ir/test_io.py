@@ -92,15 +92,23 @@ def test_file_is_a_zip_with_json_manifest_and_npy_members(tmp_path):
         assert all(n == "manifest.json" or n.startswith("arrays/") for n in zf.namelist())
 
 
-def _rewrite_manifest(path, edit):
+def _members(path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    manifest = json.loads(members["manifest.json"])
-    edit(manifest)
-    members["manifest.json"] = json.dumps(manifest).encode()
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _write_members(path, members: dict[str, bytes]) -> None:
     with zipfile.ZipFile(path, "w") as zf:
         for n, data in members.items():
             zf.writestr(n, data)
+
+
+def _rewrite_manifest(path, edit):
+    members = _members(path)
+    manifest = json.loads(members["manifest.json"])
+    edit(manifest)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    _write_members(path, members)
 
 
 def test_refuses_other_versions_unknown_kinds_and_invalid_values(tmp_path):
@@ -120,16 +128,13 @@ def test_refuses_other_versions_unknown_kinds_and_invalid_values(tmp_path):
 
 def test_never_unpickles(tmp_path):
     path = save(every_node_type(), tmp_path / "n.spnet")
-    with zipfile.ZipFile(path) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
+    members = _members(path)
     import io as _io
 
     buf = _io.BytesIO()
     np.save(buf, np.array([object()], dtype=object), allow_pickle=True)
     members["arrays/0.npy"] = buf.getvalue()
-    with zipfile.ZipFile(path, "w") as zf:
-        for n, data in members.items():
-            zf.writestr(n, data)
+    _write_members(path, members)
     with pytest.raises(FormatError, match="arrays/0.npy is damaged"):
         load(path)
 
@@ -159,11 +164,6 @@ def _small_network() -> Network:
         sources=(PoissonSource("p", 1, rate=[5.0], start=[0.0], duration=[100.0]),),
         projections=(Projection("p->a", "p", "a", [0], [1], [0.5], [1.0]),),
         recordings=(Recording("a", "spikes", [0, 1]),), label="small")
-
-
-def _members(path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {n: zf.read(n) for n in zf.namelist()}
 
 
 def _layout(data: bytes) -> tuple[list[tuple[str, int, int, int]], int, int]:
@@ -263,9 +263,7 @@ def test_an_array_header_that_does_not_match_its_bytes_is_refused(tmp_path):
     np.lib.format.write_array_header_1_0(
         buf, {"descr": "<f8", "fortran_order": False, "shape": (10**9,)})
     members["arrays/0.npy"] = buf.getvalue() + bytes(24)
-    with zipfile.ZipFile(path, "w") as zf:
-        for n, d in members.items():
-            zf.writestr(n, d)
+    _write_members(path, members)
     with pytest.raises(FormatError, match="arrays/0.npy is damaged"):
         load(path)
 
