@@ -49,9 +49,10 @@ _INVARIANTS = (RuntimeError, AssertionError)
 # script and its arguments (``spikeport pynn net.py spikeport --target loihi``); options the
 # command does not know go to the script.
 SCRIPT_COMMAND = {"ignore_unknown_options": True}
-SCRIPT_ARGS_HELP = ("Arguments after SCRIPT go to the script, and so do options this command "
-                    "does not know; to give the script an option this command also has, put "
-                    "it after `--` (`... SCRIPT spikeport -- --out results`).")
+SCRIPT_ARGS_HELP = ("This command's options may come before SCRIPT or after the script's "
+                    "arguments. Arguments after SCRIPT go to the script, and so do options "
+                    "this command does not know; to give the script an option this command "
+                    "also has, put it after `--` (`... SCRIPT spikeport -- --out results`).")
 
 
 @dataclass(frozen=True)
