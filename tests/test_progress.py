@@ -110,7 +110,7 @@ TALKATIVE = """
     sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=2.0))
     cells.record("spikes")
     print("before the run")
-    sim.run(1500.0)
+    sim.run(500.0)
     print("44768 spikes")
 """
 
@@ -121,10 +121,10 @@ def test_run_shows_a_live_bar_and_the_scripts_own_lines_whole(tmp_path):
     code, raw = on_a_terminal([sys.executable, "-m", "toolchain", "run", "--board", "virtual",
                                "-o", str(tmp_path / "out"), str(path)], tmp_path)
     assert code == 0, raw
-    assert re.search(r"run on the board: +\d+%.*/15000 .*\d+ spikes\]", raw)
+    assert re.search(r"run on the board: +\d+%.*/5000 .*\d+ spikes\]", raw)
     rows = screen(raw)
     assert "before the run" in rows and "44768 spikes" in rows
-    assert rows[-2].startswith("streamed 15000 steps")
+    assert rows[-2].startswith("streamed 5000 steps")
     piped = subprocess.run([sys.executable, "-m", "toolchain", "run", "--board", "virtual",
                             "-o", str(tmp_path / "out"), str(path)], cwd=tmp_path,
                            capture_output=True, text=True, timeout=300)
@@ -135,7 +135,7 @@ def test_run_shows_a_live_bar_and_the_scripts_own_lines_whole(tmp_path):
 
 def test_compile_and_portability_report_passes_and_targets(tmp_path):
     path = tmp_path / "net.py"
-    path.write_text(textwrap.dedent(TALKATIVE).replace("1500.0", "50.0"))
+    path.write_text(textwrap.dedent(TALKATIVE).replace("500.0", "50.0"))
     code, raw = on_a_terminal([sys.executable, "-m", "toolchain", "compile", "--target",
                                "loihi", "-o", str(tmp_path / "c"), str(path)], tmp_path)
     assert code == 0, raw
