@@ -15,10 +15,11 @@ LAVA_VENV=.venv-lava
 say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages -----------------------------------------------------------------
+# (grep without -q: with pipefail, -q's early exit would make ldconfig's SIGPIPE a failure)
 need_apt=()
 command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
-ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || need_apt+=(libusb-1.0-0)
-ldconfig -p 2>/dev/null | grep -q 'libftdi1.so.2' || need_apt+=(libftdi1-2)
+ldconfig -p 2>/dev/null | grep 'libusb-1.0.so.0' >/dev/null || need_apt+=(libusb-1.0-0)
+ldconfig -p 2>/dev/null | grep 'libftdi1.so.2' >/dev/null || need_apt+=(libftdi1-2)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
