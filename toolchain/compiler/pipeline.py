@@ -26,7 +26,7 @@ from toolchain.ir import Network
 from toolchain.progress import task
 
 if TYPE_CHECKING:
-    from toolchain.targets.base import Pass, Target, TargetSpec
+    from toolchain.compiler.spec import Mappable, Pass, TargetSpec
 
 
 class MappingError(ValueError):
@@ -92,7 +92,7 @@ def run_passes(build: Build, passes: Sequence[Pass]) -> Build:
     return build
 
 
-def compile_network(network: Network, target: Target, *, strict: bool = True,
+def compile_network(network: Network, target: Mappable, *, strict: bool = True,
                     rate_hz: float = 10.0) -> CompiledNetwork:
     """Compile ``network`` for ``target`` by running ``target.passes()``.
 
@@ -100,8 +100,8 @@ def compile_network(network: Network, target: Target, *, strict: bool = True,
     how far a network is from fitting.  ``rate_hz`` is the firing rate the cost estimate
     assumes for populations.
     """
-    spec = target.spec  # type: ignore[attr-defined]
-    board = getattr(target, "board", None) or spec.mesh.name
+    spec = target.spec
+    board = target.board or spec.mesh.name
     build = Build(network=network, spec=spec, board=board, strict=strict, rate_hz=rate_hz)
     build = run_passes(build, target.passes())
     return build.need("artifact", "compile")

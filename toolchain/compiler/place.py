@@ -23,8 +23,8 @@ import numpy as np
 
 from toolchain.compiler.artifact import Cores, Placement
 from toolchain.compiler.pipeline import Build, Rows
+from toolchain.compiler.spec import Mesh
 from toolchain.ir import Network
-from toolchain.targets.base import Mesh
 
 REFINE_MAX_SLOTS = 1024  # dense slot x slot matrices: 8 MB each at this size
 REFINE_SWEEPS = 4

@@ -13,7 +13,7 @@ import numpy as np
 from toolchain.compiler.artifact import Routes
 from toolchain.compiler.pipeline import Build, Rows
 from toolchain.compiler.place import source_cores
-from toolchain.targets.base import Mesh
+from toolchain.compiler.spec import Mesh
 
 # Above this many rows the table is kept per chip pair instead of per core pair: the
 # full-scale microcircuit has ~10^8 distinct (neuron, core) routes.

@@ -13,7 +13,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
-from toolchain.targets.base import CoreLimits, Mesh
+from toolchain.compiler.spec import CoreLimits, Mesh
 
 # --- organisation [src: synsense/rockpool rockpool/devices/dynapse/definitions.py] --------
 CHIPS_PER_BOARD = 4

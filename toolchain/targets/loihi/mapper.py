@@ -20,8 +20,8 @@ from toolchain.compiler.pipeline import Build, MappingError
 from toolchain.compiler.place import place
 from toolchain.compiler.quantise import delay_steps
 from toolchain.compiler.route import route
+from toolchain.compiler.spec import Pass
 from toolchain.ir import Projection
-from toolchain.targets.base import Pass
 from toolchain.targets.loihi.learning import convert_plastic_weights, map_stdp_rule
 from toolchain.targets.loihi.numerics import (
     DEFAULT_VTH_MANT,

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from toolchain.compiler.spec import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
 from toolchain.ir import Population
-from toolchain.targets.base import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
 from toolchain.targets.loihi.numerics import (
     DU_OFFSET,
     DV_OFFSET,

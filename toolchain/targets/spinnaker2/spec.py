@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from toolchain.targets.base import Mesh
+from toolchain.compiler.spec import Mesh
 
 Numerics = Literal["s16.15", "float32"]
 SynapseStorage = Literal["sram", "dram"]
