@@ -29,16 +29,15 @@ import numpy as np
 from toolchain.ir import Network, Population, Projection, Recording
 from toolchain.sim.engine import Engine
 from toolchain.targets.loihi import lava_runner
-from toolchain.targets.loihi.numerics import (
+from toolchain.targets.loihi.convert import LifConversion
+from toolchain.targets.loihi.fixed import (
     VTH_SHIFT,
     DenseSynapses,
     LifCompartments,
-    LifConversion,
     LifParameters,
-    LoihiNumerics,
-    LoihiWeights,
     SignMode,
 )
+from toolchain.targets.loihi.numerics import LoihiNumerics, LoihiWeights
 
 DT = 1.0
 

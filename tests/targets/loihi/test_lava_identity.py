@@ -20,19 +20,18 @@ import pytest
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording
 from toolchain.sim.engine import Engine
 from toolchain.targets.loihi import lava_runner
-from toolchain.targets.loihi.numerics import (
+from toolchain.targets.loihi.convert import LifConversion
+from toolchain.targets.loihi.fixed import (
     UV_LIMIT,
     VTH_SHIFT,
     CsrSynapses,
     DenseSynapses,
     LifCompartments,
-    LifConversion,
     LifParameters,
-    LoihiNumerics,
-    LoihiWeights,
     SignMode,
     effective_mantissas,
 )
+from toolchain.targets.loihi.numerics import LoihiNumerics, LoihiWeights
 
 pytestmark = [
     pytest.mark.lava,

@@ -17,6 +17,7 @@ from toolchain.compiler import MappingError
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording, STDPRule
 from toolchain.sim.engine import Engine
 from toolchain.targets.loihi import LoihiTarget
+from toolchain.targets.loihi.fixed import LoihiNumericsError, SignMode
 from toolchain.targets.loihi.learning import (
     ACC_FRAC_BITS,
     TRACE_MAX,
@@ -26,12 +27,7 @@ from toolchain.targets.loihi.learning import (
     decay_trace,
     map_stdp_rule,
 )
-from toolchain.targets.loihi.numerics import (
-    LoihiNumerics,
-    LoihiNumericsError,
-    LoihiWeights,
-    SignMode,
-)
+from toolchain.targets.loihi.numerics import LoihiNumerics, LoihiWeights
 
 DT = 1.0
 T_TEACHER = 58.0  # the teacher's spike makes the post neuron fire once, near 60 ms

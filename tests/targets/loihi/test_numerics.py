@@ -28,21 +28,20 @@ from toolchain.ir import (
 from toolchain.sim.engine import Engine
 from toolchain.sim.kernels import StateError
 from toolchain.sim.metrics import compare
-from toolchain.targets.loihi.numerics import (
+from toolchain.targets.loihi.convert import convert_population, convert_weights
+from toolchain.targets.loihi.fixed import (
     UV_LIMIT,
     CsrSynapses,
     DenseSynapses,
     LifCompartments,
     LifParameters,
-    LoihiNumerics,
     LoihiNumericsError,
     SignMode,
-    convert_population,
-    convert_weights,
     decay,
     effective_mantissas,
     wrap_int32,
 )
+from toolchain.targets.loihi.numerics import LoihiNumerics
 
 # ---------------------------------------------------------------------------- arithmetic
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.targets.loihi.numerics import LifParameters, SignMode
+from toolchain.targets.loihi.fixed import LifParameters, SignMode
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("lava_reference.py")

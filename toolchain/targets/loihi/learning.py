@@ -42,10 +42,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from toolchain.ir import Projection, STDPRule, WeightDependence
-from toolchain.sim.plasticity import PlasticityModel
-from toolchain.sim.synapses import SynapseMatrix
-from toolchain.targets.loihi.numerics import (
+from toolchain.ir import Projection, WeightDependence
+from toolchain.targets.loihi.convert import (
+    WeightConversion,
+    WeightFormat,
+    convert_weights,
+    decay_constant,
+)
+from toolchain.targets.loihi.fixed import (
     ACT_SHIFT,
     DECAY_MAX,
     DECAY_UNITY,
@@ -53,12 +57,8 @@ from toolchain.targets.loihi.numerics import (
     WEIGHT_EXP_MAX,
     WEIGHT_EXP_MIN,
     LoihiNumericsError,
-    LoihiWeights,
     SignMode,
-    WeightConversion,
-    convert_weights,
     decay,
-    decay_constant,
     mantissa_range,
     mantissa_step,
 )
@@ -286,7 +286,7 @@ def _bound(label: str, name: str, value: float, na_per_mantissa: float, low: int
     return mant
 
 
-def map_stdp_rule(projection: Projection, codec: LoihiWeights, dt: float, *,
+def map_stdp_rule(projection: Projection, codec: WeightFormat, dt: float, *,
                   epoch_steps: int = DEFAULT_EPOCH_STEPS, stochastic: bool = False,
                   headroom: int = DEFAULT_HEADROOM) -> LearningRule:
     """An IR STDP rule as Loihi learning-engine integers for ``projection``, whose weights
@@ -357,92 +357,3 @@ def map_stdp_rule(projection: Projection, codec: LoihiWeights, dt: float, *,
                         epoch_steps=epoch_steps, report=report)
 
 
-# --------------------------------------------------------------------------- engine plug-in
-
-
-class LoihiSTDP(PlasticityModel):
-    """The learning engine on the shared engine's synapse events, one projection.
-
-    Traces live per synapse (on the chip x1 is per input axon and y1 per compartment; with
-    one delay per axon the values are the same) and decay lazily to the step of the event
-    that reads them.  Every event re-evaluates its synapse's current epoch from the weight
-    at the epoch's start, with the traces decayed to the epoch's end, and writes the
-    result: the weight is always what the epoch gives if no further spike comes, and each
-    epoch rounds once.  The engine hands a pre spike's updated weight to the post neuron
-    (Brian2's order); on the chip that spike still carries the epoch's old weight.
-    """
-
-    def __init__(self, rule: STDPRule, matrix: SynapseMatrix, codec: LoihiWeights, dt: float,
-                 config: LearningRule, *, seed: int | None = None) -> None:
-        super().__init__(rule, matrix, codec, dt)
-        self.config = config
-        self.seed = seed
-        low, high = mantissa_range(codec.sign_mode, codec.num_weight_bits)
-        self._low, self._high = max(config.w_min, low), min(config.w_max, high)
-        self.reset()
-
-    def reset(self) -> None:
-        n = self.matrix.size
-        self.x = np.zeros(n, dtype=np.int64)
-        self.y = np.zeros(n, dtype=np.int64)
-        self._last = np.zeros(n, dtype=np.int64)
-        self._epoch = np.full(n, -1, dtype=np.int64)
-        self._w_start = np.zeros(n, dtype=np.int64)
-        self._written = np.zeros(n, dtype=np.int64)  # what the last evaluation wrote
-        self._x0 = np.zeros(n, dtype=bool)
-        self._y0 = np.zeros(n, dtype=bool)
-        self._rng = None if self.seed is None else np.random.default_rng(self.seed)
-        self._draw = np.zeros(n)
-
-    def on_pre(self, step: int, synapses: np.ndarray, weights: np.ndarray) -> None:
-        self._touch(step, synapses, weights)
-        self.x[synapses] = add_impulse(self.x[synapses], self.config.x1.impulse)
-        self._x0[synapses] = True
-        self._write(step, synapses, weights)
-
-    def on_post(self, step: int, synapses: np.ndarray, weights: np.ndarray) -> None:
-        self._touch(step, synapses, weights)
-        self.y[synapses] = add_impulse(self.y[synapses], self.config.y1.impulse)
-        self._y0[synapses] = True
-        self._write(step, synapses, weights)
-
-    def _touch(self, step: int, syn: np.ndarray, weights: np.ndarray) -> None:
-        """Open a new epoch where one ended; decay the traces to ``step``."""
-        epoch = step // self.config.epoch_steps
-        # a weight set from outside (set_weights) starts a new epoch for its synapse: the
-        # interrupted epoch's earlier spikes no longer count
-        fresh = syn[(self._epoch[syn] != epoch) | (weights[syn] != self._written[syn])]
-        if fresh.size:
-            self._epoch[fresh] = epoch
-            self._w_start[fresh] = weights[fresh]
-            self._x0[fresh] = False
-            self._y0[fresh] = False
-            if self._rng is not None:
-                self._draw[fresh] = self._rng.random(fresh.size)
-        age = step - self._last[syn]
-        self.x[syn] = decay_trace(self.x[syn], self.config.x1.factor, age)
-        self.y[syn] = decay_trace(self.y[syn], self.config.y1.factor, age)
-        self._last[syn] = step
-
-    def _write(self, step: int, syn: np.ndarray, weights: np.ndarray) -> None:
-        c = self.config
-        rest = c.epoch_steps - 1 - step % c.epoch_steps  # steps to the epoch's end
-        x1 = decay_trace(self.x[syn], c.x1.factor, rest) * self._y0[syn]
-        y1 = decay_trace(self.y[syn], c.y1.factor, rest) * self._x0[syn]
-        w = self._w_start[syn]
-        if c.multiplicative:
-            dw = c.potentiation.apply(x1 * (c.w_max - w)) - c.depression.apply(y1 * (w - c.w_min))
-        else:
-            dw = c.potentiation.apply(x1) - c.depression.apply(y1)
-        acc = (w << ACC_FRAC_BITS) + np.clip(dw, -ACC_MAX, ACC_MAX)
-        w_new = np.clip(self._round(acc, syn), self._low, self._high)
-        weights[syn] = w_new
-        self._written[syn] = w_new
-
-    def _round(self, acc: np.ndarray, syn: np.ndarray) -> np.ndarray:
-        """Accumulator to the weight's mantissa step: nearest (ties up) or stochastic."""
-        unit = self.config.step << ACC_FRAC_BITS
-        if self._rng is None:
-            return ((acc + unit // 2) // unit) * self.config.step
-        down, rest = np.divmod(acc, unit)
-        return (down + (self._draw[syn] * unit < rest)) * self.config.step

@@ -22,16 +22,15 @@ from toolchain.compiler.quantise import delay_steps
 from toolchain.compiler.route import route
 from toolchain.compiler.spec import Pass
 from toolchain.ir import Projection
-from toolchain.targets.loihi.learning import convert_plastic_weights, map_stdp_rule
-from toolchain.targets.loihi.numerics import (
+from toolchain.targets.loihi.convert import (
     DEFAULT_VTH_MANT,
-    LoihiNumericsError,
-    LoihiWeights,
     WeightConversion,
     convert_population,
     convert_weights,
-    mantissa_range,
 )
+from toolchain.targets.loihi.fixed import LoihiNumericsError, mantissa_range
+from toolchain.targets.loihi.learning import convert_plastic_weights, map_stdp_rule
+from toolchain.targets.loihi.numerics import LoihiWeights
 from toolchain.targets.loihi.timing import estimate_step
 
 

@@ -14,13 +14,8 @@ import numpy as np
 
 from toolchain.compiler.spec import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
 from toolchain.ir import Population
-from toolchain.targets.loihi.numerics import (
-    DU_OFFSET,
-    DV_OFFSET,
-    LoihiNumericsError,
-    convert_population,
-    decay_constant,
-)
+from toolchain.targets.loihi.convert import convert_population, decay_constant
+from toolchain.targets.loihi.fixed import DU_OFFSET, DV_OFFSET, LoihiNumericsError
 
 # --- chip and core structure [src: SANA-FE arch/loihi.yaml; nengo-loihi block.py]
 TILES_X = 8
