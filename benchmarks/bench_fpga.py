@@ -35,8 +35,8 @@ from hdl.spikecore.tools import BUILD_ROOT
 from hdl.spikecore.verify import ODD, simulator_available, verify
 from toolchain.boards import BoardSpec, load_boards
 from toolchain.targets.fpga.model import CoreModel
-from toolchain.targets.fpga.power import power_model
 from toolchain.targets.fpga.spec import ICE40UP5K, CoreSpec, preset
+from toolchain.targets.fpga.timing import power_model
 
 NEUROCOREX = {"neurons": 90, "luts": 6981, "clock_mhz": 100.0, "cycles_per_step": 10_000}
 REPEATS = 3

@@ -12,7 +12,7 @@ from toolchain.cli import main
 from toolchain.portability import (
     CaptureError,
     capture,
-    parse_option,
+    parse_options,
     portability,
     pynn_examples,
 )
@@ -119,18 +119,25 @@ def test_weight_error_column_comes_from_each_targets_artifact():
     assert "weight error (max)" in matrix.to_markdown()
 
 
-def test_target_options_parse_and_bad_ones_are_refused(tmp_path):
-    assert parse_option("fpga.build=ecp5-85f") == ("fpga", "build", "ecp5-85f")
-    assert parse_option("dynapse.mismatch=0.1") == ("dynapse", "mismatch", 0.1)
-    assert parse_option("dynapse.seed=3") == ("dynapse", "seed", 3)
-    assert parse_option("loihi.strict=false") == ("loihi", "strict", False)
+def test_target_options_are_typed_by_each_targets_declaration_and_bad_ones_refused(tmp_path):
+    targets = ["fpga", "dynapse", "spinnaker2", "loihi"]
+    assert parse_options(["fpga.build=ecp5-85f", "dynapse.mismatch=0.1", "dynapse.seed=3",
+                          "spinnaker2.fit_tick=false", "loihi.learning_seed=none"], targets) == {
+        "fpga": {"build": "ecp5-85f"}, "dynapse": {"mismatch": 0.1, "seed": 3},
+        "spinnaker2": {"fit_tick": False}, "loihi": {"learning_seed": None}}
     script = tmp_path / "s.py"
     script.write_text("")
     res = CliRunner().invoke(main, ["portability", "-O", "mismatch=0.1", str(script)])
-    assert res.exit_code != 0
-    assert "target option 'mismatch=0.1' is not TARGET.KEY=VALUE" in res.output
+    assert res.exit_code == 2
+    assert ("target option 'mismatch=0.1' names no target: where several targets run, write "
+            "TARGET.mismatch=0.1") in res.output
     res = CliRunner().invoke(main, ["portability", "-O", "nope.x=1", str(script)])
     assert "unknown target 'nope' in 'nope.x=1'" in res.output
+    res = CliRunner().invoke(main, ["portability", "-O", "dynapse.board=x", str(script)])
+    assert res.exit_code == 2 and ("target 'dynapse' has no option 'board'; its options are: "
+                                   "generation, chips, delay_tolerance") in res.output
+    res = CliRunner().invoke(main, ["portability", "-O", "dynapse.seed=two", str(script)])
+    assert "target 'dynapse' option seed='two' is not an integer" in res.output
 
 
 def test_unknown_target_is_refused_by_the_cli(tmp_path):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from toolchain.ir import load, save
 
 if TYPE_CHECKING:
+    from toolchain.compiler.artifact import CompiledNetwork
     from toolchain.ir import Network
     from toolchain.sim.metrics import DeviationReport
     from toolchain.sim.results import SimulationResult
@@ -24,20 +25,29 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def compile(network: Network, target: str = "reference", **options: Any) -> Any:  # noqa: A001
-    """Map ``network`` onto ``target`` (constructed with ``options``)."""
+def compile(network: Network, target: str = "reference", *,
+            strict: bool = True, rate_hz: float = 10.0, **options: Any) -> CompiledNetwork:
+    """Map ``network`` onto ``target`` (constructed with its ``options``); a broken limit
+    raises ``MappingError``, or with ``strict=False`` is recorded in the artifact."""
     from toolchain.targets import get_target
 
-    return get_target(target, **options).compile(network)
+    return get_target(target, **options).compile(network, strict=strict, rate_hz=rate_hz)
 
 
-def simulate(network: Network, target: str = "reference", *, t_stop: float,
-             **options: Any) -> SimulationResult:
-    """Compile ``network`` for ``target`` and co-simulate it for ``t_stop`` ms."""
-    from toolchain.targets import get_target
+def simulate(network: Network | CompiledNetwork, target: str = "reference", *,
+             t_stop: float, **options: Any) -> SimulationResult:
+    """Co-simulate for ``t_stop`` ms: a network compiled for ``target`` (constructed with
+    ``options``), or an artifact (also one loaded from disk) on the target it was compiled
+    for."""
+    from toolchain.compiler.artifact import CompiledNetwork
+    from toolchain.targets import get_target, target_for
 
-    tgt = get_target(target, **options)
-    sim = tgt.simulator(tgt.compile(network))
+    if isinstance(network, CompiledNetwork):
+        tgt = target_for(network)
+        sim = tgt.simulator(network)
+    else:
+        tgt = get_target(target, **options)
+        sim = tgt.simulator(tgt.compile(network))
     sim.run_until(t_stop)
     return sim.result()
 

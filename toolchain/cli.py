@@ -54,14 +54,20 @@ def main(debug: bool) -> None:
 
 
 @main.command()
-def info() -> None:
-    """List the targets and boards spikeport knows."""
+@click.argument("target", required=False)
+def info(target: str | None) -> None:
+    """List the targets and boards spikeport knows; with TARGET, its options, boards,
+    presets and limits."""
     from toolchain.targets import TARGETS
+    from toolchain.targets.info import describe
 
-    click.echo("targets:")
-    for name, factory in TARGETS.items():
-        doc = (factory.__doc__ or "").strip().splitlines()[0] if factory.__doc__ else ""
-        click.echo(f"  {name:<12} {doc}")
+    if target is not None:
+        if target not in TARGETS:
+            raise click.BadParameter(f"unknown target '{target}'; known targets: "
+                                     f"{', '.join(TARGETS)}", param_hint="'TARGET'")
+        click.echo(describe(target), nl=False)
+        return
+    click.echo(describe(), nl=False)
     try:
         from toolchain.boards import load_boards
     except ImportError:
@@ -74,9 +80,13 @@ def info() -> None:
 @main.command(context_settings=SCRIPT_COMMAND, epilog=SCRIPT_ARGS_HELP)
 @click.option("--target", "-t", default=None, metavar="TARGET",
               help="Target setup() uses when the script names none (default: reference).")
+@click.option("--option", "-O", "options", multiple=True, metavar="[TARGET.]KEY=VALUE",
+              help="A target option over the script's setup(), e.g. -O build=ecp5-85f "
+                   "(repeatable; KEY alone is for --target).")
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
+def pynn(target: str | None, options: tuple[str, ...], script: str,
+         script_args: tuple[str, ...]) -> None:
     """Run an unmodified PyNN SCRIPT on spikeport.
 
     PyNN examples take the simulator name as their first argument; give "spikeport":
@@ -92,13 +102,30 @@ def pynn(target: str | None, script: str, script_args: tuple[str, ...]) -> None:
             param_hint="'--target'",
         )
     from toolchain.console import never_ran, simulator_of_script
+    from toolchain.pynn import simulator
     from toolchain.pynn.runner import run_script
 
     before = simulator_of_script()
-    status = run_script(script, script_args, target)
+    simulator.state.command_line_options = _target_options(options, list(TARGETS), target)
+    try:
+        status = run_script(script, script_args, target)
+    finally:
+        simulator.state.command_line_options = {}
     if status == 0 and simulator_of_script() in (None, before):
         click.echo(f"note: {never_ran(script)}", err=True)
     sys.exit(status)
+
+
+def _target_options(texts: tuple[str, ...], targets: list[str],
+                    default: str | None) -> dict[str, dict[str, object]]:
+    """``-O [TARGET.]KEY=VALUE`` typed per target, or a usage error naming what is wrong."""
+    from toolchain.targets import TargetOptionError, UnknownTargetError
+    from toolchain.targets.options import parse_assignments
+
+    try:
+        return parse_assignments(texts, targets, default=default)
+    except (TargetOptionError, UnknownTargetError) as e:
+        raise click.BadParameter(str(e), param_hint="'--option'") from None
 
 
 @main.command(context_settings=SCRIPT_COMMAND, epilog=SCRIPT_ARGS_HELP)
@@ -120,25 +147,16 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
     \b
       spikeport portability -O fpga.build=ecp5-85f VAbenchmarks.py spikeport CUBA
     """
-    from toolchain.portability import parse_option, portability_of_script
+    from toolchain.portability import portability_of_script
     from toolchain.targets import TARGETS
-
-    per_target: dict[str, dict[str, object]] = {}
-    for text in options:
-        try:
-            name, key, value = parse_option(text)
-        except ValueError as e:
-            raise click.BadParameter(str(e), param_hint="'--option'") from None
-        if name not in TARGETS:
-            raise click.BadParameter(f"unknown target '{name}' in '{text}'; known targets: "
-                                     f"{', '.join(TARGETS)}", param_hint="'--option'")
-        per_target.setdefault(name, {})[key] = value
 
     names = None if targets is None else [t.strip() for t in targets.split(",") if t.strip()]
     unknown = [t for t in names or () if t not in TARGETS]
     if unknown:
         raise click.BadParameter(f"unknown target '{unknown[0]}'; known targets: "
                                  f"{', '.join(TARGETS)}", param_hint="'--targets'")
+    per_target = _target_options(options, list(TARGETS) if names is None
+                                 else ["reference", *names], None)
     out_dir = output_dir(out)
     matrix = portability_of_script(script, script_args, names, per_target)
     files = matrix.write(out_dir)

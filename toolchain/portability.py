@@ -5,8 +5,12 @@ length of its first run (:mod:`toolchain.pynn.capture`, without simulating), the
 compiles and simulates that same network on every registered target.  A target that
 refuses the network (a limit, a feature it lacks) is a row that says why.  For each target
 and population the table gives the firing rate and the deviation metrics of
-:mod:`toolchain.sim.metrics` against the reference, plus per-step cost: the target's energy
-and hardware wall-time estimates, and the host time the co-simulation took.
+:mod:`toolchain.sim.metrics` against the reference, plus per-step cost, read from the
+target's JSON compile report (:func:`toolchain.compiler.report.report_data`) with the run
+measured into it: energy per step as the compiler estimated it and as the run showed it
+(from the run's counters where the target keeps them, else the target's cost model at the
+run's activity; each row says which), hardware time per step, and the host time the
+co-simulation took.
 
 A script that runs several segments (``reset()`` between runs) is captured as the network
 of its first segment, run for that segment's length.
@@ -40,16 +44,27 @@ RASTER_NEURONS = 100
 
 @dataclass
 class TargetRun:
-    """What happened on one target: its result, or why there is none."""
+    """What happened on one target: its result and its JSON compile report (with the run
+    measured into it), or why there are none."""
 
     target: str
     status: str  # "ok", "refused" (does not compile) or "failed" (cannot simulate)
     reason: str = ""
     result: SimulationResult | None = None
     sim_seconds: float = math.nan
-    energy_pj_per_step: float = math.nan  # the target's estimate
-    hw_wall_us_per_step: float = math.nan  # the target's estimate of hardware time
+    report: dict[str, Any] | None = None  # report_data(compiled, measured)
     weight_error: float = math.nan  # worst |realised - w| / max|w| over projections
+
+    def figure(self, part: str, name: str) -> float:
+        """``report[part][name]`` ("estimate" or "measured"), NaN where there is none."""
+        block = (self.report or {}).get(part) or {}
+        value = block.get(name)
+        return float(value) if isinstance(value, (int, float)) else math.nan
+
+    @property
+    def energy_from(self) -> str:
+        block = (self.report or {}).get("measured") or {}
+        return str(block.get("energy_from", ""))
 
 
 @dataclass
@@ -68,8 +83,11 @@ class Matrix:
         for run in self.runs:
             common = {
                 "target": run.target, "status": run.status, "reason": run.reason,
-                "energy_nj_per_step": run.energy_pj_per_step / 1e3,
-                "hw_wall_us_per_step": run.hw_wall_us_per_step,
+                "energy_nj_per_step": run.figure("measured", "energy_nj_per_step"),
+                "energy_from": run.energy_from,
+                "energy_nj_per_step_estimate": run.figure("estimate", "energy_nj_per_step"),
+                "hw_wall_us_per_step": run.figure("measured", "latency_us_per_step"),
+                "synaptic_events_per_step": run.figure("measured", "synaptic_events_per_step"),
                 "weight_error_max": run.weight_error,
                 "sim_wall_us_per_step": run.sim_seconds * 1e6 / steps,
             }
@@ -102,25 +120,33 @@ class Matrix:
     def to_markdown(self) -> str:
         head = ("| target | population | rate (Hz) | rate error | ISI distortion (ms) | "
                 "spike disorder | van Rossum | spikes dropped | weight error (max) | "
-                "energy/step (nJ, est.) | hw time/step (us, est.) | sim time/step (us) |")
+                "energy/step, run (nJ) | energy/step, compiler est. (nJ) | "
+                "hw time/step, run (us) | sim time/step (us) |")
         lines = [f"Portability of '{self.network.label}' ({self.network.n_neurons} neurons, "
                  f"{self.network.n_synapses} synapses, {self.t_stop:g} ms)", "", head,
-                 "|" + "---|" * 12]
-        notes = []
+                 "|" + "---|" * 13]
+        notes, sources = [], {}
         for row in self.rows():
             if row["status"] != "ok":
                 lines.append(f"| {row['target']} | - | {row['status']}: see below |" +
-                             " |" * 9)
+                             " |" * 10)
                 notes.append(f"- **{row['target']}** {row['status']}: {row['reason']}")
                 continue
+            if row["energy_from"]:
+                sources[row["target"]] = row["energy_from"]
             lines.append(
                 f"| {row['target']} | {row['population']} | {_fmt(row['rate_hz'])} | "
                 f"{_pct(row['rate_error'])} | {_fmt(row['isi_distortion_ms'])} | "
                 f"{_fmt(row['spike_disorder'])} | {_fmt(row['van_rossum'])} | "
                 f"{int(row['spikes_dropped'])} | {_pct(row['weight_error_max'])} | "
                 f"{_fmt(row['energy_nj_per_step'])} | "
+                f"{_fmt(row['energy_nj_per_step_estimate'])} | "
                 f"{_fmt(row['hw_wall_us_per_step'])} | "
                 f"{_fmt(row['sim_wall_us_per_step'])} |")
+        told = [f"{t} from {src}" for t, src in sources.items() if t != REFERENCE]
+        if told:
+            lines += ["", "Energy per step of the run: " + "; ".join(told) + ". The "
+                      "compiler's estimate assumes the populations fire at a planned rate."]
         if notes:
             lines += ["", "Targets that did not run the network:", *notes]
         return "\n".join(lines) + "\n"
@@ -167,8 +193,9 @@ class Matrix:
 
 COLUMNS = ["target", "population", "status", "reason", "rate_hz", "rate_error",
            "isi_distortion_ms", "spike_disorder", "van_rossum", "spikes_shifted",
-           "spikes_dropped", "weight_error_max", "energy_nj_per_step",
-           "hw_wall_us_per_step", "sim_wall_us_per_step"]
+           "spikes_dropped", "weight_error_max", "energy_nj_per_step", "energy_from",
+           "energy_nj_per_step_estimate", "hw_wall_us_per_step", "synaptic_events_per_step",
+           "sim_wall_us_per_step"]
 
 
 def _csv_value(x: object) -> object:
@@ -206,11 +233,12 @@ def run_target(name: str, network: Network, t_stop: float,
                options: Mapping[str, Any] | None = None) -> TargetRun:
     """Compile and simulate ``network`` on target ``name`` (constructed with ``options``);
     a refusal becomes a row."""
+    from toolchain.compiler.describe import activity
     from toolchain.targets import get_target
 
     try:
         target = get_target(name, **(options or {}))
-        compiled = target.compile(network)
+        compiled = target.compile(network, activity=activity(network, duration_ms=t_stop))
     except Exception as e:  # any refusal is a finding of the matrix, not a crash
         return TargetRun(name, "refused", _reason(e))
     try:
@@ -219,49 +247,16 @@ def run_target(name: str, network: Network, t_stop: float,
         sim.run_until(t_stop)
         result = sim.result()
         seconds = time.perf_counter() - start
+        report = compiled.report_data(target.measure(compiled, result))
     except Exception as e:
         return TargetRun(name, "failed", _reason(e))
-    run = TargetRun(name, "ok", result=result, sim_seconds=seconds)
-    _estimates(run, compiled, result)
-    run.weight_error = _weight_error(network, compiled)
-    return run
-
-
-def _weight_error(network: Network, compiled: object) -> float:
-    """Worst weight quantisation error relative to its projection's largest weight, from
-    the shared artifact's per-projection numerics (nan for targets without them; 0 for the
-    reference, which compiles to the network itself)."""
-    if isinstance(compiled, Network):
-        return 0.0
-    numerics = getattr(compiled, "numerics", None)
-    if not isinstance(numerics, tuple):
-        return math.nan
-    worst = 0.0
-    for proj, q in zip(network.projections, numerics, strict=False):
-        scale = float(np.abs(proj.weight).max()) if proj.size else 0.0
-        if scale > 0 and hasattr(q, "max_abs_error"):
-            worst = max(worst, float(q.max_abs_error) / scale)
-    return worst
+    return TargetRun(name, "ok", result=result, sim_seconds=seconds, report=report,
+                     weight_error=compiled.weight_error())
 
 
 def _reason(e: BaseException) -> str:
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-def _estimates(run: TargetRun, compiled: object, result: SimulationResult) -> None:
-    """Energy and hardware time per step: measured counters if the target keeps them,
-    else the compiler's estimate (which assumes a firing rate)."""
-    c = result.counters
-    estimate = getattr(compiled, "estimate", None)
-    if "energy_pj_per_step" in c:
-        run.energy_pj_per_step = float(c["energy_pj_per_step"])
-    elif estimate is not None:
-        run.energy_pj_per_step = float(estimate.energy_pj)
-    if "wall_ns_per_step" in c:
-        run.hw_wall_us_per_step = float(c["wall_ns_per_step"]) / 1e3
-    elif estimate is not None:
-        run.hw_wall_us_per_step = float(estimate.wall_ns) / 1e3
 
 
 def portability(network: Network, t_stop: float, targets: Sequence[str] | None = None,
@@ -306,20 +301,10 @@ def portability_of_script(script: str | Path, args: Sequence[str] = (),
     return portability(network, t_stop, targets, options)
 
 
-def parse_option(text: str) -> tuple[str, str, Any]:
-    """``"fpga.build=ecp5-85f"`` -> ("fpga", "build", "ecp5-85f"); numbers and
-    true/false become numbers and booleans."""
-    name, dot, rest = text.partition(".")
-    key, eq, value = rest.partition("=")
-    if not (name and dot and key and eq):
-        raise ValueError(f"target option '{text}' is not TARGET.KEY=VALUE "
-                         "(for example fpga.build=ecp5-85f or dynapse.mismatch=0.1)")
-    lowered = value.strip().lower()
-    if lowered in ("true", "false"):
-        return name, key, lowered == "true"
-    for kind in (int, float):
-        try:
-            return name, key, kind(value)
-        except ValueError:
-            pass
-    return name, key, value
+def parse_options(texts: Sequence[str], targets: Sequence[str]
+                  ) -> dict[str, dict[str, Any]]:
+    """``-O TARGET.KEY=VALUE`` texts as typed options per target (each target's declared
+    option types; :func:`toolchain.targets.options.parse_assignments`)."""
+    from toolchain.targets.options import parse_assignments
+
+    return parse_assignments(texts, targets)

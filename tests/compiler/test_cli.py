@@ -76,7 +76,8 @@ def test_bad_target_board_and_file_are_reported(runner, tmp_path):
     res = runner.invoke(main, ["compile", str(path), "-o", str(tmp_path), "-t", "nope"])
     assert res.exit_code == 2 and "unknown target 'nope'; known targets:" in res.output
     res = runner.invoke(main, ["compile", str(path), "-o", str(tmp_path), "-b", "loihi9"])
-    assert res.exit_code == 2 and "unknown Loihi board 'loihi9'; known: loihi1" in res.output
+    assert res.exit_code == 2 and ("target 'loihi' option board='loihi9' is not allowed; "
+                                   "board takes one of: loihi1, kapoho_bay") in res.output
     res = runner.invoke(main, ["report", str(path)])
     assert res.exit_code == 1 and "holds a Network, expected CompiledNetwork" in res.output
 

@@ -121,6 +121,9 @@ def test_split_by_load_balances_and_names_a_neuron_over_the_limit():
     assert messages == [] and sums.max() <= 100 and bounds[-1] == 6
     _, messages = _split_by_load(np.array([10, 5000, 10]), np.array([0, 3]), 4096,
                                  Population("hub", "IF_curr_exp", 3), "output")
-    assert messages[0].startswith(
+    (broken,) = messages
+    assert broken.message.startswith(
         "Population 'hub': 1 neuron(s) each send spikes to more cores than a core has output "
         "axons (limit 4096, neuron 1 needs 5000)")
+    assert (broken.element, broken.label, broken.limit, broken.value, broken.allowed) == \
+        ("population", "hub", "output_axons", 5000, 4096)

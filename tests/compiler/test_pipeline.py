@@ -4,6 +4,7 @@ from tests.compiler.nets import ei_network
 from toolchain.compiler import Build, MappingError, run_passes
 from toolchain.compiler.check import check
 from toolchain.compiler.partition import partition
+from toolchain.compiler.pipeline import violation
 from toolchain.targets.loihi import LoihiTarget
 from toolchain.targets.loihi.mapper import PASSES, quantise
 
@@ -16,7 +17,7 @@ def _build(**kw) -> Build:
 def test_loihi_lists_its_passes_in_data_flow_order():
     names = [p.__name__ for p in LoihiTarget().passes()]
     assert names == ["check", "quantise", "partition", "place", "route", "estimate_step",
-                     "encode"]
+                     "learning_section", "encode"]
     assert tuple(LoihiTarget().passes()) == PASSES
 
 
@@ -33,6 +34,10 @@ def test_a_pass_run_before_its_inputs_exist_says_which_is_missing():
 
 
 def test_strict_build_raises_and_lax_build_records():
-    with pytest.raises(MappingError, match="too big"):
-        _build().violate("too big")
-    assert _build(strict=False).violate("too big").violations == ("too big",)
+    big = violation("population", "exc", "neurons", 5, 4, "make it smaller",
+                    "Population 'exc' is too big; make it smaller")
+    with pytest.raises(MappingError, match="too big") as e:
+        _build().violate(big)
+    assert e.value.violation is big
+    assert _build(strict=False).violate(big).violations == (big,)
+    assert big.excess == 1 and big.subject == "Population 'exc'"

@@ -45,7 +45,7 @@ def test_step_estimate_adds_up(art):
 
 def test_synaptic_ops_follow_the_assumed_rate(art):
     # at twice the rate the network's own synaptic ops double; the Poisson input's do not
-    slow = LoihiTarget(board="loihi1", rate_hz=20.0).compile(art.network).estimate
+    slow = LoihiTarget(board="loihi1").compile(art.network, rate_hz=20.0).estimate
     inp = art.network.projections[3]
     p_in = 10.0 * art.network.dt / 1e3
     own = art.estimate.synaptic_ops - inp.size * p_in

@@ -51,7 +51,8 @@ def test_results_are_those_of_the_target_running_the_same_ir():
     cells.record("spikes")
     sim.run(100.0)
     ours = [np.asarray(st) for st in cells.get_data().segments[0].spiketrains]
-    engine = get_target("reference").simulator(state.network)
+    target = get_target("reference")
+    engine = target.simulator(target.compile(state.network))
     engine.run_until(100.0)
     direct = engine.result().spikes["cells"].trains()
     for a, b in zip(ours, direct, strict=True):

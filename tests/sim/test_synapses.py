@@ -168,6 +168,7 @@ def test_reference_target_satisfies_the_simulator_protocol() -> None:
     np.testing.assert_array_equal(sim.weights("proj"), new)  # reset keeps weights
     with pytest.raises(TypeError, match="compiles a toolchain.ir.Network, got str"):
         target.compile("network")
-    with pytest.raises(ValueError, match="cond_scheme 'rk4' is not known; use one of: "
-                                         "euler, mean-conductance"):
+    with pytest.raises(ValueError, match="target 'reference' option cond_scheme='rk4' is not "
+                                         "allowed; cond_scheme takes one of: euler, "
+                                         "mean-conductance"):
         get_target("reference", cond_scheme="rk4")

@@ -11,13 +11,16 @@ core: the full-scale cortical microcircuit needs tens of thousands of cores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
 
+from toolchain.compiler.spec import CoreLimits
 from toolchain.ir.io import serializable
-from toolchain.ir.network import Network, _Value
+from toolchain.ir.network import Network, _equal, _Value
 
 
 def _int_array(value: object) -> np.ndarray:
@@ -86,6 +89,50 @@ class Cores(_Arrays):
     def neurons(self) -> np.ndarray:
         return self.stop - self.start
 
+    @classmethod
+    def from_rows(cls, rows: Iterable[Core]) -> Cores:
+        """The table of ``rows``, one :class:`Core` each, built by keyword."""
+        return cls(**_columns(cls, rows))
+
+
+@dataclass(frozen=True)
+class Core:
+    """One row of :class:`Cores`, built by keyword: a population slice on one core and
+    what it uses (a count a target does not keep is 0; configs default to one)."""
+
+    population: int
+    start: int
+    stop: int
+    input_axons: int = 0
+    output_axons: int = 0
+    synapses: int = 0
+    synapse_bits: int = 0
+    neuron_configs: int = 1
+    threshold_configs: int = 1
+    synapse_configs: int = 0
+    learning_configs: int = 0
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of :class:`Routes`, built by keyword (``src = -1``: the host)."""
+
+    src: int
+    dst: int
+    messages: int
+    hops_x: int = 0
+    hops_y: int = 0
+    chip_crossings: int = 0
+
+
+def _columns(cls: type[_Arrays], rows: Iterable[object]) -> dict[str, list[int]]:
+    """Parallel columns of ``cls``'s integer fields from keyword-built rows."""
+    cols: dict[str, list[int]] = {name: [] for name in cls._int_fields}
+    for row in rows:
+        for name in cols:
+            cols[name].append(int(getattr(row, name)))
+    return cols
+
 
 @serializable
 @dataclass(frozen=True, eq=False)
@@ -143,6 +190,11 @@ class Routes(_Arrays):
         "src", "dst", "messages", "hops_x", "hops_y", "chip_crossings",
     )
 
+    @classmethod
+    def from_rows(cls, rows: Iterable[Route], *, level: str = "core") -> Routes:
+        """The table of ``rows``, one :class:`Route` each, built by keyword."""
+        return cls(**_columns(cls, rows), level=level)
+
 
 @serializable
 @dataclass(frozen=True, eq=False)
@@ -181,11 +233,14 @@ class ProjectionNumerics(_Value):
 @serializable
 @dataclass(frozen=True, eq=False)
 class StepEstimate(_Value):
-    """Physical cost of one timestep under an assumed activity (not a semantic effect).
+    """Physical cost of one timestep under an activity (not a semantic effect).
 
     Wall time is the slowest core's work plus the longest route plus the barrier; energy is
-    event counts times per-event energies.  ``rate_hz`` is the firing rate assumed for
-    every population (spike sources use their own rates).
+    event counts times per-event energies.  ``basis`` says where the activity comes from:
+    "planned" (every population fires at ``rate_hz``; spike sources at the rates their
+    spikes or Poisson rates give) or "measured" (the per-neuron rates of a run).  A figure
+    a target has no model for (the reference's energy) is NaN.  The figures are per step
+    of the network's dt unless ``step_ms`` says otherwise (SpiNNaker2's timer tick).
     """
 
     rate_hz: float
@@ -202,6 +257,8 @@ class StepEstimate(_Value):
     energy_spikes_pj: float
     energy_noc_pj: float
     slowest_core: int
+    basis: str = "planned"
+    step_ms: float = 0.0  # the step the figures are per; 0: the network's dt
 
     kind: ClassVar[str] = "step_estimate"
 
@@ -217,11 +274,71 @@ class StepEstimate(_Value):
 
 @serializable
 @dataclass(frozen=True, eq=False)
+class Violation(_Value):
+    """One broken limit: which population, projection or source (``element`` and
+    ``label``; element "network" for the whole network), the limit by name, what the network needs
+    (``value``) against what the target allows (``allowed``), and how to fix it with an
+    option or change that exists.  ``message`` is the sentence a strict compile raises."""
+
+    element: str
+    label: str
+    limit: str
+    value: float
+    allowed: float
+    fix: str
+    message: str
+
+    kind: ClassVar[str] = "violation"
+
+    @property
+    def excess(self) -> float:
+        return self.value - self.allowed
+
+    @property
+    def subject(self) -> str:
+        if self.element == "network":
+            return f"network '{self.label}'"
+        return f"{self.element.capitalize()} '{self.label}'"
+
+
+@serializable
+@dataclass(frozen=True, eq=False)
+class ReportSection(_Value):
+    """A part of the compile report only one target has (SpiNNaker2's PE kinds and router
+    tables, DYNAP-SE's CAM and tag use...): text lines for the text report and the same
+    figures as named values for the JSON report."""
+
+    title: str
+    lines: tuple[str, ...]
+    values: Mapping[str, float | int | str]
+
+    kind: ClassVar[str] = "report_section"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lines", tuple(self.lines))
+        object.__setattr__(self, "values", dict(self.values))
+
+
+class TargetDetail:
+    """Base of what only one target needs at run time besides the shared artifact (the
+    FPGA image, SpiNNaker2's router tables, DYNAP-SE's CAM words).  It is deterministic
+    in the artifact's network and options, so it is never saved: a loaded artifact gets it
+    again from its target (``Target.detail``)."""
+
+
+@serializable
+@dataclass(frozen=True, eq=False)
 class CompiledNetwork(_Value):
-    """A network mapped onto a target board: the artifact ``spikeport compile`` writes.
+    """A network mapped onto a target board: the artifact ``spikeport compile`` writes and
+    every ``Target.compile`` returns.
 
     ``violations`` is empty for a network that fits; a non-strict compile (used to see how
     far a network is from fitting) lists every limit it broke there instead of raising.
+    ``options`` are the target options it was compiled with (``get_target(target,
+    **options)`` rebuilds its target); ``limits`` what one core holds; ``support_cores``
+    the cores the mapping uses that hold no neurons (SpiNNaker2's spike-source and
+    delay-extension PEs); ``sections`` the target's own report sections.  ``detail`` is
+    the target's run-time data, not saved (see :class:`TargetDetail`).
     """
 
     target: str
@@ -232,17 +349,39 @@ class CompiledNetwork(_Value):
     routes: Routes
     numerics: tuple[ProjectionNumerics, ...]
     estimate: StepEstimate
-    violations: tuple[str, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    options: Mapping[str, object] = field(default_factory=dict)
+    limits: CoreLimits | None = None
+    support_cores: int = 0
+    sections: tuple[ReportSection, ...] = ()
+    detail: TargetDetail | None = field(default=None, repr=False, compare=False,
+                                        metadata={"saved": False})
 
     kind: ClassVar[str] = "compiled_network"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "numerics", tuple(self.numerics))
         object.__setattr__(self, "violations", tuple(self.violations))
+        object.__setattr__(self, "sections", tuple(self.sections))
+        object.__setattr__(self, "options", dict(self.options))
         if len(self.placement) != len(self.cores):
             raise ValueError(
                 f"CompiledNetwork: {len(self.cores)} cores but {len(self.placement)} placed"
             )
+        if len(self.numerics) != len(self.network.projections):
+            raise ValueError(
+                f"CompiledNetwork: {len(self.numerics)} projection formats for "
+                f"{len(self.network.projections)} projections"
+            )
+
+    def __eq__(self, other: object) -> bool:
+        """Equal artifacts; the unsaved ``detail`` is derived and does not count."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(_equal(getattr(self, f.name), getattr(other, f.name))
+                   for f in fields(self) if f.compare)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def fits(self) -> bool:
@@ -251,6 +390,15 @@ class CompiledNetwork(_Value):
     @property
     def chips_used(self) -> int:
         return int(np.unique(self.placement.chip).size)
+
+    @property
+    def cores_used(self) -> int:
+        """Physical cores: distinct placed slots (several population slices may share one
+        core, as on the FPGA) plus the cores that hold no neurons."""
+        pl = self.placement
+        slots = np.unique(np.stack([pl.chip, pl.x, pl.y, pl.slot], axis=1), axis=0) \
+            if len(pl) else np.zeros((0, 4))
+        return int(len(slots)) + self.support_cores
 
     def numerics_of(self, projection: str) -> ProjectionNumerics:
         for n in self.numerics:
@@ -267,7 +415,22 @@ class CompiledNetwork(_Value):
             out[self.cores.start[c]:self.cores.stop[c]] = c
         return out
 
+    def weight_error(self) -> float:
+        """Worst weight quantisation error relative to its projection's largest |weight|."""
+        worst = 0.0
+        for proj, q in zip(self.network.projections, self.numerics, strict=True):
+            scale = float(np.abs(proj.weight).max()) if proj.size else 0.0
+            if scale > 0 and math.isfinite(q.max_abs_error):
+                worst = max(worst, q.max_abs_error / scale)
+        return worst
+
     def report(self) -> str:
         from toolchain.compiler.report import render_report
 
         return render_report(self)
+
+    def report_data(self, measured: StepEstimate | None = None) -> dict[str, object]:
+        """The report as JSON-ready data (schema: docs/formats.md, report.schema.json)."""
+        from toolchain.compiler.report import report_data
+
+        return report_data(self, measured)

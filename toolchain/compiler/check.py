@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolchain.compiler.pipeline import Build
+from toolchain.compiler.pipeline import Build, MappingError, violation
 
 
 def check(build: Build) -> Build:
-    """Pass: per-population representability and delays within the target's range."""
+    """Pass: per-population representability and limits, delays within the target's range.
+
+    What the target cannot represent at all (``spec.check_population``) is refused even by
+    a non-strict compile; a broken limit (``spec.population_limits``, the delay range) is a
+    violation."""
     net, spec = build.network, build.spec
     for pop in net.populations:
         for message in spec.check_population(pop, net.dt):
-            build = build.violate(message)
+            raise MappingError(message)
+        for broken in spec.population_limits(pop, net.dt):
+            build = build.violate(broken)
     limit = spec.synapses.max_delay_steps
     for proj in net.projections:
         if proj.size == 0:
@@ -20,9 +26,9 @@ def check(build: Build) -> Build:
         longest = float(proj.delay.max())
         steps = int(np.rint(longest / net.dt))
         if steps > limit:
-            build = build.violate(
+            fix = f"shorten the delay to at most {limit * net.dt:g} ms or use a larger dt"
+            build = build.violate(violation(
+                "projection", proj.label, "delay_steps", steps, limit, fix,
                 f"Projection '{proj.label}': delay {longest:g} ms is {steps} steps of "
-                f"dt = {net.dt:g} ms; {spec.name} stores at most {limit} steps of delay; "
-                f"shorten the delay to at most {limit * net.dt:g} ms or use a larger dt"
-            )
+                f"dt = {net.dt:g} ms; {spec.name} stores at most {limit} steps of delay; {fix}"))
     return build

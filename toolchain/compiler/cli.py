@@ -18,32 +18,59 @@ HTML = "report.html"
 
 
 def _network_from(source: str, script_args: tuple[str, ...]):
-    """A saved IR network file, or the network a PyNN script builds (captured at run())."""
+    """A saved IR network file (no run length), a NIR graph, or the network a PyNN script
+    builds (captured at run(), with the length of that run)."""
     from toolchain.ir import Network, load
     from toolchain.pynn.capture import capture
 
     if zipfile.is_zipfile(source):
-        return load(source, expect=Network)
+        return load(source, expect=Network), None
     if source.endswith(".nir"):  # a NIR graph; extra arguments: --dt MS
         from toolchain.nir.run import network_of
 
-        return network_of(source, script_args)[0]
-    return capture(source, script_args)[0]
+        return network_of(source, script_args)  # with its input's run length
+    return capture(source, script_args)
+
+
+def target_from_cli(target: str, options: tuple[str, ...], board: str | None = None):
+    """The target ``-t TARGET -O KEY=VALUE ... [--board NAME]`` names, or a usage error
+    naming the bad target, option or value and the valid ones."""
+    from toolchain.targets import TARGETS, TargetOptionError, UnknownTargetError, get_target
+
+    if target not in TARGETS:
+        raise click.BadParameter(f"unknown target '{target}'; known targets: "
+                                 f"{', '.join(TARGETS)}", param_hint="'--target'")
+    from toolchain.targets.options import parse_assignments
+
+    texts = (*options, *((f"board={board}",) if board is not None else ()))
+    try:
+        typed = parse_assignments(texts, [target], default=target).get(target, {})
+        return get_target(target, **typed)
+    except (TargetOptionError, UnknownTargetError) as e:
+        hint = "'--board'" if board is not None and "board" in str(e) else "'--option'"
+        raise click.BadParameter(str(e), param_hint=hint) from None
+    except ValueError as e:  # a value the option's type allows but the target refuses
+        raise click.BadParameter(str(e), param_hint="'--option'") from None
 
 
 @click.command("compile", context_settings=SCRIPT_COMMAND, epilog=SCRIPT_ARGS_HELP)
 @click.option("--target", "-t", default="loihi", show_default=True, help="Target to map onto.")
-@click.option("--board", "-b", default=None, help="Target board (e.g. loihi1, nahuku32).")
+@click.option("--board", "-b", default=None,
+              help="The target's board (-O board=NAME; e.g. loihi1, 48-chip, ulx3s).")
+@click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
+              help="A target option, e.g. -O build=ecp5-85f (repeatable; spikeport info "
+                   "TARGET lists them).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Directory for the artifact, report and placement figure.")
 @click.option("--rate", default=10.0, show_default=True,
               help="Firing rate (Hz) the cost estimate assumes for populations.")
 @click.option("--lax", is_flag=True,
-              help="Record limit violations in the report instead of failing.")
+              help="Record every broken limit in the artifact and report instead of "
+                   "failing at the first (the artifact is still written).")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-def compile_command(target: str, board: str | None, out: str, rate: float, lax: bool,
-                    source: str, script_args: tuple[str, ...]) -> None:
+def compile_command(target: str, board: str | None, options: tuple[str, ...], out: str,
+                    rate: float, lax: bool, source: str, script_args: tuple[str, ...]) -> None:
     """Compile SOURCE for a target: a PyNN script (run through spikeport's PyNN backend
     until its first run(); extra arguments, and options spikeport does not know, go to the
     script) or a saved network file.
@@ -51,30 +78,20 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
     Writes OUT/compiled.spz, OUT/report.txt, OUT/placement.png and OUT/report.html (the
     report and the figure, for a browser) and prints the report.
     """
-    from toolchain.compiler import CompiledNetwork, MappingError
-    from toolchain.compiler.pipeline import compile_network
+    from toolchain.compiler import MappingError
+    from toolchain.compiler.describe import activity
     from toolchain.compiler.report import placement_figure
     from toolchain.ir import save
-    from toolchain.targets import TARGETS, get_target
 
-    if target not in TARGETS:
-        raise click.BadParameter(f"unknown target '{target}'; known targets: "
-                                 f"{', '.join(TARGETS)}", param_hint="'--target'")
+    tgt = target_from_cli(target, options, board)
     path = output_dir(out)
     with task(f"capture {Path(source).name}"):
-        net = _network_from(source, script_args)
+        net, t_stop = _network_from(source, script_args)
     try:
-        tgt = get_target(target, **({"board": board} if board else {}))
-    except (TypeError, ValueError) as e:
-        raise click.BadParameter(str(e), param_hint="'--board'") from None
-    if not tgt.passes():
-        raise click.ClickException(f"target '{target}' has no compiler passes; "
-                                   "`spikeport compile` needs a target mapped by passes")
-    try:
-        art = compile_network(net, tgt, strict=not lax, rate_hz=rate)
+        art = tgt.compile(net, strict=not lax,
+                          activity=activity(net, rate_hz=rate, duration_ms=t_stop))
     except MappingError as e:
         raise click.ClickException(f"{net.label} does not fit {target}: {e}") from None
-    assert isinstance(art, CompiledNetwork)
     save(art, path / ARTIFACT)
     text = art.report()
     (path / REPORT).write_text(text)
@@ -91,18 +108,21 @@ def compile_command(target: str, board: str | None, out: str, rate: float, lax: 
 @click.argument("artifact", type=click.Path(exists=True))
 @click.option("--figure", type=click.Path(dir_okay=False), default=None,
               help="Also draw the placement figure to this PNG file.")
-def report_command(artifact: str, figure: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the report as JSON (the schema of docs/formats.md).")
+def report_command(artifact: str, figure: str | None, as_json: bool) -> None:
     """Print the compile report of ARTIFACT (a `spikeport compile` output directory or its
     compiled.spz)."""
     from toolchain.compiler import CompiledNetwork
-    from toolchain.compiler.report import placement_figure
+    from toolchain.compiler.report import placement_figure, report_json
     from toolchain.ir import load
 
     path = Path(artifact)
     if path.is_dir():
         path = path / ARTIFACT
     art = load(path, expect=CompiledNetwork)
-    click.echo(art.report(), nl=False)
+    click.echo(report_json(art) if as_json else art.report(), nl=False)
     if figure:
         placement_figure(art, figure)
-        click.echo(f"wrote {figure}")
+        if not as_json:
+            click.echo(f"wrote {figure}")

@@ -1,4 +1,5 @@
-"""Last pass: collect what the passes decided into the ``CompiledNetwork`` artifact."""
+"""Last pass of every target: collect what the passes decided into the ``CompiledNetwork``
+artifact."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from toolchain.compiler.pipeline import Build
 def encode(build: Build) -> Build:
     """Pass: fills ``artifact``; the transient synapse rows are dropped here."""
     artifact = CompiledNetwork(
-        target=build.spec.name,
+        target=build.target or build.spec.name,
         board=build.board,
         network=build.network,
         cores=build.need("cores", "encode"),
@@ -18,5 +19,10 @@ def encode(build: Build) -> Build:
         numerics=build.need("numerics", "encode"),
         estimate=build.need("estimate", "encode"),
         violations=build.violations,
+        options=build.options,
+        limits=build.limits if build.limits is not None else build.spec.limits,
+        support_cores=build.support_cores,
+        sections=build.sections,
+        detail=build.detail,
     )
     return build.replace(artifact=artifact, rows=None)

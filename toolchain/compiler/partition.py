@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.compiler.artifact import Cores
-from toolchain.compiler.pipeline import Build, Rows
+from toolchain.compiler.artifact import Cores, Violation
+from toolchain.compiler.pipeline import Build, Rows, violation
 from toolchain.ir import Network, Population
 
 # Slices are sized to this fraction of a limit from averages, so the exact check rarely
@@ -55,7 +55,7 @@ def partition(build: Build) -> Build:
     usage: list[_Usage | None] = [None] * len(pops)
     bounds = [_initial_bounds(net, k, incoming[k], spec, numerics) for k in range(len(pops))]
     dirty = set(range(len(pops)))
-    violations: list[str] = []
+    violations: list[Violation] = []
     for _ in range(_MAX_ROUNDS):
         for k in sorted(dirty):
             usage[k], found = _fit_inputs(net, k, bounds[k], incoming[k], configs[k], spec,
@@ -83,13 +83,14 @@ def partition(build: Build) -> Build:
         for k, pop in enumerate(pops):
             per_slice = np.add.reduceat(out[k], usage[k].bounds[:-1])
             if per_slice.max() > limit:
-                violations.append(
+                fix = "reduce the number of cores its neurons project to"
+                violations.append(violation(
+                    "population", pop.label, "output_axons", int(per_slice.max()), limit, fix,
                     f"Population '{pop.label}': a core of it needs {int(per_slice.max())} "
                     f"output axons, the limit is {limit}, and splitting did not converge in "
-                    f"{_MAX_ROUNDS} rounds; reduce the number of cores its neurons project to"
-                )
-    for message in violations:
-        build = build.violate(message)
+                    f"{_MAX_ROUNDS} rounds; {fix}"))
+    for broken in violations:
+        build = build.violate(broken)
 
     cores, rows = _assemble(net, usage, out)
     return build.replace(cores=cores, rows=rows)
@@ -135,7 +136,7 @@ def _even_bounds(size: int, per_slice: int) -> np.ndarray:
 
 
 def _split_by_load(load: np.ndarray, bounds: np.ndarray, limit: int, pop: Population,
-                   what: str) -> tuple[np.ndarray, list[str]]:
+                   what: str) -> tuple[np.ndarray, list[Violation]]:
     """Split every slice whose summed per-neuron ``load`` exceeds ``limit``."""
     if load.size == 0:
         return bounds, []
@@ -147,12 +148,13 @@ def _split_by_load(load: np.ndarray, bounds: np.ndarray, limit: int, pop: Popula
     worst = int(np.argmax(load))
     if load[worst] > limit:
         n_bad = int(np.count_nonzero(load > limit))
-        messages.append(
+        fix = ("give the populations it projects to fewer cores (fewer, larger targets) or "
+               "split its outgoing projections across fewer target populations")
+        messages.append(violation(
+            "population", pop.label, f"{what}_axons", int(load[worst]), limit, fix,
             f"Population '{pop.label}': {n_bad} neuron(s) each send spikes to more cores than "
             f"a core has {what} axons (limit {limit}, neuron {worst} needs {int(load[worst])}); "
-            "give the populations it projects to fewer cores (fewer, larger targets) or "
-            "split its outgoing projections across fewer target populations"
-        )
+            + fix))
     pieces = [bounds[:-1]]
     for s in over:
         a, b = int(bounds[s]), int(bounds[s + 1])
@@ -173,7 +175,7 @@ def _split_by_load(load: np.ndarray, bounds: np.ndarray, limit: int, pop: Popula
 
 def _fit_inputs(net: Network, k: int, bounds: np.ndarray, incoming: list[int],
                 configs: tuple[np.ndarray, np.ndarray], spec, numerics
-                ) -> tuple[_Usage, list[str]]:
+                ) -> tuple[_Usage, list[Violation]]:
     """Count exactly and split slices over a limit until all fit (or are single neurons)."""
     pop = net.populations[k]
     limits = spec.limits
@@ -304,7 +306,7 @@ def _distinct_per_slice(slice_of: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def _single_neuron_violations(net: Network, pop: Population, use: _Usage, ratio: np.ndarray,
-                              incoming: list[int], spec) -> list[str]:
+                              incoming: list[int], spec) -> list[Violation]:
     """Messages for single-neuron slices that still break a limit: nothing else can help."""
     bad = np.flatnonzero(ratio > 1)
     if bad.size == 0:
@@ -331,12 +333,12 @@ def _single_neuron_violations(net: Network, pop: Population, use: _Usage, ratio:
         if not over.any():
             continue
         worst = int(bad[np.argmax(values)])
-        messages.append(
+        need = int(getattr(use, name)[worst])
+        messages.append(violation(
+            "population", pop.label, name, need, limit, fix,
             f"Population '{pop.label}': {int(over.sum())} neuron(s) need more {unit} than a "
             f"{spec.name} core has even alone on a core: neuron {int(use.bounds[worst])} needs "
-            f"{int(getattr(use, name)[worst])}, the limit is {limit} (incoming projections: "
-            f"{names}); {fix}"
-        )
+            f"{need}, the limit is {limit} (incoming projections: {names}); {fix}"))
     return messages
 
 

@@ -2,13 +2,15 @@
 
 A pass is a plain function ``Build -> Build``: it reads what earlier passes produced and
 returns a copy with its own result filled in.  Each target lists its passes in order
-(``Target.passes()``); there is no registry of pass names.
+(``Target.passes()``); there is no registry of pass names.  Every target's list ends with
+:func:`~toolchain.compiler.encode.encode`, so every target compiles to one
+``CompiledNetwork``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +21,14 @@ from toolchain.compiler.artifact import (
     Cores,
     Placement,
     ProjectionNumerics,
+    ReportSection,
     Routes,
     StepEstimate,
+    TargetDetail,
+    Violation,
 )
+from toolchain.compiler.describe import Activity, activity
+from toolchain.compiler.spec import CoreLimits
 from toolchain.ir import Network
 from toolchain.progress import task
 
@@ -30,7 +37,22 @@ if TYPE_CHECKING:
 
 
 class MappingError(ValueError):
-    """A network that does not fit the target: names what, the limit, the value, the fix."""
+    """A network that does not fit the target: names what, the limit, the value, the fix.
+
+    A broken limit carries its :class:`Violation` (``violation``); a feature the target
+    does not have at all (a cell type, plasticity) is a plain message and is refused even
+    by a non-strict compile, since there is nothing to map it to."""
+
+    def __init__(self, message: str | Violation) -> None:
+        self.violation = message if isinstance(message, Violation) else None
+        super().__init__(message.message if isinstance(message, Violation) else message)
+
+
+def violation(element: str, label: str, limit: str, value: float, allowed: float, fix: str,
+              message: str) -> Violation:
+    """A :class:`Violation` whose message ends with its fix (the form every target uses)."""
+    return Violation(element=element, label=label, limit=limit, value=float(value),
+                     allowed=float(allowed), fix=fix, message=message)
 
 
 @dataclass(frozen=True)
@@ -55,25 +77,43 @@ class Build:
     spec: TargetSpec
     board: str
     strict: bool = True
-    rate_hz: float = 10.0
+    activity: Activity | None = None
+    target: str = ""
+    options: Mapping[str, object] = field(default_factory=dict)
     numerics: tuple[ProjectionNumerics, ...] | None = None
     cores: Cores | None = None
     rows: tuple[Rows | None, ...] | None = None  # per projection, in network order
     placement: Placement | None = None
     routes: Routes | None = None
     estimate: StepEstimate | None = None
-    violations: tuple[str, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    limits: CoreLimits | None = None
+    support_cores: int = 0
+    sections: tuple[ReportSection, ...] = ()
+    detail: TargetDetail | None = None
     artifact: CompiledNetwork | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.activity is None:
+            object.__setattr__(self, "activity", activity(self.network))
+
+    @property
+    def rate_hz(self) -> float:
+        """The planned population rate the estimate assumes (NaN for a measured one)."""
+        assert self.activity is not None
+        return self.activity.planned_rate_hz
 
     def replace(self, **changes: Any) -> Build:
         return dataclasses.replace(self, **changes)
 
-    def violate(self, message: str) -> Build:
-        """Raise ``message`` as a MappingError, or record it for a non-strict compile."""
+    def violate(self, broken: Violation) -> Build:
+        """Raise ``broken`` as a MappingError, or record it for a non-strict compile."""
         if self.strict:
-            raise MappingError(message)
-        return self.replace(violations=(*self.violations, message))
+            raise MappingError(broken)
+        if any(v.message == broken.message for v in self.violations):
+            return self
+        return self.replace(violations=(*self.violations, broken))
 
     def need(self, name: str, by: str) -> Any:
         value = getattr(self, name)
@@ -81,6 +121,21 @@ class Build:
             raise RuntimeError(f"pass '{by}' needs '{name}', which no earlier pass produced; "
                                "check the order of the target's passes")
         return value
+
+
+class Violations:
+    """Collects a mapper's broken limits in the order it finds them: raises the first
+    when strict, keeps them all otherwise (for mappers that are not split into passes)."""
+
+    def __init__(self, strict: bool, error: type[MappingError] = MappingError) -> None:
+        self.strict, self.error = strict, error
+        self.found: list[Violation] = []
+
+    def add(self, broken: Violation) -> None:
+        if self.strict:
+            raise self.error(broken)
+        if all(v.message != broken.message for v in self.found):
+            self.found.append(broken)
 
 
 def run_passes(build: Build, passes: Sequence[Pass]) -> Build:
@@ -92,16 +147,36 @@ def run_passes(build: Build, passes: Sequence[Pass]) -> Build:
     return build
 
 
+def check_mappable(network: Network, target: str) -> None:
+    """One message for a network with nothing to map, whatever the target."""
+    if not network.populations:
+        what = (f"only spike sources ({', '.join(s.label for s in network.sources)})"
+                if network.sources else "no populations")
+        raise MappingError(
+            f"network '{network.label}' has {what}: there are no neurons to map onto "
+            f"{target}; create at least one Population (a spike source alone runs on no "
+            "core)"
+        )
+
+
 def compile_network(network: Network, target: Mappable, *, strict: bool = True,
-                    rate_hz: float = 10.0) -> CompiledNetwork:
+                    rate_hz: float = 10.0, activity: Activity | None = None
+                    ) -> CompiledNetwork:
     """Compile ``network`` for ``target`` by running ``target.passes()``.
 
     ``strict=False`` records limit violations in the artifact instead of raising, to see
-    how far a network is from fitting.  ``rate_hz`` is the firing rate the cost estimate
-    assumes for populations.
+    how far a network is from fitting.  The cost estimate assumes ``activity``, by default
+    every population firing at ``rate_hz`` (sources as they are defined).
     """
+    from toolchain.compiler.describe import activity as planned
+
+    if not isinstance(network, Network):
+        raise TypeError(f"compile() takes a toolchain.ir.Network, got {type(network).__name__}")
+    check_mappable(network, target.name)
     spec = target.spec
-    board = target.board or spec.mesh.name
-    build = Build(network=network, spec=spec, board=board, strict=strict, rate_hz=rate_hz)
+    build = Build(network=network, spec=spec, board=target.board or spec.mesh.name,
+                  strict=strict, target=target.name, options=target.saved_options(),
+                  activity=activity if activity is not None else planned(network,
+                                                                         rate_hz=rate_hz))
     build = run_passes(build, target.passes())
     return build.need("artifact", "compile")

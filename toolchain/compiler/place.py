@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.compiler.artifact import Cores, Placement
-from toolchain.compiler.pipeline import Build, Rows
+from toolchain.compiler.pipeline import Build, Rows, violation
 from toolchain.compiler.spec import Mesh
 from toolchain.ir import Network
 
@@ -39,11 +39,11 @@ def place(build: Build) -> Build:
     n = len(cores)
     if n > mesh.n_cores:
         chips = -(-n // mesh.cores_per_chip)
-        build = build.violate(
+        fix = f"{spec.more_chips_hint(chips)}, or a smaller network"
+        build = build.violate(violation(
+            "network", net.label, "cores", n, mesh.n_cores, fix,
             f"the network needs {n} cores ({chips} chips of {mesh.cores_per_chip} cores) but "
-            f"board '{build.board}' has {mesh.n_cores} cores ({mesh.n_chips} chips); use a "
-            f"board with at least {chips} chips, or a smaller network"
-        )
+            f"board '{build.board}' has {mesh.n_cores} cores ({mesh.n_chips} chips); {fix}"))
         mesh = Mesh(f"{mesh.name}+virtual", mesh.chips_x, -(-chips // mesh.chips_x),
                     mesh.tiles_x, mesh.tiles_y, mesh.cores_per_tile)
     sources = source_cores(net, cores)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
 from toolchain.ir import Population
+from toolchain.ir.io import serializable
 
 if TYPE_CHECKING:
+    from toolchain.compiler.artifact import Violation
     from toolchain.compiler.pipeline import Build
 
+@serializable
 @dataclass(frozen=True)
 class CoreLimits:
     """What one core holds.  ``None`` means the target has no such limit.
@@ -34,6 +37,8 @@ class CoreLimits:
     threshold_configs: int | None = None  # distinct thresholds per core
     synapse_configs: int | None = None  # distinct synapse formats per core
     learning_configs: int | None = None  # distinct plasticity rules per core
+
+    kind: ClassVar[str] = "core_limits"  # saved in artifacts (toolchain.ir.io)
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,12 @@ class TargetSpec(Protocol):
     def check_population(self, population: Population, dt: float) -> list[str]:
         """Messages for whatever in ``population`` the target cannot represent at all."""
 
+    def population_limits(self, population: Population, dt: float) -> list[Violation]:
+        """The limits ``population`` breaks on one core (a parameter beyond a register)."""
+
+    def more_chips_hint(self, chips: int) -> str:
+        """How to get a board of at least ``chips`` chips (an option that exists)."""
+
 
 Pass = Callable[["Build"], "Build"]
 
@@ -165,3 +176,6 @@ class Mappable(Protocol):
 
     def passes(self) -> Sequence[Pass]:
         """The passes mapping a network onto the target, in order."""
+
+    def saved_options(self) -> dict[str, object]:
+        """The target's options as the artifact keeps them (JSON-ready values)."""

@@ -200,8 +200,11 @@ def cosimulate(params: Mapping[str, Any]) -> dict[str, float]:
         "isi_distortion_ms": weighted([p.isi_distortion_ms for p in report.populations]),
         "spike_disorder": weighted([p.spike_disorder for p in report.populations]),
         "van_rossum": weighted([p.van_rossum for p in report.populations]),
-        "energy_nj_per_step": run.energy_pj_per_step / 1e3,
-        "hw_latency_us_per_step": run.hw_wall_us_per_step,
+        # cost figures from the target's JSON compile report, the run measured into it
+        "energy_nj_per_step": run.figure("measured", "energy_nj_per_step"),
+        "energy_nj_per_step_estimate": run.figure("estimate", "energy_nj_per_step"),
+        "hw_latency_us_per_step": run.figure("measured", "latency_us_per_step"),
+        "synaptic_events_per_step": run.figure("measured", "synaptic_events_per_step"),
         "sim_ms_per_step": run.sim_seconds * 1e3 / steps,
         "neurons": float(network.n_neurons),
         "synapses": float(network.n_synapses),

@@ -192,7 +192,8 @@ def _encode(value: Any, arrays: list[np.ndarray]) -> Any:
             raise TypeError(f"{type(value).__name__} is not registered with @serializable")
         out: dict[str, Any] = {"__kind__": kind}
         for f in dataclasses.fields(value):
-            out[f.name] = _encode(getattr(value, f.name), arrays)
+            if f.metadata.get("saved", True):  # an unsaved field is derived, not data
+                out[f.name] = _encode(getattr(value, f.name), arrays)
         return out
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":

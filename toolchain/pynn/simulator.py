@@ -10,7 +10,6 @@ so changing its structure or neuron parameters after the start needs a ``reset()
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
@@ -42,6 +41,8 @@ class State(common.control.BaseState):
         self.mpi_rank = 0
         self.num_processes = 1
         self.default_target = DEFAULT_TARGET
+        # target options from the command line (`-O`), per target: over setup()'s
+        self.command_line_options: dict[str, dict[str, Any]] = {}
         self.dt = 0.1
         self.min_delay: float | str = "auto"
         self.max_delay: float | str = "auto"
@@ -100,8 +101,9 @@ class State(common.control.BaseState):
 
         self.built = build_network(self)
         self.network = self.built.network
-        target = get_target(self.target_name, **target_options(self.target_name,
-                                                               self.target_options))
+        options = {**target_options(self.target_name, self.target_options),
+                   **self.command_line_options.get(self.target_name, {})}
+        target = get_target(self.target_name, **options)
         self.compiled = target.compile(self.network)
         self.simulator = target.simulator(self.compiled)
         self._changed = []
@@ -127,21 +129,19 @@ class State(common.control.BaseState):
 
 
 def target_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The ``setup()`` keywords the target's constructor takes.
+    """The ``setup()`` keywords that are options of the target (its declared ``OPTIONS``).
 
     PyNN scripts pass keywords meant for other simulators (``threads``, ``filename``...);
     like every PyNN backend, this one ignores what is not for it, and says so.
     """
-    from toolchain.targets import TARGETS
+    from toolchain.targets import target_class
 
-    parameters = inspect.signature(TARGETS[name]().__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return dict(options)
-    ignored = sorted(set(options) - set(parameters))
+    declared = target_class(name).OPTIONS.names()
+    ignored = sorted(set(options) - set(declared))
     if ignored:
         logger.warning("setup(): target '%s' takes no option(s) %s; ignored", name,
                        ", ".join(ignored))
-    return {k: v for k, v in options.items() if k in parameters}
+    return {k: v for k, v in options.items() if k in declared}
 
 
 state = State()

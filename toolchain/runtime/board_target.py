@@ -4,24 +4,28 @@ reports in its handshake, then run on that board over UART.
 It is the ``fpga`` target with the golden model swapped for a :class:`Session`: compile
 is the same (for the board's build), and results come back in the same
 ``SimulationResult`` form, so ``get_data()`` in a script works unchanged.  The board streams
-spikes only; membrane traces are not available from hardware.
+spikes only: a compile refuses recordings of state variables by name.  It runs artifacts
+compiled for the ``fpga`` target too, when they are for the board's build.
 """
 
 from __future__ import annotations
 
 import contextlib
-import warnings
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from toolchain.compiler.artifact import CompiledNetwork, TargetDetail
 from toolchain.ir import Network
 from toolchain.progress import Task, task
 from toolchain.runtime.session import Session
-from toolchain.targets.fpga.mapper import MappingError
+from toolchain.targets.fpga.mapper import MappedNetwork, MappingError
 from toolchain.targets.fpga.spec import PRESETS, CoreSpec
-from toolchain.targets.fpga.target import FpgaCompiled, FpgaSimulator, FpgaTarget
+from toolchain.targets.fpga.target import FpgaDetail, FpgaSimulator, FpgaTarget
+from toolchain.targets.options import RUN, Option, Options
 
 
 @dataclass
@@ -47,50 +51,89 @@ def named_spec(spec: CoreSpec) -> CoreSpec:
 
 
 class BoardTarget(FpgaTarget):
-    """Our FPGA core on a board over UART (``port``: a serial device or a virtual board's pty)."""
+    """Our FPGA core on a board over UART (``port``: a serial device or a virtual board's pty).
 
-    name = "board"
+    The build is the one the board reports in its handshake; ``build`` only checks it."""
 
-    def __init__(self, port: str | None = None, baud: int | None = None,
-                 build: str | CoreSpec | None = None) -> None:
-        port = port or DEFAULTS.port
+    name: ClassVar[str] = "board"
+    OPTIONS: ClassVar[Options] = Options(
+        Option("port", str, None, "the board's serial device (or a virtual board's pty)",
+               stage=RUN),
+        Option("baud", int, None, "serial rate (1000000)", stage=RUN),
+        Option("build", str, None, "the core preset the board must carry (checked against "
+               "its handshake)", choices=tuple(PRESETS), python=(CoreSpec,)),
+    )
+
+    def configure(self) -> None:
+        port = self.config["port"] or DEFAULTS.port
         if port is None:
             raise ValueError(
                 "target 'board' needs a serial port: setup(target='board', port='/dev/ttyUSB1') "
                 "or `spikeport run SCRIPT --board NAME --port PORT`"
             )
-        self.session = Session.open(port, baud or DEFAULTS.baud)
+        self.session = Session.open(port, self.config["baud"] or DEFAULTS.baud)
         DEFAULTS.sessions.append(self.session)
         info = self.session.info
         assert info is not None
-        super().__init__(named_spec(info.spec()))
+        self.spec = named_spec(info.spec())
+        self.board = self.spec.name
+        build = self.config["build"]
         if build is not None:
-            wanted = build if isinstance(build, CoreSpec) else FpgaTarget(build).spec
+            wanted = build if isinstance(build, CoreSpec) else FpgaTarget(build=build).spec
             self.session.check_build(wanted, f"setup(build='{wanted.name}')")
 
-    def compile(self, network: Network) -> FpgaCompiled:
-        if not network.populations:
-            raise MappingError(
-                f"network '{network.label}' has no neurons (no Population): there is nothing "
-                "to run on the board; create at least one Population before run()")
-        return super().compile(network)
+    def saved_options(self) -> dict[str, object]:
+        """The board's build, as the ``fpga`` target names it."""
+        return FpgaTarget(build=self.spec).saved_options()
 
-    def simulator(self, compiled: FpgaCompiled) -> BoardSimulator:
-        return BoardSimulator(compiled, self.session)
+    def compile(self, network: Network, **kwargs: object) -> CompiledNetwork:
+        """The ``fpga`` target's artifact for the board's build (so it also runs on the
+        golden model, and on any board carrying that build)."""
+        art = super().compile(network, **kwargs)  # type: ignore[arg-type]
+        return dataclasses.replace(art, target=FpgaTarget.name)
+
+    def accept(self, compiled: object) -> CompiledNetwork:
+        """An ``fpga`` artifact for the build the board carries."""
+        from toolchain.targets import target_for
+
+        if not isinstance(compiled, CompiledNetwork) or compiled.target != FpgaTarget.name:
+            return FpgaTarget.accept(self, compiled)  # says what is wrong with it
+        theirs = target_for(compiled).spec
+        if theirs != self.spec:
+            raise ValueError(
+                f"the artifact was compiled for build '{theirs.name}', but the board carries "
+                f"'{self.spec.name}'; compile for the board's build (-O build={self.spec.name})")
+        if compiled.violations:
+            raise MappingError(
+                f"network '{compiled.network.label}' does not fit build '{theirs.name}' "
+                f"({len(compiled.violations)} limit(s) broken, first: "
+                f"{compiled.violations[0].message})")
+        return compiled
+
+    def runs_artifacts_of(self) -> tuple[str, ...]:
+        return (FpgaTarget.name,)
+
+    def record_refusals(self, network: Network) -> list[str]:
+        return [f"Recording of '{r.target}'.{r.variable}: the board streams spikes only, "
+                "not state variables; record spikes, or run on the 'fpga' target (its golden "
+                "model records every variable)"
+                for r in network.recordings if r.variable != "spikes"]
+
+    def make_simulator(self, compiled: CompiledNetwork,
+                       detail: TargetDetail | None) -> BoardSimulator:
+        assert isinstance(detail, FpgaDetail)
+        return BoardSimulator(compiled.network, detail.mapped, self.session)
 
 
 class BoardSimulator(FpgaSimulator):
     """Runs the compiled network on the board; the golden model inside is only a shadow
     that holds the image's row table for the synaptic-event counter."""
 
-    def __init__(self, compiled: FpgaCompiled, session: Session) -> None:
-        super().__init__(compiled)
+    def __init__(self, network: Network, mapped: MappedNetwork, session: Session) -> None:
+        super().__init__(network, mapped)
         self.session = session
         self._step = 0
         session.load(self._mapped.image, self._mapped.spec)
-        if any(r.variable != "spikes" for r in self._net.recordings):
-            warnings.warn("the board streams spikes only: recorded membrane traces stay empty",
-                          stacklevel=2)
 
     @property
     def t(self) -> float:
@@ -104,8 +147,8 @@ class BoardSimulator(FpgaSimulator):
             with task("run on the board", total=n, unit="step") as shown:
                 result = self.session.run(n, inputs, on_step=_shown_on(shown))
             steps, ids = result.events()
-            self._spike_steps.append(steps)
-            self._spike_ids.append(ids)
+            for k in np.unique(steps):
+                self._record_spikes(int(k), ids[steps == k])
             self._events += int(self._core.row_length[ids].sum())
             self._step = stop
         self._t_stop = self.t

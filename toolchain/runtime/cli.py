@@ -143,10 +143,13 @@ def known_boards() -> list[str]:
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path),
               default=Path("build/run"), show_default=True,
               help="where spikes.mat (Neo) and raster.png go")
+@click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
+              help="an option of the 'board' target, e.g. -O build=ecp5-85f to check the "
+                   "board's build (repeatable; spikeport info board)")
 @click.argument("source", metavar="SOURCE", type=click.Path(exists=True))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
 def run(board: str, port: str | None, baud: int, preset: str, t_stop: float | None, out: Path,
-        source: str, script_args: tuple[str, ...]) -> None:
+        options: tuple[str, ...], source: str, script_args: tuple[str, ...]) -> None:
     """Run SOURCE on a board: load it, run it, stream spikes back.
 
     SOURCE is a PyNN script, which runs with target 'board' (compiled for the core the board
@@ -201,10 +204,23 @@ def run(board: str, port: str | None, baud: int, preset: str, t_stop: float | No
     code = 0
     try:
         with board_target.registered():
-            if data is None:
-                code = _run_script(source, script_args, out)
-            else:
-                _run_network(network, float(t_stop), out)  # type: ignore[arg-type]
+            from toolchain.pynn import simulator
+            from toolchain.targets import TargetOptionError
+            from toolchain.targets.options import parse_assignments
+
+            try:
+                chosen = parse_assignments(options, ["board"], default="board")
+            except TargetOptionError as e:
+                raise click.BadParameter(str(e), param_hint="'--option'") from None
+            simulator.state.command_line_options = chosen
+            try:
+                if data is None:
+                    code = _run_script(source, script_args, out)
+                else:
+                    _run_network(network, float(t_stop), out,  # type: ignore[arg-type]
+                                 chosen.get("board", {}))
+            finally:
+                simulator.state.command_line_options = {}
         count.done()
         _report(board_target.DEFAULTS.sessions)
     finally:
@@ -267,10 +283,11 @@ def _network_of(path: Path) -> Network:
     return network
 
 
-def _run_network(network: Network, t_stop: float, out: Path) -> None:
+def _run_network(network: Network, t_stop: float, out: Path,
+                 options: dict[str, object]) -> None:
     import toolchain
 
-    result = toolchain.simulate(network, "board", t_stop=t_stop)
+    result = toolchain.simulate(network, "board", t_stop=t_stop, **options)
     _write_outputs(_result_block(result), out)
 
 

@@ -7,8 +7,13 @@ Each entry imports its target only when asked for, so that using one target neve
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from toolchain.targets.base import Simulator, Target
+from toolchain.targets.options import Option, Options, TargetOptionError
+
+if TYPE_CHECKING:
+    from toolchain.compiler.artifact import CompiledNetwork
 
 
 class UnknownTargetError(ValueError):
@@ -59,14 +64,27 @@ TARGETS: dict[str, Callable[[], type[Target]]] = {
 }
 
 
-def get_target(name: str, **options: object) -> Target:
-    """Instantiate the target called ``name`` with target-specific ``options``."""
+def target_class(name: str) -> type[Target]:
+    """The class of the target called ``name`` (imported on first use)."""
     try:
         factory = TARGETS[name]
     except KeyError:
         known = ", ".join(TARGETS)
         raise UnknownTargetError(f"unknown target '{name}'; known targets: {known}") from None
-    return factory()(**options)
+    return factory()
 
 
-__all__ = ["TARGETS", "Simulator", "Target", "UnknownTargetError", "get_target"]
+def get_target(name: str, **options: object) -> Target:
+    """Instantiate the target called ``name`` with its ``options`` (each checked against
+    the target's declaration: a wrong name or value raises ``TargetOptionError``)."""
+    return target_class(name)(**options)
+
+
+def target_for(compiled: CompiledNetwork) -> Target:
+    """The target that compiled ``compiled``, with the options it was compiled with."""
+    cls = target_class(compiled.target)
+    return cls(**cls.OPTIONS.from_data(compiled.options))
+
+
+__all__ = ["TARGETS", "Option", "Options", "Simulator", "Target", "TargetOptionError",
+           "UnknownTargetError", "get_target", "target_class", "target_for"]

@@ -135,9 +135,12 @@ def test_the_artifact_saves_loads_and_simulates_the_same(tmp_path):
     art = target.compile(driven_network())
     loaded = load(save(art, tmp_path / "net.spz"))
     assert loaded == art
-    with pytest.raises(ValueError, match=r"compiled for dynapse \(dynapse-se1-4chip\), not "
-                                         "for this target's dynapse-se2-4chip"):
+    with pytest.raises(ValueError, match=r"compiled for dynapse board 'dynapse-se1-4chip' "
+                                         r"with options \{\}, this target is board "
+                                         r"'dynapse-se2-4chip' with options "
+                                         r"\{'generation': 'se2'\}"):
         DynapseTarget("se2").simulator(loaded)
+    assert loaded.detail is None and art.detail is not None  # recomputed, never saved
     a, b = target.simulator(art), target.simulator(loaded)
     for sim in (a, b):
         sim.run_until(50.0)
@@ -150,7 +153,7 @@ def test_weights_set_between_runs_are_realised_on_the_cores_base_weight():
     art = target.compile(driven_network())
     sim = target.simulator(art)
     np.testing.assert_allclose(sim.weights("in->out"), 1.5)  # uniform: exact on SE1
-    base = target.mapping(art).cores[0].base_weight[SynapseType.FAST_EXC]
+    base = target.detail(art).mapping.cores[0].base_weight[SynapseType.FAST_EXC]
     sim.set_weights("in->out", np.full(art.network.n_synapses, 2.2))
     realised = sim.weights("in->out")
     # SE1 can only repeat CAM entries of the core's base weight: 2.2 becomes a multiple

@@ -10,9 +10,9 @@ from toolchain.compiler.pipeline import compile_network
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording
 from toolchain.portability import record_all_spikes, run_target
 from toolchain.pynn.capture import capture
-from toolchain.targets.fpga.power import power_model
 from toolchain.targets.fpga.spec import ICE40UP5K, TINY
 from toolchain.targets.fpga.target import FpgaTarget
+from toolchain.targets.fpga.timing import power_model
 
 EI_NETWORK = Path(__file__).resolve().parents[3] / "examples" / "ei_network.py"
 
@@ -41,7 +41,9 @@ def test_weight_quantisation_error_reaches_the_portability_table(small_ei):
     # costs at most half a step of 127 relative to the largest weight of some projection
     assert 0 < run.weight_error <= 0.5 / 127 * max(
         p.weight.max() / p.weight.min() for p in small_ei.projections)
-    assert np.isfinite(run.energy_pj_per_step) and run.energy_pj_per_step > 0
+    energy = run.figure("measured", "energy_nj_per_step")
+    assert np.isfinite(energy) and energy > 0
+    assert run.energy_from == "the run's counters"  # the core's measured cycles
 
 
 def _drive(n_cells: int, fan_out: int, every_step: bool) -> Network:

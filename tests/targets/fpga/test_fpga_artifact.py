@@ -78,4 +78,10 @@ def test_a_network_too_big_for_the_build_names_the_limit_and_a_preset(tmp_path: 
                                        str(tmp_path / "o"), str(src)])
     assert result.exit_code == 1
     assert "network needs 200 neurons (cells: 200); build 'ice40up5k' holds 128 (n_neurons), " \
-        "72 too many: preset 'ecp5-85f' holds 1024" in result.output
+        "72 too many: option build='ecp5-85f' (-O build=ecp5-85f) (preset 'ecp5-85f' holds " \
+        "1024)" in result.output
+    # the hint is an option that exists: with it the network compiles
+    result = CliRunner().invoke(main, ["compile", "--target", "fpga", "-O", "build=ecp5-85f",
+                                       "--out", str(tmp_path / "o"), str(src)])
+    assert result.exit_code == 0, result.output
+    assert "on fpga (ecp5-85f)" in result.output

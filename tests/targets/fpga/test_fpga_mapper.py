@@ -16,7 +16,8 @@ from toolchain.ir import (
     STDPRule,
 )
 from toolchain.targets import get_target
-from toolchain.targets.fpga.mapper import MappingError, map_network, shift_for
+from toolchain.targets.fpga.mapper import MappingError, map_network
+from toolchain.targets.fpga.numerics import shift_for
 from toolchain.targets.fpga.spec import ICE40UP5K, TINY
 
 
@@ -61,9 +62,13 @@ def test_voltages_and_weights_in_core_units():
 def test_too_many_neurons_names_the_limit_the_excess_and_a_preset_that_fits():
     pops = [lif("a", 100), lif("exc", 60)]
     with pytest.raises(MappingError, match=r"network needs 160 neurons \(a: 100, exc: 60\); "
-                       r"build 'ice40up5k' holds 128 \(n_neurons\), 32 too many: preset "
-                       r"'ecp5-85f' holds 1024"):
+                       r"build 'ice40up5k' holds 128 \(n_neurons\), 32 too many: option "
+                       r"build='ecp5-85f' \(-O build=ecp5-85f\) \(preset 'ecp5-85f' holds "
+                       r"1024\)") as e:
         map_network(net_with(pops), ICE40UP5K)
+    v = e.value.violation
+    assert (v.element, v.label, v.limit, v.value, v.allowed, v.excess) == \
+        ("population", "a", "n_neurons", 160, 128, 32)
 
 
 def test_delay_beyond_the_ring_names_the_limit():
@@ -71,7 +76,8 @@ def test_delay_beyond_the_ring_names_the_limit():
     proj = Projection("p", "in", "exc", [0], [0], [0.5], [1.0])  # 10 steps > 3
     with pytest.raises(MappingError, match=r"Projection 'p' delay\[0\] = 1 ms is 10 steps; "
                        r"build 'tiny' has a 4-slot delay ring \(at most 3 steps = 0\.3 ms\): "
-                       r"shorten the delay or raise delay_bits \(now 2\)"):
+                       r"shorten the delay or raise delay_bits \(now 2\): option "
+                       r"delay_bits=4 \(-O delay_bits=4\)"):
         map_network(net_with([lif()], [src], [proj]), TINY)
 
 
@@ -171,8 +177,9 @@ def test_trace_that_cannot_decay_in_its_width_is_refused():
     proj = Projection("p", "in", "exc", [0], [0], [4.0], [0.5], plasticity=rule)
     with pytest.raises(MappingError, match=r"^STDP tau_minus = 20 ms is a decay shift of 8 "
                        r"at dt = 0\.1 ms, but the 8-bit traces of build 'ice40up5k' stop "
-                       r"decaying at 127 of an increment of 128: raise trace_bits to 10, or "
-                       r"use tau_minus below 9\.05 ms or a larger dt$"):
+                       r"decaying at 127 of an increment of 128: raise trace_bits to 10 "
+                       r"\(option trace_bits=10 \(-O trace_bits=10\)\), or use tau_minus "
+                       r"below 9\.05 ms or a larger dt$"):
         map_network(net_with([lif()], [src], [proj]), ICE40UP5K)
     wide = dataclasses.replace(ICE40UP5K, trace_bits=10, name="wide")
     assert map_network(net_with([lif()], [src], [proj]), wide).image.stdp.post_decay_shift == 8

@@ -84,8 +84,12 @@ def test_more_cores_than_the_board_has():
         _compile(net, board="loihi1")
     assert str(e.value) == (
         "the network needs 129 cores (2 chips of 128 cores) but board 'loihi1' has 128 cores "
-        "(1 chips); use a board with at least 2 chips, or a smaller network"
+        "(1 chips); use a board with at least 2 chips: option board='kapoho_bay' "
+        "(-O board=kapoho_bay), or a smaller network"
     )
+    v = e.value.violation
+    assert (v.element, v.label, v.limit, v.value, v.allowed) == ("network", net.label, "cores",
+                                                                 129, 128)
     assert len(_compile(net, board="kapoho_bay").cores) == 129
 
 
@@ -124,9 +128,10 @@ def test_non_strict_compile_lists_every_violation_instead():
     extra = tuple(Population(f"x{k}", "IF_curr_exp", 1) for k in range(130))
     net = Network(dt=0.1, populations=_pops(5000, 2) + extra,
                   projections=(_all_to_all("wide", "p0", "p1", 5000, 2, delay=10.0),))
-    art = LoihiTarget(board="loihi1", strict=False).compile(net)
+    art = LoihiTarget(board="loihi1").compile(net, strict=False)
     assert not art.fits
-    joined = "\n".join(art.violations)
+    joined = "\n".join(v.message for v in art.violations)
+    assert [v.limit for v in art.violations] == ["delay_steps", "input_axons", "cores"]
     assert "Projection 'wide': delay 10 ms" in joined
     assert "neuron 0 needs 5000, the limit is 4096" in joined
     assert "the network needs 137 cores (2 chips of 128 cores)" in joined

@@ -66,7 +66,8 @@ def test_boards_and_registry():
     assert get_target("loihi", board="kapoho_bay").spec.mesh.n_chips == 2
     assert BOARDS["pohoiki_springs"].n_chips == 768
     assert BOARDS["nahuku32"].n_chips == 32
-    with pytest.raises(ValueError, match="unknown Loihi board 'x'; known: loihi1, kapoho_bay"):
+    with pytest.raises(ValueError, match="target 'loihi' option board='x' is not allowed; "
+                       "board takes one of: loihi1, kapoho_bay, nahuku32, pohoiki_springs"):
         LoihiTarget(board="x")
 
 

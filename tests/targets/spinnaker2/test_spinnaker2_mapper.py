@@ -52,7 +52,8 @@ def test_neuron_whose_rows_exceed_sram_is_named():
     need = 30000 * 4 + 3000 * 12 + 64 + 2 * 16 * 4 + 24  # words, headers, state, ring, table
     assert (f"needing {need} bytes on its PE, {need - 98304} more than the 98304 bytes of "
             "data SRAM (131072 SRAM - 32768 code_and_stack_bytes)") in msg
-    assert "keep synapse rows in DRAM (synapse_storage='dram'), reduce its fan-in" in msg
+    assert ("keep synapse rows in DRAM (option synapse_storage='dram' (-O "
+            "synapse_storage=dram)), reduce its fan-in") in msg
     # rows in DRAM: only the DMA buffer stays in SRAM, and the chip's DRAM is checked
     m = map_network(net, tiny_spec(pes_per_chip=40, synapse_storage="dram"))
     big = [s for s in m.slices if s.node == "big"]
@@ -63,7 +64,9 @@ def test_neuron_whose_rows_exceed_sram_is_named():
                                    dram_bytes_per_chip=100_000))
     assert str(e.value) == (
         "chip (1, 0) needs 156000 bytes of synapse rows in DRAM, 56000 more than its "
-        "dram_bytes_per_chip = 100000; use a larger board or lower neurons_per_pe")
+        "dram_bytes_per_chip = 100000; use a larger board (option board='48-chip' (-O "
+        "board=48-chip)) or lower neurons_per_pe (option neurons_per_pe=32 (-O "
+        "neurons_per_pe=32))")
 
 
 def test_long_delays_get_delay_extension_slices():
@@ -89,7 +92,12 @@ def test_delay_beyond_the_extension_stages_is_an_error():
            "limit: " \
            "spinnaker2 reaches at most 135 ticks (15 in the ring buffer + 8 delay-extension " \
            "stages of 15)" in msg
-    assert "raise ring_buffer_ticks (up to 64) or max_delay_stages" in msg
+    assert ("raise ring_buffer_ticks (up to 64: option ring_buffer_ticks=64 (-O "
+            "ring_buffer_ticks=64)) or max_delay_stages (option max_delay_stages=13 (-O "
+            "max_delay_stages=13))") in msg
+    # both hints are options that exist: each makes the network fit
+    SpiNNaker2Target(ring_buffer_ticks=64, board="48-chip").compile(net)
+    SpiNNaker2Target(max_delay_stages=13, board="48-chip").compile(net)
     # a longer ring buffer reaches it
     map_network(net, tiny_spec(pes_per_chip=40, ring_buffer_ticks=64))
 
@@ -128,6 +136,7 @@ def test_target_compile_reports_resources():
     net = recurrent_net(200, max_delay=40)
     compiled = SpiNNaker2Target(board="1-chip").map(net)
     res = compiled.resources()
+    assert not hasattr(SpiNNaker2Target(), "_last")  # no cache: the artifact carries it
     assert res["pes"] == res["pes_neurons"] + res["pes_sources"] + res["pes_delay_extension"]
     assert res["pes_delay_extension"] >= 1 and res["chips"] == 1
     assert NEURON_STATE_BYTES * 200 < res["pes"] * compiled.spec.data_bytes_per_pe
@@ -147,7 +156,8 @@ def test_artifact_report_and_cli(tmp_path):
     assert isinstance(art, CompiledNetwork) and art.target == "spinnaker2"
     assert int(art.cores.neurons.sum()) == 200
     assert art.numerics_of("rec").max_delay_steps == 40
-    assert "delay-extension" in target.report(art)
+    assert "delay-extension" in art.report()
+    assert art.support_cores == art.sections[0].values["pes"] - len(art.cores)
     save(art, tmp_path / "a.spz")
     assert load(tmp_path / "a.spz", expect=CompiledNetwork).cores.neurons.sum() == 200
     save(net, tmp_path / "net.spz")
@@ -156,8 +166,10 @@ def test_artifact_report_and_cli(tmp_path):
                                "--out", str(tmp_path / "o"), str(tmp_path / "net.spz")])
     assert out.exit_code == 0, out.output
     assert "on spinnaker2 (48-chip)" in out.output
+    assert "SpiNNaker2 resources (physical)" in out.output  # the target's own section
     again = runner.invoke(main, ["report", str(tmp_path / "o")])
     assert again.exit_code == 0 and "on spinnaker2 (48-chip)" in again.output
+    assert "SpiNNaker2 resources (physical)" in again.output
     save(Network(populations=(Population("a", CellType.IF_CURR_ALPHA, 3),)), tmp_path / "x.spz")
     bad = runner.invoke(main, ["compile", "--target", "spinnaker2", "--out",
                                str(tmp_path / "p"), str(tmp_path / "x.spz")])
@@ -190,7 +202,7 @@ def test_slices_are_sized_to_meet_a_tenth_of_a_millisecond_tick():
     assert fitted.stats["tick_cycles_worst_estimate"] <= 20_000
     assert loose.stats["tick_cycles_worst_estimate"] > 20_000
     target = SpiNNaker2Target(tick_ms=0.1, fit_tick=False)
-    report = target.report(target.compile(net))
+    report = target.compile(net).report()
     assert "timer tick: 20000 cycles; busiest PE's estimated worst tick " in report
     assert "OVERRUN: packets will be late; lower neurons_per_pe" in report
 
@@ -202,7 +214,9 @@ def test_a_neuron_that_cannot_meet_the_tick_alone_is_named():
     assert str(e.value).startswith(
         "Population 'exc' neuron 0: even alone on a PE its estimated worst tick takes ")
     assert ("more than the 1000 cycles of a 0.1 ms tick at pe_clock_hz = 1e+07; raise "
-            "pe_clock_hz, use tick_ms=1, reduce its fan-in, or set fit_tick=False") in str(e.value)
+            "pe_clock_hz (option pe_clock_hz=20000000.0 (-O pe_clock_hz=20000000.0)), use option "
+            "tick_ms=1.0 (-O tick_ms=1.0), reduce its fan-in, or option fit_tick=False (-O "
+            "fit_tick=False) to run anyway") in str(e.value)
 
 
 @pytest.mark.parametrize("receptor, weight, message", [

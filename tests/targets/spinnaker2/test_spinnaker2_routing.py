@@ -94,8 +94,9 @@ def test_router_table_overflow_names_the_chip():
         route(map_network(net, spec.replace(router_entries=1)))
     assert str(e.value) == (
         "chip (1, 0) needs 2 router entries after minimisation (8 before), 1 more than its 1; "
-        "spread the network over more chips (a larger board) or raise neurons_per_pe so fewer "
-        "slices send through it")
+        "spread the network over more chips (a larger board: option board='48-chip' (-O "
+        "board=48-chip)) or raise neurons_per_pe so fewer slices send through it (option "
+        "neurons_per_pe=128 (-O neurons_per_pe=128))")
 
 
 def test_key_space_overflow_names_the_blocks_and_the_fix():
@@ -112,5 +113,6 @@ def test_key_space_overflow_names_the_blocks_and_the_fix():
         f"2 slices need {2**33 + 2**29} multicast keys, {2**33 + 2**29 - 2**32} more than the "
         "2^32 of a 32-bit key (each slice takes an aligned block of 2^29 keys for "
         f"neurons_per_pe = {2**29}, a delay-extension slice 2^33); lower neurons_per_pe to the "
-        "largest slice it needs, or lower max_delay_stages")
+        "largest slice it needs (option neurons_per_pe=2 (-O neurons_per_pe=2)), or lower "
+        "max_delay_stages")
     route(map_network(net, spec.replace(neurons_per_pe=2)))  # the fix it names works

@@ -1,5 +1,6 @@
 import pytest
 
+from toolchain.targets import TargetOptionError
 from toolchain.targets.spinnaker2 import SpiNNaker2Target, board_named
 from toolchain.targets.spinnaker2.spec import SpecError, SpiNNaker2Spec, board48
 
@@ -41,8 +42,12 @@ def test_impossible_specs_are_refused(changes, message):
 def test_target_options_are_checked_at_construction():
     with pytest.raises(SpecError, match="unknown spinnaker2 board 'huge'; use one of: 1-chip"):
         SpiNNaker2Target(board="huge")
-    with pytest.raises(SpecError, match="numerics 'int8' is not supported"):
+    with pytest.raises(TargetOptionError, match="target 'spinnaker2' option numerics='int8' is "
+                       "not allowed; numerics takes one of: s16.15, float32"):
         SpiNNaker2Target(numerics="int8")
+    with pytest.raises(TargetOptionError, match="target 'spinnaker2' has no option 'build'; "
+                       "its options are: board, tick_ms, neurons_per_pe"):
+        SpiNNaker2Target(build="x")
     assert SpiNNaker2Target(board="48-chip", neurons_per_pe=128).spec_for(None).n_pes == 48 * 151
     with pytest.raises(SpecError, match="ring_buffer_ticks = 100"):
         SpiNNaker2Target(ring_buffer_ticks=100)

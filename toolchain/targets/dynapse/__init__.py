@@ -3,5 +3,6 @@
 ``spec`` holds the board's limits and word layouts, ``mapper`` clusters neurons onto cores
 and realises weights as CAM multiplicities (SE1) or base-current masks (SE2),
 ``numerics.dpi`` is the DPI neuron/synapse model with device mismatch, ``timing`` the
-R1/R2/R3 routing latency, and ``target`` plugs them into the shared engine.
+R1/R2/R3 routing latency, ``artifact`` the shared artifact and report section, ``sim``
+the engine plug-ins, and ``target`` the target.
 """

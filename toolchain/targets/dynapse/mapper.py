@@ -37,12 +37,12 @@ Algorithm (documented here because the report refers to it):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.compiler.pipeline import MappingError
+from toolchain.compiler.pipeline import MappingError, Violations, violation
 from toolchain.ir import CellType, Network, Population, Projection, Receptor
 from toolchain.sim.metrics import weight_drift
 from toolchain.targets.dynapse.spec import (
@@ -52,6 +52,7 @@ from toolchain.targets.dynapse.spec import (
     SynapseType,
 )
 from toolchain.targets.dynapse.timing import route_latency
+from toolchain.targets.options import option_hint
 
 # Per-core biases are analog: a parameter spread below this (relative) is one bias value.
 UNIFORM_TOLERANCE = 1e-6
@@ -117,8 +118,12 @@ class DynapseMapping:
 # --------------------------------------------------------------------------- check
 
 
-def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float) -> list[str]:
-    """Refuse what DYNAP-SE cannot express; return notes on what it approximates."""
+def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
+          violations: Violations | None = None) -> list[str]:
+    """Refuse what DYNAP-SE cannot express, record delays beyond the tolerance; return
+    notes on what it approximates."""
+    if violations is None:
+        violations = Violations(strict=True, error=DynapseError)
     notes: list[str] = []
     for pop in network.populations:
         if pop.cell_type is not CellType.IF_CURR_EXP:
@@ -144,23 +149,46 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float) -> lis
             "injection (the DC bias is per core); set i_offset on the population instead"
         )
     for proj in network.projections:
-        _check_projection(proj, delay_tolerance)
+        _check_projection(proj, delay_tolerance, violations)
         if proj.delay.size and float(proj.delay.max()) > network.dt * (1 + 1e-6):
             notes.append(
                 f"Projection '{proj.label}': delays up to {float(proj.delay.max()):g} ms run "
                 "with DYNAP-SE's routing latency instead (no programmable delays)"
             )
-    total = network.n_neurons
-    if total > spec.neurons:
-        raise DynapseError(
-            f"the network has {total} neurons but a {spec.chips}-chip DYNAP-SE board holds "
-            f"{spec.neurons} ({spec.cores} cores x {spec.neurons_per_core}); make the network "
-            "smaller or use a board with more chips"
-        )
     return notes
 
 
-def _check_projection(proj: Projection, delay_tolerance: float) -> None:
+def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> DynapseSpec:
+    """The board, or (recorded violations) a virtual one with the chips the network needs:
+    neurons of one population per core, 256 to a core."""
+    total = network.n_neurons
+    needed = sum(-(-p.size // spec.neurons_per_core) for p in network.populations)
+    chips = max(-(-needed // spec.cores_per_chip), -(-total // (spec.cores_per_chip
+                                                              * spec.neurons_per_core)))
+    largest = spec.grid[0] * spec.grid[1]
+    hint = (f"use a board with more chips ({option_hint('chips', chips)})" if chips <= largest
+            else f"make the network smaller: a {largest}-chip board is the largest")
+    if total > spec.neurons:
+        fix = f"make the network smaller or {hint}"
+        violations.add(violation(
+            "network", network.label, "neurons", total, spec.neurons, fix,
+            f"the network has {total} neurons but a {spec.chips}-chip DYNAP-SE board holds "
+            f"{spec.neurons} ({spec.cores} cores x {spec.neurons_per_core}); {fix}"))
+    if needed > spec.cores:
+        sizes = ", ".join(f"'{p.label}' {p.size}" for p in network.populations)
+        fix = f"merge populations with identical parameters, use fewer neurons, or {hint}"
+        violations.add(violation(
+            "network", network.label, "cores", needed, spec.cores, fix,
+            f"the populations need {needed} cores (a core holds {spec.neurons_per_core} "
+            f"neurons of one population: {sizes}) but the board has {spec.cores}; {fix}"))
+    if chips <= spec.chips:
+        return spec
+    width = spec.grid[0]
+    return spec.replace(chips=chips, grid=(width, max(spec.grid[1], -(-chips // width))))
+
+
+def _check_projection(proj: Projection, delay_tolerance: float,
+                      violations: Violations) -> None:
     what = f"Projection '{proj.label}'"
     if proj.plasticity is not None:
         raise DynapseError(
@@ -169,12 +197,15 @@ def _check_projection(proj: Projection, delay_tolerance: float) -> None:
         )
     if proj.delay.size and float(proj.delay.max()) > delay_tolerance:
         i = int(np.argmax(proj.delay))
-        raise DynapseError(
-            f"{what} delay[{i}] = {float(proj.delay[i]):g} ms: DYNAP-SE has no per-synapse "
+        longest = float(proj.delay[i])
+        fix = (f"use shorter delays, or raise delay_tolerance to accept the timing error "
+               f"({option_hint('delay_tolerance', longest)})")
+        violations.add(violation(
+            "projection", proj.label, "delay_ms", longest, delay_tolerance, fix,
+            f"{what} delay[{i}] = {longest:g} ms: DYNAP-SE has no per-synapse "
             f"delays (spikes arrive after the routing latency, well under a microsecond); "
-            f"the accepted limit is delay_tolerance = {delay_tolerance:g} ms. Use shorter "
-            "delays, or raise delay_tolerance to accept the timing error"
-        )
+            f"the accepted limit is delay_tolerance = {delay_tolerance:g} ms. {fix[0].upper()}"
+            f"{fix[1:]}"))
     sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
     wrong = sign * proj.weight < 0
     if wrong.any():
@@ -205,13 +236,7 @@ def cluster(network: Network, spec: DynapseSpec) -> dict[str, Placement]:
         n_cores = -(-pop.size // spec.neurons_per_core)
         bounds = np.linspace(0, pop.size, n_cores + 1).round().astype(int)
         slices += [(k, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    if len(slices) > spec.cores:
-        sizes = ", ".join(f"'{p.label}' {p.size}" for p in network.populations)
-        raise DynapseError(
-            f"the populations need {len(slices)} cores (a core holds {spec.neurons_per_core} "
-            f"neurons of one population: {sizes}) but the board has {spec.cores}; "
-            "merge populations with identical parameters or use fewer neurons"
-        )
+    assert len(slices) <= spec.cores, "fit_board gives every slice a core"
     # split only into spare cores of chips in use: more chips cost R3 hops and SRAM words
     budget = -(-len(slices) // spec.cores_per_chip) * spec.cores_per_chip
     while len(slices) < budget:
@@ -346,6 +371,7 @@ def _neuron_offsets(network: Network) -> dict[str, int]:
 
 
 def quantise_se1(conn: _Connections, n_targets: int, spec: DynapseSpec,
+                 on_fan_in: Callable[[int, int, int], None] | None = None,
                  ) -> tuple[np.ndarray, dict[tuple[int, int], float]]:
     """CAM multiplicity per merged pair and base weight per (core, type); see module doc.
 
@@ -370,9 +396,14 @@ def quantise_se1(conn: _Connections, n_targets: int, spec: DynapseSpec,
             use = use + u.reshape(*shape, n_local)
             err = err + e.reshape(shape)
         feasible = use.max(axis=-1) <= spec.cam_per_neuron
-        if not feasible.any():
-            _raise_fan_in(conn, in_core, n_targets, spec)
-        best = np.unravel_index(np.argmin(np.where(feasible, err, np.inf)), err.shape)
+        if feasible.any():
+            best = np.unravel_index(np.argmin(np.where(feasible, err, np.inf)), err.shape)
+        else:  # over the CAM: report the worst neuron, map the least over-full choice
+            fullest = use.max(axis=-1)
+            best = np.unravel_index(np.argmin(fullest), fullest.shape)
+            worst = int(np.argmax(use[best]))
+            target = int(conn.pair_target[in_core][local == worst][0])
+            _report_fan_in(on_fan_in, target, int(use[best][worst]), spec.cam_per_neuron)
         for (sel, m_table, _, _), t, k in zip(tables, types, best, strict=True):
             w_max = float(conn.pair_weight[in_core][sel].max())
             mult[in_core[sel]] = m_table[k]
@@ -401,17 +432,11 @@ def _resolution_table(conn: _Connections, in_core: np.ndarray, local: np.ndarray
     return sel, m, use, err
 
 
-def _raise_fan_in(conn: _Connections, idx: np.ndarray, n_targets: int, spec: DynapseSpec
-                  ) -> None:
-    sources = np.bincount(conn.pair_target[idx], minlength=n_targets)
-    worst = int(np.argmax(sources))
-    raise _FanIn(worst, int(sources[worst]), spec.cam_per_neuron)
-
-
-class _FanIn(Exception):
-    def __init__(self, target: int, sources: int, limit: int) -> None:
-        super().__init__(target, sources, limit)
-        self.target, self.sources, self.limit = target, sources, limit
+def _report_fan_in(on_fan_in: Callable[[int, int, int], None] | None, target: int,
+                   need: int, limit: int) -> None:
+    if on_fan_in is None:
+        raise DynapseError(f"neuron {target} needs {need} CAM words, the limit is {limit}")
+    on_fan_in(target, need, limit)
 
 
 def quantise_se2(conn: _Connections, spec: DynapseSpec
@@ -442,10 +467,15 @@ def quantise_se2(conn: _Connections, spec: DynapseSpec
 
 
 def map_network(network: Network, spec: DynapseSpec | None = None, *,
-                delay_tolerance: float = 1.0) -> DynapseMapping:
-    """Check, cluster, quantise, tag and route ``network`` for a DYNAP-SE board."""
+                delay_tolerance: float = 1.0,
+                violations: Violations | None = None) -> DynapseMapping:
+    """Check, cluster, quantise, tag and route ``network`` for a DYNAP-SE board.  A broken
+    limit goes to ``violations`` (raised at once by default); after a recorded one the
+    mapping carries on (on a board extended with chips, over-full CAMs, shared tags)."""
     spec = spec or DynapseSpec()
-    notes = check(network, spec, delay_tolerance=delay_tolerance)
+    found = violations if violations is not None else Violations(True, DynapseError)
+    notes = check(network, spec, delay_tolerance=delay_tolerance, violations=found)
+    spec = fit_board(network, spec, found)
     placement = cluster(network, spec)
     source_ids, n_ids = {}, 0
     for node in (*network.populations, *network.sources):
@@ -453,23 +483,24 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
         n_ids += node.size
     conn = _connections(network, placement, source_ids)
     n_targets = network.n_neurons
-    try:
-        if spec.generation is Generation.SE1:
-            units, base = quantise_se1(conn, n_targets, spec)
-            cam_per_pair, mask_per_pair = units, None
-        else:
-            mask_per_pair, units, base = quantise_se2(conn, spec)
-            cam_per_pair = (mask_per_pair > 0).astype(np.int64)
-            use = np.bincount(conn.pair_target, weights=cam_per_pair, minlength=n_targets)
-            if use.size and use.max() > spec.cam_per_neuron:
-                worst = int(np.argmax(use))
-                raise _FanIn(worst, int(use[worst]), spec.cam_per_neuron)
-    except _FanIn as e:
-        raise _fan_in_error(network, e) from None
+
+    def fan_in(target: int, need: int, limit: int) -> None:
+        found.add(_fan_in_violation(network, target, need, limit))
+
+    if spec.generation is Generation.SE1:
+        units, base = quantise_se1(conn, n_targets, spec, fan_in)
+        cam_per_pair, mask_per_pair = units, None
+    else:
+        mask_per_pair, units, base = quantise_se2(conn, spec)
+        cam_per_pair = (mask_per_pair > 0).astype(np.int64)
+        use = np.bincount(conn.pair_target, weights=cam_per_pair, minlength=n_targets)
+        if use.size and use.max() > spec.cam_per_neuron:
+            worst = int(np.argmax(use))
+            fan_in(worst, int(use[worst]), spec.cam_per_neuron)
     per_pair = units * np.array([base.get((int(c), int(t)), 0.0)
                                  for c, t in zip(conn.pair_core, conn.pair_type, strict=True)])
-    tags = _allocate_tags(network, spec, placement, conn, source_ids)
-    sram = _sram_words(network, spec, placement, conn, source_ids)
+    tags = _allocate_tags(network, spec, placement, conn, source_ids, found)
+    sram = _sram_words(network, spec, placement, conn, source_ids, found)
     projections = _per_projection(network, spec, placement, conn, source_ids, per_pair,
                                   cam_per_pair, mask_per_pair)
     cam_total = np.bincount(conn.pair_target, weights=cam_per_pair, minlength=n_targets)
@@ -483,15 +514,16 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
     return mapping
 
 
-def _fan_in_error(network: Network, e: _FanIn) -> DynapseError:
-    pop, index = _locate(network, e.target)
+def _fan_in_violation(network: Network, target: int, need: int, limit: int):
+    pop, index = _locate(network, target)
     into = [p.label for p in network.projections if p.post == pop.label]
-    return DynapseError(
-        f"Population '{pop.label}' neuron {index} needs {e.sources} CAM words for its inputs "
+    fix = f"reduce its fan-in to at most {limit} sources"
+    return violation(
+        "population", pop.label, "cam_words", need, limit, fix,
+        f"Population '{pop.label}' neuron {index} needs {need} CAM words for its inputs "
         f"(from projections {', '.join(repr(x) for x in into)}) but a DYNAP-SE neuron has "
-        f"{e.limit}; every distinct source (and on DYNAP-SE1 every unit of weight) takes one. "
-        f"Reduce its fan-in to at most {e.limit} sources"
-    )
+        f"{limit}; every distinct source (and on DYNAP-SE1 every unit of weight) takes one. "
+        f"{fix[0].upper()}{fix[1:]}")
 
 
 def _locate(network: Network, neuron: int) -> tuple[Population, int]:
@@ -512,7 +544,8 @@ def _source_core(network: Network, placement: Mapping[str, Placement],
 
 
 def _allocate_tags(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],
-                   conn: _Connections, source_ids: Mapping[str, int]) -> dict[str, np.ndarray]:
+                   conn: _Connections, source_ids: Mapping[str, int],
+                   found: Violations) -> dict[str, np.ndarray]:
     n_ids = sum(n.size for n in (*network.populations, *network.sources))
     tag = np.full(n_ids, -1, dtype=np.int64)
     fixed = np.zeros(n_ids, dtype=bool)
@@ -530,8 +563,8 @@ def _allocate_tags(network: Network, spec: DynapseSpec, placement: Mapping[str, 
         if fixed[source]:
             prev = used.setdefault(int(core), {}).setdefault(int(tag[source]), int(source))
             if prev != source:
-                raise _alias_error(network, spec, source_ids, int(core), prev, int(source),
-                                   int(tag[source]))
+                found.add(_alias_violation(network, spec, source_ids, int(core), prev,
+                                           int(source), int(tag[source])))
     cores_of: dict[int, list[int]] = {}
     for core, source in pairs:
         cores_of.setdefault(int(source), []).append(int(core))
@@ -544,11 +577,17 @@ def _allocate_tags(network: Network, spec: DynapseSpec, placement: Mapping[str, 
         free = next((t for t in range(spec.tags) if t not in taken), None)
         if free is None:
             label, index = _source_label(network, source_ids, source)
-            raise DynapseError(
+            need = 1 + max(len(used.get(c, {})) for c in cores_of[source])
+            fix = "reduce the number of distinct sources per core"
+            if spec.generation is Generation.SE1:
+                fix += f", or compile for DYNAP-SE2 ({option_hint('generation', 'se2')})"
+            found.add(violation(
+                "source" if label in {s.label for s in network.sources} else "population",
+                label, "tags", need, spec.tags, fix,
                 f"'{label}' neuron {index}: all {spec.tags} tags ({spec.tag_bits}-bit) are "
                 f"taken on a core it projects to; DYNAP-SE cannot tell more than {spec.tags} "
-                "sources apart per core: reduce the number of distinct sources per core"
-            )
+                f"sources apart per core: {fix}"))
+            free = 0  # shared: the mapping carries on for the report
         tag[source] = free
         for core in cores_of[source]:
             used.setdefault(core, {})[free] = source
@@ -564,20 +603,22 @@ def _source_label(network: Network, source_ids: Mapping[str, int], source: int
     raise IndexError(source)
 
 
-def _alias_error(network: Network, spec: DynapseSpec, source_ids: Mapping[str, int],
-                 core: int, a: int, b: int, tag: int) -> DynapseError:
+def _alias_violation(network: Network, spec: DynapseSpec, source_ids: Mapping[str, int],
+                     core: int, a: int, b: int, tag: int):
     la, ia = _source_label(network, source_ids, a)
     lb, ib = _source_label(network, source_ids, b)
-    return DynapseError(
+    fix = ("keep the senders to one core on one chip, or compile for DYNAP-SE2, whose tags "
+           f"are allocated ({option_hint('generation', 'se2')})")
+    return violation(
+        "population", lb, "tag_aliases", 2, 1, fix,
         f"tag {tag} aliases on core {core}: '{la}' neuron {ia} and '{lb}' neuron {ib} sit at "
         f"the same core/neuron address on different chips and both project to core {core}; "
-        f"DYNAP-SE1's {spec.tag_bits}-bit tags carry no chip id. Keep the senders to one core "
-        "on one chip, or compile for DYNAP-SE2 (generation='se2'), whose tags are allocated"
-    )
+        f"DYNAP-SE1's {spec.tag_bits}-bit tags carry no chip id. {fix[0].upper()}{fix[1:]}")
 
 
 def _sram_words(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],
-                conn: _Connections, source_ids: Mapping[str, int]) -> dict[str, np.ndarray]:
+                conn: _Connections, source_ids: Mapping[str, int],
+                found: Violations) -> dict[str, np.ndarray]:
     sram = {}
     for pop in network.populations:
         s = source_ids[pop.label]
@@ -589,19 +630,23 @@ def _sram_words(network: Network, spec: DynapseSpec, placement: Mapping[str, Pla
         words = np.bincount(uniq[:, 0], minlength=pop.size).astype(np.int64)
         if words.size and words.max() > spec.sram_per_neuron:
             i = int(np.argmax(words))
-            raise DynapseError(
-                f"Population '{pop.label}' neuron {i} projects to {int(words[i])} chips but a "
-                f"DYNAP-SE neuron has {spec.sram_per_neuron} SRAM words (one per destination "
-                "chip); place its targets on fewer chips"
-            )
+            fix = "place its targets on fewer chips"
+            found.add(violation(
+                "population", pop.label, "sram_words", int(words[i]), spec.sram_per_neuron,
+                fix, f"Population '{pop.label}' neuron {i} projects to {int(words[i])} chips "
+                f"but a DYNAP-SE neuron has {spec.sram_per_neuron} SRAM words (one per "
+                f"destination chip); {fix}"))
         own = spec.chip_xy(int(placement[pop.label].core[0]) // spec.cores_per_chip)
         for chip in np.unique(chips):
             x, y = spec.chip_xy(int(chip))
-            if max(abs(x - own[0]), abs(y - own[1])) > MAX_CHIP_HOPS:
-                raise DynapseError(
+            far = max(abs(x - own[0]), abs(y - own[1]))
+            if far > MAX_CHIP_HOPS:
+                fix = "place the populations it projects to closer to it"
+                found.add(violation(
+                    "population", pop.label, "chip_hops", far, MAX_CHIP_HOPS, fix,
                     f"Population '{pop.label}' projects {abs(x - own[0])}, {abs(y - own[1])} "
-                    f"chips away; an SRAM word reaches at most {MAX_CHIP_HOPS} chips per axis"
-                )
+                    f"chips away; an SRAM word reaches at most {MAX_CHIP_HOPS} chips per "
+                    f"axis: {fix}"))
         sram[pop.label] = words
     return sram
 

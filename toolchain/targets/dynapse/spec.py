@@ -30,6 +30,7 @@ CAM_NEURON_BITS = 8  # the source neuron within its core
 CAM_CORE_BITS = 2  # the source core within its chip
 SE1_TAG_BITS = CAM_NEURON_BITS + CAM_CORE_BITS  # 10-bit source tag
 CAM_ID_BITS = 6  # which of the 64 CAM words of the destination neuron
+CAM_WORD_BITS = CAM_SYNAPSE_TYPE_BITS + CAM_NEURON_BITS + CAM_CORE_BITS + CAM_ID_BITS
 
 # --- SRAM word [src: libcaer caerDynapseGenerateCamBits / SRAM layout] --------------------
 SRAM_VIRTUAL_CORE_BITS = 2

@@ -1,53 +1,39 @@
-"""Quantise a PyNN network (IR) into the FPGA core's integer formats and pack it into a
+"""Quantise a PyNN network (IR) into the FPGA core's integer formats
+(:mod:`~toolchain.targets.fpga.numerics`) and pack it into a
 :class:`~toolchain.targets.fpga.image.CoreImage`.
 
-Formats (the core's timestep is the network's ``dt``):
+The core's timestep is the network's ``dt``; populations are consecutive neuron ranges,
+sources consecutive input-axon ranges, projections rows of the one synapse memory.
 
-* voltage: ``v_int = round((v - v_rest) * scale)``, ``scale`` = LSB per mV, one number for
-  the whole core (the core never converts back, so it need not be a power of two), the
-  largest for which every threshold/reset/initial value fits half the ``v_bits`` range
-  (headroom for overshoot) and every weight fits ``w_bits``: the largest weight takes the
-  top of the weight range, which keeps the relative rounding error of all weights lowest;
-* current: kept as the voltage step it causes per timestep (forward Euler,
-  ``dv = I dt / cm``), so ``bias = round(i_offset * dt / cm * scale)``; a weight of ``w`` nA
-  becomes ``round(w * dt / cm_post * q * scale)`` with the charge factor
-  ``q = 2**-s / (1 - exp(-dt / tau_syn))``: the shift decay ``s`` only approximates
-  ``tau_syn`` (within sqrt(2)), and ``q`` makes the total charge one input delivers, the sum
-  of ``w 2**s`` over its decay, equal the float model's ``w / (1 - exp(-dt / tau_syn))``;
-  inhibitory weights are negative;
-* decays: ``v -= round(v / 2**k)`` approximates ``exp(-dt / tau)`` with
-  ``k = round(log2(tau / dt))``
-  (tau_m and tau_syn; both synapse types share one current, so tau_syn_E and tau_syn_I
-  must give the same shift);
-* refractory period and delays: whole steps, ``round(x / dt)``;
-* STDP (additive only): trace decay shifts from tau_plus / tau_minus as above, a trace
-  jumps by half its range per spike, and ``dw = trace >> shift`` with
-  ``shift = round(log2(increment / (A * (w_max - w_min) in weight units)))``.
-
-Every value that does not fit raises :class:`MappingError` naming the population or
-projection, the parameter, the value, the limit and what to change; a network too big for
-the build names the exhausted resource, by how much, and a preset that would hold it.
+A value or a size beyond the build is a broken limit naming the population or projection,
+the parameter, the value, the limit and the option that fixes it: a preset that holds it
+(``-O build=...``) or the core parameter to raise (``-O ref_bits=...``).  In a non-strict
+compile the mapping carries on on a *virtual build* with the sizes the network needs and
+values clipped to their registers, so the report shows every limit at once.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.compiler.pipeline import MappingError as CompilerMappingError
+from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import CellType, Network, Population, Receptor, STDPRule
-from toolchain.ir.network import WeightDependence
-from toolchain.targets.fpga.image import STDP_OFF, CoreImage, StdpParams
-from toolchain.targets.fpga.spec import PRESETS, SHIFT_BITS, CoreSpec, SpecError
+from toolchain.targets.fpga.image import STDP_OFF, CoreImage
+from toolchain.targets.fpga.numerics import (
+    MappingError,
+    charge_factor,
+    plastic_factor,
+    shift_for,
+    stdp_params,
+    voltage_scale,
+)
+from toolchain.targets.fpga.spec import _LIMITS, PRESETS, CoreSpec, SpecError
+from toolchain.targets.options import option_hint
 
-MAX_SHIFT = (1 << SHIFT_BITS) - 1
-
-
-class MappingError(SpecError, CompilerMappingError):
-    """A network that cannot be represented on a build of the FPGA core (a compiler
-    ``MappingError`` too, so the shared pipeline reports it as one)."""
+__all__ = ["MappedNetwork", "Mapping", "MappingError", "map_network"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +46,7 @@ class Mapping:
     weight_scale: dict[str, np.ndarray]  # projection -> weight units per nA, per synapse
     v_scale: float  # LSB per mV
     v_rest: np.ndarray  # mV, per core neuron (to convert v back)
+    i_scale: np.ndarray  # LSB of the synaptic current per nA, per core neuron
 
 
 @dataclass(frozen=True)
@@ -72,29 +59,21 @@ class MappedNetwork:
     dt: float
 
 
-def shift_for(tau: float, dt: float, what: str) -> int:
-    """``k`` with ``1 - 2**-k`` closest (in log) to ``exp(-dt / tau)``: ``round(log2(tau/dt))``."""
-    k = round(math.log2(tau / dt))
-    if not 0 <= k <= MAX_SHIFT:
-        lo, hi = dt, dt * 2**MAX_SHIFT
-        raise MappingError(
-            f"{what} = {tau:g} ms gives decay shift {k}, outside 0..{MAX_SHIFT}; with "
-            f"dt = {dt:g} ms use a time constant between {lo:g} and {hi:g} ms"
-        )
-    return k
-
-
-def map_network(net: Network, spec: CoreSpec) -> MappedNetwork:
-    """Quantise and pack ``net`` for ``spec``; raise :class:`MappingError` if it cannot."""
+def map_network(net: Network, spec: CoreSpec,
+                violations: Violations | None = None) -> MappedNetwork:
+    """Quantise and pack ``net`` for ``spec``.  A broken limit goes to ``violations``
+    (raised at once by default); a missing feature raises :class:`MappingError`."""
+    found = violations if violations is not None else Violations(True, MappingError)
     dt = net.dt
-    _check_capacity(net, spec)
-    neuron_offset, off = {}, 0
     for pop in net.populations:
         if pop.cell_type is not CellType.IF_CURR_EXP:
             raise MappingError(
                 f"Population '{pop.label}': the FPGA core runs IF_curr_exp neurons, not "
                 f"{pop.cell_type.value}; change the cell type"
             )
+    spec = _fit_capacity(net, spec, found)
+    neuron_offset, off = {}, 0
+    for pop in net.populations:
         neuron_offset[pop.label] = off
         off += pop.size
     n = off
@@ -103,32 +82,33 @@ def map_network(net: Network, spec: CoreSpec) -> MappedNetwork:
         input_offset[src.label] = a
         a += src.size
     cat = {name: np.concatenate([p.parameters[name] for p in net.populations])
-           if net.populations else np.zeros(0) for name in
-           ("cm", "tau_m", "tau_refrac", "tau_syn_E", "tau_syn_I", "i_offset", "v_rest",
-            "v_reset", "v_thresh")}
-    v_init = np.concatenate([p.initial_values["v"] for p in net.populations]) \
-        if net.populations else np.zeros(0)
-    syn_shift = _syn_shift(net, dt)
-    pre, post, wsyn, delay, plastic, wscale, rule = _synapses(
+           for name in ("cm", "tau_m", "tau_refrac", "tau_syn_E", "tau_syn_I", "i_offset",
+                        "v_rest", "v_reset", "v_thresh")}
+    v_init = np.concatenate([p.initial_values["v"] for p in net.populations])
+    syn_shift = _syn_shift(net, dt, found)
+    spec = _fit_delays(net, spec, found)
+    pre, post, wsyn, delay, plastic, wscale, rule, rule_of = _synapses(
         net, spec, neuron_offset, input_offset, n, dt, cat, syn_shift)
-    stdp_per_nA = _plastic_factor(net, plastic, wscale)
-    scale = _voltage_scale(spec, cat, v_init, wsyn, rule, stdp_per_nA)
+    stdp_per_nA = plastic_factor(plastic, wscale)
+    scale = voltage_scale(spec, cat, v_init, wsyn, rule, stdp_per_nA)
     neurons = {
         "v_thresh": np.round((cat["v_thresh"] - cat["v_rest"]) * scale),
         "v_reset": np.round((cat["v_reset"] - cat["v_rest"]) * scale),
         "bias": np.round(cat["i_offset"] * dt / cat["cm"] * scale),
-        "leak_shift": _per_neuron_shift(net, "tau_m", dt),
+        "leak_shift": _per_neuron_shift(net, "tau_m", dt, found),
         "syn_shift": syn_shift,
         "refrac": np.round(cat["tau_refrac"] / dt),
     }
-    _check_neuron_ranges(net, spec, neurons)
+    _check_neuron_ranges(net, spec, neurons, found)
     weight_int = np.round(wsyn * scale)
-    stdp = _stdp(rule, spec, scale * stdp_per_nA, dt) if rule is not None else STDP_OFF
+    stdp = stdp_params(rule, spec, scale * stdp_per_nA, dt, rule_of, found) \
+        if rule is not None else STDP_OFF
     image, address = CoreImage.from_synapses(
         neurons=neurons, n_inputs=a, source=pre, target=post, weight=weight_int,
         delay=delay, plastic=plastic, stdp=stdp,
         v_init=np.round((v_init - cat["v_rest"]) * scale),
     )
+    spec = _fit_accumulator(net, image, spec, found)
     try:
         image.check(spec)
     except SpecError as e:
@@ -138,44 +118,84 @@ def map_network(net: Network, spec: CoreSpec) -> MappedNetwork:
         addresses[proj.label] = address[k: k + proj.size]
         scales[proj.label] = wscale[k: k + proj.size] * scale
         k += proj.size
-    mapping = Mapping(neuron_offset, input_offset, addresses, scales, scale, cat["v_rest"])
+    i_scale = dt / cat["cm"] * charge_factor(cat["tau_syn_E"], syn_shift, dt) * scale
+    mapping = Mapping(neuron_offset, input_offset, addresses, scales, scale, cat["v_rest"],
+                      i_scale)
     return MappedNetwork(spec, image, mapping, dt)
 
 
 # -- capacity ------------------------------------------------------------------------------
-def _check_capacity(net: Network, spec: CoreSpec) -> None:
+def _fit_capacity(net: Network, spec: CoreSpec, found: Violations) -> CoreSpec:
+    """The build, or (recorded violations) a virtual build large enough for the network."""
     need = {
-        "neurons": (sum(p.size for p in net.populations), spec.n_neurons, "n_neurons",
-                    ", ".join(f"{p.label}: {p.size}" for p in net.populations)),
-        "input axons": (sum(s.size for s in net.sources), spec.n_inputs, "n_inputs",
-                        ", ".join(f"{s.label}: {s.size}" for s in net.sources)),
-        "synapses": (sum(p.size for p in net.projections), spec.n_synapses, "n_synapses",
-                     ", ".join(f"{p.label}: {p.size}" for p in net.projections)),
+        "neurons": (sum(p.size for p in net.populations), "n_neurons",
+                    ", ".join(f"{p.label}: {p.size}" for p in net.populations),
+                    net.populations),
+        "input axons": (sum(s.size for s in net.sources), "n_inputs",
+                        ", ".join(f"{s.label}: {s.size}" for s in net.sources), net.sources),
+        "synapses": (sum(p.size for p in net.projections), "n_synapses",
+                     ", ".join(f"{p.label}: {p.size}" for p in net.projections),
+                     net.projections),
     }
-    for what, (value, limit, attr, parts) in need.items():
-        if value > limit:
-            fits = [s.name for s in PRESETS.values() if getattr(s, attr) >= value]
-            hint = (f"preset '{fits[0]}' holds {getattr(PRESETS[fits[0]], attr)}"
-                    if fits else f"no preset holds that many; build a CoreSpec with "
-                    f"{attr} >= {value}")
-            raise MappingError(
-                f"network needs {value} {what} ({parts}); build '{spec.name}' holds "
-                f"{limit} ({attr}), {value - limit} too many: {hint}"
-            )
+    grown = {}
+    for what, (value, attr, parts, nodes) in need.items():
+        limit = getattr(spec, attr)
+        if value <= limit:
+            continue
+        fits = [s.name for s in PRESETS.values() if getattr(s, attr) >= value]
+        hint = (f"{option_hint('build', fits[0])} (preset '{fits[0]}' holds "
+                f"{getattr(PRESETS[fits[0]], attr)})" if fits else
+                f"no preset holds that many: raise {attr} ({option_hint(attr, value)})")
+        biggest = max(nodes, key=lambda x: x.size)
+        element = "projection" if attr == "n_synapses" else (
+            "population" if attr == "n_neurons" else "source")
+        found.add(violation(
+            element, biggest.label, attr, value, limit, hint,
+            f"network needs {value} {what} ({parts}); build '{spec.name}' holds "
+            f"{limit} ({attr}), {value - limit} too many: {hint}"))
+        grown[attr] = min(value, _LIMITS[attr][1])
+    if not grown:
+        return spec
+    return dataclasses.replace(spec, name=f"{spec.name}+virtual", **grown)
+
+
+def _fit_delays(net: Network, spec: CoreSpec, found: Violations) -> CoreSpec:
+    """Delays within the delay ring (else a violation, and a virtual build with a deeper
+    ring) and of at least one step."""
+    grown = spec.delay_bits
+    for proj in net.projections:
+        steps = np.round(proj.delay.astype(np.float64) / net.dt).astype(np.int64)
+        if steps.size and steps.max() > spec.max_delay:
+            k = int(np.argmax(steps))
+            bits = int(steps[k]).bit_length()
+            fix = ("shorten the delay or raise delay_bits (now "
+                   f"{spec.delay_bits}): {option_hint('delay_bits', bits)}")
+            found.add(violation(
+                "projection", proj.label, "delay_steps", int(steps[k]), spec.max_delay, fix,
+                f"Projection '{proj.label}' delay[{k}] = {proj.delay[k]:g} ms is {steps[k]} "
+                f"steps; build '{spec.name}' has a {spec.ring_depth}-slot delay ring (at most "
+                f"{spec.max_delay} steps = {spec.max_delay * net.dt:g} ms): {fix}"))
+            grown = max(grown, min(bits, _LIMITS["delay_bits"][1]))
+        if steps.size and steps.min() < 1:
+            k = int(np.argmin(steps))
+            fix = f"use delays of at least {net.dt:g} ms, or a smaller dt"
+            found.add(violation(
+                "projection", proj.label, "delay_steps_min", int(steps[k]), 1, fix,
+                f"Projection '{proj.label}' delay[{k}] = {proj.delay[k]:g} ms rounds to 0 "
+                f"steps of {net.dt:g} ms; the minimum is 1 step: {fix}"))
+    if grown == spec.delay_bits:
+        return spec
+    name = spec.name if spec.name.endswith("+virtual") else f"{spec.name}+virtual"
+    return dataclasses.replace(spec, name=name, delay_bits=grown)
 
 
 # -- synapses ------------------------------------------------------------------------------
-def charge_factor(tau_syn: np.ndarray, shift: np.ndarray, dt: float) -> np.ndarray:
-    """``q`` with ``w q 2**shift`` (the charge of one input under the shift decay) equal to
-    ``w / (1 - exp(-dt / tau_syn))`` (under the exact exponential)."""
-    return 2.0 ** -np.asarray(shift, float) / -np.expm1(-dt / np.asarray(tau_syn, float))
-
-
 def _synapses(net: Network, spec: CoreSpec, neuron_offset: dict[str, int],
               input_offset: dict[str, int], n: int, dt: float, cat: dict[str, np.ndarray],
               syn_shift: np.ndarray):
     pres, posts, ws, ds, plastics, scales = [], [], [], [], [], []
     rule: STDPRule | None = None
+    rule_of = ""
     for proj in net.projections:
         what = f"Projection '{proj.label}'"
         if proj.pre in neuron_offset:
@@ -189,7 +209,9 @@ def _synapses(net: Network, spec: CoreSpec, neuron_offset: dict[str, int],
         tau = cat["tau_syn_I" if proj.receptor is Receptor.INHIBITORY else "tau_syn_E"]
         # mV of voltage step per nA of weight, charge-corrected for the shift decay
         per_nA = dt / cat["cm"][post] * charge_factor(tau[post], syn_shift[post], dt)
-        d = np.round(proj.delay.astype(np.float64) / dt).astype(np.int64)
+        # within the ring by _fit_delays (clipped where a violation was recorded)
+        d = np.clip(np.round(proj.delay.astype(np.float64) / dt), 1, spec.max_delay
+                    ).astype(np.int64)
         if proj.plasticity is not None:
             if rule is not None and proj.plasticity != rule:
                 raise MappingError(
@@ -197,88 +219,38 @@ def _synapses(net: Network, spec: CoreSpec, neuron_offset: dict[str, int],
                     "core has one set of STDP parameters: give all plastic projections the "
                     "same rule"
                 )
-            rule = proj.plasticity
+            rule, rule_of = proj.plasticity, rule_of or proj.label
         pres.append(pre)
         posts.append(post)
         ws.append(w * per_nA)
         ds.append(d)
         plastics.append(np.full(proj.size, proj.plasticity is not None))
         scales.append(per_nA)
-        _check_delays(proj.label, d, proj.delay, dt, spec)
     if not pres:
         z = np.zeros(0)
         return z.astype(np.int64), z.astype(np.int64), z, z.astype(np.int64), \
-            z.astype(bool), z, None
+            z.astype(bool), z, None, ""
     return (np.concatenate(pres), np.concatenate(posts), np.concatenate(ws),
-            np.concatenate(ds), np.concatenate(plastics), np.concatenate(scales), rule)
+            np.concatenate(ds), np.concatenate(plastics), np.concatenate(scales), rule,
+            rule_of)
 
 
-def _check_delays(label: str, steps: np.ndarray, delay: np.ndarray, dt: float,
-                  spec: CoreSpec) -> None:
-    if steps.size and steps.max() > spec.max_delay:
-        k = int(np.argmax(steps))
-        raise MappingError(
-            f"Projection '{label}' delay[{k}] = {delay[k]:g} ms is {steps[k]} steps; build "
-            f"'{spec.name}' has a {spec.ring_depth}-slot delay ring (at most "
-            f"{spec.max_delay} steps = {spec.max_delay * dt:g} ms): shorten the delay or "
-            f"raise delay_bits (now {spec.delay_bits})"
-        )
-    if steps.size and steps.min() < 1:
-        k = int(np.argmin(steps))
-        raise MappingError(
-            f"Projection '{label}' delay[{k}] = {delay[k]:g} ms rounds to 0 steps of "
-            f"{dt:g} ms; the minimum is 1 step"
-        )
-
-
-# -- numbers -------------------------------------------------------------------------------
-def _plastic_factor(net: Network, plastic: np.ndarray, per_nA: np.ndarray) -> float:
-    """mV per nA of the plastic synapses: one number, since the core has one pair of
-    weight bounds."""
-    values = np.unique(per_nA[plastic])
-    if values.size > 1 and values.max() - values.min() > 1e-12 * values.max():
-        raise MappingError(
-            "plastic projections target neurons with different cm or tau_syn: the core has "
-            "one pair of STDP weight bounds, so give the post-synaptic neurons of plastic "
-            "projections the same cm and synaptic time constant"
-        )
-    return float(values[0]) if values.size else 1.0
-
-
-def _voltage_scale(spec: CoreSpec, cat: dict[str, np.ndarray], v_init: np.ndarray,
-                   w_mv: np.ndarray, rule: STDPRule | None, stdp_per_nA: float) -> float:
-    """The largest power-of-two LSB/mV at which voltages and weights fit."""
-    v_hi = spec.signed_range("v")[1]
-    w_hi = spec.signed_range("w")[1]
-    span = np.concatenate([np.abs(cat["v_thresh"] - cat["v_rest"]),
-                           np.abs(cat["v_reset"] - cat["v_rest"]),
-                           np.abs(v_init - cat["v_rest"])])
-    limits = []
-    if span.size and span.max() > 0:
-        limits.append((v_hi / 2) / span.max())
-    w_abs = np.abs(w_mv)
-    if rule is not None:
-        w_abs = np.append(w_abs, max(abs(rule.w_min), abs(rule.w_max)) * stdp_per_nA)
-    if w_abs.size and w_abs.max() > 0:
-        limits.append(w_hi / w_abs.max())
-    if not limits:
-        return 1.0
-    return float(min(limits))
-
-
-def _per_neuron_shift(net: Network, name: str, dt: float) -> np.ndarray:
+# -- neurons -------------------------------------------------------------------------------
+def _per_neuron_shift(net: Network, name: str, dt: float, found: Violations) -> np.ndarray:
     out = []
     for pop in net.populations:
         taus = pop.parameters[name]
-        shifts = {float(t): shift_for(float(t), dt, f"Population '{pop.label}' {name}")
+        shifts = {float(t): shift_for(float(t), dt, f"Population '{pop.label}' {name}",
+                                      element="population", label=pop.label,
+                                      violations=found)
                   for t in np.unique(taus)}
         out.append(np.array([shifts[float(t)] for t in taus], np.int64))
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def _syn_shift(net: Network, dt: float) -> np.ndarray:
-    exc = _per_neuron_shift(net, "tau_syn_E", dt)
-    inh = _per_neuron_shift(net, "tau_syn_I", dt)
+def _syn_shift(net: Network, dt: float, found: Violations) -> np.ndarray:
+    exc = _per_neuron_shift(net, "tau_syn_E", dt, found)
+    inh = _per_neuron_shift(net, "tau_syn_I", dt, found)
     if np.any(exc != inh):
         j = int(np.flatnonzero(exc != inh)[0])
         pop, local = _locate(net, j)
@@ -299,72 +271,53 @@ def _locate(net: Network, j: int) -> tuple[Population, int]:
     raise IndexError(j)
 
 
-def _check_neuron_ranges(net: Network, spec: CoreSpec, neurons: dict[str, np.ndarray]) -> None:
-    limits = {"bias": spec.signed_range("i"), "refrac": (0, spec.max_refrac)}
-    fix = {"bias": "lower i_offset or raise i_bits",
-           "refrac": f"shorten tau_refrac or raise ref_bits (now {spec.ref_bits})"}
+def _check_neuron_ranges(net: Network, spec: CoreSpec, neurons: dict[str, np.ndarray],
+                         found: Violations) -> None:
+    """Bias and refractory count within their registers (clipped after a recorded
+    violation)."""
+    limits = {"bias": (spec.signed_range("i"), "i_bits", spec.i_bits),
+              "refrac": ((0, spec.max_refrac), "ref_bits", spec.ref_bits)}
     source = {"bias": "i_offset", "refrac": "tau_refrac"}
-    for name, (lo, hi) in limits.items():
-        bad = np.flatnonzero((neurons[name] < lo) | (neurons[name] > hi))
-        if bad.size:
-            pop, local = _locate(net, int(bad[0]))
-            raise MappingError(
-                f"Population '{pop.label}' parameter {source[name]}[{local}] = "
-                f"{pop.parameters[source[name]][local]:g} becomes {name} "
-                f"{int(neurons[name][bad[0]])}, outside {lo}..{hi} of build '{spec.name}': "
-                f"{fix[name]}"
-            )
+    for name, ((lo, hi), field, bits) in limits.items():
+        values = neurons[name]
+        bad = np.flatnonzero((values < lo) | (values > hi))
+        if not bad.size:
+            continue
+        worst = int(bad[np.argmax(np.abs(values[bad]))])
+        need = int(abs(values[worst])).bit_length() + (1 if name == "bias" else 0)
+        pop, local = _locate(net, worst)
+        param = source[name]
+        fix = (f"lower {param} or raise {field} (now {bits}): {option_hint(field, need)}")
+        found.add(violation(
+            "population", pop.label, field, need, bits, fix,
+            f"Population '{pop.label}' parameter {param}[{local}] = "
+            f"{pop.parameters[param][local]:g} becomes {name} {int(values[worst])}, outside "
+            f"{lo}..{hi} of build '{spec.name}': {fix}"))
+        np.clip(values, lo, hi, out=values)
 
 
-# A trace decayed by a rounded shift k stops at 2**(k-1) - 1; against one spike's increment
-# (half the trace range) that residue must stay below 1/2**TRACE_HEADROOM (a quarter), or
-# the trace remembers every spike for ever and STDP stops depending on timing.
-TRACE_HEADROOM = 2
-
-
-def _trace_shift(tau: float, dt: float, name: str, spec: CoreSpec) -> int:
-    k = shift_for(tau, dt, f"STDP {name}")
-    if k > spec.trace_bits - TRACE_HEADROOM:
-        need = k + TRACE_HEADROOM
-        raise MappingError(
-            f"STDP {name} = {tau:g} ms is a decay shift of {k} at dt = {dt:g} ms, but the "
-            f"{spec.trace_bits}-bit traces of build '{spec.name}' stop decaying at "
-            f"{(1 << (k - 1)) - 1} of an increment of {(spec.trace_max + 1) // 2}: raise "
-            f"trace_bits to {need}, or use {name} below "
-            f"{dt * 2 ** (spec.trace_bits - TRACE_HEADROOM + 0.5):.3g} ms or a larger dt"
-        )
-    return k
-
-
-def _stdp(rule: STDPRule, spec: CoreSpec, units_per_nA: float, dt: float) -> StdpParams:
-    if rule.weight_dependence is not WeightDependence.ADDITIVE:
-        raise MappingError(
-            f"STDP weight dependence '{rule.weight_dependence.value}' is not supported by the "
-            "FPGA core (its updates are shifts of a trace): use 'additive'"
-        )
-    inc = (spec.trace_max + 1) // 2
-    w_min = int(round(rule.w_min * units_per_nA))
-    w_max = int(round(rule.w_max * units_per_nA))
-
-    def rate_shift(a: float, name: str) -> int:
-        span = max(w_max - w_min, 1)
-        if a <= 0:
-            return MAX_SHIFT
-        k = round(math.log2(inc / (a * span)))
-        if not 0 <= k <= MAX_SHIFT:
-            raise MappingError(
-                f"STDP {name} = {a:g} gives a learning-rate shift of {k}, outside "
-                f"0..{MAX_SHIFT}: choose {name} between "
-                f"{inc / (span * 2**MAX_SHIFT):.3g} and {inc / span:.3g}"
-            )
-        return k
-
-    params = StdpParams(
-        enable=True,
-        pre_decay_shift=_trace_shift(rule.tau_plus, dt, "tau_plus", spec),
-        post_decay_shift=_trace_shift(rule.tau_minus, dt, "tau_minus", spec),
-        potentiate_shift=rate_shift(rule.A_plus, "A_plus"),
-        depress_shift=rate_shift(rule.A_minus, "A_minus"),
-        trace_increment=inc, w_min=w_min, w_max=w_max,
-    )
-    return params
+def _fit_accumulator(net: Network, image: CoreImage, spec: CoreSpec,
+                     found: Violations) -> CoreSpec:
+    """The ring accumulator is not saturated, so the image must prove that no slot can
+    overflow (else a violation, and a virtual build with a wider accumulator)."""
+    mag = np.abs(image.syn_weight)
+    if image.stdp.enable:
+        bound = max(abs(image.stdp.w_min), abs(image.stdp.w_max))
+        mag = np.where(image.syn_plastic, np.maximum(mag, bound), mag)
+    worst = np.zeros((image.n_neurons, spec.ring_depth), dtype=np.int64)
+    np.add.at(worst, (image.syn_target, image.syn_delay), mag)
+    hi = spec.signed_range("acc")[1]
+    if not worst.size or worst.max() <= hi:
+        return spec
+    j, d = np.unravel_index(int(np.argmax(worst)), worst.shape)
+    need = int(worst[j, d]).bit_length() + 1
+    pop, local = _locate(net, int(j))
+    fix = f"raise acc_bits ({option_hint('acc_bits', need)}) or scale the weights down"
+    found.add(violation(
+        "population", pop.label, "acc_bits", need, spec.acc_bits, fix,
+        f"Population '{pop.label}' neuron {local} can receive {int(worst[j, d])} weight "
+        f"units in one step through its delay-{d} synapses; the {spec.acc_bits}-bit ring "
+        f"accumulator holds {hi}: {fix}"))
+    name = spec.name if spec.name.endswith("+virtual") else f"{spec.name}+virtual"
+    return dataclasses.replace(spec, name=name, acc_bits=min(max(need, spec.w_bits),
+                                                             _LIMITS["acc_bits"][1]))

@@ -1,90 +1,181 @@
 """The ``fpga`` target: spikeport's own LIF/STDP core, simulated by its golden model.
 
-``compile`` quantises and packs the network for one build (a preset name or a
-``CoreSpec``); ``simulator`` runs the golden model, which the RTL matches bit for bit, and
-converts spikes, membrane voltages and weights back to IR units.  Its counters carry the
-RTL's cycles per step and, from them, the estimated hardware time and energy per step
-(:mod:`toolchain.targets.fpga.power`).
+``compile`` quantises and packs the network for one build (a preset, a board's preset, or
+either with core parameters changed: ``-O build=ecp5-85f -O ref_bits=7``); ``simulator``
+runs the golden model, which the RTL matches bit for bit, and converts spikes, membrane
+voltages, synaptic currents and weights back to IR units, sampled as the engine samples
+them (:class:`toolchain.sim.recording.Recorder`).  Its counters carry the RTL's cycles
+per step and, from them, the hardware time and energy per step
+(:mod:`toolchain.targets.fpga.timing`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar
 
 import numpy as np
 
-from toolchain.compiler.artifact import ProjectionNumerics
+from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
+from toolchain.compiler.describe import Activity
+from toolchain.compiler.encode import encode
+from toolchain.compiler.pipeline import Build, Violations
+from toolchain.compiler.spec import Pass
 from toolchain.ir import Network
-from toolchain.sim.results import AnalogRecord, SimulationResult, SpikeRecord
+from toolchain.sim.recording import Recorder
+from toolchain.sim.results import SimulationResult
 from toolchain.sim.sources import SourceSpikes
-from toolchain.targets.base import Pass, Target
+from toolchain.targets.base import Target
+from toolchain.targets.fpga.artifact import describe
 from toolchain.targets.fpga.mapper import MappedNetwork, MappingError, map_network
 from toolchain.targets.fpga.model import CoreModel
-from toolchain.targets.fpga.power import power_model
-from toolchain.targets.fpga.spec import CoreSpec, preset
+from toolchain.targets.fpga.spec import _LIMITS, PRESETS, CoreSpec, preset
+from toolchain.targets.fpga.timing import power_model, step_cost
+from toolchain.targets.options import Option, Options, TargetOptionError
+from toolchain.targets.recording import one_current_refusals, reported_current
 
-if TYPE_CHECKING:
-    from toolchain.compiler.pipeline import Build
+LIMITS = {
+    "n_neurons": "neurons of the build",
+    "n_inputs": "input axons (spike-source neurons) of the build",
+    "n_synapses": "synapse memory of the build",
+    "delay_steps": "synaptic delay (2**delay_bits - 1 steps)",
+    "delay_steps_min": "shortest delay (one step)",
+    "decay_shift": "decay shifts of tau_m, tau_syn, tau_plus, tau_minus (0..15)",
+    "ref_bits": "refractory counter width (tau_refrac in steps)",
+    "i_bits": "current width (i_offset as a voltage step per step)",
+    "acc_bits": "delay-ring accumulator width (the largest input of one step)",
+    "trace_bits": "STDP trace width (how long a trace can decay)",
+    "stdp_rate_shift": "STDP learning-rate shifts (0..15)",
+}
+CORE_FIELDS = tuple(name for name in _LIMITS)  # the generator parameters of a build
+
+
+def _boards() -> tuple[str, ...]:
+    from toolchain.boards import load_boards
+
+    return tuple(load_boards())
+
+
+def _spec_from_data(data: Mapping[str, Any]) -> CoreSpec:
+    return CoreSpec(**data)
 
 
 @dataclass(frozen=True)
-class FpgaCompiled:
-    network: Network
+class FpgaDetail(TargetDetail):
+    """The core's image and the way back to IR units: what the golden model, the cocotb
+    testbench and a board load."""
+
     mapped: MappedNetwork
-
-    @property
-    def numerics(self) -> tuple[ProjectionNumerics, ...]:
-        """Per projection, what weight and delay quantisation did (the same description
-        as in the shared artifact), so that the portability table can show it."""
-        from toolchain.targets.fpga.artifact import projection_numerics
-
-        return tuple(projection_numerics(self.network, self.mapped, p)
-                     for p in self.network.projections)
 
 
 class FpgaTarget(Target):
-    """Our FPGA core; ``build`` picks the core size (default: the iCEBreaker's UP5K)."""
+    """Our FPGA core; ``build`` picks the core size (default: the iCEBreaker's UP5K), a
+    board file names the build it carries, and every core parameter can be changed on top
+    (the build is then '<preset>-custom')."""
 
-    name = "fpga"
+    name: ClassVar[str] = "fpga"
+    OPTIONS: ClassVar[Options] = Options(
+        Option("build", str, "ice40up5k", "the core preset (or a CoreSpec, Python only)",
+               choices=tuple(PRESETS), python=(CoreSpec,), from_data=_spec_from_data),
+        Option("board", str, None, "a board file (boards/*.toml): its preset and clock",
+               choices=_boards),
+        *(Option(f, int, None, f"core parameter {f} ({lo}..{hi}; {why})")
+          for f, (lo, hi, why) in _LIMITS.items()),
+    )
+    LIMITS: ClassVar[Mapping[str, str]] = LIMITS
 
-    def __init__(self, build: str | CoreSpec = "ice40up5k", board: str | None = None) -> None:
+    @classmethod
+    def catalogue(cls) -> list[str]:
+        from toolchain.boards import load_boards
+
+        lines = ["presets (-O build=NAME):"]
+        lines += [f"  {s.name:<22} {s.n_neurons} neurons, {s.n_inputs} inputs, "
+                  f"{s.n_synapses} synapses, delays up to {s.max_delay} steps, "
+                  f"{s.w_bits}-bit weights" for s in PRESETS.values()]
+        lines += ["boards (-O board=NAME):"]
+        lines += [f"  {b.name:<22} {b.description}, "
+                  f"{b.clock_hz / 1e6:g} MHz" for b in load_boards().values()]
+        return lines
+
+    def configure(self) -> None:
+        build, board = self.config["build"], self.config["board"]
         if board is not None:  # a board file names the build it carries
             from toolchain.boards import get_board
 
-            build = get_board(board).core
-        self.spec = build if isinstance(build, CoreSpec) else preset(build)
-        self.board = board or self.spec.name
+            carried = get_board(board).core
+            if build != self.OPTIONS.declared["build"].default and build != carried:
+                raise TargetOptionError(
+                    f"target 'fpga': board '{board}' carries build '{carried}', not "
+                    f"'{build}'; give one of build= and board=")
+            build = carried
+        spec = build if isinstance(build, CoreSpec) else preset(build)
+        changes = {f: self.config[f] for f in CORE_FIELDS if self.config[f] is not None}
+        if changes:
+            try:
+                spec = dataclasses.replace(spec, name=f"{spec.name}-custom", **changes)
+            except ValueError as e:
+                raise TargetOptionError(f"target 'fpga': {e}") from None
+        self.spec = spec
+        self.board = board or spec.name
 
-    def compile(self, network: Network) -> FpgaCompiled:
-        return FpgaCompiled(network, map_network(network, self.spec))
+    def saved_options(self) -> dict[str, object]:
+        saved = super().saved_options()
+        build = self.config["build"]
+        if isinstance(build, CoreSpec):  # a preset by name, any other build whole
+            named = PRESETS.get(build.name)
+            saved["build"] = build.name if named == build else dataclasses.asdict(build)
+            if saved["build"] == self.OPTIONS.declared["build"].default:
+                del saved["build"]
+        return saved
 
     def passes(self) -> Sequence[Pass]:
-        """Map, then describe the mapping in the shared artifact (``spikeport compile``)."""
-        from toolchain.targets.fpga.artifact import artifact_pass
-
-        return (self._map, artifact_pass)
+        return (self._map, describe, encode)
 
     def _map(self, build: Build) -> Build:
-        mapped = map_network(build.network, self.spec)
-        return build.replace(extras={**build.extras, "fpga": mapped})
+        found = Violations(build.strict, MappingError)
+        mapped = map_network(build.network, self.spec, found)
+        for v in found.found:
+            build = build.violate(v)
+        return build.replace(detail=FpgaDetail(mapped))
 
-    def simulator(self, compiled: FpgaCompiled) -> FpgaSimulator:
-        return FpgaSimulator(compiled)
+    def remap(self, compiled: CompiledNetwork) -> FpgaDetail:
+        return FpgaDetail(map_network(compiled.network, self.spec, Violations(strict=False)))
+
+    def estimate(self, compiled: CompiledNetwork, activity: Activity) -> StepEstimate:
+        detail = self.detail(compiled)
+        assert isinstance(detail, FpgaDetail)
+        return step_cost(compiled.network, detail.mapped.spec,
+                         detail.mapped.image.n_synapses, activity)
+
+    def record_refusals(self, network: Network) -> list[str]:
+        return one_current_refusals(network, "the FPGA core")
+
+    def make_simulator(self, compiled: CompiledNetwork,
+                       detail: TargetDetail | None) -> FpgaSimulator:
+        assert isinstance(detail, FpgaDetail)
+        return FpgaSimulator(compiled.network, detail.mapped)
 
 
 class FpgaSimulator:
-    """Steps the golden model; time advances in whole steps of the network's dt."""
+    """Steps the golden model; time advances in whole steps of the network's dt.
 
-    def __init__(self, compiled: FpgaCompiled) -> None:
-        self._net = compiled.network
-        self._mapped = compiled.mapped
-        self._power = power_model(compiled.mapped.spec)
-        self._sources = [SourceSpikes(src, self._net.seed, self._mapped.dt)
-                         for src in self._net.sources]
-        self._core = CoreModel(self._mapped.spec)
-        self._core.load(self._mapped.image)
+    Recording follows the shared engine's rules (:class:`~toolchain.sim.recording.Recorder`):
+    spikes carry the start time of their step, state variables are sampled at t = 0 and
+    after every step, so a run to T has T / dt + 1 samples, as on the reference.
+    """
+
+    def __init__(self, network: Network, mapped: MappedNetwork) -> None:
+        self._net = network
+        self._mapped = mapped
+        self._power = power_model(mapped.spec)
+        self._sources = [SourceSpikes(src, network.seed, mapped.dt) for src in network.sources]
+        self._current = {p.label: reported_current(network, p.label)
+                         for p in network.populations}
+        self._recorder = Recorder(network, mapped.dt)
+        self._core = CoreModel(mapped.spec)
+        self._core.load(mapped.image)
         self._clear_records()
 
     # -- Simulator protocol --------------------------------------------------------------
@@ -93,42 +184,41 @@ class FpgaSimulator:
         return self._core.t * self._mapped.dt
 
     def run_until(self, t_stop: float) -> None:
-        m = self._mapped.mapping
         stop = int(round(t_stop / self._mapped.dt))
-        rec_v = [r.target for r in self._net.recordings if r.variable == "v"]
         while self._core.t < stop:
             k = self._core.t
             spikes = self._core.step(self._inputs_at(k))
-            self._spike_steps.append(np.full(spikes.size, k))
-            self._spike_ids.append(spikes)
+            self._record_spikes(k, spikes)
             self._events += int(self._core.row_length[spikes].sum())
             self._cycles.append(self._core.cycles_of_last_step())
-            if rec_v:
-                self._v.append(self._core.v[: len(m.v_rest)] / m.v_scale + m.v_rest)
+            self._recorder.sample(k + 1, self.get_state)
         self._t_stop = self.t
 
+    def get_state(self, population: str, variable: str) -> np.ndarray:
+        """A population's state variable in IR units (v in mV, isyn_* in nA)."""
+        m = self._mapped.mapping
+        lo = m.neuron_offset[population]
+        size = self._net.node(population).size
+        sl = slice(lo, lo + size)
+        if variable == "v":
+            return self._core.v[sl] / m.v_scale + m.v_rest[sl]
+        if variable in ("isyn_exc", "isyn_inh"):
+            current = self._core.i[sl] / m.i_scale[sl]
+            return current if self._current[population] == variable else np.zeros(size)
+        raise MappingError(f"Population '{population}': the FPGA core has no state variable "
+                           f"'{variable}' (it has v, isyn_exc, isyn_inh)")
+
     def result(self) -> SimulationResult:
-        dt = self._mapped.dt
-        steps = np.concatenate(self._spike_steps) if self._spike_steps else np.zeros(0, int)
-        ids = np.concatenate(self._spike_ids) if self._spike_ids else np.zeros(0, int)
-        res = SimulationResult(target="fpga", dt=dt, t_stop=self._t_stop)
-        off = self._mapped.mapping.neuron_offset
-        for rec in self._net.recordings:
-            if rec.target not in off:
-                continue
-            pop = self._net.node(rec.target)
-            lo = off[rec.target]
-            if rec.variable == "spikes":
-                sel = (ids >= lo) & (ids < lo + pop.size) & np.isin(ids - lo, rec.indices)
-                res.spikes[rec.target] = SpikeRecord(steps[sel] * dt, ids[sel] - lo, pop.size)
-            elif rec.variable == "v" and self._v:
-                values = np.array(self._v)[:, lo + rec.indices]
-                res.signals[(rec.target, "v")] = AnalogRecord(
-                    np.arange(len(self._v)) * dt, rec.indices.copy(), values, "mV")
+        res = SimulationResult(target="fpga", dt=self._mapped.dt, t_stop=self._t_stop)
+        res.spikes.update(self._recorder.spike_records())
+        res.signals.update(self._recorder.analog_records())
         for proj in self._net.projections:
             if proj.plasticity is not None:
                 res.weights[proj.label] = self.weights(proj.label)
         res.counters["synaptic_events"] = float(self._events)
+        res.counters["steps"] = float(len(self._cycles))
+        for label, count in self._spike_counts.items():
+            res.counters[f"spikes/{label}"] = float(count)
         res.counters.update(self._cost())
         return res
 
@@ -153,13 +243,15 @@ class FpgaSimulator:
     def set_weights(self, projection: str, values: np.ndarray) -> None:
         m = self._mapped.mapping
         addr = self._address(projection)
-        ints = np.round(np.asarray(values, float) * m.weight_scale[projection])
+        ints = np.round(np.broadcast_to(np.asarray(values, float), addr.shape)
+                        * m.weight_scale[projection])
         lo, hi = self._mapped.spec.signed_range("w")
         bad = np.flatnonzero((ints < lo) | (ints > hi))
         if bad.size:
             k = int(bad[0])
+            wanted = ints[k] / m.weight_scale[projection][k]
             raise MappingError(
-                f"Projection '{projection}' weight[{k}] = {values[k]:g} becomes {int(ints[k])}, "
+                f"Projection '{projection}' weight[{k}] = {wanted:g} becomes {int(ints[k])}, "
                 f"outside the {self._mapped.spec.w_bits}-bit range {lo}..{hi}"
             )
         self._core.syn["weight"][addr] = ints.astype(np.int64)
@@ -187,10 +279,19 @@ class FpgaSimulator:
         parts = [src.at(step) + m.input_offset[src.source.label] for src in self._sources]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
+    def _record_spikes(self, step: int, spikes: np.ndarray) -> None:
+        """The core's spikes (core neuron ids) of ``step``, per population."""
+        for pop in self._net.populations:
+            lo = self._mapped.mapping.neuron_offset[pop.label]
+            mine = spikes[(spikes >= lo) & (spikes < lo + pop.size)] - lo
+            if mine.size:
+                self._spike_counts[pop.label] += int(mine.size)
+                self._recorder.record_spikes(pop.label, step, mine)
+
     def _clear_records(self) -> None:
-        self._spike_steps: list[np.ndarray] = []
-        self._spike_ids: list[np.ndarray] = []
-        self._v: list[np.ndarray] = []
+        self._recorder.clear()
+        self._recorder.sample(0, self.get_state)
+        self._spike_counts = {p.label: 0 for p in self._net.populations}
         self._events = 0
         self._cycles: list[int] = []
         self._t_stop = 0.0

@@ -96,7 +96,8 @@ def bias_to_mant_exp(bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def convert_population(pop: Population, dt: float, *,
-                       vth_mant: int = DEFAULT_VTH_MANT) -> LifConversion:
+                       vth_mant: int = DEFAULT_VTH_MANT,
+                       clip_refractory: bool = False) -> LifConversion:
     """Map an ``IF_curr_exp`` population onto Loihi CUBA LIF integers.
 
     - ``dv`` from tau_m and ``du`` from tau_syn by exact exponential decay per step
@@ -111,7 +112,9 @@ def convert_population(pop: Population, dt: float, *,
     - tau_refrac to whole steps (Loihi 1: at most 63).
 
     What cannot be mapped raises :class:`LoihiNumericsError` naming the population: other
-    cell types, and tau_syn_E != tau_syn_I (a compartment has one current u).
+    cell types, and tau_syn_E != tau_syn_I (a compartment has one current u); a refractory
+    period beyond the register too, unless ``clip_refractory`` (the compiler records it
+    as a broken limit first).
     """
     what = f"Population '{pop.label}'"
     if pop.cell_type is not CellType.IF_CURR_EXP:
@@ -145,6 +148,8 @@ def convert_population(pop: Population, dt: float, *,
     bias_mv = leak * (p["v_rest"] - p["v_reset"]) + mv_per_na_step * p["i_offset"]
     bias_mant, bias_exp = bias_to_mant_exp(bias_mv * units_per_mv)
     refractory = np.rint(p["tau_refrac"] / dt).astype(np.int64)
+    if clip_refractory:  # a non-strict compile that recorded the violation carries on
+        refractory = np.minimum(refractory, REFRACTORY_MAX)
     if refractory.max() > REFRACTORY_MAX:
         i = int(np.argmax(refractory))
         raise LoihiNumericsError(

@@ -12,16 +12,16 @@ from functools import cache, partial, update_wrapper
 
 import numpy as np
 
-from toolchain.compiler.artifact import ProjectionNumerics
 from toolchain.compiler.check import check
+from toolchain.compiler.describe import WeightFormat, projection_numerics
 from toolchain.compiler.encode import encode
 from toolchain.compiler.partition import partition
 from toolchain.compiler.pipeline import Build, MappingError
 from toolchain.compiler.place import place
-from toolchain.compiler.quantise import delay_steps
 from toolchain.compiler.route import route
 from toolchain.compiler.spec import Pass
 from toolchain.ir import Projection
+from toolchain.targets.loihi.artifact import learning_section
 from toolchain.targets.loihi.convert import (
     DEFAULT_VTH_MANT,
     WeightConversion,
@@ -30,7 +30,6 @@ from toolchain.targets.loihi.convert import (
 )
 from toolchain.targets.loihi.fixed import LoihiNumericsError, mantissa_range
 from toolchain.targets.loihi.learning import convert_plastic_weights, map_stdp_rule
-from toolchain.targets.loihi.numerics import LoihiWeights
 from toolchain.targets.loihi.timing import estimate_step
 
 
@@ -39,49 +38,39 @@ def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False)
     plastic projection also its STDP rule on the learning engine (epoch length in steps,
     stochastic or nearest weight rounding, as the simulator will run it)."""
     net = build.network
-    units: dict[str, float] = {}
-    for pop in net.populations:
-        try:
-            units[pop.label] = convert_population(pop, net.dt,
-                                                  vth_mant=DEFAULT_VTH_MANT).units_per_na
-        except LoihiNumericsError:
-            pass  # the check pass reported it; only a non-strict build gets here
+    units = {pop.label: convert_population(pop, net.dt, vth_mant=DEFAULT_VTH_MANT,
+                                           clip_refractory=True).units_per_na
+             for pop in net.populations}  # the check pass refused what does not convert
     out = []
     for proj in net.projections:
-        if proj.post not in units:  # only a non-strict build gets here: it cannot go on
-            raise MappingError("; ".join(build.violations))
         if proj.plasticity is not None:
             conv = convert_plastic_weights(proj, units[proj.post])
             build = _check_learning(build, proj, conv, learning_epoch, stochastic)
         else:
             conv = convert_weights(proj.label, proj.weight, units[proj.post])
         low, high = mantissa_range(conv.sign_mode, conv.num_weight_bits)
-        error = 0.0
-        for a in range(0, proj.size, 1 << 22):  # float64 temporaries in bounded chunks
-            back = conv.mantissas[a:a + (1 << 22)] * conv.na_per_mantissa
-            error = max(error, float(np.abs(back - proj.weight[a:a + (1 << 22)]).max()))
-        lo, hi, rounded, worst = delay_steps(proj.delay, net.dt)
-        out.append(ProjectionNumerics(
-            projection=proj.label, unit=conv.na_per_mantissa / 2.0**conv.weight_exp,
-            exponent=conv.weight_exp, weight_bits=conv.num_weight_bits,
-            max_mantissa=max(-low, high), zeroed=conv.n_zeroed, saturated=conv.n_saturated,
-            max_abs_error=error, delay_bits=int(max(hi - 1, 0)).bit_length(),
-            min_delay_steps=lo, max_delay_steps=hi, delays_rounded=rounded,
-            max_delay_error=worst,
-        ))
+        fmt = WeightFormat(unit=conv.na_per_mantissa / 2.0**conv.weight_exp,
+                           exponent=conv.weight_exp, weight_bits=conv.num_weight_bits,
+                           max_mantissa=max(-low, high))
+        steps = np.rint(float(proj.delay.max()) / net.dt) if proj.size else 1
+        out.append(projection_numerics(
+            proj, fmt, realised=lambda sl, c=conv: c.mantissas[sl] * c.na_per_mantissa,
+            saturated=conv.n_saturated, step_ms=net.dt,
+            delay_bits=int(max(steps - 1, 0)).bit_length()))
         del conv
     return build.replace(numerics=tuple(out))
 
 
 def _check_learning(build: Build, proj: Projection, conv: WeightConversion, epoch: int,
                     stochastic: bool) -> Build:
-    """The projection's STDP rule on Loihi's learning engine: a violation if it does not
-    map; its quantisation (realised taus, rates, bounds) goes to ``extras["learning"]``."""
+    """The projection's STDP rule on Loihi's learning engine: refused if it does not map
+    (no setting of the engine expresses it); its quantisation (realised taus, rates,
+    bounds) goes to ``extras["learning"]``."""
     try:
-        rule = map_stdp_rule(proj, LoihiWeights.from_conversion(conv), build.network.dt,
-                             epoch_steps=epoch, stochastic=stochastic)
+        rule = map_stdp_rule(proj, conv, build.network.dt, epoch_steps=epoch,
+                             stochastic=stochastic)
     except LoihiNumericsError as e:
-        return build.violate(str(e))
+        raise MappingError(str(e)) from None
     learning = dict(build.extras.get("learning", {}))
     learning[proj.label] = rule.report
     return build.replace(extras={**build.extras, "learning": learning})
@@ -97,7 +86,8 @@ def passes(learning_epoch: int = 1, stochastic: bool = False) -> tuple[Pass, ...
 def _passes(learning_epoch: int, stochastic: bool) -> tuple[Pass, ...]:
     configured = update_wrapper(
         partial(quantise, learning_epoch=learning_epoch, stochastic=stochastic), quantise)
-    return (check, configured, partition, place, route, estimate_step, encode)
+    return (check, configured, partition, place, route, estimate_step, learning_section,
+            encode)
 
 
 PASSES = passes()

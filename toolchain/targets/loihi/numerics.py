@@ -97,16 +97,20 @@ class LoihiKernel(NeuronKernel):
     delay d (its output buffer adds one step, as ``Dense`` does); ``Dense`` alone would be
     d = 0, which the IR cannot express (its minimum delay is one step).
 
-    u is the one synaptic current of the compartment: ``isyn_exc`` reads all of it (in nA)
-    and ``isyn_inh`` reads 0.  An injected current (DC or step source) adds to the bias,
-    quantised to the bias format, as a host would reprogram it.
+    u is the one synaptic current of the compartment, read (in nA) as ``current``:
+    ``isyn_exc``, or ``isyn_inh`` for a population fed only by inhibitory projections; the
+    other reads 0 (:mod:`toolchain.targets.recording`: the compiler refuses recording
+    either where both receptors feed a population).  An injected current (DC or step
+    source) adds to the bias, quantised to the bias format, as a host would reprogram it.
     """
 
     input_dtype = np.dtype(np.int64)
 
-    def __init__(self, population: Population, dt: float, conversion: LifConversion) -> None:
+    def __init__(self, population: Population, dt: float, conversion: LifConversion,
+                 current: str = "isyn_exc") -> None:
         super().__init__(population, dt)
         self.conversion = conversion
+        self.current = current
         self.compartments = LifCompartments(conversion.params, conversion.u0, conversion.v0)
         self._pending = np.zeros(population.size, dtype=np.int64)
         self._has_input = False
@@ -132,7 +136,7 @@ class LoihiKernel(NeuronKernel):
         c, conv = self.compartments, self.conversion
         if variable == "v":
             return conv.v_origin + c.v * conv.mv_per_unit
-        if variable == "isyn_exc":
+        if variable == self.current:
             return c.u / conv.units_per_na
         return np.zeros(self.size)
 
@@ -143,12 +147,12 @@ class LoihiKernel(NeuronKernel):
         if variable == "v":
             c.v = np.clip(np.rint((arr - conv.v_origin) / conv.mv_per_unit),
                           -UV_LIMIT + 1, UV_LIMIT - 1)
-        elif variable == "isyn_exc":
+        elif variable == self.current:
             c.u = np.clip(np.rint(arr * conv.units_per_na), -UV_LIMIT, UV_LIMIT)
         elif np.any(arr != 0):
             raise StateError(
-                f"Population '{self.population.label}': isyn_inh cannot be set on Loihi; a "
-                f"compartment has one synaptic current u, read and set as isyn_exc"
+                f"Population '{self.population.label}': {variable} cannot be set on Loihi; a "
+                f"compartment has one synaptic current u, read and set as {self.current}"
             )
 
     def reset(self) -> None:
@@ -167,7 +171,8 @@ class LoihiNumerics(Numerics):
                  num_weight_bits: int = WEIGHT_BITS,
                  populations: dict[str, LifConversion] | None = None,
                  weights: dict[str, LoihiWeights] | None = None,
-                 learning_epoch: int = 1, learning_seed: int | None = None) -> None:
+                 learning_epoch: int = 1, learning_seed: int | None = None,
+                 currents: dict[str, str] | None = None) -> None:
         self.vth_mant, self.num_weight_bits = vth_mant, num_weight_bits
         self.populations: dict[str, LifConversion] = dict(populations or {})
         self.projections: dict[str, WeightConversion] = {}
@@ -176,13 +181,16 @@ class LoihiNumerics(Numerics):
         # and a seed for stochastic weight rounding (None: round to nearest)
         self.learning_epoch, self.learning_seed = learning_epoch, learning_seed
         self.learning: dict[str, LearningRule] = {}  # per plastic projection
+        # per population, the variable its one current is read as (default isyn_exc)
+        self.currents: dict[str, str] = dict(currents or {})
 
     def kernel(self, population: Population, dt: float) -> NeuronKernel:
         conv = self.populations.get(population.label)
         if conv is None:
             conv = convert_population(population, dt, vth_mant=self.vth_mant)
             self.populations[population.label] = conv
-        return LoihiKernel(population, dt, conv)
+        return LoihiKernel(population, dt, conv,
+                           self.currents.get(population.label, "isyn_exc"))
 
     def weights(self, projection: Projection, post: Population) -> WeightCodec:
         codec = self._codecs.get(projection.label)

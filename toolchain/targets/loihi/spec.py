@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from toolchain.compiler.artifact import Violation
+from toolchain.compiler.pipeline import violation
 from toolchain.compiler.spec import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
 from toolchain.ir import Population
 from toolchain.targets.loihi.convert import convert_population, decay_constant
-from toolchain.targets.loihi.fixed import DU_OFFSET, DV_OFFSET, LoihiNumericsError
+from toolchain.targets.loihi.fixed import (
+    DU_OFFSET,
+    DV_OFFSET,
+    REFRACTORY_MAX,
+    LoihiNumericsError,
+)
+from toolchain.targets.options import option_hint
 
 # --- chip and core structure [src: SANA-FE arch/loihi.yaml; nengo-loihi block.py]
 TILES_X = 8
@@ -92,6 +100,20 @@ def board(name: str) -> LoihiBoard:
         raise ValueError(f"unknown Loihi board '{name}'; known: {', '.join(BOARDS)}") from None
 
 
+LIMITS = {
+    "input_axons": f"distinct input sources per core ({MAX_IN_AXONS}; a plastic one takes "
+                   f"{LEARNING_AXON_SLOTS})",
+    "output_axons": f"destination cores of the neurons of one core ({MAX_OUT_AXONS})",
+    "synapse_bits": f"synapse memory per core ({MAX_SYNAPSE_BITS} bits)",
+    "synapse_configs": f"synapse formats (incoming projections) per core "
+                       f"({MAX_SYNAPSE_CONFIGS})",
+    "learning_configs": f"distinct STDP rules per core ({MAX_STDP_PRE_CONFIGS})",
+    "cores": "cores of the board (128 per chip)",
+    "delay_steps": f"synaptic delay ({MAX_DELAY_STEPS} steps)",
+    "refractory_steps": f"refractory period ({REFRACTORY_MAX} steps)",
+}
+
+
 @dataclass(frozen=True)
 class LoihiSpec:
     """What the compiler, the timing model and the report read about a Loihi system."""
@@ -151,6 +173,28 @@ class LoihiSpec:
     def check_population(self, population: Population, dt: float) -> list[str]:
         return check_population(population, dt)
 
+    def population_limits(self, population: Population, dt: float) -> list[Violation]:
+        """Loihi 1's refractory register holds at most 63 steps."""
+        steps = np.rint(population.parameters["tau_refrac"] / dt).astype(np.int64)
+        if steps.max() <= REFRACTORY_MAX:
+            return []
+        i = int(np.argmax(steps))
+        tau = float(population.parameters["tau_refrac"][i])
+        fix = "shorten tau_refrac or use a larger dt"
+        return [violation(
+            "population", population.label, "refractory_steps", int(steps[i]), REFRACTORY_MAX,
+            fix, f"Population '{population.label}' parameter tau_refrac[{i}] = {tau:g} ms is "
+            f"{steps[i]} steps of dt = {dt:g} ms; Loihi's refractory delay is at most "
+            f"{REFRACTORY_MAX} steps; {fix}")]
+
+    def more_chips_hint(self, chips: int) -> str:
+        fits = [b.name for b in BOARDS.values() if b.n_chips >= chips]
+        if not fits:
+            return (f"no Loihi board has {chips} chips (the largest, "
+                    f"{max(BOARDS.values(), key=lambda b: b.n_chips).name}, has "
+                    f"{max(b.n_chips for b in BOARDS.values())})")
+        return f"use a board with at least {chips} chips: {option_hint('board', fits[0])}"
+
 
 def _round_up_to(bits: int, allowed: tuple[int, ...]) -> int:
     for a in allowed:
@@ -174,14 +218,15 @@ def decays_and_refractory(population: Population, dt: float
     du = per_neuron(p["tau_syn_E"], DU_OFFSET)
     dv = per_neuron(p["tau_m"], DV_OFFSET)
     refractory = np.rint(p["tau_refrac"] / dt).astype(np.int64)
-    return du, dv, refractory
+    return du, dv, np.minimum(refractory, REFRACTORY_MAX)
 
 
 def check_population(population: Population, dt: float) -> list[str]:
-    """What Loihi cannot represent in ``population``: whatever the numerics' conversion of
-    PyNN parameters to Loihi integers refuses, with its message."""
+    """What Loihi cannot represent in ``population``: whatever the conversion of PyNN
+    parameters to Loihi integers refuses, with its message (the refractory register's
+    range is a limit, checked by :meth:`LoihiSpec.population_limits`)."""
     try:
-        convert_population(population, dt)
+        convert_population(population, dt, clip_refractory=True)
     except LoihiNumericsError as e:
         return [str(e)]
     return []

@@ -7,8 +7,9 @@ effects of mapping (weights zeroed or saturated, delays rounded) come from quant
 
 Per step: each core's time is its synaptic ops, neuron updates and spikes sent, times the
 per-event latencies; the step takes the slowest core, plus the longest route used, plus
-the barrier.  Energy is each event count times its energy.  Activity is an assumption: a
-firing rate for every population (``Build.rate_hz``), the sources' own rates for inputs.
+the barrier.  Energy is each event count times its energy.  Activity is the compiler's
+(:mod:`toolchain.compiler.describe`): planned population rates or a run's, sources as
+they are defined.
 """
 
 from __future__ import annotations
@@ -16,67 +17,67 @@ from __future__ import annotations
 import numpy as np
 
 from toolchain.compiler.artifact import Cores, Placement, StepEstimate
+from toolchain.compiler.describe import Activity, per_core
 from toolchain.compiler.pipeline import Build, Rows
-from toolchain.compiler.place import hop_totals, source_cores
-from toolchain.ir import ArraySource, Network, PoissonSource
-
-
-def spike_probability(net: Network, label: str, rate_hz: float) -> np.ndarray:
-    """Per neuron of ``label``, the expected spikes per step (rate x dt)."""
-    node = net.node(label)
-    if isinstance(node, PoissonSource):
-        rate = node.rate
-    elif isinstance(node, ArraySource):
-        span = float(node.times.max()) if node.times.size else 0.0
-        rate = np.diff(node.offsets) / (span / 1e3) if span > 0 else np.zeros(node.size)
-    else:
-        rate = np.full(node.size, rate_hz)
-    return np.asarray(rate, dtype=np.float64) * net.dt / 1e3
+from toolchain.compiler.place import HopTotals, hop_totals, source_cores
+from toolchain.compiler.spec import EventCosts
+from toolchain.ir import Network
 
 
 def estimate_step(build: Build) -> Build:
     """Pass: fills ``estimate`` from the partition, placement and per-event costs."""
-    net, costs = build.network, build.spec.costs
-    cores: Cores = build.need("cores", "estimate_step")
-    placement: Placement = build.need("placement", "estimate_step")
-    rows: tuple[Rows | None, ...] = build.need("rows", "estimate_step")
+    estimate = step_cost(build.network, build.spec.costs, build.need("cores", "estimate_step"),
+                         build.need("placement", "estimate_step"),
+                         build.need("rows", "estimate_step"), build.activity,
+                         build.extras.get("core_hops"))
+    return build.replace(estimate=estimate)
+
+
+def step_cost(net: Network, costs: EventCosts, cores: Cores, placement: Placement,
+              rows: tuple[Rows | None, ...], activity: Activity,
+              placed: HopTotals | None = None) -> StepEstimate:
+    """The cost of one step when every neuron fires as ``activity`` says."""
     populations = {p.label for p in net.populations}
     n = len(cores)
-    # Spikes from populations: every population fires at rate_hz, so their rows need no
-    # second pass: synaptic ops are p x synapses, messages p x output axons, and the hop
-    # sums come from the placer.  Host-injected sources have rates of their own.
-    p_pop = build.rate_hz * net.dt / 1e3
-    own = np.asarray(cores.synapses, dtype=np.float64)
     synops = np.zeros(n)
-    sent = p_pop * np.asarray(cores.output_axons, dtype=np.float64)
-    placed = build.extras.get("core_hops")
-    if placed is None:
-        placed = hop_totals(rows, source_cores(net, cores), [(placement.x, placement.y)],
-                            costs.hop_x.ns, costs.hop_y.ns)[0]
-    hop_x, hop_y = p_pop * placed.hops_x, p_pop * placed.hops_y
-    longest_ns = placed.longest_ns
-    for proj, r in zip(net.projections, rows, strict=True):
-        if r is None or r.core.size == 0 or proj.pre not in populations:
+    out_axons = {p.label: np.zeros(p.size) for p in net.populations}
+    hop_x = hop_y = 0.0
+    longest_ns = 0.0
+    src_core = source_cores(net, cores)
+    uniform = [activity.uniform(p.label) for p in net.populations]
+    if placed is None or any(u is None for u in uniform) or len(set(uniform)) > 1:
+        placed = None  # per-row hops below
+    else:
+        p0 = float(uniform[0] or 0.0) * net.dt / 1e3  # type: ignore[arg-type]
+        hop_x, hop_y = p0 * placed.hops_x, p0 * placed.hops_y
+        longest_ns = placed.longest_ns
+    for proj, r, src_of in zip(net.projections, rows, src_core, strict=True):
+        if r is None or r.core.size == 0:
             continue
-        own -= np.bincount(r.core, weights=r.length, minlength=n)
-    synops += p_pop * own
-    for proj, r in zip(net.projections, rows, strict=True):  # host sources, from tile (0, 0)
-        if r is None or r.core.size == 0 or proj.pre in populations:
-            continue
-        p = spike_probability(net, proj.pre, build.rate_hz)[r.pre]
+        p = activity.per_step(proj.pre, net.dt)[r.pre]
         synops += np.bincount(r.core, weights=p * r.length, minlength=n)
-        hx, hy = placement.x[r.core], placement.y[r.core]
+        if proj.pre in populations:
+            out_axons[proj.pre] += np.bincount(r.pre, minlength=out_axons[proj.pre].size)
+            if placed is not None:
+                continue
+            src = src_of[r.pre]
+            hx = np.abs(placement.x[src] - placement.x[r.core])
+            hy = np.abs(placement.y[src] - placement.y[r.core])
+        else:  # host-injected sources enter at tile (0, 0)
+            hx, hy = placement.x[r.core], placement.y[r.core]
         hop_x += float(np.multiply(p, hx).sum())  # not p @ hx: int matmul is a slow path
         hop_y += float(np.multiply(p, hy).sum())
         longest_ns = max(longest_ns, float((hx * costs.hop_x.ns + hy * costs.hop_y.ns).max()))
+    sent = per_core({k: v * activity.per_step(k, net.dt) for k, v in out_axons.items()},
+                    net, cores)
     neurons = cores.neurons.astype(np.float64)
-    per_core = (synops * costs.synaptic_op.ns + neurons * costs.neuron_update.ns
-                + sent * costs.spike_out.ns)
-    slowest = int(np.argmax(per_core)) if n else -1
+    per_core_ns = (synops * costs.synaptic_op.ns + neurons * costs.neuron_update.ns
+                   + sent * costs.spike_out.ns)
+    slowest = int(np.argmax(per_core_ns)) if n else -1
     chips = int(np.unique(placement.chip).size) if n else 1
-    estimate = StepEstimate(
-        rate_hz=build.rate_hz,
-        compute_ns=float(per_core.max()) if n else 0.0,
+    return StepEstimate(
+        rate_hz=activity.planned_rate_hz,
+        compute_ns=float(per_core_ns.max()) if n else 0.0,
         noc_ns=longest_ns,
         barrier_ns=costs.barrier(chips) * 1e3,
         synaptic_ops=float(synops.sum()),
@@ -89,5 +90,8 @@ def estimate_step(build: Build) -> Build:
         energy_spikes_pj=float(sent.sum()) * costs.spike_out.pj,
         energy_noc_pj=hop_x * costs.hop_x.pj + hop_y * costs.hop_y.pj,
         slowest_core=slowest,
+        basis=activity.basis,
     )
-    return build.replace(estimate=estimate)
+
+
+__all__ = ["estimate_step", "hop_totals", "step_cost"]

@@ -1,11 +1,12 @@
 """The SpiNNaker2 mapping described in the shared ``CompiledNetwork``, so that the shared
 report, figure, CLI and save/load work on it unchanged.
 
-Cores are the neuron PEs (one population slice each); spike-source PEs send from "the
-host" side of the routes table (``src = -1``) and delay-extension PEs are folded into the
-route of the spikes they delay.  What only SpiNNaker2 has (PE kinds, router tables before
-and after minimisation, SRAM/DRAM use) is in :meth:`SpiNNaker2Compiled.resources` and in
-:func:`spinnaker2_report`, appended to the shared report by the target.
+Cores are the neuron PEs (one population slice each); spike-source and delay-extension PEs
+hold no neurons and count as the artifact's ``support_cores``; spikes from source PEs
+start from "the host" side of the routes table (``src = -1``) and delay-extension PEs are
+folded into the route of the spikes they delay.  What only SpiNNaker2 has (PE kinds,
+router tables before and after minimisation, SRAM/DRAM use, the tick budget) is the
+report section of :func:`report_section`.
 """
 
 from __future__ import annotations
@@ -15,40 +16,58 @@ from collections import defaultdict
 import numpy as np
 
 from toolchain.compiler.artifact import (
-    CompiledNetwork,
+    Core,
     Cores,
     Placement,
-    ProjectionNumerics,
+    ReportSection,
+    Route,
     Routes,
     StepEstimate,
 )
-from toolchain.ir import Network, PoissonSource
-from toolchain.targets.spinnaker2.mapper import Mapping, SynapseTable
+from toolchain.compiler.describe import (
+    Activity,
+    WeightFormat,
+    events_into,
+    per_core,
+    projection_numerics,
+    spikes_per_step,
+)
+from toolchain.compiler.pipeline import Build
+from toolchain.ir import Network
+from toolchain.targets.spinnaker2.mapper import Mapping
 from toolchain.targets.spinnaker2.routing import Routing
 
 
-def build_artifact(network: Network, mapping: Mapping, routing: Routing, board: str,
-                   rate_hz: float) -> CompiledNetwork:
-    cores, core_of = _cores(network, mapping, routing)
+def describe(build: Build) -> Build:
+    """Pass: the mapping (``build.detail``) as the shared artifact's parts."""
+    from toolchain.targets.spinnaker2.target import SpiNNaker2Detail
+
+    net = build.network
+    detail = build.detail
+    assert isinstance(detail, SpiNNaker2Detail)
+    mapping, routing = detail.mapping, detail.routing
+    cores, core_of = _cores(net, mapping, routing)
     routes = _routes(mapping, routing, core_of)
     neuron_slices = [mapping.slices[i] for i in sorted(core_of, key=core_of.get)]
-    board_spec = mapping.spec.board
-    xy = np.array([board_spec.chip_xy(s.chip) for s in neuron_slices], np.int64).reshape(-1, 2)
+    board = mapping.spec.board
+    xy = np.array([board.chip_xy(s.chip) for s in neuron_slices], np.int64).reshape(-1, 2)
     cost = float(np.sum(routes.messages * (routes.hops_x + routes.hops_y)))
     placement = Placement(
         chip=[s.chip for s in neuron_slices], x=xy[:, 0], y=xy[:, 1],
         slot=[s.pe for s in neuron_slices], cost=cost, in_order_cost=cost,
-        method="chips filled in population order; delay-extension PEs beside their source")
+        method="chips filled in population order; delay-extension PEs beside their source",
+        chips_x=board.width, tiles_x=1, tiles_y=1)
     numerics = tuple(_numerics(proj, table, mapping)
-                     for proj, table in zip(network.projections, mapping.synapses, strict=True))
-    return CompiledNetwork(target="spinnaker2", board=board, network=network, cores=cores,
-                           placement=placement, routes=routes, numerics=numerics,
-                           estimate=_estimate(network, mapping, routes, cores, rate_hz))
+                     for proj, table in zip(net.projections, mapping.synapses, strict=True))
+    return build.replace(
+        cores=cores, placement=placement, routes=routes, numerics=numerics,
+        estimate=step_cost(net, mapping, routing, cores, build.activity),
+        support_cores=sum(s.kind != "neurons" for s in mapping.slices),
+        sections=(*build.sections, report_section(detail.resources())))
 
 
-def _cores(network: Network, mapping: Mapping,
-           routing: Routing) -> tuple[Cores, dict[int, int]]:
-    labels = [p.label for p in network.populations]
+def _cores(net: Network, mapping: Mapping, routing: Routing) -> tuple[Cores, dict[int, int]]:
+    labels = [p.label for p in net.populations]
     fan_in: dict[int, int] = defaultdict(int)
     for dests in routing.targets.values():
         for d in dests:
@@ -64,11 +83,12 @@ def _cores(network: Network, mapping: Mapping,
         if s.kind != "neurons":
             continue
         core_of[sid] = len(rows)
-        rows.append((labels.index(s.node), s.lo, s.hi, fan_in[sid],
-                     len(routing.targets.get(sid, ())), synapses[sid], 8 * s.row_bytes,
-                     1, 1, 2, 0))
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 11
-    return Cores(*cols), core_of
+        rows.append(Core(population=labels.index(s.node), start=s.lo, stop=s.hi,
+                         input_axons=fan_in[sid],
+                         output_axons=len(routing.targets.get(sid, ())),
+                         synapses=synapses[sid], synapse_bits=8 * s.row_bytes,
+                         synapse_configs=2))
+    return Cores.from_rows(rows), core_of
 
 
 def _routes(mapping: Mapping, routing: Routing, core_of: dict[int, int]) -> Routes:
@@ -81,87 +101,82 @@ def _routes(mapping: Mapping, routing: Routing, core_of: dict[int, int]) -> Rout
             if d not in core_of:
                 continue  # a delay-extension PE: its hops are in the delayed route
             hx, hy = board.hops_xy(s.chip, mapping.slices[d].chip)
-            rows.append((core_of.get(origin, -1), core_of[d], s.size, hx, hy, int(hx + hy > 0)))
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 6
-    return Routes(*cols)
+            rows.append(Route(src=core_of.get(origin, -1), dst=core_of[d], messages=s.size,
+                              hops_x=hx, hops_y=hy, chip_crossings=int(hx + hy > 0)))
+    return Routes.from_rows(rows)
 
 
-def _numerics(proj, table: SynapseTable, mapping: Mapping) -> ProjectionNumerics:
-    w = np.abs(proj.weight.astype(np.float64))
-    got = table.words.astype(np.float64) * 2.0 ** -table.frac_bits
-    err = np.abs(got - w)
-    delay = proj.delay.astype(np.float64)
-    steps = table.delay_ticks.astype(np.int64)
-    delay_err = np.abs(steps * mapping.spec.tick_ms - delay)
-    limit = (1 << mapping.spec.weight_bits) - 1
-    return ProjectionNumerics(
-        projection=proj.label, unit=1.0, exponent=-table.frac_bits,
-        weight_bits=mapping.spec.weight_bits, max_mantissa=limit,
-        zeroed=int(np.sum((w > 0) & (table.words == 0))),
-        saturated=int(np.sum(table.words == limit)),
-        max_abs_error=float(err.max()) if err.size else 0.0,
-        delay_bits=mapping.spec.delay_bits,
-        min_delay_steps=int(steps.min()) if steps.size else 1,
-        max_delay_steps=int(steps.max()) if steps.size else 1,
-        delays_rounded=int(np.sum(delay_err > 1e-6)),
-        max_delay_error=float(delay_err.max()) if delay_err.size else 0.0,
-    )
-
-
-def _estimate(network: Network, mapping: Mapping, routes: Routes, cores: Cores,
-              rate_hz: float) -> StepEstimate:
-    """Cost of one timer tick if every population fires at ``rate_hz`` (sources at their own
-    rates).  The machine runs in real time: a tick lasts ``tick_ms`` whatever the load; the
-    compute time is the busiest PE's cycles at ``pe_clock_hz``."""
+def _numerics(proj, table, mapping: Mapping):
     spec = mapping.spec
-    p_spike = rate_hz * spec.tick_ms / 1000.0
-    p_src = {s.label: float(np.mean(s.rate)) * spec.tick_ms / 1000.0
-             for s in network.sources if isinstance(s, PoissonSource)}
-    is_core = np.array([s.kind == "neurons" for s in mapping.slices], bool)
-    events_per_core = np.zeros(len(cores))
-    for t in mapping.synapses:
-        counts = np.bincount(mapping.slice_of[t.post][t.post_index],
-                             minlength=len(mapping.slices))
-        events_per_core += counts[is_core] * p_src.get(t.pre, p_spike)
+    limit = (1 << spec.weight_bits) - 1
+    fmt = WeightFormat(unit=1.0, exponent=-table.frac_bits, weight_bits=spec.weight_bits,
+                       max_mantissa=limit)
+    sign = np.where(proj.weight < 0, -1.0, 1.0)
+    return projection_numerics(
+        proj, fmt, realised=sign * table.words.astype(np.float64) * 2.0 ** -table.frac_bits,
+        saturated=int(np.sum(table.words == limit)), step_ms=spec.tick_ms,
+        delay_bits=spec.delay_bits, stored_steps=table.delay_ticks.astype(np.int64))
+
+
+def step_cost(net: Network, mapping: Mapping, routing: Routing, cores: Cores,
+              activity: Activity) -> StepEstimate:
+    """Cost of one timer tick under ``activity``.  The machine runs in real time: a tick
+    lasts ``tick_ms`` whatever the load; the compute time is the busiest PE's cycles at
+    ``pe_clock_hz``."""
+    spec = mapping.spec
+    tick = spec.tick_ms
+    events_per_core = per_core(events_into(net, activity, tick), net, cores)
     cycles = (spec.cycles_per_tick_overhead + cores.neurons * spec.cycles_per_neuron_update
               + events_per_core * spec.cycles_per_synaptic_event)
     slowest = int(np.argmax(cycles)) if len(cores) else 0
     synops = float(events_per_core.sum())
-    spikes = network.n_neurons * p_spike
-    hops_x = float(np.sum(routes.messages * routes.hops_x)) * p_spike
-    hops_y = float(np.sum(routes.messages * routes.hops_y)) * p_spike
-    noc = 2 * spec.noc_latency_ns + float(
-        (routes.hops_x + routes.hops_y).max() if len(routes) else 0) * spec.hop_latency_ns
+    spikes = spikes_per_step(net, activity, tick)
+    board = spec.board
+    neuron_pe = {sid for sid, s in enumerate(mapping.slices) if s.kind == "neurons"}
+    hops_x = hops_y = 0.0
+    longest = 0
+    for src, dests in routing.targets.items():
+        s = mapping.slices[src]
+        packets = float(activity.per_step(s.node, tick)[s.lo:s.hi].sum())
+        for d in dests:
+            if d in neuron_pe:
+                hx, hy = board.hops_xy(s.chip, mapping.slices[d].chip)
+                hops_x += packets * hx
+                hops_y += packets * hy
+                longest = max(longest, hx + hy)
+    noc = 2 * spec.noc_latency_ns + longest * spec.hop_latency_ns
     return StepEstimate(
-        rate_hz=rate_hz, compute_ns=float(cycles[slowest]) / spec.pe_clock_hz * 1e9
-        if len(cores) else 0.0, noc_ns=noc, barrier_ns=0.0,
-        synaptic_ops=synops, neuron_updates=float(network.n_neurons), spikes_out=spikes,
+        rate_hz=activity.planned_rate_hz,
+        compute_ns=float(cycles[slowest]) / spec.pe_clock_hz * 1e9 if len(cores) else 0.0,
+        noc_ns=noc, barrier_ns=0.0,
+        synaptic_ops=synops, neuron_updates=float(net.n_neurons), spikes_out=spikes,
         hop_messages_x=hops_x, hop_messages_y=hops_y,
         energy_synops_pj=synops * spec.energy_per_synaptic_event_j * 1e12,
-        energy_updates_pj=network.n_neurons * spec.energy_per_neuron_update_j * 1e12,
+        energy_updates_pj=net.n_neurons * spec.energy_per_neuron_update_j * 1e12,
         energy_spikes_pj=0.0,
         energy_noc_pj=(hops_x + hops_y) * spec.energy_per_hop_j * 1e12,
-        slowest_core=slowest,
+        slowest_core=slowest, basis=activity.basis, step_ms=tick,
     )
 
 
-def spinnaker2_report(resources: dict[str, float]) -> str:
+def report_section(resources: dict[str, float | int | str]) -> ReportSection:
     """The SpiNNaker2-only part of the compile report."""
     r = resources
-    worst = r["tick_cycles_worst_estimate"]
+    worst = float(r["tick_cycles_worst_estimate"])
+    tick = float(r["tick_cycles"])
     overrun = (", OVERRUN: packets will be late; lower neurons_per_pe, raise pe_clock_hz or "
-               "use tick_ms=1" if worst > r["tick_cycles"] else "")
-    return (
-        "\nSpiNNaker2 resources (physical)\n"
+               "use tick_ms=1" if worst > tick else "")
+    lines = (
         f"  PEs: {r['pes']} = {r['pes_neurons']} neuron + {r['pes_sources']} spike-source + "
-        f"{r['pes_delay_extension']} delay-extension, on {r['chips']} chip(s)\n"
+        f"{r['pes_delay_extension']} delay-extension, on {r['chips']} chip(s)",
         f"  router entries: busiest chip {r['router_entries_max']}, all chips "
         f"{r['router_entries_total']} (before key/mask merging "
-        f"{r['router_entries_before_minimisation']})\n"
-        f"  synapse rows: {r['row_bytes_total']} bytes in {r['synapse_storage']}\n"
-        f"  timer tick: {r['tick_cycles']:.0f} cycles; busiest PE's estimated worst tick "
-        f"{worst:.0f} cycles ({worst / r['tick_cycles']:.0%}{overrun})\n"
-        "Quantisation (semantic)\n"
-        f"  delays: mean |error| {r['delay_quantisation_error_ms_mean']:.3g} ms; weights: "
-        f"max relative error {r['weight_quantisation_error_rel_max']:.3g}\n"
+        f"{r['router_entries_before_minimisation']})",
+        f"  synapse rows: {r['row_bytes_total']} bytes in {r['synapse_storage']}",
+        f"  timer tick: {tick:.0f} cycles; busiest PE's estimated worst tick "
+        f"{worst:.0f} cycles ({worst / tick:.0%}{overrun})",
+        f"  quantisation (semantic): delays mean |error| "
+        f"{float(r['delay_quantisation_error_ms_mean']):.3g} ms; weights max relative error "
+        f"{float(r['weight_quantisation_error_rel_max']):.3g}",
     )
+    return ReportSection("SpiNNaker2 resources (physical)", lines, resources)

@@ -16,14 +16,16 @@ from typing import Literal
 import numpy as np
 
 from toolchain.compiler.pipeline import MappingError as CompilerMappingError
+from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import Network, PoissonSource, Population, Projection, Receptor
+from toolchain.targets.options import option_hint
 from toolchain.targets.spinnaker2.numerics import (
     SUPPORTED_CELLS,
     WordLayout,
     quantise_weights,
     weight_frac_bits,
 )
-from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+from toolchain.targets.spinnaker2.spec import Board, SpiNNaker2Spec
 from toolchain.targets.spinnaker2.timing import worst_tick_cycles
 
 SliceKind = Literal["neurons", "source", "delay"]
@@ -97,17 +99,25 @@ class Mapping:
     frac_bits: dict[tuple[str, Receptor], int]  # (post population, receptor) -> weight scale
     layout: WordLayout
     stats: dict[str, float] = field(default_factory=dict)
+    network_label: str = ""
 
     def slices_of(self, node: str) -> list[int]:
         return [i for i, s in enumerate(self.slices) if s.node == node and s.kind != "delay"]
 
 
-def map_network(network: Network, spec: SpiNNaker2Spec) -> Mapping:
-    """Quantise, partition and place ``network``; raise ``MappingError`` if it cannot fit."""
+def map_network(network: Network, spec: SpiNNaker2Spec,
+                violations: Violations | None = None) -> Mapping:
+    """Quantise, partition and place ``network``; a broken limit goes to ``violations``
+    (which raises it when strict: the default), a missing feature raises ``MappingError``.
+    After a recorded violation the mapping carries on as if the limit were not there (a
+    delay clipped to the longest, a neuron alone on its PE, a board extended with chips)."""
+    if violations is None:
+        violations = Violations(strict=True, error=MappingError)
     _check_cells(network)
     layout = WordLayout.for_pe(spec.neurons_per_pe, spec.ring_buffer_ticks, spec.weight_bits)
     frac_bits = _weight_scales(network, spec)
-    synapses = [_quantise(network, proj, spec, frac_bits) for proj in network.projections]
+    synapses = [_quantise(network, proj, spec, frac_bits, violations)
+                for proj in network.projections]
     slices: list[Slice] = []
     slice_of: dict[str, np.ndarray] = {}
     for node in network.sources:
@@ -117,7 +127,7 @@ def map_network(network: Network, spec: SpiNNaker2Spec) -> Mapping:
     worst = 0.0  # estimated cycles of the busiest PE's worst tick
     for pop in network.populations:
         capacity, prefix, n_rows, worst_tick = _neurons_that_fit(
-            pop, [t for t in synapses if t.post == pop.label], spec, p_spike)
+            pop, [t for t in synapses if t.post == pop.label], spec, p_spike, violations)
         first = len(slices)
         slice_of[pop.label] = _cut(slices, "neurons", pop.label, capacity)
         for s in slices[first:]:
@@ -126,16 +136,17 @@ def map_network(network: Network, spec: SpiNNaker2Spec) -> Mapping:
         size = np.array([s.size for s in slices[first:]])
         worst = max(worst, float(worst_tick(lo, size).max()) if lo.size else 0.0)
     delay_slice_of = _add_delay_slices(slices, slice_of, synapses)
-    _place(slices, spec, network)
+    spec = _place(slices, spec, network, violations)
     if spec.synapse_storage == "dram":
-        _check_dram(slices, spec)
+        _check_dram(slices, spec, network, violations)
     stats = {
         "delay_quantisation_error_ms_mean": _delay_error(network, synapses, spec),
         "weight_quantisation_error_rel_max": _weight_error(network, synapses),
         "tick_cycles": spec.cycles_per_tick,
         "tick_cycles_worst_estimate": worst,
     }
-    return Mapping(spec, slices, slice_of, delay_slice_of, synapses, frac_bits, layout, stats)
+    return Mapping(spec, slices, slice_of, delay_slice_of, synapses, frac_bits, layout, stats,
+                   network.label)
 
 
 # --------------------------------------------------------------------------- checks, quantise
@@ -172,7 +183,8 @@ def _weight_scales(network: Network, spec: SpiNNaker2Spec) -> dict[tuple[str, Re
 
 
 def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
-              frac_bits: dict[tuple[str, Receptor], int]) -> SynapseTable:
+              frac_bits: dict[tuple[str, Receptor], int],
+              violations: Violations) -> SynapseTable:
     what = f"Projection '{proj.label}'"
     _check_sign(network, proj, what)
     fb = frac_bits[(proj.post, proj.receptor)]
@@ -181,16 +193,20 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
     words = words.astype(np.uint16 if spec.weight_bits <= 16 else np.uint32)
     ticks = np.maximum(np.rint(proj.delay / np.float32(spec.tick_ms)), 1).astype(np.int32)
     longest = int(ticks.max()) if ticks.size else 0
-    if longest > spec.max_extended_delay_ticks:
+    limit = spec.max_extended_delay_ticks
+    if longest > limit:
         i = int(np.argmax(ticks))
-        raise MappingError(
+        stages = -(-longest // spec.max_delay_ticks) - 1
+        fix = (f"shorten the delay, or raise ring_buffer_ticks (up to 64: "
+               f"{option_hint('ring_buffer_ticks', 64)}) or max_delay_stages "
+               f"({option_hint('max_delay_stages', stages)})")
+        violations.add(violation(
+            "projection", proj.label, "delay_ticks", longest, limit, fix,
             f"{what} delay[{i}] = {proj.delay[i]:g} ms is {longest} ticks of {spec.tick_ms:g} ms, "
-            f"{longest - spec.max_extended_delay_ticks} over the limit: spinnaker2 reaches "
-            f"at most {spec.max_extended_delay_ticks} ticks "
+            f"{longest - limit} over the limit: spinnaker2 reaches at most {limit} ticks "
             f"({spec.max_delay_ticks} in the ring buffer + {spec.max_delay_stages} delay-extension "
-            f"stages of {spec.max_delay_ticks}); shorten the delay, or raise ring_buffer_ticks "
-            f"(up to 64) or max_delay_stages"
-        )
+            f"stages of {spec.max_delay_ticks}); {fix}"))
+        ticks = np.minimum(ticks, limit)
     m = spec.max_delay_ticks
     stage = np.maximum(0, -(-(ticks - m) // m)).astype(np.int16)  # ceil((d - m) / m)
     residual = (ticks - stage * m).astype(np.int16)
@@ -255,8 +271,8 @@ def _spike_probability(network: Network, spec: SpiNNaker2Spec) -> dict[str, floa
 
 
 def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNNaker2Spec,
-                      p_spike: dict[str, float]) -> tuple[np.ndarray, np.ndarray, int,
-                                                          Callable[..., np.ndarray]]:
+                      p_spike: dict[str, float], violations: Violations
+                      ) -> tuple[np.ndarray, np.ndarray, int, Callable[..., np.ndarray]]:
     """For each neuron i, how many neurons from i on fit one PE (at most neurons_per_pe):
     in its SRAM and, with ``fit_tick``, in its timer tick (estimated worst tick).
 
@@ -307,26 +323,29 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
     if np.any(one > budget):
         i = int(np.flatnonzero(one > budget)[0])
         syn = int(syn_prefix[i + 1] - syn_prefix[i])
-        fix = ("keep synapse rows in DRAM (synapse_storage='dram'), reduce its fan-in or "
-               "code_and_stack_bytes" if in_sram else "reduce code_and_stack_bytes")
-        raise MappingError(
+        fix = (f"keep synapse rows in DRAM ({option_hint('synapse_storage', 'dram')}), reduce "
+               "its fan-in or code_and_stack_bytes" if in_sram else
+               f"reduce code_and_stack_bytes ({option_hint('code_and_stack_bytes', 16384)})")
+        violations.add(violation(
+            "population", pop.label, "pe_sram_bytes", int(one[i]), budget, fix,
             f"Population '{pop.label}' neuron {i} has {syn} incoming synapses needing "
             f"{int(one[i])} bytes on its PE, {int(one[i]) - budget} more than the {budget} "
             "bytes of data SRAM "
             f"({spec.sram_per_pe} SRAM - {spec.code_and_stack_bytes} code_and_stack_bytes); "
-            + fix
-        )
+            + fix))
     late = ~tick_fits(lo, np.ones(n, np.int64))
     if np.any(late):
         i = int(np.flatnonzero(late)[0])
         worst = float(_worst_tick(lo[i:i + 1], np.ones(1, np.int64))[0])
-        raise MappingError(
+        fix = (f"raise pe_clock_hz ({option_hint('pe_clock_hz', 2 * spec.pe_clock_hz)}), "
+               f"use {option_hint('tick_ms', 1.0)}, reduce its fan-in, or "
+               f"{option_hint('fit_tick', False)} to run anyway with late packets dropped "
+               "and counted")
+        violations.add(violation(
+            "population", pop.label, "tick_cycles", worst, spec.cycles_per_tick, fix,
             f"Population '{pop.label}' neuron {i}: even alone on a PE its estimated worst tick "
             f"takes {worst:.0f} cycles, more than the {spec.cycles_per_tick:.0f} cycles of a "
-            f"{spec.tick_ms:g} ms tick at pe_clock_hz = {spec.pe_clock_hz:g}; raise "
-            "pe_clock_hz, use tick_ms=1, reduce its fan-in, or set fit_tick=False to run "
-            "anyway with late packets dropped and counted"
-        )
+            f"{spec.tick_ms:g} ms tick at pe_clock_hz = {spec.pe_clock_hz:g}; {fix}"))
     # binary search, for every start neuron at once, for the largest k that fits
     good = np.ones(n, np.int64)
     bad = cap + 1
@@ -383,40 +402,63 @@ def _add_delay_slices(slices: list[Slice], slice_of: dict[str, np.ndarray],
 # --------------------------------------------------------------------------- place
 
 
-def _place(slices: list[Slice], spec: SpiNNaker2Spec, network: Network) -> None:
-    """Fill chips in order, a delay-extension slice on the PE after its source's slices."""
+def _place(slices: list[Slice], spec: SpiNNaker2Spec, network: Network,
+           violations: Violations) -> SpiNNaker2Spec:
+    """Fill chips in order, a delay-extension slice on the PE after its source's slices.
+    Returns the spec placed on: a board extended by rows of chips when the slices do not
+    fit (a recorded violation)."""
     available = spec.n_pes
     if len(slices) > available:
         kinds = {k: sum(s.kind == k for s in slices) for k in ("neurons", "source", "delay")}
         chips_needed = math.ceil(len(slices) / spec.usable_pes_per_chip)
-        raise MappingError(
+        fix = (f"use a board of at least {chips_needed} chips ({board_hint(chips_needed)}), "
+               "or raise neurons_per_pe "
+               f"({option_hint('neurons_per_pe', 2 * spec.neurons_per_pe)})"
+               + (" (slices are also cut to meet the timer tick: a higher pe_clock_hz or "
+                  "tick_ms=1 allows larger ones)" if spec.fit_tick else ""))
+        violations.add(violation(
+            "network", network.label, "pes", len(slices), available, fix,
             f"network '{network.label}' needs {len(slices)} PEs ({kinds['neurons']} neuron "
             f"slices, {kinds['source']} spike-source slices, {kinds['delay']} delay-extension "
             f"slices) but board '{spec.board.name}' has {available} ({spec.board.n_chips} chips x "
-            f"{spec.usable_pes_per_chip} usable PEs); use a board of at least {chips_needed} "
-            "chips, or raise neurons_per_pe"
-            + (" (slices are also cut to meet the timer tick: a higher pe_clock_hz or "
-               "tick_ms=1 allows larger ones)" if spec.fit_tick else "")
-        )
+            f"{spec.usable_pes_per_chip} usable PEs); {fix}"))
+        b = spec.board
+        spec = spec.replace(board=Board(f"{b.name}+virtual", b.width,
+                                        -(-chips_needed // b.width), b.torus))
     order = sorted(range(len(slices)), key=lambda i: _place_order(slices, i))
     first_pe = spec.reserved_pes_per_chip
     for n, i in enumerate(order):
         chip, pe = divmod(n, spec.usable_pes_per_chip)
         slices[i].chip, slices[i].pe = chip, first_pe + pe
+    return spec
 
 
-def _check_dram(slices: list[Slice], spec: SpiNNaker2Spec) -> None:
+def board_hint(chips: int) -> str:
+    """The option that gives a board of at least ``chips`` chips."""
+    from toolchain.targets.spinnaker2.spec import BOARDS
+
+    for name, make in BOARDS.items():
+        if make().n_chips >= chips:
+            return option_hint("board", name)
+    side = math.ceil(math.sqrt(chips))
+    return option_hint("board", f"{side}x{side}")
+
+
+def _check_dram(slices: list[Slice], spec: SpiNNaker2Spec, network: Network,
+                violations: Violations) -> None:
     used: dict[int, int] = {}
     for s in slices:
         used[s.chip] = used.get(s.chip, 0) + s.row_bytes
     for chip, total in sorted(used.items()):
         if total > spec.dram_bytes_per_chip:
             x, y = spec.board.chip_xy(chip)
-            raise MappingError(
+            fix = (f"use a larger board ({board_hint(spec.board.n_chips + 1)}) or lower "
+                   f"neurons_per_pe ({option_hint('neurons_per_pe', spec.neurons_per_pe // 2)})")
+            violations.add(violation(
+                "network", network.label, "dram_bytes", total, spec.dram_bytes_per_chip, fix,
                 f"chip ({x}, {y}) needs {total} bytes of synapse rows in DRAM, "
                 f"{total - spec.dram_bytes_per_chip} more than its dram_bytes_per_chip = "
-                f"{spec.dram_bytes_per_chip}; use a larger board or lower neurons_per_pe"
-            )
+                f"{spec.dram_bytes_per_chip}; {fix}"))
 
 
 def _place_order(slices: list[Slice], i: int) -> tuple[int, int]:

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.targets.spinnaker2.mapper import Mapping, MappingError, Slice
+from toolchain.compiler.pipeline import Violations, violation
+from toolchain.targets.options import option_hint
+from toolchain.targets.spinnaker2.mapper import Mapping, MappingError, Slice, board_hint
 from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
 
 # link numbers as on SpiNNaker: 0 E, 1 NE, 2 N, 3 W, 4 SW, 5 S [src: SpiNNaker datasheet]
@@ -62,7 +64,7 @@ class Routing:
         return sum(len(t) for t in self.tables.values())
 
 
-def allocate_keys(mapping: Mapping) -> None:
+def allocate_keys(mapping: Mapping, violations: Violations) -> None:
     """Give every slice an aligned key block, population by population (so neighbouring slices
     with the same route differ in few key bits and merge)."""
     index_bits = max(1, math.ceil(math.log2(mapping.spec.neurons_per_pe)))
@@ -77,14 +79,16 @@ def allocate_keys(mapping: Mapping) -> None:
         s.key = next_key
         next_key += block
     if next_key > 1 << KEY_SPACE_BITS:
-        raise RoutingError(
+        largest = max(s.size for s in mapping.slices)
+        fix = (f"lower neurons_per_pe to the largest slice it needs "
+               f"({option_hint('neurons_per_pe', largest)}), or lower max_delay_stages")
+        violations.add(violation(
+            "network", mapping.network_label, "keys", next_key, 1 << KEY_SPACE_BITS, fix,
             f"{len(mapping.slices)} slices need {next_key} multicast keys, "
             f"{next_key - (1 << KEY_SPACE_BITS)} more than the 2^{KEY_SPACE_BITS} of a 32-bit "
             f"key (each slice takes an aligned block of 2^{index_bits} keys for "
             f"neurons_per_pe = {mapping.spec.neurons_per_pe}, a delay-extension slice "
-            f"2^{index_bits + stage_bits}); lower neurons_per_pe to the largest slice it "
-            "needs, or lower max_delay_stages"
-        )
+            f"2^{index_bits + stage_bits}); {fix}"))
 
 
 def slice_targets(mapping: Mapping) -> dict[int, set[int]]:
@@ -121,10 +125,12 @@ def slice_targets(mapping: Mapping) -> dict[int, set[int]]:
     return out
 
 
-def route(mapping: Mapping) -> Routing:
-    """Keys, routes and minimised tables; raises ``RoutingError`` when a table overflows."""
+def route(mapping: Mapping, violations: Violations | None = None) -> Routing:
+    """Keys, routes and minimised tables; a table that overflows (or keys that run out) is
+    a violation, raised by default."""
+    found = Violations(violations.strict if violations is not None else True, RoutingError)
     spec = mapping.spec
-    allocate_keys(mapping)
+    allocate_keys(mapping, found)
     targets = slice_targets(mapping)
     raw: dict[int, list[Entry]] = defaultdict(list)
     hops: dict[int, dict[int, int]] = {}
@@ -141,7 +147,10 @@ def route(mapping: Mapping) -> Routing:
     tables = {chip: minimise(entries) for chip, entries in raw.items()}
     result = Routing(tables, {c: len(e) for c, e in raw.items()}, hops,
                      {k: sorted(v) for k, v in targets.items()})
-    check_tables(result, spec)
+    check_tables(result, spec, mapping.network_label, found)
+    for broken in found.found:
+        if violations is not None:
+            violations.add(broken)
     return result
 
 
@@ -213,17 +222,21 @@ def minimise(entries: list[Entry]) -> list[Entry]:
     return [Entry(k, m, r) for (r, m), keys in groups.items() for k in sorted(keys)]
 
 
-def check_tables(routing: Routing, spec: SpiNNaker2Spec) -> None:
+def check_tables(routing: Routing, spec: SpiNNaker2Spec, label: str,
+                 violations: Violations) -> None:
     for chip, entries in sorted(routing.tables.items()):
         if len(entries) > spec.router_entries:
             x, y = spec.board.chip_xy(chip)
             over = len(entries) - spec.router_entries
-            raise RoutingError(
+            fix = (f"spread the network over more chips (a larger board: "
+                   f"{board_hint(spec.board.n_chips + 1)}) or raise neurons_per_pe so fewer "
+                   "slices send through it "
+                   f"({option_hint('neurons_per_pe', 2 * spec.neurons_per_pe)})")
+            violations.add(violation(
+                "network", label, "router_entries", len(entries), spec.router_entries, fix,
                 f"chip ({x}, {y}) needs {len(entries)} router entries after minimisation "
                 f"({routing.entries_before[chip]} before), {over} more than its "
-                f"{spec.router_entries}; spread the network over more chips (a larger board) "
-                "or raise neurons_per_pe so fewer slices send through it"
-            )
+                f"{spec.router_entries}; {fix}"))
 
 
 def lookup(entries: list[Entry], key: int) -> int | None:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from toolchain.compiler.spec import Mesh
+from toolchain.compiler.spec import CoreLimits, Mesh
 
 Numerics = Literal["s16.15", "float32"]
 SynapseStorage = Literal["sram", "dram"]
@@ -241,6 +241,12 @@ class SpiNNaker2Spec:
     @property
     def cycles_per_tick(self) -> float:
         return self.pe_clock_hz * self.tick_ms * 1e-3
+
+    @property
+    def limits(self) -> CoreLimits:
+        """One PE in the compiler's terms: its neurons, and its data SRAM as the bits its
+        synapse rows may take (the rows share it with neuron state and ring buffers)."""
+        return CoreLimits(neurons=self.neurons_per_pe, synapse_bits=8 * self.data_bytes_per_pe)
 
     @property
     def mesh(self) -> Mesh:

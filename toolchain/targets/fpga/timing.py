@@ -1,6 +1,7 @@
-"""Energy estimate of the FPGA core: the cycles a timestep takes (``CoreSpec.cycles_per_step``,
+"""Time and energy of the FPGA core: the cycles a timestep takes (``CoreSpec.cycles_per_step``,
 checked against the RTL cycle for cycle) at the board's clock, times a static plus dynamic
-power figure for the board's FPGA.
+power figure for the board's FPGA (:func:`step_cost` for an activity, :class:`PowerModel`
+for a run's measured cycles).
 
 These are **estimates**, not measurements of our core: the figures below come from public
 measurements of other designs on the same chips and are scaled by the clock only (not by
@@ -13,6 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from toolchain.compiler.artifact import StepEstimate
+from toolchain.compiler.describe import Activity, spikes_per_step, synaptic_events_per_step
+from toolchain.ir import Network
 from toolchain.targets.fpga.spec import CoreSpec
 
 
@@ -73,3 +79,39 @@ def power_model(spec: CoreSpec, clock_hz: float | None = None) -> PowerModel:
         (b for b in boards if spec.name.startswith(b.core)), None)
     family, clock = (board.family, board.clock_hz) if board else ("ice40", ICE40_POWER.clock_hz)
     return replace(_BY_FAMILY[family], clock_hz=float(clock_hz or clock))
+
+
+def step_cost(net: Network, spec: CoreSpec, synapses_in_rows: int,
+              activity: Activity) -> StepEstimate:
+    """Clock cycles of an average step under ``activity``, as the RTL spends them,
+    converted to time at the build's clock and to energy at its FPGA's power."""
+    dt = net.dt
+    spikes = spikes_per_step(net, activity)
+    inputs = float(sum(activity.per_step(s.label, dt).sum() for s in net.sources))
+    events = synaptic_events_per_step(net, activity)
+    plastic = any(p.plasticity is not None for p in net.projections)
+    # potentiation walks every row in a step where some neuron spiked
+    p_silent = float(np.prod([np.prod(1.0 - np.minimum(activity.per_step(p.label, dt), 1.0))
+                              for p in net.populations]))
+    p_any = 1.0 - p_silent if plastic else 0.0
+    base = spec.cycles_per_step(inputs=round(inputs), repeats=0, spikes=round(spikes),
+                                events=round(events), potentiation=False, synapses_in_rows=0)
+    walk = spec.cycles_per_step(inputs=0, repeats=0, spikes=0, events=0, potentiation=True,
+                                synapses_in_rows=synapses_in_rows) - \
+        spec.cycles_per_step(inputs=0, repeats=0, spikes=0, events=0, potentiation=False,
+                             synapses_in_rows=0)
+    cycles = base + p_any * walk
+    power = power_model(spec)
+    # the busy step's energy, split by what its cycles do: synapse memory walks (events,
+    # potentiation) are synaptic ops, each row fetch is a spike's, the rest the neuron pass
+    synop_cycles = 2 * events + p_any * walk
+    spike_cycles = 5 * (inputs + spikes)
+    return StepEstimate(
+        rate_hz=activity.planned_rate_hz, compute_ns=power.wall_ns(cycles), noc_ns=0.0,
+        barrier_ns=0.0, synaptic_ops=events, neuron_updates=float(net.n_neurons),
+        spikes_out=spikes, hop_messages_x=0.0, hop_messages_y=0.0,
+        energy_synops_pj=power.energy_pj(synop_cycles),
+        energy_updates_pj=power.energy_pj(cycles - synop_cycles - spike_cycles),
+        energy_spikes_pj=power.energy_pj(spike_cycles), energy_noc_pj=0.0, slowest_core=0,
+        basis=activity.basis,
+    )

@@ -1,0 +1,104 @@
+"""The ``loihi`` target: a Loihi 1 system mapped by the shared compiler passes and
+co-simulated on the shared engine with Loihi's bit-accurate arithmetic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
+from toolchain.compiler.describe import Activity
+from toolchain.compiler.pipeline import Build, Rows, run_passes
+from toolchain.compiler.spec import Pass
+from toolchain.ir import Network
+from toolchain.sim.engine import Engine
+from toolchain.targets.base import Target
+from toolchain.targets.loihi.mapper import passes
+from toolchain.targets.loihi.spec import BOARDS, LIMITS, LoihiSpec
+from toolchain.targets.loihi.spec import board as lookup_board
+from toolchain.targets.loihi.timing import step_cost
+from toolchain.targets.options import Option, Options
+from toolchain.targets.recording import one_current_refusals, reported_current
+
+
+@dataclass(frozen=True)
+class LoihiDetail(TargetDetail):
+    """The synapse rows of the partition, for cost estimates under another activity (the
+    simulator itself needs nothing beyond the network)."""
+
+    rows: tuple[Rows | None, ...]
+
+
+class LoihiTarget(Target):
+    """A Loihi system (``board``: one of ``spec.BOARDS``, default the 32-chip Nahuku).
+
+    STDP runs on the learning engine model (``learning.py``): ``learning_epoch`` is the
+    epoch length in steps; ``learning_seed`` switches weight rounding from nearest to
+    stochastic, drawn from a generator with that seed.
+    """
+
+    name: ClassVar[str] = "loihi"
+    OPTIONS: ClassVar[Options] = Options(
+        Option("board", str, "nahuku32", "the Loihi system (chips on a grid)",
+               choices=tuple(BOARDS)),
+        Option("learning_epoch", int, 1, "learning-engine epoch length in steps (STDP)"),
+        Option("learning_seed", int, None, "seed of stochastic weight rounding in STDP "
+               "(none: round to nearest)"),
+    )
+    LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+
+    @classmethod
+    def catalogue(cls) -> list[str]:
+        return ["boards:", *(f"  {b.name:<22} {b.n_chips} chip(s) of 128 cores: "
+                             f"{b.description}" for b in BOARDS.values())]
+
+    def configure(self) -> None:
+        self.board = self.config["board"]
+        self.spec = LoihiSpec(board=lookup_board(self.board))
+        self.learning_epoch = self.config["learning_epoch"]
+        self.learning_seed = self.config["learning_seed"]
+        if self.learning_epoch < 1:
+            from toolchain.targets.options import TargetOptionError
+
+            raise TargetOptionError(f"target 'loihi' option learning_epoch="
+                                    f"{self.learning_epoch} must be at least 1 step")
+
+    def passes(self) -> Sequence[Pass]:
+        return passes(self.learning_epoch, stochastic=self.learning_seed is not None)
+
+    def remap(self, compiled: CompiledNetwork) -> LoihiDetail:
+        """The partition's rows again (the passes are deterministic)."""
+        build = Build(network=compiled.network, spec=self.spec, board=self.board,
+                      strict=False, target=self.name)
+        upto = [p for p in self.passes()
+                if p.__name__ not in ("estimate_step", "learning_section", "encode")]
+        return LoihiDetail(run_passes(build, upto).need("rows", "remap"))
+
+    def estimate(self, compiled: CompiledNetwork, activity: Activity) -> StepEstimate:
+        detail = self.detail(compiled)
+        assert isinstance(detail, LoihiDetail)
+        return step_cost(compiled.network, self.spec.costs, compiled.cores,
+                         compiled.placement, detail.rows, activity)
+
+    def detail(self, compiled: CompiledNetwork) -> LoihiDetail:
+        return compiled.detail if isinstance(compiled.detail, LoihiDetail) \
+            else self.remap(compiled)
+
+    def make_simulator(self, compiled: CompiledNetwork,
+                       detail: TargetDetail | None) -> Engine:
+        from toolchain.targets.loihi.numerics import LoihiNumerics
+
+        net = compiled.network
+        numerics = LoihiNumerics(learning_epoch=self.learning_epoch,
+                                 learning_seed=self.learning_seed,
+                                 currents={p.label: reported_current(net, p.label)
+                                           for p in net.populations})
+        return Engine(net, numerics=numerics, target=self.name)
+
+    def record_refusals(self, network: Network) -> list[str]:
+        return one_current_refusals(network, "a Loihi compartment")
+
+    def simulator(self, compiled: CompiledNetwork) -> Engine:
+        """The engine with Loihi's numerics (the rows are not needed to run)."""
+        return self.make_simulator(self.accept(compiled), None)

@@ -1,0 +1,180 @@
+"""The ``spinnaker2`` target: the SpiNNaker2 mapper (slices, delay extensions, keys, router
+tables) as a compiler pass, the shared artifact, and the engine running the PE arithmetic
+with the per-tick timing model."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
+from toolchain.compiler.describe import Activity
+from toolchain.compiler.encode import encode
+from toolchain.compiler.pipeline import Build, Violations
+from toolchain.compiler.spec import Pass
+from toolchain.ir import Network
+from toolchain.targets.base import Target
+from toolchain.targets.options import RUN, Option, Options
+from toolchain.targets.spinnaker2.artifact import describe, step_cost
+from toolchain.targets.spinnaker2.mapper import Mapping as S2Mapping
+from toolchain.targets.spinnaker2.mapper import MappingError, map_network
+from toolchain.targets.spinnaker2.routing import Routing, route
+from toolchain.targets.spinnaker2.spec import BOARDS, Board, SpecError, SpiNNaker2Spec, grid
+
+LIMITS = {
+    "delay_ticks": "synaptic delay (ring buffer + delay-extension stages, in ticks)",
+    "pe_sram_bytes": "data SRAM of one PE (neuron state, ring buffers, synapse rows)",
+    "tick_cycles": "cycles of one PE in one timer tick (with fit_tick)",
+    "pes": "PEs of the board",
+    "dram_bytes": "synapse rows in one chip's DRAM (synapse_storage='dram')",
+    "keys": "32-bit multicast key space",
+    "router_entries": "entries of one chip's multicast router table",
+}
+
+
+@dataclass(frozen=True)
+class SpiNNaker2Detail(TargetDetail):
+    """What the simulator needs beyond the artifact: slices with keys, the per-synapse
+    tables, and the router tables."""
+
+    spec: SpiNNaker2Spec
+    mapping: S2Mapping
+    routing: Routing
+
+    def resources(self) -> dict[str, Any]:
+        """What the mapping uses; physical resources, not semantic effects."""
+        slices = self.mapping.slices
+        kinds = {k: sum(s.kind == k for s in slices) for k in ("neurons", "source", "delay")}
+        return {
+            "pes": len(slices),
+            "pes_neurons": kinds["neurons"],
+            "pes_sources": kinds["source"],
+            "pes_delay_extension": kinds["delay"],
+            "chips": len({s.chip for s in slices}),
+            "router_entries_max": self.routing.max_entries,
+            "router_entries_total": self.routing.total_entries,
+            "router_entries_before_minimisation": sum(self.routing.entries_before.values()),
+            "row_bytes_total": sum(s.row_bytes for s in slices),
+            "synapse_storage": self.spec.synapse_storage,
+            **self.mapping.stats,
+        }
+
+
+def board_named(name: str) -> Board:
+    """'1-chip', '48-chip', or 'WxH' for a W x H torus of chips."""
+    if name in BOARDS:
+        return BOARDS[name]()
+    m = re.fullmatch(r"(\d+)x(\d+)(-chip)?", name)
+    if m:
+        return grid(int(m.group(1)), int(m.group(2)))
+    raise SpecError(f"unknown spinnaker2 board '{name}'; use one of: "
+                    f"{', '.join(BOARDS)}, or 'WxH' (e.g. '10x10') for a torus of chips")
+
+
+def _spec_from_data(data: Mapping[str, Any]) -> SpiNNaker2Spec:
+    return SpiNNaker2Spec(**{**data, "board": Board(**data["board"])})
+
+
+_OVERRIDES = ("neurons_per_pe", "numerics", "late_spikes", "ring_buffer_ticks",
+              "max_delay_stages", "pe_clock_hz", "code_and_stack_bytes", "synapse_storage",
+              "fit_tick", "planned_rate_hz")
+
+
+class SpiNNaker2Target(Target):
+    """SpiNNaker2 machine model.
+
+    The options other than ``board``, ``tick_ms`` and ``spec`` override the
+    ``SpiNNaker2Spec`` field of the same name (``spec`` replaces the whole spec, the other
+    options still apply on top).  ``tick_ms=None`` takes the network's dt when it is a
+    SpiNNaker timer tick (1 or 0.1 ms) and 1 ms otherwise.
+    """
+
+    name: ClassVar[str] = "spinnaker2"
+    OPTIONS: ClassVar[Options] = Options(
+        Option("board", str, "1-chip", "the machine: a board, or a torus of W x H chips",
+               choices=tuple(BOARDS), free_form="'WxH', e.g. 10x10", python=(Board,),
+               from_data=lambda d: Board(**d)),
+        Option("tick_ms", float, None, "timer tick, 1.0 or 0.1 ms (none: the network's dt "
+               "if it is one of them, else 1.0)"),
+        Option("neurons_per_pe", int, None, "most neurons one PE runs (250)"),
+        Option("numerics", str, None, "PE arithmetic", choices=("s16.15", "float32")),
+        Option("late_spikes", str, None, "what a PE does with a packet it has no cycles "
+               "left for in its tick", choices=("drop", "defer"), stage=RUN),
+        Option("ring_buffer_ticks", int, None, "delay ring buffer slots (power of two, "
+               "2..64; 16)"),
+        Option("max_delay_stages", int, None, "delay-extension stages a long delay may pass "
+               "(8)"),
+        Option("pe_clock_hz", float, None, "PE clock (200e6)"),
+        Option("code_and_stack_bytes", int, None, "SRAM of a PE taken by code and stack "
+               "(32768)"),
+        Option("synapse_storage", str, None, "where synapse rows live",
+               choices=("sram", "dram")),
+        Option("fit_tick", bool, None, "cut slices so that a PE's worst tick fits its "
+               "cycles (true)"),
+        Option("planned_rate_hz", float, None, "firing rate slices are sized for (10)"),
+        Option("spec", object, None, "a whole SpiNNaker2Spec (Python only)",
+               python=(SpiNNaker2Spec,), from_data=_spec_from_data),
+    )
+    LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+
+    @classmethod
+    def catalogue(cls) -> list[str]:
+        pes = SpiNNaker2Spec().usable_pes_per_chip
+        return ["boards:", *(f"  {name:<22} {make().n_chips} chip(s) of {pes} usable PEs"
+                             for name, make in BOARDS.items()),
+                f"  {'WxH':<22} a torus of W x H chips (e.g. 10x10)"]
+
+    def configure(self) -> None:
+        board = self.config["board"]
+        self.machine = board if isinstance(board, Board) else board_named(board)
+        self.board = self.machine.name
+        self.tick_ms = self.config["tick_ms"]
+        self.base = self.config["spec"]
+        self.overrides = {k: self.config[k] for k in _OVERRIDES if self.config[k] is not None}
+        self.spec = self.spec_for(None)  # checks the options now, not at compile time
+
+    def spec_for(self, network: Network | None) -> SpiNNaker2Spec:
+        tick = self.tick_ms
+        if tick is None:
+            tick = network.dt if network is not None and network.dt in (1.0, 0.1) else 1.0
+        base = self.base if self.base is not None else SpiNNaker2Spec()
+        return base.replace(board=self.machine, tick_ms=tick, **self.overrides)
+
+    def map(self, network: Network, *, strict: bool = True) -> SpiNNaker2Detail:
+        """The full SpiNNaker2 mapping (slices, keys, router tables); a broken limit raises
+        ``MappingError`` (``strict``) or is recorded and passed over."""
+        return self._map(network, Violations(strict, MappingError))[0]
+
+    def _map(self, network: Network, found: Violations) -> tuple[SpiNNaker2Detail, Violations]:
+        mapping = map_network(network, self.spec_for(network), found)
+        return SpiNNaker2Detail(mapping.spec, mapping, route(mapping, found)), found
+
+    def passes(self) -> Sequence[Pass]:
+        return (self._map_pass, describe, encode)
+
+    def _map_pass(self, build: Build) -> Build:
+        detail, found = self._map(build.network, Violations(build.strict, MappingError))
+        for v in found.found:
+            build = build.violate(v)
+        return build.replace(detail=detail)
+
+    def remap(self, compiled: CompiledNetwork) -> SpiNNaker2Detail:
+        return self.map(compiled.network, strict=False)
+
+    def estimate(self, compiled: CompiledNetwork, activity: Activity) -> StepEstimate:
+        d = self.detail(compiled)
+        assert isinstance(d, SpiNNaker2Detail)
+        return step_cost(compiled.network, d.mapping, d.routing, compiled.cores, activity)
+
+    def make_simulator(self, compiled: CompiledNetwork, detail: TargetDetail | None) -> Any:
+        from toolchain.targets.spinnaker2.sim import SpiNNaker2Simulator
+
+        assert isinstance(detail, SpiNNaker2Detail)
+        mapping = detail.mapping
+        if self.spec.late_spikes != mapping.spec.late_spikes:  # a run option
+            mapping = dataclasses.replace(
+                mapping, spec=mapping.spec.replace(late_spikes=self.spec.late_spikes))
+        return SpiNNaker2Simulator(compiled.network, mapping)
