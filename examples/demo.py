@@ -107,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     import toolchain as sp
-    from toolchain.compiler.pipeline import compile_network
     from toolchain.pynn.capture import capture
     from toolchain.sim.metrics import compare
     from toolchain.targets.fpga.target import FpgaTarget
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{n_syn} plastic synapses, {t_stop:g} ms at dt = {net.dt:g} ms")
 
     print(f"[2/5] compile for the FPGA core (build '{args.preset}')", flush=True)
-    report = compile_network(net, FpgaTarget(args.preset)).report()
+    report = FpgaTarget(build=args.preset).compile(net).report()
     (out / "compile_report.txt").write_text(report)
     print("      " + report.rstrip().replace("\n", "\n      "))
 

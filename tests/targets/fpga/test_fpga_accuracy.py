@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import toolchain as sp
-from toolchain.compiler.pipeline import compile_network
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording
 from toolchain.portability import record_all_spikes, run_target
 from toolchain.pynn.capture import capture
@@ -83,7 +82,7 @@ def test_energy_per_step_scales_with_the_neurons_of_the_build_and_the_events():
 
 def test_compile_estimate_has_an_energy_split_by_what_the_cycles_do():
     net = _drive(4, 12, True)
-    est = compile_network(net, FpgaTarget("tiny"), rate_hz=0.0).estimate
+    est = FpgaTarget("tiny").compile(net, rate_hz=0.0).estimate
     p = power_model(TINY)
     assert est.energy_pj == pytest.approx(p.energy_pj(est.compute_ns * 1e-9 * p.clock_hz))
     # the estimate takes the source's rate from its last spike (9.95 ms): ~1 spike a step

@@ -6,7 +6,6 @@ import numpy as np
 from click.testing import CliRunner
 
 from toolchain.cli import main
-from toolchain.compiler.pipeline import compile_network
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording, save
 from toolchain.targets.fpga.artifact import clock_hz
 from toolchain.targets.fpga.target import FpgaTarget
@@ -46,7 +45,7 @@ def test_quantisation_error_in_the_artifact_is_what_the_core_holds():
     """The artifact's worst weight error equals the difference between the IR weights and
     the weights the golden model reads back from its synapse memory."""
     net = _net()
-    art = compile_network(net, FpgaTarget("ice40up5k"))
+    art = FpgaTarget("ice40up5k").compile(net)
     target = FpgaTarget("ice40up5k")
     sim = target.simulator(target.compile(net))
     for proj in net.projections:
@@ -63,7 +62,7 @@ def test_quantisation_error_in_the_artifact_is_what_the_core_holds():
 def test_step_time_grows_with_activity_and_follows_the_board_clock():
     net = _net()
     target = FpgaTarget("ice40up5k")
-    quiet, busy = (compile_network(net, target, rate_hz=r).estimate for r in (0.0, 200.0))
+    quiet, busy = (target.compile(net, rate_hz=r).estimate for r in (0.0, 200.0))
     assert busy.compute_ns > quiet.compute_ns
     assert busy.synaptic_ops > quiet.synaptic_ops > 0  # the drive fires at its own rate
     # the core walks every neuron of the build once per step, one per clock at least
