@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     import toolchain as sp
+    from toolchain.compiler.report import render_report
     from toolchain.pynn.capture import capture
     from toolchain.sim.metrics import compare
     from toolchain.targets.fpga.target import FpgaTarget
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{n_syn} plastic synapses, {t_stop:g} ms at dt = {net.dt:g} ms")
 
     print(f"[2/5] compile for the FPGA core (build '{args.preset}')", flush=True)
-    report = FpgaTarget(build=args.preset).compile(net).report()
+    report = render_report(FpgaTarget(build=args.preset).compile(net))
     (out / "compile_report.txt").write_text(report)
     print("      " + report.rstrip().replace("\n", "\n      "))
 

@@ -11,13 +11,13 @@ import sys
 import click
 
 from toolchain import __version__, html_report
-from toolchain.compiler.cli import compile_command, report_command
+from toolchain.commands.compile import compile_command, report_command
+from toolchain.commands.hdl import hdl
 from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir, report
 from toolchain.dse.cli import dse
 from toolchain.nir.cli import nir_group
 from toolchain.runtime.cli import boards, flash
 from toolchain.runtime.cli import run as run_on_board
-from toolchain.targets.fpga.cli import hdl
 
 
 class _Commands(click.Group):

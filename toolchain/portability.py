@@ -234,6 +234,7 @@ def run_target(name: str, network: Network, t_stop: float,
     """Compile and simulate ``network`` on target ``name`` (constructed with ``options``);
     a refusal becomes a row."""
     from toolchain.compiler.describe import activity
+    from toolchain.compiler.report import report_data
     from toolchain.targets import get_target
 
     try:
@@ -247,7 +248,7 @@ def run_target(name: str, network: Network, t_stop: float,
         sim.run_until(t_stop)
         result = sim.result()
         seconds = time.perf_counter() - start
-        report = compiled.report_data(target.measure(compiled, result))
+        report = report_data(compiled, target.measure(compiled, result))
     except Exception as e:
         return TargetRun(name, "failed", _reason(e))
     return TargetRun(name, "ok", result=result, sim_seconds=seconds, report=report,

@@ -3,7 +3,7 @@ import re
 import pytest
 
 from tests.compiler.nets import ei_network
-from toolchain.compiler.report import placement_figure
+from toolchain.compiler.report import placement_figure, render_report
 from toolchain.targets.loihi import LoihiTarget
 from toolchain.targets.loihi import spec as loihi
 
@@ -14,7 +14,7 @@ def art():
 
 
 def test_report_states_resources_routing_quantisation_and_cost(art):
-    text = art.report()
+    text = render_report(art)
     assert f"cores used: {len(art.cores)}   chips used: 1" in text
     for c in range(len(art.cores)):
         assert re.search(rf"^\s+{c}\s+0\s+\d+\s+\d+\s+\w+\s+{art.cores.neurons[c]}\s+"

@@ -423,14 +423,3 @@ class CompiledNetwork(_Value):
             if scale > 0 and math.isfinite(q.max_abs_error):
                 worst = max(worst, q.max_abs_error / scale)
         return worst
-
-    def report(self) -> str:
-        from toolchain.compiler.report import render_report
-
-        return render_report(self)
-
-    def report_data(self, measured: StepEstimate | None = None) -> dict[str, object]:
-        """The report as JSON-ready data (schema: docs/formats.md, report.schema.json)."""
-        from toolchain.compiler.report import report_data
-
-        return report_data(self, measured)

@@ -10,9 +10,9 @@ returns a copy with its own result filled in.  Each target lists its passes in o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,12 +28,9 @@ from toolchain.compiler.artifact import (
     Violation,
 )
 from toolchain.compiler.describe import Activity, activity
-from toolchain.compiler.spec import CoreLimits
-from toolchain.ir import Network
+from toolchain.compiler.spec import CoreLimits, EventCosts, Mesh, SynapseFormat
+from toolchain.ir import Network, Population
 from toolchain.progress import task
-
-if TYPE_CHECKING:
-    from toolchain.compiler.spec import Mappable, Pass, TargetSpec
 
 
 class MappingError(ValueError):
@@ -136,6 +133,60 @@ class Violations:
             raise self.error(broken)
         if all(v.message != broken.message for v in self.found):
             self.found.append(broken)
+
+
+class TargetSpec(Protocol):
+    """What the generic compiler passes read from a target's spec."""
+
+    name: str
+    limits: CoreLimits
+    mesh: Mesh
+    synapses: SynapseFormat
+    costs: EventCosts
+
+    def synapse_row_bits(self, row_lengths: np.ndarray, *, weight_bits: int, delay_bits: int,
+                         index_bits: np.ndarray, learning: bool) -> np.ndarray:
+        """Memory bits of each synapse row (one row = one input axon's synapses in a core);
+        ``index_bits`` is per row (it depends on the size of the row's core)."""
+
+    def index_bits(self, neurons: np.ndarray) -> np.ndarray:
+        """Bits a synapse needs to address a neuron in a core holding ``neurons``."""
+
+    def input_axons_per_source(self, learning: bool) -> int:
+        """Input axon slots one presynaptic neuron takes in a core."""
+
+    def neuron_configs(self, population: Population, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per neuron, the id of its neuron config and of its threshold config (equal ids =
+        one shared table entry)."""
+
+    def check_population(self, population: Population, dt: float) -> list[str]:
+        """Messages for whatever in ``population`` the target cannot represent at all."""
+
+    def population_limits(self, population: Population, dt: float) -> list[Violation]:
+        """The limits ``population`` breaks on one core (a parameter beyond a register)."""
+
+    def more_chips_hint(self, chips: int) -> str:
+        """How to get a board of at least ``chips`` chips (an option that exists)."""
+
+
+
+
+class Mappable(Protocol):
+    """What :func:`~toolchain.compiler.pipeline.compile_network` needs from a target: its
+    name, spec, board and pass list (every ``toolchain.targets`` target is one)."""
+
+    name: str
+    spec: TargetSpec
+    board: str
+
+    def passes(self) -> Sequence[Pass]:
+        """The passes mapping a network onto the target, in order."""
+
+    def saved_options(self) -> dict[str, object]:
+        """The target's options as the artifact keeps them (JSON-ready values)."""
+
+
+Pass = Callable[[Build], Build]
 
 
 def run_passes(build: Build, passes: Sequence[Pass]) -> Build:

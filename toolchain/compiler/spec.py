@@ -1,24 +1,19 @@
 """The spec parts the generic compiler passes read: per-core limits, the mesh of cores, how
-delays are stored, what events cost, and the hooks where targets differ.
+delays are stored, what events cost.
 
 A target's spec module builds these from its hardware's numbers; the passes read them
-through :class:`TargetSpec` and never import a target.
+through :class:`~toolchain.compiler.pipeline.TargetSpec` and never import a target.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import ClassVar
 
 import numpy as np
 
-from toolchain.ir import Population
 from toolchain.ir.io import serializable
 
-if TYPE_CHECKING:
-    from toolchain.compiler.artifact import Violation
-    from toolchain.compiler.pipeline import Build
 
 @serializable
 @dataclass(frozen=True)
@@ -127,55 +122,3 @@ class SynapseFormat:
     """
 
     max_delay_steps: int
-
-
-class TargetSpec(Protocol):
-    """What the generic compiler passes read from a target's spec."""
-
-    name: str
-    limits: CoreLimits
-    mesh: Mesh
-    synapses: SynapseFormat
-    costs: EventCosts
-
-    def synapse_row_bits(self, row_lengths: np.ndarray, *, weight_bits: int, delay_bits: int,
-                         index_bits: np.ndarray, learning: bool) -> np.ndarray:
-        """Memory bits of each synapse row (one row = one input axon's synapses in a core);
-        ``index_bits`` is per row (it depends on the size of the row's core)."""
-
-    def index_bits(self, neurons: np.ndarray) -> np.ndarray:
-        """Bits a synapse needs to address a neuron in a core holding ``neurons``."""
-
-    def input_axons_per_source(self, learning: bool) -> int:
-        """Input axon slots one presynaptic neuron takes in a core."""
-
-    def neuron_configs(self, population: Population, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per neuron, the id of its neuron config and of its threshold config (equal ids =
-        one shared table entry)."""
-
-    def check_population(self, population: Population, dt: float) -> list[str]:
-        """Messages for whatever in ``population`` the target cannot represent at all."""
-
-    def population_limits(self, population: Population, dt: float) -> list[Violation]:
-        """The limits ``population`` breaks on one core (a parameter beyond a register)."""
-
-    def more_chips_hint(self, chips: int) -> str:
-        """How to get a board of at least ``chips`` chips (an option that exists)."""
-
-
-Pass = Callable[["Build"], "Build"]
-
-
-class Mappable(Protocol):
-    """What :func:`~toolchain.compiler.pipeline.compile_network` needs from a target: its
-    name, spec, board and pass list (every ``toolchain.targets`` target is one)."""
-
-    name: str
-    spec: TargetSpec
-    board: str
-
-    def passes(self) -> Sequence[Pass]:
-        """The passes mapping a network onto the target, in order."""
-
-    def saved_options(self) -> dict[str, object]:
-        """The target's options as the artifact keeps them (JSON-ready values)."""

@@ -21,9 +21,14 @@ import numpy as np
 
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity, measured_activity
-from toolchain.compiler.pipeline import MappingError, check_mappable, compile_network
+from toolchain.compiler.pipeline import (
+    MappingError,
+    Pass,
+    TargetSpec,
+    check_mappable,
+    compile_network,
+)
 from toolchain.compiler.report import Measured
-from toolchain.compiler.spec import Pass, TargetSpec
 from toolchain.ir import Network
 from toolchain.sim.results import SimulationResult
 from toolchain.targets.options import COMPILE, Options

@@ -27,8 +27,8 @@ from toolchain.compiler.describe import (
     synaptic_events_per_step,
 )
 from toolchain.compiler.encode import encode
-from toolchain.compiler.pipeline import Build
-from toolchain.compiler.spec import Mesh, Pass
+from toolchain.compiler.pipeline import Build, Pass
+from toolchain.compiler.spec import Mesh
 from toolchain.ir import Network
 from toolchain.sim.engine import Engine
 from toolchain.sim.numerics import COND_SCHEMES, ReferenceNumerics

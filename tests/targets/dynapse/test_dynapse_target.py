@@ -7,6 +7,7 @@ import pytest
 
 from toolchain.compiler.artifact import CompiledNetwork
 from toolchain.compiler.pipeline import MappingError
+from toolchain.compiler.report import render_report
 from toolchain.ir import ArraySource, CellType, Network, Population, Projection, Recording, STDPRule
 from toolchain.sim.metrics import compare
 from toolchain.targets import get_target
@@ -44,7 +45,7 @@ def test_registered_and_compiles_to_the_shared_artifact_and_report():
     assert isinstance(target, DynapseTarget) and target.spec.tag_bits == 11
     art = target.compile(driven_network())
     assert isinstance(art, CompiledNetwork) and art.target == "dynapse"
-    text = art.report()
+    text = render_report(art)
     assert "dynapse-se2-4chip" in text and "in->out" in text
     # the compile is deterministic: the same network gives the same artifact
     assert target.compile(driven_network()) == art

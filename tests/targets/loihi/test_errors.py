@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from toolchain.compiler import MappingError
+from toolchain.compiler.report import render_report
 from toolchain.ir import Network, Population, Projection
 from toolchain.targets.loihi import LoihiTarget
 
@@ -135,5 +136,5 @@ def test_non_strict_compile_lists_every_violation_instead():
     assert "Projection 'wide': delay 10 ms" in joined
     assert "neuron 0 needs 5000, the limit is 4096" in joined
     assert "the network needs 137 cores (2 chips of 128 cores)" in joined
-    assert "DOES NOT FIT: 3 limit(s) broken" in art.report()
+    assert "DOES NOT FIT: 3 limit(s) broken" in render_report(art)
     assert art.chips_used == 2  # placed on a virtual board extended to fit

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from toolchain.compiler.report import render_report
 from toolchain.ir import CellType, Network, Population, Projection, STDPRule
 from toolchain.targets.spinnaker2 import SpiNNaker2Target
 from toolchain.targets.spinnaker2.mapper import (
@@ -156,7 +157,7 @@ def test_artifact_report_and_cli(tmp_path):
     assert isinstance(art, CompiledNetwork) and art.target == "spinnaker2"
     assert int(art.cores.neurons.sum()) == 200
     assert art.numerics_of("rec").max_delay_steps == 40
-    assert "delay-extension" in art.report()
+    assert "delay-extension" in render_report(art)
     assert art.support_cores == art.sections[0].values["pes"] - len(art.cores)
     save(art, tmp_path / "a.spz")
     assert load(tmp_path / "a.spz", expect=CompiledNetwork).cores.neurons.sum() == 200
@@ -202,7 +203,7 @@ def test_slices_are_sized_to_meet_a_tenth_of_a_millisecond_tick():
     assert fitted.stats["tick_cycles_worst_estimate"] <= 20_000
     assert loose.stats["tick_cycles_worst_estimate"] > 20_000
     target = SpiNNaker2Target(tick_ms=0.1, fit_tick=False)
-    report = target.compile(net).report()
+    report = render_report(target.compile(net))
     assert "timer tick: 20000 cycles; busiest PE's estimated worst tick " in report
     assert "OVERRUN: packets will be late; lower neurons_per_pe" in report
 

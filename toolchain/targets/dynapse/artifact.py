@@ -4,6 +4,8 @@ errors per projection) is its report section."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from toolchain.compiler.artifact import (
@@ -14,6 +16,7 @@ from toolchain.compiler.artifact import (
     Route,
     Routes,
     StepEstimate,
+    TargetDetail,
 )
 from toolchain.compiler.describe import (
     Activity,
@@ -28,10 +31,16 @@ from toolchain.targets.dynapse.mapper import DynapseMapping
 from toolchain.targets.dynapse.spec import CAM_ID_BITS, CAM_WORD_BITS, Generation
 
 
+@dataclass(frozen=True)
+class DynapseDetail(TargetDetail):
+    """The mapper's detail the simulator needs: placement, CAM words, tags, realised
+    weights."""
+
+    mapping: DynapseMapping
+
+
 def describe(build: Build) -> Build:
     """Pass: the mapping (``build.detail``) as the shared artifact's parts."""
-    from toolchain.targets.dynapse.target import DynapseDetail
-
     net = build.network
     detail = build.detail
     assert isinstance(detail, DynapseDetail)

@@ -4,17 +4,15 @@ report, and the engine running DPI kernels with routing delays."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
 from toolchain.compiler.encode import encode
-from toolchain.compiler.pipeline import Build, Violations
-from toolchain.compiler.spec import Pass
+from toolchain.compiler.pipeline import Build, Pass, Violations
 from toolchain.ir import Network
 from toolchain.targets.base import Target
-from toolchain.targets.dynapse.artifact import describe, step_cost
+from toolchain.targets.dynapse.artifact import DynapseDetail, describe, step_cost
 from toolchain.targets.dynapse.mapper import DynapseError, DynapseMapping, map_network
 from toolchain.targets.dynapse.numerics.dpi import DELTA_T_MV, MAX_SUBSTEP_MS
 from toolchain.targets.dynapse.sim import DynapseSimulator
@@ -31,14 +29,6 @@ LIMITS = {
     "chip_hops": "chips an SRAM word reaches per axis",
     "delay_ms": "longest delay accepted without programmable delays (delay_tolerance)",
 }
-
-
-@dataclass(frozen=True)
-class DynapseDetail(TargetDetail):
-    """The mapper's detail the simulator needs: placement, CAM words, tags, realised
-    weights."""
-
-    mapping: DynapseMapping
 
 
 def _spec_from_data(data: Mapping[str, Any]) -> DynapseSpec:

@@ -12,9 +12,11 @@ for cycle against the gateware by the cocotb suite) at the board's clock
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from toolchain.compiler.artifact import Core, Cores, Placement, Route, Routes
+from toolchain.compiler.artifact import Core, Cores, Placement, Route, Routes, TargetDetail
 from toolchain.compiler.describe import WeightFormat, projection_numerics
 from toolchain.compiler.pipeline import Build
 from toolchain.compiler.spec import CoreLimits
@@ -37,10 +39,16 @@ def core_limits(spec: CoreSpec) -> CoreLimits:
                       learning_configs=1)
 
 
+@dataclass(frozen=True)
+class FpgaDetail(TargetDetail):
+    """The core's image and the way back to IR units: what the golden model, the cocotb
+    testbench and a board load."""
+
+    mapped: MappedNetwork
+
+
 def describe(build: Build) -> Build:
     """Pass: the FPGA mapping (``build.detail``) as the shared artifact's parts."""
-    from toolchain.targets.fpga.target import FpgaDetail
-
     net = build.network
     detail = build.detail
     assert isinstance(detail, FpgaDetail)

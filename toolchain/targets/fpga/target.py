@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,14 +20,13 @@ import numpy as np
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
 from toolchain.compiler.encode import encode
-from toolchain.compiler.pipeline import Build, Violations
-from toolchain.compiler.spec import Pass
+from toolchain.compiler.pipeline import Build, Pass, Violations
 from toolchain.ir import Network
 from toolchain.sim.recording import Recorder
 from toolchain.sim.results import SimulationResult
 from toolchain.sim.sources import SourceSpikes
 from toolchain.targets.base import Target
-from toolchain.targets.fpga.artifact import describe
+from toolchain.targets.fpga.artifact import FpgaDetail, describe
 from toolchain.targets.fpga.mapper import MappedNetwork, MappingError, map_network
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import _LIMITS, PRESETS, CoreSpec, preset
@@ -60,14 +58,6 @@ def _boards() -> tuple[str, ...]:
 
 def _spec_from_data(data: Mapping[str, Any]) -> CoreSpec:
     return CoreSpec(**data)
-
-
-@dataclass(frozen=True)
-class FpgaDetail(TargetDetail):
-    """The core's image and the way back to IR units: what the golden model, the cocotb
-    testbench and a board load."""
-
-    mapped: MappedNetwork
 
 
 class FpgaTarget(Target):

@@ -1,10 +1,21 @@
 """What the Loihi compile adds to the shared artifact: the learning engine's section of
-the report (the STDP rules as the engine realises them, and what that cost)."""
+the report (the STDP rules as the engine realises them, and what that cost), and the
+run-time detail (the partition's rows, for estimates under another activity)."""
 
 from __future__ import annotations
 
-from toolchain.compiler.artifact import ReportSection
-from toolchain.compiler.pipeline import Build
+from dataclasses import dataclass
+
+from toolchain.compiler.artifact import ReportSection, TargetDetail
+from toolchain.compiler.pipeline import Build, Rows
+
+
+@dataclass(frozen=True)
+class LoihiDetail(TargetDetail):
+    """The synapse rows of the partition, for cost estimates under another activity (the
+    simulator itself needs nothing beyond the network)."""
+
+    rows: tuple[Rows | None, ...]
 
 
 def learning_section(build: Build) -> Build:

@@ -16,10 +16,9 @@ from toolchain.compiler.check import check
 from toolchain.compiler.describe import WeightFormat, projection_numerics
 from toolchain.compiler.encode import encode
 from toolchain.compiler.partition import partition
-from toolchain.compiler.pipeline import Build, MappingError
+from toolchain.compiler.pipeline import Build, MappingError, Pass
 from toolchain.compiler.place import place
 from toolchain.compiler.route import route
-from toolchain.compiler.spec import Pass
 from toolchain.ir import Projection
 from toolchain.targets.loihi.artifact import learning_section
 from toolchain.targets.loihi.convert import (

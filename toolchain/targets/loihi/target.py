@@ -4,30 +4,21 @@ co-simulated on the shared engine with Loihi's bit-accurate arithmetic."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
-from toolchain.compiler.pipeline import Build, Rows, run_passes
-from toolchain.compiler.spec import Pass
+from toolchain.compiler.pipeline import Build, Pass, run_passes
 from toolchain.ir import Network
 from toolchain.sim.engine import Engine
 from toolchain.targets.base import Target
+from toolchain.targets.loihi.artifact import LoihiDetail
 from toolchain.targets.loihi.mapper import passes
 from toolchain.targets.loihi.spec import BOARDS, LIMITS, LoihiSpec
 from toolchain.targets.loihi.spec import board as lookup_board
 from toolchain.targets.loihi.timing import step_cost
 from toolchain.targets.options import Option, Options
 from toolchain.targets.recording import one_current_refusals, reported_current
-
-
-@dataclass(frozen=True)
-class LoihiDetail(TargetDetail):
-    """The synapse rows of the partition, for cost estimates under another activity (the
-    simulator itself needs nothing beyond the network)."""
-
-    rows: tuple[Rows | None, ...]
 
 
 class LoihiTarget(Target):

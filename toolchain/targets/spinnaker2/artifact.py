@@ -12,6 +12,8 @@ report section of :func:`report_section`.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from toolchain.compiler.artifact import (
     Route,
     Routes,
     StepEstimate,
+    TargetDetail,
 )
 from toolchain.compiler.describe import (
     Activity,
@@ -36,12 +39,39 @@ from toolchain.compiler.pipeline import Build
 from toolchain.ir import Network
 from toolchain.targets.spinnaker2.mapper import Mapping
 from toolchain.targets.spinnaker2.routing import Routing
+from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+
+
+@dataclass(frozen=True)
+class SpiNNaker2Detail(TargetDetail):
+    """What the simulator needs beyond the artifact: slices with keys, the per-synapse
+    tables, and the router tables."""
+
+    spec: SpiNNaker2Spec
+    mapping: Mapping
+    routing: Routing
+
+    def resources(self) -> dict[str, Any]:
+        """What the mapping uses; physical resources, not semantic effects."""
+        slices = self.mapping.slices
+        kinds = {k: sum(s.kind == k for s in slices) for k in ("neurons", "source", "delay")}
+        return {
+            "pes": len(slices),
+            "pes_neurons": kinds["neurons"],
+            "pes_sources": kinds["source"],
+            "pes_delay_extension": kinds["delay"],
+            "chips": len({s.chip for s in slices}),
+            "router_entries_max": self.routing.max_entries,
+            "router_entries_total": self.routing.total_entries,
+            "router_entries_before_minimisation": sum(self.routing.entries_before.values()),
+            "row_bytes_total": sum(s.row_bytes for s in slices),
+            "synapse_storage": self.spec.synapse_storage,
+            **self.mapping.stats,
+        }
 
 
 def describe(build: Build) -> Build:
     """Pass: the mapping (``build.detail``) as the shared artifact's parts."""
-    from toolchain.targets.spinnaker2.target import SpiNNaker2Detail
-
     net = build.network
     detail = build.detail
     assert isinstance(detail, SpiNNaker2Detail)

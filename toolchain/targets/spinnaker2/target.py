@@ -7,21 +7,18 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
 from toolchain.compiler.encode import encode
-from toolchain.compiler.pipeline import Build, Violations
-from toolchain.compiler.spec import Pass
+from toolchain.compiler.pipeline import Build, Pass, Violations
 from toolchain.ir import Network
 from toolchain.targets.base import Target
 from toolchain.targets.options import RUN, Option, Options
-from toolchain.targets.spinnaker2.artifact import describe, step_cost
-from toolchain.targets.spinnaker2.mapper import Mapping as S2Mapping
+from toolchain.targets.spinnaker2.artifact import SpiNNaker2Detail, describe, step_cost
 from toolchain.targets.spinnaker2.mapper import MappingError, map_network
-from toolchain.targets.spinnaker2.routing import Routing, route
+from toolchain.targets.spinnaker2.routing import route
 from toolchain.targets.spinnaker2.spec import BOARDS, Board, SpecError, SpiNNaker2Spec, grid
 
 LIMITS = {
@@ -33,34 +30,6 @@ LIMITS = {
     "keys": "32-bit multicast key space",
     "router_entries": "entries of one chip's multicast router table",
 }
-
-
-@dataclass(frozen=True)
-class SpiNNaker2Detail(TargetDetail):
-    """What the simulator needs beyond the artifact: slices with keys, the per-synapse
-    tables, and the router tables."""
-
-    spec: SpiNNaker2Spec
-    mapping: S2Mapping
-    routing: Routing
-
-    def resources(self) -> dict[str, Any]:
-        """What the mapping uses; physical resources, not semantic effects."""
-        slices = self.mapping.slices
-        kinds = {k: sum(s.kind == k for s in slices) for k in ("neurons", "source", "delay")}
-        return {
-            "pes": len(slices),
-            "pes_neurons": kinds["neurons"],
-            "pes_sources": kinds["source"],
-            "pes_delay_extension": kinds["delay"],
-            "chips": len({s.chip for s in slices}),
-            "router_entries_max": self.routing.max_entries,
-            "router_entries_total": self.routing.total_entries,
-            "router_entries_before_minimisation": sum(self.routing.entries_before.values()),
-            "row_bytes_total": sum(s.row_bytes for s in slices),
-            "synapse_storage": self.spec.synapse_storage,
-            **self.mapping.stats,
-        }
 
 
 def board_named(name: str) -> Board:

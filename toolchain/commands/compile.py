@@ -80,7 +80,7 @@ def compile_command(target: str, board: str | None, options: tuple[str, ...], ou
     """
     from toolchain.compiler import MappingError
     from toolchain.compiler.describe import activity
-    from toolchain.compiler.report import placement_figure
+    from toolchain.compiler.report import placement_figure, render_report
     from toolchain.ir import save
 
     tgt = target_from_cli(target, options, board)
@@ -93,7 +93,7 @@ def compile_command(target: str, board: str | None, options: tuple[str, ...], ou
     except MappingError as e:
         raise click.ClickException(f"{net.label} does not fit {target}: {e}") from None
     save(art, path / ARTIFACT)
-    text = art.report()
+    text = render_report(art)
     (path / REPORT).write_text(text)
     with task(f"draw {FIGURE}"):
         placement_figure(art, path / FIGURE)
@@ -114,14 +114,14 @@ def report_command(artifact: str, figure: str | None, as_json: bool) -> None:
     """Print the compile report of ARTIFACT (a `spikeport compile` output directory or its
     compiled.spz)."""
     from toolchain.compiler import CompiledNetwork
-    from toolchain.compiler.report import placement_figure, report_json
+    from toolchain.compiler.report import placement_figure, render_report, report_json
     from toolchain.ir import load
 
     path = Path(artifact)
     if path.is_dir():
         path = path / ARTIFACT
     art = load(path, expect=CompiledNetwork)
-    click.echo(report_json(art) if as_json else art.report(), nl=False)
+    click.echo(report_json(art) if as_json else render_report(art), nl=False)
     if figure:
         placement_figure(art, figure)
         if not as_json:
