@@ -56,3 +56,29 @@ def test_placement_figure_is_a_png(art, tmp_path):
     path = placement_figure(art, tmp_path / "placement.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 5000
+
+
+def test_one_core_builds_say_so_keep_labels_whole_and_draw_utilisation(tmp_path):
+    import numpy as np
+
+    from toolchain.compiler.report import figure_kind
+    from toolchain.ir import ArraySource, Network, Population, Projection
+    from toolchain.targets import get_target
+
+    src = ArraySource.from_lists("in", [[1.0]])
+    pops = (Population("excitatory_cells", "IF_curr_exp", 4),
+            Population("inhibitory_cells", "IF_curr_exp", 4))
+    long = [f"input_to_{p.label}_with_a_long_label" for p in pops]
+    net = Network(populations=pops, sources=(src,), projections=tuple(
+        Projection(label, "in", p.label, [0], [0], [0.5], [0.5])
+        for label, p in zip(long, pops, strict=True)))
+    art = get_target("fpga").compile(net)
+    text = render_report(art)
+    assert "cores used: 1 (2 population slices)" in text
+    assert "method: one core" in text
+    for label in long:  # two labels sharing their first 20 characters stay apart
+        assert re.search(rf"^  {label} ", text, re.M)
+    assert figure_kind(art) == "utilisation"
+    assert placement_figure(art, tmp_path / "one.png").stat().st_size > 5000
+    assert figure_kind(LoihiTarget(board="loihi1").compile(ei_network())) == "mesh"
+    assert np.isfinite(art.estimate.energy_pj)

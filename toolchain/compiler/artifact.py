@@ -125,6 +125,12 @@ class Route:
     chip_crossings: int = 0
 
 
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
 def _columns(cls: type[_Arrays], rows: Iterable[object]) -> dict[str, list[int]]:
     """Parallel columns of ``cls``'s integer fields from keyword-built rows."""
     cols: dict[str, list[int]] = {name: [] for name in cls._int_fields}
@@ -261,6 +267,14 @@ class StepEstimate(_Value):
     step_ms: float = 0.0  # the step the figures are per; 0: the network's dt
 
     kind: ClassVar[str] = "step_estimate"
+
+    def __eq__(self, other: object) -> bool:
+        """Equal estimates; a figure not modelled (NaN) equals itself."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def wall_ns(self) -> float:

@@ -281,9 +281,7 @@ def placement_figure(art: CompiledNetwork, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    tiles = np.unique(np.stack([art.placement.x, art.placement.y], axis=1), axis=0) \
-        if len(art.placement) else np.zeros((0, 2))
-    if len(tiles) <= 1 or art.chips_used <= 1 and len(art.cores) <= 8:
+    if figure_kind(art) == "utilisation":
         fig = _utilisation_figure(art, plt)
     else:
         fig = _mesh_figure(art, plt)
@@ -292,6 +290,15 @@ def placement_figure(art: CompiledNetwork, path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def figure_kind(art: CompiledNetwork) -> str:
+    """"mesh" (cores on the tile mesh with their traffic), or "utilisation" (each core's use
+    of its limits) for a build whose cores share one tile, or one chip of a few cores."""
+    tiles = np.unique(np.stack([art.placement.x, art.placement.y], axis=1), axis=0) \
+        if len(art.placement) else np.zeros((0, 2))
+    few = art.chips_used <= 1 and len(art.cores) <= 8
+    return "utilisation" if len(tiles) <= 1 or few else "mesh"
 
 
 def _utilisation_figure(art: CompiledNetwork, plt):  # type: ignore[no-untyped-def]

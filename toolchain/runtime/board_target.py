@@ -149,7 +149,11 @@ class BoardSimulator(FpgaSimulator):
             steps, ids = result.events()
             for k in np.unique(steps):
                 self._record_spikes(int(k), ids[steps == k])
-            self._events += int(self._core.row_length[ids].sum())
+            # synaptic events: the rows of the spiking neurons and of the input axons
+            axon_row = self._mapped.spec.n_neurons + np.concatenate(
+                [np.unique(i) for i in inputs]) if inputs else np.zeros(0, np.int64)
+            self._events += int(self._core.row_length[ids].sum()
+                                + self._core.row_length[axon_row].sum())
             self._step = stop
         self._t_stop = self.t
 

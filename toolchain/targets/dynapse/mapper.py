@@ -204,8 +204,7 @@ def _check_projection(proj: Projection, delay_tolerance: float,
             "projection", proj.label, "delay_ms", longest, delay_tolerance, fix,
             f"{what} delay[{i}] = {longest:g} ms: DYNAP-SE has no per-synapse "
             f"delays (spikes arrive after the routing latency, well under a microsecond); "
-            f"the accepted limit is delay_tolerance = {delay_tolerance:g} ms. {fix[0].upper()}"
-            f"{fix[1:]}"))
+            f"the accepted limit is delay_tolerance = {delay_tolerance:g} ms: {fix}"))
     sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
     wrong = sign * proj.weight < 0
     if wrong.any():
@@ -522,8 +521,8 @@ def _fan_in_violation(network: Network, target: int, need: int, limit: int):
         "population", pop.label, "cam_words", need, limit, fix,
         f"Population '{pop.label}' neuron {index} needs {need} CAM words for its inputs "
         f"(from projections {', '.join(repr(x) for x in into)}) but a DYNAP-SE neuron has "
-        f"{limit}; every distinct source (and on DYNAP-SE1 every unit of weight) takes one. "
-        f"{fix[0].upper()}{fix[1:]}")
+        f"{limit}; every distinct source (and on DYNAP-SE1 every unit of weight) takes one: "
+        f"{fix}")
 
 
 def _locate(network: Network, neuron: int) -> tuple[Population, int]:
@@ -613,7 +612,7 @@ def _alias_violation(network: Network, spec: DynapseSpec, source_ids: Mapping[st
         "population", lb, "tag_aliases", 2, 1, fix,
         f"tag {tag} aliases on core {core}: '{la}' neuron {ia} and '{lb}' neuron {ib} sit at "
         f"the same core/neuron address on different chips and both project to core {core}; "
-        f"DYNAP-SE1's {spec.tag_bits}-bit tags carry no chip id. {fix[0].upper()}{fix[1:]}")
+        f"DYNAP-SE1's {spec.tag_bits}-bit tags carry no chip id: {fix}")
 
 
 def _sram_words(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],

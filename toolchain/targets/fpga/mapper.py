@@ -161,7 +161,7 @@ def _fit_capacity(net: Network, spec: CoreSpec, found: Violations) -> CoreSpec:
 
 def _fit_delays(net: Network, spec: CoreSpec, found: Violations) -> CoreSpec:
     """Delays within the delay ring (else a violation, and a virtual build with a deeper
-    ring) and of at least one step."""
+    ring); the IR guarantees at least one step."""
     grown = spec.delay_bits
     for proj in net.projections:
         steps = np.round(proj.delay.astype(np.float64) / net.dt).astype(np.int64)
@@ -176,13 +176,6 @@ def _fit_delays(net: Network, spec: CoreSpec, found: Violations) -> CoreSpec:
                 f"steps; build '{spec.name}' has a {spec.ring_depth}-slot delay ring (at most "
                 f"{spec.max_delay} steps = {spec.max_delay * net.dt:g} ms): {fix}"))
             grown = max(grown, min(bits, _LIMITS["delay_bits"][1]))
-        if steps.size and steps.min() < 1:
-            k = int(np.argmin(steps))
-            fix = f"use delays of at least {net.dt:g} ms, or a smaller dt"
-            found.add(violation(
-                "projection", proj.label, "delay_steps_min", int(steps[k]), 1, fix,
-                f"Projection '{proj.label}' delay[{k}] = {proj.delay[k]:g} ms rounds to 0 "
-                f"steps of {net.dt:g} ms; the minimum is 1 step: {fix}"))
     if grown == spec.delay_bits:
         return spec
     name = spec.name if spec.name.endswith("+virtual") else f"{spec.name}+virtual"

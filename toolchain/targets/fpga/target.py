@@ -39,7 +39,6 @@ LIMITS = {
     "n_inputs": "input axons (spike-source neurons) of the build",
     "n_synapses": "synapse memory of the build",
     "delay_steps": "synaptic delay (2**delay_bits - 1 steps)",
-    "delay_steps_min": "shortest delay (one step)",
     "decay_shift": "decay shifts of tau_m, tau_syn, tau_plus, tau_minus (0..15)",
     "ref_bits": "refractory counter width (tau_refrac in steps)",
     "i_bits": "current width (i_offset as a voltage step per step)",
@@ -179,7 +178,7 @@ class FpgaSimulator:
             k = self._core.t
             spikes = self._core.step(self._inputs_at(k))
             self._record_spikes(k, spikes)
-            self._events += int(self._core.row_length[spikes].sum())
+            self._events += int(self._core.last_step["events"])  # inputs' and neurons' rows
             self._cycles.append(self._core.cycles_of_last_step())
             self._recorder.sample(k + 1, self.get_state)
         self._t_stop = self.t
