@@ -159,14 +159,20 @@ class CoreImage:
         self.stdp.check(spec)
         self._check_accumulator(spec)
 
-    def _check_accumulator(self, spec: CoreSpec) -> None:
-        """The ring accumulator is not saturated: prove no slot can overflow."""
+    def accumulator_load(self, spec: CoreSpec) -> np.ndarray:
+        """Per neuron and delay, the largest total |weight| one ring slot can receive in a
+        step (a plastic weight counted at its bound)."""
         mag = np.abs(self.syn_weight)
         if self.stdp.enable:
             bound = max(abs(self.stdp.w_min), abs(self.stdp.w_max))
             mag = np.where(self.syn_plastic, np.maximum(mag, bound), mag)
         worst = np.zeros((self.n_neurons, spec.ring_depth), dtype=np.int64)
         np.add.at(worst, (self.syn_target, self.syn_delay), mag)
+        return worst
+
+    def _check_accumulator(self, spec: CoreSpec) -> None:
+        """The ring accumulator is not saturated: prove no slot can overflow."""
+        worst = self.accumulator_load(spec)
         lo, hi = spec.signed_range("acc")
         if worst.size and worst.max() > hi:
             j, d = np.unravel_index(int(np.argmax(worst)), worst.shape)

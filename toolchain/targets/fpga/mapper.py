@@ -293,12 +293,7 @@ def _fit_accumulator(net: Network, image: CoreImage, spec: CoreSpec,
                      found: Violations) -> CoreSpec:
     """The ring accumulator is not saturated, so the image must prove that no slot can
     overflow (else a violation, and a virtual build with a wider accumulator)."""
-    mag = np.abs(image.syn_weight)
-    if image.stdp.enable:
-        bound = max(abs(image.stdp.w_min), abs(image.stdp.w_max))
-        mag = np.where(image.syn_plastic, np.maximum(mag, bound), mag)
-    worst = np.zeros((image.n_neurons, spec.ring_depth), dtype=np.int64)
-    np.add.at(worst, (image.syn_target, image.syn_delay), mag)
+    worst = image.accumulator_load(spec)
     hi = spec.signed_range("acc")[1]
     if not worst.size or worst.max() <= hi:
         return spec

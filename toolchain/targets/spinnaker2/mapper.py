@@ -15,9 +15,10 @@ from typing import Literal
 
 import numpy as np
 
+from toolchain.compiler.describe import activity
 from toolchain.compiler.pipeline import MappingError as CompilerMappingError
 from toolchain.compiler.pipeline import Violations, violation
-from toolchain.ir import Network, PoissonSource, Population, Projection, Receptor
+from toolchain.ir import Network, Population, Projection, Receptor
 from toolchain.targets.options import option_hint
 from toolchain.targets.spinnaker2.numerics import (
     SUPPORTED_CELLS,
@@ -260,14 +261,11 @@ def _weight_error(network: Network, tables: list[SynapseTable]) -> float:
 
 def _spike_probability(network: Network, spec: SpiNNaker2Spec) -> dict[str, float]:
     """Per node, the probability that one of its neurons fires in a tick, for sizing slices:
-    a Poisson source's mean rate, ``planned_rate_hz`` for everything else."""
-    per_tick = spec.tick_ms * 1e-3
-    out = {n.label: min(1.0, spec.planned_rate_hz * per_tick)
-           for n in (*network.populations, *network.sources)}
-    for src in network.sources:
-        if isinstance(src, PoissonSource) and src.size:
-            out[src.label] = min(1.0, float(np.mean(src.rate)) * per_tick)
-    return out
+    the compiler's activity (sources as they are defined, populations at
+    ``planned_rate_hz``), averaged over the node's neurons."""
+    planned = activity(network, rate_hz=spec.planned_rate_hz)
+    return {label: min(1.0, float(np.mean(rates)) * spec.tick_ms * 1e-3) if rates.size
+            else 0.0 for label, rates in planned.rates_hz.items()}
 
 
 def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNNaker2Spec,
