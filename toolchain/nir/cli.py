@@ -14,18 +14,15 @@ def _fail(e: Exception) -> click.ClickException:
 
 
 def target_options(target: str, options: tuple[str, ...]) -> dict[str, Any]:
-    """``-O KEY=VALUE`` options of ``target`` (values parsed as portability does)."""
-    from toolchain.portability import parse_option
+    """``-O KEY=VALUE`` options of ``target``, typed by its declaration (the syntax of
+    every command: ``toolchain.targets.options.parse_assignments``)."""
+    from toolchain.targets import TargetOptionError, UnknownTargetError
+    from toolchain.targets.options import parse_assignments
 
-    out: dict[str, Any] = {}
-    for text in options:
-        try:
-            _, key, value = parse_option(f"{target}.{text}")
-        except ValueError:
-            raise click.BadParameter(f"'{text}' is not KEY=VALUE (for example "
-                                     "build=ecp5-85f)", param_hint="'-O'") from None
-        out[key] = value
-    return out
+    try:
+        return parse_assignments(options, [target], default=target).get(target, {})
+    except (TargetOptionError, UnknownTargetError) as e:
+        raise click.BadParameter(str(e), param_hint="'-O'") from None
 
 
 def _check_target(target: str) -> None:

@@ -260,6 +260,7 @@ def run_graph(imported: Imported, counts: Mapping[str, np.ndarray], target: str 
               **options: Any) -> GraphRun:
     """Compile the graph's network with ``counts`` as input for ``target`` and run it for
     as many steps as the input has (plus the deepest node's offset)."""
+    from toolchain.compiler.report import render_report
     from toolchain.targets import get_target
 
     counts = check_inputs(imported, counts)
@@ -271,24 +272,10 @@ def run_graph(imported: Imported, counts: Mapping[str, np.ndarray], target: str 
     sim.run_until((steps + imported.max_offset) * imported.dt)
     result = sim.result()
     spikes, volts = in_graph_terms(imported, result, steps)
-    report = compile_report(tgt, network, compiled)
+    report = render_report(compiled)  # every target compiles to the shared artifact
     return GraphRun(target, imported.dt, steps, spikes, volts,
                     {k: m.offset for k, m in imported.nodes.items()}, dict(imported.loop_lag),
                     dict(result.counters), report)
-
-
-def compile_report(target: Any, network: Network, compiled: Any) -> str:
-    """The compile report of ``compiled``; targets whose simulator takes a private form
-    (the FPGA's) report the shared artifact their passes build."""
-    if hasattr(compiled, "report"):
-        return compiled.report()
-    if target.passes():
-        from toolchain.compiler.pipeline import compile_network
-
-        return compile_network(network, target).report()
-    return (f"{network.label} on {target.name}: {network.n_neurons} neurons, "
-            f"{network.n_synapses} synapses, dt {network.dt:g} ms (no mapping: the "
-            "network is its own compiled form)\n")
 
 
 def network_of(path: str | Path, args: tuple[str, ...] | list[str] = ()) -> tuple[Network, float]:
