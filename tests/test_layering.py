@@ -48,10 +48,16 @@ def _imports(path: Path) -> list[tuple[str, int]]:
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path}:{node.lineno}: relative import"
             if node.module in PACKAGES:  # "from toolchain import x": x may be a module
-                out += [(f"{node.module}.{a.name}", node.lineno) for a in node.names]
+                out += [(f"{node.module}.{a.name}" if _is_module(node.module, a.name)
+                         else node.module, node.lineno) for a in node.names]
             elif node.module:
                 out.append((node.module, node.lineno))
     return out
+
+
+def _is_module(package: str, name: str) -> bool:
+    base = ROOT / package / name
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
 def _sources() -> list[Path]:
