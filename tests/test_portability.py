@@ -146,3 +146,41 @@ def test_unknown_target_is_refused_by_the_cli(tmp_path):
     res = CliRunner().invoke(main, ["portability", "--targets", "nope", str(script)])
     assert res.exit_code != 0
     assert "unknown target 'nope'; known targets: reference" in res.output
+
+
+def test_energy_of_the_run_and_of_the_estimate_both_come_from_the_json_report():
+    import math
+
+    import numpy as np
+
+    from toolchain.ir import ArraySource, Network, Population, Projection
+
+    rng = np.random.default_rng(4)
+    src = ArraySource.from_lists("in", [np.sort(rng.uniform(0, 50, 20)) for _ in range(8)])
+    i, j = np.meshgrid(np.arange(8), np.arange(4), indexing="ij")
+    net = Network(populations=(Population("out", "IF_curr_exp", 4),), sources=(src,),
+                  projections=(Projection("in->out", "in", "out", i.ravel(), j.ravel(),
+                                          np.full(32, 2.0), np.full(32, 0.1)),))
+    matrix = portability(net, 50.0, ["loihi", "dynapse"], {"dynapse": {"mismatch": 0.0}})
+    rows = {r["target"]: r for r in matrix.rows()}
+    for name in ("loihi", "dynapse"):
+        run = matrix.run(name)
+        assert run.report is not None and run.report["measured"]["source"] == "run"
+        assert rows[name]["energy_nj_per_step"] == run.report["measured"]["energy_nj_per_step"]
+        assert rows[name]["energy_nj_per_step_estimate"] == \
+            run.report["estimate"]["energy_nj_per_step"]
+        assert rows[name]["energy_nj_per_step"] > 0
+    # DYNAP-SE counts the energy of what it routed; Loihi's run figure is its cost model at
+    # the rates the run measured, not the compiler's planned 10 Hz
+    assert rows["dynapse"]["energy_from"] == "the run's counters"
+    assert rows["loihi"]["energy_from"] == "the cost model at the run's activity"
+    model = matrix.run("loihi").report["measured"]["model_at_run_activity"]
+    assert model["activity"] == "measured" and model["energy_nj_per_step"] == \
+        rows["loihi"]["energy_nj_per_step"]
+    assert rows["loihi"]["synaptic_events_per_step"] == pytest.approx(
+        matrix.run("loihi").result.counters["synaptic_events/in->out"] / 500)
+    assert math.isnan(rows["reference"]["energy_nj_per_step"])  # no hardware, no energy
+    text = matrix.to_markdown()
+    assert "energy/step, run (nJ) | energy/step, compiler est. (nJ)" in text
+    assert ("Energy per step of the run: loihi from the cost model at the run's activity; "
+            "dynapse from the run's counters.") in text
