@@ -480,3 +480,20 @@ def test_the_board_target_streams_spikes_only_and_runs_fpga_artifacts():
                 board.simulator(other)
         finally:
             board.session.close()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_delay_of_whole_steps_in_float32_is_not_reported_rounded(name):
+    """Issue 12: 6.2 ms at dt 0.1 ms is exactly 62 steps (61.999998 in float32); fpga
+    reported all 16 synapses 'rounded'.  DYNAP-SE really changes it: every delay is one
+    step there."""
+    pre, post = np.meshgrid(np.arange(4), np.arange(4), indexing="ij")
+    proj = Projection("d", "a", "b", pre.ravel(), post.ravel(), np.full(16, 0.1),
+                      np.full(16, 6.2))
+    net = Network(dt=0.1, populations=(_pop("a", 4), _pop("b", 4)), projections=(proj,))
+    options = {"fpga": {"build": "ecp5-85f"}, "dynapse": {"delay_tolerance": 6.2}}
+    q = get_target(name, **options.get(name, {})).compile(net).numerics_of("d")
+    if name == "dynapse":
+        assert (q.delays_rounded, q.max_delay_steps) == (16, 1)
+    else:
+        assert (q.delays_rounded, q.min_delay_steps, q.max_delay_steps) == (0, 62, 62)
