@@ -141,9 +141,13 @@ def _numerics(proj, table, mapping: Mapping):
     limit = (1 << spec.weight_bits) - 1
     fmt = WeightFormat(unit=1.0, exponent=-table.frac_bits, weight_bits=spec.weight_bits,
                        max_mantissa=limit)
-    sign = np.where(proj.weight < 0, -1.0, 1.0)
+    lsb = 2.0 ** -table.frac_bits
+
+    def realised(sl: slice) -> np.ndarray:  # the word holds |w|; the receptor gives the sign
+        return np.where(proj.weight[sl] < 0, -lsb, lsb) * table.words[sl]
+
     return projection_numerics(
-        proj, fmt, realised=sign * table.words.astype(np.float64) * 2.0 ** -table.frac_bits,
+        proj, fmt, realised=realised,
         saturated=int(np.sum(table.words == limit)), step_ms=spec.tick_ms,
         delay_bits=spec.delay_bits, stored_steps=table.delay_ticks.astype(np.int64))
 
