@@ -497,3 +497,37 @@ def test_a_delay_of_whole_steps_in_float32_is_not_reported_rounded(name):
         assert (q.delays_rounded, q.max_delay_steps) == (16, 1)
     else:
         assert (q.delays_rounded, q.min_delay_steps, q.max_delay_steps) == (0, 62, 62)
+
+
+BIG_SCRIPT = """
+import pyNN.spikeport as sim
+
+sim.setup(timestep=0.1)
+src = sim.Population(4, sim.SpikeSourceArray(spike_times=[1.0, 2.0]), label="in")
+cells = sim.Population(200, sim.IF_curr_exp(), label="cells")
+sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.5, delay=0.5))
+cells.record("spikes")
+sim.run(5.0)
+print("ran on", sim.simulator.state.target_name, sim.simulator.state.compiled.board)
+"""
+
+
+def test_the_fpga_preset_is_reachable_from_every_command(tmp_path, monkeypatch):
+    """200 cells do not fit the default iCE40 build; -O build=ecp5-85f makes them fit, the
+    same option on pynn, compile and portability (the hint in the refusal names it)."""
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "big.py"
+    script.write_text(BIG_SCRIPT)
+    runner = CliRunner()
+    refused = runner.invoke(main, ["compile", "-t", "fpga", "-o", "c", str(script)])
+    assert refused.exit_code == 1 and "-O build=ecp5-85f" in refused.output
+    ran = runner.invoke(main, ["pynn", "-t", "fpga", "-O", "build=ecp5-85f", str(script)])
+    assert ran.exit_code == 0, ran.output
+    assert "ran on fpga ecp5-85f" in ran.output
+    compiled = runner.invoke(main, ["compile", "-t", "fpga", "-O", "build=ecp5-85f", "-o",
+                                    "c", str(script)])
+    assert compiled.exit_code == 0 and "on fpga (ecp5-85f)" in compiled.output
+    matrix = runner.invoke(main, ["portability", "--targets", "fpga", "-O",
+                                  "fpga.build=ecp5-85f", "--out", "m", str(script)])
+    assert matrix.exit_code == 0, matrix.output
+    assert "| fpga | cells |" in matrix.output
