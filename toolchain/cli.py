@@ -57,15 +57,17 @@ def main(debug: bool) -> None:
 @click.argument("target", required=False)
 def info(target: str | None) -> None:
     """List the targets and boards spikeport knows; with TARGET, its options, boards,
-    presets and limits."""
+    presets and limits ('board', the target of `spikeport run`, too)."""
+    from toolchain.runtime.board_target import registered
     from toolchain.targets import TARGETS
     from toolchain.targets.info import describe
 
     if target is not None:
-        if target not in TARGETS:
-            raise click.BadParameter(f"unknown target '{target}'; known targets: "
-                                     f"{', '.join(TARGETS)}", param_hint="'TARGET'")
-        click.echo(describe(target), nl=False)
+        with registered():
+            if target not in TARGETS:
+                raise click.BadParameter(f"unknown target '{target}'; known targets: "
+                                         f"{', '.join(TARGETS)}", param_hint="'TARGET'")
+            click.echo(describe(target), nl=False)
         return
     click.echo(describe(), nl=False)
     try:

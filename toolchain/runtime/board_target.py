@@ -64,6 +64,13 @@ class BoardTarget(FpgaTarget):
                "its handshake)", choices=tuple(PRESETS), python=(CoreSpec,)),
     )
 
+    @classmethod
+    def catalogue(cls) -> list[str]:
+        lines = [line for line in FpgaTarget.catalogue() if not line.startswith("boards")]
+        presets = lines[:1 + len(PRESETS)]
+        return [*presets, "boards: the build is the one the board reports; `spikeport run "
+                "--board NAME` picks the board (`spikeport boards list`)"]
+
     def configure(self) -> None:
         port = self.config["port"] or DEFAULTS.port
         if port is None:
