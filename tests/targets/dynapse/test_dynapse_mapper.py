@@ -98,7 +98,8 @@ def test_fan_in_over_64_sources_is_refused_naming_population_neuron_and_limit():
         map_network(network)
     msg = str(e.value)
     assert "Population 'out' neuron 0 needs 70 CAM words" in msg
-    assert "'in->out'" in msg and "has 64" in msg and "takes one: reduce its fan-in to at most 64 sources" in msg
+    assert "'in->out'" in msg and "has 64" in msg
+    assert "takes one: reduce its fan-in to at most 64 sources" in msg
 
 
 def test_stdp_delays_conductance_and_alpha_are_refused_with_reasons():
