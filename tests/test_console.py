@@ -156,8 +156,8 @@ def test_an_empty_network_on_the_board_is_refused_by_name(tmp_path):
     done = spikeport("run", "--board", "virtual", "-o", tmp_path / "o", path, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        "Error: network 'pynn' has no neurons (no Population): there is nothing to run on "
-        "the board; create at least one Population before run()",
+        "Error: network 'pynn' has no populations: there are no neurons to map onto board; "
+        "create at least one Population (a spike source alone runs on no core)",
         "  at net.py, line 3: sim.run(10.0)",
     ]
 

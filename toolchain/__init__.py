@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# the artifact's kinds, registered with ir.io here so that loading a saved artifact works
+# whatever was imported before (the IR itself imports nothing above it)
+import toolchain.compiler.artifact  # noqa: F401
 from toolchain.ir import load, save
 
 if TYPE_CHECKING:

@@ -76,17 +76,17 @@ TAKES = ("it takes network, args, target, t_stop, core, synth, board, and opt.<n
                                  f"{TAKES}"),
     ({"objectives": {"energy_per_step_nj": "min"}},
      "objective 'energy_per_step_nj' is not a metric toolchain.dse.evaluate:cosimulate "
-     "reports for this sweep; its metrics: energy_nj_per_step, hw_latency_us_per_step, "
-     "isi_distortion_ms, neurons, rate_error, rate_hz, rate_ref_hz, route_latency_ns_max, "
-     "route_latency_ns_mean, sim_ms_per_step, spike_disorder, spikes_dropped, "
-     "spikes_shifted, synapses, van_rossum"),
+     "reports for this sweep; its metrics: energy_nj_per_step, energy_nj_per_step_estimate, "
+     "hw_latency_us_per_step, isi_distortion_ms, neurons, rate_error, rate_hz, rate_ref_hz, "
+     "route_latency_ns_max, route_latency_ns_mean, sim_ms_per_step, spike_disorder, "
+     "spikes_dropped, spikes_shifted, synapses, synaptic_events_per_step, van_rossum"),
     ({"fixed": {"network": "examples.networks:balanced"}, "drop": ["args"]},
      "network 'examples.networks:balanced': cannot import module 'examples.networks'"),
     ({"fixed": {"network": "no/such/net.py"}},
      "fixed parameter 'network' = 'no/such/net.py' names no file"),
     ({"fixed": {"opt.learning_epok": 2}, "axes": {"target": ("loihi",)}},
      "fixed parameter 'opt.learning_epok' is not an option of target 'loihi'; it takes "
-     "opt.board, opt.learning_epoch, opt.learning_seed, opt.rate_hz, opt.strict"),
+     "opt.board, opt.learning_epoch, opt.learning_seed"),
     ({"fixed": {"core": "ice40"}}, "fixed parameter 'core' = 'ice40' is not a core preset; "
                                    "presets: tiny, ice40up5k, ecp5-85f"),
     ({"axes": {"core.w_bits": (8, 1)}}, "axis 'core.w_bits' value [1] = 1 gives no valid "

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from toolchain import html_report
+from toolchain.compiler.artifact import ARTIFACT
 from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir
 from toolchain.progress import task
 
-ARTIFACT = "compiled.spz"
 REPORT = "report.txt"
 FIGURE = "placement.png"
 HTML = "report.html"

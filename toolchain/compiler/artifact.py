@@ -22,6 +22,8 @@ from toolchain.compiler.spec import CoreLimits
 from toolchain.ir.io import serializable
 from toolchain.ir.network import Network, _equal, _Value
 
+ARTIFACT = "compiled.spz"  # the file `spikeport compile` writes an artifact to
+
 
 def _int_array(value: object) -> np.ndarray:
     arr = np.array(value, dtype=np.int64, copy=True).reshape(-1)

@@ -56,7 +56,8 @@ PREFIXES = {"opt.": "a target option", "core.": "a core field", "net.": "an argu
 # Reported for every point; the synthesis and target-specific ones only where they apply
 # (tests/dse/test_evaluate.py runs every target to keep these lists true).
 METRICS = ("rate_ref_hz", "rate_hz", "rate_error", "isi_distortion_ms", "spike_disorder",
-           "van_rossum", "energy_nj_per_step", "hw_latency_us_per_step", "sim_ms_per_step",
+           "van_rossum", "energy_nj_per_step", "energy_nj_per_step_estimate",
+           "hw_latency_us_per_step", "synaptic_events_per_step", "sim_ms_per_step",
            "neurons", "synapses")
 SYNTH_METRICS = ("luts", "flip_flops", "block_ram", "dsp", "fmax_mhz")
 TARGET_METRICS = {
@@ -149,13 +150,11 @@ def _check_core(params: Mapping[str, Any]) -> None:
 
 def _check_options(target: str, names: set[str]) -> None:
     from toolchain.dse.spec import SweepError
-    from toolchain.targets import TARGETS
+    from toolchain.targets import target_class
 
-    parameters = inspect.signature(TARGETS[target]().__init__).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        return
-    takes = sorted(set(parameters) - {"self"})
-    for name in sorted(names - set(parameters)):
+    declared = set(target_class(target).OPTIONS.names())  # the target's declared options
+    takes = sorted(declared)
+    for name in sorted(names - declared):
         raise SweepError(f"is not an option of target '{target}'; it takes "
                          f"{', '.join(f'opt.{t}' for t in takes) or 'none'}",
                          parameter=f"opt.{name}")

@@ -84,8 +84,6 @@ def load(path: str | Path, expect: type | None = None) -> Any:
     Every way a file can be damaged (bytes changed or cut off after it was written, members
     missing, a tree that does not describe valid values) raises :class:`FormatError` naming
     the file and, where one is to blame, the member."""
-    import toolchain.compiler.artifact  # noqa: F401  (registers the artifact's kinds)
-
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)

@@ -236,7 +236,7 @@ def _data_file(source: str) -> Path | None:
     artifact), or None for a script."""
     import zipfile
 
-    from toolchain.compiler.cli import ARTIFACT
+    from toolchain.compiler.artifact import ARTIFACT
 
     path = Path(source)
     if path.is_dir():
