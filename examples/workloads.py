@@ -1,0 +1,88 @@
+"""What a workload achieves on every target: the shared part of the workload examples
+(``ca3_memory.py``, ``motion_delays.py``).
+
+A workload is a plain PyNN script.  :func:`on_targets` captures the network the script
+builds for spikeport and runs it, through :func:`toolchain.portability.portability`, on the
+float reference and on every registered target (so a target that gains a feature is picked
+up without changing the examples); each example then scores the spikes with its own
+measure.  A target that refuses the network keeps its refusal message, and a script that
+spikeport's PyNN front end cannot build is refused on every target with the front end's
+message.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolchain.portability import REFERENCE, portability_of_script
+from toolchain.pynn.capture import CaptureError
+from toolchain.sim.results import SimulationResult
+
+
+@dataclass
+class Outcome:
+    """One target's run of a workload, or why there is none."""
+
+    target: str
+    status: str  # "ok", "refused" (does not compile) or "failed" (cannot simulate)
+    reason: str
+    result: SimulationResult | None
+    energy_nj_per_step: float  # the target's estimate (nan where it has none)
+    latency_us_per_step: float  # the target's estimate of hardware time per step
+    weight_error: float  # worst |realised - w| / max|w| of a projection (nan: not known)
+
+    def spikes(self, population: str, size: int) -> dict[int, np.ndarray]:
+        """Spike times (ms) per neuron of ``population``."""
+        if self.result is None:
+            return {}
+        rec = self.result.spikes[population]
+        senders, times = np.asarray(rec.senders), np.asarray(rec.times, dtype=float)
+        return {i: times[senders == i] for i in range(size)}
+
+
+def on_targets(script: str | Path, args: Sequence[str], *,
+               targets: Sequence[str] | None = None,
+               options: Mapping[str, Mapping[str, Any]] | None = None) -> list[Outcome]:
+    """Run PyNN ``script`` (with ``args`` after the simulator name) on the reference and on
+    ``targets`` (default: all registered), with per-target constructor ``options``."""
+    from toolchain.targets import TARGETS
+
+    names = [REFERENCE, *(t for t in (targets if targets is not None else TARGETS)
+                          if t != REFERENCE)]
+    try:
+        matrix = portability_of_script(script, ["spikeport", *args], names[1:], options)
+    except CaptureError as e:
+        why = " ".join(str(e).split())
+        # the front end's message names the script by the path it was given
+        why = why.replace(str(script), Path(script).name)
+        return [Outcome(t, "refused", why, None, math.nan, math.nan, math.nan)
+                for t in names]
+    return [Outcome(r.target, r.status, r.reason, r.result, r.energy_pj_per_step / 1e3,
+                    r.hw_wall_us_per_step, r.weight_error) for r in matrix.runs]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.{digits}g}"
+
+
+def pct(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{100 * x:.0f}%"
+
+
+def status_cell(outcome: Outcome) -> str:
+    """"runs", or the refusal with the target's own message."""
+    if outcome.status == "ok":
+        return "runs"
+    return f"{outcome.status}: {outcome.reason}"
