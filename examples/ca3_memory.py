@@ -226,10 +226,12 @@ def build(sim, experiment: Experiment, *, dendritic_delay_fraction: float = 0.0,
     return {"dg": dg, "pc": pc, "recurrent": recurrent}
 
 
-def run(sim, experiment: Experiment, *, record_v: bool = False, **build_options) -> dict:
+def run(sim, experiment: Experiment, *, record_v: bool = False,
+        setup_options: Mapping[str, object] | None = None, **build_options) -> dict:
     """Build, run and read back: PC spike times per cell, the PC->PC weights at the end
-    (pre x post), and the membrane potential if asked for."""
-    sim.setup(timestep=DT, min_delay=DELAY)
+    (pre x post), and the membrane potential if asked for.  ``setup_options`` go to
+    ``setup()`` (spikeport: ``target=``)."""
+    sim.setup(timestep=DT, min_delay=DELAY, **(setup_options or {}))
     net = build(sim, experiment, **build_options)
     net["pc"].record(["spikes", "v"] if record_v else "spikes")
     sim.run(experiment.t_stop)

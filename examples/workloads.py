@@ -12,6 +12,8 @@ message.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,7 +58,8 @@ def on_targets(script: str | Path, args: Sequence[str], *,
     names = [REFERENCE, *(t for t in (targets if targets is not None else TARGETS)
                           if t != REFERENCE)]
     try:
-        matrix = portability_of_script(script, ["spikeport", *args], names[1:], options)
+        with contextlib.redirect_stdout(io.StringIO()):  # the captured script's own report
+            matrix = portability_of_script(script, ["spikeport", *args], names[1:], options)
     except CaptureError as e:
         why = " ".join(str(e).split())
         # the front end's message names the script by the path it was given
@@ -65,6 +68,21 @@ def on_targets(script: str | Path, args: Sequence[str], *,
                 for t in names]
     return [Outcome(r.target, r.status, r.reason, r.result, r.energy_pj_per_step / 1e3,
                     r.hw_wall_us_per_step, r.weight_error) for r in matrix.runs]
+
+
+def on_configs(script: str | Path, args: Sequence[str],
+               configs: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[Outcome]:
+    """Like :func:`on_targets` for named target configurations ``(label, target,
+    options)``: the reference first, then each configuration as a row named ``label``."""
+    plain = [t for label, t, opts in configs if not opts and label == t]
+    outcomes = on_targets(script, args, targets=plain)
+    for label, target, opts in configs:
+        if opts or label != target:
+            run = on_targets(script, args, targets=[target], options={target: opts})[-1]
+            run.target = label
+            outcomes.append(run)
+    order = {label: i for i, (label, _, _) in enumerate(configs)}
+    return sorted(outcomes, key=lambda o: order.get(o.target, -1))
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
