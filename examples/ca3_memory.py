@@ -323,9 +323,7 @@ def _experiment_of(args: Sequence[str]) -> tuple[Experiment, bool]:
 def study(out: Path, targets: Sequence[str] | None = None) -> list[dict]:
     """Every variant on every target: recall score, stray firings, refusals, cost per step.
     Writes ``ca3_targets.md``/``.csv`` and one raster per variant (a panel per target)."""
-    import csv
-
-    from workloads import fmt, markdown_table, on_targets, pct, status_cell
+    from workloads import fmt, markdown_table, on_targets, outcome_columns, pct, write_csv
 
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
@@ -334,11 +332,8 @@ def study(out: Path, targets: Sequence[str] | None = None) -> list[dict]:
         outcomes = on_targets(__file__, args, targets=targets)
         ran = []
         for o in outcomes:
-            row = {"variant": name, "target": o.target, "status": status_cell(o),
-                   "recall": math.nan, "stray_cells": math.nan,
-                   "weight_error": o.weight_error,
-                   "energy_nj_per_step": o.energy_nj_per_step,
-                   "latency_us_per_step": o.latency_us_per_step}
+            row = {"variant": name, **outcome_columns(o), "recall": math.nan,
+                   "stray_cells": math.nan}
             if o.result is not None:
                 spikes = o.spikes("PC", N_CELLS)
                 recalls = score(spikes, experiment.patterns)
@@ -347,10 +342,7 @@ def study(out: Path, targets: Sequence[str] | None = None) -> list[dict]:
                 ran.append((o.target, spikes))
             rows.append(row)
         _save_rasters(out / f"ca3_{_slug(name)}.png", ran, experiment, name, stored)
-    with (out / "ca3_targets.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "ca3_targets.csv", rows)
     table = markdown_table(
         ["variant", "target", "runs / refused because", "recall", "stray cells",
          "weight error (max)", "energy (nJ/step)", "latency (us/step)"],

@@ -388,9 +388,7 @@ def configurations(task: Task) -> list[tuple[str, str, dict]]:
 def study(args: argparse.Namespace, task: Task) -> list[dict]:
     """Accuracy against the fraction of synapses kept, on every target configuration;
     writes ``motion_targets.md``/``.csv`` and ``motion_accuracy.png``."""
-    import csv
-
-    from workloads import fmt, markdown_table, on_configs, pct, status_cell
+    from workloads import fmt, markdown_table, on_configs, outcome_columns, pct, write_csv
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -411,15 +409,9 @@ def study(args: argparse.Namespace, task: Task) -> list[dict]:
                 counts = spike_counts(task, o.spikes("detectors", task.motions
                                                      * len(task.centres)), len(test))
                 acc = accuracy(task, counts, labels)
-            rows.append({"keep": keep, "synapses": len(exc) + len(inh), "target": o.target,
-                         "status": status_cell(o), "accuracy": acc, "offline": offline,
-                         "weight_error": o.weight_error,
-                         "energy_nj_per_step": o.energy_nj_per_step,
-                         "latency_us_per_step": o.latency_us_per_step})
-    with (out / "motion_targets.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+            rows.append({"keep": keep, "synapses": len(exc) + len(inh), **outcome_columns(o),
+                         "accuracy": acc, "offline": offline})
+    write_csv(out / "motion_targets.csv", rows)
     table = markdown_table(
         ["kept", "synapses", "target", "runs / refused because", "accuracy",
          "offline model", "weight error (max)", "energy (nJ/step)", "latency (us/step)"],

@@ -13,6 +13,7 @@ message.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -83,6 +84,22 @@ def on_configs(script: str | Path, args: Sequence[str],
             outcomes.append(run)
     order = {label: i for i, (label, _, _) in enumerate(configs)}
     return sorted(outcomes, key=lambda o: order.get(o.target, -1))
+
+
+def outcome_columns(outcome: Outcome) -> dict[str, Any]:
+    """The columns every workload's table has for a target run."""
+    return {"target": outcome.target, "status": status_cell(outcome),
+            "weight_error": outcome.weight_error,
+            "energy_nj_per_step": outcome.energy_nj_per_step,
+            "latency_us_per_step": outcome.latency_us_per_step}
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
