@@ -36,9 +36,11 @@ class Outcome:
     status: str  # "ok", "refused" (does not compile) or "failed" (cannot simulate)
     reason: str
     result: SimulationResult | None
-    energy_nj_per_step: float  # the target's estimate (nan where it has none)
-    latency_us_per_step: float  # the target's estimate of hardware time per step
+    energy_nj_per_step: float  # of the run, from the compile report (nan: no cost model)
+    latency_us_per_step: float  # hardware time per step of the run, from the report
     weight_error: float  # worst |realised - w| / max|w| of a projection (nan: not known)
+    energy_estimate_nj_per_step: float = math.nan  # the compiler's, at its planned rate
+    latency_estimate_us_per_step: float = math.nan
 
     def spikes(self, population: str, size: int) -> dict[int, np.ndarray]:
         """Spike times (ms) per neuron of ``population``."""
@@ -67,8 +69,11 @@ def on_targets(script: str | Path, args: Sequence[str], *,
         why = why.replace(str(script), Path(script).name)
         return [Outcome(t, "refused", why, None, math.nan, math.nan, math.nan)
                 for t in names]
-    return [Outcome(r.target, r.status, r.reason, r.result, r.energy_pj_per_step / 1e3,
-                    r.hw_wall_us_per_step, r.weight_error) for r in matrix.runs]
+    return [Outcome(r.target, r.status, r.reason, r.result,
+                    r.figure("measured", "energy_nj_per_step"),
+                    r.figure("measured", "latency_us_per_step"), r.weight_error,
+                    r.figure("estimate", "energy_nj_per_step"),
+                    r.figure("estimate", "latency_us_per_step")) for r in matrix.runs]
 
 
 def on_configs(script: str | Path, args: Sequence[str],
@@ -91,7 +96,9 @@ def outcome_columns(outcome: Outcome) -> dict[str, Any]:
     return {"target": outcome.target, "status": status_cell(outcome),
             "weight_error": outcome.weight_error,
             "energy_nj_per_step": outcome.energy_nj_per_step,
-            "latency_us_per_step": outcome.latency_us_per_step}
+            "latency_us_per_step": outcome.latency_us_per_step,
+            "energy_estimate_nj_per_step": outcome.energy_estimate_nj_per_step,
+            "latency_estimate_us_per_step": outcome.latency_estimate_us_per_step}
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
