@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.spikecore.board import BuildReport, build_bitstream, does_not_fit, fit_failure
+from hdl.board import BuildReport, build_bitstream, does_not_fit, fit_failure
 from hdl.spikecore.tb.networks import random_image, random_inputs
 from hdl.spikecore.tools import BUILD_ROOT
 from hdl.spikecore.verify import ODD, simulator_available, verify

@@ -26,10 +26,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from toolchain.boardsim.virtual import ServedBoard
 from toolchain.runtime import protocol as p
 from toolchain.runtime.session import BLOCK_STEPS, Session
 from toolchain.runtime.transport import BITS_PER_BYTE_8N1
-from toolchain.runtime.virtual import ServedBoard
 from toolchain.targets.fpga.image import CoreImage
 from toolchain.targets.fpga.spec import ICE40UP5K, CoreSpec
 
@@ -128,7 +128,7 @@ def paced_board(spec: CoreSpec, baud: int) -> Iterator[str]:
     """A virtual board behind a line paced at ``baud``, in its own process: in this one its
     relay threads would wait for the host's turn of the interpreter lock and pace the line
     slower than the baud."""
-    proc = subprocess.Popen([sys.executable, "-m", "toolchain.runtime.virtual", "--preset",
+    proc = subprocess.Popen([sys.executable, "-m", "toolchain.boardsim.virtual", "--preset",
                              spec.name, "--line-baud", str(baud)], stdout=subprocess.PIPE,
                             text=True)
     try:
@@ -216,7 +216,7 @@ def gateware_table(spec: CoreSpec, n_steps: int = 500) -> None:
     """The echo network streamed through the device's Verilog under Verilator (rtl-sim:
     protocol engine and core in gateware, bits on the UART pins), against the virtual board
     in the same run: what a simulated-RTL hardware-in-the-loop test costs."""
-    from toolchain.runtime.verilator_board import VerilatorBoard
+    from toolchain.boardsim.verilator_board import VerilatorBoard
 
     print(f"\nGateware under Verilator (rtl-sim, '{spec.name}', UART pins at the device's "
           f"baud) vs the virtual board, echo network, {n_steps} steps, median of 3")

@@ -18,6 +18,11 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 BOARDS_DIR = Path(__file__).resolve().parents[1] / "boards"
+# Where builds go (bitstreams, Verilator models, tool caches): read by the gateware builds
+# and by `spikeport flash`, which looks for the bitstream a build wrote.
+BUILD_ROOT = Path(__file__).resolve().parents[1] / "build"
+# What Amaranth's platform build writes per FPGA family.
+BITSTREAM_SUFFIX = {"ice40": "bin", "ecp5": "bit"}
 
 
 class BoardError(ValueError):
@@ -38,6 +43,15 @@ class BoardSpec:
     baud: int
     openfpgaloader_board: str
     path: Path
+
+    @property
+    def bitstream_dir(self) -> Path:
+        """Where ``spikeport hdl build --board NAME`` writes this board's build."""
+        return BUILD_ROOT / "bitstreams" / self.name
+
+    @property
+    def bitstream(self) -> Path:
+        return self.bitstream_dir / f"spikecore.{BITSTREAM_SUFFIX[self.family]}"
 
     def platform_class(self) -> type:
         """The amaranth-boards platform class (imported on demand: it pulls in Amaranth)."""

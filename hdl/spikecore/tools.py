@@ -16,11 +16,11 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from toolchain.boards import BUILD_ROOT
 from toolchain.targets.fpga.spec import CoreSpec
 
 TOP_NAME = "spikecore"
 # build outputs go under the checkout's build/ (ignored by git), as the Makefile's do
-BUILD_ROOT = Path(__file__).resolve().parents[2] / "build"
 YOWASP_CACHE = BUILD_ROOT / "yowasp-cache"
 
 

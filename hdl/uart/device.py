@@ -14,7 +14,6 @@ from hdl.spikecore import SpikeCore
 from hdl.uart.engine import (
     DEFAULT_INPUT_SLOTS,
     DEFAULT_OUTPUT_WINDOW,
-    GATEWARE_READABLE,
     ProtocolEngine,
 )
 from hdl.uart.link import Deframer, Framer, UartRx, UartTx
@@ -27,7 +26,7 @@ def device_info(spec: CoreSpec, clock_hz: int, divisor: int, *,
                 output_window: int = DEFAULT_OUTPUT_WINDOW) -> p.BuildInfo:
     """What the device reports in HELLO: its core build, the memories the gateware reads
     back, its link buffers, and its clock and baud (clock / divisor)."""
-    return p.BuildInfo.from_spec(spec, readable=GATEWARE_READABLE, clock_hz=clock_hz,
+    return p.BuildInfo.from_spec(spec, readable=p.CORE_READABLE, clock_hz=clock_hz,
                                  baud=clock_hz // divisor, input_slots=input_slots,
                                  output_window=output_window)
 

@@ -1,6 +1,6 @@
 """The device side of the protocol in gateware: frames from the :class:`~hdl.uart.link.Deframer`
 drive the core, and every frame the board sends leaves through the
-:class:`~hdl.uart.link.Framer`, byte for byte as ``toolchain/runtime/virtual.py`` (the protocol
+:class:`~hdl.uart.link.Framer`, byte for byte as ``toolchain/boardsim/virtual.py`` (the protocol
 engine of the virtual boards) sends it.
 
 Four units share one clock and a few registers (run state, step counter, sequence numbers,
@@ -38,13 +38,9 @@ from amaranth.lib.wiring import In, Out
 from hdl.spikecore.core import cmd_layout, spike_in_layout, spike_out_layout, word_layout
 from hdl.uart.link import DEFRAMED, FRAME_BYTE
 from toolchain.runtime import protocol as p
-from toolchain.runtime.virtual import OUTPUT_BLOCK_STEPS, WRITE_OP
 from toolchain.targets.fpga.model import silent_neuron_params
 from toolchain.targets.fpga.spec import CoreSpec, Op
 
-# The memories the core's command stream can read back (spec.Op READ_*).
-READ_OP = {p.Memory.SYNAPSE: Op.READ_SYNAPSE, p.Memory.STATE: Op.READ_STATE}
-GATEWARE_READABLE = sum(1 << m for m in READ_OP)
 WRITE_HEADER = 5  # memory u8, address u32
 READ_PAYLOAD = 7  # memory u8, address u32, count u16
 CONFIG_PAYLOAD = 8  # n_neurons u16, n_inputs u16, seed u32
@@ -91,10 +87,10 @@ def _check_info(spec: CoreSpec, info: p.BuildInfo) -> None:
         raise ValueError(f"ProtocolEngine: BuildInfo has build id {info.build_id:#010x}, but "
                          f"core spec '{spec.name}' has {p.spec_build_id(spec):#010x}; make "
                          "it with BuildInfo.from_spec(spec, ...)")
-    if info.readable != GATEWARE_READABLE:
+    if info.readable != p.CORE_READABLE:
         raise ValueError(f"ProtocolEngine: BuildInfo.readable = {info.readable:#x}, but the "
-                         f"gateware reads back exactly {GATEWARE_READABLE:#x} (SYNAPSE, "
-                         "STATE); pass readable=GATEWARE_READABLE")
+                         f"gateware reads back exactly {p.CORE_READABLE:#x} (SYNAPSE, "
+                         "STATE); pass readable=protocol.CORE_READABLE")
     for name in ("input_slots", "output_window"):
         n = getattr(info, name)
         if n < 1 or (n + 1) & n or n + 1 > 64:
@@ -564,9 +560,9 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
     mems = list(p.Memory)
     depth = Array(Const(info.depth(mem), 32) for mem in mems)
     word_bytes = Array(Const(info.word_bytes(mem), 4) for mem in mems)
-    write_op = Array(Const(int(WRITE_OP[mem]), 3) for mem in mems)
-    read_op = Array(Const(int(READ_OP.get(mem, 0)), 3) for mem in mems)
-    readable = Array(Const(int(mem in READ_OP), 1) for mem in mems)
+    write_op = Array(Const(int(p.WRITE_OP[mem]), 3) for mem in mems)
+    read_op = Array(Const(int(p.READ_OP.get(mem, 0)), 3) for mem in mems)
+    readable = Array(Const(int(mem in p.READ_OP), 1) for mem in mems)
     max_words = Array(Const(p.MemoryWrite.max_words(info, mem), 16) for mem in mems)
     hello = info.encode()
     # an unwritten neuron never fires (the core's initial parameter words)
@@ -1187,7 +1183,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
         with m.State("STEP_END"):  # the virtual board's tick, after the step
             run_over = ~r.free_run & (r.steps_left == 1)
             block_end = r.streamed & ((k + 1 >= b_steps) | run_over)
-            flush = block_end | (~r.streamed & ((group + 1 >= OUTPUT_BLOCK_STEPS) | run_over))
+            flush = block_end | (~r.streamed & ((group + 1 >= p.OUTPUT_BLOCK_STEPS) | run_over))
             m.d.sync += [r.t.eq(r.t + 1), k.eq(k + 1), group.eq(group + 1),
                          block_done.eq(block_end), finishing.eq(run_over)]
             with m.If(~r.free_run):

@@ -138,7 +138,7 @@ def test_a_synthesis_that_does_not_fit_says_by_how_much(tmp_path, monkeypatch):
     not 'CalledProcessError: ... exit status 125'."""
     import subprocess
 
-    import hdl.spikecore.board as board
+    import hdl.board as board
     from tests.hdl.test_bench_fpga import OVERFULL_ICE40
 
     def overfull(spec_board, *, spec, build_dir):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import benchmarks.bench_fpga as bench
-from hdl.spikecore.board import BuildReport, does_not_fit, utilisation
+from hdl.board import BuildReport, does_not_fit, utilisation
 from toolchain.boards import BoardSpec
 
 pytestmark = pytest.mark.hdl

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hdl.spikecore.board import BoardTop, _yosys_flip_flops, parse_nextpnr_log, uart_divisor
+from hdl.board import BoardTop, _yosys_flip_flops, parse_nextpnr_log, uart_divisor
 from hdl.spikecore.tools import environment, yowasp_env
 from toolchain.boards import get_board
 from toolchain.cli import main

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from tests.runtime.conftest import golden, random_image, random_inputs
+from toolchain.boardsim.virtual import ServedBoard, VirtualBoard
 from toolchain.runtime import protocol as p
 from toolchain.runtime.session import BoardResetError, Session, StreamLostError, step_inputs
-from toolchain.runtime.virtual import ServedBoard, VirtualBoard
 from toolchain.targets.fpga.spec import TINY
 
 
@@ -87,7 +87,7 @@ def test_step_inputs_errors_name_what_to_fix(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_served_module_prints_its_pty_and_power_cycles_on_sigusr1() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "toolchain.runtime.virtual", "--preset",
+    proc = subprocess.Popen([sys.executable, "-m", "toolchain.boardsim.virtual", "--preset",
                              "tiny"], stdout=subprocess.PIPE, text=True)
     try:
         path = proc.stdout.readline().strip()  # type: ignore[union-attr]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from toolchain.boardsim.virtual import ServedBoard
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording, STDPRule
 from toolchain.runtime.board_target import BoardTarget
-from toolchain.runtime.virtual import ServedBoard
 from toolchain.targets.fpga.spec import TINY
 from toolchain.targets.fpga.target import FpgaTarget
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from hdl.spikecore.verify import simulator_available
 from tests.runtime.conftest import golden, random_image, random_inputs, same_spikes
+from toolchain.boardsim.verilator_board import VerilatorBoard
+from toolchain.boardsim.virtual import ServedBoard, VirtualBoard
 from toolchain.runtime import protocol as p
 from toolchain.runtime.faults import FaultPlan, FaultyTransport, StuckBit
 from toolchain.runtime.session import (
@@ -23,8 +25,6 @@ from toolchain.runtime.session import (
     Session,
 )
 from toolchain.runtime.transport import SerialTransport
-from toolchain.runtime.verilator_board import VerilatorBoard
-from toolchain.runtime.virtual import ServedBoard, VirtualBoard
 from toolchain.targets.fpga.spec import TINY
 
 N_STEPS = 150

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.runtime.conftest import golden, random_image, random_inputs, same_spikes
+from toolchain.boardsim.virtual import RTL, ServedBoard
 from toolchain.runtime import protocol as p
 from toolchain.runtime.session import BoardError, Session
-from toolchain.runtime.virtual import RTL, ServedBoard
 from toolchain.targets.fpga.spec import TINY
 
 pytestmark = [pytest.mark.hdl, pytest.mark.slow]

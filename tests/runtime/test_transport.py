@@ -101,8 +101,8 @@ def test_line_relay_refuses_a_rate_it_cannot_pace() -> None:
 
 def test_virtual_board_behind_a_paced_line_matches_the_golden_model() -> None:
     from tests.runtime.conftest import golden, random_image, random_inputs, same_spikes
+    from toolchain.boardsim.virtual import ServedBoard
     from toolchain.runtime.session import Session
-    from toolchain.runtime.virtual import ServedBoard
     from toolchain.targets.fpga.spec import TINY
 
     image = random_image(TINY, seed=31)

@@ -1,6 +1,6 @@
 """The gateware protocol engine (hdl/uart/engine.py) behind the RTL deframer and framer,
 attached to the core's RTL: every frame leaves as the same wire bytes the rtl-sim board's
-protocol engine (toolchain/runtime/virtual.py) sends for the same frames, errors included,
+protocol engine (toolchain/boardsim/virtual.py) sends for the same frames, errors included,
 for commands and for runs with their spike streams, credits and resends."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hdl.uart.device import add_protocol_path, device_info
-from hdl.uart.engine import GATEWARE_READABLE, ProtocolEngine
+from hdl.uart.engine import ProtocolEngine
 from tests.runtime.conftest import random_image, random_inputs
+from toolchain.boardsim.virtual import RTL, VirtualBoard
 from toolchain.runtime import protocol as p
 from toolchain.runtime.session import _regions
-from toolchain.runtime.virtual import RTL, VirtualBoard
 from toolchain.targets.fpga.spec import TINY, CoreSpec
 
 pytestmark = pytest.mark.hdl
@@ -198,7 +198,7 @@ def wire_type(wire: bytes) -> int:
 def test_decoder_refuses_a_build_info_of_another_core() -> None:
     from toolchain.targets.fpga.spec import ICE40UP5K
 
-    other = p.BuildInfo.from_spec(ICE40UP5K, readable=GATEWARE_READABLE)
+    other = p.BuildInfo.from_spec(ICE40UP5K, readable=p.CORE_READABLE)
     with pytest.raises(ValueError, match=f"ProtocolEngine: BuildInfo has build id "
                        f"{other.build_id:#010x}, but core spec 'tiny' has "
                        f"{p.spec_build_id(TINY):#010x}"):
@@ -206,7 +206,7 @@ def test_decoder_refuses_a_build_info_of_another_core() -> None:
     with pytest.raises(ValueError, match="gateware reads back exactly 0x12"):
         ProtocolEngine(TINY, p.BuildInfo.from_spec(TINY))
     with pytest.raises(ValueError, match="BuildInfo.input_slots = 8; the gateware needs 2"):
-        ProtocolEngine(TINY, p.BuildInfo.from_spec(TINY, readable=GATEWARE_READABLE))
+        ProtocolEngine(TINY, p.BuildInfo.from_spec(TINY, readable=p.CORE_READABLE))
     gc.collect()  # the refused components warn when collected: let that happen here
 
 

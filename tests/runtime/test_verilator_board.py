@@ -1,5 +1,5 @@
 """A host Session against the device's generated Verilog under Verilator, its UART pins
-bridged to a pty (toolchain/runtime/verilator_board.py, hdl/uart/tb/pty_bridge_tb.py): the
+bridged to a pty (toolchain/boardsim/verilator_board.py, toolchain/boardsim/pty_bridge_tb.py): the
 handshake reports the gateware's build and baud, a network loads and verifies by readback
 through the pins, an idle board costs next to no CPU, and the simulation ends cleanly when
 stopped or when the pty hangs up."""
@@ -18,9 +18,9 @@ import pytest
 
 from hdl.spikecore.verify import simulator_available
 from tests.runtime.conftest import random_image
+from toolchain.boardsim.verilator_board import DEFAULT_CLOCK_HZ, DEFAULT_DIVISOR, VerilatorBoard
 from toolchain.runtime import protocol as p
 from toolchain.runtime.session import Session
-from toolchain.runtime.verilator_board import DEFAULT_CLOCK_HZ, DEFAULT_DIVISOR, VerilatorBoard
 from toolchain.targets.fpga.spec import TINY
 
 pytestmark = [pytest.mark.hdl, pytest.mark.slow, pytest.mark.xdist_group("verilator-board")]
@@ -94,7 +94,7 @@ def test_idle_board_sleeps_and_ends_when_the_pty_hangs_up() -> None:
 
 def test_main_prints_the_pty_and_stops_on_sigterm() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "toolchain.runtime.verilator_board", "--preset", "tiny"],
+        [sys.executable, "-m", "toolchain.boardsim.verilator_board", "--preset", "tiny"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -25,7 +25,7 @@ def hdl() -> None:
               help="build directory (default: build/bitstreams/BOARD)")
 def build(board_name: str, core: str | None, out: Path | None) -> None:
     """Synthesise, place and route the core for a board; print the resource report."""
-    from hdl.spikecore.board import build_bitstream
+    from hdl.board import build_bitstream
     from toolchain.boards import BoardError, get_board
     from toolchain.targets.fpga.spec import SpecError, preset
 

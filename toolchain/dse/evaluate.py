@@ -235,7 +235,7 @@ def core_spec(params: Mapping[str, Any]) -> Any:
 
 def fpga_resources(params: Mapping[str, Any]) -> dict[str, float]:
     """Synthesise the point's core for its board (``board``, default iCEBreaker)."""
-    from hdl.spikecore.board import build_bitstream, fit_failure
+    from hdl.board import build_bitstream, fit_failure
     from toolchain.boards import load_boards
 
     board_name = str(params.get("board", "icebreaker"))

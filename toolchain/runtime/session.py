@@ -31,14 +31,8 @@ from toolchain.runtime.transport import SerialTransport, Transport, TransportErr
 from toolchain.targets.fpga.image import CoreImage
 from toolchain.targets.fpga.spec import CoreSpec, Op
 
-# The core command of each memory (spec.Op), to group an image's command words.
-MEMORY_OF_OP: dict[Op, p.Memory] = {
-    Op.NEURON_PARAMS: p.Memory.NEURON,
-    Op.NEURON_STATE: p.Memory.STATE,
-    Op.ROW: p.Memory.ROW,
-    Op.SYNAPSE: p.Memory.SYNAPSE,
-    Op.STDP: p.Memory.STDP,
-}
+# The memory each core write command (spec.Op) goes to, to group an image's command words.
+MEMORY_OF_OP: dict[Op, p.Memory] = {op: memory for memory, op in p.WRITE_OP.items()}
 # Steps per INPUT frame when streaming: long enough that the frame overhead (11 bytes) is
 # spread over many spikes even when input is sparse, short enough that a lost frame costs
 # little to resend.  A live source that needs low latency passes a smaller block_steps.

@@ -4,7 +4,7 @@ board (same framing, CRC, flow control and retransmission).  With ``core="rtl"``
 RTL, simulated, computes instead of the golden model: the reference the gateware protocol
 engine (``hdl/uart/engine.py``, which the ``rtl-sim`` board runs) is compared with.
 
-Run one with ``python -m toolchain.runtime.virtual --preset tiny``: it prints the pty path
+Run one with ``python -m toolchain.boardsim.virtual --preset tiny``: it prints the pty path
 to pass as ``--port``.  In tests, :func:`serve_in_thread` does the same in the background.
 ``SIGUSR1`` power-cycles a served board (a reset mid-run, for fault tests).
 """
@@ -18,13 +18,11 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from toolchain.runtime import RTL_SIM, VIRTUAL
+from toolchain.boardsim.rtl_core import RtlCore
 from toolchain.runtime import protocol as p
-from toolchain.runtime.rtl_core import RtlCore
 from toolchain.runtime.transport import (
     FdTransport,
     LineRelay,
@@ -35,21 +33,8 @@ from toolchain.runtime.transport import (
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import CoreSpec, Op, SpecError, preset
 
-if TYPE_CHECKING:
-    from toolchain.runtime.verilator_board import VerilatorBoard
-
-# Memory -> the core command that writes one of its words (spec.Op).
-WRITE_OP: dict[p.Memory, Op] = {
-    p.Memory.NEURON: Op.NEURON_PARAMS,
-    p.Memory.STATE: Op.NEURON_STATE,
-    p.Memory.ROW: Op.ROW,
-    p.Memory.SYNAPSE: Op.SYNAPSE,
-    p.Memory.STDP: Op.STDP,
-}
 MODEL, RTL = "model", "rtl"  # what computes: the golden model, or the core's RTL simulated
 CORES = (MODEL, RTL)
-# Steps of an unstreamed run that go into one OUTPUT frame (fewer if they do not fit).
-OUTPUT_BLOCK_STEPS = 64
 
 
 class VirtualBoard:
@@ -65,9 +50,8 @@ class VirtualBoard:
                              f"{', '.join(CORES)}")
         self.spec = spec
         self.core_kind = core
-        # the gateware reads back only synapses and state (spec.Op READ_SYNAPSE/READ_STATE)
-        readable = p.ALL_READABLE if core == MODEL else \
-            (1 << p.Memory.SYNAPSE) | (1 << p.Memory.STATE)
+        # the core's RTL reads back only what its command stream can (protocol.READ_OP)
+        readable = p.ALL_READABLE if core == MODEL else p.CORE_READABLE
         self.info = p.BuildInfo.from_spec(spec, input_slots=input_slots,
                                           output_window=output_window, clock_hz=clock_hz,
                                           baud=baud, readable=readable)
@@ -213,7 +197,7 @@ class VirtualBoard:
         end = w.address + w.words.size
         if end > depth:
             return error(p.ErrorCode.BAD_ADDRESS, max(w.address, depth))
-        op = WRITE_OP[w.memory]  # ROW addresses are sources: neurons first, then inputs
+        op = p.WRITE_OP[w.memory]  # ROW addresses are sources: neurons first, then inputs
         words = [int(x) for x in w.words.tolist()]
         if w.memory is p.Memory.ROW:
             for word in words:
@@ -341,7 +325,7 @@ class VirtualBoard:
                     self._block = None
                     self.consumed_seq = p.seq_add(self.consumed_seq, 1)
                     self._credit()
-            elif len(self._out_steps) >= OUTPUT_BLOCK_STEPS or run_over:
+            elif len(self._out_steps) >= p.OUTPUT_BLOCK_STEPS or run_over:
                 self._flush_outputs()
             if run_over:
                 self.state = p.BoardState.DONE
@@ -452,23 +436,15 @@ class ServedBoard:
             relay.stop()
         self.pty.close()
 
+    def power_cycle(self) -> None:
+        """Reset the board as a power glitch would (it says BOOT and has lost everything)."""
+        self.board.power_cycle()
+
     def __enter__(self) -> ServedBoard:
         return self if self._thread.is_alive() else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def pty_board(kind: str, spec: CoreSpec) -> ServedBoard | VerilatorBoard:
-    """The pty board named ``kind`` (``VIRTUAL`` or ``RTL_SIM``) serving ``spec``, not yet
-    started: use it as a context manager or call ``start()``; the host connects to ``.path``."""
-    if kind == VIRTUAL:
-        return ServedBoard(spec, core=MODEL)
-    if kind == RTL_SIM:
-        from toolchain.runtime.verilator_board import VerilatorBoard
-
-        return VerilatorBoard(spec)
-    raise ValueError(f"pty board '{kind}' is unknown; use '{VIRTUAL}' or '{RTL_SIM}'")
 
 
 def serve_in_thread(spec: CoreSpec, **options: int | str) -> ServedBoard:
@@ -478,7 +454,7 @@ def serve_in_thread(spec: CoreSpec, **options: int | str) -> ServedBoard:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m toolchain.runtime.virtual",
+        prog="python -m toolchain.boardsim.virtual",
         description="Serve a virtual spikeport FPGA board (the golden model) on a pty.",
     )
     parser.add_argument("--preset", default="tiny", help="core build preset (spec.PRESETS)")

@@ -2,7 +2,7 @@
 bytes the host writes go onto ``rx`` as 8N1 bits, bits on ``tx`` come back as bytes, so a
 host Session talks to the generated Verilog through its own UART pins.
 
-Started by ``toolchain.runtime.verilator_board``, which owns the pty and hands the master
+Started by ``toolchain.boardsim.verilator_board``, which owns the pty and hands the master
 side over as file descriptor ``PTY_BRIDGE_FD``.  The clock toggles in C (cocotb's GPI
 clock); Python wakes once per bit on the line, or once per few byte times while the device
 works without talking.  While the device reports ``idle`` and nothing is on the line, the

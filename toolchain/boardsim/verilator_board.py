@@ -1,8 +1,8 @@
 """A board made of the device's generated Verilog under Verilator, its UART pins bridged to a
 pseudo-terminal: the host's Session talks to the same gateware a bitstream carries, bit by
-bit at the device's own divisor, through the cocotb testbench ``hdl/uart/tb/pty_bridge_tb``.
+bit at the device's own divisor, through the cocotb testbench ``pty_bridge_tb``.
 
-Run one with ``python -m toolchain.runtime.verilator_board --preset tiny``: it prints the pty
+Run one with ``python -m toolchain.boardsim.verilator_board --preset tiny``: it prints the pty
 path to pass as ``--port``.  In Python, :class:`VerilatorBoard` has the shape of
 ``virtual.ServedBoard`` (``path``, ``start``, ``stop``, a context manager).
 
@@ -60,7 +60,7 @@ PORTS_VLT = "ports.vlt"
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 BUILD_STAMP = "built-from.sha256"
-_MODULE = "toolchain.runtime.verilator_board"  # not __name__: that is __main__ under -m
+_MODULE = "toolchain.boardsim.verilator_board"  # not __name__: that is __main__ under -m
 
 
 class BuildError(RuntimeError):
@@ -178,7 +178,7 @@ class VerilatorBoard:
 
     def start(self, timeout: float = STARTUP_TIMEOUT_S) -> VerilatorBoard:
         """Launch the simulation; return when the device is out of reset and served."""
-        from hdl.uart.tb import pty_bridge_tb as tb
+        from toolchain.boardsim import pty_bridge_tb as tb
 
         if self._process is not None or self._stopped:
             raise RuntimeError(f"the Verilator board on {self.path} was already started")
@@ -256,7 +256,7 @@ def _simulate() -> None:
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
-    from hdl.uart.tb import pty_bridge_tb
+    from toolchain.boardsim import pty_bridge_tb
 
     build_dir, run_dir = Path(sys.argv[1]), Path(sys.argv[2])
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -275,7 +275,7 @@ def _simulate() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m toolchain.runtime.verilator_board",
+        prog="python -m toolchain.boardsim.verilator_board",
         description="Serve the spikeport device's Verilog, simulated by Verilator, on a pty.",
     )
     parser.add_argument("--preset", default="tiny", help="core build preset (spec.PRESETS)")

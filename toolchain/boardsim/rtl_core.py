@@ -2,10 +2,10 @@
 and step by step through its own streams, behind the same small interface the virtual
 board uses for the golden model (``execute``, ``step``, ``t``).
 
-``ServedBoard(spec, core="rtl")`` serves it behind the virtual board's Python protocol
-engine: every spike comes out of the core's gateware, every frame out of Python.  The tests
-compare the gateware protocol engine (``hdl/uart/engine.py``) with exactly this, frame for
-frame; the ``rtl-sim`` board runs both in gateware (``verilator_board.py``).
+``ServedBoard(spec, core="rtl")`` (``virtual.py``) serves it behind the virtual board's
+Python protocol engine: every spike comes out of the core's gateware, every frame out of
+Python.  The tests compare the gateware protocol engine (``hdl/uart/engine.py``) with
+exactly this, frame for frame; the ``rtl-sim`` board runs both in gateware (``verilator_board.py``).
 """
 
 from __future__ import annotations

