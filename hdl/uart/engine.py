@@ -1,7 +1,9 @@
 """The device side of the protocol in gateware: frames from the :class:`~hdl.uart.link.Deframer`
 drive the core, and every frame the board sends leaves through the
-:class:`~hdl.uart.link.Framer`, byte for byte as ``toolchain/boardsim/virtual.py`` (the protocol
-engine of the virtual boards) sends it.
+:class:`~hdl.uart.link.Framer`, as ``docs/protocol.md`` specifies, and byte for byte as
+``toolchain/boardsim/virtual.py`` (the protocol engine of the virtual boards) sends it.
+Every payload offset and length comes from ``protocol.PAYLOADS``: the checks that refuse a
+payload (``fixed_check``) and the replies (``payload_bytes``) are built from that table.
 
 Four units share one clock and a few registers (run state, step counter, sequence numbers,
 counters):
@@ -11,10 +13,11 @@ counters):
   one of ``input_slots + 1`` slot buffers while a streaming checker decodes its step block
   (so a malformed block is refused with the same BAD_MESSAGE offset as ``SpikeBlock.decode``),
   then it is accepted, or answered with CREDIT / SEQ_GAP / OVERRUN / NOT_RUNNING /
-  STEP_MISMATCH as the virtual board answers; RESEND is answered from the output window.
-* **command unit**: HELLO (a ROM of ``BuildInfo.encode()``), STATUS, RESET (ALL), CONFIG,
-  WRITE, READ, RUN and STOP, with the same checks, error replies and reply cache (a retried
-  command is answered again, not executed again).
+  STEP_MISMATCH as the virtual board answers; RESEND is answered from the output window,
+  a frame of an unknown host-to-board type with UNSUPPORTED.
+* **command unit**: HELLO (a ROM of ``BuildInfo.encode()``), STATUS, RESET (STATE and ALL),
+  CONFIG, WRITE, READ, RUN and STOP, with the same checks, error replies and reply cache (a
+  retried command is answered again, not executed again).
 * **player**: runs the core one step at a time (so STOP lands between steps), feeds it the
   input ids of the step from the INPUT block being played, collects its output spikes and
   encodes them as step records into the OUTPUT frame being built, cutting frames where
@@ -29,7 +32,9 @@ in block RAM.  Commands that arrive while the command unit still answers the pre
 dropped and counted in ``overruns`` (a host that waits for each reply never causes it).
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
+from collections.abc import Mapping
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -41,10 +46,11 @@ from toolchain.runtime import protocol as p
 from toolchain.targets.fpga.model import silent_neuron_params
 from toolchain.targets.fpga.spec import CoreSpec, Op
 
-WRITE_HEADER = 5  # memory u8, address u32
-READ_PAYLOAD = 7  # memory u8, address u32, count u16
-CONFIG_PAYLOAD = 8  # n_neurons u16, n_inputs u16, seed u32
-RUN_PAYLOAD = 5  # steps u32, flags u8
+WRITE_HEADER = p.PAYLOADS[p.FrameType.WRITE].size  # memory, address; the words follow
+# Commands the command unit executes; their fixed fields' bytes are kept as they pass.
+COMMANDS = (p.FrameType.HELLO, p.FrameType.RESET, p.FrameType.CONFIG, p.FrameType.WRITE,
+            p.FrameType.READ, p.FrameType.RUN, p.FrameType.STOP, p.FrameType.STATUS)
+HEAD_BYTES = max(p.PAYLOADS[t].size for t in COMMANDS)
 SLOT = p.MAX_PAYLOAD  # bytes of one INPUT or OUTPUT slot: a whole payload
 # Frame descriptors in the transmitter's queue.
 KIND_REPLY, KIND_SLOT, KIND_SMALL = 0, 1, 2
@@ -60,6 +66,54 @@ DEFAULT_OUTPUT_WINDOW = 7
 def _bytes(value: Value, n: int = 4) -> list[Value]:
     """The ``n`` bytes of a value, least significant first (the protocol's order)."""
     return [value[8 * b:8 * b + 8] for b in range(n)]
+
+
+def field_bits(value: Value | int, bits: int) -> Value:
+    """``value`` as exactly ``bits`` bits (zero-extended or cut)."""
+    v = Const(value, bits) if isinstance(value, int) else Value.cast(value).as_unsigned()
+    return Cat(v, Const(0, max(0, bits - len(v))))[:bits]
+
+
+def pack_fields(layout: p.Layout, values: Mapping[str, Value | int]) -> Value:
+    """A payload's fixed fields as one value, its first byte lowest: the bytes
+    ``Layout.pack`` writes."""
+    return Cat(*(field_bits(values[f.name], 8 * f.size) for f in layout.fields))
+
+
+def payload_bytes(layout: p.Layout, values: Mapping[str, Value | int]) -> list[Value]:
+    return _bytes(pack_fields(layout, values), layout.size)
+
+
+def field_of(layout: p.Layout, name: str, head: list[Value]) -> Value:
+    """The field ``name`` of ``layout`` out of the payload's first bytes ``head``."""
+    f = layout[name]
+    return Cat(*head[f.offset:f.end])
+
+
+def fixed_check(m: Module, layout: p.Layout, plen: Value,
+                invalid: Mapping[str, Value] | None = None) -> tuple[Signal, Signal]:
+    """(refused, offset) of a payload of ``plen`` bytes, by the rule of ``Layout.unpack``
+    (docs/protocol.md, section 3): the first field, in payload order, that the payload does
+    not hold completely or whose ``invalid`` condition is true; then the first trailing
+    byte, unless the layout has a tail.  Conditions of a field are only looked at when the
+    field is there."""
+    invalid = invalid or {}
+    tests: list[tuple[Value, int]] = []
+    for f in layout.fields:
+        tests.append((plen < f.end, f.offset))
+        if f.name in invalid:
+            tests.append((invalid[f.name], f.offset))
+    if layout.tail is None:
+        tests.append((plen > layout.size, layout.size))
+    refused = Signal(name=f"bad_{layout.what.lower()}")
+    at = Signal(11, name=f"bad_{layout.what.lower()}_at")
+    assert tests, f"{layout.what}: a layout with a tail has fixed fields"
+    with m.If(tests[0][0]):
+        m.d.comb += [refused.eq(1), at.eq(tests[0][1])]
+    for cond, offset in tests[1:]:
+        with m.Elif(cond):
+            m.d.comb += [refused.eq(1), at.eq(offset)]
+    return refused, at
 
 
 def varint_len(value: Value) -> Value:
@@ -170,12 +224,10 @@ class _Shared:
         self.window = Memory(shape=8, depth=self.n_out * SLOT, init=[])
         self.reply = Memory(shape=8, depth=p.MAX_FRAME - p.CRC_SIZE, init=[])
         self.cmd_buffer = Memory(shape=8, depth=p.MAX_FRAME, init=[])
-        # the command's header fields, kept as its bytes pass
-        self.ftype, self.seq, self.memory = Signal(8), Signal(8), Signal(8)
-        self.address, self.count = Signal(32), Signal(16)
-        self.cmd_fields = [(self.ftype, 0), (self.seq, 0), (self.memory, 0), (self.address, 0),
-                           (self.address, 8), (self.address, 16), (self.address, 24),
-                           (self.count, 0), (self.count, 8)]
+        # the command's type, seq and first payload bytes, kept as they pass
+        self.ftype, self.seq = Signal(8), Signal(8)
+        self.head = [Signal(8, name=f"head{k}") for k in range(HEAD_BYTES)]
+        self.cmd_fields = [self.ftype, self.seq, *self.head]
         # run state
         self.state = Signal(2)  # p.BoardState
         self.t = Signal(32)
@@ -183,6 +235,9 @@ class _Shared:
         self.free_run, self.streamed = Signal(), Signal()
         self.next_input_seq, self.consumed_seq = Signal(8), Signal(8)
         self.next_input_step = Signal(32)
+        self.input_left = Signal(32)  # steps of a counted run no accepted INPUT block covers
+        # resets since configuration: a reset leaves it alone (docs/protocol.md, section 10)
+        self.boot_count = Signal(32, reset_less=True)
         self.gap_reported, self.gap_seq = Signal(), Signal(8)
         self.next_output_seq = Signal(8)
         self.kept = Signal(range(self.n_out + 1))  # OUTPUT frames in the window
@@ -226,10 +281,20 @@ def _assign(desc: Value, fields: list) -> list:
     return [getattr(desc, name).eq(value) for name, value in fields]
 
 
-def error_payload(code: Value | int, cause: int, detail: Value) -> Value:
+def error_payload(code: Value | int, cause: Value | int, detail: Value | int) -> Value:
     """ErrorReply's bytes: code, the type it answers, detail (u32)."""
-    return Cat(Const(int(code), 8) if isinstance(code, int) else code[:8], Const(cause, 8),
-               detail[:32])
+    return pack_fields(p.PAYLOADS[p.FrameType.ERROR],
+                       {"code": int(code) if isinstance(code, int) else code,
+                        "cause": int(cause) if isinstance(cause, int) else cause,
+                        "detail": detail})
+
+
+ERROR_SIZE = p.PAYLOADS[p.FrameType.ERROR].size
+CREDIT_SIZE = p.PAYLOADS[p.FrameType.CREDIT].size
+
+
+def credit_payload(next_seq: Value, free: Value | int) -> Value:
+    return pack_fields(p.PAYLOADS[p.FrameType.CREDIT], {"next_seq": next_seq, "free": free})
 
 
 # --------------------------------------------------------------------------- transmitter
@@ -258,9 +323,18 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     with m.Else():
         m.d.comb += byte.eq(small_bytes[(idx - p.HEADER_SIZE)[:3]])
     with m.FSM(name="tx"):
-        with m.State("BOOT"):  # after every reset: BOOT(boot count 0), as a board powers up
-            m.d.sync += [*_assign(desc, small(p.FrameType.BOOT, 0, Const(0, 48), 4)),
+        with m.State("BOOT"):  # after every reset: BOOT(boot count), as a board powers up
+            booted = Signal(reset_less=True)  # 0 only until the first BOOT after configuration
+            count = Signal(32)
+            m.d.comb += count.eq(Mux(booted, r.boot_count + 1, r.boot_count))
+            boot = p.PAYLOADS[p.FrameType.BOOT]
+            m.d.sync += [*_assign(desc, small(p.FrameType.BOOT, 0, pack_fields(
+                             boot, {"boot_count": count}), boot.size)),
                          idx.eq(0), r.tx_frames.eq(1)]
+            # once per reset: while reset is held the FSM stays here, and the count, which
+            # reset does not touch, must not run on
+            with m.If(~ResetSignal()):
+                m.d.sync += [r.boot_count.eq(count), booted.eq(1)]
             m.next = "ADDR"
         with m.State("IDLE"):
             m.d.comb += r.tx_idle.eq(1)
@@ -289,8 +363,9 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
 
 
 class _BlockCheck:
-    """Streaming check of a step block, one payload byte at a time, with the verdict and
-    offsets of ``SpikeBlock.decode(..., limit=n_inputs)``."""
+    """Streaming check of an INPUT step block, one payload byte at a time, with the verdict
+    and offsets of ``SpikeBlock.decode(..., limit=n_inputs, continued_ok=False)``: the first
+    offending byte in payload order (docs/protocol.md, section 7)."""
 
     def __init__(self, m: Module, id_bits: int, limit: int) -> None:
         self.id_bits, self.id_bytes, self.limit = id_bits, p.id_bytes_of(id_bits), limit
@@ -300,17 +375,18 @@ class _BlockCheck:
         self.err, self.err_at = Signal(), Signal(11)
         self.state = Signal(2)  # 0 header/records header, 1 count varint, 2 ids
         self.acc, self.nb = Signal(35), Signal(3)
-        # offsets: the record, the varint being read, the record's ids
-        self.rec_at, self.var_at, self.ids_at = Signal(11), Signal(11), Signal(11)
+        # offsets: the record, the varint being read, the next id
+        self.rec_at, self.var_at, self.id_at = Signal(11), Signal(11), Signal(11)
         self.gap = Signal(36)
         self.steps = Signal(36)  # steps before the next record
         self.left = Signal(36)  # ids left in the record
-        self.lo, self.half, self.bad = Signal(8), Signal(), Signal()
+        self.lo, self.half = Signal(8), Signal()
+        self.prev, self.first_id = Signal(16), Signal()  # ids ascend within a record
         self.m = m
 
     def reset(self) -> list:
         return [self.err.eq(0), self.state.eq(0), self.acc.eq(0), self.nb.eq(0),
-                self.steps.eq(0), self.half.eq(0), self.bad.eq(0)]
+                self.steps.eq(0), self.half.eq(0)]
 
     def _fail(self, at: Value) -> list:
         return [self.err.eq(1), self.err_at.eq(at)]
@@ -319,51 +395,57 @@ class _BlockCheck:
         """Statements for one payload byte ``byte`` at payload offset ``at``."""
         m = self.m
         ib, nb_ids = self.id_bits, self.id_bytes
+        first, n_field = p.BLOCK["first_step"], p.BLOCK["n_steps"]
         value = Signal(35, name="bc_value")
         m.d.comb += value.eq(self.acc | (byte[:7].as_unsigned() << (self.nb * 7)))
         more = byte[7]
         with m.If(self.err):
             pass
-        with m.Elif(at < 6):
+        with m.Elif(at < p.BLOCK.size):
             with m.Switch(at):
-                for k in range(4):
-                    with m.Case(k):
+                for k in range(first.size):
+                    with m.Case(first.offset + k):
                         m.d.sync += self.first[8 * k:8 * k + 8].eq(byte)
-                with m.Case(4):
+                with m.Case(n_field.offset):
                     m.d.sync += self.n_raw[:8].eq(byte)
-                with m.Case(5):
+                with m.Case(n_field.offset + 1):
                     m.d.sync += self.n_raw[8:].eq(byte)
                     n = Cat(self.n_raw[:8], byte[:7])
-                    with m.If((byte[7] & (n == 0)) | (n > p.MAX_BLOCK_STEPS)):
-                        m.d.sync += self._fail(4)
+                    # CONTINUED (bit 15): an INPUT block may not continue a step
+                    with m.If(byte[7] | (n > p.MAX_BLOCK_STEPS)):
+                        m.d.sync += self._fail(n_field.offset)
         with m.Elif(self.state != 2):  # a varint: a record header (0) or its count (1)
             start = Mux(self.nb == 0, at, self.var_at)
             with m.If(self.nb == 0):
                 m.d.sync += self.var_at.eq(at)
             with m.If(more):
-                with m.If(self.nb == 4):  # a fifth byte that says more follow
+                with m.If(self.nb == p.MAX_VARINT_BYTES - 1):  # a last byte that says more
                     m.d.sync += self._fail(start)
                 with m.Else():
                     m.d.sync += [self.acc.eq(value), self.nb.eq(self.nb + 1)]
+            with m.Elif((self.nb != 0) & (byte == 0)):  # not minimal
+                m.d.sync += self._fail(start)
             with m.Else():
                 m.d.sync += [self.acc.eq(0), self.nb.eq(0)]
-                ids_next = [self.ids_at.eq(at + 1), self.bad.eq(0), self.half.eq(0),
+                ids_next = [self.id_at.eq(at + 1), self.half.eq(0), self.first_id.eq(1),
                             self.state.eq(2)]
                 with m.If(self.state == 0):
                     single, gap, one, short = record_header(value, nb_ids, ib)
+                    # with two-byte ids, one spike has its own form (id in the header)
+                    one_general = ~single & (short == 0) if nb_ids == 2 else Const(0, 1)
                     m.d.sync += [self.rec_at.eq(start), self.gap.eq(gap)]
-                    with m.If(~single & (short == 3)):
-                        m.d.sync += self.state.eq(1)  # the count follows
-                    with m.Elif(self.steps + gap >= self.n_steps):
+                    with m.If(self.steps + gap >= self.n_steps):
+                        m.d.sync += self._fail(start)
+                    with m.Elif(one_general):
                         m.d.sync += self._fail(start)
                     with m.Elif(single & (one >= self.limit)):
                         m.d.sync += self._fail(start)
+                    with m.Elif(~single & (short == 3)):
+                        m.d.sync += self.state.eq(1)  # the count follows
                     with m.Elif(single):
                         m.d.sync += self.steps.eq(self.steps + gap + 1)
                     with m.Else():
                         m.d.sync += [self.left.eq(short + 1), *ids_next]
-                with m.Elif(self.steps + self.gap >= self.n_steps):
-                    m.d.sync += self._fail(self.rec_at)
                 with m.Else():
                     m.d.sync += [self.left.eq(value + 4), *ids_next]
         with m.Else():  # ids
@@ -375,30 +457,31 @@ class _BlockCheck:
                 whole = Const(1, 1)
                 the_id = byte
             with m.If(whole):
-                bad = self.bad | (the_id >= self.limit)
-                m.d.sync += [self.bad.eq(bad), self.left.eq(self.left - 1)]
-                with m.If(self.left == 1):
-                    with m.If(bad):
-                        m.d.sync += self._fail(self.rec_at)
-                    with m.Else():
-                        m.d.sync += [self.steps.eq(self.steps + self.gap + 1),
-                                     self.state.eq(0)]
+                with m.If((the_id >= self.limit) | (~self.first_id & (the_id <= self.prev))):
+                    m.d.sync += self._fail(self.id_at)
+                with m.Else():
+                    m.d.sync += [self.prev.eq(the_id), self.first_id.eq(0),
+                                 self.left.eq(self.left - 1), self.id_at.eq(self.id_at + nb_ids)]
+                    with m.If(self.left == 1):
+                        m.d.sync += [self.steps.eq(self.steps + self.gap + 1), self.state.eq(0)]
 
     def verdict(self, length: Value) -> tuple[Value, Value]:
         """(error, offset) once the payload of ``length`` bytes has been fed."""
         err = Signal(name="bc_err")
         at = Signal(11, name="bc_at")
         m = self.m
+        first, n_field = p.BLOCK["first_step"], p.BLOCK["n_steps"]
         with m.If(self.err):
             m.d.comb += [err.eq(1), at.eq(self.err_at)]
-        with m.Elif(length < 4):
-            m.d.comb += [err.eq(1), at.eq(0)]
-        with m.Elif(length < 6):
-            m.d.comb += [err.eq(1), at.eq(4)]
+        with m.Elif(length < first.end):
+            m.d.comb += [err.eq(1), at.eq(first.offset)]
+        with m.Elif(length < n_field.end):
+            m.d.comb += [err.eq(1), at.eq(n_field.offset)]
         with m.Elif(((self.state == 0) & (self.nb != 0)) | (self.state == 1)):
-            m.d.comb += [err.eq(1), at.eq(length)]
+            # a varint cut: where it starts (for a count not begun, where it would)
+            m.d.comb += [err.eq(1), at.eq(Mux(self.nb != 0, self.var_at, length))]
         with m.Elif(self.state == 2):
-            m.d.comb += [err.eq(1), at.eq(self.ids_at)]
+            m.d.comb += [err.eq(1), at.eq(self.id_at)]  # the first id not there
         return err, at
 
 
@@ -451,9 +534,9 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 with m.If(takes_cmd & (pos < p.MAX_FRAME)):
                     m.d.comb += [cmd_wr.addr.eq(pos), cmd_wr.data.eq(b), cmd_wr.en.eq(1)]
                     with m.Switch(pos):
-                        for at, (sig, lo) in enumerate(r.cmd_fields):
+                        for at, sig in enumerate(r.cmd_fields):
                             with m.Case(at):
-                                m.d.sync += sig[lo:lo + 8].eq(b)
+                                m.d.sync += sig.eq(b)
                 # INPUT frames: payload into the slot, and through the checker two bytes
                 # late (the last two bytes of a frame are its CRC)
                 with m.If(to_slot & (pos >= p.HEADER_SIZE)):
@@ -464,18 +547,17 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.sync += [d0.eq(b), d1.eq(d0)]
                     with m.If(pos >= p.HEADER_SIZE + 2):
                         check.feed(d1, (pos - p.HEADER_SIZE - 2)[:11])
-        with m.State("END"):
-            with m.If(~known):  # the host-side FrameReader drops these too
-                m.d.sync += r.crc_errors.eq(r.crc_errors + 1)
+        with m.State("END"):  # an intact frame: counted whatever its type
+            m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
+            with m.If(~known):  # a newer host's command is answered; other types ignored
                 m.next = "BYTE"
+                with m.If(rtype < 0x80):
+                    m.next = "UNSUPPORTED"
             with m.Elif(rtype == p.FrameType.INPUT):
-                m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
                 m.next = "INPUT"
             with m.Elif(rtype == p.FrameType.RESEND):
-                m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
                 m.next = "RESEND"
             with m.Else():
-                m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
                 m.next = "BYTE"
                 with m.If(to_cmd & (rtype < 0x80)):
                     m.d.sync += [r.cmd_pending.eq(1), r.cmd_plen.eq(plen)]
@@ -492,6 +574,12 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             in_order = ~not_running & ~duplicate  # the checks after these apply
             gap, overrun = ahead != 0, queued_full | ~have_slot
             mismatch = check.first != r.next_input_step
+            # a counted run's block may not reach past its last step: n_steps, in offset order
+            n_at = p.BLOCK["n_steps"].offset
+            beyond = ~r.free_run & (plen >= p.BLOCK.size) & (check.n_raw > r.input_left)
+            early = bad & (bad_at <= n_at)
+            bad_at = Mux(early | ~beyond, bad_at, n_at)
+            bad = bad | beyond
             code, detail = Signal(8), Signal(32)  # the ERROR to send (code 0: none)
             with m.If(not_running):
                 m.d.comb += [code.eq(p.ErrorCode.NOT_RUNNING), detail.eq(rseq)]
@@ -511,10 +599,11 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             with m.If(credit):
                 m.d.comb += _assign(r.rx_desc, small(
                     p.FrameType.CREDIT, r.consumed_seq,
-                    Cat(r.consumed_seq, (info.input_slots - r.q_count)[:8]), 2))
+                    credit_payload(r.consumed_seq, info.input_slots - r.q_count), CREDIT_SIZE))
             with m.Else():
                 m.d.comb += _assign(r.rx_desc, small(
-                    p.FrameType.ERROR, rseq, error_payload(code, p.FrameType.INPUT, detail), 6))
+                    p.FrameType.ERROR, rseq, error_payload(code, p.FrameType.INPUT, detail),
+                    ERROR_SIZE))
             m.d.comb += r.rx_req.eq(push)
             with m.If(~push | r.rx_grant):
                 m.next = "BYTE"
@@ -528,6 +617,8 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.sync += [r.gap_reported.eq(0),
                                  r.next_input_seq.eq(r.next_input_seq + 1),
                                  r.next_input_step.eq(check.first + check.n_steps),
+                                 r.input_left.eq(Mux(r.free_run, r.input_left,
+                                                     r.input_left - check.n_steps)),
                                  r.in_first[slot].eq(check.first),
                                  r.in_steps[slot].eq(check.n_steps),
                                  r.in_len[slot].eq(plen)]
@@ -535,11 +626,16 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
         with m.State("RESEND"):  # the virtual board's _on_resend
             dist = Signal(8)
             m.d.comb += dist.eq(r.next_output_seq - rbyte)
-            kept = (plen == 1) & (dist != 0) & (dist <= r.kept)
+            malformed, malformed_at = fixed_check(m, p.PAYLOADS[p.FrameType.RESEND], plen)
+            kept = (dist != 0) & (dist <= r.kept)
             oldest = Signal(8)
             m.d.comb += oldest.eq(r.next_output_seq - r.kept)
             m.d.comb += r.rx_req.eq(1)
-            with m.If(kept):
+            with m.If(malformed):
+                m.d.comb += _assign(r.rx_desc, small(
+                    p.FrameType.ERROR, rseq, error_payload(
+                        p.ErrorCode.BAD_MESSAGE, p.FrameType.RESEND, malformed_at), ERROR_SIZE))
+            with m.Elif(kept):
                 m.d.comb += _assign(r.rx_desc, [
                     ("kind", KIND_SLOT), ("replay", 1), ("slot", rbyte[:max(r.out_bits, 1)]),
                     ("length", r.out_len[rbyte[:max(r.out_bits, 1)]]),
@@ -547,7 +643,15 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             with m.Else():
                 m.d.comb += _assign(r.rx_desc, small(
                     p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.GONE,
-                                                           p.FrameType.RESEND, oldest), 6))
+                                                           p.FrameType.RESEND, oldest),
+                    ERROR_SIZE))
+            with m.If(r.rx_grant):
+                m.next = "BYTE"
+
+        with m.State("UNSUPPORTED"):  # an unknown type below 0x80: not cached
+            m.d.comb += [r.rx_req.eq(1), *_assign(r.rx_desc, small(
+                p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.UNSUPPORTED, rtype, rtype),
+                ERROR_SIZE))]
             with m.If(r.rx_grant):
                 m.next = "BYTE"
 
@@ -555,11 +659,18 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
 # --------------------------------------------------------------------------- command unit
 
 
-def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - one FSM
+def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
+    """The command unit: docs/protocol.md, section 4, in the order it gives: the reply
+    cache, BUSY, the payload's fields (``fixed_check`` over ``PAYLOADS``), then each
+    command's own checks and effect."""
     spec, info = r.spec, r.info
     mems = list(p.Memory)
     depth = Array(Const(info.depth(mem), 32) for mem in mems)
     word_bytes = Array(Const(info.word_bytes(mem), 4) for mem in mems)
+    widest = max(info.word_bytes(mem) for mem in mems)
+    # the bits above each memory's word width, which a WRITE may not set
+    over = Array(Const(((1 << 8 * widest) - 1) ^ ((1 << info.word_bits(mem)) - 1), 8 * widest)
+                 for mem in mems)
     write_op = Array(Const(int(p.WRITE_OP[mem]), 3) for mem in mems)
     read_op = Array(Const(int(p.READ_OP.get(mem, 0)), 3) for mem in mems)
     readable = Array(Const(int(mem in p.READ_OP), 1) for mem in mems)
@@ -573,16 +684,40 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
     r_wr = r.reply.write_port()
     rom_rd = rom.read_port()
 
-    ftype, seq, memory, address, count = r.ftype, r.seq, r.memory, r.address, r.count
-    plen = r.cmd_plen
-    mem_ok = memory < len(mems)
-    cfg_neurons, cfg_inputs = Signal(16), Signal(16)  # CONFIG's fields, same bytes
-    m.d.comb += [cfg_neurons.eq(address[:8].shift_left(8) | memory),
-                 cfg_inputs.eq(address[8:24])]
-    run_steps = Cat(memory, address[:24])  # RUN's fields, same bytes
-    run_flags = address[24:32]
+    ftype, seq, plen = r.ftype, r.seq, r.cmd_plen
+    lay = {t: p.PAYLOADS[t] for t in COMMANDS}
 
-    replay = Signal()
+    def fld(t: p.FrameType, name: str) -> Value:
+        return field_of(lay[t], name, r.head)
+
+    F = p.FrameType
+    memory, address = fld(F.READ, "memory"), fld(F.READ, "address")  # WRITE's are the same
+    assert [lay[F.WRITE][n] for n in ("memory", "address")] == \
+        [lay[F.READ][n] for n in ("memory", "address")]
+    count = fld(F.READ, "count")
+    mem_ok = memory < len(mems)
+    mem3 = memory[:3]
+    run_steps, run_flags = fld(F.RUN, "steps"), fld(F.RUN, "flags")
+    scope = fld(F.RESET, "scope")
+    version = fld(F.HELLO, "version")
+    # every payload's verdict (refused, offset), computed from the table
+    checks = {
+        F.HELLO: fixed_check(m, lay[F.HELLO], plen),
+        F.STATUS: fixed_check(m, lay[F.STATUS], plen),
+        F.STOP: fixed_check(m, lay[F.STOP], plen),
+        F.RESET: fixed_check(m, lay[F.RESET], plen, {"scope": scope > max(p.ResetScope)}),
+        F.CONFIG: fixed_check(m, lay[F.CONFIG], plen, {
+            "n_neurons": fld(F.CONFIG, "n_neurons") > spec.n_neurons,
+            "n_inputs": fld(F.CONFIG, "n_inputs") > spec.n_inputs,
+            "seed": fld(F.CONFIG, "seed") != 0}),
+        F.RUN: fixed_check(m, lay[F.RUN], plen, {
+            "steps": run_steps == p.FREE_RUN, "flags": run_flags[1:] != 0}),
+        F.WRITE: fixed_check(m, lay[F.WRITE], plen, {"memory": ~mem_ok}),
+        F.READ: fixed_check(m, lay[F.READ], plen, {
+            "memory": ~mem_ok, "count": (count == 0) | (count > max_words[mem3])}),
+    }
+
+    replay, cacheable = Signal(), Signal()
     clear_mem, clear_addr = Signal(3), Signal(32)
 
     rtype, rcode, rvalue = Signal(8), Signal(8), Signal(32)
@@ -590,40 +725,52 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
     then_read = Signal()
     cached = Signal()
     cache_type, cache_seq = Signal(8), Signal(8)
-    status = [rtype, seq, r.state, *_bytes(r.t),
-              *_bytes(Mux(r.free_run, 0xFFFFFFFF, r.steps_left)),
-              r.next_output_seq, r.next_input_seq, *_bytes(Const(0, 32)), *_bytes(r.rx_frames),
-              *_bytes(r.crc_errors), *_bytes(r.seq_errors), *_bytes(r.overruns),
-              *_bytes(r.tx_frames), *_bytes(r.resends)]
-    assert len(status) == p.HEADER_SIZE + len(p.Status(p.BoardState.IDLE, *[0] * 11).encode())
+    status = [rtype, seq, *payload_bytes(p.STATUS, {
+        "state": r.state, "step": r.t,
+        "steps_left": Mux(r.free_run, p.FREE_RUN, r.steps_left),
+        "next_output_seq": r.next_output_seq, "next_input_seq": r.next_input_seq,
+        "boot_count": r.boot_count, "rx_frames": r.rx_frames, "crc_errors": r.crc_errors,
+        "seq_errors": r.seq_errors, "overruns": r.overruns, "tx_frames": r.tx_frames,
+        "resends": r.resends})]
     status_bytes = Array(status)
 
     n, k = Signal(16), Signal(16)
     acc = Signal(range(p.MAX_FRAME + 1))
     pos = Signal(range(p.MAX_FRAME + 1))
-    j = Signal(4)
-    word = Signal(64)
+    j = Signal(range(widest + 1))
+    word = Signal(8 * widest)
     checking = Signal()
-    wb = word_bytes[memory[:3]]
+    wb = word_bytes[mem3]
     row = word_layout(spec, "row")(word[:spec.width("row")])
     running = r.state == p.BoardState.RUNNING
 
     def error(code: p.ErrorCode, detail: object) -> list:
-        return [rtype.eq(p.FrameType.ERROR), rcode.eq(code), rvalue.eq(detail),
-                then_read.eq(0), i.eq(0)]
+        return [rtype.eq(F.ERROR), rcode.eq(code), rvalue.eq(detail), then_read.eq(0), i.eq(0)]
 
     def ack(value: object) -> list:
-        return [rtype.eq(p.FrameType.ACK), rvalue.eq(value), then_read.eq(0), i.eq(0)]
+        return [rtype.eq(F.ACK), rvalue.eq(value), then_read.eq(0), i.eq(0)]
 
-    fixed = Array([rtype, seq,
-                   Mux(rtype == p.FrameType.ERROR, rcode,
-                       Mux(rtype == p.FrameType.DATA, memory, ftype)),
-                   Mux(rtype == p.FrameType.ERROR, ftype, rvalue[0:8]),
-                   Mux(rtype == p.FrameType.ERROR, rvalue[0:8], rvalue[8:16]),
-                   Mux(rtype == p.FrameType.ERROR, rvalue[8:16], rvalue[16:24]),
-                   Mux(rtype == p.FrameType.ERROR, rvalue[16:24], rvalue[24:32]),
-                   rvalue[24:32]])
-    fixed_len = Mux(rtype == p.FrameType.ERROR, 8, 7)  # ACK and the DATA header: 7
+    # ERROR, ACK and DATA's fixed fields, from their layouts
+    kinds = {
+        F.ERROR: payload_bytes(p.PAYLOADS[F.ERROR],
+                               {"code": rcode, "cause": ftype, "detail": rvalue}),
+        F.ACK: payload_bytes(p.PAYLOADS[F.ACK], {"acked": ftype, "value": rvalue}),
+        F.DATA: payload_bytes(p.PAYLOADS[F.DATA], {"memory": memory, "address": rvalue}),
+    }
+    longest = max(len(b) for b in kinds.values())
+    fixed_body = []
+    for at in range(longest):
+        byte: Value = Const(0, 8)
+        for t, body in kinds.items():
+            if at < len(body):
+                byte = Mux(rtype == t, body[at], byte)
+        fixed_body.append(byte)
+    fixed = Array([rtype, seq, *fixed_body])
+    fixed_len = Signal(range(longest + p.HEADER_SIZE + 1))
+    m.d.comb += fixed_len.eq(p.HEADER_SIZE + len(kinds[F.ACK]))
+    for t, body in kinds.items():
+        with m.If(rtype == t):
+            m.d.comb += fixed_len.eq(p.HEADER_SIZE + len(body))
 
     m.d.comb += _assign(r.cu_desc, [("kind", KIND_REPLY), ("replay", replay),
                                     ("length", rlen)])
@@ -636,111 +783,100 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
                 m.next = "DISPATCH"
 
         with m.State("DISPATCH"):
-            m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0), replay.eq(0)]
+            m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0), replay.eq(0),
+                         cached.eq(0), cacheable.eq(1)]
             repeat = cached & (ftype == cache_type) & (seq == cache_seq)
             with m.If(repeat):
-                m.d.sync += replay.eq(1)
+                m.d.sync += [replay.eq(1), cached.eq(1)]
                 m.next = "PUSH"  # the host missed our reply: say it again, do nothing
-            with m.Elif(ftype == p.FrameType.STATUS):
-                m.d.sync += [cached.eq(0), rtype.eq(p.FrameType.STATUS_REPLY), i.eq(0)]
-                m.next = "STATUS"
-            with m.Elif(ftype == p.FrameType.HELLO):
-                m.d.sync += cached.eq(0)
-                with m.If((plen == 1) & (memory == p.PROTOCOL_VERSION)):
-                    m.d.sync += [rtype.eq(p.FrameType.HELLO_REPLY), i.eq(0)]
-                    m.next = "HELLO"
+            with m.Elif(ftype == F.STATUS):  # never cached: a repeat is answered afresh
+                bad, bad_at = checks[F.STATUS]
+                m.d.sync += cacheable.eq(0)
+                with m.If(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
+                    m.next = "FIXED"
                 with m.Else():
+                    m.d.sync += [rtype.eq(F.STATUS_REPLY), i.eq(0)]
+                    m.next = "STATUS"
+            with m.Elif(ftype == F.HELLO):  # never cached
+                bad, bad_at = checks[F.HELLO]
+                m.d.sync += cacheable.eq(0)
+                with m.If((plen != 0) & (version != p.PROTOCOL_VERSION)):
                     m.d.sync += error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
                     m.next = "FIXED"
-            with m.Elif(ftype == p.FrameType.STOP):
-                m.d.sync += cached.eq(0)
-                with m.If(running):
+                with m.Elif(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
+                    m.next = "FIXED"
+                with m.Else():
+                    m.d.sync += [rtype.eq(F.HELLO_REPLY), i.eq(0)]
+                    m.next = "HELLO"
+            with m.Elif(ftype == F.STOP):
+                bad, bad_at = checks[F.STOP]
+                with m.If(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
+                    m.next = "FIXED"
+                with m.Elif(running):
                     m.next = "STOP"
                 with m.Else():
                     m.d.sync += ack(r.t)
                     m.next = "FIXED"
             with m.Elif(running):
-                m.d.sync += [cached.eq(0), *error(p.ErrorCode.BUSY, r.t)]
+                m.d.sync += error(p.ErrorCode.BUSY, r.t)
                 m.next = "FIXED"
-            with m.Elif(ftype == p.FrameType.RUN):
-                m.d.sync += cached.eq(0)
-                with m.If(plen < 4):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                with m.Elif(plen < RUN_PAYLOAD):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 4)
-                with m.Elif(plen > RUN_PAYLOAD):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, RUN_PAYLOAD)
-                with m.Elif(run_flags[1:] != 0):  # RunFlags has STREAMED (bit 0) only
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+            with m.Elif(ftype == F.RUN):
+                bad, bad_at = checks[F.RUN]
+                with m.If(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
                 with m.Else():  # the virtual board's _reset_run, then the run
                     m.d.comb += r.q_reset.eq(1)
                     m.d.sync += [r.have_block.eq(0),
-                        r.state.eq(p.BoardState.RUNNING), r.steps_left.eq(run_steps),
-                        r.free_run.eq(run_steps == 0), r.streamed.eq(run_flags[0]),
-                        r.next_input_seq.eq(0), r.next_input_step.eq(r.t),
-                        r.gap_reported.eq(0), r.consumed_seq.eq(0),
-                        r.next_output_seq.eq(0), r.kept.eq(0), *ack(r.t)]
+                                 r.state.eq(p.BoardState.RUNNING), r.steps_left.eq(run_steps),
+                                 r.input_left.eq(run_steps),
+                                 r.free_run.eq(run_steps == 0), r.streamed.eq(run_flags[0]),
+                                 r.next_input_seq.eq(0), r.next_input_step.eq(r.t),
+                                 r.gap_reported.eq(0), r.consumed_seq.eq(0),
+                                 r.next_output_seq.eq(0), r.kept.eq(0), *ack(r.t)]
                 m.next = "FIXED"
-            with m.Elif(ftype == p.FrameType.CONFIG):
-                m.d.sync += cached.eq(0)
-                with m.If(plen < 2):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                with m.Elif(plen < 4):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 2)
-                with m.Elif(plen < CONFIG_PAYLOAD):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 4)
-                with m.Elif(plen > CONFIG_PAYLOAD):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, CONFIG_PAYLOAD)
-                with m.Elif((cfg_neurons > spec.n_neurons) | (cfg_inputs > spec.n_inputs)):
-                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
-                                      Mux(cfg_neurons > cfg_inputs, cfg_neurons, cfg_inputs))
+            with m.Elif(ftype == F.CONFIG):
+                bad, bad_at = checks[F.CONFIG]
+                with m.If(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
                 with m.Else():
                     m.d.sync += ack(0)
                 m.next = "FIXED"
-            with m.Elif(ftype == p.FrameType.RESET):
-                m.d.sync += cached.eq(0)
-                with m.If((plen != 1) | (memory > max(p.ResetScope))):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+            with m.Elif(ftype == F.RESET):
+                bad, bad_at = checks[F.RESET]
+                with m.If(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
                     m.next = "FIXED"
-                with m.Elif(memory == p.ResetScope.STATE):
-                    m.d.sync += error(p.ErrorCode.UNSUPPORTED, memory)
-                    m.next = "FIXED"
-                with m.Else():
-                    m.d.sync += [clear_mem.eq(0), clear_addr.eq(0)]
+                with m.Else():  # STATE: only the STATE memory (the last) is written again
+                    m.d.sync += [clear_mem.eq(Mux(scope == p.ResetScope.STATE,
+                                                  p.Memory.STATE, 0)), clear_addr.eq(0)]
                     m.next = "CLEAR_CORE"
-            with m.Elif(ftype == p.FrameType.WRITE):
-                m.d.sync += cached.eq(0)
-                with m.If((plen == 0) | ((plen >= 1) & ~mem_ok)):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+            with m.Elif(ftype == F.WRITE):
+                bad, bad_at = checks[F.WRITE]
+                with m.If(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
                     m.next = "FIXED"
-                with m.Elif(plen < WRITE_HEADER):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 1)
+                with m.Elif(plen == WRITE_HEADER):  # no word
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, WRITE_HEADER)
                     m.next = "FIXED"
                 with m.Else():
                     m.next = "COUNT"
             with m.Else():  # READ: the only host command left
-                m.d.sync += cached.eq(0)
+                bad, bad_at = checks[F.READ]
                 end = Signal(33)
                 m.d.comb += end.eq(address + count)
-                with m.If((plen == 0) | ~mem_ok):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
-                with m.Elif(plen < 5):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 1)
-                with m.Elif(plen < READ_PAYLOAD):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 5)
-                with m.Elif(plen > READ_PAYLOAD):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, READ_PAYLOAD)
-                with m.Elif(~readable[memory[:3]]):
+                with m.If(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
+                with m.Elif(~readable[mem3]):
                     m.d.sync += error(p.ErrorCode.NOT_READABLE, memory)
-                with m.Elif(end > depth[memory[:3]]):
+                with m.Elif(end > depth[mem3]):
                     m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
-                                      Mux(address > depth[memory[:3]], address,
-                                          depth[memory[:3]]))
-                with m.Elif(count > max_words[memory[:3]]):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+                                      Mux(address > depth[mem3], address, depth[mem3]))
                 with m.Else():
-                    m.d.sync += [rtype.eq(p.FrameType.DATA), rvalue.eq(address),
-                                 then_read.eq(1), i.eq(0)]
+                    m.d.sync += [rtype.eq(F.DATA), rvalue.eq(address), then_read.eq(1),
+                                 i.eq(0)]
                 m.next = "FIXED"
 
         with m.State("STOP"):  # the player flushes its output between steps
@@ -766,7 +902,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
                 m.d.sync += [rlen.eq(len(status)), i.eq(0)]
                 m.next = "PUSH"
 
-        with m.State("CLEAR_CORE"):  # RESET ALL: the core's dynamic state first
+        with m.State("CLEAR_CORE"):  # RESET: the core's dynamic state first
             m.d.comb += e.core_clear.eq(1)
             m.next = "CLEAR_WAIT"
 
@@ -774,7 +910,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
             with m.If(~e.core_busy):
                 m.next = "CLEAR"
 
-        with m.State("CLEAR"):  # then every memory as a fresh core has it
+        with m.State("CLEAR"):  # then the memories (from clear_mem on) as a fresh core has them
             m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[clear_mem]),
                          e.cmd.payload.addr.eq(clear_addr),
                          e.cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
@@ -786,7 +922,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
                 with m.Else():
                     m.d.comb += r.q_reset.eq(1)
                     m.d.sync += [*ack(0), r.t.eq(0), r.state.eq(p.BoardState.IDLE),
-                                 r.have_block.eq(0),
+                                 r.have_block.eq(0), r.input_left.eq(0),
                                  r.steps_left.eq(0), r.free_run.eq(0), r.streamed.eq(0),
                                  r.next_input_seq.eq(0), r.next_input_step.eq(0),
                                  r.gap_reported.eq(0), r.consumed_seq.eq(0),
@@ -808,23 +944,22 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
         with m.State("COUNT"):  # words in the WRITE, without a divider
             with m.If(acc + wb <= plen - WRITE_HEADER):
                 m.d.sync += [acc.eq(acc + wb), n.eq(n + 1)]
-            with m.Elif(acc != plen - WRITE_HEADER):
-                m.d.sync += error(p.ErrorCode.BAD_MESSAGE, 0)
+            with m.Elif(acc != plen - WRITE_HEADER):  # the word at this offset is cut
+                m.d.sync += error(p.ErrorCode.BAD_MESSAGE, WRITE_HEADER + acc)
                 m.next = "FIXED"
-            with m.Elif(address + n > depth[memory[:3]]):
+            with m.Elif(address + n > depth[mem3]):
                 m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
-                                  Mux(address > depth[memory[:3]], address,
-                                      depth[memory[:3]]))
+                                  Mux(address > depth[mem3], address, depth[mem3]))
                 m.next = "FIXED"
-            with m.Else():
-                m.d.sync += [checking.eq(memory == p.Memory.ROW), k.eq(0), j.eq(0),
-                             word.eq(0), pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
+            with m.Else():  # check every word, then write them: all or nothing
+                m.d.sync += [checking.eq(1), k.eq(0), j.eq(0), word.eq(0),
+                             pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
                 m.next = "WORD"
 
         with m.State("WORD"):  # assemble word k, little-endian; the buffer reads pos
             m.d.comb += f_rd.addr.eq(pos)
             with m.If(k == n):
-                with m.If(checking):  # every ROW word fits: now write them
+                with m.If(checking):  # every word fits: now write them
                     m.d.sync += [checking.eq(0), k.eq(0), j.eq(0), word.eq(0),
                                  pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
                 with m.Else():
@@ -836,20 +971,23 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
                 m.next = "BYTE"
 
         with m.State("BYTE"):
-            m.d.sync += [word.word_select(j[:3], 8).eq(f_rd.data), j.eq(j + 1),
-                         pos.eq(pos + 1)]
+            m.d.sync += [word.word_select(j, 8).eq(f_rd.data), j.eq(j + 1), pos.eq(pos + 1)]
             m.next = "WORD"
 
         with m.State("USE"):
             with m.If(checking):
-                with m.If(row.start + row.length > spec.n_synapses):
+                with m.If((word & over[mem3]) != 0):  # bits above the word's width
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, pos - p.HEADER_SIZE - wb)
+                    m.next = "FIXED"
+                with m.Elif((memory == p.Memory.ROW) &
+                            (row.start + row.length > spec.n_synapses)):
                     m.d.sync += error(p.ErrorCode.BAD_ADDRESS, row.start + row.length)
                     m.next = "FIXED"
                 with m.Else():
                     m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
                     m.next = "WORD"
             with m.Else():
-                m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[memory[:3]]),
+                m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[mem3]),
                              e.cmd.payload.addr.eq(address + k),
                              e.cmd.payload.data.eq(word)]
                 with m.If(e.cmd.ready):
@@ -861,7 +999,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
                 m.d.sync += i.eq(0)
                 m.next = "PUSH"
             with m.Else():
-                m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(read_op[memory[:3]]),
+                m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(read_op[mem3]),
                              e.cmd.payload.addr.eq(address + k)]
                 with m.If(e.cmd.ready):
                     m.next = "READ_RESP"
@@ -877,22 +1015,22 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 -
                 m.d.sync += k.eq(k + 1)
                 m.next = "READ_CMD"
             with m.Else():
-                m.d.comb += [r_wr.addr.eq(rlen), r_wr.data.eq(word.word_select(j[:3], 8)),
+                m.d.comb += [r_wr.addr.eq(rlen), r_wr.data.eq(word.word_select(j, 8)),
                              r_wr.en.eq(1)]
                 m.d.sync += [rlen.eq(rlen + 1), j.eq(j + 1)]
 
         with m.State("PUSH"):  # the reply buffer to the transmitter's queue
             m.d.comb += r.cu_req.eq(1)
             with m.If(r.cu_grant):
-                m.d.sync += [r.reply_busy.eq(1), cached.eq(1), cache_type.eq(ftype),
-                             cache_seq.eq(seq)]
+                m.d.sync += [r.reply_busy.eq(1), cached.eq(cacheable),
+                             cache_type.eq(ftype), cache_seq.eq(seq)]
                 m.next = "WAIT"
 
 
 # --------------------------------------------------------------------------- player
 
 
-def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - one FSM
+def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     spec, info = r.spec, r.info
     in_rd = r.inputs.read_port()
     win_wr = r.window.write_port()
@@ -964,7 +1102,11 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
         return Cat(v[:7], v[7:] != 0)
 
     credit = small(p.FrameType.CREDIT, r.consumed_seq + 1,
-                   Cat((r.consumed_seq + 1)[:8], (info.input_slots - r.q_count)[:8]), 2)
+                   credit_payload((r.consumed_seq + 1)[:8], info.input_slots - r.q_count),
+                   CREDIT_SIZE)
+    # STOP (docs/protocol.md, section 4): no steps left, INPUT not computed yet dropped
+    stopped = [r.state.eq(p.BoardState.DONE), group.eq(0), r.steps_left.eq(0),
+               r.free_run.eq(0), r.have_block.eq(0)]
 
     with m.FSM(name="player"):
         with m.State("IDLE"):
@@ -976,8 +1118,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
                     m.d.sync += close_then.eq(CLOSE_STOP)
                     m.next = "CLOSE"
                 with m.Else():
-                    m.d.comb += r.stop_done.eq(1)
-                    m.d.sync += [r.state.eq(p.BoardState.DONE), group.eq(0)]
+                    m.d.comb += [r.stop_done.eq(1), r.q_reset.eq(1)]
+                    m.d.sync += stopped
             with m.Elif(running & r.streamed & ~r.have_block & (r.q_count != 0)):
                 head = r.q_head
                 m.d.comb += r.q_pop.eq(1)
@@ -1156,11 +1298,11 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
 
         with m.State("CLOSE"):  # the block header, then the frame to the transmitter
             n_field = Cat(o_steps, Const(0, 15 - len(o_steps)), o_cont)  # CONTINUED: bit 15
-            header = Array(_bytes(o_first) + _bytes(n_field, 2))
+            header = Array(payload_bytes(p.BLOCK, {"first_step": o_first, "n_steps": n_field}))
             m.d.comb += [win_wr.addr.eq(Cat(hw, Const(0, 7), o_slot[:r.out_bits])),
-                         win_wr.data.eq(header[hw]), win_wr.en.eq(hw < 6)]
+                         win_wr.data.eq(header[hw]), win_wr.en.eq(hw < p.BLOCK.size)]
             m.d.sync += hw.eq(hw + 1)
-            with m.If(hw == 6):
+            with m.If(hw == p.BLOCK.size):
                 m.d.comb += [r.pl_req.eq(1), *_assign(r.pl_desc, [
                     ("kind", KIND_SLOT), ("slot", o_slot), ("length", o_size),
                     ("type", int(p.FrameType.OUTPUT)), ("seq", r.next_output_seq)])]
@@ -1176,8 +1318,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:  # noqa: C901 - o
                         with m.Case(CLOSE_STEP):
                             m.next = "FLUSHED"
                         with m.Default():
-                            m.d.comb += r.stop_done.eq(1)
-                            m.d.sync += [r.state.eq(p.BoardState.DONE), group.eq(0)]
+                            m.d.comb += [r.stop_done.eq(1), r.q_reset.eq(1)]
+                            m.d.sync += stopped
                             m.next = "IDLE"
 
         with m.State("STEP_END"):  # the virtual board's tick, after the step

@@ -5,9 +5,10 @@ are imported from the protocol module, so the two cannot drift apart; the tests 
 on the same frames.
 
 Streams are ``amaranth.lib.stream`` (valid/ready).  The deframer's output words are either
-a data byte (``end = 0``) or the end of a frame (``end = 1``, ``ok`` = COBS well formed,
-length within ``MAX_FRAME`` and at least type + seq + CRC, CRC residue zero).  A consumer
-writes data bytes into a frame buffer and keeps it only if the end word says ``ok``.
+a data byte (``end = 0``) or the end of a frame (``end = 1``, ``ok`` = COBS well formed
+and canonical, length within ``MAX_FRAME`` and at least type + seq + CRC, CRC residue
+zero).  A consumer writes data bytes into a frame buffer and keeps it only if the end word
+says ``ok``.
 """
 
 
@@ -162,7 +163,8 @@ class Deframer(wiring.Component):
             byte = self.i.payload
             with m.If(byte == DELIMITER):
                 with m.If(in_frame):
-                    ok = (~bad & (left == 0) & (length >= HEADER_SIZE + CRC_SIZE)
+                    # canonical COBS: the last block is not a full one (code 0xFF)
+                    ok = (~bad & (left == 0) & zero_after & (length >= HEADER_SIZE + CRC_SIZE)
                           & (length <= MAX_FRAME) & (crc == 0))
                     m.d.sync += [out.payload.end.eq(1), out.payload.ok.eq(ok),
                                  out.payload.data.eq(0), out.valid.eq(1)]

@@ -75,7 +75,7 @@ def test_a_resend_the_board_no_longer_holds_stops_the_run_by_name() -> None:
     assert gone.code is p.ErrorCode.GONE and gone.detail == 3  # frames 3 and 4 are kept
 
 
-def test_step_inputs_errors_name_what_to_fix(tmp_path) -> None:  # noqa: ANN001
+def test_step_inputs_errors_name_what_to_fix(tmp_path) -> None:
     np.savez(tmp_path / "in.npz", times=[1, 2], ids=[0, 1])
     with pytest.raises(ValueError, match=r"input file '.*in.npz' has no 'steps' array; it needs "
                        r"'steps' and 'ids' \(has: times, ids\)"):

@@ -38,6 +38,57 @@ def test_cobs_errors_name_the_byte() -> None:
         p.cobs_decode(b"\x04\x01\x00\x02")
 
 
+def test_only_the_canonical_cobs_encoding_is_accepted() -> None:
+    # a frame whose last block is full (code 0xFF) closes with an empty block (0x01); the
+    # same bytes without it decode to the same data, so accepting both would give a frame two
+    # encodings
+    data = bytes(range(1, 255))
+    canonical = p.cobs_encode(data)
+    assert canonical[0] == 0xFF and canonical[-1] == 0x01 and len(canonical) == 256
+    assert p.cobs_decode(canonical) == data
+    with pytest.raises(p.FrameError, match=r"ends with a full block \(code 0xff at offset 0\) "
+                       "and no closing 0x01: not the canonical encoding"):
+        p.cobs_decode(canonical[:-1])
+
+
+def test_every_payload_layout_is_one_table_with_offsets() -> None:
+    read = p.PAYLOADS[p.FrameType.READ]
+    assert [(f.name, f.offset, f.size) for f in read.fields] == \
+        [("memory", 0, 1), ("address", 1, 4), ("count", 5, 2)]
+    assert read.size == 7 and read.tail is None
+    assert p.PAYLOADS[p.FrameType.WRITE].tail == "words"
+    assert p.PAYLOADS[p.FrameType.STATUS_REPLY].size == len(
+        p.Status(p.BoardState.IDLE, *[0] * 11).encode()) == 39
+    assert p.PAYLOADS[p.FrameType.HELLO_REPLY].size == len(INFO.encode()) == 35
+    assert p.BLOCK_HEADER_SIZE == 6
+    # the first wrong field in payload order names the offset, before any later one
+    with pytest.raises(p.MessageError) as e:
+        p.MemoryRead.decode(bytes([9]))  # memory 9, and the address is missing
+    assert e.value.offset == 0
+    with pytest.raises(p.MessageError) as e:
+        p.MemoryRead.decode(bytes([1, 0, 0, 0, 0, 0, 0, 7]))  # count 0, and a trailing byte
+    assert e.value.offset == 5
+    with pytest.raises(p.MessageError, match="STOP: 1 unexpected trailing bytes at offset 0"):
+        p.PAYLOADS[p.FrameType.STOP].unpack(b"\x01")
+
+
+def test_memory_write_errors_name_the_word() -> None:
+    wb = INFO.word_bytes(p.Memory.SYNAPSE)
+    bits = INFO.word_bits(p.Memory.SYNAPSE)
+    with pytest.raises(p.MessageError, match="no words at offset 5") as e:
+        p.MemoryWrite.decode(bytes([1, 0, 0, 0, 0]), INFO)
+    assert e.value.offset == 5
+    with pytest.raises(p.MessageError, match=f"the word at offset {5 + wb} is cut") as e:
+        p.MemoryWrite.decode(bytes([1, 0, 0, 0, 0]) + bytes(wb + 1), INFO)
+    assert e.value.offset == 5 + wb
+    too_wide = (1 << bits).to_bytes(wb + 1, "little")[:wb] if bits % 8 else None
+    if too_wide is not None:
+        with pytest.raises(p.MessageError, match=f"word 1 = {1 << bits} at offset {5 + wb} "
+                           f"does not fit in {bits} bits") as e:
+            p.MemoryWrite.decode(bytes([1, 0, 0, 0, 0]) + bytes(wb) + too_wide, INFO)
+        assert e.value.offset == 5 + wb
+
+
 def test_frame_round_trip_and_crc_error_message() -> None:
     wire = p.encode_frame(p.FrameType.STATUS, 7, b"abc")
     assert wire.endswith(b"\x00") and 0 not in wire[:-1]
@@ -50,10 +101,11 @@ def test_frame_round_trip_and_crc_error_message() -> None:
 
 
 def test_unknown_type_and_short_frames_are_named() -> None:
-    body = bytes([0x42, 0])
+    body = bytes([0x42, 9])
     raw = body + p.crc16(body).to_bytes(2, "big")
-    with pytest.raises(p.FrameError, match="unknown frame type 0x42 at byte 0"):
+    with pytest.raises(p.UnknownTypeError, match="unknown frame type 0x42 at byte 0") as e:
         p.decode_frame(p.cobs_encode(raw))
+    assert (e.value.type_byte, e.value.seq) == (0x42, 9)  # intact: a board answers it
     with pytest.raises(p.FrameError, match="frame of 2 bytes is shorter than the 4-byte minimum"):
         p.decode_frame(p.cobs_encode(b"\x01\x02"))
 
@@ -87,7 +139,8 @@ def test_build_info_round_trip_and_difference() -> None:
                                            w_bits=6), clock_hz=12_000_000, baud=1_000_000)
     assert other.build_id != INFO.build_id
     assert INFO.describe_difference(other) == "n_neurons: 300 vs 256; w_bits: 8 vs 6"
-    with pytest.raises(p.MessageError, match="HELLO_REPLY: payload is 3 bytes"):
+    with pytest.raises(p.MessageError, match="HELLO_REPLY: field 'build_id' needs 4 bytes at "
+                       "offset 1, but the payload has 3 bytes"):
         p.BuildInfo.decode(b"abc")
 
 
@@ -118,8 +171,13 @@ def test_memory_words_round_trip_and_overflow_message() -> None:
 def test_enum_fields_name_value_and_allowed() -> None:
     with pytest.raises(p.MessageError, match=r"READ: field 'memory' = 9 is not one of 0=NEURON"):
         p.MemoryRead.decode(bytes([9, 0, 0, 0, 0, 1, 0]))
-    with pytest.raises(p.MessageError, match="RUN: field 'flags' = 0x80 has unknown bits set"):
+    with pytest.raises(p.MessageError, match="RUN: field 'flags' = 128 has unknown bits set") \
+            as flags:
         p.RunCommand.decode(bytes([1, 0, 0, 0, 0x80]))
+    assert flags.value.offset == 4
+    with pytest.raises(p.MessageError, match="RUN: field 'steps' = 4294967295 is reserved") as e:
+        p.RunCommand.decode(bytes([0xFF] * 4 + [0]))
+    assert e.value.offset == 0
     with pytest.raises(p.MessageError, match="CONFIG: field 'seed' needs 4 bytes at offset 4, "
                        "but the payload has 5 bytes"):
         p.Config.decode(bytes(5))
@@ -236,12 +294,11 @@ def test_garbage_bursts_never_yield_a_frame_that_was_not_sent(
 def test_spike_block_decoder_only_raises_message_errors(payload: bytes, id_bits: int) -> None:
     try:
         block = p.SpikeBlock.decode(payload, id_bits)
-    except p.MessageError:
+    except p.MessageError as e:
+        assert 0 <= e.offset <= len(payload)
         return
-    # what it accepted encodes (canonically) to a block that decodes to the same spikes
-    again = p.SpikeBlock.decode(block.encode(id_bits), id_bits)
-    assert again.first_step == block.first_step
-    assert all(np.array_equal(a, b) for a, b in zip(again.steps, block.steps, strict=True))
+    # the decoder accepts exactly what the encoder writes: one encoding per block
+    assert block.encode(id_bits) == payload
 
 
 @settings(max_examples=200, deadline=None)
@@ -289,3 +346,41 @@ def test_a_step_too_big_for_one_frame_continues_in_the_next_block() -> None:
     assert np.array_equal(back[3].steps[2], steps[3])
     with pytest.raises(p.MessageError, match="block of 0 steps is flagged as continued"):
         p.SpikeBlock.decode(bytes(4) + (p.CONTINUED).to_bytes(2, "little"), 10)
+
+
+@pytest.mark.parametrize("payload,id_bits,offset,message", [
+    # one-byte ids: step 0 holds ids 3 and 3 (repeated), then 5 and 2 (descending)
+    (bytes(4) + b"\x01\x00" + b"\x01\x03\x03", 8, 8, "id 3 at offset 8 does not ascend"),
+    (bytes(4) + b"\x01\x00" + b"\x01\x05\x02", 8, 8, "id 2 at offset 8 does not ascend"),
+    # an id at or above the limit is named at its own offset, not its record's
+    (bytes(4) + b"\x01\x00" + b"\x01\x01\xc8", 8, 8, "id 200 at offset 8 is not below 200"),
+    # a varint that ends with a zero byte is not minimal
+    (bytes(4) + b"\x01\x00" + b"\x80\x00\x01", 8, 6, "varint at offset 6 is not minimal"),
+    # a varint cut by the end of the payload is named where it starts
+    (bytes(4) + b"\x01\x00" + b"\x80", 8, 6, "varint at offset 6 is cut"),
+    # ids cut: the first id not completely there
+    (bytes(4) + b"\x01\x00" + b"\x02\x01", 8, 8, "id 1 of the record at offset 6 .offset 8."),
+    (bytes(4) + b"\x01\x00" + b"\x02\x01\x00\x02", 10, 9, "id 1 of the record at offset 6 "),
+    # two-byte ids: one spike in the general form (it has a one-id form)
+    (bytes(4) + b"\x01\x00" + b"\x00\x05\x00", 10, 6, "holds one spike in the general form"),
+    # the one-id form's id is checked against the limit at the record
+    (bytes(4) + b"\x01\x00" + p.encode_varint(250 << 1 | 1), 10, 6, "id 250 in the record"),
+])
+def test_spike_block_refusals_name_the_offending_byte(payload: bytes, id_bits: int, offset: int,
+                                                      message: str) -> None:
+    with pytest.raises(p.MessageError, match=message) as e:
+        p.SpikeBlock.decode(payload, id_bits, limit=200)
+    assert e.value.offset == offset
+
+
+def test_input_blocks_may_not_continue_a_step() -> None:
+    block = p.SpikeBlock(3, (np.array([1, 2], np.int32),), continued=True).encode(8)
+    assert p.SpikeBlock.decode(block, 8).continued  # OUTPUT may
+    with pytest.raises(p.MessageError, match="CONTINUED set; only OUTPUT blocks") as e:
+        p.SpikeBlock.decode(block, 8, "INPUT", continued_ok=False)
+    assert e.value.offset == 4
+
+
+def test_spike_block_encoder_refuses_unsorted_ids() -> None:
+    with pytest.raises(p.ProtocolError, match="the ids of step 7 are not strictly ascending"):
+        p.SpikeBlock(7, (np.array([4, 2], np.int32),)).encode(8)

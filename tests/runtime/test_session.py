@@ -73,7 +73,7 @@ def test_unstreamed_and_free_runs_match(board_session: Session, spec: CoreSpec) 
     assert same_spikes(free.steps, model_steps[100:100 + n])
 
 
-def test_input_forms_agree(board_session: Session, spec: CoreSpec, tmp_path) -> None:  # noqa: ANN001
+def test_input_forms_agree(board_session: Session, spec: CoreSpec, tmp_path) -> None:
     image = random_image(spec, seed=6)
     inputs = random_inputs(image.n_inputs, 60, seed=7)
     want, _ = golden(spec, image, inputs)

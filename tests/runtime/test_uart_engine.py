@@ -41,7 +41,7 @@ class _Device:
         got = bytearray()
         frames: list[bytes] = []
 
-        async def collect(ctx) -> None:  # noqa: ANN001
+        async def collect(ctx) -> None:
             ctx.set(self.framer.o.ready, 1)
             async for _, _, valid, byte in ctx.tick().sample(self.framer.o.valid,
                                                              self.framer.o.payload):
@@ -51,7 +51,7 @@ class _Device:
                         frames.append(bytes(got))
                         got.clear()
 
-        async def feed(ctx) -> None:  # noqa: ANN001
+        async def feed(ctx) -> None:
             for phase in phases:
                 for wire in phase:
                     for byte in wire:
@@ -90,7 +90,7 @@ class _Device:
         return [b"".join(chunk) for chunk in sent]
 
 
-def _virtual(spec: CoreSpec, send, core: str = RTL) -> VirtualBoard:  # noqa: ANN001
+def _virtual(spec: CoreSpec, send, core: str = RTL) -> VirtualBoard:
     """A board with the gateware's link buffers and clock, so both report the same build."""
     info = device_info(spec, 12_000_000, 12)
     return VirtualBoard(spec, send, core=core, input_slots=info.input_slots,
@@ -255,7 +255,7 @@ def test_decoder_equals_the_board_on_any_command_sequence(wires: list[bytes]) ->
 # --------------------------------------------------------------------------- runs
 
 
-def _load(info: p.BuildInfo, spec: CoreSpec, image) -> list[list[bytes]]:  # noqa: ANN001
+def _load(info: p.BuildInfo, spec: CoreSpec, image) -> list[list[bytes]]:
     """The frames of a session opening and loading ``image`` (as Session.load sends them),
     one phase each: a host waits for each reply before its next command."""
     frames = [p.encode_frame(p.FrameType.HELLO, 1, bytes([1])),
@@ -339,7 +339,7 @@ def test_unstreamed_run_sends_what_the_board_sends() -> None:
     _same_phases(_Device(info).phases(phases), want)
 
 
-def _streamed_phases(info: p.BuildInfo, spec: CoreSpec, image, steps: int,  # noqa: ANN001
+def _streamed_phases(info: p.BuildInfo, spec: CoreSpec, image, steps: int,
                      block_steps: int, seed: int) -> list[list[bytes]]:
     inputs = random_inputs(image.n_inputs, steps, seed)
     blocks = list(p.split_spike_blocks(0, inputs, info.input_id_bits, max_steps=block_steps))
@@ -465,3 +465,177 @@ def test_engine_equals_the_board_on_any_input_frames(phases: list[list[bytes]]) 
     malformed) INPUT frames the gateware answers and runs exactly as the board does."""
     _same_phases(_Device(_INFO).phases(phases, max_cycles=50_000),
                  _board_phases(TINY, phases))
+
+
+# --------------------------------------------------------------------------- the specification
+
+
+def _hex(h: str) -> bytes:
+    return bytes.fromhex(h)
+
+
+def _reply(wire: bytes) -> list[p.Frame]:
+    return [f for f in p.FrameReader().feed(wire) if isinstance(f, p.Frame)]
+
+
+def _error(wire: bytes) -> tuple[int, int, int] | None:
+    frames = [f for f in _reply(wire) if f.type is p.FrameType.ERROR]
+    if not frames:
+        return None
+    e = p.ErrorReply.decode(frames[-1].payload)
+    return int(e.code), e.cause, e.detail
+
+
+def _noncanonical(frame_type: int, seq: int, payload: bytes) -> bytes:
+    """A frame whose last COBS block is full and not closed by an empty one: the payload is
+    chosen so that the body (type, seq, payload, CRC) is 254 non-zero bytes."""
+    body = bytes([frame_type, seq]) + payload
+    body += p.crc16(body).to_bytes(2, "big")
+    assert len(body) == 254 and 0 not in body
+    wire = p.cobs_encode(body)
+    assert wire[-1] == 0x01
+    return wire[:-1] + b"\x00"
+
+
+def _status_with_254_byte_body() -> bytes:
+    for fill in range(1, 256):
+        payload = bytes([fill]) * 250
+        body = bytes([p.FrameType.STATUS, 77]) + payload
+        if 0 not in p.crc16(body).to_bytes(2, "big"):
+            return payload
+    raise AssertionError("no fill byte gives a CRC without a zero")
+
+
+# Command frames of docs/protocol.md, sections 1 to 4, with the answer the page gives each:
+# (wire, (code, cause, detail) of the ERROR, or the reply type, or None for no reply).
+R, E = p.FrameType, p.ErrorCode
+SPEC_COMMANDS: list[tuple[bytes, object]] = [
+    # the measured departures (fresh board, the issue's bytes)
+    (_hex("030701037a3d00"), (E.BAD_MESSAGE, R.STOP, 0)),  # STOP + 1 byte
+    (_hex("03090103613c00"), (E.BAD_MESSAGE, R.STATUS, 0)),  # STATUS + 1 byte
+    (_hex("050a01e2e500"), (E.BAD_MESSAGE, R.RESEND, 0)),  # RESEND of 0 bytes
+    (_hex("030a010103db5b00"), (E.BAD_MESSAGE, R.RESEND, 1)),  # RESEND of 2 bytes
+    (_hex("04020101036da900"), (E.BAD_MESSAGE, R.RESET, 1)),  # RESET(1) + junk
+    (_hex("0406010501010402165e00"), (E.BAD_MESSAGE, R.RUN, 4)),  # RUN flags 0x02
+    (_hex("040401010101010401d3b300"), (E.BAD_MESSAGE, R.WRITE, 5)),  # half a SYNAPSE word
+    (_hex("0403011002090101010103ce8300"), (E.BAD_MESSAGE, R.CONFIG, 2)),  # CONFIG(16, 9)
+    # HELLO: the version before the length, so a later host learns ours
+    (p.encode_frame(R.HELLO, 2), (E.BAD_MESSAGE, R.HELLO, 0)),
+    (p.encode_frame(R.HELLO, 3, bytes([2, 9, 9])), (E.BAD_VERSION, R.HELLO, 1)),
+    (p.encode_frame(R.HELLO, 4, bytes([1, 0])), (E.BAD_MESSAGE, R.HELLO, 1)),
+    (p.encode_frame(R.HELLO, 5, bytes([1])), R.HELLO_REPLY),
+    # STATUS is never answered from the cache: the same seq twice is answered twice
+    (p.encode_frame(R.STATUS, 6), R.STATUS_REPLY),
+    (p.encode_frame(R.STATUS, 6), R.STATUS_REPLY),
+    # RESET(STATE) is done by both engines
+    (p.encode_frame(R.RESET, 7, bytes([p.ResetScope.STATE])), R.ACK),
+    (p.encode_frame(R.RESET, 8, bytes([2])), (E.BAD_MESSAGE, R.RESET, 0)),
+    # CONFIG's fields in order; the seed is reserved
+    (p.encode_frame(R.CONFIG, 9, p.Config(17, 8).encode()), (E.BAD_MESSAGE, R.CONFIG, 0)),
+    (p.encode_frame(R.CONFIG, 10, p.Config(16, 8, 5).encode()), (E.BAD_MESSAGE, R.CONFIG, 4)),
+    (p.encode_frame(R.CONFIG, 11, p.Config(16, 8).encode()), R.ACK),
+    # READ: 0 words, more than a frame, past the end, not readable
+    (p.encode_frame(R.READ, 12, bytes([1, 0, 0, 0, 0, 0, 0])), (E.BAD_MESSAGE, R.READ, 5)),
+    (p.encode_frame(R.READ, 13, p.MemoryRead(p.Memory.SYNAPSE, 0, 510).encode()),
+     (E.BAD_MESSAGE, R.READ, 5)),
+    (p.encode_frame(R.READ, 14, p.MemoryRead(p.Memory.STATE, 10, 7).encode()),
+     (E.BAD_ADDRESS, R.READ, 16)),
+    (p.encode_frame(R.READ, 15, p.MemoryRead(p.Memory.ROW, 0, 1).encode()),
+     (E.NOT_READABLE, R.READ, p.Memory.ROW)),
+    # WRITE: no word, bits above the width (word 1), a row leaving SYNAPSE, all or nothing
+    (p.encode_frame(R.WRITE, 16, bytes([1, 0, 0, 0, 0])), (E.BAD_MESSAGE, R.WRITE, 5)),
+    (p.encode_frame(R.WRITE, 17, bytes([1, 3, 0, 0, 0, 0x15, 0, 0, 0x20])),
+     (E.BAD_MESSAGE, R.WRITE, 7)),
+    (p.encode_frame(R.WRITE, 18, bytes([2, 0, 0, 0, 0]) + (TINY.pack(
+        "row", start=120, length=9)).to_bytes(2, "little")), (E.BAD_ADDRESS, R.WRITE, 129)),
+    (p.encode_frame(R.READ, 19, p.MemoryRead(p.Memory.SYNAPSE, 3, 1).encode()), R.DATA),
+    # RUN: 0xFFFFFFFF is a free run's steps_left, not a step count
+    (p.encode_frame(R.RUN, 20, bytes([0xFF] * 4 + [0])), (E.BAD_MESSAGE, R.RUN, 0)),
+    # types: unknown below 0x80 answered UNSUPPORTED (not cached), others ignored
+    (p.encode_frame(0x30, 21, b"\x01"), (E.UNSUPPORTED, 0x30, 0x30)),
+    (p.encode_frame(0x00, 22), (E.UNSUPPORTED, 0x00, 0x00)),
+    (p.encode_frame(0x7F, 23, bytes(3)), (E.UNSUPPORTED, 0x7F, 0x7F)),
+    (p.encode_frame(0x90, 24), None),
+    (p.encode_frame(R.BOOT, 25, bytes(4)), None),
+    # not canonical COBS: dropped like a CRC error
+    (_noncanonical(R.STATUS, 77, _status_with_254_byte_body()), None),
+    (p.encode_frame(R.STATUS, 26), R.STATUS_REPLY),
+]
+
+
+def test_commands_answer_as_the_specification_says_in_both_engines() -> None:
+    wires = [w for w, _ in SPEC_COMMANDS]
+    _, want = _board_replies(wires)
+    for (wire, expect), reply in zip(SPEC_COMMANDS, want, strict=True):
+        if expect is None:
+            assert reply == b"", wire.hex()
+        elif isinstance(expect, tuple):
+            assert _error(reply) == tuple(int(x) for x in expect), wire.hex()
+        else:
+            assert [f.type for f in _reply(reply)] == [expect], wire.hex()
+    status = p.Status.decode(_reply(want[-1])[0].payload)
+    sent_intact = len(SPEC_COMMANDS) - 1  # all but the non-canonical frame
+    assert (status.rx_frames, status.crc_errors, status.resends) == (sent_intact, 1, 0)
+    assert _Device(_INFO).replies(wires) == want
+
+
+def test_input_refusals_answer_as_the_specification_says_in_both_engines() -> None:
+    """INPUT blocks: CONTINUED refused (departure 5), an id named at its own offset
+    (departure 3), ids that repeat or descend, a non-minimal varint, a block reaching past
+    the end of a counted run, and the rules' order."""
+    ib = _INFO.input_id_bits
+    run = lambda seq, steps: p.encode_frame(R.RUN, seq, p.RunCommand(  # noqa: E731
+        steps, p.RunFlags.STREAMED).encode())
+    inp = lambda seq, payload: p.encode_frame(R.INPUT, seq, payload)  # noqa: E731
+    block = lambda first, n, records: (first.to_bytes(4, "little") + n.to_bytes(2, "little")  # noqa: E731
+                                       + bytes(records))
+    cases: list[tuple[bytes, object]] = [
+        (run(1, 2), R.ACK),
+        # READ during a run is BUSY (departure 1; this run waits for input, so it stays at 0)
+        (p.encode_frame(R.READ, 3, p.MemoryRead(p.Memory.SYNAPSE, 0, 1).encode()),
+         (E.BUSY, R.READ, 0)),
+        (_hex("02080101010104018001040126f900"), (E.BAD_MESSAGE, R.INPUT, 4)),  # continued
+        (_hex("030801010101020106010203d2a400"), (E.SEQ_GAP, R.INPUT, 0)),  # its rest: seq 1
+        (inp(0, block(0, 3, [])), (E.BAD_MESSAGE, R.INPUT, 4)),  # 3 steps of a 2-step run
+        (inp(0, block(0, 1, [1, 3, 3])), (E.BAD_MESSAGE, R.INPUT, 8)),  # 3 twice
+        (inp(0, block(0, 1, [1, 5, 2])), (E.BAD_MESSAGE, R.INPUT, 8)),  # descending
+        (inp(0, block(0, 1, [0x80, 0x00, 1])), (E.BAD_MESSAGE, R.INPUT, 6)),  # not minimal
+        (inp(0, block(0, 1, [3, 0x80])), (E.BAD_MESSAGE, R.INPUT, 7)),  # count varint cut
+        (inp(0, block(0, 2, [2, 1])), (E.BAD_MESSAGE, R.INPUT, 8)),  # 3 ids, 1 there
+        (inp(0, block(5, 2, [0, 1])), (E.STEP_MISMATCH, R.INPUT, 0)),
+        (inp(0, p.SpikeBlock(0, (np.array([1, 2], np.int32), np.array([7], np.int32)))
+             .encode(ib)), R.CREDIT),  # the whole run: computed, then CREDIT
+        (inp(1, block(2, 1, [])), (E.NOT_RUNNING, R.INPUT, 1)),  # the run is over
+        (run(2, 1), R.ACK),
+        (_hex("02080101010102010104085cce00"), (E.BAD_MESSAGE, R.INPUT, 7)),  # id 8 >= 8
+    ]
+    wires = [w for w, _ in cases]
+    phases = [[w] for w in wires]
+    want = _board_phases(TINY, phases)
+    for (wire, expect), sent in zip(cases, want, strict=True):
+        reply = b"".join(sent)
+        if isinstance(expect, tuple):
+            assert _error(reply) == tuple(int(x) for x in expect), wire.hex()
+        else:
+            assert expect in [f.type for f in _reply(reply)], wire.hex()
+    _same_phases(_Device(_INFO).phases(phases), want)
+
+
+# NEURON words wider than 64 bits (as on ecp5-85f, whose are 72): the gateware assembles
+# and writes them whole.
+WIDE_WORDS = CoreSpec(n_neurons=12, n_inputs=6, n_synapses=64, v_bits=20, i_bits=20, w_bits=8,
+                      acc_bits=20, trace_bits=6, ref_bits=3, delay_bits=2, name="wide-words")
+
+
+def test_words_wider_than_64_bits_are_written_whole() -> None:
+    info = device_info(WIDE_WORDS, 12_000_000, 12)
+    assert info.word_bits(p.Memory.NEURON) > 64
+    image = random_image(WIDE_WORDS, seed=9, bias=60, n_synapses=40)
+    phases = [*_load(info, WIDE_WORDS, image),
+              [_cmd(60, p.FrameType.RUN, p.RunCommand(40).encode())],
+              [_cmd(61, p.FrameType.READ, p.MemoryRead(p.Memory.STATE, 0, 12).encode())]]
+    want = _board_phases(WIDE_WORDS, phases)
+    spikes = [p.SpikeBlock.decode(f.payload, info.neuron_id_bits).n_spikes
+              for ph in want for f in _reply(b"".join(ph)) if f.type is p.FrameType.OUTPUT]
+    assert sum(spikes) > 10, "the biased neurons fire, so their parameter words arrived"
+    _same_phases(_Device(info, WIDE_WORDS).phases(phases), want)

@@ -32,7 +32,7 @@ def rtl_deframe(wire: bytes) -> list[tuple[bytes, bool]]:
     dut = Deframer()
     frames: list[tuple[bytes, bool]] = []
 
-    async def bench(ctx) -> None:  # noqa: ANN001
+    async def bench(ctx) -> None:
         ctx.set(dut.o.ready, 1)
         current = bytearray()
         for byte in wire:
@@ -70,7 +70,7 @@ def rtl_frames(bodies: list[bytes], stall: Callable[[int], bool],
     stream = [(byte, k == len(body) - 1) for body in bodies for k, byte in enumerate(body)]
     out = bytearray()
 
-    async def bench(ctx) -> None:  # noqa: ANN001
+    async def bench(ctx) -> None:
         k, cycle, frames, held = 0, 0, 0, None
         while frames < len(bodies):
             cycle += 1
@@ -164,7 +164,7 @@ def test_uart_phy_round_trip() -> None:
     data = bytes([0x00, 0xFF, 0x55, 0xAA, 0x01, 0x80, 0x7E])
     got = bytearray()
 
-    async def bench(ctx) -> None:  # noqa: ANN001
+    async def bench(ctx) -> None:
         ctx.set(rx.bytes.ready, 1)
         k = 0
         for _ in range(len(data) * 60 + 100):

@@ -162,7 +162,7 @@ class RxDriver:
 
 
 @cocotb.test()
-async def serve_device_on_pty(dut) -> None:  # noqa: ANN001 - cocotb's design handle
+async def serve_device_on_pty(dut) -> None:
     pty = PtyEnd(int(os.environ[FD_VAR]))
     divisor = int(os.environ[DIVISOR_VAR])
     # to the nearest step: 12 MHz is 83333 ps, and the bits are counted in those periods

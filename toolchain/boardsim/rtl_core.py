@@ -28,7 +28,7 @@ class RtlHangError(RuntimeError):
 
 @dataclass
 class _Request:
-    op: Op
+    op: Op | None  # None: pulse the core's clear input (delay ring, traces, ring position)
     addr: int = 0
     data: int = 0
     inputs: Sequence[int] = ()
@@ -50,7 +50,7 @@ class RtlCore:
         self._make = (SpikeCore, Simulator)
         self._sim: Simulator | None = None  # made on first use: a board resets often
 
-    def _simulation(self):  # noqa: ANN202
+    def _simulation(self):
         if self._sim is None:
             core, simulator = self._make
             self._dut = core(self.spec)
@@ -63,6 +63,11 @@ class RtlCore:
     def execute(self, op: Op, addr: int, data: int = 0) -> int | None:
         req = self._submit(_Request(Op(op), addr, data))
         return req.result[0] if req.result else None
+
+    def clear(self) -> None:
+        """The core's dynamic state (delay ring, traces, spike flags, ring position) to zero,
+        as the gateware engine clears it for RESET."""
+        self._submit(_Request(None))
 
     def step(self, input_axons: Sequence[int] = ()) -> np.ndarray:
         req = self._submit(_Request(Op.RUN, 0, 1, inputs=sorted(set(int(a) for a in input_axons))))
@@ -79,18 +84,26 @@ class RtlCore:
             advances += 1
             if advances > MAX_ADVANCES_PER_REQUEST:
                 raise RtlHangError(
-                    f"RTL core did not finish {req.op.name} (addr {req.addr}) within "
+                    f"RTL core did not finish {req.op.name if req.op else 'CLEAR'} (addr "
+                    f"{req.addr}) within "
                     f"{MAX_ADVANCES_PER_REQUEST // 2} cycles at step {self.t}"
                 )
         return req
 
-    async def _serve(self, ctx) -> None:  # noqa: ANN001 - amaranth's testbench context
+    async def _serve(self, ctx) -> None:
         dut = self._dut
         while True:
             if not self._pending:
                 await ctx.tick()
                 continue
             req = self._pending.pop(0)
+            if req.op is None:
+                ctx.set(dut.clear, 1)
+                await ctx.tick()
+                ctx.set(dut.clear, 0)
+                await ctx.tick().until(~dut.busy)
+                req.done = True
+                continue
             ctx.set(dut.cmd.payload, {"op": int(req.op), "addr": req.addr, "data": req.data})
             ctx.set(dut.cmd.valid, 1)
             await self._tick_until(ctx, dut.cmd.ready)
@@ -105,7 +118,7 @@ class RtlCore:
             req.done = True
 
     @staticmethod
-    async def _tick_until(ctx, cond, sample=None):  # noqa: ANN001, ANN205
+    async def _tick_until(ctx, cond, sample=None):
         """Tick until ``cond`` held at a clock edge (so a valid/ready transfer happened);
         return ``sample`` as it was at that edge."""
         if sample is None:
@@ -114,7 +127,7 @@ class RtlCore:
         (value,) = await ctx.tick().sample(sample).until(cond)
         return value
 
-    async def _one_step(self, ctx, req: _Request) -> None:  # noqa: ANN001
+    async def _one_step(self, ctx, req: _Request) -> None:
         dut = self._dut
         for axon in [*req.inputs, None]:
             last = axon is None

@@ -38,9 +38,9 @@ CORES = (MODEL, RTL)
 
 
 class VirtualBoard:
-    """Protocol engine of a board.  ``receive`` takes bytes from the host, ``tick`` does
-    pending work, ``send`` (given) puts bytes on the link.  No I/O of its own, so tests and
-    the pty server drive the same object."""
+    """Protocol engine of a board, as docs/protocol.md specifies it.  ``receive`` takes bytes
+    from the host, ``tick`` does pending work, ``send`` (given) puts bytes on the link.  No
+    I/O of its own, so tests and the pty server drive the same object."""
 
     def __init__(self, spec: CoreSpec, send: Callable[[bytes], None], *, input_slots: int = 8,
                  output_window: int = 32, baud: int = 1_000_000,
@@ -67,7 +67,12 @@ class VirtualBoard:
 
     # -- power and reset -------------------------------------------------------------------
     def _new_core(self) -> CoreModel | RtlCore:
-        return CoreModel(self.spec) if self.core_kind == MODEL else RtlCore(self.spec)
+        """A core as at power-up: neurons silent, every other memory 0 (the golden model
+        starts with its own STDP-off word, whose shifts are not 0; the gateware's is 0)."""
+        core = CoreModel(self.spec) if self.core_kind == MODEL else RtlCore(self.spec)
+        if self.core_kind == MODEL:
+            core.execute(Op.STDP, 0, 0)
+        return core
 
     def _power_up(self) -> None:
         self.core = self._new_core()
@@ -83,37 +88,55 @@ class VirtualBoard:
         self.streamed = False
         self.next_input_seq = 0
         self.next_input_step = self.core.t
+        self.input_left = 0  # steps of a counted streamed run no INPUT block covers yet
         self._gap_reported: int | None = None
-        self.input_queue: collections.deque[p.SpikeBlock] = collections.deque()
-        self._block: p.SpikeBlock | None = None  # the INPUT block being computed
+        self._drop_input()
         self._out_first = 0
         self._out_steps: list[np.ndarray] = []  # computed, not yet sent
         self.consumed_seq = 0
         self.next_output_seq = 0
         self.window: collections.OrderedDict[int, bytes] = collections.OrderedDict()
 
+    def _drop_input(self) -> None:
+        self.input_queue: collections.deque[p.SpikeBlock] = collections.deque()
+        self._block: p.SpikeBlock | None = None  # the INPUT block being computed
+
     def power_cycle(self) -> None:
-        """What a board does after a reset pin or brown-out: everything is lost; it says so."""
+        """What a board does after a reset pin or brown-out: everything is lost but the boot
+        count, which goes up by one; it says so with BOOT."""
         with self._lock:
-            self.boot_count += 1
+            self.boot_count = (self.boot_count + 1) % (1 << 32)
             self._power_up()
             self._announce()
 
     def _announce(self) -> None:
         """BOOT, unprompted, as a board sends it after power-up (before a handshake a host
         ignores it; after one, it means the board lost everything)."""
-        self._emit(p.FrameType.BOOT, 0, self.boot_count.to_bytes(4, "little"))
+        self._emit(p.FrameType.BOOT, 0, p.PAYLOADS[p.FrameType.BOOT].pack(
+            {"boot_count": self.boot_count}))
 
     def _reset_state(self) -> None:
+        """RESET(STATE): neuron state, traces, delay ring and step counter to zero."""
         core = self.core
-        for arr in (core.v, core.i, core.ref, core.ring, core.x, core.y):
-            arr[...] = 0
+        if isinstance(core, RtlCore):
+            core.clear()
+            for k in range(self.spec.n_neurons):
+                core.execute(Op.NEURON_STATE, k, 0)
+        else:
+            for arr in (core.v, core.i, core.ref, core.ring, core.x, core.y):
+                arr[...] = 0
         core.t = 0
 
     # -- receive -----------------------------------------------------------------------------
     def receive(self, data: bytes) -> None:
         with self._lock:
             for item in self._reader.feed(data):
+                if isinstance(item, p.UnknownTypeError):  # intact, but no type we know
+                    self.rx_frames += 1
+                    if item.type_byte < 0x80:  # a newer host's command: say we lack it
+                        self._emit(p.FrameType.ERROR, item.seq, p.ErrorReply(
+                            p.ErrorCode.UNSUPPORTED, item.type_byte, item.type_byte).encode())
+                    continue
                 if isinstance(item, p.FrameError):
                     self.crc_errors += 1
                     continue
@@ -129,8 +152,10 @@ class VirtualBoard:
         if frame.type is p.FrameType.RESEND:
             self._on_resend(frame)
             return
+        # HELLO and STATUS change nothing: a repeat is answered afresh, not from the cache
+        fresh = frame.type in (p.FrameType.HELLO, p.FrameType.STATUS)
         cache = self._reply_cache
-        if cache and cache[0] == frame.seq and cache[1] == frame.type:
+        if not fresh and cache and cache[0] == frame.seq and cache[1] == frame.type:
             self._send(cache[2])  # the host did not hear our reply: say it again, do nothing
             self.resends += 1
             return
@@ -140,93 +165,95 @@ class VirtualBoard:
             reply_type, payload = p.FrameType.ERROR, p.ErrorReply(
                 p.ErrorCode.BAD_MESSAGE, frame.type, e.offset).encode()
         wire = self._emit(reply_type, frame.seq, payload)
-        self._reply_cache = (frame.seq, frame.type, wire)
+        self._reply_cache = None if fresh else (frame.seq, frame.type, wire)
 
     def _command(self, frame: p.Frame) -> tuple[p.FrameType, bytes]:
+        """One command's reply; its checks in the order docs/protocol.md gives them."""
         t, payload = frame.type, frame.payload
         ack = p.FrameType.ACK
+        layout = p.PAYLOADS[t]
 
         def error(code: p.ErrorCode, detail: int = 0) -> tuple[p.FrameType, bytes]:
             return p.FrameType.ERROR, p.ErrorReply(code, t, detail).encode()
 
         if t is p.FrameType.HELLO:
-            if len(payload) != 1 or payload[0] != p.PROTOCOL_VERSION:
+            if payload and payload[0] != p.PROTOCOL_VERSION:  # whatever a newer host adds
                 return error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
+            layout.unpack(payload)
             return p.FrameType.HELLO_REPLY, self.info.encode()
         if t is p.FrameType.STATUS:
+            layout.unpack(payload)
             return p.FrameType.STATUS_REPLY, self.status().encode()
         if t is p.FrameType.STOP:
+            layout.unpack(payload)
             if self.state is p.BoardState.RUNNING:
                 self._flush_outputs()  # every step before the one STOP reports is sent
                 self.state = p.BoardState.DONE
+                self.steps_left, self.free_run = 0, False
+                self._drop_input()  # INPUT frames not consumed yet are dropped
             return ack, p.Ack(t, self.core.t).encode()
         if self.state is p.BoardState.RUNNING:
             return error(p.ErrorCode.BUSY, self.core.t)
         if t is p.FrameType.RESET:
-            scope = p.ResetScope(p._enum(p.ResetScope, _single_byte(payload, "RESET"), "RESET",
-                                         "scope"))
-            if scope is p.ResetScope.ALL:
+            scope = layout.unpack(payload, {"scope": p.one_of(p.ResetScope)})["scope"]
+            if scope == p.ResetScope.ALL:
                 self.core = self._new_core()
-            elif isinstance(self.core, RtlCore):
-                return error(p.ErrorCode.UNSUPPORTED, int(scope))
             else:
                 self._reset_state()
             self._reset_run()
             return ack, p.Ack(t, 0).encode()
         if t is p.FrameType.CONFIG:
-            cfg = p.Config.decode(payload)
-            if cfg.n_neurons > self.spec.n_neurons or cfg.n_inputs > self.spec.n_inputs:
-                return error(p.ErrorCode.BAD_ADDRESS, max(cfg.n_neurons, cfg.n_inputs))
+            p.Config.decode(payload, self.info)
             return ack, p.Ack(t, 0).encode()
         if t is p.FrameType.WRITE:
-            return self._on_write(p.MemoryWrite.decode(payload, self.info), error)
+            return self._on_write(payload, error)
         if t is p.FrameType.READ:
-            return self._on_read(p.MemoryRead.decode(payload), error)
+            return self._on_read(p.MemoryRead.decode(payload, self.info), error)
         if t is p.FrameType.RUN:
             run = p.RunCommand.decode(payload)
             self._reset_run()
             self.state = p.BoardState.RUNNING
             self.free_run = run.steps == 0
-            self.steps_left = run.steps
+            self.steps_left = self.input_left = run.steps
             self.streamed = bool(run.flags & p.RunFlags.STREAMED)
             return ack, p.Ack(t, self.core.t).encode()
-        raise p.MessageError(f"{t.name}: not a command")
+        raise AssertionError(f"{t.name} is not a command")  # INPUT, RESEND: handled above
 
-    def _on_write(self, w: p.MemoryWrite, error: Callable) -> tuple[p.FrameType, bytes]:
+    def _on_write(self, payload: bytes, error: Callable) -> tuple[p.FrameType, bytes]:
+        w = p.MemoryWrite.decode(payload, self.info, widths=False)
         depth = self.info.depth(w.memory)
-        end = w.address + w.words.size
-        if end > depth:
+        if w.address + w.words.size > depth:
             return error(p.ErrorCode.BAD_ADDRESS, max(w.address, depth))
-        op = p.WRITE_OP[w.memory]  # ROW addresses are sources: neurons first, then inputs
         words = [int(x) for x in w.words.tolist()]
-        if w.memory is p.Memory.ROW:
-            for word in words:
+        bits, nbytes = self.info.word_bits(w.memory), self.info.word_bytes(w.memory)
+        for k, word in enumerate(words):  # nothing is written unless every word passes
+            if word >> bits:
+                at = p.PAYLOADS[p.FrameType.WRITE].size + k * nbytes
+                raise p.MessageError(f"WRITE: word {k} does not fit in {bits} bits", at)
+            if w.memory is p.Memory.ROW:
                 row = self.spec.unpack("row", word)
                 if row["start"] + row["length"] > self.spec.n_synapses:
                     return error(p.ErrorCode.BAD_ADDRESS, row["start"] + row["length"])
+        op = p.WRITE_OP[w.memory]  # ROW addresses are sources: neurons first, then inputs
         for k, word in enumerate(words):
             if self.write_filter is not None:
                 word = self.write_filter(w.memory, w.address + k, word)
             self.core.execute(op, w.address + k, word)
-        return p.FrameType.ACK, p.Ack(p.FrameType.WRITE, int(w.words.size)).encode()
+        return p.FrameType.ACK, p.Ack(p.FrameType.WRITE, len(words)).encode()
 
     def _on_read(self, r: p.MemoryRead, error: Callable) -> tuple[p.FrameType, bytes]:
         if not self.info.can_read(r.memory):
             return error(p.ErrorCode.NOT_READABLE, int(r.memory))
         if r.address + r.count > self.info.depth(r.memory):
             return error(p.ErrorCode.BAD_ADDRESS, max(r.address, self.info.depth(r.memory)))
-        if r.count > p.MemoryWrite.max_words(self.info, r.memory):
-            raise p.MessageError("READ: count exceeds one frame")
         words = p.word_array([self._read_word(r.memory, r.address + k) for k in range(r.count)],
                              self.info.word_bits(r.memory))
         return p.FrameType.DATA, p.MemoryData(r.memory, r.address, words).encode(self.info)
 
     def _read_word(self, memory: p.Memory, addr: int) -> int:
         core, spec = self.core, self.spec
-        if memory is p.Memory.SYNAPSE:
-            return int(core.execute(Op.READ_SYNAPSE, addr) or 0)
-        if memory is p.Memory.STATE:
-            return int(core.execute(Op.READ_STATE, addr) or 0)
+        if memory in p.READ_OP:
+            return int(core.execute(p.READ_OP[memory], addr) or 0)
         if memory is p.Memory.NEURON:
             return spec.pack("neuron_params", **{k: int(v[addr]) for k, v in core.params.items()})
         if memory is p.Memory.ROW:
@@ -235,13 +262,16 @@ class VirtualBoard:
         return core.stdp.word(spec)
 
     # -- streaming -----------------------------------------------------------------------
+    def _stream_error(self, frame: p.Frame, code: p.ErrorCode, detail: int) -> None:
+        self._emit(p.FrameType.ERROR, frame.seq,
+                   p.ErrorReply(code, frame.type, detail).encode())
+
     def _on_input(self, frame: p.Frame) -> None:
         ahead = p.seq_distance(self.next_input_seq, frame.seq)
         duplicate = ahead >= p.SEQ_MODULUS // 2  # a frame we already have (a late resend)
         if self.state is p.BoardState.IDLE or not self.streamed or (
                 self.state is p.BoardState.DONE and not duplicate):
-            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
-                p.ErrorCode.NOT_RUNNING, frame.type, frame.seq).encode())
+            self._stream_error(frame, p.ErrorCode.NOT_RUNNING, frame.seq)
             return
         if duplicate:
             self._credit()
@@ -250,28 +280,38 @@ class VirtualBoard:
             self.seq_errors += 1
             if self._gap_reported != self.next_input_seq:
                 self._gap_reported = self.next_input_seq
-                self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
-                    p.ErrorCode.SEQ_GAP, frame.type, self.next_input_seq).encode())
+                self._stream_error(frame, p.ErrorCode.SEQ_GAP, self.next_input_seq)
             return
         if len(self.input_queue) >= self.info.input_slots:
             self.overruns += 1
-            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
-                p.ErrorCode.OVERRUN, frame.type, frame.seq).encode())
+            self._stream_error(frame, p.ErrorCode.OVERRUN, frame.seq)
             return
+        at_n = p.BLOCK["n_steps"]
         try:
-            block = p.SpikeBlock.decode(frame.payload, self.info.input_id_bits, "INPUT",
-                                        limit=self.spec.n_inputs)
+            block: p.SpikeBlock | None = p.SpikeBlock.decode(
+                frame.payload, self.info.input_id_bits, "INPUT", limit=self.spec.n_inputs,
+                continued_ok=False)
+            bad = None
         except p.MessageError as e:
-            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
-                p.ErrorCode.BAD_MESSAGE, frame.type, e.offset).encode())
+            block, bad = None, e.offset
+        # a block may not reach past the run's last step (n_steps, checked in offset order)
+        if (bad is None or bad > at_n.offset) and len(frame.payload) >= at_n.end \
+                and not self.free_run:
+            n_steps = int.from_bytes(frame.payload[at_n.offset:at_n.end], "little")
+            if n_steps > self.input_left:
+                bad = at_n.offset
+        if bad is not None:
+            self._stream_error(frame, p.ErrorCode.BAD_MESSAGE, bad)
             return
+        assert block is not None
         if block.first_step != self.next_input_step:
-            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
-                p.ErrorCode.STEP_MISMATCH, frame.type, self.next_input_step).encode())
+            self._stream_error(frame, p.ErrorCode.STEP_MISMATCH, self.next_input_step)
             return
         self._gap_reported = None
         self.next_input_seq = p.seq_add(self.next_input_seq, 1)
         self.next_input_step = block.end_step
+        if not self.free_run:
+            self.input_left -= block.n_steps
         self.input_queue.append(block)
 
     def _credit(self) -> None:
@@ -280,12 +320,15 @@ class VirtualBoard:
                                                                    free).encode())
 
     def _on_resend(self, frame: p.Frame) -> None:
-        seq = _single_byte(frame.payload, "RESEND") if len(frame.payload) == 1 else -1
+        try:
+            seq = p.PAYLOADS[p.FrameType.RESEND].unpack(frame.payload)["seq"]
+        except p.MessageError as e:
+            self._stream_error(frame, p.ErrorCode.BAD_MESSAGE, e.offset)
+            return
         wire = self.window.get(seq)
         if wire is None:
             oldest = next(iter(self.window), self.next_output_seq)
-            self._emit(p.FrameType.ERROR, frame.seq, p.ErrorReply(
-                p.ErrorCode.GONE, frame.type, oldest).encode())
+            self._stream_error(frame, p.ErrorCode.GONE, oldest)
             return
         self.resends += 1
         self._send(wire)
@@ -355,23 +398,18 @@ class VirtualBoard:
 
     # -- output --------------------------------------------------------------------------
     def status(self) -> p.Status:
+        counters = (self.rx_frames, self.crc_errors, self.seq_errors, self.overruns,
+                    self.tx_frames, self.resends)  # u32 each: they wrap, as in gateware
         return p.Status(
-            self.state, self.core.t, 0xFFFFFFFF if self.free_run else self.steps_left,
-            self.next_output_seq, self.next_input_seq, self.boot_count, self.rx_frames,
-            self.crc_errors, self.seq_errors, self.overruns, self.tx_frames, self.resends,
-        )
+            self.state, self.core.t % (1 << 32), p.FREE_RUN if self.free_run else self.steps_left,
+            self.next_output_seq, self.next_input_seq, self.boot_count,
+            *(c % (1 << 32) for c in counters))
 
     def _emit(self, frame_type: p.FrameType, seq: int, payload: bytes) -> bytes:
         wire = p.encode_frame(frame_type, seq, payload)
         self.tx_frames += 1
         self._send(wire)
         return wire
-
-
-def _single_byte(payload: bytes, what: str) -> int:
-    if len(payload) != 1:
-        raise p.MessageError(f"{what}: payload is {len(payload)} bytes, expected 1")
-    return payload[0]
 
 
 # --------------------------------------------------------------------------- serving

@@ -1,13 +1,15 @@
 """The wire format between the host and a spikeport FPGA core: the single source of truth.
 
-Everything that puts bytes on the UART or takes them off (the host session, the virtual
-board, the device-side RTL and its cocotb tests) uses the encoders and decoders here;
-``docs/protocol.md`` describes the same layout for people.
+Everything that puts bytes on the UART or takes them off (the host session, the simulated
+boards, the device-side gateware and its tests) uses the constants, the payload table
+(``PAYLOADS``: every message's fields with their byte offsets) and the codecs here;
+``docs/protocol.md`` is the specification for people, and says why.
 
 A frame on the wire is ``COBS(type | seq | payload | crc16) 0x00``:
 
 * COBS framing gives a unique delimiter (``0x00``), so a receiver resynchronises at the next
-  zero after any corruption, at a cost of one byte per 254 (Cheshire & Baker, 1999).
+  zero after any corruption, at a cost of one byte per 254 (Cheshire & Baker, 1999).  Only
+  the canonical encoding (what ``cobs_encode`` produces) is accepted.
 * CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over type, seq and payload.  We chose it over
   CRC-32 because frames are short (at most ``MAX_PAYLOAD`` + 4 bytes, far below the 32,751-bit
   limit up to which this polynomial keeps Hamming distance 4), every burst of up to 16 bits is
@@ -20,17 +22,16 @@ A frame on the wire is ``COBS(type | seq | payload | crc16) 0x00``:
 Spikes travel in step blocks: the first step number and the number of steps, then one record
 per step that has spikes: a varint header ``gap << 2 | min(count, 4) - 1`` (``gap`` = silent
 steps since the previous record; a count of 4 or more follows as a varint of ``count - 4``)
-and the ids.  Ids take one byte when the build has at most 256 neurons (inputs), else two.
+and the ids, strictly ascending.  Ids take one byte when the build has at most 256 neurons
+(inputs), else two.
 """
 
 from __future__ import annotations
 
 import enum
-import struct
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import ClassVar
 
 import numpy as np
 
@@ -43,6 +44,7 @@ PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 1024
 HEADER_SIZE = 2  # type, seq
 CRC_SIZE = 2
+MIN_FRAME = HEADER_SIZE + CRC_SIZE
 MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE
 # COBS adds one code byte per 254 data bytes (plus one); the delimiter is extra.
 MAX_ENCODED = MAX_FRAME + MAX_FRAME // 254 + 1
@@ -51,11 +53,14 @@ SEQ_MODULUS = 256
 # Steps one spike block may cover: its step count is a u16, and a bound keeps a lost frame
 # from costing more than a few hundred steps of resend.
 MAX_BLOCK_STEPS = 4096
-BLOCK_HEADER_SIZE = 6  # first_step u32, n_steps u16
 CONTINUED = 0x8000  # n_steps flag: the block's last step goes on in the next block
 # Steps of an unstreamed run that go into one OUTPUT frame (fewer if they do not fit): a
 # host sees a long run's spikes every 64 steps, and a lost frame costs 64 steps to resend.
 OUTPUT_BLOCK_STEPS = 64
+# RUN's steps: 0 runs free until STOP; 0xFFFFFFFF is refused, because STATUS reports a free
+# run's steps_left as 0xFFFFFFFF and the two must not be confused.
+FREE_RUN = 0xFFFFFFFF
+MAX_RUN_STEPS = FREE_RUN - 1
 
 
 class ProtocolError(ValueError):
@@ -66,14 +71,24 @@ class FrameError(ProtocolError):
     """A frame damaged on the wire: bad COBS, bad length or CRC mismatch."""
 
 
+class UnknownTypeError(FrameError):
+    """An intact frame (COBS, length and CRC good) whose type byte is no ``FrameType``.  A
+    host drops it; a board answers an unknown host-to-board type with ``UNSUPPORTED``."""
+
+    def __init__(self, message: str, type_byte: int, seq: int) -> None:
+        super().__init__(message)
+        self.type_byte, self.seq = type_byte, seq
+
+
 class MessageError(ProtocolError):
     """A frame that arrived intact but whose payload does not fit its message type.
 
-    ``offset``: the payload byte where the offending field starts (0 when no single field
-    is to blame).  A board reports it as the detail of ``ERROR(BAD_MESSAGE)``, and the
-    gateware computes the same number, so it is a structured field, not parsed from text."""
+    ``offset``: the payload byte where the offending field starts: the field that is
+    missing, incomplete, out of range, or the first trailing byte.  A board reports it as the
+    detail of ``ERROR(BAD_MESSAGE)``, and the gateware computes the same number, so it is a
+    structured field, not parsed from text."""
 
-    def __init__(self, message: str, offset: int = 0) -> None:
+    def __init__(self, message: str, offset: int) -> None:
         super().__init__(message)
         self.offset = offset
 
@@ -130,7 +145,10 @@ def cobs_encode(data: bytes | bytearray) -> bytes:
 
 
 def cobs_decode(data: bytes | bytearray) -> bytes:
-    """Undo ``cobs_encode``; raise ``FrameError`` naming the offending byte."""
+    """Undo ``cobs_encode``; raise ``FrameError`` naming the offending byte.  Only the
+    canonical encoding is accepted: a frame that ends with a full block (code 0xFF) must
+    close with an empty one (0x01), as ``cobs_encode`` writes it, so that every frame has
+    exactly one encoding."""
     out = bytearray()
     i, n = 0, len(data)
     if n == 0:
@@ -155,6 +173,9 @@ def cobs_decode(data: bytes | bytearray) -> bytes:
         i = end
         if code != 0xFF and i < n:
             out.append(0)
+    if code == 0xFF:
+        raise FrameError(f"COBS: the frame of {n} bytes ends with a full block (code 0xff at "
+                         f"offset {n - 255}) and no closing 0x01: not the canonical encoding")
     return bytes(out)
 
 
@@ -190,8 +211,8 @@ class FrameType(enum.IntEnum):
 
 
 class ResetScope(enum.IntEnum):
-    STATE = 0  # neuron state, step counter, queues; keeps configuration and memories
-    ALL = 1  # everything, as after power-up
+    STATE = 0  # neuron state, traces, delay ring, step counter, run; keeps the other memories
+    ALL = 1  # that, and every memory as after power-up
 
 
 class Memory(enum.IntEnum):
@@ -217,16 +238,16 @@ class ErrorCode(enum.IntEnum):
     BUSY = 5  # a command that needs the core idle arrived during a run; detail: step
     SEQ_GAP = 6  # INPUT out of order; detail: the expected input seq
     GONE = 7  # RESEND of an output seq no longer kept; detail: oldest kept seq
-    NOT_RUNNING = 8  # INPUT or STOP with no run in progress
+    NOT_RUNNING = 8  # INPUT with no streamed run in progress; detail: the INPUT frame's seq
     OVERRUN = 9  # input frame arrived with no free slot; detail: dropped seq
     STEP_MISMATCH = 10  # INPUT block does not start at the next step; detail: expected step
-    UNSUPPORTED = 11  # this build cannot do it (e.g. RESET of state only); detail: argument
+    UNSUPPORTED = 11  # a host-to-board type this board does not know; detail: the type
 
 
 class BoardState(enum.IntEnum):
-    IDLE = 0
+    IDLE = 0  # no run since power-up or RESET
     RUNNING = 1
-    DONE = 2
+    DONE = 2  # the last run completed or was stopped
 
 
 @dataclass(frozen=True)
@@ -274,7 +295,8 @@ def decode_frame(encoded: bytes | bytearray) -> Frame:
     try:
         frame_type = FrameType(body[0])
     except ValueError:
-        raise FrameError(f"unknown frame type 0x{body[0]:02x} at byte 0") from None
+        raise UnknownTypeError(f"unknown frame type 0x{body[0]:02x} at byte 0", body[0],
+                               body[1]) from None
     return Frame(frame_type, body[1], bytes(body[HEADER_SIZE:]))
 
 
@@ -332,48 +354,123 @@ class FrameReader:
             self._overlong = True
 
 
-# --------------------------------------------------------------------------- fields
+# --------------------------------------------------------------------------- payload table
+
+# A field's value -> why it is refused, or None.
+Check = Callable[[int], str | None]
 
 
-class _Reader:
-    """Reads fixed-width fields from a payload; every error names the message and offset."""
+@dataclass(frozen=True)
+class Field:
+    """One fixed-size, little-endian field of a payload."""
 
-    def __init__(self, what: str, payload: bytes) -> None:
-        self.what, self.data, self.pos = what, payload, 0
+    name: str
+    offset: int
+    size: int  # bytes
 
-    def take(self, n: int, field_name: str) -> bytes:
-        if self.pos + n > len(self.data):
-            raise MessageError(
-                f"{self.what}: field '{field_name}' needs {n} bytes at offset {self.pos}, "
-                f"but the payload has {len(self.data)} bytes", self.pos
-            )
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
 
-    def uint(self, n: int, field_name: str) -> int:
-        return int.from_bytes(self.take(n, field_name), "little")
 
-    def varint(self, field_name: str) -> int:
-        value, shift, start = 0, 0, self.pos
-        while True:
-            byte = self.uint(1, field_name)
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-            shift += 7
-            if shift > 28:
+@dataclass(frozen=True)
+class Layout:
+    """A payload: fixed fields at fixed offsets, then a variable ``tail`` (WRITE's words, a
+    block's records) or nothing.  ``PAYLOADS`` holds one per frame type; the codecs here,
+    the Python board and the gateware read their offsets and lengths from it."""
+
+    what: str
+    fields: tuple[Field, ...]
+    tail: str | None = None  # what follows the fixed fields; None: nothing may
+
+    @classmethod
+    def of(cls, what: str, *sizes: tuple[str, int], tail: str | None = None) -> Layout:
+        out, offset = [], 0
+        for name, size in sizes:
+            out.append(Field(name, offset, size))
+            offset += size
+        return cls(what, tuple(out), tail)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the fixed fields."""
+        return self.fields[-1].end if self.fields else 0
+
+    def __getitem__(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.what} has no field '{name}'")
+
+    def pack(self, values: Mapping[str, int]) -> bytes:
+        return b"".join(int(values[f.name]).to_bytes(f.size, "little") for f in self.fields)
+
+    def unpack(self, payload: bytes, checks: Mapping[str, Check] | None = None) -> dict[str, int]:
+        """The fixed fields' values.  The first field (in payload order) that is missing,
+        incomplete or refused by its check raises ``MessageError`` at its offset; then a
+        payload longer than the fixed fields, unless the layout has a tail."""
+        checks = checks or {}
+        values: dict[str, int] = {}
+        for f in self.fields:
+            if len(payload) < f.end:
                 raise MessageError(
-                    f"{self.what}: varint '{field_name}' at offset {start} is longer than "
-                    "5 bytes", start
-                )
-
-    def end(self) -> None:
-        if self.pos != len(self.data):
+                    f"{self.what}: field '{f.name}' needs {f.size} bytes at offset {f.offset}, "
+                    f"but the payload has {len(payload)} bytes", f.offset)
+            value = int.from_bytes(payload[f.offset:f.end], "little")
+            check = checks.get(f.name)
+            why = check(value) if check is not None else None
+            if why is not None:
+                raise MessageError(f"{self.what}: field '{f.name}' = {value} {why}", f.offset)
+            values[f.name] = value
+        if self.tail is None and len(payload) > self.size:
             raise MessageError(
-                f"{self.what}: {len(self.data) - self.pos} unexpected trailing bytes at "
-                f"offset {self.pos}", self.pos
-            )
+                f"{self.what}: {len(payload) - self.size} unexpected trailing bytes at offset "
+                f"{self.size}", self.size)
+        return values
+
+
+BLOCK = Layout.of("spike block", ("first_step", 4), ("n_steps", 2), tail="records")
+BLOCK_HEADER_SIZE = BLOCK.size
+BUILD_INFO = Layout.of(
+    "HELLO_REPLY", ("protocol_version", 1), ("build_id", 4), ("n_neurons", 4),
+    ("n_inputs", 4), ("n_synapses", 4), ("v_bits", 1), ("i_bits", 1), ("w_bits", 1),
+    ("acc_bits", 1), ("trace_bits", 1), ("ref_bits", 1), ("delay_bits", 1), ("readable", 1),
+    ("input_slots", 1), ("output_window", 1), ("clock_hz", 4), ("baud", 4))
+STATUS = Layout.of(
+    "STATUS_REPLY", ("state", 1), ("step", 4), ("steps_left", 4), ("next_output_seq", 1),
+    ("next_input_seq", 1), ("boot_count", 4), ("rx_frames", 4), ("crc_errors", 4),
+    ("seq_errors", 4), ("overruns", 4), ("tx_frames", 4), ("resends", 4))
+PAYLOADS: dict[FrameType, Layout] = {
+    FrameType.HELLO: Layout.of("HELLO", ("version", 1)),
+    FrameType.RESET: Layout.of("RESET", ("scope", 1)),
+    FrameType.CONFIG: Layout.of("CONFIG", ("n_neurons", 2), ("n_inputs", 2), ("seed", 4)),
+    FrameType.WRITE: Layout.of("WRITE", ("memory", 1), ("address", 4), tail="words"),
+    FrameType.READ: Layout.of("READ", ("memory", 1), ("address", 4), ("count", 2)),
+    FrameType.RUN: Layout.of("RUN", ("steps", 4), ("flags", 1)),
+    FrameType.STOP: Layout.of("STOP"),
+    FrameType.INPUT: Layout("INPUT", BLOCK.fields, BLOCK.tail),
+    FrameType.STATUS: Layout.of("STATUS"),
+    FrameType.RESEND: Layout.of("RESEND", ("seq", 1)),
+    FrameType.ACK: Layout.of("ACK", ("acked", 1), ("value", 4)),
+    FrameType.HELLO_REPLY: BUILD_INFO,
+    FrameType.DATA: Layout.of("DATA", ("memory", 1), ("address", 4), tail="words"),
+    FrameType.OUTPUT: Layout("OUTPUT", BLOCK.fields, BLOCK.tail),
+    FrameType.STATUS_REPLY: STATUS,
+    FrameType.CREDIT: Layout.of("CREDIT", ("next_seq", 1), ("free", 1)),
+    FrameType.ERROR: Layout.of("ERROR", ("code", 1), ("cause", 1), ("detail", 4)),
+    FrameType.BOOT: Layout.of("BOOT", ("boot_count", 4)),
+}
+assert set(PAYLOADS) == set(FrameType)
+
+
+def one_of(cls: type[enum.IntEnum]) -> Check:
+    """A check that a field holds one of ``cls``'s values."""
+    allowed = ", ".join(f"{m.value}={m.name}" for m in cls)
+
+    def check(value: int) -> str | None:
+        return None if value in cls._value2member_map_ else f"is not one of {allowed}"
+
+    return check
 
 
 def encode_varint(value: int) -> bytes:
@@ -391,14 +488,27 @@ def encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _enum(cls: type[enum.IntEnum], value: int, what: str, field_name: str) -> enum.IntEnum:
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(f"{m.value}={m.name}" for m in cls)
-        raise MessageError(
-            f"{what}: field '{field_name}' = {value} is not one of {allowed}"
-        ) from None
+MAX_VARINT_BYTES = 5
+
+
+def decode_varint(payload: bytes, pos: int, what: str) -> tuple[int, int]:
+    """(value, position after it) of the LEB128 varint at ``pos``.  Refused at ``pos``: one
+    cut by the end of the payload, longer than 5 bytes, or not minimal (a last byte of 0
+    after others: ``encode_varint`` never writes one)."""
+    value = 0
+    for k in range(MAX_VARINT_BYTES):
+        if pos + k >= len(payload):
+            raise MessageError(f"{what}: varint at offset {pos} is cut by the end of the "
+                               f"{len(payload)}-byte payload", pos)
+        byte = payload[pos + k]
+        value |= (byte & 0x7F) << (7 * k)
+        if not byte & 0x80:
+            if k and byte == 0:
+                raise MessageError(f"{what}: varint at offset {pos} is not minimal (it ends "
+                                   "with a zero byte)", pos)
+            return value, pos + k + 1
+    raise MessageError(f"{what}: varint at offset {pos} is longer than {MAX_VARINT_BYTES} bytes",
+                       pos)
 
 
 # --------------------------------------------------------------------------- build info
@@ -455,8 +565,6 @@ class BuildInfo:
     clock_hz: int  # u32
     baud: int  # u32
 
-    _FORMAT: ClassVar[str] = "<BIIII" + "B" * 7 + "BBBII"
-
     @classmethod
     def from_spec(cls, spec: CoreSpec, *, input_slots: int = 8, output_window: int = 32,
                   clock_hz: int = 0, baud: int = 0,
@@ -469,17 +577,11 @@ class BuildInfo:
         return CoreSpec(**{name: getattr(self, name) for name in _SPEC_FIELDS})
 
     def encode(self) -> bytes:
-        return struct.pack(self._FORMAT, *(getattr(self, f.name) for f in fields(self)))
+        return BUILD_INFO.pack({f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
     def decode(cls, payload: bytes) -> BuildInfo:
-        size = struct.calcsize(cls._FORMAT)
-        if len(payload) != size:
-            raise MessageError(
-                f"HELLO_REPLY: payload is {len(payload)} bytes, BuildInfo v{PROTOCOL_VERSION} "
-                f"is {size} bytes"
-            )
-        return cls(*struct.unpack(cls._FORMAT, payload))
+        return cls(**BUILD_INFO.unpack(payload))
 
     def word_bits(self, memory: Memory) -> int:
         return self.spec().width(MEMORY_LAYOUT[memory])
@@ -525,6 +627,9 @@ class BuildInfo:
         return "; ".join(diffs) if diffs else "no difference"
 
 
+assert [f.name for f in fields(BuildInfo)] == [f.name for f in BUILD_INFO.fields]
+
+
 def spec_build_id(spec: CoreSpec) -> int:
     """A stable 32-bit identity of a core build: CRC-32 of its generator parameters."""
     text = ";".join(f"{name}={getattr(spec, name)}" for name in _SPEC_FIELDS)
@@ -540,15 +645,12 @@ class Ack:
     value: int = 0
 
     def encode(self) -> bytes:
-        return struct.pack("<BI", int(self.acked), self.value)
+        return PAYLOADS[FrameType.ACK].pack({"acked": self.acked, "value": self.value})
 
     @classmethod
     def decode(cls, payload: bytes) -> Ack:
-        r = _Reader("ACK", payload)
-        acked = _enum(FrameType, r.uint(1, "acked"), "ACK", "acked")
-        value = r.uint(4, "value")
-        r.end()
-        return cls(FrameType(acked), value)
+        v = PAYLOADS[FrameType.ACK].unpack(payload, {"acked": one_of(FrameType)})
+        return cls(FrameType(v["acked"]), v["value"])
 
 
 @dataclass(frozen=True)
@@ -558,54 +660,65 @@ class ErrorReply:
     detail: int = 0
 
     def encode(self) -> bytes:
-        return struct.pack("<BBI", int(self.code), self.cause, self.detail)
+        return PAYLOADS[FrameType.ERROR].pack(
+            {"code": self.code, "cause": self.cause, "detail": self.detail})
 
     @classmethod
     def decode(cls, payload: bytes) -> ErrorReply:
-        r = _Reader("ERROR", payload)
-        code = _enum(ErrorCode, r.uint(1, "code"), "ERROR", "code")
-        cause = r.uint(1, "cause")
-        detail = r.uint(4, "detail")
-        r.end()
-        return cls(ErrorCode(code), cause, detail)
+        v = PAYLOADS[FrameType.ERROR].unpack(payload, {"code": one_of(ErrorCode)})
+        return cls(ErrorCode(v["code"]), v["cause"], v["detail"])
+
+
+def _at_most(limit: int, what: str) -> Check:
+    return lambda value: None if value <= limit else f"exceeds {what} ({limit})"
 
 
 @dataclass(frozen=True)
 class Config:
-    """Global core configuration, written while idle."""
+    """The image's size, stated before it is written; a board refuses one larger than its
+    build.  Version 1 keeps nothing else from it."""
 
-    n_neurons: int  # u16 neurons in use (<= max_neurons)
-    n_inputs: int  # u16 input channels in use (<= max_inputs)
-    seed: int = 0  # u32 for any on-chip randomness
+    n_neurons: int  # u16 neurons in use (<= the build's)
+    n_inputs: int  # u16 input channels in use (<= the build's)
+    seed: int = 0  # u32, reserved: must be 0 (no version-1 core has on-chip randomness)
 
     def encode(self) -> bytes:
-        return struct.pack("<HHI", self.n_neurons, self.n_inputs, self.seed)
+        return PAYLOADS[FrameType.CONFIG].pack(
+            {"n_neurons": self.n_neurons, "n_inputs": self.n_inputs, "seed": self.seed})
 
     @classmethod
-    def decode(cls, payload: bytes) -> Config:
-        r = _Reader("CONFIG", payload)
-        n, i, s = r.uint(2, "n_neurons"), r.uint(2, "n_inputs"), r.uint(4, "seed")
-        r.end()
-        return cls(n, i, s)
+    def decode(cls, payload: bytes, info: BuildInfo | None = None) -> Config:
+        """With ``info`` (a board), the sizes must fit that build."""
+        checks: dict[str, Check] = {
+            "seed": lambda v: None if v == 0 else "is reserved and must be 0"}
+        if info is not None:
+            checks["n_neurons"] = _at_most(info.n_neurons, "the build's n_neurons")
+            checks["n_inputs"] = _at_most(info.n_inputs, "the build's n_inputs")
+        v = PAYLOADS[FrameType.CONFIG].unpack(payload, checks)
+        return cls(v["n_neurons"], v["n_inputs"], v["seed"])
+
+
+def _run_steps(value: int) -> str | None:
+    return None if value != FREE_RUN else \
+        f"is reserved (a free run's steps_left); at most {MAX_RUN_STEPS} steps, or 0 to run free"
+
+
+def _run_flags(value: int) -> str | None:
+    return None if not value & ~int(RunFlags.STREAMED) else "has unknown bits set"
 
 
 @dataclass(frozen=True)
 class RunCommand:
-    steps: int  # u32; 0 = free-run until STOP
+    steps: int  # u32; 0 = free-run until STOP; at most MAX_RUN_STEPS
     flags: RunFlags = RunFlags.NONE
 
     def encode(self) -> bytes:
-        return struct.pack("<IB", self.steps, int(self.flags))
+        return PAYLOADS[FrameType.RUN].pack({"steps": self.steps, "flags": self.flags})
 
     @classmethod
     def decode(cls, payload: bytes) -> RunCommand:
-        r = _Reader("RUN", payload)
-        steps = r.uint(4, "steps")
-        flags = r.uint(1, "flags")
-        r.end()
-        if flags & ~int(RunFlags.STREAMED):
-            raise MessageError(f"RUN: field 'flags' = 0x{flags:02x} has unknown bits set")
-        return cls(steps, RunFlags(flags))
+        v = PAYLOADS[FrameType.RUN].unpack(payload, {"steps": _run_steps, "flags": _run_flags})
+        return cls(v["steps"], RunFlags(v["flags"]))
 
 
 @dataclass(frozen=True)
@@ -615,39 +728,65 @@ class MemoryWrite:
     words: np.ndarray  # each < 2**word_bits: uint64, or Python ints for wider words
 
     def encode(self, info: BuildInfo) -> bytes:
-        return struct.pack("<BI", int(self.memory), self.address) + pack_words(
-            self.words, info.word_bits(self.memory), f"WRITE {self.memory.name}"
-        )
+        return PAYLOADS[FrameType.WRITE].pack({"memory": self.memory, "address": self.address}) \
+            + pack_words(self.words, info.word_bits(self.memory), f"WRITE {self.memory.name}")
 
     @classmethod
-    def decode(cls, payload: bytes, info: BuildInfo) -> MemoryWrite:
-        r = _Reader("WRITE", payload)
-        memory = Memory(_enum(Memory, r.uint(1, "memory"), "WRITE", "memory"))
-        address = r.uint(4, "address")
-        words = unpack_words(payload[r.pos :], info.word_bytes(memory), f"WRITE {memory.name}")
-        return cls(memory, address, words)
+    def decode(cls, payload: bytes, info: BuildInfo, what: str = "WRITE", *,
+               widths: bool = True) -> MemoryWrite:
+        """Refused (at the offset named): an unknown memory, a missing address, no word, a
+        word cut by the end of the payload, and (``widths``) a word wider than the memory's.
+        A board checks the widths itself, after the address range, as docs/protocol.md
+        orders a WRITE's checks."""
+        layout = PAYLOADS[FrameType.WRITE]
+        v = layout.unpack(payload, {"memory": one_of(Memory)})
+        memory = Memory(v["memory"])
+        words = unpack_words(payload[layout.size:], info.word_bytes(memory),
+                             f"{what} {memory.name}", layout.size)
+        bits = info.word_bits(memory)
+        for k, word in enumerate(words.tolist() if widths else ()):
+            if int(word) >> bits:
+                at = layout.size + k * info.word_bytes(memory)
+                raise MessageError(f"{what} {memory.name}: word {k} = {int(word)} at offset {at} "
+                                   f"does not fit in {bits} bits", at)
+        return cls(memory, v["address"], words)
 
     @staticmethod
     def max_words(info: BuildInfo, memory: Memory) -> int:
-        return (MAX_PAYLOAD - 5) // info.word_bytes(memory)
+        return (MAX_PAYLOAD - PAYLOADS[FrameType.WRITE].size) // info.word_bytes(memory)
 
 
 @dataclass(frozen=True)
 class MemoryRead:
     memory: Memory
     address: int
-    count: int  # u16
+    count: int  # u16, 1 .. max_words of the memory
 
     def encode(self) -> bytes:
-        return struct.pack("<BIH", int(self.memory), self.address, self.count)
+        return PAYLOADS[FrameType.READ].pack(
+            {"memory": self.memory, "address": self.address, "count": self.count})
 
     @classmethod
-    def decode(cls, payload: bytes) -> MemoryRead:
-        r = _Reader("READ", payload)
-        memory = Memory(_enum(Memory, r.uint(1, "memory"), "READ", "memory"))
-        address, count = r.uint(4, "address"), r.uint(2, "count")
-        r.end()
-        return cls(memory, address, count)
+    def decode(cls, payload: bytes, info: BuildInfo | None = None) -> MemoryRead:
+        """With ``info`` (a board), the count must fit one DATA frame of that build."""
+        memory: list[Memory] = []
+
+        def check_memory(value: int) -> str | None:
+            why = one_of(Memory)(value)
+            if why is None:
+                memory.append(Memory(value))
+            return why
+
+        def check_count(value: int) -> str | None:
+            if value == 0:
+                return "reads nothing; read at least one word"
+            most = MemoryWrite.max_words(info, memory[0]) if info is not None else value
+            return None if value <= most else \
+                f"is more than one DATA frame holds ({most} {memory[0].name} words)"
+
+        v = PAYLOADS[FrameType.READ].unpack(payload, {"memory": check_memory,
+                                                      "count": check_count})
+        return cls(Memory(v["memory"]), v["address"], v["count"])
 
 
 @dataclass(frozen=True)
@@ -661,7 +800,7 @@ class MemoryData:
 
     @classmethod
     def decode(cls, payload: bytes, info: BuildInfo) -> MemoryData:
-        w = MemoryWrite.decode(payload, info)
+        w = MemoryWrite.decode(payload, info, "DATA")
         return cls(w.memory, w.address, w.words)
 
 
@@ -692,12 +831,16 @@ def pack_words(words: np.ndarray | Sequence[int], bits: int, what: str) -> bytes
     return as_bytes.tobytes()
 
 
-def unpack_words(data: bytes, nbytes: int, what: str) -> np.ndarray:
+def unpack_words(data: bytes, nbytes: int, what: str, offset: int = 0) -> np.ndarray:
+    """Words of ``nbytes`` bytes; ``offset``: where ``data`` starts in the payload, for the
+    offset an error names (an empty list, or the word cut by the end of the payload)."""
+    if not data:
+        raise MessageError(f"{what}: no words at offset {offset}; send at least one", offset)
     if len(data) % nbytes:
+        at = offset + len(data) // nbytes * nbytes
         raise MessageError(
             f"{what}: {len(data)} bytes of words is not a multiple of the {nbytes}-byte "
-            "word size"
-        )
+            f"word size (the word at offset {at} is cut)", at)
     if nbytes > 8:
         return np.array([int.from_bytes(data[k:k + nbytes], "little")
                          for k in range(0, len(data), nbytes)], dtype=object)
@@ -713,46 +856,42 @@ class Credit:
     free: int  # input slots free after that
 
     def encode(self) -> bytes:
-        return bytes([self.next_seq, self.free])
+        return PAYLOADS[FrameType.CREDIT].pack({"next_seq": self.next_seq, "free": self.free})
 
     @classmethod
     def decode(cls, payload: bytes) -> Credit:
-        r = _Reader("CREDIT", payload)
-        next_seq, free = r.uint(1, "next_seq"), r.uint(1, "free")
-        r.end()
-        return cls(next_seq, free)
+        return cls(**PAYLOADS[FrameType.CREDIT].unpack(payload))
 
 
 @dataclass(frozen=True)
 class Status:
-    """The board's state and error counters, so a host can tell what went wrong where."""
+    """The board's state and error counters, so a host can tell what went wrong where
+    (each one defined in docs/protocol.md)."""
 
     state: BoardState
     step: int  # steps computed since the last reset
-    steps_left: int  # of the current run (0xFFFFFFFF while free-running)
+    steps_left: int  # of the current run (FREE_RUN while free-running)
     next_output_seq: int  # the seq the next OUTPUT frame will carry
     next_input_seq: int
     boot_count: int
-    rx_frames: int
-    crc_errors: int  # frames dropped by the CRC or COBS check
-    seq_errors: int  # INPUT frames out of order
-    overruns: int  # INPUT frames that arrived with no free slot
-    tx_frames: int
-    resends: int
-
-    _FORMAT: ClassVar[str] = "<BIIBBIIIIIII"
+    rx_frames: int  # intact frames received, any type
+    crc_errors: int  # frames dropped by the link checks (COBS, length, CRC)
+    seq_errors: int  # INPUT frames ahead of the expected seq
+    overruns: int  # INPUT frames with no free slot, commands while one was being answered
+    tx_frames: int  # frames composed and sent (not replays)
+    resends: int  # replays: cached replies and resent OUTPUT frames
 
     def encode(self) -> bytes:
-        return struct.pack(self._FORMAT, *(int(getattr(self, f.name)) for f in fields(self)))
+        return STATUS.pack({f.name: int(getattr(self, f.name)) for f in fields(self)})
 
     @classmethod
     def decode(cls, payload: bytes) -> Status:
-        size = struct.calcsize(cls._FORMAT)
-        if len(payload) != size:
-            raise MessageError(f"STATUS_REPLY: payload is {len(payload)} bytes, expected {size}")
-        values = list(struct.unpack(cls._FORMAT, payload))
-        values[0] = _enum(BoardState, values[0], "STATUS_REPLY", "state")
-        return cls(*values)
+        values = STATUS.unpack(payload, {"state": one_of(BoardState)})
+        values["state"] = BoardState(values["state"])
+        return cls(**values)
+
+
+assert [f.name for f in fields(Status)] == [f.name for f in STATUS.fields]
 
 
 # --------------------------------------------------------------------------- spike blocks
@@ -762,9 +901,10 @@ class Status:
 class SpikeBlock:
     """Spikes of consecutive steps ``first_step .. first_step + len(steps) - 1``.
 
-    ``steps[k]`` holds the neuron (or input) ids that spiked in step ``first_step + k``.
-    ``continued``: the last step's ids go on in the next block (which starts at that step),
-    because one frame cannot hold them all; flagged by the top bit of ``n_steps``.
+    ``steps[k]`` holds the neuron (or input) ids that spiked in step ``first_step + k``,
+    strictly ascending.  ``continued``: the last step's ids go on in the next block (which
+    starts at that step), because one frame cannot hold them all; flagged by the top bit of
+    ``n_steps``.  Only OUTPUT blocks may be continued.
     """
 
     first_step: int
@@ -791,8 +931,9 @@ class SpikeBlock:
         _check_id_bits(id_bits)
         if self.continued and not self.steps:
             raise ProtocolError(f"{what}: a continued block needs a step to continue")
-        out = bytearray(struct.pack("<IH", self.first_step,
-                                    len(self.steps) | (CONTINUED if self.continued else 0)))
+        out = bytearray(BLOCK.pack({"first_step": self.first_step,
+                                    "n_steps": len(self.steps) | (CONTINUED if self.continued
+                                                                  else 0)}))
         gap = 0
         limit = 1 << id_bits
         for k, ids in enumerate(self.steps):
@@ -805,58 +946,87 @@ class SpikeBlock:
                     f"{what}: id {bad} in step {self.first_step + k} does not fit in "
                     f"{id_bits} bits (0..{limit - 1})"
                 )
+            if ids.size > 1 and not bool(np.all(np.diff(ids.astype(np.int64)) > 0)):
+                raise ProtocolError(f"{what}: the ids of step {self.first_step + k} are not "
+                                    "strictly ascending; sort them and drop repeats")
             out += encode_record(gap, ids, id_bits)
             gap = 0
         return bytes(out)
 
     @classmethod
     def decode(cls, payload: bytes, id_bits: int, what: str = "spike block", *,
-               limit: int | None = None) -> SpikeBlock:
-        """``limit``: ids must be below it (a board passes its neuron or input count);
-        default ``2**id_bits``.  Errors carry the offset of the offending field or record,
-        the detail a board reports in ``ERROR(BAD_MESSAGE)``."""
+               limit: int | None = None, continued_ok: bool = True) -> SpikeBlock:
+        """Accepts exactly what :meth:`encode` writes.  ``limit``: ids must be below it (a
+        board passes its neuron or input count); default ``2**id_bits``.  ``continued_ok``:
+        False for INPUT, which may not continue a step.  Errors carry the offset of the
+        first field (in payload order) that is missing, incomplete or wrong: the detail a
+        board reports in ``ERROR(BAD_MESSAGE)``."""
         _check_id_bits(id_bits)
         limit = 1 << id_bits if limit is None else min(limit, 1 << id_bits)
         id_bytes = id_bytes_of(id_bits)
-        r = _Reader(what, payload)
-        first = r.uint(4, "first_step")
-        n_steps = r.uint(2, "n_steps")
+        header = Layout(what, BLOCK.fields, BLOCK.tail).unpack(payload)
+        first, n_steps = header["first_step"], header["n_steps"]
         continued = bool(n_steps & CONTINUED)
         n_steps &= ~CONTINUED
+        at_n = BLOCK["n_steps"].offset
+        if continued and not continued_ok:
+            raise MessageError(f"{what}: field 'n_steps' has CONTINUED set; only OUTPUT "
+                               "blocks may continue a step", at_n)
         if continued and not n_steps:
-            raise MessageError(f"{what}: block of 0 steps is flagged as continued", 4)
+            raise MessageError(f"{what}: block of 0 steps is flagged as continued", at_n)
         if n_steps > MAX_BLOCK_STEPS:
             raise MessageError(f"{what}: field 'n_steps' = {n_steps} exceeds MAX_BLOCK_STEPS = "
-                               f"{MAX_BLOCK_STEPS}", 4)
+                               f"{MAX_BLOCK_STEPS}", at_n)
         empty = np.zeros(0, dtype=np.int32)
         steps: list[np.ndarray] = []
-        while r.pos < len(payload):
-            at = r.pos
-            header = r.varint(f"record header after step {first + len(steps) - 1}")
-            single = id_bytes == 2 and header & 1
+        pos = BLOCK.size
+        while pos < len(payload):
+            at = pos
+            head, pos = decode_varint(payload, pos, f"{what}: record header")
+            single = id_bytes == 2 and bool(head & 1)
             if id_bytes == 2:
-                header >>= 1
+                head >>= 1
             if single:
-                gap, one = header >> id_bits, header & ((1 << id_bits) - 1)
+                gap, one, count = head >> id_bits, head & ((1 << id_bits) - 1), 1
             else:
-                gap, short = header >> 2, header & 3
-                count = short + 1 if short < 3 else 4 + r.varint(
-                    f"spike count of the record at {at}")
+                gap, short = head >> 2, head & 3
             if len(steps) + gap >= n_steps:
                 raise MessageError(
                     f"{what}: record at offset {at} is for step {first + len(steps) + gap}, "
-                    f"beyond the block's {n_steps} steps from {first}", at
-                )
+                    f"beyond the block's {n_steps} steps from {first}", at)
+            if not single and id_bytes == 2 and short == 0:
+                raise MessageError(f"{what}: record at offset {at} holds one spike in the "
+                                   "general form; a single spike carries its id in the header",
+                                   at)
+            if single and one >= limit:
+                raise MessageError(f"{what}: id {one} in the record at offset {at} is not "
+                                   f"below {limit}", at)
+            if not single:
+                if short == 3:
+                    extra, pos = decode_varint(payload, pos, f"{what}: spike count")
+                    count = 4 + extra
+                else:
+                    count = short + 1
             steps.extend([empty] * gap)
             if single:
-                ids = np.array([one], dtype=np.int32)
-            else:
-                raw = r.take(count * id_bytes, f"ids of step {first + len(steps)}")
-                ids = np.frombuffer(raw, dtype=f"<u{id_bytes}").astype(np.int32)
-            if ids.size and int(ids.max()) >= limit:
-                raise MessageError(f"{what}: id {int(ids.max())} in the record at offset {at} "
-                                   f"is not below {limit}", at)
-            steps.append(ids)
+                steps.append(np.array([one], dtype=np.int32))
+                continue
+            ids: list[int] = []
+            for k in range(count):
+                if pos + id_bytes > len(payload):
+                    raise MessageError(f"{what}: id {k} of the record at offset {at} (offset "
+                                       f"{pos}) is cut by the end of the payload", pos)
+                one = int.from_bytes(payload[pos:pos + id_bytes], "little")
+                if one >= limit:
+                    raise MessageError(f"{what}: id {one} at offset {pos} is not below {limit}",
+                                       pos)
+                if ids and one <= ids[-1]:
+                    raise MessageError(f"{what}: id {one} at offset {pos} does not ascend (after "
+                                       f"{ids[-1]}); each step's ids are strictly ascending",
+                                       pos)
+                ids.append(one)
+                pos += id_bytes
+            steps.append(np.array(ids, dtype=np.int32))
         steps.extend([empty] * (n_steps - len(steps)))
         return cls(first, tuple(steps), continued)
 

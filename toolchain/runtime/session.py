@@ -268,13 +268,15 @@ class Session:
             p.ErrorCode.NOT_READABLE: f"this build cannot read back memory "
             f"{p.Memory(err.detail).name if err.detail < len(p.Memory) else err.detail}",
             p.ErrorCode.BUSY: f"the board is running (at step {err.detail}); STOP it first",
-            p.ErrorCode.UNSUPPORTED: "this board's build cannot do that",
+            p.ErrorCode.UNSUPPORTED: f"the board does not know frame type 0x{err.detail:02x}; "
+            "its bitstream is older than this spikeport: reflash it",
         }.get(err.code, f"detail {err.detail}")
         return f"board refused {sent.name}: {err.code.name}: {detail}"
 
     # -- commands ------------------------------------------------------------------------
     def handshake(self) -> p.BuildInfo:
         """Say HELLO; learn the board's build and its boot count."""
+        self.link.write(bytes([p.DELIMITER]))  # end whatever garbage came before us
         self._pump(0.02)  # drop whatever an earlier session left in the line
         reply = self.request(p.FrameType.HELLO, bytes([p.PROTOCOL_VERSION]),
                              expect=p.FrameType.HELLO_REPLY)
@@ -588,6 +590,9 @@ class _InputSender:
         n = min(self.block_steps, self._end_step - self._next_step)
         steps = list(itertools.islice(self._source, n))
         steps += [np.zeros(0, np.int32)] * (n - len(steps))  # an iterator that ran dry
+        # a block lists each step's ids once, ascending (a repeated input spike in one step
+        # is one spike, as the core takes it)
+        steps = [np.unique(np.asarray(ids, dtype=np.int64)) for ids in steps]
         for k, ids in enumerate(steps):
             if ids.size and (ids.min() < 0 or ids.max() >= self._n_inputs):
                 bad = int(ids[(ids < 0) | (ids >= self._n_inputs)][0])

@@ -20,7 +20,7 @@ PRESET_VAR = "LINK_DEVICE_PRESET"
 
 
 @cocotb.test()
-async def device_answers_as_protocol_says(dut) -> None:  # noqa: ANN001
+async def device_answers_as_protocol_says(dut) -> None:
     divisor = int(os.environ.get(DIVISOR_VAR, "10"))
     spec = preset(os.environ.get(PRESET_VAR, "tiny"))
     info = device_info(spec, round(1e9 / CLOCK_NS), divisor)

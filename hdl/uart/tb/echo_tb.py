@@ -18,7 +18,7 @@ CLOCK_NS = 100  # 10 MHz
 DIVISOR_VAR = "LINK_ECHO_DIVISOR"
 
 
-async def _echo(sink: UartSink, dut, bit_ns: float, limit_bytes: int) -> bytes:  # noqa: ANN001
+async def _echo(sink: UartSink, dut, bit_ns: float, limit_bytes: int) -> bytes:
     """Bytes from the device up to and including a delimiter, or what came before a timeout."""
     out = bytearray()
     waited = 0.0
@@ -34,7 +34,7 @@ async def _echo(sink: UartSink, dut, bit_ns: float, limit_bytes: int) -> bytes: 
     return bytes(out)
 
 
-async def start(dut, baud: float) -> tuple[UartSource, UartSink]:  # noqa: ANN001
+async def start(dut, baud: float) -> tuple[UartSource, UartSink]:
     """Clock the device, take it out of reset, and put a UART on each of its pins."""
     dut.rst.value = 1
     dut.rx.value = 1
@@ -46,7 +46,7 @@ async def start(dut, baud: float) -> tuple[UartSource, UartSink]:  # noqa: ANN00
 
 
 @cocotb.test()
-async def echo_matches_protocol(dut) -> None:  # noqa: ANN001
+async def echo_matches_protocol(dut) -> None:
     divisor = int(os.environ.get(DIVISOR_VAR, "10"))
     baud = 1e9 / (CLOCK_NS * divisor)
     bit_ns = CLOCK_NS * divisor
