@@ -6,7 +6,7 @@ This is what a board runs and what the ``rtl-sim`` board simulates: everything
 streamed and unstreamed runs, credits, RESEND) reaches the core through these pins.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -73,8 +73,18 @@ class LinkDevice(wiring.Component):
         deframer, framer = add_protocol_path(m, self.spec, self.info)
         decoder = m.submodules.decoder
         wiring.connect(m, phy_rx.bytes, deframer.i)
-        wiring.connect(m, framer.o, phy_tx.bytes)
+        # after every reset a lone delimiter goes out first: a frame the reset cut short ends
+        # there, so the BOOT that follows is a frame of its own (docs/protocol.md, 10)
+        lead = Signal(init=1)
+        with m.If(lead):
+            m.d.comb += [phy_tx.bytes.payload.eq(p.DELIMITER), phy_tx.bytes.valid.eq(1)]
+            with m.If(phy_tx.bytes.ready):
+                m.d.sync += lead.eq(0)
+        with m.Else():
+            m.d.comb += [phy_tx.bytes.payload.eq(framer.o.payload),
+                         phy_tx.bytes.valid.eq(framer.o.valid),
+                         framer.o.ready.eq(phy_tx.bytes.ready)]
         m.d.comb += [phy_rx.rx.eq(self.rx), self.tx.eq(phy_tx.tx),
                      self.idle.eq(decoder.idle & ~deframer.o.valid & framer.idle
-                                  & ~framer.o.valid & phy_tx.idle)]
+                                  & ~framer.o.valid & phy_tx.idle & ~lead)]
         return m

@@ -267,6 +267,8 @@ class _Shared:
         self.cu_waiting = Signal()
         # STOP: command unit -> player
         self.stop_req, self.stop_done = Signal(), Signal()
+        # STATUS: the command unit holds the player between two steps while it reads
+        self.hold, self.pl_between = Signal(), Signal()
         # idleness of each unit
         self.rx_idle, self.cu_idle, self.pl_idle, self.tx_idle = (Signal() for _ in range(4))
 
@@ -717,6 +719,13 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             "memory": ~mem_ok, "count": (count == 0) | (count > max_words[mem3])}),
     }
 
+    # the verdict on the payload of the command in the buffer
+    bad, bad_at = Signal(), Signal(11)
+    with m.Switch(ftype):
+        for t, (refused, at) in checks.items():
+            with m.Case(t):
+                m.d.comb += [bad.eq(refused), bad_at.eq(at)]
+
     replay, cacheable = Signal(), Signal()
     clear_mem, clear_addr = Signal(3), Signal(32)
 
@@ -775,7 +784,17 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     m.d.comb += _assign(r.cu_desc, [("kind", KIND_REPLY), ("replay", replay),
                                     ("length", rlen)])
 
+    # After every reset the memories are cleared as RESET(ALL) clears them: block RAM keeps
+    # its contents through a reset (only configuration sets it), and the page says a board
+    # after a reset is as after RESET(ALL).  A command that arrives meanwhile waits in the
+    # command buffer.
+    booting = Signal(init=1)
     with m.FSM(name="cu"):
+        with m.State("POWER_UP"):
+            m.d.comb += r.cu_waiting.eq(1)
+            m.d.sync += [clear_mem.eq(0), clear_addr.eq(0)]
+            m.next = "CLEAR_CORE"
+
         with m.State("WAIT"):
             m.d.comb += [r.cu_waiting.eq(1), r.cu_idle.eq(~r.cmd_pending)]
             with m.If(r.cmd_pending & ~r.reply_busy):
@@ -783,93 +802,63 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.next = "DISPATCH"
 
         with m.State("DISPATCH"):
+            # HELLO and STATUS change nothing: never answered from the cache
+            fresh = (ftype == F.STATUS) | (ftype == F.HELLO)
+            allowed_in_run = fresh | (ftype == F.STOP)  # the others are BUSY in a run
             m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0), replay.eq(0),
-                         cached.eq(0), cacheable.eq(1)]
+                         cached.eq(0), cacheable.eq(~fresh)]
             repeat = cached & (ftype == cache_type) & (seq == cache_seq)
             with m.If(repeat):
-                m.d.sync += [replay.eq(1), cached.eq(1)]
+                m.d.sync += [replay.eq(1), cached.eq(1), cacheable.eq(1)]
                 m.next = "PUSH"  # the host missed our reply: say it again, do nothing
-            with m.Elif(ftype == F.STATUS):  # never cached: a repeat is answered afresh
-                bad, bad_at = checks[F.STATUS]
-                m.d.sync += cacheable.eq(0)
-                with m.If(bad):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                    m.next = "FIXED"
-                with m.Else():
-                    m.d.sync += [rtype.eq(F.STATUS_REPLY), i.eq(0)]
-                    m.next = "STATUS"
-            with m.Elif(ftype == F.HELLO):  # never cached
-                bad, bad_at = checks[F.HELLO]
-                m.d.sync += cacheable.eq(0)
-                with m.If((plen != 0) & (version != p.PROTOCOL_VERSION)):
-                    m.d.sync += error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
-                    m.next = "FIXED"
-                with m.Elif(bad):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                    m.next = "FIXED"
-                with m.Else():
-                    m.d.sync += [rtype.eq(F.HELLO_REPLY), i.eq(0)]
-                    m.next = "HELLO"
+            with m.Elif((ftype == F.HELLO) & (plen != 0) & (version != p.PROTOCOL_VERSION)):
+                m.d.sync += error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
+                m.next = "FIXED"  # (before the length: a later host learns our version)
+            with m.Elif(running & ~allowed_in_run):
+                m.d.sync += error(p.ErrorCode.BUSY, r.t)
+                m.next = "FIXED"
+            with m.Elif(bad):
+                m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
+                m.next = "FIXED"
+            with m.Elif(ftype == F.STATUS):
+                m.d.sync += [rtype.eq(F.STATUS_REPLY), i.eq(0)]
+                m.next = "STATUS_HOLD"
+            with m.Elif(ftype == F.HELLO):
+                m.d.sync += [rtype.eq(F.HELLO_REPLY), i.eq(0)]
+                m.next = "HELLO"
             with m.Elif(ftype == F.STOP):
-                bad, bad_at = checks[F.STOP]
-                with m.If(bad):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                    m.next = "FIXED"
-                with m.Elif(running):
+                with m.If(running):
                     m.next = "STOP"
                 with m.Else():
                     m.d.sync += ack(r.t)
                     m.next = "FIXED"
-            with m.Elif(running):
-                m.d.sync += error(p.ErrorCode.BUSY, r.t)
-                m.next = "FIXED"
-            with m.Elif(ftype == F.RUN):
-                bad, bad_at = checks[F.RUN]
-                with m.If(bad):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                with m.Else():  # the virtual board's _reset_run, then the run
-                    m.d.comb += r.q_reset.eq(1)
-                    m.d.sync += [r.have_block.eq(0),
-                                 r.state.eq(p.BoardState.RUNNING), r.steps_left.eq(run_steps),
-                                 r.input_left.eq(run_steps),
-                                 r.free_run.eq(run_steps == 0), r.streamed.eq(run_flags[0]),
-                                 r.next_input_seq.eq(0), r.next_input_step.eq(r.t),
-                                 r.gap_reported.eq(0), r.consumed_seq.eq(0),
-                                 r.next_output_seq.eq(0), r.kept.eq(0), *ack(r.t)]
+            with m.Elif(ftype == F.RUN):  # the virtual board's _reset_run, then the run
+                m.d.comb += r.q_reset.eq(1)
+                m.d.sync += [r.have_block.eq(0),
+                             r.state.eq(p.BoardState.RUNNING), r.steps_left.eq(run_steps),
+                             r.input_left.eq(run_steps),
+                             r.free_run.eq(run_steps == 0), r.streamed.eq(run_flags[0]),
+                             r.next_input_seq.eq(0), r.next_input_step.eq(r.t),
+                             r.gap_reported.eq(0), r.consumed_seq.eq(0),
+                             r.next_output_seq.eq(0), r.kept.eq(0), *ack(r.t)]
                 m.next = "FIXED"
             with m.Elif(ftype == F.CONFIG):
-                bad, bad_at = checks[F.CONFIG]
-                with m.If(bad):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                with m.Else():
-                    m.d.sync += ack(0)
+                m.d.sync += ack(0)
                 m.next = "FIXED"
-            with m.Elif(ftype == F.RESET):
-                bad, bad_at = checks[F.RESET]
-                with m.If(bad):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                    m.next = "FIXED"
-                with m.Else():  # STATE: only the STATE memory (the last) is written again
-                    m.d.sync += [clear_mem.eq(Mux(scope == p.ResetScope.STATE,
-                                                  p.Memory.STATE, 0)), clear_addr.eq(0)]
-                    m.next = "CLEAR_CORE"
+            with m.Elif(ftype == F.RESET):  # STATE: only the STATE memory (the last) again
+                m.d.sync += [clear_mem.eq(Mux(scope == p.ResetScope.STATE, p.Memory.STATE, 0)),
+                             clear_addr.eq(0)]
+                m.next = "CLEAR_CORE"
             with m.Elif(ftype == F.WRITE):
-                bad, bad_at = checks[F.WRITE]
-                with m.If(bad):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                    m.next = "FIXED"
-                with m.Elif(plen == WRITE_HEADER):  # no word
+                with m.If(plen == WRITE_HEADER):  # no word
                     m.d.sync += error(p.ErrorCode.BAD_MESSAGE, WRITE_HEADER)
                     m.next = "FIXED"
                 with m.Else():
                     m.next = "COUNT"
             with m.Else():  # READ: the only host command left
-                bad, bad_at = checks[F.READ]
                 end = Signal(33)
                 m.d.comb += end.eq(address + count)
-                with m.If(bad):
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                with m.Elif(~readable[mem3]):
+                with m.If(~readable[mem3]):
                     m.d.sync += error(p.ErrorCode.NOT_READABLE, memory)
                 with m.Elif(end > depth[mem3]):
                     m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
@@ -895,23 +884,34 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.sync += [rlen.eq(len(hello) + 2), i.eq(0)]
                 m.next = "PUSH"
 
+        # STATUS describes one moment (docs/protocol.md, section 4): the player waits between
+        # two steps until the reply is queued, so no field moves while the bytes are written
+        # and every frame the player made before is counted in them and sent before them
+        with m.State("STATUS_HOLD"):
+            m.d.comb += r.hold.eq(1)
+            with m.If(r.pl_between):
+                m.next = "STATUS"
+
         with m.State("STATUS"):
-            m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(status_bytes[i]), r_wr.en.eq(1)]
+            m.d.comb += [r.hold.eq(1), r_wr.addr.eq(i), r_wr.data.eq(status_bytes[i]),
+                         r_wr.en.eq(1)]
             m.d.sync += i.eq(i + 1)
             with m.If(i == len(status) - 1):
                 m.d.sync += [rlen.eq(len(status)), i.eq(0)]
                 m.next = "PUSH"
 
         with m.State("CLEAR_CORE"):  # RESET: the core's dynamic state first
-            m.d.comb += e.core_clear.eq(1)
+            m.d.comb += [e.core_clear.eq(1), r.cu_waiting.eq(booting)]
             m.next = "CLEAR_WAIT"
 
         with m.State("CLEAR_WAIT"):
+            m.d.comb += r.cu_waiting.eq(booting)
             with m.If(~e.core_busy):
                 m.next = "CLEAR"
 
         with m.State("CLEAR"):  # then the memories (from clear_mem on) as a fresh core has them
-            m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[clear_mem]),
+            m.d.comb += [r.cu_waiting.eq(booting),
+                         e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[clear_mem]),
                          e.cmd.payload.addr.eq(clear_addr),
                          e.cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
             with m.If(e.cmd.ready):
@@ -926,8 +926,10 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                                  r.steps_left.eq(0), r.free_run.eq(0), r.streamed.eq(0),
                                  r.next_input_seq.eq(0), r.next_input_step.eq(0),
                                  r.gap_reported.eq(0), r.consumed_seq.eq(0),
-                                 r.next_output_seq.eq(0), r.kept.eq(0)]
+                                 r.next_output_seq.eq(0), r.kept.eq(0), booting.eq(0)]
                     m.next = "FIXED"
+                    with m.If(booting):  # no command to answer
+                        m.next = "WAIT"
 
         with m.State("FIXED"):
             m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(fixed[i[:3]]), r_wr.en.eq(1)]
@@ -1020,7 +1022,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.sync += [rlen.eq(rlen + 1), j.eq(j + 1)]
 
         with m.State("PUSH"):  # the reply buffer to the transmitter's queue
-            m.d.comb += r.cu_req.eq(1)
+            m.d.comb += [r.cu_req.eq(1), r.hold.eq(rtype == F.STATUS_REPLY)]
             with m.If(r.cu_grant):
                 m.d.sync += [r.reply_busy.eq(1), cached.eq(cacheable),
                              cache_type.eq(ftype), cache_seq.eq(seq)]
@@ -1110,8 +1112,11 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
 
     with m.FSM(name="player"):
         with m.State("IDLE"):
-            m.d.comb += r.pl_idle.eq(~start_ok & ~r.stop_req & ~finishing)
-            with m.If(finishing):  # (a RUN or RESET may only change the run after this)
+            m.d.comb += [r.pl_idle.eq(~start_ok & ~r.stop_req & ~finishing),
+                         r.pl_between.eq(1)]
+            with m.If(r.hold):  # STATUS is reading the run's registers: one moment of them
+                pass
+            with m.Elif(finishing):  # (a RUN or RESET may only change the run after this)
                 m.d.sync += [r.state.eq(p.BoardState.DONE), finishing.eq(0)]
             with m.Elif(r.stop_req):
                 with m.If(o_open):

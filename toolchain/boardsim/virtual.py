@@ -56,7 +56,6 @@ class VirtualBoard:
                                           output_window=output_window, clock_hz=clock_hz,
                                           baud=baud, readable=readable)
         self._send = send
-        self._reader = p.FrameReader()
         # (memory, address, word) -> the word the memory really stores: a hook for fault
         # tests (stuck or flipped bits), identity when None.
         self.write_filter: Callable[[p.Memory, int, int], int] | None = None
@@ -75,6 +74,7 @@ class VirtualBoard:
         return core
 
     def _power_up(self) -> None:
+        self._reader = p.FrameReader()  # a reset loses a frame half received
         self.core = self._new_core()
         self._reply_cache: tuple[int, int, bytes] | None = None  # (seq, type, wire bytes)
         self.rx_frames = self.crc_errors = self.seq_errors = self.overruns = 0
@@ -110,8 +110,10 @@ class VirtualBoard:
             self._announce()
 
     def _announce(self) -> None:
-        """BOOT, unprompted, as a board sends it after power-up (before a handshake a host
-        ignores it; after one, it means the board lost everything)."""
+        """A lone delimiter (it ends a frame a reset cut short), then BOOT, unprompted, as a
+        board sends them after power-up (before a handshake a host ignores BOOT; after one,
+        it means the board lost everything)."""
+        self._send(bytes([p.DELIMITER]))
         self._emit(p.FrameType.BOOT, 0, p.PAYLOADS[p.FrameType.BOOT].pack(
             {"boot_count": self.boot_count}))
 

@@ -33,7 +33,9 @@ async def device_answers_as_protocol_says(dut) -> None:
         await source.wait()
         return await _echo(sink, dut, bit_ns, 2000)
 
-    boot = await _echo(sink, dut, bit_ns, 2000)  # unprompted, after the reset
+    # after a reset: a lone delimiter (it ends a frame the reset cut), then BOOT, unprompted
+    assert await _echo(sink, dut, bit_ns, 2000) == bytes([p.DELIMITER])
+    boot = await _echo(sink, dut, bit_ns, 2000)
     assert boot == p.encode_frame(p.FrameType.BOOT, 0, bytes(4)), boot.hex()
     reply = await exchange(p.FrameType.HELLO, 1, bytes([p.PROTOCOL_VERSION]))
     assert reply == p.encode_frame(p.FrameType.HELLO_REPLY, 1, info.encode()), reply.hex()
