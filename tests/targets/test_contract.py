@@ -449,8 +449,8 @@ def test_lax_compile_writes_the_artifact_and_the_report_lists_every_violation(na
 
 def test_the_board_target_streams_spikes_only_and_runs_fpga_artifacts():
     """Not in TARGETS (it needs a live board): the same contract on a virtual board."""
-    from toolchain.runtime.board_target import BoardTarget
     from toolchain.boardsim.virtual import ServedBoard
+    from toolchain.runtime.board_target import BoardTarget
     from toolchain.targets.fpga.spec import TINY
 
     net = driven(record=("spikes", "v"))
