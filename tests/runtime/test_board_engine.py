@@ -159,3 +159,11 @@ def test_an_output_step_bigger_than_a_frame_arrives_whole() -> None:
         result = s.run(3, on_step=lambda step, ids: seen.append(step))
     assert seen == [0, 1, 2]
     assert all(np.array_equal(a, b) for a, b in zip(result.steps, want, strict=True))
+
+
+@pytest.mark.parametrize("n_steps", [0, -3, p.MAX_RUN_STEPS + 1])
+def test_a_run_length_the_protocol_cannot_carry_is_refused_before_sending(n_steps: int) -> None:
+    session = Session(transport=None)  # type: ignore[arg-type]  # nothing is sent
+    with pytest.raises(ValueError, match=f"run: n_steps = {n_steps}; give a number of steps "
+                       f"from 1 to {p.MAX_RUN_STEPS} \\(free_run\\(\\) runs without a count\\)"):
+        session.run(n_steps)

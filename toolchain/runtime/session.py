@@ -408,8 +408,9 @@ class Session:
         ``block_steps`` is how many steps of input one frame carries (and so how far ahead
         of the board a live source must be).
         """
-        if n_steps <= 0:
-            raise ValueError(f"run: n_steps = {n_steps}; give a positive number of steps")
+        if not 0 < n_steps <= p.MAX_RUN_STEPS:
+            raise ValueError(f"run: n_steps = {n_steps}; give a number of steps from 1 to "
+                             f"{p.MAX_RUN_STEPS} (free_run() runs without a count)")
         streamed = inputs is not None
         flags = p.RunFlags.STREAMED if streamed else p.RunFlags.NONE
         first = self._start(p.RunCommand(n_steps, flags))
