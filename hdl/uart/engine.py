@@ -34,7 +34,7 @@ dropped and counted in ``overruns`` (a host that waits for each reply never caus
 
 from collections.abc import Mapping
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetSignal, Signal, Value
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -324,19 +324,15 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
         m.d.comb += byte.eq(win_rd.data)
     with m.Else():
         m.d.comb += byte.eq(small_bytes[(idx - p.HEADER_SIZE)[:3]])
-    with m.FSM(name="tx"):
+    booted = Signal(reset_less=True)  # 0 only until the first BOOT after configuration
+    count = Signal(32)  # the boot count BOOT reports
+    m.d.comb += count.eq(Mux(booted, r.boot_count + 1, r.boot_count))
+    with m.FSM(name="tx") as tx_fsm:
         with m.State("BOOT"):  # after every reset: BOOT(boot count), as a board powers up
-            booted = Signal(reset_less=True)  # 0 only until the first BOOT after configuration
-            count = Signal(32)
-            m.d.comb += count.eq(Mux(booted, r.boot_count + 1, r.boot_count))
             boot = p.PAYLOADS[p.FrameType.BOOT]
             m.d.sync += [*_assign(desc, small(p.FrameType.BOOT, 0, pack_fields(
                              boot, {"boot_count": count}), boot.size)),
                          idx.eq(0), r.tx_frames.eq(1)]
-            # once per reset: while reset is held the FSM stays here, and the count, which
-            # reset does not touch, must not run on
-            with m.If(~ResetSignal()):
-                m.d.sync += [r.boot_count.eq(count), booted.eq(1)]
             m.next = "ADDR"
         with m.State("IDLE"):
             m.d.comb += r.tx_idle.eq(1)
@@ -359,6 +355,13 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.next = "IDLE"
                 with m.Else():
                     m.next = "ADDR"
+    # The count goes up once per reset, in the cycle after BOOT was left: while a reset is
+    # held the FSM stays in BOOT (and this register, which reset does not touch, sees it),
+    # and a domain without a reset (some platforms have none) leaves BOOT once.
+    was_in_boot = Signal(reset_less=True)
+    m.d.sync += was_in_boot.eq(tx_fsm.ongoing("BOOT"))
+    with m.If(was_in_boot & ~tx_fsm.ongoing("BOOT")):
+        m.d.sync += [r.boot_count.eq(count), booted.eq(1)]
 
 
 # --------------------------------------------------------------------------- receiver

@@ -639,3 +639,17 @@ def test_words_wider_than_64_bits_are_written_whole() -> None:
               for ph in want for f in _reply(b"".join(ph)) if f.type is p.FrameType.OUTPUT]
     assert sum(spikes) > 10, "the biased neurons fire, so their parameter words arrived"
     _same_phases(_Device(info, WIDE_WORDS).phases(phases), want)
+
+
+def test_the_device_builds_in_a_clock_domain_without_reset() -> None:
+    """Some platforms (the ULX3S's) give the design a sync domain with no reset: the device
+    must not refer to one (its boot count counts resets without looking at the reset)."""
+    from amaranth.back import rtlil
+    from amaranth.hdl import ClockDomain
+
+    from hdl.uart.device import LinkDevice
+
+    top = Module()
+    top.domains.sync = ClockDomain(reset_less=True)
+    top.submodules.device = device = LinkDevice(TINY, 12_000_000, 4)
+    assert "boot_count" in rtlil.convert(top, ports=[device.rx, device.tx, device.idle])
