@@ -78,20 +78,27 @@ if PY310=$(find_python310); then
   fi
 fi
 
-# --- PyNN's own example scripts (tests/external runs them) -----------------------------
+# --- PyNN's own example scripts and system tests (tests/external runs them) -----------
 # They ship in PyNN's source package only, not in the wheel; fetch it once and keep its
-# examples/ beside the environment.
+# examples/ and its backend-independent scenario tests (test/system/scenarios) beside the
+# environment.  Each has its own stamp, so an environment that has one gets the other.
 PYNN_VERSION=0.13.0
 PYNN_EXAMPLES="$VENV/share/pynn-examples"
-if [ ! -f "$PYNN_EXAMPLES/.pynn-$PYNN_VERSION" ]; then
-  say "fetching PyNN $PYNN_VERSION example scripts into $PYNN_EXAMPLES"
+PYNN_SCENARIOS="$VENV/share/pynn-scenarios"
+if [ ! -f "$PYNN_EXAMPLES/.pynn-$PYNN_VERSION" ] || [ ! -f "$PYNN_SCENARIOS/.pynn-$PYNN_VERSION" ]
+then
+  say "fetching PyNN $PYNN_VERSION example scripts and scenario tests into $VENV/share"
   tmp=$(mktemp -d)
   if "$VENV/bin/python" -m pip download -q --no-binary :all: --no-deps \
       "pynn==$PYNN_VERSION" -d "$tmp" >/dev/null 2>&1; then
-    rm -rf "$PYNN_EXAMPLES" && mkdir -p "$PYNN_EXAMPLES"
     tar -xzf "$tmp"/pynn-"$PYNN_VERSION".tar.gz -C "$tmp"
+    rm -rf "$PYNN_EXAMPLES" && mkdir -p "$PYNN_EXAMPLES"
     cp -r "$tmp/pynn-$PYNN_VERSION/examples/." "$PYNN_EXAMPLES/"
     touch "$PYNN_EXAMPLES/.pynn-$PYNN_VERSION"
+    # a package named 'scenarios' (its modules import each other relatively)
+    rm -rf "$PYNN_SCENARIOS" && mkdir -p "$PYNN_SCENARIOS"
+    cp -r "$tmp/pynn-$PYNN_VERSION/test/system/scenarios" "$PYNN_SCENARIOS/"
+    touch "$PYNN_SCENARIOS/.pynn-$PYNN_VERSION"
   else
     say "could not download the PyNN $PYNN_VERSION sdist; tests/external will be skipped"
   fi
