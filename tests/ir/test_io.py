@@ -6,16 +6,27 @@ import numpy as np
 import pytest
 
 from toolchain.ir import (
+    ACSource,
     ArraySource,
     DCSource,
     FormatError,
+    GammaSource,
+    InhGammaSource,
+    MultiQuantal,
     Network,
+    NoisyCurrentSource,
+    PoissonRefractorySource,
     PoissonSource,
     Population,
+    PostSynapticResponse,
     Projection,
     Recording,
+    SimpleStochastic,
     STDPRule,
     StepCurrentSource,
+    StochasticTsodyksMarkram,
+    TsodyksMarkram,
+    Vogels2011Rule,
     load,
     save,
 )
@@ -29,28 +40,61 @@ def every_node_type() -> Network:
                    initial_values={"v": [-70.0, -65.0, -60.0]}),
         Population("b", "IF_cond_exp", 2),
         Population("c", "IF_curr_alpha", 1),
+        Population("gif", "GIF_cond_exp", 2, parameters={"tau_eta": [2.0, 20.0],
+                                                         "a_eta": [[0.1, 0.2], [0.3, 0.4]]}),
+        Population("pn", "AdExp", 2, receptors=(
+            PostSynapticResponse("AMPA", "cond_alpha", {"tau_syn": [1.0, 2.0]}),
+            PostSynapticResponse("GABAB", "cond_beta", {"tau_rise": 1.0, "tau_decay": 50.0,
+                                                        "e_syn": -90.0}),
+            PostSynapticResponse("NMDA", "cond_exp"),
+        ), initial_values={"AMPA.gsyn": 0.01}),
     )
     sources = (
         PoissonSource("p", 2, rate=[5.0, 10.0], start=[0.0, 10.0],
                       duration=[math.inf, 50.0], seed=11),
         ArraySource.from_lists("s", [[1.0, 2.5], [], [0.3]]),
+        GammaSource("g", 2, alpha=[2.0, 4.0], beta=[20.0, 40.0], start=0.0,
+                    duration=math.inf, seed=3),
+        PoissonRefractorySource("r", 1, rate=50.0, tau_refrac=2.0, start=5.0, duration=100.0),
+        InhGammaSource("ig", 2, a=[1.0, 2.0, 3.0], b=[0.1, 0.05, 0.2], tbins=[0.0, 50.0, 0.0],
+                       offsets=[0, 2, 3], start=0.0, duration=math.inf, seed=9),
     )
     stdp = STDPRule(tau_plus=16.8, tau_minus=33.7, A_plus=0.005, A_minus=0.006, w_min=0.0,
                     w_max=0.04, weight_dependence="multiplicative")
+    gutig = STDPRule(weight_dependence="gutig", mu_plus=0.3, mu_minus=0.6,
+                     dendritic_delay_fraction=1.0)
+    vogels = Vogels2011Rule(tau=15.0, eta=1e-3, rho=5.0, w_max=0.1)
     projections = (
         Projection("p->a", "p", "a", [0, 1], [2, 0], [0.1, 0.2], [1.0, 2.0]),
         Projection("s->b", "s", "b", [0, 2], [1, 1], [0.01, 0.02], [0.5, 0.1],
                    receptor="inhibitory", plasticity=stdp),
         Projection("a->c", "a", "c", [], [], [], []),
+        Projection("g->pn", "g", "pn", [0, 1], [1, 0], [0.01, 0.02], [1.0, 1.0],
+                   receptor="AMPA", plasticity=gutig),
+        Projection("r->pn", "r", "pn", [0], [1], [0.01], [1.0], receptor="GABAB",
+                   plasticity=vogels),
+        Projection("a->b", "a", "b", [0, 1, 2], [0, 1, 1], [0.01] * 3, [1.0] * 3,
+                   dynamics=TsodyksMarkram(U=[0.1, 0.2, 0.3], tau_rec=800.0, tau_facil=0.0)),
+        Projection("ig->b", "ig", "b", [0, 1], [0, 0], [0.01] * 2, [1.0] * 2,
+                   dynamics=SimpleStochastic(p=0.5)),
+        Projection("b->gif", "b", "gif", [0], [1], [0.01], [1.0],
+                   dynamics=StochasticTsodyksMarkram(U=0.5, tau_rec=100.0, tau_facil=10.0)),
+        Projection("a->gif", "a", "gif", [1], [0], [0.01], [1.0], receptor="inhibitory",
+                   dynamics=MultiQuantal(U=0.5, n=[4], tau_rec=800.0, tau_facil=0.0)),
     )
     currents = (
         DCSource("dc", "a", [0, 2], amplitude=0.5, start=10.0, stop=math.inf),
         StepCurrentSource("step", "b", [1], times=[5.0, 10.0], amplitudes=[0.2, -0.1]),
+        ACSource("ac", "gif", [0], amplitude=0.2, offset=0.1, frequency=50.0, phase=90.0,
+                 start=5.0, stop=20.0),
+        NoisyCurrentSource("noise", "pn", [0, 1], mean=0.1, stdev=0.05, dt=1.0, seed=4),
     )
     recordings = (
         Recording("a", "spikes", [0, 1, 2]),
         Recording("b", "gsyn_exc", [1], sampling_interval=1.0),
         Recording("s", "spikes", [0]),
+        Recording("pn", "GABAB.gsyn", [0, 1]),
+        Recording("ac", "i", [0]),
     )
     return Network(dt=0.1, populations=pops, sources=sources, projections=projections,
                    currents=currents, recordings=recordings, seed=42, label="all-types")
@@ -62,22 +106,24 @@ def test_fixture_covers_every_node_type():
     for group in (net.populations, net.sources, net.projections, net.currents, net.recordings):
         seen.update(type(x) for x in group)
     seen.update(type(p.plasticity) for p in net.projections if p.plasticity)
+    seen.update(type(p.dynamics) for p in net.projections if p.dynamics)
+    seen.update(type(r) for p in net.populations for r in p.receptors)
     assert seen == set(NODE_TYPES)
 
 
-@pytest.mark.parametrize("pick", [
-    lambda n: n,
-    lambda n: n.populations[0],
-    lambda n: n.sources[0],
-    lambda n: n.sources[1],
-    lambda n: n.projections[1],
-    lambda n: n.projections[1].plasticity,
-    lambda n: n.currents[0],
-    lambda n: n.currents[1],
-    lambda n: n.recordings[1],
-])
-def test_round_trip_every_node_type(tmp_path, pick):
-    value = pick(every_node_type())
+def _every_value(net: Network) -> list:
+    """The network and every value inside it, one of each type at least."""
+    values = [net, *net.populations, *net.sources, *net.projections, *net.currents,
+              *net.recordings]
+    values += [p.plasticity for p in net.projections if p.plasticity]
+    values += [p.dynamics for p in net.projections if p.dynamics]
+    values += [r for p in net.populations for r in p.receptors]
+    return values
+
+
+@pytest.mark.parametrize("k", range(len(_every_value(every_node_type()))))
+def test_round_trip_every_node_type(tmp_path, k):
+    value = _every_value(every_node_type())[k]
     path = save(value, tmp_path / "x.spnet")
     back = load(path)
     assert type(back) is type(value)

@@ -4,19 +4,28 @@ import numpy as np
 import pytest
 
 from toolchain.ir import (
+    ACSource,
     ArraySource,
     CellType,
     DCSource,
+    GammaSource,
+    InhGammaSource,
     IRError,
     Network,
+    NoisyCurrentSource,
+    PoissonRefractorySource,
     PoissonSource,
     Population,
+    PostSynapticResponse,
     Projection,
     Recording,
     STDPRule,
     StepCurrentSource,
+    TsodyksMarkram,
     UnitError,
+    Vogels2011Rule,
 )
+from toolchain.ir.network import as_given
 from toolchain.ir.units import Unit, to_ir
 
 
@@ -72,9 +81,10 @@ def test_population_errors_name_object_field_value_and_range(kwargs, message):
 
 
 def test_unknown_cell_type_lists_the_supported_ones():
-    with pytest.raises(IRError, match="cell_type 'Izhikevich' is not supported; use one of: "
-                                      "IF_curr_exp, IF_curr_alpha, IF_cond_exp"):
-        Population("p", "Izhikevich", 2)
+    with pytest.raises(IRError, match="cell_type 'IF_facets_hardware1' is not supported; use one "
+                                      "of: IF_curr_exp, IF_curr_alpha, IF_cond_exp, "
+                                      "IF_curr_delta"):
+        Population("p", "IF_facets_hardware1", 2)
 
 
 def test_projection_checks():
@@ -82,8 +92,61 @@ def test_projection_checks():
         Projection("x", "a", "b", [0, 1], [0, 1], [0.1], [1.0, 1.0])
     with pytest.raises(ValueError, match=r"Projection 'x' delay\[0\] = 0 ms is outside"):
         Projection("x", "a", "b", [0], [0], [0.1], [0.0])
-    with pytest.raises(IRError, match="receptor 'modulatory' is not supported"):
-        Projection("x", "a", "b", [0], [0], [0.1], [1.0], receptor="modulatory")
+    with pytest.raises(IRError, match="receptor 'source.gap' is not supported"):
+        Projection("x", "a", "b", [0], [0], [0.1], [1.0], receptor="source.gap")
+    rule = STDPRule()
+    with pytest.raises(IRError, match="has both STDP and TsodyksMarkram dynamics"):
+        Projection("x", "a", "b", [0], [0], [0.1], [1.0], plasticity=rule,
+                   dynamics=TsodyksMarkram(0.5, 100.0, 0.0))
+    with pytest.raises(IRError, match="TsodyksMarkram U has 2 values for 3 synapses"):
+        Projection("x", "a", "b", [0, 1, 2], [0, 0, 0], [0.1] * 3, [1.0] * 3,
+                   dynamics=TsodyksMarkram([0.5, 0.4], 100.0, 0.0))
+
+
+def test_receptors_of_standard_and_composed_populations():
+    net = small_net()
+    wrong = Projection("bad", "noise", "exc", [0], [0], [0.1], [1.0], receptor="AMPA")
+    with pytest.raises(IRError, match="population 'exc' .IF_curr_exp. has no receptor 'AMPA'; "
+                                      "its receptors are: excitatory, inhibitory"):
+        small_net(projections=(wrong,))
+    composed = Population("pn", "LIF", 2, receptors=(
+        PostSynapticResponse("AMPA", "cond_exp", {"tau_syn": [1.0, 2.0]}),
+        PostSynapticResponse("I", "curr_exp")))
+    assert composed.state_variables == ("v", "AMPA.gsyn", "I.isyn")
+    np.testing.assert_array_equal(composed.receptor("AMPA").parameters["e_syn"], [0.0, 0.0])
+    ok = Projection("ok", "noise", "pn", [0], [1], [0.1], [1.0], receptor="AMPA")
+    inh = Projection("inh", "noise", "pn", [0], [1], [-0.1], [1.0], receptor="I")
+    net = net.replace(populations=(*net.populations, composed), projections=(ok, inh))
+    assert net.projections[0].receptor == "AMPA"
+    neg = Projection("neg", "noise", "pn", [0], [1], [-0.1], [1.0], receptor="AMPA")
+    with pytest.raises(IRError, match="weight.* is negative; conductance-based population 'pn'"):
+        net.replace(projections=(neg,))
+    with pytest.raises(IRError, match="IF_cond_exp has its own synapses"):
+        Population("c", "IF_cond_exp", 1, receptors=(PostSynapticResponse("A", "cond_exp"),))
+    with pytest.raises(IRError, match="tau_rise.* = 2 ms is not below tau_decay.* = 1 ms"):
+        PostSynapticResponse("B", "cond_beta", {"tau_rise": 2.0, "tau_decay": 1.0})
+    with pytest.raises(IRError, match="two receptors are named 'A'"):
+        Population("pn", "LIF", 1, receptors=(PostSynapticResponse("A", "curr_exp"),) * 2)
+    with pytest.raises(IRError, match="receptor A parameter tau_syn: expected one value or 3"):
+        Population("pn", "LIF", 3,
+                   receptors=(PostSynapticResponse("A", "curr_exp", {"tau_syn": [1.0, 2.0]}),))
+
+
+def test_new_cell_types_defaults_orders_and_vectors():
+    hh = Population("hh", "HH_cond_exp", 2)
+    assert hh.initial_values["h"][0] == 1.0 and hh.initial_values["v"][0] == -65.0
+    izh = Population("izh", "Izhikevich", 1)
+    assert izh.initial_values["u"][0] == -14.0
+    with pytest.raises(IRError, match="parameter c.0. = 35 mV is not below 30 mV"):
+        Population("izh", "Izhikevich", 1, parameters={"c": 35.0})
+    with pytest.raises(IRError, match="v_reset.0. = -30 mV is not below v_spike.0. = -40 mV"):
+        Population("eif", "EIF_cond_exp_isfa_ista", 1, parameters={"v_reset": -30.0})
+    gif = Population("gif", "GIF_cond_exp", 2, parameters={"a_gamma": [[1, 2, 3], [4, 5, 6]]})
+    assert gif.parameters["tau_eta"].shape == (2, 3)
+    assert gif.initial_values["v_t"][0] == -48.0
+    with pytest.raises(IRError, match="tau_eta has 2 components but a_eta has 3"):
+        Population("gif", "GIF_cond_exp", 1, parameters={"tau_eta": [1.0, 2.0]})
+    assert CellType.IF_COND_ALPHA.conductance_based and not CellType.LIF.conductance_based
 
 
 def test_network_checks_references_indices_and_delays():
@@ -134,8 +197,52 @@ def test_currents_and_stdp_validation():
         StepCurrentSource("st", "exc", [0], [1.0, 2.0], [0.1])
     with pytest.raises(IRError, match="w_max = 0 is below w_min = 1"):
         STDPRule(w_min=1.0, w_max=0.0)
-    with pytest.raises(IRError, match="weight_dependence 'gutig'"):
+    with pytest.raises(IRError, match="weight_dependence 'soft'"):
+        STDPRule(weight_dependence="soft")
+    with pytest.raises(IRError, match="the gutig weight dependence needs mu_plus"):
         STDPRule(weight_dependence="gutig")
+    with pytest.raises(IRError, match="mu_plus is a parameter of the gutig weight dependence"):
+        STDPRule(mu_plus=0.5)
+    assert STDPRule(weight_dependence="gutig", mu_plus=0.2, mu_minus=0.7).exponents == (0.2, 0.7)
+    assert STDPRule(weight_dependence="additive-potentiation-multiplicative-depression"
+                    ).exponents == (0.0, 1.0)
+    with pytest.raises(IRError, match="dendritic_delay_fraction = 2 must be in"):
+        STDPRule(dendritic_delay_fraction=2.0)
+    assert Vogels2011Rule(tau=20.0, rho=3.0).alpha == pytest.approx(0.12)
+
+
+def test_new_sources_and_currents_validation():
+    with pytest.raises(IRError, match="rate.0. = 300 Hz is unreachable with tau_refrac.0. = 5 ms"):
+        PoissonRefractorySource("r", 1, rate=300.0, tau_refrac=5.0, start=0.0, duration=1.0)
+    with pytest.raises(ValueError, match="GammaSource 'g' alpha.0. = 0 is outside"):
+        GammaSource("g", 1, alpha=0.0, beta=1.0, start=0.0, duration=1.0)
+    with pytest.raises(IRError, match="tbins: must be strictly increasing for each neuron"):
+        InhGammaSource("ig", 1, a=[1, 1], b=[1, 1], tbins=[5.0, 5.0], offsets=[0, 2],
+                       start=0.0, duration=1.0)
+    with pytest.raises(IRError, match="b has 1 values for 2 tbins"):
+        InhGammaSource("ig", 1, a=[1, 1], b=[1], tbins=[0.0, 5.0], offsets=[0, 2],
+                       start=0.0, duration=1.0)
+    with pytest.raises(IRError, match="dt = 0 ms, the interval between new amplitudes"):
+        NoisyCurrentSource("n", "exc", [0], mean=0.0, stdev=1.0, dt=0.0)
+    with pytest.raises(IRError, match="frequency = -1 Hz must be >= 0"):
+        ACSource("ac", "exc", [0], amplitude=1.0, frequency=-1.0)
+    ac = ACSource("ac", "exc", [0], amplitude=1.0)
+    with pytest.raises(IRError, match="a current source records its current 'i', not 'v'"):
+        small_net(currents=(ac,), recordings=(Recording("ac", "v", [0]),))
+    with pytest.raises(IRError, match="ACSource 'noise': the label is used twice"):
+        small_net(currents=(ACSource("noise", "exc", [0], amplitude=1.0),))
+
+
+def test_as_given_recovers_the_typed_decimals_of_float32_values():
+    typed = np.array([0.123, 0.015, 0.543, -0.1, 1e-5, 2.5, 0.0])
+    single = typed.astype(np.float32)
+    assert float(single[1]) != 0.015  # float32 alone gives 0.014999999664723873
+    np.testing.assert_array_equal(as_given(single), typed)
+    rng = np.random.default_rng(0)
+    values = (rng.standard_normal(10000) * 10.0 ** rng.integers(-20, 20, 10000)).astype(
+        np.float32)
+    back = as_given(values)
+    assert np.all(back.astype(np.float32) == values)  # never another float32
 
 
 def test_units_conversion():

@@ -1,6 +1,8 @@
 """Units of the network IR: one place that says what every number means.
 
-The IR stores plain float64 arrays in PyNN's standard unit system (ms, mV, nA, nF, uS, Hz),
+The IR stores plain float64 arrays in PyNN's standard unit system (ms, mV, nA, nF, uS, Hz,
+and the few others PyNN's standard models declare: nS for adaptation conductances, 1/ms and
+mV/ms for the Izhikevich model, s for the scale of SpikeSourceInhGamma),
 so arithmetic downstream never has to guess.  Values entering the IR from elsewhere (a
 ``quantities`` object, a string such as ``"5 mV"``) are converted here and nowhere else.
 """
@@ -22,7 +24,11 @@ class Unit(str, enum.Enum):
     NA = "nA"
     NF = "nF"
     US = "uS"
+    NS = "nS"
     HZ = "Hz"
+    S = "s"
+    PER_MS = "1/ms"
+    MV_PER_MS = "mV/ms"
     DIMENSIONLESS = "1"
 
 
@@ -33,7 +39,11 @@ _SCALE: dict[Unit, dict[str, float]] = {
     Unit.NA: {"A": 1e9, "mA": 1e6, "uA": 1e3, "µA": 1e3, "nA": 1.0, "pA": 1e-3},
     Unit.NF: {"F": 1e9, "uF": 1e3, "µF": 1e3, "nF": 1.0, "pF": 1e-3},
     Unit.US: {"S": 1e6, "mS": 1e3, "uS": 1.0, "µS": 1.0, "nS": 1e-3},
+    Unit.NS: {"S": 1e9, "mS": 1e6, "uS": 1e3, "µS": 1e3, "nS": 1.0, "pS": 1e-3},
     Unit.HZ: {"Hz": 1.0, "kHz": 1e3, "1/s": 1.0},
+    Unit.S: {"s": 1.0, "ms": 1e-3},
+    Unit.PER_MS: {"1/ms": 1.0, "1/s": 1e-3, "Hz": 1e-3, "kHz": 1.0},
+    Unit.MV_PER_MS: {"mV/ms": 1.0, "V/s": 1.0},
     Unit.DIMENSIONLESS: {"1": 1.0, "": 1.0, "dimensionless": 1.0},
 }
 

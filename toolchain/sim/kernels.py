@@ -79,7 +79,7 @@ class NeuronKernel(abc.ABC):
         """Back to the population's initial values, not refractory."""
 
     def _check_variable(self, variable: str) -> None:
-        allowed = self.population.cell_type.state_variables
+        allowed = self.population.state_variables
         if variable not in allowed:
             raise StateError(
                 f"Population '{self.population.label}': {self.population.cell_type.value} has "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from toolchain.ir import Network, Recording
-from toolchain.ir.network import STATE_UNITS
+from toolchain.ir.network import state_unit
 from toolchain.sim.results import AnalogRecord, SpikeRecord
 
 
@@ -124,5 +124,5 @@ class Recorder:
             values = (np.vstack(sig.values) if sig.values
                       else np.zeros((0, sig.indices.size)))
             out[key] = AnalogRecord(np.asarray(sig.steps) * self.dt, sig.indices.copy(),
-                                    values, STATE_UNITS[key[1]].value)
+                                    values, state_unit(key[1]).value)
         return out
