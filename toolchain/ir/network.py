@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -922,17 +922,20 @@ class TsodyksMarkram(_Value):
     pyNN.neuron's TsodyksMarkramWA run: resources recover with ``tau_rec`` (ms) through an
     inactive state fed by the active one, which decays with the post receptor's tau_syn;
     the use u facilitates with ``tau_facil`` (0: u = U at every spike).  A spike delivers
-    weight * u * x.  One value per projection, or one per synapse."""
+    weight * u * x.  One value per projection, or one per synapse; ``u`` is the use the
+    synapse starts with (PyNN's initial value, 0)."""
 
     U: np.ndarray
     tau_rec: np.ndarray  # ms
     tau_facil: np.ndarray  # ms
+    u: np.ndarray = 0.0  # type: ignore[assignment]
 
     kind: ClassVar[str] = "tsodyks_markram"
 
     def __post_init__(self) -> None:
         _per_synapse(self, (("U", Unit.DIMENSIONLESS, _USE), ("tau_rec", Unit.MS, _POS),
-                            ("tau_facil", Unit.MS, _NONNEG)), "TsodyksMarkram")
+                            ("tau_facil", Unit.MS, _NONNEG), ("u", Unit.DIMENSIONLESS, _USE)),
+                     "TsodyksMarkram")
 
 
 @dataclass(frozen=True, eq=False)
@@ -952,17 +955,20 @@ class SimpleStochastic(_Value):
 class StochasticTsodyksMarkram(_Value):
     """Stochastic release from one site (PyNN's StochasticTsodyksMarkramSynapse, Fuhrmann
     et al. 2002): an empty site refills with rate 1/tau_rec; a full one releases with
-    probability u (facilitating as in TsodyksMarkram) and then delivers the whole weight."""
+    probability u (facilitating as in TsodyksMarkram) and then delivers the whole weight;
+    every site starts full, with use ``u``."""
 
     U: np.ndarray
     tau_rec: np.ndarray  # ms
     tau_facil: np.ndarray  # ms
+    u: np.ndarray = 0.0  # type: ignore[assignment]
 
     kind: ClassVar[str] = "stochastic_tsodyks_markram"
 
     def __post_init__(self) -> None:
         _per_synapse(self, (("U", Unit.DIMENSIONLESS, _USE), ("tau_rec", Unit.MS, _POS),
-                            ("tau_facil", Unit.MS, _NONNEG)), "StochasticTsodyksMarkram")
+                            ("tau_facil", Unit.MS, _NONNEG), ("u", Unit.DIMENSIONLESS, _USE)),
+                     "StochasticTsodyksMarkram")
 
 
 @dataclass(frozen=True, eq=False)
@@ -970,24 +976,32 @@ class MultiQuantal(_Value):
     """``n`` release sites (PyNN's MultiQuantalSynapse, NEST's quantal_stp_synapse): each
     empty site refills with probability 1 - exp(-dt/tau_rec) between spikes, each full one
     releases with probability u = U + u (1 - U) exp(-dt/tau_facil); a spike delivers
-    weight * released / n."""
+    weight * released / n.  It starts with use ``u`` and ``a`` sites available (NEST's
+    state names; a < 0 means all n)."""
 
     U: np.ndarray
     n: np.ndarray
     tau_rec: np.ndarray  # ms
     tau_facil: np.ndarray  # ms
+    u: np.ndarray = 0.0  # type: ignore[assignment]
+    a: np.ndarray = -1  # type: ignore[assignment]
 
     kind: ClassVar[str] = "multi_quantal"
 
     def __post_init__(self) -> None:
         _per_synapse(self, (("U", Unit.DIMENSIONLESS, _USE), ("tau_rec", Unit.MS, _POS),
-                            ("tau_facil", Unit.MS, _NONNEG)), "MultiQuantal")
-        n = np.asarray(self.n)
-        n = n.reshape(1) if n.ndim == 0 else n
-        if n.size and (not np.all(np.equal(np.mod(n, 1), 0)) or n.min() < 1):
-            raise IRError("MultiQuantal n: the number of release sites must be a whole number "
-                          ">= 1")
-        _set(self, "n", _frozen_array(n, INDEX_DTYPE, what="MultiQuantal n"))
+                            ("tau_facil", Unit.MS, _NONNEG), ("u", Unit.DIMENSIONLESS, _USE)),
+                     "MultiQuantal")
+        for name, low in (("n", 1), ("a", -1)):
+            arr = np.asarray(getattr(self, name))
+            arr = arr.reshape(1) if arr.ndim == 0 else arr
+            if arr.size and (not np.all(np.equal(np.mod(arr, 1), 0)) or arr.min() < low):
+                raise IRError(f"MultiQuantal {name}: a number of release sites must be a "
+                              f"whole number >= {max(low, 0)}")
+            _set(self, name, _frozen_array(arr, INDEX_DTYPE, what=f"MultiQuantal {name}"))
+        if self.a.size and np.any(np.broadcast_arrays(self.a, self.n)[0]
+                                  > np.broadcast_arrays(self.a, self.n)[1]):
+            raise IRError("MultiQuantal a: more sites available than there are (n)")
 
 
 SynapseDynamics = TsodyksMarkram | SimpleStochastic | StochasticTsodyksMarkram | MultiQuantal
@@ -1484,3 +1498,54 @@ NODE_TYPES: tuple[type, ...] = (
     NoisyCurrentSource, TsodyksMarkram, SimpleStochastic, StochasticTsodyksMarkram,
     MultiQuantal, STDPRule, Vogels2011Rule, Projection, Recording, Network,
 )
+
+
+# weight dependences added after the targets' learning engines were written; each target
+# still refuses the older ones it lacks itself
+_NEWER_RULES = (WeightDependence.ADDITIVE_POTENTIATION_MULTIPLICATIVE_DEPRESSION,
+                WeightDependence.GUTIG)
+
+
+def refusals(network: Network, target: str, *,
+             stdp: Collection[WeightDependence] | None = None,
+             currents: tuple[type, ...] = (DCSource, StepCurrentSource)) -> list[str]:
+    """What in ``network`` a target cannot run, one message each, naming the projection or
+    current source: short-term dynamics and stochastic release, STDP (any, or the weight
+    dependences not in ``stdp``, the Vogels2011 rule, a dendritic part of the delay) and
+    current sources other than ``currents``.  Hardware targets call it where they check a
+    network, so that nothing the IR can express is silently dropped by a target.
+    ``stdp`` lists the weight dependences a target's learning engine runs (None: no
+    on-chip learning)."""
+    out = []
+    for proj in network.projections:
+        what = f"Projection '{proj.label}'"
+        if proj.dynamics is not None:
+            out.append(f"{what}: {type(proj.dynamics).__name__} synapses (short-term "
+                       f"plasticity or stochastic release) are not modelled on {target}; use "
+                       "a StaticSynapse for this target, or the reference target")
+        rule = proj.plasticity
+        if rule is None:
+            continue
+        if stdp is None:
+            out.append(f"{what}: STDP is not modelled on {target}; remove its plasticity or "
+                       "use the reference target")
+        elif isinstance(rule, Vogels2011Rule):
+            out.append(f"{what}: the Vogels2011 STDP rule is not modelled on {target}; its "
+                       "learning engine runs the pair rule only")
+        else:
+            if rule.weight_dependence not in stdp and rule.weight_dependence in _NEWER_RULES:
+                have = ", ".join(f"'{w.value}'" for w in stdp)
+                out.append(f"{what}: STDP weight dependence '{rule.weight_dependence.value}' "
+                           f"is not modelled on {target}; use {have}")
+            if rule.dendritic_delay_fraction != 0:
+                out.append(
+                    f"{what}: STDP with dendritic_delay_fraction = "
+                    f"{rule.dendritic_delay_fraction:g} is not modelled on {target}, whose "
+                    "learning sees pre spikes after the whole delay; use "
+                    "dendritic_delay_fraction=0")
+    for cur in network.currents:
+        if not isinstance(cur, currents):
+            have = ", ".join(c.__name__ for c in currents) or "none"
+            out.append(f"{type(cur).__name__} '{cur.label}': this current source is not "
+                       f"modelled on {target} (current sources it runs: {have})")
+    return out

@@ -2,9 +2,10 @@
 
 The engine owns what every target has in common: the clock, spike sources and injected
 currents, routing spikes through CSR synapses into per-(post population, receptor) delay
-ring buffers, the event queues of plastic synapses, recording and the counters the energy
-and timing models read.  A target supplies a :class:`~toolchain.sim.numerics.Numerics`
-(neuron kernels, weight format, learning arithmetic) and an
+ring buffers, short-term plasticity and stochastic release (where spikes are delivered),
+the event queues of plastic synapses, recording and the counters the energy and timing
+models read.  A target supplies a :class:`~toolchain.sim.numerics.Numerics` (neuron
+kernels, weight format, learning arithmetic) and an
 :class:`~toolchain.sim.interconnect.Interconnect` (extra delay or loss per spike); the
 float64 reference supplies the ideal ones.  See docs/architecture.md, "Engine plug-in points".
 
@@ -13,29 +14,40 @@ One step k (time t = k dt) runs, following Brian2's schedule:
 1. injected currents switch; every kernel integrates t -> t + dt, thresholds and resets;
 2. sources emit the spikes binned into step k;
 3. each spike is routed (interconnect) and scheduled on its synapses, delay d >= 1 steps
-   ahead; plastic synapses queue the event itself, static ones add their drive to the ring;
-4. plastic synapses whose spikes arrive now update their weights (pre rule) and add them;
+   ahead; a synapse with release dynamics scales its drive by this spike's efficacy;
+   plastic synapses queue the event itself, to reach the synapse after the axonal part
+   of the delay, static ones add their drive to the ring;
+4. plastic synapses whose pre spikes reach them now update their weights (pre rule) and
+   send them on, over the dendritic part of the delay;
 5. the ring rows for step k are handed to the kernels;
-6. the learning rules see the step's post spikes;
+6. the learning rules see the post spikes that reach the synapses now;
 7. spikes are recorded at t, state variables sampled at t + dt.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.ir import Network, Receptor
+from toolchain.ir import Network, Population, Receptor
+from toolchain.ir.network import ResponseShape
 from toolchain.progress import task
 from toolchain.sim.interconnect import DROPPED, IdealInterconnect, Interconnect
-from toolchain.sim.kernels import NeuronKernel
+from toolchain.sim.kernels import NeuronKernel, RunTimeChangeError
 from toolchain.sim.numerics import Numerics, ReferenceNumerics
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.recording import Recorder
 from toolchain.sim.results import SimulationResult
 from toolchain.sim.sources import CurrentSchedule, SourceSpikes
-from toolchain.sim.synapses import DelayRing, SynapseMatrix, WeightCodec
+from toolchain.sim.synapses import (
+    RELEASE_MODELS,
+    DelayRing,
+    Release,
+    SynapseMatrix,
+    WeightCodec,
+)
 
 # A progress bar, when one is shown, moves on every this many steps of a run.
 PROGRESS_STEPS = 100
@@ -45,18 +57,27 @@ class EngineError(ValueError):
     """A request the engine cannot carry out (bad time, unknown projection, bad weights)."""
 
 
+def stream_seed(network_seed: int, label: str) -> int:
+    """The seed of a node's random stream: the network's seed and the node's label."""
+    return int(np.random.SeedSequence([network_seed, zlib.crc32(label.encode())])
+               .generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
 @dataclass
 class _Projection:
     label: str
     pre: str
     post: str
-    receptor: Receptor
+    receptor: Receptor | str
     matrix: SynapseMatrix
     codec: WeightCodec
     weights: np.ndarray  # stored representation, pre order
     ring: DelayRing
     plasticity: PlasticityModel | None = None
-    queue: list[list[np.ndarray]] = field(default_factory=list)  # plastic: per slot
+    release: Release | None = None
+    queue: list[list[np.ndarray]] = field(default_factory=list)  # plastic: pre, per slot
+    post_queue: list[list[np.ndarray]] = field(default_factory=list)  # plastic, dendritic
+    dendritic: np.ndarray | int = 0  # plastic: steps from the synapse to the soma
     drive: np.ndarray | None = None  # static: what each synapse delivers, cached
     events_key: str = ""
 
@@ -68,6 +89,24 @@ class _Projection:
         """Static weights deliver the same drive every time: compute it once per change."""
         if self.plasticity is None:
             self.drive = self.codec.drive(self.weights)
+
+    def released(self, syn: np.ndarray, efficacy: np.ndarray) -> np.ndarray:
+        """The drive of ``syn`` for one spike each, scaled by their release."""
+        c = self.codec
+        return c.drive(c.encode(c.decode(self.weights[syn]) * efficacy))
+
+
+def _tau_syn(post: Population, receptor: Receptor | str) -> np.ndarray:
+    """Per post neuron, the time constant of the receptor (0 for voltage jumps): the
+    inactivation constant of Tsodyks-Markram synapses (as NEST's tau_psc and pyNN.neuron's
+    tau_syn take it from the receptor)."""
+    p = post.parameters
+    if post.cell_type.composed:
+        r = post.receptor(str(receptor))
+        key = "tau_decay" if r.shape is ResponseShape.COND_BETA else "tau_syn"
+        return np.asarray(r.parameters[key])
+    name = "tau_syn_I" if receptor is Receptor.INHIBITORY else "tau_syn_E"
+    return np.asarray(p[name]) if name in p else np.zeros(post.size)
 
 
 class Engine:
@@ -81,8 +120,11 @@ class Engine:
         self.numerics = numerics if numerics is not None else ReferenceNumerics()
         self.interconnect = interconnect if interconnect is not None else IdealInterconnect()
         self._ideal = isinstance(self.interconnect, IdealInterconnect)
-        self.kernels: dict[str, NeuronKernel] = {
-            p.label: self.numerics.kernel(p, self.dt) for p in network.populations}
+        self.kernels: dict[str, NeuronKernel] = {}
+        for p in network.populations:
+            kernel = self.numerics.kernel(p, self.dt)
+            kernel.seed_noise(stream_seed(network.seed, p.label))
+            self.kernels[p.label] = kernel
         self.sources = {s.label: SourceSpikes(s, network.seed, self.dt) for s in network.sources}
         self.currents = CurrentSchedule(network, self.dt)
         self.projections = self._build_projections()
@@ -99,7 +141,7 @@ class Engine:
     def _build_projections(self) -> dict[str, _Projection]:
         net = self.network
         extra = int(self.interconnect.max_extra_delay)
-        slots: dict[tuple[str, Receptor], int] = {}
+        slots: dict[tuple[str, Receptor | str], int] = {}
         matrices = {}
         for proj in net.projections:
             m = SynapseMatrix(proj, net.node(proj.pre).size, net.population(proj.post).size,
@@ -112,14 +154,28 @@ class Engine:
         out = {}
         for proj in net.projections:
             m = matrices[proj.label]
-            codec = self.numerics.weights(proj, net.population(proj.post))
+            post = net.population(proj.post)
+            codec = self.numerics.weights(proj, post)
             ring = rings[(proj.post, proj.receptor)]
             plasticity = None if proj.plasticity is None else self.numerics.plasticity(
                 proj, m, codec, self.dt)
+            release = None
+            if proj.dynamics is not None:
+                tau = _tau_syn(post, proj.receptor)[m.post]
+                release = RELEASE_MODELS[type(proj.dynamics)](
+                    proj.dynamics, m, self.dt, tau, stream_seed(net.seed, proj.label))
+            dendritic: np.ndarray | int = 0
+            if plasticity is not None:
+                dendritic = np.rint(proj.plasticity.dendritic_delay_fraction * m.delay
+                                    ).astype(np.int64)
+                if dendritic.size and np.all(dendritic == dendritic[0]):
+                    dendritic = int(dendritic[0])
             out[proj.label] = _Projection(
                 proj.label, proj.pre, proj.post, proj.receptor, m,
-                codec, codec.encode(m.from_ir_order(proj.weight)), ring, plasticity,
-                [[] for _ in range(ring.slots)] if plasticity is not None else [])
+                codec, codec.encode(m.from_ir_order(proj.weight)), ring, plasticity, release,
+                [[] for _ in range(ring.slots)] if plasticity is not None else [],
+                [[] for _ in range(ring.slots)] if plasticity is not None else [],
+                dendritic)
         return out
 
     def _start(self) -> None:
@@ -162,12 +218,17 @@ class Engine:
     def reset(self) -> None:
         for kernel in self.kernels.values():
             kernel.reset()
+        for source in self.sources.values():
+            source.reset()
         self.currents.reset()
         for ring in self.rings.values():
             ring.reset()
+        for proj in self.projections.values():
+            if proj.release is not None:
+                proj.release.reset()
         for proj in self._plastic:
             proj.plasticity.reset()  # type: ignore[union-attr]
-            for slot in proj.queue:
+            for slot in (*proj.queue, *proj.post_queue):
                 slot.clear()
         self.interconnect.reset()
         self._start()
@@ -189,7 +250,9 @@ class Engine:
             counters[f"neuron_updates/{label}"] = float(kernel.size * self._step)
         return SimulationResult(
             target=self.target, dt=self.dt, t_stop=self.t,
-            spikes=self.recorder.spike_records(), signals=self.recorder.analog_records(),
+            spikes=self.recorder.spike_records(),
+            signals=self.recorder.analog_records(
+                lambda label: self.currents.peek(label, self._step)),
             weights={p.label: self.weights(p.label) for p in self._plastic},
             counters=counters, per_step=per_step,
         )
@@ -213,6 +276,45 @@ class Engine:
             raise EngineError(f"Projection '{projection}' weight[{i}] = {arr[i]} is not finite")
         p.weights = p.codec.encode(p.matrix.from_ir_order(arr))
         p.refresh_drive()
+
+    # -- changes between runs -----------------------------------------------------------
+    def update(self, compiled: object) -> None:
+        """Continue with a changed network: new parameters, initial values, spike-source
+        trains, current sources, weights and synaptic or plasticity parameters, applied
+        at the current step; the state, the spikes in flight and the recordings stay.
+        What makes it another network (populations, connectivity, delays, recordings)
+        raises RunTimeChangeError, as does a kernel that cannot change at run time."""
+        new = compiled if isinstance(compiled, Network) else getattr(compiled, "network", None)
+        if not isinstance(new, Network):
+            raise TypeError(f"update() takes a Network or a compiled network, got "
+                            f"{type(compiled).__name__}")
+        old = self.network
+        _same_structure(old, new)
+        for before, after in zip(old.populations, new.populations, strict=True):
+            if before == after:
+                continue
+            kernel = self.kernels[after.label]
+            if not _same_values(dict(before.parameters), dict(after.parameters)):
+                kernel.reconfigure(after)
+            for name, values in after.initial_values.items():
+                if not np.array_equal(values, before.initial_values[name]):
+                    kernel.set(name, values)  # PyNN sets the state at once, as pyNN.nest
+            if hasattr(kernel, "population"):
+                kernel.population = after  # the new initial values are the reset state
+        for before, after in zip(old.sources, new.sources, strict=True):
+            if before != after:
+                self.sources[after.label] = SourceSpikes(after, new.seed, self.dt)
+        if old.currents != new.currents:
+            self.currents = CurrentSchedule(new, self.dt, step=self._step)
+        for before, after in zip(old.projections, new.projections, strict=True):
+            proj = self.projections[after.label]
+            if not np.array_equal(before.weight, after.weight):
+                self.set_weights(after.label, after.weight)
+            if after.dynamics is not None and before.dynamics != after.dynamics:
+                proj.release.configure(after.dynamics)  # type: ignore[union-attr]
+            if after.plasticity is not None and before.plasticity != after.plasticity:
+                proj.plasticity.rule = after.plasticity  # type: ignore[union-attr]
+        self.network = new
 
     # -- state access (for the PyNN front end) ----------------------------------------
     def get_state(self, population: str, variable: str) -> np.ndarray:
@@ -244,6 +346,8 @@ class Engine:
     # -- one step ---------------------------------------------------------------------
     def _advance(self, k: int) -> None:
         self.currents.advance_to(k)
+        if self.recorder.currents:
+            self.recorder.sample_currents(k, self.currents.value)
         fired: dict[str, np.ndarray] = {}
         n_spikes = 0
         for label, kernel in self.kernels.items():
@@ -270,11 +374,7 @@ class Engine:
                 self.kernels[post].receive(receptor, drive)
                 ring.clear(k)
         for proj in self._plastic:
-            post_spikes = fired[proj.post]
-            if post_spikes.size:
-                syn = proj.matrix.into(post_spikes)
-                if syn.size:
-                    proj.plasticity.on_post(k, syn, proj.weights)  # type: ignore[union-attr]
+            self._post_arrive(k, proj, fired[proj.post])
         self._spikes_per_step.append(n_spikes)
         self._events_per_step.append(events)
         self.recorder.sample(k + 1, self._get)
@@ -297,11 +397,18 @@ class Engine:
             if extra is not None:
                 delay = delay + np.repeat(extra, m.indptr[pre + 1] - m.indptr[pre])
         if proj.plasticity is None:
-            proj.ring.add(k, delay, m.post[syn], proj.drive[syn])  # type: ignore[index]
-        elif np.isscalar(delay):
-            proj.queue[(k + delay) % proj.ring.slots].append(syn)
+            if proj.release is None:
+                amount = proj.drive[syn]  # type: ignore[index]
+            else:
+                amount = proj.released(syn, proj.release.efficacy(k, syn))
+            proj.ring.add(k, delay, m.post[syn], amount)
+            return int(syn.size)
+        axonal = delay - (proj.dendritic if np.isscalar(proj.dendritic)
+                          else proj.dendritic[syn])  # type: ignore[index]
+        if np.isscalar(axonal) or np.ndim(axonal) == 0:
+            proj.queue[int(k + axonal) % proj.ring.slots].append(syn)
         else:
-            slots = (k + delay) % proj.ring.slots
+            slots = (k + axonal) % proj.ring.slots
             for s in np.unique(slots):
                 proj.queue[s].append(syn[slots == s])
         return int(syn.size)
@@ -335,5 +442,73 @@ class Engine:
         while syn.size:
             uniq, first = np.unique(syn, return_index=True)
             proj.plasticity.on_pre(k, uniq, proj.weights)  # type: ignore[union-attr]
-            proj.ring.add(k, 0, proj.matrix.post[uniq], proj.codec.drive(proj.weights[uniq]))
+            dendritic = proj.dendritic if np.isscalar(proj.dendritic) \
+                else proj.dendritic[uniq]  # type: ignore[index]
+            proj.ring.add(k, dendritic, proj.matrix.post[uniq],
+                          proj.codec.drive(proj.weights[uniq]))
             syn = np.delete(syn, first)
+
+    def _post_arrive(self, k: int, proj: _Projection, post_spikes: np.ndarray) -> None:
+        """Post spikes reach the synapses at once (all delay axonal) or, with a dendritic
+        part of the delay, that many steps later."""
+        if post_spikes.size:
+            syn = proj.matrix.into(post_spikes)
+            if syn.size:
+                if np.isscalar(proj.dendritic) and proj.dendritic == 0:
+                    proj.plasticity.on_post(k, syn, proj.weights)  # type: ignore[union-attr]
+                else:
+                    self._queue_post(k, proj, syn)
+        if proj.post_queue:
+            slot = proj.post_queue[k % proj.ring.slots]
+            if slot:
+                syn = np.concatenate(slot)
+                slot.clear()
+                proj.plasticity.on_post(k, np.sort(syn), proj.weights)  # type: ignore[union-attr]
+
+    def _queue_post(self, k: int, proj: _Projection, syn: np.ndarray) -> None:
+        dendritic = proj.dendritic if np.isscalar(proj.dendritic) \
+            else proj.dendritic[syn]  # type: ignore[index]
+        now = syn[np.asarray(dendritic) == 0] if not np.isscalar(dendritic) else syn[:0]
+        if now.size:
+            proj.plasticity.on_post(k, now, proj.weights)  # type: ignore[union-attr]
+        if np.isscalar(dendritic):
+            proj.post_queue[int(k + dendritic) % proj.ring.slots].append(syn)
+            return
+        later = np.asarray(dendritic) > 0
+        slots = (k + np.asarray(dendritic)[later]) % proj.ring.slots
+        for s in np.unique(slots):
+            proj.post_queue[s].append(syn[later][slots == s])
+
+
+def _same_values(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _same_structure(old: Network, new: Network) -> None:
+    """What update() cannot change: it would be another network."""
+    def why(what: str) -> RunTimeChangeError:
+        return RunTimeChangeError(
+            f"{what} changed after the simulation started; the simulator continues the "
+            "network it has, so call reset() first (the next run then starts a new one)")
+
+    if (old.dt, old.seed) != (new.dt, new.seed):
+        raise why("the timestep or the seed")
+    if [(p.label, p.cell_type, p.size, p.state_variables) for p in old.populations] != \
+            [(p.label, p.cell_type, p.size, p.state_variables) for p in new.populations]:
+        raise why("the populations (their number, cell types, sizes or receptors)")
+    if [(s.label, type(s), s.size) for s in old.sources] != \
+            [(s.label, type(s), s.size) for s in new.sources]:
+        raise why("the spike sources (their number, types or sizes)")
+    for a, b in zip(old.projections, new.projections, strict=False):
+        if (a.label, a.pre, a.post, a.receptor, type(a.plasticity), type(a.dynamics)) != \
+                (b.label, b.pre, b.post, b.receptor, type(b.plasticity), type(b.dynamics)) \
+                or not (np.array_equal(a.pre_index, b.pre_index)
+                        and np.array_equal(a.post_index, b.post_index)):
+            raise why(f"projection '{a.label}' (its connections or synapse type)")
+        if not np.array_equal(a.delay, b.delay):
+            raise why(f"the delays of projection '{a.label}' (spikes already in flight keep "
+                      "theirs)")
+    if len(old.projections) != len(new.projections):
+        raise why("the projections")
+    if old.recordings != new.recordings:
+        raise why("what is recorded")

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import abc
 
-from toolchain.ir import CellType, Population, Projection
-from toolchain.sim.kernels import (
-    REFERENCE_KERNELS,
-    CondExpKernel,
-    CondExpMeanConductanceKernel,
-    NeuronKernel,
-)
-from toolchain.sim.plasticity import PairSTDP, PlasticityModel
+from toolchain.ir import Population, Projection, Vogels2011Rule
+from toolchain.sim.kernels import COND_SCHEMES, NeuronKernel, reference_kernel
+from toolchain.sim.plasticity import PairSTDP, PlasticityModel, VogelsSTDP
 from toolchain.sim.synapses import FloatWeights, SynapseMatrix, WeightCodec
 
 
@@ -38,13 +33,6 @@ class Numerics(abc.ABC):
         """The learning arithmetic of a plastic ``projection``."""
 
 
-#: integration schemes of IF_cond_exp in the reference (see toolchain.sim.kernels)
-COND_SCHEMES: dict[str, type[NeuronKernel]] = {
-    "euler": CondExpKernel,
-    "mean-conductance": CondExpMeanConductanceKernel,
-}
-
-
 class ReferenceNumerics(Numerics):
     """Float64 everywhere, exact integration where the dynamics are linear.
 
@@ -61,14 +49,15 @@ class ReferenceNumerics(Numerics):
         self.cond_scheme = cond_scheme
 
     def kernel(self, population: Population, dt: float) -> NeuronKernel:
-        if population.cell_type is CellType.IF_COND_EXP:
-            return COND_SCHEMES[self.cond_scheme](population, dt)
-        return REFERENCE_KERNELS[population.cell_type](population, dt)
+        return reference_kernel(population, dt, self.cond_scheme)
 
     def weights(self, projection: Projection, post: Population) -> WeightCodec:
         return FloatWeights()
 
     def plasticity(self, projection: Projection, matrix: SynapseMatrix, codec: WeightCodec,
                    dt: float) -> PlasticityModel:
-        assert projection.plasticity is not None
-        return PairSTDP(projection.plasticity, matrix, codec, dt)
+        rule = projection.plasticity
+        if isinstance(rule, Vogels2011Rule):
+            return VogelsSTDP(rule, matrix, codec, dt)
+        assert rule is not None
+        return PairSTDP(rule, matrix, codec, dt)

@@ -4,7 +4,9 @@
 Spikes carry the time of the start of the step they were emitted in (Brian2's and
 pyNN.brian2's convention).  A state variable is sampled after each step whose end is a
 multiple of the sampling interval, plus once at t = 0, so a run to T gives the samples at
-0, interval, ..., T, like pyNN.brian2's recorder.
+0, interval, ..., T, like pyNN.brian2's recorder.  A current source's current ("i") is
+sampled every step with the amplitude it injects during that step, at the step's start,
+plus the one it would inject next at T: 0, dt, ..., T, as PyNN's current recording.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from toolchain.ir import Network, Recording
-from toolchain.ir.network import state_unit
+from toolchain.ir.network import CURRENT_VARIABLE, state_unit
 from toolchain.sim.results import AnalogRecord, SpikeRecord
 
 
@@ -45,7 +47,12 @@ class Recorder:
         self.dt = dt
         self.spikes: dict[str, _Spikes] = {}
         self.signals: dict[tuple[str, str], _Signal] = {}
+        self.currents: dict[str, _Signal] = {}
+        currents = {c.label for c in network.currents}
         for rec in network.recordings:
+            if rec.target in currents:
+                self.currents[rec.target] = _Signal(np.zeros(1, dtype=np.intp), 1)
+                continue
             size = network.node(rec.target).size
             if rec.variable == "spikes":
                 entry = self.spikes.setdefault(rec.target, _Spikes(size, np.zeros(size, bool)))
@@ -85,7 +92,7 @@ class Recorder:
         for s in self.spikes.values():
             s.steps.clear()
             s.senders.clear()
-        for a in self.signals.values():
+        for a in (*self.signals.values(), *self.currents.values()):
             a.steps.clear()
             a.values.clear()
 
@@ -107,6 +114,12 @@ class Recorder:
                 sig.steps.append(step)
                 sig.values.append(get(label, variable)[sig.indices])
 
+    def sample_currents(self, step: int, value: Callable[[str], float]) -> None:
+        """The amplitude each recorded current source injects during ``step``."""
+        for label, sig in self.currents.items():
+            sig.steps.append(step)
+            sig.values.append(np.array([value(label)]))
+
     def spike_records(self) -> dict[str, SpikeRecord]:
         out = {}
         for label, entry in self.spikes.items():
@@ -118,11 +131,24 @@ class Recorder:
             out[label] = SpikeRecord(steps[order] * self.dt, senders[order], entry.size)
         return out
 
-    def analog_records(self) -> dict[tuple[str, str], AnalogRecord]:
+    def analog_records(self, next_currents: Callable[[str], float] | None = None
+                       ) -> dict[tuple[str, str], AnalogRecord]:
+        """Sampled signals; ``next_currents`` gives each recorded current's amplitude at
+        the step after the last one run (the sample at t_stop)."""
         out = {}
         for key, sig in self.signals.items():
-            values = (np.vstack(sig.values) if sig.values
-                      else np.zeros((0, sig.indices.size)))
-            out[key] = AnalogRecord(np.asarray(sig.steps) * self.dt, sig.indices.copy(),
-                                    values, state_unit(key[1]).value)
+            out[key] = _record(sig.steps, sig.values, sig.indices, self.dt,
+                               state_unit(key[1]).value)
+        for label, sig in self.currents.items():
+            steps, values = list(sig.steps), list(sig.values)
+            if next_currents is not None:
+                steps.append(steps[-1] + 1 if steps else 0)
+                values.append(np.array([next_currents(label)]))
+            out[(label, CURRENT_VARIABLE)] = _record(steps, values, sig.indices, self.dt, "nA")
         return out
+
+
+def _record(steps: list[int], values: list[np.ndarray], indices: np.ndarray, dt: float,
+            unit: str) -> AnalogRecord:
+    stacked = np.vstack(values) if values else np.zeros((0, indices.size))
+    return AnalogRecord(np.asarray(steps) * dt, indices.copy(), stacked, unit)

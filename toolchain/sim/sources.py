@@ -4,17 +4,36 @@ Poisson sources are realised as continuous spike times (exponential inter-spike 
 from a seed derived from the network seed, the source's seed and its label, in fixed
 windows of absolute time.  The realisation therefore does not depend on the target, on
 dt or on how a run is split into segments: every target sees the same input spikes.
+Renewal sources (gamma, Poisson with dead time, inhomogeneous gamma) remember the time of
+each train's last spike, so they are realised window after window, in order, from the
+same kind of seeds: again independent of target, dt and segmentation.
+
+Injected currents are functions of the step: DC and step sources switch at the steps
+nearest to their times, AC and noisy ones change every step (noise every ``dt`` of the
+source) while they are on, as pyNN.brian2 computes them.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
 
 import numpy as np
+from scipy import special
 
-from toolchain.ir import ArraySource, DCSource, Network, PoissonSource, StepCurrentSource
+from toolchain.ir import (
+    ACSource,
+    ArraySource,
+    DCSource,
+    GammaSource,
+    InhGammaSource,
+    Network,
+    NoisyCurrentSource,
+    PoissonRefractorySource,
+    PoissonSource,
+    StepCurrentSource,
+)
+from toolchain.ir.network import CurrentSource, SpikeSource
 from toolchain.sim.clock import EVENT_SHIFT, event_step, nearest_step
 
 # Poisson spike times are drawn window by window and block by block of neurons; windows are
@@ -28,9 +47,25 @@ POISSON_SPIKES_PER_WINDOW = 256
 POISSON_BLOCK = 1024
 
 
-def poisson_window_ms(source: PoissonSource) -> float:
+def mean_rate(source: SpikeSource) -> np.ndarray:
+    """Each neuron's mean rate (Hz) while the source is on (arrays: as counted over their
+    span); for window lengths and cost estimates."""
+    if isinstance(source, (PoissonSource, PoissonRefractorySource)):
+        return np.asarray(source.rate)
+    if isinstance(source, GammaSource):
+        return source.beta / source.alpha
+    if isinstance(source, InhGammaSource):
+        fastest = 1.0 / (source.a * source.b)  # a gamma process of shape a, scale b s
+        return np.array([fastest[source.offsets[i]:source.offsets[i + 1]].max()
+                         for i in range(source.size)])
+    span = float(source.times.max()) if source.times.size else 0.0
+    counts = np.diff(source.offsets).astype(float)
+    return counts / (span / 1000.0) if span > 0 else np.zeros(source.size)
+
+
+def poisson_window_ms(source: SpikeSource) -> float:
     """Length of the realisation windows of ``source`` (ms)."""
-    fastest = float(source.rate.max())
+    fastest = float(np.max(mean_rate(source)))
     if fastest * POISSON_WINDOW_MS / 1000.0 <= POISSON_SPIKES_PER_WINDOW:
         return POISSON_WINDOW_MS
     return POISSON_SPIKES_PER_WINDOW * 1000.0 / fastest
@@ -94,25 +129,143 @@ def poisson_times(source: PoissonSource, network_seed: int, t_start: float,
     return times[keep], senders[keep]
 
 
+class RenewalTrains:
+    """Renewal processes realised window by window, in order: each train's next spike
+    time carries over from one window to the next.
+
+    Intervals are drawn per block of POISSON_BLOCK trains, in rounds (every train of the
+    block that has not yet passed the window's end draws its next interval), from a stream
+    seeded by the network seed, the source's seed, its label and the block, so the
+    realisation does not depend on dt or on how runs are split.  A train's first spike
+    is one interval after its start (an ordinary renewal process).
+    """
+
+    def __init__(self, source: GammaSource | PoissonRefractorySource | InhGammaSource,
+                 network_seed: int) -> None:
+        self.source = source
+        self._seed = network_seed
+        self._window_ms = poisson_window_ms(source)
+        self.restart()
+
+    def restart(self) -> None:
+        src = self.source
+        label_seed = zlib.crc32(src.label.encode())
+        self._rngs = [np.random.default_rng([self._seed, src.seed, label_seed, first])
+                      for first in range(0, src.size, POISSON_BLOCK)]
+        self._stop = src.start + src.duration
+        self._next = np.full(src.size, np.inf)
+        for b, rng in enumerate(self._rngs):
+            block = np.arange(b * POISSON_BLOCK, min((b + 1) * POISSON_BLOCK, src.size))
+            self._next[block] = src.start[block] + self._interval(block, src.start[block], rng)
+        self._done = 0  # windows realised so far
+
+    @property
+    def window_ms(self) -> float:
+        return self._window_ms
+
+    def window(self, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times and senders in window ``w`` (the next one, or a later one: the
+        windows in between are realised and dropped)."""
+        if w < self._done:
+            self.restart()
+        while True:
+            times, senders = self._realise(self._done)
+            self._done += 1
+            if self._done > w:
+                return times, senders
+
+    def _realise(self, w: int) -> tuple[np.ndarray, np.ndarray]:
+        t1 = (w + 1) * self._window_ms
+        times, senders = [], []
+        for b, rng in enumerate(self._rngs):
+            lo, hi = b * POISSON_BLOCK, min((b + 1) * POISSON_BLOCK, self.source.size)
+            while True:
+                due = lo + np.flatnonzero(self._next[lo:hi] < t1)
+                if due.size == 0:
+                    break
+                last = self._next[due]
+                keep = last < self._stop[due]
+                times.append(last[keep])
+                senders.append(due[keep])
+                self._next[due] = np.where(keep, last + self._interval(due, last, rng), np.inf)
+        if not times:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        t, s = np.concatenate(times), np.concatenate(senders).astype(np.int64)
+        order = np.argsort(t, kind="stable")
+        return t[order], s[order]
+
+    def _interval(self, neurons: np.ndarray, after: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+        """The next interval (ms) of each train, its last spike at ``after``."""
+        src = self.source
+        if isinstance(src, GammaSource):
+            draw = rng.gamma(src.alpha[neurons], 1.0, neurons.size)
+            with np.errstate(divide="ignore"):
+                return np.where(src.beta[neurons] > 0, draw * 1000.0 / src.beta[neurons], np.inf)
+        if isinstance(src, PoissonRefractorySource):
+            draw = rng.exponential(1.0, neurons.size)
+            rate = src.rate[neurons]
+            with np.errstate(divide="ignore"):
+                mean_free = np.where(rate > 0, 1000.0 / rate - src.tau_refrac[neurons], np.inf)
+            return src.tau_refrac[neurons] + draw * mean_free
+        draw = rng.exponential(1.0, neurons.size)
+        return np.array([_inh_gamma_interval(src, int(i), float(t), float(e))
+                         for i, t, e in zip(neurons, after, draw, strict=True)])
+
+
+def _inh_gamma_interval(src: InhGammaSource, i: int, last: float, hazard: float) -> float:
+    """Time (ms) after ``last`` at which the integrated hazard of neuron i's inhomogeneous
+    gamma process reaches ``hazard`` (an Exp(1) draw): the hazard at time s is the gamma
+    hazard of shape a(s) and scale b(s) at age s - last, and its integral over a bin with
+    constant (a, b) is a difference of log survival functions, inverted in closed form."""
+    tbins, a, b = src.bins(i)
+    ends = np.append(tbins[1:], np.inf)
+    for k in range(int(np.searchsorted(tbins, last, "right") - 1), tbins.size):
+        k = max(k, 0)
+        s1, s2 = max(last, tbins[k]), ends[k]
+        if s2 <= s1:
+            continue
+        scale = b[k] * 1000.0  # s -> ms
+        sf1 = special.gammaincc(a[k], (s1 - last) / scale)
+        sf2 = special.gammaincc(a[k], (s2 - last) / scale) if np.isfinite(s2) else 0.0
+        if sf1 <= 0.0:  # survival underflowed: the hazard is at its asymptote 1/scale
+            return s1 - last + hazard * scale
+        spent = np.log(sf1) - np.log(sf2) if sf2 > 0 else np.inf
+        if spent >= hazard:
+            target = sf1 * np.exp(-hazard)
+            return float(special.gammainccinv(a[k], target) * scale)
+        hazard -= spent
+    return np.inf
+
+
 class SourceSpikes:
     """The spikes a source emits, per step (neuron indices; a neuron may repeat when it
     fires more than once within one step)."""
 
-    def __init__(self, source: PoissonSource | ArraySource, network_seed: int,
-                 dt: float) -> None:
+    def __init__(self, source: SpikeSource, network_seed: int, dt: float) -> None:
         self.source = source
         self.dt = dt
         self._seed = network_seed
         self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        if isinstance(source, PoissonSource):
-            self._window_ms = poisson_window_ms(source)
+        self._renewal: RenewalTrains | None = None
         if isinstance(source, ArraySource):
             senders = np.repeat(np.arange(source.size), np.diff(source.offsets))
             self._fixed = self._binned(source.times, senders)
+        elif isinstance(source, PoissonSource):
+            self._window_ms = poisson_window_ms(source)
+        else:
+            self._renewal = RenewalTrains(source, network_seed)
+            self._window_ms = self._renewal.window_ms
 
     @property
     def size(self) -> int:
         return self.source.size
+
+    def reset(self) -> None:
+        """Back to t = 0 (renewal trains start again; the others are stateless)."""
+        if self._renewal is not None:
+            self._windows.clear()
+            self._renewal.restart()
 
     def _binned(self, times: np.ndarray, senders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         steps = event_step(times, self.dt)
@@ -123,7 +276,10 @@ class SourceSpikes:
         if w not in self._windows:
             if len(self._windows) > 4:  # runs move forward: keep only recent windows
                 self._windows.pop(min(self._windows))
-            times, senders = poisson_window(self.source, self._seed, w)
+            if self._renewal is not None:
+                times, senders = self._renewal.window(w)
+            else:
+                times, senders = poisson_window(self.source, self._seed, w)  # type: ignore[arg-type]
             self._windows[w] = self._binned(times, senders)
         return self._windows[w]
 
@@ -144,40 +300,132 @@ def _select(step: int, steps: np.ndarray, senders: np.ndarray) -> np.ndarray:
     return senders[lo:hi]
 
 
+# --------------------------------------------------------------------------- currents
+
+
+class CurrentError(ValueError):
+    """A current source the engine cannot step (a noise interval that is not whole steps)."""
+
+
+class _Amplitude:
+    """One current source's amplitude (nA) as a function of the step."""
+
+    def __init__(self, source: CurrentSource, network_seed: int, dt: float) -> None:
+        self.source = source
+        self.dt = dt
+        if isinstance(source, StepCurrentSource):
+            steps = nearest_step(source.times, dt)
+            # several times rounding to one step: the last one given wins (pyNN.brian2)
+            self._steps, last = np.unique(steps[::-1], return_index=True)
+            self._values = source.amplitudes[::-1][last]
+            self.start, self.stop = (int(self._steps[0]) if self._steps.size else 0), None
+            return
+        self.start = int(nearest_step(source.start, dt))
+        self.stop = int(nearest_step(source.stop, dt)) if math.isfinite(source.stop) else None
+        if isinstance(source, NoisyCurrentSource):
+            ratio = source.dt / dt
+            self._every = round(ratio)
+            if self._every < 1 or not math.isclose(ratio, self._every, rel_tol=1e-9):
+                raise CurrentError(
+                    f"NoisyCurrentSource '{source.label}': dt = {source.dt:g} ms is not a "
+                    f"whole number of timesteps (dt = {dt:g} ms); use a multiple of the "
+                    "timestep")
+            self._noise_seed = [network_seed, source.seed, zlib.crc32(source.label.encode())]
+            self._block: tuple[int, np.ndarray] | None = None
+
+    @property
+    def streaming(self) -> bool:
+        """Changes every step while on (AC, noise), not only at switching steps."""
+        return isinstance(self.source, (ACSource, NoisyCurrentSource))
+
+    def switches(self) -> list[int]:
+        """Steps at which a DC or step source changes."""
+        if isinstance(self.source, StepCurrentSource):
+            return [int(k) for k in self._steps]
+        return [self.start] + ([self.stop] if self.stop is not None else [])
+
+    def on(self, step: int) -> bool:
+        return step >= self.start and (self.stop is None or step < self.stop)
+
+    def __call__(self, step: int) -> float:
+        src = self.source
+        if isinstance(src, StepCurrentSource):
+            k = int(np.searchsorted(self._steps, step, "right")) - 1
+            return float(self._values[k]) if k >= 0 else 0.0
+        if not self.on(step):
+            return 0.0
+        if isinstance(src, DCSource):
+            return src.amplitude
+        if isinstance(src, ACSource):
+            t = step * self.dt - src.start  # ms since the source started
+            return src.offset + src.amplitude * math.sin(
+                2.0 * math.pi * (src.frequency * t / 1000.0 + src.phase / 360.0))
+        return src.mean + src.stdev * self._normal((step - self.start) // self._every)
+
+    _NOISE_BLOCK = 4096
+
+    def _normal(self, j: int) -> float:
+        block = j // self._NOISE_BLOCK
+        if self._block is None or self._block[0] != block:
+            rng = np.random.default_rng([*self._noise_seed, block])
+            self._block = (block, rng.standard_normal(self._NOISE_BLOCK))
+        return float(self._block[1][j % self._NOISE_BLOCK])
+
+
 class CurrentSchedule:
-    """Injected current per population, changing only at switching steps.
+    """Injected current per population, changing only when a source does.
 
     A source switches in the step nearest to its switching time, as pyNN.brian2 does
-    (electrodes.py: ``|t - t_switch| < dt/2``), and holds its amplitude for whole steps.
-    Currents of several sources into one neuron add up.
+    (electrodes.py: ``|t - t_switch| < dt/2``), and holds its amplitude for whole steps;
+    AC and noisy sources take a new value every step while they are on.  Currents of
+    several sources into one neuron add up.  ``value(label)`` is a source's amplitude in
+    the current step (what recording it reports).
     """
 
-    def __init__(self, network: Network, dt: float) -> None:
-        sizes = {p.label: p.size for p in network.populations}
+    def __init__(self, network: Network, dt: float, step: int = 0) -> None:
+        self._sizes = {p.label: p.size for p in network.populations}
         self._targets = sorted({c.target for c in network.currents})
-        self._sizes = sizes
-        self._events: dict[int, list[tuple[str, np.ndarray, float]]] = {}
-        for cur in network.currents:
-            for step, delta in _switches(cur, dt):
-                self._events.setdefault(step, []).append((cur.target, cur.indices, delta))
+        self._sources = {c.label: _Amplitude(c, network.seed, dt) for c in network.currents}
+        self._events: dict[int, list[str]] = {}
+        self._streaming: list[str] = []
+        for label, amp in self._sources.items():
+            if amp.streaming:
+                self._streaming.append(label)
+            else:
+                for k in amp.switches():
+                    self._events.setdefault(k, []).append(label)
         self.current: dict[str, np.ndarray] = {}
-        self.reset()
+        self.restart(step)
 
     def reset(self) -> None:
+        self.restart(0)
+
+    def restart(self, step: int) -> None:
+        """Set the currents to what they are just before ``step``."""
         self.current = {label: np.zeros(self._sizes[label]) for label in self._targets}
+        self.values: dict[str, float] = {}
+        for label, amp in self._sources.items():
+            self.values[label] = 0.0
+            self._set(label, amp(step - 1) if step > 0 else 0.0)
+
+    def _set(self, label: str, value: float) -> None:
+        delta = value - self.values[label]
+        if delta:
+            src = self._sources[label].source
+            np.add.at(self.current[src.target], src.indices, delta)
+        self.values[label] = value
 
     def advance_to(self, step: int) -> None:
-        for target, indices, delta in self._events.get(step, ()):
-            np.add.at(self.current[target], indices, delta)
+        for label in self._events.get(step, ()):
+            self._set(label, self._sources[label](step))
+        for label in self._streaming:
+            amp = self._sources[label]
+            if amp.on(step) or self.values[label]:
+                self._set(label, amp(step))
 
+    def value(self, label: str) -> float:
+        return self.values[label]
 
-def _switches(cur: DCSource | StepCurrentSource, dt: float) -> Iterable[tuple[int, float]]:
-    if isinstance(cur, DCSource):
-        yield int(nearest_step(cur.start, dt)), cur.amplitude
-        if math.isfinite(cur.stop):
-            yield int(nearest_step(cur.stop, dt)), -cur.amplitude
-        return
-    previous = 0.0
-    for t, amp in zip(cur.times, cur.amplitudes, strict=True):
-        yield int(nearest_step(t, dt)), float(amp) - previous
-        previous = float(amp)
+    def peek(self, label: str, step: int) -> float:
+        """The amplitude a source will have in ``step`` (for the last recorded sample)."""
+        return self._sources[label](step)

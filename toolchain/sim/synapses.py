@@ -9,7 +9,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from toolchain.ir import Projection
+from toolchain.ir import (
+    MultiQuantal,
+    Projection,
+    SimpleStochastic,
+    StochasticTsodyksMarkram,
+    TsodyksMarkram,
+)
+from toolchain.ir.network import SynapseDynamics, per_synapse_parameters
 from toolchain.sim.clock import nearest_step
 
 
@@ -173,3 +180,182 @@ class DelayRing:
     def reset(self) -> None:
         self.buffer[:] = 0
         self._dirty[:] = False
+
+
+# --------------------------------------------------------------------------- release
+
+
+class Release(abc.ABC):
+    """Short-term plasticity and stochastic release: the fraction of its weight a synapse
+    delivers for each spike that reaches it, from per-synapse state kept here.
+
+    The engine asks at the step a spike is sent (its delay is the same for every spike of
+    a synapse, so intervals between spikes are the same as at arrival); it is written once
+    for every engine-based target.  Parameters are one value for the projection or one per
+    synapse, in the engine's (pre-sorted) synapse order.
+    """
+
+    def __init__(self, dynamics: SynapseDynamics, matrix: SynapseMatrix, dt: float,
+                 tau_syn: np.ndarray, seed: int) -> None:
+        self.matrix, self.dt, self._seed = matrix, dt, seed
+        self._tau_syn = tau_syn  # per synapse: the post receptor's time constant (ms)
+        self.configure(dynamics)
+        self.reset()
+
+    #: initial-state fields of the IR dynamics, kept apart from the parameters
+    _STATE = ("u", "a")
+
+    def configure(self, dynamics: SynapseDynamics) -> None:
+        """Take (possibly changed) parameters; the state stays."""
+        self.dynamics = dynamics
+        for name in per_synapse_parameters(dynamics):
+            values = np.asarray(getattr(dynamics, name), dtype=np.float64)
+            values = values if values.size == 1 else self.matrix.from_ir_order(values)
+            setattr(self, f"_start_{name}" if name in self._STATE else name, values)
+
+    def reset(self) -> None:
+        """Back to rest: no spike seen yet, the random stream from its start (models with
+        per-synapse state extend this)."""
+        n = self.matrix.size
+        self._last = np.full(n, -np.inf)  # time (ms) of each synapse's last spike
+        self._rng = np.random.default_rng(self._seed)
+
+    @abc.abstractmethod
+    def efficacy(self, step: int, synapses: np.ndarray) -> np.ndarray:
+        """Fraction of the weight each of ``synapses`` (a spike each, in order) delivers."""
+
+    def _elapsed(self, step: int, synapses: np.ndarray) -> np.ndarray:
+        """ms since each synapse's previous spike (inf for the first), then marks now."""
+        now = step * self.dt
+        elapsed = now - self._last[synapses]
+        self._last[synapses] = now
+        return elapsed
+
+    def _at(self, name: str, synapses: np.ndarray) -> np.ndarray:
+        values = getattr(self, name)
+        return values if values.size == 1 else values[synapses]
+
+
+def _decay(elapsed: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """e^(-elapsed/tau), 0 for tau = 0 and for the first spike (elapsed = inf)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.exp(-elapsed / np.where(tau > 0, tau, 1.0))
+    return np.where((tau > 0) & np.isfinite(elapsed), out, 0.0)
+
+
+class TsodyksMarkramRelease(Release):
+    """The three-state model (ir.TsodyksMarkram): x available, y active (decaying with the
+    receptor's tau_syn into) z inactive (recovering with tau_rec); each spike first
+    advances the states exactly over the interval since the previous one, then facilitates
+    u (u = u e^(-dt/tau_facil) + U (1 - u); u = U for tau_facil = 0), releases u x and
+    delivers weight * u * x.  With tau_syn = 0 (voltage-jump synapses) y empties into z at
+    once: the two-state model."""
+
+    def reset(self) -> None:
+        super().reset()
+        n = self.matrix.size
+        self.x, self.y = np.ones(n), np.zeros(n)
+        self.u = np.broadcast_to(self._start_u, (n,)).astype(np.float64)
+
+    def efficacy(self, step: int, synapses: np.ndarray) -> np.ndarray:
+        syn = synapses
+        elapsed = self._elapsed(step, syn)
+        tau_rec, tau_syn = self._at("tau_rec", syn), self._tau_syn[syn]
+        tau_facil, use = self._at("tau_facil", syn), self._at("U", syn)
+        x, y = self.x[syn], self.y[syn]
+        z = 1.0 - x - y
+        p_yy = _decay(elapsed, tau_syn)
+        p_zz = _decay(elapsed, tau_rec)
+        # z from y: dz/dt = y/tau_syn - z/tau_rec; degenerate tau_syn = tau_rec by its limit
+        first = ~np.isfinite(elapsed)
+        same = np.isclose(tau_syn, tau_rec)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            feed = np.where(same, np.where(first, 0.0, elapsed / tau_rec) * p_zz,
+                            (p_yy - p_zz) / (tau_syn / tau_rec - 1.0))
+        feed = np.where(tau_syn > 0, feed, np.where(first, 0.0, p_zz))  # y empties at once
+        z = z * p_zz + y * feed
+        y = y * p_yy
+        x = 1.0 - y - z
+        u = np.where(tau_facil > 0, self.u[syn] * _decay(elapsed, tau_facil), 0.0)
+        u = u + use * (1.0 - u)
+        released = u * x
+        self.x[syn], self.y[syn], self.u[syn] = x - released, y + released, u
+        return released
+
+
+class StochasticRelease(Release):
+    """ir.SimpleStochastic: each spike is transmitted (whole weight) with probability p."""
+
+    def efficacy(self, step: int, synapses: np.ndarray) -> np.ndarray:
+        draw = self._rng.random(synapses.size)
+        return (draw < self._at("p", synapses)).astype(np.float64)
+
+
+class StochasticTsodyksMarkramRelease(Release):
+    """ir.StochasticTsodyksMarkram, as pyNN.neuron's StochasticTsodyksMarkramWA: u
+    facilitates as in the deterministic model; an empty site refills with probability
+    1 - e^(-t/tau_rec), t the time since it last failed to (or since its release); a full
+    site releases with probability u, delivering the whole weight, and is empty again."""
+
+    def reset(self) -> None:
+        super().reset()
+        n = self.matrix.size
+        self.u = np.broadcast_to(self._start_u, (n,)).astype(np.float64)
+        self.full = np.ones(n, dtype=bool)
+        self._since = np.zeros(n)  # when an empty site was last checked (ms)
+
+    def efficacy(self, step: int, synapses: np.ndarray) -> np.ndarray:
+        syn = synapses
+        elapsed = self._elapsed(step, syn)
+        now = step * self.dt
+        tau_facil = self._at("tau_facil", syn)
+        u = np.where(tau_facil > 0, self.u[syn] * _decay(elapsed, tau_facil), 0.0)
+        u = u + self._at("U", syn) * (1.0 - u)
+        self.u[syn] = u
+        full = self.full[syn]
+        empty = ~full
+        survive = np.exp(-(now - self._since[syn]) / self._at("tau_rec", syn))
+        refill = self._rng.random(syn.size) > survive
+        full = full | (empty & refill)
+        self._since[syn] = np.where(empty & ~refill, now, self._since[syn])
+        release = full & (self._rng.random(syn.size) < u)
+        self.full[syn] = full & ~release
+        self._since[syn] = np.where(release, now, self._since[syn])
+        return release.astype(np.float64)
+
+
+class MultiQuantalRelease(Release):
+    """ir.MultiQuantal, as NEST's quantal_stp_synapse: u = U + u (1 - U) e^(-t/tau_facil);
+    each of the n - available empty sites refills with probability 1 - e^(-t/tau_rec);
+    each available one releases with probability u; weight * released / n is delivered."""
+
+    def reset(self) -> None:
+        super().reset()
+        n = self.matrix.size
+        self.u = np.broadcast_to(self._start_u, (n,)).astype(np.float64)
+        sites = np.broadcast_to(self.n, (n,)).astype(np.int64)
+        start = np.broadcast_to(self._start_a, (n,)).astype(np.int64)
+        self.available = np.where(start < 0, sites, start)
+
+    def efficacy(self, step: int, synapses: np.ndarray) -> np.ndarray:
+        syn = synapses
+        elapsed = self._elapsed(step, syn)
+        sites = self._at("n", syn).astype(np.int64)
+        use = self._at("U", syn)
+        u = use + self.u[syn] * (1.0 - use) * _decay(elapsed, self._at("tau_facil", syn))
+        self.u[syn] = u
+        refill_p = 1.0 - _decay(elapsed, self._at("tau_rec", syn))
+        refill_p = np.where(np.isfinite(elapsed), refill_p, 0.0)
+        available = self.available[syn]
+        available = available + self._rng.binomial(sites - available, refill_p)
+        released = self._rng.binomial(available, u)
+        self.available[syn] = available - released
+        return released / sites
+
+
+RELEASE_MODELS: dict[type, type[Release]] = {
+    TsodyksMarkram: TsodyksMarkramRelease,
+    SimpleStochastic: StochasticRelease,
+    StochasticTsodyksMarkram: StochasticTsodyksMarkramRelease,
+    MultiQuantal: MultiQuantalRelease,
+}
