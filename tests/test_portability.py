@@ -94,9 +94,13 @@ def test_small_network_runs_where_it_fits_and_refusals_say_why(tmp_path, monkeyp
 @needs_examples
 def test_a_script_spikeport_cannot_run_is_a_clear_capture_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(CaptureError, match="small_network.py' failed on spikeport: "
-                                           "AttributeError: .*IF_cond_alpha"):
-        capture(EXAMPLES / "small_network.py", ["spikeport"])
+    script = tmp_path / "facets.py"
+    script.write_text("from pyNN.spikeport import *\nsetup()\n"
+                      "Population(2, IF_facets_hardware1())\nrun(10.0)\n")
+    with pytest.raises(CaptureError, match="facets.py' failed on spikeport: "
+                                           "NotImplementedError: IF_facets_hardware1 is not "
+                                           "available on spikeport"):
+        capture(script)
 
 
 def test_weight_error_column_comes_from_each_targets_artifact():

@@ -33,88 +33,11 @@ MODULES = [
 # Scenario tests (module::test) that do not pass on this backend, and why.  They run as
 # strict xfails: one that starts passing fails the suite, so this list stays true.
 OUT_OF_SCOPE: dict[str, str] = {
-    "test_cell_types::test_EIF_cond_alpha_isfa_ista":
-        "EIF_cond_alpha_isfa_ista is not supported yet",
-    "test_cell_types::test_HH_cond_exp":
-        "HH_cond_exp is not supported yet",
-    "test_cell_types::test_SpikeSourceGamma":
-        "SpikeSourceGamma is not supported yet",
-    "test_cell_types::test_SpikeSourcePoissonRefractory":
-        "SpikeSourcePoissonRefractory is not supported yet",
-    "test_cell_types::test_SpikeSourcePoisson":
-        "a network of spike sources only is refused: there are no neurons to map",
-    "test_cell_types::test_composed_neuron_model_homogeneous_receptors":
-        "PointNeuron is not supported yet",
-    "test_cell_types::test_issue511":
-        "unsorted spike times are refused at run(), not at creation",
-    "test_cell_types::test_update_SpikeSourceArray":
-        "spike times cannot change between runs yet",
-    "test_connection_handling::test_connection_access_weight_and_delay":
-        "Projection.connections is missing",
-    "test_connection_handling::test_connections_attribute":
-        "Projection.connections is missing",
-    "test_connection_handling::test_issue652":
-        "STDP with dendritic_delay_fraction=1 is not supported yet",
-    "test_connection_handling::test_issue672":
-        "a weight function returning a scalar fails",
-    "test_connectors::test_all_to_all_static_no_self":
-        "delays come back as float32 (7 digits)",
-    "test_connectors::test_all_to_all_tsodyksmarkram":
-        "TsodyksMarkramSynapse is not supported yet",
-    "test_connectors::test_fixed_number_post_with_replacement_heterogeneous_parameters":
-        "TsodyksMarkramSynapse is not supported yet",
-    "test_connectors::test_fixed_number_pre_with_replacement_heterogeneous_parameters":
-        "TsodyksMarkramSynapse is not supported yet",
-    "test_connectors::test_issue622":
-        "weights come back as float32 (7 digits)",
-    "test_electrodes::test_changing_electrode":
-        "current sources cannot change between runs yet",
-    "test_electrodes::test_issue437":
-        "NoisyCurrentSource is not supported yet",
-    "test_electrodes::test_issue442":
-        "ACSource is not supported yet",
-    "test_electrodes::test_issue445":
-        "ACSource is not supported yet",
-    "test_electrodes::test_issue451":
-        "current sources cannot change between runs yet",
-    "test_electrodes::test_issue487":
-        "current sources are not recorded yet",
-    "test_electrodes::test_issue497":
-        "ACSource is not supported yet",
-    "test_electrodes::test_issue512":
-        "StepCurrentSource times are not validated nor rounded yet",
-    "test_electrodes::test_issue631":
-        "ACSource is not supported yet",
-    "test_electrodes::test_issue759":
-        "current sources cannot change between runs yet",
-    "test_electrodes::test_issue_465_474_630":
-        "ACSource is not supported yet",
-    "test_issue231::test_issue231":
-        "min_delay='auto' is not computed from the projections",
-    "test_parameter_handling::test_issue505":
-        "TsodyksMarkramSynapse is not supported yet",
-    "test_parameter_handling::test_set_synaptic_parameters_fully_connected":
-        "TsodyksMarkramSynapse is not supported yet",
-    "test_parameter_handling::test_set_synaptic_parameters_multiply_connected":
-        "TsodyksMarkramSynapse is not supported yet",
-    "test_parameter_handling::test_set_synaptic_parameters_partially_connected":
-        "TsodyksMarkramSynapse is not supported yet",
+    # PyNN runs it on NEST and NEURON only: spike times off the timestep grid.  spikeport's
+    # simulators are timestep machines (as Brian2 is), so every spike, a SpikeSourceArray's
+    # too, is reported at the start of its step (10.025 ms -> 10.0 ms at dt = 0.05 ms).
     "test_recording::test_issue259":
-        "spike times are stamped on the step grid (spike_precision='off_grid' is not honoured)",
-    "test_recording::test_record_vm_and_gsyn_from_assembly":
-        "EIF_cond_exp_isfa_ista is not supported yet",
-    "test_recording::test_reset_recording":
-        "record(None) after reset() is not honoured",
-    "test_scenario1::test_scenario1a":
-        "IF_cond_alpha is not supported yet",
-    "test_scenario3::test_scenario3":
-        "STDP with dendritic_delay_fraction=1 is not supported yet",
-    "test_scenario4::test_scenario4":
-        "EIF_cond_exp_isfa_ista and TsodyksMarkramSynapse are not supported yet",
-    "test_synapse_types::test_simple_stochastic_synapse":
-        "SimpleStochasticSynapse is not supported yet",
-    "test_ticket166::test_ticket166":
-        "spike times cannot change between runs yet",
+        "spike_precision='off_grid' is NEST's; spikes are reported on the timestep grid",
 }
 
 

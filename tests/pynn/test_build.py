@@ -72,8 +72,14 @@ def test_parameters_set_after_creation_reach_the_ir():
 
 def test_unsupported_cell_type_names_the_population_and_the_alternatives():
     with pytest.raises(errors.InvalidModelError,
-                       match=r"Population 'hh': cell type HH_cond_exp is not supported by "
-                             r"spikeport; use one of: IF_curr_exp, IF_curr_alpha, IF_cond_exp"):
+                       match=r"Population 'hw': cell type IF_facets_hardware1 is not supported "
+                             r"by spikeport; use one of: IF_curr_exp, IF_curr_alpha, "
+                             r"IF_curr_delta"):
+        sim.Population(2, pynn_cells.IF_facets_hardware1(), label="hw")
+    with pytest.raises(errors.InvalidModelError,
+                       match=r"Population 'hh': cell type HH_cond_exp comes from "
+                             r"pyNN.standardmodels.cells, not from spikeport; use HH_cond_exp "
+                             r"from this backend \(sim.HH_cond_exp\)"):
         sim.Population(2, pynn_cells.HH_cond_exp(), label="hh")
 
 
@@ -152,11 +158,23 @@ def test_stdp_projection_carries_its_rule():
     assert prj.get("tau_plus", format="list", with_address=False)[0] == 15.0
 
 
-def test_stdp_with_dendritic_delay_is_refused_with_the_fix():
-    with pytest.raises(ValueError, match=r"dendritic_delay_fraction = 1 is not supported; .* "
-                                         r"Pass dendritic_delay_fraction=0"):
+def test_stdp_takes_pynn_s_default_dendritic_delay_and_checks_its_range():
+    a = sim.Population(2, sim.SpikeSourceArray(), label="a")
+    b = sim.Population(2, sim.IF_cond_exp(), label="b")
+    stdp = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(),
+                             weight_dependence=sim.AdditiveWeightDependence())
+    sim.Projection(a, b, sim.AllToAllConnector(), stdp)
+    assert network().projections[0].plasticity.dendritic_delay_fraction == 1.0
+    with pytest.raises(ValueError, match=r"dendritic_delay_fraction = 1.5 must be a number in "
+                                         r"\[0, 1\]"):
         sim.STDPMechanism(timing_dependence=sim.SpikePairRule(),
-                          weight_dependence=sim.AdditiveWeightDependence())
+                          weight_dependence=sim.AdditiveWeightDependence(),
+                          dendritic_delay_fraction=1.5)
+    with pytest.raises(ValueError, match="weight_dependence GutigWeightDependence is not "
+                                         "supported with Vogels2011Rule; use "
+                                         "AdditiveWeightDependence"):
+        sim.STDPMechanism(timing_dependence=sim.Vogels2011Rule(),
+                          weight_dependence=sim.GutigWeightDependence())
 
 
 def test_get_and_set_weights_and_delays():

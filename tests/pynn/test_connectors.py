@@ -274,3 +274,17 @@ def test_redrawn_synapses_avoid_self_connections(make):
     prj = ours(make, 40, 40, same=True, structure=Line())
     assert len(prj) > 0
     assert not np.any(prj._pre_index == prj._post_index)
+
+
+def test_csa_connector_masks_and_value_sets():
+    csa = pytest.importorskip("csa", reason="CSAConnector needs the csa package")
+    sim.setup()
+    a = sim.Population(20, sim.SpikeSourcePoisson(rate=10.0), label="a")
+    b = sim.Population(10, sim.IF_curr_exp(), label="b")
+    one = sim.Projection(a, b, sim.CSAConnector(csa.oneToOne),
+                         sim.StaticSynapse(weight=0.3, delay=2.0))
+    assert one.get(["weight", "delay"], "list") == [(i, i, 0.3, 2.0) for i in range(10)]
+    valued = sim.Projection(a, b, sim.CSAConnector(csa.cset(csa.full, 0.2, 1.5)))
+    assert len(valued) == 200  # the full set, cut to 20 x 10
+    assert set(valued.get(["weight", "delay"], "list", with_address=False)) == {(0.2, 1.5)}
+    sim.run(5.0)

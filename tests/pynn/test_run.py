@@ -141,17 +141,34 @@ def test_stdp_weights_change_and_reset_restores_them():
     assert plastic.get("weight", format="list", with_address=False)[0] == pytest.approx(0.5)
 
 
-def test_changing_the_network_after_the_start_needs_a_reset():
+def test_parameters_changed_between_runs_reach_the_running_network():
+    _, cells, _ = driven()
+    cells.record("v")
+    sim.run(10.0)
+    engine = state.simulator
+    cells.set(tau_m=5.0, i_offset=1.0)
+    sim.run(10.0)
+    assert state.simulator is engine  # continued, not restarted
+    assert state.network.population("cells").parameters["tau_m"][0] == 5.0
+    v = cells.get_data().segments[0].filter(name="v")[0].magnitude[:, 3]  # neuron 3: no input
+    assert v.size == 201 and np.all(v[:101] == pytest.approx(-65.0))
+    # from t = 10 ms on, v relaxes to v_rest + R i_offset = -60 mV with tau_m = 5 ms
+    expected = -60.0 - 5.0 * np.exp(-np.arange(1, 101) * 0.1 / 5.0)
+    np.testing.assert_allclose(v[101:], expected, atol=1e-9)
+
+
+def test_changing_what_the_network_is_after_the_start_needs_a_reset():
     _, cells, _ = driven()
     sim.run(10.0)
-    cells.set(tau_m=5.0)
+    sim.Population(2, sim.IF_curr_exp(), label="late")
     with pytest.raises(NetworkChangedError,
-                       match=r"parameter\(s\) of population 'cells' changed after the "
-                             r"simulation started \(t = 10 ms\).*call reset\(\)"):
+                       match=r"population 'late' changed after the simulation started "
+                             r"\(t = 10 ms\), which the 'reference' target cannot follow: the "
+                             r"populations .* changed after the simulation started.*call reset"):
         sim.run(10.0)
     sim.reset()
     sim.run(10.0)
-    assert state.network.population("cells").parameters["tau_m"][0] == 5.0
+    assert [p.label for p in state.network.populations] == ["cells", "late"]
 
 
 def test_run_with_callbacks_reads_weights_on_the_way():

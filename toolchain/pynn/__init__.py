@@ -14,8 +14,11 @@ from pyNN.connectors import (  # noqa: F401
     AllToAllConnector,
     ArrayConnector,
     CloneConnector,
+    Connector,
+    CSAConnector,
     DisplacementDependentProbabilityConnector,
     DistanceDependentProbabilityConnector,
+    FixedNumberConnector,
     FixedNumberPostConnector,
     FixedNumberPreConnector,
     FixedProbabilityConnector,
@@ -23,10 +26,13 @@ from pyNN.connectors import (  # noqa: F401
     FromFileConnector,
     FromListConnector,
     IndexBasedProbabilityConnector,
+    MapConnector,
     OneToOneConnector,
     SmallWorldConnector,
 )
+from pyNN.core import IndexBasedExpression  # noqa: F401
 from pyNN.network import Network  # noqa: F401
+from pyNN.parameters import Sequence  # noqa: F401
 from pyNN.random import GSLRNG, NumpyRNG, RandomDistribution  # noqa: F401
 from pyNN.space import Space  # noqa: F401
 from pyNN.standardmodels import StandardCellType
@@ -53,22 +59,58 @@ from toolchain.pynn.procedural_api import (  # noqa: F401
     record,
     record_gsyn,
     record_v,
+    set,
 )
 from toolchain.pynn.projections import Projection  # noqa: F401
+from toolchain.pynn.random import NativeRNG  # noqa: F401
 from toolchain.pynn.standardmodels import (  # noqa: F401
     CELL_TYPES,
+    CURRENT_SOURCES,
+    LIF,
+    RESPONSES,
+    SYNAPSE_TYPES,
+    ACSource,
+    AdditivePotentiationMultiplicativeDepression,
     AdditiveWeightDependence,
+    AdExp,
+    AlphaPSR,
+    CondAlphaPostSynapticResponse,
+    CondBetaPostSynapticResponse,
+    CondExpPostSynapticResponse,
+    CurrExpPostSynapticResponse,
     DCSource,
+    EIF_cond_alpha_isfa_ista,
+    EIF_cond_exp_isfa_ista,
+    ElectricalSynapse,
+    ExpPSR,
+    GIF_cond_exp,
+    GutigWeightDependence,
+    HH_cond_exp,
+    IF_cond_alpha,
     IF_cond_exp,
+    IF_cond_exp_gsfa_grr,
     IF_curr_alpha,
+    IF_curr_delta,
     IF_curr_exp,
+    IF_facets_hardware1,
+    Izhikevich,
     MultiplicativeWeightDependence,
+    MultiQuantalSynapse,
+    NoisyCurrentSource,
+    PointNeuron,
+    SimpleStochasticSynapse,
     SpikePairRule,
     SpikeSourceArray,
+    SpikeSourceGamma,
+    SpikeSourceInhGamma,
     SpikeSourcePoisson,
+    SpikeSourcePoissonRefractory,
     StaticSynapse,
     STDPMechanism,
     StepCurrentSource,
+    StochasticTsodyksMarkramSynapse,
+    TsodyksMarkramSynapse,
+    Vogels2011Rule,
 )
 
 
@@ -80,16 +122,14 @@ def list_standard_models() -> list[str]:
 
 
 def __getattr__(name: str) -> object:
-    """PyNN standard models this backend lacks: an AttributeError (so ``hasattr`` stays
-    False) that names the supported alternatives."""
+    """PyNN models this backend lacks (multi-compartment neurons, native models): an
+    AttributeError (so ``hasattr`` stays False) that names the supported alternatives."""
     from pyNN.standardmodels import cells, electrodes, synapses
 
     for kind, module, have in (
         ("cell type", cells, [c.__name__ for c in CELL_TYPES]),
-        ("current source", electrodes, ["DCSource", "StepCurrentSource"]),
-        ("synapse type", synapses, ["StaticSynapse", "STDPMechanism", "SpikePairRule",
-                                    "AdditiveWeightDependence",
-                                    "MultiplicativeWeightDependence"]),
+        ("current source", electrodes, [c.__name__ for c in CURRENT_SOURCES]),
+        ("synapse type", synapses, [c.__name__ for c in SYNAPSE_TYPES]),
     ):
         if isinstance(getattr(module, name, None), type):
             raise AttributeError(

@@ -29,6 +29,8 @@ class Built:
     labels: dict[int, str] = field(default_factory=dict)  # id(Population) -> IR label
     # id(Projection) -> [(IR projection label, synapse selector or None for all)]
     parts: dict[int, list[tuple[str, np.ndarray | None]]] = field(default_factory=dict)
+    # id(current source) -> IR labels of its parts (one per population it feeds)
+    currents: dict[int, list[str]] = field(default_factory=dict)
 
 
 class BuildError(ValueError):
@@ -72,11 +74,20 @@ def build_network(state: object, network_label: str = "pynn") -> Built:
     projections = []
     for proj in state.projections:
         projections.extend(_projections(proj, built, taken))
-    currents = [_current(source, cells, k, built, taken)
-                for k, (source, cells) in enumerate(state.current_sources)]
+    currents, k = [], 0
+    for source in state.current_sources:
+        for cells in source._targets:
+            parts_ = _current(source, cells, k, built, taken, _noise_seed(source, state.seed, k))
+            built.currents.setdefault(id(source), []).extend(c.label for c in parts_)
+            currents.append(parts_)
+            k += 1
     recordings = []
     for pop in state.populations:
         recordings.extend(_recordings(pop, built.labels[id(pop)], state.dt))
+    for source in state.current_sources:
+        labels = built.currents.get(id(source))
+        if source._recorded and labels:  # one trace: every part injects the same current
+            recordings.append(ir.Recording(labels[0], ir.network.CURRENT_VARIABLE, [0]))
     built.network = ir.Network(
         dt=state.dt, populations=tuple(populations), sources=tuple(sources),
         projections=tuple(projections), currents=tuple(c for group in currents for c in group),
@@ -90,35 +101,91 @@ def _seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, k]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def _node(pop: object, label: str, seed: int) -> ir.Population | ir.PoissonSource | ir.ArraySource:
+def _node(pop: object, label: str, seed: int) -> ir.Population | ir.network.SpikeSource:
+    """The IR node of a PyNN population (a neuron population or a spike source)."""
     params = pop._parameters
     celltype = pop.celltype
     if isinstance(celltype, sm.SpikeSourcePoisson):
         return ir.PoissonSource(label=label, size=pop.size, rate=params["rate"],
                                 start=params["start"], duration=params["duration"], seed=seed)
+    if isinstance(celltype, sm.SpikeSourcePoissonRefractory):
+        return ir.PoissonRefractorySource(
+            label=label, size=pop.size, rate=params["rate"], tau_refrac=params["tau_refrac"],
+            start=params["start"], duration=params["duration"], seed=seed)
+    if isinstance(celltype, sm.SpikeSourceGamma):
+        return ir.GammaSource(label=label, size=pop.size, alpha=params["alpha"],
+                              beta=params["beta"], start=params["start"],
+                              duration=params["duration"], seed=seed)
+    if isinstance(celltype, sm.SpikeSourceInhGamma):
+        flat = {name: _sequences(params[name], pop.size) for name in ("a", "b", "tbins")}
+        return ir.InhGammaSource(label=label, size=pop.size, a=flat["a"][0], b=flat["b"][0],
+                                 tbins=flat["tbins"][0], offsets=flat["tbins"][1],
+                                 start=params["start"], duration=params["duration"], seed=seed)
     if isinstance(celltype, sm.SpikeSourceArray):
-        trains = [np.asarray(getattr(seq, "value", seq), dtype=float).ravel()
-                  for seq in params["spike_times"]]
-        return ir.ArraySource.from_lists(label, trains)
-    names = ir.CellType(type(celltype).__name__).parameters
-    initial = {name: values for name, values in pop._initial.items()
-               if name in ir.CellType(type(celltype).__name__).state_variables}
-    return ir.Population(label=label, cell_type=type(celltype).__name__, size=pop.size,
-                         parameters={name: params[name] for name in names},
-                         initial_values=initial)
+        times, offsets = _sequences(params["spike_times"], pop.size)
+        return ir.ArraySource(label=label, size=pop.size, times=times, offsets=offsets)
+    receptors: tuple[ir.PostSynapticResponse, ...] = ()
+    if isinstance(celltype, sm.PointNeuron):
+        cell_type = ir.CellType(type(celltype.neuron).__name__)
+        receptors = tuple(
+            ir.PostSynapticResponse(name, psr.shape, {
+                key: params[f"{name}.{key}"] for key in psr.default_parameters
+                if key != "locations"})
+            for name, psr in sorted(celltype.post_synaptic_receptors.items()))
+    else:
+        cell_type = ir.CellType(type(celltype).__name__)
+    variables = (*cell_type.state_variables, *(r.state_variable for r in receptors))
+    initial = {name: values for name, values in pop._initial.items() if name in variables}
+    return ir.Population(label=label, cell_type=cell_type, size=pop.size,
+                         parameters={name: _vector(params[name]) for name in
+                                     cell_type.parameters},
+                         initial_values=initial, receptors=receptors)
 
 
-def _rule(proj: object) -> ir.STDPRule | None:
+def _sequences(values: object, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyNN Sequences, one per neuron, as the IR's flat values and offsets."""
+    values = np.broadcast_to(np.asarray(values, dtype=object), (size,))
+    trains = [np.asarray(getattr(v, "value", v), dtype=float).ravel() for v in values]
+    offsets = np.concatenate([[0], np.cumsum([t.size for t in trains])]).astype(np.int64)
+    flat = np.concatenate(trains) if trains else np.zeros(0)
+    return flat, offsets
+
+
+def _vector(values: np.ndarray) -> np.ndarray:
+    """Per-neuron values; ArrayParameters (GIF_cond_exp's kernels) as a (size, k) array."""
+    values = np.asarray(values)
+    if values.dtype == object:
+        return np.vstack([np.asarray(getattr(v, "value", v), dtype=float) for v in values])
+    return values
+
+
+def _rule(proj: object) -> ir.STDPRule | ir.Vogels2011Rule | None:
     p = proj.plasticity
     if p is None:
         return None
-    dependence = {
-        "AdditiveWeightDependence": ir.WeightDependence.ADDITIVE,
-        "MultiplicativeWeightDependence": ir.WeightDependence.MULTIPLICATIVE,
-    }[p["weight_dependence"]]
+    if p["timing_dependence"] == "Vogels2011Rule":
+        return ir.Vogels2011Rule(tau=p["tau"], eta=p["eta"], rho=p["rho"], w_min=p["w_min"],
+                                 w_max=p["w_max"],
+                                 dendritic_delay_fraction=p["dendritic_delay_fraction"])
+    dependence = {cls.__name__: name for cls, name in sm.WEIGHT_DEPENDENCES.items()}[
+        p["weight_dependence"]]
+    gutig = dependence == "gutig"
     return ir.STDPRule(tau_plus=p["tau_plus"], tau_minus=p["tau_minus"], A_plus=p["A_plus"],
                        A_minus=p["A_minus"], w_min=p["w_min"], w_max=p["w_max"],
-                       weight_dependence=dependence)
+                       weight_dependence=dependence,
+                       mu_plus=p["mu_plus"] if gutig else None,
+                       mu_minus=p["mu_minus"] if gutig else None,
+                       dendritic_delay_fraction=p["dendritic_delay_fraction"])
+
+
+def _dynamics(proj: object, selector: np.ndarray | None) -> ir.network.SynapseDynamics | None:
+    kind = sm.DYNAMIC_SYNAPSES.get(type(proj.synapse_type))
+    if kind is None:
+        return None
+    values = {}
+    for name, v in (*proj._dynamics.items(), *proj._dynamics_initial.items()):
+        values[name] = v if selector is None or v.size == 1 else v[selector]
+    return getattr(ir, kind[0])(**values)
 
 
 def _mapped(index: np.ndarray, part: _Part) -> np.ndarray:
@@ -129,7 +196,7 @@ def _mapped(index: np.ndarray, part: _Part) -> np.ndarray:
 
 def _projections(proj: object, built: Built, taken: set[str]) -> list[ir.Projection]:
     pre_parts, post_parts = parts(proj.pre), parts(proj.post)
-    receptor = ir.Receptor(proj.receptor_type)
+    receptor = proj.receptor_type
     rule = _rule(proj)
     label = proj.label or "projection"
     out, entries = [], []
@@ -156,6 +223,7 @@ def _projections(proj: object, built: Built, taken: set[str]) -> list[ir.Project
             label=name, pre=built.labels[id(pre_part[0])], post=built.labels[id(post_part[0])],
             pre_index=_mapped(pre, pre_part), post_index=_mapped(post, post_part),
             weight=weight, delay=delay, receptor=receptor, plasticity=rule,
+            dynamics=_dynamics(proj, selector),
         ))
         entries.append((name, selector))
     built.parts[id(proj)] = entries
@@ -178,30 +246,40 @@ def _cells(cells: object) -> list[tuple[object, np.ndarray]]:
     return [(pop, np.asarray(sorted(idx))) for pop, idx in by_population.values()]
 
 
-def _current(source: object, cells: object, k: int, built: Built, taken: set[str]
-             ) -> list[ir.DCSource | ir.StepCurrentSource]:
-    space = source.native_parameters
-    space.shape = (1,)
-    space.evaluate(simplify=True)
-    values = dict(space.items())
+def _current(source: object, cells: object, k: int, built: Built, taken: set[str],
+             seed: int) -> list[ir.network.CurrentSource]:
+    values = source._parameters
     out = []
     for population, indices in _cells(cells):
         target = built.labels[id(population)]
         label = _unique(f"{type(source).__name__}{k}", taken)
+        common_args = dict(label=label, target=target, indices=indices)
         if isinstance(source, sm.DCSource):
-            out.append(ir.DCSource(label=label, target=target, indices=indices,
-                                   amplitude=float(values["amplitude"]),
+            out.append(ir.DCSource(**common_args, amplitude=float(values["amplitude"]),
                                    start=float(values["start"]), stop=float(values["stop"])))
         elif isinstance(source, sm.StepCurrentSource):
-            out.append(ir.StepCurrentSource(
-                label=label, target=target, indices=indices,
-                times=np.asarray(getattr(values["times"], "value", values["times"]), float),
-                amplitudes=np.asarray(getattr(values["amplitudes"], "value",
-                                              values["amplitudes"]), float)))
+            out.append(ir.StepCurrentSource(**common_args, times=values["times"],
+                                            amplitudes=values["amplitudes"]))
+        elif isinstance(source, sm.ACSource):
+            out.append(ir.ACSource(**common_args, **{
+                name: float(values[name]) for name in
+                ("amplitude", "offset", "frequency", "phase", "start", "stop")}))
+        elif isinstance(source, sm.NoisyCurrentSource):
+            out.append(ir.NoisyCurrentSource(**common_args, seed=seed, **{
+                name: float(values[name]) for name in ("mean", "stdev", "dt", "start", "stop")}))
         else:
+            names = ", ".join(c.__name__ for c in sm.CURRENT_SOURCES)
             raise BuildError(f"current source {type(source).__name__} is not supported; "
-                             "use DCSource or StepCurrentSource")
+                             f"use one of: {names}")
     return out
+
+
+def _noise_seed(source: object, network_seed: int, k: int) -> int:
+    """A NoisyCurrentSource's seed: its rng's, if seeded, else the script's and its place."""
+    rng_seed = getattr(vars(source).get("rng"), "seed", None)
+    if rng_seed is not None:
+        return int(rng_seed) % 2**63
+    return _seed(network_seed, 10_000 + k)
 
 
 def _recordings(pop: object, label: str, dt: float) -> list[ir.Recording]:

@@ -71,7 +71,10 @@ def numpy_generator(rng: AbstractRNG) -> np.random.Generator:
     """A fast numpy Generator seeded from a PyNN RNG (so a seeded script stays
     reproducible), for bulk draws: PCG64 with ziggurat normals is several times faster than
     the legacy RandomState behind NumpyRNG, which matters at 10^8 synapses."""
-    if isinstance(rng, NumpyRNG):
+    inner = getattr(rng, "rng", None)
+    if isinstance(inner, np.random.Generator):  # spikeport's NativeRNG
+        seed = int(inner.integers(0, 2**31 - 1))
+    elif isinstance(rng, NumpyRNG):
         seed = int(rng.rng.randint(0, 2**31 - 1))
     else:
         seed = int(rng.next(1, "uniform_int", {"low": 0, "high": 2**31 - 1})[0])
@@ -481,6 +484,7 @@ def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
         if k0 == k1:
             continue
         j0, j1 = int(post[k0]), int(post[k1 - 1]) + 1
-        block = np.asarray(values[:, j0:j1], dtype=float).reshape(n_pre, j1 - j0)
+        # a distance or index function may give one value for the whole block
+        block = np.broadcast_to(np.asarray(values[:, j0:j1], dtype=float), (n_pre, j1 - j0))
         out[k0:k1] = block[pre[k0:k1], post[k0:k1] - j0]
     return out

@@ -24,6 +24,7 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay: float | str = DEFAULT_M
     max_delay = extra_params.pop("max_delay", DEFAULT_MAX_DELAY)
     seed = extra_params.pop("rng_seed", seed)  # the name pyNN.nest uses
     common.setup(timestep, min_delay, max_delay=max_delay, **extra_params)
+    spike_precision = extra_params.get("spike_precision", "on_grid")
     for generic in ("rank", "num_processes", "threads", "verbosity", "spike_precision"):
         extra_params.pop(generic, None)
     name = target or simulator.state.default_target
@@ -32,9 +33,16 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay: float | str = DEFAULT_M
         raise UnknownTargetError(f"setup(): unknown target '{name}'; known targets: {known}")
     state = simulator.state
     state.clear()
+    # PyNN numbers default labels (population0, projection0, ...) per process; a new network
+    # numbers them from 0, so that a script's labels, and the random streams seeded by them,
+    # do not depend on what ran before it in the same process
+    common.Population._nPop = 0
+    common.Projection._nProj = 0
+    common.Assembly._count = 0
     state.dt = float(timestep)
-    state.min_delay = float(timestep) if min_delay == "auto" else min_delay
+    state.min_delay = min_delay
     state.max_delay = max_delay
+    state.spike_precision = spike_precision
     state.target_name = name
     state.target_options = extra_params
     state.seed = int(seed)

@@ -12,6 +12,8 @@ create = common.build_create(Population)
 
 connect = common.build_connect(Projection, FixedProbabilityConnector, StaticSynapse)
 
+set = common.set  # noqa: A001  (PyNN's name)
+
 record = common.build_record(simulator)
 
 

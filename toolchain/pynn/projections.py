@@ -2,8 +2,11 @@
 
 Connections are drawn by the vectorised builders in :mod:`toolchain.pynn.connect`; the
 arrays are what the IR stores, so building the network at ``run()`` copies nothing.
-Weights read after a run come from the target (plastic weights change there); weights
-set between runs are written to it.
+Values read back come through ``ir.network.as_given`` (0.015 set is 0.015 read, not the
+float32 0.014999999664723873).  Parameters of synapse dynamics (U, tau_rec, p...) are
+float64, one value for the projection or one per synapse.  Plastic weights read after a
+run come from the target (they change there); everything set between runs reaches it at
+the next run.
 """
 
 from __future__ import annotations
@@ -12,12 +15,17 @@ import numpy as np
 from pyNN import common, errors
 from pyNN.parameters import LazyArray
 from pyNN.space import Space
+from pyNN.standardmodels.base import excitatory_receptor_types, inhibitory_receptor_types
 
-from toolchain.ir.network import INDEX_DTYPE, SYNAPSE_DTYPE
+from toolchain.ir.network import INDEX_DTYPE, SYNAPSE_DTYPE, as_given
 from toolchain.pynn import connect, simulator
-from toolchain.pynn.standardmodels import StaticSynapse, STDPMechanism
-
-STDP_PARAMETERS = ("tau_plus", "tau_minus", "A_plus", "A_minus", "w_min", "w_max")
+from toolchain.pynn.standardmodels import (
+    DYNAMIC_SYNAPSES,
+    SYNAPSE_TYPES,
+    StaticSynapse,
+    STDPMechanism,
+    Vogels2011Rule,
+)
 
 
 def _frozen(arr: np.ndarray, dtype: type) -> np.ndarray:
@@ -29,8 +37,9 @@ def _frozen(arr: np.ndarray, dtype: type) -> np.ndarray:
     return arr
 
 
-class Connection:
-    """One synapse, as PyNN's ``Projection.__getitem__``/iteration hands it out."""
+class Connection(common.Connection):
+    """One synapse, as PyNN's ``Projection.connections``, ``__getitem__`` and iteration hand
+    it out: its weight, delay and synaptic parameters can be read and set."""
 
     def __init__(self, projection: Projection, i: int) -> None:
         self._projection = projection
@@ -44,13 +53,16 @@ class Connection:
     def postsynaptic_index(self) -> int:
         return int(self._projection._post_index[self._i])
 
-    @property
-    def weight(self) -> float:
-        return float(self._projection._current_weights()[self._i])
+    def __getattr__(self, name: str) -> float:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return float(self._projection._column(name)[self._i])
 
-    @property
-    def delay(self) -> float:
-        return float(self._projection._delay[self._i])
+    def __setattr__(self, name: str, value: float) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            self._projection._set_one(name, self._i, value)
 
     def as_tuple(self, *names: str) -> tuple:
         return tuple(getattr(self, name) for name in names)
@@ -72,21 +84,26 @@ class Projection(common.Projection):
                                    space if space is not None else Space(), label)
         if self.label is None:
             self.label = f"projection{common.Projection._nProj}"
-        if not isinstance(self.synapse_type, (StaticSynapse, STDPMechanism)):
+        if not isinstance(self.synapse_type, SYNAPSE_TYPES):
+            names = ", ".join(c.__name__ for c in SYNAPSE_TYPES)
             raise errors.ConnectionError(
                 f"Projection '{self.label}': synapse type {type(self.synapse_type).__name__} "
-                "is not supported by spikeport; use StaticSynapse or STDPMechanism "
-                "(from this backend)"
+                f"is not supported by spikeport; use one of: {names} (from this backend)"
             )
         self._chunks: list[tuple[np.ndarray, int, dict]] = []
+        _, self._dynamics_names, self._state_names = DYNAMIC_SYNAPSES.get(
+            type(self.synapse_type), ("", (), ()))
+        self._dynamics_initial: dict[str, np.ndarray] = {}
         builder = connect.BUILDERS.get(type(connector))
         if builder is not None:
             pre, post = builder(self, connector)
             self._set_connections(pre, post, self._synapse_values(pre, post))
             if connector.callback is not None:
                 connector.callback(1.0)
-        elif isinstance(connector, (connect.pc.FromListConnector)):
+        elif isinstance(connector, connect.pc.FromListConnector):
             self._from_list(connector)
+        elif isinstance(connector, connect.pc.CSAConnector):
+            self._from_csa(connector)
         else:  # PyNN's generic path: one call per target, collected in _convergent_connect
             connector.connect(self)
             self._from_chunks()
@@ -97,7 +114,10 @@ class Projection(common.Projection):
     # -- building -------------------------------------------------------------------
     def _synapse_values(self, pre: np.ndarray, post: np.ndarray) -> dict[str, np.ndarray]:
         space = self._connector._parameters_from_synapse_type(self)
-        return {name: connect.values_at(space[name], pre, post) for name in ("weight", "delay")}
+        values = {name: connect.values_at(space[name], pre, post) for name in ("weight", "delay")}
+        for name in self._dynamics_names:
+            values[name] = _per_synapse(space[name], pre, post)
+        return values
 
     def _convergent_connect(self, presynaptic_indices, postsynaptic_index,
                             location_selector=None, **connection_parameters) -> None:
@@ -115,10 +135,12 @@ class Projection(common.Projection):
         post = np.concatenate([np.full(p.size, q) for p, q, _ in self._chunks]) \
             if pres else np.zeros(0, dtype=np.int64)
         values = {}
-        for name in ("weight", "delay"):
+        for name in ("weight", "delay", *self._dynamics_names):
             values[name] = np.concatenate(
                 [np.broadcast_to(np.asarray(kw[name], dtype=float), p.shape)
                  for p, _, kw in self._chunks]) if pres else np.zeros(0)
+        for name in self._dynamics_names:
+            values[name] = _compact(values[name])
         self._chunks = []
         self._set_connections(pre, post, values)
 
@@ -141,11 +163,12 @@ class Projection(common.Projection):
                     f"Projection '{self.label}': connection list column '{name}' is not a "
                     f"parameter of {type(self.synapse_type).__name__} ({', '.join(allowed)})"
                 )
-            if name not in ("weight", "delay"):
+            if name not in ("weight", "delay", *self._dynamics_names):
                 raise errors.ConnectionError(
                     f"Projection '{self.label}': connection list column '{name}' would give "
-                    "each synapse its own value; spikeport takes only weight and delay per "
-                    "synapse, so set the others on the synapse type"
+                    "each synapse its own value; spikeport takes weight, delay and the "
+                    "parameters of short-term dynamics per synapse, one STDP rule per "
+                    "projection, so set the others on the synapse type"
                 )
         if table.size == 0:
             table = np.zeros((0, 2 + len(names)))
@@ -164,7 +187,22 @@ class Projection(common.Projection):
         post = table[:, 1].astype(INDEX_DTYPE)
         values = self._synapse_values(pre, post)
         for k, name in enumerate(names, start=2):
-            values[name] = table[:, k]
+            values[name] = table[:, k] if name in ("weight", "delay") else table[:, k].copy()
+        self._set_connections(pre, post, values)
+
+    def _from_csa(self, c: connect.pc.CSAConnector) -> None:
+        """A Connection Set Algebra set, cut to the populations (PyNN's CSAConnector hands
+        cell IDs, not indices, to _convergent_connect for sets with values)."""
+        import csa
+
+        finite = csa.cross((0, self.pre.size - 1), (0, self.post.size - 1)) * c.cset
+        with_values = csa.arity(c.cset) == 2
+        table = np.array(list(finite), dtype=float).reshape(-1, 4 if with_values else 2)
+        table = table[np.argsort(table[:, 1], kind="stable")]
+        pre, post = table[:, 0].astype(INDEX_DTYPE), table[:, 1].astype(INDEX_DTYPE)
+        values = self._synapse_values(pre, post)
+        if with_values:
+            values["weight"], values["delay"] = table[:, 2], table[:, 3]
         self._set_connections(pre, post, values)
 
     def _set_connections(self, pre: np.ndarray, post: np.ndarray,
@@ -178,6 +216,8 @@ class Projection(common.Projection):
             self._check_delays(delay)
         self._weight = weight
         self._delay = delay
+        self._dynamics = {name: np.asarray(values[name], dtype=np.float64)
+                          for name in self._dynamics_names}
 
     def _check_weights(self, weight: np.ndarray) -> None:
         if weight.size == 0:
@@ -188,7 +228,10 @@ class Projection(common.Projection):
             raise errors.ConnectionError(
                 f"Projection '{self.label}' weight[{k}] = {weight[k]} is not a finite number")
         conductance = bool(getattr(self.post, "conductance_based", False))
-        inhibitory = self.receptor_type == "inhibitory"
+        inhibitory = self.receptor_type in inhibitory_receptor_types
+        if not conductance and not inhibitory \
+                and self.receptor_type not in excitatory_receptor_types:
+            return  # a receptor of a composed neuron without a conventional sign
         if conductance or not inhibitory:
             k = int(np.argmin(weight))
             if weight[k] < 0:
@@ -211,7 +254,7 @@ class Projection(common.Projection):
         if delay.size == 0:
             return
         state = simulator.state
-        low = float(state.min_delay)
+        low = state.min_delay_value
         k = int(np.argmin(delay))
         # float32 storage: allow its rounding (7 digits) when comparing with the limit
         if delay[k] < low * (1 - 1e-6):
@@ -228,22 +271,29 @@ class Projection(common.Projection):
                     "max_delay in setup()"
                 )
 
-    def _plasticity_parameters(self) -> dict[str, float] | None:
+    def _plasticity_parameters(self) -> dict[str, object] | None:
         if not isinstance(self.synapse_type, STDPMechanism):
             return None
-        space = self.synapse_type.native_parameters
-        space.shape = (1,)
-        out = {}
-        for name in STDP_PARAMETERS:
-            value = space[name]
-            if not value.is_homogeneous:
-                raise errors.ConnectionError(
-                    f"Projection '{self.label}': STDP parameter {name} must be one value for "
-                    "the whole projection; the targets share one rule per projection"
-                )
-            out[name] = float(value.evaluate(simplify=True))
-        out["weight_dependence"] = type(self.synapse_type.weight_dependence).__name__
+        mechanism = self.synapse_type
+        out: dict[str, object] = {}
+        for component in (mechanism.timing_dependence, mechanism.weight_dependence):
+            space = component.native_parameters
+            space.shape = (1,)
+            for name, value in space.items():
+                if not value.is_homogeneous:
+                    raise errors.ConnectionError(
+                        f"Projection '{self.label}': STDP parameter {name} must be one value "
+                        "for the whole projection; the targets share one rule per projection"
+                    )
+                out[name] = float(value.evaluate(simplify=True))
+        out["dendritic_delay_fraction"] = float(mechanism.dendritic_delay_fraction)
+        out["timing_dependence"] = type(mechanism.timing_dependence).__name__
+        out["weight_dependence"] = type(mechanism.weight_dependence).__name__
         return out
+
+    @property
+    def _vogels(self) -> bool:
+        return isinstance(getattr(self.synapse_type, "timing_dependence", None), Vogels2011Rule)
 
     # -- access -----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -254,14 +304,21 @@ class Projection(common.Projection):
             raise IndexError(f"Projection '{self.label}' has {len(self)} connections, not {i}")
         return Connection(self, i % len(self))
 
+    @property
+    def connections(self) -> object:
+        """An iterator over the connections, as PyNN's backends provide."""
+        return (Connection(self, i) for i in range(len(self)))
+
     def _current_weights(self) -> np.ndarray:
-        """Weights as they are now: from the target once it has run (STDP changes them)."""
+        """Weights as they are now: plastic ones from the target once it has run (STDP
+        changes them there), the others as set."""
         state = simulator.state
-        if state.simulator is None or state.built is None or id(self) not in state.built.parts:
-            return self._weight
-        out = np.empty(len(self), dtype=SYNAPSE_DTYPE)
+        if self.plasticity is None or state.simulator is None or state.built is None \
+                or id(self) not in state.built.parts:
+            return as_given(self._weight)
+        out = np.empty(len(self), dtype=np.float64)
         for label, selector in state.built.parts[id(self)]:
-            values = np.asarray(state.simulator.weights(label))
+            values = np.asarray(state.simulator.weights(label), dtype=np.float64)
             if selector is None:
                 out[:] = values
             else:
@@ -284,11 +341,14 @@ class Projection(common.Projection):
         if name == "weight":
             return self._current_weights()
         if name == "delay":
-            return self._delay
-        if self.plasticity is not None and name in self.plasticity:
+            return as_given(self._delay)
+        if name in self._dynamics:
+            return np.broadcast_to(self._dynamics[name], (len(self),))
+        if self.plasticity is not None and name in self.plasticity \
+                and isinstance(self.plasticity[name], float):
             return np.full(len(self), self.plasticity[name])
         raise errors.NonExistentParameterError(
-            name, type(self.synapse_type).__name__, ["weight", "delay"]
+            name, type(self.synapse_type).__name__, self.synapse_type.get_parameter_names()
         )
 
     def _get_attributes_as_list(self, names: list[str]) -> list[tuple]:
@@ -326,40 +386,80 @@ class Projection(common.Projection):
 
     def _set_attributes(self, parameter_space) -> None:
         for name, value in parameter_space.items():
-            if name not in ("weight", "delay"):
-                if self.plasticity is None or name not in self.plasticity:
-                    raise errors.NonExistentParameterError(
-                        name, type(self.synapse_type).__name__, ["weight", "delay"])
-                if not value.is_homogeneous:
-                    raise errors.ConnectionError(
-                        f"Projection '{self.label}': STDP parameter {name} must be one value "
-                        "for the whole projection")
-                self.plasticity[name] = float(value.evaluate(simplify=True))
-                simulator.state.changed(f"STDP parameter {name} of projection '{self.label}'")
+            if name in ("weight", "delay") or name in self._dynamics:
+                self._set_column(name, self._values_for(value))
                 continue
-            if not isinstance(value, LazyArray):
-                value = LazyArray(value, shape=self.shape)
-            value.shape = self.shape
-            base = value.base_value
-            if isinstance(base, np.ndarray) and base.shape == self.shape:
-                # array form (as get(format="array") returns): NaN marks "no connection"
-                new = base[self._pre_index, self._post_index].astype(SYNAPSE_DTYPE)
-            else:
-                new = connect.values_at(value, self._pre_index, self._post_index)
-            new = _frozen(new, SYNAPSE_DTYPE)
-            if name == "weight":
-                self._check_weights(new)
-                self._weight = new
-                self._push_weights()
-            else:
-                self._check_delays(new)
-                self._delay = new
-                simulator.state.changed(f"delays of projection '{self.label}'")
+            if self.plasticity is None or name not in self.plasticity:
+                raise errors.NonExistentParameterError(
+                    name, type(self.synapse_type).__name__,
+                    self.synapse_type.get_parameter_names())
+            if not value.is_homogeneous:
+                raise errors.ConnectionError(
+                    f"Projection '{self.label}': STDP parameter {name} must be one value "
+                    "for the whole projection; the targets share one rule per projection")
+            self.plasticity[name] = float(value.evaluate(simplify=True))
+            simulator.state.changed(f"STDP parameter {name} of projection '{self.label}'")
+
+    def _values_for(self, value: object) -> np.ndarray:
+        """One value per synapse from what set() was given (a constant, a distribution, a
+        distance function, or a pre x post array in which NaN marks 'no connection')."""
+        if not isinstance(value, LazyArray):
+            value = LazyArray(value, shape=self.shape)
+        value.shape = self.shape
+        base = value.base_value
+        if isinstance(base, np.ndarray) and base.shape == self.shape:
+            return np.asarray(value._apply_operations(
+                base[self._pre_index, self._post_index]), dtype=np.float64)
+        return connect.values_at(value, self._pre_index, self._post_index, dtype=np.float64)
+
+    def _set_one(self, name: str, i: int, value: float) -> None:
+        """One connection's attribute (``connections[i].weight = ...``)."""
+        values = np.array(self._column(name), dtype=np.float64)
+        values[i] = value
+        self._set_column(name, values)
+
+    def _set_column(self, name: str, values: np.ndarray) -> None:
+        if name in self._dynamics:
+            self._dynamics[name] = _compact(np.asarray(values, dtype=np.float64))
+            simulator.state.changed(f"{name} of projection '{self.label}'")
+            return
+        new = _frozen(values, SYNAPSE_DTYPE)
+        if name == "weight":
+            self._check_weights(new)
+            self._weight = new
+            self._push_weights()  # a running target takes new weights at once
+        elif name == "delay":
+            self._check_delays(new)
+            self._delay = new
+            simulator.state.changed(f"delays of projection '{self.label}'")
+        else:
+            raise errors.NonExistentParameterError(
+                name, type(self.synapse_type).__name__, self.synapse_type.get_parameter_names())
 
     def _set_initial_value_array(self, variable: str, initial_value: object) -> None:
-        raise errors.ConnectionError(
-            f"Projection '{self.label}': synaptic state '{variable}' cannot be initialised; "
-            "the supported synapses have no state besides the weight"
-        )
+        if variable not in self._state_names:
+            have = ", ".join(self._state_names) or "none"
+            raise errors.ConnectionError(
+                f"Projection '{self.label}': {type(self.synapse_type).__name__} has no "
+                f"synaptic state '{variable}' to initialise (it has: {have}); STDP traces "
+                "start at 0")
+        value = initial_value
+        while isinstance(value, LazyArray):  # PyNN wraps the script's value (shape aside)
+            value = value.base_value
+        self._dynamics_initial[variable] = _compact(self._values_for(value))
+        simulator.state.changed(f"initial {variable} of projection '{self.label}'")
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """One value when all synapses share it (the common case), else one per synapse."""
+    if values.size > 1 and np.all(values == values[0]):
+        return values[:1].copy()
+    return values
+
+
+def _per_synapse(values: LazyArray, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+    if values.is_homogeneous:
+        return np.atleast_1d(np.asarray(values.evaluate(simplify=True), dtype=np.float64))
+    return _compact(connect.values_at(values, pre, post, dtype=np.float64))
 
 

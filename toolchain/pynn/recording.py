@@ -8,9 +8,24 @@ asks for (the cells, and the time since the last ``clear``).
 from __future__ import annotations
 
 import numpy as np
-from pyNN import recording
+from pyNN import errors, recording
 
+from toolchain.ir.network import CURRENT_VARIABLE
 from toolchain.pynn import simulator
+
+
+def current_trace(source: object) -> tuple[np.ndarray, np.ndarray]:
+    """The current a recorded current source injected, sampled every step from 0 to now
+    (PyNN's ``StandardCurrentSource.get_data``)."""
+    state = simulator.state
+    result = state.result()
+    labels = state.built.currents.get(id(source)) if state.built is not None else None
+    if result is None or not labels or (labels[0], CURRENT_VARIABLE) not in result.signals:
+        raise errors.RecordingError(
+            "current", f"{type(source).__name__} was not recorded: call its record() before "
+            "run()")
+    record = result.signals[(labels[0], CURRENT_VARIABLE)]
+    return np.asarray(record.times, dtype=float), np.asarray(record.values[:, 0], dtype=float)
 
 
 class Recorder(recording.Recorder):

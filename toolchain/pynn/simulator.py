@@ -3,9 +3,12 @@
 Nothing runs while a script builds its network: populations, projections, current
 sources and recording requests are only collected.  The first ``run()`` turns them into
 one ``toolchain.ir.Network``, compiles it for the chosen target and starts that target's
-simulator; later ``run()`` calls continue it.  A network compiled for hardware is fixed,
-so changing its structure or neuron parameters after the start needs a ``reset()`` first
-(weights are the exception: they can be set between runs, as on the hardware).
+simulator; later ``run()`` calls continue it.  What a script changes between runs
+(parameters, initial values, spike times and rates, current sources, synaptic parameters)
+is built and compiled again and handed to the running simulator's ``update``; a simulator
+that cannot apply a change says which and why.  Weights are written to the target at once.
+Changing what the network is (populations, connections, delays, recordings) after the
+start needs a ``reset()`` first.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class ID(int, common.IDMixin):
 
 
 class NetworkChangedError(RuntimeError):
-    """The network was changed after the simulation started, without a reset()."""
+    """The network was changed after the simulation started in a way the running target
+    cannot follow; the message says what and how to go on."""
 
 
 class State(common.control.BaseState):
@@ -44,8 +48,9 @@ class State(common.control.BaseState):
         # target options from the command line (`-O`), per target: over setup()'s
         self.command_line_options: dict[str, dict[str, Any]] = {}
         self.dt = 0.1
-        self.min_delay: float | str = "auto"
+        self._min_delay: float | str = "auto"
         self.max_delay: float | str = "auto"
+        self.spike_precision = "on_grid"
         self.segment_counter = -1
         self.clear()
 
@@ -57,6 +62,7 @@ class State(common.control.BaseState):
         self.current_sources: list = []
         self.id_counter = 0
         self.segment_counter = -1
+        self.write_on_end: list = []
         self.target_name = self.default_target
         self.target_options: dict[str, Any] = {}
         self.seed = 0
@@ -74,6 +80,25 @@ class State(common.control.BaseState):
         """Note that the network description changed since it was last compiled."""
         self._changed.append(what)
 
+    # -- delays ------------------------------------------------------------------------
+    @property
+    def min_delay(self) -> float | str:
+        """setup()'s min_delay; with "auto", the shortest delay of the network (as NEST
+        reports it), or dt before there is one."""
+        if self._min_delay != "auto":
+            return self._min_delay
+        delays = [float(p._delay.min()) for p in self.projections if len(p)]
+        return float(min(delays)) if delays else self.dt
+
+    @min_delay.setter
+    def min_delay(self, value: float | str) -> None:
+        self._min_delay = value
+
+    @property
+    def min_delay_value(self) -> float:
+        """The shortest delay a synapse may have: setup()'s min_delay, or dt for "auto"."""
+        return self.dt if self._min_delay == "auto" else float(self._min_delay)
+
     # -- time --------------------------------------------------------------------------
     @property
     def t(self) -> float:
@@ -90,24 +115,54 @@ class State(common.control.BaseState):
         self._result = None
 
     def _compile(self) -> None:
-        if self.simulator is not None and self.t > 0:
-            raise NetworkChangedError(
-                f"{self._changed[0]} changed after the simulation started (t = {self.t:g} ms); "
-                "spikeport compiles the network once for its target, so call reset() "
-                "before changing structure, parameters, initial values or recordings"
-            )
         from toolchain.pynn.build import build_network
+        from toolchain.sim.engine import Engine
         from toolchain.targets import get_target
 
-        self.built = build_network(self)
-        self.network = self.built.network
+        built = build_network(self)
+        if built.network.sources and not built.network.populations:
+            # spike sources only (a script recording a SpikeSourcePoisson, as PyNN's own
+            # tests do): nothing to map, and every target realises sources on the host, so
+            # their trains are the host engine's whatever the target
+            compiled = built.network
+            if self.simulator is not None and self.t > 0:
+                self._update(compiled)
+            else:
+                self.simulator = Engine(compiled, target=self.target_name)
+            self.built, self.network, self.compiled = built, built.network, None
+            self._changed = []
+            self._result = None
+            return
         options = {**target_options(self.target_name, self.target_options),
                    **self.command_line_options.get(self.target_name, {})}
         target = get_target(self.target_name, **options)
-        self.compiled = target.compile(self.network)
-        self.simulator = target.simulator(self.compiled)
+        compiled = target.compile(built.network)
+        if self.simulator is not None and self.t > 0:
+            self._update(compiled)
+        else:
+            self.simulator = target.simulator(compiled)
+        self.built, self.network, self.compiled = built, built.network, compiled
         self._changed = []
         self._result = None
+
+    def _update(self, compiled: Any) -> None:
+        """Hand the changed network to the running simulator."""
+        from toolchain.sim.kernels import RunTimeChangeError
+
+        what = "; ".join(dict.fromkeys(self._changed))
+        update = getattr(self.simulator, "update", None)
+        if update is None:
+            raise NetworkChangedError(
+                f"{what} changed after the simulation started (t = {self.t:g} ms), and the "
+                f"'{self.target_name}' target cannot change a running network: its simulator "
+                "keeps the compiled network fixed; call reset() first, so that the next run "
+                "compiles the changed one")
+        try:
+            update(compiled)
+        except RunTimeChangeError as e:
+            raise NetworkChangedError(
+                f"{what} changed after the simulation started (t = {self.t:g} ms), which the "
+                f"'{self.target_name}' target cannot follow: {e}") from None
 
     def result(self) -> SimulationResult | None:
         if self.simulator is None:
