@@ -635,6 +635,11 @@ class GammaSource(_Value):
         _set(self, "alpha", alpha)
         _check_seed(self.seed, what)
 
+    @property
+    def rate(self) -> np.ndarray:
+        """Each neuron's mean rate while on (Hz): beta / alpha."""
+        return self.beta / self.alpha
+
 
 @dataclass(frozen=True, eq=False)
 class PoissonRefractorySource(_Value):
@@ -719,6 +724,14 @@ class InhGammaSource(_Value):
         """Neuron i's (tbins, a, b)."""
         sl = slice(self.offsets[i], self.offsets[i + 1])
         return self.tbins[sl], self.a[sl], self.b[sl]
+
+    @property
+    def rate(self) -> np.ndarray:
+        """Each neuron's fastest mean rate over its bins (Hz), 1 / (a b): an upper bound
+        for window lengths and cost estimates."""
+        fastest = 1.0 / (self.a * self.b)
+        return np.array([fastest[self.offsets[i]:self.offsets[i + 1]].max()
+                         for i in range(self.size)])
 
 
 @dataclass(frozen=True, eq=False)

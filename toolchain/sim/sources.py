@@ -50,14 +50,9 @@ POISSON_BLOCK = 1024
 def mean_rate(source: SpikeSource) -> np.ndarray:
     """Each neuron's mean rate (Hz) while the source is on (arrays: as counted over their
     span); for window lengths and cost estimates."""
-    if isinstance(source, (PoissonSource, PoissonRefractorySource)):
-        return np.asarray(source.rate)
-    if isinstance(source, GammaSource):
-        return source.beta / source.alpha
-    if isinstance(source, InhGammaSource):
-        fastest = 1.0 / (source.a * source.b)  # a gamma process of shape a, scale b s
-        return np.array([fastest[source.offsets[i]:source.offsets[i + 1]].max()
-                         for i in range(source.size)])
+    if isinstance(source, (PoissonSource, PoissonRefractorySource, GammaSource,
+                           InhGammaSource)):
+        return np.asarray(source.rate)  # inhomogeneous gamma: its fastest bin
     span = float(source.times.max()) if source.times.size else 0.0
     counts = np.diff(source.offsets).astype(float)
     return counts / (span / 1000.0) if span > 0 else np.zeros(source.size)

@@ -44,6 +44,7 @@ import numpy as np
 
 from toolchain.compiler.pipeline import MappingError, Violations, violation
 from toolchain.ir import CellType, Network, Population, Projection, Receptor
+from toolchain.ir.network import refusals
 from toolchain.sim.metrics import weight_drift
 from toolchain.targets.dynapse.spec import (
     MAX_CHIP_HOPS,
@@ -129,7 +130,9 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
         if pop.cell_type is not CellType.IF_CURR_EXP:
             why = ("its synapses are conductance-based; DPI synapses inject currents"
                    if pop.cell_type.conductance_based else
-                   "its synapses are alpha-shaped; DPI synapses are first-order (exponential)")
+                   "its synapses are alpha-shaped; DPI synapses are first-order (exponential)"
+                   if pop.cell_type is CellType.IF_CURR_ALPHA else
+                   "its neuron model is not mapped onto the DPI neuron, which runs IF_curr_exp")
             raise DynapseError(
                 f"Population '{pop.label}': DYNAP-SE cannot run {pop.cell_type.value}: {why}. "
                 "Use IF_curr_exp for this target"
@@ -155,6 +158,8 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
                 f"Projection '{proj.label}': delays up to {float(proj.delay.max()):g} ms run "
                 "with DYNAP-SE's routing latency instead (no programmable delays)"
             )
+    for message in refusals(network, "dynapse"):
+        raise DynapseError(message)
     return notes
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import CellType, Network, Population, Receptor, STDPRule
+from toolchain.ir.network import WeightDependence, refusals
 from toolchain.targets.fpga.image import STDP_OFF, CoreImage
 from toolchain.targets.fpga.numerics import (
     MappingError,
@@ -71,6 +72,8 @@ def map_network(net: Network, spec: CoreSpec,
                 f"Population '{pop.label}': the FPGA core runs IF_curr_exp neurons, not "
                 f"{pop.cell_type.value}; change the cell type"
             )
+    for message in refusals(net, "fpga", stdp=(WeightDependence.ADDITIVE,)):
+        raise MappingError(message)
     spec = _fit_capacity(net, spec, found)
     neuron_offset, off = {}, 0
     for pop in net.populations:

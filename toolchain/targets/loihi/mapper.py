@@ -19,7 +19,8 @@ from toolchain.compiler.partition import partition
 from toolchain.compiler.pipeline import Build, MappingError, Pass
 from toolchain.compiler.place import place
 from toolchain.compiler.route import route
-from toolchain.ir import Projection
+from toolchain.ir import Projection, WeightDependence
+from toolchain.ir.network import refusals
 from toolchain.targets.loihi.artifact import learning_section
 from toolchain.targets.loihi.convert import (
     DEFAULT_VTH_MANT,
@@ -31,12 +32,17 @@ from toolchain.targets.loihi.fixed import LoihiNumericsError, mantissa_range
 from toolchain.targets.loihi.learning import convert_plastic_weights, map_stdp_rule
 from toolchain.targets.loihi.timing import estimate_step
 
+# the weight dependences the learning engine runs (learning.py: map_stdp_rule)
+LEARNING_RULES = (WeightDependence.ADDITIVE, WeightDependence.MULTIPLICATIVE)
+
 
 def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False) -> Build:
     """Pass: each projection's Loihi weight format, and what it did to the weights; for a
     plastic projection also its STDP rule on the learning engine (epoch length in steps,
     stochastic or nearest weight rounding, as the simulator will run it)."""
     net = build.network
+    for message in refusals(net, "loihi", stdp=LEARNING_RULES):
+        raise MappingError(message)  # nothing to map it to: refused even when not strict
     units = {pop.label: convert_population(pop, net.dt, vth_mant=DEFAULT_VTH_MANT,
                                            clip_refractory=True).units_per_na
              for pop in net.populations}  # the check pass refused what does not convert

@@ -19,6 +19,7 @@ from toolchain.compiler.describe import activity
 from toolchain.compiler.pipeline import MappingError as CompilerMappingError
 from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import Network, Population, Projection, Receptor
+from toolchain.ir.network import refusals
 from toolchain.targets.options import option_hint
 from toolchain.targets.spinnaker2.numerics import (
     SUPPORTED_CELLS,
@@ -167,6 +168,8 @@ def _check_cells(network: Network) -> None:
                 f"Population '{pop.label}': cell type {pop.cell_type.value} is not available "
                 f"on spinnaker2 (its neuron kernels: {allowed}); change the cell type"
             )
+    for message in refusals(network, "spinnaker2"):
+        raise MappingError(message)
 
 
 def _weight_scales(network: Network, spec: SpiNNaker2Spec) -> dict[tuple[str, Receptor], int]:
