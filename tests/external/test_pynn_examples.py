@@ -1,8 +1,9 @@
-"""PyNN's own example scripts, unmodified, run through ``spikeport pynn``.
+"""PyNN's own example scripts, unmodified, run through ``spikeport pynn`` on the reference
+target: every one of the PyNN 0.13 sdist's examples/ whose dependencies install here.
 
 They ship in PyNN's source package only; scripts/bootstrap.sh puts its examples/ folder
-into the environment (``<venv>/share/pynn-examples``).  Each runs in a scratch directory,
-since the scripts write their results under ./Results.
+into the environment (``<venv>/share/pynn-examples``).  Each runs in a scratch directory
+with the ``Results/`` folder the scripts write into (it exists in PyNN's repository).
 """
 
 import re
@@ -21,18 +22,64 @@ pytestmark = pytest.mark.skipif(
            "(make setup) to fetch them",
 )
 
+# The examples that cannot run on spikeport, and why.  Their dependencies were checked with
+# pip here: mpi4py (with the mpich wheel) and csa install and are installed (extra
+# 'pynn-examples'); NineML 1.0.1 (the last release) installs but does not import on
+# Python >= 3.10 (it uses collections.Iterable); NEURON installs, but these scripts import
+# pyNN.neuron themselves, so they run on NEURON whatever simulator is named.
+OUT_OF_SCOPE = {
+    "nineml_brunel.py": "imports pyNN.neuron and a NineML network catalogue: NEURON only",
+    "nineml_neuron.py": "needs NineML (1.0.1 fails to import on Python 3.10+) and a "
+                        "backend's NineML cell-type generator",
+    "nrn_artificial_cell.py": "imports pyNN.neuron: NEURON's artificial cells only",
+    # CSAConnector itself works (tests/pynn/test_connectors.py)
+    "simpleRandomNetwork_csa.py": "fails on every PyNN 0.13 backend before it reaches the "
+                                  "simulator: it calls NumpyRNG.next(..., mask_local=False), "
+                                  "an argument PyNN 0.13 no longer has",
+}
+
+# Command-line arguments an example needs (PyNN's examples take the simulator name first).
+ARGUMENTS = {
+    "VAbenchmarks.py": ("CUBA",),
+}
+
+# Examples run in full elsewhere in this module (with their numbers checked), or that take
+# minutes at their full size: run here as they are, but marked slow.
+SLOW = {"VAbenchmarks.py", "brunel.py"}
+
+
+def all_examples() -> list[str]:
+    return sorted(p.name for p in EXAMPLES.glob("*.py")) if EXAMPLES.is_dir() else []
+
 
 def run_example(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    (cwd / "Results").mkdir(exist_ok=True)
     return subprocess.run(
         [sys.executable, "-m", "toolchain", "pynn", str(EXAMPLES / name), "spikeport", *args],
         capture_output=True, text=True, timeout=900, cwd=cwd,
     )
 
 
-@pytest.mark.parametrize("name", ["simpleRandomNetwork.py", "connections.py",
-                                  "StepCurrentSource.py", "specific_network.py"])
+def _param(name: str) -> object:
+    marks = []
+    if name in OUT_OF_SCOPE:
+        marks.append(pytest.mark.skip(reason=f"out of scope: {OUT_OF_SCOPE[name]}"))
+    if name in SLOW:
+        marks.append(pytest.mark.slow)
+    return pytest.param(name, marks=marks, id=name)
+
+
+def test_every_example_is_run_or_listed_with_its_reason():
+    names = all_examples()
+    if not names:
+        pytest.skip(f"no PyNN examples in {EXAMPLES}")
+    assert len(names) == 33  # PyNN 0.13.0's examples/
+    assert set(OUT_OF_SCOPE) <= set(names) and set(ARGUMENTS) <= set(names)
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in all_examples()])
 def test_example_runs(name, tmp_path):
-    done = run_example(name, cwd=tmp_path)
+    done = run_example(name, *ARGUMENTS.get(name, ()), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
 
@@ -57,29 +104,22 @@ def test_va_benchmarks(benchmark, low, high, tmp_path):
 
 
 @pytest.mark.slow
-def test_simple_stdp_learns_the_classic_window(tmp_path):
-    done = run_example("simple_STDP.py", "--dendritic-delay-fraction", "0", cwd=tmp_path)
+@pytest.mark.parametrize("fraction, last_potentiated", [("0", 27), ("1", 33)])
+def test_simple_stdp_learns_the_classic_window(fraction, last_potentiated, tmp_path):
+    """simple_STDP.py with all of the 3 ms delay axonal (pyNN.brian2's semantics) and, PyNN's
+    default, all dendritic (pyNN.nest's): the classic window either way.  Pre neuron j fires
+    j - 30 ms after the post neuron's driver arrives; the synapse sees that pre spike 3 ms
+    later (axonal) or the post spike 3 ms later (dendritic), so the window's zero moves
+    from j = 27 to j = 33."""
+    done = run_example("simple_STDP.py", "--dendritic-delay-fraction", fraction, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     post = re.search(r"Post-synaptic spike times: \[([^\]]*)\]", done.stdout).group(1).split()
     assert len(post) == 10  # the driver makes it fire once per 100 ms period
     final = np.array(re.search(r"Final weights: \[([^\]]*)\]", done.stdout, re.S)
                      .group(1).split(), dtype=float)
     assert final.size == 60
-    # deltas run from +30 ms down to -29 ms: pre before post potentiates, after depresses
+    # pre before post (at the synapse) potentiates, after depresses
     change = final - 5e-8
-    assert np.all(change[:28] > 0) and np.all(change[31:] < 0)
-    assert np.all(np.diff(change[:28]) > 0)  # stronger the closer the pair
-
-
-def test_stdp_example_with_dendritic_delay_gets_the_fix(tmp_path):
-    done = run_example("stdp_network.py", cwd=tmp_path)
-    assert done.returncode == 1
-    assert "dendritic_delay_fraction = 1 is not supported" in done.stderr
-    assert "Pass dendritic_delay_fraction=0" in done.stderr
-
-
-def test_example_with_an_unsupported_cell_type_names_it(tmp_path):
-    done = run_example("small_network.py", cwd=tmp_path)
-    assert done.returncode == 1
-    assert "PyNN cell type IF_cond_alpha is not supported by spikeport; use one of: " \
-           "IF_curr_exp, IF_curr_alpha, IF_cond_exp" in done.stderr
+    k = last_potentiated + 1
+    assert np.all(change[:k] > 0) and np.all(change[k:] < 0)
+    assert np.all(np.diff(change[:k]) > 0)  # stronger the closer the pair
