@@ -71,16 +71,14 @@ def va_cuba(sim, n=250, t_stop=500.0, seed=98765):
 
 
 def small_network(sim, n=20, simtime=1000.0, seed=26278342):
-    """PyNN's examples/small_network.py with IF_cond_exp (spikeport has no alpha-shaped
-    conductances): the weight is scaled by e so each input carries the charge of the
-    original alpha synapse."""
+    """PyNN's examples/small_network.py, its IF_cond_alpha cells and 2 nS weights."""
     cell = {"tau_m": 20.0, "tau_syn_E": 2.0, "tau_syn_I": 4.0, "e_rev_E": 0.0,
             "e_rev_I": -70.0, "tau_refrac": 2.0, "v_rest": -60.0, "v_reset": -70.0,
             "v_thresh": -50.0, "cm": 0.5}
-    dt, delay, input_rate, w = 0.1, 1.0, 50.0, 0.002 * np.e
+    dt, delay, input_rate, w = 0.1, 1.0, 50.0, 0.002
     sim.setup(timestep=dt, max_delay=delay)
     rng = np.random.default_rng(seed)
-    cells = sim.Population(n, sim.IF_cond_exp(**cell), label="cells")
+    cells = sim.Population(n, sim.IF_cond_alpha(**cell), label="cells")
     cells.initialize(v=rng.uniform(-60.0, -50.0, n))
     number = int(2 * simtime * input_rate / 1000.0)
     inputs = [np.add.accumulate(dt + rng.exponential(1000.0 / input_rate, size=number))

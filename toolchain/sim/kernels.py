@@ -485,7 +485,7 @@ class _Synapse:
             s[self.names[-1]] += drive
 
 
-def _beta_peak_scale(tau_rise: np.ndarray, tau_decay: np.ndarray) -> np.ndarray:
+def beta_peak_scale(tau_rise: np.ndarray, tau_decay: np.ndarray) -> np.ndarray:
     """The factor that makes exp(-t/tau_decay) - exp(-t/tau_rise) peak at 1."""
     t_peak = tau_decay * tau_rise / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
     return 1.0 / (np.exp(-t_peak / tau_decay) - np.exp(-t_peak / tau_rise))
@@ -510,7 +510,7 @@ def _synapses(population: Population) -> list[_Synapse]:
             elif r.shape is ResponseShape.COND_BETA:
                 out.append(_Synapse(r.name, r.shape, (f"{r.name}.decay", f"{r.name}.rise"),
                                     name, rp["tau_decay"], rp["e_syn"], rp["tau_rise"],
-                                    _beta_peak_scale(rp["tau_rise"], rp["tau_decay"])))
+                                    beta_peak_scale(rp["tau_rise"], rp["tau_decay"])))
             elif r.shape is ResponseShape.COND_ALPHA:
                 out.append(_Synapse(r.name, r.shape, (name, f"{r.name}.rise"), name,
                                     rp["tau_syn"], rp["e_syn"]))
@@ -547,6 +547,8 @@ class ODEKernel(NeuronKernel):
     own: ClassVar[tuple[str, ...]] = ()
     #: the refractory period's parameter, or None for a model without one
     refractory_parameter: ClassVar[str | None] = "tau_refrac"
+    #: what to add to the advice when the state blows up
+    timestep_hint: ClassVar[str] = ""
 
     def __init__(self, population: Population, dt: float) -> None:
         super().__init__(population, dt)
@@ -585,13 +587,22 @@ class ODEKernel(NeuronKernel):
     def advance(self, step: int, i_ext: np.ndarray | None) -> np.ndarray:
         s = self.state
         active = (step - self._last_spike) >= self._refrac
-        d1 = self._derivatives(s, i_ext, active)
-        if self.scheme == "rk2":
-            half = 0.5 * self.dt
-            mid = {k: s[k] + half * d1[k] for k in d1}
-            d1 = self._derivatives(mid, i_ext, active)
-        for k, dk in d1.items():
-            s[k] += self.dt * dk
+        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
+            d1 = self._derivatives(s, i_ext, active)
+            if self.scheme == "rk2":
+                half = 0.5 * self.dt
+                mid = {k: s[k] + half * d1[k] for k in d1}
+                d1 = self._derivatives(mid, i_ext, active)
+            for k, dk in d1.items():
+                s[k] += self.dt * dk
+        if not np.isfinite(s["v"]).all():
+            i = int(np.flatnonzero(~np.isfinite(s["v"]))[0])
+            raise StateError(
+                f"Population '{self.population.label}' ({self.population.cell_type.value}) "
+                f"neuron {i}: v became {s['v'][i]} at t = {(step + 1) * self.dt:g} ms; "
+                f"{self.scheme} integration (pyNN.brian2's scheme for this model) is unstable "
+                f"at dt = {self.dt:g} ms here: use a smaller timestep in setup()"
+                f"{self.timestep_hint}")
         fired = self._threshold(step, active)
         if fired.size:
             self._on_spike(fired)
@@ -756,6 +767,7 @@ class HHKernel(ODEKernel):
 
     own = ("m", "n", "h")
     refractory_parameter = None
+    timestep_hint = " (0.01 ms or less for HH_cond_exp)"
     SPIKE_DETECTION = -40.0  # mV
 
     def reset(self) -> None:
