@@ -12,7 +12,7 @@ create = common.build_create(Population)
 
 connect = common.build_connect(Projection, FixedProbabilityConnector, StaticSynapse)
 
-set = common.set  # noqa: A001  (PyNN's name)
+set = common.set  # PyNN's name, shadowing the builtin as in every backend
 
 record = common.build_record(simulator)
 

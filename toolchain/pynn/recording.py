@@ -14,6 +14,17 @@ from toolchain.ir.network import CURRENT_VARIABLE
 from toolchain.pynn import simulator
 
 
+class NotRecordedError(errors.RecordingError):
+    """Data asked for that was not recorded (PyNN's RecordingError, with a message)."""
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def current_trace(source: object) -> tuple[np.ndarray, np.ndarray]:
     """The current a recorded current source injected, sampled every step from 0 to now
     (PyNN's ``StandardCurrentSource.get_data``)."""
@@ -21,9 +32,8 @@ def current_trace(source: object) -> tuple[np.ndarray, np.ndarray]:
     result = state.result()
     labels = state.built.currents.get(id(source)) if state.built is not None else None
     if result is None or not labels or (labels[0], CURRENT_VARIABLE) not in result.signals:
-        raise errors.RecordingError(
-            "current", f"{type(source).__name__} was not recorded: call its record() before "
-            "run()")
+        raise NotRecordedError(
+            f"{type(source).__name__} was not recorded: call its record() before run()")
     record = result.signals[(labels[0], CURRENT_VARIABLE)]
     return np.asarray(record.times, dtype=float), np.asarray(record.values[:, 0], dtype=float)
 
