@@ -45,7 +45,7 @@ def test_a_parameter_out_of_range_is_one_error_naming_the_script_line(tmp_path):
     assert done.stderr.splitlines() == [
         "Error: Population 'population0' parameter tau_m[0] = -10 ms is outside the allowed "
         "range (0, inf] ms",
-        "  at net.py, line 5: sim.run(10.0)",
+        "  at net.py, line 3: cells = sim.Population(10, sim.IF_curr_exp(tau_m=-10.0))",
     ]
 
 
@@ -125,7 +125,8 @@ def test_classify_keeps_a_wrappers_message_and_the_causes_location(tmp_path):
     failure = classify(e.value)
     assert failure.users
     assert failure.message.startswith(f"PyNN script '{path}' failed on spikeport")
-    assert failure.where is not None and failure.where.endswith("line 5: sim.run(10.0)")
+    assert failure.where is not None and failure.where.endswith(
+        "line 3: cells = sim.Population(10, sim.IF_curr_exp(tau_m=-10.0))")
 
 
 def test_a_script_that_never_runs(tmp_path):
@@ -244,13 +245,13 @@ def test_benchmarks_help():
 
 
 @pytest.mark.parametrize("line, message", [
-    ("sim.Population(10, sim.Izhikevich())",
-     "Error: PyNN cell type Izhikevich is not supported by spikeport; use one of: "),
+    ("sim.Population(10, sim.IF_facets_hardware1())",
+     "Error: IF_facets_hardware1 is not available on spikeport: "),
     ("sim.Projection(sim.Population(2, sim.SpikeSourcePoisson(rate=10.0)), "
      "sim.Population(2, sim.IF_curr_exp()), sim.AllToAllConnector(), sim.STDPMechanism("
-     "timing_dependence=sim.SpikePairRule(), weight_dependence=sim.AdditiveWeightDependence(),"
-     " dendritic_delay_fraction=1))",
-     "Error: STDPMechanism: dendritic_delay_fraction = 1 is not supported; "),
+     "timing_dependence=sim.Vogels2011Rule(), weight_dependence=sim.GutigWeightDependence()))",
+     "Error: STDPMechanism: weight_dependence GutigWeightDependence is not supported with "
+     "Vogels2011Rule; "),
 ])
 def test_an_unsupported_feature_is_one_error_naming_the_line(tmp_path, line, message):
     path = script(tmp_path, f"""

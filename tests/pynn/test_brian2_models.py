@@ -185,6 +185,7 @@ def _noise_trace(sim: object, seed: int | None = None) -> np.ndarray:
 def test_noisy_current_source_agrees_with_pynn_brian2_in_distribution() -> None:
     import pyNN.brian2
 
+    np.random.seed(11)  # pyNN.brian2 draws its noise from numpy's global generator
     ours, theirs = _noise_trace(spikeport), _noise_trace(pyNN.brian2)
     assert ours.shape == theirs.shape == (5001,)
     on = slice(200, 4800)  # 20 ms to 480 ms

@@ -149,6 +149,9 @@ def test_single_neuron_agrees_with_brian2(name: str, brian2_results: dict) -> No
     assert spikes.size == spikes_ref.size, f"spikes: ours {spikes}, Brian2 {spikes_ref}"
     np.testing.assert_allclose(spikes, spikes_ref, atol=DT * (1 + 1e-9))
     assert v.shape == v_ref.shape
+    print(f"AGREEMENT {cell_type} {name} (pyNN.brian2): max |dv| = "
+          f"{np.max(np.abs(v - v_ref)):.2e} mV, {spikes.size} spikes, max |dt| = "
+          f"{np.max(np.abs(spikes - spikes_ref)):.3g} ms")
     np.testing.assert_allclose(v, v_ref, atol=V_TOL)
 
 
@@ -160,4 +163,6 @@ def test_pair_stdp_agrees_with_brian2(brian2_results: dict) -> None:
     assert post_ref.size == 2
     assert np.all(w_ref != STDP_W0)  # every synapse learnt something
     # float32 initial weights in the IR: agreement to ~1e-9 of w_max
+    print(f"AGREEMENT STDP additive (pyNN.brian2): max |dw| = "
+          f"{np.max(np.abs(res.weights['stdp'] - w_ref)):.2e} (w_max {STDP_RULE['w_max']:g})")
     np.testing.assert_allclose(res.weights["stdp"], w_ref, rtol=0, atol=1e-9)

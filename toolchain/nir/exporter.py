@@ -25,12 +25,11 @@ import scipy.sparse as sp
 from toolchain.ir import (
     ArraySource,
     CellType,
-    DCSource,
     Network,
     PoissonSource,
     Population,
     Projection,
-    StepCurrentSource,
+    Vogels2011Rule,
 )
 from toolchain.nir.graph import META, NIRError, flatten, reduce
 from toolchain.nir.importer import delay_steps
@@ -53,7 +52,6 @@ def to_graph(network: Network, *, compiled: Any = None) -> nir.NIRGraph:
     """The NIR graph of ``network`` (see the module docstring)."""
     for cur in network.currents:
         kind = type(cur).__name__
-        assert isinstance(cur, (DCSource, StepCurrentSource))
         raise NIRError(f"{kind} '{cur.label}': NIR has no current injection; give the "
                        f"population '{cur.target}' an i_offset instead, or drive it with "
                        "spikes")
@@ -137,7 +135,9 @@ def _source_meta(src: Any) -> dict[str, Any]:
         return {"source": "poisson", "rate": src.rate, "start": src.start,
                 "duration": np.where(np.isinf(src.duration), -1.0, src.duration),
                 "seed": int(src.seed)}
-    assert isinstance(src, ArraySource)
+    if not isinstance(src, ArraySource):
+        raise NIRError(f"{type(src).__name__} '{src.label}': spikeport writes Poisson and "
+                       "given spike trains as NIR inputs, not this kind of source")
     if src.times.size == 0:
         return {"source": "array"}
     return {"source": "array", "times": np.asarray(src.times),
@@ -205,11 +205,15 @@ def _linear(proj: Projection, network: Network, scale: np.ndarray,
     pre, post = proj.pre_index.astype(np.int64), proj.post_index.astype(np.int64)
     w = np.asarray(proj.weight, np.float64) / scale[post]
     meta: dict[str, Any] = {"projection": proj.label, "receptor": proj.receptor.value}
+    if proj.dynamics is not None or isinstance(proj.plasticity, Vogels2011Rule):
+        what = type(proj.dynamics or proj.plasticity).__name__
+        raise NIRError(f"Projection '{proj.label}': {what} cannot be written to NIR, which "
+                       "has no node for it")
     if proj.plasticity is not None:
         rule = proj.plasticity
         meta["stdp"] = {f.name: (getattr(rule, f.name).value
                                  if f.name == "weight_dependence" else getattr(rule, f.name))
-                        for f in dataclasses.fields(rule)}
+                        for f in dataclasses.fields(rule) if getattr(rule, f.name) is not None}
     if proj.label in formats:
         meta["format"] = formats[proj.label]
     pairs = pre * n_post + post

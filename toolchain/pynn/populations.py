@@ -26,7 +26,9 @@ def _validate(population: Population) -> None:
     try:
         _node(population, population.label or "population", seed=0)
     except (IRError, ValueError) as e:
-        raise errors.InvalidParameterValueError(str(e)) from None
+        # PyNN's exception, with the IR's traceback (where the value was found wrong)
+        raise errors.InvalidParameterValueError(str(e)).with_traceback(
+            e.__traceback__) from None
 
 
 class Assembly(common.Assembly):

@@ -376,48 +376,36 @@ CURRENT_SOURCES = (DCSource, ACSource, NoisyCurrentSource, StepCurrentSource)
 # --------------------------------------------------------------------------- synapses
 
 
-def _minimum_delay() -> float:
-    return state.min_delay_value
+class _MinimumDelay:
+    """A synapse type's default delay: setup()'s min_delay, or dt for "auto"."""
+
+    def _get_minimum_delay(self) -> float:
+        return state.min_delay_value
 
 
-class StaticSynapse(synapses.StaticSynapse):
+class StaticSynapse(_MinimumDelay, synapses.StaticSynapse):
     __doc__ = synapses.StaticSynapse.__doc__
     translations = _same_names("weight", "delay")
 
-    def _get_minimum_delay(self) -> float:
-        return _minimum_delay()
 
-
-class TsodyksMarkramSynapse(synapses.TsodyksMarkramSynapse):
+class TsodyksMarkramSynapse(_MinimumDelay, synapses.TsodyksMarkramSynapse):
     __doc__ = synapses.TsodyksMarkramSynapse.__doc__
     translations = _identity(synapses.TsodyksMarkramSynapse)
 
-    def _get_minimum_delay(self) -> float:
-        return _minimum_delay()
 
-
-class SimpleStochasticSynapse(synapses.SimpleStochasticSynapse):
+class SimpleStochasticSynapse(_MinimumDelay, synapses.SimpleStochasticSynapse):
     __doc__ = synapses.SimpleStochasticSynapse.__doc__
     translations = _identity(synapses.SimpleStochasticSynapse)
 
-    def _get_minimum_delay(self) -> float:
-        return _minimum_delay()
 
-
-class StochasticTsodyksMarkramSynapse(synapses.StochasticTsodyksMarkramSynapse):
+class StochasticTsodyksMarkramSynapse(_MinimumDelay, synapses.StochasticTsodyksMarkramSynapse):
     __doc__ = synapses.StochasticTsodyksMarkramSynapse.__doc__
     translations = _identity(synapses.StochasticTsodyksMarkramSynapse)
 
-    def _get_minimum_delay(self) -> float:
-        return _minimum_delay()
 
-
-class MultiQuantalSynapse(synapses.MultiQuantalSynapse):
+class MultiQuantalSynapse(_MinimumDelay, synapses.MultiQuantalSynapse):
     __doc__ = synapses.MultiQuantalSynapse.__doc__
     translations = _identity(synapses.MultiQuantalSynapse)
-
-    def _get_minimum_delay(self) -> float:
-        return _minimum_delay()
 
 
 class ElectricalSynapse(_NotAvailable):
@@ -477,7 +465,7 @@ WEIGHT_DEPENDENCES = {
 TIMING_DEPENDENCES = (SpikePairRule, Vogels2011Rule)
 
 
-class STDPMechanism(synapses.STDPMechanism):
+class STDPMechanism(_MinimumDelay, synapses.STDPMechanism):
     """STDP as PyNN defines it, with any ``dendritic_delay_fraction`` in [0, 1]: the rule
     sees a pre spike after (1 - f) of the delay and a post spike after f of it (f = 1,
     PyNN's default, is pyNN.nest's semantics; pyNN.brian2 runs f = 0 only).  The
@@ -516,9 +504,6 @@ class STDPMechanism(synapses.STDPMechanism):
         self.translations = dict(self.base_translations)
         for component in (self.timing_dependence, self.weight_dependence):
             self.translations.update(component.translations)
-
-    def _get_minimum_delay(self) -> float:
-        return _minimum_delay()
 
 
 SYNAPSE_TYPES = (StaticSynapse, STDPMechanism, *DYNAMIC_SYNAPSES)

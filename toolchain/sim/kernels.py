@@ -727,7 +727,7 @@ class AdExpKernel(_ThresholdResetMixin, ODEKernel):
         self.state["w"][fired] += self.population.parameters["b"][fired]
 
 
-class GsfaGrrKernel(_ThresholdResetMixin, ODEKernel):
+class GsfaGrrKernel(CondLIFKernel):
     """IF_cond_exp_gsfa_grr (Muller et al. 2007; NEST's iaf_cond_exp_sfa_rr): a conductance
     LIF with a spike-frequency-adaptation conductance g_s and a relative-refractory one g_r
     (nS), each decaying always and increased by q_sfa, q_rr at every spike; synapses are
@@ -737,19 +737,13 @@ class GsfaGrrKernel(_ThresholdResetMixin, ODEKernel):
     scheme = "rk2"
     own = ("g_s", "g_r")
 
-    def _configure(self) -> None:
-        super()._configure()
-        p = self.population.parameters
-        self._g_leak = p["cm"] / p["tau_m"]
-        self._v_spike = p["v_thresh"]
-
     def _neuron(self, s: Mapping[str, np.ndarray], current: np.ndarray
                 ) -> dict[str, np.ndarray]:
         p = self.population.parameters
         v, g_s, g_r = s["v"], s["g_s"], s["g_r"]
         adaptation = 1e-3 * (g_s * (p["e_rev_sfa"] - v) + g_r * (p["e_rev_rr"] - v))  # nS mV
-        dv = (self._g_leak * (p["v_rest"] - v) + adaptation + current) / p["cm"]
-        return {"v": dv, "g_s": -g_s / p["tau_sfa"], "g_r": -g_r / p["tau_rr"]}
+        return {**super()._neuron(s, current + adaptation),
+                "g_s": -g_s / p["tau_sfa"], "g_r": -g_r / p["tau_rr"]}
 
     def _on_spike(self, fired: np.ndarray) -> None:
         super()._on_spike(fired)
