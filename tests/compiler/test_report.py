@@ -82,3 +82,30 @@ def test_one_core_builds_say_so_keep_labels_whole_and_draw_utilisation(tmp_path)
     assert placement_figure(art, tmp_path / "one.png").stat().st_size > 5000
     assert figure_kind(LoihiTarget(board="loihi1").compile(ei_network())) == "mesh"
     assert np.isfinite(art.estimate.energy_pj)
+
+
+def test_traffic_beyond_the_line_budget_is_summed_per_tile_pair_and_the_heaviest_drawn():
+    import numpy as np
+
+    from toolchain.compiler.report import traffic_lines
+
+    art = LoihiTarget(board="loihi1").compile(ei_network(n_exc=3000, n_inh=750))  # 9 tiles
+    pl, r = art.placement, art.routes
+    cx, cy = pl.x.astype(float), pl.y.astype(float)
+    pairs = {}  # tile pair -> messages, summed here with a plain loop
+    for s, d, m in zip(r.src, r.dst, r.messages, strict=True):
+        if s < 0 or s == d or (pl.x[s], pl.y[s]) == (pl.x[d], pl.y[d]):
+            continue
+        key = ((pl.x[s], pl.y[s]), (pl.x[d], pl.y[d]))
+        pairs[key] = pairs.get(key, 0) + m
+    assert len(pairs) > 3, "the fixture must have more tile pairs than the budget below"
+    segs, w, note = traffic_lines(art, cx, cy, most=3)
+    heaviest = sorted(pairs.values())[-3:]
+    assert sorted(w.tolist()) == pytest.approx(heaviest)
+    for (a, b), m in zip(segs.tolist(), w.tolist(), strict=True):
+        assert pairs[(tuple(a), tuple(b))] == pytest.approx(m)
+    assert f"heaviest 3 of {len(pairs):,} pairs, {sum(heaviest) / sum(pairs.values()):.0%}" \
+        in note
+    everything = traffic_lines(art, cx, cy)[1]  # within the default budget: every core pair
+    assert everything.size == int(((r.src >= 0) & (r.src != r.dst)).sum())
+    assert np.isclose(everything.sum(), r.messages[(r.src >= 0) & (r.src != r.dst)].sum())
