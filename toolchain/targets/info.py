@@ -1,5 +1,6 @@
 """What ``spikeport info [TARGET]`` prints: every target's options (type, default,
-allowed values, help), its boards and presets, and the limits a compile checks."""
+allowed values, help), its boards and presets, the limits a compile checks and the
+approximations an approximate fit may apply."""
 
 from __future__ import annotations
 
@@ -29,4 +30,8 @@ def describe(name: str | None = None) -> str:
     if cls.LIMITS:
         lines += ["", "limits a compile checks (--lax lists every one broken):"]
         lines += [f"  {limit:<22} {what}" for limit, what in cls.LIMITS.items()]
+    if cls.APPROXIMATIONS:
+        lines += ["", "approximations --fit approximate may apply (each listed in the compile "
+                  "report):"]
+        lines += [f"  {name:<22} {what}" for name, what in cls.APPROXIMATIONS.items()]
     return "\n".join(lines) + "\n"

@@ -74,7 +74,8 @@ def test_delay_too_long():
         _compile(net)
     assert str(e.value) == (
         "Projection 'slow': delay 10 ms is 100 steps of dt = 0.1 ms; loihi stores at most 62 "
-        "steps of delay; shorten the delay to at most 6.2 ms or use a larger dt"
+        "steps of delay; shorten the delay to at most 6.2 ms or use a larger dt, or let "
+        "the compiler shorten it: fit='approximate' (--fit approximate, -O fit=approximate)"
     )
 
 

@@ -31,6 +31,16 @@ LIMITS = {
 }
 
 
+APPROXIMATIONS = {
+    "fan_in_pruned": "a neuron with more inputs than CAM words keeps its strongest (by "
+                     "|weight|); the others read back as weight 0",
+    "parameters_merged": "parameters varying within a population by less than 10 % become "
+                         "their mean (biases are per core)",
+    "delays_dropped": "delays beyond delay_tolerance become the routing latency, as shorter "
+                      "ones already do",
+}
+
+
 def _spec_from_data(data: Mapping[str, Any]) -> DynapseSpec:
     return DynapseSpec(**data)
 
@@ -61,6 +71,7 @@ class DynapseTarget(Target):
                python=(DynapseSpec,), from_data=_spec_from_data),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
 
     @classmethod
     def catalogue(cls) -> list[str]:
@@ -92,26 +103,28 @@ class DynapseTarget(Target):
         return (self._map, describe, encode)
 
     def _map(self, build: Build) -> Build:
-        found = Violations(build.strict, DynapseError)
+        found = Violations(build.strict, DynapseError, fit=build.fit)
         mapping = map_network(build.network, self.spec, delay_tolerance=self.delay_tolerance,
                               violations=found)
-        for v in found.found:
-            build = build.violate(v)
-        return build.replace(detail=DynapseDetail(mapping))
+        # the network as the chip runs it: biases merged where fit='approximate' merged them
+        return found.into(build).replace(network=mapping.network,
+                                         detail=DynapseDetail(mapping))
 
     def mapping(self, network: Network) -> DynapseMapping:
         """The mapper's detail (CAM words, tags, realised weights) of ``network``."""
-        return map_network(network, self.spec, delay_tolerance=self.delay_tolerance)
+        return map_network(network, self.spec, delay_tolerance=self.delay_tolerance,
+                           violations=Violations(True, DynapseError, fit=self.fit))
 
     def remap(self, compiled: CompiledNetwork) -> DynapseDetail:
         return DynapseDetail(map_network(compiled.network, self.spec,
                                          delay_tolerance=self.delay_tolerance,
-                                         violations=Violations(strict=False)))
+                                         violations=Violations(strict=False,
+                                                               fit=compiled.fit)))
 
     def estimate(self, compiled: CompiledNetwork, activity: Activity) -> StepEstimate:
         detail = self.detail(compiled)
         assert isinstance(detail, DynapseDetail)
-        return step_cost(compiled.network, detail.mapping, compiled.routes, activity)
+        return step_cost(detail.mapping.on_chip(), detail.mapping, compiled.routes, activity)
 
     def make_simulator(self, compiled: CompiledNetwork,
                        detail: TargetDetail | None) -> DynapseSimulator:

@@ -20,6 +20,7 @@ import numpy as np
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
 from toolchain.compiler.encode import encode
+from toolchain.compiler.fit import shorten_delays
 from toolchain.compiler.pipeline import Build, Pass, Violations
 from toolchain.ir import Network
 from toolchain.sim.recording import Recorder
@@ -45,6 +46,12 @@ LIMITS = {
     "acc_bits": "delay-ring accumulator width (the largest input of one step)",
     "trace_bits": "STDP trace width (how long a trace can decay)",
     "stdp_rate_shift": "STDP learning-rate shifts (0..15)",
+}
+APPROXIMATIONS = {
+    "synaptic_decay_shared": "tau_syn_E and tau_syn_I one decay shift apart share the shift "
+                             "of their geometric mean (one synaptic current per neuron); "
+                             "each input keeps its charge",
+    "delays_shortened": "delays beyond the delay ring become the longest it holds",
 }
 CORE_FIELDS = tuple(name for name in _LIMITS)  # the generator parameters of a build
 
@@ -74,6 +81,7 @@ class FpgaTarget(Target):
           for f, (lo, hi, why) in _LIMITS.items()),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
 
     @classmethod
     def catalogue(cls) -> list[str]:
@@ -123,14 +131,19 @@ class FpgaTarget(Target):
         return (self._map, describe, encode)
 
     def _map(self, build: Build) -> Build:
-        found = Violations(build.strict, MappingError)
-        mapped = map_network(build.network, self.spec, found)
-        for v in found.found:
-            build = build.violate(v)
-        return build.replace(detail=FpgaDetail(mapped))
+        found = Violations(build.strict, MappingError, fit=build.fit)
+        net = build.network
+        if found.approximating:  # the network as the core runs it (see compiler.fit)
+            net, shortened = shorten_delays(net, net.dt, self.spec.max_delay,
+                                            f"build '{self.spec.name}'")
+            for a in shortened:
+                found.approximate(a)
+        mapped = map_network(net, self.spec, found)
+        return found.into(build).replace(network=net, detail=FpgaDetail(mapped))
 
     def remap(self, compiled: CompiledNetwork) -> FpgaDetail:
-        return FpgaDetail(map_network(compiled.network, self.spec, Violations(strict=False)))
+        return FpgaDetail(map_network(compiled.network, self.spec, Violations(strict=False,
+                                                                           fit=compiled.fit)))
 
     def estimate(self, compiled: CompiledNetwork, activity: Activity) -> StepEstimate:
         detail = self.detail(compiled)

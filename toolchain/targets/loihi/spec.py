@@ -8,11 +8,13 @@ parameters here so that a better number can be passed in.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.compiler.artifact import Violation
+from toolchain.compiler.artifact import Approximation, Violation
+from toolchain.compiler.fit import MERGE_RTOL, approximation, fit_hint, merge_parameters, spread
 from toolchain.compiler.pipeline import violation
 from toolchain.compiler.spec import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
 from toolchain.ir import Population
@@ -54,6 +56,9 @@ LEARNING_AXON_SLOTS = 2  # a learning synapse's axon takes 2 slots
 TAG_BITS = 0  # tags are only used by learning rules that write them; we do not
 
 MAX_DELAY_STEPS = 62  # [unverified] synaptic delays up to 62 steps
+# Parameters one group of compartments shares (convert.py: one du, dv and scale per
+# population, as lava's LIF keeps one per process)
+SHARED_PARAMETERS = ("tau_m", "cm", "tau_syn_E", "tau_syn_I")
 
 
 def _sana_fe_costs() -> EventCosts:
@@ -111,6 +116,16 @@ LIMITS = {
     "cores": "cores of the board (128 per chip)",
     "delay_steps": f"synaptic delay ({MAX_DELAY_STEPS} steps)",
     "refractory_steps": f"refractory period ({REFRACTORY_MAX} steps)",
+}
+
+
+APPROXIMATIONS = {
+    "parameters_merged": f"tau_m, cm, tau_syn_E or tau_syn_I varying within a population by "
+                         f"less than {MERGE_RTOL:.0%} become their mean (one decay register "
+                         "per compartment group)",
+    "refractory_shortened": f"tau_refrac beyond {REFRACTORY_MAX} steps becomes "
+                            f"{REFRACTORY_MAX} steps",
+    "delays_shortened": f"delays beyond {MAX_DELAY_STEPS} steps become {MAX_DELAY_STEPS} steps",
 }
 
 
@@ -173,6 +188,32 @@ class LoihiSpec:
     def check_population(self, population: Population, dt: float) -> list[str]:
         return check_population(population, dt)
 
+    def fit_population(self, population: Population, dt: float
+                       ) -> tuple[Population, list[Approximation]]:
+        """fit='approximate': parameters a compartment group shares (one du/dv and one
+        synaptic scale per population, convert.py) merged where they are close, and a
+        refractory period beyond the register shortened to its 63 steps."""
+        applied = []
+        merged = merge_parameters(population, SHARED_PARAMETERS)
+        pop = merged.population
+        record = merged.approximation("a Loihi compartment group has one decay register "
+                                      "(du, dv) and one synaptic scale")
+        if record is not None:
+            applied.append(record)
+        steps = np.rint(pop.parameters["tau_refrac"] / dt)
+        over = steps > REFRACTORY_MAX
+        if over.any():
+            longest = float(pop.parameters["tau_refrac"][over].max())
+            params = dict(pop.parameters)
+            params["tau_refrac"] = np.where(over, REFRACTORY_MAX * dt, params["tau_refrac"])
+            pop = dataclasses.replace(pop, parameters=params)
+            applied.append(approximation(
+                "refractory_shortened", "population", pop.label, neurons=int(over.sum()),
+                limit="refractory_steps",
+                detail=f"tau_refrac up to {longest:g} ms became {REFRACTORY_MAX * dt:g} ms "
+                       f"({REFRACTORY_MAX} steps of {dt:g} ms, Loihi's refractory register)"))
+        return pop, applied
+
     def population_limits(self, population: Population, dt: float) -> list[Violation]:
         """Loihi 1's refractory register holds at most 63 steps."""
         steps = np.rint(population.parameters["tau_refrac"] / dt).astype(np.int64)
@@ -180,7 +221,8 @@ class LoihiSpec:
             return []
         i = int(np.argmax(steps))
         tau = float(population.parameters["tau_refrac"][i])
-        fix = "shorten tau_refrac or use a larger dt"
+        fix = ("shorten tau_refrac or use a larger dt, or "
+               + fit_hint(f"shorten it to {REFRACTORY_MAX} steps"))
         return [violation(
             "population", population.label, "refractory_steps", int(steps[i]), REFRACTORY_MAX,
             fix, f"Population '{population.label}' parameter tau_refrac[{i}] = {tau:g} ms is "
@@ -228,5 +270,10 @@ def check_population(population: Population, dt: float) -> list[str]:
     try:
         convert_population(population, dt, clip_refractory=True)
     except LoihiNumericsError as e:
+        close = [name for name in SHARED_PARAMETERS
+                 if 0 < spread(population.parameters[name]) <= MERGE_RTOL]
+        if close and f"parameter {close[0]} varies" in str(e):
+            return [f"{e}; they are within {MERGE_RTOL:.0%} of each other, so you can also "
+                    + fit_hint("merge them to their mean")]
         return [str(e)]
     return []

@@ -14,7 +14,7 @@ from toolchain.sim.engine import Engine
 from toolchain.targets.base import Target
 from toolchain.targets.loihi.artifact import LoihiDetail
 from toolchain.targets.loihi.mapper import passes
-from toolchain.targets.loihi.spec import BOARDS, LIMITS, LoihiSpec
+from toolchain.targets.loihi.spec import APPROXIMATIONS, BOARDS, LIMITS, LoihiSpec
 from toolchain.targets.loihi.spec import board as lookup_board
 from toolchain.targets.loihi.timing import step_cost
 from toolchain.targets.options import Option, Options
@@ -38,6 +38,7 @@ class LoihiTarget(Target):
                "(none: round to nearest)"),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
 
     @classmethod
     def catalogue(cls) -> list[str]:

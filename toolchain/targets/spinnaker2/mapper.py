@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from toolchain.compiler.describe import activity
+from toolchain.compiler.fit import fit_hint
 from toolchain.compiler.pipeline import MappingError as CompilerMappingError
 from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import Network, Population, Projection, Receptor
@@ -203,7 +204,7 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
         stages = -(-longest // spec.max_delay_ticks) - 1
         fix = (f"shorten the delay, or raise ring_buffer_ticks (up to 64: "
                f"{option_hint('ring_buffer_ticks', 64)}) or max_delay_stages "
-               f"({option_hint('max_delay_stages', stages)})")
+               f"({option_hint('max_delay_stages', stages)}), or " + fit_hint("shorten it"))
         violations.add(violation(
             "projection", proj.label, "delay_ticks", longest, limit, fix,
             f"{what} delay[{i}] = {proj.delay[i]:g} ms is {longest} ticks of {spec.tick_ms:g} ms, "

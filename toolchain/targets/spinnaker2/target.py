@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
 from toolchain.compiler.encode import encode
+from toolchain.compiler.fit import shorten_delays
 from toolchain.compiler.pipeline import Build, Pass, Violations
 from toolchain.ir import Network
 from toolchain.targets.base import Target
@@ -29,6 +30,12 @@ LIMITS = {
     "dram_bytes": "synapse rows in one chip's DRAM (synapse_storage='dram')",
     "keys": "32-bit multicast key space",
     "router_entries": "entries of one chip's multicast router table",
+}
+
+
+APPROXIMATIONS = {
+    "delays_shortened": "delays beyond the ring buffer and delay-extension stages become the "
+                        "longest they reach",
 }
 
 
@@ -88,6 +95,7 @@ class SpiNNaker2Target(Target):
                python=(SpiNNaker2Spec,), from_data=_spec_from_data),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
 
     @classmethod
     def catalogue(cls) -> list[str]:
@@ -115,7 +123,7 @@ class SpiNNaker2Target(Target):
     def map(self, network: Network, *, strict: bool = True) -> SpiNNaker2Detail:
         """The full SpiNNaker2 mapping (slices, keys, router tables); a broken limit raises
         ``MappingError`` (``strict``) or is recorded and passed over."""
-        return self._map(network, Violations(strict, MappingError))[0]
+        return self._map(network, Violations(strict, MappingError, fit=self.fit))[0]
 
     def _map(self, network: Network, found: Violations) -> tuple[SpiNNaker2Detail, Violations]:
         mapping = map_network(network, self.spec_for(network), found)
@@ -125,10 +133,17 @@ class SpiNNaker2Target(Target):
         return (self._map_pass, describe, encode)
 
     def _map_pass(self, build: Build) -> Build:
-        detail, found = self._map(build.network, Violations(build.strict, MappingError))
-        for v in found.found:
-            build = build.violate(v)
-        return build.replace(detail=detail)
+        found = Violations(build.strict, MappingError, fit=build.fit)
+        net = build.network
+        if found.approximating:  # the network as the machine runs it (see compiler.fit)
+            spec = self.spec_for(net)
+            net, shortened = shorten_delays(net, spec.tick_ms, spec.max_extended_delay_ticks,
+                                            "spinnaker2 (ring buffer and delay-extension "
+                                            "stages)", limit="delay_ticks")
+            for a in shortened:
+                found.approximate(a)
+        detail, found = self._map(net, found)
+        return found.into(build).replace(network=net, detail=detail)
 
     def remap(self, compiled: CompiledNetwork) -> SpiNNaker2Detail:
         return self.map(compiled.network, strict=False)
