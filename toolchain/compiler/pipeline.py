@@ -192,7 +192,12 @@ class TargetSpec(Protocol):
 
     def neuron_configs(self, population: Population, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """Per neuron, the id of its neuron config and of its threshold config (equal ids =
-        one shared table entry)."""
+        one shared table entry); a neuron of several compartments gives one column of
+        neuron config ids per compartment (a core counts the distinct ids of each)."""
+
+    def compartments(self, population: Population, dt: float) -> int:
+        """Compartments (units of a core's neuron capacity) one neuron of ``population``
+        takes."""
 
     def check_population(self, population: Population, dt: float) -> list[str]:
         """Messages for whatever in ``population`` the target cannot represent at all."""

@@ -108,13 +108,10 @@ def test_conductance_based_cells_are_refused():
     assert str(e.value).endswith("use IF_curr_exp")
 
 
-def test_different_synaptic_time_constants_are_refused():
+def test_different_synaptic_time_constants_compile_to_two_compartments():
     net = Network(populations=_pops(3, tau_syn_E=5.0, tau_syn_I=10.0))
-    with pytest.raises(MappingError, match=re.escape(
-            "Population 'p0': tau_syn_E = 5 ms and tau_syn_I = 10 ms differ; a Loihi "
-            "compartment has one synaptic current u with one decay (du); give both the same "
-            "value or split the inputs over two populations")):
-        _compile(net)
+    art = _compile(net)
+    assert art.fits and art.estimate.neuron_updates == 6
 
 
 def test_refractory_period_beyond_63_steps():

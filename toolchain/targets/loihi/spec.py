@@ -17,7 +17,7 @@ from toolchain.compiler.artifact import Approximation, Violation
 from toolchain.compiler.fit import MERGE_RTOL, approximation, fit_hint, merge_parameters, spread
 from toolchain.compiler.pipeline import violation
 from toolchain.compiler.spec import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
-from toolchain.ir import Population
+from toolchain.ir import CellType, Population
 from toolchain.targets.loihi.convert import convert_population, decay_constant
 from toolchain.targets.loihi.fixed import (
     DU_OFFSET,
@@ -113,7 +113,8 @@ LIMITS = {
     "synapse_configs": f"synapse formats (incoming projections) per core "
                        f"({MAX_SYNAPSE_CONFIGS})",
     "learning_configs": f"distinct STDP rules per core ({MAX_STDP_PRE_CONFIGS})",
-    "cores": "cores of the board (128 per chip)",
+    "cores": "cores of the board (128 per chip; a core holds 1024 compartments: one per "
+             "neuron, two for a neuron whose tau_syn_E and tau_syn_I differ)",
     "delay_steps": f"synaptic delay ({MAX_DELAY_STEPS} steps)",
     "refractory_steps": f"refractory period ({REFRACTORY_MAX} steps)",
 }
@@ -178,12 +179,29 @@ class LoihiSpec:
         return LEARNING_AXON_SLOTS if learning else 1
 
     def neuron_configs(self, population: Population, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per neuron, its soma's compartment config id (and, for a two-compartment neuron,
+        its dendrite's, in a second column: a different config, it does not spike) and its
+        threshold config id."""
         p = population.parameters
         du, dv, refractory = decays_and_refractory(population, dt)
         _, config = np.unique(np.stack([du, dv, refractory], axis=1), axis=0,
                               return_inverse=True)
         _, threshold = np.unique(p["v_thresh"] - p["v_rest"], return_inverse=True)
-        return config.reshape(-1).astype(np.int64), threshold.reshape(-1).astype(np.int64)
+        config = config.reshape(-1).astype(np.int64)
+        if self.compartments(population, dt) == 2:
+            du_inh = _per_tau(p["tau_syn_I"], dt, DU_OFFSET)
+            _, dendrite = np.unique(du_inh, return_inverse=True)
+            config = np.stack([config, dendrite.reshape(-1).astype(np.int64)], axis=1)
+        return config, threshold.reshape(-1).astype(np.int64)
+
+    def compartments(self, population: Population, dt: float) -> int:
+        """Compartments per neuron: 2 where tau_syn_E and tau_syn_I need different current
+        decays (a soma and a dendrite joined, convert.py), else 1."""
+        if population.cell_type is not CellType.IF_CURR_EXP:
+            return 1
+        p = population.parameters
+        du = _per_tau(p["tau_syn_E"], dt, DU_OFFSET)
+        return 2 if np.any(_per_tau(p["tau_syn_I"], dt, DU_OFFSET) != du) else 1
 
     def check_population(self, population: Population, dt: float) -> list[str]:
         return check_population(population, dt)
@@ -252,15 +270,17 @@ def decays_and_refractory(population: Population, dt: float
     numerics' conversion gives (one decay register per distinct time constant)."""
     p = population.parameters
 
-    def per_neuron(tau: np.ndarray, offset: int) -> np.ndarray:
-        uniq, inverse = np.unique(tau, return_inverse=True)
-        regs = np.array([decay_constant(float(t), dt, offset) for t in uniq], dtype=np.int64)
-        return regs[inverse.reshape(-1)]
-
-    du = per_neuron(p["tau_syn_E"], DU_OFFSET)
-    dv = per_neuron(p["tau_m"], DV_OFFSET)
+    du = _per_tau(p["tau_syn_E"], dt, DU_OFFSET)
+    dv = _per_tau(p["tau_m"], dt, DV_OFFSET)
     refractory = np.rint(p["tau_refrac"] / dt).astype(np.int64)
     return du, dv, np.minimum(refractory, REFRACTORY_MAX)
+
+
+def _per_tau(tau: np.ndarray, dt: float, offset: int) -> np.ndarray:
+    """The decay register of each time constant (one register per distinct value)."""
+    uniq, inverse = np.unique(tau, return_inverse=True)
+    regs = np.array([decay_constant(float(t), dt, offset) for t in uniq], dtype=np.int64)
+    return regs[inverse.reshape(-1)]
 
 
 def check_population(population: Population, dt: float) -> list[str]:
