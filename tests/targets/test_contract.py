@@ -571,6 +571,7 @@ def _approximation_cases():
             "synaptic_decay_shared": ({}, _fed(_pop("cells", 4, tau_syn_E=5.0, tau_syn_I=10.0),
                                                receptors=("excitatory", "inhibitory"))),
             "delays_shortened": ({}, _fed(_pop("cells", 4), d=2.0)),
+            "refractory_shortened": ({}, _fed(_pop("cells", 4, tau_refrac=10.0))),
         },
     }
 

@@ -325,13 +325,33 @@ def _check_neuron_ranges(net: Network, spec: CoreSpec, neurons: dict[str, np.nda
         need = int(abs(values[worst])).bit_length() + (1 if name == "bias" else 0)
         pop, local = _locate(net, worst)
         param = source[name]
-        fix = (f"lower {param} or raise {field} (now {bits}): {option_hint(field, need)}")
+        if name == "refrac" and found.approximating:
+            _record_refractory(net, values, hi, found)
+            np.clip(values, lo, hi, out=values)
+            continue
+        fix = (f"lower {param} or raise {field} (now {bits}): {option_hint(field, need)}"
+               + (", or " + fit_hint(f"shorten it to {hi} steps") if name == "refrac"
+                  else ""))
         found.add(violation(
             "population", pop.label, field, need, bits, fix,
             f"Population '{pop.label}' parameter {param}[{local}] = "
             f"{pop.parameters[param][local]:g} becomes {name} {int(values[worst])}, outside "
             f"{lo}..{hi} of build '{spec.name}': {fix}"))
         np.clip(values, lo, hi, out=values)
+
+
+def _record_refractory(net: Network, steps: np.ndarray, hi: int, found: Violations) -> None:
+    start = 0
+    for pop in net.populations:
+        over = steps[start:start + pop.size] > hi
+        if over.any():
+            longest = float(pop.parameters["tau_refrac"][over].max())
+            found.approximate(approximation(
+                "refractory_shortened", "population", pop.label, neurons=int(over.sum()),
+                limit="ref_bits",
+                detail=f"tau_refrac up to {longest:g} ms became {hi} steps "
+                       f"({hi * net.dt:g} ms), the longest the refractory counter holds"))
+        start += pop.size
 
 
 def _fit_accumulator(net: Network, image: CoreImage, spec: CoreSpec,

@@ -52,6 +52,8 @@ APPROXIMATIONS = {
                              "of their geometric mean (one synaptic current per neuron); "
                              "each input keeps its charge",
     "delays_shortened": "delays beyond the delay ring become the longest it holds",
+    "refractory_shortened": "tau_refrac beyond the refractory counter becomes the longest "
+                            "it holds",
 }
 CORE_FIELDS = tuple(name for name in _LIMITS)  # the generator parameters of a build
 
