@@ -130,7 +130,7 @@ def test_compile_and_portability_take_fit(runner, tmp_path):
                                   "approximate", "-o", str(tmp_path / "p"), str(path)])
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if line.startswith("| dynapse"))
-    assert row.endswith("| fan_in_pruned (2 neurons, 12 synapses) |")
+    assert row.endswith("| fan_in_pruned 'cells' (2 neurons, 12 synapses) |")
     assert "- **dynapse** fan_in_pruned: 2 neuron(s) with more than 64 inputs kept" \
         in result.output
 

@@ -68,12 +68,13 @@ class TargetRun:
 
     @property
     def approximations(self) -> str:
-        """What an approximate fit changed, short: "fan_in_pruned (12 neurons, 340
+        """What an approximate fit changed, short: "fan_in_pruned 'exc' (12 neurons, 340
         synapses); ..." ("" for a network that ran as written)."""
         out = []
         for a in (self.report or {}).get("approximations") or ():
             touched = ", ".join(f"{a[k]} {k}" for k in ("neurons", "synapses") if a[k])
-            out.append(f"{a['name']} ({touched})" if touched else a["name"])
+            named = f"{a['name']} '{a['label']}'"
+            out.append(f"{named} ({touched})" if touched else named)
         return "; ".join(out)
 
 

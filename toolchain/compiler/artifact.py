@@ -342,13 +342,6 @@ class Approximation(_Value):
             return f"network '{self.label}'"
         return f"{self.element.capitalize()} '{self.label}'"
 
-    @property
-    def summary(self) -> str:
-        """``name (N neurons, M synapses)``, the short form of the portability table."""
-        touched = [f"{n} {what}" for n, what in ((self.neurons, "neurons"),
-                                                  (self.synapses, "synapses")) if n]
-        return f"{self.name} ({', '.join(touched)})" if touched else self.name
-
 
 @serializable
 @dataclass(frozen=True, eq=False)

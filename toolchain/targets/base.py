@@ -33,6 +33,7 @@ from toolchain.compiler.report import Measured
 from toolchain.ir import Network
 from toolchain.sim.results import SimulationResult
 from toolchain.targets.options import COMPILE, Option, Options
+from toolchain.targets.support import Support
 
 #: every target's ``fit`` option (added to each target's declaration by Target itself)
 FIT_OPTION = Option(
@@ -80,6 +81,9 @@ class Target(abc.ABC):
     #: what a compile with fit='approximate' may do (name -> what it changes): every
     #: approximation a compile records names one of them
     APPROXIMATIONS: ClassVar[Mapping[str, str]] = {}
+    #: how it runs each PyNN feature (toolchain.targets.support.FEATURES): native,
+    #: approximated (with fit='approximate') or refused for a hardware reason
+    SUPPORT: ClassVar[Mapping[str, Support]] = {}
     spec: TargetSpec
     board: str
 

@@ -5,6 +5,7 @@ approximations an approximate fit may apply."""
 from __future__ import annotations
 
 from toolchain.targets import TARGETS, target_class
+from toolchain.targets.support import describe as describe_support
 
 
 def describe(name: str | None = None) -> str:
@@ -30,6 +31,9 @@ def describe(name: str | None = None) -> str:
     if cls.LIMITS:
         lines += ["", "limits a compile checks (--lax lists every one broken):"]
         lines += [f"  {limit:<22} {what}" for limit, what in cls.LIMITS.items()]
+    if cls.SUPPORT:
+        lines += ["", "PyNN features (native, approximated with --fit approximate, or refused):"]
+        lines += describe_support(cls.SUPPORT)
     if cls.APPROXIMATIONS:
         lines += ["", "approximations --fit approximate may apply (each listed in the compile "
                   "report):"]

@@ -169,7 +169,7 @@ def _population(label: str = "exc", size: int = 1, **params: object) -> Populati
 
 @pytest.mark.parametrize(("cell_type", "why"), [
     ("IF_cond_exp", "its synaptic input is a conductance"),
-    ("IF_curr_alpha", "an alpha-shaped current needs two chained compartments"),
+    ("IF_curr_alpha", "an alpha-shaped current is one exponential filter feeding another"),
 ])
 def test_unmappable_cell_types_are_refused_by_name(cell_type: str, why: str) -> None:
     pop = Population("inh", cell_type, 4)

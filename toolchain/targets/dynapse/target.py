@@ -18,6 +18,7 @@ from toolchain.targets.dynapse.numerics.dpi import DELTA_T_MV, MAX_SUBSTEP_MS
 from toolchain.targets.dynapse.sim import DynapseSimulator
 from toolchain.targets.dynapse.spec import DynapseSpec, Generation
 from toolchain.targets.options import RUN, Option, Options, TargetOptionError
+from toolchain.targets.support import Support, approximated, native, refused
 
 LIMITS = {
     "neurons": "neurons of the board (256 per core)",
@@ -38,6 +39,39 @@ APPROXIMATIONS = {
                          "their mean (biases are per core)",
     "delays_dropped": "delays beyond delay_tolerance become the routing latency, as shorter "
                       "ones already do",
+}
+
+
+DPI = "Chicca et al. 2014, Proc. IEEE 102(9) (DPI neuron and synapse)"
+MORADI = "Moradi et al. 2018, IEEE TBioCAS 12(1) (DYNAP-SE)"
+ROCKPOOL = "synsense/rockpool devices/dynapse"
+SUPPORT = {
+    "IF_curr_exp": native("the analog DPI neuron with exponential DPI synapses, device "
+                          "mismatch included", f"{DPI}; {MORADI}"),
+    "IF_curr_alpha": refused("a DPI synapse is a first-order low-pass filter: no alpha "
+                             "shape", DPI, "DPI synapses are first-order"),
+    "IF_cond_exp": refused("DPI synapses inject currents into the neuron: no reversal "
+                           "potentials", DPI, "DPI synapses inject currents"),
+    "tau_syn_E != tau_syn_I": native("the fast excitatory and the subtractive fast "
+                                     "inhibitory DPI circuits, each with its own time-"
+                                     "constant bias per core", f"{MORADI}; {ROCKPOOL}"),
+    "varying parameters": approximated("biases are per core, shared by its 256 neurons: "
+                                       "values within 10 % are merged", ROCKPOOL),
+    "delays": approximated("no programmable delays: spikes arrive after the routing "
+                           "latency; delays up to delay_tolerance (1 ms) are taken as "
+                           "that, longer ones with --fit approximate", MORADI),
+    "SpikeSourcePoisson": native("spikes from the host's spike generator, with its "
+                                 "latency"),
+    "SpikeSourceArray": native("spikes from the host's spike generator"),
+    "DCSource": refused("no per-neuron current injection: the DC bias is one per core",
+                        ROCKPOOL, "no per-neuron current injection"),
+    "StepCurrentSource": refused("no per-neuron current injection: the DC bias is one per "
+                                 "core", ROCKPOOL, "no per-neuron current injection"),
+    "STDP additive": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "STDP multiplicative": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "record v": native("the neuron's I_mem, mapped back to mV (the model's state; the chip "
+                       "shows one neuron per core on its analog output [unverified])"),
+    "record isyn_exc, isyn_inh": native("each DPI synapse circuit's current"),
 }
 
 
@@ -72,6 +106,7 @@ class DynapseTarget(Target):
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
     APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
 
     @classmethod
     def catalogue(cls) -> list[str]:

@@ -34,6 +34,7 @@ from toolchain.targets.fpga.spec import _LIMITS, PRESETS, CoreSpec, preset
 from toolchain.targets.fpga.timing import power_model, step_cost
 from toolchain.targets.options import Option, Options, TargetOptionError
 from toolchain.targets.recording import one_current_refusals, reported_current
+from toolchain.targets.support import Support, approximated, native, refused
 
 LIMITS = {
     "n_neurons": "neurons of the build",
@@ -54,6 +55,37 @@ APPROXIMATIONS = {
     "delays_shortened": "delays beyond the delay ring become the longest it holds",
     "refractory_shortened": "tau_refrac beyond the refractory counter becomes the longest "
                             "it holds",
+}
+CORE = "our core: toolchain/targets/fpga/spec.py, docs/fpga-core.md"
+SUPPORT = {
+    "IF_curr_exp": native("the core's integer LIF, bit-exact with its RTL", CORE),
+    "IF_curr_alpha": refused("the core keeps one exponentially decaying synaptic current "
+                             "per neuron", CORE, "the FPGA core runs IF_curr_exp neurons"),
+    "IF_cond_exp": refused("the core's synapses add currents; it has no reversal "
+                           "potentials", CORE, "the FPGA core runs IF_curr_exp neurons"),
+    "tau_syn_E != tau_syn_I": approximated(
+        "one synaptic current per neuron: time constants one decay shift apart share one "
+        "shift, each input's charge kept, with --fit approximate (separate currents are "
+        "the core's next revision)", CORE),
+    "varying parameters": native("per-neuron threshold, reset, bias, leak and refractory "
+                                 "registers", CORE),
+    "delays": approximated("a ring of 2**delay_bits slots: 15 steps on the default build; "
+                           "longer delays need -O delay_bits or --fit approximate "
+                           "(shortened)", CORE),
+    "SpikeSourcePoisson": native("input axons fed with the spike stream"),
+    "SpikeSourceArray": native("input axons fed with the spike stream"),
+    "DCSource": native("the neuron's bias register, rewritten when the current changes",
+                       CORE),
+    "StepCurrentSource": native("the neuron's bias register, rewritten at each step", CORE),
+    "STDP additive": native("one rule for the core: shift-decayed traces, power-of-two "
+                            "rates", CORE),
+    "STDP multiplicative": refused("a weight update is a shift of a trace: no product "
+                                   "with the weight", CORE,
+                                   "is not supported by the FPGA core"),
+    "record v": native("the golden model's v register, scaled back to mV"),
+    "record isyn_exc, isyn_inh": refused("one synaptic current per neuron: the receptors' "
+                                         "currents cannot be told apart", CORE,
+                                         "one synaptic current per neuron"),
 }
 CORE_FIELDS = tuple(name for name in _LIMITS)  # the generator parameters of a build
 
@@ -84,6 +116,7 @@ class FpgaTarget(Target):
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
     APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
 
     @classmethod
     def catalogue(cls) -> list[str]:

@@ -139,7 +139,9 @@ def convert_population(pop: Population, dt: float, *,
         why = ("its synaptic input is a conductance (a product with v), which Loihi's "
                "current-based compartment cannot compute"
                if pop.cell_type.conductance_based else
-               "an alpha-shaped current needs two chained compartments per neuron")
+               "an alpha-shaped current is one exponential filter feeding another, and a "
+               "compartment's current decays once (a dendrite's current joins the soma's "
+               "voltage, not its current)")
         raise LoihiNumericsError(
             f"{what}: cell type {pop.cell_type.value} cannot be mapped exactly to Loihi's "
             f"CUBA LIF: {why}; use IF_curr_exp"

@@ -26,6 +26,7 @@ from toolchain.targets.loihi.fixed import (
     LoihiNumericsError,
 )
 from toolchain.targets.options import option_hint
+from toolchain.targets.support import approximated, native, refused
 
 # --- chip and core structure [src: SANA-FE arch/loihi.yaml; nengo-loihi block.py]
 TILES_X = 8
@@ -127,6 +128,48 @@ APPROXIMATIONS = {
     "refractory_shortened": f"tau_refrac beyond {REFRACTORY_MAX} steps becomes "
                             f"{REFRACTORY_MAX} steps",
     "delays_shortened": f"delays beyond {MAX_DELAY_STEPS} steps become {MAX_DELAY_STEPS} steps",
+}
+
+
+LAVA = "lava-nc 0.10 PyLifModelBitAcc (the test suite runs it)"
+DAVIES = "Davies et al. 2018, IEEE Micro 38(1)"
+SUPPORT = {
+    "IF_curr_exp": native("CUBA LIF compartments in Loihi's fixed point, spike for spike "
+                          "with lava-nc's bit-accurate model", LAVA),
+    "IF_curr_alpha": refused(
+        "an alpha current is one exponential filter feeding another; a compartment's "
+        "current decays once and a dendrite's current joins the soma's voltage update, not "
+        "its current", f"{LAVA}; {DAVIES} (dendritic compartments); the join's operand is "
+        "[unverified]", "an alpha-shaped current is one exponential filter feeding another"),
+    "IF_cond_exp": refused(
+        "a conductance synapse multiplies by (E - v); a compartment only adds its current "
+        "to v", LAVA, "its synaptic input is a conductance"),
+    "tau_syn_E != tau_syn_I": native(
+        "two compartments per neuron: the soma takes the excitatory input, a dendrite the "
+        "inhibitory one with its own decay, joined by ADD; 512 such neurons per core",
+        f"{DAVIES} (dendritic compartments; the join's operand [unverified])"),
+    "varying parameters": approximated(
+        "our conversion gives a population one du, dv and synaptic scale, as a lava LIF "
+        "process has; values within 10 % are merged (the chip itself has 32 compartment "
+        "configs per core: per-neuron conversion is not written yet)",
+        "nengo-loihi hardware/validate.py (32 configs)"),
+    "delays": native(f"up to {MAX_DELAY_STEPS} steps; longer ones shortened with --fit "
+                     "approximate", "nengo-loihi builder/discretize.py [unverified]"),
+    "SpikeSourcePoisson": native("spike input from the host (the engine's seeded trains)"),
+    "SpikeSourceArray": native("spike input from the host"),
+    "DCSource": native("the host sets the compartments' bias (13-bit mantissa, 3-bit "
+                       "exponent)", LAVA),
+    "StepCurrentSource": native("the host reprograms the bias at each step of the current",
+                                LAVA),
+    "STDP additive": native("the learning engine's sum of products of 7.7-bit traces, "
+                            "evaluated every epoch", f"{DAVIES}; nengo-loihi discretize.py"),
+    "STDP multiplicative": native("the learning engine, with the weight as a factor of the "
+                                  "product terms", f"{DAVIES}; nengo-loihi discretize.py"),
+    "record v": native("the compartment's v, scaled back to mV"),
+    "record isyn_exc, isyn_inh": refused(
+        "with equal time constants both receptors feed one compartment's current u (with "
+        "different ones the two compartments record apart)", LAVA,
+        "keeps one synaptic current per neuron"),
 }
 
 

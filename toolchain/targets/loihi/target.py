@@ -14,11 +14,12 @@ from toolchain.sim.engine import Engine
 from toolchain.targets.base import Target
 from toolchain.targets.loihi.artifact import LoihiDetail
 from toolchain.targets.loihi.mapper import passes
-from toolchain.targets.loihi.spec import APPROXIMATIONS, BOARDS, LIMITS, LoihiSpec
+from toolchain.targets.loihi.spec import APPROXIMATIONS, BOARDS, LIMITS, SUPPORT, LoihiSpec
 from toolchain.targets.loihi.spec import board as lookup_board
 from toolchain.targets.loihi.timing import compartments_per_core, step_cost
 from toolchain.targets.options import Option, Options
 from toolchain.targets.recording import one_current_refusals, reported_current
+from toolchain.targets.support import Support
 
 
 class LoihiTarget(Target):
@@ -39,6 +40,7 @@ class LoihiTarget(Target):
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
     APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
 
     @classmethod
     def catalogue(cls) -> list[str]:

@@ -21,6 +21,7 @@ from toolchain.targets.spinnaker2.artifact import SpiNNaker2Detail, describe, st
 from toolchain.targets.spinnaker2.mapper import MappingError, map_network
 from toolchain.targets.spinnaker2.routing import route
 from toolchain.targets.spinnaker2.spec import BOARDS, Board, SpecError, SpiNNaker2Spec, grid
+from toolchain.targets.support import Support, native
 
 LIMITS = {
     "delay_ticks": "synaptic delay (ring buffer + delay-extension stages, in ticks)",
@@ -36,6 +37,35 @@ LIMITS = {
 APPROXIMATIONS = {
     "delays_shortened": "delays beyond the ring buffer and delay-extension stages become the "
                         "longest they reach",
+}
+
+
+PE = "SpiNNaker2 datasheet v0.03 (Cortex-M4F PEs)"
+SPYNNAKER = "sPyNNaker neural_modelling"
+SUPPORT = {
+    "IF_curr_exp": native("software on the PE in s16.15 or float32, sPyNNaker's update "
+                          "order", f"{PE}; {SPYNNAKER} neuron_model_lif_impl.h"),
+    "IF_curr_alpha": native("two synaptic states per receptor on the PE: PyNN's alpha "
+                            "current at every tick", PE),
+    "IF_cond_exp": native("conductances times the driving force on the PE",
+                          f"{PE}; {SPYNNAKER} input_type_conductance.h"),
+    "tau_syn_E != tau_syn_I": native("one decay per synapse type on the PE", PE),
+    "varying parameters": native("per-neuron parameters in the PE's state", PE),
+    "delays": native("a 16-tick ring buffer per PE and delay-extension PEs (135 ticks); "
+                     "longer ones shortened with --fit approximate",
+                     f"{SPYNNAKER} (MAX_SUPPORTED_DELAY_TICS, delay extensions)"),
+    "SpikeSourcePoisson": native("spike-source PEs"),
+    "SpikeSourceArray": native("spike-source PEs"),
+    "DCSource": native("added to the neuron's input current on the PE", PE),
+    "StepCurrentSource": native("added to the neuron's input current on the PE", PE),
+    "STDP additive": native("pair STDP in software after sPyNNaker's deferred scheme: a "
+                            "16-spike post history, learning at each pre spike's row",
+                            f"{SPYNNAKER} plasticity/stdp (post_events.h, timing_pair_impl.h)"),
+    "STDP multiplicative": native("the same scheme with the weight dependence of "
+                                  "weight_multiplicative_impl.h",
+                                  f"{SPYNNAKER} plasticity/stdp"),
+    "record v": native("the PE's neuron state"),
+    "record isyn_exc, isyn_inh": native("one synaptic state per synapse type on the PE"),
 }
 
 
@@ -96,6 +126,7 @@ class SpiNNaker2Target(Target):
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
     APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
 
     @classmethod
     def catalogue(cls) -> list[str]:
