@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from toolchain.ir import CellType, Population, Receptor
 from toolchain.targets.spinnaker2.numerics import (
+    SUPPORTED_CELLS,
     NumericsError,
     S2LIFKernel,
     WordLayout,
@@ -110,11 +111,16 @@ def test_input_scaling_integrates_the_exponential_kernel():
     assert abs(k.get("isyn_exc")[0] - expected) < 1e-4
 
 
-def test_every_cell_type_of_the_ir_has_a_pe_kernel():
-    for cell_type in CellType:
-        kernel = S2LIFKernel(Population("p", cell_type, 2), 1.0, numerics="s16.15",
-                             frac_bits={Receptor.EXCITATORY: 15, Receptor.INHIBITORY: 15})
-        assert kernel.advance(0, None).size == 0
+@pytest.mark.parametrize("cell_type", list(CellType))
+def test_every_cell_type_has_a_pe_kernel_or_is_refused_by_name(cell_type):
+    def kernel():
+        return S2LIFKernel(Population("p", cell_type, 2), 1.0, numerics="s16.15",
+                           frac_bits={Receptor.EXCITATORY: 15, Receptor.INHIBITORY: 15})
+    if cell_type in SUPPORTED_CELLS:
+        assert kernel().advance(0, None).size == 0
+    else:
+        with pytest.raises(NumericsError, match=f"'p': cell type {cell_type.value} "):
+            kernel()
 
 
 @pytest.mark.parametrize("numerics", ["s16.15", "float32"])

@@ -109,6 +109,32 @@ def bias_to_mant_exp(bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mant, exp
 
 
+def why_not_cuba(pop: Population) -> str:
+    """The hardware fact that keeps ``pop``'s cell type off a CUBA LIF compartment, whose
+    update is linear: u decays and sums weighted spikes, v decays and adds u and a bias."""
+    cell = pop.cell_type
+    if cell is CellType.IZHIKEVICH:
+        return ("its membrane has a quadratic term in v and a recovery variable, and a "
+                "compartment's voltage update is linear (v decays by dv and adds u)")
+    if cell in (CellType.ADEXP, CellType.EIF_COND_EXP_ISFA_ISTA,
+                CellType.EIF_COND_ALPHA_ISFA_ISTA):
+        return ("its membrane has an exponential spike-initiation term and an adaptation "
+                "current, and a compartment's voltage update is linear")
+    if cell is CellType.HH_COND_EXP:
+        return ("its membrane has Hodgkin-Huxley sodium and potassium gates, and a "
+                "compartment's voltage update is linear")
+    composed_cond = cell.composed and any(r.shape.value != "curr_exp" for r in pop.receptors)
+    if cell.conductance_based or composed_cond:
+        return ("its synaptic input is a conductance (a product with v), which Loihi's "
+                "current-based compartment cannot compute")
+    if cell is CellType.IF_CURR_DELTA:
+        return ("a delta synapse moves v by the weight in mV, and a compartment's input "
+                "enters its current u, which the voltage integrates")
+    return ("an alpha-shaped current is one exponential filter feeding another, and a "
+            "compartment's current decays once (a dendrite's current joins the soma's "
+            "voltage, not its current)")
+
+
 def convert_population(pop: Population, dt: float, *,
                        vth_mant: int = DEFAULT_VTH_MANT,
                        clip_refractory: bool = False) -> LifConversion:
@@ -136,15 +162,9 @@ def convert_population(pop: Population, dt: float, *,
     """
     what = f"Population '{pop.label}'"
     if pop.cell_type is not CellType.IF_CURR_EXP:
-        why = ("its synaptic input is a conductance (a product with v), which Loihi's "
-               "current-based compartment cannot compute"
-               if pop.cell_type.conductance_based else
-               "an alpha-shaped current is one exponential filter feeding another, and a "
-               "compartment's current decays once (a dendrite's current joins the soma's "
-               "voltage, not its current)")
         raise LoihiNumericsError(
             f"{what}: cell type {pop.cell_type.value} cannot be mapped exactly to Loihi's "
-            f"CUBA LIF: {why}; use IF_curr_exp"
+            f"CUBA LIF: {why_not_cuba(pop)}; use IF_curr_exp"
         )
     if not 0 < vth_mant <= VTH_MANT_MAX:
         raise LoihiNumericsError(f"vth_mant = {vth_mant} is outside 1..{VTH_MANT_MAX}")

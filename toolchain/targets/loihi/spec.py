@@ -333,8 +333,8 @@ def check_population(population: Population, dt: float) -> list[str]:
     try:
         convert_population(population, dt, clip_refractory=True)
     except LoihiNumericsError as e:
-        close = [name for name in SHARED_PARAMETERS
-                 if 0 < spread(population.parameters[name]) <= MERGE_RTOL]
+        close = [name for name in SHARED_PARAMETERS if name in population.parameters
+                 and 0 < spread(population.parameters[name]) <= MERGE_RTOL]
         if close and f"parameter {close[0]} varies" in str(e):
             return [f"{e}; they are within {MERGE_RTOL:.0%} of each other, so you can also "
                     + fit_hint("merge them to their mean")]

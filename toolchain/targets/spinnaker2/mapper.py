@@ -29,6 +29,7 @@ from toolchain.targets.spinnaker2.numerics import (
     weight_frac_bits,
 )
 from toolchain.targets.spinnaker2.spec import Board, SpiNNaker2Spec
+from toolchain.targets.spinnaker2.stdp import STDP_RULES
 from toolchain.targets.spinnaker2.timing import worst_tick_cycles
 
 SliceKind = Literal["neurons", "source", "delay"]
@@ -202,7 +203,7 @@ def _check_cells(network: Network) -> None:
                 f"Population '{pop.label}': cell type {pop.cell_type.value} is not available "
                 f"on spinnaker2 (its neuron kernels: {allowed}); change the cell type"
             )
-    for message in refusals(network, "spinnaker2"):
+    for message in refusals(network, "spinnaker2", stdp=STDP_RULES):
         raise MappingError(message)
 
 

@@ -43,6 +43,8 @@ TRACE_FRAC = 11  # s4.11 [src: sPyNNaker stdp_typedefs.h STDP_FIXED_POINT]
 TRACE_ONE = 1 << TRACE_FRAC
 ACCUM_FRAC = 15  # learning rates of the multiplicative rule in s16.15
 NEVER = np.iinfo(np.int64).min // 4  # "no spike yet"
+# the weight dependences this pair rule runs; ir.refusals names the others
+STDP_RULES = (WeightDependence.ADDITIVE, WeightDependence.MULTIPLICATIVE)
 
 
 def decay_lut(tau_ms: float, dt_ms: float) -> np.ndarray:
