@@ -28,20 +28,23 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def compile(network: Network, target: str = "reference", *,
-            strict: bool = True, rate_hz: float = 10.0, **options: Any) -> CompiledNetwork:
+def compile(network: Network, target: str = "reference", *, strict: bool = True,
+            rate_hz: float = 10.0, fit: str = "strict", **options: Any) -> CompiledNetwork:
     """Map ``network`` onto ``target`` (constructed with its ``options``); a broken limit
-    raises ``MappingError``, or with ``strict=False`` is recorded in the artifact."""
+    raises ``MappingError``, or with ``strict=False`` is recorded in the artifact.
+    ``fit='approximate'`` lets the target apply its documented approximations to make the
+    network fit instead (``artifact.approximations`` lists what they changed)."""
     from toolchain.targets import get_target
 
-    return get_target(target, **options).compile(network, strict=strict, rate_hz=rate_hz)
+    return get_target(target, fit=fit, **options).compile(network, strict=strict,
+                                                           rate_hz=rate_hz)
 
 
 def simulate(network: Network | CompiledNetwork, target: str = "reference", *,
              t_stop: float, **options: Any) -> SimulationResult:
     """Co-simulate for ``t_stop`` ms: a network compiled for ``target`` (constructed with
-    ``options``), or an artifact (also one loaded from disk) on the target it was compiled
-    for."""
+    ``options``, ``fit=`` among them), or an artifact (also one loaded from disk) on the
+    target it was compiled for."""
     from toolchain.compiler.artifact import CompiledNetwork
     from toolchain.targets import get_target, target_for
 

@@ -13,7 +13,7 @@ import click
 from toolchain import __version__, html_report
 from toolchain.commands.compile import compile_command, report_command
 from toolchain.commands.hdl import hdl
-from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir, report
+from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, fit_option, output_dir, report
 from toolchain.dse.cli import dse
 from toolchain.nir.cli import nir_group
 from toolchain.runtime.cli import boards, flash
@@ -85,9 +85,10 @@ def info(target: str | None) -> None:
 @click.option("--option", "-O", "options", multiple=True, metavar="[TARGET.]KEY=VALUE",
               help="A target option over the script's setup(), e.g. -O build=ecp5-85f "
                    "(repeatable; KEY alone is for --target).")
+@fit_option
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-def pynn(target: str | None, options: tuple[str, ...], script: str,
+def pynn(target: str | None, options: tuple[str, ...], fit: str | None, script: str,
          script_args: tuple[str, ...]) -> None:
     """Run an unmodified PyNN SCRIPT on spikeport.
 
@@ -106,9 +107,11 @@ def pynn(target: str | None, options: tuple[str, ...], script: str,
     from toolchain.console import never_ran, simulator_of_script
     from toolchain.pynn import simulator
     from toolchain.pynn.runner import run_script
+    from toolchain.targets.options import with_fit
 
     before = simulator_of_script()
-    simulator.state.command_line_options = _target_options(options, list(TARGETS), target)
+    simulator.state.command_line_options = _target_options(
+        with_fit(options, fit, list(TARGETS)), list(TARGETS), target)
     try:
         status = run_script(script, script_args, target)
     finally:
@@ -137,10 +140,11 @@ def _target_options(texts: tuple[str, ...], targets: list[str],
               help="Targets to try besides the reference (default: every registered one).")
 @click.option("--option", "-O", "options", multiple=True, metavar="TARGET.KEY=VALUE",
               help="A target's constructor option, e.g. fpga.build=ecp5-85f (repeatable).")
+@fit_option
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-def portability(out: str, targets: str | None, options: tuple[str, ...], script: str,
-                script_args: tuple[str, ...]) -> None:
+def portability(out: str, targets: str | None, options: tuple[str, ...], fit: str | None,
+                script: str, script_args: tuple[str, ...]) -> None:
     """Run a PyNN SCRIPT on the reference and on every target it fits; tabulate deviations.
 
     Writes OUT/portability.csv, .md and .png, and OUT/report.html (table and rasters, for a
@@ -151,14 +155,15 @@ def portability(out: str, targets: str | None, options: tuple[str, ...], script:
     """
     from toolchain.portability import portability_of_script
     from toolchain.targets import TARGETS
+    from toolchain.targets.options import with_fit
 
     names = None if targets is None else [t.strip() for t in targets.split(",") if t.strip()]
     unknown = [t for t in names or () if t not in TARGETS]
     if unknown:
         raise click.BadParameter(f"unknown target '{unknown[0]}'; known targets: "
                                  f"{', '.join(TARGETS)}", param_hint="'--targets'")
-    per_target = _target_options(options, list(TARGETS) if names is None
-                                 else ["reference", *names], None)
+    running = list(TARGETS) if names is None else ["reference", *names]
+    per_target = _target_options(with_fit(options, fit, running), running, None)
     out_dir = output_dir(out)
     matrix = portability_of_script(script, script_args, names, per_target)
     files = matrix.write(out_dir)

@@ -55,6 +55,20 @@ SCRIPT_ARGS_HELP = ("This command's options may come before SCRIPT or after the 
                     "also has, put it after `--` (`... SCRIPT spikeport -- --out results`).")
 
 
+
+def fit_option(command):  # type: ignore[no-untyped-def]
+    """``--fit strict|approximate`` on a command that compiles for targets: the same as
+    ``-O fit=...`` for each of them (:func:`toolchain.targets.options.with_fit`)."""
+    from toolchain.compiler.fit import FIT_POLICIES
+
+    return click.option(
+        "--fit", type=click.Choice(FIT_POLICIES), default=None,
+        help="What a network over a target's limit gets: 'strict' (default) refuses it "
+             "naming the limit; 'approximate' applies the target's documented "
+             "approximations and lists them in the report (-O fit=... for every target).",
+    )(command)
+
+
 @dataclass(frozen=True)
 class Failure:
     """An exception as a user will read it."""

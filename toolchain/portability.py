@@ -66,6 +66,17 @@ class TargetRun:
         block = (self.report or {}).get("measured") or {}
         return str(block.get("energy_from", ""))
 
+    @property
+    def approximations(self) -> str:
+        """What an approximate fit changed, short: "fan_in_pruned 'exc' (12 neurons, 340
+        synapses); ..." ("" for a network that ran as written)."""
+        out = []
+        for a in (self.report or {}).get("approximations") or ():
+            touched = ", ".join(f"{a[k]} {k}" for k in ("neurons", "synapses") if a[k])
+            named = f"{a['name']} '{a['label']}'"
+            out.append(f"{named} ({touched})" if touched else named)
+        return "; ".join(out)
+
 
 @dataclass
 class Matrix:
@@ -90,6 +101,7 @@ class Matrix:
                 "synaptic_events_per_step": run.figure("measured", "synaptic_events_per_step"),
                 "weight_error_max": run.weight_error,
                 "sim_wall_us_per_step": run.sim_seconds * 1e6 / steps,
+                "approximations": run.approximations,
             }
             if run.result is None or ref is None or ref.result is None:
                 rows.append({**common, "population": ""})
@@ -121,15 +133,15 @@ class Matrix:
         head = ("| target | population | rate (Hz) | rate error | ISI distortion (ms) | "
                 "spike disorder | van Rossum | spikes dropped | weight error (max) | "
                 "energy/step, run (nJ) | energy/step, compiler est. (nJ) | "
-                "hw time/step, run (us) | sim time/step (us) |")
+                "hw time/step, run (us) | sim time/step (us) | approximations |")
         lines = [f"Portability of '{self.network.label}' ({self.network.n_neurons} neurons, "
                  f"{self.network.n_synapses} synapses, {self.t_stop:g} ms)", "", head,
-                 "|" + "---|" * 13]
+                 "|" + "---|" * 14]
         notes, sources = [], {}
         for row in self.rows():
             if row["status"] != "ok":
                 lines.append(f"| {row['target']} | - | {row['status']}: see below |" +
-                             " |" * 10)
+                             " |" * 11)
                 notes.append(f"- **{row['target']}** {row['status']}: {row['reason']}")
                 continue
             if row["energy_from"]:
@@ -142,11 +154,16 @@ class Matrix:
                 f"{_fmt(row['energy_nj_per_step'])} | "
                 f"{_fmt(row['energy_nj_per_step_estimate'])} | "
                 f"{_fmt(row['hw_wall_us_per_step'])} | "
-                f"{_fmt(row['sim_wall_us_per_step'])} |")
+                f"{_fmt(row['sim_wall_us_per_step'])} | {row['approximations'] or '-'} |")
         told = [f"{t} from {src}" for t, src in sources.items() if t != REFERENCE]
         if told:
             lines += ["", "Energy per step of the run: " + "; ".join(told) + ". The "
                       "compiler's estimate assumes the populations fire at a planned rate."]
+        changed = [f"- **{run.target}** {a['name']}: {a['detail']}" for run in self.runs
+                   for a in (run.report or {}).get("approximations") or ()]
+        if changed:
+            lines += ["", "Approximations the targets applied to fit (fit=approximate):",
+                      *changed]
         if notes:
             lines += ["", "Targets that did not run the network:", *notes]
         return "\n".join(lines) + "\n"
@@ -195,7 +212,7 @@ COLUMNS = ["target", "population", "status", "reason", "rate_hz", "rate_error",
            "isi_distortion_ms", "spike_disorder", "van_rossum", "spikes_shifted",
            "spikes_dropped", "weight_error_max", "energy_nj_per_step", "energy_from",
            "energy_nj_per_step_estimate", "hw_wall_us_per_step", "synaptic_events_per_step",
-           "sim_wall_us_per_step"]
+           "sim_wall_us_per_step", "approximations"]
 
 
 def _csv_value(x: object) -> object:

@@ -86,7 +86,7 @@ TAKES = ("it takes network, args, target, t_stop, core, synth, board, and opt.<n
      "fixed parameter 'network' = 'no/such/net.py' names no file"),
     ({"fixed": {"opt.learning_epok": 2}, "axes": {"target": ("loihi",)}},
      "fixed parameter 'opt.learning_epok' is not an option of target 'loihi'; it takes "
-     "opt.board, opt.learning_epoch, opt.learning_seed"),
+     "opt.board, opt.fit, opt.learning_epoch, opt.learning_seed"),
     ({"fixed": {"core": "ice40"}}, "fixed parameter 'core' = 'ice40' is not a core preset; "
                                    "presets: tiny, ice40up5k, ecp5-85f"),
     ({"axes": {"core.w_bits": (8, 1)}}, "axis 'core.w_bits' value [1] = 1 gives no valid "

@@ -205,3 +205,26 @@ def test_flash_with_no_board_attached_fails_clearly(tmp_path: Path) -> None:
     assert "flashing board 'ulx3s' failed (exit " in result.output
     assert "is the board plugged in, powered, and not claimed by another program? command: " \
         in result.output
+
+
+def test_run_takes_fit_like_every_command(tmp_path: Path) -> None:
+    """A network whose delays are beyond the tiny build's 3-step ring: refused strictly,
+    run with --fit approximate (the delays shortened, as the compile report says)."""
+    from toolchain.ir import ArraySource, Network, Population, Projection, Recording, save
+
+    src = ArraySource.from_lists("in", [[1.0, 5.0, 9.0]] * 4)
+    pre, post = np.meshgrid(np.arange(4), np.arange(4), indexing="ij")
+    net = Network(dt=0.1, populations=(Population("cells", "IF_curr_exp", 4),),
+                  sources=(src,), projections=(Projection(
+                      "in", "in", "cells", pre.ravel(), post.ravel(), np.full(16, 3.0),
+                      np.full(16, 1.0)),), recordings=(Recording("cells", "spikes",
+                                                                   np.arange(4)),))
+    path = save(net, tmp_path / "slow.spnet")
+    args = ["run", "--board", "virtual", "--preset", "tiny", "--t-stop", "20", "-o",
+            str(tmp_path / "out"), str(path)]
+    strict = CliRunner().invoke(main, args)
+    assert strict.exit_code == 1 and "10 steps; build 'tiny' has a 4-slot delay ring" \
+        in strict.output and "--fit approximate" in strict.output
+    result = CliRunner().invoke(main, [*args, "--fit", "approximate"])
+    assert result.exit_code == 0, result.output
+    assert "streamed 200 steps" in result.output

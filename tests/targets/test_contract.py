@@ -531,3 +531,116 @@ def test_the_fpga_preset_is_reachable_from_every_command(tmp_path, monkeypatch):
                                   "fpga.build=ecp5-85f", "--out", "m", str(script)])
     assert matrix.exit_code == 0, matrix.output
     assert "| fpga | cells |" in matrix.output
+
+
+# --------------------------------------------------------------------------- fit policies
+
+
+def _fed(pop: Population, *, d: float = 1.0, receptors=("excitatory",), n_in: int = 6,
+         dt: float = 0.1) -> Network:
+    """``pop`` driven by an array source through one projection per receptor."""
+    src = ArraySource.from_lists("in", [np.arange(2.0, 80.0, 7.0 + k) for k in range(n_in)])
+    projs = tuple(_all_to_all(f"in->{r}", "in", pop.label, n_in, pop.size,
+                              w=0.8 if r == "excitatory" else -0.3, d=d, receptor=r)
+                  for r in receptors)
+    return Network(dt=dt, populations=(pop,), sources=(src,), projections=projs,
+                   recordings=(Recording(pop.label, "spikes", np.arange(pop.size)),),
+                   label="approx")
+
+
+# One network per approximation a target declares, with the options it needs: a strict
+# compile refuses it and says an approximate fit would make it fit.
+def _approximation_cases():
+    close_taus = {"tau_m": np.linspace(19.5, 20.5, 4)}
+    return {
+        "reference": {},
+        "loihi": {
+            "parameters_merged": ({}, _fed(_pop("cells", 4, **close_taus))),
+            "refractory_shortened": ({}, _fed(_pop("cells", 4, tau_refrac=7.0))),
+            "delays_shortened": ({}, _fed(_pop("cells", 4), d=10.0)),
+        },
+        "spinnaker2": {
+            "delays_shortened": ({}, _fed(_pop("cells", 4), d=200.0, dt=1.0)),
+        },
+        "dynapse": {
+            "fan_in_pruned": ({}, _fed(_pop("cells", 2), n_in=70)),
+            "parameters_merged": ({}, _fed(_pop("cells", 4, **close_taus))),
+            "delays_dropped": ({}, _fed(_pop("cells", 4), d=5.0)),
+        },
+        "fpga": {
+            "synaptic_decay_shared": ({}, _fed(_pop("cells", 4, tau_syn_E=5.0, tau_syn_I=10.0),
+                                               receptors=("excitatory", "inhibitory"))),
+            "delays_shortened": ({}, _fed(_pop("cells", 4), d=2.0)),
+            "refractory_shortened": ({}, _fed(_pop("cells", 4, tau_refrac=10.0))),
+        },
+    }
+
+
+APPROXIMATION_CASES = functools.cache(_approximation_cases)
+APPROXIMATING = [(name, a) for name in NAMES for a in target_class(name).APPROXIMATIONS]
+
+
+def test_every_declared_approximation_has_a_network_that_needs_it():
+    cases = APPROXIMATION_CASES()
+    for name in NAMES:
+        assert set(cases[name]) == set(target_class(name).APPROXIMATIONS), name
+    assert {name for name, _ in APPROXIMATING} >= set(NAMES) - {"reference"}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:rfc3986")
+@pytest.mark.parametrize("name, approximation", APPROXIMATING)
+def test_strict_refuses_and_approximate_fits_with_each_approximation(name, approximation,
+                                                                     tmp_path):
+    from jschon import JSON, JSONSchema, create_catalog
+
+    from toolchain.compiler.report import render_report
+
+    options, net = APPROXIMATION_CASES()[name][approximation]
+    with pytest.raises(MappingError) as e:
+        get_target(name, **options).compile(net)
+    assert "fit='approximate' (--fit approximate, -O fit=approximate)" in str(e.value)
+    target = get_target(name, fit="approximate", **options)
+    art = target.compile(net)
+    assert art.fits and art.fit == "approximate" and art.options["fit"] == "approximate"
+    assert {a.name for a in art.approximations} <= set(target.APPROXIMATIONS)
+    (applied,) = [a for a in art.approximations if a.name == approximation]
+    assert applied.neurons + applied.synapses > 0 and applied.detail
+    assert applied.limit in ("", *target.LIMITS)
+    assert applied.label in {n.label for n in (*net.populations, *net.projections)}
+    text = render_report(art)
+    assert "Approximations applied (fit=approximate" in text
+    assert f"  - {approximation}: {applied.subject}" in text
+    create_catalog("2020-12")
+    data = json.loads(json.dumps(report_data(art)))
+    assert JSONSchema(json.loads(SCHEMA.read_text())).evaluate(JSON(data)).valid
+    assert data["fit"] == "approximate"
+    assert approximation in {a["name"] for a in data["approximations"]}
+    # the artifact keeps what was approximated, and runs the same after a round trip
+    loaded = load(save(art, tmp_path / "approx.spz"), expect=CompiledNetwork)
+    assert loaded == art and loaded.approximations == art.approximations
+    runs = []
+    for a in (art, loaded):
+        sim = target_for(a).simulator(a)
+        sim.run_until(60.0)
+        runs.append(sim.result().spikes["cells"])
+    np.testing.assert_array_equal(runs[0].times, runs[1].times)
+    # an approximated artifact is not the strict target's: it says how to run it
+    with pytest.raises(ValueError, match="'fit': 'approximate'"):
+        get_target(name, **options).simulator(art)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_is_an_option_of_every_target_and_a_fitting_network_needs_nothing(name):
+    import toolchain
+    from toolchain.compiler.report import render_report
+
+    cls = target_class(name)
+    assert cls.OPTIONS.declared["fit"].allowed() == ("strict", "approximate")
+    with pytest.raises(TargetOptionError, match="option fit='loose' is not allowed; fit "
+                                                "takes one of: strict, approximate"):
+        get_target(name, fit="loose")
+    art = toolchain.compile(driven(), name, fit="approximate")
+    assert art.approximations == () and art.fit == "approximate"
+    assert "Approximations (fit=approximate): none needed" in render_report(art)
+    assert toolchain.compile(driven(), name).fit == "strict"
+    assert report_data(toolchain.compile(driven(), name))["approximations"] == []

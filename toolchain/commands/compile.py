@@ -9,7 +9,7 @@ import click
 
 from toolchain import html_report
 from toolchain.compiler.artifact import ARTIFACT
-from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir
+from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, fit_option, output_dir
 from toolchain.progress import task
 
 REPORT = "report.txt"
@@ -32,17 +32,19 @@ def _network_from(source: str, script_args: tuple[str, ...]):
     return capture(source, script_args)
 
 
-def target_from_cli(target: str, options: tuple[str, ...], board: str | None = None):
-    """The target ``-t TARGET -O KEY=VALUE ... [--board NAME]`` names, or a usage error
-    naming the bad target, option or value and the valid ones."""
+def target_from_cli(target: str, options: tuple[str, ...], board: str | None = None,
+                    fit: str | None = None):
+    """The target ``-t TARGET -O KEY=VALUE ... [--board NAME] [--fit POLICY]`` names, or a
+    usage error naming the bad target, option or value and the valid ones."""
     from toolchain.targets import TARGETS, TargetOptionError, UnknownTargetError, get_target
 
     if target not in TARGETS:
         raise click.BadParameter(f"unknown target '{target}'; known targets: "
                                  f"{', '.join(TARGETS)}", param_hint="'--target'")
-    from toolchain.targets.options import parse_assignments
+    from toolchain.targets.options import parse_assignments, with_fit
 
-    texts = (*options, *((f"board={board}",) if board is not None else ()))
+    texts = with_fit((*options, *((f"board={board}",) if board is not None else ())), fit,
+                     [target])
     try:
         typed = parse_assignments(texts, [target], default=target).get(target, {})
         return get_target(target, **typed)
@@ -67,10 +69,12 @@ def target_from_cli(target: str, options: tuple[str, ...], board: str | None = N
 @click.option("--lax", is_flag=True,
               help="Record every broken limit in the artifact and report instead of "
                    "failing at the first (the artifact is still written).")
+@fit_option
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
 def compile_command(target: str, board: str | None, options: tuple[str, ...], out: str,
-                    rate: float, lax: bool, source: str, script_args: tuple[str, ...]) -> None:
+                    rate: float, lax: bool, fit: str | None, source: str,
+                    script_args: tuple[str, ...]) -> None:
     """Compile SOURCE for a target: a PyNN script (run through spikeport's PyNN backend
     until its first run(); extra arguments, and options spikeport does not know, go to the
     script) or a saved network file.
@@ -83,7 +87,7 @@ def compile_command(target: str, board: str | None, options: tuple[str, ...], ou
     from toolchain.compiler.report import placement_figure, render_report
     from toolchain.ir import save
 
-    tgt = target_from_cli(target, options, board)
+    tgt = target_from_cli(target, options, board, fit)
     path = output_dir(out)
     with task(f"capture {Path(source).name}"):
         net, t_stop = _network_from(source, script_args)

@@ -319,6 +319,32 @@ class Violation(_Value):
 
 @serializable
 @dataclass(frozen=True, eq=False)
+class Approximation(_Value):
+    """One approximation a compile with ``fit='approximate'`` applied to make the network
+    fit: which one (``name``, e.g. "fan_in_pruned"), to which population, projection or
+    source (``element``, ``label``), the limit it relieved (one of the target's ``LIMITS``,
+    or "" for a feature the target only approximates), how many neurons and synapses it
+    touched, and what it did, in one sentence (``detail``)."""
+
+    name: str
+    element: str
+    label: str
+    limit: str
+    neurons: int
+    synapses: int
+    detail: str
+
+    kind: ClassVar[str] = "approximation"
+
+    @property
+    def subject(self) -> str:
+        if self.element == "network":
+            return f"network '{self.label}'"
+        return f"{self.element.capitalize()} '{self.label}'"
+
+
+@serializable
+@dataclass(frozen=True, eq=False)
 class ReportSection(_Value):
     """A part of the compile report only one target has (SpiNNaker2's PE kinds and router
     tables, DYNAP-SE's CAM and tag use...): text lines for the text report and the same
@@ -353,7 +379,9 @@ class CompiledNetwork(_Value):
     ``options`` are the target options it was compiled with (``get_target(target,
     **options)`` rebuilds its target); ``limits`` what one core holds; ``support_cores``
     the cores the mapping uses that hold no neurons (SpiNNaker2's spike-source and
-    delay-extension PEs); ``sections`` the target's own report sections.  ``detail`` is
+    delay-extension PEs); ``sections`` the target's own report sections;
+    ``approximations`` what a compile with ``fit='approximate'`` changed to make the
+    network fit (empty for a strict compile).  ``detail`` is
     the target's run-time data, not saved (see :class:`TargetDetail`).
     """
 
@@ -370,6 +398,7 @@ class CompiledNetwork(_Value):
     limits: CoreLimits | None = None
     support_cores: int = 0
     sections: tuple[ReportSection, ...] = ()
+    approximations: tuple[Approximation, ...] = ()
     detail: TargetDetail | None = field(default=None, repr=False, compare=False,
                                         metadata={"saved": False})
 
@@ -379,6 +408,7 @@ class CompiledNetwork(_Value):
         object.__setattr__(self, "numerics", tuple(self.numerics))
         object.__setattr__(self, "violations", tuple(self.violations))
         object.__setattr__(self, "sections", tuple(self.sections))
+        object.__setattr__(self, "approximations", tuple(self.approximations))
         object.__setattr__(self, "options", dict(self.options))
         if len(self.placement) != len(self.cores):
             raise ValueError(
@@ -402,6 +432,11 @@ class CompiledNetwork(_Value):
     @property
     def fits(self) -> bool:
         return not self.violations
+
+    @property
+    def fit(self) -> str:
+        """The fit policy it was compiled with ("strict" unless the options say otherwise)."""
+        return str(self.options.get("fit", "strict"))
 
     @property
     def chips_used(self) -> int:

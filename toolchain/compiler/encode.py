@@ -23,6 +23,7 @@ def encode(build: Build) -> Build:
         limits=build.limits if build.limits is not None else build.spec.limits,
         support_cores=build.support_cores,
         sections=build.sections,
+        approximations=build.approximations,
         detail=build.detail,
     )
     return build.replace(artifact=artifact, rows=None)

@@ -102,7 +102,8 @@ def partition(build: Build) -> Build:
 def _initial_bounds(net: Network, k: int, incoming: list[int], spec, numerics) -> np.ndarray:
     pop = net.populations[k]
     limits = spec.limits
-    n = np.arange(1, min(limits.neurons, pop.size) + 1)
+    per_core = max(limits.neurons // spec.compartments(pop, net.dt), 1)
+    n = np.arange(1, min(per_core, pop.size) + 1)
     fits = np.ones(n.size, dtype=bool)
     inputs = np.zeros(n.size)
     bits = np.zeros(n.size)
@@ -298,6 +299,11 @@ def synapse_rows(post_slice: np.ndarray, pre: np.ndarray, n_slices: int, pre_siz
 
 
 def _distinct_per_slice(slice_of: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Distinct ``ids`` per slice; with one column of ids per compartment, the sum over
+    the columns (each compartment kind has its own configs)."""
+    if ids.ndim == 2:
+        return sum((_distinct_per_slice(slice_of, ids[:, j]) for j in range(ids.shape[1])),
+                   np.zeros(int(slice_of[-1]) + 1 if slice_of.size else 0, dtype=np.int64))
     n_slices = int(slice_of[-1]) + 1 if slice_of.size else 0
     key = slice_of.astype(np.int64) * (int(ids.max()) + 1 if ids.size else 1) + ids
     uniq = np.unique(key)

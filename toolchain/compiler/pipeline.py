@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from toolchain.compiler.artifact import (
+    Approximation,
     CompiledNetwork,
     Cores,
     Placement,
@@ -28,6 +29,7 @@ from toolchain.compiler.artifact import (
     Violation,
 )
 from toolchain.compiler.describe import Activity, activity
+from toolchain.compiler.fit import APPROXIMATE, STRICT, check_policy
 from toolchain.compiler.spec import CoreLimits, EventCosts, Mesh, SynapseFormat
 from toolchain.ir import Network, Population
 from toolchain.progress import task
@@ -74,6 +76,7 @@ class Build:
     spec: TargetSpec
     board: str
     strict: bool = True
+    fit: str = STRICT
     activity: Activity | None = None
     target: str = ""
     options: Mapping[str, object] = field(default_factory=dict)
@@ -84,6 +87,7 @@ class Build:
     routes: Routes | None = None
     estimate: StepEstimate | None = None
     violations: tuple[Violation, ...] = ()
+    approximations: tuple[Approximation, ...] = ()
     limits: CoreLimits | None = None
     support_cores: int = 0
     sections: tuple[ReportSection, ...] = ()
@@ -112,6 +116,17 @@ class Build:
             return self
         return self.replace(violations=(*self.violations, broken))
 
+    @property
+    def approximating(self) -> bool:
+        """Whether the target may approximate to fit (``fit='approximate'``)."""
+        return self.fit == APPROXIMATE
+
+    def approximate(self, applied: Approximation) -> Build:
+        """Record an approximation a pass applied (only asked for with fit='approximate')."""
+        if not self.approximating:
+            raise RuntimeError(f"{applied.name} applied by a compile with fit='{self.fit}'")
+        return self.replace(approximations=(*self.approximations, applied))
+
     def need(self, name: str, by: str) -> Any:
         value = getattr(self, name)
         if value is None:
@@ -122,11 +137,31 @@ class Build:
 
 class Violations:
     """Collects a mapper's broken limits in the order it finds them: raises the first
-    when strict, keeps them all otherwise (for mappers that are not split into passes)."""
+    when strict, keeps them all otherwise (for mappers that are not split into passes);
+    and, with ``fit='approximate'``, the approximations it applied instead."""
 
-    def __init__(self, strict: bool, error: type[MappingError] = MappingError) -> None:
+    def __init__(self, strict: bool, error: type[MappingError] = MappingError, *,
+                 fit: str = STRICT) -> None:
         self.strict, self.error = strict, error
+        self.fit = check_policy(fit)
         self.found: list[Violation] = []
+        self.approximations: list[Approximation] = []
+
+    @property
+    def approximating(self) -> bool:
+        return self.fit == APPROXIMATE
+
+    def approximate(self, applied: Approximation) -> None:
+        if not self.approximating:
+            raise RuntimeError(f"{applied.name} applied by a compile with fit='{self.fit}'")
+        self.approximations.append(applied)
+
+    def into(self, build: Build) -> Build:
+        """``build`` with what was found: each violation (raised when strict) and each
+        approximation."""
+        for v in self.found:
+            build = build.violate(v)
+        return build.replace(approximations=(*build.approximations, *self.approximations))
 
     def add(self, broken: Violation) -> None:
         if self.strict:
@@ -157,13 +192,23 @@ class TargetSpec(Protocol):
 
     def neuron_configs(self, population: Population, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """Per neuron, the id of its neuron config and of its threshold config (equal ids =
-        one shared table entry)."""
+        one shared table entry); a neuron of several compartments gives one column of
+        neuron config ids per compartment (a core counts the distinct ids of each)."""
+
+    def compartments(self, population: Population, dt: float) -> int:
+        """Compartments (units of a core's neuron capacity) one neuron of ``population``
+        takes."""
 
     def check_population(self, population: Population, dt: float) -> list[str]:
         """Messages for whatever in ``population`` the target cannot represent at all."""
 
     def population_limits(self, population: Population, dt: float) -> list[Violation]:
         """The limits ``population`` breaks on one core (a parameter beyond a register)."""
+
+    def fit_population(self, population: Population, dt: float
+                       ) -> tuple[Population, list[Approximation]]:
+        """``population`` made to fit the target by its documented approximations (for a
+        compile with fit='approximate'), and what each changed."""
 
     def more_chips_hint(self, chips: int) -> str:
         """How to get a board of at least ``chips`` chips (an option that exists)."""
@@ -178,6 +223,7 @@ class Mappable(Protocol):
     name: str
     spec: TargetSpec
     board: str
+    fit: str
 
     def passes(self) -> Sequence[Pass]:
         """The passes mapping a network onto the target, in order."""
@@ -216,8 +262,10 @@ def compile_network(network: Network, target: Mappable, *, strict: bool = True,
     """Compile ``network`` for ``target`` by running ``target.passes()``.
 
     ``strict=False`` records limit violations in the artifact instead of raising, to see
-    how far a network is from fitting.  The cost estimate assumes ``activity``, by default
-    every population firing at ``rate_hz`` (sources as they are defined).
+    how far a network is from fitting; ``target.fit`` ('strict' or 'approximate') says
+    whether the target may approximate to make it fit (see :mod:`toolchain.compiler.fit`).
+    The cost estimate assumes ``activity``, by default every population firing at
+    ``rate_hz`` (sources as they are defined).
     """
     from toolchain.compiler.describe import activity as planned
 
@@ -226,7 +274,8 @@ def compile_network(network: Network, target: Mappable, *, strict: bool = True,
     check_mappable(network, target.name)
     spec = target.spec
     build = Build(network=network, spec=spec, board=target.board or spec.mesh.name,
-                  strict=strict, target=target.name, options=target.saved_options(),
+                  strict=strict, fit=check_policy(target.fit), target=target.name,
+                  options=target.saved_options(),
                   activity=activity if activity is not None else planned(network,
                                                                          rate_hz=rate_hz))
     build = run_passes(build, target.passes())

@@ -64,6 +64,9 @@ def render_report(art: CompiledNetwork) -> str:
         add(f"DOES NOT FIT: {len(art.violations)} limit(s) broken")
         for v in art.violations:
             add(f"  - {v.message}")
+    if art.fit != "strict" or art.approximations:
+        add("")
+        _approximations(art, add)
 
     if len(cores):
         add("")
@@ -114,6 +117,19 @@ def render_report(art: CompiledNetwork) -> str:
         add(section.title)
         out.extend(section.lines)
     return "\n".join(out) + "\n"
+
+
+def _approximations(art: CompiledNetwork, add) -> None:  # type: ignore[no-untyped-def]
+    if not art.approximations:
+        add(f"Approximations (fit={art.fit}): none needed, the network fits as written")
+        return
+    add(f"Approximations applied (fit={art.fit}; they change what the network computes)")
+    for a in art.approximations:
+        touched = ", ".join(f"{n} {what}" for n, what in ((a.neurons, "neurons"),
+                                                           (a.synapses, "synapses")) if n)
+        relieved = f", for {a.limit}" if a.limit else ""
+        add(f"  - {a.name}: {a.subject}{relieved} ({touched or 'parameters only'}): "
+            f"{a.detail}")
 
 
 def _activity_text(est: StepEstimate) -> str:
@@ -203,6 +219,10 @@ def report_data(art: CompiledNetwork, measured: Measured | None = None) -> dict[
                     "populations": len(net.populations), "projections": len(net.projections),
                     "dt_ms": net.dt},
         "fits": art.fits,
+        "fit": art.fit,
+        "approximations": [{"name": a.name, "element": a.element, "label": a.label,
+                            "limit": a.limit, "neurons": a.neurons, "synapses": a.synapses,
+                            "detail": a.detail} for a in art.approximations],
         "cores_used": art.cores_used,
         "population_slices": len(art.cores),
         "chips_used": art.chips_used,

@@ -8,19 +8,23 @@ from typing import Any
 import click
 import numpy as np
 
+from toolchain.console import fit_option
+
 
 def _fail(e: Exception) -> click.ClickException:
     return click.ClickException(str(e))
 
 
-def target_options(target: str, options: tuple[str, ...]) -> dict[str, Any]:
-    """``-O KEY=VALUE`` options of ``target``, typed by its declaration (the syntax of
-    every command: ``toolchain.targets.options.parse_assignments``)."""
+def target_options(target: str, options: tuple[str, ...], fit: str | None = None
+                   ) -> dict[str, Any]:
+    """``-O KEY=VALUE`` options (and ``--fit``) of ``target``, typed by its declaration
+    (the syntax of every command: ``toolchain.targets.options.parse_assignments``)."""
     from toolchain.targets import TargetOptionError, UnknownTargetError
-    from toolchain.targets.options import parse_assignments
+    from toolchain.targets.options import parse_assignments, with_fit
 
     try:
-        return parse_assignments(options, [target], default=target).get(target, {})
+        return parse_assignments(with_fit(options, fit, [target]), [target],
+                                 default=target).get(target, {})
     except (TargetOptionError, UnknownTargetError) as e:
         raise click.BadParameter(str(e), param_hint="'-O'") from None
 
@@ -50,17 +54,18 @@ def nir_group() -> None:
               help="Which sample of a NIRGraphData input to run.")
 @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
               help="Target constructor option, e.g. -O build=ecp5-85f (repeatable).")
+@fit_option
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Directory for output.npz, run.json and the compile report.")
 def run_command(graph: str, input_path: str, target: str, dt: float | None, sample: int,
-                options: tuple[str, ...], out: str) -> None:
+                options: tuple[str, ...], fit: str | None, out: str) -> None:
     """Run GRAPH with the input's spikes on a target; write OUT/output.npz with, for every
     neuron node N, N/spikes and N/v (steps x n, in the graph's time base and units)."""
     from toolchain.nir import NIRError, load
     from toolchain.nir.run import read_inputs, run_graph
 
     _check_target(target)
-    opts = target_options(target, options)
+    opts = target_options(target, options, fit)
     try:
         counts, data_dt = read_inputs(input_path, sample=sample)
         if dt is not None and data_dt is not None and abs(dt - data_dt) > 1e-9 * dt:

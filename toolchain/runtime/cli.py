@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 import numpy as np
 
-from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, output_dir
+from toolchain.console import SCRIPT_ARGS_HELP, SCRIPT_COMMAND, fit_option, output_dir
 from toolchain.runtime import RTL_SIM, VIRTUAL
 
 if TYPE_CHECKING:
@@ -146,10 +146,12 @@ def known_boards() -> list[str]:
 @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
               help="an option of the 'board' target, e.g. -O build=ecp5-85f to check the "
                    "board's build (repeatable; spikeport info board)")
+@fit_option
 @click.argument("source", metavar="SOURCE", type=click.Path(exists=True))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
 def run(board: str, port: str | None, baud: int, preset: str, t_stop: float | None, out: Path,
-        options: tuple[str, ...], source: str, script_args: tuple[str, ...]) -> None:
+        options: tuple[str, ...], fit: str | None, source: str,
+        script_args: tuple[str, ...]) -> None:
     """Run SOURCE on a board: load it, run it, stream spikes back.
 
     SOURCE is a PyNN script, which runs with target 'board' (compiled for the core the board
@@ -206,10 +208,11 @@ def run(board: str, port: str | None, baud: int, preset: str, t_stop: float | No
         with board_target.registered():
             from toolchain.pynn import simulator
             from toolchain.targets import TargetOptionError
-            from toolchain.targets.options import parse_assignments
+            from toolchain.targets.options import parse_assignments, with_fit
 
             try:
-                chosen = parse_assignments(options, ["board"], default="board")
+                chosen = parse_assignments(with_fit(options, fit, ["board"]), ["board"],
+                                           default="board")
             except TargetOptionError as e:
                 raise click.BadParameter(str(e), param_hint="'--option'") from None
             simulator.state.command_line_options = chosen

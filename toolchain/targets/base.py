@@ -21,6 +21,7 @@ import numpy as np
 
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity, measured_activity
+from toolchain.compiler.fit import FIT_POLICIES, STRICT
 from toolchain.compiler.pipeline import (
     MappingError,
     Pass,
@@ -31,7 +32,14 @@ from toolchain.compiler.pipeline import (
 from toolchain.compiler.report import Measured
 from toolchain.ir import Network
 from toolchain.sim.results import SimulationResult
-from toolchain.targets.options import COMPILE, Options
+from toolchain.targets.options import COMPILE, Option, Options
+from toolchain.targets.support import Support
+
+#: every target's ``fit`` option (added to each target's declaration by Target itself)
+FIT_OPTION = Option(
+    "fit", str, STRICT, "a network over a limit: 'strict' refuses it naming the limit; "
+    "'approximate' applies the target's documented approximations (each one listed in the "
+    "compile report)", choices=FIT_POLICIES)
 
 
 @runtime_checkable
@@ -61,21 +69,38 @@ class Simulator(Protocol):
 class Target(abc.ABC):
     """A place a network can run: the float reference, or a model of a hardware target.
 
-    Subclasses declare ``OPTIONS`` and ``LIMITS`` (limit name -> what it is: every
-    violation a compile records names one of them), set ``spec`` and ``board`` in
-    :meth:`configure`, and implement :meth:`passes`, :meth:`make_simulator`,
+    Subclasses declare ``OPTIONS``, ``LIMITS`` (limit name -> what it is: every
+    violation a compile records names one of them) and ``APPROXIMATIONS``, set ``spec``
+    and ``board`` in :meth:`configure`, and implement :meth:`passes`, :meth:`make_simulator`,
     :meth:`estimate` and, when they have run-time data, :meth:`remap`.
     """
 
     name: ClassVar[str]
     OPTIONS: ClassVar[Options] = Options()
     LIMITS: ClassVar[Mapping[str, str]] = {}
+    #: what a compile with fit='approximate' may do (name -> what it changes): every
+    #: approximation a compile records names one of them
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = {}
+    #: how it runs each PyNN feature (toolchain.targets.support.FEATURES): native,
+    #: approximated (with fit='approximate') or refused for a hardware reason
+    SUPPORT: ClassVar[Mapping[str, Support]] = {}
     spec: TargetSpec
     board: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every target takes ``fit``: it is declared once, here, after its own options."""
+        super().__init_subclass__(**kwargs)
+        if "fit" not in cls.OPTIONS.declared:
+            cls.OPTIONS = Options(*cls.OPTIONS, FIT_OPTION)
 
     def __init__(self, *args: object, **options: object) -> None:
         self.config: dict[str, Any] = type(self).OPTIONS.resolve(self.name, args, options)
         self.configure()
+
+    @property
+    def fit(self) -> str:
+        """The fit policy: 'strict' (refuse a network over a limit) or 'approximate'."""
+        return str(self.config["fit"])
 
     @abc.abstractmethod
     def configure(self) -> None:

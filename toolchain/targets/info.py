@@ -1,9 +1,11 @@
 """What ``spikeport info [TARGET]`` prints: every target's options (type, default,
-allowed values, help), its boards and presets, and the limits a compile checks."""
+allowed values, help), its boards and presets, the limits a compile checks and the
+approximations an approximate fit may apply."""
 
 from __future__ import annotations
 
 from toolchain.targets import TARGETS, target_class
+from toolchain.targets.support import describe as describe_support
 
 
 def describe(name: str | None = None) -> str:
@@ -29,4 +31,11 @@ def describe(name: str | None = None) -> str:
     if cls.LIMITS:
         lines += ["", "limits a compile checks (--lax lists every one broken):"]
         lines += [f"  {limit:<22} {what}" for limit, what in cls.LIMITS.items()]
+    if cls.SUPPORT:
+        lines += ["", "PyNN features (native, approximated with --fit approximate, or refused):"]
+        lines += describe_support(cls.SUPPORT)
+    if cls.APPROXIMATIONS:
+        lines += ["", "approximations --fit approximate may apply (each listed in the compile "
+                  "report):"]
+        lines += [f"  {name:<22} {what}" for name, what in cls.APPROXIMATIONS.items()]
     return "\n".join(lines) + "\n"

@@ -197,6 +197,12 @@ def option_hint(key: str, value: object) -> str:
     return f"option {key}={value!r} (-O {key}={value})"
 
 
+def with_fit(texts: Iterable[str], fit: str | None, targets: Sequence[str]) -> tuple[str, ...]:
+    """``-O`` texts with a command's ``--fit`` choice added for each of ``targets`` (after
+    the given ones, so ``--fit`` wins over ``-O fit=...``)."""
+    return (*texts, *(() if fit is None else (f"{t}.fit={fit}" for t in targets)))
+
+
 def split_assignment(text: str) -> tuple[str | None, str, str]:
     """``"[TARGET.]KEY=VALUE"`` -> (TARGET or None, KEY, VALUE)."""
     key, eq, value = text.partition("=")

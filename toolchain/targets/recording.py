@@ -10,6 +10,8 @@ apart and recording either is refused by name.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from toolchain.ir import Network, Receptor
 
 CURRENTS = {Receptor.EXCITATORY: "isyn_exc", Receptor.INHIBITORY: "isyn_inh"}
@@ -26,11 +28,13 @@ def reported_current(network: Network, population: str) -> str:
         else CURRENTS[Receptor.EXCITATORY]
 
 
-def one_current_refusals(network: Network, hardware: str) -> list[str]:
-    """Messages for every recording of isyn_exc/isyn_inh that one current cannot honour."""
+def one_current_refusals(network: Network, hardware: str,
+                         two_currents: Collection[str] = ()) -> list[str]:
+    """Messages for every recording of isyn_exc/isyn_inh that one current cannot honour
+    (populations in ``two_currents`` keep both: Loihi's two-compartment neurons)."""
     out = []
     for rec in network.recordings:
-        if rec.variable not in CURRENTS.values():
+        if rec.variable not in CURRENTS.values() or rec.target in two_currents:
             continue
         if len(receptors_into(network, rec.target)) > 1:
             out.append(

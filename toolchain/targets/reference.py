@@ -5,7 +5,7 @@ checked against Brian2 (tests/sim)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -34,6 +34,7 @@ from toolchain.sim.engine import Engine
 from toolchain.sim.numerics import COND_SCHEMES, ReferenceNumerics
 from toolchain.targets.base import Target
 from toolchain.targets.options import RUN, Option, Options
+from toolchain.targets.support import FEATURES, Support, native
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,17 @@ class ReferenceSpec:
         return Mesh("host", 1, 1, 1, 1, 1)
 
 
+SUPPORT = {feature: native("float64, exact propagators where the dynamics are linear "
+                           "(Brian2's Euler for conductances)",
+                           "checked against Brian2: tests/sim/test_brian2_agreement.py")
+           for feature in FEATURES}
+
+
 class ReferenceTarget(Target):
     """Runs the IR as it is: weights in float64, delays in whole steps, no cores."""
 
     name: ClassVar[str] = "reference"
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
     OPTIONS: ClassVar[Options] = Options(
         Option("cond_scheme", str, "euler", "how IF_cond_exp is integrated: 'euler' "
                "(Brian2's choice) or the second-order mean-conductance scheme",

@@ -74,7 +74,8 @@ def test_delay_too_long():
         _compile(net)
     assert str(e.value) == (
         "Projection 'slow': delay 10 ms is 100 steps of dt = 0.1 ms; loihi stores at most 62 "
-        "steps of delay; shorten the delay to at most 6.2 ms or use a larger dt"
+        "steps of delay; shorten the delay to at most 6.2 ms or use a larger dt, or let "
+        "the compiler shorten it: fit='approximate' (--fit approximate, -O fit=approximate)"
     )
 
 
@@ -107,13 +108,10 @@ def test_conductance_based_cells_are_refused():
     assert str(e.value).endswith("use IF_curr_exp")
 
 
-def test_different_synaptic_time_constants_are_refused():
+def test_different_synaptic_time_constants_compile_to_two_compartments():
     net = Network(populations=_pops(3, tau_syn_E=5.0, tau_syn_I=10.0))
-    with pytest.raises(MappingError, match=re.escape(
-            "Population 'p0': tau_syn_E = 5 ms and tau_syn_I = 10 ms differ; a Loihi "
-            "compartment has one synaptic current u with one decay (du); give both the same "
-            "value or split the inputs over two populations")):
-        _compile(net)
+    art = _compile(net)
+    assert art.fits and art.estimate.neuron_updates == 6
 
 
 def test_refractory_period_beyond_63_steps():

@@ -22,13 +22,18 @@ from toolchain.ir import (
     PoissonSource,
     Population,
     Projection,
+    Receptor,
     Recording,
     STDPRule,
 )
 from toolchain.sim.engine import Engine
 from toolchain.sim.kernels import StateError
 from toolchain.sim.metrics import compare
-from toolchain.targets.loihi.convert import convert_population, convert_weights
+from toolchain.targets.loihi.convert import (
+    convert_population,
+    convert_weights,
+    decay_constant,
+)
 from toolchain.targets.loihi.fixed import (
     UV_LIMIT,
     CsrSynapses,
@@ -164,7 +169,7 @@ def _population(label: str = "exc", size: int = 1, **params: object) -> Populati
 
 @pytest.mark.parametrize(("cell_type", "why"), [
     ("IF_cond_exp", "its synaptic input is a conductance"),
-    ("IF_curr_alpha", "an alpha-shaped current needs two chained compartments"),
+    ("IF_curr_alpha", "an alpha-shaped current is one exponential filter feeding another"),
 ])
 def test_unmappable_cell_types_are_refused_by_name(cell_type: str, why: str) -> None:
     pop = Population("inh", cell_type, 4)
@@ -176,11 +181,20 @@ def test_unmappable_cell_types_are_refused_by_name(cell_type: str, why: str) -> 
     assert str(err.value).endswith("use IF_curr_exp")
 
 
-def test_different_synaptic_time_constants_are_refused() -> None:
-    with pytest.raises(LoihiNumericsError, match=r"Population 'exc': tau_syn_E = 5 ms and "
-                       r"tau_syn_I = 10 ms differ; a Loihi compartment has one synaptic "
-                       r"current u"):
-        convert_population(_population(tau_syn_E=5.0, tau_syn_I=10.0), 1.0)
+def test_different_synaptic_time_constants_take_a_dendrite_compartment() -> None:
+    """Each receptor's current has its own decay register and a charge-exact scale; equal
+    registers (here 5 ms and 5.0001 ms) stay one compartment."""
+    conv = convert_population(_population(tau_syn_E=5.0, tau_syn_I=10.0), 1.0)
+    assert conv.two_compartment and conv.params.compartments == 2
+    assert conv.params.du[0] == decay_constant(5.0, 1.0, 1)
+    assert conv.params.du_dendrite[0] == decay_constant(10.0, 1.0, 1)
+    assert conv.report["du_tau_syn_inh_ms"] == pytest.approx(10.0, rel=0.01)
+    # a unit of charge: the same PSP area from either compartment
+    ratio = conv.units_for(Receptor.INHIBITORY) / conv.units_for(Receptor.EXCITATORY)
+    du_e, du_i = conv.params.du[0] + 1, conv.params.du_dendrite[0] + 1
+    assert ratio == pytest.approx(10.0 * du_i / (5.0 * du_e))
+    same = convert_population(_population(tau_syn_E=5.0, tau_syn_I=5.0001), 1.0)
+    assert not same.two_compartment and same.params.du_dendrite is None
 
 
 def test_varying_membrane_capacitance_is_refused() -> None:

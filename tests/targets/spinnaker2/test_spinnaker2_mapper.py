@@ -114,14 +114,13 @@ def test_not_enough_pes_names_the_board_and_the_fix():
 
 
 def test_cell_type_and_plasticity_errors():
-    alpha = Population("a", CellType.IF_CURR_ALPHA, 3)
-    with pytest.raises(MappingError, match="Population 'a': cell type IF_curr_alpha is not "
-                                           "available on spinnaker2"):
-        map_network(Network(populations=(alpha,)), tiny_spec())
+    delta = Population("a", CellType.IF_CURR_EXP, 3)
+    assert map_network(Network(populations=(delta,)), tiny_spec()).slices
     p = Population("p", CellType.IF_CURR_EXP, 3)
     stdp = Projection("learn", "p", "p", [0], [1], [0.5], [1.0], plasticity=STDPRule())
-    with pytest.raises(MappingError, match="Projection 'learn': STDP is not modelled"):
-        map_network(Network(populations=(p,), projections=(stdp,)), tiny_spec())
+    (table,) = map_network(Network(populations=(p,), projections=(stdp,)),
+                           tiny_spec()).synapses
+    assert table.plastic and table.plastic_cycles > tiny_spec().cycles_per_plastic_synapse
 
 
 def test_weights_are_quantised_per_post_population_and_receptor():
@@ -171,12 +170,14 @@ def test_artifact_report_and_cli(tmp_path):
     again = runner.invoke(main, ["report", str(tmp_path / "o")])
     assert again.exit_code == 0 and "on spinnaker2 (48-chip)" in again.output
     assert "SpiNNaker2 resources (physical)" in again.output
-    save(Network(populations=(Population("a", CellType.IF_CURR_ALPHA, 3),)), tmp_path / "x.spz")
+    a = Population("a", CellType.IF_CURR_EXP, 3)
+    save(Network(populations=(a,), projections=(Projection("neg", "a", "a", [0], [1], [-0.5],
+                                                           [1.0]),)), tmp_path / "x.spz")
     bad = runner.invoke(main, ["compile", "--target", "spinnaker2", "--out",
                                str(tmp_path / "p"), str(tmp_path / "x.spz")])
     assert bad.exit_code != 0
-    assert ("network does not fit spinnaker2: Population 'a': cell type IF_curr_alpha is not "
-            "available on spinnaker2") in bad.output
+    assert ("network does not fit spinnaker2: Projection 'neg' weight[0] = -0.5 nA is "
+            "negative on the excitatory receptor") in bad.output
 
 
 def test_slices_are_sized_to_meet_a_tenth_of_a_millisecond_tick():

@@ -46,10 +46,11 @@ def describe(build: Build) -> Build:
     assert isinstance(detail, DynapseDetail)
     m = detail.mapping
     spec = m.spec
-    cores = _cores(net, m)
+    held = m.on_chip()  # cores, routes and costs count the synapses the chip holds
+    cores = _cores(held, m)
     chip = np.array([c.core // spec.cores_per_chip for c in m.cores], dtype=np.int64)
     xy = np.array([spec.chip_xy(int(c)) for c in chip]).reshape(-1, 2)
-    routes = _routes(net, m)
+    routes = _routes(held, m)
     cost = float(np.sum(routes.messages * (routes.hops_x + routes.hops_y)))
     placement = Placement(chip=chip, x=xy[:, 0], y=xy[:, 1],
                           slot=[c.core % spec.cores_per_chip for c in m.cores],
@@ -58,7 +59,7 @@ def describe(build: Build) -> Build:
                           chips_x=spec.grid[0], tiles_x=1, tiles_y=1)
     numerics = tuple(_numerics(net, m, p) for p in net.projections)
     return build.replace(cores=cores, placement=placement, routes=routes, numerics=numerics,
-                         estimate=step_cost(net, m, routes, build.activity),
+                         estimate=step_cost(held, m, routes, build.activity),
                          sections=(*build.sections, report_section(m)))
 
 

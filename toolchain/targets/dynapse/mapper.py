@@ -37,11 +37,20 @@ Algorithm (documented here because the report refers to it):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from toolchain.compiler.fit import (
+    MERGE_RTOL,
+    approximation,
+    fit_hint,
+    keep_strongest,
+    merge_parameters,
+    spread,
+)
 from toolchain.compiler.pipeline import MappingError, Violations, violation
 from toolchain.ir import CellType, Network, Population, Projection, Receptor
 from toolchain.ir.network import refusals
@@ -99,6 +108,7 @@ class ProjectionMapping:
     mask: np.ndarray | None  # SE2 4-bit weight mask per synapse
     latency_ns: np.ndarray  # routing latency source -> target core, before queueing
     hops: np.ndarray  # R3 chip-to-chip hops per synapse
+    kept: np.ndarray | None = None  # per synapse, False where fan-in pruning dropped it
 
 
 @dataclass
@@ -112,20 +122,48 @@ class DynapseMapping:
     tags: dict[str, np.ndarray]  # per source node (population or input), per neuron
     sram: dict[str, np.ndarray]  # per population, SRAM words used per neuron
     cam_used: dict[str, np.ndarray]  # per population, CAM words used per neuron
+    network: Network  # the network as mapped (biases merged where the compile did)
     report: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def on_chip(self) -> Network:
+        """The network as the chip holds it: merged biases, and only the synapses that have
+        CAM words (the IR's synapse order, less the ones fan-in pruning dropped)."""
+        projections = []
+        for proj in self.network.projections:
+            kept = self.projections[proj.label].kept
+            if kept is not None:
+                proj = dataclasses.replace(
+                    proj, pre_index=proj.pre_index[kept], post_index=proj.post_index[kept],
+                    weight=proj.weight[kept], delay=proj.delay[kept])
+            projections.append(proj)
+        return self.network.replace(projections=tuple(projections))
+
+    def held(self, projection: str) -> ProjectionMapping:
+        """``projection``'s mapping restricted to the synapses the chip holds."""
+        pm = self.projections[projection]
+        if pm.kept is None:
+            return pm
+        k = pm.kept
+        return dataclasses.replace(
+            pm, realised_weight=pm.realised_weight[k], cam_entries=pm.cam_entries[k],
+            mask=None if pm.mask is None else pm.mask[k], latency_ns=pm.latency_ns[k],
+            hops=pm.hops[k], kept=None)
 
 
 # --------------------------------------------------------------------------- check
 
 
 def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
-          violations: Violations | None = None) -> list[str]:
+          violations: Violations | None = None) -> tuple[Network, list[str]]:
     """Refuse what DYNAP-SE cannot express, record delays beyond the tolerance; return
-    notes on what it approximates."""
+    the network as the chip runs it (with fit='approximate', parameters that vary within
+    a population by less than MERGE_RTOL are merged: biases are per core) and notes on
+    what it approximates."""
     if violations is None:
         violations = Violations(strict=True, error=DynapseError)
     notes: list[str] = []
+    pops = []
     for pop in network.populations:
         if pop.cell_type is not CellType.IF_CURR_EXP:
             why = ("its synapses are conductance-based; DPI synapses inject currents"
@@ -137,15 +175,8 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
                 f"Population '{pop.label}': DYNAP-SE cannot run {pop.cell_type.value}: {why}. "
                 "Use IF_curr_exp for this target"
             )
-        for name, values in pop.parameters.items():
-            spread = float(values.max() - values.min())
-            if spread > UNIFORM_TOLERANCE * max(1.0, float(np.abs(values).max())):
-                raise DynapseError(
-                    f"Population '{pop.label}' parameter {name} varies from {values.min():g} to "
-                    f"{values.max():g}; DYNAP-SE biases are shared by all neurons of a core, "
-                    "so a population needs one value per parameter: split it into populations "
-                    "with uniform parameters"
-                )
+        pops.append(_uniform_biases(pop, violations))
+    network = network.replace(populations=tuple(pops))
     for cur in network.currents:
         raise DynapseError(
             f"{type(cur).__name__} '{cur.label}': DYNAP-SE has no per-neuron current "
@@ -160,7 +191,36 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
             )
     for message in refusals(network, "dynapse"):
         raise DynapseError(message)
-    return notes
+    return network, notes
+
+
+def _varies(values: np.ndarray) -> bool:
+    spread = float(values.max() - values.min())
+    return spread > UNIFORM_TOLERANCE * max(1.0, float(np.abs(values).max()))
+
+
+def _uniform_biases(pop: Population, violations: Violations) -> Population:
+    """``pop`` with one value per parameter (the core's bias): as it is, or merged where
+    fit='approximate' allows; else the refusal naming the parameter."""
+    varying = [name for name, values in pop.parameters.items() if _varies(values)]
+    if not varying:
+        return pop
+    merged = merge_parameters(pop, varying) if violations.approximating else None
+    if merged is not None and not merged.too_far:
+        violations.approximate(merged.approximation(  # type: ignore[arg-type]
+            "DYNAP-SE biases are shared by all neurons of a core"))
+        return merged.population
+    name = varying[0] if merged is None else next(iter(merged.too_far))
+    values = pop.parameters[name]
+    close = merged is None and spread(values) <= MERGE_RTOL
+    tail = (f"; they are within {MERGE_RTOL:.0%} of each other, so you can also "
+            + fit_hint("merge them to their mean")) if close else (
+        f" (more than the {MERGE_RTOL:.0%} an approximate fit merges)" if merged else "")
+    raise DynapseError(
+        f"Population '{pop.label}' parameter {name} varies from {values.min():g} to "
+        f"{values.max():g}; DYNAP-SE biases are shared by all neurons of a core, so a "
+        "population needs one value per parameter: split it into populations with uniform "
+        f"parameters{tail}")
 
 
 def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> DynapseSpec:
@@ -201,15 +261,7 @@ def _check_projection(proj: Projection, delay_tolerance: float,
             "use a StaticSynapse for this target"
         )
     if proj.delay.size and float(proj.delay.max()) > delay_tolerance:
-        i = int(np.argmax(proj.delay))
-        longest = float(proj.delay[i])
-        fix = (f"use shorter delays, or raise delay_tolerance to accept the timing error "
-               f"({option_hint('delay_tolerance', longest)})")
-        violations.add(violation(
-            "projection", proj.label, "delay_ms", longest, delay_tolerance, fix,
-            f"{what} delay[{i}] = {longest:g} ms: DYNAP-SE has no per-synapse "
-            f"delays (spikes arrive after the routing latency, well under a microsecond); "
-            f"the accepted limit is delay_tolerance = {delay_tolerance:g} ms: {fix}"))
+        _long_delays(proj, delay_tolerance, violations)
     sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
     wrong = sign * proj.weight < 0
     if wrong.any():
@@ -218,6 +270,29 @@ def _check_projection(proj: Projection, delay_tolerance: float,
             f"{what} weight[{i}] = {float(proj.weight[i]):g} nA has the wrong sign for its "
             f"{proj.receptor.value} receptor; each DYNAP-SE synapse type has one sign"
         )
+
+
+def _long_delays(proj: Projection, delay_tolerance: float, violations: Violations) -> None:
+    """Delays beyond the tolerance: a broken limit, or (fit='approximate') delays that
+    become the routing latency, as every shorter one already does."""
+    i = int(np.argmax(proj.delay))
+    longest = float(proj.delay[i])
+    over = int(np.count_nonzero(proj.delay > delay_tolerance))
+    if violations.approximating:
+        violations.approximate(approximation(
+            "delays_dropped", "projection", proj.label, synapses=over, limit="delay_ms",
+            detail=f"{over} delays up to {longest:g} ms, beyond delay_tolerance = "
+                   f"{delay_tolerance:g} ms, became the routing latency (well under a "
+                   "microsecond): DYNAP-SE has no programmable delays"))
+        return
+    fix = (f"use shorter delays, or raise delay_tolerance to accept the timing error "
+           f"({option_hint('delay_tolerance', longest)}), or "
+           + fit_hint("replace them by the routing latency"))
+    violations.add(violation(
+        "projection", proj.label, "delay_ms", longest, delay_tolerance, fix,
+        f"Projection '{proj.label}' delay[{i}] = {longest:g} ms: DYNAP-SE has no per-synapse "
+        f"delays (spikes arrive after the routing latency, well under a microsecond); "
+        f"the accepted limit is delay_tolerance = {delay_tolerance:g} ms: {fix}"))
 
 
 # --------------------------------------------------------------------------- cluster
@@ -478,7 +553,7 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
     mapping carries on (on a board extended with chips, over-full CAMs, shared tags)."""
     spec = spec or DynapseSpec()
     found = violations if violations is not None else Violations(True, DynapseError)
-    notes = check(network, spec, delay_tolerance=delay_tolerance, violations=found)
+    network, notes = check(network, spec, delay_tolerance=delay_tolerance, violations=found)
     spec = fit_board(network, spec, found)
     placement = cluster(network, spec)
     source_ids, n_ids = {}, 0
@@ -487,6 +562,8 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
         n_ids += node.size
     conn = _connections(network, placement, source_ids)
     n_targets = network.n_neurons
+    if found.approximating:
+        conn = _prune_fan_in(network, conn, spec, found)
 
     def fan_in(target: int, need: int, limit: int) -> None:
         found.add(_fan_in_violation(network, target, need, limit))
@@ -513,15 +590,52 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
                 for p in network.populations}
     cores = _core_configs(network, placement, base)
     mapping = DynapseMapping(spec, placement, cores, projections, tags, sram, cam_used,
-                             notes=notes)
+                             network, notes=notes)
     mapping.report.update(_report(network, mapping))
     return mapping
+
+
+def _prune_fan_in(network: Network, conn: _Connections, spec: DynapseSpec,
+                  found: Violations) -> _Connections:
+    """fit='approximate': every neuron with more distinct (source, synapse type) inputs
+    than it has CAM words keeps its strongest ones (every input takes at least one word,
+    so the rest then fit at some weight resolution); the synapses of the inputs it drops
+    are left out of the mapping (realised weight 0)."""
+    limit = spec.cam_per_neuron
+    if not conn.pair_target.size or np.bincount(conn.pair_target).max() <= limit:
+        return conn
+    kept = keep_strongest(network.n_neurons, [("pairs", conn.pair_target, conn.pair_weight)],
+                          limit).keep["pairs"]
+    offsets = _neuron_offsets(network)
+    synapse_kept = kept[conn.pair]
+    for pop in network.populations:
+        lo, hi = offsets[pop.label], offsets[pop.label] + pop.size
+        dropped = ~kept & (conn.pair_target >= lo) & (conn.pair_target < hi)
+        if not dropped.any():
+            continue
+        lost = np.isin(conn.pair, np.flatnonzero(dropped))
+        neurons = int(np.unique(conn.pair_target[dropped]).size)
+        into = np.isin(conn.pair_target[conn.pair], np.unique(conn.pair_target[dropped]))
+        w = np.abs(np.concatenate([p.weight for p in network.projections]).astype(float))
+        share = float(w[lost].sum() / w[into].sum()) if into.any() else 0.0
+        found.approximate(approximation(
+            "fan_in_pruned", "population", pop.label, neurons=neurons,
+            synapses=int(lost.sum()), limit="cam_words",
+            detail=f"{neurons} neuron(s) with more than {limit} inputs kept their {limit} "
+                   f"strongest (by |weight|), dropping {int(dropped.sum())} inputs "
+                   f"({int(lost.sum())} synapses, {share:.1%} of those neurons' summed "
+                   f"|weight|): a DYNAP-SE neuron has {limit} CAM words, one per input"))
+    new_index = np.cumsum(kept) - 1
+    pair = np.where(synapse_kept, new_index[conn.pair], -1)
+    return _Connections(pair, conn.pair_weight[kept], conn.pair_core[kept],
+                        conn.pair_type[kept], conn.pair_target[kept], conn.pair_source[kept])
 
 
 def _fan_in_violation(network: Network, target: int, need: int, limit: int):
     pop, index = _locate(network, target)
     into = [p.label for p in network.projections if p.post == pop.label]
-    fix = f"reduce its fan-in to at most {limit} sources"
+    fix = (f"reduce its fan-in to at most {limit} sources, or "
+           + fit_hint(f"keep each neuron's {limit} strongest inputs"))
     return violation(
         "population", pop.label, "cam_words", need, limit, fix,
         f"Population '{pop.label}' neuron {index} needs {need} CAM words for its inputs "
@@ -659,28 +773,34 @@ def _per_projection(network: Network, spec: DynapseSpec, placement: Mapping[str,
                     conn: _Connections, source_ids: Mapping[str, int], per_pair: np.ndarray,
                     cam_per_pair: np.ndarray, mask_per_pair: np.ndarray | None
                     ) -> dict[str, ProjectionMapping]:
-    """Share each merged pair's realised weight among its synapses in proportion to them."""
+    """Share each merged pair's realised weight among its synapses in proportion to them
+    (a synapse of a pair the fan-in pruning dropped, ``pair = -1``, realises nothing)."""
     n_ids = sum(n.size for n in (*network.populations, *network.sources))
     src_core = _source_core(network, placement, source_ids, n_ids)
     w_abs_all = np.concatenate([np.abs(p.weight.astype(float)) for p in network.projections]) \
         if network.projections else np.zeros(0)
-    pair_sum = np.bincount(conn.pair, weights=w_abs_all, minlength=per_pair.size)
+    mapped = conn.pair >= 0
+    pair_sum = np.bincount(conn.pair[mapped], weights=w_abs_all[mapped],
+                           minlength=per_pair.size)
     out, start = {}, 0
     for proj in network.projections:
-        pairs = conn.pair[start:start + proj.size]
+        kept = mapped[start:start + proj.size]
+        pairs = np.where(kept, conn.pair[start:start + proj.size], 0)
         w_abs = w_abs_all[start:start + proj.size]
         start += proj.size
         share = np.divide(w_abs, pair_sum[pairs], out=np.zeros_like(w_abs),
-                          where=pair_sum[pairs] > 0)
+                          where=kept & (pair_sum[pairs] > 0))
         sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
         latency, hops = route_latency(spec, src_core[conn.pair_source[pairs]],
-                                      conn.pair_core[pairs])
+                                      conn.pair_core[pairs]) if pairs.size else (
+            np.zeros(0), np.zeros(0, dtype=np.int64))
         out[proj.label] = ProjectionMapping(
             label=proj.label, synapse_type=RECEPTOR_TYPE[proj.receptor],
             realised_weight=sign * per_pair[pairs] * share,
             cam_entries=cam_per_pair[pairs] * share,
-            mask=None if mask_per_pair is None else mask_per_pair[pairs],
-            latency_ns=latency, hops=hops,
+            mask=None if mask_per_pair is None else np.where(kept, mask_per_pair[pairs], 0),
+            latency_ns=np.where(kept, latency, 0.0), hops=np.where(kept, hops, 0),
+            kept=None if kept.all() else kept.copy(),
         )
     return out
 

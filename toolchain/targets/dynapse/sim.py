@@ -82,7 +82,7 @@ class DynapseNumerics(Numerics):
         return DPIKernel(population, dt, params, max_substep=self.max_substep)
 
     def weights(self, projection: Projection, post: Population) -> WeightCodec:
-        pm = self.mapping.projections[projection.label]
+        pm = self.mapping.held(projection.label)
         order = np.argsort(projection.pre_index, kind="stable")  # the engine's pre order
         core = self.mapping.placement[post.label].core[projection.post_index]
         bases = {(c.core, t): b for c in self.mapping.cores for t, b in c.base_weight.items()}
@@ -101,17 +101,24 @@ class DynapseNumerics(Numerics):
 
 
 class DynapseSimulator:
-    """The engine running a compiled DYNAP-SE network, plus the routing and energy counters."""
+    """The engine running a compiled DYNAP-SE network, plus the routing and energy counters.
+
+    The engine runs the network as the chip holds it: biases merged where the compile
+    merged them, only the synapses that have CAM words (a fan-in pruned by fit='approximate'
+    drops some; they read back as weight 0), every delay one step."""
 
     def __init__(self, network: Network, mapping: DynapseMapping, *, seed: int,
                  mismatch: float, delta_t: float = DELTA_T_MV,
                  max_substep: float = MAX_SUBSTEP_MS) -> None:
         self.mapping = mapping
         self.network = network
-        one_step = network.replace(projections=tuple(
+        held = mapping.on_chip()
+        self._kept = {p.label: mapping.projections[p.label].kept for p in held.projections}
+        one_step = held.replace(projections=tuple(
             dataclasses.replace(p, delay=np.full(p.size, network.dt, dtype=np.float32))
-            for p in network.projections))
-        self.interconnect = _routing(network, mapping)
+            for p in held.projections))
+        self._on_chip = one_step
+        self.interconnect = _routing(one_step, mapping)
         numerics = DynapseNumerics(mapping, seed=seed, mismatch=mismatch, delta_t=delta_t,
                                    max_substep=max_substep)
         self.engine = Engine(one_step, numerics=numerics, interconnect=self.interconnect,
@@ -132,10 +139,26 @@ class DynapseSimulator:
         self.engine.run(duration)
 
     def weights(self, projection: str) -> np.ndarray:
-        return self.engine.weights(projection)
+        kept = self._kept.get(projection)
+        if kept is None:
+            return self.engine.weights(projection)
+        out = np.zeros(kept.size)
+        out[kept] = self.engine.weights(projection)
+        return out
 
     def set_weights(self, projection: str, values: np.ndarray) -> None:
-        self.engine.set_weights(projection, values)
+        """Weights of synapses the chip holds; a pruned synapse has no CAM word, so it
+        stays 0 whatever it is set to (as a weight that quantises to 0)."""
+        kept = self._kept.get(projection)
+        if kept is None:
+            self.engine.set_weights(projection, values)
+            return
+        arr = np.asarray(values, np.float64)
+        arr = np.full(kept.size, float(arr)) if arr.ndim == 0 else arr
+        if arr.shape != kept.shape:
+            raise ValueError(f"Projection '{projection}': {arr.size} weights given for "
+                             f"{kept.size} synapses; give one weight per synapse in IR order")
+        self.engine.set_weights(projection, arr[kept])
 
     def get_state(self, population: str, variable: str) -> np.ndarray:
         return self.engine.get_state(population, variable)
@@ -154,18 +177,20 @@ class DynapseSimulator:
             stats["route_latency_ns_sum"] / routed if routed else 0.0)
         res.counters["route_latency_ns_max"] = stats["route_latency_ns_max"]
         res.counters["queue_wait_ns_max"] = stats["queue_wait_ns_max"]
-        res.counters.update(energy_pj(self.network, self.mapping, res))
+        res.counters.update(energy_pj(self._on_chip, self.mapping, res))
         # continuous time: the chip runs in real time, one ms of model time per ms
         res.counters["wall_ns_per_step"] = self.network.dt * 1e6
         return res
 
 
 def _routing(network: Network, mapping: DynapseMapping) -> RoutingDelays:
+    """Routing latencies of the network the engine runs (the synapses the chip holds)."""
     latency, pre_of = {}, {}
     for proj in network.projections:
         n_pre = network.node(proj.pre).size
         slowest = np.zeros(n_pre)
-        np.maximum.at(slowest, proj.pre_index, mapping.projections[proj.label].latency_ns)
+        np.maximum.at(slowest, proj.pre_index,
+                      mapping.held(proj.label).latency_ns)
         latency[proj.label] = slowest
         pre_of[proj.label] = proj.pre
     arbiter = {label: pl.core.astype(np.int64) for label, pl in mapping.placement.items()}
@@ -202,7 +227,7 @@ def energy_pj(network: Network, mapping: DynapseMapping, result: SimulationResul
             own = np.full(node.size, -1)
         pre = np.concatenate([p.pre_index for p in projs])
         dst = np.concatenate([mapping.placement[p.post].core[p.post_index] for p in projs])
-        hops = np.concatenate([mapping.projections[p.label].hops for p in projs])
+        hops = np.concatenate([mapping.held(p.label).hops for p in projs])
         pairs, first = np.unique(np.stack([pre, dst], axis=1), axis=0, return_index=True)
         cost = (spec.energy_r1 + np.where(own[pairs[:, 0]] != pairs[:, 1], spec.energy_r2, 0.0)
                 + hops[first] * spec.energy_r3_hop)

@@ -18,6 +18,7 @@ from toolchain.targets.dynapse.numerics.dpi import DELTA_T_MV, MAX_SUBSTEP_MS
 from toolchain.targets.dynapse.sim import DynapseSimulator
 from toolchain.targets.dynapse.spec import DynapseSpec, Generation
 from toolchain.targets.options import RUN, Option, Options, TargetOptionError
+from toolchain.targets.support import Support, approximated, native, refused
 
 LIMITS = {
     "neurons": "neurons of the board (256 per core)",
@@ -28,6 +29,49 @@ LIMITS = {
     "sram_words": "SRAM words per neuron (destination chips)",
     "chip_hops": "chips an SRAM word reaches per axis",
     "delay_ms": "longest delay accepted without programmable delays (delay_tolerance)",
+}
+
+
+APPROXIMATIONS = {
+    "fan_in_pruned": "a neuron with more inputs than CAM words keeps its strongest (by "
+                     "|weight|); the others read back as weight 0",
+    "parameters_merged": "parameters varying within a population by less than 10 % become "
+                         "their mean (biases are per core)",
+    "delays_dropped": "delays beyond delay_tolerance become the routing latency, as shorter "
+                      "ones already do",
+}
+
+
+DPI = "Chicca et al. 2014, Proc. IEEE 102(9) (DPI neuron and synapse)"
+MORADI = "Moradi et al. 2018, IEEE TBioCAS 12(1) (DYNAP-SE)"
+ROCKPOOL = "synsense/rockpool devices/dynapse"
+SUPPORT = {
+    "IF_curr_exp": native("the analog DPI neuron with exponential DPI synapses, device "
+                          "mismatch included", f"{DPI}; {MORADI}"),
+    "IF_curr_alpha": refused("a DPI synapse is a first-order low-pass filter: no alpha "
+                             "shape", DPI, "DPI synapses are first-order"),
+    "IF_cond_exp": refused("DPI synapses inject currents into the neuron: no reversal "
+                           "potentials", DPI, "DPI synapses inject currents"),
+    "tau_syn_E != tau_syn_I": native("the fast excitatory and the subtractive fast "
+                                     "inhibitory DPI circuits, each with its own time-"
+                                     "constant bias per core", f"{MORADI}; {ROCKPOOL}"),
+    "varying parameters": approximated("biases are per core, shared by its 256 neurons: "
+                                       "values within 10 % are merged", ROCKPOOL),
+    "delays": approximated("no programmable delays: spikes arrive after the routing "
+                           "latency; delays up to delay_tolerance (1 ms) are taken as "
+                           "that, longer ones with --fit approximate", MORADI),
+    "SpikeSourcePoisson": native("spikes from the host's spike generator, with its "
+                                 "latency"),
+    "SpikeSourceArray": native("spikes from the host's spike generator"),
+    "DCSource": refused("no per-neuron current injection: the DC bias is one per core",
+                        ROCKPOOL, "no per-neuron current injection"),
+    "StepCurrentSource": refused("no per-neuron current injection: the DC bias is one per "
+                                 "core", ROCKPOOL, "no per-neuron current injection"),
+    "STDP additive": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "STDP multiplicative": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "record v": native("the neuron's I_mem, mapped back to mV (the model's state; the chip "
+                       "shows one neuron per core on its analog output [unverified])"),
+    "record isyn_exc, isyn_inh": native("each DPI synapse circuit's current"),
 }
 
 
@@ -61,6 +105,8 @@ class DynapseTarget(Target):
                python=(DynapseSpec,), from_data=_spec_from_data),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
 
     @classmethod
     def catalogue(cls) -> list[str]:
@@ -92,26 +138,28 @@ class DynapseTarget(Target):
         return (self._map, describe, encode)
 
     def _map(self, build: Build) -> Build:
-        found = Violations(build.strict, DynapseError)
+        found = Violations(build.strict, DynapseError, fit=build.fit)
         mapping = map_network(build.network, self.spec, delay_tolerance=self.delay_tolerance,
                               violations=found)
-        for v in found.found:
-            build = build.violate(v)
-        return build.replace(detail=DynapseDetail(mapping))
+        # the network as the chip runs it: biases merged where fit='approximate' merged them
+        return found.into(build).replace(network=mapping.network,
+                                         detail=DynapseDetail(mapping))
 
     def mapping(self, network: Network) -> DynapseMapping:
         """The mapper's detail (CAM words, tags, realised weights) of ``network``."""
-        return map_network(network, self.spec, delay_tolerance=self.delay_tolerance)
+        return map_network(network, self.spec, delay_tolerance=self.delay_tolerance,
+                           violations=Violations(True, DynapseError, fit=self.fit))
 
     def remap(self, compiled: CompiledNetwork) -> DynapseDetail:
         return DynapseDetail(map_network(compiled.network, self.spec,
                                          delay_tolerance=self.delay_tolerance,
-                                         violations=Violations(strict=False)))
+                                         violations=Violations(strict=False,
+                                                               fit=compiled.fit)))
 
     def estimate(self, compiled: CompiledNetwork, activity: Activity) -> StepEstimate:
         detail = self.detail(compiled)
         assert isinstance(detail, DynapseDetail)
-        return step_cost(compiled.network, detail.mapping, compiled.routes, activity)
+        return step_cost(detail.mapping.on_chip(), detail.mapping, compiled.routes, activity)
 
     def make_simulator(self, compiled: CompiledNetwork,
                        detail: TargetDetail | None) -> DynapseSimulator:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from toolchain.compiler.fit import approximation, fit_hint
 from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import CellType, Network, Population, Receptor, STDPRule
 from toolchain.ir.network import WeightDependence, refusals
@@ -172,7 +173,8 @@ def _fit_delays(net: Network, spec: CoreSpec, found: Violations) -> CoreSpec:
             k = int(np.argmax(steps))
             bits = int(steps[k]).bit_length()
             fix = ("shorten the delay or raise delay_bits (now "
-                   f"{spec.delay_bits}): {option_hint('delay_bits', bits)}")
+                   f"{spec.delay_bits}): {option_hint('delay_bits', bits)}, or "
+                   + fit_hint("shorten it"))
             found.add(violation(
                 "projection", proj.label, "delay_steps", int(steps[k]), spec.max_delay, fix,
                 f"Projection '{proj.label}' delay[{k}] = {proj.delay[k]:g} ms is {steps[k]} "
@@ -245,18 +247,58 @@ def _per_neuron_shift(net: Network, name: str, dt: float, found: Violations) -> 
 
 
 def _syn_shift(net: Network, dt: float, found: Violations) -> np.ndarray:
+    """One decay shift per neuron for its one synaptic current.  Where tau_syn_E and
+    tau_syn_I give different shifts the core cannot run the neuron as written; with
+    fit='approximate' shifts one apart (neighbouring powers of two: a shift realises a
+    time constant only within sqrt(2) anyway) become the shift of their geometric mean,
+    and every input keeps its charge (the weights' charge factor is per receptor)."""
     exc = _per_neuron_shift(net, "tau_syn_E", dt, found)
     inh = _per_neuron_shift(net, "tau_syn_I", dt, found)
-    if np.any(exc != inh):
-        j = int(np.flatnonzero(exc != inh)[0])
-        pop, local = _locate(net, j)
-        raise MappingError(
-            f"Population '{pop.label}' neuron {local}: tau_syn_E = "
-            f"{pop.parameters['tau_syn_E'][local]:g} ms and tau_syn_I = "
-            f"{pop.parameters['tau_syn_I'][local]:g} ms give decay shifts {exc[j]} and "
-            f"{inh[j]}; the core has one synaptic current per neuron: make them equal"
-        )
-    return exc
+    differ = exc != inh
+    if not differ.any():
+        return exc
+    close = np.abs(exc - inh) <= 1
+    if found.approximating and close[differ].all():
+        tau_e = np.concatenate([p.parameters["tau_syn_E"] for p in net.populations])
+        tau_i = np.concatenate([p.parameters["tau_syn_I"] for p in net.populations])
+        shared = np.clip(np.rint(np.log2(np.sqrt(tau_e * tau_i) / dt)), np.minimum(exc, inh),
+                         np.maximum(exc, inh)).astype(np.int64)
+        _record_shared_decay(net, differ, exc, inh, shared, found)
+        return np.where(differ, shared, exc)
+    j = int(np.flatnonzero(differ & ~close)[0] if (differ & ~close).any()
+            else np.flatnonzero(differ)[0])
+    pop, local = _locate(net, j)
+    hint = ("; they are one shift apart, so you can also "
+            + fit_hint("give both one decay (their geometric mean's shift, each input's "
+                       "charge kept)")) if close[j] else (
+        "; an approximate fit shares a decay only between shifts one apart")
+    raise MappingError(
+        f"Population '{pop.label}' neuron {local}: tau_syn_E = "
+        f"{pop.parameters['tau_syn_E'][local]:g} ms and tau_syn_I = "
+        f"{pop.parameters['tau_syn_I'][local]:g} ms give decay shifts {exc[j]} and "
+        f"{inh[j]}; the core has one synaptic current per neuron: make them equal{hint}"
+    )
+
+
+def _record_shared_decay(net: Network, differ: np.ndarray, exc: np.ndarray, inh: np.ndarray,
+                         shared: np.ndarray, found: Violations) -> None:
+    start = 0
+    for pop in net.populations:
+        mine = differ[start:start + pop.size]
+        if mine.any():
+            into = sum(int(np.isin(p.post_index, np.flatnonzero(mine)).sum())
+                       for p in net.projections if p.post == pop.label)
+            k = slice(start, start + pop.size)
+            pairs = sorted({(int(e), int(i), int(s)) for e, i, s, m in zip(
+                exc[k], inh[k], shared[k], mine, strict=True) if m})
+            text = ", ".join(f"shifts {e} (tau_syn_E) and {i} (tau_syn_I) -> {s}"
+                             for e, i, s in pairs)
+            found.approximate(approximation(
+                "synaptic_decay_shared", "population", pop.label, neurons=int(mine.sum()),
+                synapses=into,
+                detail=f"the core has one synaptic current per neuron, so both receptors "
+                       f"decay with one shift ({text}); each input keeps its charge"))
+        start += pop.size
 
 
 def _locate(net: Network, j: int) -> tuple[Population, int]:
@@ -283,13 +325,33 @@ def _check_neuron_ranges(net: Network, spec: CoreSpec, neurons: dict[str, np.nda
         need = int(abs(values[worst])).bit_length() + (1 if name == "bias" else 0)
         pop, local = _locate(net, worst)
         param = source[name]
-        fix = (f"lower {param} or raise {field} (now {bits}): {option_hint(field, need)}")
+        if name == "refrac" and found.approximating:
+            _record_refractory(net, values, hi, found)
+            np.clip(values, lo, hi, out=values)
+            continue
+        fix = (f"lower {param} or raise {field} (now {bits}): {option_hint(field, need)}"
+               + (", or " + fit_hint(f"shorten it to {hi} steps") if name == "refrac"
+                  else ""))
         found.add(violation(
             "population", pop.label, field, need, bits, fix,
             f"Population '{pop.label}' parameter {param}[{local}] = "
             f"{pop.parameters[param][local]:g} becomes {name} {int(values[worst])}, outside "
             f"{lo}..{hi} of build '{spec.name}': {fix}"))
         np.clip(values, lo, hi, out=values)
+
+
+def _record_refractory(net: Network, steps: np.ndarray, hi: int, found: Violations) -> None:
+    start = 0
+    for pop in net.populations:
+        over = steps[start:start + pop.size] > hi
+        if over.any():
+            longest = float(pop.parameters["tau_refrac"][over].max())
+            found.approximate(approximation(
+                "refractory_shortened", "population", pop.label, neurons=int(over.sum()),
+                limit="ref_bits",
+                detail=f"tau_refrac up to {longest:g} ms became {hi} steps "
+                       f"({hi * net.dt:g} ms), the longest the refractory counter holds"))
+        start += pop.size
 
 
 def _fit_accumulator(net: Network, image: CoreImage, spec: CoreSpec,

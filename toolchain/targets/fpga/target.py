@@ -20,6 +20,7 @@ import numpy as np
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
 from toolchain.compiler.encode import encode
+from toolchain.compiler.fit import shorten_delays
 from toolchain.compiler.pipeline import Build, Pass, Violations
 from toolchain.ir import Network
 from toolchain.sim.recording import Recorder
@@ -33,6 +34,7 @@ from toolchain.targets.fpga.spec import _LIMITS, PRESETS, CoreSpec, preset
 from toolchain.targets.fpga.timing import power_model, step_cost
 from toolchain.targets.options import Option, Options, TargetOptionError
 from toolchain.targets.recording import one_current_refusals, reported_current
+from toolchain.targets.support import Support, approximated, native, refused
 
 LIMITS = {
     "n_neurons": "neurons of the build",
@@ -45,6 +47,45 @@ LIMITS = {
     "acc_bits": "delay-ring accumulator width (the largest input of one step)",
     "trace_bits": "STDP trace width (how long a trace can decay)",
     "stdp_rate_shift": "STDP learning-rate shifts (0..15)",
+}
+APPROXIMATIONS = {
+    "synaptic_decay_shared": "tau_syn_E and tau_syn_I one decay shift apart share the shift "
+                             "of their geometric mean (one synaptic current per neuron); "
+                             "each input keeps its charge",
+    "delays_shortened": "delays beyond the delay ring become the longest it holds",
+    "refractory_shortened": "tau_refrac beyond the refractory counter becomes the longest "
+                            "it holds",
+}
+CORE = "our core: toolchain/targets/fpga/spec.py, docs/fpga-core.md"
+SUPPORT = {
+    "IF_curr_exp": native("the core's integer LIF, bit-exact with its RTL", CORE),
+    "IF_curr_alpha": refused("the core keeps one exponentially decaying synaptic current "
+                             "per neuron", CORE, "the FPGA core runs IF_curr_exp neurons"),
+    "IF_cond_exp": refused("the core's synapses add currents; it has no reversal "
+                           "potentials", CORE, "the FPGA core runs IF_curr_exp neurons"),
+    "tau_syn_E != tau_syn_I": approximated(
+        "one synaptic current per neuron: time constants one decay shift apart share one "
+        "shift, each input's charge kept, with --fit approximate (separate currents are "
+        "the core's next revision)", CORE),
+    "varying parameters": native("per-neuron threshold, reset, bias, leak and refractory "
+                                 "registers", CORE),
+    "delays": approximated("a ring of 2**delay_bits slots: 15 steps on the default build; "
+                           "longer delays need -O delay_bits or --fit approximate "
+                           "(shortened)", CORE),
+    "SpikeSourcePoisson": native("input axons fed with the spike stream"),
+    "SpikeSourceArray": native("input axons fed with the spike stream"),
+    "DCSource": native("the neuron's bias register, rewritten when the current changes",
+                       CORE),
+    "StepCurrentSource": native("the neuron's bias register, rewritten at each step", CORE),
+    "STDP additive": native("one rule for the core: shift-decayed traces, power-of-two "
+                            "rates", CORE),
+    "STDP multiplicative": refused("a weight update is a shift of a trace: no product "
+                                   "with the weight", CORE,
+                                   "is not supported by the FPGA core"),
+    "record v": native("the golden model's v register, scaled back to mV"),
+    "record isyn_exc, isyn_inh": refused("one synaptic current per neuron: the receptors' "
+                                         "currents cannot be told apart", CORE,
+                                         "one synaptic current per neuron"),
 }
 CORE_FIELDS = tuple(name for name in _LIMITS)  # the generator parameters of a build
 
@@ -74,6 +115,8 @@ class FpgaTarget(Target):
           for f, (lo, hi, why) in _LIMITS.items()),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
 
     @classmethod
     def catalogue(cls) -> list[str]:
@@ -123,14 +166,19 @@ class FpgaTarget(Target):
         return (self._map, describe, encode)
 
     def _map(self, build: Build) -> Build:
-        found = Violations(build.strict, MappingError)
-        mapped = map_network(build.network, self.spec, found)
-        for v in found.found:
-            build = build.violate(v)
-        return build.replace(detail=FpgaDetail(mapped))
+        found = Violations(build.strict, MappingError, fit=build.fit)
+        net = build.network
+        if found.approximating:  # the network as the core runs it (see compiler.fit)
+            net, shortened = shorten_delays(net, net.dt, self.spec.max_delay,
+                                            f"build '{self.spec.name}'")
+            for a in shortened:
+                found.approximate(a)
+        mapped = map_network(net, self.spec, found)
+        return found.into(build).replace(network=net, detail=FpgaDetail(mapped))
 
     def remap(self, compiled: CompiledNetwork) -> FpgaDetail:
-        return FpgaDetail(map_network(compiled.network, self.spec, Violations(strict=False)))
+        return FpgaDetail(map_network(compiled.network, self.spec, Violations(strict=False,
+                                                                           fit=compiled.fit)))
 
     def estimate(self, compiled: CompiledNetwork, activity: Activity) -> StepEstimate:
         detail = self.detail(compiled)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from toolchain.ir import CellType, Population
+from toolchain.ir import CellType, Population, Receptor
 from toolchain.targets.loihi.fixed import (
     ACT_SHIFT,
     BIAS_EXP_MAX,
@@ -65,6 +65,20 @@ class LifConversion:
     u0: np.ndarray
     v0: np.ndarray
     report: dict[str, float] = field(default_factory=dict)
+    # a second, dendritic compartment for the inhibitory receptor (tau_syn_I's decay differs
+    # from tau_syn_E's): its u_d units per nA, and its initial current
+    units_per_na_inh: float | None = None
+    ud0: np.ndarray | None = None
+
+    @property
+    def two_compartment(self) -> bool:
+        return self.units_per_na_inh is not None
+
+    def units_for(self, receptor: Receptor) -> float:
+        """Current units per nA of the compartment a ``receptor`` synapse feeds."""
+        if receptor is Receptor.INHIBITORY and self.units_per_na_inh is not None:
+            return self.units_per_na_inh
+        return self.units_per_na
 
 
 def _uniform_param(pop: Population, name: str) -> float:
@@ -95,6 +109,32 @@ def bias_to_mant_exp(bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mant, exp
 
 
+def why_not_cuba(pop: Population) -> str:
+    """The hardware fact that keeps ``pop``'s cell type off a CUBA LIF compartment, whose
+    update is linear: u decays and sums weighted spikes, v decays and adds u and a bias."""
+    cell = pop.cell_type
+    if cell is CellType.IZHIKEVICH:
+        return ("its membrane has a quadratic term in v and a recovery variable, and a "
+                "compartment's voltage update is linear (v decays by dv and adds u)")
+    if cell in (CellType.ADEXP, CellType.EIF_COND_EXP_ISFA_ISTA,
+                CellType.EIF_COND_ALPHA_ISFA_ISTA):
+        return ("its membrane has an exponential spike-initiation term and an adaptation "
+                "current, and a compartment's voltage update is linear")
+    if cell is CellType.HH_COND_EXP:
+        return ("its membrane has Hodgkin-Huxley sodium and potassium gates, and a "
+                "compartment's voltage update is linear")
+    composed_cond = cell.composed and any(r.shape.value != "curr_exp" for r in pop.receptors)
+    if cell.conductance_based or composed_cond:
+        return ("its synaptic input is a conductance (a product with v), which Loihi's "
+                "current-based compartment cannot compute")
+    if cell is CellType.IF_CURR_DELTA:
+        return ("a delta synapse moves v by the weight in mV, and a compartment's input "
+                "enters its current u, which the voltage integrates")
+    return ("an alpha-shaped current is one exponential filter feeding another, and a "
+            "compartment's current decays once (a dendrite's current joins the soma's "
+            "voltage, not its current)")
+
+
 def convert_population(pop: Population, dt: float, *,
                        vth_mant: int = DEFAULT_VTH_MANT,
                        clip_refractory: bool = False) -> LifConversion:
@@ -111,20 +151,20 @@ def convert_population(pop: Population, dt: float, *,
       the constant-current gain (without it a 1 ms step makes PSPs ~10 % too large);
     - tau_refrac to whole steps (Loihi 1: at most 63).
 
+    - tau_syn_E and tau_syn_I with different decay registers: a second, dendritic
+      compartment per neuron carries the inhibitory current with du from tau_syn_I,
+      joined to the soma (``fixed.LifCompartments``), its own charge-exact scale.
+
     What cannot be mapped raises :class:`LoihiNumericsError` naming the population: other
-    cell types, and tau_syn_E != tau_syn_I (a compartment has one current u); a refractory
-    period beyond the register too, unless ``clip_refractory`` (the compiler records it
-    as a broken limit first).
+    cell types, parameters that vary within the population; a refractory period beyond
+    the register too, unless ``clip_refractory`` (the compiler records it as a broken
+    limit first).
     """
     what = f"Population '{pop.label}'"
     if pop.cell_type is not CellType.IF_CURR_EXP:
-        why = ("its synaptic input is a conductance (a product with v), which Loihi's "
-               "current-based compartment cannot compute"
-               if pop.cell_type.conductance_based else
-               "an alpha-shaped current needs two chained compartments per neuron")
         raise LoihiNumericsError(
             f"{what}: cell type {pop.cell_type.value} cannot be mapped exactly to Loihi's "
-            f"CUBA LIF: {why}; use IF_curr_exp"
+            f"CUBA LIF: {why_not_cuba(pop)}; use IF_curr_exp"
         )
     if not 0 < vth_mant <= VTH_MANT_MAX:
         raise LoihiNumericsError(f"vth_mant = {vth_mant} is outside 1..{VTH_MANT_MAX}")
@@ -132,12 +172,8 @@ def convert_population(pop: Population, dt: float, *,
     tau_m, cm = _uniform_param(pop, "tau_m"), _uniform_param(pop, "cm")
     tau_e, tau_i = _uniform_param(pop, "tau_syn_E"), _uniform_param(pop, "tau_syn_I")
     du = decay_constant(tau_e, dt, DU_OFFSET)
-    if decay_constant(tau_i, dt, DU_OFFSET) != du:
-        raise LoihiNumericsError(
-            f"{what}: tau_syn_E = {tau_e:g} ms and tau_syn_I = {tau_i:g} ms differ; a Loihi "
-            f"compartment has one synaptic current u with one decay (du); give both the "
-            f"same value or split the inputs over two populations"
-        )
+    du_inh = decay_constant(tau_i, dt, DU_OFFSET)
+    dendrite = du_inh != du  # one compartment's u has one decay: the other needs its own
     dv = decay_constant(tau_m, dt, DV_OFFSET)
     leak = dv / DECAY_UNITY
     # per nA and step: R * (1 - e^(-dt/tau_m)) mV; a perfect integrator (dv = 0): dt/cm
@@ -159,21 +195,26 @@ def convert_population(pop: Population, dt: float, *,
         )
     params = LifParameters.build(pop.label, pop.size, du=du, dv=dv, vth=vth,
                                  bias_mant=bias_mant, bias_exp=bias_exp,
-                                 refractory=refractory)
+                                 refractory=refractory,
+                                 du_dendrite=du_inh if dendrite else None)
     mv_per_unit = 1.0 / units_per_mv
     bias_units_per_na = mv_per_na_step * units_per_mv
     charge = tau_e * (du + DU_OFFSET) / DECAY_UNITY / dt
     units_per_na = bias_units_per_na * charge
+    units_inh = bias_units_per_na * tau_i * (du_inh + DU_OFFSET) / DECAY_UNITY / dt
     init = pop.initial_values
     v0 = np.clip(np.rint((init["v"] - p["v_reset"]) * units_per_mv), -UV_LIMIT + 1,
                  UV_LIMIT - 1).astype(np.int64)
-    i0 = init["isyn_exc"] + init["isyn_inh"]
+    i0 = init["isyn_exc"] + (0.0 if dendrite else init["isyn_inh"])
     u0 = np.clip(np.rint(i0 * units_per_na), -UV_LIMIT, UV_LIMIT).astype(np.int64)
+    ud0 = np.clip(np.rint(init["isyn_inh"] * units_inh), -UV_LIMIT, UV_LIMIT).astype(np.int64) \
+        if dendrite else None
     bias_real = bias_mv * units_per_mv
     report = {
         "dv_tau_m_ms": dt / -math.log1p(-leak) if 0 < dv < DECAY_UNITY else math.inf,
-        "du_tau_syn_ms": (dt / -math.log1p(-(du + DU_OFFSET) / DECAY_UNITY)
-                          if du + DU_OFFSET < DECAY_UNITY else 0.0),
+        "du_tau_syn_ms": _realised_tau(du, dt),
+        "du_tau_syn_inh_ms": _realised_tau(du_inh, dt),
+        "compartments_per_neuron": 2 if dendrite else 1,
         "vth_max_rel_error": float(np.max(np.abs(vth * 2**VTH_SHIFT / units_per_mv - distance)
                                           / distance)),
         "bias_max_abs_error_mv": float(np.max(np.abs(params.bias - bias_real)) / units_per_mv),
@@ -182,7 +223,14 @@ def convert_population(pop: Population, dt: float, *,
     }
     return LifConversion(params=params, mv_per_unit=mv_per_unit, v_origin=p["v_reset"].copy(),
                          units_per_na=units_per_na, bias_units_per_na=bias_units_per_na,
-                         u0=u0, v0=v0, report=report)
+                         u0=u0, v0=v0, report=report,
+                         units_per_na_inh=units_inh if dendrite else None, ud0=ud0)
+
+
+def _realised_tau(du: int, dt: float) -> float:
+    """The synaptic time constant (ms) a current decay register realises."""
+    return dt / -math.log1p(-(du + DU_OFFSET) / DECAY_UNITY) \
+        if du + DU_OFFSET < DECAY_UNITY else 0.0
 
 
 @dataclass(frozen=True, eq=False)

@@ -117,6 +117,10 @@ class LifParameters:
     lava's LIF keeps du, dv and vth per process; Loihi keeps them per compartment
     configuration (<= 32 per core, FACTS.md), so they are per neuron here and the mapper
     decides how many configurations a core needs.
+
+    ``du_dendrite`` (None: one compartment per neuron) gives every neuron a second,
+    dendritic compartment with its own current decay, joined to the soma (see
+    :class:`LifCompartments`): a neuron whose two receptors have different time constants.
     """
 
     label: str
@@ -126,18 +130,21 @@ class LifParameters:
     bias_mant: np.ndarray
     bias_exp: np.ndarray
     refractory: np.ndarray  # steps v is held at 0 after a spike; 0 = none (as lava)
+    du_dendrite: np.ndarray | None = None
 
     @classmethod
     def build(cls, label: str, size: int, *, du: object, dv: object, vth: object,
-              bias_mant: object = 0, bias_exp: object = 0,
-              refractory: object = 0) -> LifParameters:
+              bias_mant: object = 0, bias_exp: object = 0, refractory: object = 0,
+              du_dendrite: object = None) -> LifParameters:
         """Per-neuron arrays from scalars or arrays, checked against the register widths."""
         what = f"Population '{label}'"
         values = {name: _int_array(v, size, f"{what} {name}") for name, v in (
             ("du", du), ("dv", dv), ("vth", vth), ("bias_mant", bias_mant),
-            ("bias_exp", bias_exp), ("refractory", refractory))}
+            ("bias_exp", bias_exp), ("refractory", refractory),
+            *((("du_dendrite", du_dendrite),) if du_dendrite is not None else ()))}
         limits = {
             "du": (0, DECAY_MAX, "du is 12 bits; 4095 is the fastest current decay"),
+            "du_dendrite": (0, DECAY_MAX, "du is 12 bits; 4095 is the fastest current decay"),
             "dv": (0, DECAY_MAX, "dv is 12 bits; 4095 is the fastest voltage decay"),
             "vth": (0, VTH_MANT_MAX, "lower the threshold or the voltage scale"),
             "bias_mant": (BIAS_MANT_MIN, BIAS_MANT_MAX, "raise bias_exp"),
@@ -145,12 +152,18 @@ class LifParameters:
             "refractory": (0, REFRACTORY_MAX, "shorten tau_refrac"),
         }
         for name, (low, high, fix) in limits.items():
-            _check_register(values[name], low, high, f"{what} {name}", fix)
+            if name in values:
+                _check_register(values[name], low, high, f"{what} {name}", fix)
         return cls(label=label, **values)
 
     @property
     def size(self) -> int:
         return int(self.du.size)
+
+    @property
+    def compartments(self) -> int:
+        """Compartments per neuron: 1, or 2 with a dendrite."""
+        return 1 if self.du_dendrite is None else 2
 
     @property
     def bias(self) -> np.ndarray:
@@ -169,17 +182,39 @@ def _uniform(arr: np.ndarray) -> np.ndarray | int:
 
 
 class LifCompartments:
-    """The state of a group of compartments and one step of their arithmetic."""
+    """The state of a group of compartments and one step of their arithmetic.
 
-    def __init__(self, params: LifParameters, u: object = 0, v: object = 0) -> None:
+    With a dendrite (``params.du_dendrite``) each neuron is two compartments: the dendrite
+    integrates its own synaptic input into its current ``u_d`` with its own decay, exactly
+    as the soma does into ``u``, and the join adds ``u_d`` to the soma's current in the
+    soma's voltage update::
+
+        u_d <- trunc0(u_d * (4096 - du_d - 1) / 4096) + (a_in_d << 6)     wraps as u
+        v   <- trunc0(v * (4096 - dv) / 4096) + u + u_d + bias
+
+    Loihi 1 joins the compartments of a neuron's dendritic tree this way, ADD being one of
+    its join operations [paper: Davies et al. 2018, IEEE Micro 38(1), "dendritic
+    compartments"]; that the join reads the child's current u (and not its voltage) is our
+    reading [unverified: NxSDK's compartment documentation is not public].  lava-nc has no
+    multi-compartment process, so this form is checked against the one-compartment one
+    (identical spikes when the dendrite gets no input) and against the float reference.
+    """
+
+    def __init__(self, params: LifParameters, u: object = 0, v: object = 0,
+                 u_dendrite: object = 0) -> None:
         self.params = params
         n = params.size
         self._u0 = _int_array(u, n, f"Population '{params.label}' initial u")
         self._v0 = _int_array(v, n, f"Population '{params.label}' initial v")
-        _check_register(self._u0, -UV_LIMIT, UV_LIMIT, f"Population '{params.label}' initial u",
-                        "u is a 24-bit register")
+        self._ud0 = _int_array(u_dendrite, n, f"Population '{params.label}' initial u_d")
+        for name, arr in (("u", self._u0), ("u_d", self._ud0)):
+            _check_register(arr, -UV_LIMIT, UV_LIMIT,
+                            f"Population '{params.label}' initial {name}",
+                            f"{name} is a 24-bit register")
         _check_register(self._v0, -UV_LIMIT + 1, UV_LIMIT - 1,
                         f"Population '{params.label}' initial v", "v is a 24-bit register")
+        self._decay_d = (None if params.du_dendrite is None
+                         else _uniform(DECAY_UNITY - params.du_dendrite - DU_OFFSET))
         self._decay_u = _uniform(DECAY_UNITY - params.du - DU_OFFSET)
         self._decay_v = _uniform(DECAY_UNITY - params.dv - DV_OFFSET)
         self._bias = _uniform(params.bias)
@@ -190,24 +225,20 @@ class LifCompartments:
     def reset(self) -> None:
         self.u = self._u0.astype(np.float64)
         self.v = self._v0.astype(np.float64)
+        self.u_d = self._ud0.astype(np.float64)
         self.refractory_left = np.zeros(self.params.size, dtype=np.int64)
 
-    def step(self, a_in: np.ndarray | None, extra_bias: np.ndarray | None = None) -> np.ndarray:
+    def step(self, a_in: np.ndarray | None, extra_bias: np.ndarray | None = None,
+             a_in_dendrite: np.ndarray | None = None) -> np.ndarray:
         """Advance one step with synaptic input ``a_in`` (integers, already shifted by each
-        projection's weight_exp); return the indices of compartments that spiked."""
-        u = decay(self.u, self._decay_u)
-        if a_in is not None:
-            decayed = u
-            u = a_in * float(1 << ACT_SHIFT)
-            u += decayed
-            # Fast path: nothing near the 24-bit edge.  An int32 overflow in lava needs
-            # |a_in << 6| >= 2^31 - 2^23, which puts u beyond 2^23 too, so one range check
-            # catches both rare cases.
-            if u.max() > UV_LIMIT or u.min() <= -UV_LIMIT:
-                u = self._wrap(decayed, a_in)
-        self.u = u
+        projection's weight_exp) and the dendrite's ``a_in_dendrite``; return the indices of
+        neurons that spiked."""
+        u = self.u = self._current(self.u, self._decay_u, a_in)
         v = decay(self.v, self._decay_v)
         v += u
+        if self._decay_d is not None:
+            self.u_d = self._current(self.u_d, self._decay_d, a_in_dendrite)
+            v += self.u_d
         v += self._bias
         if extra_bias is not None:
             v += extra_bias
@@ -224,6 +255,22 @@ class LifCompartments:
             if self._refractory is not None:
                 self.refractory_left[fired] = self._refractory[fired]
         return fired
+
+    def _current(self, u: np.ndarray, factor: np.ndarray | int,
+                 a_in: np.ndarray | None) -> np.ndarray:
+        """A compartment's current after one step: decayed, plus its input."""
+        u = decay(u, factor)
+        if a_in is None:
+            return u
+        decayed = u
+        u = a_in * float(1 << ACT_SHIFT)
+        u += decayed
+        # Fast path: nothing near the 24-bit edge.  An int32 overflow in lava needs
+        # |a_in << 6| >= 2^31 - 2^23, which puts u beyond 2^23 too, so one range check
+        # catches both rare cases.
+        if u.max() > UV_LIMIT or u.min() <= -UV_LIMIT:
+            u = self._wrap(decayed, a_in)
+        return u
 
     @staticmethod
     def _wrap(decayed: np.ndarray, a_in: np.ndarray) -> np.ndarray:

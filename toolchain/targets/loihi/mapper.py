@@ -21,7 +21,7 @@ from toolchain.compiler.place import place
 from toolchain.compiler.route import route
 from toolchain.ir import Projection, WeightDependence
 from toolchain.ir.network import refusals
-from toolchain.targets.loihi.artifact import learning_section
+from toolchain.targets.loihi.artifact import compartment_section, learning_section
 from toolchain.targets.loihi.convert import (
     DEFAULT_VTH_MANT,
     WeightConversion,
@@ -43,16 +43,17 @@ def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False)
     net = build.network
     for message in refusals(net, "loihi", stdp=LEARNING_RULES):
         raise MappingError(message)  # nothing to map it to: refused even when not strict
-    units = {pop.label: convert_population(pop, net.dt, vth_mant=DEFAULT_VTH_MANT,
-                                           clip_refractory=True).units_per_na
-             for pop in net.populations}  # the check pass refused what does not convert
+    conversions = {pop.label: convert_population(pop, net.dt, vth_mant=DEFAULT_VTH_MANT,
+                                                 clip_refractory=True)
+                   for pop in net.populations}  # the check pass refused what does not convert
     out = []
     for proj in net.projections:
+        units = conversions[proj.post].units_for(proj.receptor)
         if proj.plasticity is not None:
-            conv = convert_plastic_weights(proj, units[proj.post])
+            conv = convert_plastic_weights(proj, units)
             build = _check_learning(build, proj, conv, learning_epoch, stochastic)
         else:
-            conv = convert_weights(proj.label, proj.weight, units[proj.post])
+            conv = convert_weights(proj.label, proj.weight, units)
         low, high = mantissa_range(conv.sign_mode, conv.num_weight_bits)
         fmt = WeightFormat(unit=conv.na_per_mantissa / 2.0**conv.weight_exp,
                            exponent=conv.weight_exp, weight_bits=conv.num_weight_bits,
@@ -91,8 +92,8 @@ def passes(learning_epoch: int = 1, stochastic: bool = False) -> tuple[Pass, ...
 def _passes(learning_epoch: int, stochastic: bool) -> tuple[Pass, ...]:
     configured = update_wrapper(
         partial(quantise, learning_epoch=learning_epoch, stochastic=stochastic), quantise)
-    return (check, configured, partition, place, route, estimate_step, learning_section,
-            encode)
+    return (check, configured, partition, place, route, estimate_step, compartment_section,
+            learning_section, encode)
 
 
 PASSES = passes()

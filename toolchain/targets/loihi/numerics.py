@@ -100,8 +100,10 @@ class LoihiKernel(NeuronKernel):
     u is the one synaptic current of the compartment, read (in nA) as ``current``:
     ``isyn_exc``, or ``isyn_inh`` for a population fed only by inhibitory projections; the
     other reads 0 (:mod:`toolchain.targets.recording`: the compiler refuses recording
-    either where both receptors feed a population).  An injected current (DC or step
-    source) adds to the bias, quantised to the bias format, as a host would reprogram it.
+    either where both receptors feed a population).  A two-compartment neuron (tau_syn_E
+    and tau_syn_I differ) takes its inhibitory input in its dendrite, whose current u_d is
+    ``isyn_inh``; u is then ``isyn_exc``.  An injected current (DC or step source) adds to
+    the bias, quantised to the bias format, as a host would reprogram it.
     """
 
     input_dtype = np.dtype(np.int64)
@@ -111,44 +113,68 @@ class LoihiKernel(NeuronKernel):
         super().__init__(population, dt)
         self.conversion = conversion
         self.current = current
-        self.compartments = LifCompartments(conversion.params, conversion.u0, conversion.v0)
+        self.compartments = LifCompartments(
+            conversion.params, conversion.u0, conversion.v0,
+            0 if conversion.ud0 is None else conversion.ud0)
+        if conversion.two_compartment:
+            self.current = "isyn_exc"
         self._pending = np.zeros(population.size, dtype=np.int64)
-        self._has_input = False
+        self._pending_d = np.zeros(population.size, dtype=np.int64)
+        self._has_input = self._has_input_d = False
 
     def advance(self, step: int, i_ext: np.ndarray | None) -> np.ndarray:
-        a_in = None
+        a_in = a_in_d = None
         if self._has_input:
             a_in = self._pending >> DRIVE_FRAC_BITS
             self._pending[:] = 0
             self._has_input = False
+        if self._has_input_d:
+            a_in_d = self._pending_d >> DRIVE_FRAC_BITS
+            self._pending_d[:] = 0
+            self._has_input_d = False
         extra = None
         if i_ext is not None:
             mant, exp = bias_to_mant_exp(np.asarray(i_ext) * self.conversion.bias_units_per_na)
             extra = mant << exp
-        return self.compartments.step(a_in, extra)
+        return self.compartments.step(a_in, extra, a_in_d)
 
     def receive(self, receptor: Receptor, drive: np.ndarray) -> None:
+        if self.conversion.two_compartment and Receptor(receptor) is Receptor.INHIBITORY:
+            self._pending_d += drive
+            self._has_input_d = True
+            return
         self._pending += drive
         self._has_input = True
+
+    def _currents(self) -> dict[str, tuple[str, float]]:
+        """Which state holds each recordable current, and its units per nA."""
+        conv = self.conversion
+        if conv.two_compartment:
+            assert conv.units_per_na_inh is not None
+            return {"isyn_exc": ("u", conv.units_per_na),
+                    "isyn_inh": ("u_d", conv.units_per_na_inh)}
+        return {self.current: ("u", conv.units_per_na)}
 
     def get(self, variable: str) -> np.ndarray:
         self._check_variable(variable)
         c, conv = self.compartments, self.conversion
         if variable == "v":
             return conv.v_origin + c.v * conv.mv_per_unit
-        if variable == self.current:
-            return c.u / conv.units_per_na
+        held = self._currents().get(variable)
+        if held is not None:
+            return getattr(c, held[0]) / held[1]
         return np.zeros(self.size)
 
     def set(self, variable: str, values: np.ndarray) -> None:
         self._check_variable(variable)
         arr = self._per_neuron(variable, values)
         c, conv = self.compartments, self.conversion
+        held = self._currents().get(variable)
         if variable == "v":
             c.v = np.clip(np.rint((arr - conv.v_origin) / conv.mv_per_unit),
                           -UV_LIMIT + 1, UV_LIMIT - 1)
-        elif variable == self.current:
-            c.u = np.clip(np.rint(arr * conv.units_per_na), -UV_LIMIT, UV_LIMIT)
+        elif held is not None:
+            setattr(c, held[0], np.clip(np.rint(arr * held[1]), -UV_LIMIT, UV_LIMIT))
         elif np.any(arr != 0):
             raise StateError(
                 f"Population '{self.population.label}': {variable} cannot be set on Loihi; a "
@@ -158,7 +184,8 @@ class LoihiKernel(NeuronKernel):
     def reset(self) -> None:
         self.compartments.reset()
         self._pending[:] = 0
-        self._has_input = False
+        self._pending_d[:] = 0
+        self._has_input = self._has_input_d = False
 
 
 class LoihiNumerics(Numerics):
@@ -202,10 +229,11 @@ class LoihiNumerics(Numerics):
                 f"Projection '{projection.label}': post population '{post.label}' has no "
                 f"Loihi conversion yet; build kernels before weights"
             )
+        units = conv.units_for(projection.receptor)
         if projection.plasticity is not None:
-            wc = convert_plastic_weights(projection, conv.units_per_na, self.num_weight_bits)
+            wc = convert_plastic_weights(projection, units, self.num_weight_bits)
         else:
-            wc = convert_weights(projection.label, projection.weight, conv.units_per_na,
+            wc = convert_weights(projection.label, projection.weight, units,
                                  num_weight_bits=self.num_weight_bits)
         self.projections[projection.label] = wc
         return LoihiWeights.from_conversion(wc)

@@ -8,14 +8,16 @@ parameters here so that a better number can be passed in.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.compiler.artifact import Violation
+from toolchain.compiler.artifact import Approximation, Violation
+from toolchain.compiler.fit import MERGE_RTOL, approximation, fit_hint, merge_parameters, spread
 from toolchain.compiler.pipeline import violation
 from toolchain.compiler.spec import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
-from toolchain.ir import Population
+from toolchain.ir import CellType, Population
 from toolchain.targets.loihi.convert import convert_population, decay_constant
 from toolchain.targets.loihi.fixed import (
     DU_OFFSET,
@@ -24,6 +26,7 @@ from toolchain.targets.loihi.fixed import (
     LoihiNumericsError,
 )
 from toolchain.targets.options import option_hint
+from toolchain.targets.support import approximated, native, refused
 
 # --- chip and core structure [src: SANA-FE arch/loihi.yaml; nengo-loihi block.py]
 TILES_X = 8
@@ -54,6 +57,9 @@ LEARNING_AXON_SLOTS = 2  # a learning synapse's axon takes 2 slots
 TAG_BITS = 0  # tags are only used by learning rules that write them; we do not
 
 MAX_DELAY_STEPS = 62  # [unverified] synaptic delays up to 62 steps
+# Parameters one group of compartments shares (convert.py: one du, dv and scale per
+# population, as lava's LIF keeps one per process)
+SHARED_PARAMETERS = ("tau_m", "cm", "tau_syn_E", "tau_syn_I")
 
 
 def _sana_fe_costs() -> EventCosts:
@@ -108,9 +114,62 @@ LIMITS = {
     "synapse_configs": f"synapse formats (incoming projections) per core "
                        f"({MAX_SYNAPSE_CONFIGS})",
     "learning_configs": f"distinct STDP rules per core ({MAX_STDP_PRE_CONFIGS})",
-    "cores": "cores of the board (128 per chip)",
+    "cores": "cores of the board (128 per chip; a core holds 1024 compartments: one per "
+             "neuron, two for a neuron whose tau_syn_E and tau_syn_I differ)",
     "delay_steps": f"synaptic delay ({MAX_DELAY_STEPS} steps)",
     "refractory_steps": f"refractory period ({REFRACTORY_MAX} steps)",
+}
+
+
+APPROXIMATIONS = {
+    "parameters_merged": f"tau_m, cm, tau_syn_E or tau_syn_I varying within a population by "
+                         f"less than {MERGE_RTOL:.0%} become their mean (one decay register "
+                         "per compartment group)",
+    "refractory_shortened": f"tau_refrac beyond {REFRACTORY_MAX} steps becomes "
+                            f"{REFRACTORY_MAX} steps",
+    "delays_shortened": f"delays beyond {MAX_DELAY_STEPS} steps become {MAX_DELAY_STEPS} steps",
+}
+
+
+LAVA = "lava-nc 0.10 PyLifModelBitAcc (the test suite runs it)"
+DAVIES = "Davies et al. 2018, IEEE Micro 38(1)"
+SUPPORT = {
+    "IF_curr_exp": native("CUBA LIF compartments in Loihi's fixed point, spike for spike "
+                          "with lava-nc's bit-accurate model", LAVA),
+    "IF_curr_alpha": refused(
+        "an alpha current is one exponential filter feeding another; a compartment's "
+        "current decays once and a dendrite's current joins the soma's voltage update, not "
+        "its current", f"{LAVA}; {DAVIES} (dendritic compartments); the join's operand is "
+        "[unverified]", "an alpha-shaped current is one exponential filter feeding another"),
+    "IF_cond_exp": refused(
+        "a conductance synapse multiplies by (E - v); a compartment only adds its current "
+        "to v", LAVA, "its synaptic input is a conductance"),
+    "tau_syn_E != tau_syn_I": native(
+        "two compartments per neuron: the soma takes the excitatory input, a dendrite the "
+        "inhibitory one with its own decay, joined by ADD; 512 such neurons per core",
+        f"{DAVIES} (dendritic compartments; the join's operand [unverified])"),
+    "varying parameters": approximated(
+        "our conversion gives a population one du, dv and synaptic scale, as a lava LIF "
+        "process has; values within 10 % are merged (the chip itself has 32 compartment "
+        "configs per core: per-neuron conversion is not written yet)",
+        "nengo-loihi hardware/validate.py (32 configs)"),
+    "delays": native(f"up to {MAX_DELAY_STEPS} steps; longer ones shortened with --fit "
+                     "approximate", "nengo-loihi builder/discretize.py [unverified]"),
+    "SpikeSourcePoisson": native("spike input from the host (the engine's seeded trains)"),
+    "SpikeSourceArray": native("spike input from the host"),
+    "DCSource": native("the host sets the compartments' bias (13-bit mantissa, 3-bit "
+                       "exponent)", LAVA),
+    "StepCurrentSource": native("the host reprograms the bias at each step of the current",
+                                LAVA),
+    "STDP additive": native("the learning engine's sum of products of 7.7-bit traces, "
+                            "evaluated every epoch", f"{DAVIES}; nengo-loihi discretize.py"),
+    "STDP multiplicative": native("the learning engine, with the weight as a factor of the "
+                                  "product terms", f"{DAVIES}; nengo-loihi discretize.py"),
+    "record v": native("the compartment's v, scaled back to mV"),
+    "record isyn_exc, isyn_inh": refused(
+        "with equal time constants both receptors feed one compartment's current u (with "
+        "different ones the two compartments record apart)", LAVA,
+        "keeps one synaptic current per neuron"),
 }
 
 
@@ -163,15 +222,58 @@ class LoihiSpec:
         return LEARNING_AXON_SLOTS if learning else 1
 
     def neuron_configs(self, population: Population, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per neuron, its soma's compartment config id (and, for a two-compartment neuron,
+        its dendrite's, in a second column: a different config, it does not spike) and its
+        threshold config id."""
         p = population.parameters
         du, dv, refractory = decays_and_refractory(population, dt)
         _, config = np.unique(np.stack([du, dv, refractory], axis=1), axis=0,
                               return_inverse=True)
         _, threshold = np.unique(p["v_thresh"] - p["v_rest"], return_inverse=True)
-        return config.reshape(-1).astype(np.int64), threshold.reshape(-1).astype(np.int64)
+        config = config.reshape(-1).astype(np.int64)
+        if self.compartments(population, dt) == 2:
+            du_inh = _per_tau(p["tau_syn_I"], dt, DU_OFFSET)
+            _, dendrite = np.unique(du_inh, return_inverse=True)
+            config = np.stack([config, dendrite.reshape(-1).astype(np.int64)], axis=1)
+        return config, threshold.reshape(-1).astype(np.int64)
+
+    def compartments(self, population: Population, dt: float) -> int:
+        """Compartments per neuron: 2 where tau_syn_E and tau_syn_I need different current
+        decays (a soma and a dendrite joined, convert.py), else 1."""
+        if population.cell_type is not CellType.IF_CURR_EXP:
+            return 1
+        p = population.parameters
+        du = _per_tau(p["tau_syn_E"], dt, DU_OFFSET)
+        return 2 if np.any(_per_tau(p["tau_syn_I"], dt, DU_OFFSET) != du) else 1
 
     def check_population(self, population: Population, dt: float) -> list[str]:
         return check_population(population, dt)
+
+    def fit_population(self, population: Population, dt: float
+                       ) -> tuple[Population, list[Approximation]]:
+        """fit='approximate': parameters a compartment group shares (one du/dv and one
+        synaptic scale per population, convert.py) merged where they are close, and a
+        refractory period beyond the register shortened to its 63 steps."""
+        applied = []
+        merged = merge_parameters(population, SHARED_PARAMETERS)
+        pop = merged.population
+        record = merged.approximation("a Loihi compartment group has one decay register "
+                                      "(du, dv) and one synaptic scale")
+        if record is not None:
+            applied.append(record)
+        steps = np.rint(pop.parameters["tau_refrac"] / dt)
+        over = steps > REFRACTORY_MAX
+        if over.any():
+            longest = float(pop.parameters["tau_refrac"][over].max())
+            params = dict(pop.parameters)
+            params["tau_refrac"] = np.where(over, REFRACTORY_MAX * dt, params["tau_refrac"])
+            pop = dataclasses.replace(pop, parameters=params)
+            applied.append(approximation(
+                "refractory_shortened", "population", pop.label, neurons=int(over.sum()),
+                limit="refractory_steps",
+                detail=f"tau_refrac up to {longest:g} ms became {REFRACTORY_MAX * dt:g} ms "
+                       f"({REFRACTORY_MAX} steps of {dt:g} ms, Loihi's refractory register)"))
+        return pop, applied
 
     def population_limits(self, population: Population, dt: float) -> list[Violation]:
         """Loihi 1's refractory register holds at most 63 steps."""
@@ -180,7 +282,8 @@ class LoihiSpec:
             return []
         i = int(np.argmax(steps))
         tau = float(population.parameters["tau_refrac"][i])
-        fix = "shorten tau_refrac or use a larger dt"
+        fix = ("shorten tau_refrac or use a larger dt, or "
+               + fit_hint(f"shorten it to {REFRACTORY_MAX} steps"))
         return [violation(
             "population", population.label, "refractory_steps", int(steps[i]), REFRACTORY_MAX,
             fix, f"Population '{population.label}' parameter tau_refrac[{i}] = {tau:g} ms is "
@@ -210,15 +313,17 @@ def decays_and_refractory(population: Population, dt: float
     numerics' conversion gives (one decay register per distinct time constant)."""
     p = population.parameters
 
-    def per_neuron(tau: np.ndarray, offset: int) -> np.ndarray:
-        uniq, inverse = np.unique(tau, return_inverse=True)
-        regs = np.array([decay_constant(float(t), dt, offset) for t in uniq], dtype=np.int64)
-        return regs[inverse.reshape(-1)]
-
-    du = per_neuron(p["tau_syn_E"], DU_OFFSET)
-    dv = per_neuron(p["tau_m"], DV_OFFSET)
+    du = _per_tau(p["tau_syn_E"], dt, DU_OFFSET)
+    dv = _per_tau(p["tau_m"], dt, DV_OFFSET)
     refractory = np.rint(p["tau_refrac"] / dt).astype(np.int64)
     return du, dv, np.minimum(refractory, REFRACTORY_MAX)
+
+
+def _per_tau(tau: np.ndarray, dt: float, offset: int) -> np.ndarray:
+    """The decay register of each time constant (one register per distinct value)."""
+    uniq, inverse = np.unique(tau, return_inverse=True)
+    regs = np.array([decay_constant(float(t), dt, offset) for t in uniq], dtype=np.int64)
+    return regs[inverse.reshape(-1)]
 
 
 def check_population(population: Population, dt: float) -> list[str]:
@@ -228,5 +333,10 @@ def check_population(population: Population, dt: float) -> list[str]:
     try:
         convert_population(population, dt, clip_refractory=True)
     except LoihiNumericsError as e:
+        close = [name for name in SHARED_PARAMETERS if name in population.parameters
+                 and 0 < spread(population.parameters[name]) <= MERGE_RTOL]
+        if close and f"parameter {close[0]} varies" in str(e):
+            return [f"{e}; they are within {MERGE_RTOL:.0%} of each other, so you can also "
+                    + fit_hint("merge them to their mean")]
         return [str(e)]
     return []

@@ -14,11 +14,12 @@ from toolchain.sim.engine import Engine
 from toolchain.targets.base import Target
 from toolchain.targets.loihi.artifact import LoihiDetail
 from toolchain.targets.loihi.mapper import passes
-from toolchain.targets.loihi.spec import BOARDS, LIMITS, LoihiSpec
+from toolchain.targets.loihi.spec import APPROXIMATIONS, BOARDS, LIMITS, SUPPORT, LoihiSpec
 from toolchain.targets.loihi.spec import board as lookup_board
-from toolchain.targets.loihi.timing import step_cost
+from toolchain.targets.loihi.timing import compartments_per_core, step_cost
 from toolchain.targets.options import Option, Options
 from toolchain.targets.recording import one_current_refusals, reported_current
+from toolchain.targets.support import Support
 
 
 class LoihiTarget(Target):
@@ -38,6 +39,8 @@ class LoihiTarget(Target):
                "(none: round to nearest)"),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
 
     @classmethod
     def catalogue(cls) -> list[str]:
@@ -63,14 +66,17 @@ class LoihiTarget(Target):
         build = Build(network=compiled.network, spec=self.spec, board=self.board,
                       strict=False, target=self.name)
         upto = [p for p in self.passes()
-                if p.__name__ not in ("estimate_step", "learning_section", "encode")]
+                if p.__name__ not in ("estimate_step", "compartment_section",
+                                      "learning_section", "encode")]
         return LoihiDetail(run_passes(build, upto).need("rows", "remap"))
 
     def estimate(self, compiled: CompiledNetwork, activity: Activity) -> StepEstimate:
         detail = self.detail(compiled)
         assert isinstance(detail, LoihiDetail)
         return step_cost(compiled.network, self.spec.costs, compiled.cores,
-                         compiled.placement, detail.rows, activity)
+                         compiled.placement, detail.rows, activity,
+                         compartments=compartments_per_core(compiled.network, self.spec,
+                                                            compiled.cores))
 
     def detail(self, compiled: CompiledNetwork) -> LoihiDetail:
         return compiled.detail if isinstance(compiled.detail, LoihiDetail) \
@@ -88,7 +94,9 @@ class LoihiTarget(Target):
         return Engine(net, numerics=numerics, target=self.name)
 
     def record_refusals(self, network: Network) -> list[str]:
-        return one_current_refusals(network, "a Loihi compartment")
+        two = {p.label for p in network.populations
+               if self.spec.compartments(p, network.dt) == 2}
+        return one_current_refusals(network, "a Loihi compartment", two)
 
     def simulator(self, compiled: CompiledNetwork) -> Engine:
         """The engine with Loihi's numerics (the rows are not needed to run)."""

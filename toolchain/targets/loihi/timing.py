@@ -26,17 +26,28 @@ from toolchain.ir import Network
 
 def estimate_step(build: Build) -> Build:
     """Pass: fills ``estimate`` from the partition, placement and per-event costs."""
-    estimate = step_cost(build.network, build.spec.costs, build.need("cores", "estimate_step"),
+    cores = build.need("cores", "estimate_step")
+    estimate = step_cost(build.network, build.spec.costs, cores,
                          build.need("placement", "estimate_step"),
                          build.need("rows", "estimate_step"), build.activity,
-                         build.extras.get("core_hops"))
+                         build.extras.get("core_hops"),
+                         compartments_per_core(build.network, build.spec, cores))
     return build.replace(estimate=estimate)
+
+
+def compartments_per_core(net: Network, spec, cores: Cores) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Compartments each core updates per step: its neurons times the compartments per
+    neuron of its population (two for a neuron whose receptors decay differently)."""
+    per_pop = np.array([spec.compartments(p, net.dt) for p in net.populations], np.int64)
+    return cores.neurons * per_pop[cores.population] if len(cores) else np.zeros(0, np.int64)
 
 
 def step_cost(net: Network, costs: EventCosts, cores: Cores, placement: Placement,
               rows: tuple[Rows | None, ...], activity: Activity,
-              placed: HopTotals | None = None) -> StepEstimate:
-    """The cost of one step when every neuron fires as ``activity`` says."""
+              placed: HopTotals | None = None,
+              compartments: np.ndarray | None = None) -> StepEstimate:
+    """The cost of one step when every neuron fires as ``activity`` says; each of a core's
+    ``compartments`` (default: one per neuron) is one neuron update."""
     populations = {p.label for p in net.populations}
     n = len(cores)
     synops = np.zeros(n)
@@ -70,7 +81,7 @@ def step_cost(net: Network, costs: EventCosts, cores: Cores, placement: Placemen
         longest_ns = max(longest_ns, float((hx * costs.hop_x.ns + hy * costs.hop_y.ns).max()))
     sent = per_core({k: v * activity.per_step(k, net.dt) for k, v in out_axons.items()},
                     net, cores)
-    neurons = cores.neurons.astype(np.float64)
+    neurons = (cores.neurons if compartments is None else compartments).astype(np.float64)
     per_core_ns = (synops * costs.synaptic_op.ns + neurons * costs.neuron_update.ns
                    + sent * costs.spike_out.ns)
     slowest = int(np.argmax(per_core_ns)) if n else -1

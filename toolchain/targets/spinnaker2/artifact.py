@@ -32,6 +32,7 @@ from toolchain.compiler.describe import (
     WeightFormat,
     events_into,
     per_core,
+    projection_events,
     projection_numerics,
     spikes_per_step,
 )
@@ -160,8 +161,10 @@ def step_cost(net: Network, mapping: Mapping, routing: Routing, cores: Cores,
     spec = mapping.spec
     tick = spec.tick_ms
     events_per_core = per_core(events_into(net, activity, tick), net, cores)
+    learning, plastic_events = _learning_cycles(net, mapping, activity, tick)
     cycles = (spec.cycles_per_tick_overhead + cores.neurons * spec.cycles_per_neuron_update
-              + events_per_core * spec.cycles_per_synaptic_event)
+              + events_per_core * spec.cycles_per_synaptic_event
+              + per_core(learning, net, cores))
     slowest = int(np.argmax(cycles)) if len(cores) else 0
     synops = float(events_per_core.sum())
     spikes = spikes_per_step(net, activity, tick)
@@ -185,12 +188,30 @@ def step_cost(net: Network, mapping: Mapping, routing: Routing, cores: Cores,
         noc_ns=noc, barrier_ns=0.0,
         synaptic_ops=synops, neuron_updates=float(net.n_neurons), spikes_out=spikes,
         hop_messages_x=hops_x, hop_messages_y=hops_y,
-        energy_synops_pj=synops * spec.energy_per_synaptic_event_j * 1e12,
+        energy_synops_pj=(synops * spec.energy_per_synaptic_event_j
+                          + plastic_events * spec.energy_per_plastic_update_j) * 1e12,
         energy_updates_pj=net.n_neurons * spec.energy_per_neuron_update_j * 1e12,
         energy_spikes_pj=0.0,
         energy_noc_pj=(hops_x + hops_y) * spec.energy_per_hop_j * 1e12,
         slowest_core=slowest, basis=activity.basis, step_ms=tick,
     )
+
+
+def _learning_cycles(net: Network, mapping: Mapping, activity: Activity, tick: float
+                     ) -> tuple[dict[str, np.ndarray], float]:
+    """Per neuron, the STDP cycles per tick (plastic synaptic events times their extra
+    cost, post spikes times the history update), and the plastic events per tick."""
+    spec = mapping.spec
+    out = {p.label: np.zeros(p.size) for p in net.populations}
+    events = 0.0
+    for proj, table in zip(net.projections, mapping.synapses, strict=True):
+        if table.plastic:
+            e = projection_events(net, proj, activity, tick)
+            out[proj.post] += e * table.plastic_cycles
+            events += float(e.sum())
+    for label in {t.post for t in mapping.synapses if t.plastic}:
+        out[label] += activity.per_step(label, tick) * spec.cycles_per_post_spike
+    return out, events
 
 
 def report_section(resources: dict[str, float | int | str]) -> ReportSection:

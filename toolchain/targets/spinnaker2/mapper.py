@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from toolchain.compiler.describe import activity
+from toolchain.compiler.fit import fit_hint
 from toolchain.compiler.pipeline import MappingError as CompilerMappingError
 from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import Network, Population, Projection, Receptor
@@ -28,6 +29,7 @@ from toolchain.targets.spinnaker2.numerics import (
     weight_frac_bits,
 )
 from toolchain.targets.spinnaker2.spec import Board, SpiNNaker2Spec
+from toolchain.targets.spinnaker2.stdp import STDP_RULES
 from toolchain.targets.spinnaker2.timing import worst_tick_cycles
 
 SliceKind = Literal["neurons", "source", "delay"]
@@ -41,6 +43,16 @@ RING_ENTRY_BYTES = 4  # one uint32 accumulator per (slot, synapse type, neuron)
 ROW_HEADER_BYTES = 3 * 4  # static row header: plastic size, fixed size, plastic-control size
 # [src: sPyNNaker synapse_row.h row layout]
 MASTER_TABLE_ENTRY_BYTES = 3 * 4  # key, mask, address/row length of one incoming source slice
+# A plastic row's synapses take 4 bytes each as a static one's do (a 16-bit weight and a
+# 16-bit control half-word), its header the last pre spike's time (4 bytes) and trace (2),
+# rounded to words [src: sPyNNaker synapse_dynamics_stdp.py get_n_bytes_for_connections]
+PLASTIC_ROW_HEADER_BYTES = 8
+
+
+def post_history_bytes(spec: SpiNNaker2Spec) -> int:
+    """One neuron's post spike history: a count and, per entry, a 32-bit time and a 16-bit
+    trace [src: sPyNNaker post_events.h post_event_history_t]."""
+    return 4 + spec.stdp_post_history * (4 + 2)
 
 
 class MappingError(CompilerMappingError):
@@ -87,6 +99,14 @@ class SynapseTable:
     delay_ticks: np.ndarray
     stage: np.ndarray  # delay-extension stages (0 = direct)
     residual: np.ndarray  # ticks left for the ring buffer, 1..max_delay_ticks
+    # extra PE cycles per synaptic event of a plastic row (0 for a static one): the weight's
+    # read-modify-write with one depression, plus a potentiation per post spike expected
+    # in the post history since the row's last pre spike (stdp.py)
+    plastic_cycles: float = 0.0
+
+    @property
+    def plastic(self) -> bool:
+        return self.plastic_cycles > 0
 
 
 @dataclass
@@ -118,14 +138,14 @@ def map_network(network: Network, spec: SpiNNaker2Spec,
     _check_cells(network)
     layout = WordLayout.for_pe(spec.neurons_per_pe, spec.ring_buffer_ticks, spec.weight_bits)
     frac_bits = _weight_scales(network, spec)
-    synapses = [_quantise(network, proj, spec, frac_bits, violations)
+    p_spike = _spike_probability(network, spec)
+    synapses = [_quantise(network, proj, spec, frac_bits, violations, p_spike)
                 for proj in network.projections]
     slices: list[Slice] = []
     slice_of: dict[str, np.ndarray] = {}
     for node in network.sources:
         slice_of[node.label] = _cut(slices, "source", node.label,
                                     np.full(node.size, spec.neurons_per_pe, np.int64))
-    p_spike = _spike_probability(network, spec)
     worst = 0.0  # estimated cycles of the busiest PE's worst tick
     for pop in network.populations:
         capacity, prefix, n_rows, worst_tick = _neurons_that_fit(
@@ -155,12 +175,27 @@ def map_network(network: Network, spec: SpiNNaker2Spec,
 
 
 def _check_cells(network: Network) -> None:
+    rules: dict[str, tuple[str, object]] = {}
     for proj in network.projections:
-        if proj.plasticity is not None:
+        rule = proj.plasticity
+        if rule is None:
+            continue
+        post = network.population(proj.post)
+        if proj.receptor is Receptor.INHIBITORY and not post.cell_type.conductance_based:
             raise MappingError(
-                f"Projection '{proj.label}': STDP is not modelled on the spinnaker2 target; "
-                "remove its plasticity or use the reference or loihi target"
-            )
+                f"Projection '{proj.label}': STDP on the inhibitory receptor of current-based "
+                f"population '{proj.post}' learns negative weights, but a SpiNNaker2 synaptic "
+                "word holds a magnitude and its synapse type the sign (sPyNNaker's "
+                "synapse_row.h); make the plastic projection excitatory, or the population "
+                "conductance-based")
+        first = rules.setdefault(proj.post, (proj.label, rule))
+        if first[1] != rule:
+            raise MappingError(
+                f"Projection '{proj.label}': its STDP rule differs from that of projection "
+                f"'{first[0]}' into the same population '{proj.post}'; a PE runs one "
+                "plasticity rule (one synapse-dynamics program, with one post spike history "
+                "per neuron) for all its plastic synapses, as sPyNNaker requires the synapse "
+                "dynamics of projections into one population to match; give them one rule")
     for pop in network.populations:
         if pop.cell_type not in SUPPORTED_CELLS:
             allowed = ", ".join(c.value for c in SUPPORTED_CELLS)
@@ -168,7 +203,7 @@ def _check_cells(network: Network) -> None:
                 f"Population '{pop.label}': cell type {pop.cell_type.value} is not available "
                 f"on spinnaker2 (its neuron kernels: {allowed}); change the cell type"
             )
-    for message in refusals(network, "spinnaker2"):
+    for message in refusals(network, "spinnaker2", stdp=STDP_RULES):
         raise MappingError(message)
 
 
@@ -177,7 +212,10 @@ def _weight_scales(network: Network, spec: SpiNNaker2Spec) -> dict[tuple[str, Re
     for proj in network.projections:
         key = (proj.post, proj.receptor)
         if proj.size:
-            largest[key] = max(largest.get(key, 0.0), float(np.abs(proj.weight).max()))
+            top = float(np.abs(proj.weight).max())
+            if proj.plasticity is not None:  # learning may take a weight up to w_max
+                top = max(top, abs(proj.plasticity.w_max), abs(proj.plasticity.w_min))
+            largest[key] = max(largest.get(key, 0.0), top)
     scales = {}
     for pop in network.populations:
         for r in (Receptor.EXCITATORY, Receptor.INHIBITORY):
@@ -187,8 +225,8 @@ def _weight_scales(network: Network, spec: SpiNNaker2Spec) -> dict[tuple[str, Re
 
 
 def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
-              frac_bits: dict[tuple[str, Receptor], int],
-              violations: Violations) -> SynapseTable:
+              frac_bits: dict[tuple[str, Receptor], int], violations: Violations,
+              p_spike: dict[str, float]) -> SynapseTable:
     what = f"Projection '{proj.label}'"
     _check_sign(network, proj, what)
     fb = frac_bits[(proj.post, proj.receptor)]
@@ -203,7 +241,7 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
         stages = -(-longest // spec.max_delay_ticks) - 1
         fix = (f"shorten the delay, or raise ring_buffer_ticks (up to 64: "
                f"{option_hint('ring_buffer_ticks', 64)}) or max_delay_stages "
-               f"({option_hint('max_delay_stages', stages)})")
+               f"({option_hint('max_delay_stages', stages)}), or " + fit_hint("shorten it"))
         violations.add(violation(
             "projection", proj.label, "delay_ticks", longest, limit, fix,
             f"{what} delay[{i}] = {proj.delay[i]:g} ms is {longest} ticks of {spec.tick_ms:g} ms, "
@@ -216,7 +254,20 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
     residual = (ticks - stage * m).astype(np.int16)
     ticks = ticks.astype(np.int16)
     return SynapseTable(proj.label, proj.pre, proj.post, proj.receptor, proj.pre_index,
-                        proj.post_index, words, fb, ticks, stage, residual)
+                        proj.post_index, words, fb, ticks, stage, residual,
+                        _plastic_cycles(proj, spec, p_spike))
+
+
+def _plastic_cycles(proj: Projection, spec: SpiNNaker2Spec, p_spike: dict[str, float]
+                    ) -> float:
+    """Extra cycles per synaptic event of a plastic projection: one read-modify-write
+    (with a depression), and a potentiation per post spike expected between two pre
+    spikes (the planned rates' ratio, at most the post history's length)."""
+    if proj.plasticity is None:
+        return 0.0
+    pre, post = p_spike[proj.pre], p_spike[proj.post]
+    pairs = min(post / pre, spec.stdp_post_history) if pre > 0 else spec.stdp_post_history
+    return float(spec.cycles_per_plastic_synapse + pairs * spec.cycles_per_post_pair)
 
 
 def _check_sign(network: Network, proj: Projection, what: str) -> None:
@@ -283,23 +334,31 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
     """
     n = pop.size
     budget = spec.data_bytes_per_pe
-    per_neuron = NEURON_STATE_BYTES + 2 * spec.ring_buffer_ticks * RING_ENTRY_BYTES
+    plastic = any(t.plastic for t in incoming)
+    per_neuron = (NEURON_STATE_BYTES + 2 * spec.ring_buffer_ticks * RING_ENTRY_BYTES
+                  + (post_history_bytes(spec) if plastic else 0))
     syn_prefix = np.zeros(n + 1, np.int64)
-    per_table = []  # (synapse prefix, row bound, firing probability per tick) per projection
+    # (synapse prefix, row bound, firing probability per tick, extra cycles per synaptic
+    # event) per projection
+    per_table = []
     for t in incoming:
         prefix = np.zeros(n + 1, np.int64)
         prefix[1:] = np.cumsum(np.bincount(t.post_index, minlength=n))
         syn_prefix += prefix
-        per_table.append((prefix, _pre_rows_bound(t), p_spike[t.pre]))
-    n_pre_rows = sum(bound for _, bound, _ in per_table)
+        per_table.append((prefix, _pre_rows_bound(t), p_spike[t.pre], t.plastic_cycles))
+    n_pre_rows = sum(bound for _, bound, _, _ in per_table)
+    n_plastic_rows = sum(bound for _, bound, _, c in per_table if c > 0)
     master = MASTER_TABLE_ENTRY_BYTES * max(1, len(incoming)) * 2  # direct + delayed sources
     in_sram = spec.synapse_storage == "sram"
     fixed = master + (0 if in_sram else spec.dma_buffer_bytes)
+    post_cost = spec.cycles_per_post_spike * p_spike[pop.label] if plastic else 0.0
 
     def need(lo: np.ndarray, k: np.ndarray) -> np.ndarray:
         syn = syn_prefix[lo + k] - syn_prefix[lo]
         rows = np.minimum(syn, n_pre_rows)
-        return fixed + k * per_neuron + in_sram * (4 * syn + ROW_HEADER_BYTES * rows)
+        plastic_rows = np.minimum(syn, n_plastic_rows)
+        return fixed + k * per_neuron + in_sram * (
+            4 * syn + ROW_HEADER_BYTES * rows + PLASTIC_ROW_HEADER_BYTES * plastic_rows)
 
     def tick_fits(lo: np.ndarray, k: np.ndarray) -> np.ndarray:
         if not spec.fit_tick:
@@ -310,13 +369,15 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
         rows = np.zeros(lo.size)
         packets = np.zeros(lo.size)
         events = np.zeros(lo.size)
-        for prefix, bound, p in per_table:
+        learning = np.zeros(lo.size)
+        for prefix, bound, p, extra in per_table:
             syn = prefix[lo + k] - prefix[lo]
             r = np.minimum(syn, bound)
             rows += r
             packets += r * p
             events += syn * p
-        return worst_tick_cycles(spec, k, rows, packets, events)
+            learning += syn * p * extra
+        return worst_tick_cycles(spec, k, rows, packets, events, learning, k * post_cost)
 
     lo = np.arange(n)
     cap = np.minimum(spec.neurons_per_pe, n - lo)

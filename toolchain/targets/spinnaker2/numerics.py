@@ -17,6 +17,13 @@ added to the synaptic state, the membrane is integrated with the input held cons
 the tick (exact solution), threshold/reset/refractory are applied, then the synaptic state
 decays.
 
+IF_curr_alpha's synapse is two states per receptor, exact at the tick boundaries: a spike
+of weight w adds ``w e / tau`` to a rise term a; the current i (what the membrane sees)
+advances by ``i <- D i + h D a`` and ``a <- D a`` with ``D = exp(-h / tau)``, so one spike
+gives ``i(t) = w (t / tau) e^(1 - t / tau)``, PyNN's alpha current.  (sPyNNaker ships its
+own alpha synapse type, synapse_types_alpha_impl.h; a PE runs whatever kernel it is given,
+and this one is exact where that one is not.)
+
 Synaptic words follow sPyNNaker's row layout (``neural_modelling/src/neuron/synapse_row.h``),
 most significant bits first::
 
@@ -46,7 +53,7 @@ TYPE_BITS = 1  # excitatory / inhibitory
 SYNAPSE_TYPES = (Receptor.EXCITATORY, Receptor.INHIBITORY)
 WORD_BITS = 32
 
-SUPPORTED_CELLS = (CellType.IF_CURR_EXP, CellType.IF_COND_EXP)
+SUPPORTED_CELLS = (CellType.IF_CURR_EXP, CellType.IF_CURR_ALPHA, CellType.IF_COND_EXP)
 
 
 class NumericsError(ValueError):
@@ -235,6 +242,9 @@ class S2LIFKernel(NeuronKernel):
         # A weight w adds w * tau/dt * (1 - decay) in its first tick, the integral of the
         # exponential kernel over the tick [src: sPyNNaker synapse_types_exponential_impl.h]
         init = {r: (tau[r] / dt) * (1 - decay[r]) for r in SYNAPSE_TYPES}
+        self.alpha = cell_type is CellType.IF_CURR_ALPHA
+        rise_gain = {r: np.e / tau[r] for r in SYNAPSE_TYPES}  # w e / tau per spike
+        rise_step = {r: dt * decay[r] for r in SYNAPSE_TYPES}  # h D
         self.refract_ticks = np.rint(p["tau_refrac"] / dt).astype(np.int64)
         self.fixed = numerics == "s16.15"
         what = f"Population '{label}' parameter"
@@ -245,6 +255,9 @@ class S2LIFKernel(NeuronKernel):
             self.exp_tc = to_decay(exp_tc)
             self.decay = {r: to_decay(d) for r, d in decay.items()}
             self.init = {r: to_decay(x) for r, x in init.items()}
+            self.rise_gain = {r: to_accum(x, what=f"{what} e/tau_syn") for r, x in
+                              rise_gain.items()}
+            self.rise_step = {r: to_accum(x, what=f"{what} dt") for r, x in rise_step.items()}
         else:
             f32 = np.float32
             conv = {k: p[k].astype(f32) for k in ("v_rest", "v_reset", "v_thresh", "i_offset")}
@@ -252,6 +265,8 @@ class S2LIFKernel(NeuronKernel):
             self.exp_tc = exp_tc.astype(f32)
             self.decay = {r: d.astype(f32) for r, d in decay.items()}
             self.init = {r: x.astype(f32) for r, x in init.items()}
+            self.rise_gain = {r: x.astype(f32) for r, x in rise_gain.items()}
+            self.rise_step = {r: x.astype(f32) for r, x in rise_step.items()}
         self.v_rest, self.v_reset = conv["v_rest"], conv["v_reset"]
         self.v_thresh, self.i_offset = conv["v_thresh"], conv["i_offset"]
         if cell_type.conductance_based:
@@ -271,6 +286,8 @@ class S2LIFKernel(NeuronKernel):
                                      f"initial value {name}")
                     for r, name in zip(SYNAPSE_TYPES, self.syn_names, strict=True)}
         self.pending = {r: np.zeros(self.size, np.int64) for r in SYNAPSE_TYPES}
+        self.rise = {r: (np.zeros(self.size, np.int64) if self.fixed
+                         else np.zeros(self.size, np.float32)) for r in SYNAPSE_TYPES}
         self.refract = np.zeros(self.size, np.int64)
 
     def receive(self, receptor: Receptor, drive: np.ndarray) -> None:
@@ -285,7 +302,11 @@ class S2LIFKernel(NeuronKernel):
 
     def _tick_fixed(self, i_ext: np.ndarray) -> np.ndarray:
         for r in SYNAPSE_TYPES:
-            added = mul_decay(ring_to_accum(self.pending[r], self.frac_bits[r]), self.init[r])
+            arrived = ring_to_accum(self.pending[r], self.frac_bits[r])
+            if self.alpha:
+                self.rise[r] = _sat(self.rise[r] + mul_accum(arrived, self.rise_gain[r]))
+                continue
+            added = mul_decay(arrived, self.init[r])
             self.syn[r] = _sat(self.syn[r] + added)
         exc, inh = self.syn[Receptor.EXCITATORY], self.syn[Receptor.INHIBITORY]
         if self.population.cell_type.conductance_based:
@@ -300,13 +321,20 @@ class S2LIFKernel(NeuronKernel):
         spiked = active & (self.v >= self.v_thresh)
         self._fire(spiked)
         for r in SYNAPSE_TYPES:
-            self.syn[r] = mul_decay(self.syn[r], self.decay[r])
+            decayed = mul_decay(self.syn[r], self.decay[r])
+            if self.alpha:  # i <- D i + h D a, a <- D a
+                decayed = _sat(decayed + mul_accum(self.rise[r], self.rise_step[r]))
+                self.rise[r] = mul_decay(self.rise[r], self.decay[r])
+            self.syn[r] = decayed
         return spiked
 
     def _tick_float(self, i_ext: np.ndarray) -> np.ndarray:
         f32 = np.float32
         for r in SYNAPSE_TYPES:
             w = (self.pending[r] * 2.0 ** -self.frac_bits[r]).astype(f32)
+            if self.alpha:
+                self.rise[r] = (self.rise[r] + w * self.rise_gain[r]).astype(f32)
+                continue
             self.syn[r] = self.syn[r] + w * self.init[r]
         exc, inh = self.syn[Receptor.EXCITATORY], self.syn[Receptor.INHIBITORY]
         if self.population.cell_type.conductance_based:
@@ -320,7 +348,11 @@ class S2LIFKernel(NeuronKernel):
         spiked = active & (self.v >= self.v_thresh)
         self._fire(spiked)
         for r in SYNAPSE_TYPES:
-            self.syn[r] = (self.syn[r] * self.decay[r]).astype(f32)
+            decayed = self.syn[r] * self.decay[r]
+            if self.alpha:
+                decayed = decayed + self.rise[r] * self.rise_step[r]
+                self.rise[r] = (self.rise[r] * self.decay[r]).astype(f32)
+            self.syn[r] = decayed.astype(f32)
         return spiked
 
     def _fire(self, spiked: np.ndarray) -> None:

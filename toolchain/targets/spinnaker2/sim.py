@@ -27,13 +27,14 @@ from toolchain.sim.numerics import Numerics
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.results import SimulationResult
 from toolchain.sim.synapses import SynapseMatrix, WeightCodec
-from toolchain.targets.spinnaker2.mapper import Mapping, MappingError
+from toolchain.targets.spinnaker2.mapper import Mapping
 from toolchain.targets.spinnaker2.numerics import (
     S2LIFKernel,
     dequantise_weights,
     quantise_weights,
 )
 from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+from toolchain.targets.spinnaker2.stdp import PostHistory, SpiNNaker2STDP
 from toolchain.targets.spinnaker2.timing import Row, TickTiming
 
 SPLIT = "@"  # machine-level projection label: "<projection>@<target slice>.<stage>"
@@ -74,6 +75,7 @@ class S2Numerics(Numerics):
 
     def __init__(self, mapping: Mapping) -> None:
         self.mapping = mapping
+        self.histories: dict[str, PostHistory] = {}  # post spike history per population
 
     def kernel(self, population: Population, dt: float) -> S2LIFKernel:
         fb = {r: self.mapping.frac_bits[(population.label, r)]
@@ -88,10 +90,18 @@ class S2Numerics(Numerics):
 
     def plasticity(self, projection: Projection, matrix: SynapseMatrix, codec: WeightCodec,
                    dt: float) -> PlasticityModel:
-        raise MappingError(
-            f"Projection '{projection.label.split(SPLIT)[0]}': STDP is not modelled on the "
-            "spinnaker2 target; remove its plasticity or use the reference or loihi target"
-        )
+        """Pair STDP as the PE runs it (stdp.py); every plastic projection into a
+        population shares its post spike history (the mapper checked they share a rule)."""
+        rule = projection.plasticity
+        assert rule is not None and isinstance(codec, WordWeights)
+        spec = self.mapping.spec
+        history = self.histories.get(projection.post)
+        if history is None:
+            history = PostHistory.empty(matrix.n_post, spec.stdp_post_history, rule, dt,
+                                        fixed=spec.numerics == "s16.15")
+            self.histories[projection.post] = history
+        return SpiNNaker2STDP(rule, matrix, codec, dt, history=history,
+                              frac_bits=codec.frac_bits, weight_bits=codec.weight_bits)
 
 
 def chip_hops(mapping: Mapping, a: int, b: int) -> int:
@@ -120,15 +130,16 @@ def machine_network(network: Network, mapping: Mapping) -> tuple[Network, dict[s
             delay = (table.delay_ticks[idx] * np.float64(spec.tick_ms)).astype(np.float32)
             projections.append(Projection(label, proj.pre, proj.post, proj.pre_index[idx],
                                           proj.post_index[idx], proj.weight[idx], delay,
-                                          proj.receptor))
+                                          proj.receptor, plasticity=proj.plasticity))
             parts[proj.label].append((label, idx))
-            rows[label] = _row(mapping, pre_slice, proj.pre_index[idx], n_pre, tgt, stage)
+            rows[label] = _row(mapping, pre_slice, proj.pre_index[idx], n_pre, tgt, stage,
+                               table.plastic_cycles)
     machine = network.replace(dt=spec.tick_ms, projections=tuple(projections))
     return machine, rows, parts
 
 
 def _row(mapping: Mapping, pre_slice: np.ndarray, pre: np.ndarray, n_pre: int, target: int,
-         stage: int) -> Row:
+         stage: int, plastic_cycles: float = 0.0) -> Row:
     slices = mapping.slices
     length = np.bincount(pre, minlength=n_pre)
     # packets of one source come from the slice of each pre neuron; take the first's
@@ -140,7 +151,19 @@ def _row(mapping: Mapping, pre_slice: np.ndarray, pre: np.ndarray, n_pre: int, t
         via = mapping.delay_slice_of[first]
         sender, via_hops = via, chip_hops(mapping, slices[first].chip, slices[via].chip)
     return Row(target, stage, via, length,
-               chip_hops(mapping, slices[sender].chip, slices[target].chip), via_hops)
+               chip_hops(mapping, slices[sender].chip, slices[target].chip), via_hops,
+               plastic_cycles)
+
+
+def post_spike_cycles(network: Network, mapping: Mapping) -> np.ndarray:
+    """Per slice, the expected cycles per tick of adding its neurons' spikes to their STDP
+    post histories (neurons with plastic input only), at the rate slices are sized for."""
+    spec = mapping.spec
+    learning = {t.post for t in mapping.synapses if t.plastic}
+    p = spec.planned_rate_hz * spec.tick_ms * 1e-3
+    return np.array([s.size * p * spec.cycles_per_post_spike
+                     if s.kind == "neurons" and s.node in learning else 0.0
+                     for s in mapping.slices])
 
 
 class SpiNNaker2Simulator:
@@ -151,7 +174,7 @@ class SpiNNaker2Simulator:
         self.network, self.mapping = network, mapping
         machine, rows, self._parts = machine_network(network, mapping)
         sizes = np.array([s.size if s.kind != "delay" else 0 for s in mapping.slices])
-        self.timing = TickTiming(mapping.spec, sizes, rows)
+        self.timing = TickTiming(mapping.spec, sizes, rows, post_spike_cycles(network, mapping))
         self.engine = Engine(machine, numerics=S2Numerics(mapping), interconnect=self.timing,
                              target="spinnaker2")
 

@@ -145,6 +145,20 @@ class SpiNNaker2Spec:
     cycles_per_packet: int = 60  # multicast packet received: interrupt + row lookup [unverified]
     cycles_per_tick_overhead: int = 2_000  # timer interrupt, recording, DMA set-up [unverified]
     late_spikes: LateSpikePolicy = "drop"  # sPyNNaker's drop_late_spikes [src: FACTS.md]
+    # Pair STDP in software (stdp.py): a packet into a plastic row costs, per synapse, a
+    # read-modify-write of its weight with one depression, plus one potentiation per post
+    # spike in the post history since the row's last pre spike; a post spike costs adding
+    # it to the history.  Of the order of the static per-synapse cost times a few
+    # [unverified: no published SpiNNaker2 figures; SpiNNaker 1's STDP is several times its
+    # static synapse processing, Knight & Furber 2016, Front. Neurosci. 10:420].
+    cycles_per_plastic_synapse: int = 60
+    cycles_per_post_pair: int = 20
+    cycles_per_post_spike: int = 40
+    # Post spikes a PE remembers per neuron for deferred STDP updates
+    # [src: sPyNNaker neural_modelling/src/neuron/plasticity/stdp/post_events.h
+    # MAX_POST_SYNAPTIC_EVENTS].
+    stdp_post_history: int = 16
+    energy_per_plastic_update_j: float = 20e-12  # [unverified]
     # Slice sizing for time: with fit_tick the mapper cuts populations into slices whose
     # estimated worst tick (timing.worst_tick_cycles) fits pe_clock_hz x tick_ms, assuming
     # populations and spike arrays fire at planned_rate_hz (Poisson sources at their own
@@ -165,7 +179,8 @@ class SpiNNaker2Spec:
         positive_ints = ("pes_per_chip", "sram_per_pe", "router_entries", "chip_links",
                          "neurons_per_pe", "ring_buffer_ticks", "weight_bits",
                          "cycles_per_synaptic_event", "cycles_per_neuron_update",
-                         "cycles_per_packet")
+                         "cycles_per_packet", "cycles_per_plastic_synapse",
+                         "cycles_per_post_pair", "cycles_per_post_spike", "stdp_post_history")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

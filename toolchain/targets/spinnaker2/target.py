@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
 from toolchain.compiler.encode import encode
+from toolchain.compiler.fit import shorten_delays
 from toolchain.compiler.pipeline import Build, Pass, Violations
 from toolchain.ir import Network
 from toolchain.targets.base import Target
@@ -20,6 +21,7 @@ from toolchain.targets.spinnaker2.artifact import SpiNNaker2Detail, describe, st
 from toolchain.targets.spinnaker2.mapper import MappingError, map_network
 from toolchain.targets.spinnaker2.routing import route
 from toolchain.targets.spinnaker2.spec import BOARDS, Board, SpecError, SpiNNaker2Spec, grid
+from toolchain.targets.support import Support, native
 
 LIMITS = {
     "delay_ticks": "synaptic delay (ring buffer + delay-extension stages, in ticks)",
@@ -29,6 +31,41 @@ LIMITS = {
     "dram_bytes": "synapse rows in one chip's DRAM (synapse_storage='dram')",
     "keys": "32-bit multicast key space",
     "router_entries": "entries of one chip's multicast router table",
+}
+
+
+APPROXIMATIONS = {
+    "delays_shortened": "delays beyond the ring buffer and delay-extension stages become the "
+                        "longest they reach",
+}
+
+
+PE = "SpiNNaker2 datasheet v0.03 (Cortex-M4F PEs)"
+SPYNNAKER = "sPyNNaker neural_modelling"
+SUPPORT = {
+    "IF_curr_exp": native("software on the PE in s16.15 or float32, sPyNNaker's update "
+                          "order", f"{PE}; {SPYNNAKER} neuron_model_lif_impl.h"),
+    "IF_curr_alpha": native("two synaptic states per receptor on the PE: PyNN's alpha "
+                            "current at every tick", PE),
+    "IF_cond_exp": native("conductances times the driving force on the PE",
+                          f"{PE}; {SPYNNAKER} input_type_conductance.h"),
+    "tau_syn_E != tau_syn_I": native("one decay per synapse type on the PE", PE),
+    "varying parameters": native("per-neuron parameters in the PE's state", PE),
+    "delays": native("a 16-tick ring buffer per PE and delay-extension PEs (135 ticks); "
+                     "longer ones shortened with --fit approximate",
+                     f"{SPYNNAKER} (MAX_SUPPORTED_DELAY_TICS, delay extensions)"),
+    "SpikeSourcePoisson": native("spike-source PEs"),
+    "SpikeSourceArray": native("spike-source PEs"),
+    "DCSource": native("added to the neuron's input current on the PE", PE),
+    "StepCurrentSource": native("added to the neuron's input current on the PE", PE),
+    "STDP additive": native("pair STDP in software after sPyNNaker's deferred scheme: a "
+                            "16-spike post history, learning at each pre spike's row",
+                            f"{SPYNNAKER} plasticity/stdp (post_events.h, timing_pair_impl.h)"),
+    "STDP multiplicative": native("the same scheme with the weight dependence of "
+                                  "weight_multiplicative_impl.h",
+                                  f"{SPYNNAKER} plasticity/stdp"),
+    "record v": native("the PE's neuron state"),
+    "record isyn_exc, isyn_inh": native("one synaptic state per synapse type on the PE"),
 }
 
 
@@ -88,6 +125,8 @@ class SpiNNaker2Target(Target):
                python=(SpiNNaker2Spec,), from_data=_spec_from_data),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
+    APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
+    SUPPORT: ClassVar[Mapping[str, Support]] = SUPPORT
 
     @classmethod
     def catalogue(cls) -> list[str]:
@@ -115,7 +154,7 @@ class SpiNNaker2Target(Target):
     def map(self, network: Network, *, strict: bool = True) -> SpiNNaker2Detail:
         """The full SpiNNaker2 mapping (slices, keys, router tables); a broken limit raises
         ``MappingError`` (``strict``) or is recorded and passed over."""
-        return self._map(network, Violations(strict, MappingError))[0]
+        return self._map(network, Violations(strict, MappingError, fit=self.fit))[0]
 
     def _map(self, network: Network, found: Violations) -> tuple[SpiNNaker2Detail, Violations]:
         mapping = map_network(network, self.spec_for(network), found)
@@ -125,10 +164,17 @@ class SpiNNaker2Target(Target):
         return (self._map_pass, describe, encode)
 
     def _map_pass(self, build: Build) -> Build:
-        detail, found = self._map(build.network, Violations(build.strict, MappingError))
-        for v in found.found:
-            build = build.violate(v)
-        return build.replace(detail=detail)
+        found = Violations(build.strict, MappingError, fit=build.fit)
+        net = build.network
+        if found.approximating:  # the network as the machine runs it (see compiler.fit)
+            spec = self.spec_for(net)
+            net, shortened = shorten_delays(net, spec.tick_ms, spec.max_extended_delay_ticks,
+                                            "spinnaker2 (ring buffer and delay-extension "
+                                            "stages)", limit="delay_ticks")
+            for a in shortened:
+                found.approximate(a)
+        detail, found = self._map(net, found)
+        return found.into(build).replace(network=net, detail=detail)
 
     def remap(self, compiled: CompiledNetwork) -> SpiNNaker2Detail:
         return self.map(compiled.network, strict=False)

@@ -34,21 +34,28 @@ PEAK_EXTRA = 3.0
 
 
 def worst_tick_cycles(spec: SpiNNaker2Spec, neurons: np.ndarray, rows: np.ndarray,
-                      packets: np.ndarray, events: np.ndarray) -> np.ndarray:
+                      packets: np.ndarray, events: np.ndarray,
+                      learning: np.ndarray | float = 0.0,
+                      post_spikes: np.ndarray | float = 0.0) -> np.ndarray:
     """Estimated cycles of a PE's busiest tick, per candidate slice.
 
     ``neurons`` per slice; ``rows`` the synapse rows it holds (a packet can arrive for each
     per tick); ``packets`` and ``events`` the packets and synaptic events expected per tick
-    (rows and synapses times each source's firing probability per tick).  The mapper sizes
-    slices with it so that a PE meets its timer tick; the simulation then measures what
-    really happens.
+    (rows and synapses times each source's firing probability per tick); ``learning`` the
+    expected extra cycles of plastic synapses per tick (stdp.py), which grow with the
+    packets; ``post_spikes`` the expected cycles of adding post spikes to the STDP
+    histories.  The mapper sizes slices with it so that a PE meets its timer tick; the
+    simulation then measures what really happens.
     """
     rows = np.asarray(rows, np.float64)
     mean = np.asarray(packets, np.float64)
     worst = np.minimum(mean + PEAK_SIGMAS * np.sqrt(mean) + PEAK_EXTRA, rows)
     per_packet = np.divide(events, mean, out=np.zeros_like(mean), where=mean > 0)
+    plastic = np.divide(learning, mean, out=np.zeros_like(mean), where=mean > 0)
     return (spec.cycles_per_tick_overhead + np.asarray(neurons) * spec.cycles_per_neuron_update
-            + worst * (spec.cycles_per_packet + per_packet * spec.cycles_per_synaptic_event))
+            + post_spikes
+            + worst * (spec.cycles_per_packet + per_packet * spec.cycles_per_synaptic_event
+                       + plastic))
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class Row:
     length: np.ndarray  # synapses in the row, per pre neuron
     hops: int  # chip-to-chip hops from the sender's chip to the target's
     via_hops: int  # hops from the source to the delay slice (0 if none)
+    plastic_cycles: float = 0.0  # extra cycles per synapse of a plastic row (stdp.py)
 
 
 @dataclass
@@ -71,6 +79,7 @@ class TimingCounters:
     ticks: int = 0
     packets: int = 0
     synaptic_events: int = 0
+    plastic_updates: int = 0  # synaptic events of plastic rows (each a weight update)
     neuron_updates: int = 0
     hops: int = 0
     late_packets: int = 0
@@ -90,6 +99,7 @@ class TimingCounters:
         cum = np.cumsum(counts)
         p99 = float(values[np.searchsorted(cum, 0.99 * cum[-1])])
         energy = (self.synaptic_events * spec.energy_per_synaptic_event_j
+                  + self.plastic_updates * spec.energy_per_plastic_update_j
                   + self.neuron_updates * spec.energy_per_neuron_update_j
                   + self.hops * spec.energy_per_hop_j
                   + n_pes * spec.static_power_per_pe_w * self.ticks * spec.tick_ms * 1e-3)
@@ -102,6 +112,7 @@ class TimingCounters:
             "physical.ticks": self.ticks,
             "physical.packets": self.packets,
             "physical.synaptic_events": self.synaptic_events,
+            "physical.plastic_updates": self.plastic_updates,
             "physical.neuron_updates": self.neuron_updates,
             "physical.hops": self.hops,
             "physical.overrun_pe_ticks": self.overrun_pe_ticks,
@@ -125,11 +136,14 @@ class TickTiming(Interconnect):
     """
 
     def __init__(self, spec: SpiNNaker2Spec, neurons_per_slice: np.ndarray,
-                 rows: dict[str, Row]) -> None:
+                 rows: dict[str, Row], post_spike_cycles: np.ndarray | float = 0.0) -> None:
         self.spec = spec
         self.rows = rows
         self.neurons = np.asarray(neurons_per_slice, np.int64)
-        fixed = spec.cycles_per_tick_overhead + self.neurons * spec.cycles_per_neuron_update
+        # the expected cost of adding post spikes to the STDP histories rides on the fixed
+        # work of the tick (the engine reports spikes to the timing model as packets)
+        fixed = (spec.cycles_per_tick_overhead + self.neurons * spec.cycles_per_neuron_update
+                 + post_spike_cycles)
         self.fixed = fixed.astype(np.float64)
         self.max_extra_delay = 1 if spec.late_spikes == "defer" else 0
         self.reset()
@@ -165,7 +179,8 @@ class TickTiming(Interconnect):
                                                         np.float64))
             c.hops += row.via_hops * pre.size
         arrive = step + row.stage * spec.max_delay_ticks
-        cost = spec.cycles_per_packet + length * float(spec.cycles_per_synaptic_event)
+        cost = spec.cycles_per_packet + length * (float(spec.cycles_per_synaptic_event)
+                                                  + row.plastic_cycles)
         late |= self._charge(arrive, row.target, cost)
         n_late = int(late.sum())
         c.packets += pre.size
@@ -173,6 +188,8 @@ class TickTiming(Interconnect):
         latency = 2 * spec.noc_latency_ns + (row.hops + row.via_hops) * spec.hop_latency_ns
         c.latency_ns[latency] = c.latency_ns.get(latency, 0) + pre.size
         c.synaptic_events += int(length[~late].sum())
+        if row.plastic_cycles:
+            c.plastic_updates += int(length[~late].sum())
         c.late_packets += n_late
         if not n_late:
             return None
@@ -186,6 +203,8 @@ class TickTiming(Interconnect):
             c.deferred_packets += n_late
             c.deferred_synaptic_events += late_events
             c.synaptic_events += late_events
+            if row.plastic_cycles:
+                c.plastic_updates += late_events
             extra[late] = 1
         return extra
 
