@@ -53,10 +53,10 @@ class BoardTop(wiring.Component):
     """Top level of a board build: the protocol device on UART 0; LED 0 lights while the
     device is not idle (a frame in, in process or out, or a run going on)."""
 
-    def __init__(self, spec: CoreSpec, clock_hz: int, baud: int) -> None:
+    def __init__(self, spec: CoreSpec, clock_hz: int, baud: int, *, spram: bool = False) -> None:
         self.spec, self.clock_hz, self.baud = spec, clock_hz, baud
         self.divisor = uart_divisor(clock_hz, baud)
-        self.device = LinkDevice(spec, clock_hz, self.divisor)
+        self.device = LinkDevice(spec, clock_hz, self.divisor, spram=spram)
         super().__init__({})
 
     def elaborate(self, platform) -> Module:
@@ -187,6 +187,12 @@ def fit_failure(build_dir: Path, since: float) -> str | None:
     return does_not_fit(log.read_text())
 
 
+def has_spram(platform: object) -> bool:
+    """iCE40 UltraPlus parts (the iCEBreaker's UP5K) have SB_SPRAM256KA; the protocol
+    engine's big buffers go there instead of block RAM."""
+    return str(getattr(platform, "device", "")).startswith("iCE40UP")
+
+
 class DoesNotFit(ValueError):
     """A core build that the board's FPGA cannot hold or clock: nextpnr's measurement of
     the design, a choice of the user's (the preset, the board), not a bug."""
@@ -236,7 +242,8 @@ def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
     started = time.time()
     try:
         with environment(env):
-            _run_flow(platform, BoardTop(spec, board.clock_hz, board.baud), build_dir, opts)
+            _run_flow(platform, BoardTop(spec, board.clock_hz, board.baud,
+                                         spram=has_spram(platform)), build_dir, opts)
     except subprocess.CalledProcessError:
         reason = fit_failure(build_dir, started)
         log = build_dir / "spikecore.tim"
