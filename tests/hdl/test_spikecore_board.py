@@ -177,3 +177,47 @@ def test_hdl_build_refuses_an_unknown_board():
     result = CliRunner().invoke(main, ["hdl", "build", "--board", "arty"])
     assert result.exit_code == 2
     assert "unknown board 'arty'; known boards: icebreaker" in result.output
+
+
+def test_unit_resources_keep_the_devices_units_apart(tmp_path: Path):
+    """A real yosys run (a few seconds) on a two-unit device: each unit's cells are its own."""
+    from amaranth.back import rtlil
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    from hdl.uart.link import UartRx, UartTx
+
+    class Device(wiring.Component):  # an echo: bytes in on rx go out on tx
+        rx: In(1)
+        tx: Out(1)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.phy_rx = rx = UartRx(12)
+            m.submodules.phy_tx = tx = UartTx(12)
+            wiring.connect(m, rx.bytes, tx.bytes)
+            m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
+            return m
+
+    class Top(wiring.Component):
+        rx: In(1)
+        tx: Out(1)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.device = device = Device()
+            m.d.comb += [device.rx.eq(self.rx), self.tx.eq(device.tx)]
+            return m
+
+    il = tmp_path / "spikecore.il"
+    top = Top()
+    il.write_text(rtlil.convert(top, name="spikecore", ports=[top.rx, top.tx]))
+    units = board_build.unit_resources(il, "ice40")
+    assert set(units) >= {"phy_rx", "phy_tx"}
+    assert units["phy_rx"]["lut"] > 0 and units["phy_rx"]["ff"] >= 8 + 1  # shift + valid
+    assert units["phy_tx"]["lut"] > 0 and units["phy_rx"]["bram"] == 0
+    table = board_build.units_table(units).splitlines()
+    assert table[0].split() == ["unit", "LUT4", "FF", "carry", "BRAM", "SPRAM", "DSP"]
+    total = table[-1].split()
+    assert total[0] == "total" and int(total[1]) == sum(u["lut"] for u in units.values())

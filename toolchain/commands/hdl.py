@@ -28,9 +28,12 @@ def hdl() -> None:
               help="core preset to build instead of the board's own (e.g. tiny)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="build directory (default: build/bitstreams/BOARD)")
-def build(board_name: str, core: str | None, out: Path | None) -> None:
+@click.option("--units", is_flag=True,
+              help="also the logic and memory of each unit of the device (protocol engine, "
+                   "core, link), also when the build does not fit (one more synthesis)")
+def build(board_name: str, core: str | None, out: Path | None, units: bool) -> None:
     """Synthesise, place and route the core for a board; print the resource report."""
-    from hdl.board import DoesNotFit, build_bitstream
+    from hdl.board import DoesNotFit, build_bitstream, unit_resources, units_table
     from toolchain.boards import BoardError, get_board
     from toolchain.targets.fpga.spec import SpecError, preset
 
@@ -39,11 +42,18 @@ def build(board_name: str, core: str | None, out: Path | None) -> None:
         spec = preset(core or board.core)
     except (BoardError, SpecError) as e:
         raise click.UsageError(str(e)) from None
+    out = out or board.bitstream_dir
     try:
         report = build_bitstream(board, spec=spec, build_dir=out)
     except DoesNotFit as e:
+        if units:
+            click.echo(units_table(unit_resources(out / "spikecore.il", board.family,
+                                                  synth_opts=board.synth_opts)))
         raise click.ClickException(f"{e}; {_smaller_hint(board, spec)}") from None
     click.echo(report.table())
+    if units:
+        click.echo(units_table(unit_resources(out / "spikecore.il", board.family,
+                                              synth_opts=board.synth_opts)))
 
 
 def _smaller_hint(board: BoardSpec, spec: CoreSpec) -> str:
