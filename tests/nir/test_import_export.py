@@ -48,6 +48,40 @@ def test_cubalif_parameters_and_weights():
     assert imp.nodes["lif"].offset == 2
 
 
+def test_delta_nodes_parameters_and_weights():
+    """LIF/LI/IF/I become IF_curr_delta: one unit of input held over a step is a jump of
+    r (e^(dt/tau) - 1) (LIF, LI) or r dt (IF, I); LI and I get a threshold out of reach."""
+    g = graphs.lif_li()
+    imp = tn.from_graph(g, 0.1)
+    lif, li = imp.network.population("lif"), imp.network.population("li")
+    assert lif.cell_type is li.cell_type is CellType.IF_CURR_DELTA
+    np.testing.assert_allclose(lif.parameters["tau_m"], 1.0)
+    np.testing.assert_allclose(lif.parameters["cm"], 1.0 / 5.0)
+    np.testing.assert_allclose(lif.parameters["v_rest"], -0.2)
+    np.testing.assert_allclose(lif.parameters["v_reset"], -0.1)
+    np.testing.assert_allclose(lif.parameters["i_offset"], g.nodes["fc"].bias)
+    np.testing.assert_allclose(lif.initial_values["v"], -0.2)
+    w = np.zeros((6, 4))
+    for proj in imp.network.projections:
+        if proj.post == "lif":
+            w[proj.post_index, proj.pre_index] += proj.weight
+    np.testing.assert_allclose(w, g.nodes["fc"].weight * 5.0 * np.expm1(0.1), rtol=1e-6)
+    assert not imp.nodes["li"].spiking
+    # every LIF spike at once, every step, could not lift LI's v to its threshold
+    jumps = np.abs(g.nodes["fc2"].weight).sum(axis=1) * 5.0 * np.expm1(0.1)
+    assert np.all(li.parameters["v_thresh"] + 0.2 > jumps / -np.expm1(-0.1))
+    g = graphs.if_i()
+    imp = tn.from_graph(g, 0.1)
+    ifp = imp.network.population("if")
+    np.testing.assert_allclose(ifp.parameters["tau_m"], 0.1 * 1e8)
+    for proj in imp.network.projections:
+        if proj.post == "if":
+            np.testing.assert_allclose(
+                proj.weight, g.nodes["fc"].weight[proj.post_index, proj.pre_index]
+                * 5e3 * 1e-4, rtol=1e-6)
+    assert imp.nodes["if"].spiking and not imp.nodes["i"].spiking
+
+
 def test_delay_node_adds_steps():
     imp = tn.from_graph(graphs.flatten_delay(), 0.1)
     into = [p for p in imp.network.projections if p.post == "lif2"]
@@ -113,12 +147,11 @@ def test_cubali_never_spikes_and_integrates():
 
 
 @pytest.mark.parametrize("node,words", [
-    (nir.LIF(tau=np.ones(2) * 1e-3, r=np.ones(2), v_leak=np.zeros(2),
-             v_threshold=np.ones(2)), ["'neuron' (LIF)", "IF_curr_delta"]),
-    (nir.LI(tau=np.ones(2) * 1e-3, r=np.ones(2), v_leak=np.zeros(2)),
-     ["'neuron' (LI)", "IF_curr_delta"]),
-    (nir.IF(r=np.ones(2), v_threshold=np.ones(2)), ["'neuron' (IF)", "no leak", "tau_m"]),
-    (nir.I(r=np.ones(2)), ["'neuron' (I)", "no leak"]),
+    (nir.LIF(tau=-np.ones(2) * 1e-3, r=np.ones(2), v_leak=np.zeros(2),
+             v_threshold=np.ones(2)), ["'neuron' (LIF)", "tau[0] = -0.001",
+                                       "positive finite"]),
+    (nir.IF(r=np.array([1.0, np.nan]), v_threshold=np.ones(2)),
+     ["'neuron' (IF)", "r[1] = nan"]),
     (nir.Threshold(threshold=np.ones(2)), ["'neuron' (Threshold)", "stateless"]),
 ])
 def test_refused_nodes_are_named(node, words):

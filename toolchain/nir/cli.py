@@ -85,9 +85,8 @@ def run_command(graph: str, input_path: str, target: str, dt: float | None, samp
     for node, s in result.spikes.items():
         click.echo(f"{node}: {int(s.sum())} spikes in {result.steps} steps "
                    f"(IR offset {result.offsets[node]} steps)")
-    for label, late in result.loop_lag.items():
-        click.echo(f"note: '{label}' closes a loop and arrives {late} step(s) later than "
-                   "in NIR's discrete-time frameworks (docs/nir.md)")
+    for note in imported.notes():
+        click.echo(f"note: {note} (docs/nir.md)")
     for kind, path in files.items():
         click.echo(f"{kind}: {path}")
 
@@ -116,6 +115,8 @@ def info_command(graph: str, dt: float | None) -> None:
         late = imp.loop_lag.get(p.label)
         click.echo(f"  projection {p.label:<28} {p.size} synapses, delay {steps} steps"
                    + (f", {late} step(s) late (loop)" if late else ""))
+    for note in imp.notes():
+        click.echo(f"note: {note}")
 
 
 @nir_group.command("import")

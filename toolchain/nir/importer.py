@@ -50,9 +50,11 @@ from toolchain.nir.graph import (
     reduce,
 )
 
-#: the IR cell type each NIR neuron node becomes, or why it cannot (yet) become one
-DELTA_CELL = "IF_curr_delta"
-
+#: the IR cell type of NIR's nodes whose input enters v directly (LIF, LI, IF, I)
+DELTA_CELL = CellType.IF_CURR_DELTA.value
+#: for IF and I nodes, which have no leak: the IR membrane time constant, in steps
+#: (v loses 1e-8 of its distance to v_rest per step; see docs/nir.md, "Nodes")
+NO_LEAK_STEPS = 1e8
 
 @dataclass(frozen=True)
 class NodeMap:
@@ -82,6 +84,27 @@ class Imported:
     @property
     def max_offset(self) -> int:
         return max((m.offset for m in self.nodes.values()), default=0)
+
+    def notes(self) -> list[str]:
+        """Where this run departs from NIR's continuous equations (docs/nir.md, "Time"),
+        in words for the command line and run.json."""
+        out = []
+        delta = [m.node for m in self.nodes.values() if m.cell_type == DELTA_CELL
+                 and m.spiking]
+        if delta:
+            names = ", ".join(repr(n) for n in delta)
+            out.append(f"{names}: an input that arrives in the step after a neuron fired "
+                       "is discarded by its reset (as in snnTorch's reset to zero; NIR's "
+                       "equations and Norse keep it)")
+        leakless = [m.node for m in self.nodes.values() if m.nir_type in ("IF", "I")]
+        if leakless:
+            names = ", ".join(repr(n) for n in leakless)
+            out.append(f"{names}: no leak in NIR; run with tau_m = {NO_LEAK_STEPS:.0e} "
+                       f"steps (v loses {1 / NO_LEAK_STEPS:.0e} of itself per step)")
+        for label, late in self.loop_lag.items():
+            out.append(f"'{label}' closes a loop and arrives {late} step(s) later than in "
+                       "NIR's discrete-time frameworks")
+        return out
 
 
 def read(path: str | Path, dt: float | None = None, **options: Any) -> Network:
@@ -255,54 +278,75 @@ def _population(name: str, flat: Flat, red: Reduced, dt: float, max_input_count:
     node = flat.nodes[name]
     n = flat.size(name)
     kind = type(node).__name__
-    if isinstance(node, (nir.IF, nir.I)):
-        raise NIRError(
-            f"node '{name}' ({kind}): NIR's {kind} has no leak (dv/dt = R I), and every IR "
-            "cell type has a finite tau_m; replace it by a LIF/CubaLIF node with a long "
-            "time constant in the graph if an approximation is acceptable")
-    if isinstance(node, (nir.LIF, nir.LI)):
-        if DELTA_CELL not in {c.value for c in CellType}:
-            raise NIRError(
-                f"node '{name}' ({kind}): NIR's {kind} takes its input current straight "
-                f"into v (delta synapses); the IR cell type for that, {DELTA_CELL}, is not "
-                "available in this version, so the node cannot be imported (CubaLIF and "
-                "CubaLI nodes, with a synaptic current, import)")
-        raise NIRError(f"node '{name}' ({kind}): {DELTA_CELL} exists but its NIR mapping "
-                       "is not written yet")
-    # CubaLIF / CubaLI -> IF_curr_exp
-    tau_syn = _param(name, node, "tau_syn", n, positive=True) * 1e3
-    tau_m = _param(name, node, "tau_mem", n, positive=True) * 1e3
-    r = _param(name, node, "r", n, positive=True)
-    v_leak = _param(name, node, "v_leak", n)
-    w_in = _param(name, node, "w_in", n)
     bias = red.bias.get(name)
-    i_offset = w_in * bias if bias is not None else np.zeros(n)
-    # an impulse at the step's start that leaves I where a held input leaves it
-    scale = w_in * np.expm1(dt / tau_syn)
-    spiking = isinstance(node, nir.CubaLIF)
-    if spiking:
-        v_thresh = _param(name, node, "v_threshold", n)
-        v_reset = _param(name, node, "v_reset", n)
+    if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
+        cell, params, scale = _cuba(name, node, n, dt, bias)
+        # I after a step's impulse decays by e^(-dt/tau_syn); v follows with gain r
+        gain = params["tau_m"] / params["cm"] / -np.expm1(-dt / params["tau_syn_E"])
     else:
-        v_thresh = v_leak + _reach(name, red, scale, tau_syn, dt, r, i_offset,
-                                   max_input_count)
-        v_reset = v_leak.copy()
+        cell, params, scale = _delta(name, node, n, dt, bias)
+        gain = 1.0 / -np.expm1(-dt / params["tau_m"])  # v's own decay bounds its jumps
+    spiking = isinstance(node, (nir.CubaLIF, nir.LIF, nir.IF))
+    if spiking:
+        params["v_thresh"] = _param(name, node, "v_threshold", n)
+        params["v_reset"] = _param(name, node, "v_reset", n)
+    else:
+        params["v_thresh"] = params["v_rest"] + _reach(
+            name, red, scale * gain, params["tau_m"] / params["cm"], params["i_offset"],
+            max_input_count)
+        params["v_reset"] = params["v_rest"].copy()
     meta = _meta(node.metadata)
-    params: dict[str, np.ndarray] = {
-        "cm": tau_m / r, "tau_m": tau_m, "tau_syn_E": tau_syn, "tau_syn_I": tau_syn,
-        "tau_refrac": _saved(meta, "tau_refrac", n, 0.0), "i_offset": i_offset,
-        "v_rest": v_leak, "v_reset": v_reset, "v_thresh": v_thresh}
+    params["tau_refrac"] = _saved(meta, "tau_refrac", n, 0.0)
     params = _exact(meta, params)
-    initial = {"v": v_leak}
+    initial = {"v": params["v_rest"].copy() if "v_leak" in _fields(node) else np.zeros(n)}
     saved = meta.get("initial_values")
     if isinstance(saved, Mapping):
         initial.update({k: np.asarray(v, dtype=np.float64) for k, v in saved.items()})
     try:
-        pop = Population(label=name, cell_type=CellType.IF_CURR_EXP, size=n,
-                         parameters=params, initial_values=initial)
+        pop = Population(label=name, cell_type=cell, size=n, parameters=params,
+                         initial_values=initial)
     except (IRError, ValueError) as e:
         raise NIRError(f"node '{name}' ({kind}): {e}") from None
     return pop, scale, spiking
+
+
+def _fields(node: Any) -> set[str]:
+    return set(getattr(node, "__dataclass_fields__", {}))
+
+
+def _cuba(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None
+          ) -> tuple[CellType, dict[str, np.ndarray], np.ndarray]:
+    """CubaLIF / CubaLI -> IF_curr_exp: the input enters the synaptic current I."""
+    tau_syn = _param(name, node, "tau_syn", n, positive=True) * 1e3
+    tau_m = _param(name, node, "tau_mem", n, positive=True) * 1e3
+    r = _param(name, node, "r", n, positive=True)
+    w_in = _param(name, node, "w_in", n)
+    params = {"cm": tau_m / r, "tau_m": tau_m, "tau_syn_E": tau_syn, "tau_syn_I": tau_syn,
+              "v_rest": _param(name, node, "v_leak", n),
+              "i_offset": w_in * bias if bias is not None else np.zeros(n)}
+    # an impulse at the step's start that leaves I where a held input leaves it
+    return CellType.IF_CURR_EXP, params, w_in * np.expm1(dt / tau_syn)
+
+
+def _delta(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None
+           ) -> tuple[CellType, dict[str, np.ndarray], np.ndarray]:
+    """LIF / LI / IF / I -> IF_curr_delta: the input enters v directly.
+
+    LIF, LI: tau dv/dt = (v_leak - v) + r I; a held input x over a step leaves v where a
+    jump of r x (e^(dt/tau) - 1) at the step's start, then the exact decay, leaves it.
+    IF, I: dv/dt = r I (t in seconds), so a held x adds r x dt; the IR membrane always
+    leaks, so these get tau_m = NO_LEAK_STEPS dt and cm = tau_m / (r tau_m [s]) = 1e3 / r,
+    which makes i_offset = b add r b dt per step as NIR's bias does."""
+    r = _param(name, node, "r", n, positive=True)
+    i_offset = bias if bias is not None else np.zeros(n)
+    if isinstance(node, (nir.LIF, nir.LI)):
+        tau_m = _param(name, node, "tau", n, positive=True) * 1e3
+        params = {"cm": tau_m / r, "tau_m": tau_m, "v_rest": _param(name, node, "v_leak", n),
+                  "i_offset": i_offset}
+        return CellType.IF_CURR_DELTA, params, r * np.expm1(dt / tau_m)
+    tau_m = np.full(n, NO_LEAK_STEPS * dt)
+    params = {"cm": 1e3 / r, "tau_m": tau_m, "v_rest": np.zeros(n), "i_offset": i_offset}
+    return CellType.IF_CURR_DELTA, params, r * dt * 1e-3
 
 
 def _exact(meta: Mapping[str, Any], params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -328,21 +372,21 @@ def _saved(meta: Mapping[str, Any], key: str, n: int, default: float) -> np.ndar
     return np.full(n, default)
 
 
-def _reach(name: str, red: Reduced, scale: np.ndarray, tau_syn: np.ndarray, dt: float,
-           r: np.ndarray, i_offset: np.ndarray, max_input_count: int) -> np.ndarray:
+def _reach(name: str, red: Reduced, gain: np.ndarray, r_m: np.ndarray,
+           i_offset: np.ndarray, max_input_count: int) -> np.ndarray:
     """A threshold margin above v_leak that a non-spiking node's voltage cannot reach.
 
     Sources fire at most once per neuron and step (Inputs at most ``max_input_count``
-    times); each spike adds at most |w| to I, which decays by e^(-dt/tau_syn) a step, so
-    |I| < sum|w| c / (1 - e^(-dt/tau_syn)) and |v - v_leak| <= r (|I| + |i_offset|)."""
-    drive = np.zeros(scale.size)
+    times), so each step adds at most sum|w| to the variable the input enters; that decays
+    every step, so |v - v_leak| <= sum|w| c ``gain`` + r |i_offset| (``gain``: the
+    steady-state response of v to one unit of NIR input per step)."""
+    drive = np.zeros(gain.size)
     for t in red.terms:
         if t.target != name:
             continue
         count = max_input_count if t.source in red.inputs else 1
         drive += np.asarray(abs(t.matrix).sum(axis=1)).reshape(-1) * count
-    i_max = drive * np.abs(scale) / -np.expm1(-dt / tau_syn)
-    return 2.0 * r * (i_max + np.abs(i_offset)) + 1.0
+    return 2.0 * (drive * np.abs(gain) + r_m * np.abs(i_offset)) + 1.0
 
 
 # --------------------------------------------------------------------------- synapses

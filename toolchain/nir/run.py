@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from toolchain.ir import ArraySource, Network
+from toolchain.ir import ArraySource, CellType, Network
 from toolchain.nir.graph import NIRError
 from toolchain.nir.importer import Imported
 from toolchain.sim.results import SimulationResult
@@ -180,6 +181,7 @@ class GraphRun:
     loop_lag: dict[str, int]
     counters: dict[str, float] = field(default_factory=dict)
     report: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {}
@@ -204,6 +206,7 @@ class GraphRun:
             "synaptic_events_per_step": c.get("synaptic_events", math.nan) / steps
             if "synaptic_events" in c else None,
             "per_step": per_step,
+            "notes": self.notes,
         }
 
     def write(self, out: str | Path) -> dict[str, Path]:
@@ -230,19 +233,64 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def in_graph_terms(imported: Imported, result: SimulationResult, steps: int) -> tuple[
+def _dense(times: np.ndarray, senders: np.ndarray, n: int, total: int, dt: float
+           ) -> np.ndarray:
+    """Spike counts (total steps x n) of spikes at ``times`` (ms) from ``senders``."""
+    dense = np.zeros((total, n), dtype=np.int64)
+    k = np.rint(np.asarray(times) / dt).astype(np.int64)
+    ok = (k >= 0) & (k < total)
+    np.add.at(dense, (k[ok], np.asarray(senders, dtype=np.int64)[ok]), 1)
+    return dense
+
+
+def _jumps(network: Network, post: str, fired: dict[str, np.ndarray], total: int
+           ) -> np.ndarray:
+    """The voltage jumps (total steps x n) delta-synapse population ``post`` receives at
+    the end of each IR step, from the spikes in ``fired`` (label -> dense counts); a jump
+    in a step the neuron fires is undone by its reset (sim.kernels.CurrDeltaKernel)."""
+    size = network.population(post).size
+    out = np.zeros((total + 1, size))
+    for proj in network.projections:
+        if proj.post != post or proj.pre not in fired:
+            continue
+        counts = fired[proj.pre]
+        d = np.rint(np.asarray(proj.delay, np.float64) / network.dt).astype(np.int64)
+        w = np.asarray(proj.weight, np.float64)
+        for step in np.unique(d):
+            keep = d == step
+            m = sp.csr_matrix((w[keep], (proj.post_index[keep], proj.pre_index[keep])),
+                              shape=(size, counts.shape[1]))
+            arrived = (m @ counts.T).T  # (total, size): sent in step k, arrive k + step
+            out[step:total] += arrived[:max(total - step, 0)]
+    out = out[:total]
+    out[fired[post] > 0] = 0.0
+    return out
+
+
+def in_graph_terms(imported: Imported, result: SimulationResult, steps: int,
+                   network: Network | None = None) -> tuple[
         dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Spikes and v per neuron node as (steps, n) arrays in the graph's time base."""
+    """Spikes and v per neuron node as (steps, n) arrays in the graph's time base.
+
+    A sample of v is taken at the end of an IR step, after that step's arrivals; a
+    delta-synapse node (LIF, LI, IF, I) has then already jumped by the input of its next
+    NIR step, which is taken back out (from the spikes and ``network``'s weights) so that
+    row t is v at the end of NIR step t, as NIR's frameworks report it."""
     dt = imported.dt
     total = steps + imported.max_offset
+    network = network if network is not None else imported.network
+    fired: dict[str, np.ndarray] = {}
+    for src in network.sources:
+        if isinstance(src, ArraySource):
+            senders = np.repeat(np.arange(src.size), np.diff(src.offsets))
+            fired[src.label] = _dense(src.times, senders, src.size, total, dt)
     spikes, volts = {}, {}
     for name, m in imported.nodes.items():
-        dense = np.zeros((total, m.size), dtype=np.int64)
         rec = result.spikes.get(name)
-        if rec is not None and rec.count:
-            k = np.rint(np.asarray(rec.times) / dt).astype(np.int64)
-            ok = k < total
-            np.add.at(dense, (k[ok], np.asarray(rec.senders)[ok]), 1)
+        fired[name] = _dense(rec.times, rec.senders, m.size, total, dt) \
+            if rec is not None else np.zeros((total, m.size), dtype=np.int64)
+    for name, m in imported.nodes.items():
+        dense = fired[name]
         spikes[name] = dense[m.offset:m.offset + steps]
         sig = result.signals.get((name, "v"))
         if sig is not None:
@@ -252,6 +300,8 @@ def in_graph_terms(imported: Imported, result: SimulationResult, steps: int) -> 
             if values.shape[0] >= m.offset + steps:
                 full = np.full((values.shape[0], m.size), np.nan)
                 full[:, np.asarray(sig.indices)] = values
+                if m.cell_type == CellType.IF_CURR_DELTA.value:
+                    full[:total] -= _jumps(network, name, fired, total)[:full.shape[0]]
                 volts[name] = full[m.offset:m.offset + steps]
     return spikes, volts
 
@@ -271,11 +321,11 @@ def run_graph(imported: Imported, counts: Mapping[str, np.ndarray], target: str 
     sim = tgt.simulator(compiled)
     sim.run_until((steps + imported.max_offset) * imported.dt)
     result = sim.result()
-    spikes, volts = in_graph_terms(imported, result, steps)
+    spikes, volts = in_graph_terms(imported, result, steps, network)
     report = render_report(compiled)  # every target compiles to the shared artifact
     return GraphRun(target, imported.dt, steps, spikes, volts,
                     {k: m.offset for k, m in imported.nodes.items()}, dict(imported.loop_lag),
-                    dict(result.counters), report)
+                    dict(result.counters), report, imported.notes())
 
 
 def network_of(path: str | Path, args: tuple[str, ...] | list[str] = ()) -> tuple[Network, float]:
