@@ -9,10 +9,9 @@ held over the step; for CubaLIF that is an impulse into I at the step's start of
 w_in (e^(dt/tau_syn) - 1) per unit, the affine bias b a constant current w_in b into v
 from the run's first step; for LIF/LI the held input is integrated into v with the bias
 (exactly: matrix exponential of the held-input system), for IF/I v gains r (x + b) dt;
-the threshold is tested at the step's end.  ``after_spike="drop"`` discards a
-delta-synapse node's input in the step after it fired (the reference's IF_curr_delta,
-Brian2's schedule, snnTorch's reset to zero); ``"keep"`` integrates it (NIR's
-continuous equations, Norse).
+the threshold is tested at the step's end.  ``after_spike="keep"`` integrates a
+delta-synapse node's input in the step after it fired (NIR's continuous equations,
+snnTorch, Norse); ``"drop"`` discards it (IF_curr_delta in Brian2's schedule).
 Node N runs L_N steps behind the input (L = 0 for Inputs, L_N = max(L_S + 2) over its
 forward sources); a recurrent connection delivers the spikes of ``loop_lag`` steps before.
 
@@ -74,7 +73,7 @@ def _propagators(node: nir.NIRNode, i_off: np.ndarray, dt: float) -> np.ndarray:
 
 
 def simulate(graph: nir.NIRGraph, inputs: dict[str, np.ndarray], dt_ms: float,
-             loop_lag: int = 2, after_spike: str = "drop"
+             loop_lag: int = 2, after_spike: str = "keep"
              ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Spikes and v, (steps, n) each, of every neuron node in the input's time base."""
     dt = dt_ms * 1e-3

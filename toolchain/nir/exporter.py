@@ -1,7 +1,8 @@
 """``ir.Network`` -> NIR graph, for any NIR consumer (and back through the importer).
 
 Populations become the closest NIR neuron node (IF_curr_exp with one synaptic time
-constant -> CubaLIF, IF_curr_delta -> LIF); projections become a
+constant -> CubaLIF; IF_curr_delta, and IF_curr_exp whose current vanishes within a
+step, -> LIF); projections become a
 Linear node (Affine where the target population has an ``i_offset``), one per distinct
 delay, followed by a Delay node where that delay is not what the graph's timing gives by
 itself; spike sources become Input nodes.  What NIR cannot express travels in the
@@ -32,7 +33,7 @@ from toolchain.ir import (
     Vogels2011Rule,
 )
 from toolchain.nir.graph import META, NIRError, flatten, reduce
-from toolchain.nir.importer import delay_steps
+from toolchain.nir.importer import delay_steps, vanishing_charge
 
 #: largest dense Linear weight matrix written (entries); NIR's Linear is dense
 MAX_DENSE = 2**26
@@ -155,13 +156,18 @@ def _neuron(pop: Population, dt: float) -> tuple[Any, np.ndarray]:
             "parameters": {k: np.asarray(v) for k, v in p.items()},
             "initial_values": {k: np.asarray(v) for k, v in pop.initial_values.items()},
             "tau_refrac": np.asarray(p["tau_refrac"])}
-    if pop.cell_type is CellType.IF_CURR_DELTA:
-        # v jumps by the weight: NIR's LIF, whose input enters v (the importer's rule)
+    vanishing = pop.cell_type is CellType.IF_CURR_EXP and np.all(
+        np.exp(-dt / p["tau_syn_E"]) == 0.0) and np.all(p["tau_syn_E"] == p["tau_syn_I"])
+    if pop.cell_type is CellType.IF_CURR_DELTA or vanishing:
+        # the input enters v (a jump, or a current gone within its step): NIR's LIF
         r = p["tau_m"] / p["cm"]
         node = nir.LIF(tau=p["tau_m"] * 1e-3, r=r, v_leak=np.array(p["v_rest"]),
                        v_threshold=np.array(p["v_thresh"]), v_reset=np.array(p["v_reset"]),
                        metadata={META: meta})
-        return node, r * np.expm1(dt / p["tau_m"])
+        step = r * -np.expm1(-dt / p["tau_m"])  # the importer's rule for LIF
+        if vanishing:
+            return node, step / vanishing_charge(dt, p)
+        return node, step * np.exp(dt / p["tau_m"])
     if pop.cell_type is not CellType.IF_CURR_EXP:
         why = {CellType.IF_CURR_ALPHA: "NIR has no alpha-shaped synaptic current",
                CellType.IF_COND_EXP: "NIR's neurons are current-based; it has no "

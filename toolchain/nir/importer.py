@@ -49,9 +49,13 @@ from toolchain.nir.graph import (
     read_graph,
     reduce,
 )
+from toolchain.sim.kernels import exp_psc_propagator
 
 #: the IR cell type of NIR's nodes whose input enters v directly (LIF, LI, IF, I)
 DELTA_CELL = CellType.IF_CURR_DELTA.value
+#: the synaptic time constant, in steps, of a current that vanishes within its step
+#: (e^-1000 underflows to 0.0): how LIF, LI, IF and I nodes receive their input
+VANISHING = 1e-3
 #: for IF and I nodes, which have no leak: the IR membrane time constant, in steps
 #: (v loses 1e-8 of its distance to v_rest per step; see docs/nir.md, "Nodes")
 NO_LEAK_STEPS = 1e8
@@ -93,9 +97,16 @@ class Imported:
                  and m.spiking]
         if delta:
             names = ", ".join(repr(n) for n in delta)
-            out.append(f"{names}: an input that arrives in the step after a neuron fired "
-                       "is discarded by its reset (as in snnTorch's reset to zero; NIR's "
-                       "equations and Norse keep it)")
+            out.append(f"{names} ({DELTA_CELL}, as written from a PyNN network): an input "
+                       "that arrives in the step after a neuron fired is discarded by its "
+                       "reset, as in Brian2; NIR's equations, snnTorch and Norse keep it")
+        vanishing = [m.node for m in self.nodes.values() if m.cell_type != DELTA_CELL
+                     and m.nir_type in ("LIF", "LI", "IF", "I")]
+        if vanishing:
+            names = ", ".join(repr(n) for n in vanishing)
+            out.append(f"{names}: input straight into v, run as IF_curr_exp with a current "
+                       f"gone within its step (tau_syn = dt/{1 / VANISHING:.0f}); a target "
+                       "that refuses that tau_syn cannot run the node")
         leakless = [m.node for m in self.nodes.values() if m.nir_type in ("IF", "I")]
         if leakless:
             names = ", ".join(repr(n) for n in leakless)
@@ -279,12 +290,12 @@ def _population(name: str, flat: Flat, red: Reduced, dt: float, max_input_count:
     n = flat.size(name)
     kind = type(node).__name__
     bias = red.bias.get(name)
-    if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
-        cell, params, scale = _cuba(name, node, n, dt, bias)
+    cuba = isinstance(node, (nir.CubaLIF, nir.CubaLI))
+    cell, params, scale = (_cuba if cuba else _delta)(name, node, n, dt, bias)
+    if cell is CellType.IF_CURR_EXP:
         # I after a step's impulse decays by e^(-dt/tau_syn); v follows with gain r
         gain = params["tau_m"] / params["cm"] / -np.expm1(-dt / params["tau_syn_E"])
     else:
-        cell, params, scale = _delta(name, node, n, dt, bias)
         gain = 1.0 / -np.expm1(-dt / params["tau_m"])  # v's own decay bounds its jumps
     spiking = isinstance(node, (nir.CubaLIF, nir.LIF, nir.IF))
     if spiking:
@@ -330,23 +341,41 @@ def _cuba(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None
 
 def _delta(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None
            ) -> tuple[CellType, dict[str, np.ndarray], np.ndarray]:
-    """LIF / LI / IF / I -> IF_curr_delta: the input enters v directly.
+    """LIF / LI / IF / I, whose input enters v directly.
 
-    LIF, LI: tau dv/dt = (v_leak - v) + r I; a held input x over a step leaves v where a
-    jump of r x (e^(dt/tau) - 1) at the step's start, then the exact decay, leaves it.
-    IF, I: dv/dt = r I (t in seconds), so a held x adds r x dt; the IR membrane always
-    leaks, so these get tau_m = NO_LEAK_STEPS dt and cm = tau_m / (r tau_m [s]) = 1e3 / r,
-    which makes i_offset = b add r b dt per step as NIR's bias does."""
+    LIF, LI: tau dv/dt = (v_leak - v) + r I, so an input x held over a step adds
+    r x (1 - e^(-dt/tau)) to the decayed v.  IF, I: dv/dt = r I (t in seconds), so it adds
+    r x dt; the IR membrane always leaks, so these get tau_m = NO_LEAK_STEPS dt and
+    cm = 1e3 / r, which makes i_offset = b add r b dt per step as NIR's bias does.
+
+    NIR's equations (and snnTorch, Norse) integrate the input of the step after a spike;
+    IF_curr_delta, in Brian2's schedule, undoes a jump that arrives in the step its neuron
+    fires, which is that input.  So these nodes become IF_curr_exp with a current that
+    vanishes within the step it arrives in (e^(-dt/tau_syn) is 0.0 in float64): its charge
+    moves v in the next step exactly as the held input does, after a reset as well.  A
+    node spikeport wrote from an IF_curr_delta population comes back as one."""
     r = _param(name, node, "r", n, positive=True)
     i_offset = bias if bias is not None else np.zeros(n)
     if isinstance(node, (nir.LIF, nir.LI)):
         tau_m = _param(name, node, "tau", n, positive=True) * 1e3
         params = {"cm": tau_m / r, "tau_m": tau_m, "v_rest": _param(name, node, "v_leak", n),
                   "i_offset": i_offset}
-        return CellType.IF_CURR_DELTA, params, r * np.expm1(dt / tau_m)
-    tau_m = np.full(n, NO_LEAK_STEPS * dt)
-    params = {"cm": 1e3 / r, "tau_m": tau_m, "v_rest": np.zeros(n), "i_offset": i_offset}
-    return CellType.IF_CURR_DELTA, params, r * dt * 1e-3
+        step = r * -np.expm1(-dt / tau_m)  # v gained per unit of held input
+    else:
+        tau_m = np.full(n, NO_LEAK_STEPS * dt)
+        params = {"cm": 1e3 / r, "tau_m": tau_m, "v_rest": np.zeros(n), "i_offset": i_offset}
+        step = r * dt * 1e-3
+    if _meta(node.metadata).get("cell_type") == DELTA_CELL:
+        return CellType.IF_CURR_DELTA, params, step * np.exp(dt / tau_m)
+    tau_syn = np.full(n, dt * VANISHING)
+    params |= {"tau_syn_E": tau_syn, "tau_syn_I": tau_syn.copy()}
+    return CellType.IF_CURR_EXP, params, step / vanishing_charge(dt, params)
+
+
+def vanishing_charge(dt: float, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The change of v (mV) over the step after 1 nA of a vanishing current arrives: the
+    engine's own propagator, so that the IR weight moves v by exactly what NIR says."""
+    return exp_psc_propagator(dt, params["tau_m"], params["tau_syn_E"], params["cm"])
 
 
 def _exact(meta: Mapping[str, Any], params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
