@@ -105,6 +105,21 @@ def test_nir_run_reproduces_lif_norse_published_spikes(tmp_path):
     assert "1: 4 spikes in 1000 steps" in res.output
 
 
+def test_lif_norse_euler_scheme_is_norse():
+    """Norse integrates NIR's LIF with forward Euler; imported with scheme 'euler' the
+    graph reproduces Norse's published voltage to float32 rounding, not just its spikes."""
+    norse = _published()["norse"]
+    imp = tn.load(DATA / "lif_norse.nir", dt=0.1, scheme="euler")
+    out = run_graph(imp, {"input": norse[:, :1].astype(np.int64)}, "reference")
+    np.testing.assert_array_equal(out.spikes["1"][:, 0], norse[:, 2].astype(np.int64))
+    assert np.abs(out.v["1"][:, 0] - norse[:, 1]).max() < 1e-6
+
+
+def test_euler_scheme_refuses_a_step_as_long_as_tau():
+    with pytest.raises(tn.NIRError, match=r"node '1' \(LIF\) tau\[0\] = 0.0025 s .*--dt"):
+        tn.load(DATA / "lif_norse.nir", dt=2.5, scheme="euler")
+
+
 @pytest.mark.parametrize("name", sorted(graphs.DELTA))
 def test_delta_nodes_equal_independent_numpy(name):
     """LIF, LI, IF and I nodes against nir_numpy, feed-forward and

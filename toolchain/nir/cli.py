@@ -52,13 +52,17 @@ def nir_group() -> None:
               help="Timestep in ms (default: the NIRGraphData's, or the graph's own).")
 @click.option("--sample", type=int, default=0, show_default=True,
               help="Which sample of a NIRGraphData input to run.")
+@click.option("--scheme", type=click.Choice(["exact", "euler"]), default="exact",
+              show_default=True,
+              help="LIF/LI discretisation: NIR's exact solution, or forward Euler as "
+                   "snnTorch and Norse compute it.")
 @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
               help="Target constructor option, e.g. -O build=ecp5-85f (repeatable).")
 @fit_option
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Directory for output.npz, run.json and the compile report.")
 def run_command(graph: str, input_path: str, target: str, dt: float | None, sample: int,
-                options: tuple[str, ...], fit: str | None, out: str) -> None:
+                scheme: str, options: tuple[str, ...], fit: str | None, out: str) -> None:
     """Run GRAPH with the input's spikes on a target; write OUT/output.npz with, for every
     neuron node N, N/spikes and N/v (steps x n, in the graph's time base and units)."""
     from toolchain.nir import NIRError, load
@@ -73,7 +77,7 @@ def run_command(graph: str, input_path: str, target: str, dt: float | None, samp
                            f"{data_dt:g} ms; leave --dt out or resample the input")
         dt = dt if dt is not None else data_dt
         peak = max((int(a.max()) for a in counts.values() if np.size(a)), default=1)
-        imported = load(graph, dt, max_input_count=max(peak, 1))
+        imported = load(graph, dt, max_input_count=max(peak, 1), scheme=scheme)
         result = run_graph(imported, counts, target, **opts)
     except NIRError as e:
         raise _fail(e) from None
@@ -94,12 +98,16 @@ def run_command(graph: str, input_path: str, target: str, dt: float | None, samp
 @nir_group.command("info")
 @click.argument("graph", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dt", type=float, default=None, help="Timestep in ms.")
-def info_command(graph: str, dt: float | None) -> None:
+@click.option("--scheme", type=click.Choice(["exact", "euler"]), default="exact",
+              show_default=True,
+              help="LIF/LI discretisation: NIR's exact solution, or forward Euler as "
+                   "snnTorch and Norse compute it.")
+def info_command(graph: str, dt: float | None, scheme: str) -> None:
     """Show what GRAPH becomes: populations, projections, offsets and loop lags."""
     from toolchain.nir import NIRError, load
 
     try:
-        imp = load(graph, dt)
+        imp = load(graph, dt, scheme=scheme)
     except NIRError as e:
         raise _fail(e) from None
     net = imp.network
@@ -122,16 +130,20 @@ def info_command(graph: str, dt: float | None) -> None:
 @nir_group.command("import")
 @click.argument("graph", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dt", type=float, default=None, help="Timestep in ms.")
+@click.option("--scheme", type=click.Choice(["exact", "euler"]), default="exact",
+              show_default=True,
+              help="LIF/LI discretisation: NIR's exact solution, or forward Euler as "
+                   "snnTorch and Norse compute it.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
               help="The network file to write (.spnet).")
-def import_command(graph: str, dt: float | None, out: str) -> None:
+def import_command(graph: str, dt: float | None, scheme: str, out: str) -> None:
     """Convert GRAPH into a spikeport network file (its Inputs as spike sources with no
     events yet)."""
     from toolchain.ir import save
     from toolchain.nir import NIRError, read
 
     try:
-        net = read(graph, dt)
+        net = read(graph, dt, scheme=scheme)
     except NIRError as e:
         raise _fail(e) from None
     click.echo(f"wrote {save(net, out)}")

@@ -53,6 +53,8 @@ from toolchain.sim.kernels import exp_psc_propagator
 
 #: the IR cell type of NIR's nodes whose input enters v directly (LIF, LI, IF, I)
 DELTA_CELL = CellType.IF_CURR_DELTA.value
+#: how LIF and LI nodes are discretised (see :func:`load`)
+SCHEMES = ("exact", "euler")
 #: the synaptic time constant, in steps, of a current that vanishes within its step
 #: (e^-1000 underflows to 0.0): how LIF, LI, IF and I nodes receive their input
 VANISHING = 1e-3
@@ -84,6 +86,7 @@ class Imported:
     outputs: dict[str, list[str]]  # Output node -> nodes feeding it
     loop_lag: dict[str, int] = field(default_factory=dict)  # projection -> steps late
     reduced: Reduced | None = None
+    scheme: str = "exact"  # how LIF and LI nodes are discretised
 
     @property
     def max_offset(self) -> int:
@@ -107,6 +110,11 @@ class Imported:
             out.append(f"{names}: input straight into v, run as IF_curr_exp with a current "
                        f"gone within its step (tau_syn = dt/{1 / VANISHING:.0f}); a target "
                        "that refuses that tau_syn cannot run the node")
+        cuba = [m.node for m in self.nodes.values() if m.nir_type.startswith("Cuba")]
+        if self.scheme == "euler" and cuba:
+            out.append(f"{', '.join(repr(n) for n in cuba)}: CubaLIF/CubaLI nodes keep the "
+                       "exact scheme (snnTorch and Norse order their current and voltage "
+                       "updates differently, so there is no one Euler form)")
         leakless = [m.node for m in self.nodes.values() if m.nir_type in ("IF", "I")]
         if leakless:
             names = ", ".join(repr(n) for n in leakless)
@@ -124,21 +132,27 @@ def read(path: str | Path, dt: float | None = None, **options: Any) -> Network:
 
 
 def load(path: str | Path, dt: float | None = None, *, max_input_count: int = 1,
-         label: str | None = None) -> Imported:
+         label: str | None = None, scheme: str = "exact") -> Imported:
     """Import the NIR graph in ``path`` at timestep ``dt`` (ms).
 
     ``dt`` may be left out for graphs spikeport wrote (they record theirs).
     ``max_input_count`` bounds the spike count per Input neuron and step; only
     non-spiking nodes (LI, CubaLI) depend on it, for a threshold their voltage cannot reach.
+    ``scheme``: how LIF and LI nodes are discretised: ``"exact"`` (NIR's continuous
+    equations, the default) or ``"euler"`` (forward Euler, v += dt/tau ((v_leak - v) + r I),
+    which is what snnTorch's Leaky and Norse's LIF compute: a graph they trained runs as
+    it did there).
     """
     graph = read_graph(str(path))
     return from_graph(graph, dt, max_input_count=max_input_count,
-                      label=label or Path(path).stem)
+                      label=label or Path(path).stem, scheme=scheme)
 
 
 def from_graph(graph: nir.NIRGraph, dt: float | None = None, *, max_input_count: int = 1,
-               label: str = "nir") -> Imported:
+               label: str = "nir", scheme: str = "exact") -> Imported:
     """Import an in-memory ``nir.NIRGraph`` (see :func:`load`)."""
+    if scheme not in SCHEMES:
+        raise NIRError(f"scheme '{scheme}' is not one of {', '.join(SCHEMES)} (--scheme)")
     flat = flatten(graph)
     meta = _meta(flat.metadata)
     if dt is None:
@@ -155,7 +169,7 @@ def from_graph(graph: nir.NIRGraph, dt: float | None = None, *, max_input_count:
     offsets = _offsets(red, meta)
     maps, pops, scale = {}, [], {}
     for name in red.neurons:
-        pop, s, spiking = _population(name, flat, red, dt, max_input_count)
+        pop, s, spiking = _population(name, flat, red, dt, max_input_count, scheme)
         pops.append(pop)
         scale[name] = s
         maps[name] = NodeMap(name, flat.kind(name), pop.cell_type.value, pop.size,
@@ -173,7 +187,7 @@ def from_graph(graph: nir.NIRGraph, dt: float | None = None, *, max_input_count:
     except (IRError, ValueError) as e:
         raise NIRError(f"the imported network is not valid: {e}") from None
     inputs = {n: _shape(flat, n) for n in red.inputs if not _is_bias(n, flat)}
-    return Imported(network, dt, inputs, maps, red.outputs, loop_lag, red)
+    return Imported(network, dt, inputs, maps, red.outputs, loop_lag, red, scheme)
 
 
 def _ordered(items: Any, meta: Mapping[str, Any], kind: str) -> tuple:
@@ -282,8 +296,8 @@ def _param(name: str, node: Any, field_name: str, n: int, *, positive: bool = Fa
     return arr
 
 
-def _population(name: str, flat: Flat, red: Reduced, dt: float, max_input_count: int
-                ) -> tuple[Population, np.ndarray, bool]:
+def _population(name: str, flat: Flat, red: Reduced, dt: float, max_input_count: int,
+                scheme: str = "exact") -> tuple[Population, np.ndarray, bool]:
     """The population of neuron node ``name``, the IR weight one unit of its NIR input
     stands for (per neuron), and whether it spikes."""
     node = flat.nodes[name]
@@ -291,7 +305,10 @@ def _population(name: str, flat: Flat, red: Reduced, dt: float, max_input_count:
     kind = type(node).__name__
     bias = red.bias.get(name)
     cuba = isinstance(node, (nir.CubaLIF, nir.CubaLI))
-    cell, params, scale = (_cuba if cuba else _delta)(name, node, n, dt, bias)
+    if cuba:
+        cell, params, scale = _cuba(name, node, n, dt, bias)
+    else:
+        cell, params, scale = _delta(name, node, n, dt, bias, scheme)
     if cell is CellType.IF_CURR_EXP:
         # I after a step's impulse decays by e^(-dt/tau_syn); v follows with gain r
         gain = params["tau_m"] / params["cm"] / -np.expm1(-dt / params["tau_syn_E"])
@@ -339,8 +356,8 @@ def _cuba(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None
     return CellType.IF_CURR_EXP, params, w_in * np.expm1(dt / tau_syn)
 
 
-def _delta(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None
-           ) -> tuple[CellType, dict[str, np.ndarray], np.ndarray]:
+def _delta(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None,
+           scheme: str = "exact") -> tuple[CellType, dict[str, np.ndarray], np.ndarray]:
     """LIF / LI / IF / I, whose input enters v directly.
 
     LIF, LI: tau dv/dt = (v_leak - v) + r I, so an input x held over a step adds
@@ -353,14 +370,27 @@ def _delta(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None
     fires, which is that input.  So these nodes become IF_curr_exp with a current that
     vanishes within the step it arrives in (e^(-dt/tau_syn) is 0.0 in float64): its charge
     moves v in the next step exactly as the held input does, after a reset as well.  A
-    node spikeport wrote from an IF_curr_delta population comes back as one."""
+    node spikeport wrote from an IF_curr_delta population comes back as one.
+
+    ``scheme="euler"`` (LIF, LI): forward Euler, v' = (1 - dt/tau) v + dt/tau (v_leak +
+    r (x + b)), is the exact solution with tau_m = -dt / ln(1 - dt/tau) and an input step
+    of r dt/tau; it needs dt < tau."""
     r = _param(name, node, "r", n, positive=True)
     i_offset = bias if bias is not None else np.zeros(n)
     if isinstance(node, (nir.LIF, nir.LI)):
         tau_m = _param(name, node, "tau", n, positive=True) * 1e3
+        step = r * -np.expm1(-dt / tau_m)  # v gained per unit of held input
+        if scheme == "euler":
+            ratio = dt / tau_m
+            if np.any(ratio >= 1):
+                i = int(np.flatnonzero(ratio >= 1)[0])
+                raise NIRError(
+                    f"node '{name}' ({type(node).__name__}) tau[{i}] = {tau_m[i] * 1e-3:g} s "
+                    f"is not longer than dt = {dt:g} ms, so forward Euler (--scheme euler) "
+                    "overshoots; use a smaller --dt or --scheme exact")
+            tau_m, step = -dt / np.log1p(-ratio), r * ratio
         params = {"cm": tau_m / r, "tau_m": tau_m, "v_rest": _param(name, node, "v_leak", n),
                   "i_offset": i_offset}
-        step = r * -np.expm1(-dt / tau_m)  # v gained per unit of held input
     else:
         tau_m = np.full(n, NO_LEAK_STEPS * dt)
         params = {"cm": 1e3 / r, "tau_m": tau_m, "v_rest": np.zeros(n), "i_offset": i_offset}

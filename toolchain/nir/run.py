@@ -332,17 +332,18 @@ def network_of(path: str | Path, args: tuple[str, ...] | list[str] = ()) -> tupl
     """The network of a NIR graph and how long to run it, for commands that take a PyNN
     script or a network file (``spikeport compile``, ``spikeport portability``): ``args``
     may give ``--dt MS``, ``--input IN.npz`` (spike counts; the run then lasts as long as
-    they do) and ``--sample K``."""
+    they do), ``--sample K`` and ``--scheme exact|euler``."""
     from toolchain.nir.importer import load
 
-    opts = {"--dt": None, "--input": None, "--sample": "0"}
+    opts = {"--dt": None, "--input": None, "--sample": "0", "--scheme": "exact"}
     args = list(args)
     while args:
         key = args.pop(0)
         key, eq, value = key.partition("=")
         if key not in opts:
             raise NIRError(f"{Path(path).name}: unknown option '{key}' for a NIR graph "
-                           "(known: --dt MS, --input IN.npz, --sample K)")
+                           "(known: --dt MS, --input IN.npz, --sample K, "
+                           "--scheme exact|euler)")
         if not eq:
             if not args:
                 raise NIRError(f"{Path(path).name}: option {key} needs a value")
@@ -359,7 +360,7 @@ def network_of(path: str | Path, args: tuple[str, ...] | list[str] = ()) -> tupl
         counts, data_dt = read_inputs(opts["--input"], sample=sample)
         dt = dt if dt is not None else data_dt
     peak = max((int(a.max()) for a in counts.values() if np.size(a)), default=1)
-    imported = load(path, dt, max_input_count=max(peak, 1))
+    imported = load(path, dt, max_input_count=max(peak, 1), scheme=str(opts["--scheme"]))
     if not counts:
         return imported.network, 0.0
     steps = input_steps(check_inputs(imported, counts))
