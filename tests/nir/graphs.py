@@ -148,6 +148,19 @@ def recurrent_lif() -> nir.NIRGraph:
                   ("lif", "output")])
 
 
+def lif_readout() -> nir.NIRGraph:
+    """Two Output nodes: an Affine read-out of LIF spikes, and an LI node's voltage."""
+    rng = np.random.default_rng(13)
+    return graph({"input": nir.Input(input_type={"input": np.array([4])}),
+                  "fc": nir.Linear(weight=weights(5, 4, rng) + 0.8), "lif": delta(5),
+                  "ro": nir.Affine(weight=weights(2, 5, rng), bias=np.array([0.5, -0.25])),
+                  "spikes_out": nir.Output(output_type={"output": np.array([2])}),
+                  "fc2": nir.Linear(weight=weights(3, 5, rng)), "li": delta(3, nir.LI),
+                  "v_out": nir.Output(output_type={"output": np.array([3])})},
+                 [("input", "fc"), ("fc", "lif"), ("lif", "ro"), ("ro", "spikes_out"),
+                  ("lif", "fc2"), ("fc2", "li"), ("li", "v_out")])
+
+
 DELTA = {"lif_li": lif_li, "if_i": if_i, "recurrent_lif": recurrent_lif}
 
 ALL = {"affine": affine, "linear_scale_li": linear_scale_li, "flatten_delay": flatten_delay,

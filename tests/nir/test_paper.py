@@ -178,3 +178,18 @@ def test_lif_norse_refused_by_name_on_fpga():
     imp = tn.load(DATA / "lif_norse.nir", dt=0.1)
     with pytest.raises(ValueError, match=r"'1'"):
         run_graph(imp, {"input": np.zeros((20, 1), np.int64)}, "fpga", build="ecp5-85f")
+
+
+def test_output_nodes_read_out_what_reaches_them():
+    """An Output node receives its path's linear map of its sources' output: spikes of a
+    spiking node, v of a non-spiking one (NIR's LI outputs its voltage), plus biases."""
+    g = graphs.lif_readout()
+    x = (np.random.default_rng(5).random((150, 4)) < 0.3).astype(np.int64)
+    got = run_graph(tn.from_graph(g, 0.1), {"input": x}, "reference")
+    expected = simulate(g, {"input": x}, 0.1)
+    lif_spikes, li_v = expected["lif"][0], expected["li"][1]
+    assert lif_spikes.sum() > 20
+    np.testing.assert_allclose(got.outputs["spikes_out"],
+                               lif_spikes @ g.nodes["ro"].weight.T + g.nodes["ro"].bias,
+                               atol=1e-12)
+    np.testing.assert_allclose(got.outputs["v_out"], li_v, atol=1e-6)

@@ -64,12 +64,15 @@ def nir_group() -> None:
 def run_command(graph: str, input_path: str, target: str, dt: float | None, sample: int,
                 scheme: str, options: tuple[str, ...], fit: str | None, out: str) -> None:
     """Run GRAPH with the input's spikes on a target; write OUT/output.npz with, for every
-    neuron node N, N/spikes and N/v (steps x n, in the graph's time base and units)."""
+    neuron node N, N/spikes and N/v (steps x n, in the graph's time base and units), and
+    for every Output node O, O/output (what it receives)."""
+    from toolchain.console import output_dir
     from toolchain.nir import NIRError, load
     from toolchain.nir.run import read_inputs, run_graph
 
     _check_target(target)
     opts = target_options(target, options, fit)
+    output_dir(out)  # refused before any work, not after a long run
     try:
         counts, data_dt = read_inputs(input_path, sample=sample)
         if dt is not None and data_dt is not None and abs(dt - data_dt) > 1e-9 * dt:
@@ -139,9 +142,11 @@ def info_command(graph: str, dt: float | None, scheme: str) -> None:
 def import_command(graph: str, dt: float | None, scheme: str, out: str) -> None:
     """Convert GRAPH into a spikeport network file (its Inputs as spike sources with no
     events yet)."""
+    from toolchain.console import output_dir
     from toolchain.ir import save
     from toolchain.nir import NIRError, read
 
+    output_dir(Path(out).parent)
     try:
         net = read(graph, dt, scheme=scheme)
     except NIRError as e:
@@ -155,9 +160,11 @@ def import_command(graph: str, dt: float | None, scheme: str, out: str) -> None:
               help="The NIR graph to write (.nir).")
 def export_command(network: str, out: str) -> None:
     """Convert a spikeport network file into a NIR graph."""
+    from toolchain.console import output_dir
     from toolchain.ir import FormatError, Network, load
     from toolchain.nir import NIRError, write
 
+    output_dir(Path(out).parent)
     try:
         net = load(network, expect=Network)
         write(net, out)

@@ -182,6 +182,7 @@ class GraphRun:
     counters: dict[str, float] = field(default_factory=dict)
     report: str = ""
     notes: list[str] = field(default_factory=list)
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # Output node -> readout
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {}
@@ -189,6 +190,8 @@ class GraphRun:
             out[f"{node}/spikes"] = self.spikes[node]
             if node in self.v:
                 out[f"{node}/v"] = self.v[node]
+        for node, values in self.outputs.items():
+            out[f"{node}/output"] = values
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -306,6 +309,45 @@ def in_graph_terms(imported: Imported, result: SimulationResult, steps: int,
     return spikes, volts
 
 
+def readouts(imported: Imported, counts: Mapping[str, np.ndarray],
+             spikes: Mapping[str, np.ndarray], volts: Mapping[str, np.ndarray]
+             ) -> dict[str, np.ndarray]:
+    """What each Output node of the graph receives, (steps, n), in the graph's time base:
+    the linear maps of the paths into it applied to their sources' output (an Input's
+    counts, a spiking node's spikes, a non-spiking node's v: NIR's LI, CubaLI and I output
+    their voltage), Delay nodes on the way included, plus any bias on them."""
+    red = imported.reduced
+    if red is None:
+        return {}
+    out = {}
+    for name, terms in red.readouts.items():
+        steps = input_steps(counts)
+        total = None
+        for t in terms:
+            if t.source in counts:
+                src = np.asarray(counts[t.source], np.float64)
+            elif imported.nodes[t.source].spiking:
+                src = spikes[t.source].astype(np.float64)
+            elif t.source in volts:
+                src = volts[t.source]
+            else:
+                continue
+            part = np.asarray(t.matrix @ src.T).T
+            if t.lag:
+                part = np.vstack([np.zeros((min(t.lag, steps), part.shape[1])),
+                                  part[:max(steps - t.lag, 0)]])
+            total = part if total is None else total + part
+        if total is None:
+            continue
+        if name in red.readout_bias:
+            total = total + red.readout_bias[name]
+        identity = all(t.source not in volts or imported.nodes[t.source].spiking
+                       for t in terms) and name not in red.readout_bias
+        out[name] = np.rint(total).astype(np.int64) if identity and np.all(
+            total == np.rint(total)) else total
+    return out
+
+
 def run_graph(imported: Imported, counts: Mapping[str, np.ndarray], target: str = "reference",
               **options: Any) -> GraphRun:
     """Compile the graph's network with ``counts`` as input for ``target`` and run it for
@@ -322,10 +364,11 @@ def run_graph(imported: Imported, counts: Mapping[str, np.ndarray], target: str 
     sim.run_until((steps + imported.max_offset) * imported.dt)
     result = sim.result()
     spikes, volts = in_graph_terms(imported, result, steps, network)
+    outputs = readouts(imported, counts, spikes, volts)
     report = render_report(compiled)  # every target compiles to the shared artifact
     return GraphRun(target, imported.dt, steps, spikes, volts,
                     {k: m.offset for k, m in imported.nodes.items()}, dict(imported.loop_lag),
-                    dict(result.counters), report, imported.notes())
+                    dict(result.counters), report, imported.notes(), outputs)
 
 
 def network_of(path: str | Path, args: tuple[str, ...] | list[str] = ()) -> tuple[Network, float]:
