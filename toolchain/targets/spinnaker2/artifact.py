@@ -162,7 +162,9 @@ def step_cost(net: Network, mapping: Mapping, routing: Routing, cores: Cores,
     tick = spec.tick_ms
     events_per_core = per_core(events_into(net, activity, tick), net, cores)
     learning, plastic_events = _learning_cycles(net, mapping, activity, tick)
-    cycles = (spec.cycles_per_tick_overhead + cores.neurons * spec.cycles_per_neuron_update
+    update = np.array([spec.neuron_update_cycles(net.populations[int(i)].cell_type)
+                       for i in cores.population])
+    cycles = (spec.cycles_per_tick_overhead + cores.neurons * update
               + events_per_core * spec.cycles_per_synaptic_event
               + per_core(learning, net, cores))
     slowest = int(np.argmax(cycles)) if len(cores) else 0

@@ -377,7 +377,8 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
             packets += r * p
             events += syn * p
             learning += syn * p * extra
-        return worst_tick_cycles(spec, k, rows, packets, events, learning, k * post_cost)
+        return worst_tick_cycles(spec, k, rows, packets, events, learning, k * post_cost,
+                                 spec.neuron_update_cycles(pop.cell_type))
 
     lo = np.arange(n)
     cap = np.minimum(spec.neurons_per_pe, n - lo)

@@ -23,14 +23,15 @@ import numpy as np
 
 from toolchain.ir import Network, Population, Projection, Receptor
 from toolchain.sim.engine import Engine
+from toolchain.sim.kernels import NeuronKernel
 from toolchain.sim.numerics import Numerics
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.results import SimulationResult
 from toolchain.sim.synapses import SynapseMatrix, WeightCodec
 from toolchain.targets.spinnaker2.mapper import Mapping
 from toolchain.targets.spinnaker2.numerics import (
-    S2LIFKernel,
     dequantise_weights,
+    pe_kernel,
     quantise_weights,
 )
 from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
@@ -77,10 +78,10 @@ class S2Numerics(Numerics):
         self.mapping = mapping
         self.histories: dict[str, PostHistory] = {}  # post spike history per population
 
-    def kernel(self, population: Population, dt: float) -> S2LIFKernel:
+    def kernel(self, population: Population, dt: float) -> NeuronKernel:
         fb = {r: self.mapping.frac_bits[(population.label, r)]
               for r in (Receptor.EXCITATORY, Receptor.INHIBITORY)}
-        return S2LIFKernel(population, dt, numerics=self.mapping.spec.numerics, frac_bits=fb)
+        return pe_kernel(population, dt, numerics=self.mapping.spec.numerics, frac_bits=fb)
 
     def weights(self, projection: Projection, post: Population) -> WordWeights:
         negative = (projection.receptor is Receptor.INHIBITORY
@@ -174,7 +175,12 @@ class SpiNNaker2Simulator:
         self.network, self.mapping = network, mapping
         machine, rows, self._parts = machine_network(network, mapping)
         sizes = np.array([s.size if s.kind != "delay" else 0 for s in mapping.slices])
-        self.timing = TickTiming(mapping.spec, sizes, rows, post_spike_cycles(network, mapping))
+        cell = {p.label: p.cell_type for p in network.populations}
+        update = np.array([mapping.spec.neuron_update_cycles(cell[s.node])
+                           if s.kind == "neurons" else mapping.spec.cycles_per_neuron_update
+                           for s in mapping.slices])
+        self.timing = TickTiming(mapping.spec, sizes, rows, post_spike_cycles(network, mapping),
+                                 update)
         self.engine = Engine(machine, numerics=S2Numerics(mapping), interconnect=self.timing,
                              target="spinnaker2")
 
