@@ -43,13 +43,14 @@ def pair_network(rule: STDPRule, offsets: np.ndarray = OFFSETS, t_post: float = 
     spike (the post spike time is checked by the caller)."""
     n = offsets.size
     pre = ArraySource.from_lists("pre", [[t_post - o * DT - DT] for o in offsets])
-    # two teacher synapses: one saturates its 8-bit mantissa just below the threshold
+    # two teacher synapses of 8 nA, each just inside the largest weight (8.07 nA at this
+    # voltage scale), fire the neuron together
     teacher = ArraySource.from_lists("teacher", [[T_TEACHER], [T_TEACHER]])
     post = Population("post", "IF_curr_exp", 1, {"tau_refrac": 60.0, "v_thresh": -60.0,
                                                   "tau_syn_E": 1.0, "tau_syn_I": 1.0})
     plastic = Projection("stdp", "pre", "post", np.arange(n), np.zeros(n), np.full(n, w0),
                          np.full(n, DT), plasticity=rule)
-    drive = Projection("drive", "teacher", "post", [0, 1], [0, 0], [50.0, 50.0], [DT, DT])
+    drive = Projection("drive", "teacher", "post", [0, 1], [0, 0], [8.0, 8.0], [DT, DT])
     return Network(dt=DT, populations=(post,), sources=(pre, teacher),
                    projections=(plastic, drive), recordings=(Recording("post", "spikes", [0]),))
 
@@ -390,7 +391,7 @@ def test_pynn_stdp_script_runs_on_loihi_and_returns_weights_in_nA() -> None:
             weight=W0, delay=DT, dendritic_delay_fraction=0)
         plastic = sim.Projection(pre, post, sim.AllToAllConnector(), stdp)
         sim.Projection(teacher, post, sim.AllToAllConnector(),
-                       sim.StaticSynapse(weight=50.0, delay=DT))
+                       sim.StaticSynapse(weight=8.0, delay=DT))
         sim.run(130.0)
         w = np.array(plastic.get("weight", format="list", with_address=False))
         sim.end()

@@ -118,6 +118,8 @@ LIMITS = {
              "neuron, two for a neuron whose tau_syn_E and tau_syn_I differ)",
     "delay_steps": f"synaptic delay ({MAX_DELAY_STEPS} steps)",
     "refractory_steps": f"refractory period ({REFRACTORY_MAX} steps)",
+    "weight_range": "the largest weight: an 8-bit mantissa << weight exponent 7, in units of "
+                    "the post population's voltage scale (vth_mant)",
 }
 
 
@@ -128,6 +130,8 @@ APPROXIMATIONS = {
     "refractory_shortened": f"tau_refrac beyond {REFRACTORY_MAX} steps becomes "
                             f"{REFRACTORY_MAX} steps",
     "delays_shortened": f"delays beyond {MAX_DELAY_STEPS} steps become {MAX_DELAY_STEPS} steps",
+    "weights_clipped": "weights beyond the largest of the weight format become it (the "
+                       "format saturates)",
 }
 
 
