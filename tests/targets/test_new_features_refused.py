@@ -82,6 +82,9 @@ DYNAMICS = [TsodyksMarkram(0.5, 100.0, 0.0), SimpleStochastic(0.5),
 @pytest.mark.parametrize("target", HARDWARE)
 @pytest.mark.parametrize("dynamics", DYNAMICS, ids=lambda d: type(d).__name__)
 def test_synapse_dynamics_are_refused_by_name(target, dynamics):
+    if target == "spinnaker2":  # the PE runs the engine's release models in software
+        assert toolchain.simulate(network(dynamics=dynamics), target, t_stop=20.0)
+        return
     message = refused(target, network(dynamics=dynamics))
     assert f"Projection 'in->post': {type(dynamics).__name__} synapses" in message
     assert f"not modelled on {target}" in message
@@ -126,7 +129,7 @@ def test_a_gamma_source_runs_with_the_spikes_the_reference_sees(target):
     gamma = GammaSource("g", 4, alpha=3.0, beta=150.0, start=0.0, duration=np.inf, seed=5)
     post = Population("post", "IF_curr_exp", 4, {"tau_refrac": 2.0})
     net = Network(dt=DT, populations=(post,), sources=(gamma,), projections=(
-        Projection("g->post", "g", "post", np.arange(4), np.arange(4), np.full(4, 20.0),
+        Projection("g->post", "g", "post", np.arange(4), np.arange(4), np.full(4, 15.0),
                    np.full(4, DT)),), recordings=(Recording("g", "spikes", np.arange(4)),
                                                   Recording("post", "spikes", np.arange(4))))
     result = toolchain.simulate(net, target, t_stop=200.0)

@@ -207,10 +207,10 @@ def _learning_cycles(net: Network, mapping: Mapping, activity: Activity, tick: f
     out = {p.label: np.zeros(p.size) for p in net.populations}
     events = 0.0
     for proj, table in zip(net.projections, mapping.synapses, strict=True):
-        if table.plastic:
+        if table.plastic or table.release_cycles:
             e = projection_events(net, proj, activity, tick)
-            out[proj.post] += e * table.plastic_cycles
-            events += float(e.sum())
+            out[proj.post] += e * (table.plastic_cycles + table.release_cycles)
+            events += float(e.sum()) if table.plastic else 0.0
     for label in {t.post for t in mapping.synapses if t.plastic}:
         out[label] += activity.per_step(label, tick) * spec.cycles_per_post_spike
     return out, events

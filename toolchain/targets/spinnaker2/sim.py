@@ -17,11 +17,13 @@ float reference shows the hardware's arithmetic and timing only.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 
 from toolchain.ir import Network, Population, Projection, Receptor
+from toolchain.ir.network import SynapseDynamics, per_synapse_parameters
 from toolchain.sim.engine import Engine
 from toolchain.sim.kernels import NeuronKernel
 from toolchain.sim.numerics import Numerics
@@ -131,16 +133,31 @@ def machine_network(network: Network, mapping: Mapping) -> tuple[Network, dict[s
             delay = (table.delay_ticks[idx] * np.float64(spec.tick_ms)).astype(np.float32)
             projections.append(Projection(label, proj.pre, proj.post, proj.pre_index[idx],
                                           proj.post_index[idx], proj.weight[idx], delay,
-                                          proj.receptor, plasticity=proj.plasticity))
+                                          proj.receptor, plasticity=proj.plasticity,
+                                          dynamics=_dynamics_part(proj, idx)))
             parts[proj.label].append((label, idx))
             rows[label] = _row(mapping, pre_slice, proj.pre_index[idx], n_pre, tgt, stage,
-                               table.plastic_cycles)
+                               table.plastic_cycles, table.release_cycles)
     machine = network.replace(dt=spec.tick_ms, projections=tuple(projections))
     return machine, rows, parts
 
 
+def _dynamics_part(proj: Projection, idx: np.ndarray) -> SynapseDynamics | None:
+    """The projection's synapse dynamics for the synapses ``idx`` of it (per-synapse
+    values picked, one value for the projection kept)."""
+    dyn = proj.dynamics
+    if dyn is None:
+        return None
+    picked = {}
+    for name in per_synapse_parameters(dyn):
+        values = np.asarray(getattr(dyn, name))
+        if values.size == proj.size and values.ndim == 1 and values.size > 1:
+            picked[name] = values[idx]
+    return dataclasses.replace(dyn, **picked) if picked else dyn
+
+
 def _row(mapping: Mapping, pre_slice: np.ndarray, pre: np.ndarray, n_pre: int, target: int,
-         stage: int, plastic_cycles: float = 0.0) -> Row:
+         stage: int, plastic_cycles: float = 0.0, release_cycles: float = 0.0) -> Row:
     slices = mapping.slices
     length = np.bincount(pre, minlength=n_pre)
     # packets of one source come from the slice of each pre neuron; take the first's
@@ -153,7 +170,7 @@ def _row(mapping: Mapping, pre_slice: np.ndarray, pre: np.ndarray, n_pre: int, t
         sender, via_hops = via, chip_hops(mapping, slices[first].chip, slices[via].chip)
     return Row(target, stage, via, length,
                chip_hops(mapping, slices[sender].chip, slices[target].chip), via_hops,
-               plastic_cycles)
+               plastic_cycles, release_cycles)
 
 
 def post_spike_cycles(network: Network, mapping: Mapping) -> np.ndarray:

@@ -174,6 +174,11 @@ class SpiNNaker2Spec:
     cycles_per_plastic_synapse: int = 60
     cycles_per_post_pair: int = 20
     cycles_per_post_spike: int = 40
+    # Short-term plasticity and stochastic release in software: per synaptic event, its
+    # state (x, y, u, last spike time: 4 words per synapse in SRAM) advanced by a few
+    # exponentials (or a random draw) and the weight scaled [assumption: sPyNNaker ships
+    # no such synapse; of the order of the plastic read-modify-write]
+    cycles_per_release: int = 60
     # Post spikes a PE remembers per neuron for deferred STDP updates
     # [src: sPyNNaker neural_modelling/src/neuron/plasticity/stdp/post_events.h
     # MAX_POST_SYNAPTIC_EVENTS].
@@ -200,7 +205,8 @@ class SpiNNaker2Spec:
                          "neurons_per_pe", "ring_buffer_ticks", "weight_bits",
                          "cycles_per_synaptic_event", "cycles_per_neuron_update",
                          "cycles_per_packet", "cycles_per_plastic_synapse",
-                         "cycles_per_post_pair", "cycles_per_post_spike", "stdp_post_history")
+                         "cycles_per_post_pair", "cycles_per_post_spike", "stdp_post_history",
+                         "cycles_per_release")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

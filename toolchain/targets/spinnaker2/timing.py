@@ -74,6 +74,7 @@ class Row:
     hops: int  # chip-to-chip hops from the sender's chip to the target's
     via_hops: int  # hops from the source to the delay slice (0 if none)
     plastic_cycles: float = 0.0  # extra cycles per synapse of a plastic row (stdp.py)
+    release_cycles: float = 0.0  # extra cycles per synapse of a row with synapse dynamics
 
 
 @dataclass
@@ -187,7 +188,7 @@ class TickTiming(Interconnect):
             c.hops += row.via_hops * pre.size
         arrive = step + row.stage * spec.max_delay_ticks
         cost = spec.cycles_per_packet + length * (float(spec.cycles_per_synaptic_event)
-                                                  + row.plastic_cycles)
+                                                  + row.plastic_cycles + row.release_cycles)
         late |= self._charge(arrive, row.target, cost)
         n_late = int(late.sum())
         c.packets += pre.size
