@@ -183,6 +183,7 @@ def map_network(network: Network, spec: SpiNNaker2Spec,
 
 def _check_cells(network: Network) -> None:
     rules: dict[str, tuple[str, object]] = {}
+    dendritic: dict[str, set[float]] = {}  # per post population, its plastic synapses' lags
     for proj in network.projections:
         rule = proj.plasticity
         if rule is None:
@@ -195,6 +196,17 @@ def _check_cells(network: Network) -> None:
                 "word holds a magnitude and its synapse type the sign (sPyNNaker's "
                 "synapse_row.h); make the plastic projection excitatory, or the population "
                 "conductance-based")
+        lags = dendritic.setdefault(proj.post, set())
+        lags.update(float(rule.dendritic_delay_fraction) * float(d)
+                    for d in np.unique(proj.delay))
+        if len(lags) > 1:
+            raise MappingError(
+                f"Projection '{proj.label}': STDP with dendritic_delay_fraction = "
+                f"{rule.dendritic_delay_fraction:g} and plastic delays into population "
+                f"'{proj.post}' that differ: a PE keeps one post spike history per neuron and "
+                "shifts its learning window by one dendritic delay (sPyNNaker's "
+                "synapse_dynamics_stdp_mad_impl.c); give the plastic synapses one delay, or "
+                "use dendritic_delay_fraction=0")
         first = rules.setdefault(proj.post, (proj.label, rule))
         if first[1] != rule:
             raise MappingError(
@@ -211,7 +223,7 @@ def _check_cells(network: Network) -> None:
                 f"on spinnaker2 (its neuron kernels: {allowed}); change the cell type"
             )
     for message in refusals(network, "spinnaker2", stdp=STDP_RULES,
-                            dynamics=SYNAPSE_DYNAMICS):
+                            dynamics=SYNAPSE_DYNAMICS, dendritic=True):
         raise MappingError(message)
 
 
