@@ -35,7 +35,9 @@ from toolchain.targets.loihi.timing import estimate_step
 from toolchain.targets.options import option_hint
 
 # the weight dependences the learning engine runs (learning.py: map_stdp_rule)
-LEARNING_RULES = (WeightDependence.ADDITIVE, WeightDependence.MULTIPLICATIVE)
+LEARNING_RULES = (WeightDependence.ADDITIVE, WeightDependence.MULTIPLICATIVE,
+                  WeightDependence.ADDITIVE_POTENTIATION_MULTIPLICATIVE_DEPRESSION,
+                  WeightDependence.GUTIG)  # Gutig with exponents 0 or 1 (learning.py)
 
 
 def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False,

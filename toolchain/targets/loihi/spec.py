@@ -168,7 +168,10 @@ SUPPORT = {
     "STDP additive": native("the learning engine's sum of products of 7.7-bit traces, "
                             "evaluated every epoch", f"{DAVIES}; nengo-loihi discretize.py"),
     "STDP multiplicative": native("the learning engine, with the weight as a factor of the "
-                                  "product terms", f"{DAVIES}; nengo-loihi discretize.py"),
+                                  "product terms (so also additive-potentiation-"
+                                  "multiplicative-depression, and Gutig with exponents 0 "
+                                  "or 1: each term with its factor or without)",
+                                  f"{DAVIES}; nengo-loihi discretize.py"),
     "record v": native("the compartment's v, scaled back to mV"),
     "record isyn_exc, isyn_inh": refused(
         "with equal time constants both receptors feed one compartment's current u (with "
