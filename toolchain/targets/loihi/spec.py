@@ -260,7 +260,10 @@ class LoihiSpec:
                        ) -> tuple[Population, list[Approximation]]:
         """fit='approximate': parameters a compartment group shares (one du/dv and one
         synaptic scale per population, convert.py) merged where they are close, and a
-        refractory period beyond the register shortened to its 63 steps."""
+        refractory period beyond the register shortened to its 63 steps.  A cell type
+        that does not convert at all is left as it is, for the check to refuse by name."""
+        if population.cell_type is not CellType.IF_CURR_EXP:
+            return population, []
         applied = []
         merged = merge_parameters(population, SHARED_PARAMETERS)
         pop = merged.population
