@@ -33,6 +33,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -325,8 +326,10 @@ def _experiment_of(args: Sequence[str]) -> tuple[Experiment, bool]:
     return EXPERIMENTS[ns.experiment], ns.memory == "stored" or ns.weights is not None
 
 
-def study(out: Path, targets: Sequence[str] | None = None) -> list[dict]:
-    """Every variant on every target: recall score, stray firings, refusals, cost per step.
+def study(out: Path, targets: Sequence[str] | None = None,
+          options: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict]:
+    """Every variant on every target (with per-target ``options``, as ``-O
+    TARGET.KEY=VALUE`` gives them): recall score, stray firings, refusals, cost per step.
     Writes ``ca3_targets.md``/``.csv`` and one raster per variant (a panel per target)."""
     from workloads import fmt, markdown_table, on_targets, outcome_columns, pct, write_csv
 
@@ -334,7 +337,7 @@ def study(out: Path, targets: Sequence[str] | None = None) -> list[dict]:
     rows: list[dict] = []
     for name, args in VARIANTS:
         experiment, stored = _experiment_of(args)
-        outcomes = on_targets(__file__, args, targets=targets)
+        outcomes = on_targets(__file__, args, targets=targets, options=options)
         ran = []
         for o in outcomes:
             row = {"variant": name, **outcome_columns(o), "recall": math.nan,
@@ -565,6 +568,9 @@ def options(argv: Sequence[str] | None = None) -> tuple[str, argparse.Namespace]
     parser.add_argument("--targets", nargs="*", metavar="TARGET",
                         help="with spikeport: run every variant on these targets (none "
                              "named: all) and tabulate recall, refusals and cost per step")
+    parser.add_argument("-O", "--option", dest="options", action="append", default=[],
+                        metavar="TARGET.KEY=VALUE", help="a target option for --targets, "
+                        "e.g. -O loihi.vth_mant=2132 (spikeport info TARGET lists them)")
     parser.add_argument("--out", type=Path, default=Path("build/ca3_memory"),
                         help="where --targets writes its table and figures")
     args = parser.parse_args(argv)
@@ -581,7 +587,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name != "spikeport":
             raise SystemExit("--targets runs the model on spikeport's targets: give "
                              "'spikeport' as the simulator")
-        study(args.out, args.targets or None)
+        from toolchain.portability import parse_options
+        from toolchain.targets import TARGETS
+
+        study(args.out, args.targets or None,
+              parse_options(args.options, list(args.targets or TARGETS)))
         return 0
     sim = importlib.import_module(f"pyNN.{name}")
     experiment = EXPERIMENTS[args.experiment]

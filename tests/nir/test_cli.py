@@ -89,7 +89,7 @@ def test_nir_info_import_export(tmp_path):
 
 def test_compile_and_portability_take_nir_graphs(tmp_path, counts):
     res = invoke("compile", GRAPH, "--target", "loihi", "--out", str(tmp_path / "c"),
-                 "--dt", "0.1")
+                 "--dt", "0.1", "-O", "vth_mant=4000")  # room for the graph's weights
     assert res.exit_code == 0, res.output
     assert (tmp_path / "c" / "compiled.spz").is_file()
     np.savez(tmp_path / "in.npz", input=counts[:30])

@@ -279,7 +279,7 @@ def test_compiled_formats_go_into_metadata(tmp_path):
     import toolchain
 
     net = tn.read("tests/nir/data/braille_noDelay_noBias_subtract.nir", dt=0.1)
-    art = toolchain.compile(net, "loihi")
+    art = toolchain.compile(net, "loihi", vth_mant=4000)  # room for the graph's weights
     graph = tn.to_graph(net, compiled=art)
     meta = graph.nodes["input->lif1.lif"].metadata["spikeport"]["format"]
     ((_, fields),) = meta.items()

@@ -45,7 +45,8 @@ def test_braille_loop_is_one_step_slower_than_nir_frameworks():
 
 
 @pytest.mark.parametrize("target,options", [
-    ("loihi", {}), ("spinnaker2", {}), ("dynapse", {}), ("fpga", {"build": "ecp5-85f"})])
+    ("loihi", {"vth_mant": 4000}), ("spinnaker2", {}), ("dynapse", {}),
+    ("fpga", {"build": "ecp5-85f"})])
 def test_braille_on_every_target_that_holds_it(target, options):
     imp = tn.load(DATA / "braille_noDelay_noBias_subtract.nir", dt=0.1)
     out = run_graph(imp, {"input": braille_input(60)}, target, **options)
@@ -56,6 +57,9 @@ def test_braille_on_every_target_that_holds_it(target, options):
 
 def test_braille_refusals_name_the_limit():
     imp = tn.load(DATA / "braille_noDelay_noBias_subtract.nir", dt=0.1)
+    with pytest.raises(Exception, match=r"79 weights up to 4.215.* exceed the largest Loihi "
+                       r"weight.*option vth_mant=9417"):  # at Loihi's default voltage scale
+        run_graph(imp, {"input": braille_input(10)}, "loihi")
     with pytest.raises(Exception, match=r"2360 synapses.*holds 1024 \(n_synapses\)"):
         run_graph(imp, {"input": braille_input(10)}, "fpga")  # the iCE40 default build
     biased = tn.load(DATA / "braille_noDelay_bias_zero.nir", dt=0.1)
@@ -174,10 +178,18 @@ def test_lif_norse_on_loihi_and_spinnaker2(target, options):
     assert np.abs(steps - np.array([460, 510, 710, 760])).max() <= 10
 
 
-def test_lif_norse_refused_by_name_on_fpga():
+def test_lif_norse_runs_on_fpga_within_the_published_bursts():
+    """The FPGA core runs the graph's vanishing current as its one-step synapse (tau_syn <
+    dt, the exact charge); its shift decays (tau_m rounded to a power of two of steps) and
+    integer voltage move the crossings: each input burst still gives spikes, all within
+    5 ms of a published spike, and no spike outside the bursts."""
     imp = tn.load(DATA / "lif_norse.nir", dt=0.1)
-    with pytest.raises(ValueError, match=r"'1'"):
-        run_graph(imp, {"input": np.zeros((20, 1), np.int64)}, "fpga", build="ecp5-85f")
+    x = _published()["exact"][:, :1].astype(np.int64)
+    out = run_graph(imp, {"input": x}, "fpga", build="ecp5-85f")
+    steps = np.flatnonzero(out.spikes["1"][:, 0])
+    published = np.array([460, 510, 710, 760])
+    assert ((steps > 400) & (steps < 600)).any() and ((steps > 650) & (steps < 850)).any()
+    assert np.abs(steps[:, None] - published[None, :]).min(axis=1).max() <= 50
 
 
 def test_output_nodes_read_out_what_reaches_them():
