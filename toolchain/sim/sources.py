@@ -289,6 +289,23 @@ class SourceSpikes:
         return np.concatenate([_select(step, *self._window(w)) for w in range(lo, hi + 1)])
 
 
+    def between(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Steps and senders of every spike in steps k0..k1-1, ordered by step and, within
+        a step, as :meth:`at` gives them (for runs of many steps at once)."""
+        if isinstance(self.source, ArraySource):
+            steps, senders = self._fixed
+        else:
+            lo = max(int(((k0 - EVENT_SHIFT) * self.dt) // self._window_ms), 0)
+            hi = max(int(((k1 - EVENT_SHIFT) * self.dt) // self._window_ms), lo)
+            parts = [self._window(w) for w in range(lo, hi + 1)]
+            steps = np.concatenate([p[0] for p in parts])
+            senders = np.concatenate([p[1] for p in parts])
+            order = np.argsort(steps, kind="stable")
+            steps, senders = steps[order], senders[order]
+        a, b = np.searchsorted(steps, [k0, k1], "left")
+        return steps[a:b], senders[a:b]
+
+
 def _select(step: int, steps: np.ndarray, senders: np.ndarray) -> np.ndarray:
     lo = np.searchsorted(steps, step, "left")
     hi = np.searchsorted(steps, step, "right")

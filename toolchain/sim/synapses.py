@@ -151,6 +151,14 @@ class DelayRing:
         self._flat = self.buffer.reshape(-1)
         self._dirty = np.zeros(slots, dtype=bool)
 
+    def share(self, flat: np.ndarray, dirty: np.ndarray) -> None:
+        """Keep the buffer in ``flat`` (slots * size values, already holding its contents)
+        and the dirty flags in ``dirty``: the compiled loop works on one array for all
+        rings, and the numpy path sees what it left in flight."""
+        self._flat = flat
+        self.buffer = flat.reshape(self.slots, self.size)
+        self._dirty = dirty
+
     def add(self, step: int, delay: np.ndarray | int, post: np.ndarray,
             amount: np.ndarray) -> None:
         """Schedule ``amount`` for ``post`` neurons ``delay`` steps after ``step``."""

@@ -1,0 +1,253 @@
+"""Simulation loop speed: the reference engine and every target's co-simulation, beside
+Brian2's C++ standalone mode on the same network, measured in the same run.
+
+The network is VA-CUBA-like (Brette et al. 2007, J. Comput. Neurosci. 23:349, benchmark
+2): IF_curr_exp, 80 % excitatory, connection probability ``--p`` (0.02), tau_syn = 5 ms
+for both receptors (so that every chip can hold it), 1 ms delays, v_rest above threshold
+(the cells fire without input), random initial v; 1 s of biological time at dt = 0.1 ms.
+Brian2 gets the very same connectivity, weights and initial values (the IR's arrays).
+At 4,000 neurons the loihi and spinnaker2 co-simulations run it; dynapse and fpga (the
+ULX3S preset) hold 1,000, so they run at 1,000 beside the reference and Brian2.
+
+Only the simulation loop is timed (build and compile excluded): ``run_until(1000)`` for
+spikeport, Brian2's own timer around its network run (``device._last_run_time``, the
+binary's loop without process start or file I/O).  Every contender runs in its own
+subprocess (peak RSS, ru_maxrss, is its own), ``--repeats`` fresh simulators each;
+medians.  Events per second are delivered synaptic events (spikes times out-degree) per
+second of loop time.  The compiled loop's first call (numba compiling, or loading its
+on-disk cache) is reported apart: ``compile (cold)`` runs it with an empty cache
+directory, ``cache load`` with the package's.  ``reference (numpy)`` is the same engine
+with the compiled loop switched off (``SPIKEPORT_COMPILED=0``).  The machine is shared:
+read the ratios, which compare contenders measured minutes apart in the same run.
+
+Run: ``python -m benchmarks.bench_engine [--sizes 4000 1000] [--repeats 5] [--only NAME..]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from toolchain.ir import Network, Population, Projection, Recording
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "bench_engine"
+DT, DELAY, T_STOP = 0.1, 1.0, 1000.0
+CELL = {"cm": 0.2, "tau_m": 20.0, "tau_syn_E": 5.0, "tau_syn_I": 5.0, "v_rest": -49.0,
+        "v_reset": -60.0, "v_thresh": -50.0, "tau_refrac": 5.0, "i_offset": 0.0}
+W_EXC = 1e-3 * 0.27 * (0.0 - -60.0)  # nA, as bench_va_cuba (benchmark 2's conductances)
+W_INH = 1e-3 * 4.5 * (-80.0 - -60.0)
+SEED = 4321
+
+# contender -> (target, options); which sizes it runs at is decided in main()
+TARGETS = {
+    "reference": ("reference", {}),
+    "reference (numpy)": ("reference", {}),
+    "loihi": ("loihi", {}),
+    "spinnaker2": ("spinnaker2", {}),
+    "dynapse": ("dynapse", {}),
+    "fpga (ulx3s)": ("fpga", {"board": "ulx3s"}),
+}
+LARGE = ("reference", "reference (numpy)", "loihi", "spinnaker2")
+SMALL = ("reference", "reference (numpy)", "dynapse", "fpga (ulx3s)")
+
+
+def va_cuba(n: int, p: float, seed: int = SEED) -> Network:
+    """The benchmark network at ``n`` neurons (0.8 n excitatory)."""
+    rng = np.random.default_rng(seed)
+    sizes = {"exc": int(round(0.8 * n)), "inh": n - int(round(0.8 * n))}
+    pops = tuple(Population(label, "IF_curr_exp", size, CELL,
+                            {"v": rng.uniform(CELL["v_reset"], CELL["v_thresh"], size)})
+                 for label, size in sizes.items())
+    projs = []
+    for pre, receptor, w in (("exc", "excitatory", W_EXC), ("inh", "inhibitory", W_INH)):
+        for post in sizes:
+            i, j = np.nonzero(rng.random((sizes[pre], sizes[post])) < p)
+            projs.append(Projection(f"{pre}-{post}", pre, post, i.astype(np.int32),
+                                    j.astype(np.int32), np.full(i.size, w),
+                                    np.full(i.size, DELAY), receptor))
+    recs = tuple(Recording(label, "spikes", np.arange(size)) for label, size in sizes.items())
+    return Network(dt=DT, populations=pops, projections=tuple(projs), recordings=recs,
+                   label=f"va-cuba-{n}")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _events(net: Network, counts: dict[str, np.ndarray]) -> int:
+    """Synaptic events of a run: every spike times its neuron's out-degree."""
+    total = 0
+    for proj in net.projections:
+        degree = np.bincount(proj.pre_index, minlength=net.node(proj.pre).size)
+        total += int(counts[proj.pre] @ degree)
+    return total
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _brian2(net: Network, repeats: int) -> dict:
+    import brian2 as b2
+
+    project = str(BUILD / f"brian2-{net.label}")
+    b2.set_device("cpp_standalone", directory=project, build_on_run=False)
+    b2.prefs.devices.cpp_standalone.openmp_threads = 0  # one thread, as the engine
+    b2.defaultclock.dt = DT * b2.ms
+    exc, inh = net.populations
+    n = exc.size + inh.size
+    eqs = """
+    dv/dt = (v_rest - v)/tau_m + (ie + ii)/c_m : volt (unless refractory)
+    die/dt = -ie/tau_syn : amp
+    dii/dt = -ii/tau_syn : amp
+    """
+    ns = {"v_rest": CELL["v_rest"] * b2.mV, "tau_m": CELL["tau_m"] * b2.ms,
+          "c_m": CELL["cm"] * b2.nF, "tau_syn": CELL["tau_syn_E"] * b2.ms}
+    group = b2.NeuronGroup(n, eqs, threshold=f"v > {CELL['v_thresh']}*mV",
+                           reset=f"v = {CELL['v_reset']}*mV",
+                           refractory=CELL["tau_refrac"] * b2.ms, method="exact", namespace=ns)
+    group.v = np.concatenate([exc.initial_values["v"], inh.initial_values["v"]]) * b2.mV
+    offset = {"exc": 0, "inh": exc.size}
+    synapses = []
+    for proj in net.projections:
+        var = "ie" if proj.pre == "exc" else "ii"
+        pre = group[offset[proj.pre]:offset[proj.pre] + net.node(proj.pre).size]
+        post = group[offset[proj.post]:offset[proj.post] + net.node(proj.post).size]
+        s = b2.Synapses(pre, post, "w : amp", on_pre=f"{var} += w", delay=DELAY * b2.ms)
+        s.connect(i=proj.pre_index, j=proj.post_index)
+        s.w = proj.weight * b2.nA
+        synapses.append(s)
+    monitor = b2.SpikeMonitor(group)
+    b2.Network(group, *synapses, monitor).run(T_STOP * b2.ms)
+    t0 = time.perf_counter()
+    b2.device.build(directory=project, run=False)
+    build = time.perf_counter() - t0
+    loops = []
+    for _ in range(repeats):
+        b2.device.run(with_output=False)
+        loops.append(b2.device._last_run_time)
+    counts = np.asarray(monitor.count[:])
+    spikes = int(counts.sum())
+    events = _events(net, {"exc": counts[:exc.size], "inh": counts[exc.size:]})
+    return {"loop": statistics.median(loops), "spikes": spikes, "events": events,
+            "note": f"C++ build {build:.0f} s"}
+
+
+def _first_call() -> float:
+    """Seconds of the compiled loop's first call: a one-step run of a two-neuron network
+    (numba compiles it, or loads it from its cache)."""
+    from toolchain.sim.engine import Engine
+
+    tiny = Network(dt=DT, populations=(Population("p", "IF_curr_exp", 2, CELL),),
+                   label="tiny")
+    engine = Engine(tiny)
+    t0 = time.perf_counter()
+    engine.run_until(DT)
+    return time.perf_counter() - t0
+
+
+def _spikeport(net: Network, contender: str, repeats: int) -> dict:
+    from toolchain.targets import get_target
+
+    name, options = TARGETS[contender]
+    first = _first_call() if name == "reference" and "numpy" not in contender else None
+    target = get_target(name, **options)
+    compiled = target.compile(net)
+    loops, spikes, events = [], 0, 0
+    for _ in range(repeats):
+        sim = target.simulator(compiled)
+        t0 = time.perf_counter()
+        sim.run_until(T_STOP)
+        loops.append(time.perf_counter() - t0)
+        res = sim.result()
+        spikes = sum(r.count for r in res.spikes.values())
+        events = int(sum(v for k, v in res.counters.items()
+                         if k.startswith("synaptic_events/")))
+    out = {"loop": statistics.median(loops), "spikes": spikes, "events": events}
+    if first is not None:
+        out["first_call"] = first
+    return out
+
+
+def child(contender: str, n: int, p: float, repeats: int) -> dict:
+    if contender == "first-call":
+        return {"loop": _first_call()}
+    net = va_cuba(n, p)
+    if contender == "brian2":
+        out = _brian2(net, repeats)
+    else:
+        out = _spikeport(net, contender, repeats)
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def run_child(contender: str, n: int, p: float, repeats: int,
+              env: dict[str, str] | None = None) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.bench_engine", "--child", contender,
+           "--sizes", str(n), "--p", str(p), "--repeats", str(repeats)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT,
+                         env={**os.environ, **(env or {})})
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 1000])
+    ap.add_argument("--p", type=float, default=0.02, help="connection probability")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--only", nargs="+", help="contenders to run (default: all)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.sizes[0], args.p, args.repeats)))
+        return
+    BUILD.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as cold:
+        compile_cold = run_child("first-call", 2, args.p, 1, {"NUMBA_CACHE_DIR": cold})
+    cache_load = run_child("first-call", 2, args.p, 1)
+    print("compiled loop, first call: "
+          f"compile (cold) {compile_cold.get('loop', float('nan')):.2f} s, "
+          f"cache load {cache_load.get('loop', float('nan')):.2f} s")
+    for n in args.sizes:
+        names = ["brian2", *(LARGE if n > 1000 else SMALL)]
+        if args.only:
+            names = [c for c in names if c in args.only or c == "brian2"]
+        results = {}
+        for name in names:
+            env = {"SPIKEPORT_COMPILED": "0"} if "numpy" in name else None
+            results[name] = run_child(name, n, args.p, args.repeats, env)
+        print(f"\nVA-CUBA-like, {n} neurons, p = {args.p}, {T_STOP:g} ms at dt = {DT} ms, "
+              f"loop only, medians of {args.repeats}")
+        head = (f"{'contender':28} {'loop s':>8} {'x brian2':>9} {'x reference':>12} "
+                f"{'Mevents/s':>10} {'spikes':>8} {'peak MB':>8}  note")
+        print(head)
+        print("-" * len(head))
+        b2 = results["brian2"].get("loop")
+        ref = results.get("reference", {}).get("loop")
+        for name, r in results.items():
+            label = "Brian2 cpp_standalone" if name == "brian2" else f"spikeport {name}"
+            if "error" in r:
+                print(f"{label:28} failed: {r['error']}")
+                continue
+            vs_b2 = f"{r['loop'] / b2:9.2f}" if b2 else f"{'-':>9}"
+            vs_ref = f"{r['loop'] / ref:12.2f}" if ref else f"{'-':>12}"
+            print(f"{label:28} {r['loop']:8.3f} {vs_b2} {vs_ref} "
+                  f"{r['events'] / r['loop'] / 1e6:10.1f} {r['spikes']:8d} "
+                  f"{r['peak_mb']:8.0f}  {r.get('note', '')}")
+
+
+if __name__ == "__main__":
+    main()
