@@ -43,7 +43,7 @@ from toolchain.sim.numerics import Numerics, ReferenceNumerics
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.recording import Recorder
 from toolchain.sim.results import SimulationResult
-from toolchain.sim.sources import CurrentSchedule, SourceSpikes
+from toolchain.sim.sources import CurrentSchedule, SourceSpikes, mean_rate
 from toolchain.sim.synapses import (
     RELEASE_MODELS,
     DelayRing,
@@ -54,6 +54,9 @@ from toolchain.sim.synapses import (
 
 # A progress bar, when one is shown, moves on every this many steps of a run.
 PROGRESS_STEPS = 100
+# The compiled loop realises the source spikes of a chunk of steps at once: at most about
+# this many (a cortical microcircuit's background emits 10^9 a second).
+CHUNK_SPIKES = 1 << 24
 
 
 class EngineError(ValueError):
@@ -400,9 +403,12 @@ class Engine:
         chan_decay = np.concatenate(chans[1::3]) if chans else np.zeros(0)
         chan_pmi = np.concatenate(chans[2::3]) if chans else np.zeros(0)
         if self._fast_drive is None:
-            drives = [self.projections[label].drive for label in plan.proj_labels]
-            self._fast_drive = (np.concatenate(drives).astype(np.float64) if drives
-                                else np.zeros(0))
+            # static float weights are their own drive (FloatWeights): one array for both
+            projs = [self.projections[label] for label in plan.proj_labels]
+            assert all(p.drive is p.weights for p in projs)
+            self._fast_drive = fast.gather(projs, "weights", int(plan.proj_syn_offset[-1]))
+            for p in projs:
+                p.drive = p.weights
         nodes = [*plan.pops, *plan.sources]
         proj_events = np.zeros(len(plan.proj_labels), dtype=np.int64)
         signals = list(self.recorder.signals.items())
@@ -419,26 +425,33 @@ class Engine:
         sig_idx_ptr = np.concatenate(
             [[0], np.cumsum([sig.indices.size for _, sig in signals])]).astype(np.int64)
         n_total = int(plan.pop_offset[-1])
+        rec_node = np.array([label in self.recorder.spikes for label in nodes], np.bool_)
         capacity = max(4 * n_total, 4096)
         spk_step = np.empty(capacity, np.int64)
         spk_node = np.empty(capacity, np.int64)
         spk_idx = np.empty(capacity, np.int64)
-        chunk = 10 * PROGRESS_STEPS
+        # chunks of 1000 steps, fewer when the sources would emit more than CHUNK_SPIKES
+        rate = sum(float(np.sum(mean_rate(self.sources[label].source)))
+                   for label in plan.sources)  # Hz
+        chunk = int(np.clip(CHUNK_SPIKES / max(rate * self.dt * 1e-3, 1e-9), 1,
+                            10 * PROGRESS_STEPS))
         for c0 in range(k0, k1, chunk):
             c1 = min(c0 + chunk, k1)
             n_steps = c1 - c0
-            src_offsets, src_senders, base = [], [], 0
+            src_offsets, src_senders, base, recorded = [], [], 0, 0
             for label in plan.sources:
                 steps, senders = self.sources[label].between(c0, c1)
                 src_offsets.append(base + np.searchsorted(steps, np.arange(c0, c1 + 1)))
-                src_senders.append(senders)
+                src_senders.append(senders.astype(np.int32))
                 base += senders.size
+                recorded += senders.size if label in self.recorder.spikes else 0
             src_node_offset = (np.concatenate(src_offsets).astype(np.int64) if src_offsets
                                else np.zeros(1, np.int64))
-            src_idx = (np.concatenate(src_senders).astype(np.int64) if src_senders
-                       else np.zeros(0, np.int64))
+            src_idx = (np.concatenate(src_senders) if src_senders
+                       else np.zeros(0, np.int32))
+            del src_senders
             src_step_ptr = np.arange(len(plan.sources), dtype=np.int64) * (n_steps + 1)
-            need = n_total + src_idx.size
+            need = n_total + recorded
             if spk_step.size < need:
                 spk_step, spk_node, spk_idx = (np.empty(need, np.int64) for _ in range(3))
             n_samples = [c1 // sig.every - c0 // sig.every for _, sig in signals]
@@ -461,7 +474,7 @@ class Engine:
                     plan.ring_dirty_offset, plan.ring_size, plan.ring_slots,
                     plan.ring_pop_offset, plan.chan_ring, sig_kind, sig_base, sig_every,
                     sig_idx_ptr, sig_idx, sig_out_ptr, sig_out, sig_count,
-                    spk_step, spk_node, spk_idx, 0, node_counts, proj_events,
+                    rec_node, spk_step, spk_node, spk_idx, 0, node_counts, proj_events,
                     step_events)
                 self._collect_spikes(nodes, spk_step[:n_spk], spk_node[:n_spk],
                                      spk_idx[:n_spk])

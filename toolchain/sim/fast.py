@@ -91,8 +91,9 @@ def unsupported(engine: object) -> str | None:
             return f"projection '{proj.label}' is plastic"
         if proj.release is not None:
             return f"projection '{proj.label}' has release dynamics"
-        if proj.drive is None or proj.drive.dtype != np.float64:
-            return f"projection '{proj.label}' delivers {getattr(proj.drive, 'dtype', None)}"
+        if proj.drive is not proj.weights or proj.weights.dtype != np.float64:
+            return (f"projection '{proj.label}' stores its weights as "
+                    f"{type(proj.codec).__name__}")
     for (label, variable) in engine.recorder.signals:
         kernel = engine.kernels.get(label)
         if kernel is None or (variable != "v" and variable not in kernel.input_variable.values()):
@@ -140,21 +141,21 @@ def plan(engine: object) -> Plan:
     nodes = pops + list(engine.sources)
     node_index = {label: i for i, label in enumerate(nodes)}
     ring_index = {key: i for i, key in enumerate(ring_keys)}
-    labels, pre_node, proj_ring, indptrs, posts, delays = [], [], [], [], [], []
+    labels, pre_node, proj_ring, indptrs = [], [], [], []
     uniform: list[int] = []
     syn_off, row_off = [0], [0]
-    for label in nodes:
-        for proj in engine._by_pre.get(label, ()):
-            m = proj.matrix
-            labels.append(proj.label)
-            pre_node.append(node_index[label])
-            proj_ring.append(ring_index[(proj.post, proj.receptor)])
-            indptrs.append(m.indptr.astype(_I64))
-            posts.append(m.post.astype(_I64))
-            delays.append(m.delay.astype(_I64))
-            uniform.append(-1 if m.uniform_delay is None else m.uniform_delay)
-            syn_off.append(syn_off[-1] + m.size)
-            row_off.append(row_off[-1] + m.indptr.size)
+    ordered = [proj for label in nodes for proj in engine._by_pre.get(label, ())]
+    for proj in ordered:
+        m = proj.matrix
+        labels.append(proj.label)
+        pre_node.append(node_index[proj.pre])
+        proj_ring.append(ring_index[(proj.post, proj.receptor)])
+        indptrs.append(m.indptr.astype(_I64))
+        uniform.append(-1 if m.uniform_delay is None else m.uniform_delay)
+        syn_off.append(syn_off[-1] + m.size)
+        row_off.append(row_off[-1] + m.indptr.size)
+    post = gather([proj.matrix for proj in ordered], "post", syn_off[-1])
+    delay = gather([proj.matrix for proj in ordered], "delay", syn_off[-1])
 
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
@@ -165,8 +166,23 @@ def plan(engine: object) -> Plan:
         proj_pre_node=np.array(pre_node, dtype=_I64), proj_ring=np.array(proj_ring, dtype=_I64),
         proj_syn_offset=np.array(syn_off, dtype=_I64),
         proj_row_offset=np.array(row_off, dtype=_I64), proj_delay=np.array(uniform, dtype=_I64),
-        indptr=cat(indptrs, _I64), post=cat(posts, _I64), delay=cat(delays, _I64),
+        indptr=cat(indptrs, _I64), post=post, delay=delay,
         ring_keys=ring_keys, ring_offset=ring_offset, ring_size=ring_size,
         ring_slots=ring_slots, ring_pop_offset=ring_chan, chan_ring=chan_ring, ring=flat,
         ring_dirty=dirty, ring_dirty_offset=dirty_offset,
     )
+
+
+def gather(owners: list[object], name: str, total: int) -> np.ndarray:
+    """One array of every owner's ``name`` array, in order, and each owner's attribute
+    rebound to its view of it: the loop needs one array, and a second copy of every
+    synapse's value would cost gigabytes at the scale of a cortical microcircuit."""
+    parts = [getattr(o, name) for o in owners]
+    dtype = np.result_type(*parts) if parts else np.dtype(_I64)
+    out = np.empty(total, dtype=dtype)
+    start = 0
+    for owner, part in zip(owners, parts, strict=True):
+        out[start:start + part.size] = part
+        setattr(owner, name, out[start:start + part.size])
+        start += part.size
+    return out

@@ -18,7 +18,7 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
               ring_chan, chan_ring,
               sig_kind, sig_base, sig_every, sig_idx_ptr, sig_idx, sig_out_ptr, sig_out,
               sig_count,
-              spk_step, spk_node, spk_idx, n_spk, node_counts, proj_events, step_events):
+              rec_node, spk_step, spk_node, spk_idx, n_spk, node_counts, proj_events, step_events):
     """Run steps k0..k1-1; return the step it stopped before (k1, or earlier when the
     spike buffer could overflow in the next step: the caller grows it and calls again)
     and the number of spikes written.  Per-step inputs and outputs (source spikes,
@@ -28,7 +28,8 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
     resets; sources emit; each spike adds its synapses' drive to the ring row of its
     arrival step, node by node, projection by projection, pre neuron by pre neuron, in
     row order; the ring rows of this step are added to their currents; signals are
-    sampled after the step.
+    sampled after the step.  Spikes of the nodes marked in ``rec_node`` (those recorded)
+    go into the spike buffer.
     """
     n_pops = pop_offset.size - 1
     n_nodes = node_counts.shape[1]
@@ -45,8 +46,9 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
         # worst case of this step: every neuron plus this step's source spikes
         worst = n_total
         for s in range(n_nodes - n_pops):
-            base = src_step_ptr[s] + row
-            worst += src_node_offset[base + 1] - src_node_offset[base]
+            if rec_node[n_pops + s]:
+                base = src_step_ptr[s] + row
+                worst += src_node_offset[base + 1] - src_node_offset[base]
         if n_spk + worst > spk_step.size:
             if k > k0:
                 _deliver(k - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
@@ -141,12 +143,16 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             node_counts[row, n_pops + s] = src_node_offset[base + 1] - src_node_offset[base]
         # record every spike (the caller filters by what is recorded)
         for p in range(n_pops):
+            if not rec_node[p]:
+                continue
             for f in range(node_start[p], node_start[p + 1]):
                 spk_step[n_spk] = k
                 spk_node[n_spk] = p
                 spk_idx[n_spk] = fired[f]
                 n_spk += 1
         for s in range(n_nodes - n_pops):
+            if not rec_node[n_pops + s]:
+                continue
             base = src_step_ptr[s] + row
             for f in range(src_node_offset[base], src_node_offset[base + 1]):
                 spk_step[n_spk] = k

@@ -264,6 +264,8 @@ class SourceSpikes:
 
     def _binned(self, times: np.ndarray, senders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         steps = event_step(times, self.dt)
+        if steps.size < 2 or np.all(steps[1:] >= steps[:-1]):
+            return steps, senders  # (Poisson windows come sorted by time)
         order = np.argsort(steps, kind="stable")
         return steps[order], senders[order]
 
@@ -294,16 +296,19 @@ class SourceSpikes:
         a step, as :meth:`at` gives them (for runs of many steps at once)."""
         if isinstance(self.source, ArraySource):
             steps, senders = self._fixed
-        else:
-            lo = max(int(((k0 - EVENT_SHIFT) * self.dt) // self._window_ms), 0)
-            hi = max(int(((k1 - EVENT_SHIFT) * self.dt) // self._window_ms), lo)
-            parts = [self._window(w) for w in range(lo, hi + 1)]
-            steps = np.concatenate([p[0] for p in parts])
-            senders = np.concatenate([p[1] for p in parts])
-            order = np.argsort(steps, kind="stable")
-            steps, senders = steps[order], senders[order]
-        a, b = np.searchsorted(steps, [k0, k1], "left")
-        return steps[a:b], senders[a:b]
+            a, b = np.searchsorted(steps, [k0, k1], "left")
+            return steps[a:b], senders[a:b]
+        lo = max(int(((k0 - EVENT_SHIFT) * self.dt) // self._window_ms), 0)
+        hi = max(int(((k1 - EVENT_SHIFT) * self.dt) // self._window_ms), lo)
+        # a later window's spikes are later in time, so never in an earlier step: the
+        # windows, each sorted by step, concatenate into one sorted sequence
+        parts = []
+        for w in range(lo, hi + 1):
+            steps, senders = self._window(w)
+            a, b = np.searchsorted(steps, [k0, k1], "left")
+            parts.append((steps[a:b], senders[a:b]))
+        return (np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]))
 
 
 def _select(step: int, steps: np.ndarray, senders: np.ndarray) -> np.ndarray:
