@@ -98,37 +98,45 @@ def _events(net: Network, counts: dict[str, np.ndarray]) -> int:
 
 
 def _brian2(net: Network, repeats: int) -> dict:
+    """The network in Brian2's C++ standalone mode: one NeuronGroup per IF_curr_exp
+    population (its parameters, initial v), a PoissonGroup per Poisson source, and the
+    IR's synapses (indices, weights, delays) as Synapses."""
     import brian2 as b2
 
     project = str(BUILD / f"brian2-{net.label}")
     b2.set_device("cpp_standalone", directory=project, build_on_run=False)
     b2.prefs.devices.cpp_standalone.openmp_threads = 0  # one thread, as the engine
-    b2.defaultclock.dt = DT * b2.ms
-    exc, inh = net.populations
-    n = exc.size + inh.size
+    b2.defaultclock.dt = net.dt * b2.ms
     eqs = """
-    dv/dt = (v_rest - v)/tau_m + (ie + ii)/c_m : volt (unless refractory)
-    die/dt = -ie/tau_syn : amp
-    dii/dt = -ii/tau_syn : amp
+    dv/dt = (v_rest - v)/tau_m + (ie + ii + i_offset)/c_m : volt (unless refractory)
+    die/dt = -ie/tau_e : amp
+    dii/dt = -ii/tau_i : amp
     """
-    ns = {"v_rest": CELL["v_rest"] * b2.mV, "tau_m": CELL["tau_m"] * b2.ms,
-          "c_m": CELL["cm"] * b2.nF, "tau_syn": CELL["tau_syn_E"] * b2.ms}
-    group = b2.NeuronGroup(n, eqs, threshold=f"v > {CELL['v_thresh']}*mV",
-                           reset=f"v = {CELL['v_reset']}*mV",
-                           refractory=CELL["tau_refrac"] * b2.ms, method="exact", namespace=ns)
-    group.v = np.concatenate([exc.initial_values["v"], inh.initial_values["v"]]) * b2.mV
-    offset = {"exc": 0, "inh": exc.size}
-    synapses = []
+    groups, objects = {}, []
+    for pop in net.populations:
+        p = {k: float(np.ravel(v)[0]) for k, v in pop.parameters.items()}
+        ns = {"v_rest": p["v_rest"] * b2.mV, "tau_m": p["tau_m"] * b2.ms,
+              "c_m": p["cm"] * b2.nF, "tau_e": p["tau_syn_E"] * b2.ms,
+              "tau_i": p["tau_syn_I"] * b2.ms, "i_offset": p.get("i_offset", 0.0) * b2.nA}
+        g = b2.NeuronGroup(pop.size, eqs, threshold=f"v > {p['v_thresh']}*mV",
+                           reset=f"v = {p['v_reset']}*mV", refractory=p["tau_refrac"] * b2.ms,
+                           method="exact", namespace=ns, name=f"pop_{pop.label}")
+        g.v = np.broadcast_to(pop.initial_values.get("v", p["v_rest"]), (pop.size,)) * b2.mV
+        groups[pop.label] = g
+    for src in net.sources:
+        groups[src.label] = b2.PoissonGroup(src.size, np.asarray(src.rate) * b2.Hz,
+                                            name=f"src_{src.label}")
     for proj in net.projections:
-        var = "ie" if proj.pre == "exc" else "ii"
-        pre = group[offset[proj.pre]:offset[proj.pre] + net.node(proj.pre).size]
-        post = group[offset[proj.post]:offset[proj.post] + net.node(proj.post).size]
-        s = b2.Synapses(pre, post, "w : amp", on_pre=f"{var} += w", delay=DELAY * b2.ms)
-        s.connect(i=proj.pre_index, j=proj.post_index)
-        s.w = proj.weight * b2.nA
-        synapses.append(s)
-    monitor = b2.SpikeMonitor(group)
-    b2.Network(group, *synapses, monitor).run(T_STOP * b2.ms)
+        var = "ii" if str(proj.receptor.value if hasattr(proj.receptor, "value")
+                          else proj.receptor) == "inhibitory" else "ie"
+        syn = b2.Synapses(groups[proj.pre], groups[proj.post], "w : amp",
+                          on_pre=f"{var}_post += w", name=f"syn_{len(objects)}")
+        syn.connect(i=np.asarray(proj.pre_index), j=np.asarray(proj.post_index))
+        syn.w = np.asarray(proj.weight, dtype=np.float64) * b2.nA
+        syn.delay = np.asarray(proj.delay, dtype=np.float64) * b2.ms
+        objects.append(syn)
+    monitors = {p.label: b2.SpikeMonitor(groups[p.label]) for p in net.populations}
+    b2.Network(*groups.values(), *objects, *monitors.values()).run(T_STOP * b2.ms)
     t0 = time.perf_counter()
     b2.device.build(directory=project, run=False)
     build = time.perf_counter() - t0
@@ -136,11 +144,12 @@ def _brian2(net: Network, repeats: int) -> dict:
     for _ in range(repeats):
         b2.device.run(with_output=False)
         loops.append(b2.device._last_run_time)
-    counts = np.asarray(monitor.count[:])
-    spikes = int(counts.sum())
-    events = _events(net, {"exc": counts[:exc.size], "inh": counts[exc.size:]})
+    counts = {label: np.asarray(m.count[:]) for label, m in monitors.items()}
+    spikes = int(sum(c.sum() for c in counts.values()))
+    events = _events(net, counts) if not net.sources else None
     return {"loop": statistics.median(loops), "spikes": spikes, "events": events,
-            "note": f"C++ build {build:.0f} s"}
+            "note": f"C++ build {build:.0f} s" + ("" if events is not None else
+                                                  "; its own Poisson draws")}
 
 
 def _first_call() -> float:
@@ -179,10 +188,22 @@ def _spikeport(net: Network, contender: str, repeats: int) -> dict:
     return out
 
 
-def child(contender: str, n: int, p: float, repeats: int) -> dict:
+def microcircuit(scale: float) -> Network:
+    """The Potjans-Diesmann microcircuit of the compile benchmarks (FixedTotalNumber
+    synapses, Poisson background one source per cell), every population's spikes
+    recorded."""
+    from benchmarks.bench_compile import microcircuit as build
+
+    net = build(scale)
+    recs = tuple(Recording(p.label, "spikes", np.arange(p.size)) for p in net.populations)
+    return Network(dt=net.dt, populations=net.populations, sources=net.sources,
+                   projections=net.projections, recordings=recs, label=f"microcircuit-{scale:g}")
+
+
+def child(contender: str, n: int, p: float, repeats: int, scale: float | None = None) -> dict:
     if contender == "first-call":
         return {"loop": _first_call()}
-    net = va_cuba(n, p)
+    net = va_cuba(n, p) if scale is None else microcircuit(scale)
     if contender == "brian2":
         out = _brian2(net, repeats)
     else:
@@ -192,9 +213,11 @@ def child(contender: str, n: int, p: float, repeats: int) -> dict:
 
 
 def run_child(contender: str, n: int, p: float, repeats: int,
-              env: dict[str, str] | None = None) -> dict:
+              env: dict[str, str] | None = None, scale: float | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.bench_engine", "--child", contender,
            "--sizes", str(n), "--p", str(p), "--repeats", str(repeats)]
+    if scale is not None:
+        cmd += ["--child-scale", str(scale)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT,
                          env={**os.environ, **(env or {})})
     if out.returncode != 0:
@@ -209,10 +232,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--p", type=float, default=0.02, help="connection probability")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", nargs="+", help="contenders to run (default: all)")
+    ap.add_argument("--microcircuit", type=float, nargs="*", default=[0.1, 1.0],
+                    metavar="SCALE", help="microcircuit scales to run (none: skip it)")
+    ap.add_argument("--brian2-up-to", type=float, default=0.1, metavar="SCALE",
+                    help="largest microcircuit scale Brian2 runs (its C++ build of 0.3 "
+                    "billion synapses takes longer than the rest together)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--child-scale", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.sizes[0], args.p, args.repeats)))
+        print(json.dumps(child(args.child, args.sizes[0], args.p, args.repeats,
+                               args.child_scale)))
         return
     BUILD.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as cold:
@@ -229,25 +259,36 @@ def main(argv: list[str] | None = None) -> None:
         for name in names:
             env = {"SPIKEPORT_COMPILED": "0"} if "numpy" in name else None
             results[name] = run_child(name, n, args.p, args.repeats, env)
-        print(f"\nVA-CUBA-like, {n} neurons, p = {args.p}, {T_STOP:g} ms at dt = {DT} ms, "
-              f"loop only, medians of {args.repeats}")
-        head = (f"{'contender':28} {'loop s':>8} {'x brian2':>9} {'x reference':>12} "
-                f"{'Mevents/s':>10} {'spikes':>8} {'peak MB':>8}  note")
-        print(head)
-        print("-" * len(head))
-        b2 = results["brian2"].get("loop")
-        ref = results.get("reference", {}).get("loop")
-        for name, r in results.items():
-            label = "Brian2 cpp_standalone" if name == "brian2" else f"spikeport {name}"
-            if "error" in r:
-                print(f"{label:28} failed: {r['error']}")
-                continue
-            vs_b2 = f"{r['loop'] / b2:9.2f}" if b2 else f"{'-':>9}"
-            vs_ref = f"{r['loop'] / ref:12.2f}" if ref else f"{'-':>12}"
-            print(f"{label:28} {r['loop']:8.3f} {vs_b2} {vs_ref} "
-                  f"{r['events'] / r['loop'] / 1e6:10.1f} {r['spikes']:8d} "
-                  f"{r['peak_mb']:8.0f}  {r.get('note', '')}")
+        table(f"VA-CUBA-like, {n} neurons, p = {args.p}, {T_STOP:g} ms at dt = {DT} ms, "
+              f"loop only, medians of {args.repeats}", results)
+    for scale in args.microcircuit:
+        names = (["brian2"] if scale <= args.brian2_up_to else []) + ["reference"]
+        repeats = args.repeats if scale <= 0.1 else 1
+        results = {name: run_child(name, 0, args.p, repeats, scale=scale) for name in names}
+        table(f"Potjans-Diesmann microcircuit at scale {scale:g}, {T_STOP:g} ms at dt = {DT} "
+              f"ms, loop only (Poisson background realised inside it), medians of {repeats}",
+              results)
 
+
+def table(title: str, results: dict[str, dict]) -> None:
+    print(f"\n{title}")
+    head = (f"{'contender':28} {'loop s':>8} {'x brian2':>9} {'x reference':>12} "
+            f"{'Mevents/s':>10} {'spikes':>9} {'peak MB':>8}  note")
+    print(head)
+    print("-" * len(head))
+    b2 = results.get("brian2", {}).get("loop")
+    ref = results.get("reference", {}).get("loop")
+    for name, r in results.items():
+        label = "Brian2 cpp_standalone" if name == "brian2" else f"spikeport {name}"
+        if "error" in r:
+            print(f"{label:28} failed: {r['error']}")
+            continue
+        vs_b2 = f"{r['loop'] / b2:9.2f}" if b2 else f"{'-':>9}"
+        vs_ref = f"{r['loop'] / ref:12.2f}" if ref else f"{'-':>12}"
+        rate = (f"{r['events'] / r['loop'] / 1e6:10.1f}" if r.get("events") is not None
+                else f"{'-':>10}")
+        print(f"{label:28} {r['loop']:8.3f} {vs_b2} {vs_ref} {rate} {r['spikes']:9d} "
+              f"{r['peak_mb']:8.0f}  {r.get('note', '')}")
 
 if __name__ == "__main__":
     main()
