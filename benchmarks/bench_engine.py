@@ -9,6 +9,14 @@ Brian2 gets the very same connectivity, weights and initial values (the IR's arr
 At 4,000 neurons the loihi and spinnaker2 co-simulations run it; dynapse and fpga (the
 ULX3S preset) hold 1,000, so they run at 1,000 beside the reference and Brian2.
 
+The Potjans-Diesmann microcircuit (``--microcircuit``, 10 % and full scale; the IR of
+the compile benchmarks, Poisson background one source per cell) runs on the reference
+beside Brian2 (up to ``--brian2-up-to``, 10 %: Brian2's C++ build of the full scale takes
+longer than everything else); its loop includes realising the background's spikes, ~10^9
+a second at full scale.  ``--pynn SCALE`` runs examples/microcircuit.py through
+``toolchain.pynn``: the PyNN build, IR, compile and 1 s, each with wall and CPU seconds
+and the peak memory so far.
+
 Only the simulation loop is timed (build and compile excluded): ``run_until(1000)`` for
 spikeport, Brian2's own timer around its network run (``device._last_run_time``, the
 binary's loop without process start or file I/O).  Every contender runs in its own
@@ -20,7 +28,8 @@ directory, ``cache load`` with the package's.  ``reference (numpy)`` is the same
 with the compiled loop switched off (``SPIKEPORT_COMPILED=0``).  The machine is shared:
 read the ratios, which compare contenders measured minutes apart in the same run.
 
-Run: ``python -m benchmarks.bench_engine [--sizes 4000 1000] [--repeats 5] [--only NAME..]``.
+Run: ``python -m benchmarks.bench_engine [--sizes 4000 1000] [--repeats 5] [--only NAME..]
+[--microcircuit 0.1 1.0] [--pynn 1.0]``.
 """
 
 from __future__ import annotations
@@ -200,9 +209,48 @@ def microcircuit(scale: float) -> Network:
                    projections=net.projections, recordings=recs, label=f"microcircuit-{scale:g}")
 
 
+def _pynn_microcircuit(scale: float) -> dict:
+    """examples/microcircuit.py through toolchain.pynn on the reference: each stage's wall
+    and CPU seconds (CPU time is what a loaded machine inflates least), then 1 s."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    import microcircuit as example
+
+    import toolchain.pynn as sim
+    from toolchain.pynn.build import build_network
+    from toolchain.pynn.simulator import state
+    from toolchain.targets import get_target
+
+    stages, mark = {}, (time.perf_counter(), time.process_time())
+
+    def stage(name: str) -> None:
+        nonlocal mark
+        now = (time.perf_counter(), time.process_time())
+        stages[name] = (now[0] - mark[0], now[1] - mark[1], _peak_mb())
+        mark = now
+
+    sim.setup(timestep=DT, min_delay=0.1, max_delay=100.0)
+    net = example.build(sim, scale)
+    for pop in net["populations"].values():
+        pop.record("spikes")
+    stage("PyNN script")
+    built = build_network(state)
+    stage("IR")
+    target = get_target("reference")
+    simulator = target.simulator(target.compile(built.network))
+    stage("compile + simulator")
+    simulator.run_until(T_STOP)
+    stage(f"run {T_STOP:g} ms")
+    res = simulator.result()
+    return {"stages": stages, "synapses": built.network.n_synapses,
+            "spikes": sum(r.count for r in res.spikes.values()),
+            "compiled": simulator.why_not_compiled or "yes"}
+
+
 def child(contender: str, n: int, p: float, repeats: int, scale: float | None = None) -> dict:
     if contender == "first-call":
         return {"loop": _first_call()}
+    if contender == "pynn-microcircuit":
+        return _pynn_microcircuit(scale or 0.1)
     net = va_cuba(n, p) if scale is None else microcircuit(scale)
     if contender == "brian2":
         out = _brian2(net, repeats)
@@ -237,6 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--brian2-up-to", type=float, default=0.1, metavar="SCALE",
                     help="largest microcircuit scale Brian2 runs (its C++ build of 0.3 "
                     "billion synapses takes longer than the rest together)")
+    ap.add_argument("--pynn", type=float, nargs="*", default=[], metavar="SCALE",
+                    help="also run examples/microcircuit.py through toolchain.pynn at these "
+                    "scales: build, IR, compile and 1 s, with CPU and wall seconds")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-scale", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -268,6 +319,18 @@ def main(argv: list[str] | None = None) -> None:
         table(f"Potjans-Diesmann microcircuit at scale {scale:g}, {T_STOP:g} ms at dt = {DT} "
               f"ms, loop only (Poisson background realised inside it), medians of {repeats}",
               results)
+
+    for scale in args.pynn:
+        r = run_child("pynn-microcircuit", 0, args.p, 1, scale=scale)
+        print(f"\nexamples/microcircuit.py through toolchain.pynn, scale {scale:g}, reference "
+              f"target: {r.get('synapses', 0):,} synapses, {r.get('spikes', 0):,} spikes, "
+              f"compiled loop: {r.get('compiled')}")
+        if "error" in r:
+            print(f"failed: {r['error']}")
+            continue
+        print(f"{'stage':24} {'wall s':>8} {'CPU s':>8} {'peak MB':>8}")
+        for name, (wall, cpu, peak) in r["stages"].items():
+            print(f"{name:24} {wall:8.1f} {cpu:8.1f} {peak:8.0f}")
 
 
 def table(title: str, results: dict[str, dict]) -> None:
