@@ -21,7 +21,10 @@ Only the simulation loop is timed (build and compile excluded): ``run_until(1000
 spikeport, Brian2's own timer around its network run (``device._last_run_time``, the
 binary's loop without process start or file I/O).  Every contender runs in its own
 subprocess (peak RSS, ru_maxrss, is its own), ``--repeats`` fresh simulators each;
-medians.  Events per second are delivered synaptic events (spikes times out-degree) per
+medians.  CPU seconds, which a loaded machine inflates less than wall seconds, stand
+beside: the loop's for spikeport, the whole binary's for Brian2 (start-up, reading its
+arrays and writing its results included: an upper bound of its loop's).  Events per
+second are delivered synaptic events (spikes times out-degree) per
 second of loop time.  The compiled loop's first call (numba compiling, or loading its
 on-disk cache) is reported apart: ``compile (cold)`` runs it with an empty cache
 directory, ``cache load`` with the package's.  ``reference (numpy)`` is the same engine
@@ -149,14 +152,18 @@ def _brian2(net: Network, repeats: int) -> dict:
     t0 = time.perf_counter()
     b2.device.build(directory=project, run=False)
     build = time.perf_counter() - t0
-    loops = []
+    loops, cpus = [], []
     for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         b2.device.run(with_output=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         loops.append(b2.device._last_run_time)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     counts = {label: np.asarray(m.count[:]) for label, m in monitors.items()}
     spikes = int(sum(c.sum() for c in counts.values()))
     events = _events(net, counts) if not net.sources else None
-    return {"loop": statistics.median(loops), "spikes": spikes, "events": events,
+    return {"loop": statistics.median(loops), "cpu": statistics.median(cpus),
+            "spikes": spikes, "events": events,
             "note": f"C++ build {build:.0f} s" + ("" if events is not None else
                                                   "; its own Poisson draws")}
 
@@ -181,17 +188,19 @@ def _spikeport(net: Network, contender: str, repeats: int) -> dict:
     first = _first_call() if name == "reference" and "numpy" not in contender else None
     target = get_target(name, **options)
     compiled = target.compile(net)
-    loops, spikes, events = [], 0, 0
+    loops, cpus, spikes, events = [], [], 0, 0
     for _ in range(repeats):
         sim = target.simulator(compiled)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sim.run_until(T_STOP)
         loops.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         res = sim.result()
         spikes = sum(r.count for r in res.spikes.values())
         events = int(sum(v for k, v in res.counters.items()
                          if k.startswith("synaptic_events/")))
-    out = {"loop": statistics.median(loops), "spikes": spikes, "events": events}
+    out = {"loop": statistics.median(loops), "cpu": statistics.median(cpus), "spikes": spikes,
+           "events": events}
     if first is not None:
         out["first_call"] = first
     return out
@@ -336,10 +345,11 @@ def main(argv: list[str] | None = None) -> None:
 def table(title: str, results: dict[str, dict]) -> None:
     print(f"\n{title}")
     head = (f"{'contender':28} {'loop s':>8} {'x brian2':>9} {'x reference':>12} "
-            f"{'Mevents/s':>10} {'spikes':>9} {'peak MB':>8}  note")
+            f"{'CPU s':>7} {'x brian2':>9} {'Mevents/s':>10} {'spikes':>9} {'peak MB':>8}  note")
     print(head)
     print("-" * len(head))
     b2 = results.get("brian2", {}).get("loop")
+    b2_cpu = results.get("brian2", {}).get("cpu")
     ref = results.get("reference", {}).get("loop")
     for name, r in results.items():
         label = "Brian2 cpp_standalone" if name == "brian2" else f"spikeport {name}"
@@ -350,8 +360,9 @@ def table(title: str, results: dict[str, dict]) -> None:
         vs_ref = f"{r['loop'] / ref:12.2f}" if ref else f"{'-':>12}"
         rate = (f"{r['events'] / r['loop'] / 1e6:10.1f}" if r.get("events") is not None
                 else f"{'-':>10}")
-        print(f"{label:28} {r['loop']:8.3f} {vs_b2} {vs_ref} {rate} {r['spikes']:9d} "
-              f"{r['peak_mb']:8.0f}  {r.get('note', '')}")
+        cpu_b2 = f"{r['cpu'] / b2_cpu:9.2f}" if b2_cpu else f"{'-':>9}"
+        print(f"{label:28} {r['loop']:8.3f} {vs_b2} {vs_ref} {r['cpu']:7.3f} {cpu_b2} {rate} "
+              f"{r['spikes']:9d} {r['peak_mb']:8.0f}  {r.get('note', '')}")
 
 if __name__ == "__main__":
     main()
