@@ -285,7 +285,8 @@ def run_child(contender: str, n: int, p: float, repeats: int,
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 1000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[4000, 1000],
+                    help="VA-CUBA sizes (none: skip it)")
     ap.add_argument("--p", type=float, default=0.02, help="connection probability")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", nargs="+", help="contenders to run (default: all)")
