@@ -3,10 +3,14 @@
 1. Simulated clock cycles per second of the whole-core cocotb testbench on Icarus Verilog
    and Verilator (same design, same stimulus, build excluded), medians of repeats; peer:
    Icarus.  The golden model's steps/s on the same network is shown alongside.
-2. Per board: the preset's neurons and synapses, logic, block RAM and fmax from a real
-   place-and-route, against NeuroCoreX (90 neurons, 6,981 LUT on an Artix-7 at 100 MHz;
-   FACTS.md).  An Artix-7 LUT6 is larger than an iCE40/ECP5 LUT4, so the neurons-per-LUT
-   ratio favours NeuroCoreX's count, not ours.
+2. Per board, the protocol device and the board's core preset: neurons, synapses, logic,
+   flip-flops, block RAM, SPRAM, DSP and fmax from a real place-and-route; clock cycles of
+   a step with 10 % of neurons and inputs spiking (``CoreSpec.cycles_per_step``, exact
+   against the RTL), steps per second at the board's clock and energy per synaptic event
+   from the power model; against NeuroCoreX's published Vivado figures (90 neurons all to
+   all, 6,981 LUT on an Artix-7 at 100 MHz) as ratios: neurons per 1k LUT, synapses per
+   kbit of block memory.  An Artix-7 LUT6 is larger than an iCE40/ECP5 LUT4, so the
+   neurons-per-LUT ratio favours NeuroCoreX's count, not ours.
 3. Clock cycles of one timestep (``CoreSpec.cycles_per_step``, cycle-exact against the RTL
    in the cocotb tests) against neurons and synaptic events, and the step time at fmax;
    peer: NeuroCoreX's fixed 10,000-cycle step.
@@ -21,15 +25,22 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hdl.board import BuildReport, build_bitstream, does_not_fit, fit_failure
+from hdl.board import (
+    BRAM_BITS,
+    SPRAM_BITS,
+    BuildReport,
+    DoesNotFit,
+    build_bitstream,
+    does_not_fit,
+)
 from hdl.spikecore.tb.networks import random_image, random_inputs
 from hdl.spikecore.tools import BUILD_ROOT
 from hdl.spikecore.verify import ODD, simulator_available, verify
@@ -38,7 +49,14 @@ from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import ICE40UP5K, CoreSpec, preset
 from toolchain.targets.fpga.timing import power_model
 
-NEUROCOREX = {"neurons": 90, "luts": 6981, "clock_mhz": 100.0, "cycles_per_step": 10_000}
+# NeuroCoreX (ORNL, arXiv 2506.14138), its Vivado 2023.1 reports for an xc7a35t in its
+# repository (AG_NCX.runs/impl_1: main_utilization_placed.rpt, main_power_routed.rpt):
+# 6,981 LUT, 11,175 FF, 30.5 block RAM tiles of 36 kbit (28 RAMB36 + 5 RAMB18), 8 DSP48,
+# 0.305 W, 100 MHz, a fixed step of 10,000 cycles; 90 all-to-all neurons (8,100 synapses).
+NEUROCOREX = {"neurons": 90, "synapses": 90 * 90, "luts": 6981, "ffs": 11_175,
+              "bram36": 30.5, "memory_bits": int(30.5 * 36 * 1024), "dsp": 8,
+              "clock_mhz": 100.0, "cycles_per_step": 10_000, "power_w": 0.305}
+ACTIVE = 0.10  # fraction of neurons and inputs spiking in a step of the board table
 REPEATS = 3
 STEPS = 60
 
@@ -88,7 +106,6 @@ def rtl_simulation_speed() -> None:
     print(f"golden model: {2000 / statistics.median(times):,.0f} steps/s on the same network")
 
 
-# nextpnr's words when the design needs more cells than the device has (iCE40 and ECP5)
 def _saved(build_dir: Path) -> tuple[BuildReport | None, str | None]:
     """The last build's report, or why it did not fit when its log is newer than the last
     report that did (a failed build leaves the old report behind)."""
@@ -103,46 +120,94 @@ def _saved(build_dir: Path) -> tuple[BuildReport | None, str | None]:
 
 
 def _build(board: BoardSpec, build_dir: Path) -> tuple[BuildReport | None, str | None]:
-    """Build ``board``; a nextpnr run that cannot fit the design gives the reason instead
-    of the report, any other failure raises."""
-    started = time.time()
+    """Build ``board``; a design nextpnr cannot fit gives the reason instead of the
+    report, any other failure raises."""
     try:
         return build_bitstream(board, build_dir=build_dir), None
-    except subprocess.CalledProcessError:
-        reason = fit_failure(build_dir, started)
-        if reason is None:
-            raise
-        return None, reason
+    except DoesNotFit as e:
+        return None, e.reason
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timestep of a network with ``ACTIVE`` of its neurons and inputs spiking, its
+    synapse memory full: cycles, steps per second at ``clock_hz`` and energy per event."""
+
+    cycles: int
+    events: int
+    steps_per_s: float
+    pj_per_event: float
+
+
+def active_step(spec: CoreSpec, clock_hz: float) -> Step:
+    spikes, inputs = round(ACTIVE * spec.n_neurons), round(ACTIVE * spec.n_inputs)
+    # a full synapse memory spread evenly over the rows: ACTIVE of the rows deliver
+    events = round(spec.n_synapses * (spikes + inputs) / spec.n_sources)
+    cycles = spec.cycles_per_step(inputs=inputs, repeats=0, spikes=spikes, events=events,
+                                  potentiation=False, synapses_in_rows=spec.n_synapses)
+    power = power_model(spec, clock_hz)
+    return Step(cycles, events, clock_hz / cycles, power.energy_pj(cycles) / max(events, 1))
+
+
+def neurocorex_step() -> Step:
+    """NeuroCoreX's fixed step (10,000 cycles at 100 MHz) at its estimated power, with
+    ACTIVE of its all-to-all neurons spiking."""
+    n = NEUROCOREX
+    events = round(ACTIVE * n["neurons"]) * n["neurons"]
+    joules = n["cycles_per_step"] / (n["clock_mhz"] * 1e6) * n["power_w"]
+    return Step(n["cycles_per_step"], events, n["clock_mhz"] * 1e6 / n["cycles_per_step"],
+                joules * 1e12 / events)
 
 
 def boards(skip_builds: bool) -> None:
-    print("\n2. Boards: capacity and place-and-route (peer: NeuroCoreX on Artix-7)")
-    print(f"{'board':<11} {'neurons':>7} {'synapses':>8} {'logic':>12} {'BRAM':>7} "
-          f"{'fmax MHz':>8} {'neurons/kLUT':>12} {'vs NeuroCoreX':>13}")
-    peer = NEUROCOREX["neurons"] / NEUROCOREX["luts"] * 1000
-    print(f"{'NeuroCoreX':<11} {90:>7} {'90x90':>8} {'6981 LUT6':>12} {'':>7} "
-          f"{100.0:8.1f} {peer:12.1f} {1.0:12.1f}x")
+    print(f"\n2. Boards with the protocol device: capacity, place-and-route, and a "
+          f"{ACTIVE:.0%}-active step at the board clock (peer: NeuroCoreX on an Artix-7)")
+    head = (f"{'board':<11} {'neurons':>7} {'synapses':>8} {'logic':>12} {'FF':>6} "
+            f"{'BRAM':>7} {'SPRAM':>5} {'DSP':>3} {'fmax MHz':>8} {'cyc/step':>8} "
+            f"{'steps/s':>8} {'pJ/event':>8} {'n/kLUT':>6} {'x NCX':>5} {'syn/kbit':>8} "
+            f"{'x NCX':>5}")
+    print(head)
+    n = NEUROCOREX
+    ncx = neurocorex_step()
+    ncx_per_k = n["neurons"] / n["luts"] * 1000
+    ncx_per_kbit = n["synapses"] / n["memory_bits"] * 1000
+    print(f"{'NeuroCoreX':<11} {n['neurons']:>7} {n['synapses']:>8} "
+          f"{str(n['luts']) + ' LUT6':>12} {n['ffs']:>6} {n['bram36']:>7} {'-':>5} "
+          f"{n['dsp']:>3} {n['clock_mhz']:8.1f} {ncx.cycles:>8} {ncx.steps_per_s:8.0f} "
+          f"{ncx.pj_per_event:8.0f} {ncx_per_k:6.1f} {1.0:5.1f} {ncx_per_kbit:8.2f} "
+          f"{1.0:5.1f}")
     for board in load_boards().values():
         spec = preset(board.core)
         build_dir = BUILD_ROOT / "bitstreams" / board.name
-        head = f"{board.name:<11} {spec.n_neurons:>7} {spec.n_synapses:>8}"
+        step = active_step(spec, board.clock_hz)
+        timing = f"{step.cycles:>8} {step.steps_per_s:8.0f} {step.pj_per_event:8.0f}"
         t0 = time.perf_counter()
         if skip_builds:
             r, reason = _saved(build_dir)
             note = "(last build)"
             if r is None and reason is None:
-                print(f"{head} (build skipped)")
+                print(f"{board.name:<11} {spec.n_neurons:>7} {spec.n_synapses:>8} "
+                      f"(build skipped; step: {timing.split()[0]} cycles)")
                 continue
         else:
             r, reason = _build(board, build_dir)
             note = f"({time.perf_counter() - t0:.0f} s build)"
         if r is None:
-            print(f"{head} does not fit: {reason}   {note}")
+            print(f"{board.name:<11} {spec.n_neurons:>7} {spec.n_synapses:>8} does not fit: "
+                  f"{reason}; step {step.cycles} cycles, {step.steps_per_s:.0f} steps/s, "
+                  f"{step.pj_per_event:.0f} pJ/event   {note}")
             continue
         per_k = r.neurons / max(r.logic_cells, 1) * 1000
+        bits = r.block_ram * BRAM_BITS[board.family] + r.spram * SPRAM_BITS
+        per_kbit = r.synapses / max(bits, 1) * 1000
         print(f"{board.name:<11} {r.neurons:>7} {r.synapses:>8} "
-              f"{r.logic_cells:>5}/{r.logic_total:<6} {r.block_ram:>3}/{r.block_ram_total:<3} "
-              f"{r.fmax_mhz:8.1f} {per_k:12.1f} {per_k / peer:12.1f}x   {note}")
+              f"{r.logic_cells:>5}/{r.logic_total:<6} {r.flip_flops:>6} "
+              f"{r.block_ram:>3}/{r.block_ram_total:<3} {r.spram:>5} {r.dsp:>3} "
+              f"{r.fmax_mhz:8.1f} {timing} {per_k:6.1f} {per_k / ncx_per_k:5.1f} "
+              f"{per_kbit:8.2f} {per_kbit / ncx_per_kbit:5.1f}   {note}")
+    print("logic: iCE40 LC / ECP5 LUT4 against NeuroCoreX's Artix-7 LUT6 (a LUT6 holds about "
+          "two LUT4s); energy: the power model's estimate (toolchain/targets/fpga/timing.py), "
+          "NeuroCoreX: Vivado's 0.305 W estimate over its fixed step")
 
 
 def cycles_per_step() -> None:

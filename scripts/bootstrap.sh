@@ -38,7 +38,7 @@ fi
 if [ "$(cat "$VENV/.spikeport-stamp" 2>/dev/null)" != "$want" ]; then
   say "installing spikeport and its dependencies into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e ".[brian2,hdl,dse,dev,pynn-examples]"
+  "$VENV/bin/python" -m pip install -q -e ".[brian2,hdl,dse,dev,pynn-examples,nir-frameworks]"
   echo "$want" > "$VENV/.spikeport-stamp"
 fi
 

@@ -24,28 +24,38 @@ def decay_step(x, shift):
 
 
 class NeuronDecay(wiring.Component):
-    """First half of step 1: the synaptic current's decay plus input, and the leak.  The
+    """First half of step 1: each synaptic current's decay plus input, and the leak.  The
     core registers these before :class:`NeuronFire` (two pipeline stages close timing at
-    12 MHz on an iCE40: one stage measured 11.2 MHz)."""
+    12 MHz on an iCE40: one stage measured 11.2 MHz).  The inhibitory current's ports
+    (``i_inh``, ``acc_inh``, ``syn_shift_inh``) exist on two-current builds only."""
 
     def __init__(self, spec: CoreSpec) -> None:
         self.spec = spec
-        super().__init__({
-            "v": In(signed(spec.v_bits)), "i": In(signed(spec.i_bits)),
-            "acc": In(signed(spec.acc_bits)),
+        cur = signed(spec.i_bits)
+        ports = {
+            "v": In(signed(spec.v_bits)), "i": In(cur), "acc": In(signed(spec.acc_bits)),
             "leak_shift": In(unsigned(SHIFT_BITS)), "syn_shift": In(unsigned(SHIFT_BITS)),
-            "v_leak": Out(signed(spec.v_bits)), "i_next": Out(signed(spec.i_bits)),
-        })
+            "v_leak": Out(signed(spec.v_bits)), "i_next": Out(cur),
+        }
+        if spec.receptors == 2:
+            ports.update({"i_inh": In(cur), "acc_inh": In(signed(spec.acc_bits)),
+                          "syn_shift_inh": In(unsigned(SHIFT_BITS)), "i_inh_next": Out(cur)})
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
         spec = self.spec
+        f = spec.i_frac  # the current's bits below the voltage LSB: a constant shift
         m.d.comb += [
-            self.i_next.eq(saturate(m, self.i - decay_step(self.i, self.syn_shift) + self.acc,
-                                    signed(spec.i_bits))),
+            self.i_next.eq(saturate(m, self.i - decay_step(self.i, self.syn_shift)
+                                    + (self.acc << f), signed(spec.i_bits))),
             # |v - round(v / 2**k)| <= |v|: always fits v_bits
             self.v_leak.eq(self.v - decay_step(self.v, self.leak_shift)),
         ]
+        if spec.receptors == 2:
+            m.d.comb += self.i_inh_next.eq(saturate(
+                m, self.i_inh - decay_step(self.i_inh, self.syn_shift_inh) + (self.acc_inh << f),
+                signed(spec.i_bits)))
         return m
 
 
@@ -54,18 +64,26 @@ class NeuronFire(wiring.Component):
 
     def __init__(self, spec: CoreSpec) -> None:
         self.spec = spec
-        super().__init__({
+        ports = {
             "v": In(signed(spec.v_bits)), "v_leak": In(signed(spec.v_bits)),
             "i_next": In(signed(spec.i_bits)), "ref": In(unsigned(spec.ref_bits)),
             "v_thresh": In(signed(spec.v_bits)), "v_reset": In(signed(spec.v_bits)),
             "bias": In(signed(spec.i_bits)), "refrac": In(unsigned(spec.ref_bits)),
             "v_next": Out(signed(spec.v_bits)), "ref_next": Out(unsigned(spec.ref_bits)),
             "spike": Out(1),
-        })
+        }
+        if spec.receptors == 2:
+            ports["i_inh_next"] = In(signed(spec.i_bits))
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        v_new = saturate(m, self.v_leak + self.i_next + self.bias, signed(self.spec.v_bits))
+        current = self.i_next
+        if self.spec.receptors == 2:
+            current = current + self.i_inh_next
+        if self.spec.i_frac:  # to voltage LSB, rounded to nearest
+            current = decay_step(current, self.spec.i_frac)
+        v_new = saturate(m, self.v_leak + current + self.bias, signed(self.spec.v_bits))
         with m.If(self.ref != 0):
             m.d.comb += [self.v_next.eq(self.v), self.ref_next.eq(self.ref - 1)]
         with m.Elif(v_new >= self.v_thresh):
@@ -82,20 +100,30 @@ class NeuronUpdate(wiring.Component):
 
     def __init__(self, spec: CoreSpec) -> None:
         self.spec = spec
-        super().__init__({
-            "v": In(signed(spec.v_bits)), "i": In(signed(spec.i_bits)),
+        cur = signed(spec.i_bits)
+        ports = {
+            "v": In(signed(spec.v_bits)), "i": In(cur),
             "ref": In(unsigned(spec.ref_bits)), "acc": In(signed(spec.acc_bits)),
             "v_thresh": In(signed(spec.v_bits)), "v_reset": In(signed(spec.v_bits)),
-            "bias": In(signed(spec.i_bits)), "leak_shift": In(unsigned(SHIFT_BITS)),
+            "bias": In(cur), "leak_shift": In(unsigned(SHIFT_BITS)),
             "syn_shift": In(unsigned(SHIFT_BITS)), "refrac": In(unsigned(spec.ref_bits)),
-            "v_next": Out(signed(spec.v_bits)), "i_next": Out(signed(spec.i_bits)),
+            "v_next": Out(signed(spec.v_bits)), "i_next": Out(cur),
             "ref_next": Out(unsigned(spec.ref_bits)), "spike": Out(1),
-        })
+        }
+        if spec.receptors == 2:
+            ports.update({"i_inh": In(cur), "acc_inh": In(signed(spec.acc_bits)),
+                          "syn_shift_inh": In(unsigned(SHIFT_BITS)), "i_inh_next": Out(cur)})
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.decay = decay = NeuronDecay(self.spec)
         m.submodules.fire = fire = NeuronFire(self.spec)
+        if self.spec.receptors == 2:
+            m.d.comb += [decay.i_inh.eq(self.i_inh), decay.acc_inh.eq(self.acc_inh),
+                         decay.syn_shift_inh.eq(self.syn_shift_inh),
+                         fire.i_inh_next.eq(decay.i_inh_next),
+                         self.i_inh_next.eq(decay.i_inh_next)]
         m.d.comb += [
             decay.v.eq(self.v), decay.i.eq(self.i), decay.acc.eq(self.acc),
             decay.leak_shift.eq(self.leak_shift), decay.syn_shift.eq(self.syn_shift),

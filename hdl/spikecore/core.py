@@ -12,6 +12,10 @@ Interface (all valid/ready streams, ``amaranth.lib.stream``):
 * ``spike_out``: ``{neuron, last}``; the neurons that spiked in the step in ascending order,
   then ``last = 1`` closing the step.  The core waits while the consumer is not ready.
 
+A two-current build (``receptors = 2``) keeps the inhibitory current beside the excitatory
+one in the neuron state, and both receptors' accumulators of a delay-ring slot in one word,
+so neither the neuron pass nor a delivery takes an extra clock.
+
 The neuron phase is a three-stage pipeline, one neuron per clock; event delivery,
 depression and potentiation take two clocks per synapse plus three per row.  Exact cycle
 counts are ``CoreSpec.cycles_per_step``, checked against this RTL by the cocotb tests.
@@ -78,8 +82,14 @@ class SpikeCore(wiring.Component):
             shape=p_layout, depth=n, init=[silent_neuron_params(spec)] * n)
         m.submodules.state = state = Memory(
             shape=word_layout(spec, "neuron_state"), depth=n, init=[])
+        two = spec.receptors == 2
+        # a two-current build keeps both receptors' accumulators of a slot in one word: the
+        # neuron pass reads both in its one read, a delivery rewrites the word with one
+        # half changed
+        acc = signed(spec.acc_bits)
+        ring_shape = data.StructLayout({"exc": acc, "inh": acc}) if two else acc
         m.submodules.ring = ring = Memory(
-            shape=signed(spec.acc_bits), depth=spec.ring_depth << nb, init=[])
+            shape=ring_shape, depth=spec.ring_depth << nb, init=[])
         m.submodules.rows = rows = Memory(shape=word_layout(spec, "row"), depth=n_src, init=[])
         syn_layout = word_layout(spec, "synapse")
         m.submodules.syn = syn = Memory(shape=syn_layout, depth=spec.n_synapses, init=[])
@@ -115,6 +125,7 @@ class SpikeCore(wiring.Component):
         s2_valid, s2_j = Signal(), Signal(range(n + 1))
         s2_v, s2_leak = Signal(signed(spec.v_bits)), Signal(signed(spec.v_bits))
         s2_i, s2_ref = Signal(signed(spec.i_bits)), Signal(spec.ref_bits)
+        s2_i_inh = Signal(signed(spec.i_bits))
         s2_par = Signal(p_layout)
         spike_count = Signal(range(n + 1))
         spike_idx = Signal(range(n + 1))
@@ -132,8 +143,15 @@ class SpikeCore(wiring.Component):
             return Cat(target[:nb], (slot + delay)[: spec.delay_bits])
 
         # the arithmetic blocks read their operands from the memories' read data
+        if two:
+            m.d.comb += [decay.acc.eq(ring_rd.data.exc), decay.acc_inh.eq(ring_rd.data.inh),
+                         decay.i_inh.eq(state_rd.data.i_inh),
+                         decay.syn_shift_inh.eq(params_rd.data.syn_shift_inh),
+                         fire.i_inh_next.eq(s2_i_inh)]
+        else:
+            m.d.comb += decay.acc.eq(ring_rd.data)
         m.d.comb += [
-            decay.v.eq(state_rd.data.v), decay.i.eq(state_rd.data.i), decay.acc.eq(ring_rd.data),
+            decay.v.eq(state_rd.data.v), decay.i.eq(state_rd.data.i),
             decay.leak_shift.eq(params_rd.data.leak_shift),
             decay.syn_shift.eq(params_rd.data.syn_shift),
             fire.v.eq(s2_v), fire.v_leak.eq(s2_leak), fire.i_next.eq(s2_i), fire.ref.eq(s2_ref),
@@ -217,6 +235,8 @@ class SpikeCore(wiring.Component):
                 m.d.sync += [s2_valid.eq(pipe_valid), s2_j.eq(pipe_j), s2_v.eq(state_rd.data.v),
                              s2_leak.eq(decay.v_leak), s2_i.eq(decay.i_next),
                              s2_ref.eq(state_rd.data.ref), s2_par.eq(params_rd.data)]
+                if two:
+                    m.d.sync += s2_i_inh.eq(decay.i_inh_next)
                 with m.If(pipe_valid):
                     m.d.comb += [ring_wr.en.eq(1), ring_wr.addr.eq(Cat(pipe_j[:nb], slot)),
                                  ring_wr.data.eq(0)]
@@ -226,6 +246,8 @@ class SpikeCore(wiring.Component):
                         state_wr.data.v.eq(fire.v_next), state_wr.data.i.eq(s2_i),
                         state_wr.data.ref.eq(fire.ref_next),
                     ]
+                    if two:
+                        m.d.comb += state_wr.data.i_inh.eq(s2_i_inh)
                     with m.If(fire.spike):
                         m.d.comb += [spikes_wr.en.eq(1), spikes_wr.addr.eq(spike_count),
                                      spikes_wr.data.eq(s2_j),
@@ -301,10 +323,17 @@ class SpikeCore(wiring.Component):
                 with m.Else():
                     m.next = "SYN_DELIVER"
             with m.State("SYN_DELIVER"):
+                m.d.comb += ring_wr.en.eq(1)
+                if two:
+                    m.d.comb += ring_wr.data.eq(ring_rd.data)  # the other half unchanged
+                    with m.If(cur.inh):
+                        m.d.comb += ring_wr.data.inh.eq(ring_rd.data.inh + cur.weight)
+                    with m.Else():
+                        m.d.comb += ring_wr.data.exc.eq(ring_rd.data.exc + cur.weight)
+                else:
+                    m.d.comb += ring_wr.data.eq(ring_rd.data + cur.weight)
                 m.d.comb += [
-                    self.busy.eq(1),
-                    ring_wr.en.eq(1), ring_wr.addr.eq(ring_addr(cur.target, cur.delay)),
-                    ring_wr.data.eq(ring_rd.data + cur.weight),
+                    self.busy.eq(1), ring_wr.addr.eq(ring_addr(cur.target, cur.delay)),
                     learn.trace.eq(y_rd.data), learn.shift.eq(stdp.depress_shift),
                     learn.potentiate.eq(0),
                 ]

@@ -31,11 +31,13 @@ from toolchain.targets.fpga.spec import TINY, CoreSpec
 SIMULATORS = ("icarus", "verilator")
 
 # Parameter sets the verification covers: odd sizes (non-power-of-two neuron and input
-# counts), narrow and wide formats, shallow and deeper delay rings.
+# counts), narrow and wide formats, shallow and deeper delay rings, one synaptic current
+# (tiny, small) and two with fractional current bits (odd).
 SMALL = CoreSpec(n_neurons=8, n_inputs=4, n_synapses=48, v_bits=10, i_bits=10, w_bits=6,
                  acc_bits=11, trace_bits=6, ref_bits=2, delay_bits=2, name="small")
-ODD = CoreSpec(n_neurons=13, n_inputs=5, n_synapses=100, v_bits=16, i_bits=14, w_bits=8,
-               acc_bits=14, trace_bits=7, ref_bits=3, delay_bits=3, name="odd")
+ODD = CoreSpec(n_neurons=13, n_inputs=5, n_synapses=100, v_bits=16, i_bits=17, w_bits=8,
+               acc_bits=14, trace_bits=7, ref_bits=3, delay_bits=3, receptors=2, i_frac=3,
+               name="odd")
 VERIFY_SPECS: dict[str, CoreSpec] = {"tiny": TINY, "small": SMALL, "odd": ODD}
 
 

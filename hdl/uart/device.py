@@ -31,12 +31,14 @@ def device_info(spec: CoreSpec, clock_hz: int, divisor: int, *,
                                  output_window=output_window)
 
 
-def add_protocol_path(m: Module, spec: CoreSpec, info: p.BuildInfo) -> tuple[Deframer, Framer]:
+def add_protocol_path(m: Module, spec: CoreSpec, info: p.BuildInfo, *,
+                      spram: bool = False) -> tuple[Deframer, Framer]:
     """Deframer -> ProtocolEngine -> Framer with the engine driving a SpikeCore, added to
     ``m`` as submodules ``deframer``, ``decoder``, ``framer`` and ``core``.  Returns the
-    deframer and framer, whose byte streams (``deframer.i``, ``framer.o``) are the ends."""
+    deframer and framer, whose byte streams (``deframer.i``, ``framer.o``) are the ends.
+    ``spram``: the engine's slot and window buffers in iCE40UP SPRAM (hdl/memory.py)."""
     m.submodules.deframer = deframer = Deframer()
-    m.submodules.decoder = decoder = ProtocolEngine(spec, info)
+    m.submodules.decoder = decoder = ProtocolEngine(spec, info, spram=spram)
     m.submodules.framer = framer = Framer()
     m.submodules.core = core = SpikeCore(spec)
     wiring.connect(m, deframer.o, decoder.frames)
@@ -60,8 +62,8 @@ class LinkDevice(wiring.Component):
 
     def __init__(self, spec: CoreSpec, clock_hz: int, divisor: int, *,
                  input_slots: int = DEFAULT_INPUT_SLOTS,
-                 output_window: int = DEFAULT_OUTPUT_WINDOW) -> None:
-        self.spec, self.divisor = spec, divisor
+                 output_window: int = DEFAULT_OUTPUT_WINDOW, spram: bool = False) -> None:
+        self.spec, self.divisor, self.spram = spec, divisor, spram
         self.info = device_info(spec, clock_hz, divisor, input_slots=input_slots,
                                 output_window=output_window)
         super().__init__()
@@ -70,7 +72,7 @@ class LinkDevice(wiring.Component):
         m = Module()
         m.submodules.phy_rx = phy_rx = UartRx(self.divisor)
         m.submodules.phy_tx = phy_tx = UartTx(self.divisor)
-        deframer, framer = add_protocol_path(m, self.spec, self.info)
+        deframer, framer = add_protocol_path(m, self.spec, self.info, spram=self.spram)
         decoder = m.submodules.decoder
         wiring.connect(m, phy_rx.bytes, deframer.i)
         # after every reset a lone delimiter goes out first: a frame the reset cut short ends

@@ -40,6 +40,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hdl.memory import ByteBuffer
 from hdl.spikecore.core import cmd_layout, spike_in_layout, spike_out_layout, word_layout
 from hdl.uart.link import DEFRAMED, FRAME_BYTE
 from toolchain.runtime import protocol as p
@@ -159,9 +160,9 @@ class ProtocolEngine(wiring.Component):
     its ``readable`` mask the gateware's, and its ``input_slots`` / ``output_window`` the
     buffers this engine builds."""
 
-    def __init__(self, spec: CoreSpec, info: p.BuildInfo) -> None:
+    def __init__(self, spec: CoreSpec, info: p.BuildInfo, *, spram: bool = False) -> None:
         _check_info(spec, info)
-        self.spec, self.info = spec, info
+        self.spec, self.info, self.spram = spec, info, spram
         super().__init__({
             "frames": In(stream.Signature(DEFRAMED)),
             "replies": Out(stream.Signature(FRAME_BYTE)),
@@ -176,7 +177,7 @@ class ProtocolEngine(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        r = _Shared(self.spec, self.info)
+        r = _Shared(self.spec, self.info, self.spram)
         m.submodules.desc = r.fifo
         m.submodules.inputs, m.submodules.window = r.inputs, r.window
         m.submodules.reply, m.submodules.cmd_buffer = r.reply, r.cmd_buffer
@@ -213,15 +214,18 @@ class ProtocolEngine(wiring.Component):
 class _Shared:
     """Registers and memories the units share (one instance per elaboration)."""
 
-    def __init__(self, spec: CoreSpec, info: p.BuildInfo) -> None:
+    def __init__(self, spec: CoreSpec, info: p.BuildInfo, spram: bool) -> None:
         self.spec, self.info = spec, info
         self.n_in = info.input_slots + 1
         self.n_out = info.output_window + 1
         self.in_bits = (self.n_in - 1).bit_length()
         self.out_bits = (self.n_out - 1).bit_length()
         self.fifo = SyncFIFOBuffered(width=DESC.size, depth=DESC_DEPTH)
-        self.inputs = Memory(shape=8, depth=self.n_in * SLOT, init=[])
-        self.window = Memory(shape=8, depth=self.n_out * SLOT, init=[])
+        # one port each (hdl/memory.py): the receiver's writes of INPUT payloads take the
+        # slots' port from the player's reads, the player's writes of OUTPUT frames take
+        # the window's from the transmitter's reads
+        self.inputs = ByteBuffer(self.n_in * SLOT, spram=spram)
+        self.window = ByteBuffer(self.n_out * SLOT, spram=spram)
         self.reply = Memory(shape=8, depth=p.MAX_FRAME - p.CRC_SIZE, init=[])
         self.cmd_buffer = Memory(shape=8, depth=p.MAX_FRAME, init=[])
         # the command's type, seq and first payload bytes, kept as they pass
@@ -306,11 +310,12 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     """Descriptors -> frame bytes to the framer.  Two cycles per byte (set the buffer
     address, then send the byte it reads), far faster than the UART drains them."""
     fifo, desc = r.fifo, r.tx_desc
-    win_rd = r.window.read_port()
+    win = r.window
+    win_q = Signal(8)  # the window's byte, held while the framer is not ready
     rep_rd = r.reply.read_port()
     idx = Signal(11)  # byte of the frame body (type, seq, payload)
     total = Mux(desc.kind == KIND_REPLY, desc.length, desc.length + p.HEADER_SIZE)
-    m.d.comb += [win_rd.addr.eq(Cat((idx - p.HEADER_SIZE)[:10], desc.slot[:r.out_bits])),
+    m.d.comb += [win.r_addr.eq(Cat((idx - p.HEADER_SIZE)[:10], desc.slot[:r.out_bits])),
                  rep_rd.addr.eq(idx)]
     small_bytes = Array(_bytes(desc.small, 6))
     byte = Signal(8)
@@ -321,7 +326,7 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     with m.Elif(idx == 1):
         m.d.comb += byte.eq(desc.seq)
     with m.Elif(desc.kind == KIND_SLOT):
-        m.d.comb += byte.eq(win_rd.data)
+        m.d.comb += byte.eq(win_q)
     with m.Else():
         m.d.comb += byte.eq(small_bytes[(idx - p.HEADER_SIZE)[:3]])
     booted = Signal(reset_less=True)  # 0 only until the first BOOT after configuration
@@ -340,7 +345,11 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.comb += fifo.r_en.eq(1)
                 m.d.sync += [desc.eq(fifo.r_data), idx.eq(0)]
                 m.next = "ADDR"
-        with m.State("ADDR"):  # the buffers read idx this cycle
+        with m.State("ADDR"):  # the buffers read idx this cycle (unless the player writes)
+            with m.If(win.r_ok):
+                m.next = "LATCH"
+        with m.State("LATCH"):
+            m.d.sync += win_q.eq(win.r_data)
             m.next = "SEND"
         with m.State("SEND"):
             last = idx == total - 1
@@ -493,7 +502,7 @@ class _BlockCheck:
 def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     spec, info = r.spec, r.info
     cmd_wr = r.cmd_buffer.write_port()
-    in_wr = r.inputs.write_port()
+    in_wr = r.inputs
     word = e.frames.payload
     pos = Signal(range(p.MAX_FRAME + 2))  # frame bytes so far (type, seq, payload, CRC)
     rtype, rseq, rbyte = Signal(8), Signal(8), Signal(8)
@@ -546,9 +555,9 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 # late (the last two bytes of a frame are its CRC)
                 with m.If(to_slot & (pos >= p.HEADER_SIZE)):
                     with m.If(have_slot & (pos < p.HEADER_SIZE + SLOT)):
-                        m.d.comb += [in_wr.addr.eq(Cat((pos - p.HEADER_SIZE)[:10],
-                                                       slot[:r.in_bits])),
-                                     in_wr.data.eq(b), in_wr.en.eq(1)]
+                        m.d.comb += [in_wr.w_addr.eq(Cat((pos - p.HEADER_SIZE)[:10],
+                                                         slot[:r.in_bits])),
+                                     in_wr.w_data.eq(b), in_wr.w_en.eq(1)]
                     m.d.sync += [d0.eq(b), d1.eq(d0)]
                     with m.If(pos >= p.HEADER_SIZE + 2):
                         check.feed(d1, (pos - p.HEADER_SIZE - 2)[:11])
@@ -1037,8 +1046,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
 
 def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     spec, info = r.spec, r.info
-    in_rd = r.inputs.read_port()
-    win_wr = r.window.write_port()
+    in_rd, win_wr = r.inputs, r.window
     m.submodules.step_ids = step_mem = Memory(shape=spec.neuron_bits, depth=spec.n_neurons,
                                               init=[])
     st_wr, st_rd = step_mem.write_port(), step_mem.read_port()
@@ -1052,10 +1060,11 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     b_first, b_steps, b_len = Signal(32), Signal(13), Signal(11)
     k = Signal(13)  # step within the block
     ppos = Signal(11)  # payload byte the slot buffer reads
-    fresh = Signal()  # in_rd.data holds the byte at ppos
+    fresh = Signal()  # in_rd.r_data holds the byte at ppos
     consume = Signal()
-    m.d.comb += in_rd.addr.eq(Cat(ppos[:10], bslot[:r.in_bits]))
-    m.d.sync += fresh.eq(~consume)
+    m.d.comb += in_rd.r_addr.eq(Cat(ppos[:10], bslot[:r.in_bits]))
+    # a cycle in which the receiver writes the slots reads nothing
+    m.d.sync += fresh.eq(~consume & in_rd.r_ok)
     have_rec, rec_single = Signal(), Signal()
     rec_step, rec_base = Signal(13), Signal(13)
     rec_left = Signal(16)
@@ -1150,7 +1159,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.sync += have_rec.eq(0)
                 m.next = "AFTER_PARSE"
             with m.Elif(fresh):
-                byte = in_rd.data
+                byte = in_rd.r_data
                 value = Signal(35)
                 m.d.comb += [value.eq(acc | (byte[:7].as_unsigned() << (nb * 7))),
                              consume.eq(1)]
@@ -1194,11 +1203,11 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     if ibytes_in == 2:
                         with m.If(~hi):
                             m.d.comb += consume.eq(1)
-                            m.d.sync += [lo.eq(in_rd.data), ppos.eq(ppos + 1), hi.eq(1)]
-                        axon = Cat(lo, in_rd.data)
+                            m.d.sync += [lo.eq(in_rd.r_data), ppos.eq(ppos + 1), hi.eq(1)]
+                        axon = Cat(lo, in_rd.r_data)
                         go = hi
                     else:
-                        axon = in_rd.data
+                        axon = in_rd.r_data
                         go = Const(1, 1)
                     with m.If(go):
                         m.d.comb += [e.spike_in.valid.eq(1), e.spike_in.payload.axon.eq(axon)]
@@ -1255,8 +1264,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.sync += [rec_n.eq(fit), split.eq(1)]
 
         with m.State("W_HEAD"):
-            m.d.comb += [win_wr.addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
-                         win_wr.data.eq(varint_byte(wval)), win_wr.en.eq(1)]
+            m.d.comb += [win_wr.w_addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
+                         win_wr.w_data.eq(varint_byte(wval)), win_wr.w_en.eq(1)]
             m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
             with m.If(wval[7:] == 0):
                 with m.If(single):
@@ -1268,8 +1277,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.next = "W_ADDR"
 
         with m.State("W_COUNT"):
-            m.d.comb += [win_wr.addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
-                         win_wr.data.eq(varint_byte(wval)), win_wr.en.eq(1)]
+            m.d.comb += [win_wr.w_addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
+                         win_wr.w_data.eq(varint_byte(wval)), win_wr.w_en.eq(1)]
             m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
             with m.If(wval[7:] == 0):
                 m.next = "W_ADDR"
@@ -1283,8 +1292,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
 
         with m.State("W_ID"):
             m.d.comb += [st_rd.addr.eq(id_off + wi),
-                         win_wr.addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
-                         win_wr.data.eq(Mux(hi, id0[8:16], id0[:8])), win_wr.en.eq(1)]
+                         win_wr.w_addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
+                         win_wr.w_data.eq(Mux(hi, id0[8:16], id0[:8])), win_wr.w_en.eq(1)]
             m.d.sync += wptr.eq(wptr + 1)
             if ibytes_out == 2:
                 m.d.sync += hi.eq(~hi)
@@ -1307,8 +1316,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
         with m.State("CLOSE"):  # the block header, then the frame to the transmitter
             n_field = Cat(o_steps, Const(0, 15 - len(o_steps)), o_cont)  # CONTINUED: bit 15
             header = Array(payload_bytes(p.BLOCK, {"first_step": o_first, "n_steps": n_field}))
-            m.d.comb += [win_wr.addr.eq(Cat(hw, Const(0, 7), o_slot[:r.out_bits])),
-                         win_wr.data.eq(header[hw]), win_wr.en.eq(hw < p.BLOCK.size)]
+            m.d.comb += [win_wr.w_addr.eq(Cat(hw, Const(0, 7), o_slot[:r.out_bits])),
+                         win_wr.w_data.eq(header[hw]), win_wr.w_en.eq(hw < p.BLOCK.size)]
             m.d.sync += hw.eq(hw + 1)
             with m.If(hw == p.BLOCK.size):
                 m.d.comb += [r.pl_req.eq(1), *_assign(r.pl_desc, [

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -134,21 +135,18 @@ def test_the_declared_metrics_are_the_reported_ones(target):
 
 def test_a_synthesis_that_does_not_fit_says_by_how_much(tmp_path, monkeypatch):
     """The place-and-route flow stands in by what it leaves behind when the design does
-    not fit (nextpnr's log, a failed build script): the point's error is nextpnr's count,
-    not 'CalledProcessError: ... exit status 125'."""
-    import subprocess
-
+    not fit (nextpnr's log, a failed build script): the point's error is nextpnr's count
+    and the sweep parameters that change it, not 'CalledProcessError: ... exit status 125'."""
     import hdl.board as board
     from tests.hdl.test_bench_fpga import OVERFULL_ICE40
+    from tests.hdl.test_spikecore_board import _flow_leaving
 
-    def overfull(spec_board, *, spec, build_dir):
-        build_dir.mkdir(parents=True, exist_ok=True)
-        (build_dir / "spikecore.tim").write_text(OVERFULL_ICE40)
-        raise subprocess.CalledProcessError(125, ["sh", "build_spikecore.sh"])
-
-    monkeypatch.setattr(board, "build_bitstream", overfull)
+    monkeypatch.setattr(board, "_run_flow", _flow_leaving(OVERFULL_ICE40))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(RuntimeError, match=r"core build 'ice40up5k-custom' does not fit the "
-                                           r"icebreaker: ICESTORM_LC 8494/5280 \(160 %\)"):
+    with pytest.raises(board.DoesNotFit, match=re.escape(
+            "core build 'ice40up5k-custom' (128 neurons, 1024 synapses) with the protocol "
+            "device does not fit the icebreaker: ICESTORM_LC 8494/5280 (160 %, 3214 over), "
+            "ICESTORM_RAM 25/30 (83 %); make the point's core smaller (core.n_neurons, "
+            "core.n_synapses, core.w_bits, ...) or choose another board (board: ulx3s)")):
         cosimulate({"network": EI, "args": "spikeport --n 16", "target": "fpga",
                     "core.w_bits": 6, "synth": True, "t_stop": 20.0})

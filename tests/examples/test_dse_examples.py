@@ -41,7 +41,8 @@ def test_fpga_sizing_study_without_synthesis(tmp_path):
     out = tmp_path / "fpga"
     assert load("dse_fpga_sizing").main(["--out", str(out), "--w-bits", "6", "8", "--neurons",
                                          "64", "--cells", "24", "--t-stop", "100",
-                                         "--no-synth", "--workers", "1"]) == 0
+                                         "--no-synth", "--boards", "icebreaker",
+                                         "--workers", "1"]) == 0
     df = pd.read_parquet(out / "results.parquet")
     assert sorted(df["core.w_bits"]) == [6, 8]
     assert (df.status == "ok").all(), df.failure.tolist()
@@ -54,7 +55,7 @@ def test_fpga_sizing_study_whose_points_all_fail_says_so(tmp_path, capsys):
     out = tmp_path / "fpga"
     code = load("dse_fpga_sizing").main(["--out", str(out), "--w-bits", "6", "8", "--neurons",
                                          "8", "--cells", "24", "--t-stop", "20", "--no-synth",
-                                         "--workers", "1"])
+                                         "--boards", "icebreaker", "--workers", "1"])
     assert code == 1
     err = capsys.readouterr().err
     assert "fpga-sizing: all 2 points failed; the first: RuntimeError: fpga refused the " \

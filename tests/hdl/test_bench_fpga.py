@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import benchmarks.bench_fpga as bench
-from hdl.board import BuildReport, does_not_fit, utilisation
+from hdl.board import BuildReport, DoesNotFit, does_not_fit, utilisation
 from toolchain.boards import BoardSpec
+from toolchain.targets.fpga.spec import preset
 
 pytestmark = pytest.mark.hdl
 
@@ -58,7 +59,7 @@ ULX3S = BuildReport(board="ulx3s", core="ecp5-85f", bitstream="spikecore.bit",
 
 def test_overfull_log_names_the_overfull_cells_first() -> None:
     assert does_not_fit(OVERFULL_ICE40) == (
-        "ICESTORM_LC 8494/5280 (160 %), ICESTORM_RAM 25/30 (83 %)")
+        "ICESTORM_LC 8494/5280 (160 %, 3214 over), ICESTORM_RAM 25/30 (83 %)")
 
 
 def test_a_fitted_log_or_another_error_is_not_a_fit_failure() -> None:
@@ -78,12 +79,11 @@ def _touch(path: Path, text: str, mtime: float) -> None:
 
 
 def _fail_icebreaker(board: BoardSpec, build_dir: Path) -> BuildReport:
-    """What the platform flow leaves when nextpnr gives up: its log, and a failed script."""
+    """What build_bitstream raises when nextpnr gives up (tests/hdl/test_spikecore_board.py
+    has it read from nextpnr's log)."""
     if board.name == "ulx3s":
         return ULX3S
-    build_dir.mkdir(parents=True, exist_ok=True)
-    (build_dir / "spikecore.tim").write_text(OVERFULL_ICE40)
-    raise subprocess.CalledProcessError(1, ["sh", "build_spikecore.sh"])
+    raise DoesNotFit(board, preset(board.core), does_not_fit(OVERFULL_ICE40))
 
 
 def test_boards_reports_does_not_fit_and_builds_the_next_board(
@@ -92,9 +92,26 @@ def test_boards_reports_does_not_fit_and_builds_the_next_board(
     monkeypatch.setattr(bench, "build_bitstream", _fail_icebreaker)
     bench.boards(skip_builds=False)
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:]}
-    assert "does not fit: ICESTORM_LC 8494/5280 (160 %), ICESTORM_RAM 25/30 (83 %)" in (
+    assert "does not fit: ICESTORM_LC 8494/5280 (160 %, 3214 over), ICESTORM_RAM 25/30 (83 %)" in (
         rows["icebreaker"])
     assert "3946/83640" in rows["ulx3s"] and "33.5" in rows["ulx3s"]
+    # 90 neurons / 6,981 LUT = 12.9 per 1k; 8,100 synapses / (30.5 x 36 kbit) = 7.20 per kbit
+    assert rows["NeuroCoreX"].split()[-4:] == ["12.9", "1.0", "7.20", "1.0"]
+    # 1,024 / 3,946 LUT4 = 259.5 per 1k (20.1 x); 65,536 / (175 x 18 kbit) = 20.32 (2.8 x)
+    assert rows["ulx3s"].split()[-7:-3] == ["259.5", "20.1", "20.32", "2.8"]
+
+
+def test_a_ten_percent_active_step_at_the_board_clock() -> None:
+    """The ulx3s preset: 102 of 1,024 neurons and inputs spike, each row holds 32 of the
+    65,536 synapses, so 204 rows deliver 6,528 events."""
+    spec = preset("ecp5-85f")
+    step = bench.active_step(spec, 25e6)
+    assert step.events == 6528
+    assert step.cycles == spec.cycles_per_step(inputs=102, repeats=0, spikes=102, events=6528,
+                                               potentiation=False, synapses_in_rows=65536)
+    assert step.steps_per_s == pytest.approx(25e6 / step.cycles)
+    # NeuroCoreX: 0.305 W over 100 us is 30.5 uJ a step, over 9 x 90 events
+    assert bench.neurocorex_step().pj_per_event == pytest.approx(30.5e6 / 810)
 
 
 def test_a_failure_before_nextpnr_raises_even_with_an_old_overfull_log(

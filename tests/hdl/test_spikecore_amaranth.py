@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from hdl.spikecore import NeuronUpdate, SpikeCore, StdpUpdate, TraceUpdate
 from hdl.spikecore.tb.networks import random_image, random_inputs
-from hdl.spikecore.verify import SMALL
+from hdl.spikecore.verify import ODD, SMALL
 from toolchain.targets.fpga.image import StdpParams
 from toolchain.targets.fpga.model import CoreModel, lif_update, stdp_update, trace_update
 from toolchain.targets.fpga.spec import TINY, Op
@@ -22,8 +22,9 @@ def _run(dut, bench):
     sim.run()
 
 
-def test_neuron_update_matches_the_model_on_random_operands():
-    spec, rng = TINY, np.random.default_rng(0)
+@pytest.mark.parametrize("spec", [ODD, SMALL], ids=["two currents", "one current"])
+def test_neuron_update_matches_the_model_on_random_operands(spec):
+    rng = np.random.default_rng(0)
     dut = NeuronUpdate(spec)
     v_lo, v_hi = spec.signed_range("v")
     i_lo, i_hi = spec.signed_range("i")
@@ -37,9 +38,16 @@ def test_neuron_update_matches_the_model_on_random_operands():
            "bias": rng.integers(i_lo // 8, i_hi // 8, cases),
            "leak_shift": rng.integers(0, 16, cases), "syn_shift": rng.integers(0, 16, cases),
            "refrac": rng.integers(0, spec.max_refrac + 1, cases)}
-    params = {k: ops[k] for k in ("v_thresh", "v_reset", "bias", "leak_shift", "syn_shift",
-                                  "refrac")}
-    want = lif_update(spec, ops["v"], ops["i"], ops["ref"], ops["acc"], params)
+    names = ["v_thresh", "v_reset", "bias", "leak_shift", "syn_shift", "refrac"]
+    if spec.receptors == 2:  # the inhibitory current, shift 0 (a one-step synapse) included
+        ops.update({"i_inh": rng.integers(i_lo, i_hi + 1, cases),
+                    "acc_inh": rng.integers(a_lo, a_hi + 1, cases),
+                    "syn_shift_inh": rng.integers(0, 16, cases) * (rng.random(cases) < 0.8)})
+        names.append("syn_shift_inh")
+    params = {k: ops[k] for k in names}
+    want = lif_update(spec, ops["v"], ops["i"], ops["ref"], ops["acc"], params,
+                      ops.get("i_inh", 0), ops.get("acc_inh", 0))
+    assert spec.receptors == 1 or (want[4] != 0).any()  # the second current is exercised
 
     async def bench(ctx):
         for c in range(cases):
@@ -47,8 +55,11 @@ def test_neuron_update_matches_the_model_on_random_operands():
                 ctx.set(getattr(dut, name), int(values[c]))
             got = [ctx.get(dut.v_next), ctx.get(dut.i_next), ctx.get(dut.ref_next),
                    ctx.get(dut.spike)]
-            assert got == [int(want[0][c]), int(want[1][c]), int(want[2][c]),
-                           int(want[3][c])], f"case {c}: { {k: int(v[c]) for k, v in ops.items()} }"
+            expect = [int(want[0][c]), int(want[1][c]), int(want[2][c]), int(want[3][c])]
+            if spec.receptors == 2:
+                got.append(ctx.get(dut.i_inh_next))
+                expect.append(int(want[4][c]))
+            assert got == expect, f"case {c}: { {k: int(v[c]) for k, v in ops.items()} }"
 
     _run(dut, bench)
 
@@ -122,10 +133,11 @@ class CoreDriver:
         return int(word)
 
 
-@pytest.mark.parametrize("spec,stdp", [(SMALL, False), (SMALL, True), (TINY, True)],
-                         ids=["small-static", "small-stdp", "tiny-stdp"])
-def test_core_matches_the_golden_model_spike_for_spike(spec, stdp):
-    rng = np.random.default_rng(7)
+@pytest.mark.parametrize("spec,stdp,seed", [(SMALL, False, 7), (SMALL, True, 7),
+                                            (TINY, True, 7), (ODD, True, 3)],
+                         ids=["small-static", "small-stdp", "tiny-stdp", "odd-two-currents"])
+def test_core_matches_the_golden_model_spike_for_spike(spec, stdp, seed):
+    rng = np.random.default_rng(seed)
     image = random_image(spec, rng, stdp=stdp)
     n_steps = 25
     inputs = random_inputs(spec, image, rng, n_steps)

@@ -17,8 +17,19 @@ def cuba(n: int, *, spiking: bool = True, tau_syn: float = 4e-4, tau_mem: float 
     return nir.CubaLI(**kw)
 
 
-def weights(rows: int, cols: int) -> np.ndarray:
-    return RNG.normal(0, 0.6, (rows, cols))
+def delta(n: int, kind: type = nir.LIF, *, tau: float = 1e-3, r: float = 5.0
+          ) -> nir.NIRNode:
+    """A node whose input enters v directly: LIF, LI, IF or I."""
+    kw: dict = {"r": np.full(n, r)}
+    if kind in (nir.LIF, nir.LI):
+        kw |= {"tau": np.full(n, tau), "v_leak": np.full(n, -0.2)}
+    if kind in (nir.LIF, nir.IF):
+        kw |= {"v_threshold": np.full(n, 1.0), "v_reset": np.full(n, -0.1)}
+    return kind(**kw)
+
+
+def weights(rows: int, cols: int, rng: np.random.Generator = RNG) -> np.ndarray:
+    return rng.normal(0, 0.6, (rows, cols))
 
 
 def graph(nodes: dict, edges: list) -> nir.NIRGraph:
@@ -103,6 +114,55 @@ def conv1d() -> nir.NIRGraph:
                  [("input", "conv"), ("conv", "lif"), ("lif", "output")])
 
 
+def lif_li() -> nir.NIRGraph:
+    """Input -> Affine -> LIF -> Linear -> LI (snnTorch's and Norse's usual read-out)."""
+    rng = np.random.default_rng(11)
+    return graph({"input": nir.Input(input_type={"input": np.array([4])}),
+                  "fc": nir.Affine(weight=weights(6, 4, rng) + 0.8, bias=rng.normal(0, 0.2, 6)),
+                  "lif": delta(6), "fc2": nir.Linear(weight=weights(3, 6, rng)),
+                  "li": delta(3, nir.LI),
+                  "output": nir.Output(output_type={"output": np.array([3])})},
+                 [("input", "fc"), ("fc", "lif"), ("lif", "fc2"), ("fc2", "li"),
+                  ("li", "output")])
+
+
+def if_i() -> nir.NIRGraph:
+    """Input -> Affine -> IF -> Linear -> I (r in 1/(s unit current): r dt ~ 1)."""
+    rng = np.random.default_rng(11)
+    return graph({"input": nir.Input(input_type={"input": np.array([4])}),
+                  "fc": nir.Affine(weight=weights(5, 4, rng), bias=rng.normal(0, 0.05, 5)),
+                  "if": delta(5, nir.IF, r=5e3), "fc2": nir.Linear(weight=weights(2, 5, rng)),
+                  "i": delta(2, nir.I, r=2e3),
+                  "output": nir.Output(output_type={"output": np.array([2])})},
+                 [("input", "fc"), ("fc", "if"), ("if", "fc2"), ("fc2", "i"),
+                  ("i", "output")])
+
+
+def recurrent_lif() -> nir.NIRGraph:
+    rng = np.random.default_rng(12)
+    return graph({"input": nir.Input(input_type={"input": np.array([3])}),
+                  "fc": nir.Linear(weight=weights(5, 3, rng) + 0.5), "lif": delta(5),
+                  "rec": nir.Linear(weight=weights(5, 5, rng)),
+                  "output": nir.Output(output_type={"output": np.array([5])})},
+                 [("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"),
+                  ("lif", "output")])
+
+
+def lif_readout() -> nir.NIRGraph:
+    """Two Output nodes: an Affine read-out of LIF spikes, and an LI node's voltage."""
+    rng = np.random.default_rng(13)
+    return graph({"input": nir.Input(input_type={"input": np.array([4])}),
+                  "fc": nir.Linear(weight=weights(5, 4, rng) + 0.8), "lif": delta(5),
+                  "ro": nir.Affine(weight=weights(2, 5, rng), bias=np.array([0.5, -0.25])),
+                  "spikes_out": nir.Output(output_type={"output": np.array([2])}),
+                  "fc2": nir.Linear(weight=weights(3, 5, rng)), "li": delta(3, nir.LI),
+                  "v_out": nir.Output(output_type={"output": np.array([3])})},
+                 [("input", "fc"), ("fc", "lif"), ("lif", "ro"), ("ro", "spikes_out"),
+                  ("lif", "fc2"), ("fc2", "li"), ("li", "v_out")])
+
+
+DELTA = {"lif_li": lif_li, "if_i": if_i, "recurrent_lif": recurrent_lif}
+
 ALL = {"affine": affine, "linear_scale_li": linear_scale_li, "flatten_delay": flatten_delay,
        "recurrent": recurrent, "nested": nested, "conv2d_sumpool": conv2d_pool,
-       "conv2d_avgpool": lambda: conv2d_pool(nir.AvgPool2d), "conv1d": conv1d}
+       "conv2d_avgpool": lambda: conv2d_pool(nir.AvgPool2d), "conv1d": conv1d, **DELTA}

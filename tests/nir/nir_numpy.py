@@ -1,17 +1,21 @@
-"""An independent numpy implementation of NIR's CubaLIF/CubaLI equations, written from
-NIR's documentation and docs/nir.md's discretisation (not from the importer), for graphs
-that come without published traces.
+"""An independent numpy implementation of NIR's neuron equations, written from NIR's
+documentation and docs/nir.md's discretisation (not from the importer), for graphs that
+come without published traces.
 
-NIR (nir.CubaLIF): tau_syn dI/dt = -I + w_in S;  tau_mem dv/dt = (v_leak - v) + r I;
-spike when v > v_threshold, then v = v_reset.  Discretisation (docs/nir.md): the input of
-a step is an impulse into I at the step's start of w_in (e^(dt/tau_syn) - 1) per unit,
-the affine bias b a constant current w_in b into v from the run's first step; the
-linear system is integrated
-exactly over the step (matrix exponential here); the threshold is tested at its end.
+NIR: CubaLIF/CubaLI: tau_syn dI/dt = -I + w_in S;  tau_mem dv/dt = (v_leak - v) + r I.
+LIF/LI: tau dv/dt = (v_leak - v) + r I.  IF/I: dv/dt = r I.  Spiking nodes fire when
+v > v_threshold, then v = v_reset.  Discretisation (docs/nir.md): the input of a step is
+held over the step; for CubaLIF that is an impulse into I at the step's start of
+w_in (e^(dt/tau_syn) - 1) per unit, the affine bias b a constant current w_in b into v
+from the run's first step; for LIF/LI the held input is integrated into v with the bias
+(exactly: matrix exponential of the held-input system), for IF/I v gains r (x + b) dt;
+the threshold is tested at the step's end.  ``after_spike="keep"`` integrates a
+delta-synapse node's input in the step after it fired (NIR's continuous equations,
+snnTorch, Norse); ``"drop"`` discards it (IF_curr_delta in Brian2's schedule).
 Node N runs L_N steps behind the input (L = 0 for Inputs, L_N = max(L_S + 2) over its
 forward sources); a recurrent connection delivers the spikes of ``loop_lag`` steps before.
 
-Supports flat graphs of Input, Affine/Linear, CubaLIF/CubaLI and Output nodes, with
+Supports flat graphs of Input, Affine/Linear, the six neuron nodes above and Output nodes, with
 at most one linear node between two neuron/Input nodes.
 """
 
@@ -39,11 +43,41 @@ def _sources(graph: nir.NIRGraph, name: str) -> list[tuple[str, np.ndarray, np.n
     return out
 
 
+NEURONS = (nir.CubaLIF, nir.CubaLI, nir.LIF, nir.LI, nir.IF, nir.I)
+DELTA = (nir.LIF, nir.LI, nir.IF, nir.I)
+SPIKING = (nir.CubaLIF, nir.LIF, nir.IF)
+
+
+def _size(node: nir.NIRNode) -> int:
+    return int(np.asarray(node.r).size)
+
+
+def _propagators(node: nir.NIRNode, i_off: np.ndarray, dt: float) -> np.ndarray:
+    """Per neuron the 3x3 propagator of (v, I, 1) over one step; for delta nodes I is the
+    input held over the step (and stays constant)."""
+    props = []
+    for j in range(_size(node)):
+        r = float(node.r[j])
+        if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
+            tm, ts = node.tau_mem[j], node.tau_syn[j]
+            a = [[-1 / tm, r / tm, (node.v_leak[j] + r * i_off[j]) / tm],
+                 [0.0, -1 / ts, 0.0], [0.0, 0.0, 0.0]]
+        elif isinstance(node, (nir.LIF, nir.LI)):
+            tm = node.tau[j]
+            a = [[-1 / tm, r / tm, (node.v_leak[j] + r * i_off[j]) / tm],
+                 [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        else:  # IF, I: no leak
+            a = [[0.0, r, r * i_off[j]], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        props.append(expm(np.array(a) * dt))
+    return np.array(props)
+
+
 def simulate(graph: nir.NIRGraph, inputs: dict[str, np.ndarray], dt_ms: float,
-             loop_lag: int = 2) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+             loop_lag: int = 2, after_spike: str = "keep"
+             ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Spikes and v, (steps, n) each, of every neuron node in the input's time base."""
     dt = dt_ms * 1e-3
-    neurons = [k for k, v in graph.nodes.items() if isinstance(v, (nir.CubaLIF, nir.CubaLI))]
+    neurons = [k for k, v in graph.nodes.items() if isinstance(v, NEURONS)]
     conns = {n: _sources(graph, n) for n in neurons}
     # depth-first order from the inputs decides which connections are recurrent
     order: list[str] = []
@@ -65,22 +99,19 @@ def simulate(graph: nir.NIRGraph, inputs: dict[str, np.ndarray], dt_ms: float,
     # spikes by step of the run (node N's NIR step t is run step t + L_N), so that a
     # biased neuron firing in the L_N steps before its first input is seen by the others
     spikes = {k: np.asarray(v, float) for k, v in inputs.items()}
-    spikes |= {n: np.zeros((total, graph.nodes[n].tau_mem.size)) for n in neurons}
-    volts = {n: np.zeros((steps, graph.nodes[n].tau_mem.size)) for n in neurons}
+    spikes |= {n: np.zeros((total, _size(graph.nodes[n]))) for n in neurons}
+    volts = {n: np.zeros((steps, _size(graph.nodes[n]))) for n in neurons}
     state = {}
     for n in neurons:
         node = graph.nodes[n]
-        m = node.tau_mem.size
+        m = _size(node)
         bias = sum(b for _, _, b in conns[n])
-        i_off = node.w_in * bias
-        props = []
-        for j in range(m):
-            tm, ts, r = node.tau_mem[j], node.tau_syn[j], node.r[j]
-            a = np.array([[-1 / tm, r / tm, (node.v_leak[j] + r * i_off[j]) / tm],
-                          [0.0, -1 / ts, 0.0], [0.0, 0.0, 0.0]])
-            props.append(expm(a * dt))
-        state[n] = {"v": np.array(node.v_leak, float), "i": np.zeros(m),
-                    "P": np.array(props), "kick": node.w_in * np.expm1(dt / node.tau_syn)}
+        cuba = isinstance(node, (nir.CubaLIF, nir.CubaLI))
+        i_off = node.w_in * bias if cuba else bias * np.ones(m)
+        v0 = np.array(node.v_leak, float) if hasattr(node, "v_leak") else np.zeros(m)
+        state[n] = {"v": v0, "i": np.zeros(m), "P": _propagators(node, i_off, dt),
+                    "kick": node.w_in * np.expm1(dt / node.tau_syn) if cuba else None,
+                    "fired": np.zeros(m, bool)}
     for s in range(total):
         fired = {}
         for n in neurons:
@@ -88,21 +119,25 @@ def simulate(graph: nir.NIRGraph, inputs: dict[str, np.ndarray], dt_ms: float,
             if t >= steps:
                 continue
             node, st = graph.nodes[n], state[n]
-            x = np.zeros(node.tau_mem.size)
+            x = np.zeros(_size(node))
             for src, w, _ in conns[n]:
                 k = t - (loop_lag if src in recurrent[n] else 0) + level[src]
                 if 0 <= k < len(spikes[src]):
                     x += w @ spikes[src][k]
-            i0 = st["i"] + st["kick"] * x
+            if st["kick"] is not None:
+                i0 = st["i"] + st["kick"] * x
+            else:  # delta synapses: the input held over this step
+                i0 = np.where(st["fired"], 0.0, x) if after_spike == "drop" else x
             vec = np.stack([st["v"], i0, np.ones_like(i0)], axis=1)
             new = np.einsum("jab,jb->ja", st["P"], vec)
-            v, st["i"] = new[:, 0], new[:, 1]
-            if isinstance(node, nir.CubaLIF):
+            v = new[:, 0]
+            st["i"] = new[:, 1] if st["kick"] is not None else st["i"]
+            if isinstance(node, SPIKING):
                 z = v > node.v_threshold
                 v = np.where(z, node.v_reset, v)
             else:
                 z = np.zeros(v.size, bool)
-            st["v"] = v
+            st["v"], st["fired"] = v, z
             fired[n] = (t, z, v)
         for n, (t, z, v) in fired.items():
             spikes[n][t + level[n]] = z

@@ -32,7 +32,9 @@ def test_nir_run_writes_graph_traces(tmp_path, counts):
                  "--out", str(tmp_path / "out"))
     assert res.exit_code == 0, res.output
     with np.load(tmp_path / "out" / "output.npz") as out:
-        assert sorted(out.files) == ["lif1.lif/spikes", "lif1.lif/v", "lif2/spikes", "lif2/v"]
+        assert sorted(out.files) == ["lif1.lif/spikes", "lif1.lif/v", "lif2/spikes", "lif2/v",
+                                     "output/output"]
+        np.testing.assert_array_equal(out["output/output"], out["lif2/spikes"])
         expected = simulate(nir.read(GRAPH), {"input": counts}, 0.1)
         for node, (spikes, v) in expected.items():
             assert out[f"{node}/spikes"].dtype.kind == "i"
@@ -95,3 +97,22 @@ def test_compile_and_portability_take_nir_graphs(tmp_path, counts):
                  GRAPH, "--input", str(tmp_path / "in.npz"), "--dt", "0.1")
     assert res.exit_code == 0, res.output
     assert "| spinnaker2 | lif2 |" in res.output
+
+
+@pytest.mark.parametrize("command", ["run", "import", "export"])
+def test_nir_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, counts, command):
+    """Like compile's -o: an --out inside a file is refused up front, with the option
+    named, and nothing is run."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    np.savez(tmp_path / "in.npz", input=counts)
+    net = tmp_path / "n.spnet"
+    assert invoke("nir", "import", GRAPH, "--dt", "0.1", "--out", str(net)).exit_code == 0
+    args = {"run": ["run", GRAPH, "--input", str(tmp_path / "in.npz"), "--dt", "0.1",
+                    "--out", str(blocker / "out")],
+            "import": ["import", GRAPH, "--dt", "0.1", "--out", str(blocker / "n.spnet")],
+            "export": ["export", str(net), "--out", str(blocker / "n.nir")]}[command]
+    res = CliRunner().invoke(main, ["nir", *args])
+    assert res.exit_code == 2, res.output
+    assert "Invalid value for '--out'" in res.output and "cannot write" in res.output
+    assert "compile report" not in res.output and "Traceback" not in res.output

@@ -48,6 +48,73 @@ def test_cubalif_parameters_and_weights():
     assert imp.nodes["lif"].offset == 2
 
 
+def _psc(h, tau_m, tau_s, cm):
+    """v after h ms from 1 nA of exponential current (the textbook closed form)."""
+    return tau_s * tau_m / (tau_m - tau_s) / cm * (np.exp(-h / tau_m) - np.exp(-h / tau_s))
+
+
+def test_delta_nodes_parameters_and_weights():
+    """LIF/LI/IF/I become IF_curr_exp with a current gone within its step (tau_syn =
+    dt/1000), weighted so that one unit of input moves v by r (1 - e^(-dt/tau)) (LIF, LI)
+    or r dt (IF, I) in the next step; LI and I get a threshold out of reach."""
+    g = graphs.lif_li()
+    imp = tn.from_graph(g, 0.1)
+    lif, li = imp.network.population("lif"), imp.network.population("li")
+    assert lif.cell_type is li.cell_type is CellType.IF_CURR_EXP
+    p = lif.parameters
+    np.testing.assert_allclose(p["tau_m"], 1.0)
+    np.testing.assert_allclose(p["cm"], 1.0 / 5.0)
+    np.testing.assert_allclose(p["tau_syn_E"], 1e-4)
+    np.testing.assert_allclose(p["tau_syn_I"], 1e-4)
+    assert np.exp(-0.1 / p["tau_syn_E"][0]) == 0.0
+    np.testing.assert_allclose(p["v_rest"], -0.2)
+    np.testing.assert_allclose(p["v_reset"], -0.1)
+    np.testing.assert_allclose(p["i_offset"], g.nodes["fc"].bias)
+    np.testing.assert_allclose(lif.initial_values["v"], -0.2)
+    w = np.zeros((6, 4))
+    for proj in imp.network.projections:
+        if proj.post == "lif":
+            w[proj.post_index, proj.pre_index] += proj.weight
+    dv = w * _psc(0.1, 1.0, 1e-4, 0.2)
+    np.testing.assert_allclose(dv, g.nodes["fc"].weight * 5.0 * -np.expm1(-0.1), rtol=1e-6)
+    assert not imp.nodes["li"].spiking
+    # every LIF spike at once, every step, could not lift LI's v to its threshold
+    jumps = np.abs(g.nodes["fc2"].weight).sum(axis=1) * 5.0 * -np.expm1(-0.1)
+    assert np.all(li.parameters["v_thresh"] + 0.2 > jumps / -np.expm1(-0.1))
+    g = graphs.if_i()
+    imp = tn.from_graph(g, 0.1)
+    ifp = imp.network.population("if")
+    np.testing.assert_allclose(ifp.parameters["tau_m"], 0.1 * 1e8)
+    psc = _psc(0.1, 1e7, 1e-4, ifp.parameters["cm"][0])
+    for proj in imp.network.projections:
+        if proj.post == "if":
+            np.testing.assert_allclose(
+                proj.weight * psc, g.nodes["fc"].weight[proj.post_index, proj.pre_index]
+                * 5e3 * 1e-4, rtol=1e-6)
+    assert imp.nodes["if"].spiking and not imp.nodes["i"].spiking
+
+
+def test_if_curr_delta_exports_as_lif_and_comes_back(tmp_path):
+    """A PyNN IF_curr_delta population is written as NIR's LIF (weights in NIR's units)
+    and read back as IF_curr_delta."""
+    pop = Population(label="d", cell_type=CellType.IF_CURR_DELTA, size=3,
+                     parameters={"tau_m": np.array([10.0, 20.0, 5.0]), "cm": np.ones(3),
+                                 "v_thresh": np.full(3, -55.0), "tau_refrac": np.zeros(3)})
+    src = ArraySource.from_lists("s", [np.array([1.0, 3.0]), np.array([2.0])])
+    proj = Projection(label="s->d", pre="s", post="d", pre_index=np.array([0, 1]),
+                      post_index=np.array([0, 2]), weight=np.array([0.5, 1.5]),
+                      delay=np.array([0.1, 0.1]), receptor=Receptor.EXCITATORY)
+    net = Network(dt=0.1, populations=(pop,), sources=(src,), projections=(proj,))
+    path = tn.write(net, tmp_path / "d.nir")
+    g = nir.read(str(path))
+    assert isinstance(g.nodes["d"], nir.LIF)
+    r = np.array([10.0, 20.0, 5.0])
+    np.testing.assert_allclose(g.nodes["s->d"].weight[[0, 2], [0, 1]],
+                               [0.5, 1.5] / (r[[0, 2]] * np.expm1(0.1 / r[[0, 2]])))
+    back = tn.read(path)
+    assert back.replace(recordings=()) == net
+
+
 def test_delay_node_adds_steps():
     imp = tn.from_graph(graphs.flatten_delay(), 0.1)
     into = [p for p in imp.network.projections if p.post == "lif2"]
@@ -113,12 +180,11 @@ def test_cubali_never_spikes_and_integrates():
 
 
 @pytest.mark.parametrize("node,words", [
-    (nir.LIF(tau=np.ones(2) * 1e-3, r=np.ones(2), v_leak=np.zeros(2),
-             v_threshold=np.ones(2)), ["'neuron' (LIF)", "IF_curr_delta"]),
-    (nir.LI(tau=np.ones(2) * 1e-3, r=np.ones(2), v_leak=np.zeros(2)),
-     ["'neuron' (LI)", "IF_curr_delta"]),
-    (nir.IF(r=np.ones(2), v_threshold=np.ones(2)), ["'neuron' (IF)", "no leak", "tau_m"]),
-    (nir.I(r=np.ones(2)), ["'neuron' (I)", "no leak"]),
+    (nir.LIF(tau=-np.ones(2) * 1e-3, r=np.ones(2), v_leak=np.zeros(2),
+             v_threshold=np.ones(2)), ["'neuron' (LIF)", "tau[0] = -0.001",
+                                       "positive finite"]),
+    (nir.IF(r=np.array([1.0, np.nan]), v_threshold=np.ones(2)),
+     ["'neuron' (IF)", "r[1] = nan"]),
     (nir.Threshold(threshold=np.ones(2)), ["'neuron' (Threshold)", "stateless"]),
 ])
 def test_refused_nodes_are_named(node, words):

@@ -58,7 +58,8 @@ LAYOUTS: dict[int, tuple[tuple[tuple[str, int], ...], bool]] = {
 BUILD_INFO = (("protocol_version", 1), ("build_id", 4), ("n_neurons", 4), ("n_inputs", 4),
               ("n_synapses", 4), ("v_bits", 1), ("i_bits", 1), ("w_bits", 1), ("acc_bits", 1),
               ("trace_bits", 1), ("ref_bits", 1), ("delay_bits", 1), ("readable", 1),
-              ("input_slots", 1), ("output_window", 1), ("clock_hz", 4), ("baud", 4))
+              ("input_slots", 1), ("output_window", 1), ("clock_hz", 4), ("baud", 4),
+              ("receptors", 1), ("i_frac", 1))
 STATUS_FIELDS = (("state", 1), ("step", 4), ("steps_left", 4), ("next_output_seq", 1),
                  ("next_input_seq", 1), ("boot_count", 4), ("rx_frames", 4),
                  ("crc_errors", 4), ("seq_errors", 4), ("overruns", 4), ("tx_frames", 4),
@@ -143,12 +144,13 @@ class Build:
 
     def word_bits(self, memory: int) -> int:
         v, i, w = self.v_bits, self.i_bits, self.w_bits
+        two = self.receptors == 2  # an inhibitory decay, current and synapse flag more
         return {
-            NEURON: 2 * v + i + 8 + self.ref_bits,
-            SYNAPSE: bits(self.n_neurons) + w + self.delay_bits + 1,
+            NEURON: 2 * v + i + 8 + self.ref_bits + 4 * two,
+            SYNAPSE: bits(self.n_neurons) + w + self.delay_bits + 1 + two,
             ROW: bits(self.n_synapses) + bits(self.n_synapses + 1),
             STDP: 17 + self.trace_bits + 2 * w,
-            STATE_MEM: v + i + self.ref_bits,
+            STATE_MEM: v + i + self.ref_bits + i * two,
         }[memory]
 
     def word_bytes(self, memory: int) -> int:

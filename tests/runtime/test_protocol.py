@@ -59,7 +59,7 @@ def test_every_payload_layout_is_one_table_with_offsets() -> None:
     assert p.PAYLOADS[p.FrameType.WRITE].tail == "words"
     assert p.PAYLOADS[p.FrameType.STATUS_REPLY].size == len(
         p.Status(p.BoardState.IDLE, *[0] * 11).encode()) == 39
-    assert p.PAYLOADS[p.FrameType.HELLO_REPLY].size == len(INFO.encode()) == 35
+    assert p.PAYLOADS[p.FrameType.HELLO_REPLY].size == len(INFO.encode()) == 37
     assert p.BLOCK_HEADER_SIZE == 6
     # the first wrong field in payload order names the offset, before any later one
     with pytest.raises(p.MessageError) as e:

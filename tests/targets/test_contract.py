@@ -111,6 +111,8 @@ def _loihi_cases():
         "delay_steps": ({}, _net([_pop("a", 2), _pop("b", 2)],
                                  [_all_to_all("slow", "a", "b", 2, 2, d=10.0)])),
         "refractory_steps": ({}, _net([_pop("r", 3, tau_refrac=7.0)])),
+        "weight_range": ({}, _net([_pop("a", 2), _pop("b", 2)],
+                                  [_all_to_all("strong", "a", "b", 2, 2, w=84.0)], dt=1.0)),
     }
 
 
@@ -537,11 +539,11 @@ def test_the_fpga_preset_is_reachable_from_every_command(tmp_path, monkeypatch):
 
 
 def _fed(pop: Population, *, d: float = 1.0, receptors=("excitatory",), n_in: int = 6,
-         dt: float = 0.1) -> Network:
+         dt: float = 0.1, w: float = 0.8) -> Network:
     """``pop`` driven by an array source through one projection per receptor."""
     src = ArraySource.from_lists("in", [np.arange(2.0, 80.0, 7.0 + k) for k in range(n_in)])
     projs = tuple(_all_to_all(f"in->{r}", "in", pop.label, n_in, pop.size,
-                              w=0.8 if r == "excitatory" else -0.3, d=d, receptor=r)
+                              w=w if r == "excitatory" else -0.3, d=d, receptor=r)
                   for r in receptors)
     return Network(dt=dt, populations=(pop,), sources=(src,), projections=projs,
                    recordings=(Recording(pop.label, "spikes", np.arange(pop.size)),),
@@ -558,6 +560,7 @@ def _approximation_cases():
             "parameters_merged": ({}, _fed(_pop("cells", 4, **close_taus))),
             "refractory_shortened": ({}, _fed(_pop("cells", 4, tau_refrac=7.0))),
             "delays_shortened": ({}, _fed(_pop("cells", 4), d=10.0)),
+            "weights_clipped": ({}, _fed(_pop("cells", 4), w=84.0, dt=1.0)),
         },
         "spinnaker2": {
             "delays_shortened": ({}, _fed(_pop("cells", 4), d=200.0, dt=1.0)),

@@ -125,7 +125,7 @@ class VirtualBoard:
             for k in range(self.spec.n_neurons):
                 core.execute(Op.NEURON_STATE, k, 0)
         else:
-            for arr in (core.v, core.i, core.ref, core.ring, core.x, core.y):
+            for arr in (core.v, core.i, core.i_inh, core.ref, core.ring, core.x, core.y):
                 arr[...] = 0
         core.t = 0
 

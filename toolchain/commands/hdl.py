@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from toolchain.boards import BoardSpec
+    from toolchain.targets.fpga.spec import CoreSpec
 
 
 @click.group()
@@ -23,9 +28,12 @@ def hdl() -> None:
               help="core preset to build instead of the board's own (e.g. tiny)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="build directory (default: build/bitstreams/BOARD)")
-def build(board_name: str, core: str | None, out: Path | None) -> None:
+@click.option("--units", is_flag=True,
+              help="also the logic and memory of each unit of the device (protocol engine, "
+                   "core, link), also when the build does not fit (one more synthesis)")
+def build(board_name: str, core: str | None, out: Path | None, units: bool) -> None:
     """Synthesise, place and route the core for a board; print the resource report."""
-    from hdl.board import build_bitstream
+    from hdl.board import DoesNotFit, build_bitstream, unit_resources, units_table
     from toolchain.boards import BoardError, get_board
     from toolchain.targets.fpga.spec import SpecError, preset
 
@@ -34,8 +42,34 @@ def build(board_name: str, core: str | None, out: Path | None) -> None:
         spec = preset(core or board.core)
     except (BoardError, SpecError) as e:
         raise click.UsageError(str(e)) from None
-    report = build_bitstream(board, spec=spec, build_dir=out)
+    out = out or board.bitstream_dir
+    try:
+        report = build_bitstream(board, spec=spec, build_dir=out)
+    except DoesNotFit as e:
+        if units:
+            click.echo(units_table(unit_resources(out / "spikecore.il", board.family,
+                                                  synth_opts=board.synth_opts)))
+        raise click.ClickException(f"{e}; {_smaller_hint(board, spec)}") from None
     click.echo(report.table())
+    if units:
+        click.echo(units_table(unit_resources(out / "spikecore.il", board.family,
+                                              synth_opts=board.synth_opts)))
+
+
+def _smaller_hint(board: BoardSpec, spec: CoreSpec) -> str:
+    """What a user can change from the command line when a build does not fit."""
+    from toolchain.boards import load_boards
+    from toolchain.targets.fpga.spec import PRESETS
+
+    size = sum(spec.memory_bits().values())
+    smaller = [p.name for p in PRESETS.values() if sum(p.memory_bits().values()) < size]
+    others = [b.name for b in load_boards().values() if b.name != board.name]
+    hints = []
+    if smaller:
+        hints.append(f"build a smaller core with --core {' or --core '.join(smaller)}")
+    if others:
+        hints.append(f"build for another board with --board {' or --board '.join(others)}")
+    return " or ".join(hints) if hints else "no smaller preset or other board is known"
 
 
 @hdl.command()

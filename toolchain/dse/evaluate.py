@@ -35,8 +35,6 @@ import inspect
 import json
 import math
 import shlex
-import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -218,10 +216,17 @@ def cosimulate(params: Mapping[str, Any]) -> dict[str, float]:
 
 
 def core_spec(params: Mapping[str, Any]) -> Any:
-    """The FPGA core build a point asks for: a preset with ``core.<field>`` overrides."""
+    """The FPGA core build a point asks for: a preset with ``core.<field>`` overrides.
+    Without ``core`` the preset is the point's board's (so a sweep over ``board`` sizes
+    each board's own core), without either the iCEBreaker's."""
+    from toolchain.boards import load_boards
     from toolchain.targets.fpga.spec import CoreSpec, preset
 
-    base = preset(str(params.get("core", "ice40up5k")))
+    name = params.get("core")
+    if name is None:
+        board = load_boards().get(str(params.get("board", "icebreaker")))
+        name = board.core if board else "ice40up5k"
+    base = preset(str(name))
     overrides = {k[5:]: v for k, v in params.items() if k.startswith("core.")}
     names = {f.name for f in dataclasses.fields(CoreSpec)}
     unknown = sorted(set(overrides) - names)
@@ -235,7 +240,7 @@ def core_spec(params: Mapping[str, Any]) -> Any:
 
 def fpga_resources(params: Mapping[str, Any]) -> dict[str, float]:
     """Synthesise the point's core for its board (``board``, default iCEBreaker)."""
-    from hdl.board import build_bitstream, fit_failure
+    from hdl.board import DoesNotFit, build_bitstream
     from toolchain.boards import load_boards
 
     board_name = str(params.get("board", "icebreaker"))
@@ -245,15 +250,15 @@ def fpga_resources(params: Mapping[str, Any]) -> dict[str, float]:
     spec = core_spec(params)
     key = json.dumps(dataclasses.asdict(spec), sort_keys=True)
     out = Path("build") / "dse-synth" / f"{board_name}-{abs(hash(key)) % 10**10:010d}"
-    started = time.time()
     try:
         rep = build_bitstream(boards[board_name], spec=spec, build_dir=out)
-    except subprocess.CalledProcessError:
-        reason = fit_failure(out, started)
-        if reason is None:
-            raise
-        raise RuntimeError(f"core build '{spec.name}' does not fit the {board_name}: "
-                           f"{reason}") from None
+    except DoesNotFit as e:
+        # a sweep's knobs are its parameters: say which ones make the point fit
+        others = ", ".join(b for b in boards if b != board_name)
+        raise DoesNotFit(e.board, e.spec, f"{e.reason}; make the point's core smaller "
+                         f"(core.n_neurons, core.n_synapses, core.w_bits, ...)"
+                         + (f" or choose another board (board: {others})" if others else "")
+                         ) from None
     return {"luts": float(rep.logic_cells), "flip_flops": float(rep.flip_flops),
             "block_ram": float(rep.block_ram), "dsp": float(rep.dsp),
             "fmax_mhz": float(rep.fmax_mhz)}

@@ -1521,18 +1521,21 @@ _NEWER_RULES = (WeightDependence.ADDITIVE_POTENTIATION_MULTIPLICATIVE_DEPRESSION
 
 def refusals(network: Network, target: str, *,
              stdp: Collection[WeightDependence] | None = None,
-             currents: tuple[type, ...] = (DCSource, StepCurrentSource)) -> list[str]:
+             currents: tuple[type, ...] = (DCSource, StepCurrentSource),
+             dynamics: tuple[type, ...] = (), dendritic: bool = False) -> list[str]:
     """What in ``network`` a target cannot run, one message each, naming the projection or
     current source: short-term dynamics and stochastic release, STDP (any, or the weight
     dependences not in ``stdp``, the Vogels2011 rule, a dendritic part of the delay) and
     current sources other than ``currents``.  Hardware targets call it where they check a
     network, so that nothing the IR can express is silently dropped by a target.
     ``stdp`` lists the weight dependences a target's learning engine runs (None: no
-    on-chip learning)."""
+    on-chip learning); ``dynamics`` the synapse dynamics it runs (none by default);
+    ``dendritic`` whether its learning places pre and post spikes by a dendritic part of
+    the delay (by default it sees pre spikes after the whole delay)."""
     out = []
     for proj in network.projections:
         what = f"Projection '{proj.label}'"
-        if proj.dynamics is not None:
+        if proj.dynamics is not None and not isinstance(proj.dynamics, dynamics):
             out.append(f"{what}: {type(proj.dynamics).__name__} synapses (short-term "
                        f"plasticity or stochastic release) are not modelled on {target}; use "
                        "a StaticSynapse for this target, or the reference target")
@@ -1550,7 +1553,7 @@ def refusals(network: Network, target: str, *,
                 have = ", ".join(f"'{w.value}'" for w in stdp)
                 out.append(f"{what}: STDP weight dependence '{rule.weight_dependence.value}' "
                            f"is not modelled on {target}; use {have}")
-            if rule.dendritic_delay_fraction != 0:
+            if rule.dendritic_delay_fraction != 0 and not dendritic:
                 out.append(
                     f"{what}: STDP with dendritic_delay_fraction = "
                     f"{rule.dendritic_delay_fraction:g} is not modelled on {target}, whose "

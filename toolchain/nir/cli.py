@@ -52,20 +52,27 @@ def nir_group() -> None:
               help="Timestep in ms (default: the NIRGraphData's, or the graph's own).")
 @click.option("--sample", type=int, default=0, show_default=True,
               help="Which sample of a NIRGraphData input to run.")
+@click.option("--scheme", type=click.Choice(["exact", "euler"]), default="exact",
+              show_default=True,
+              help="LIF/LI discretisation: NIR's exact solution, or forward Euler as "
+                   "snnTorch and Norse compute it.")
 @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
               help="Target constructor option, e.g. -O build=ecp5-85f (repeatable).")
 @fit_option
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Directory for output.npz, run.json and the compile report.")
 def run_command(graph: str, input_path: str, target: str, dt: float | None, sample: int,
-                options: tuple[str, ...], fit: str | None, out: str) -> None:
+                scheme: str, options: tuple[str, ...], fit: str | None, out: str) -> None:
     """Run GRAPH with the input's spikes on a target; write OUT/output.npz with, for every
-    neuron node N, N/spikes and N/v (steps x n, in the graph's time base and units)."""
+    neuron node N, N/spikes and N/v (steps x n, in the graph's time base and units), and
+    for every Output node O, O/output (what it receives)."""
+    from toolchain.console import output_dir
     from toolchain.nir import NIRError, load
     from toolchain.nir.run import read_inputs, run_graph
 
     _check_target(target)
     opts = target_options(target, options, fit)
+    output_dir(out)  # refused before any work, not after a long run
     try:
         counts, data_dt = read_inputs(input_path, sample=sample)
         if dt is not None and data_dt is not None and abs(dt - data_dt) > 1e-9 * dt:
@@ -73,7 +80,7 @@ def run_command(graph: str, input_path: str, target: str, dt: float | None, samp
                            f"{data_dt:g} ms; leave --dt out or resample the input")
         dt = dt if dt is not None else data_dt
         peak = max((int(a.max()) for a in counts.values() if np.size(a)), default=1)
-        imported = load(graph, dt, max_input_count=max(peak, 1))
+        imported = load(graph, dt, max_input_count=max(peak, 1), scheme=scheme)
         result = run_graph(imported, counts, target, **opts)
     except NIRError as e:
         raise _fail(e) from None
@@ -85,9 +92,8 @@ def run_command(graph: str, input_path: str, target: str, dt: float | None, samp
     for node, s in result.spikes.items():
         click.echo(f"{node}: {int(s.sum())} spikes in {result.steps} steps "
                    f"(IR offset {result.offsets[node]} steps)")
-    for label, late in result.loop_lag.items():
-        click.echo(f"note: '{label}' closes a loop and arrives {late} step(s) later than "
-                   "in NIR's discrete-time frameworks (docs/nir.md)")
+    for note in imported.notes():
+        click.echo(f"note: {note} (docs/nir.md)")
     for kind, path in files.items():
         click.echo(f"{kind}: {path}")
 
@@ -95,12 +101,16 @@ def run_command(graph: str, input_path: str, target: str, dt: float | None, samp
 @nir_group.command("info")
 @click.argument("graph", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dt", type=float, default=None, help="Timestep in ms.")
-def info_command(graph: str, dt: float | None) -> None:
+@click.option("--scheme", type=click.Choice(["exact", "euler"]), default="exact",
+              show_default=True,
+              help="LIF/LI discretisation: NIR's exact solution, or forward Euler as "
+                   "snnTorch and Norse compute it.")
+def info_command(graph: str, dt: float | None, scheme: str) -> None:
     """Show what GRAPH becomes: populations, projections, offsets and loop lags."""
     from toolchain.nir import NIRError, load
 
     try:
-        imp = load(graph, dt)
+        imp = load(graph, dt, scheme=scheme)
     except NIRError as e:
         raise _fail(e) from None
     net = imp.network
@@ -116,21 +126,29 @@ def info_command(graph: str, dt: float | None) -> None:
         late = imp.loop_lag.get(p.label)
         click.echo(f"  projection {p.label:<28} {p.size} synapses, delay {steps} steps"
                    + (f", {late} step(s) late (loop)" if late else ""))
+    for note in imp.notes():
+        click.echo(f"note: {note}")
 
 
 @nir_group.command("import")
 @click.argument("graph", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dt", type=float, default=None, help="Timestep in ms.")
+@click.option("--scheme", type=click.Choice(["exact", "euler"]), default="exact",
+              show_default=True,
+              help="LIF/LI discretisation: NIR's exact solution, or forward Euler as "
+                   "snnTorch and Norse compute it.")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
               help="The network file to write (.spnet).")
-def import_command(graph: str, dt: float | None, out: str) -> None:
+def import_command(graph: str, dt: float | None, scheme: str, out: str) -> None:
     """Convert GRAPH into a spikeport network file (its Inputs as spike sources with no
     events yet)."""
+    from toolchain.console import output_dir
     from toolchain.ir import save
     from toolchain.nir import NIRError, read
 
+    output_dir(Path(out).parent)
     try:
-        net = read(graph, dt)
+        net = read(graph, dt, scheme=scheme)
     except NIRError as e:
         raise _fail(e) from None
     click.echo(f"wrote {save(net, out)}")
@@ -142,9 +160,11 @@ def import_command(graph: str, dt: float | None, out: str) -> None:
               help="The NIR graph to write (.nir).")
 def export_command(network: str, out: str) -> None:
     """Convert a spikeport network file into a NIR graph."""
+    from toolchain.console import output_dir
     from toolchain.ir import FormatError, Network, load
     from toolchain.nir import NIRError, write
 
+    output_dir(Path(out).parent)
     try:
         net = load(network, expect=Network)
         write(net, out)

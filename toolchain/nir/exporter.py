@@ -1,7 +1,8 @@
 """``ir.Network`` -> NIR graph, for any NIR consumer (and back through the importer).
 
 Populations become the closest NIR neuron node (IF_curr_exp with one synaptic time
-constant -> CubaLIF); projections become a
+constant -> CubaLIF; IF_curr_delta, and IF_curr_exp whose current vanishes within a
+step, -> LIF); projections become a
 Linear node (Affine where the target population has an ``i_offset``), one per distinct
 delay, followed by a Delay node where that delay is not what the graph's timing gives by
 itself; spike sources become Input nodes.  What NIR cannot express travels in the
@@ -32,7 +33,7 @@ from toolchain.ir import (
     Vogels2011Rule,
 )
 from toolchain.nir.graph import META, NIRError, flatten, reduce
-from toolchain.nir.importer import delay_steps
+from toolchain.nir.importer import delay_steps, vanishing_charge
 
 #: largest dense Linear weight matrix written (entries); NIR's Linear is dense
 MAX_DENSE = 2**26
@@ -151,13 +152,29 @@ def _w_in(pop: Population) -> np.ndarray:
 def _neuron(pop: Population, dt: float) -> tuple[Any, np.ndarray]:
     """The NIR node of ``pop`` and the IR weight of one unit of NIR input per neuron."""
     p = pop.parameters
+    meta = {"cell_type": pop.cell_type.value,
+            "parameters": {k: np.asarray(v) for k, v in p.items()},
+            "initial_values": {k: np.asarray(v) for k, v in pop.initial_values.items()},
+            "tau_refrac": np.asarray(p["tau_refrac"])}
+    vanishing = pop.cell_type is CellType.IF_CURR_EXP and np.all(
+        np.exp(-dt / p["tau_syn_E"]) == 0.0) and np.all(p["tau_syn_E"] == p["tau_syn_I"])
+    if pop.cell_type is CellType.IF_CURR_DELTA or vanishing:
+        # the input enters v (a jump, or a current gone within its step): NIR's LIF
+        r = p["tau_m"] / p["cm"]
+        node = nir.LIF(tau=p["tau_m"] * 1e-3, r=r, v_leak=np.array(p["v_rest"]),
+                       v_threshold=np.array(p["v_thresh"]), v_reset=np.array(p["v_reset"]),
+                       metadata={META: meta})
+        step = r * -np.expm1(-dt / p["tau_m"])  # the importer's rule for LIF
+        if vanishing:
+            return node, step / vanishing_charge(dt, p)
+        return node, step * np.exp(dt / p["tau_m"])
     if pop.cell_type is not CellType.IF_CURR_EXP:
         why = {CellType.IF_CURR_ALPHA: "NIR has no alpha-shaped synaptic current",
                CellType.IF_COND_EXP: "NIR's neurons are current-based; it has no "
                                      "conductance-based synapse"}.get(
                    pop.cell_type, "NIR has no node for it")
         raise NIRError(f"Population '{pop.label}' ({pop.cell_type.value}): cannot be written "
-                       f"as a NIR node: {why}; use IF_curr_exp")
+                       f"as a NIR node: {why}; use IF_curr_exp or IF_curr_delta")
     if np.any(p["tau_syn_E"] != p["tau_syn_I"]):
         i = int(np.flatnonzero(p["tau_syn_E"] != p["tau_syn_I"])[0])
         raise NIRError(f"Population '{pop.label}': tau_syn_E[{i}] = {p['tau_syn_E'][i]:g} ms "
@@ -166,10 +183,6 @@ def _neuron(pop: Population, dt: float) -> tuple[Any, np.ndarray]:
     w_in = _w_in(pop)
     fields = {"tau_syn": p["tau_syn_E"] * 1e-3, "tau_mem": p["tau_m"] * 1e-3,
               "r": p["tau_m"] / p["cm"], "v_leak": np.array(p["v_rest"]), "w_in": w_in}
-    meta = {"cell_type": pop.cell_type.value,
-            "parameters": {k: np.asarray(v) for k, v in p.items()},
-            "initial_values": {k: np.asarray(v) for k, v in pop.initial_values.items()},
-            "tau_refrac": np.asarray(p["tau_refrac"])}
     scale = w_in * np.expm1(dt / p["tau_syn_E"])
     node = nir.CubaLIF(**fields, v_threshold=np.array(p["v_thresh"]),
                        v_reset=np.array(p["v_reset"]), metadata={META: meta})

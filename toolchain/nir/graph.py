@@ -72,6 +72,7 @@ class Reduced:
     terms: list[Term]
     bias: dict[str, np.ndarray]  # neuron node -> constant input (NIR units), if any
     readouts: dict[str, list[Term]]  # Output node -> linear maps from sources to it
+    readout_bias: dict[str, np.ndarray] = field(default_factory=dict)  # Output -> constant
 
 
 # --------------------------------------------------------------------------- reading
@@ -185,12 +186,16 @@ def reduce(flat: Flat, dt_s: float) -> Reduced:
                 bias[n] = bias.get(n, 0.0) + _sized(b, n_in, n)
     outputs: dict[str, list[str]] = {}
     readouts: dict[str, list[Term]] = {}
+    readout_bias: dict[str, np.ndarray] = {}
     for name, node in flat.nodes.items():
-        if isinstance(node, nir.Output):
+        if isinstance(node, nir.Output) and not any(a == name for a, _ in flat.edges):
             outputs[name] = list(preds[name])
             readouts[name] = [t for p in preds[name] for t in composer.signal(p)]
+            biases = [b for p in preds[name] if (b := composer.bias(p)) is not None]
+            if biases:
+                readout_bias[name] = np.sum(biases, axis=0)
     back_terms(inputs, neurons, terms)
-    return Reduced(flat, inputs, neurons, outputs, terms, bias, readouts)
+    return Reduced(flat, inputs, neurons, outputs, terms, bias, readouts, readout_bias)
 
 
 def _sized(b: np.ndarray, n: int, name: str) -> np.ndarray:

@@ -49,10 +49,18 @@ from toolchain.nir.graph import (
     read_graph,
     reduce,
 )
+from toolchain.sim.kernels import exp_psc_propagator
 
-#: the IR cell type each NIR neuron node becomes, or why it cannot (yet) become one
-DELTA_CELL = "IF_curr_delta"
-
+#: the IR cell type of NIR's nodes whose input enters v directly (LIF, LI, IF, I)
+DELTA_CELL = CellType.IF_CURR_DELTA.value
+#: how LIF and LI nodes are discretised (see :func:`load`)
+SCHEMES = ("exact", "euler")
+#: the synaptic time constant, in steps, of a current that vanishes within its step
+#: (e^-1000 underflows to 0.0): how LIF, LI, IF and I nodes receive their input
+VANISHING = 1e-3
+#: for IF and I nodes, which have no leak: the IR membrane time constant, in steps
+#: (v loses 1e-8 of its distance to v_rest per step; see docs/nir.md, "Nodes")
+NO_LEAK_STEPS = 1e8
 
 @dataclass(frozen=True)
 class NodeMap:
@@ -78,10 +86,44 @@ class Imported:
     outputs: dict[str, list[str]]  # Output node -> nodes feeding it
     loop_lag: dict[str, int] = field(default_factory=dict)  # projection -> steps late
     reduced: Reduced | None = None
+    scheme: str = "exact"  # how LIF and LI nodes are discretised
 
     @property
     def max_offset(self) -> int:
         return max((m.offset for m in self.nodes.values()), default=0)
+
+    def notes(self) -> list[str]:
+        """Where this run departs from NIR's continuous equations (docs/nir.md, "Time"),
+        in words for the command line and run.json."""
+        out = []
+        delta = [m.node for m in self.nodes.values() if m.cell_type == DELTA_CELL
+                 and m.spiking]
+        if delta:
+            names = ", ".join(repr(n) for n in delta)
+            out.append(f"{names} ({DELTA_CELL}, as written from a PyNN network): an input "
+                       "that arrives in the step after a neuron fired is discarded by its "
+                       "reset, as in Brian2; NIR's equations, snnTorch and Norse keep it")
+        vanishing = [m.node for m in self.nodes.values() if m.cell_type != DELTA_CELL
+                     and m.nir_type in ("LIF", "LI", "IF", "I")]
+        if vanishing:
+            names = ", ".join(repr(n) for n in vanishing)
+            out.append(f"{names}: input straight into v, run as IF_curr_exp with a current "
+                       f"gone within its step (tau_syn = dt/{1 / VANISHING:.0f}); a target "
+                       "that refuses that tau_syn cannot run the node")
+        cuba = [m.node for m in self.nodes.values() if m.nir_type.startswith("Cuba")]
+        if self.scheme == "euler" and cuba:
+            out.append(f"{', '.join(repr(n) for n in cuba)}: CubaLIF/CubaLI nodes keep the "
+                       "exact scheme (snnTorch and Norse order their current and voltage "
+                       "updates differently, so there is no one Euler form)")
+        leakless = [m.node for m in self.nodes.values() if m.nir_type in ("IF", "I")]
+        if leakless:
+            names = ", ".join(repr(n) for n in leakless)
+            out.append(f"{names}: no leak in NIR; run with tau_m = {NO_LEAK_STEPS:.0e} "
+                       f"steps (v loses {1 / NO_LEAK_STEPS:.0e} of itself per step)")
+        for label, late in self.loop_lag.items():
+            out.append(f"'{label}' closes a loop and arrives {late} step(s) later than in "
+                       "NIR's discrete-time frameworks")
+        return out
 
 
 def read(path: str | Path, dt: float | None = None, **options: Any) -> Network:
@@ -90,21 +132,27 @@ def read(path: str | Path, dt: float | None = None, **options: Any) -> Network:
 
 
 def load(path: str | Path, dt: float | None = None, *, max_input_count: int = 1,
-         label: str | None = None) -> Imported:
+         label: str | None = None, scheme: str = "exact") -> Imported:
     """Import the NIR graph in ``path`` at timestep ``dt`` (ms).
 
     ``dt`` may be left out for graphs spikeport wrote (they record theirs).
     ``max_input_count`` bounds the spike count per Input neuron and step; only
     non-spiking nodes (LI, CubaLI) depend on it, for a threshold their voltage cannot reach.
+    ``scheme``: how LIF and LI nodes are discretised: ``"exact"`` (NIR's continuous
+    equations, the default) or ``"euler"`` (forward Euler, v += dt/tau ((v_leak - v) + r I),
+    which is what snnTorch's Leaky and Norse's LIF compute: a graph they trained runs as
+    it did there).
     """
     graph = read_graph(str(path))
     return from_graph(graph, dt, max_input_count=max_input_count,
-                      label=label or Path(path).stem)
+                      label=label or Path(path).stem, scheme=scheme)
 
 
 def from_graph(graph: nir.NIRGraph, dt: float | None = None, *, max_input_count: int = 1,
-               label: str = "nir") -> Imported:
+               label: str = "nir", scheme: str = "exact") -> Imported:
     """Import an in-memory ``nir.NIRGraph`` (see :func:`load`)."""
+    if scheme not in SCHEMES:
+        raise NIRError(f"scheme '{scheme}' is not one of {', '.join(SCHEMES)} (--scheme)")
     flat = flatten(graph)
     meta = _meta(flat.metadata)
     if dt is None:
@@ -121,7 +169,7 @@ def from_graph(graph: nir.NIRGraph, dt: float | None = None, *, max_input_count:
     offsets = _offsets(red, meta)
     maps, pops, scale = {}, [], {}
     for name in red.neurons:
-        pop, s, spiking = _population(name, flat, red, dt, max_input_count)
+        pop, s, spiking = _population(name, flat, red, dt, max_input_count, scheme)
         pops.append(pop)
         scale[name] = s
         maps[name] = NodeMap(name, flat.kind(name), pop.cell_type.value, pop.size,
@@ -139,7 +187,7 @@ def from_graph(graph: nir.NIRGraph, dt: float | None = None, *, max_input_count:
     except (IRError, ValueError) as e:
         raise NIRError(f"the imported network is not valid: {e}") from None
     inputs = {n: _shape(flat, n) for n in red.inputs if not _is_bias(n, flat)}
-    return Imported(network, dt, inputs, maps, red.outputs, loop_lag, red)
+    return Imported(network, dt, inputs, maps, red.outputs, loop_lag, red, scheme)
 
 
 def _ordered(items: Any, meta: Mapping[str, Any], kind: str) -> tuple:
@@ -248,61 +296,116 @@ def _param(name: str, node: Any, field_name: str, n: int, *, positive: bool = Fa
     return arr
 
 
-def _population(name: str, flat: Flat, red: Reduced, dt: float, max_input_count: int
-                ) -> tuple[Population, np.ndarray, bool]:
+def _population(name: str, flat: Flat, red: Reduced, dt: float, max_input_count: int,
+                scheme: str = "exact") -> tuple[Population, np.ndarray, bool]:
     """The population of neuron node ``name``, the IR weight one unit of its NIR input
     stands for (per neuron), and whether it spikes."""
     node = flat.nodes[name]
     n = flat.size(name)
     kind = type(node).__name__
-    if isinstance(node, (nir.IF, nir.I)):
-        raise NIRError(
-            f"node '{name}' ({kind}): NIR's {kind} has no leak (dv/dt = R I), and every IR "
-            "cell type has a finite tau_m; replace it by a LIF/CubaLIF node with a long "
-            "time constant in the graph if an approximation is acceptable")
-    if isinstance(node, (nir.LIF, nir.LI)):
-        if DELTA_CELL not in {c.value for c in CellType}:
-            raise NIRError(
-                f"node '{name}' ({kind}): NIR's {kind} takes its input current straight "
-                f"into v (delta synapses); the IR cell type for that, {DELTA_CELL}, is not "
-                "available in this version, so the node cannot be imported (CubaLIF and "
-                "CubaLI nodes, with a synaptic current, import)")
-        raise NIRError(f"node '{name}' ({kind}): {DELTA_CELL} exists but its NIR mapping "
-                       "is not written yet")
-    # CubaLIF / CubaLI -> IF_curr_exp
-    tau_syn = _param(name, node, "tau_syn", n, positive=True) * 1e3
-    tau_m = _param(name, node, "tau_mem", n, positive=True) * 1e3
-    r = _param(name, node, "r", n, positive=True)
-    v_leak = _param(name, node, "v_leak", n)
-    w_in = _param(name, node, "w_in", n)
     bias = red.bias.get(name)
-    i_offset = w_in * bias if bias is not None else np.zeros(n)
-    # an impulse at the step's start that leaves I where a held input leaves it
-    scale = w_in * np.expm1(dt / tau_syn)
-    spiking = isinstance(node, nir.CubaLIF)
-    if spiking:
-        v_thresh = _param(name, node, "v_threshold", n)
-        v_reset = _param(name, node, "v_reset", n)
+    cuba = isinstance(node, (nir.CubaLIF, nir.CubaLI))
+    if cuba:
+        cell, params, scale = _cuba(name, node, n, dt, bias)
     else:
-        v_thresh = v_leak + _reach(name, red, scale, tau_syn, dt, r, i_offset,
-                                   max_input_count)
-        v_reset = v_leak.copy()
+        cell, params, scale = _delta(name, node, n, dt, bias, scheme)
+    if cell is CellType.IF_CURR_EXP:
+        # I after a step's impulse decays by e^(-dt/tau_syn); v follows with gain r
+        gain = params["tau_m"] / params["cm"] / -np.expm1(-dt / params["tau_syn_E"])
+    else:
+        gain = 1.0 / -np.expm1(-dt / params["tau_m"])  # v's own decay bounds its jumps
+    spiking = isinstance(node, (nir.CubaLIF, nir.LIF, nir.IF))
+    if spiking:
+        params["v_thresh"] = _param(name, node, "v_threshold", n)
+        params["v_reset"] = _param(name, node, "v_reset", n)
+    else:
+        params["v_thresh"] = params["v_rest"] + _reach(
+            name, red, scale * gain, params["tau_m"] / params["cm"], params["i_offset"],
+            max_input_count)
+        params["v_reset"] = params["v_rest"].copy()
     meta = _meta(node.metadata)
-    params: dict[str, np.ndarray] = {
-        "cm": tau_m / r, "tau_m": tau_m, "tau_syn_E": tau_syn, "tau_syn_I": tau_syn,
-        "tau_refrac": _saved(meta, "tau_refrac", n, 0.0), "i_offset": i_offset,
-        "v_rest": v_leak, "v_reset": v_reset, "v_thresh": v_thresh}
+    params["tau_refrac"] = _saved(meta, "tau_refrac", n, 0.0)
     params = _exact(meta, params)
-    initial = {"v": v_leak}
+    initial = {"v": params["v_rest"].copy() if "v_leak" in _fields(node) else np.zeros(n)}
     saved = meta.get("initial_values")
     if isinstance(saved, Mapping):
         initial.update({k: np.asarray(v, dtype=np.float64) for k, v in saved.items()})
     try:
-        pop = Population(label=name, cell_type=CellType.IF_CURR_EXP, size=n,
-                         parameters=params, initial_values=initial)
+        pop = Population(label=name, cell_type=cell, size=n, parameters=params,
+                         initial_values=initial)
     except (IRError, ValueError) as e:
         raise NIRError(f"node '{name}' ({kind}): {e}") from None
     return pop, scale, spiking
+
+
+def _fields(node: Any) -> set[str]:
+    return set(getattr(node, "__dataclass_fields__", {}))
+
+
+def _cuba(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None
+          ) -> tuple[CellType, dict[str, np.ndarray], np.ndarray]:
+    """CubaLIF / CubaLI -> IF_curr_exp: the input enters the synaptic current I."""
+    tau_syn = _param(name, node, "tau_syn", n, positive=True) * 1e3
+    tau_m = _param(name, node, "tau_mem", n, positive=True) * 1e3
+    r = _param(name, node, "r", n, positive=True)
+    w_in = _param(name, node, "w_in", n)
+    params = {"cm": tau_m / r, "tau_m": tau_m, "tau_syn_E": tau_syn, "tau_syn_I": tau_syn,
+              "v_rest": _param(name, node, "v_leak", n),
+              "i_offset": w_in * bias if bias is not None else np.zeros(n)}
+    # an impulse at the step's start that leaves I where a held input leaves it
+    return CellType.IF_CURR_EXP, params, w_in * np.expm1(dt / tau_syn)
+
+
+def _delta(name: str, node: Any, n: int, dt: float, bias: np.ndarray | None,
+           scheme: str = "exact") -> tuple[CellType, dict[str, np.ndarray], np.ndarray]:
+    """LIF / LI / IF / I, whose input enters v directly.
+
+    LIF, LI: tau dv/dt = (v_leak - v) + r I, so an input x held over a step adds
+    r x (1 - e^(-dt/tau)) to the decayed v.  IF, I: dv/dt = r I (t in seconds), so it adds
+    r x dt; the IR membrane always leaks, so these get tau_m = NO_LEAK_STEPS dt and
+    cm = 1e3 / r, which makes i_offset = b add r b dt per step as NIR's bias does.
+
+    NIR's equations (and snnTorch, Norse) integrate the input of the step after a spike;
+    IF_curr_delta, in Brian2's schedule, undoes a jump that arrives in the step its neuron
+    fires, which is that input.  So these nodes become IF_curr_exp with a current that
+    vanishes within the step it arrives in (e^(-dt/tau_syn) is 0.0 in float64): its charge
+    moves v in the next step exactly as the held input does, after a reset as well.  A
+    node spikeport wrote from an IF_curr_delta population comes back as one.
+
+    ``scheme="euler"`` (LIF, LI): forward Euler, v' = (1 - dt/tau) v + dt/tau (v_leak +
+    r (x + b)), is the exact solution with tau_m = -dt / ln(1 - dt/tau) and an input step
+    of r dt/tau; it needs dt < tau."""
+    r = _param(name, node, "r", n, positive=True)
+    i_offset = bias if bias is not None else np.zeros(n)
+    if isinstance(node, (nir.LIF, nir.LI)):
+        tau_m = _param(name, node, "tau", n, positive=True) * 1e3
+        step = r * -np.expm1(-dt / tau_m)  # v gained per unit of held input
+        if scheme == "euler":
+            ratio = dt / tau_m
+            if np.any(ratio >= 1):
+                i = int(np.flatnonzero(ratio >= 1)[0])
+                raise NIRError(
+                    f"node '{name}' ({type(node).__name__}) tau[{i}] = {tau_m[i] * 1e-3:g} s "
+                    f"is not longer than dt = {dt:g} ms, so forward Euler (--scheme euler) "
+                    "overshoots; use a smaller --dt or --scheme exact")
+            tau_m, step = -dt / np.log1p(-ratio), r * ratio
+        params = {"cm": tau_m / r, "tau_m": tau_m, "v_rest": _param(name, node, "v_leak", n),
+                  "i_offset": i_offset}
+    else:
+        tau_m = np.full(n, NO_LEAK_STEPS * dt)
+        params = {"cm": 1e3 / r, "tau_m": tau_m, "v_rest": np.zeros(n), "i_offset": i_offset}
+        step = r * dt * 1e-3
+    if _meta(node.metadata).get("cell_type") == DELTA_CELL:
+        return CellType.IF_CURR_DELTA, params, step * np.exp(dt / tau_m)
+    tau_syn = np.full(n, dt * VANISHING)
+    params |= {"tau_syn_E": tau_syn, "tau_syn_I": tau_syn.copy()}
+    return CellType.IF_CURR_EXP, params, step / vanishing_charge(dt, params)
+
+
+def vanishing_charge(dt: float, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The change of v (mV) over the step after 1 nA of a vanishing current arrives: the
+    engine's own propagator, so that the IR weight moves v by exactly what NIR says."""
+    return exp_psc_propagator(dt, params["tau_m"], params["tau_syn_E"], params["cm"])
 
 
 def _exact(meta: Mapping[str, Any], params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -328,21 +431,21 @@ def _saved(meta: Mapping[str, Any], key: str, n: int, default: float) -> np.ndar
     return np.full(n, default)
 
 
-def _reach(name: str, red: Reduced, scale: np.ndarray, tau_syn: np.ndarray, dt: float,
-           r: np.ndarray, i_offset: np.ndarray, max_input_count: int) -> np.ndarray:
+def _reach(name: str, red: Reduced, gain: np.ndarray, r_m: np.ndarray,
+           i_offset: np.ndarray, max_input_count: int) -> np.ndarray:
     """A threshold margin above v_leak that a non-spiking node's voltage cannot reach.
 
     Sources fire at most once per neuron and step (Inputs at most ``max_input_count``
-    times); each spike adds at most |w| to I, which decays by e^(-dt/tau_syn) a step, so
-    |I| < sum|w| c / (1 - e^(-dt/tau_syn)) and |v - v_leak| <= r (|I| + |i_offset|)."""
-    drive = np.zeros(scale.size)
+    times), so each step adds at most sum|w| to the variable the input enters; that decays
+    every step, so |v - v_leak| <= sum|w| c ``gain`` + r |i_offset| (``gain``: the
+    steady-state response of v to one unit of NIR input per step)."""
+    drive = np.zeros(gain.size)
     for t in red.terms:
         if t.target != name:
             continue
         count = max_input_count if t.source in red.inputs else 1
         drive += np.asarray(abs(t.matrix).sum(axis=1)).reshape(-1) * count
-    i_max = drive * np.abs(scale) / -np.expm1(-dt / tau_syn)
-    return 2.0 * r * (i_max + np.abs(i_offset)) + 1.0
+    return 2.0 * (drive * np.abs(gain) + r_m * np.abs(i_offset)) + 1.0
 
 
 # --------------------------------------------------------------------------- synapses

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from toolchain.ir import ArraySource, Network
+from toolchain.ir import ArraySource, CellType, Network
 from toolchain.nir.graph import NIRError
 from toolchain.nir.importer import Imported
 from toolchain.sim.results import SimulationResult
@@ -180,6 +181,8 @@ class GraphRun:
     loop_lag: dict[str, int]
     counters: dict[str, float] = field(default_factory=dict)
     report: str = ""
+    notes: list[str] = field(default_factory=list)
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # Output node -> readout
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {}
@@ -187,6 +190,8 @@ class GraphRun:
             out[f"{node}/spikes"] = self.spikes[node]
             if node in self.v:
                 out[f"{node}/v"] = self.v[node]
+        for node, values in self.outputs.items():
+            out[f"{node}/output"] = values
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -204,6 +209,7 @@ class GraphRun:
             "synaptic_events_per_step": c.get("synaptic_events", math.nan) / steps
             if "synaptic_events" in c else None,
             "per_step": per_step,
+            "notes": self.notes,
         }
 
     def write(self, out: str | Path) -> dict[str, Path]:
@@ -230,19 +236,64 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def in_graph_terms(imported: Imported, result: SimulationResult, steps: int) -> tuple[
+def _dense(times: np.ndarray, senders: np.ndarray, n: int, total: int, dt: float
+           ) -> np.ndarray:
+    """Spike counts (total steps x n) of spikes at ``times`` (ms) from ``senders``."""
+    dense = np.zeros((total, n), dtype=np.int64)
+    k = np.rint(np.asarray(times) / dt).astype(np.int64)
+    ok = (k >= 0) & (k < total)
+    np.add.at(dense, (k[ok], np.asarray(senders, dtype=np.int64)[ok]), 1)
+    return dense
+
+
+def _jumps(network: Network, post: str, fired: dict[str, np.ndarray], total: int
+           ) -> np.ndarray:
+    """The voltage jumps (total steps x n) delta-synapse population ``post`` receives at
+    the end of each IR step, from the spikes in ``fired`` (label -> dense counts); a jump
+    in a step the neuron fires is undone by its reset (sim.kernels.CurrDeltaKernel)."""
+    size = network.population(post).size
+    out = np.zeros((total + 1, size))
+    for proj in network.projections:
+        if proj.post != post or proj.pre not in fired:
+            continue
+        counts = fired[proj.pre]
+        d = np.rint(np.asarray(proj.delay, np.float64) / network.dt).astype(np.int64)
+        w = np.asarray(proj.weight, np.float64)
+        for step in np.unique(d):
+            keep = d == step
+            m = sp.csr_matrix((w[keep], (proj.post_index[keep], proj.pre_index[keep])),
+                              shape=(size, counts.shape[1]))
+            arrived = (m @ counts.T).T  # (total, size): sent in step k, arrive k + step
+            out[step:total] += arrived[:max(total - step, 0)]
+    out = out[:total]
+    out[fired[post] > 0] = 0.0
+    return out
+
+
+def in_graph_terms(imported: Imported, result: SimulationResult, steps: int,
+                   network: Network | None = None) -> tuple[
         dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Spikes and v per neuron node as (steps, n) arrays in the graph's time base."""
+    """Spikes and v per neuron node as (steps, n) arrays in the graph's time base.
+
+    A sample of v is taken at the end of an IR step, after that step's arrivals; a
+    delta-synapse node (LIF, LI, IF, I) has then already jumped by the input of its next
+    NIR step, which is taken back out (from the spikes and ``network``'s weights) so that
+    row t is v at the end of NIR step t, as NIR's frameworks report it."""
     dt = imported.dt
     total = steps + imported.max_offset
+    network = network if network is not None else imported.network
+    fired: dict[str, np.ndarray] = {}
+    for src in network.sources:
+        if isinstance(src, ArraySource):
+            senders = np.repeat(np.arange(src.size), np.diff(src.offsets))
+            fired[src.label] = _dense(src.times, senders, src.size, total, dt)
     spikes, volts = {}, {}
     for name, m in imported.nodes.items():
-        dense = np.zeros((total, m.size), dtype=np.int64)
         rec = result.spikes.get(name)
-        if rec is not None and rec.count:
-            k = np.rint(np.asarray(rec.times) / dt).astype(np.int64)
-            ok = k < total
-            np.add.at(dense, (k[ok], np.asarray(rec.senders)[ok]), 1)
+        fired[name] = _dense(rec.times, rec.senders, m.size, total, dt) \
+            if rec is not None else np.zeros((total, m.size), dtype=np.int64)
+    for name, m in imported.nodes.items():
+        dense = fired[name]
         spikes[name] = dense[m.offset:m.offset + steps]
         sig = result.signals.get((name, "v"))
         if sig is not None:
@@ -252,8 +303,49 @@ def in_graph_terms(imported: Imported, result: SimulationResult, steps: int) -> 
             if values.shape[0] >= m.offset + steps:
                 full = np.full((values.shape[0], m.size), np.nan)
                 full[:, np.asarray(sig.indices)] = values
+                if m.cell_type == CellType.IF_CURR_DELTA.value:
+                    full[:total] -= _jumps(network, name, fired, total)[:full.shape[0]]
                 volts[name] = full[m.offset:m.offset + steps]
     return spikes, volts
+
+
+def readouts(imported: Imported, counts: Mapping[str, np.ndarray],
+             spikes: Mapping[str, np.ndarray], volts: Mapping[str, np.ndarray]
+             ) -> dict[str, np.ndarray]:
+    """What each Output node of the graph receives, (steps, n), in the graph's time base:
+    the linear maps of the paths into it applied to their sources' output (an Input's
+    counts, a spiking node's spikes, a non-spiking node's v: NIR's LI, CubaLI and I output
+    their voltage), Delay nodes on the way included, plus any bias on them."""
+    red = imported.reduced
+    if red is None:
+        return {}
+    out = {}
+    for name, terms in red.readouts.items():
+        steps = input_steps(counts)
+        total = None
+        for t in terms:
+            if t.source in counts:
+                src = np.asarray(counts[t.source], np.float64)
+            elif imported.nodes[t.source].spiking:
+                src = spikes[t.source].astype(np.float64)
+            elif t.source in volts:
+                src = volts[t.source]
+            else:
+                continue
+            part = np.asarray(t.matrix @ src.T).T
+            if t.lag:
+                part = np.vstack([np.zeros((min(t.lag, steps), part.shape[1])),
+                                  part[:max(steps - t.lag, 0)]])
+            total = part if total is None else total + part
+        if total is None:
+            continue
+        if name in red.readout_bias:
+            total = total + red.readout_bias[name]
+        identity = all(t.source not in volts or imported.nodes[t.source].spiking
+                       for t in terms) and name not in red.readout_bias
+        out[name] = np.rint(total).astype(np.int64) if identity and np.all(
+            total == np.rint(total)) else total
+    return out
 
 
 def run_graph(imported: Imported, counts: Mapping[str, np.ndarray], target: str = "reference",
@@ -271,28 +363,30 @@ def run_graph(imported: Imported, counts: Mapping[str, np.ndarray], target: str 
     sim = tgt.simulator(compiled)
     sim.run_until((steps + imported.max_offset) * imported.dt)
     result = sim.result()
-    spikes, volts = in_graph_terms(imported, result, steps)
+    spikes, volts = in_graph_terms(imported, result, steps, network)
+    outputs = readouts(imported, counts, spikes, volts)
     report = render_report(compiled)  # every target compiles to the shared artifact
     return GraphRun(target, imported.dt, steps, spikes, volts,
                     {k: m.offset for k, m in imported.nodes.items()}, dict(imported.loop_lag),
-                    dict(result.counters), report)
+                    dict(result.counters), report, imported.notes(), outputs)
 
 
 def network_of(path: str | Path, args: tuple[str, ...] | list[str] = ()) -> tuple[Network, float]:
     """The network of a NIR graph and how long to run it, for commands that take a PyNN
     script or a network file (``spikeport compile``, ``spikeport portability``): ``args``
     may give ``--dt MS``, ``--input IN.npz`` (spike counts; the run then lasts as long as
-    they do) and ``--sample K``."""
+    they do), ``--sample K`` and ``--scheme exact|euler``."""
     from toolchain.nir.importer import load
 
-    opts = {"--dt": None, "--input": None, "--sample": "0"}
+    opts = {"--dt": None, "--input": None, "--sample": "0", "--scheme": "exact"}
     args = list(args)
     while args:
         key = args.pop(0)
         key, eq, value = key.partition("=")
         if key not in opts:
             raise NIRError(f"{Path(path).name}: unknown option '{key}' for a NIR graph "
-                           "(known: --dt MS, --input IN.npz, --sample K)")
+                           "(known: --dt MS, --input IN.npz, --sample K, "
+                           "--scheme exact|euler)")
         if not eq:
             if not args:
                 raise NIRError(f"{Path(path).name}: option {key} needs a value")
@@ -309,7 +403,7 @@ def network_of(path: str | Path, args: tuple[str, ...] | list[str] = ()) -> tupl
         counts, data_dt = read_inputs(opts["--input"], sample=sample)
         dt = dt if dt is not None else data_dt
     peak = max((int(a.max()) for a in counts.values() if np.size(a)), default=1)
-    imported = load(path, dt, max_input_count=max(peak, 1))
+    imported = load(path, dt, max_input_count=max(peak, 1), scheme=str(opts["--scheme"]))
     if not counts:
         return imported.network, 0.0
     steps = input_steps(check_inputs(imported, counts))

@@ -435,7 +435,8 @@ BUILD_INFO = Layout.of(
     "HELLO_REPLY", ("protocol_version", 1), ("build_id", 4), ("n_neurons", 4),
     ("n_inputs", 4), ("n_synapses", 4), ("v_bits", 1), ("i_bits", 1), ("w_bits", 1),
     ("acc_bits", 1), ("trace_bits", 1), ("ref_bits", 1), ("delay_bits", 1), ("readable", 1),
-    ("input_slots", 1), ("output_window", 1), ("clock_hz", 4), ("baud", 4))
+    ("input_slots", 1), ("output_window", 1), ("clock_hz", 4), ("baud", 4),
+    ("receptors", 1), ("i_frac", 1))
 STATUS = Layout.of(
     "STATUS_REPLY", ("state", 1), ("step", 4), ("steps_left", 4), ("next_output_seq", 1),
     ("next_input_seq", 1), ("boot_count", 4), ("rx_frames", 4), ("crc_errors", 4),
@@ -534,6 +535,9 @@ WRITE_OP: dict[Memory, Op] = {
 READ_OP: dict[Memory, Op] = {Memory.SYNAPSE: Op.READ_SYNAPSE, Memory.STATE: Op.READ_STATE}
 _SPEC_FIELDS = ("n_neurons", "n_inputs", "n_synapses", "v_bits", "i_bits", "w_bits",
                 "acc_bits", "trace_bits", "ref_bits", "delay_bits")
+# a build id hashes these only where they differ from their defaults (older builds keep
+# their ids)
+_LATER_FIELDS = {"receptors": 1, "i_frac": 0}
 ALL_READABLE = sum(1 << m for m in Memory)
 CORE_READABLE = sum(1 << m for m in READ_OP)  # what a board built on the core's RTL reads
 
@@ -564,6 +568,8 @@ class BuildInfo:
     output_window: int  # u8: OUTPUT frames the board keeps for RESEND
     clock_hz: int  # u32
     baud: int  # u32
+    receptors: int  # u8: synaptic currents per neuron (CoreSpec.receptors), word layouts
+    i_frac: int  # u8: fractional bits of the currents (CoreSpec.i_frac)
 
     @classmethod
     def from_spec(cls, spec: CoreSpec, *, input_slots: int = 8, output_window: int = 32,
@@ -571,10 +577,12 @@ class BuildInfo:
                   readable: int = ALL_READABLE) -> BuildInfo:
         return cls(PROTOCOL_VERSION, spec_build_id(spec),
                    *(getattr(spec, name) for name in _SPEC_FIELDS),
-                   readable, input_slots, output_window, clock_hz, baud)
+                   readable, input_slots, output_window, clock_hz, baud, spec.receptors,
+                   spec.i_frac)
 
     def spec(self) -> CoreSpec:
-        return CoreSpec(**{name: getattr(self, name) for name in _SPEC_FIELDS})
+        return CoreSpec(**{name: getattr(self, name)
+                           for name in (*_SPEC_FIELDS, *_LATER_FIELDS)})
 
     def encode(self) -> bytes:
         return BUILD_INFO.pack({f.name: getattr(self, f.name) for f in fields(self)})
@@ -633,6 +641,8 @@ assert [f.name for f in fields(BuildInfo)] == [f.name for f in BUILD_INFO.fields
 def spec_build_id(spec: CoreSpec) -> int:
     """A stable 32-bit identity of a core build: CRC-32 of its generator parameters."""
     text = ";".join(f"{name}={getattr(spec, name)}" for name in _SPEC_FIELDS)
+    text += "".join(f";{name}={getattr(spec, name)}" for name, default in _LATER_FIELDS.items()
+                    if getattr(spec, name) != default)
     return zlib.crc32(text.encode()) & 0xFFFFFFFF
 
 

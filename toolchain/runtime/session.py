@@ -29,7 +29,7 @@ import numpy as np
 from toolchain.runtime import protocol as p
 from toolchain.runtime.transport import SerialTransport, Transport, TransportError
 from toolchain.targets.fpga.image import CoreImage
-from toolchain.targets.fpga.spec import CoreSpec, Op
+from toolchain.targets.fpga.spec import SIGNED_FIELDS, CoreSpec, Op
 
 # The memory each core write command (spec.Op) goes to, to group an image's command words.
 MEMORY_OF_OP: dict[Op, p.Memory] = {op: memory for memory, op in p.WRITE_OP.items()}
@@ -393,9 +393,10 @@ class Session:
             count = self._image.n_neurons if self._image is not None else info.n_neurons
         words = self.read(p.Memory.STATE, 0, count)
         spec = info.spec()
-        fields = [spec.unpack("neuron_state", int(w), signed=("v", "i")) for w in words]
-        return {name: np.array([f[name] for f in fields], dtype=np.int64)
-                for name in ("v", "i", "ref")}
+        fields = [spec.unpack("neuron_state", int(w), signed=SIGNED_FIELDS["neuron_state"])
+                  for w in words]
+        names = [name for name, _ in spec.layout("neuron_state")]  # + i_inh: two currents
+        return {name: np.array([f[name] for f in fields], dtype=np.int64) for name in names}
 
     # -- running -------------------------------------------------------------------------
     def run(self, n_steps: int, inputs: Any = None, *, dt: float | None = None,

@@ -29,7 +29,8 @@ def reported_current(network: Network, population: str) -> str:
 
 
 def one_current_refusals(network: Network, hardware: str,
-                         two_currents: Collection[str] = ()) -> list[str]:
+                         two_currents: Collection[str] = (),
+                         elsewhere: str = "the reference or spinnaker2 target") -> list[str]:
     """Messages for every recording of isyn_exc/isyn_inh that one current cannot honour
     (populations in ``two_currents`` keep both: Loihi's two-compartment neurons)."""
     out = []
@@ -41,6 +42,6 @@ def one_current_refusals(network: Network, hardware: str,
                 f"Recording of '{rec.target}'.{rec.variable}: {hardware} keeps one synaptic "
                 f"current per neuron, and '{rec.target}' receives both excitatory and "
                 "inhibitory input, so its isyn_exc and isyn_inh cannot be told apart; record "
-                "v or spikes there, or run on the reference or spinnaker2 target"
+                f"v or spikes there, or run on {elsewhere}"
             )
     return out

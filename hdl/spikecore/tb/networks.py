@@ -24,11 +24,17 @@ def random_image(spec: CoreSpec, rng: np.random.Generator, *, stdp: bool,
         "syn_shift": rng.integers(0, 3, n),
         "refrac": rng.integers(0, spec.max_refrac + 1, n),
     }
+    if spec.receptors == 2:  # its own decay, one-step synapses (shift 0) included
+        neurons["syn_shift_inh"] = rng.integers(0, 4, n)
     source = rng.integers(0, n + n_in, m)
     target = rng.integers(0, n, m)
     weight = rng.integers(w_lo // 2, w_hi + 1, m)
     delay = rng.integers(1, spec.max_delay + 1, m)
     plastic = rng.random(m) < 0.6 if stdp else np.zeros(m, bool)
+    # inhibitory synapses (two-current builds): mostly negative weights, as the mapper
+    # writes them, some positive, which the core must carry just the same
+    inh = rng.random(m) < 0.4 if spec.receptors == 2 else np.zeros(m, bool)
+    weight = np.where(inh & (rng.random(m) < 0.8), -np.abs(weight), weight)
     rule = StdpParams(enable=stdp, pre_decay_shift=int(rng.integers(1, 4)),
                       post_decay_shift=int(rng.integers(1, 4)), potentiate_shift=2,
                       depress_shift=3, trace_increment=(spec.trace_max + 1) // 2,
@@ -36,14 +42,14 @@ def random_image(spec: CoreSpec, rng: np.random.Generator, *, stdp: bool,
     while True:
         image, _ = CoreImage.from_synapses(neurons=neurons, n_inputs=n_in, source=source,
                                            target=target, weight=weight, delay=delay,
-                                           plastic=plastic, stdp=rule)
+                                           plastic=plastic, stdp=rule, inh=inh)
         try:
             image.check(spec)
             return image
         except SpecError:  # a neuron's fan-in could overflow the accumulator: thin it
             keep = rng.random(source.size) < 0.8
             source, target, weight = source[keep], target[keep], weight[keep]
-            delay, plastic = delay[keep], plastic[keep]
+            delay, plastic, inh = delay[keep], plastic[keep], inh[keep]
 
 
 def random_inputs(spec: CoreSpec, image: CoreImage, rng: np.random.Generator, n_steps: int,

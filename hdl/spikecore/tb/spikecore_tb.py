@@ -19,7 +19,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer
 
 from hdl.spikecore.tb.networks import random_image, random_inputs
 from toolchain.targets.fpga.model import CoreModel
-from toolchain.targets.fpga.spec import CoreSpec, Op
+from toolchain.targets.fpga.spec import SIGNED_FIELDS, CoreSpec, Op
 
 SPEC_VAR, SEED_VAR, STEPS_VAR, STDP_VAR, STALL_VAR = (
     "SPIKECORE_SPEC", "SPIKECORE_SEED", "SPIKECORE_STEPS", "SPIKECORE_STDP", "SPIKECORE_STALL")
@@ -163,8 +163,9 @@ async def run_core(dut, spec: CoreSpec, seed: int, n_steps: int, stdp: bool,
                     int(weights[k]), word["weight"])
     state = model.state()
     for j in range(image.n_neurons):
-        word = spec.unpack("neuron_state", await read(Op.READ_STATE, j), signed=("v", "i"))
-        for name in ("v", "i", "ref"):
+        word = spec.unpack("neuron_state", await read(Op.READ_STATE, j),
+                           signed=SIGNED_FIELDS["neuron_state"])
+        for name in word:  # v, i, ref and, on a two-current build, i_inh
             board.value(name, f"neuron {j}", int(state[name][j]), word[name])
     dut._log.info("%d steps, %d spikes, %d synapses compared; cycles/step %d..%d",
                   n_steps, sum(map(len, got)), image.n_synapses,

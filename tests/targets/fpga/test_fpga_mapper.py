@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from toolchain.compiler import MappingError as CompilerMappingError
 from toolchain.ir import (
     ArraySource,
     Network,
@@ -18,7 +19,7 @@ from toolchain.ir import (
 from toolchain.targets import get_target
 from toolchain.targets.fpga.mapper import MappingError, map_network
 from toolchain.targets.fpga.numerics import shift_for
-from toolchain.targets.fpga.spec import ICE40UP5K, TINY
+from toolchain.targets.fpga.spec import ECP5_85F_EI, ICE40UP5K, TINY
 
 
 def lif(label="exc", size=4, **params):
@@ -50,9 +51,9 @@ def test_voltages_and_weights_in_core_units():
     assert m.image.v_thresh[0] == round(15 * scale)
     assert m.image.v_reset[0] == round(-5 * scale)
     # w dt / cm in LSB, times the charge factor of the shift decay: tau_syn = 5 ms is
-    # 2**6 = 64 steps of decay, the float current lasts 1 / (1 - exp(-0.1 / 5)) = 50.5 steps
-    q = 2.0**-6 / (1 - math.exp(-0.1 / 5.0))
-    assert q == pytest.approx(0.789, abs=1e-3)
+    # 2**6 = 64 steps of decay, the exponential's charge is that of tau / dt = 50 steps
+    q = 5.0 / 0.1 * 2.0**-6
+    assert q == pytest.approx(0.781, abs=1e-3)
     assert m.image.syn_weight[0] == round(0.5 * 0.1 / 1.0 * q * scale)
     assert m.image.syn_delay[0] == 5
     # the largest scale at which the 15 mV threshold fits half the 16-bit range
@@ -83,9 +84,77 @@ def test_delay_beyond_the_ring_names_the_limit():
 
 def test_unequal_synaptic_time_constants_are_refused():
     with pytest.raises(MappingError, match=r"Population 'exc' neuron 0: tau_syn_E = 5 ms and "
-                       r"tau_syn_I = 1 ms give decay shifts 6 and 3; the core has one synaptic "
-                       "current per neuron: make them equal"):
+                       r"tau_syn_I = 1 ms give decay shifts 6 and 3; build 'ice40up5k' has "
+                       r"one synaptic current per neuron: make them equal or use a build with "
+                       r"two currents, option build='ecp5-85f-ei' \(-O build=ecp5-85f-ei\) or "
+                       r"option receptors=2 \(-O receptors=2\)"):
         map_network(net_with([lif(tau_syn_I=1.0)]), ICE40UP5K)
+
+
+def _e_i_net(dt=0.1, record=("isyn_exc", "isyn_inh", "v"), **params):
+    """One cell, 2 nA of excitatory input at 2 ms and of inhibitory input at 40 ms (40
+    synapses each: one 8-bit weight alone would be as coarse as the decay's rounding),
+    both currents and v recorded."""
+    k = 40
+    src = ArraySource.from_lists("in", [[2.0]] * k + [[40.0]] * k)
+    zeros, w, d = np.zeros(k, int), np.full(k, 2.0 / k), np.full(k, 1.0)
+    projs = (Projection("e", "in", "exc", np.arange(k), zeros, w, d),
+             Projection("i", "in", "exc", np.arange(k, 2 * k), zeros, -w, d,
+                        receptor="inhibitory"))
+    pop = lif(size=1, **params)  # stays below threshold: the currents alone
+    return Network(dt=dt, populations=(pop,), sources=(src,), projections=projs,
+                   recordings=tuple(Recording("exc", v, np.arange(1))
+                                    for v in record))
+
+
+def test_a_two_current_build_decays_each_receptor_with_its_own_time_constant():
+    # VA-CUBA's 5 ms / 10 ms: shifts 6 and 7 at dt = 0.1 ms, inhibitory synapses marked
+    m = map_network(_e_i_net(tau_syn_E=5.0, tau_syn_I=10.0), ECP5_85F_EI)
+    assert (m.image.syn_shift[0], m.image.syn_shift_inh[0]) == (6, 7)
+    assert m.image.syn_inh.tolist() == [False] * 40 + [True] * 40
+    target = get_target("fpga", build="ecp5-85f-ei")
+    art = target.compile(_e_i_net(tau_syn_E=5.0, tau_syn_I=10.0))
+    assert art.fits and not art.approximations
+    sim = target.simulator(art)
+    sim.run_until(100.0)
+    sig = sim.result().signals
+    exc, inh = (np.asarray(sig[("exc", v)].values)[:, 0] for v in ("isyn_exc", "isyn_inh"))
+    # each current peaks at its own input's 2 nA and holds nothing of the other's
+    assert exc.max() == pytest.approx(2.0, rel=0.02) and inh.min() == pytest.approx(-2.0, rel=0.02)
+    assert np.all(inh[:400] == 0) and np.all(exc[:20] == 0)
+    # and falls to 1/e in about its own time constant (the shifts' 6.4 and 12.8 ms): the
+    # inhibitory one twice as slowly
+    def fall(x, start):
+        rel = x[start:] / x[start]
+        return np.argmax(rel < 1 / math.e) * 0.1
+    t_e, t_i = fall(exc, int(np.argmax(exc))), fall(inh, int(np.argmin(inh)))
+    assert 5.0 < t_e < 7.5 and 10.0 < t_i < 14.0 and t_i / t_e == pytest.approx(2.0, rel=0.1)
+
+
+def test_a_one_current_build_refuses_to_record_both_currents_and_names_the_build():
+    with pytest.raises(CompilerMappingError, match=r"build 'ice40up5k' of the FPGA core keeps one "
+                       r"synaptic current per neuron.*a two-current build \(-O build=ecp5-85f-ei"):
+        get_target("fpga").compile(_e_i_net())
+
+
+def test_a_synapse_faster_than_the_step_is_one_step_with_the_exact_charge():
+    # the CA3 model's 0.3 ms synapse at dt = 1 ms: shift 0, the whole charge w tau_syn in
+    # the step it arrives (the sum of its samples would be 3.5 x that)
+    net = _e_i_net(dt=1.0, record=("v",), tau_syn_E=0.3, tau_syn_I=0.3, tau_m=16.0)
+    m = map_network(net, ICE40UP5K)
+    assert m.image.syn_shift[0] == 0
+    runs = {}
+    for name in ("fpga", "reference"):
+        target = get_target(name)
+        art = target.compile(net)
+        assert art.fits and not art.approximations
+        sim = target.simulator(art)
+        sim.run_until(80.0)
+        runs[name] = np.asarray(sim.result().signals[("exc", "v")].values)[:, 0] + 65.0
+    # the exponential's kick, 2 nA x 0.3 ms / 1 nF = 0.6 mV, less the leak in its step
+    assert runs["reference"].max() == pytest.approx(0.6 * 0.92, rel=0.03)
+    assert runs["fpga"].max() == pytest.approx(runs["reference"].max(), rel=0.12)
+    assert runs["fpga"].min() == pytest.approx(runs["reference"].min(), rel=0.12)  # inh.
 
 
 def test_multiplicative_stdp_is_refused_with_the_fix():

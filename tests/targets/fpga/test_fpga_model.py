@@ -1,5 +1,7 @@
 """Golden model: hand-derived cases of each rule of the update order (spec.py)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,40 @@ def test_input_axon_out_of_range_is_refused():
     core = CoreModel(TINY)
     with pytest.raises(SpecError, match=r"input axon 8 is outside 0\.\.7"):
         core.step([8])
+
+
+@pytest.mark.parametrize("frac", [0, 4])
+def test_fractional_current_bits_shrink_the_decay_residue_below_one_voltage_lsb(frac):
+    # one input of weight 5 into a current decaying by shift 4.  Without fractional bits
+    # the current stays at 5 (below 2**3, rnd(5, 4) = 0) and drives v for ever; with 4 bits
+    # below the voltage LSB it is 80 and decays to under 8 (half a voltage LSB per step,
+    # rounded away), and since v gains each step what the current loses the next, v ends
+    # at exactly what the current lost: 80 less its residue, of a charge of 5 x 2**4
+    spec = dataclasses.replace(TINY, i_bits=16, v_bits=16, acc_bits=12, i_frac=frac)
+    core = CoreModel(spec)
+    core.load(image(syn=[(1, 0, 5, 1, False)], syn_shift=4, v_thresh=2000))
+    core.step([0])
+    v = [int(core.v[0]) for _ in range(200) if core.step() is not None]
+    if frac == 0:
+        assert core.i[0] == 5 and v[-1] - v[-2] == 5  # still charging
+    else:
+        assert 0 < core.i[0] < 8 and v[-1] == v[-2]
+        assert v[-1] == 80 - core.i[0]
+
+
+def test_a_two_current_core_keeps_the_inhibitory_input_apart():
+    spec = dataclasses.replace(TINY, receptors=2)
+    img, _ = CoreImage.from_synapses(
+        neurons={**neurons(1, syn_shift=1, v_thresh=1000), "syn_shift_inh": np.zeros(1)},
+        n_inputs=2, source=[1, 2], target=[0, 0], weight=[8, -6], delay=[1, 1],
+        plastic=[False, False], inh=[False, True])
+    core = CoreModel(spec)
+    core.load(img)
+    core.step([0, 1])
+    core.step()  # both arrive: i = 8 (decays by halves), i_inh = -6 (one step only)
+    assert (core.i[0], core.i_inh[0], core.v[0]) == (8, -6, 2)
+    core.step()
+    assert (core.i[0], core.i_inh[0], core.v[0]) == (4, 0, 6)
+    # the READ_STATE word carries both currents
+    word = core.execute(Op.READ_STATE, 0)
+    assert spec.unpack("neuron_state", word, signed=("v", "i", "i_inh"))["i_inh"] == 0

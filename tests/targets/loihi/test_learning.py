@@ -43,13 +43,14 @@ def pair_network(rule: STDPRule, offsets: np.ndarray = OFFSETS, t_post: float = 
     spike (the post spike time is checked by the caller)."""
     n = offsets.size
     pre = ArraySource.from_lists("pre", [[t_post - o * DT - DT] for o in offsets])
-    # two teacher synapses: one saturates its 8-bit mantissa just below the threshold
+    # two teacher synapses of 8 nA, each just inside the largest weight (8.07 nA at this
+    # voltage scale), fire the neuron together
     teacher = ArraySource.from_lists("teacher", [[T_TEACHER], [T_TEACHER]])
     post = Population("post", "IF_curr_exp", 1, {"tau_refrac": 60.0, "v_thresh": -60.0,
                                                   "tau_syn_E": 1.0, "tau_syn_I": 1.0})
     plastic = Projection("stdp", "pre", "post", np.arange(n), np.zeros(n), np.full(n, w0),
                          np.full(n, DT), plasticity=rule)
-    drive = Projection("drive", "teacher", "post", [0, 1], [0, 0], [50.0, 50.0], [DT, DT])
+    drive = Projection("drive", "teacher", "post", [0, 1], [0, 0], [8.0, 8.0], [DT, DT])
     return Network(dt=DT, populations=(post,), sources=(pre, teacher),
                    projections=(plastic, drive), recordings=(Recording("post", "spikes", [0]),))
 
@@ -169,6 +170,41 @@ def test_multiplicative_rule_scales_with_the_distance_to_the_bounds() -> None:
     gain_low = (after - before)[OFFSETS == 1][0]
     gain_high = (high - 0.09)[OFFSETS == 1][0]
     assert 0 < gain_high < gain_low
+
+
+@pytest.mark.parametrize("dependence, mu", [
+    ("additive-potentiation-multiplicative-depression", (None, None)),
+    ("gutig", (1.0, 0.0)), ("gutig", (0.0, 1.0)), ("gutig", (1.0, 1.0))])
+def test_mixed_weight_dependences_match_the_float_rule(dependence, mu) -> None:
+    """A term with a (w + C) factor where its exponent is 1, without where it is 0: the
+    window is the float reference's within one mantissa plus 3 % of the largest change,
+    for both initial weights (the weighted term changes with w, the other does not)."""
+    rule = STDPRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.2, A_minus=0.3, w_min=0.0,
+                    w_max=0.1, weight_dependence=dependence, mu_plus=mu[0], mu_minus=mu[1])
+    mu_plus, mu_minus = rule.weight_dependence.exponents(rule.mu_plus, rule.mu_minus)
+    changes = []
+    for w0 in (0.02, 0.08):
+        numerics = LoihiNumerics()
+        before, after, _ = run(pair_network(rule, w0=w0), numerics)
+        ref_before, ref_after, _ = run(pair_network(rule, w0=w0))
+        ours, ref = after - before, ref_after - ref_before
+        na = numerics.projections["stdp"].na_per_mantissa
+        apart = OFFSETS != 0
+        assert np.abs(ours - ref)[apart].max() <= na + 0.03 * np.abs(ref).max()
+        changes.append(ref)
+    low, high = changes
+    pot, dep = OFFSETS == 1, OFFSETS == -1
+    # a weighted term depends on w (potentiation shrinks, depression grows with it)
+    assert (high[pot][0] < 0.5 * low[pot][0]) == (mu_plus == 1.0)
+    assert (high[dep][0] < 2.0 * low[dep][0]) == (mu_minus == 1.0)
+
+
+def test_a_fractional_gutig_exponent_is_refused_naming_why() -> None:
+    rule = STDPRule(w_max=0.1, weight_dependence="gutig", mu_plus=0.5, mu_minus=1.0)
+    with pytest.raises(MappingError, match=r"Projection 'stdp': STDP weight dependence "
+                                           r"'gutig' with mu_plus = 0.5, mu_minus = 1 .*"
+                                           r"a whole power; use mu_plus and mu_minus of 0 or 1"):
+        _compile(rule)
 
 
 def test_weights_saturate_at_the_bounds() -> None:
@@ -390,7 +426,7 @@ def test_pynn_stdp_script_runs_on_loihi_and_returns_weights_in_nA() -> None:
             weight=W0, delay=DT, dendritic_delay_fraction=0)
         plastic = sim.Projection(pre, post, sim.AllToAllConnector(), stdp)
         sim.Projection(teacher, post, sim.AllToAllConnector(),
-                       sim.StaticSynapse(weight=50.0, delay=DT))
+                       sim.StaticSynapse(weight=8.0, delay=DT))
         sim.run(130.0)
         w = np.array(plastic.get("weight", format="list", with_address=False))
         sim.end()

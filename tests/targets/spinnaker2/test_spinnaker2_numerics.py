@@ -12,6 +12,7 @@ from toolchain.targets.spinnaker2.numerics import (
     dequantise_weights,
     from_accum,
     mul_accum,
+    pe_kernel,
     quantise_weights,
     to_accum,
     weight_frac_bits,
@@ -114,8 +115,8 @@ def test_input_scaling_integrates_the_exponential_kernel():
 @pytest.mark.parametrize("cell_type", list(CellType))
 def test_every_cell_type_has_a_pe_kernel_or_is_refused_by_name(cell_type):
     def kernel():
-        return S2LIFKernel(Population("p", cell_type, 2), 1.0, numerics="s16.15",
-                           frac_bits={Receptor.EXCITATORY: 15, Receptor.INHIBITORY: 15})
+        return pe_kernel(Population("p", cell_type, 2), 1.0, numerics="s16.15",
+                         frac_bits={Receptor.EXCITATORY: 15, Receptor.INHIBITORY: 15})
     if cell_type in SUPPORTED_CELLS:
         assert kernel().advance(0, None).size == 0
     else:

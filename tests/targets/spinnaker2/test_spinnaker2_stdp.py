@@ -4,6 +4,7 @@ post history's depth, one rule per population, and what learning costs a PE's ti
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -153,3 +154,34 @@ def test_learning_costs_cycles_in_the_tick_and_energy():
     sim.run_until(500.0)
     counters = sim.result().counters
     assert counters["physical.plastic_updates"] == counters["physical.synaptic_events"] > 0
+
+
+@pytest.mark.parametrize("numerics", ["s16.15", "float32"])
+def test_a_dendritic_delay_gives_the_reference_window(numerics):
+    """sPyNNaker takes a plastic synapse's delay as dendritic (its axonal delay is 0):
+    with dendritic_delay_fraction=1 the pre spike meets the synapse when it is sent and
+    the post spike reaches it a delay later, as in the reference; the window is the
+    reference's within two word steps."""
+    deltas = np.arange(-30.0, 31.0, 10.0)
+    deltas = deltas[deltas != 0]
+    rule = STDPRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.05, A_minus=0.06, w_min=0.0,
+                    w_max=0.5, dendritic_delay_fraction=1.0)
+    net = _pairs(deltas, rule)
+    ref, _ = _learn(net, 310.0, target="reference")
+    got, _ = _learn(net, 310.0, numerics=numerics)
+    lsb = 2.0 ** -math.floor(math.log2(65535 / 0.5))
+    np.testing.assert_allclose(got - 0.2, ref - 0.2, atol=2 * lsb + 1e-4)
+    axonal, _ = _learn(_pairs(deltas, STDPRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.05,
+                                               A_minus=0.06, w_min=0.0, w_max=0.5)),
+                       310.0, target="reference")
+    assert np.abs(axonal - ref).max() > 10 * lsb  # the delay's placement matters here
+
+
+def test_dendritic_delays_that_differ_are_refused():
+    rule = STDPRule(w_max=0.5, dendritic_delay_fraction=1.0)
+    net = _pairs(np.array([10.0, -10.0]), rule)
+    (proj,) = net.projections
+    net = net.replace(projections=(dataclasses.replace(proj, delay=np.array([1.0, 2.0])),))
+    with pytest.raises(MappingError, match="'stdp': STDP with dendritic_delay_fraction = 1 .*"
+                                           "give the plastic synapses one delay"):
+        get_target("spinnaker2").compile(net)

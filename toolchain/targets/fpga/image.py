@@ -10,7 +10,7 @@ with a build's limits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,7 +63,9 @@ def _check_scalar(what: str, value: int, low: int, high: int) -> None:
 class CoreImage:
     """Integer contents of a core.  Neuron arrays have one entry per used neuron (the rest
     of the core stays silent); ``row_start``/``row_length`` have one entry per source
-    (neurons first, then input axons); synapse arrays are in synapse-memory order."""
+    (neurons first, then input axons); synapse arrays are in synapse-memory order.
+    ``syn_shift_inh`` (the inhibitory current's decay) and ``syn_inh`` (a synapse feeds it)
+    are for two-current builds; left out they are zeros, which a one-current build needs."""
 
     v_thresh: np.ndarray
     v_reset: np.ndarray
@@ -80,6 +82,14 @@ class CoreImage:
     syn_plastic: np.ndarray
     stdp: StdpParams
     n_inputs: int
+    syn_shift_inh: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    syn_inh: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+    def __post_init__(self) -> None:
+        if self.syn_shift_inh.size == 0:
+            self.syn_shift_inh = np.zeros(self.v_thresh.size, np.int64)
+        if self.syn_inh.size == 0:
+            self.syn_inh = np.zeros(self.syn_target.size, bool)
 
     @property
     def n_neurons(self) -> int:
@@ -94,7 +104,8 @@ class CoreImage:
                       source: np.ndarray, target: np.ndarray, weight: np.ndarray,
                       delay: np.ndarray, plastic: np.ndarray,
                       stdp: StdpParams | None = None,
-                      v_init: np.ndarray | None = None) -> tuple[CoreImage, np.ndarray]:
+                      v_init: np.ndarray | None = None,
+                      inh: np.ndarray | None = None) -> tuple[CoreImage, np.ndarray]:
         """Pack an unordered synapse list into rows (sorted by source, stable within one);
         also returns the synapse-memory address of every given synapse."""
         n = int(np.asarray(neurons["v_thresh"]).size)
@@ -109,6 +120,7 @@ class CoreImage:
             )
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         arr = {k: np.asarray(neurons[k], dtype=np.int64) for k in _NEURON_FIELDS}
+        shift_inh = neurons.get("syn_shift_inh")
         address = np.empty(order.size, np.int64)
         address[order] = np.arange(order.size)
         image = cls(
@@ -120,6 +132,9 @@ class CoreImage:
             syn_delay=np.asarray(delay, np.int64)[order],
             syn_plastic=np.asarray(plastic, bool)[order],
             stdp=stdp or STDP_OFF, n_inputs=n_inputs,
+            syn_shift_inh=np.zeros(0, np.int64) if shift_inh is None
+            else np.asarray(shift_inh, np.int64),
+            syn_inh=np.zeros(0, bool) if inh is None else np.asarray(inh, bool)[order],
         )
         return image, address
 
@@ -147,6 +162,7 @@ class CoreImage:
             "v_thresh": (v_lo, v_hi), "v_reset": (v_lo, v_hi), "v_init": (v_lo, v_hi),
             "bias": (i_lo, i_hi), "leak_shift": (0, shift_hi), "syn_shift": (0, shift_hi),
             "refrac": (0, spec.max_refrac), "syn_weight": (w_lo, w_hi),
+            "syn_shift_inh": (0, shift_hi if spec.receptors == 2 else 0),
             "syn_delay": (1, spec.max_delay), "syn_target": (0, self.n_neurons - 1),
         }
         for name, (lo, hi) in ranges.items():
@@ -156,19 +172,26 @@ class CoreImage:
                 k = int(bad[0])
                 raise SpecError(f"{name}[{k}] = {int(arr[k])} is outside {lo}..{hi} "
                                 f"of build '{spec.name}'")
+        if spec.receptors == 1 and self.syn_inh.any():
+            k = int(np.flatnonzero(self.syn_inh)[0])
+            raise SpecError(f"syn_inh[{k}]: synapse {k} feeds an inhibitory current, but "
+                            f"build '{spec.name}' has one synaptic current (receptors = 1)")
         self.stdp.check(spec)
         self._check_accumulator(spec)
 
     def accumulator_load(self, spec: CoreSpec) -> np.ndarray:
-        """Per neuron and delay, the largest total |weight| one ring slot can receive in a
-        step (a plastic weight counted at its bound)."""
+        """Per neuron and delay, the largest total |weight| one ring accumulator can
+        receive in a step (a plastic weight counted at its bound; on a two-current build
+        the larger of the excitatory and the inhibitory accumulator's)."""
         mag = np.abs(self.syn_weight)
         if self.stdp.enable:
             bound = max(abs(self.stdp.w_min), abs(self.stdp.w_max))
             mag = np.where(self.syn_plastic, np.maximum(mag, bound), mag)
-        worst = np.zeros((self.n_neurons, spec.ring_depth), dtype=np.int64)
-        np.add.at(worst, (self.syn_target, self.syn_delay), mag)
-        return worst
+        worst = np.zeros((2, self.n_neurons, spec.ring_depth), dtype=np.int64)
+        receptor = self.syn_inh.astype(np.int64) if spec.receptors == 2 else \
+            np.zeros(mag.size, np.int64)
+        np.add.at(worst, (receptor, self.syn_target, self.syn_delay), mag)
+        return worst.max(axis=0)
 
     def _check_accumulator(self, spec: CoreSpec) -> None:
         """The ring accumulator is not saturated: prove no slot can overflow."""
@@ -187,9 +210,12 @@ class CoreImage:
         """(op, addr, data) words that load this image into a freshly reset core."""
         self.check(spec)
         cmds: list[tuple[Op, int, int]] = []
+        two = spec.receptors == 2
         for j in range(self.n_neurons):
+            extra = {"syn_shift_inh": int(self.syn_shift_inh[j])} if two else {}
             cmds.append((Op.NEURON_PARAMS, j, spec.pack(
-                "neuron_params", **{k: int(getattr(self, k)[j]) for k in _NEURON_FIELDS})))
+                "neuron_params", **{k: int(getattr(self, k)[j]) for k in _NEURON_FIELDS},
+                **extra)))
             cmds.append((Op.NEURON_STATE, j, spec.pack("neuron_state", v=int(self.v_init[j]))))
         for s in range(self.row_start.size):
             if self.row_length[s]:
@@ -199,6 +225,7 @@ class CoreImage:
         for k in range(self.n_synapses):
             cmds.append((Op.SYNAPSE, k, spec.pack(
                 "synapse", target=int(self.syn_target[k]), weight=int(self.syn_weight[k]),
-                delay=int(self.syn_delay[k]), plastic=int(self.syn_plastic[k]))))
+                delay=int(self.syn_delay[k]), plastic=int(self.syn_plastic[k]),
+                **({"inh": int(self.syn_inh[k])} if two else {}))))
         cmds.append((Op.STDP, 0, self.stdp.word(spec)))
         return cmds

@@ -30,6 +30,7 @@ from toolchain.targets.fpga.numerics import (
     plastic_factor,
     shift_for,
     stdp_params,
+    syn_shift_for,
     voltage_scale,
 )
 from toolchain.targets.fpga.spec import _LIMITS, PRESETS, CoreSpec, SpecError
@@ -48,7 +49,8 @@ class Mapping:
     weight_scale: dict[str, np.ndarray]  # projection -> weight units per nA, per synapse
     v_scale: float  # LSB per mV
     v_rest: np.ndarray  # mV, per core neuron (to convert v back)
-    i_scale: np.ndarray  # LSB of the synaptic current per nA, per core neuron
+    i_scale: np.ndarray  # LSB of the (excitatory) synaptic current per nA, per core neuron
+    i_scale_inh: np.ndarray  # the same for the inhibitory current of a two-current build
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,10 @@ def map_network(net: Network, spec: CoreSpec,
            for name in ("cm", "tau_m", "tau_refrac", "tau_syn_E", "tau_syn_I", "i_offset",
                         "v_rest", "v_reset", "v_thresh")}
     v_init = np.concatenate([p.initial_values["v"] for p in net.populations])
-    syn_shift = _syn_shift(net, dt, found)
+    syn_shift, syn_shift_inh = _syn_shift(net, spec, dt, found)
     spec = _fit_delays(net, spec, found)
-    pre, post, wsyn, delay, plastic, wscale, rule, rule_of = _synapses(
-        net, spec, neuron_offset, input_offset, n, dt, cat, syn_shift)
+    pre, post, wsyn, delay, plastic, wscale, rule, rule_of, inh = _synapses(
+        net, spec, neuron_offset, input_offset, n, dt, cat, syn_shift, syn_shift_inh)
     stdp_per_nA = plastic_factor(plastic, wscale)
     scale = voltage_scale(spec, cat, v_init, wsyn, rule, stdp_per_nA)
     neurons = {
@@ -103,6 +105,8 @@ def map_network(net: Network, spec: CoreSpec,
         "syn_shift": syn_shift,
         "refrac": np.round(cat["tau_refrac"] / dt),
     }
+    if spec.receptors == 2:
+        neurons["syn_shift_inh"] = syn_shift_inh
     _check_neuron_ranges(net, spec, neurons, found)
     weight_int = np.round(wsyn * scale)
     stdp = stdp_params(rule, spec, scale * stdp_per_nA, dt, rule_of, found) \
@@ -111,6 +115,7 @@ def map_network(net: Network, spec: CoreSpec,
         neurons=neurons, n_inputs=a, source=pre, target=post, weight=weight_int,
         delay=delay, plastic=plastic, stdp=stdp,
         v_init=np.round((v_init - cat["v_rest"]) * scale),
+        inh=inh if spec.receptors == 2 else None,
     )
     spec = _fit_accumulator(net, image, spec, found)
     try:
@@ -122,9 +127,12 @@ def map_network(net: Network, spec: CoreSpec,
         addresses[proj.label] = address[k: k + proj.size]
         scales[proj.label] = wscale[k: k + proj.size] * scale
         k += proj.size
-    i_scale = dt / cat["cm"] * charge_factor(cat["tau_syn_E"], syn_shift, dt) * scale
+    frac = 2.0 ** spec.i_frac  # the currents' LSB is 2**-i_frac of the voltage's
+    i_scale = dt / cat["cm"] * charge_factor(cat["tau_syn_E"], syn_shift, dt) * scale * frac
+    i_scale_inh = dt / cat["cm"] * charge_factor(cat["tau_syn_I"], syn_shift_inh, dt) * \
+        scale * frac
     mapping = Mapping(neuron_offset, input_offset, addresses, scales, scale, cat["v_rest"],
-                      i_scale)
+                      i_scale, i_scale_inh)
     return MappedNetwork(spec, image, mapping, dt)
 
 
@@ -190,8 +198,8 @@ def _fit_delays(net: Network, spec: CoreSpec, found: Violations) -> CoreSpec:
 # -- synapses ------------------------------------------------------------------------------
 def _synapses(net: Network, spec: CoreSpec, neuron_offset: dict[str, int],
               input_offset: dict[str, int], n: int, dt: float, cat: dict[str, np.ndarray],
-              syn_shift: np.ndarray):
-    pres, posts, ws, ds, plastics, scales = [], [], [], [], [], []
+              syn_shift: np.ndarray, syn_shift_inh: np.ndarray):
+    pres, posts, ws, ds, plastics, scales, inhs = [], [], [], [], [], [], []
     rule: STDPRule | None = None
     rule_of = ""
     for proj in net.projections:
@@ -202,11 +210,13 @@ def _synapses(net: Network, spec: CoreSpec, neuron_offset: dict[str, int],
             pre = proj.pre_index.astype(np.int64) + n + input_offset[proj.pre]
         post = proj.post_index.astype(np.int64) + neuron_offset[proj.post]
         w = proj.weight.astype(np.float64)
-        if proj.receptor is Receptor.INHIBITORY:
+        inhibitory = proj.receptor is Receptor.INHIBITORY
+        if inhibitory:
             w = -np.abs(w)
-        tau = cat["tau_syn_I" if proj.receptor is Receptor.INHIBITORY else "tau_syn_E"]
+        tau = cat["tau_syn_I" if inhibitory else "tau_syn_E"]
+        shift = syn_shift_inh if inhibitory else syn_shift
         # mV of voltage step per nA of weight, charge-corrected for the shift decay
-        per_nA = dt / cat["cm"][post] * charge_factor(tau[post], syn_shift[post], dt)
+        per_nA = dt / cat["cm"][post] * charge_factor(tau[post], shift[post], dt)
         # within the ring by _fit_delays (clipped where a violation was recorded)
         d = np.clip(np.round(proj.delay.astype(np.float64) / dt), 1, spec.max_delay
                     ).astype(np.int64)
@@ -224,13 +234,14 @@ def _synapses(net: Network, spec: CoreSpec, neuron_offset: dict[str, int],
         ds.append(d)
         plastics.append(np.full(proj.size, proj.plasticity is not None))
         scales.append(per_nA)
+        inhs.append(np.full(proj.size, inhibitory))
     if not pres:
         z = np.zeros(0)
         return z.astype(np.int64), z.astype(np.int64), z, z.astype(np.int64), \
-            z.astype(bool), z, None, ""
+            z.astype(bool), z, None, "", z.astype(bool)
     return (np.concatenate(pres), np.concatenate(posts), np.concatenate(ws),
             np.concatenate(ds), np.concatenate(plastics), np.concatenate(scales), rule,
-            rule_of)
+            rule_of, np.concatenate(inhs))
 
 
 # -- neurons -------------------------------------------------------------------------------
@@ -238,25 +249,34 @@ def _per_neuron_shift(net: Network, name: str, dt: float, found: Violations) -> 
     out = []
     for pop in net.populations:
         taus = pop.parameters[name]
-        shifts = {float(t): shift_for(float(t), dt, f"Population '{pop.label}' {name}",
-                                      element="population", label=pop.label,
-                                      violations=found)
-                  for t in np.unique(taus)}
+        what = f"Population '{pop.label}' {name}"
+        if name.startswith("tau_syn"):  # below dt: a one-step synapse
+            shifts = {float(t): syn_shift_for(float(t), dt, what, label=pop.label,
+                                              violations=found) for t in np.unique(taus)}
+        else:
+            shifts = {float(t): shift_for(float(t), dt, what, element="population",
+                                          label=pop.label, violations=found)
+                      for t in np.unique(taus)}
         out.append(np.array([shifts[float(t)] for t in taus], np.int64))
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def _syn_shift(net: Network, dt: float, found: Violations) -> np.ndarray:
-    """One decay shift per neuron for its one synaptic current.  Where tau_syn_E and
-    tau_syn_I give different shifts the core cannot run the neuron as written; with
-    fit='approximate' shifts one apart (neighbouring powers of two: a shift realises a
-    time constant only within sqrt(2) anyway) become the shift of their geometric mean,
-    and every input keeps its charge (the weights' charge factor is per receptor)."""
+def _syn_shift(net: Network, spec: CoreSpec, dt: float,
+               found: Violations) -> tuple[np.ndarray, np.ndarray]:
+    """The decay shifts of each neuron's excitatory and inhibitory current.  A two-current
+    build decays each receptor's current with its own.  A one-current build has one
+    shift per neuron: where tau_syn_E and tau_syn_I give different shifts it cannot run
+    the neuron as written; with fit='approximate' shifts one apart (neighbouring powers
+    of two: a shift realises a time constant only within sqrt(2) anyway) become the shift
+    of their geometric mean, and every input keeps its charge (the weights' charge factor
+    is per receptor)."""
     exc = _per_neuron_shift(net, "tau_syn_E", dt, found)
     inh = _per_neuron_shift(net, "tau_syn_I", dt, found)
+    if spec.receptors == 2:
+        return exc, inh
     differ = exc != inh
     if not differ.any():
-        return exc
+        return exc, exc
     close = np.abs(exc - inh) <= 1
     if found.approximating and close[differ].all():
         tau_e = np.concatenate([p.parameters["tau_syn_E"] for p in net.populations])
@@ -264,19 +284,24 @@ def _syn_shift(net: Network, dt: float, found: Violations) -> np.ndarray:
         shared = np.clip(np.rint(np.log2(np.sqrt(tau_e * tau_i) / dt)), np.minimum(exc, inh),
                          np.maximum(exc, inh)).astype(np.int64)
         _record_shared_decay(net, differ, exc, inh, shared, found)
-        return np.where(differ, shared, exc)
+        shared = np.where(differ, shared, exc)
+        return shared, shared
     j = int(np.flatnonzero(differ & ~close)[0] if (differ & ~close).any()
             else np.flatnonzero(differ)[0])
     pop, local = _locate(net, j)
-    hint = ("; they are one shift apart, so you can also "
+    two = [s.name for s in PRESETS.values() if s.receptors == 2]
+    builds = (f"use a build with two currents, {option_hint('build', two[0])} or "
+              f"{option_hint('receptors', 2)}")
+    hint = (f", {builds}, or, as they are one shift apart, "
             + fit_hint("give both one decay (their geometric mean's shift, each input's "
                        "charge kept)")) if close[j] else (
-        "; an approximate fit shares a decay only between shifts one apart")
+        f" or {builds} (an approximate fit shares a decay only between shifts one apart)")
     raise MappingError(
         f"Population '{pop.label}' neuron {local}: tau_syn_E = "
         f"{pop.parameters['tau_syn_E'][local]:g} ms and tau_syn_I = "
         f"{pop.parameters['tau_syn_I'][local]:g} ms give decay shifts {exc[j]} and "
-        f"{inh[j]}; the core has one synaptic current per neuron: make them equal{hint}"
+        f"{inh[j]}; build '{spec.name}' has one synaptic current per neuron: make them "
+        f"equal{hint}"
     )
 
 
@@ -296,7 +321,7 @@ def _record_shared_decay(net: Network, differ: np.ndarray, exc: np.ndarray, inh:
             found.approximate(approximation(
                 "synaptic_decay_shared", "population", pop.label, neurons=int(mine.sum()),
                 synapses=into,
-                detail=f"the core has one synaptic current per neuron, so both receptors "
+                detail=f"the build has one synaptic current per neuron, so both receptors "
                        f"decay with one shift ({text}); each input keeps its charge"))
         start += pop.size
 

@@ -11,7 +11,7 @@ API (everything in the core's integer formats, see ``spec.py``)::
     spikes = core.step(input_axons)        # one timestep -> sorted neuron indices that spiked
     spikes = core.run([[0, 3], [], [1]])   # several steps, one input list per step
     core.weights()                         # synapse weights in synapse-memory order
-    core.state()                           # {"v", "i", "ref", "x", "y"} arrays, copies
+    core.state()                           # {"v", "i", "i_inh", "ref", "x", "y"} arrays
 
 Input axon ``a`` is source ``spec.n_neurons + a`` of the row table.  Unwritten neurons
 have "silent" parameters (threshold at the top of the range), as in the RTL's reset
@@ -32,8 +32,9 @@ _SIGNED = SIGNED_FIELDS
 
 def silent_neuron_params(spec: CoreSpec) -> dict[str, int]:
     """Parameters of a neuron that can never fire: what an unwritten neuron holds."""
-    return {"v_thresh": spec.signed_range("v")[1], "v_reset": 0, "bias": 0, "leak_shift": 0,
-            "syn_shift": 0, "refrac": 0}
+    silent = {"v_thresh": spec.signed_range("v")[1], "v_reset": 0, "bias": 0,
+              "leak_shift": 0, "syn_shift": 0, "refrac": 0}
+    return {**silent, "syn_shift_inh": 0} if spec.receptors == 2 else silent
 
 
 def _wrap(x: np.ndarray, bits: int) -> np.ndarray:
@@ -52,18 +53,28 @@ def decay_step(x: np.ndarray, shift: np.ndarray | int) -> np.ndarray:
 
 
 def lif_update(spec: CoreSpec, v: np.ndarray, i: np.ndarray, ref: np.ndarray,
-               acc: np.ndarray, p: dict[str, np.ndarray]
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Step 1 of the update order for arrays of neurons: (v, i, ref, spiked) after it."""
+               acc: np.ndarray, p: dict[str, np.ndarray], i_inh: np.ndarray | int = 0,
+               acc_inh: np.ndarray | int = 0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Step 1 of the update order for arrays of neurons: (v, i, ref, spiked, i_inh) after
+    it.  The inhibitory current ``i_inh`` (two-current builds) decays with its own shift;
+    on a one-current build it and its input stay 0."""
     i_lo, i_hi = spec.signed_range("i")
     v_lo, v_hi = spec.signed_range("v")
-    i = np.clip(i - decay_step(i, p["syn_shift"]) + acc, i_lo, i_hi)
+    f = spec.i_frac
+    i = np.clip(i - decay_step(i, p["syn_shift"]) + (acc << f), i_lo, i_hi)
+    if spec.receptors == 2:
+        i_inh = np.clip(i_inh - decay_step(i_inh, p["syn_shift_inh"]) + (acc_inh << f),
+                        i_lo, i_hi)
+    else:
+        i_inh = np.zeros_like(i)
     active = ref == 0
-    v_new = np.clip(v - decay_step(v, p["leak_shift"]) + i + p["bias"], v_lo, v_hi)
+    drive = decay_step(i + i_inh, f)  # in voltage LSB (rounded to nearest: rnd(x, 0) = x)
+    v_new = np.clip(v - decay_step(v, p["leak_shift"]) + drive + p["bias"], v_lo, v_hi)
     spiked = active & (v_new >= p["v_thresh"])
     v = np.where(spiked, p["v_reset"], np.where(active, v_new, v))
     ref = np.where(spiked, p["refrac"], np.where(active, 0, ref - 1))
-    return v, i, ref, spiked
+    return v, i, ref, spiked, i_inh
 
 
 def trace_update(spec: CoreSpec, x: np.ndarray, shift: int, spiked: np.ndarray,
@@ -91,15 +102,19 @@ class CoreModel:
         self.params = {k: np.full(n, v, np.int64) for k, v in silent.items()}
         self.v = np.zeros(n, np.int64)
         self.i = np.zeros(n, np.int64)
+        self.i_inh = np.zeros(n, np.int64)  # stays 0 on a one-current build
         self.ref = np.zeros(n, np.int64)
-        self.ring = np.zeros((spec.ring_depth, n), np.int64)
+        # one delay ring per receptor: [0] excitatory (the only one of a one-current
+        # build), [1] inhibitory
+        self.ring = np.zeros((2, spec.ring_depth, n), np.int64)
         self.x = np.zeros(s, np.int64)  # pre-synaptic trace of every source
         self.y = np.zeros(n, np.int64)  # post-synaptic trace of every neuron
         self.row_start = np.zeros(s, np.int64)
         self.row_length = np.zeros(s, np.int64)
         m = spec.n_synapses
         self.syn = {"target": np.zeros(m, np.int64), "weight": np.zeros(m, np.int64),
-                    "delay": np.zeros(m, np.int64), "plastic": np.zeros(m, bool)}
+                    "delay": np.zeros(m, np.int64), "plastic": np.zeros(m, bool),
+                    "inh": np.zeros(m, bool)}
         self.stdp = STDP_OFF
         self.t = 0
         self.last_step: dict[str, int | bool] = {}
@@ -114,6 +129,7 @@ class CoreModel:
             self.params[name][:n] = getattr(image, name)
         self.v[:n] = image.v_init
         self.i[:n] = 0
+        self.i_inh[:n] = 0
         self.ref[:n] = 0
         nn = image.n_neurons
         rows = np.arange(image.row_start.size)
@@ -124,6 +140,7 @@ class CoreModel:
         self.syn["weight"][:k] = image.syn_weight
         self.syn["delay"][:k] = image.syn_delay
         self.syn["plastic"][:k] = image.syn_plastic
+        self.syn["inh"][:k] = image.syn_inh
         self.stdp = image.stdp
         self._pairs = None
 
@@ -137,6 +154,7 @@ class CoreModel:
         elif op == Op.NEURON_STATE:
             f = spec.unpack("neuron_state", data, signed=_SIGNED["neuron_state"])
             self.v[addr], self.i[addr], self.ref[addr] = f["v"], f["i"], f["ref"]
+            self.i_inh[addr] = f.get("i_inh", 0)
         elif op == Op.ROW:
             f = spec.unpack("row", data)
             self.row_start[addr], self.row_length[addr] = f["start"], f["length"]
@@ -148,10 +166,12 @@ class CoreModel:
             f = spec.unpack("stdp", data, signed=_SIGNED["stdp"])
             self.stdp = StdpParams(**{**f, "enable": bool(f["enable"])})
         elif op == Op.READ_SYNAPSE:
-            return spec.pack("synapse", **{k: int(v[addr]) for k, v in self.syn.items()})
+            names = [name for name, _ in spec.layout("synapse")]
+            return spec.pack("synapse", **{k: int(self.syn[k][addr]) for k in names})
         elif op == Op.READ_STATE:
+            extra = {"i_inh": int(self.i_inh[addr])} if spec.receptors == 2 else {}
             return spec.pack("neuron_state", v=int(self.v[addr]), i=int(self.i[addr]),
-                             ref=int(self.ref[addr]))
+                             ref=int(self.ref[addr]), **extra)
         else:
             raise SpecError(f"command {op!r} is not a register access; use step()/run()")
         return None
@@ -169,9 +189,10 @@ class CoreModel:
             raise SpecError(f"input axon {bad} is outside 0..{spec.n_inputs - 1}")
         slot = self.t % spec.ring_depth
         # 1. neurons
-        acc = self.ring[slot].copy()
-        self.ring[slot] = 0
-        self.v, self.i, self.ref, spiked = lif_update(spec, self.v, self.i, self.ref, acc, p)
+        acc = self.ring[:, slot].copy()
+        self.ring[:, slot] = 0
+        self.v, self.i, self.ref, spiked, self.i_inh = lif_update(
+            spec, self.v, self.i, self.ref, acc[0], p, self.i_inh, acc[1])
         # 2./3. events of inputs and neuron spikes, with depression
         src_spiked = np.zeros(spec.n_sources, bool)
         src_spiked[: spec.n_neurons] = spiked
@@ -180,7 +201,7 @@ class CoreModel:
         ks = syn_idx[src_spiked[src_of]]
         tgt, w = self.syn["target"], self.syn["weight"]
         where = (slot + self.syn["delay"][ks]) % spec.ring_depth
-        np.add.at(self.ring, (where, tgt[ks]), w[ks])
+        np.add.at(self.ring, (self.syn["inh"][ks].astype(np.int64), where, tgt[ks]), w[ks])
         self.ring = _wrap(self.ring, spec.acc_bits)
         st = self.stdp
         if st.enable:
@@ -227,5 +248,5 @@ class CoreModel:
         return self.syn["weight"].copy()
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"v": self.v.copy(), "i": self.i.copy(), "ref": self.ref.copy(),
-                "x": self.x.copy(), "y": self.y.copy()}
+        return {"v": self.v.copy(), "i": self.i.copy(), "i_inh": self.i_inh.copy(),
+                "ref": self.ref.copy(), "x": self.x.copy(), "y": self.y.copy()}

@@ -13,21 +13,32 @@ reproduces their result exactly):
    ``a = ring[t mod D][j]`` (the input that arrives at ``t``; the slot is cleared after
    reading)::
 
-       i' = sat_I(i - rnd(i, syn_shift) + a)
+       i' = sat_I(i - rnd(i, syn_shift) + (a << F))
+       g' = sat_I(g - rnd(g, syn_shift_inh) + (b << F))              (two-current builds)
        if ref > 0:  ref' = ref - 1;  v' = v;                          no spike
-       else:        v' = sat_V(v - rnd(v, leak_shift) + i' + bias)
+       else:        v' = sat_V(v - rnd(v, leak_shift) + rnd(i' + g', F) + bias)
                     if v' >= v_thresh: spike;  v' = v_reset;  ref' = refrac
 
    ``rnd(x, k) = (x >>> k) + bit k-1 of x`` is ``x / 2**k`` rounded to nearest (halves
    up; ``>>>`` is an arithmetic shift right, which alone would round towards minus
    infinity and leave small positive values undecayed); ``sat_X`` saturates to the signed
-   X-bit range.  ``v`` is measured from the resting potential and
+   X-bit range.  A build with ``receptors = 2`` keeps a second, inhibitory current ``g``
+   (state ``i_inh``) with its own decay, fed by the ring's second accumulator ``b`` (the
+   synapses whose ``inh`` bit is set), so tau_syn_E and tau_syn_I are independent; with
+   ``receptors = 1`` there is one current and ``g`` is absent.  A decay shift of 0 makes a
+   one-step synapse: ``i - rnd(i, 0) = 0``, so an input is the current of the step it
+   arrives in only (what a time constant below ``dt`` needs).  ``v`` is measured from the
+   resting potential and ``F = i_frac``: the currents keep ``F`` bits below the voltage's
+   LSB (``F = 0``: none, ``rnd(x, 0) = x``).  A rounded shift decay stops at
+   ``|x| < 2**(k-1)``; in the current's own units that residue is ``2**-F`` as large
+   against the voltage, which the membrane integrates for ``2**leak_shift`` steps.  And
    the current is kept as the voltage step it causes per timestep, so no multiplier is
    needed (the iCE40's 8 DSPs stay free).
 2. INPUT: the external spikes of step ``t`` (axons, duplicates ignored), then
 3. EVENT: the neuron spikes of step ``t`` in ascending order.  For every synapse
    ``(target, weight, delay, plastic)`` in a spiking source's row:
-   ``ring[(t + delay) mod D][target] += weight`` with the weight as it was at the start of
+   ``ring[(t + delay) mod D][target] += weight`` (its ``inh`` accumulator for an inhibitory
+   synapse of a two-current build) with the weight as it was at the start of
    the step; then, if plastic and STDP is on, depression
    ``w = clamp(w - (y[target] >> depress_shift), w_min, w_max)``.
 4. POTENTIATION (only when a neuron spiked at ``t``): every plastic synapse whose target
@@ -73,6 +84,9 @@ _LIMITS: dict[str, tuple[int, int, str]] = {
     "trace_bits": (2, 16, "STDP traces between 2 and 16 bits"),
     "ref_bits": (1, 8, "refractory counter between 1 and 8 bits"),
     "delay_bits": (1, 6, "delay ring of 2..64 slots (SpiNNaker-style 16..64 ticks)"),
+    "receptors": (1, 2, "1: one synaptic current; 2: separate excitatory and inhibitory "
+                        "currents"),
+    "i_frac": (0, 8, "fractional bits of the synaptic currents below the voltage LSB"),
 }
 
 
@@ -91,6 +105,8 @@ class CoreSpec:
     trace_bits: int = 8
     ref_bits: int = 4
     delay_bits: int = 3
+    receptors: int = 1
+    i_frac: int = 0
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -113,11 +129,16 @@ class CoreSpec:
                 f"CoreSpec acc_bits = {self.acc_bits} is narrower than w_bits = {self.w_bits}; "
                 "one weight must fit the ring accumulator: raise acc_bits"
             )
-        if self.i_bits > self.v_bits:
+        if self.i_bits - self.i_frac > self.v_bits:
             raise SpecError(
-                f"CoreSpec i_bits = {self.i_bits} is wider than v_bits = {self.v_bits}; the "
-                "current is added to v each step: raise v_bits or lower i_bits"
+                f"CoreSpec i_bits = {self.i_bits} with i_frac = {self.i_frac} fractional bits "
+                f"is wider than v_bits = {self.v_bits}; the current is added to v each step: "
+                "raise v_bits or i_frac, or lower i_bits"
             )
+        if self.i_frac > self.i_bits - 2:
+            raise SpecError(
+                f"CoreSpec i_frac = {self.i_frac} leaves the {self.i_bits}-bit current fewer "
+                "than 2 integer bits: lower i_frac or raise i_bits")
 
     # -- derived sizes -----------------------------------------------------------------
     @property
@@ -169,16 +190,21 @@ class CoreSpec:
     def layout(self, record: str) -> tuple[tuple[str, int], ...]:
         """Fields of one memory word or command payload, least significant first."""
         sb = SHIFT_BITS
+        # a two-current build appends its inhibitory fields: a one-current build's words
+        # stay as they were
+        two = self.receptors == 2
         layouts = {
             "neuron_params": (
                 ("v_thresh", self.v_bits), ("v_reset", self.v_bits), ("bias", self.i_bits),
                 ("leak_shift", sb), ("syn_shift", sb), ("refrac", self.ref_bits),
+                *((("syn_shift_inh", sb),) if two else ()),
             ),
-            "neuron_state": (("v", self.v_bits), ("i", self.i_bits), ("ref", self.ref_bits)),
+            "neuron_state": (("v", self.v_bits), ("i", self.i_bits), ("ref", self.ref_bits),
+                             *((("i_inh", self.i_bits),) if two else ())),
             "row": (("start", self.syn_addr_bits), ("length", self.row_len_bits)),
             "synapse": (
                 ("target", self.neuron_bits), ("weight", self.w_bits),
-                ("delay", self.delay_bits), ("plastic", 1),
+                ("delay", self.delay_bits), ("plastic", 1), *((("inh", 1),) if two else ()),
             ),
             "stdp": (
                 ("enable", 1), ("pre_decay_shift", sb), ("post_decay_shift", sb),
@@ -238,7 +264,7 @@ class CoreSpec:
         return {
             "neuron_params": self.n_neurons * self.width("neuron_params"),
             "neuron_state": self.n_neurons * self.width("neuron_state"),
-            "ring": self.ring_depth * (1 << self.neuron_bits) * self.acc_bits,
+            "ring": self.ring_depth * (1 << self.neuron_bits) * self.acc_bits * self.receptors,
             "rows": self.n_sources * self.width("row"),
             "synapses": self.n_synapses * self.width("synapse"),
             "traces": self.n_sources * self.trace_bits + self.n_neurons * self.trace_bits,
@@ -263,7 +289,7 @@ class CoreSpec:
 # fields stored in two's complement, per word layout (everything else is unsigned)
 SIGNED_FIELDS: dict[str, tuple[str, ...]] = {
     "neuron_params": ("v_thresh", "v_reset", "bias"),
-    "neuron_state": ("v", "i"),
+    "neuron_state": ("v", "i", "i_inh"),
     "synapse": ("weight",),
     "stdp": ("w_min", "w_max"),
 }
@@ -286,7 +312,9 @@ class Op(IntEnum):
 # iCE40 UP5K: 5280 logic cells, 30 EBR x 4 kbit, 4 SPRAM x 256 kbit, 8 DSP (Lattice iCE40
 # UltraPlus family data sheet, FPGA-DS-02008).  The memories below must fit the 30 EBR
 # (Amaranth memories are not mapped to SPRAM).  Measured: 2048 synapses need 31 EBR (a
-# 19-bit word at depth 2048 takes ten 2048x2 blocks); 1024 need 26.
+# 19-bit word at depth 2048 takes ten 2048x2 blocks); 1024 need 26.  One synaptic current:
+# a second one doubles the ring (8 more EBR) and widens the neuron and synapse words, past
+# the 30 EBR (docs/fpga-core.md), so tau_syn_E and tau_syn_I share one decay here.
 ICE40UP5K = CoreSpec(
     n_neurons=128, n_inputs=128, n_synapses=1024, v_bits=16, i_bits=16, w_bits=8,
     acc_bits=16, trace_bits=8, ref_bits=5, delay_bits=4, name="ice40up5k",
@@ -297,13 +325,24 @@ ECP5_85F = CoreSpec(
     n_neurons=1024, n_inputs=1024, n_synapses=65536, v_bits=18, i_bits=18, w_bits=8,
     acc_bits=18, trace_bits=8, ref_bits=6, delay_bits=6, name="ecp5-85f",
 )
+# The same chip with separate excitatory and inhibitory currents (tau_syn_E != tau_syn_I):
+# the second ring accumulator doubles the ring's block RAM, so the ring has 32 slots
+# (64 slots of both would take 64 more DP16KD than the 208 hold).
+# Its currents carry 6 bits below the voltage LSB (i_bits 24 = 18 + 6), so a decay's
+# rounding residue stays below one voltage LSB per step; the neuron words still fit the
+# 1024 x 18 blocks they took.
+ECP5_85F_EI = CoreSpec(
+    n_neurons=1024, n_inputs=1024, n_synapses=65536, v_bits=18, i_bits=24, w_bits=8,
+    acc_bits=18, trace_bits=8, ref_bits=6, delay_bits=5, receptors=2, i_frac=6,
+    name="ecp5-85f-ei",
+)
 # Small enough for fast RTL simulation; what the unit and cocotb tests build.
 TINY = CoreSpec(
     n_neurons=16, n_inputs=8, n_synapses=128, v_bits=12, i_bits=12, w_bits=6, acc_bits=12,
     trace_bits=6, ref_bits=3, delay_bits=2, name="tiny",
 )
 
-PRESETS: dict[str, CoreSpec] = {s.name: s for s in (TINY, ICE40UP5K, ECP5_85F)}
+PRESETS: dict[str, CoreSpec] = {s.name: s for s in (TINY, ICE40UP5K, ECP5_85F, ECP5_85F_EI)}
 
 
 def preset(name: str) -> CoreSpec:

@@ -49,9 +49,9 @@ LIMITS = {
     "stdp_rate_shift": "STDP learning-rate shifts (0..15)",
 }
 APPROXIMATIONS = {
-    "synaptic_decay_shared": "tau_syn_E and tau_syn_I one decay shift apart share the shift "
-                             "of their geometric mean (one synaptic current per neuron); "
-                             "each input keeps its charge",
+    "synaptic_decay_shared": "on a one-current build (ice40up5k: its block RAM holds one "
+                             "ring), tau_syn_E and tau_syn_I one decay shift apart share the "
+                             "shift of their geometric mean; each input keeps its charge",
     "delays_shortened": "delays beyond the delay ring become the longest it holds",
     "refractory_shortened": "tau_refrac beyond the refractory counter becomes the longest "
                             "it holds",
@@ -64,9 +64,11 @@ SUPPORT = {
     "IF_cond_exp": refused("the core's synapses add currents; it has no reversal "
                            "potentials", CORE, "the FPGA core runs IF_curr_exp neurons"),
     "tau_syn_E != tau_syn_I": approximated(
-        "one synaptic current per neuron: time constants one decay shift apart share one "
-        "shift, each input's charge kept, with --fit approximate (separate currents are "
-        "the core's next revision)", CORE),
+        "native on two-current builds (-O build=ecp5-85f-ei, -O receptors=2: an inhibitory "
+        "current with its own decay and ring accumulator); the default ice40up5k build "
+        "has one current (a second does not fit its 30 EBR), so there time constants one "
+        "decay shift apart share one shift, each input's charge kept, with --fit "
+        "approximate", CORE),
     "varying parameters": native("per-neuron threshold, reset, bias, leak and refractory "
                                  "registers", CORE),
     "delays": approximated("a ring of 2**delay_bits slots: 15 steps on the default build; "
@@ -83,8 +85,10 @@ SUPPORT = {
                                    "with the weight", CORE,
                                    "is not supported by the FPGA core"),
     "record v": native("the golden model's v register, scaled back to mV"),
-    "record isyn_exc, isyn_inh": refused("one synaptic current per neuron: the receptors' "
-                                         "currents cannot be told apart", CORE,
+    "record isyn_exc, isyn_inh": refused("the default ice40up5k build keeps one synaptic "
+                                         "current per neuron: the receptors' currents "
+                                         "cannot be told apart (two-current builds, -O "
+                                         "build=ecp5-85f-ei, record both)", CORE,
                                          "one synaptic current per neuron"),
 }
 CORE_FIELDS = tuple(name for name in _LIMITS)  # the generator parameters of a build
@@ -125,7 +129,8 @@ class FpgaTarget(Target):
         lines = ["presets (-O build=NAME):"]
         lines += [f"  {s.name:<22} {s.n_neurons} neurons, {s.n_inputs} inputs, "
                   f"{s.n_synapses} synapses, delays up to {s.max_delay} steps, "
-                  f"{s.w_bits}-bit weights" for s in PRESETS.values()]
+                  f"{s.w_bits}-bit weights, {s.receptors} synaptic current"
+                  f"{'s' if s.receptors > 1 else ''} per neuron" for s in PRESETS.values()]
         lines += ["boards (-O board=NAME):"]
         lines += [f"  {b.name:<22} {b.description}, "
                   f"{b.clock_hz / 1e6:g} MHz" for b in load_boards().values()]
@@ -187,7 +192,12 @@ class FpgaTarget(Target):
                          detail.mapped.image.n_synapses, activity)
 
     def record_refusals(self, network: Network) -> list[str]:
-        return one_current_refusals(network, "the FPGA core")
+        if self.spec.receptors == 2:  # both currents kept apart
+            return []
+        return one_current_refusals(
+            network, f"build '{self.spec.name}' of the FPGA core",
+            elsewhere="a two-current build (-O build=ecp5-85f-ei or -O receptors=2), the "
+                      "reference or spinnaker2 target")
 
     def make_simulator(self, compiled: CompiledNetwork,
                        detail: TargetDetail | None) -> FpgaSimulator:
@@ -240,6 +250,10 @@ class FpgaSimulator:
         if variable == "v":
             return self._core.v[sl] / m.v_scale + m.v_rest[sl]
         if variable in ("isyn_exc", "isyn_inh"):
+            if self._mapped.spec.receptors == 2:
+                if variable == "isyn_inh":
+                    return self._core.i_inh[sl] / m.i_scale_inh[sl]
+                return self._core.i[sl] / m.i_scale[sl]
             current = self._core.i[sl] / m.i_scale[sl]
             return current if self._current[population] == variable else np.zeros(size)
         raise MappingError(f"Population '{population}': the FPGA core has no state variable "

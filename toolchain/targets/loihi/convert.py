@@ -127,6 +127,9 @@ def why_not_cuba(pop: Population) -> str:
     if cell.conductance_based or composed_cond:
         return ("its synaptic input is a conductance (a product with v), which Loihi's "
                 "current-based compartment cannot compute")
+    if cell.composed and not composed_cond:
+        return ("a composed PointNeuron's named receptors are not mapped onto a "
+                "compartment's synaptic input (the conversion takes IF_curr_exp's two)")
     if cell is CellType.IF_CURR_DELTA:
         return ("a delta synapse moves v by the weight in mV, and a compartment's input "
                 "enters its current u, which the voltage integrates")

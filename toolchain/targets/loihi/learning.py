@@ -8,6 +8,10 @@ a post trace y1 and the epoch's spike indicators x0, y0 (a neuron spiked in the 
     dw = S_plus * x1 * y0 * (w_max - w)  -  S_minus * y1 * x0 * (w - w_min)
                                                                      (multiplicative)
 
+and either term alone with its ``(w + C)`` factor: additive potentiation with
+multiplicative depression, and Gutig's rule where its exponents are 0 or 1 (a product
+term has whole factors, so ``(w_max - w)^mu`` for another mu is refused by name).
+
 where each scale ``S = mant * 2^exp`` has a 4-bit mantissa and the constants of the
 ``(w + C)`` factors are 8-bit.  This module maps an IR :class:`~toolchain.ir.STDPRule` onto
 these integers (:func:`map_stdp_rule`, which reports what the mapping loses and refuses
@@ -42,7 +46,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from toolchain.ir import Projection, WeightDependence
+from toolchain.ir import Projection
 from toolchain.targets.loihi.convert import (
     WeightConversion,
     WeightFormat,
@@ -177,7 +181,8 @@ class LearningRule:
     y1: Trace
     potentiation: Scale
     depression: Scale
-    multiplicative: bool
+    weighted_potentiation: bool  # the term has a (w_max - w) factor (mu_plus = 1)
+    weighted_depression: bool  # the term has a (w - w_min) factor (mu_minus = 1)
     w_min: int
     w_max: int
     step: int
@@ -306,26 +311,36 @@ def map_stdp_rule(projection: Projection, codec: WeightFormat, dt: float, *,
         raise LoihiNumericsError(
             f"Projection '{label}': learning epoch = {epoch_steps} steps; an epoch is at "
             f"least 1 step")
-    multiplicative = rule.weight_dependence is WeightDependence.MULTIPLICATIVE
+    mu_plus, mu_minus = rule.weight_dependence.exponents(rule.mu_plus, rule.mu_minus)
+    if mu_plus not in (0.0, 1.0) or mu_minus not in (0.0, 1.0):
+        raise LoihiNumericsError(
+            f"Projection '{label}': STDP weight dependence '{rule.weight_dependence.value}' "
+            f"with mu_plus = {mu_plus:g}, mu_minus = {mu_minus:g} is not modelled on loihi: "
+            "its learning engine sums products of traces and (w + C) factors, so a term "
+            "depends on the weight to a whole power; use mu_plus and mu_minus of 0 or 1")
+    pot_w, dep_w = mu_plus == 1.0, mu_minus == 1.0
     low, high = mantissa_range(codec.sign_mode, codec.num_weight_bits)
     step = mantissa_step(codec.sign_mode, codec.num_weight_bits)
     na = codec.na_per_mantissa
-    w_min = _bound(label, "w_min", rule.w_min, na, low, high, step, multiplicative)
-    w_max = _bound(label, "w_max", rule.w_max, na, low, high, step, multiplicative)
+    w_min = _bound(label, "w_min", rule.w_min, na, low, high, step, dep_w)
+    w_max = _bound(label, "w_max", rule.w_max, na, low, high, step, pot_w)
     impulse_max = TRACE_MAX // headroom
     unit = 2.0**ACC_FRAC_BITS  # accumulator units per weight mantissa
-    if multiplicative:
-        gain_plus, gain_minus = rule.A_plus * unit, rule.A_minus * unit
-        span = float(w_max - w_min)
-    else:
-        gain_plus = rule.A_plus * rule.w_max / na * unit
-        gain_minus = rule.A_minus * rule.w_max / na * unit
-        span = 1.0
+
+    def gain(a: float, weighted: bool) -> tuple[float, float]:
+        """Accumulator units per trace unit, and the largest weight factor (mantissas)."""
+        if weighted:
+            return a * unit, float(w_max - w_min)
+        return a * rule.w_max / na * unit, 1.0
+
+    (gain_plus, span_plus), (gain_minus, span_minus) = (gain(rule.A_plus, pot_w),
+                                                        gain(rule.A_minus, dep_w))
     pot, x_imp = _fit_scale(label, "A_plus", gain_plus, impulse_max)
     dep, y_imp = _fit_scale(label, "A_minus", gain_minus, impulse_max)
     if not stochastic:
-        for name, gain in (("A_plus", gain_plus), ("A_minus", gain_minus)):
-            largest = gain * span / unit  # mantissas one lone pair can move w
+        for name, gain_, span in (("A_plus", gain_plus, span_plus),
+                                  ("A_minus", gain_minus, span_minus)):
+            largest = gain_ * span / unit  # mantissas one lone pair can move w
             if 0.0 < largest < step / 2:
                 raise LoihiNumericsError(
                     f"Projection '{label}': STDP {name} changes a weight by at most "
@@ -353,7 +368,8 @@ def map_stdp_rule(projection: Projection, codec: WeightFormat, dt: float, *,
         "x1_impulse": x_imp / 2.0**TRACE_FRAC_BITS, "y1_impulse": y_imp / 2.0**TRACE_FRAC_BITS,
     }
     return LearningRule(label=label, x1=x1, y1=y1, potentiation=pot, depression=dep,
-                        multiplicative=multiplicative, w_min=w_min, w_max=w_max, step=step,
+                        weighted_potentiation=pot_w, weighted_depression=dep_w,
+                        w_min=w_min, w_max=w_max, step=step,
                         epoch_steps=epoch_steps, report=report)
 
 

@@ -15,8 +15,9 @@ import numpy as np
 from toolchain.compiler.check import check
 from toolchain.compiler.describe import WeightFormat, projection_numerics
 from toolchain.compiler.encode import encode
+from toolchain.compiler.fit import approximation, fit_hint
 from toolchain.compiler.partition import partition
-from toolchain.compiler.pipeline import Build, MappingError, Pass
+from toolchain.compiler.pipeline import Build, MappingError, Pass, violation
 from toolchain.compiler.place import place
 from toolchain.compiler.route import route
 from toolchain.ir import Projection, WeightDependence
@@ -28,22 +29,26 @@ from toolchain.targets.loihi.convert import (
     convert_population,
     convert_weights,
 )
-from toolchain.targets.loihi.fixed import LoihiNumericsError, mantissa_range
+from toolchain.targets.loihi.fixed import WEIGHT_EXP_MAX, LoihiNumericsError, mantissa_range
 from toolchain.targets.loihi.learning import convert_plastic_weights, map_stdp_rule
 from toolchain.targets.loihi.timing import estimate_step
+from toolchain.targets.options import option_hint
 
 # the weight dependences the learning engine runs (learning.py: map_stdp_rule)
-LEARNING_RULES = (WeightDependence.ADDITIVE, WeightDependence.MULTIPLICATIVE)
+LEARNING_RULES = (WeightDependence.ADDITIVE, WeightDependence.MULTIPLICATIVE,
+                  WeightDependence.ADDITIVE_POTENTIATION_MULTIPLICATIVE_DEPRESSION,
+                  WeightDependence.GUTIG)  # Gutig with exponents 0 or 1 (learning.py)
 
 
-def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False) -> Build:
+def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False,
+             vth_mant: int = DEFAULT_VTH_MANT) -> Build:
     """Pass: each projection's Loihi weight format, and what it did to the weights; for a
     plastic projection also its STDP rule on the learning engine (epoch length in steps,
     stochastic or nearest weight rounding, as the simulator will run it)."""
     net = build.network
     for message in refusals(net, "loihi", stdp=LEARNING_RULES):
         raise MappingError(message)  # nothing to map it to: refused even when not strict
-    conversions = {pop.label: convert_population(pop, net.dt, vth_mant=DEFAULT_VTH_MANT,
+    conversions = {pop.label: convert_population(pop, net.dt, vth_mant=vth_mant,
                                                  clip_refractory=True)
                    for pop in net.populations}  # the check pass refused what does not convert
     out = []
@@ -55,6 +60,8 @@ def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False)
         else:
             conv = convert_weights(proj.label, proj.weight, units)
         low, high = mantissa_range(conv.sign_mode, conv.num_weight_bits)
+        if conv.n_saturated:
+            build = _saturated(build, proj, conv, max(-low, high), vth_mant)
         fmt = WeightFormat(unit=conv.na_per_mantissa / 2.0**conv.weight_exp,
                            exponent=conv.weight_exp, weight_bits=conv.num_weight_bits,
                            max_mantissa=max(-low, high))
@@ -65,6 +72,31 @@ def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False)
             delay_bits=int(max(steps - 1, 0)).bit_length()))
         del conv
     return build.replace(numerics=tuple(out))
+
+
+def _saturated(build: Build, proj: Projection, conv: WeightConversion, largest: int,
+               vth_mant: int) -> Build:
+    """Weights beyond the largest mantissa at the largest weight exponent: a broken limit
+    (strict compiles refuse it, naming the range and the voltage scale that fits them),
+    clipped to the range only under fit='approximate', and recorded."""
+    top = largest * conv.na_per_mantissa  # nA of the largest mantissa at weight_exp 7
+    w = np.abs(np.asarray(proj.weight, np.float64))
+    worst = float(w.max())
+    fits = max(1, int(vth_mant * top / worst))  # the weights scale with the voltage scale
+    if build.approximating:
+        return build.approximate(approximation(
+            "weights_clipped", "projection", proj.label, synapses=conv.n_saturated,
+            limit="weight_range",
+            detail=f"{conv.n_saturated} weights up to {worst:g} nA became {top:.4g} nA, the "
+                   f"largest of the weight format at vth_mant={vth_mant}"))
+    fix = (f"lower the voltage scale to give the weights room: "
+           f"{option_hint('vth_mant', fits)}, or " + fit_hint(f"clip them to {top:.4g} nA"))
+    return build.violate(violation(
+        "projection", proj.label, "weight_range", worst, top, fix,
+        f"Projection '{proj.label}': {conv.n_saturated} weights up to {worst:g} nA exceed "
+        f"the largest Loihi weight onto population '{proj.post}', {top:.4g} nA (mantissa "
+        f"{largest} << weight exponent {WEIGHT_EXP_MAX} at its voltage scale, vth_mant="
+        f"{vth_mant}), {worst / top:.3g} times over; {fix}"))
 
 
 def _check_learning(build: Build, proj: Projection, conv: WeightConversion, epoch: int,
@@ -82,16 +114,18 @@ def _check_learning(build: Build, proj: Projection, conv: WeightConversion, epoc
     return build.replace(extras={**build.extras, "learning": learning})
 
 
-def passes(learning_epoch: int = 1, stochastic: bool = False) -> tuple[Pass, ...]:
+def passes(learning_epoch: int = 1, stochastic: bool = False,
+           vth_mant: int = DEFAULT_VTH_MANT) -> tuple[Pass, ...]:
     """The passes in order, the quantise pass set up for the learning engine's options
-    (the same options give the same tuple)."""
-    return _passes(int(learning_epoch), bool(stochastic))
+    and the voltage scale (the same options give the same tuple)."""
+    return _passes(int(learning_epoch), bool(stochastic), int(vth_mant))
 
 
 @cache
-def _passes(learning_epoch: int, stochastic: bool) -> tuple[Pass, ...]:
+def _passes(learning_epoch: int, stochastic: bool, vth_mant: int) -> tuple[Pass, ...]:
     configured = update_wrapper(
-        partial(quantise, learning_epoch=learning_epoch, stochastic=stochastic), quantise)
+        partial(quantise, learning_epoch=learning_epoch, stochastic=stochastic,
+                vth_mant=vth_mant), quantise)
     return (check, configured, partition, place, route, estimate_step, compartment_section,
             learning_section, encode)
 

@@ -324,10 +324,11 @@ class LoihiSTDP(PlasticityModel):
         x1 = decay_trace(self.x[syn], c.x1.factor, rest) * self._y0[syn]
         y1 = decay_trace(self.y[syn], c.y1.factor, rest) * self._x0[syn]
         w = self._w_start[syn]
-        if c.multiplicative:
-            dw = c.potentiation.apply(x1 * (c.w_max - w)) - c.depression.apply(y1 * (w - c.w_min))
-        else:
-            dw = c.potentiation.apply(x1) - c.depression.apply(y1)
+        if c.weighted_potentiation:
+            x1 = x1 * (c.w_max - w)
+        if c.weighted_depression:
+            y1 = y1 * (w - c.w_min)
+        dw = c.potentiation.apply(x1) - c.depression.apply(y1)
         acc = (w << ACC_FRAC_BITS) + np.clip(dw, -ACC_MAX, ACC_MAX)
         w_new = np.clip(self._round(acc, syn), self._low, self._high)
         weights[syn] = w_new

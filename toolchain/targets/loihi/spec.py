@@ -118,6 +118,8 @@ LIMITS = {
              "neuron, two for a neuron whose tau_syn_E and tau_syn_I differ)",
     "delay_steps": f"synaptic delay ({MAX_DELAY_STEPS} steps)",
     "refractory_steps": f"refractory period ({REFRACTORY_MAX} steps)",
+    "weight_range": "the largest weight: an 8-bit mantissa << weight exponent 7, in units of "
+                    "the post population's voltage scale (vth_mant)",
 }
 
 
@@ -128,6 +130,8 @@ APPROXIMATIONS = {
     "refractory_shortened": f"tau_refrac beyond {REFRACTORY_MAX} steps becomes "
                             f"{REFRACTORY_MAX} steps",
     "delays_shortened": f"delays beyond {MAX_DELAY_STEPS} steps become {MAX_DELAY_STEPS} steps",
+    "weights_clipped": "weights beyond the largest of the weight format become it (the "
+                       "format saturates)",
 }
 
 
@@ -164,7 +168,10 @@ SUPPORT = {
     "STDP additive": native("the learning engine's sum of products of 7.7-bit traces, "
                             "evaluated every epoch", f"{DAVIES}; nengo-loihi discretize.py"),
     "STDP multiplicative": native("the learning engine, with the weight as a factor of the "
-                                  "product terms", f"{DAVIES}; nengo-loihi discretize.py"),
+                                  "product terms (so also additive-potentiation-"
+                                  "multiplicative-depression, and Gutig with exponents 0 "
+                                  "or 1: each term with its factor or without)",
+                                  f"{DAVIES}; nengo-loihi discretize.py"),
     "record v": native("the compartment's v, scaled back to mV"),
     "record isyn_exc, isyn_inh": refused(
         "with equal time constants both receptors feed one compartment's current u (with "
@@ -253,7 +260,10 @@ class LoihiSpec:
                        ) -> tuple[Population, list[Approximation]]:
         """fit='approximate': parameters a compartment group shares (one du/dv and one
         synaptic scale per population, convert.py) merged where they are close, and a
-        refractory period beyond the register shortened to its 63 steps."""
+        refractory period beyond the register shortened to its 63 steps.  A cell type
+        that does not convert at all is left as it is, for the check to refuse by name."""
+        if population.cell_type is not CellType.IF_CURR_EXP:
+            return population, []
         applied = []
         merged = merge_parameters(population, SHARED_PARAMETERS)
         pop = merged.population

@@ -13,6 +13,8 @@ from toolchain.ir import Network
 from toolchain.sim.engine import Engine
 from toolchain.targets.base import Target
 from toolchain.targets.loihi.artifact import LoihiDetail
+from toolchain.targets.loihi.convert import DEFAULT_VTH_MANT
+from toolchain.targets.loihi.fixed import VTH_MANT_MAX
 from toolchain.targets.loihi.mapper import passes
 from toolchain.targets.loihi.spec import APPROXIMATIONS, BOARDS, LIMITS, SUPPORT, LoihiSpec
 from toolchain.targets.loihi.spec import board as lookup_board
@@ -37,6 +39,8 @@ class LoihiTarget(Target):
         Option("learning_epoch", int, 1, "learning-engine epoch length in steps (STDP)"),
         Option("learning_seed", int, None, "seed of stochastic weight rounding in STDP "
                "(none: round to nearest)"),
+        Option("vth_mant", int, DEFAULT_VTH_MANT, "threshold mantissa of every population, "
+               "its voltage scale: lower gives large weights room, at a coarser v"),
     )
     LIMITS: ClassVar[Mapping[str, str]] = LIMITS
     APPROXIMATIONS: ClassVar[Mapping[str, str]] = APPROXIMATIONS
@@ -52,14 +56,21 @@ class LoihiTarget(Target):
         self.spec = LoihiSpec(board=lookup_board(self.board))
         self.learning_epoch = self.config["learning_epoch"]
         self.learning_seed = self.config["learning_seed"]
+        self.vth_mant = self.config["vth_mant"]
         if self.learning_epoch < 1:
             from toolchain.targets.options import TargetOptionError
 
             raise TargetOptionError(f"target 'loihi' option learning_epoch="
                                     f"{self.learning_epoch} must be at least 1 step")
+        if not 1 <= self.vth_mant <= VTH_MANT_MAX:
+            from toolchain.targets.options import TargetOptionError
+
+            raise TargetOptionError(f"target 'loihi' option vth_mant={self.vth_mant} is "
+                                    f"outside Loihi's threshold mantissa, 1..{VTH_MANT_MAX}")
 
     def passes(self) -> Sequence[Pass]:
-        return passes(self.learning_epoch, stochastic=self.learning_seed is not None)
+        return passes(self.learning_epoch, stochastic=self.learning_seed is not None,
+                      vth_mant=self.vth_mant)
 
     def remap(self, compiled: CompiledNetwork) -> LoihiDetail:
         """The partition's rows again (the passes are deterministic)."""
@@ -87,7 +98,7 @@ class LoihiTarget(Target):
         from toolchain.targets.loihi.numerics import LoihiNumerics
 
         net = compiled.network
-        numerics = LoihiNumerics(learning_epoch=self.learning_epoch,
+        numerics = LoihiNumerics(vth_mant=self.vth_mant, learning_epoch=self.learning_epoch,
                                  learning_seed=self.learning_seed,
                                  currents={p.label: reported_current(net, p.label)
                                            for p in net.populations})

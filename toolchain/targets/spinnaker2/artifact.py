@@ -162,7 +162,9 @@ def step_cost(net: Network, mapping: Mapping, routing: Routing, cores: Cores,
     tick = spec.tick_ms
     events_per_core = per_core(events_into(net, activity, tick), net, cores)
     learning, plastic_events = _learning_cycles(net, mapping, activity, tick)
-    cycles = (spec.cycles_per_tick_overhead + cores.neurons * spec.cycles_per_neuron_update
+    update = np.array([spec.neuron_update_cycles(net.populations[int(i)].cell_type)
+                       for i in cores.population])
+    cycles = (spec.cycles_per_tick_overhead + cores.neurons * update
               + events_per_core * spec.cycles_per_synaptic_event
               + per_core(learning, net, cores))
     slowest = int(np.argmax(cycles)) if len(cores) else 0
@@ -205,10 +207,10 @@ def _learning_cycles(net: Network, mapping: Mapping, activity: Activity, tick: f
     out = {p.label: np.zeros(p.size) for p in net.populations}
     events = 0.0
     for proj, table in zip(net.projections, mapping.synapses, strict=True):
-        if table.plastic:
+        if table.plastic or table.release_cycles:
             e = projection_events(net, proj, activity, tick)
-            out[proj.post] += e * table.plastic_cycles
-            events += float(e.sum())
+            out[proj.post] += e * (table.plastic_cycles + table.release_cycles)
+            events += float(e.sum()) if table.plastic else 0.0
     for label in {t.post for t in mapping.synapses if t.plastic}:
         out[label] += activity.per_step(label, tick) * spec.cycles_per_post_spike
     return out, events

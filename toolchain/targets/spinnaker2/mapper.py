@@ -20,7 +20,7 @@ from toolchain.compiler.fit import fit_hint
 from toolchain.compiler.pipeline import MappingError as CompilerMappingError
 from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import Network, Population, Projection, Receptor
-from toolchain.ir.network import refusals
+from toolchain.ir.network import SYNAPSE_DYNAMICS, refusals
 from toolchain.targets.options import option_hint
 from toolchain.targets.spinnaker2.numerics import (
     SUPPORTED_CELLS,
@@ -47,6 +47,9 @@ MASTER_TABLE_ENTRY_BYTES = 3 * 4  # key, mask, address/row length of one incomin
 # 16-bit control half-word), its header the last pre spike's time (4 bytes) and trace (2),
 # rounded to words [src: sPyNNaker synapse_dynamics_stdp.py get_n_bytes_for_connections]
 PLASTIC_ROW_HEADER_BYTES = 8
+# A synapse with synapse dynamics keeps x, y, u and its last spike's time in the PE's
+# SRAM (sim.synapses.Release's state), one word each [assumption: our software's layout]
+RELEASE_STATE_BYTES = 16
 
 
 def post_history_bytes(spec: SpiNNaker2Spec) -> int:
@@ -103,6 +106,10 @@ class SynapseTable:
     # read-modify-write with one depression, plus a potentiation per post spike expected
     # in the post history since the row's last pre spike (stdp.py)
     plastic_cycles: float = 0.0
+    # extra PE cycles per synaptic event of a row with synapse dynamics (short-term
+    # plasticity, stochastic release): its state advanced over the interval since the
+    # synapse's last spike and the weight scaled (sim.synapses.Release, in software)
+    release_cycles: float = 0.0
 
     @property
     def plastic(self) -> bool:
@@ -176,6 +183,7 @@ def map_network(network: Network, spec: SpiNNaker2Spec,
 
 def _check_cells(network: Network) -> None:
     rules: dict[str, tuple[str, object]] = {}
+    dendritic: dict[str, set[float]] = {}  # per post population, its plastic synapses' lags
     for proj in network.projections:
         rule = proj.plasticity
         if rule is None:
@@ -188,6 +196,17 @@ def _check_cells(network: Network) -> None:
                 "word holds a magnitude and its synapse type the sign (sPyNNaker's "
                 "synapse_row.h); make the plastic projection excitatory, or the population "
                 "conductance-based")
+        lags = dendritic.setdefault(proj.post, set())
+        lags.update(float(rule.dendritic_delay_fraction) * float(d)
+                    for d in np.unique(proj.delay))
+        if len(lags) > 1:
+            raise MappingError(
+                f"Projection '{proj.label}': STDP with dendritic_delay_fraction = "
+                f"{rule.dendritic_delay_fraction:g} and plastic delays into population "
+                f"'{proj.post}' that differ: a PE keeps one post spike history per neuron and "
+                "shifts its learning window by one dendritic delay (sPyNNaker's "
+                "synapse_dynamics_stdp_mad_impl.c); give the plastic synapses one delay, or "
+                "use dendritic_delay_fraction=0")
         first = rules.setdefault(proj.post, (proj.label, rule))
         if first[1] != rule:
             raise MappingError(
@@ -203,7 +222,8 @@ def _check_cells(network: Network) -> None:
                 f"Population '{pop.label}': cell type {pop.cell_type.value} is not available "
                 f"on spinnaker2 (its neuron kernels: {allowed}); change the cell type"
             )
-    for message in refusals(network, "spinnaker2", stdp=STDP_RULES):
+    for message in refusals(network, "spinnaker2", stdp=STDP_RULES,
+                            dynamics=SYNAPSE_DYNAMICS, dendritic=True):
         raise MappingError(message)
 
 
@@ -255,7 +275,8 @@ def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
     ticks = ticks.astype(np.int16)
     return SynapseTable(proj.label, proj.pre, proj.post, proj.receptor, proj.pre_index,
                         proj.post_index, words, fb, ticks, stage, residual,
-                        _plastic_cycles(proj, spec, p_spike))
+                        _plastic_cycles(proj, spec, p_spike),
+                        0.0 if proj.dynamics is None else float(spec.cycles_per_release))
 
 
 def _plastic_cycles(proj: Projection, spec: SpiNNaker2Spec, p_spike: dict[str, float]
@@ -338,6 +359,7 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
     per_neuron = (NEURON_STATE_BYTES + 2 * spec.ring_buffer_ticks * RING_ENTRY_BYTES
                   + (post_history_bytes(spec) if plastic else 0))
     syn_prefix = np.zeros(n + 1, np.int64)
+    release_prefix = np.zeros(n + 1, np.int64)  # synapses with synapse dynamics' state
     # (synapse prefix, row bound, firing probability per tick, extra cycles per synaptic
     # event) per projection
     per_table = []
@@ -345,7 +367,10 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
         prefix = np.zeros(n + 1, np.int64)
         prefix[1:] = np.cumsum(np.bincount(t.post_index, minlength=n))
         syn_prefix += prefix
-        per_table.append((prefix, _pre_rows_bound(t), p_spike[t.pre], t.plastic_cycles))
+        if t.release_cycles:
+            release_prefix += prefix
+        per_table.append((prefix, _pre_rows_bound(t), p_spike[t.pre],
+                          t.plastic_cycles + t.release_cycles))
     n_pre_rows = sum(bound for _, bound, _, _ in per_table)
     n_plastic_rows = sum(bound for _, bound, _, c in per_table if c > 0)
     master = MASTER_TABLE_ENTRY_BYTES * max(1, len(incoming)) * 2  # direct + delayed sources
@@ -357,7 +382,8 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
         syn = syn_prefix[lo + k] - syn_prefix[lo]
         rows = np.minimum(syn, n_pre_rows)
         plastic_rows = np.minimum(syn, n_plastic_rows)
-        return fixed + k * per_neuron + in_sram * (
+        release = release_prefix[lo + k] - release_prefix[lo]
+        return fixed + k * per_neuron + RELEASE_STATE_BYTES * release + in_sram * (
             4 * syn + ROW_HEADER_BYTES * rows + PLASTIC_ROW_HEADER_BYTES * plastic_rows)
 
     def tick_fits(lo: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -377,7 +403,8 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
             packets += r * p
             events += syn * p
             learning += syn * p * extra
-        return worst_tick_cycles(spec, k, rows, packets, events, learning, k * post_cost)
+        return worst_tick_cycles(spec, k, rows, packets, events, learning, k * post_cost,
+                                 spec.neuron_update_cycles(pop.cell_type))
 
     lo = np.arange(n)
     cap = np.minimum(spec.neurons_per_pe, n - lo)

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.ir import CellType, Population, Receptor
-from toolchain.sim.kernels import NeuronKernel
+from toolchain.sim.kernels import REFERENCE_KERNELS, NeuronKernel
 
 ACCUM_FRAC = 15  # s16.15 [src: sPyNNaker neural_modelling/src/common/maths-util.h REAL]
 ACCUM_ONE = 1 << ACCUM_FRAC
@@ -53,7 +53,16 @@ TYPE_BITS = 1  # excitatory / inhibitory
 SYNAPSE_TYPES = (Receptor.EXCITATORY, Receptor.INHIBITORY)
 WORD_BITS = 32
 
-SUPPORTED_CELLS = (CellType.IF_CURR_EXP, CellType.IF_CURR_ALPHA, CellType.IF_COND_EXP)
+#: cell types with an exact-integration LIF kernel in sPyNNaker's style (S2LIFKernel)
+LIF_CELLS = (CellType.IF_CURR_EXP, CellType.IF_CURR_ALPHA, CellType.IF_COND_EXP,
+             CellType.IF_COND_ALPHA)
+#: cell types a PE runs as the reference's equations and scheme, state in the PE's format
+#: (S2ODEKernel).  Composed PointNeurons are not among them: a synaptic word has one
+#: synapse-type bit, two receptors.
+ODE_CELLS = (CellType.IF_CURR_DELTA, CellType.IF_COND_EXP_GSFA_GRR,
+             CellType.EIF_COND_EXP_ISFA_ISTA, CellType.EIF_COND_ALPHA_ISFA_ISTA,
+             CellType.IZHIKEVICH)
+SUPPORTED_CELLS = (*LIF_CELLS, *ODE_CELLS)
 
 
 class NumericsError(ValueError):
@@ -210,6 +219,21 @@ def ring_to_accum(ring: np.ndarray, frac_bits: int) -> np.ndarray:
 # --------------------------------------------------------------------------- neuron kernels
 
 
+def _refuse(population: Population) -> None:
+    allowed = ", ".join(c.value for c in SUPPORTED_CELLS)
+    raise NumericsError(
+        f"Population '{population.label}': cell type {population.cell_type.value} has no "
+        f"SpiNNaker2 kernel; use one of: {allowed}"
+    )
+
+
+def pe_kernel(population: Population, dt: float, *, numerics: str,
+              frac_bits: Mapping[Receptor, int]) -> NeuronKernel:
+    """The kernel a PE runs for ``population``'s cell type."""
+    kind = S2ODEKernel if population.cell_type in ODE_CELLS else S2LIFKernel
+    return kind(population, dt, numerics=numerics, frac_bits=frac_bits)
+
+
 class S2LIFKernel(NeuronKernel):
     """A PE's leaky integrate-and-fire update for one population, in ``numerics``.
 
@@ -225,12 +249,8 @@ class S2LIFKernel(NeuronKernel):
                  frac_bits: Mapping[Receptor, int]) -> None:
         super().__init__(population, dt)
         label, cell_type = population.label, population.cell_type
-        if cell_type not in SUPPORTED_CELLS:
-            allowed = ", ".join(c.value for c in SUPPORTED_CELLS)
-            raise NumericsError(
-                f"Population '{label}': cell type {cell_type.value} has no SpiNNaker2 kernel; "
-                f"use one of: {allowed}"
-            )
+        if cell_type not in LIF_CELLS:
+            _refuse(population)
         self.numerics = numerics
         self.frac_bits = dict(frac_bits)
         self.syn_names = (("gsyn_exc", "gsyn_inh") if cell_type.conductance_based
@@ -242,7 +262,8 @@ class S2LIFKernel(NeuronKernel):
         # A weight w adds w * tau/dt * (1 - decay) in its first tick, the integral of the
         # exponential kernel over the tick [src: sPyNNaker synapse_types_exponential_impl.h]
         init = {r: (tau[r] / dt) * (1 - decay[r]) for r in SYNAPSE_TYPES}
-        self.alpha = cell_type is CellType.IF_CURR_ALPHA
+        # IF_cond_alpha's conductance is the same alpha function as IF_curr_alpha's current
+        self.alpha = cell_type in (CellType.IF_CURR_ALPHA, CellType.IF_COND_ALPHA)
         rise_gain = {r: np.e / tau[r] for r in SYNAPSE_TYPES}  # w e / tau per spike
         rise_step = {r: dt * decay[r] for r in SYNAPSE_TYPES}  # h D
         self.refract_ticks = np.rint(p["tau_refrac"] / dt).astype(np.int64)
@@ -383,3 +404,77 @@ class S2LIFKernel(NeuronKernel):
             self.v = new
         else:
             self.syn[SYNAPSE_TYPES[self.syn_names.index(variable)]] = new
+
+
+class S2ODEKernel(NeuronKernel):
+    """A PE running a neuron model as the reference writes it (its equations and its
+    integration scheme: Brian2's euler or rk2, the exact leak of IF_curr_delta), with every
+    state variable held in ``numerics`` between ticks: s16.15 (each value floored to 2^-15
+    after the tick, as the flooring shift of its last product leaves it, saturating) or
+    float32 (rounded to nearest).  A PE is a general-purpose core, so any model runs on it;
+    what differs from the float reference is the format of its state and its 16-bit input
+    words.  The arithmetic inside a tick is not modelled operation by operation: exp() and
+    the products are the reference's, a simplification of the PE's expk()/expf() and its
+    fixed-point products, whose errors are of the order of the format's step.
+    """
+
+    input_dtype = np.dtype(np.int64)
+
+    def __init__(self, population: Population, dt: float, *, numerics: str,
+                 frac_bits: Mapping[Receptor, int]) -> None:
+        super().__init__(population, dt)
+        if population.cell_type not in ODE_CELLS:
+            _refuse(population)
+        self.numerics = numerics
+        self.fixed = numerics == "s16.15"
+        self.frac_bits = dict(frac_bits)
+        self.inner = REFERENCE_KERNELS[population.cell_type](population, dt)
+        self._negative = {Receptor.EXCITATORY: False,
+                          Receptor.INHIBITORY: not population.cell_type.conductance_based}
+        self._store()
+
+    def _format(self, values: np.ndarray, name: str) -> np.ndarray:
+        values = np.asarray(values, np.float64)
+        if not self.fixed:
+            return values.astype(np.float32).astype(np.float64)
+        raw = np.floor(values * ACCUM_ONE)
+        if not np.isfinite(raw).all():
+            return values  # the reference kernel reports a blow-up itself
+        return np.clip(raw, INT32_MIN, INT32_MAX) / ACCUM_ONE
+
+    def _store(self) -> None:
+        state = self.inner.state  # type: ignore[attr-defined]
+        for name, values in state.items():
+            state[name] = self._format(values, name)
+
+    def reset(self) -> None:
+        if hasattr(self, "inner"):
+            self.inner.reset()
+            self._store()
+
+    def seed_noise(self, seed: int) -> None:
+        self.inner.seed_noise(seed)
+
+    def receive(self, receptor: Receptor, drive: np.ndarray) -> None:
+        r = Receptor(receptor)
+        value = dequantise_weights(drive, self.frac_bits[r])  # the ring's summed words
+        self.inner.receive(r, -value if self._negative[r] else value)
+        self._store()
+
+    def advance(self, step: int, i_ext: np.ndarray | None) -> np.ndarray:
+        if i_ext is not None:
+            i_ext = self._format(i_ext, "i_ext")
+        fired = self.inner.advance(step, i_ext)
+        self._store()
+        return fired
+
+    def get(self, variable: str) -> np.ndarray:
+        return self.inner.get(variable)
+
+    def set(self, variable: str, values: np.ndarray) -> None:
+        self.inner.set(variable, values)
+        self._store()
+
+    def reconfigure(self, population: Population) -> None:
+        self.inner.reconfigure(population)
+        self.population = population

@@ -17,20 +17,23 @@ float reference shows the hardware's arithmetic and timing only.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 
 from toolchain.ir import Network, Population, Projection, Receptor
+from toolchain.ir.network import SynapseDynamics, per_synapse_parameters
 from toolchain.sim.engine import Engine
+from toolchain.sim.kernels import NeuronKernel
 from toolchain.sim.numerics import Numerics
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.results import SimulationResult
 from toolchain.sim.synapses import SynapseMatrix, WeightCodec
 from toolchain.targets.spinnaker2.mapper import Mapping
 from toolchain.targets.spinnaker2.numerics import (
-    S2LIFKernel,
     dequantise_weights,
+    pe_kernel,
     quantise_weights,
 )
 from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
@@ -77,10 +80,10 @@ class S2Numerics(Numerics):
         self.mapping = mapping
         self.histories: dict[str, PostHistory] = {}  # post spike history per population
 
-    def kernel(self, population: Population, dt: float) -> S2LIFKernel:
+    def kernel(self, population: Population, dt: float) -> NeuronKernel:
         fb = {r: self.mapping.frac_bits[(population.label, r)]
               for r in (Receptor.EXCITATORY, Receptor.INHIBITORY)}
-        return S2LIFKernel(population, dt, numerics=self.mapping.spec.numerics, frac_bits=fb)
+        return pe_kernel(population, dt, numerics=self.mapping.spec.numerics, frac_bits=fb)
 
     def weights(self, projection: Projection, post: Population) -> WordWeights:
         negative = (projection.receptor is Receptor.INHIBITORY
@@ -130,16 +133,31 @@ def machine_network(network: Network, mapping: Mapping) -> tuple[Network, dict[s
             delay = (table.delay_ticks[idx] * np.float64(spec.tick_ms)).astype(np.float32)
             projections.append(Projection(label, proj.pre, proj.post, proj.pre_index[idx],
                                           proj.post_index[idx], proj.weight[idx], delay,
-                                          proj.receptor, plasticity=proj.plasticity))
+                                          proj.receptor, plasticity=proj.plasticity,
+                                          dynamics=_dynamics_part(proj, idx)))
             parts[proj.label].append((label, idx))
             rows[label] = _row(mapping, pre_slice, proj.pre_index[idx], n_pre, tgt, stage,
-                               table.plastic_cycles)
+                               table.plastic_cycles, table.release_cycles)
     machine = network.replace(dt=spec.tick_ms, projections=tuple(projections))
     return machine, rows, parts
 
 
+def _dynamics_part(proj: Projection, idx: np.ndarray) -> SynapseDynamics | None:
+    """The projection's synapse dynamics for the synapses ``idx`` of it (per-synapse
+    values picked, one value for the projection kept)."""
+    dyn = proj.dynamics
+    if dyn is None:
+        return None
+    picked = {}
+    for name in per_synapse_parameters(dyn):
+        values = np.asarray(getattr(dyn, name))
+        if values.size == proj.size and values.ndim == 1 and values.size > 1:
+            picked[name] = values[idx]
+    return dataclasses.replace(dyn, **picked) if picked else dyn
+
+
 def _row(mapping: Mapping, pre_slice: np.ndarray, pre: np.ndarray, n_pre: int, target: int,
-         stage: int, plastic_cycles: float = 0.0) -> Row:
+         stage: int, plastic_cycles: float = 0.0, release_cycles: float = 0.0) -> Row:
     slices = mapping.slices
     length = np.bincount(pre, minlength=n_pre)
     # packets of one source come from the slice of each pre neuron; take the first's
@@ -152,7 +170,7 @@ def _row(mapping: Mapping, pre_slice: np.ndarray, pre: np.ndarray, n_pre: int, t
         sender, via_hops = via, chip_hops(mapping, slices[first].chip, slices[via].chip)
     return Row(target, stage, via, length,
                chip_hops(mapping, slices[sender].chip, slices[target].chip), via_hops,
-               plastic_cycles)
+               plastic_cycles, release_cycles)
 
 
 def post_spike_cycles(network: Network, mapping: Mapping) -> np.ndarray:
@@ -174,7 +192,12 @@ class SpiNNaker2Simulator:
         self.network, self.mapping = network, mapping
         machine, rows, self._parts = machine_network(network, mapping)
         sizes = np.array([s.size if s.kind != "delay" else 0 for s in mapping.slices])
-        self.timing = TickTiming(mapping.spec, sizes, rows, post_spike_cycles(network, mapping))
+        cell = {p.label: p.cell_type for p in network.populations}
+        update = np.array([mapping.spec.neuron_update_cycles(cell[s.node])
+                           if s.kind == "neurons" else mapping.spec.cycles_per_neuron_update
+                           for s in mapping.slices])
+        self.timing = TickTiming(mapping.spec, sizes, rows, post_spike_cycles(network, mapping),
+                                 update)
         self.engine = Engine(machine, numerics=S2Numerics(mapping), interconnect=self.timing,
                              target="spinnaker2")
 

@@ -15,10 +15,30 @@ from dataclasses import dataclass
 from typing import Literal
 
 from toolchain.compiler.spec import CoreLimits, Mesh
+from toolchain.ir import CellType
 
 Numerics = Literal["s16.15", "float32"]
 SynapseStorage = Literal["sram", "dram"]
 LateSpikePolicy = Literal["drop", "defer"]
+
+
+# A neuron update's cycles per cell type, as multiples of cycles_per_neuron_update (the
+# IF_curr_exp update): per synapse type one more state (alpha) or two more products with
+# (E - v) (conductances); the reference's schemes for the others: rk2 evaluates the
+# equations twice, each exponential-integrate-and-fire evaluation calls an exp (a few
+# hundred M4F cycles in software for expf), Izhikevich's Euler step is a handful of
+# products.  [assumption: no published SpiNNaker2 per-model figures]
+NEURON_UPDATE_COST: dict[CellType, float] = {
+    CellType.IF_CURR_EXP: 1.0,
+    CellType.IF_CURR_ALPHA: 1.4,
+    CellType.IF_COND_EXP: 1.3,
+    CellType.IF_COND_ALPHA: 1.7,
+    CellType.IF_CURR_DELTA: 0.8,
+    CellType.IF_COND_EXP_GSFA_GRR: 2.6,
+    CellType.EIF_COND_EXP_ISFA_ISTA: 6.0,
+    CellType.EIF_COND_ALPHA_ISFA_ISTA: 6.4,
+    CellType.IZHIKEVICH: 1.2,
+}
 
 
 class SpecError(ValueError):
@@ -154,6 +174,11 @@ class SpiNNaker2Spec:
     cycles_per_plastic_synapse: int = 60
     cycles_per_post_pair: int = 20
     cycles_per_post_spike: int = 40
+    # Short-term plasticity and stochastic release in software: per synaptic event, its
+    # state (x, y, u, last spike time: 4 words per synapse in SRAM) advanced by a few
+    # exponentials (or a random draw) and the weight scaled [assumption: sPyNNaker ships
+    # no such synapse; of the order of the plastic read-modify-write]
+    cycles_per_release: int = 60
     # Post spikes a PE remembers per neuron for deferred STDP updates
     # [src: sPyNNaker neural_modelling/src/neuron/plasticity/stdp/post_events.h
     # MAX_POST_SYNAPTIC_EVENTS].
@@ -180,7 +205,8 @@ class SpiNNaker2Spec:
                          "neurons_per_pe", "ring_buffer_ticks", "weight_bits",
                          "cycles_per_synaptic_event", "cycles_per_neuron_update",
                          "cycles_per_packet", "cycles_per_plastic_synapse",
-                         "cycles_per_post_pair", "cycles_per_post_spike", "stdp_post_history")
+                         "cycles_per_post_pair", "cycles_per_post_spike", "stdp_post_history",
+                         "cycles_per_release")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -252,6 +278,10 @@ class SpiNNaker2Spec:
     @property
     def delay_bits(self) -> int:
         return int(math.log2(self.ring_buffer_ticks))
+
+    def neuron_update_cycles(self, cell_type: CellType) -> float:
+        """Cycles of one neuron's update on a PE (NEURON_UPDATE_COST)."""
+        return self.cycles_per_neuron_update * NEURON_UPDATE_COST.get(cell_type, 1.0)
 
     @property
     def cycles_per_tick(self) -> float:

@@ -9,10 +9,10 @@ Two kinds of result, kept apart (FACTS.md, timing semantics):
   act one tick later than programmed (a shifted spike).
 * physical cost: cycles and busy time per PE, packet latency (NoC + hops), energy.
 
-Work model per PE and tick: ``overhead + neurons x cycles_per_neuron_update`` for the timer
-interrupt and neuron update, then every arriving packet costs ``cycles_per_packet +
-row_length x cycles_per_synaptic_event``, until ``pe_clock_hz x tick`` cycles are used up.
-A packet that does not fit is late.
+Work model per PE and tick: ``overhead + neurons x cycles_per_neuron_update x`` the cell
+type's cost (spec.NEURON_UPDATE_COST) for the timer interrupt and neuron update, then
+every arriving packet costs ``cycles_per_packet + row_length x cycles_per_synaptic_event``,
+until ``pe_clock_hz x tick`` cycles are used up.  A packet that does not fit is late.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ PEAK_EXTRA = 3.0
 def worst_tick_cycles(spec: SpiNNaker2Spec, neurons: np.ndarray, rows: np.ndarray,
                       packets: np.ndarray, events: np.ndarray,
                       learning: np.ndarray | float = 0.0,
-                      post_spikes: np.ndarray | float = 0.0) -> np.ndarray:
+                      post_spikes: np.ndarray | float = 0.0,
+                      update_cycles: np.ndarray | float | None = None) -> np.ndarray:
     """Estimated cycles of a PE's busiest tick, per candidate slice.
 
     ``neurons`` per slice; ``rows`` the synapse rows it holds (a packet can arrive for each
@@ -44,15 +45,18 @@ def worst_tick_cycles(spec: SpiNNaker2Spec, neurons: np.ndarray, rows: np.ndarra
     (rows and synapses times each source's firing probability per tick); ``learning`` the
     expected extra cycles of plastic synapses per tick (stdp.py), which grow with the
     packets; ``post_spikes`` the expected cycles of adding post spikes to the STDP
-    histories.  The mapper sizes slices with it so that a PE meets its timer tick; the
-    simulation then measures what really happens.
+    histories; ``update_cycles`` one neuron's update (default cycles_per_neuron_update,
+    spec.neuron_update_cycles gives a cell type's).  The mapper sizes slices with it so
+    that a PE meets its timer tick; the simulation then measures what really happens.
     """
+    if update_cycles is None:
+        update_cycles = spec.cycles_per_neuron_update
     rows = np.asarray(rows, np.float64)
     mean = np.asarray(packets, np.float64)
     worst = np.minimum(mean + PEAK_SIGMAS * np.sqrt(mean) + PEAK_EXTRA, rows)
     per_packet = np.divide(events, mean, out=np.zeros_like(mean), where=mean > 0)
     plastic = np.divide(learning, mean, out=np.zeros_like(mean), where=mean > 0)
-    return (spec.cycles_per_tick_overhead + np.asarray(neurons) * spec.cycles_per_neuron_update
+    return (spec.cycles_per_tick_overhead + np.asarray(neurons) * update_cycles
             + post_spikes
             + worst * (spec.cycles_per_packet + per_packet * spec.cycles_per_synaptic_event
                        + plastic))
@@ -70,6 +74,7 @@ class Row:
     hops: int  # chip-to-chip hops from the sender's chip to the target's
     via_hops: int  # hops from the source to the delay slice (0 if none)
     plastic_cycles: float = 0.0  # extra cycles per synapse of a plastic row (stdp.py)
+    release_cycles: float = 0.0  # extra cycles per synapse of a row with synapse dynamics
 
 
 @dataclass
@@ -136,13 +141,16 @@ class TickTiming(Interconnect):
     """
 
     def __init__(self, spec: SpiNNaker2Spec, neurons_per_slice: np.ndarray,
-                 rows: dict[str, Row], post_spike_cycles: np.ndarray | float = 0.0) -> None:
+                 rows: dict[str, Row], post_spike_cycles: np.ndarray | float = 0.0,
+                 update_cycles: np.ndarray | float | None = None) -> None:
         self.spec = spec
         self.rows = rows
         self.neurons = np.asarray(neurons_per_slice, np.int64)
+        if update_cycles is None:  # per slice, one neuron's update (its cell type's)
+            update_cycles = spec.cycles_per_neuron_update
         # the expected cost of adding post spikes to the STDP histories rides on the fixed
         # work of the tick (the engine reports spikes to the timing model as packets)
-        fixed = (spec.cycles_per_tick_overhead + self.neurons * spec.cycles_per_neuron_update
+        fixed = (spec.cycles_per_tick_overhead + self.neurons * update_cycles
                  + post_spike_cycles)
         self.fixed = fixed.astype(np.float64)
         self.max_extra_delay = 1 if spec.late_spikes == "defer" else 0
@@ -180,7 +188,7 @@ class TickTiming(Interconnect):
             c.hops += row.via_hops * pre.size
         arrive = step + row.stage * spec.max_delay_ticks
         cost = spec.cycles_per_packet + length * (float(spec.cycles_per_synaptic_event)
-                                                  + row.plastic_cycles)
+                                                  + row.plastic_cycles + row.release_cycles)
         late |= self._charge(arrive, row.target, cost)
         n_late = int(late.sum())
         c.packets += pre.size
