@@ -9,6 +9,7 @@ from tests.sim.helpers import DT, run, single_neuron, trace
 from toolchain.ir import (
     ArraySource,
     DCSource,
+    GammaSource,
     Network,
     PoissonSource,
     Population,
@@ -164,3 +165,30 @@ def test_step_current_and_overlapping_sources_add_up() -> None:
     np.testing.assert_allclose(seen[20], [-0.2, 0, -0.1])
     np.testing.assert_allclose(seen[25], [-0.2, 0, -0.2])
     np.testing.assert_allclose(seen[30], [0, 0, 0], atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["poisson", "fast-poisson", "gamma", "array"])
+def test_spikes_between_two_steps_are_those_of_each_step_in_order(kind: str) -> None:
+    """SourceSpikes.between (the compiled loop's many steps at once) gives every step's
+    spikes in the order at() gives them, across window edges and for any split."""
+    if kind == "array":
+        src = ArraySource.from_lists("a", [[0.1, 0.15, 2.0, 250.0], [0.3, 0.31, 99.99]])
+    elif kind == "gamma":
+        src = GammaSource("g", 30, np.full(30, 2.0), np.full(30, 200.0), np.zeros(30),
+                          np.full(30, np.inf), seed=4)
+    else:
+        src = poisson(20000.0 if kind == "fast-poisson" else 300.0, 40)
+    one, many = SourceSpikes(src, 5, DT), SourceSpikes(src, 5, DT)
+    steps = 3000
+    expected = [one.at(k) for k in range(steps)]
+    got_steps, got = [], []
+    for k0, k1 in ((0, 7), (7, 1280), (1280, 1281), (1281, steps)):
+        s, senders = many.between(k0, k1)
+        assert np.all((s >= k0) & (s < k1)) and np.all(np.diff(s) >= 0)
+        got_steps.append(s)
+        got.append(senders)
+    s, senders = np.concatenate(got_steps), np.concatenate(got)
+    assert s.size == sum(e.size for e in expected) >= 7
+    bounds = np.searchsorted(s, np.arange(steps + 1))
+    for k in range(steps):
+        np.testing.assert_array_equal(senders[bounds[k]:bounds[k + 1]], expected[k])

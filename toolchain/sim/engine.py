@@ -26,7 +26,9 @@ One step k (time t = k dt) runs, following Brian2's schedule:
 
 from __future__ import annotations
 
+import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,13 +36,14 @@ import numpy as np
 from toolchain.ir import Network, Population, Receptor
 from toolchain.ir.network import ResponseShape
 from toolchain.progress import task
+from toolchain.sim import fast
 from toolchain.sim.interconnect import DROPPED, IdealInterconnect, Interconnect
 from toolchain.sim.kernels import NeuronKernel, RunTimeChangeError
 from toolchain.sim.numerics import Numerics, ReferenceNumerics
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.recording import Recorder
 from toolchain.sim.results import SimulationResult
-from toolchain.sim.sources import CurrentSchedule, SourceSpikes
+from toolchain.sim.sources import CurrentSchedule, SourceSpikes, mean_rate
 from toolchain.sim.synapses import (
     RELEASE_MODELS,
     DelayRing,
@@ -51,6 +54,9 @@ from toolchain.sim.synapses import (
 
 # A progress bar, when one is shown, moves on every this many steps of a run.
 PROGRESS_STEPS = 100
+# The compiled loop realises the source spikes of a chunk of steps at once: at most about
+# this many (a cortical microcircuit's background emits 10^9 a second).
+CHUNK_SPIKES = 1 << 24
 
 
 class EngineError(ValueError):
@@ -113,8 +119,18 @@ class Engine:
     """A running simulation of one network; satisfies the targets' ``Simulator`` protocol."""
 
     def __init__(self, network: Network, *, numerics: Numerics | None = None,
-                 interconnect: Interconnect | None = None, target: str = "reference") -> None:
+                 interconnect: Interconnect | None = None, target: str = "reference",
+                 compiled: bool | None = None) -> None:
+        """``compiled``: run through the compiled loop where the network has a compiled
+        form (None: unless the environment sets SPIKEPORT_COMPILED=0; False: always the
+        numpy path, which gives the same results step for step)."""
         self.network = network
+        if compiled is None:
+            compiled = os.environ.get("SPIKEPORT_COMPILED", "1") != "0"
+        self._want_compiled = compiled
+        self._fast: fast.Plan | None = None
+        self._fast_drive: np.ndarray | None = None
+        self.why_not_compiled: str | None = "not asked for" if not compiled else None
         self.dt = network.dt
         self.target = target
         self.numerics = numerics if numerics is not None else ReferenceNumerics()
@@ -136,6 +152,10 @@ class Engine:
             self._by_pre.setdefault(proj.pre, []).append(proj)
         self._spike_keys = {label: f"spikes/{label}" for label in (*self.kernels, *self.sources)}
         self._start()
+        if compiled:
+            self.why_not_compiled = fast.unsupported(self)
+            if self.why_not_compiled is None:
+                self._fast = fast.plan(self)
 
     # -- construction -----------------------------------------------------------------
     def _build_projections(self) -> dict[str, _Projection]:
@@ -206,10 +226,13 @@ class Engine:
             )
         with task(f"simulate on {self.target}", total=target - self._step,
                   unit="step") as shown:
-            for k in range(self._step, target):
-                self._advance(k)
-                if k % PROGRESS_STEPS == PROGRESS_STEPS - 1:
-                    shown.advance(PROGRESS_STEPS)
+            if self._fast is not None:
+                self._run_compiled(self._step, target, shown.advance)
+            else:
+                for k in range(self._step, target):
+                    self._advance(k)
+                    if k % PROGRESS_STEPS == PROGRESS_STEPS - 1:
+                        shown.advance(PROGRESS_STEPS)
         self._step = target
 
     def run(self, duration: float) -> None:
@@ -276,6 +299,7 @@ class Engine:
             raise EngineError(f"Projection '{projection}' weight[{i}] = {arr[i]} is not finite")
         p.weights = p.codec.encode(p.matrix.from_ir_order(arr))
         p.refresh_drive()
+        self._fast_drive = None
 
     # -- changes between runs -----------------------------------------------------------
     def update(self, compiled: object) -> None:
@@ -342,6 +366,162 @@ class Engine:
 
     def _count(self, key: str, n: float) -> None:
         self.counters[key] = self.counters.get(key, 0.0) + n
+
+    # -- many steps at once (the compiled loop) --------------------------------------
+    def _run_compiled(self, k0: int, k1: int, progress: Callable[[int], object]) -> None:
+        """Steps k0..k1-1 through :func:`toolchain.sim.loop.run_steps`, in chunks (for the
+        progress bar and to bound the memory of the source spikes and samples of one call);
+        the state goes back into the kernels afterwards, so everything else sees what the
+        numpy path would have left."""
+        from toolchain.sim.loop import run_steps
+
+        plan = self._fast
+        assert plan is not None
+        kernels = [self.kernels[label] for label in plan.pops]
+        sizes = [k.size for k in kernels]
+
+        def cat(values: list[np.ndarray], dtype: type = np.float64) -> np.ndarray:
+            parts = [np.broadcast_to(np.asarray(x, dtype=dtype), (n,))
+                     for x, n in zip(values, sizes, strict=True)]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+        v = cat([k.state["v"] for k in kernels])
+        last = cat([k._last_spike for k in kernels], np.int64)
+        refrac = cat([k._refrac for k in kernels], np.int64)
+        thresh = cat([k._v_thresh for k in kernels])
+        reset = cat([k._v_reset for k in kernels])
+        p_mm = cat([k._p_mm for k in kernels])
+        drive0 = cat([k._drive0 for k in kernels])
+        currents = [(k, c) for k in kernels for c in k._currents]
+        # per population: every parameter one value (the loop then keeps them in registers)
+        uniform = np.array([all(np.all(np.asarray(x) == np.ravel(x)[0]) for x in (
+            k._p_mm, k._drive0, k._v_thresh, k._v_reset, k._refrac,
+            *(y for c in k._currents for y in c[1:]))) for k in kernels], dtype=np.bool_)
+        chans = [np.broadcast_to(np.asarray(x, np.float64), (k.size,))
+                 for k, c in currents for x in (k.state[c[0]], c[1], c[2])]
+        chan_state = np.concatenate(chans[0::3]) if chans else np.zeros(0)
+        chan_decay = np.concatenate(chans[1::3]) if chans else np.zeros(0)
+        chan_pmi = np.concatenate(chans[2::3]) if chans else np.zeros(0)
+        if self._fast_drive is None:
+            # static float weights are their own drive (FloatWeights): one array for both
+            projs = [self.projections[label] for label in plan.proj_labels]
+            assert all(p.drive is p.weights for p in projs)
+            self._fast_drive = fast.gather(projs, "weights", int(plan.proj_syn_offset[-1]))
+            for p in projs:
+                p.drive = p.weights
+        nodes = [*plan.pops, *plan.sources]
+        proj_events = np.zeros(len(plan.proj_labels), dtype=np.int64)
+        signals = list(self.recorder.signals.items())
+        chan_index = {name: i for i, name in enumerate(plan.chan_names)}
+        pop_index = {label: i for i, label in enumerate(plan.pops)}
+        sig_kind = np.array([0 if var == "v" else 1 for (_, var), _ in signals], np.int64)
+        sig_base = np.array([
+            plan.pop_offset[pop_index[label]] if var == "v"
+            else plan.chan_offset[chan_index[(label, var)]]
+            for (label, var), _ in signals], np.int64)
+        sig_every = np.array([sig.every for _, sig in signals], np.int64)
+        sig_idx = (np.concatenate([sig.indices for _, sig in signals]).astype(np.int64)
+                   if signals else np.zeros(0, np.int64))
+        sig_idx_ptr = np.concatenate(
+            [[0], np.cumsum([sig.indices.size for _, sig in signals])]).astype(np.int64)
+        n_total = int(plan.pop_offset[-1])
+        rec_node = np.array([label in self.recorder.spikes for label in nodes], np.bool_)
+        capacity = max(4 * n_total, 4096)
+        spk_step = np.empty(capacity, np.int64)
+        spk_node = np.empty(capacity, np.int64)
+        spk_idx = np.empty(capacity, np.int64)
+        # chunks of 1000 steps, fewer when the sources would emit more than CHUNK_SPIKES
+        rate = sum(float(np.sum(mean_rate(self.sources[label].source)))
+                   for label in plan.sources)  # Hz
+        chunk = int(np.clip(CHUNK_SPIKES / max(rate * self.dt * 1e-3, 1e-9), 1,
+                            10 * PROGRESS_STEPS))
+        for c0 in range(k0, k1, chunk):
+            c1 = min(c0 + chunk, k1)
+            n_steps = c1 - c0
+            src_offsets, src_senders, base, recorded = [], [], 0, 0
+            for label in plan.sources:
+                steps, senders = self.sources[label].between(c0, c1)
+                src_offsets.append(base + np.searchsorted(steps, np.arange(c0, c1 + 1)))
+                src_senders.append(senders.astype(np.int32))
+                base += senders.size
+                recorded += senders.size if label in self.recorder.spikes else 0
+            src_node_offset = (np.concatenate(src_offsets).astype(np.int64) if src_offsets
+                               else np.zeros(1, np.int64))
+            src_idx = (np.concatenate(src_senders) if src_senders
+                       else np.zeros(0, np.int32))
+            del src_senders
+            src_step_ptr = np.arange(len(plan.sources), dtype=np.int64) * (n_steps + 1)
+            need = n_total + recorded
+            if spk_step.size < need:
+                spk_step, spk_node, spk_idx = (np.empty(need, np.int64) for _ in range(3))
+            n_samples = [c1 // sig.every - c0 // sig.every for _, sig in signals]
+            sig_out_ptr = np.concatenate([[0], np.cumsum(
+                [n * sig.indices.size for n, (_, sig) in zip(n_samples, signals,
+                                                             strict=True)])]).astype(np.int64)
+            sig_out = np.empty(int(sig_out_ptr[-1]), np.float64)
+            sig_count = np.zeros(len(signals), np.int64)
+            node_counts = np.zeros((n_steps, len(nodes)), np.int64)
+            step_events = np.zeros(n_steps, np.int64)
+            k = c0
+            while k < c1:
+                k, n_spk = run_steps(
+                    k, c1, c0, plan.pop_offset, plan.pop_chan, plan.chan_offset,
+                    uniform, v, last, refrac, thresh, reset, p_mm, drive0, chan_state, chan_decay,
+                    chan_pmi, src_node_offset, src_step_ptr, src_idx,
+                    plan.proj_pre_node, plan.proj_ring, plan.proj_syn_offset,
+                    plan.proj_row_offset, plan.proj_delay, self._fast_drive, plan.indptr, plan.post,
+                    plan.delay, plan.ring, plan.ring_dirty, plan.ring_offset,
+                    plan.ring_dirty_offset, plan.ring_size, plan.ring_slots,
+                    plan.ring_pop_offset, plan.chan_ring, sig_kind, sig_base, sig_every,
+                    sig_idx_ptr, sig_idx, sig_out_ptr, sig_out, sig_count,
+                    rec_node, spk_step, spk_node, spk_idx, 0, node_counts, proj_events,
+                    step_events)
+                self._collect_spikes(nodes, spk_step[:n_spk], spk_node[:n_spk],
+                                     spk_idx[:n_spk])
+                if k < c1:  # the buffer could have overflowed: make it larger
+                    spk_step, spk_node, spk_idx = (np.empty(2 * spk_step.size, np.int64)
+                                                   for _ in range(3))
+            per_node = node_counts.sum(axis=0)
+            rows = np.arange(c0, c1)
+            for i, label in enumerate(nodes):
+                if per_node[i]:
+                    self._count(self._spike_keys[label], float(per_node[i]))
+                    hit = node_counts[:, i] > 0
+                    self._fired_steps[label].extend(
+                        zip(rows[hit].tolist(), node_counts[hit, i].tolist(), strict=True))
+            self._spikes_per_step.extend(node_counts.sum(axis=1).tolist())
+            self._events_per_step.extend(step_events.tolist())
+            for s, ((label, var), sig) in enumerate(signals):
+                width = sig.indices.size
+                block = sig_out[sig_out_ptr[s]:sig_out_ptr[s + 1]].reshape(n_samples[s], width)
+                first = (c0 // sig.every + 1) * sig.every
+                self.recorder.sample_block(label, var, np.arange(
+                    first, c1 + 1, sig.every), block.copy())
+            progress(n_steps)
+        for i, label in enumerate(plan.proj_labels):
+            if proj_events[i]:
+                self._count(self.projections[label].events_key, float(proj_events[i]))
+        # the state back into the kernels
+        for p, kernel in enumerate(kernels):
+            a, b = plan.pop_offset[p], plan.pop_offset[p + 1]
+            kernel.state["v"][:] = v[a:b]
+            kernel._last_spike[:] = last[a:b]
+            kernel._refractory = (np.zeros(0, dtype=np.intp) if kernel._always_active
+                                  else np.flatnonzero(k1 - last[a:b] < refrac[a:b]))
+        for c, (label, name) in enumerate(plan.chan_names):
+            self.kernels[label].state[name][:] = chan_state[
+                plan.chan_offset[c]:plan.chan_offset[c + 1]]
+
+    def _collect_spikes(self, nodes: list[str], steps: np.ndarray, node: np.ndarray,
+                        idx: np.ndarray) -> None:
+        if not steps.size:
+            return
+        order = np.argsort(node, kind="stable")
+        bounds = np.searchsorted(node[order], np.arange(len(nodes) + 1))
+        for i, label in enumerate(nodes):
+            pick = order[bounds[i]:bounds[i + 1]]
+            if pick.size:
+                self.recorder.record_spike_block(label, steps[pick], idx[pick])
 
     # -- one step ---------------------------------------------------------------------
     def _advance(self, k: int) -> None:

@@ -32,6 +32,8 @@ class _Spikes:
     mask: np.ndarray
     steps: list[int] = field(default_factory=list)  # one entry per step with spikes
     senders: list[np.ndarray] = field(default_factory=list)
+    # runs of many steps at once: (step, sender) per spike
+    blocks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +94,7 @@ class Recorder:
         for s in self.spikes.values():
             s.steps.clear()
             s.senders.clear()
+            s.blocks.clear()
         for a in (*self.signals.values(), *self.currents.values()):
             a.steps.clear()
             a.values.clear()
@@ -106,6 +109,25 @@ class Recorder:
                 return
         entry.steps.append(step)
         entry.senders.append(fired)
+
+    def record_spike_block(self, label: str, steps: np.ndarray, fired: np.ndarray) -> None:
+        """The spikes of many steps at once (``steps[i]``, ``fired[i]`` per spike)."""
+        entry = self.spikes.get(label)
+        if entry is None or fired.size == 0:
+            return
+        if entry.mask is not None:
+            keep = entry.mask[fired]
+            steps, fired = steps[keep], fired[keep]
+        if fired.size:
+            entry.blocks.append((steps, fired))
+
+    def sample_block(self, label: str, variable: str, steps: np.ndarray,
+                     values: np.ndarray) -> None:
+        """Samples of many steps at once (one row of ``values`` per step)."""
+        sig = self.signals[(label, variable)]
+        sig.steps.extend(steps.tolist())
+        if len(values):
+            sig.values.append(values)
 
     def sample(self, step: int, get: Callable[[str, str], np.ndarray]) -> None:
         """Sample every signal due at the state reached after ``step`` steps."""
@@ -124,9 +146,12 @@ class Recorder:
         out = {}
         for label, entry in self.spikes.items():
             counts = [s.size for s in entry.senders]
-            steps = np.repeat(np.asarray(entry.steps, dtype=np.int64), counts)
-            senders = (np.concatenate(entry.senders).astype(np.int64) if entry.senders
-                       else np.zeros(0, np.int64))
+            steps = np.concatenate([
+                np.repeat(np.asarray(entry.steps, dtype=np.int64), counts),
+                *(b[0].astype(np.int64) for b in entry.blocks)])
+            senders = np.concatenate([
+                np.zeros(0, np.int64), *(s.astype(np.int64) for s in entry.senders),
+                *(b[1].astype(np.int64) for b in entry.blocks)])
             order = np.lexsort((senders, steps))
             out[label] = SpikeRecord(steps[order] * self.dt, senders[order], entry.size)
         return out

@@ -264,6 +264,8 @@ class SourceSpikes:
 
     def _binned(self, times: np.ndarray, senders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         steps = event_step(times, self.dt)
+        if steps.size < 2 or np.all(steps[1:] >= steps[:-1]):
+            return steps, senders  # (Poisson windows come sorted by time)
         order = np.argsort(steps, kind="stable")
         return steps[order], senders[order]
 
@@ -287,6 +289,26 @@ class SourceSpikes:
         if lo == hi:
             return _select(step, *self._window(lo))
         return np.concatenate([_select(step, *self._window(w)) for w in range(lo, hi + 1)])
+
+
+    def between(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Steps and senders of every spike in steps k0..k1-1, ordered by step and, within
+        a step, as :meth:`at` gives them (for runs of many steps at once)."""
+        if isinstance(self.source, ArraySource):
+            steps, senders = self._fixed
+            a, b = np.searchsorted(steps, [k0, k1], "left")
+            return steps[a:b], senders[a:b]
+        lo = max(int(((k0 - EVENT_SHIFT) * self.dt) // self._window_ms), 0)
+        hi = max(int(((k1 - EVENT_SHIFT) * self.dt) // self._window_ms), lo)
+        # a later window's spikes are later in time, so never in an earlier step: the
+        # windows, each sorted by step, concatenate into one sorted sequence
+        parts = []
+        for w in range(lo, hi + 1):
+            steps, senders = self._window(w)
+            a, b = np.searchsorted(steps, [k0, k1], "left")
+            parts.append((steps[a:b], senders[a:b]))
+        return (np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]))
 
 
 def _select(step: int, steps: np.ndarray, senders: np.ndarray) -> np.ndarray:

@@ -77,19 +77,24 @@ class SynapseMatrix:
     def __init__(self, projection: Projection, n_pre: int, n_post: int, dt: float) -> None:
         self.label = projection.label
         self.n_pre, self.n_post = n_pre, n_post
-        order = np.argsort(projection.pre_index, kind="stable")
-        self.ir_order = order
-        self.post = projection.post_index[order].astype(np.intp)
-        self.delay = nearest_step(projection.delay[order], dt)
-        counts = np.bincount(projection.pre_index, minlength=n_pre)
+        # 32-bit indices and delays where they fit: the full-scale cortical microcircuit
+        # has 0.3 billion synapses, and every byte per synapse is 0.3 GB
+        index = np.int32 if projection.size < 2**31 else np.int64
+        pre = projection.pre_index
+        self.ir_order = np.argsort(pre, kind="stable").astype(index)
+        self.post = projection.post_index[self.ir_order].astype(
+            np.int32 if n_post < 2**31 else np.int64)
+        steps = nearest_step(projection.delay[self.ir_order], dt)
+        self.delay = steps.astype(np.int32) if steps.size and steps.max() < 2**31 else steps
+        del steps
+        counts = np.bincount(pre, minlength=n_pre)
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
         self.uniform_delay = int(self.delay[0]) if self.delay.size and np.all(
             self.delay == self.delay[0]) else None
         self._by_post: tuple[np.ndarray, np.ndarray] | None = None
         # for the common case of a few spikes per step: Python-level row bounds and
-        # slices of one arange beat a dozen vectorised calls
+        # an arange per row beat a dozen vectorised calls
         self._bounds = self.indptr.tolist()
-        self._all = np.arange(self.size, dtype=np.intp)
 
     @property
     def size(self) -> int:
@@ -102,8 +107,9 @@ class SynapseMatrix:
     def rows(self, pre: np.ndarray) -> np.ndarray:
         """Synapse indices of the given pre neurons (repeats allowed), concatenated."""
         if 0 < pre.size <= _FEW_SPIKES:  # (no spikes left after routing: the path below)
-            b, all_ = self._bounds, self._all
-            return np.concatenate([all_[b[i]:b[i + 1]] for i in pre.tolist()])
+            b = self._bounds
+            return np.concatenate([np.arange(b[i], b[i + 1], dtype=np.intp)
+                                   for i in pre.tolist()])
         starts = self.indptr[pre]
         counts = self.indptr[pre + 1] - starts
         total = int(counts.sum())
@@ -150,6 +156,14 @@ class DelayRing:
         self.buffer = np.zeros((slots, size), dtype=dtype)
         self._flat = self.buffer.reshape(-1)
         self._dirty = np.zeros(slots, dtype=bool)
+
+    def share(self, flat: np.ndarray, dirty: np.ndarray) -> None:
+        """Keep the buffer in ``flat`` (slots * size values, already holding its contents)
+        and the dirty flags in ``dirty``: the compiled loop works on one array for all
+        rings, and the numpy path sees what it left in flight."""
+        self._flat = flat
+        self.buffer = flat.reshape(self.slots, self.size)
+        self._dirty = dirty
 
     def add(self, step: int, delay: np.ndarray | int, post: np.ndarray,
             amount: np.ndarray) -> None:
