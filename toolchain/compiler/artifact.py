@@ -288,6 +288,14 @@ class StepEstimate(_Value):
                 + self.energy_noc_pj)
 
 
+def subject(element: str, label: str) -> str:
+    """How a message names what a violation or an approximation concerns: "Population
+    'exc'", "network 'net'"."""
+    if element == "network":
+        return f"network '{label}'"
+    return f"{element.capitalize()} '{label}'"
+
+
 @serializable
 @dataclass(frozen=True, eq=False)
 class Violation(_Value):
@@ -312,9 +320,7 @@ class Violation(_Value):
 
     @property
     def subject(self) -> str:
-        if self.element == "network":
-            return f"network '{self.label}'"
-        return f"{self.element.capitalize()} '{self.label}'"
+        return subject(self.element, self.label)
 
 
 @serializable
@@ -338,9 +344,7 @@ class Approximation(_Value):
 
     @property
     def subject(self) -> str:
-        if self.element == "network":
-            return f"network '{self.label}'"
-        return f"{self.element.capitalize()} '{self.label}'"
+        return subject(self.element, self.label)
 
 
 @serializable

@@ -123,8 +123,7 @@ class Build:
 
     def approximate(self, applied: Approximation) -> Build:
         """Record an approximation a pass applied (only asked for with fit='approximate')."""
-        if not self.approximating:
-            raise RuntimeError(f"{applied.name} applied by a compile with fit='{self.fit}'")
+        _check_approximating(self.fit, applied)
         return self.replace(approximations=(*self.approximations, applied))
 
     def need(self, name: str, by: str) -> Any:
@@ -133,6 +132,13 @@ class Build:
             raise RuntimeError(f"pass '{by}' needs '{name}', which no earlier pass produced; "
                                "check the order of the target's passes")
         return value
+
+
+def _check_approximating(fit: str, applied: Approximation) -> None:
+    """An approximation is only applied when the compile asked for it: a pass applying one
+    under another policy is a bug in the target."""
+    if fit != APPROXIMATE:
+        raise RuntimeError(f"{applied.name} applied by a compile with fit='{fit}'")
 
 
 class Violations:
@@ -152,8 +158,8 @@ class Violations:
         return self.fit == APPROXIMATE
 
     def approximate(self, applied: Approximation) -> None:
-        if not self.approximating:
-            raise RuntimeError(f"{applied.name} applied by a compile with fit='{self.fit}'")
+        """Record an approximation the mapper applied (as :meth:`Build.approximate`)."""
+        _check_approximating(self.fit, applied)
         self.approximations.append(applied)
 
     def into(self, build: Build) -> Build:

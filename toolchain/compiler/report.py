@@ -377,17 +377,15 @@ def traffic_lines(art: CompiledNetwork, cx: np.ndarray, cy: np.ndarray,
     if w.size > most and len(routes) and routes.level == "core":
         # so many core pairs read as a grey cloud: sum them per tile pair, drawn centre to
         # centre, so the lines show where the traffic goes
-        tile = pl.y * (int(pl.x.max()) + 1) + pl.x
+        width = int(pl.x.max()) + 1
+        tile = pl.y * width + pl.x
         pairs, inverse = np.unique(np.stack([tile[src], tile[dst]], 1), axis=0,
                                    return_inverse=True)
         w = np.bincount(inverse.ravel(), weights=w, minlength=len(pairs))
         keep = pairs[:, 0] != pairs[:, 1]
         pairs, w = pairs[keep], w[keep]
-        tx, ty = np.unique(np.stack([tile, pl.x, pl.y], 1), axis=0)[:, 1:].T
-        tiles = np.unique(tile)
-        at = np.searchsorted(tiles, pairs)
-        segs = np.stack([np.stack([tx[at[:, 0]], ty[at[:, 0]]], 1),
-                         np.stack([tx[at[:, 1]], ty[at[:, 1]]], 1)], 1).astype(float)
+        y, x = np.divmod(pairs, width)  # a tile's centre, from its number
+        segs = np.stack([x, y], axis=2).astype(float)
         shown = f"\nlines: traffic between tiles ({src.size:,} core pairs)"
     if w.size > most:  # the heaviest: more lines only blur (and take seconds)
         top = np.argpartition(w, -most)[-most:]

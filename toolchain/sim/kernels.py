@@ -168,7 +168,21 @@ def alpha_rise_propagator(h: float, tau_m: np.ndarray, tau_syn: np.ndarray,
 # ----------------------------------------------------------------- float64 reference
 
 
-class LIFKernel(NeuronKernel):
+class _Reconfigurable(NeuronKernel):
+    """A float kernel whose parameters are read in ``_configure``: new parameters between
+    runs are configured again, the state kept."""
+
+    @abc.abstractmethod
+    def _configure(self) -> None:
+        """Read the population's parameters into the kernel's arrays."""
+
+    def reconfigure(self, population: Population) -> None:
+        _check_same_shape(self.population, population)
+        self.population = population
+        self._configure()
+
+
+class LIFKernel(_Reconfigurable):
     """Float64 leaky integrate-and-fire with pyNN.brian2's threshold, reset and refractoriness.
 
     Refractoriness is Brian2's: after a spike in step k the membrane is clamped to v_reset
@@ -193,10 +207,6 @@ class LIFKernel(NeuronKernel):
         self._refrac = event_step(p["tau_refrac"], self.dt)
         self._always_active = bool(np.all(self._refrac <= 1))
 
-    def reconfigure(self, population: Population) -> None:
-        _check_same_shape(self.population, population)
-        self.population = population
-        self._configure()
 
     def reset(self) -> None:
         init = self.population.initial_values
@@ -530,7 +540,7 @@ def _synapses(population: Population) -> list[_Synapse]:
     return out
 
 
-class ODEKernel(NeuronKernel):
+class ODEKernel(_Reconfigurable):
     """A neuron model as differential equations, stepped with Brian2's explicit schemes:
     ``euler`` (x += dt f(x)) or ``rk2`` (the midpoint method, x += dt f(x + dt/2 f(x))),
     whichever pyNN.brian2 uses for the model (Brian2's default 'euler' for non-linear
@@ -565,10 +575,6 @@ class ODEKernel(NeuronKernel):
         self._variables = ("v", *self.own, *(n for s in self.synapses for n in s.names))
         self._recorded = {s.exposed: s for s in self.synapses}
 
-    def reconfigure(self, population: Population) -> None:
-        _check_same_shape(self.population, population)
-        self.population = population
-        self._configure()
 
     def reset(self) -> None:
         init = self.population.initial_values
