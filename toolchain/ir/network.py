@@ -928,6 +928,12 @@ def _per_synapse(obj: object, names: tuple[tuple[str, Unit, dict], ...], what: s
 _USE = {"low": 0.0, "high": 1.0}
 
 
+# the use, recovery and facilitation of the deterministic and the stochastic
+# Tsodyks-Markram synapse: names, units and allowed ranges
+_TM_PARAMETERS = (("U", Unit.DIMENSIONLESS, _USE), ("tau_rec", Unit.MS, _POS),
+                  ("tau_facil", Unit.MS, _NONNEG), ("u", Unit.DIMENSIONLESS, _USE))
+
+
 @dataclass(frozen=True, eq=False)
 class TsodyksMarkram(_Value):
     """Short-term depression and facilitation (PyNN's TsodyksMarkramSynapse), the
@@ -946,9 +952,7 @@ class TsodyksMarkram(_Value):
     kind: ClassVar[str] = "tsodyks_markram"
 
     def __post_init__(self) -> None:
-        _per_synapse(self, (("U", Unit.DIMENSIONLESS, _USE), ("tau_rec", Unit.MS, _POS),
-                            ("tau_facil", Unit.MS, _NONNEG), ("u", Unit.DIMENSIONLESS, _USE)),
-                     "TsodyksMarkram")
+        _per_synapse(self, _TM_PARAMETERS, "TsodyksMarkram")
 
 
 @dataclass(frozen=True, eq=False)
@@ -979,9 +983,7 @@ class StochasticTsodyksMarkram(_Value):
     kind: ClassVar[str] = "stochastic_tsodyks_markram"
 
     def __post_init__(self) -> None:
-        _per_synapse(self, (("U", Unit.DIMENSIONLESS, _USE), ("tau_rec", Unit.MS, _POS),
-                            ("tau_facil", Unit.MS, _NONNEG), ("u", Unit.DIMENSIONLESS, _USE)),
-                     "StochasticTsodyksMarkram")
+        _per_synapse(self, _TM_PARAMETERS, "StochasticTsodyksMarkram")
 
 
 @dataclass(frozen=True, eq=False)
