@@ -208,3 +208,32 @@ def test_current_sources_switch_at_their_times():
     dc, steps = (np.asarray(st) for st in cells.get_data().segments[0].spiketrains)
     assert dc.size > 2 and dc.min() > 50.0 and dc.max() < 101.0
     assert steps.size > 1 and steps.min() > 120.0 and steps.max() < 151.0
+
+
+def test_a_target_stepping_coarser_than_the_script_labels_its_samples_with_its_step():
+    # SpiNNaker2 runs on a 0.1 ms or 1 ms timer tick: a 0.01 ms script is refused, and an
+    # approximated compile's signals carry the tick, not the script's dt (PyNN's example
+    # synaptic_input.py time-slices its trace, which fails if 0.1 ms samples are labelled
+    # 0.01 ms apart: the trace would end at a tenth of the run).
+    from toolchain.compiler.pipeline import MappingError
+
+    for fit, expected in (("strict", None), ("approximate", 0.1)):
+        sim.setup(timestep=0.01, min_delay=0.1, target="spinnaker2", fit=fit)
+        _, cells, _ = driven()
+        cells.record("v")
+        if expected is None:
+            with pytest.raises(MappingError, match=r"dt = 0.01 ms, but it is no SpiNNaker2 "
+                               r"timer tick .*\(setup\(timestep=0.1\)\)"):
+                sim.run(100.0)
+            sim.end()
+            continue
+        sim.run(100.0)
+        v = cells.get_data().segments[0].filter(name="v")[0]
+        assert float(v.sampling_period.rescale(pq.ms)) == pytest.approx(expected)
+        assert v.shape[0] == 1001
+        assert float(v.t_stop.rescale(pq.ms)) == pytest.approx(100.1)
+        piece = v.time_slice(20.0 * pq.ms, 40.0 * pq.ms)  # what synaptic_input.py does
+        assert piece.shape[0] == 200
+        (applied,) = state.compiled.approximations
+        assert (applied.name, applied.neurons) == ("time_step_changed", 5)
+        sim.end()

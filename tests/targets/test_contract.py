@@ -132,6 +132,7 @@ def _spinnaker2_cases():
             np.full(30000, 0.1), np.full(30000, 1.0))], dt=1.0)),
         "tick_cycles": ({"tick_ms": 0.1, "pe_clock_hz": 1e7}, va),
         "pes": ({}, _net([_pop(f"p{k}", 1) for k in range(160)], dt=1.0)),
+        "timer_tick": ({}, _net([_pop("p", 2)], dt=0.025)),
         "dram_bytes": ({"spec": SpiNNaker2Spec(synapse_storage="dram",
                                                dram_bytes_per_chip=50_000)},
                        _net([_pop("many", 3000), _pop("big", 2)], [Projection(
@@ -564,6 +565,7 @@ def _approximation_cases():
         },
         "spinnaker2": {
             "delays_shortened": ({}, _fed(_pop("cells", 4), d=200.0, dt=1.0)),
+            "time_step_changed": ({}, _fed(_pop("cells", 4), dt=0.01)),
         },
         "dynapse": {
             "fan_in_pruned": ({}, _fed(_pop("cells", 2), n_in=70)),
@@ -609,7 +611,7 @@ def test_strict_refuses_and_approximate_fits_with_each_approximation(name, appro
     (applied,) = [a for a in art.approximations if a.name == approximation]
     assert applied.neurons + applied.synapses > 0 and applied.detail
     assert applied.limit in ("", *target.LIMITS)
-    assert applied.label in {n.label for n in (*net.populations, *net.projections)}
+    assert applied.label in {n.label for n in (net, *net.populations, *net.projections)}
     text = render_report(art)
     assert "Approximations applied (fit=approximate" in text
     assert f"  - {approximation}: {applied.subject}" in text

@@ -62,6 +62,24 @@ class Recorder(recording.Recorder):
         self._t_clear = 0.0
 
     # -- reading results ---------------------------------------------------------------
+    def _get_current_segment(self, filter_ids: object = None, variables: object = "all",
+                             clear: bool = False) -> object:
+        # PyNN labels a signal's samples with the recorder's sampling interval; a target
+        # that runs on a coarser step than the script's dt (an approximated compile, e.g.
+        # SpiNNaker2's 0.1 ms tick under a 0.01 ms script) samples at that step, and its
+        # signals must say so, not stretch 0.1 ms samples over 0.01 ms.
+        asked = self.sampling_interval
+        self.sampling_interval = max(asked, self._sampled_step())
+        try:
+            return super()._get_current_segment(filter_ids, variables, clear)
+        finally:
+            self.sampling_interval = asked
+
+    def _sampled_step(self) -> float:
+        """The step the target ran the network on (ms), or 0 before any run."""
+        result = simulator.state.result()
+        return 0.0 if result is None else float(result.dt)
+
     def _ir_label(self) -> str:
         return simulator.state.built.labels[id(self.population)]
 

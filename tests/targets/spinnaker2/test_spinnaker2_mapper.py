@@ -216,9 +216,10 @@ def test_a_neuron_that_cannot_meet_the_tick_alone_is_named():
     assert str(e.value).startswith(
         "Population 'exc' neuron 0: even alone on a PE its estimated worst tick takes ")
     assert ("more than the 1000 cycles of a 0.1 ms tick at pe_clock_hz = 1e+07; raise "
-            "pe_clock_hz (option pe_clock_hz=20000000.0 (-O pe_clock_hz=20000000.0)), use option "
-            "tick_ms=1.0 (-O tick_ms=1.0), reduce its fan-in, or option fit_tick=False (-O "
-            "fit_tick=False) to run anyway") in str(e.value)
+            "pe_clock_hz (option pe_clock_hz=20000000.0 (-O pe_clock_hz=20000000.0)), use the "
+            "1 ms tick (timestep=1.0 in the script's setup(), or -O tick_ms=1.0 with --fit "
+            "approximate), reduce its fan-in, or option fit_tick=False (-O fit_tick=False) to "
+            "run anyway") in str(e.value)
 
 
 @pytest.mark.parametrize("receptor, weight, message", [

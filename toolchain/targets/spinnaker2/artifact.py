@@ -40,7 +40,7 @@ from toolchain.compiler.pipeline import Build
 from toolchain.ir import Network
 from toolchain.targets.spinnaker2.mapper import Mapping
 from toolchain.targets.spinnaker2.routing import Routing
-from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+from toolchain.targets.spinnaker2.spec import COARSER_TICK, SpiNNaker2Spec
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class SpiNNaker2Detail(TargetDetail):
             "router_entries_before_minimisation": sum(self.routing.entries_before.values()),
             "row_bytes_total": sum(s.row_bytes for s in slices),
             "synapse_storage": self.spec.synapse_storage,
+            "tick_ms": self.spec.tick_ms,
             **self.mapping.stats,
         }
 
@@ -221,8 +222,9 @@ def report_section(resources: dict[str, float | int | str]) -> ReportSection:
     r = resources
     worst = float(r["tick_cycles_worst_estimate"])
     tick = float(r["tick_cycles"])
-    overrun = (", OVERRUN: packets will be late; lower neurons_per_pe, raise pe_clock_hz or "
-               "use tick_ms=1" if worst > tick else "")
+    coarser = f" or {COARSER_TICK}" if float(r["tick_ms"]) != 1.0 else ""
+    overrun = (", OVERRUN: packets will be late; lower neurons_per_pe, raise pe_clock_hz"
+               f"{coarser}" if worst > tick else "")
     lines = (
         f"  PEs: {r['pes']} = {r['pes_neurons']} neuron + {r['pes_sources']} spike-source + "
         f"{r['pes_delay_extension']} delay-extension, on {r['chips']} chip(s)",

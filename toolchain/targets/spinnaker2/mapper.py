@@ -28,7 +28,7 @@ from toolchain.targets.spinnaker2.numerics import (
     quantise_weights,
     weight_frac_bits,
 )
-from toolchain.targets.spinnaker2.spec import Board, SpiNNaker2Spec
+from toolchain.targets.spinnaker2.spec import COARSER_TICK, Board, SpiNNaker2Spec
 from toolchain.targets.spinnaker2.stdp import STDP_RULES
 from toolchain.targets.spinnaker2.timing import worst_tick_cycles
 
@@ -427,7 +427,8 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
         i = int(np.flatnonzero(late)[0])
         worst = float(_worst_tick(lo[i:i + 1], np.ones(1, np.int64))[0])
         fix = (f"raise pe_clock_hz ({option_hint('pe_clock_hz', 2 * spec.pe_clock_hz)}), "
-               f"use {option_hint('tick_ms', 1.0)}, reduce its fan-in, or "
+               f"{COARSER_TICK if spec.tick_ms != 1.0 else ''}"
+               f"{', ' if spec.tick_ms != 1.0 else ''}reduce its fan-in, or "
                f"{option_hint('fit_tick', False)} to run anyway with late packets dropped "
                "and counted")
         violations.add(violation(
@@ -503,8 +504,9 @@ def _place(slices: list[Slice], spec: SpiNNaker2Spec, network: Network,
         fix = (f"use a board of at least {chips_needed} chips ({board_hint(chips_needed)}), "
                "or raise neurons_per_pe "
                f"({option_hint('neurons_per_pe', 2 * spec.neurons_per_pe)})"
-               + (" (slices are also cut to meet the timer tick: a higher pe_clock_hz or "
-                  "tick_ms=1 allows larger ones)" if spec.fit_tick else ""))
+               + (" (slices are also cut to meet the timer tick: a higher pe_clock_hz "
+                  + ("or the 1 ms tick allows larger ones)" if spec.tick_ms != 1.0 else
+                     "allows larger ones)") if spec.fit_tick else ""))
         violations.add(violation(
             "network", network.label, "pes", len(slices), available, fix,
             f"network '{network.label}' needs {len(slices)} PEs ({kinds['neurons']} neuron "

@@ -36,7 +36,7 @@ from toolchain.targets.spinnaker2.numerics import (
     pe_kernel,
     quantise_weights,
 )
-from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
+from toolchain.targets.spinnaker2.spec import COARSER_TICK, SpiNNaker2Spec
 from toolchain.targets.spinnaker2.stdp import PostHistory, SpiNNaker2STDP
 from toolchain.targets.spinnaker2.timing import Row, TickTiming
 
@@ -267,5 +267,6 @@ def late_warning(counters: dict[str, float], spec: SpiNNaker2Spec) -> str:
         f"{fate}; the busiest PE demanded {counters['physical.max_pe_demand']:.0%} of its "
         f"{spec.cycles_per_tick:.0f} cycles in {int(counters['physical.overrun_pe_ticks'])} "
         "overrun PE-ticks.  Lower neurons_per_pe, keep fit_tick=True (and raise "
-        "planned_rate_hz if the network fires faster), raise pe_clock_hz, or use tick_ms=1"
+        "planned_rate_hz if the network fires faster), raise pe_clock_hz"
+        + (f", or {COARSER_TICK}" if spec.tick_ms != 1.0 else "")
     )

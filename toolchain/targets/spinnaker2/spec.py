@@ -45,6 +45,23 @@ class SpecError(ValueError):
     """A SpiNNaker2 machine description that cannot exist (a parameter out of its range)."""
 
 
+#: The timer ticks the spec supports (ms): sPyNNaker's default and its common fine tick
+#: [src: sPyNNaker; FACTS.md].  A network runs once per tick, so its dt must be one of them
+#: (or the compile is asked to approximate: :func:`tick_for`).
+TICKS_MS = (1.0, 0.1)
+#: How to move a network from the 0.1 ms tick to the 1 ms one, for fix hints: the tick is the
+#: network's dt, so it is the script's time step that changes (or an approximated compile).
+COARSER_TICK = ("use the 1 ms tick (timestep=1.0 in the script's setup(), or -O tick_ms=1.0 "
+                "with --fit approximate)")
+
+
+def tick_for(dt: float) -> float:
+    """The tick a network of time step ``dt`` runs on when its dt is no tick and the
+    compile approximates: 0.1 ms for any dt below 1 ms (the finer tick keeps more of a
+    fine-stepped network's timing), 1 ms above."""
+    return dt if dt in TICKS_MS else (0.1 if dt < 1.0 else 1.0)
+
+
 @dataclass(frozen=True)
 class Board:
     """Chips on a 2-D grid joined by chip-to-chip links; ``torus`` closes the edges.
@@ -221,7 +238,7 @@ class SpiNNaker2Spec:
                 f"SpiNNaker2Spec code_and_stack_bytes = {self.code_and_stack_bytes} must be in "
                 f"[0, {self.sram_per_pe}) (the SRAM of one PE)"
             )
-        if self.tick_ms not in (1.0, 0.1):
+        if self.tick_ms not in TICKS_MS:
             raise SpecError(f"SpiNNaker2Spec tick_ms = {self.tick_ms:g} ms is not a supported "
                             "timer tick; use 1.0 or 0.1")
         rb = self.ring_buffer_ticks

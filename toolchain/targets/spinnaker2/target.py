@@ -12,15 +12,23 @@ from typing import Any, ClassVar
 from toolchain.compiler.artifact import CompiledNetwork, StepEstimate, TargetDetail
 from toolchain.compiler.describe import Activity
 from toolchain.compiler.encode import encode
-from toolchain.compiler.fit import shorten_delays
-from toolchain.compiler.pipeline import Build, Pass, Violations
+from toolchain.compiler.fit import approximation, fit_hint, shorten_delays
+from toolchain.compiler.pipeline import Build, Pass, Violations, violation
 from toolchain.ir import Network
 from toolchain.targets.base import Target
 from toolchain.targets.options import RUN, Option, Options
 from toolchain.targets.spinnaker2.artifact import SpiNNaker2Detail, describe, step_cost
 from toolchain.targets.spinnaker2.mapper import MappingError, map_network
 from toolchain.targets.spinnaker2.routing import route
-from toolchain.targets.spinnaker2.spec import BOARDS, Board, SpecError, SpiNNaker2Spec, grid
+from toolchain.targets.spinnaker2.spec import (
+    BOARDS,
+    TICKS_MS,
+    Board,
+    SpecError,
+    SpiNNaker2Spec,
+    grid,
+    tick_for,
+)
 from toolchain.targets.support import Support, native
 
 LIMITS = {
@@ -31,12 +39,17 @@ LIMITS = {
     "dram_bytes": "synapse rows in one chip's DRAM (synapse_storage='dram')",
     "keys": "32-bit multicast key space",
     "router_entries": "entries of one chip's multicast router table",
+    "timer_tick": "how far (ms) the network's dt is from the PE timer tick it runs on "
+                  "(1.0 or 0.1 ms): 0",
 }
 
 
 APPROXIMATIONS = {
     "delays_shortened": "delays beyond the ring buffer and delay-extension stages become the "
                         "longest they reach",
+    "time_step_changed": "a network whose dt is no timer tick runs on one (0.1 ms below "
+                         "1 ms, else 1 ms; -O tick_ms= picks it): every update, delay and "
+                         "sample moves to that tick",
 }
 
 
@@ -94,8 +107,10 @@ class SpiNNaker2Target(Target):
 
     The options other than ``board``, ``tick_ms`` and ``spec`` override the
     ``SpiNNaker2Spec`` field of the same name (``spec`` replaces the whole spec, the other
-    options still apply on top).  ``tick_ms=None`` takes the network's dt when it is a
-    SpiNNaker timer tick (1 or 0.1 ms) and 1 ms otherwise.
+    options still apply on top).  ``tick_ms=None`` takes the network's dt.  A network runs
+    once per tick, so a tick other than its dt (a dt that is no tick, or a ``tick_ms``
+    unlike it) changes what it computes: a strict compile refuses it, an approximating
+    one records ``time_step_changed`` and the artifact's network carries the tick as dt.
     """
 
     name: ClassVar[str] = "spinnaker2"
@@ -103,8 +118,8 @@ class SpiNNaker2Target(Target):
         Option("board", str, "1-chip", "the machine: a board, or a torus of W x H chips",
                choices=tuple(BOARDS), free_form="'WxH', e.g. 10x10", python=(Board,),
                from_data=lambda d: Board(**d)),
-        Option("tick_ms", float, None, "timer tick, 1.0 or 0.1 ms (none: the network's dt "
-               "if it is one of them, else 1.0)"),
+        Option("tick_ms", float, None, "timer tick, 1.0 or 0.1 ms (none: the network's dt; "
+               "another tick than the dt needs --fit approximate)"),
         Option("neurons_per_pe", int, None, "most neurons one PE runs (250)"),
         Option("numerics", str, None, "PE arithmetic", choices=("s16.15", "float32")),
         Option("late_spikes", str, None, "what a PE does with a packet it has no cycles "
@@ -147,7 +162,7 @@ class SpiNNaker2Target(Target):
     def spec_for(self, network: Network | None) -> SpiNNaker2Spec:
         tick = self.tick_ms
         if tick is None:
-            tick = network.dt if network is not None and network.dt in (1.0, 0.1) else 1.0
+            tick = 1.0 if network is None else tick_for(network.dt)
         base = self.base if self.base is not None else SpiNNaker2Spec()
         return base.replace(board=self.machine, tick_ms=tick, **self.overrides)
 
@@ -165,7 +180,7 @@ class SpiNNaker2Target(Target):
 
     def _map_pass(self, build: Build) -> Build:
         found = Violations(build.strict, MappingError, fit=build.fit)
-        net = build.network
+        net = self._on_the_tick(build.network, found)
         if found.approximating:  # the network as the machine runs it (see compiler.fit)
             spec = self.spec_for(net)
             net, shortened = shorten_delays(net, spec.tick_ms, spec.max_extended_delay_ticks,
@@ -175,6 +190,34 @@ class SpiNNaker2Target(Target):
                 found.approximate(a)
         detail, found = self._map(net, found)
         return found.into(build).replace(network=net, detail=detail)
+
+    def _on_the_tick(self, net: Network, found: Violations) -> Network:
+        """``net`` as the PEs run it: on a timer tick.  A tick other than its dt is refused
+        (strict), recorded (lax) or applied and recorded (approximate)."""
+        tick = self.spec_for(net).tick_ms
+        if tick == net.dt:
+            return net
+        neurons = sum(p.size for p in net.populations)
+        if found.approximating:
+            found.approximate(approximation(
+                "time_step_changed", "network", net.label, neurons=neurons, limit="timer_tick",
+                detail=f"dt {net.dt:g} ms runs on the {tick:g} ms timer tick: every neuron "
+                       f"update, delay and recorded sample moves to {tick:g} ms steps"))
+            return net.replace(dt=tick)
+        if net.dt in TICKS_MS:
+            why = f"the option tick_ms={tick:g} asks for the {tick:g} ms timer tick"
+            change = f"drop -O tick_ms={tick:g} to run on the {net.dt:g} ms tick"
+        else:
+            why = "it is no SpiNNaker2 timer tick (1.0 or 0.1 ms)"
+            change = f"set the script's time step to a tick (setup(timestep={tick:g}))"
+        fix = (f"{change}, or {fit_hint(f'run it on the {tick:g} ms tick')} (-O tick_ms= "
+               "picks the tick)")
+        found.add(violation(
+            "network", net.label, "timer_tick", abs(net.dt - tick), 0.0, fix,
+            f"network '{net.label}' has dt = {net.dt:g} ms, but {why}; a PE updates its "
+            f"neurons, delays and recordings once per tick, so the network would run at "
+            f"{tick:g} ms steps; {fix}"))
+        return net
 
     def remap(self, compiled: CompiledNetwork) -> SpiNNaker2Detail:
         return self.map(compiled.network, strict=False)
