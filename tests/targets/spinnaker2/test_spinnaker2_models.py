@@ -22,6 +22,7 @@ MODELS = [
     ("EIF_cond_exp_isfa_ista", 1.0, 0.03, {}),
     ("EIF_cond_alpha_isfa_ista", 1.0, 0.01, {}),
     ("IF_cond_exp_gsfa_grr", 1.0, 0.03, {}),
+    ("GIF_cond_exp", 0.1, 0.1, {}),  # escape noise from the network's seeded stream
 ]
 
 
@@ -77,3 +78,61 @@ def test_an_expensive_model_costs_more_cycles_per_tick():
         sim.run_until(20.0)
         ticks.append(sim.result().counters["physical.max_pe_demand"])
     assert ticks[1] > ticks[0]
+
+
+def test_hodgkin_huxley_runs_in_substeps_of_its_stable_step():
+    """Forward Euler on HH's gates diverges at a 0.1 ms tick (the reference says so and
+    asks for 0.01 ms); a PE integrates it in ten 0.01 ms substeps per tick and pays ten
+    updates' cycles.  In float32 it fires as the reference at dt = 0.01 ms does, each spike
+    within the tick the input's timing allows (0.1 ms), v within 0.1 mV at half the ticks
+    and 1 mV at nine in ten (a spike's upstroke 0.1 ms early or late is tens of mV)."""
+    from toolchain.targets.spinnaker2.spec import ODE_SUBSTEP_MS, ode_substeps
+
+    coarse, fine = network("HH_cond_exp", 0.1, 0.05, {}), network("HH_cond_exp", 0.01, 0.05, {})
+    with pytest.raises(Exception, match="unstable at dt = 0.1 ms"):
+        toolchain.simulate(coarse, t_stop=T_STOP)
+    ref = toolchain.simulate(fine, t_stop=T_STOP)
+    for numerics in ("float32", "s16.15"):
+        got = toolchain.simulate(coarse, "spinnaker2", t_stop=T_STOP, numerics=numerics)
+        want, have = ref.spikes["c"], got.spikes["c"]
+        assert want.count >= 10
+        assert abs(have.count - want.count) <= (0 if numerics == "float32" else 0.1 * want.count)
+        if numerics == "float32":
+            for a, b in zip(want.trains(), have.trains(), strict=True):
+                assert np.abs(a - b).max() <= 0.1 + 1e-9
+            fine_v, v = ref.signals[("c", "v")], got.signals[("c", "v")]
+            at = np.searchsorted(np.round(fine_v.times, 6), np.round(v.times, 6))
+            assert np.allclose(fine_v.times[at], v.times)  # the fine run at every tick
+            dv = np.abs(v.values - fine_v.values[at])
+            assert np.median(dv) < 0.1 and np.percentile(dv, 90) < 1.0
+    assert ODE_SUBSTEP_MS[CellType.HH_COND_EXP] == 0.01
+    assert ode_substeps(CellType.HH_COND_EXP, 0.1) == 10
+    assert ode_substeps(CellType.HH_COND_EXP, 1.0) == 100
+    assert ode_substeps(CellType.IZHIKEVICH, 0.1) == 1
+    spec = SpiNNaker2Spec(tick_ms=0.1)
+    assert spec.neuron_update_cycles(CellType.HH_COND_EXP) == pytest.approx(
+        10 * NEURON_UPDATE_COST[CellType.HH_COND_EXP] * spec.cycles_per_neuron_update)
+
+
+@pytest.mark.parametrize("numerics", ["s16.15", "float32"])
+def test_every_pynn_current_source_drives_the_pe_as_the_reference(numerics):
+    """sPyNNaker's PEs run all four of PyNN's current sources; the engine computes each
+    current as the reference does and the PE adds it in its own arithmetic: the membrane
+    follows the reference's within the format's error."""
+    from toolchain.ir import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
+
+    pop = Population("c", "IF_curr_exp", 4, parameters={"v_thresh": 0.0})  # never fires
+    currents = (
+        DCSource("dc", "c", np.array([0]), amplitude=0.5, start=10.0, stop=60.0),
+        StepCurrentSource("step", "c", np.array([1]), times=np.array([5.0, 30.0]),
+                          amplitudes=np.array([0.4, -0.2])),
+        ACSource("ac", "c", np.array([2]), amplitude=0.5, offset=0.1, frequency=50.0),
+        NoisyCurrentSource("noise", "c", np.array([3]), mean=0.2, stdev=0.3, dt=1.0),
+    )
+    net = Network(dt=0.1, populations=(pop,), currents=currents,
+                  recordings=(Recording("c", "v", [0, 1, 2, 3]),))
+    ref = toolchain.simulate(net, t_stop=80.0).signals[("c", "v")].values
+    got = toolchain.simulate(net, "spinnaker2", t_stop=80.0, numerics=numerics
+                             ).signals[("c", "v")].values
+    assert np.ptp(ref, axis=0).min() > 1.0  # every source moves its cell's membrane
+    assert np.abs(got - ref).max() < (1e-3 if numerics == "float32" else 0.02)

@@ -20,7 +20,14 @@ from toolchain.compiler.fit import fit_hint
 from toolchain.compiler.pipeline import MappingError as CompilerMappingError
 from toolchain.compiler.pipeline import Violations, violation
 from toolchain.ir import Network, Population, Projection, Receptor
-from toolchain.ir.network import SYNAPSE_DYNAMICS, refusals
+from toolchain.ir.network import (
+    SYNAPSE_DYNAMICS,
+    ACSource,
+    DCSource,
+    NoisyCurrentSource,
+    StepCurrentSource,
+    refusals,
+)
 from toolchain.targets.options import option_hint
 from toolchain.targets.spinnaker2.numerics import (
     SUPPORTED_CELLS,
@@ -181,6 +188,14 @@ def map_network(network: Network, spec: SpiNNaker2Spec,
 # --------------------------------------------------------------------------- checks, quantise
 
 
+#: The current sources a PE adds to its neurons' input: all four of PyNN's, as sPyNNaker's
+#: current-source code runs them [src: sPyNNaker neural_modelling current_sources
+#: (current_source_dc/ac/step/noisy_impl.h)].  The engine computes each source's current
+#: as the reference does; the PE takes it in its arithmetic (s16.15 or float32).  A noisy
+#: source's samples come from the network's seeded stream, not from the PE's generator.
+CURRENT_SOURCES = (DCSource, StepCurrentSource, ACSource, NoisyCurrentSource)
+
+
 def _check_cells(network: Network) -> None:
     rules: dict[str, tuple[str, object]] = {}
     dendritic: dict[str, set[float]] = {}  # per post population, its plastic synapses' lags
@@ -222,7 +237,7 @@ def _check_cells(network: Network) -> None:
                 f"Population '{pop.label}': cell type {pop.cell_type.value} is not available "
                 f"on spinnaker2 (its neuron kernels: {allowed}); change the cell type"
             )
-    for message in refusals(network, "spinnaker2", stdp=STDP_RULES,
+    for message in refusals(network, "spinnaker2", stdp=STDP_RULES, currents=CURRENT_SOURCES,
                             dynamics=SYNAPSE_DYNAMICS, dendritic=True):
         raise MappingError(message)
 

@@ -44,6 +44,7 @@ import numpy as np
 
 from toolchain.ir import CellType, Population, Receptor
 from toolchain.sim.kernels import REFERENCE_KERNELS, NeuronKernel
+from toolchain.targets.spinnaker2.spec import ode_substeps
 
 ACCUM_FRAC = 15  # s16.15 [src: sPyNNaker neural_modelling/src/common/maths-util.h REAL]
 ACCUM_ONE = 1 << ACCUM_FRAC
@@ -61,7 +62,7 @@ LIF_CELLS = (CellType.IF_CURR_EXP, CellType.IF_CURR_ALPHA, CellType.IF_COND_EXP,
 #: synapse-type bit, two receptors.
 ODE_CELLS = (CellType.IF_CURR_DELTA, CellType.IF_COND_EXP_GSFA_GRR,
              CellType.EIF_COND_EXP_ISFA_ISTA, CellType.EIF_COND_ALPHA_ISFA_ISTA,
-             CellType.IZHIKEVICH)
+             CellType.IZHIKEVICH, CellType.HH_COND_EXP, CellType.GIF_COND_EXP)
 SUPPORTED_CELLS = (*LIF_CELLS, *ODE_CELLS)
 
 
@@ -416,6 +417,11 @@ class S2ODEKernel(NeuronKernel):
     words.  The arithmetic inside a tick is not modelled operation by operation: exp() and
     the products are the reference's, a simplification of the PE's expk()/expf() and its
     fixed-point products, whose errors are of the order of the format's step.
+
+    A model whose scheme needs a shorter step than the tick (``spec.ODE_SUBSTEP_MS``:
+    Hodgkin-Huxley) is integrated in ``substeps`` equal steps per tick: the tick's input
+    enters at the first, a spike in any of them is the tick's spike, the state is in the
+    PE's format after each.
     """
 
     input_dtype = np.dtype(np.int64)
@@ -428,7 +434,8 @@ class S2ODEKernel(NeuronKernel):
         self.numerics = numerics
         self.fixed = numerics == "s16.15"
         self.frac_bits = dict(frac_bits)
-        self.inner = REFERENCE_KERNELS[population.cell_type](population, dt)
+        self.substeps = ode_substeps(population.cell_type, dt)
+        self.inner = REFERENCE_KERNELS[population.cell_type](population, dt / self.substeps)
         self._negative = {Receptor.EXCITATORY: False,
                           Receptor.INHIBITORY: not population.cell_type.conductance_based}
         self._store()
@@ -464,9 +471,15 @@ class S2ODEKernel(NeuronKernel):
     def advance(self, step: int, i_ext: np.ndarray | None) -> np.ndarray:
         if i_ext is not None:
             i_ext = self._format(i_ext, "i_ext")
-        fired = self.inner.advance(step, i_ext)
-        self._store()
-        return fired
+        if self.substeps == 1:
+            fired = self.inner.advance(step, i_ext)
+            self._store()
+            return fired
+        spikes = []
+        for k in range(self.substeps):
+            spikes.append(self.inner.advance(step * self.substeps + k, i_ext))
+            self._store()
+        return np.unique(np.concatenate(spikes))
 
     def get(self, variable: str) -> np.ndarray:
         return self.inner.get(variable)

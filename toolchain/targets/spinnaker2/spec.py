@@ -38,7 +38,25 @@ NEURON_UPDATE_COST: dict[CellType, float] = {
     CellType.EIF_COND_EXP_ISFA_ISTA: 6.0,
     CellType.EIF_COND_ALPHA_ISFA_ISTA: 6.4,
     CellType.IZHIKEVICH: 1.2,
+    # Hodgkin-Huxley: three gates, each with two rate functions of exp() per evaluation,
+    # and the reference's scheme evaluates twice; GIF: two adaptation currents, a
+    # threshold and the escape-noise exp() plus one random number per neuron and tick
+    CellType.HH_COND_EXP: 12.0,
+    CellType.GIF_COND_EXP: 5.0,
 }
+
+
+#: The longest step (ms) at which a PE integrates a model whose explicit scheme needs a
+#: short one (forward Euler on Hodgkin-Huxley's gates diverges at a 0.1 ms tick): the PE
+#: runs ceil(tick / step) substeps of it per tick, a software loop on a general-purpose
+#: core, and pays their cycles (:meth:`SpiNNaker2Spec.neuron_update_cycles`).
+ODE_SUBSTEP_MS: dict[CellType, float] = {CellType.HH_COND_EXP: 0.01}
+
+
+def ode_substeps(cell_type: CellType, tick_ms: float) -> int:
+    """Integration substeps a PE runs per tick for ``cell_type`` (1: one step per tick)."""
+    step = ODE_SUBSTEP_MS.get(cell_type)
+    return 1 if step is None else max(1, math.ceil(tick_ms / step - 1e-9))
 
 
 class SpecError(ValueError):
@@ -297,8 +315,10 @@ class SpiNNaker2Spec:
         return int(math.log2(self.ring_buffer_ticks))
 
     def neuron_update_cycles(self, cell_type: CellType) -> float:
-        """Cycles of one neuron's update on a PE (NEURON_UPDATE_COST)."""
-        return self.cycles_per_neuron_update * NEURON_UPDATE_COST.get(cell_type, 1.0)
+        """Cycles of one neuron's update on a PE (NEURON_UPDATE_COST, times its
+        integration substeps per tick)."""
+        return (self.cycles_per_neuron_update * NEURON_UPDATE_COST.get(cell_type, 1.0)
+                * ode_substeps(cell_type, self.tick_ms))
 
     @property
     def cycles_per_tick(self) -> float:
