@@ -331,7 +331,16 @@ class Projection(common.Projection):
             return
         for label, selector in state.built.parts[id(self)]:
             values = self._weight if selector is None else self._weight[selector]
-            state.simulator.set_weights(label, np.asarray(values))
+            try:
+                state.simulator.set_weights(label, np.asarray(values))
+            except ValueError:
+                # weights the loaded machine cannot hold (beyond a hardware target's weight
+                # scale): while running that is the user's to fix, as the error says; between
+                # reset() and the next run, that run compiles the network anew for them
+                if state.running:
+                    raise
+                state.changed(f"weights of projection '{self.label}'")
+                return
 
     def _column(self, name: str) -> np.ndarray:
         if name == "presynaptic_index":
@@ -426,8 +435,12 @@ class Projection(common.Projection):
         new = _frozen(values, SYNAPSE_DTYPE)
         if name == "weight":
             self._check_weights(new)
-            self._weight = new
-            self._push_weights()  # a running target takes new weights at once
+            before, self._weight = self._weight, new
+            try:
+                self._push_weights()  # a running target takes new weights at once
+            except ValueError:
+                self._weight = before  # refused: the projection keeps what the target has
+                raise
         elif name == "delay":
             self._check_delays(new)
             self._delay = new

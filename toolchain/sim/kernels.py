@@ -177,7 +177,7 @@ class _Reconfigurable(NeuronKernel):
         """Read the population's parameters into the kernel's arrays."""
 
     def reconfigure(self, population: Population) -> None:
-        _check_same_shape(self.population, population)
+        check_same_shape(self.population, population)
         self.population = population
         self._configure()
 
@@ -255,7 +255,7 @@ class LIFKernel(_Reconfigurable):
         self.state[variable][:] = self._per_neuron(variable, values)
 
 
-def _check_same_shape(old: Population, new: Population) -> None:
+def check_same_shape(old: Population, new: Population) -> None:
     """Run-time changes may change values, not what the kernel is."""
     if (new.cell_type, new.size, new.state_variables) != (old.cell_type, old.size,
                                                           old.state_variables):

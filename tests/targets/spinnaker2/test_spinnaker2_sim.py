@@ -98,7 +98,8 @@ def test_weights_round_trip_in_ir_order(net):
     assert np.max(np.abs(w - ir)) <= 2.0**-16 * 1.001
     sim.set_weights("rec", ir * 0.5)
     assert np.max(np.abs(sim.weights("rec") - ir * 0.5)) <= 2.0**-16 * 1.001
-    with pytest.raises(ValueError, match="needs .* > 65535 at scale"):
+    with pytest.raises(ValueError, match=r"is beyond the 1.99997 its PE's 16-bit weight words "
+                       r"were scaled for .* \(2\^-15 per step\)"):
         sim.set_weights("rec", ir * 40)  # up to 4 nA, beyond the 2 nA of 16 bits at 2^15
 
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.ir import CellType, Population, Receptor
-from toolchain.sim.kernels import REFERENCE_KERNELS, NeuronKernel
+from toolchain.sim.kernels import REFERENCE_KERNELS, NeuronKernel, check_same_shape
 from toolchain.targets.spinnaker2.spec import ode_substeps
 
 ACCUM_FRAC = 15  # s16.15 [src: sPyNNaker neural_modelling/src/common/maths-util.h REAL]
@@ -249,13 +249,28 @@ class S2LIFKernel(NeuronKernel):
     def __init__(self, population: Population, dt: float, *, numerics: str,
                  frac_bits: Mapping[Receptor, int]) -> None:
         super().__init__(population, dt)
-        label, cell_type = population.label, population.cell_type
+        cell_type = population.cell_type
         if cell_type not in LIF_CELLS:
             _refuse(population)
         self.numerics = numerics
         self.frac_bits = dict(frac_bits)
         self.syn_names = (("gsyn_exc", "gsyn_inh") if cell_type.conductance_based
                           else ("isyn_exc", "isyn_inh"))
+        self.fixed = numerics == "s16.15"
+        self._configure()
+        self.reset()
+
+    def reconfigure(self, population: Population) -> None:
+        """New parameters between runs, the state kept: sPyNNaker rewrites a population's
+        parameter region between runs, converted to the PE's format as at load."""
+        check_same_shape(self.population, population)
+        self.population = population
+        self._configure()
+
+    def _configure(self) -> None:
+        """The population's parameters in the PE's format (s16.15 or float32)."""
+        population, dt = self.population, self.dt
+        label, cell_type = population.label, population.cell_type
         p = {k: np.asarray(v, np.float64) for k, v in population.parameters.items()}
         exp_tc = np.exp(-dt / p["tau_m"])
         tau = {Receptor.EXCITATORY: p["tau_syn_E"], Receptor.INHIBITORY: p["tau_syn_I"]}
@@ -268,7 +283,6 @@ class S2LIFKernel(NeuronKernel):
         rise_gain = {r: np.e / tau[r] for r in SYNAPSE_TYPES}  # w e / tau per spike
         rise_step = {r: dt * decay[r] for r in SYNAPSE_TYPES}  # h D
         self.refract_ticks = np.rint(p["tau_refrac"] / dt).astype(np.int64)
-        self.fixed = numerics == "s16.15"
         what = f"Population '{label}' parameter"
         if self.fixed:
             conv = {k: to_accum(p[k], what=f"{what} {k}") for k in
@@ -294,7 +308,6 @@ class S2LIFKernel(NeuronKernel):
         if cell_type.conductance_based:
             self.e_rev = {Receptor.EXCITATORY: self._convert(p["e_rev_E"], "e_rev_E"),
                           Receptor.INHIBITORY: self._convert(p["e_rev_I"], "e_rev_I")}
-        self.reset()
 
     def _convert(self, values: np.ndarray, name: str) -> np.ndarray:
         if self.fixed:

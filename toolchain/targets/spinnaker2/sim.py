@@ -25,13 +25,14 @@ import numpy as np
 from toolchain.ir import Network, Population, Projection, Receptor
 from toolchain.ir.network import SynapseDynamics, per_synapse_parameters
 from toolchain.sim.engine import Engine
-from toolchain.sim.kernels import NeuronKernel
+from toolchain.sim.kernels import NeuronKernel, RunTimeChangeError
 from toolchain.sim.numerics import Numerics
 from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.results import SimulationResult
 from toolchain.sim.synapses import SynapseMatrix, WeightCodec
 from toolchain.targets.spinnaker2.mapper import Mapping
 from toolchain.targets.spinnaker2.numerics import (
+    NumericsError,
     dequantise_weights,
     pe_kernel,
     quantise_weights,
@@ -62,6 +63,15 @@ class WordWeights(WeightCodec):
                 f"its synapse type stores magnitudes of {'<= 0' if self.negative else '>= 0'} "
                 "weights; flip the sign"
             )
+        limit = (1 << self.weight_bits) - 1
+        largest = limit * 2.0**-self.frac_bits
+        if weights.size and np.rint(np.abs(weights).max() * 2.0**self.frac_bits) > limit:
+            i = int(np.argmax(np.abs(weights)))
+            raise NumericsError(
+                f"Projection '{self.label}' weight[{i}] = {weights[i]:g} is beyond the "
+                f"{largest:g} its PE's 16-bit weight words were scaled for when the network "
+                f"was loaded (2^-{self.frac_bits} per step); set weights within it, or call "
+                "reset() first, so that the next run loads a scale for the new weights")
         return quantise_weights(weights, self.frac_bits, what=f"Projection '{self.label}'",
                                 weight_bits=self.weight_bits)
 
@@ -221,6 +231,31 @@ class SpiNNaker2Simulator:
             warnings.warn(message, LateSpikesWarning, stacklevel=2)
         return res
 
+
+    def update(self, compiled: object) -> None:
+        """Continue with changed parameters, initial values, source trains, currents or
+        weights, as sPyNNaker rewrites a population's regions between runs; the state and
+        the spikes in flight stay.  A change that moves the mapping itself (the PEs'
+        slices, a weight scale, the delays) raises RunTimeChangeError: the machine is
+        loaded anew only at a reset."""
+        detail = getattr(compiled, "detail", None)
+        mapping = getattr(detail, "mapping", None)
+        if not isinstance(mapping, Mapping):
+            raise RunTimeChangeError(
+                "a running SpiNNaker2 simulation takes changes from a fresh compile of the "
+                "changed network (its mapping), not from a loaded artifact; call reset()")
+        placed = [(s.kind, s.node, s.lo, s.hi) for s in mapping.slices]
+        if placed != [(s.kind, s.node, s.lo, s.hi) for s in self.mapping.slices]:
+            raise RunTimeChangeError("the change moves neurons to other PEs; call reset() "
+                                     "first, so that the next run loads the new mapping")
+        if mapping.frac_bits != self.mapping.frac_bits:
+            raise RunTimeChangeError(
+                "the changed weights need another weight scale than the PEs were loaded "
+                "with (a 16-bit word's fraction bits); call reset() first, so that the next "
+                "run loads the new scale")
+        machine, _, _ = machine_network(compiled.network, mapping)  # type: ignore[attr-defined]
+        self.engine.update(machine)
+        self.network = compiled.network  # type: ignore[attr-defined]
 
     def weights(self, projection: str) -> np.ndarray:
         size = self.network.projections[self._index(projection)].size
