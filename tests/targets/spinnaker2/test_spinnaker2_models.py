@@ -136,3 +136,48 @@ def test_every_pynn_current_source_drives_the_pe_as_the_reference(numerics):
                              ).signals[("c", "v")].values
     assert np.ptp(ref, axis=0).min() > 1.0  # every source moves its cell's membrane
     assert np.abs(got - ref).max() < (1e-3 if numerics == "float32" else 0.02)
+
+
+def test_composed_point_neurons_run_with_a_synapse_type_per_receptor():
+    """PyNN's PointNeuron (LIF or AdExp with named receptors, as multi_synapse.py builds
+    it): each receptor is a synapse type of its own on the PE (its ring buffer, its
+    weight scale; the word's type field widens to two bits for four), a current receptor
+    fed negative weights holds their magnitudes; in float32 the membrane follows the
+    reference's; s16.15's truncation of small, slow conductances shows (below)."""
+    from toolchain.ir import PostSynapticResponse, ResponseShape
+    from toolchain.targets.spinnaker2.mapper import MappingError, map_network
+
+    receptors = (
+        PostSynapticResponse("AMPA", ResponseShape.COND_ALPHA, {"tau_syn": 0.5, "e_syn": 0.0}),
+        PostSynapticResponse("NMDA", ResponseShape.COND_BETA,
+                             {"tau_rise": 2.0, "tau_decay": 40.0, "e_syn": 0.0}),
+        PostSynapticResponse("GABAA", ResponseShape.COND_EXP, {"tau_syn": 5.0, "e_syn": -70.0}),
+        PostSynapticResponse("inh", ResponseShape.CURR_EXP, {"tau_syn": 2.0}),
+    )
+    pop = Population("c", "AdExp", 2, receptors=receptors)
+    src = ArraySource.from_lists("in", [list(np.arange(5.0, T_STOP, 7.0))] * 2)
+    weights = {"AMPA": 0.02, "NMDA": 0.004, "GABAA": 0.01, "inh": -0.3}
+    net = Network(dt=0.1, populations=(pop,), sources=(src,), projections=tuple(
+        Projection(f"to {r}", "in", "c", [0, 1], [0, 1], [w, w], [1.0, 1.0], r)
+        for r, w in weights.items()),
+        recordings=(Recording("c", "spikes", [0, 1]), Recording("c", "v", [0, 1])))
+    mapping = map_network(net, SpiNNaker2Spec(tick_ms=0.1))
+    assert mapping.layout.type_bits == 2
+    assert {r for (p, r) in mapping.frac_bits if p == "c"} == set(weights)
+    assert mapping.negative == frozenset({("c", "inh")})
+    ref = toolchain.simulate(net, t_stop=T_STOP)
+    v_ref = ref.signals[("c", "v")].values
+    assert np.ptp(v_ref) > 5.0 and ref.spikes["c"].count >= 4
+    got = toolchain.simulate(net, "spinnaker2", t_stop=T_STOP, numerics="float32")
+    assert np.array_equal(got.spikes["c"].times, ref.spikes["c"].times)
+    assert np.median(np.abs(got.signals[("c", "v")].values - v_ref)) < 1e-3
+    # s16.15 floors every state to 2^-15 at each tick: the NMDA conductance (0.004 uS,
+    # 131 steps, decaying by 0.25 % a tick) loses more to the floor than to its decay, so
+    # the excitation fades early and the cells fire less (16 spikes here, not 24)
+    fixed = toolchain.simulate(net, "spinnaker2", t_stop=T_STOP, numerics="s16.15")
+    assert 0 < fixed.spikes["c"].count < ref.spikes["c"].count
+    mixed = net.replace(projections=(*net.projections, Projection(
+        "excite inh", "in", "c", [0], [0], [0.2], [1.0], "inh")))
+    with pytest.raises(MappingError, match="receptor 'inh' of population 'c' gets negative "
+                       "weights .* and positive ones .*'excite inh'"):
+        map_network(mixed, SpiNNaker2Spec(tick_ms=0.1))

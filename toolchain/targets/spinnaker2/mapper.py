@@ -33,6 +33,7 @@ from toolchain.targets.spinnaker2.numerics import (
     SUPPORTED_CELLS,
     WordLayout,
     quantise_weights,
+    synapse_types,
     weight_frac_bits,
 )
 from toolchain.targets.spinnaker2.spec import COARSER_TICK, Board, SpiNNaker2Spec
@@ -132,10 +133,12 @@ class Mapping:
     slice_of: dict[str, np.ndarray]  # node label -> slice id per neuron
     delay_slice_of: dict[int, int]  # source slice id -> its delay-extension slice id
     synapses: list[SynapseTable]
-    frac_bits: dict[tuple[str, Receptor], int]  # (post population, receptor) -> weight scale
+    frac_bits: dict[tuple[str, Receptor | str], int]  # (post population, type) -> weight scale
     layout: WordLayout
     stats: dict[str, float] = field(default_factory=dict)
     network_label: str = ""
+    # (post population, synapse type) whose words hold magnitudes of negative weights
+    negative: frozenset[tuple[str, Receptor | str]] = frozenset()
 
     def slices_of(self, node: str) -> list[int]:
         return [i for i, s in enumerate(self.slices) if s.node == node and s.kind != "delay"]
@@ -149,11 +152,14 @@ def map_network(network: Network, spec: SpiNNaker2Spec,
     delay clipped to the longest, a neuron alone on its PE, a board extended with chips)."""
     if violations is None:
         violations = Violations(strict=True, error=MappingError)
-    _check_cells(network)
-    layout = WordLayout.for_pe(spec.neurons_per_pe, spec.ring_buffer_ticks, spec.weight_bits)
+    negative = _negative_types(network)
+    _check_cells(network, negative)
+    layout = WordLayout.for_pe(spec.neurons_per_pe, spec.ring_buffer_ticks, spec.weight_bits,
+                               max((len(synapse_types(p)) for p in network.populations),
+                                   default=2))
     frac_bits = _weight_scales(network, spec)
     p_spike = _spike_probability(network, spec)
-    synapses = [_quantise(network, proj, spec, frac_bits, violations, p_spike)
+    synapses = [_quantise(network, proj, spec, frac_bits, violations, p_spike, negative)
                 for proj in network.projections]
     slices: list[Slice] = []
     slice_of: dict[str, np.ndarray] = {}
@@ -182,7 +188,7 @@ def map_network(network: Network, spec: SpiNNaker2Spec,
         "tick_cycles_worst_estimate": worst,
     }
     return Mapping(spec, slices, slice_of, delay_slice_of, synapses, frac_bits, layout, stats,
-                   network.label)
+                   network.label, negative)
 
 
 # --------------------------------------------------------------------------- checks, quantise
@@ -196,18 +202,49 @@ def map_network(network: Network, spec: SpiNNaker2Spec,
 CURRENT_SOURCES = (DCSource, StepCurrentSource, ACSource, NoisyCurrentSource)
 
 
-def _check_cells(network: Network) -> None:
+def _negative_types(network: Network) -> frozenset[tuple[str, Receptor | str]]:
+    """The synapse types whose words hold magnitudes of negative weights: a current-based
+    standard cell's inhibitory one, and a composed cell's current-based receptor whose
+    projections bring negative weights.  A synaptic word holds a magnitude and its synapse
+    type the sign (sPyNNaker's synapse_row.h), so a current receptor fed weights of both
+    signs is refused, naming it."""
+    out = {(p.label, Receptor.INHIBITORY) for p in network.populations
+           if not p.cell_type.composed and not p.cell_type.conductance_based}
+    signs: dict[tuple[str, str], dict[str, str]] = {}
+    for proj in network.projections:
+        post = network.node(proj.post)
+        if not post.cell_type.composed or post.conductance_receptor(proj.receptor):
+            continue
+        seen = signs.setdefault((proj.post, proj.receptor), {})
+        if np.any(proj.weight < 0):
+            seen.setdefault("negative", proj.label)
+        if np.any(proj.weight > 0):
+            seen.setdefault("positive", proj.label)
+    for (pop, receptor), seen in signs.items():
+        if len(seen) == 2:
+            raise MappingError(
+                f"receptor '{receptor}' of population '{pop}' gets negative weights (from "
+                f"Projection '{seen['negative']}') and positive ones (from Projection "
+                f"'{seen['positive']}'); a SpiNNaker2 synaptic word holds a weight's magnitude "
+                "and its synapse type the sign (sPyNNaker's synapse_row.h), so give the "
+                "neuron one receptor for each sign")
+        if "negative" in seen:
+            out.add((pop, receptor))
+    return frozenset(out)
+
+
+def _check_cells(network: Network, negative: frozenset[tuple[str, Receptor | str]]) -> None:
     rules: dict[str, tuple[str, object]] = {}
     dendritic: dict[str, set[float]] = {}  # per post population, its plastic synapses' lags
     for proj in network.projections:
         rule = proj.plasticity
         if rule is None:
             continue
-        post = network.population(proj.post)
-        if proj.receptor is Receptor.INHIBITORY and not post.cell_type.conductance_based:
+        if (proj.post, proj.receptor) in negative:
             raise MappingError(
-                f"Projection '{proj.label}': STDP on the inhibitory receptor of current-based "
-                f"population '{proj.post}' learns negative weights, but a SpiNNaker2 synaptic "
+                f"Projection '{proj.label}': STDP on the negative-weight receptor "
+                f"'{_receptor_name(proj.receptor)}' of current-based population "
+                f"'{proj.post}' learns negative weights, but a SpiNNaker2 synaptic "
                 "word holds a magnitude and its synapse type the sign (sPyNNaker's "
                 "synapse_row.h); make the plastic projection excitatory, or the population "
                 "conductance-based")
@@ -242,8 +279,13 @@ def _check_cells(network: Network) -> None:
         raise MappingError(message)
 
 
-def _weight_scales(network: Network, spec: SpiNNaker2Spec) -> dict[tuple[str, Receptor], int]:
-    largest: dict[tuple[str, Receptor], float] = {}
+def _receptor_name(receptor: Receptor | str) -> str:
+    return receptor.value if isinstance(receptor, Receptor) else receptor
+
+
+def _weight_scales(network: Network, spec: SpiNNaker2Spec
+                   ) -> dict[tuple[str, Receptor | str], int]:
+    largest: dict[tuple[str, Receptor | str], float] = {}
     for proj in network.projections:
         key = (proj.post, proj.receptor)
         if proj.size:
@@ -253,17 +295,18 @@ def _weight_scales(network: Network, spec: SpiNNaker2Spec) -> dict[tuple[str, Re
             largest[key] = max(largest.get(key, 0.0), top)
     scales = {}
     for pop in network.populations:
-        for r in (Receptor.EXCITATORY, Receptor.INHIBITORY):
+        for r in synapse_types(pop):
             scales[(pop.label, r)] = weight_frac_bits(largest.get((pop.label, r), 0.0),
                                                       spec.weight_bits)
     return scales
 
 
 def _quantise(network: Network, proj: Projection, spec: SpiNNaker2Spec,
-              frac_bits: dict[tuple[str, Receptor], int], violations: Violations,
-              p_spike: dict[str, float]) -> SynapseTable:
+              frac_bits: dict[tuple[str, Receptor | str], int], violations: Violations,
+              p_spike: dict[str, float], negative: frozenset[tuple[str, Receptor | str]]
+              ) -> SynapseTable:
     what = f"Projection '{proj.label}'"
-    _check_sign(network, proj, what)
+    _check_sign(network, proj, what, negative)
     fb = frac_bits[(proj.post, proj.receptor)]
     # narrow dtypes: the full-scale microcircuit has 0.3 billion synapses
     words = quantise_weights(proj.weight, fb, what=what, weight_bits=spec.weight_bits)
@@ -306,13 +349,15 @@ def _plastic_cycles(proj: Projection, spec: SpiNNaker2Spec, p_spike: dict[str, f
     return float(spec.cycles_per_plastic_synapse + pairs * spec.cycles_per_post_pair)
 
 
-def _check_sign(network: Network, proj: Projection, what: str) -> None:
+def _check_sign(network: Network, proj: Projection, what: str,
+                negative: frozenset[tuple[str, Receptor | str]]) -> None:
     """A synaptic word holds a weight magnitude; the synapse type gives the sign (sPyNNaker's
     synapse_row.h).  A current-based inhibitory weight must be <= 0 and an excitatory one
-    >= 0 (PyNN's convention), or the magnitude would silently act with the opposite sign."""
+    >= 0 (PyNN's convention), or the magnitude would silently act with the opposite sign.
+    (A composed cell's receptors take their sign from their weights: _negative_types.)"""
     post = network.node(proj.post)
-    inhibitory = proj.receptor is Receptor.INHIBITORY
-    if post.cell_type.conductance_based or not proj.size:
+    inhibitory = (proj.post, proj.receptor) in negative
+    if post.cell_type.conductance_based or post.cell_type.composed or not proj.size:
         return
     wrong = proj.weight > 0 if inhibitory else proj.weight < 0
     if wrong.any():
@@ -371,7 +416,8 @@ def _neurons_that_fit(pop: Population, incoming: list[SynapseTable], spec: SpiNN
     n = pop.size
     budget = spec.data_bytes_per_pe
     plastic = any(t.plastic for t in incoming)
-    per_neuron = (NEURON_STATE_BYTES + 2 * spec.ring_buffer_ticks * RING_ENTRY_BYTES
+    per_neuron = (NEURON_STATE_BYTES
+                  + len(synapse_types(pop)) * spec.ring_buffer_ticks * RING_ENTRY_BYTES
                   + (post_history_bytes(spec) if plastic else 0))
     syn_prefix = np.zeros(n + 1, np.int64)
     release_prefix = np.zeros(n + 1, np.int64)  # synapses with synapse dynamics' state

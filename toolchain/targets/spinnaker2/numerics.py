@@ -43,14 +43,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from toolchain.ir import CellType, Population, Receptor
-from toolchain.sim.kernels import REFERENCE_KERNELS, NeuronKernel, check_same_shape
+from toolchain.sim.kernels import NeuronKernel, check_same_shape, reference_kernel
 from toolchain.targets.spinnaker2.spec import ode_substeps
 
 ACCUM_FRAC = 15  # s16.15 [src: sPyNNaker neural_modelling/src/common/maths-util.h REAL]
 ACCUM_ONE = 1 << ACCUM_FRAC
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 DECAY_FRAC = 32  # u0.32 decay factors [src: sPyNNaker maths-util.h decay_t = UFRACT]
-TYPE_BITS = 1  # excitatory / inhibitory
+TYPE_BITS = 1  # excitatory / inhibitory: a standard cell's two synapse types
 SYNAPSE_TYPES = (Receptor.EXCITATORY, Receptor.INHIBITORY)
 WORD_BITS = 32
 
@@ -58,11 +58,27 @@ WORD_BITS = 32
 LIF_CELLS = (CellType.IF_CURR_EXP, CellType.IF_CURR_ALPHA, CellType.IF_COND_EXP,
              CellType.IF_COND_ALPHA)
 #: cell types a PE runs as the reference's equations and scheme, state in the PE's format
-#: (S2ODEKernel).  Composed PointNeurons are not among them: a synaptic word has one
-#: synapse-type bit, two receptors.
+#: (S2ODEKernel).  Composed PointNeurons (LIF, AdExp) are among them: each named receptor
+#: is one synapse type, and the word's synapse-type field widens to hold them
+#: (:func:`synapse_types`, as sPyNNaker sizes it from a model's synapse types).
 ODE_CELLS = (CellType.IF_CURR_DELTA, CellType.IF_COND_EXP_GSFA_GRR,
              CellType.EIF_COND_EXP_ISFA_ISTA, CellType.EIF_COND_ALPHA_ISFA_ISTA,
-             CellType.IZHIKEVICH, CellType.HH_COND_EXP, CellType.GIF_COND_EXP)
+             CellType.IZHIKEVICH, CellType.HH_COND_EXP, CellType.GIF_COND_EXP,
+             CellType.LIF, CellType.ADEXP)
+
+
+def synapse_types(population: Population) -> tuple[Receptor | str, ...]:
+    """The synapse types a PE keeps for ``population``: a standard cell's excitatory and
+    inhibitory, or a composed cell's named receptors (one ring buffer and one weight
+    scale each)."""
+    if population.cell_type.composed:
+        return tuple(population.receptor_names)
+    return SYNAPSE_TYPES
+
+
+def type_bits(n_types: int) -> int:
+    """Bits of the synaptic word's synapse-type field for ``n_types`` types."""
+    return max(TYPE_BITS, math.ceil(math.log2(max(n_types, 1))))
 SUPPORTED_CELLS = (*LIF_CELLS, *ODE_CELLS)
 
 
@@ -121,22 +137,23 @@ class WordLayout:
     index_bits: int
     delay_bits: int
     weight_bits: int = 16
+    type_bits: int = TYPE_BITS
 
     def __post_init__(self) -> None:
-        low = self.delay_bits + TYPE_BITS + self.index_bits
+        low = self.delay_bits + self.type_bits + self.index_bits
         if self.weight_bits + low > WORD_BITS:
             raise NumericsError(
                 f"a synaptic word has {WORD_BITS - self.weight_bits} bits below its "
-                f"{self.weight_bits}-bit weight, but {self.delay_bits} delay + {TYPE_BITS} type "
-                f"+ {self.index_bits} index bits = {low} are needed; lower neurons_per_pe or "
-                "ring_buffer_ticks"
+                f"{self.weight_bits}-bit weight, but {self.delay_bits} delay + "
+                f"{self.type_bits} type + {self.index_bits} index bits = {low} are needed; "
+                "lower neurons_per_pe or ring_buffer_ticks"
             )
 
     @classmethod
     def for_pe(cls, neurons_per_pe: int, ring_buffer_ticks: int,
-               weight_bits: int = 16) -> WordLayout:
+               weight_bits: int = 16, synapse_types: int = 2) -> WordLayout:
         return cls(max(1, math.ceil(math.log2(neurons_per_pe))),
-                   int(math.log2(ring_buffer_ticks)), weight_bits)
+                   int(math.log2(ring_buffer_ticks)), weight_bits, type_bits(synapse_types))
 
     @property
     def type_shift(self) -> int:
@@ -144,7 +161,7 @@ class WordLayout:
 
     @property
     def delay_shift(self) -> int:
-        return self.index_bits + TYPE_BITS
+        return self.index_bits + self.type_bits
 
     @property
     def weight_shift(self) -> int:
@@ -153,7 +170,8 @@ class WordLayout:
     def pack(self, weight: np.ndarray, delay: np.ndarray, syn_type: np.ndarray,
              index: np.ndarray) -> np.ndarray:
         fields = (("weight", weight, self.weight_bits), ("delay", delay, self.delay_bits),
-                  ("synapse type", syn_type, TYPE_BITS), ("neuron index", index, self.index_bits))
+                  ("synapse type", syn_type, self.type_bits),
+                  ("neuron index", index, self.index_bits))
         for name, values, bits in fields:
             values = np.asarray(values)
             if values.size and (values.min() < 0 or values.max() >= 1 << bits):
@@ -175,7 +193,7 @@ class WordLayout:
         return (
             (w >> self.weight_shift) & ((1 << self.weight_bits) - 1),
             (w >> self.delay_shift) & ((1 << self.delay_bits) - 1),
-            (w >> self.type_shift) & 1,
+            (w >> self.type_shift) & ((1 << self.type_bits) - 1),
             w & ((1 << self.index_bits) - 1),
         )
 
@@ -229,10 +247,23 @@ def _refuse(population: Population) -> None:
 
 
 def pe_kernel(population: Population, dt: float, *, numerics: str,
-              frac_bits: Mapping[Receptor, int]) -> NeuronKernel:
-    """The kernel a PE runs for ``population``'s cell type."""
-    kind = S2ODEKernel if population.cell_type in ODE_CELLS else S2LIFKernel
-    return kind(population, dt, numerics=numerics, frac_bits=frac_bits)
+              frac_bits: Mapping[Receptor | str, int],
+              negative: frozenset[Receptor | str] | None = None) -> NeuronKernel:
+    """The kernel a PE runs for ``population``'s cell type.  ``negative``: the synapse
+    types whose words hold magnitudes of negative weights (by default a current-based
+    standard cell's inhibitory one)."""
+    if population.cell_type in ODE_CELLS:
+        return S2ODEKernel(population, dt, numerics=numerics, frac_bits=frac_bits,
+                           negative=negative)
+    return S2LIFKernel(population, dt, numerics=numerics, frac_bits=frac_bits)
+
+
+def default_negative(population: Population) -> frozenset[Receptor | str]:
+    """The synapse types of a standard cell that carry negative weights: the inhibitory
+    one of a current-based cell (PyNN's sign convention)."""
+    if population.cell_type.composed or population.cell_type.conductance_based:
+        return frozenset()
+    return frozenset({Receptor.INHIBITORY})
 
 
 class S2LIFKernel(NeuronKernel):
@@ -440,7 +471,8 @@ class S2ODEKernel(NeuronKernel):
     input_dtype = np.dtype(np.int64)
 
     def __init__(self, population: Population, dt: float, *, numerics: str,
-                 frac_bits: Mapping[Receptor, int]) -> None:
+                 frac_bits: Mapping[Receptor | str, int],
+                 negative: frozenset[Receptor | str] | None = None) -> None:
         super().__init__(population, dt)
         if population.cell_type not in ODE_CELLS:
             _refuse(population)
@@ -448,9 +480,8 @@ class S2ODEKernel(NeuronKernel):
         self.fixed = numerics == "s16.15"
         self.frac_bits = dict(frac_bits)
         self.substeps = ode_substeps(population.cell_type, dt)
-        self.inner = REFERENCE_KERNELS[population.cell_type](population, dt / self.substeps)
-        self._negative = {Receptor.EXCITATORY: False,
-                          Receptor.INHIBITORY: not population.cell_type.conductance_based}
+        self.inner = reference_kernel(population, dt / self.substeps)
+        self._negative = default_negative(population) if negative is None else negative
         self._store()
 
     def _format(self, values: np.ndarray, name: str) -> np.ndarray:
@@ -475,10 +506,10 @@ class S2ODEKernel(NeuronKernel):
     def seed_noise(self, seed: int) -> None:
         self.inner.seed_noise(seed)
 
-    def receive(self, receptor: Receptor, drive: np.ndarray) -> None:
-        r = Receptor(receptor)
+    def receive(self, receptor: Receptor | str, drive: np.ndarray) -> None:
+        r = receptor if self.population.cell_type.composed else Receptor(receptor)
         value = dequantise_weights(drive, self.frac_bits[r])  # the ring's summed words
-        self.inner.receive(r, -value if self._negative[r] else value)
+        self.inner.receive(r, -value if r in self._negative else value)
         self._store()
 
     def advance(self, step: int, i_ext: np.ndarray | None) -> np.ndarray:

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from toolchain.ir import Network, Population, Projection, Receptor
+from toolchain.ir import Network, Population, Projection
 from toolchain.ir.network import SynapseDynamics, per_synapse_parameters
 from toolchain.sim.engine import Engine
 from toolchain.sim.kernels import NeuronKernel, RunTimeChangeError
@@ -36,6 +36,7 @@ from toolchain.targets.spinnaker2.numerics import (
     dequantise_weights,
     pe_kernel,
     quantise_weights,
+    synapse_types,
 )
 from toolchain.targets.spinnaker2.spec import COARSER_TICK, SpiNNaker2Spec
 from toolchain.targets.spinnaker2.stdp import PostHistory, SpiNNaker2STDP
@@ -91,13 +92,14 @@ class S2Numerics(Numerics):
         self.histories: dict[str, PostHistory] = {}  # post spike history per population
 
     def kernel(self, population: Population, dt: float) -> NeuronKernel:
-        fb = {r: self.mapping.frac_bits[(population.label, r)]
-              for r in (Receptor.EXCITATORY, Receptor.INHIBITORY)}
-        return pe_kernel(population, dt, numerics=self.mapping.spec.numerics, frac_bits=fb)
+        types = synapse_types(population)
+        fb = {r: self.mapping.frac_bits[(population.label, r)] for r in types}
+        negative = frozenset(r for r in types if (population.label, r) in self.mapping.negative)
+        return pe_kernel(population, dt, numerics=self.mapping.spec.numerics, frac_bits=fb,
+                         negative=negative)
 
     def weights(self, projection: Projection, post: Population) -> WordWeights:
-        negative = (projection.receptor is Receptor.INHIBITORY
-                    and not post.cell_type.conductance_based)
+        negative = (post.label, projection.receptor) in self.mapping.negative
         return WordWeights(self.mapping.frac_bits[(post.label, projection.receptor)], negative,
                            projection.label.split(SPLIT)[0], self.mapping.spec.weight_bits)
 
