@@ -16,6 +16,12 @@ says whether the target's documented approximations make it run.
     python examples/pynn_examples_matrix.py                      # all examples, a table
     python examples/pynn_examples_matrix.py --docs docs/portability.md   # update the doc
     python examples/pynn_examples_matrix.py small_network.py connections.py --json out.json
+    python examples/pynn_examples_matrix.py --targets dynapse --json dynapse.json
+    python examples/pynn_examples_matrix.py --from-json all.json dynapse.json --docs PAGE.md
+
+``--from-json`` runs nothing: it takes the cells of earlier ``--json`` runs (a later file's
+cell replaces an earlier one's for the same example and target), so that one target's
+column can be measured again without the others.
 
 The table's cells: ``runs, -2.1 %`` (worst population rate error; ``n/a`` where the
 reference fires no spike or the captured network is not the script's whole run),
@@ -264,6 +270,26 @@ def cell_text(cell: Cell) -> str:
     return f"refused [{_escape(cell.reason)}]{extra}"
 
 
+def rows_from_json(paths: Sequence[Path]) -> tuple[list[Row], list[str]]:
+    """The rows of earlier ``--json`` runs, a later file's cells replacing an earlier one's,
+    and the targets they cover in the order of TARGETS."""
+    cells: dict[str, dict[str, Cell]] = {}
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"Error: {path}: not a matrix JSON file ({e})") from None
+        for entry in data:
+            row = cells.setdefault(entry["example"], {})
+            for target, cell in entry["cells"].items():
+                row[target] = Cell(**cell)
+    present = {t for row in cells.values() for t in row}
+    targets = [t for t in TARGETS if t in present]
+    rows = [Row(name, {t: cells[name][t] for t in targets if t in cells[name]})
+            for name in sorted(cells)]
+    return rows, targets
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("examples", nargs="*", help="example file names (default: all)")
@@ -274,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--features-only", action="store_true",
                         help="with --docs: write only the targets' feature table (no runs)")
     parser.add_argument("--json", type=Path, help="write every cell as JSON here")
+    parser.add_argument("--from-json", type=Path, nargs="+", metavar="FILE",
+                        help="take the cells of earlier --json runs (later files win) "
+                             "instead of running the examples")
     opts = parser.parse_args(argv)
     if opts.features_only:
         if opts.docs is None:
@@ -282,6 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if opts.docs is not None and opts.examples:
         parser.error("--docs writes the whole matrix: give no example names")
+    if opts.from_json:
+        rows, targets = rows_from_json(opts.from_json)
+        table = markdown(rows, targets)
+        print(table)
+        if opts.docs:
+            update_docs(opts.docs, table, "python examples/pynn_examples_matrix.py --docs "
+                        f"{opts.docs}")
+        return 0
     root = examples_dir()
     if not root.is_dir():
         print(f"PyNN's examples are not in {root}; run make setup", file=sys.stderr)
