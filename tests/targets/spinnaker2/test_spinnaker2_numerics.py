@@ -150,3 +150,14 @@ def test_alpha_synapses_follow_the_reference_current(numerics):
         assert np.argmax(i_pe) == np.argmax(i_ref)
         np.testing.assert_allclose(i_pe, i_ref, atol=2e-3)
         assert np.abs(v_pe - v_ref).max() < 0.15
+
+
+@pytest.mark.parametrize(("tau_refrac", "dt", "ticks"), [
+    (0.1, 1.0, 1), (0.3, 0.1, 3), (2.5, 1.0, 3), (2.0, 1.0, 2), (0.0, 1.0, 0)])
+def test_refractory_ticks_are_spynnakers_ceiling(tau_refrac, dt, ticks):
+    """sPyNNaker holds a neuron ceil(tau_refrac / dt) ticks (PyNN's default 0.1 ms is one
+    tick at a 1 ms tick, not none)."""
+    pop = Population("p", CellType.IF_CURR_EXP, 1, {"tau_refrac": tau_refrac})
+    kernel = pe_kernel(pop, dt, numerics="s16.15",
+                       frac_bits={Receptor.EXCITATORY: 15, Receptor.INHIBITORY: 15})
+    assert int(kernel.refract_ticks[0]) == ticks

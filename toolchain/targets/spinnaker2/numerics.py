@@ -313,7 +313,10 @@ class S2LIFKernel(NeuronKernel):
         self.alpha = cell_type in (CellType.IF_CURR_ALPHA, CellType.IF_COND_ALPHA)
         rise_gain = {r: np.e / tau[r] for r in SYNAPSE_TYPES}  # w e / tau per spike
         rise_step = {r: dt * decay[r] for r in SYNAPSE_TYPES}  # h D
-        self.refract_ticks = np.rint(p["tau_refrac"] / dt).astype(np.int64)
+        # sPyNNaker's refractory ticks: ceil(tau_refrac / dt) [src: sPyNNaker
+        # neuron_model_leaky_integrate_and_fire.py, _tau_refrac_timesteps]; the rounding
+        # to 9 digits keeps 0.3 / 0.1 at 3 ticks, not 4
+        self.refract_ticks = np.ceil(np.round(p["tau_refrac"] / dt, 9)).astype(np.int64)
         what = f"Population '{label}' parameter"
         if self.fixed:
             conv = {k: to_accum(p[k], what=f"{what} {k}") for k in
