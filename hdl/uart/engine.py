@@ -42,6 +42,7 @@ from amaranth.lib.wiring import In, Out
 
 from hdl.memory import ByteBuffer
 from hdl.spikecore.core import cmd_layout, spike_in_layout, spike_out_layout, word_layout
+from hdl.uart.checker import BlockChecker, record_header
 from hdl.uart.link import DEFRAMED, FRAME_BYTE
 from toolchain.runtime import protocol as p
 from toolchain.targets.fpga.model import silent_neuron_params
@@ -124,17 +125,6 @@ def varint_len(value: Value) -> Value:
         if len(value) > 7 * k:
             n = n + (value[7 * k:] != 0)
     return n
-
-
-def record_header(value: Value, id_bytes: int, id_bits: int) -> tuple[Value, Value, Value,
-                                                                      Value]:
-    """(single, gap, id, short) of a step record's header varint (``encode_record``): with
-    two-byte ids the low bit flags a single spike whose id is in the header."""
-    if id_bytes == 2:
-        single, h = value[0], value[1:]
-    else:
-        single, h = Const(0, 1), value
-    return single, Mux(single, h[id_bits:], h[2:]), h[:id_bits], h[:2]
 
 
 def _check_info(spec: CoreSpec, info: p.BuildInfo) -> None:
@@ -376,129 +366,6 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
 # --------------------------------------------------------------------------- receiver
 
 
-class _BlockCheck:
-    """Streaming check of an INPUT step block, one payload byte at a time, with the verdict
-    and offsets of ``SpikeBlock.decode(..., limit=n_inputs, continued_ok=False)``: the first
-    offending byte in payload order (docs/protocol.md, section 7)."""
-
-    def __init__(self, m: Module, id_bits: int, limit: int) -> None:
-        self.id_bits, self.id_bytes, self.limit = id_bits, p.id_bytes_of(id_bits), limit
-        self.first = Signal(32)
-        self.n_raw = Signal(16)
-        self.n_steps = self.n_raw[:15]
-        self.err, self.err_at = Signal(), Signal(11)
-        self.state = Signal(2)  # 0 header/records header, 1 count varint, 2 ids
-        self.acc, self.nb = Signal(35), Signal(3)
-        # offsets: the record, the varint being read, the next id
-        self.rec_at, self.var_at, self.id_at = Signal(11), Signal(11), Signal(11)
-        self.gap = Signal(36)
-        self.steps = Signal(36)  # steps before the next record
-        self.left = Signal(36)  # ids left in the record
-        self.lo, self.half = Signal(8), Signal()
-        self.prev, self.first_id = Signal(16), Signal()  # ids ascend within a record
-        self.m = m
-
-    def reset(self) -> list:
-        return [self.err.eq(0), self.state.eq(0), self.acc.eq(0), self.nb.eq(0),
-                self.steps.eq(0), self.half.eq(0)]
-
-    def _fail(self, at: Value) -> list:
-        return [self.err.eq(1), self.err_at.eq(at)]
-
-    def feed(self, byte: Value, at: Value) -> None:
-        """Statements for one payload byte ``byte`` at payload offset ``at``."""
-        m = self.m
-        ib, nb_ids = self.id_bits, self.id_bytes
-        first, n_field = p.BLOCK["first_step"], p.BLOCK["n_steps"]
-        value = Signal(35, name="bc_value")
-        m.d.comb += value.eq(self.acc | (byte[:7].as_unsigned() << (self.nb * 7)))
-        more = byte[7]
-        with m.If(self.err):
-            pass
-        with m.Elif(at < p.BLOCK.size):
-            with m.Switch(at):
-                for k in range(first.size):
-                    with m.Case(first.offset + k):
-                        m.d.sync += self.first[8 * k:8 * k + 8].eq(byte)
-                with m.Case(n_field.offset):
-                    m.d.sync += self.n_raw[:8].eq(byte)
-                with m.Case(n_field.offset + 1):
-                    m.d.sync += self.n_raw[8:].eq(byte)
-                    n = Cat(self.n_raw[:8], byte[:7])
-                    # CONTINUED (bit 15): an INPUT block may not continue a step
-                    with m.If(byte[7] | (n > p.MAX_BLOCK_STEPS)):
-                        m.d.sync += self._fail(n_field.offset)
-        with m.Elif(self.state != 2):  # a varint: a record header (0) or its count (1)
-            start = Mux(self.nb == 0, at, self.var_at)
-            with m.If(self.nb == 0):
-                m.d.sync += self.var_at.eq(at)
-            with m.If(more):
-                with m.If(self.nb == p.MAX_VARINT_BYTES - 1):  # a last byte that says more
-                    m.d.sync += self._fail(start)
-                with m.Else():
-                    m.d.sync += [self.acc.eq(value), self.nb.eq(self.nb + 1)]
-            with m.Elif((self.nb != 0) & (byte == 0)):  # not minimal
-                m.d.sync += self._fail(start)
-            with m.Else():
-                m.d.sync += [self.acc.eq(0), self.nb.eq(0)]
-                ids_next = [self.id_at.eq(at + 1), self.half.eq(0), self.first_id.eq(1),
-                            self.state.eq(2)]
-                with m.If(self.state == 0):
-                    single, gap, one, short = record_header(value, nb_ids, ib)
-                    # with two-byte ids, one spike has its own form (id in the header)
-                    one_general = ~single & (short == 0) if nb_ids == 2 else Const(0, 1)
-                    m.d.sync += [self.rec_at.eq(start), self.gap.eq(gap)]
-                    with m.If(self.steps + gap >= self.n_steps):
-                        m.d.sync += self._fail(start)
-                    with m.Elif(one_general):
-                        m.d.sync += self._fail(start)
-                    with m.Elif(single & (one >= self.limit)):
-                        m.d.sync += self._fail(start)
-                    with m.Elif(~single & (short == 3)):
-                        m.d.sync += self.state.eq(1)  # the count follows
-                    with m.Elif(single):
-                        m.d.sync += self.steps.eq(self.steps + gap + 1)
-                    with m.Else():
-                        m.d.sync += [self.left.eq(short + 1), *ids_next]
-                with m.Else():
-                    m.d.sync += [self.left.eq(value + 4), *ids_next]
-        with m.Else():  # ids
-            if nb_ids == 2:
-                whole = self.half  # the high byte completes the id
-                the_id = Cat(self.lo, byte)
-                m.d.sync += [self.half.eq(~self.half), self.lo.eq(byte)]
-            else:
-                whole = Const(1, 1)
-                the_id = byte
-            with m.If(whole):
-                with m.If((the_id >= self.limit) | (~self.first_id & (the_id <= self.prev))):
-                    m.d.sync += self._fail(self.id_at)
-                with m.Else():
-                    m.d.sync += [self.prev.eq(the_id), self.first_id.eq(0),
-                                 self.left.eq(self.left - 1), self.id_at.eq(self.id_at + nb_ids)]
-                    with m.If(self.left == 1):
-                        m.d.sync += [self.steps.eq(self.steps + self.gap + 1), self.state.eq(0)]
-
-    def verdict(self, length: Value) -> tuple[Value, Value]:
-        """(error, offset) once the payload of ``length`` bytes has been fed."""
-        err = Signal(name="bc_err")
-        at = Signal(11, name="bc_at")
-        m = self.m
-        first, n_field = p.BLOCK["first_step"], p.BLOCK["n_steps"]
-        with m.If(self.err):
-            m.d.comb += [err.eq(1), at.eq(self.err_at)]
-        with m.Elif(length < first.end):
-            m.d.comb += [err.eq(1), at.eq(first.offset)]
-        with m.Elif(length < n_field.end):
-            m.d.comb += [err.eq(1), at.eq(n_field.offset)]
-        with m.Elif(((self.state == 0) & (self.nb != 0)) | (self.state == 1)):
-            # a varint cut: where it starts (for a count not begun, where it would)
-            m.d.comb += [err.eq(1), at.eq(Mux(self.nb != 0, self.var_at, length))]
-        with m.Elif(self.state == 2):
-            m.d.comb += [err.eq(1), at.eq(self.id_at)]  # the first id not there
-        return err, at
-
-
 def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     spec, info = r.spec, r.info
     cmd_wr = r.cmd_buffer.write_port()
@@ -509,7 +376,7 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     to_cmd, to_slot, have_slot = Signal(), Signal(), Signal()
     slot = Signal(max(r.in_bits, 1))
     d0, d1 = Signal(8), Signal(8)  # the last two bytes: CRC until more follow
-    check = _BlockCheck(m, info.input_id_bits, spec.n_inputs)
+    m.submodules.checker = check = BlockChecker(info.input_id_bits, spec.n_inputs)
     length = Signal(range(p.MAX_FRAME + 2))
     plen = Signal(range(p.MAX_FRAME + 2))
     m.d.comb += plen.eq(length - p.HEADER_SIZE - p.CRC_SIZE)
@@ -539,7 +406,8 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     free = r.q_count + r.have_block < r.n_in
                     m.d.sync += [rtype.eq(b), have_slot.eq(is_input & free),
                                  to_slot.eq(is_input), to_cmd.eq(takes_cmd),
-                                 slot.eq(r.q_head + r.q_count), *check.reset()]
+                                 slot.eq(r.q_head + r.q_count)]
+                    m.d.comb += check.start.eq(1)
                 with m.If(pos == 1):
                     m.d.sync += rseq.eq(b)
                 with m.If(pos == 2):
@@ -560,7 +428,7 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                                      in_wr.w_data.eq(b), in_wr.w_en.eq(1)]
                     m.d.sync += [d0.eq(b), d1.eq(d0)]
                     with m.If(pos >= p.HEADER_SIZE + 2):
-                        check.feed(d1, (pos - p.HEADER_SIZE - 2)[:11])
+                        m.d.comb += [check.valid.eq(1), check.data.eq(d1)]
         with m.State("END"):  # an intact frame: counted whatever its type
             m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
             with m.If(~known):  # a newer host's command is answered; other types ignored
@@ -582,7 +450,8 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             ahead = Signal(8)
             m.d.comb += ahead.eq(rseq - r.next_input_seq)
             duplicate = ahead >= p.SEQ_MODULUS // 2
-            bad, bad_at = check.verdict(plen)
+            m.d.comb += check.length.eq(plen)
+            bad, bad_at = check.bad, check.bad_at
             done = r.state == p.BoardState.DONE
             not_running = (r.state == p.BoardState.IDLE) | ~r.streamed | (done & ~duplicate)
             in_order = ~not_running & ~duplicate  # the checks after these apply
@@ -630,11 +499,11 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.comb += r.q_push.eq(1)
                     m.d.sync += [r.gap_reported.eq(0),
                                  r.next_input_seq.eq(r.next_input_seq + 1),
-                                 r.next_input_step.eq(check.first + check.n_steps),
+                                 r.next_input_step.eq(check.first + check.n_raw[:15]),
                                  r.input_left.eq(Mux(r.free_run, r.input_left,
-                                                     r.input_left - check.n_steps)),
+                                                     r.input_left - check.n_raw[:15])),
                                  r.in_first[slot].eq(check.first),
-                                 r.in_steps[slot].eq(check.n_steps),
+                                 r.in_steps[slot].eq(check.n_raw[:15]),
                                  r.in_len[slot].eq(plen)]
 
         with m.State("RESEND"):  # the virtual board's _on_resend

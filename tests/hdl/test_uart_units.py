@@ -1,0 +1,111 @@
+"""The protocol engine's units alone, each against the part of the Python protocol engine
+it implements (the whole device is tested frame for frame in tests/runtime)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hdl.uart.checker import BlockChecker
+from toolchain.runtime import protocol as p
+
+pytestmark = pytest.mark.hdl
+
+
+def _expected(payload: bytes, id_bits: int, limit: int) -> tuple[bool, int]:
+    try:
+        p.SpikeBlock.decode(payload, id_bits, limit=limit, continued_ok=False)
+    except p.MessageError as e:
+        return True, e.offset
+    return False, 0
+
+
+def _varint(value: int) -> bytes:
+    """LEB128 of any value up to 35 bits (encode_varint stops at 32, as hosts write)."""
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value >> 7 else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def _payloads(id_bits: int, limit: int, seed: int) -> list[bytes]:
+    """Valid blocks, each cut, with a byte changed, with a byte added; and the records a
+    host does not write: varints too long, too large or not minimal, counts and gaps far
+    beyond the block, ids out of order or range, CONTINUED, too many steps."""
+    rng = np.random.default_rng(seed)
+    head = (7).to_bytes(4, "little")
+    out: list[bytes] = []
+    for _ in range(40):
+        n = int(rng.integers(1, 12))
+        steps = tuple(np.sort(rng.choice(limit, rng.binomial(min(limit, 12), 0.3),
+                                         replace=False)).astype(np.int32) for _ in range(n))
+        good = p.SpikeBlock(int(rng.integers(0, 2**32)), steps).encode(id_bits)
+        out.append(good)
+        out.append(good[:int(rng.integers(0, len(good)))])
+        bad = bytearray(good)
+        at = int(rng.integers(0, len(bad)))
+        bad[at] = int(rng.integers(0, 256))
+        out.append(bytes(bad))
+        out.append(good + bytes([int(rng.integers(0, 256))]))
+    n8 = (8).to_bytes(2, "little")
+    wide = p.id_bytes_of(id_bits) == 2
+    short3 = (3 << 1) if wide else 3  # general form, a count varint follows
+
+    def ids(k: int) -> bytes:
+        return b"".join(i.to_bytes(2 if wide else 1, "little") for i in range(k))
+    out += [
+        head + n8 + b"\xff\xff\xff\xff\x0f",  # a gap of 2**33: beyond the block
+        head + n8 + b"\xff\xff\xff\xff\xff\x01",  # six bytes
+        head + n8 + b"\x80\x00",  # not minimal
+        head + n8 + bytes([short3]) + b"\xff\xff\xff\xff\x0f" + bytes(40),  # huge count
+        head + n8 + bytes([short3]) + _varint(limit) + bytes(range(min(limit, 200))),
+        head + (4097).to_bytes(2, "little"),
+        head + (0x8001).to_bytes(2, "little"),
+        head + (4096).to_bytes(2, "little") + _varint((4095 << (3 if wide else 2)) | (1 if wide
+                                                                                   else 0)),
+        head + n8 + _varint((8 << (3 if wide else 2)) | (2 if wide else 0)),  # gap = n_steps
+        # bits only above the kept ones: a gap of 2**31 or more, a count of 2**34 + 4
+        head + n8 + _varint((1 << 34) | ((1 << 1) if wide else 1)) + ids(2),
+        head + n8 + bytes([short3]) + _varint(1 << 34) + ids(4),
+        head + n8 + bytes([short3]) + _varint(limit - 3) + ids(limit) + ids(1),  # limit + 1
+        head[:3],
+        head + n8[:1],
+    ]
+    return out
+
+
+@pytest.mark.parametrize("id_bits, limit", [(3, 8), (10, 1000)])
+def test_block_checker_gives_the_verdict_and_offset_of_spike_block_decode(id_bits, limit):
+    dut = BlockChecker(id_bits, limit)
+    payloads = _payloads(id_bits, limit, seed=id_bits)
+    got: list[tuple[bool, int, int, int]] = []
+
+    async def bench(ctx) -> None:
+        for payload in payloads:
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            ctx.set(dut.valid, 1)
+            for byte in payload:
+                ctx.set(dut.data, byte)
+                await ctx.tick()
+            ctx.set(dut.valid, 0)
+            ctx.set(dut.length, len(payload))
+            got.append((bool(ctx.get(dut.bad)), ctx.get(dut.bad_at), ctx.get(dut.first),
+                        ctx.get(dut.n_raw)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    verdicts = [_expected(x, id_bits, limit) for x in payloads]
+    assert sum(bad for bad, _ in verdicts) > len(payloads) // 3  # both kinds are tried
+    for payload, (bad, at), (hw_bad, hw_at, first, n_raw) in zip(payloads, verdicts, got,
+                                                                 strict=True):
+        assert (hw_bad, hw_at if hw_bad else 0) == (bad, at), payload.hex()
+        if not bad:
+            block = p.SpikeBlock.decode(payload, id_bits, limit=limit)
+            assert (first, n_raw) == (block.first_step, block.n_steps)
