@@ -43,6 +43,7 @@ from amaranth.lib.wiring import In, Out
 from hdl.memory import ByteBuffer
 from hdl.spikecore.core import cmd_layout, spike_in_layout, spike_out_layout, word_layout
 from hdl.uart.checker import BlockChecker, record_header
+from hdl.uart.counters import CounterBank
 from hdl.uart.link import DEFRAMED, FRAME_BYTE
 from toolchain.runtime import protocol as p
 from toolchain.targets.fpga.model import silent_neuron_params
@@ -54,6 +55,12 @@ COMMANDS = (p.FrameType.HELLO, p.FrameType.RESET, p.FrameType.CONFIG, p.FrameTyp
             p.FrameType.READ, p.FrameType.RUN, p.FrameType.STOP, p.FrameType.STATUS)
 HEAD_BYTES = max(p.PAYLOADS[t].size for t in COMMANDS)
 SLOT = p.MAX_PAYLOAD  # bytes of one INPUT or OUTPUT slot: a whole payload
+# The STATUS counters (hdl/uart/counters.py): the reply's last fields, in its order.
+COUNTERS = ["rx_frames", "crc_errors", "seq_errors", "overruns", "tx_frames", "resends"]
+assert [f.name for f in p.STATUS.fields[-len(COUNTERS):]] == COUNTERS
+assert all(p.STATUS[name].size == 4 for name in COUNTERS)
+STATUS_SIZE = p.HEADER_SIZE + p.STATUS.size  # of the reply frame's body
+STATUS_COUNTERS = p.HEADER_SIZE + p.STATUS[COUNTERS[0]].offset  # where the counters start
 # Frame descriptors in the transmitter's queue.
 KIND_REPLY, KIND_SLOT, KIND_SMALL = 0, 1, 2
 DESC = data.StructLayout({
@@ -171,6 +178,7 @@ class ProtocolEngine(wiring.Component):
         m.submodules.desc = r.fifo
         m.submodules.inputs, m.submodules.window = r.inputs, r.window
         m.submodules.reply, m.submodules.cmd_buffer = r.reply, r.cmd_buffer
+        m.submodules.counters = r.counters
         _transmitter(m, self, r)
         _receiver(m, self, r)
         _commands(m, self, r)
@@ -188,16 +196,17 @@ class ProtocolEngine(wiring.Component):
         m.d.comb += pushed.eq(fifo.w_data)
         with m.If(fifo.w_en & fifo.w_rdy):
             with m.If(pushed.replay):
-                m.d.sync += r.resends.eq(r.resends + 1)
+                m.d.comb += r.count("resends")
             with m.Else():
-                m.d.sync += r.tx_frames.eq(r.tx_frames + 1)
+                m.d.comb += r.count("tx_frames")
         # references to output slots: pushed descriptors add one, sent frames take one
         for k in range(r.n_out):
             add = fifo.w_en & fifo.w_rdy & (pushed.kind == KIND_SLOT) & (pushed.slot == k)
             sub = r.tx_done & (r.tx_desc.kind == KIND_SLOT) & (r.tx_desc.slot == k)
             m.d.sync += r.refs[k].eq(r.refs[k] + add - sub)
         m.d.sync += r.q_count.eq(Mux(r.q_reset, 0, r.q_count + r.q_push - r.q_pop))
-        m.d.comb += self.idle.eq(r.rx_idle & r.cu_idle & r.pl_idle & r.tx_idle & ~fifo.r_rdy)
+        m.d.comb += self.idle.eq(r.rx_idle & r.cu_idle & r.pl_idle & r.tx_idle & ~fifo.r_rdy
+                                 & r.counters.quiet)
         return m
 
 
@@ -246,8 +255,7 @@ class _Shared:
         self.out_len = Array(Signal(11, name=f"out_len{k}") for k in range(self.n_out))
         self.refs = Array(Signal(4, name=f"refs{k}") for k in range(self.n_out))
         # counters (STATUS)
-        self.rx_frames, self.crc_errors, self.seq_errors = Signal(32), Signal(32), Signal(32)
-        self.overruns, self.tx_frames, self.resends = Signal(32), Signal(32), Signal(32)
+        self.counters = CounterBank(COUNTERS)
         # descriptor queue writers
         self.rx_req, self.pl_req, self.cu_req = Signal(), Signal(), Signal()
         self.rx_grant, self.pl_grant, self.cu_grant = Signal(), Signal(), Signal()
@@ -265,6 +273,10 @@ class _Shared:
         self.hold, self.pl_between = Signal(), Signal()
         # idleness of each unit
         self.rx_idle, self.cu_idle, self.pl_idle, self.tx_idle = (Signal() for _ in range(4))
+
+    def count(self, name: str) -> object:
+        """One event of the STATUS counter ``name`` (a comb statement of this cycle)."""
+        return self.counters.inc[self.counters.index(name)].eq(1)
 
 
 def small(frame_type: p.FrameType, seq: Value, payload: Value, length: int) -> list:
@@ -327,7 +339,8 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             boot = p.PAYLOADS[p.FrameType.BOOT]
             m.d.sync += [*_assign(desc, small(p.FrameType.BOOT, 0, pack_fields(
                              boot, {"boot_count": count}), boot.size)),
-                         idx.eq(0), r.tx_frames.eq(1)]
+                         idx.eq(0)]
+            m.d.comb += r.count("tx_frames")  # BOOT itself
             m.next = "ADDR"
         with m.State("IDLE"):
             m.d.comb += r.tx_idle.eq(1)
@@ -393,7 +406,7 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 with m.If(word.ok):
                     m.next = "END"
                 with m.Else():
-                    m.d.sync += r.crc_errors.eq(r.crc_errors + 1)
+                    m.d.comb += r.count("crc_errors")
             with m.Elif(e.frames.valid & (pos <= p.MAX_FRAME)):
                 b = word.data
                 m.d.sync += pos.eq(pos + 1)
@@ -430,7 +443,7 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     with m.If(pos >= p.HEADER_SIZE + 2):
                         m.d.comb += [check.valid.eq(1), check.data.eq(d1)]
         with m.State("END"):  # an intact frame: counted whatever its type
-            m.d.sync += r.rx_frames.eq(r.rx_frames + 1)
+            m.d.comb += r.count("rx_frames")
             with m.If(~known):  # a newer host's command is answered; other types ignored
                 m.next = "BYTE"
                 with m.If(rtype < 0x80):
@@ -444,7 +457,7 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 with m.If(to_cmd & (rtype < 0x80)):
                     m.d.sync += [r.cmd_pending.eq(1), r.cmd_plen.eq(plen)]
                 with m.Elif(rtype < 0x80):  # a command while the last one is answered
-                    m.d.sync += r.overruns.eq(r.overruns + 1)
+                    m.d.comb += r.count("overruns")
 
         with m.State("INPUT"):  # the virtual board's _on_input, check by check
             ahead = Signal(8)
@@ -491,10 +504,11 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             with m.If(~push | r.rx_grant):
                 m.next = "BYTE"
                 with m.If(in_order & gap):
-                    m.d.sync += [r.seq_errors.eq(r.seq_errors + 1), r.gap_reported.eq(1),
+                    m.d.comb += r.count("seq_errors")
+                    m.d.sync += [r.gap_reported.eq(1),
                                  r.gap_seq.eq(r.next_input_seq)]
                 with m.Elif(in_order & overrun):
-                    m.d.sync += r.overruns.eq(r.overruns + 1)
+                    m.d.comb += r.count("overruns")
                 with m.Elif(in_order & ~bad & ~mismatch):  # taken: the block is queued
                     m.d.comb += r.q_push.eq(1)
                     m.d.sync += [r.gap_reported.eq(0),
@@ -619,10 +633,9 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
         "state": r.state, "step": r.t,
         "steps_left": Mux(r.free_run, p.FREE_RUN, r.steps_left),
         "next_output_seq": r.next_output_seq, "next_input_seq": r.next_input_seq,
-        "boot_count": r.boot_count, "rx_frames": r.rx_frames, "crc_errors": r.crc_errors,
-        "seq_errors": r.seq_errors, "overruns": r.overruns, "tx_frames": r.tx_frames,
-        "resends": r.resends})]
+        "boot_count": r.boot_count, **dict.fromkeys(COUNTERS, 0)})][:STATUS_COUNTERS]
     status_bytes = Array(status)
+    bank = r.counters
 
     n, k = Signal(16), Signal(16)
     acc = Signal(range(p.MAX_FRAME + 1))
@@ -768,17 +781,18 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
         # STATUS describes one moment (docs/protocol.md, section 4): the player waits between
         # two steps until the reply is queued, so no field moves while the bytes are written
         # and every frame the player made before is counted in them and sent before them
-        with m.State("STATUS_HOLD"):
+        with m.State("STATUS_HOLD"):  # and until every event before it is counted
             m.d.comb += r.hold.eq(1)
-            with m.If(r.pl_between):
+            with m.If(r.pl_between & bank.quiet):
                 m.next = "STATUS"
 
-        with m.State("STATUS"):
-            m.d.comb += [r.hold.eq(1), r_wr.addr.eq(i), r_wr.data.eq(status_bytes[i]),
-                         r_wr.en.eq(1)]
+        with m.State("STATUS"):  # the counters' bytes from their memory, read a byte ahead
+            m.d.comb += [r.hold.eq(1), bank.hold.eq(1), r_wr.addr.eq(i), r_wr.en.eq(1),
+                         r_wr.data.eq(Mux(i < STATUS_COUNTERS, status_bytes[i], bank.r_data)),
+                         bank.r_addr.eq(i + 1 - STATUS_COUNTERS)]
             m.d.sync += i.eq(i + 1)
-            with m.If(i == len(status) - 1):
-                m.d.sync += [rlen.eq(len(status)), i.eq(0)]
+            with m.If(i == STATUS_SIZE - 1):
+                m.d.sync += [rlen.eq(STATUS_SIZE), i.eq(0)]
                 m.next = "PUSH"
 
         with m.State("CLEAR_CORE"):  # RESET: the core's dynamic state first
