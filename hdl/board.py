@@ -233,7 +233,8 @@ _UNIT_CELLS = {
 def unit_resources(il: Path, family: str, *, synth_opts: str = "",
                    top: str = "spikecore") -> dict[str, dict[str, int]]:
     """Logic and memory of each unit of a build (the device's parts: ``phy_rx``,
-    ``deframer``, ``decoder`` (the protocol engine), ``framer``, ``core``, ...; ``top`` for
+    ``deframer``, ``decoder`` (the protocol engine; its submodules apart, as
+    ``decoder.checker``, ``decoder.counters``, ...), ``framer``, ``core``, ...; ``top`` for
     the rest), from a yosys synthesis of the build's RTLIL that keeps the hierarchy.  The
     sums are close to, not equal to, the flattened build's: flattening optimises across
     units.  Costs one more synthesis (about a minute for a board build)."""
@@ -254,6 +255,8 @@ def parse_unit_stats(text: str, family: str, top: str) -> dict[str, dict[str, in
             continue
         parts = name.split(".")
         unit = parts[2] if len(parts) > 2 and parts[:2] == [top, "device"] else "top"
+        if unit == "decoder" and len(parts) > 3:  # the protocol engine's own units
+            unit = f"decoder.{parts[3]}"
         row = units.setdefault(unit, {"lut": 0, "ff": 0, "carry": 0, "bram": 0, "spram": 0,
                                       "dsp": 0})
         for n, cell in re.findall(r"^\s+(\d+)\s+(\$?\w+)\s*$", body, re.M):

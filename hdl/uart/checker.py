@@ -36,6 +36,21 @@ def header_bits(id_bits: int) -> int:
     return 1 + id_bits if p.id_bytes_of(id_bits) == 2 else 2
 
 
+def varint_value(m: Module, acc: Signal, nb: Signal, byte) -> tuple[Signal, Signal]:
+    """(value, above): the varint's value so far with ``byte`` as its byte ``nb``, in the
+    ``len(acc)`` bits kept of it, and whether this byte has bits above those."""
+    w = len(acc)
+    value, above = Signal(w), Signal()
+    with m.Switch(nb):
+        for k in range(p.MAX_VARINT_BYTES):
+            with m.Case(k):
+                shifted = Cat(Const(0, 7 * k), byte[:7])
+                m.d.comb += value.eq(acc | shifted[:w])
+                if len(shifted) > w:
+                    m.d.comb += above.eq(shifted[w:] != 0)
+    return value, above
+
+
 class BlockChecker(wiring.Component):
     """One payload byte per cycle with ``valid``; ``start`` (in the cycle of a new frame's
     type byte) forgets the previous payload.  ``bad`` / ``bad_at`` are the verdict on the
@@ -72,15 +87,7 @@ class BlockChecker(wiring.Component):
         prev, first_id = Signal(max(ib, 1)), Signal()  # ids ascend within a record
         byte = self.data
 
-        # this byte's bits of the varint: the kept ones, and whether any falls above them
-        value, above = Signal(w), Signal()
-        with m.Switch(nb):
-            for k in range(p.MAX_VARINT_BYTES):
-                with m.Case(k):
-                    shifted = Cat(Const(0, 7 * k), byte[:7])
-                    m.d.comb += value.eq(acc | shifted[:w])
-                    if len(shifted) > w:
-                        m.d.comb += above.eq(shifted[w:] != 0)
+        value, above = varint_value(m, acc, nb, byte)
         more = byte[7]
 
         def fail(where) -> list:

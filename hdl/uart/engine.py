@@ -42,7 +42,13 @@ from amaranth.lib.wiring import In, Out
 
 from hdl.memory import ByteBuffer
 from hdl.spikecore.core import cmd_layout, spike_in_layout, spike_out_layout, word_layout
-from hdl.uart.checker import BlockChecker, record_header
+from hdl.uart.checker import (
+    GAP_BITS,
+    BlockChecker,
+    header_bits,
+    record_header,
+    varint_value,
+)
 from hdl.uart.counters import CounterBank
 from hdl.uart.link import DEFRAMED, FRAME_BYTE
 from toolchain.runtime import protocol as p
@@ -562,7 +568,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     command's own checks and effect."""
     spec, info = r.spec, r.info
     mems = list(p.Memory)
-    depth = Array(Const(info.depth(mem), 32) for mem in mems)
+    depth = Array(Const(info.depth(mem)) for mem in mems)
     word_bytes = Array(Const(info.word_bytes(mem), 4) for mem in mems)
     widest = max(info.word_bytes(mem) for mem in mems)
     # the bits above each memory's word width, which a WRITE may not set
@@ -593,7 +599,13 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
         [lay[F.READ][n] for n in ("memory", "address")]
     count = fld(F.READ, "count")
     mem_ok = memory < len(mems)
+    # an address is compared as its low bits and whether it has any above the deepest
+    # memory's depth: a 32-bit field, a core address of a few bits
+    addr_bits = max(info.depth(mem) for mem in mems).bit_length()
+    a_lo, a_hi = address[:addr_bits], address[addr_bits:] != 0
     mem3 = memory[:3]
+    # BAD_ADDRESS's detail: the address when it is beyond the memory, else its depth
+    bad_address = Mux(a_hi | (a_lo > depth[mem3]), address, depth[mem3])
     run_steps, run_flags = fld(F.RUN, "steps"), fld(F.RUN, "flags")
     scope = fld(F.RESET, "scope")
     version = fld(F.HELLO, "version")
@@ -622,7 +634,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.comb += [bad.eq(refused), bad_at.eq(at)]
 
     replay, cacheable = Signal(), Signal()
-    clear_mem, clear_addr = Signal(3), Signal(32)
+    clear_mem, clear_addr = Signal(3), Signal(addr_bits)
 
     rtype, rcode, rvalue = Signal(8), Signal(8), Signal(32)
     rlen, i = Signal(range(p.MAX_FRAME)), Signal(range(p.MAX_FRAME))
@@ -750,13 +762,10 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 with m.Else():
                     m.next = "COUNT"
             with m.Else():  # READ: the only host command left
-                end = Signal(33)
-                m.d.comb += end.eq(address + count)
                 with m.If(~readable[mem3]):
                     m.d.sync += error(p.ErrorCode.NOT_READABLE, memory)
-                with m.Elif(end > depth[mem3]):
-                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
-                                      Mux(address > depth[mem3], address, depth[mem3]))
+                with m.Elif(a_hi | (a_lo + count > depth[mem3])):
+                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS, bad_address)
                 with m.Else():
                     m.d.sync += [rtype.eq(F.DATA), rvalue.eq(address), then_read.eq(1),
                                  i.eq(0)]
@@ -844,9 +853,8 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             with m.Elif(acc != plen - WRITE_HEADER):  # the word at this offset is cut
                 m.d.sync += error(p.ErrorCode.BAD_MESSAGE, WRITE_HEADER + acc)
                 m.next = "FIXED"
-            with m.Elif(address + n > depth[mem3]):
-                m.d.sync += error(p.ErrorCode.BAD_ADDRESS,
-                                  Mux(address > depth[mem3], address, depth[mem3]))
+            with m.Elif(a_hi | (a_lo + n > depth[mem3])):
+                m.d.sync += error(p.ErrorCode.BAD_ADDRESS, bad_address)
                 m.next = "FIXED"
             with m.Else():  # check every word, then write them: all or nothing
                 m.d.sync += [checking.eq(1), k.eq(0), j.eq(0), word.eq(0),
@@ -885,7 +893,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.next = "WORD"
             with m.Else():
                 m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[mem3]),
-                             e.cmd.payload.addr.eq(address + k),
+                             e.cmd.payload.addr.eq(a_lo + k),
                              e.cmd.payload.data.eq(word)]
                 with m.If(e.cmd.ready):
                     m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
@@ -897,7 +905,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.next = "PUSH"
             with m.Else():
                 m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(read_op[mem3]),
-                             e.cmd.payload.addr.eq(address + k)]
+                             e.cmd.payload.addr.eq(a_lo + k)]
                 with m.If(e.cmd.ready):
                     m.next = "READ_RESP"
 
@@ -952,7 +960,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     rec_step, rec_base = Signal(13), Signal(13)
     rec_left = Signal(16)
     rec_id, lo = Signal(16), Signal(8)
-    acc, nb = Signal(35), Signal(3)
+    # a played block was checked: its varints fit the checker's kept bits
+    acc, nb = Signal(header_bits(ib_in) + GAP_BITS), Signal(3)
     after_parse = Signal()  # 0: go on to start the step, 1: close the step's input
     group = Signal(13)  # steps since the last flush
 
@@ -966,7 +975,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     id_off = Signal(range(spec.n_neurons + 1))  # first id not yet written
     rec_n = Signal(range(spec.n_neurons + 1))  # ids in the record being written
     split = Signal()
-    wval = Signal(35)
+    wval = Signal(1 + max(ib_out, 2) + len(o_gap))  # a record header, or its count
     wi = Signal(range(spec.n_neurons + 1))
     close_then = Signal(2)  # after closing a frame: 0 record again, 1 step end, 2 stop
     CLOSE_RECORD, CLOSE_STEP, CLOSE_STOP = 0, 1, 2
@@ -979,7 +988,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     # the record for rec_n ids after o_gap silent steps (encode_record)
     single = Const(int(ibytes_out == 2), 1) & (rec_n == 1)
     short = Mux(rec_n >= 4, 3, rec_n - 1)
-    hval = Signal(35)
+    hval = Signal(len(wval))
     with m.If(single):
         m.d.comb += hval.eq(Cat(Const(1, 1), id0[:ib_out], o_gap))
     with m.Else():
@@ -1043,9 +1052,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.next = "AFTER_PARSE"
             with m.Elif(fresh):
                 byte = in_rd.r_data
-                value = Signal(35)
-                m.d.comb += [value.eq(acc | (byte[:7].as_unsigned() << (nb * 7))),
-                             consume.eq(1)]
+                value, _ = varint_value(m, acc, nb, byte)
+                m.d.comb += consume.eq(1)
                 m.d.sync += ppos.eq(ppos + 1)
                 with m.If(byte[7]):
                     m.d.sync += [acc.eq(value), nb.eq(nb + 1)]
