@@ -273,10 +273,11 @@ def units_table(units: dict[str, dict[str, int]]) -> str:
     rows = sorted(units.items(), key=lambda kv: -kv[1]["lut"])
     total = {k: sum(u[k] for u in units.values()) for k in ("lut", "ff", "carry", "bram",
                                                              "spram", "dsp")}
-    lines = [f"{'unit':<12} {'LUT4':>6} {'FF':>6} {'carry':>6} {'BRAM':>5} {'SPRAM':>5} "
+    w = max(12, *(len(name) for name in units))
+    lines = [f"{'unit':<{w}} {'LUT4':>6} {'FF':>6} {'carry':>6} {'BRAM':>5} {'SPRAM':>5} "
              f"{'DSP':>4}"]
     for name, u in [*rows, ("total", total)]:
-        lines.append(f"{name:<12} {u['lut']:>6} {u['ff']:>6} {u['carry']:>6} {u['bram']:>5} "
+        lines.append(f"{name:<{w}} {u['lut']:>6} {u['ff']:>6} {u['carry']:>6} {u['bram']:>5} "
                      f"{u['spram']:>5} {u['dsp']:>4}")
     return "\n".join(lines)
 

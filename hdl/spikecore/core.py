@@ -54,22 +54,39 @@ def spike_out_layout(spec: CoreSpec) -> data.StructLayout:
     return data.StructLayout({"neuron": spec.neuron_bits, "last": 1})
 
 
+class CoreBus(wiring.Signature):
+    """Everything that drives the core, as its driver (the protocol engine, a testbench)
+    sees it: commands out and their read responses in, a step's input spikes out and its
+    output spikes in.  ``SpikeCore`` is this signature flipped; the engine's ``core`` port
+    is this signature, so ``wiring.connect(m, engine.core, core)`` joins them."""
+
+    def __init__(self, spec: CoreSpec) -> None:
+        self.spec = spec
+        super().__init__({
+            "cmd": Out(stream.Signature(cmd_layout(spec))),
+            "resp": In(stream.Signature(spec.cmd_data_bits)),
+            "spike_in": Out(stream.Signature(spike_in_layout(spec))),
+            "spike_out": In(stream.Signature(spike_out_layout(spec))),
+            "busy": In(1),
+            # between runs: back to a fresh core's dynamic state (delay ring, traces, spike
+            # flags and ring position zero), what a reset of everything needs besides the
+            # memories the command stream writes
+            "clear": Out(1),
+        })
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CoreBus) and other.spec == self.spec
+
+    def __hash__(self) -> int:
+        return hash(self.spec)
+
+
 class SpikeCore(wiring.Component):
     """One core.  ``busy`` is high while a RUN is in progress."""
 
     def __init__(self, spec: CoreSpec) -> None:
         self.spec = spec
-        super().__init__({
-            "cmd": In(stream.Signature(cmd_layout(spec))),
-            "resp": Out(stream.Signature(spec.cmd_data_bits)),
-            "spike_in": In(stream.Signature(spike_in_layout(spec))),
-            "spike_out": Out(stream.Signature(spike_out_layout(spec))),
-            "busy": Out(1),
-            # between runs: back to a fresh core's dynamic state (delay ring, traces, spike
-            # flags and ring position zero), what a reset of everything needs besides the
-            # memories the command stream writes
-            "clear": In(1),
-        })
+        super().__init__(CoreBus(spec).flip())
 
     def elaborate(self, platform) -> Module:
         m = Module()

@@ -43,11 +43,7 @@ def add_protocol_path(m: Module, spec: CoreSpec, info: p.BuildInfo, *,
     m.submodules.core = core = SpikeCore(spec)
     wiring.connect(m, deframer.o, decoder.frames)
     wiring.connect(m, decoder.replies, framer.i)
-    wiring.connect(m, decoder.cmd, core.cmd)
-    wiring.connect(m, core.resp, decoder.resp)
-    wiring.connect(m, decoder.spike_in, core.spike_in)
-    wiring.connect(m, core.spike_out, decoder.spike_out)
-    m.d.comb += [core.clear.eq(decoder.core_clear), decoder.core_busy.eq(core.busy)]
+    wiring.connect(m, decoder.core, core)
     return deframer, framer
 
 

@@ -41,7 +41,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hdl.memory import ByteBuffer
-from hdl.spikecore.core import cmd_layout, spike_in_layout, spike_out_layout, word_layout
+from hdl.spikecore.core import CoreBus, word_layout
 from hdl.uart.checker import (
     GAP_BITS,
     BlockChecker,
@@ -169,12 +169,7 @@ class ProtocolEngine(wiring.Component):
         super().__init__({
             "frames": In(stream.Signature(DEFRAMED)),
             "replies": Out(stream.Signature(FRAME_BYTE)),
-            "cmd": Out(stream.Signature(cmd_layout(spec))),
-            "resp": In(stream.Signature(spec.cmd_data_bits)),
-            "spike_in": Out(stream.Signature(spike_in_layout(spec))),
-            "spike_out": In(stream.Signature(spike_out_layout(spec))),
-            "core_clear": Out(1),
-            "core_busy": In(1),
+            "core": Out(CoreBus(spec)),
             "idle": Out(1),
         })
 
@@ -805,20 +800,20 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.next = "PUSH"
 
         with m.State("CLEAR_CORE"):  # RESET: the core's dynamic state first
-            m.d.comb += [e.core_clear.eq(1), r.cu_waiting.eq(booting)]
+            m.d.comb += [e.core.clear.eq(1), r.cu_waiting.eq(booting)]
             m.next = "CLEAR_WAIT"
 
         with m.State("CLEAR_WAIT"):
             m.d.comb += r.cu_waiting.eq(booting)
-            with m.If(~e.core_busy):
+            with m.If(~e.core.busy):
                 m.next = "CLEAR"
 
         with m.State("CLEAR"):  # then the memories (from clear_mem on) as a fresh core has them
             m.d.comb += [r.cu_waiting.eq(booting),
-                         e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[clear_mem]),
-                         e.cmd.payload.addr.eq(clear_addr),
-                         e.cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
-            with m.If(e.cmd.ready):
+                         e.core.cmd.valid.eq(1), e.core.cmd.payload.op.eq(write_op[clear_mem]),
+                         e.core.cmd.payload.addr.eq(clear_addr),
+                         e.core.cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
+            with m.If(e.core.cmd.ready):
                 with m.If(clear_addr + 1 < depth[clear_mem]):
                     m.d.sync += clear_addr.eq(clear_addr + 1)
                 with m.Elif(clear_mem + 1 < len(mems)):
@@ -892,10 +887,10 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
                     m.next = "WORD"
             with m.Else():
-                m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(write_op[mem3]),
-                             e.cmd.payload.addr.eq(a_lo + k),
-                             e.cmd.payload.data.eq(word)]
-                with m.If(e.cmd.ready):
+                m.d.comb += [e.core.cmd.valid.eq(1), e.core.cmd.payload.op.eq(write_op[mem3]),
+                             e.core.cmd.payload.addr.eq(a_lo + k),
+                             e.core.cmd.payload.data.eq(word)]
+                with m.If(e.core.cmd.ready):
                     m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
                     m.next = "WORD"
 
@@ -904,15 +899,15 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.sync += i.eq(0)
                 m.next = "PUSH"
             with m.Else():
-                m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(read_op[mem3]),
-                             e.cmd.payload.addr.eq(a_lo + k)]
-                with m.If(e.cmd.ready):
+                m.d.comb += [e.core.cmd.valid.eq(1), e.core.cmd.payload.op.eq(read_op[mem3]),
+                             e.core.cmd.payload.addr.eq(a_lo + k)]
+                with m.If(e.core.cmd.ready):
                     m.next = "READ_RESP"
 
         with m.State("READ_RESP"):
-            m.d.comb += e.resp.ready.eq(1)
-            with m.If(e.resp.valid):
-                m.d.sync += [word.eq(e.resp.payload), j.eq(0)]
+            m.d.comb += e.core.resp.ready.eq(1)
+            with m.If(e.core.resp.valid):
+                m.d.sync += [word.eq(e.core.resp.payload), j.eq(0)]
                 m.next = "READ_BYTES"
 
         with m.State("READ_BYTES"):  # the word into the reply, little-endian
@@ -1078,16 +1073,17 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.next = "RUN"
 
         with m.State("RUN"):  # one step of the core
-            m.d.comb += [e.cmd.valid.eq(1), e.cmd.payload.op.eq(Op.RUN),
-                         e.cmd.payload.data.eq(1)]
-            with m.If(e.cmd.ready):
+            m.d.comb += [e.core.cmd.valid.eq(1), e.core.cmd.payload.op.eq(Op.RUN),
+                         e.core.cmd.payload.data.eq(1)]
+            with m.If(e.core.cmd.ready):
                 m.next = "FEED"
 
         with m.State("FEED"):  # the step's input ids, from the record of this step
             with m.If(r.streamed & have_rec & (rec_step == k)):
                 with m.If(rec_single):
-                    m.d.comb += [e.spike_in.valid.eq(1), e.spike_in.payload.axon.eq(rec_id)]
-                    with m.If(e.spike_in.ready):
+                    m.d.comb += [e.core.spike_in.valid.eq(1),
+                                 e.core.spike_in.payload.axon.eq(rec_id)]
+                    with m.If(e.core.spike_in.ready):
                         m.d.sync += [rec_base.eq(k + 1), after_parse.eq(1), have_rec.eq(0)]
                         m.next = "PARSE"
                 with m.Elif(fresh):
@@ -1101,8 +1097,9 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                         axon = in_rd.r_data
                         go = Const(1, 1)
                     with m.If(go):
-                        m.d.comb += [e.spike_in.valid.eq(1), e.spike_in.payload.axon.eq(axon)]
-                        with m.If(e.spike_in.ready):
+                        m.d.comb += [e.core.spike_in.valid.eq(1),
+                                     e.core.spike_in.payload.axon.eq(axon)]
+                        with m.If(e.core.spike_in.ready):
                             m.d.comb += consume.eq(1)
                             m.d.sync += [ppos.eq(ppos + 1), rec_left.eq(rec_left - 1), hi.eq(0)]
                             with m.If(rec_left == 1):
@@ -1113,19 +1110,19 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.next = "FEED_LAST"
 
         with m.State("FEED_LAST"):
-            m.d.comb += [e.spike_in.valid.eq(1), e.spike_in.payload.last.eq(1)]
-            with m.If(e.spike_in.ready):
+            m.d.comb += [e.core.spike_in.valid.eq(1), e.core.spike_in.payload.last.eq(1)]
+            with m.If(e.core.spike_in.ready):
                 m.d.sync += cnt.eq(0)
                 m.next = "COLLECT"
 
         with m.State("COLLECT"):  # the step's output ids, ascending, into step_ids
-            m.d.comb += e.spike_out.ready.eq(1)
-            with m.If(e.spike_out.valid):
-                with m.If(e.spike_out.payload.last):
+            m.d.comb += e.core.spike_out.ready.eq(1)
+            with m.If(e.core.spike_out.valid):
+                with m.If(e.core.spike_out.payload.last):
                     m.d.sync += id_off.eq(0)
                     m.next = "OPEN"
                 with m.Else():
-                    m.d.comb += [st_wr.addr.eq(cnt), st_wr.data.eq(e.spike_out.payload.neuron),
+                    m.d.comb += [st_wr.addr.eq(cnt), st_wr.data.eq(e.core.spike_out.payload.neuron),
                                  st_wr.en.eq(1)]
                     m.d.sync += cnt.eq(cnt + 1)
 

@@ -221,3 +221,31 @@ def test_unit_resources_keep_the_devices_units_apart(tmp_path: Path):
     assert table[0].split() == ["unit", "LUT4", "FF", "carry", "BRAM", "SPRAM", "DSP"]
     total = table[-1].split()
     assert total[0] == "total" and int(total[1]) == sum(u["lut"] for u in units.values())
+
+
+def test_unit_stats_keep_the_protocol_engines_own_units_apart():
+    """The engine's submodules (its block checker, its counters) are rows of their own, so
+    the build report shows what each costs; the other units' submodules stay in them."""
+    text = """
+=== spikecore.device.decoder ===
+      100   SB_LUT4
+       40   SB_DFFE
+=== spikecore.device.decoder.checker ===
+       30   SB_LUT4
+        9   SB_CARRY
+=== spikecore.device.decoder.counters ===
+       20   SB_LUT4
+        1   SB_RAM40_4K
+=== spikecore.device.core ===
+       50   SB_LUT4
+=== spikecore.device.core.ring ===
+        2   SB_RAM40_4K
+=== design hierarchy ===
+      200   SB_LUT4
+"""
+    units = board_build.parse_unit_stats(text, "ice40", "spikecore")
+    assert {k: (u["lut"], u["ff"], u["carry"], u["bram"]) for k, u in units.items()} == {
+        "decoder": (100, 40, 0, 0), "decoder.checker": (30, 0, 9, 0),
+        "decoder.counters": (20, 0, 0, 1), "core": (50, 0, 0, 2)}
+    rows = [line.split()[0] for line in board_build.units_table(units).splitlines()]
+    assert rows == ["unit", "decoder", "core", "decoder.checker", "decoder.counters", "total"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from amaranth.hdl import ResetInserter, Signal
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from hdl.uart.checker import BlockChecker
@@ -167,3 +168,21 @@ def test_counter_bank_counts_every_event_and_reads_back_as_status_does():
     assert reads[-2][0][0] > 600 and max(reads[0][0]) > 0
     for expected, got in reads:
         assert got == expected
+
+
+def test_the_engine_drives_the_core_through_one_bus_signature():
+    """SpikeCore exposes CoreBus flipped and the engine's ``core`` port is CoreBus, so the
+    device joins them with one ``wiring.connect``; another spec's bus is another signature."""
+    from hdl.spikecore import SpikeCore
+    from hdl.spikecore.core import CoreBus
+    from hdl.uart.device import device_info
+    from hdl.uart.engine import ProtocolEngine
+    from toolchain.targets.fpga.spec import ECP5_85F, TINY
+
+    engine = ProtocolEngine(TINY, device_info(TINY, 12_000_000, 12))
+    core = SpikeCore(TINY)
+    assert engine.signature.members["core"].signature == CoreBus(TINY)
+    assert core.signature == CoreBus(TINY).flip()
+    assert CoreBus(TINY) != CoreBus(ECP5_85F)
+    assert core.signature.members["cmd"].flow == wiring.In  # the core's own view
+    engine._MustUse__silence = core._MustUse__silence = True
