@@ -184,15 +184,17 @@ class ProtocolEngine(wiring.Component):
         _receiver(m, self, r)
         _commands(m, self, r)
         _player(m, self, r)
-        # one writer per cycle into the descriptor queue: receiver, player, command unit
+        # one writer per cycle into the descriptor queue: BOOT, receiver, player, command unit
         fifo = r.fifo
-        with m.If(r.rx_req):
+        with m.If(r.boot_req):
+            m.d.comb += [fifo.w_data.eq(r.boot_desc), r.boot_grant.eq(fifo.w_rdy)]
+        with m.Elif(r.rx_req):
             m.d.comb += [fifo.w_data.eq(r.rx_desc), r.rx_grant.eq(fifo.w_rdy)]
         with m.Elif(r.pl_req):
             m.d.comb += [fifo.w_data.eq(r.pl_desc), r.pl_grant.eq(fifo.w_rdy)]
         with m.Elif(r.cu_req):
             m.d.comb += [fifo.w_data.eq(r.cu_desc), r.cu_grant.eq(fifo.w_rdy)]
-        m.d.comb += fifo.w_en.eq(r.rx_req | r.pl_req | r.cu_req)
+        m.d.comb += fifo.w_en.eq(r.boot_req | r.rx_req | r.pl_req | r.cu_req)
         pushed = Signal(DESC)
         m.d.comb += pushed.eq(fifo.w_data)
         with m.If(fifo.w_en & fifo.w_rdy):
@@ -258,11 +260,13 @@ class _Shared:
         # counters (STATUS)
         self.counters = CounterBank(COUNTERS)
         # descriptor queue writers
-        self.rx_req, self.pl_req, self.cu_req = Signal(), Signal(), Signal()
-        self.rx_grant, self.pl_grant, self.cu_grant = Signal(), Signal(), Signal()
-        self.rx_desc, self.pl_desc, self.cu_desc = Signal(DESC), Signal(DESC), Signal(DESC)
+        self.boot_req, self.rx_req, self.pl_req, self.cu_req = (Signal() for _ in range(4))
+        self.boot_grant, self.rx_grant, self.pl_grant, self.cu_grant = (Signal()
+                                                                        for _ in range(4))
+        self.boot_desc, self.rx_desc, self.pl_desc, self.cu_desc = (Signal(DESC)
+                                                                    for _ in range(4))
         self.tx_done = Signal()
-        self.tx_desc = Signal(DESC)
+        self.tx_desc = Signal(DESC)  # the queue's head: the frame being sent
         self.reply_busy = Signal()
         # command buffer hand-over: receiver -> command unit
         self.cmd_pending = Signal()
@@ -313,6 +317,7 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     """Descriptors -> frame bytes to the framer.  Two cycles per byte (set the buffer
     address, then send the byte it reads), far faster than the UART drains them."""
     fifo, desc = r.fifo, r.tx_desc
+    m.d.comb += desc.eq(fifo.r_data)  # popped after its last byte
     win = r.window
     win_q = Signal(8)  # the window's byte, held while the framer is not ready
     rep_rd = r.reply.read_port()
@@ -338,16 +343,14 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     with m.FSM(name="tx") as tx_fsm:
         with m.State("BOOT"):  # after every reset: BOOT(boot count), as a board powers up
             boot = p.PAYLOADS[p.FrameType.BOOT]
-            m.d.sync += [*_assign(desc, small(p.FrameType.BOOT, 0, pack_fields(
-                             boot, {"boot_count": count}), boot.size)),
-                         idx.eq(0)]
-            m.d.comb += r.count("tx_frames")  # BOOT itself
-            m.next = "ADDR"
+            m.d.comb += [r.boot_req.eq(1), *_assign(r.boot_desc, small(
+                p.FrameType.BOOT, 0, pack_fields(boot, {"boot_count": count}), boot.size))]
+            with m.If(r.boot_grant):  # the queue is empty after a reset
+                m.next = "IDLE"
         with m.State("IDLE"):
             m.d.comb += r.tx_idle.eq(1)
             with m.If(fifo.r_rdy):
-                m.d.comb += fifo.r_en.eq(1)
-                m.d.sync += [desc.eq(fifo.r_data), idx.eq(0)]
+                m.d.sync += idx.eq(0)
                 m.next = "ADDR"
         with m.State("ADDR"):  # the buffers read idx this cycle (unless the player writes)
             with m.If(win.r_ok):
@@ -362,7 +365,7 @@ def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             with m.If(e.replies.ready):
                 m.d.sync += idx.eq(idx + 1)
                 with m.If(last):
-                    m.d.comb += r.tx_done.eq(1)
+                    m.d.comb += [r.tx_done.eq(1), fifo.r_en.eq(1)]
                     with m.If(desc.kind == KIND_REPLY):
                         m.d.sync += r.reply_busy.eq(0)
                     m.next = "IDLE"
@@ -953,7 +956,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     m.d.sync += fresh.eq(~consume & in_rd.r_ok)
     have_rec, rec_single = Signal(), Signal()
     rec_step, rec_base = Signal(13), Signal(13)
-    rec_left = Signal(16)
+    rec_left = Signal(range(spec.n_inputs + 5))  # a checked record has at most n_inputs
+    counting = Signal()  # the record's count varint follows
     rec_id, lo = Signal(16), Signal(8)
     # a played block was checked: its varints fit the checker's kept bits
     acc, nb = Signal(header_bits(ib_in) + GAP_BITS), Signal(3)
@@ -1031,7 +1035,8 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                              b_steps.eq(r.in_steps[head]), b_len.eq(r.in_len[head]),
                              r.q_head.eq(r.q_head + 1), k.eq(0), rec_base.eq(0),
                              have_rec.eq(0), ppos.eq(p.BLOCK_HEADER_SIZE), acc.eq(0),
-                             nb.eq(0), after_parse.eq(0), rec_left.eq(0)]
+                             nb.eq(0), after_parse.eq(0), rec_left.eq(0),
+                             counting.eq(0)]
                 m.d.comb += consume.eq(1)
                 with m.If(r.in_steps[head] == 0):  # nothing to compute: consumed at once
                     m.next = "CREDIT"
@@ -1052,8 +1057,9 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.sync += ppos.eq(ppos + 1)
                 with m.If(byte[7]):
                     m.d.sync += [acc.eq(value), nb.eq(nb + 1)]
-                with m.Elif(rec_left == 0xFFFF):  # this was the count varint
-                    m.d.sync += [acc.eq(0), nb.eq(0), rec_left.eq(value + 4), have_rec.eq(1)]
+                with m.Elif(counting):  # this was the count varint
+                    m.d.sync += [acc.eq(0), nb.eq(0), rec_left.eq(value + 4), have_rec.eq(1),
+                                 counting.eq(0)]
                     m.next = "AFTER_PARSE"
                 with m.Else():
                     m.d.sync += [acc.eq(0), nb.eq(0)]
@@ -1061,7 +1067,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.sync += [rec_single.eq(single), rec_id.eq(one),
                                  rec_step.eq(rec_base + gap)]
                     with m.If(~single & (short == 3)):
-                        m.d.sync += rec_left.eq(0xFFFF)  # the count varint follows
+                        m.d.sync += counting.eq(1)  # the count varint follows
                     with m.Else():
                         m.d.sync += [rec_left.eq(Mux(single, 1, short + 1)), have_rec.eq(1)]
                         m.next = "AFTER_PARSE"
