@@ -10,7 +10,7 @@ id or at the payload's end whatever its exact count).  The accumulator is theref
 30 bits, not the 35 a five-byte varint holds.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,7 +21,8 @@ GAP_BITS = (p.MAX_BLOCK_STEPS).bit_length()
 OFFSET_BITS = (p.MAX_PAYLOAD).bit_length()  # payload offsets 0 .. MAX_PAYLOAD
 
 
-def record_header(value, id_bytes: int, id_bits: int) -> tuple:
+def record_header(value: Value, id_bytes: int, id_bits: int) -> tuple[Value, Value, Value,
+                                                                      Value]:
     """(single, gap, id, short) of a step record's header varint (``encode_record``): with
     two-byte ids the low bit flags a single spike whose id is in the header."""
     if id_bytes == 2:
@@ -36,7 +37,7 @@ def header_bits(id_bits: int) -> int:
     return 1 + id_bits if p.id_bytes_of(id_bits) == 2 else 2
 
 
-def varint_value(m: Module, acc: Signal, nb: Signal, byte) -> tuple[Signal, Signal]:
+def varint_value(m: Module, acc: Signal, nb: Signal, byte: Value) -> tuple[Signal, Signal]:
     """(value, above): the varint's value so far with ``byte`` as its byte ``nb``, in the
     ``len(acc)`` bits kept of it, and whether this byte has bits above those."""
     w = len(acc)
@@ -90,7 +91,7 @@ class BlockChecker(wiring.Component):
         value, above = varint_value(m, acc, nb, byte)
         more = byte[7]
 
-        def fail(where) -> list:
+        def fail(where: Value) -> list:
             return [err.eq(1), err_at.eq(where)]
 
         with m.If(self.start):

@@ -5,12 +5,16 @@ drive the core, and every frame the board sends leaves through the
 Every payload offset and length comes from ``protocol.PAYLOADS``: the checks that refuse a
 payload (``fixed_check``) and the replies (``payload_bytes``) are built from that table.
 
-Four units share one clock and a few registers (run state, step counter, sequence numbers,
-counters):
+Four units share one clock and a few registers (run state, step counter, sequence
+numbers); two parts of them are components of their own, tested alone against the Python
+engine (``tests/hdl/test_uart_units.py``): the receiver's INPUT block check
+(:class:`~hdl.uart.checker.BlockChecker`) and the STATUS counters
+(:class:`~hdl.uart.counters.CounterBank`).  The core is driven through the ``core`` port,
+:class:`~hdl.spikecore.core.CoreBus`:
 
 * **receiver**: takes every byte the deframer delivers, also while the core computes.  A
   command frame goes into the command buffer for the command unit; an INPUT frame goes into
-  one of ``input_slots + 1`` slot buffers while a streaming checker decodes its step block
+  one of ``input_slots + 1`` slot buffers while the block checker decodes its step block
   (so a malformed block is refused with the same BAD_MESSAGE offset as ``SpikeBlock.decode``),
   then it is accepted, or answered with CREDIT / SEQ_GAP / OVERRUN / NOT_RUNNING /
   STEP_MISMATCH as the virtual board answers; RESEND is answered from the output window,
@@ -22,9 +26,10 @@ counters):
   input ids of the step from the INPUT block being played, collects its output spikes and
   encodes them as step records into the OUTPUT frame being built, cutting frames where
   ``split_spike_blocks`` cuts them.  Frames are kept in ``output_window + 1`` slots for RESEND.
-* **transmitter**: sends BOOT after every reset (a host that sees it mid-session knows the
-  board lost everything), then one queue of frame descriptors (a reply, an OUTPUT slot, or
-  a small frame held in the descriptor: CREDIT, ERROR) in the order they were made, so
+* **transmitter**: sends one queue of frame descriptors (a reply, an OUTPUT slot, or a
+  small frame held in the descriptor: BOOT, CREDIT, ERROR) in the order they were made,
+  BOOT first after every reset (a host that sees it mid-session knows the board lost
+  everything); the one being sent stays at the queue's head until its last byte, so
   OUTPUT frames leave before the CREDIT that follows them, as on the virtual board.
 
 The big buffers have synchronous read ports (one cycle of latency) so synthesis can put them
