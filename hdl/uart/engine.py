@@ -185,6 +185,8 @@ class ProtocolEngine(wiring.Component):
         m.submodules.inputs, m.submodules.window = r.inputs, r.window
         m.submodules.reply, m.submodules.cmd_buffer = r.reply, r.cmd_buffer
         m.submodules.counters = r.counters
+        m.d.comb += [r.steps_left.eq(r.run_end - r.t),
+                     r.input_left.eq(r.run_end - r.next_input_step)]
         _transmitter(m, self, r)
         _receiver(m, self, r)
         _commands(m, self, r)
@@ -242,11 +244,14 @@ class _Shared:
         # run state
         self.state = Signal(2)  # p.BoardState
         self.t = Signal(32)
-        self.steps_left = Signal(32)
+        # a counted run ends before step run_end: its steps left (STATUS, the player) and
+        # the steps no accepted INPUT block covers are differences, not counters of their own
+        self.run_end = Signal(32)
+        self.steps_left = Signal(32)  # run_end - t
         self.free_run, self.streamed = Signal(), Signal()
         self.next_input_seq, self.consumed_seq = Signal(8), Signal(8)
         self.next_input_step = Signal(32)
-        self.input_left = Signal(32)  # steps of a counted run no accepted INPUT block covers
+        self.input_left = Signal(32)  # run_end - next_input_step
         # resets since configuration: a reset leaves it alone (docs/protocol.md, section 10)
         self.boot_count = Signal(32, reset_less=True)
         self.gap_reported, self.gap_seq = Signal(), Signal(8)
@@ -523,8 +528,6 @@ def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.sync += [r.gap_reported.eq(0),
                                  r.next_input_seq.eq(r.next_input_seq + 1),
                                  r.next_input_step.eq(check.first + check.n_raw[:15]),
-                                 r.input_left.eq(Mux(r.free_run, r.input_left,
-                                                     r.input_left - check.n_raw[:15])),
                                  r.in_first[slot].eq(check.first),
                                  r.in_steps[slot].eq(check.n_raw[:15]),
                                  r.in_len[slot].eq(plen)]
@@ -744,8 +747,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             with m.Elif(ftype == F.RUN):  # the virtual board's _reset_run, then the run
                 m.d.comb += r.q_reset.eq(1)
                 m.d.sync += [r.have_block.eq(0),
-                             r.state.eq(p.BoardState.RUNNING), r.steps_left.eq(run_steps),
-                             r.input_left.eq(run_steps),
+                             r.state.eq(p.BoardState.RUNNING), r.run_end.eq(r.t + run_steps),
                              r.free_run.eq(run_steps == 0), r.streamed.eq(run_flags[0]),
                              r.next_input_seq.eq(0), r.next_input_step.eq(r.t),
                              r.gap_reported.eq(0), r.consumed_seq.eq(0),
@@ -829,8 +831,8 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 with m.Else():
                     m.d.comb += r.q_reset.eq(1)
                     m.d.sync += [*ack(0), r.t.eq(0), r.state.eq(p.BoardState.IDLE),
-                                 r.have_block.eq(0), r.input_left.eq(0),
-                                 r.steps_left.eq(0), r.free_run.eq(0), r.streamed.eq(0),
+                                 r.have_block.eq(0), r.run_end.eq(0),
+                                 r.free_run.eq(0), r.streamed.eq(0),
                                  r.next_input_seq.eq(0), r.next_input_step.eq(0),
                                  r.gap_reported.eq(0), r.consumed_seq.eq(0),
                                  r.next_output_seq.eq(0), r.kept.eq(0), booting.eq(0)]
@@ -1015,7 +1017,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                    credit_payload((r.consumed_seq + 1)[:8], info.input_slots - r.q_count),
                    CREDIT_SIZE)
     # STOP (docs/protocol.md, section 4): no steps left, INPUT not computed yet dropped
-    stopped = [r.state.eq(p.BoardState.DONE), group.eq(0), r.steps_left.eq(0),
+    stopped = [r.state.eq(p.BoardState.DONE), group.eq(0), r.run_end.eq(r.t),
                r.free_run.eq(0), r.have_block.eq(0)]
 
     with m.FSM(name="player"):
@@ -1244,8 +1246,6 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
             flush = block_end | (~r.streamed & ((group + 1 >= p.OUTPUT_BLOCK_STEPS) | run_over))
             m.d.sync += [r.t.eq(r.t + 1), k.eq(k + 1), group.eq(group + 1),
                          block_done.eq(block_end), finishing.eq(run_over)]
-            with m.If(~r.free_run):
-                m.d.sync += r.steps_left.eq(r.steps_left - 1)
             with m.If(flush):
                 m.d.sync += [group.eq(0), close_then.eq(CLOSE_STEP)]
                 with m.If(o_open):
