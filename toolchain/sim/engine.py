@@ -440,9 +440,9 @@ class Engine:
             n_steps = c1 - c0
             src_offsets, src_senders, base, recorded = [], [], 0, 0
             for label in plan.sources:
-                steps, senders = self.sources[label].between(c0, c1)
-                src_offsets.append(base + np.searchsorted(steps, np.arange(c0, c1 + 1)))
-                src_senders.append(senders.astype(np.int32))
+                offsets, senders = self.sources[label].chunk(c0, c1)
+                src_offsets.append(base + offsets)
+                src_senders.append(senders)
                 base += senders.size
                 recorded += senders.size if label in self.recorder.spikes else 0
             src_node_offset = (np.concatenate(src_offsets).astype(np.int64) if src_offsets
