@@ -196,6 +196,8 @@ class Engine:
                 [[] for _ in range(ring.slots)] if plasticity is not None else [],
                 [[] for _ in range(ring.slots)] if plasticity is not None else [],
                 dendritic)
+            if plasticity is None:
+                m.forget_order()  # what needed it is built; weights() recomputes it
         return out
 
     def _start(self) -> None:
@@ -297,6 +299,7 @@ class Engine:
         if not np.all(np.isfinite(arr)):
             i = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise EngineError(f"Projection '{projection}' weight[{i}] = {arr[i]} is not finite")
+        p.codec = p.codec.holding(arr)
         p.weights = p.codec.encode(p.matrix.from_ir_order(arr))
         p.refresh_drive()
         self._fast_drive = None
@@ -573,7 +576,7 @@ class Engine:
         if extra is None and m.uniform_delay is not None:
             delay: np.ndarray | int = m.uniform_delay
         else:
-            delay = m.delay[syn]
+            delay = m.delay[syn].astype(np.intp)  # (int16 storage: k + delay)
             if extra is not None:
                 delay = delay + np.repeat(extra, m.indptr[pre + 1] - m.indptr[pre])
         if proj.plasticity is None:

@@ -47,14 +47,34 @@ class WeightCodec(abc.ABC):
         computes it once for all synapses and again only after ``set_weights``.
         """
 
+    def holding(self, weights: np.ndarray) -> WeightCodec:
+        """The codec that stores ``weights`` (IR units, set at run time) as this one would
+        store weights from the IR: this one, unless it would round them where the IR does
+        not (a fixed-point codec rounds any weight, so it is itself)."""
+        return self
+
 
 class FloatWeights(WeightCodec):
-    """The reference: weights as float64 in IR units, delivered unchanged."""
+    """The reference: weights as floats in IR units, delivered unchanged.
 
-    dtype = np.dtype(np.float64)
+    ``dtype`` float32 stores them as the IR does (its weights are float32, so nothing is
+    rounded: the float64 arithmetic they enter gives the same sums as with float64
+    storage, at half the memory); float64 where the engine changes them (learning) or
+    scales them per spike (release dynamics), whose results are not float32 values.
+    """
+
+    def __init__(self, dtype: type = np.float64) -> None:
+        self.dtype = np.dtype(dtype)
+
+    def holding(self, weights: np.ndarray) -> WeightCodec:
+        """float64 for weights set at run time that float32 would round."""
+        if self.dtype == np.float64 or np.array_equal(
+                np.asarray(weights, dtype=self.dtype), weights):
+            return self
+        return FloatWeights(np.float64)
 
     def encode(self, weights: np.ndarray) -> np.ndarray:
-        return np.array(weights, dtype=np.float64)
+        return np.array(weights, dtype=self.dtype)
 
     def decode(self, stored: np.ndarray) -> np.ndarray:
         return np.array(stored, dtype=np.float64)
@@ -77,16 +97,17 @@ class SynapseMatrix:
     def __init__(self, projection: Projection, n_pre: int, n_post: int, dt: float) -> None:
         self.label = projection.label
         self.n_pre, self.n_post = n_pre, n_post
-        # 32-bit indices and delays where they fit: the full-scale cortical microcircuit
-        # has 0.3 billion synapses, and every byte per synapse is 0.3 GB
-        index = np.int32 if projection.size < 2**31 else np.int64
+        # The full-scale cortical microcircuit has 0.3 billion synapses, and every byte
+        # per synapse is 0.3 GB: post indices stay the IR's int32 (the IR's own array when
+        # its synapses are already in pre order), delays are int16 steps where they fit,
+        # and the permutation from the IR's order is kept only while it is needed.
         pre = projection.pre_index
-        self.ir_order = np.argsort(pre, kind="stable").astype(index)
-        self.post = projection.post_index[self.ir_order].astype(
-            np.int32 if n_post < 2**31 else np.int64)
-        steps = nearest_step(projection.delay[self.ir_order], dt)
-        self.delay = steps.astype(np.int32) if steps.size and steps.max() < 2**31 else steps
-        del steps
+        self._ir_pre = pre
+        order = pre_order(pre, n_pre)
+        self._order = order
+        self._presorted = order is None
+        self.post = projection.post_index if order is None else projection.post_index[order]
+        self.delay = _delay_steps(projection.delay, order, dt)
         counts = np.bincount(pre, minlength=n_pre)
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
         self.uniform_delay = int(self.delay[0]) if self.delay.size and np.all(
@@ -95,6 +116,20 @@ class SynapseMatrix:
         # for the common case of a few spikes per step: Python-level row bounds and
         # an arange per row beat a dozen vectorised calls
         self._bounds = self.indptr.tolist()
+
+    @property
+    def ir_order(self) -> np.ndarray:
+        """Synapse s (pre order) is the IR's synapse ``ir_order[s]``."""
+        if self._presorted:
+            return np.arange(self._ir_pre.size)
+        if self._order is None:
+            self._order = pre_order(self._ir_pre, self.n_pre)
+        return self._order
+
+    def forget_order(self) -> None:
+        """Drop the permutation from the IR's order (8 bytes a synapse) once what needed
+        it is built; reading or setting weights later recomputes it."""
+        self._order = None
 
     @property
     def size(self) -> int:
@@ -136,12 +171,47 @@ class SynapseMatrix:
         return order[np.repeat(starts - (ends - counts), counts) + np.arange(total)]
 
     def to_ir_order(self, values: np.ndarray) -> np.ndarray:
+        if self._presorted:
+            return np.array(values)
         out = np.empty_like(values)
         out[self.ir_order] = values
         return out
 
     def from_ir_order(self, values: np.ndarray) -> np.ndarray:
+        if self._presorted:
+            return np.asarray(values)
         return np.asarray(values)[self.ir_order]
+
+
+def _is_sorted(values: np.ndarray) -> bool:
+    return values.size < 2 or bool(np.all(values[1:] >= values[:-1]))
+
+
+def pre_order(pre: np.ndarray, n_pre: int) -> np.ndarray | None:
+    """The stable permutation that sorts synapses by pre neuron, or None when they are
+    sorted already.  Radix sorts (numpy's stable sort of 16-bit keys) instead of a merge
+    sort: linear time, which matters at 10^7..10^8 synapses a projection."""
+    if _is_sorted(pre):
+        return None
+    if n_pre <= 1 << 16:
+        return np.argsort(pre.astype(np.uint16), kind="stable")
+    low = np.argsort((pre & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((pre[low] >> 16).astype(np.uint16), kind="stable")]
+
+
+_CHUNK = 1 << 22  # synapses per step of a conversion: bounds float64 temporaries
+
+
+def _delay_steps(delay: np.ndarray, order: np.ndarray | None, dt: float) -> np.ndarray:
+    """Delays (ms, IR order) as whole steps in pre order: int16 where they fit."""
+    if delay.size == 0:
+        return np.zeros(0, dtype=np.int16)
+    longest = int(nearest_step(float(np.max(delay)), dt))
+    out = np.empty(delay.size, dtype=np.int16 if longest < 2**15 else np.int32)
+    for a in range(0, delay.size, _CHUNK):
+        part = delay[a:a + _CHUNK] if order is None else delay[order[a:a + _CHUNK]]
+        out[a:a + part.size] = nearest_step(part, dt)
+    return out
 
 
 class DelayRing:
