@@ -10,7 +10,7 @@ from toolchain.ir import ArraySource, Network, Population, Projection, Recording
 from toolchain.sim.engine import Engine, EngineError
 from toolchain.sim.interconnect import DROPPED, Interconnect
 from toolchain.sim.numerics import ReferenceNumerics
-from toolchain.sim.synapses import DelayRing, FloatWeights, SynapseMatrix, pre_order
+from toolchain.sim.synapses import DelayRing, FloatWeights, SynapseMatrix, pre_positions
 from toolchain.targets import Simulator, get_target
 
 
@@ -175,12 +175,15 @@ def test_reference_target_satisfies_the_simulator_protocol() -> None:
         get_target("reference", cond_scheme="rk4")
 
 
-def test_pre_order_is_the_stable_sort_by_pre_neuron() -> None:
+def test_pre_positions_are_those_of_the_stable_sort_by_pre_neuron() -> None:
     rng = np.random.default_rng(4)
-    for n_pre in (300, 70_000, 3_000_000):  # one 16-bit radix pass, then two
+    for n_pre in (1, 300, 3_000_000):
         pre = rng.integers(0, n_pre, 50_000).astype(np.int32)
-        np.testing.assert_array_equal(pre_order(pre, n_pre), np.argsort(pre, kind="stable"))
-    assert pre_order(np.sort(pre), n_pre) is None  # already in pre order: no permutation
+        indptr, dest = pre_positions(pre, n_pre)
+        order = np.argsort(pre, kind="stable")
+        np.testing.assert_array_equal(dest[order], np.arange(pre.size))
+        np.testing.assert_array_equal(indptr, np.concatenate(
+            [[0], np.cumsum(np.bincount(pre, minlength=n_pre))]))
 
 
 def test_delays_are_int16_steps_where_they_fit_and_runs_outlast_them() -> None:

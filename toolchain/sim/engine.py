@@ -409,6 +409,8 @@ class Engine:
             # static float weights are their own drive (FloatWeights): one array for both
             projs = [self.projections[label] for label in plan.proj_labels]
             assert all(p.drive is p.weights for p in projs)
+            for p in projs:
+                p.drive = None  # (the same array: each is freed once gathered)
             self._fast_drive = fast.gather(projs, "weights", int(plan.proj_syn_offset[-1]))
             for p in projs:
                 p.drive = p.weights

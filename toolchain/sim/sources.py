@@ -192,11 +192,15 @@ def poisson_window_steps(source: PoissonSource, network_seed: int, window: int,
 
 def _grouped(k_first: int, n_steps: int, rel: list[np.ndarray],
              senders: list[np.ndarray]) -> StepSpikes:
-    from toolchain.sim.binning import group_by_step
+    from toolchain.sim.binning import counting_sort
 
     if not rel:
         return StepSpikes(k_first, np.zeros(n_steps + 1, np.int64), np.zeros(0, np.int32))
-    indptr, out = group_by_step(np.concatenate(rel), np.concatenate(senders), n_steps)
+    steps = rel[0] if len(rel) == 1 else np.concatenate(rel)
+    dest = np.empty(steps.size, dtype=np.int64)
+    indptr = counting_sort(steps, n_steps, dest)
+    out = np.empty(steps.size, dtype=np.int32)
+    out[dest] = senders[0] if len(senders) == 1 else np.concatenate(senders)
     return StepSpikes(k_first, indptr, out)
 
 

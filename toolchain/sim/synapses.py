@@ -103,13 +103,16 @@ class SynapseMatrix:
         # and the permutation from the IR's order is kept only while it is needed.
         pre = projection.pre_index
         self._ir_pre = pre
-        order = pre_order(pre, n_pre)
-        self._order = order
-        self._presorted = order is None
-        self.post = projection.post_index if order is None else projection.post_index[order]
-        self.delay = _delay_steps(projection.delay, order, dt)
-        counts = np.bincount(pre, minlength=n_pre)
-        self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+        self._presorted = _is_sorted(pre)
+        self._dest: np.ndarray | None = None
+        if self._presorted:
+            counts = np.bincount(pre, minlength=n_pre)
+            self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+            self.post = projection.post_index
+        else:
+            self.indptr, self._dest = pre_positions(pre, n_pre)
+            self.post = self.from_ir_order(projection.post_index)
+        self.delay = _delay_steps(projection.delay, self._dest, dt)
         self.uniform_delay = int(self.delay[0]) if self.delay.size and np.all(
             self.delay == self.delay[0]) else None
         self._by_post: tuple[np.ndarray, np.ndarray] | None = None
@@ -120,16 +123,23 @@ class SynapseMatrix:
     @property
     def ir_order(self) -> np.ndarray:
         """Synapse s (pre order) is the IR's synapse ``ir_order[s]``."""
+        n = self._ir_pre.size
         if self._presorted:
-            return np.arange(self._ir_pre.size)
-        if self._order is None:
-            self._order = pre_order(self._ir_pre, self.n_pre)
-        return self._order
+            return np.arange(n)
+        order = np.empty(n, dtype=np.int64)
+        order[self._positions()] = np.arange(n)
+        return order
+
+    def _positions(self) -> np.ndarray:
+        """Where each of the IR's synapses is in pre order."""
+        if self._dest is None:
+            self._dest = pre_positions(self._ir_pre, self.n_pre)[1]
+        return self._dest
 
     def forget_order(self) -> None:
-        """Drop the permutation from the IR's order (8 bytes a synapse) once what needed
-        it is built; reading or setting weights later recomputes it."""
-        self._order = None
+        """Drop the IR synapses' positions (4 bytes a synapse) once what needed them is
+        built; reading or setting weights later recomputes them."""
+        self._dest = None
 
     @property
     def size(self) -> int:
@@ -173,44 +183,47 @@ class SynapseMatrix:
     def to_ir_order(self, values: np.ndarray) -> np.ndarray:
         if self._presorted:
             return np.array(values)
-        out = np.empty_like(values)
-        out[self.ir_order] = values
-        return out
+        return np.asarray(values)[self._positions()]
 
     def from_ir_order(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values)
         if self._presorted:
-            return np.asarray(values)
-        return np.asarray(values)[self.ir_order]
+            return values
+        out = np.empty_like(values)
+        out[self._positions()] = values
+        return out
 
 
 def _is_sorted(values: np.ndarray) -> bool:
     return values.size < 2 or bool(np.all(values[1:] >= values[:-1]))
 
 
-def pre_order(pre: np.ndarray, n_pre: int) -> np.ndarray | None:
-    """The stable permutation that sorts synapses by pre neuron, or None when they are
-    sorted already.  Radix sorts (numpy's stable sort of 16-bit keys) instead of a merge
-    sort: linear time, which matters at 10^7..10^8 synapses a projection."""
-    if _is_sorted(pre):
-        return None
-    if n_pre <= 1 << 16:
-        return np.argsort(pre.astype(np.uint16), kind="stable")
-    low = np.argsort((pre & 0xFFFF).astype(np.uint16), kind="stable")
-    return low[np.argsort((pre[low] >> 16).astype(np.uint16), kind="stable")]
+def pre_positions(pre: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR offsets by pre neuron and each synapse's position in pre order (a stable
+    counting sort, in one sequential pass: toolchain.sim.binning)."""
+    from toolchain.sim.binning import counting_sort
+
+    dest = np.empty(pre.size, dtype=np.int32 if pre.size < 2**31 else np.int64)
+    indptr = counting_sort(pre, n_pre, dest)
+    return indptr.astype(np.intp), dest
 
 
 _CHUNK = 1 << 22  # synapses per step of a conversion: bounds float64 temporaries
 
 
-def _delay_steps(delay: np.ndarray, order: np.ndarray | None, dt: float) -> np.ndarray:
-    """Delays (ms, IR order) as whole steps in pre order: int16 where they fit."""
+def _delay_steps(delay: np.ndarray, dest: np.ndarray | None, dt: float) -> np.ndarray:
+    """Delays (ms, IR order) as whole steps in pre order (``dest``: each synapse's
+    position there, None if the IR's order is pre order): int16 where they fit."""
     if delay.size == 0:
         return np.zeros(0, dtype=np.int16)
     longest = int(nearest_step(float(np.max(delay)), dt))
     out = np.empty(delay.size, dtype=np.int16 if longest < 2**15 else np.int32)
     for a in range(0, delay.size, _CHUNK):
-        part = delay[a:a + _CHUNK] if order is None else delay[order[a:a + _CHUNK]]
-        out[a:a + part.size] = nearest_step(part, dt)
+        steps = nearest_step(delay[a:a + _CHUNK], dt)
+        if dest is None:
+            out[a:a + steps.size] = steps
+        else:
+            out[dest[a:a + steps.size]] = steps
     return out
 
 
