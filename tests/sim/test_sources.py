@@ -192,3 +192,30 @@ def test_spikes_between_two_steps_are_those_of_each_step_in_order(kind: str) -> 
     bounds = np.searchsorted(s, np.arange(steps + 1))
     for k in range(steps):
         np.testing.assert_array_equal(senders[bounds[k]:bounds[k + 1]], expected[k])
+
+
+def test_poisson_steps_hold_the_binned_times_neuron_by_neuron() -> None:
+    """The per-step realisation (binned as drawn, grouped by a counting sort) holds exactly
+    the binned spike times of the time-sorted realisation, per-neuron start and duration
+    included, and within a step the spikes come by neuron, a neuron firing twice in a row."""
+    src = PoissonSource("p", 2500, rate=np.linspace(50.0, 30000.0, 2500),
+                        start=np.linspace(0.0, 20.0, 2500),
+                        duration=np.linspace(60.0, 5.0, 2500), seed=9)
+    steps = 800
+    spikes = SourceSpikes(src, 3, DT)
+    times, senders = poisson_times(src, 3, 0.0, steps * DT - 1e-3 * DT)
+    binned = event_step(times, DT)
+    # a step a window's end falls into holds that window's spikes, then the next one's
+    edges = set(event_step(np.arange(1, 20) * poisson_window_ms(src), DT).tolist())
+    repeats = 0
+    for k in range(steps):
+        got = spikes.at(k)
+        np.testing.assert_array_equal(np.sort(got), np.sort(senders[binned == k]))
+        if k not in edges:
+            assert np.all(np.diff(got) >= 0)
+        repeats += int(np.sum(np.diff(got) == 0))
+    assert repeats > 100  # fast neurons fire more than once within a step
+    offsets, chunked = spikes.chunk(100, 700)
+    assert offsets.shape == (601,) and offsets[0] == 0 and chunked.dtype == np.int32
+    for k in (100, 350, 699):
+        np.testing.assert_array_equal(chunked[offsets[k - 100]:offsets[k - 99]], spikes.at(k))

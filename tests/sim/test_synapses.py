@@ -9,7 +9,8 @@ from tests.sim.helpers import DT
 from toolchain.ir import ArraySource, Network, Population, Projection, Recording
 from toolchain.sim.engine import Engine, EngineError
 from toolchain.sim.interconnect import DROPPED, Interconnect
-from toolchain.sim.synapses import DelayRing, SynapseMatrix
+from toolchain.sim.numerics import ReferenceNumerics
+from toolchain.sim.synapses import DelayRing, FloatWeights, SynapseMatrix, pre_positions
 from toolchain.targets import Simulator, get_target
 
 
@@ -172,3 +173,73 @@ def test_reference_target_satisfies_the_simulator_protocol() -> None:
                                          "allowed; cond_scheme takes one of: euler, "
                                          "mean-conductance"):
         get_target("reference", cond_scheme="rk4")
+
+
+def test_pre_positions_are_those_of_the_stable_sort_by_pre_neuron() -> None:
+    rng = np.random.default_rng(4)
+    for n_pre in (1, 300, 3_000_000):
+        pre = rng.integers(0, n_pre, 50_000).astype(np.int32)
+        indptr, dest = pre_positions(pre, n_pre)
+        order = np.argsort(pre, kind="stable")
+        np.testing.assert_array_equal(dest[order], np.arange(pre.size))
+        np.testing.assert_array_equal(indptr, np.concatenate(
+            [[0], np.cumsum(np.bincount(pre, minlength=n_pre))]))
+
+
+def test_delays_are_int16_steps_where_they_fit_and_runs_outlast_them() -> None:
+    assert SynapseMatrix(random_projection(), 30, 20, DT).delay.dtype == np.int16
+    long = Projection("long", "src", "n", [0, 1], [0, 1], [1.0, 1.0], [1.0, 4000.0])
+    m = SynapseMatrix(long, 2, 2, DT)
+    assert m.delay.dtype == np.int32 and m.delay.tolist() == [10, 40000]
+    # a spike sent after step 2^15 (int16 delays must not wrap the arrival step)
+    net = delay_network([0.5, 2.0])
+    late = ArraySource.from_lists("src", [[3300.0]])
+    net = Network(populations=net.populations, sources=(late,), projections=net.projections,
+                  recordings=net.recordings)
+    for compiled in (False, True):
+        sim = Engine(net, compiled=compiled)
+        sim.run_until(3310.0)
+        rec = sim.result().signals[("n", "isyn_exc")]
+        first = [rec.times[np.argmax(rec.values[:, j] > 0)] for j in range(2)]
+        np.testing.assert_allclose(first, (33000 + np.array([5, 20]) + 1) * DT)
+
+
+def test_the_permutation_from_ir_order_is_recomputed_when_forgotten() -> None:
+    proj = random_projection()
+    m = SynapseMatrix(proj, 30, 20, DT)
+    order = m.ir_order.copy()
+    m.forget_order()
+    np.testing.assert_array_equal(m.ir_order, order)
+    np.testing.assert_array_equal(m.to_ir_order(m.from_ir_order(proj.weight)), proj.weight)
+    ordered = Projection("sorted", "src", "n", [0, 0, 2], [1, 0, 1], [1.0, 2.0, 3.0],
+                         [1.0, 1.0, 1.0])
+    m = SynapseMatrix(ordered, 3, 2, DT)
+    assert m.post is ordered.post_index  # pre order already: the IR's own array
+    np.testing.assert_array_equal(m.ir_order, [0, 1, 2])
+
+
+class Float64Weights(ReferenceNumerics):
+    def weights(self, projection: Projection, post: Population) -> FloatWeights:
+        return FloatWeights(np.float64)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_float32_static_weights_give_the_float64_weights_run(compiled: bool) -> None:
+    """The reference keeps static weights in float32, as the IR does: the float64 sums
+    they enter are the ones float64 storage gives, bit for bit."""
+    from tests.sim.test_fast import assert_same, recurrent
+
+    net = recurrent(spread=True)
+    narrow = Engine(net, compiled=compiled)
+    wide = Engine(net, numerics=Float64Weights(), compiled=compiled)
+    assert narrow.projections["exc-exc"].weights.dtype == np.float32
+    assert wide.projections["exc-exc"].weights.dtype == np.float64
+    for sim in (narrow, wide):
+        sim.run_until(150.0)
+    assert narrow.result().spikes["exc"].count > 50
+    assert_same(narrow, wide)
+    # a weight set at run time that float32 would round is kept in float64
+    new = np.linspace(0.0, 0.03, net.projections[0].size)
+    narrow.set_weights("exc-exc", new)
+    np.testing.assert_array_equal(narrow.weights("exc-exc"), new)
+    assert narrow.projections["exc-exc"].weights.dtype == np.float64

@@ -194,14 +194,17 @@ def delay_steps(delay: np.ndarray, dt: float) -> tuple[int, int, int, float]:
     if delay.size == 0:
         return 1, 1, 0, 0.0
     lo, hi, rounded, worst = None, 0, 0, 0.0
-    for a in range(0, delay.size, _CHUNK):
-        chunk = np.asarray(delay[a:a + _CHUNK], dtype=np.float64)
-        steps = np.maximum(np.rint(chunk / dt), 1)
-        error = np.abs(steps * dt - chunk)
-        rounded += int(np.count_nonzero(error > DELAY_RTOL * np.maximum(chunk, dt)))
-        worst = max(worst, float(error.max()))
+    for a in range(0, delay.size, _CHUNK):  # in place: one temporary per chunk and value
+        chunk = np.array(delay[a:a + _CHUNK], dtype=np.float64)  # (a copy: changed)
+        steps = np.divide(chunk, dt)
+        np.maximum(np.rint(steps, out=steps), 1, out=steps)
         lo = int(steps.min()) if lo is None else min(lo, int(steps.min()))
         hi = max(hi, int(steps.max()))
+        error = np.multiply(steps, dt, out=steps)
+        np.abs(np.subtract(error, chunk, out=error), out=error)
+        worst = max(worst, float(error.max()))
+        np.maximum(chunk, dt, out=chunk)
+        rounded += int(np.count_nonzero(error > np.multiply(chunk, DELAY_RTOL, out=chunk)))
     return int(lo), hi, rounded, worst
 
 
@@ -229,16 +232,17 @@ class WeightFormat:
 
 
 def projection_numerics(proj: Projection, fmt: WeightFormat, *,
-                        realised: np.ndarray | Callable[[slice], np.ndarray],
+                        realised: np.ndarray | Callable[[slice], np.ndarray] | None,
                         saturated: int, step_ms: float, delay_bits: int,
                         stored_steps: np.ndarray | int | None = None) -> ProjectionNumerics:
     """What storing ``proj`` did: ``realised`` are the weights the target applies (IR
     units, IR order; or a function giving them for a slice of synapses, for projections
-    too large to hold twice), ``saturated`` how many were clipped (the target's
-    arithmetic knows); delays are ``stored_steps`` of ``step_ms`` (default: rounded to
-    the nearest whole step, at least one)."""
+    too large to hold twice; None: the IR's weights themselves, nothing zeroed and no
+    error), ``saturated`` how many were clipped (the target's arithmetic knows); delays
+    are ``stored_steps`` of ``step_ms`` (default: rounded to the nearest whole step, at
+    least one)."""
     zeroed, worst = 0, 0.0
-    for a in range(0, proj.size, _CHUNK):
+    for a in range(0, proj.size if realised is not None else 0, _CHUNK):
         sl = slice(a, a + _CHUNK)
         got = realised(sl) if callable(realised) else realised[sl]
         w = np.asarray(proj.weight[sl], dtype=np.float64)

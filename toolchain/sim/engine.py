@@ -196,6 +196,8 @@ class Engine:
                 [[] for _ in range(ring.slots)] if plasticity is not None else [],
                 [[] for _ in range(ring.slots)] if plasticity is not None else [],
                 dendritic)
+            if plasticity is None:
+                m.forget_order()  # what needed it is built; weights() recomputes it
         return out
 
     def _start(self) -> None:
@@ -297,6 +299,7 @@ class Engine:
         if not np.all(np.isfinite(arr)):
             i = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise EngineError(f"Projection '{projection}' weight[{i}] = {arr[i]} is not finite")
+        p.codec = p.codec.holding(arr)
         p.weights = p.codec.encode(p.matrix.from_ir_order(arr))
         p.refresh_drive()
         self._fast_drive = None
@@ -406,6 +409,8 @@ class Engine:
             # static float weights are their own drive (FloatWeights): one array for both
             projs = [self.projections[label] for label in plan.proj_labels]
             assert all(p.drive is p.weights for p in projs)
+            for p in projs:
+                p.drive = None  # (the same array: each is freed once gathered)
             self._fast_drive = fast.gather(projs, "weights", int(plan.proj_syn_offset[-1]))
             for p in projs:
                 p.drive = p.weights
@@ -440,9 +445,9 @@ class Engine:
             n_steps = c1 - c0
             src_offsets, src_senders, base, recorded = [], [], 0, 0
             for label in plan.sources:
-                steps, senders = self.sources[label].between(c0, c1)
-                src_offsets.append(base + np.searchsorted(steps, np.arange(c0, c1 + 1)))
-                src_senders.append(senders.astype(np.int32))
+                offsets, senders = self.sources[label].chunk(c0, c1)
+                src_offsets.append(base + offsets)
+                src_senders.append(senders)
                 base += senders.size
                 recorded += senders.size if label in self.recorder.spikes else 0
             src_node_offset = (np.concatenate(src_offsets).astype(np.int64) if src_offsets
@@ -573,7 +578,7 @@ class Engine:
         if extra is None and m.uniform_delay is not None:
             delay: np.ndarray | int = m.uniform_delay
         else:
-            delay = m.delay[syn]
+            delay = m.delay[syn].astype(np.intp)  # (int16 storage: k + delay)
             if extra is not None:
                 delay = delay + np.repeat(extra, m.indptr[pre + 1] - m.indptr[pre])
         if proj.plasticity is None:

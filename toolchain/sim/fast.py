@@ -91,7 +91,8 @@ def unsupported(engine: object) -> str | None:
             return f"projection '{proj.label}' is plastic"
         if proj.release is not None:
             return f"projection '{proj.label}' has release dynamics"
-        if proj.drive is not proj.weights or proj.weights.dtype != np.float64:
+        if proj.drive is not proj.weights or proj.weights.dtype not in (np.float32,
+                                                                          np.float64):
             return (f"projection '{proj.label}' stores its weights as "
                     f"{type(proj.codec).__name__}")
     for (label, variable) in engine.recorder.signals:
@@ -181,8 +182,10 @@ def gather(owners: list[object], name: str, total: int) -> np.ndarray:
     dtype = np.result_type(*parts) if parts else np.dtype(_I64)
     out = np.empty(total, dtype=dtype)
     start = 0
-    for owner, part in zip(owners, parts, strict=True):
+    for i, owner in enumerate(owners):
+        part, parts[i] = parts[i], None  # each part freed once copied (if no one else has it)
         out[start:start + part.size] = part
         setattr(owner, name, out[start:start + part.size])
         start += part.size
+        del part
     return out

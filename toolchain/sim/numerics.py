@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import abc
 
+import numpy as np
+
 from toolchain.ir import Population, Projection, Vogels2011Rule
 from toolchain.sim.kernels import COND_SCHEMES, NeuronKernel, reference_kernel
 from toolchain.sim.plasticity import PairSTDP, PlasticityModel, VogelsSTDP
@@ -52,7 +54,10 @@ class ReferenceNumerics(Numerics):
         return reference_kernel(population, dt, self.cond_scheme)
 
     def weights(self, projection: Projection, post: Population) -> WeightCodec:
-        return FloatWeights()
+        # static weights as the IR stores them (float32, exactly); learnt or per-spike
+        # scaled ones in float64
+        static = projection.plasticity is None and projection.dynamics is None
+        return FloatWeights(np.float32 if static else np.float64)
 
     def plasticity(self, projection: Projection, matrix: SynapseMatrix, codec: WeightCodec,
                    dt: float) -> PlasticityModel:

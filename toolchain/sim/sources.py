@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
@@ -73,42 +74,134 @@ def poisson_window(source: PoissonSource, network_seed: int,
     Each neuron's train restarts at the window's start; a Poisson process has no memory,
     so the concatenation of windows is still a Poisson process.
     """
-    length = poisson_window_ms(source)
-    t0, t1 = window * length, (window + 1) * length
-    label_seed = zlib.crc32(source.label.encode())
-    parts = []
-    for first in range(0, source.size, POISSON_BLOCK):
-        rng = np.random.default_rng([network_seed, source.seed, label_seed, window, first])
-        block = np.arange(first, min(first + POISSON_BLOCK, source.size))
-        parts.append(_exponential_trains(source, block, t0, t1, rng))
+    t0, t1 = _window_bounds(source, window)
+    parts = [_exponential_trains(source, block, t0, t1, rng)
+             for block, rng in _blocks(source, network_seed, window)]
     times = np.concatenate([p[0] for p in parts])
     senders = np.concatenate([p[1] for p in parts])
     order = np.argsort(times, kind="stable")
     return times[order], senders[order]
 
 
-def _exponential_trains(source: PoissonSource, block: np.ndarray, t0: float, t1: float,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _window_bounds(source: SpikeSource, window: int) -> tuple[float, float]:
+    length = poisson_window_ms(source)
+    return window * length, (window + 1) * length
+
+
+def _blocks(source: PoissonSource, network_seed: int,
+            window: int) -> list[tuple[np.ndarray, np.random.Generator]]:
+    """The neuron blocks of one window, each with the random stream its trains come from."""
+    label_seed = zlib.crc32(source.label.encode())
+    return [(np.arange(first, min(first + POISSON_BLOCK, source.size)),
+             np.random.default_rng([network_seed, source.seed, label_seed, window, first]))
+            for first in range(0, source.size, POISSON_BLOCK)]
+
+
+def _trains(source: PoissonSource, block: np.ndarray, t0: float, t1: float,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The neurons of ``block`` active in [t0, t1) and their spike-time matrix: row r is
+    neuron active[r]'s train from t0 on (cumulated exponential intervals), in time order,
+    reaching past t1 (rows topped up where needed; inf past a row's end)."""
     start, stop = source.start[block], source.start[block] + source.duration[block]
     active = block[(source.rate[block] > 0) & (start < t1) & (stop > t0)]
     if active.size == 0:
-        return np.zeros(0), np.zeros(0, dtype=np.int64)
+        return active, np.zeros((0, 0))
     scale = 1000.0 / source.rate[active]  # mean ISI in ms
     expected = float((t1 - t0) / scale.min())
     n_draw = int(math.ceil(expected + 6 * math.sqrt(expected) + 8))
-    times = t0 + np.cumsum(rng.exponential(1.0, (active.size, n_draw)) * scale[:, None], axis=1)
+    # in place, the same values as t0 + cumsum(exponential(1.0, shape) * scale)
+    times = rng.standard_exponential((active.size, n_draw))
+    times *= scale[:, None]
+    np.cumsum(times, axis=1, out=times)
+    times += t0
     while True:  # top up the rare rows that have not yet passed the window's end
         short = np.flatnonzero(times[:, -1] < t1)
         if short.size == 0:
             break
         more = np.full((active.size, n_draw), np.inf)
         more[short] = times[short, -1:] + np.cumsum(
-            rng.exponential(1.0, (short.size, n_draw)) * scale[short, None], axis=1)
+            rng.standard_exponential((short.size, n_draw)) * scale[short, None], axis=1)
         times = np.concatenate([times, more], axis=1)
+    return active, times
+
+
+def _exponential_trains(source: PoissonSource, block: np.ndarray, t0: float, t1: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    active, times = _trains(source, block, t0, t1, rng)
+    if active.size == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     senders = np.broadcast_to(active[:, None], times.shape)
     begin = source.start[senders]
     keep = (times < t1) & (times >= begin) & (times < begin + source.duration[senders])
     return times[keep], senders[keep].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class StepSpikes:
+    """Spikes of the steps k_first .. k_first + n_steps - 1, grouped by step (CSR):
+    step k_first + i's senders are ``senders[indptr[i]:indptr[i + 1]]``."""
+
+    k_first: int
+    indptr: np.ndarray
+    senders: np.ndarray
+
+    @property
+    def n_steps(self) -> int:
+        return self.indptr.size - 1
+
+    def at(self, step: int) -> np.ndarray:
+        i = step - self.k_first
+        if not 0 <= i < self.n_steps:
+            return self.senders[:0]
+        return self.senders[self.indptr[i]:self.indptr[i + 1]]
+
+    def span(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Offsets (k1 - k0 + 1, from 0) and senders of the steps k0..k1-1."""
+        pos = self.indptr[np.clip(np.arange(k0, k1 + 1) - self.k_first, 0, self.n_steps)]
+        return pos - pos[0], self.senders[pos[0]:pos[-1]]
+
+
+def _step_range(t0: float, t1: float, dt: float) -> tuple[int, int]:
+    """First step and number of steps that times in [t0, t1) can be binned into."""
+    first = int(event_step(t0, dt))
+    return first, int(event_step(t1, dt)) - first + 1
+
+
+def poisson_window_steps(source: PoissonSource, network_seed: int, window: int,
+                         dt: float) -> StepSpikes:
+    """The spikes of :func:`poisson_window` binned into steps of ``dt``, without sorting
+    them by time: each neuron's train is binned as drawn and a counting sort groups them
+    by step, so that within a step they come by neuron (the same spikes as the binned
+    times, ordered by sender instead of by time within the step)."""
+    from toolchain.sim.binning import bin_trains
+
+    t0, t1 = _window_bounds(source, window)
+    k_first, n_steps = _step_range(t0, t1, dt)
+    rel, senders = [], []
+    for block, rng in _blocks(source, network_seed, window):
+        active, times = _trains(source, block, t0, t1, rng)
+        if active.size == 0:
+            continue
+        begin = source.start[active]
+        r, s = bin_trains(times, active.astype(np.int32), begin,
+                          begin + source.duration[active], t1, EVENT_SHIFT * dt, dt, k_first)
+        rel.append(r)
+        senders.append(s)
+    return _grouped(k_first, n_steps, rel, senders)
+
+
+def _grouped(k_first: int, n_steps: int, rel: list[np.ndarray],
+             senders: list[np.ndarray]) -> StepSpikes:
+    from toolchain.sim.binning import counting_sort
+
+    if not rel:
+        return StepSpikes(k_first, np.zeros(n_steps + 1, np.int64), np.zeros(0, np.int32))
+    steps = rel[0] if len(rel) == 1 else np.concatenate(rel)
+    dest = np.empty(steps.size, dtype=np.int64)
+    indptr = counting_sort(steps, n_steps, dest)
+    out = np.empty(steps.size, dtype=np.int32)
+    out[dest] = senders[0] if len(senders) == 1 else np.concatenate(senders)
+    return StepSpikes(k_first, indptr, out)
 
 
 def poisson_times(source: PoissonSource, network_seed: int, t_start: float,
@@ -235,13 +328,22 @@ def _inh_gamma_interval(src: InhGammaSource, i: int, last: float, hazard: float)
 
 class SourceSpikes:
     """The spikes a source emits, per step (neuron indices; a neuron may repeat when it
-    fires more than once within one step)."""
+    fires more than once within one step).
+
+    Within a step, a Poisson source's spikes come by neuron (window by window where a
+    step straddles two realisation windows), an array source's by neuron, a renewal
+    source's in time order.  The steps are those of the binned spike times, whatever the
+    order: the order only decides in which order one step's inputs add up.
+    """
+
+    # realised windows kept: a run moves forward through at most two at a time
+    _KEEP = 3
 
     def __init__(self, source: SpikeSource, network_seed: int, dt: float) -> None:
         self.source = source
         self.dt = dt
         self._seed = network_seed
-        self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._windows: dict[int, StepSpikes] = {}
         self._renewal: RenewalTrains | None = None
         if isinstance(source, ArraySource):
             senders = np.repeat(np.arange(source.size), np.diff(source.offsets))
@@ -265,50 +367,73 @@ class SourceSpikes:
     def _binned(self, times: np.ndarray, senders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         steps = event_step(times, self.dt)
         if steps.size < 2 or np.all(steps[1:] >= steps[:-1]):
-            return steps, senders  # (Poisson windows come sorted by time)
+            return steps, senders
         order = np.argsort(steps, kind="stable")
         return steps[order], senders[order]
 
-    def _window(self, w: int) -> tuple[np.ndarray, np.ndarray]:
+    def _window(self, w: int) -> StepSpikes:
         if w not in self._windows:
-            if len(self._windows) > 4:  # runs move forward: keep only recent windows
+            if len(self._windows) >= self._KEEP:  # runs move forward: keep recent windows
                 self._windows.pop(min(self._windows))
             if self._renewal is not None:
                 times, senders = self._renewal.window(w)
+                k_first, n_steps = _step_range(w * self._window_ms, (w + 1) * self._window_ms,
+                                               self.dt)
+                rel = (event_step(times, self.dt) - k_first).astype(np.int32)
+                self._windows[w] = _grouped(k_first, n_steps, [rel],
+                                            [senders.astype(np.int32)])
             else:
-                times, senders = poisson_window(self.source, self._seed, w)  # type: ignore[arg-type]
-            self._windows[w] = self._binned(times, senders)
+                self._windows[w] = poisson_window_steps(
+                    self.source, self._seed, w, self.dt)  # type: ignore[arg-type]
         return self._windows[w]
+
+    def _windows_of(self, k0: int, k1: int) -> range:
+        """The windows whose spikes can be binned into steps k0..k1-1 (times binned into
+        step k lie in [(k - shift) dt, (k + 1 - shift) dt))."""
+        lo = max(int(((k0 - EVENT_SHIFT) * self.dt) // self._window_ms), 0)
+        hi = max(int(((k1 - EVENT_SHIFT) * self.dt) // self._window_ms), lo)
+        return range(lo, hi + 1)
 
     def at(self, step: int) -> np.ndarray:
         if isinstance(self.source, ArraySource):
             return _select(step, *self._fixed)
-        # times binned into `step` lie in [(step - shift) dt, (step + 1 - shift) dt)
-        lo = max(int(((step - EVENT_SHIFT) * self.dt) // self._window_ms), 0)
-        hi = int(((step + 1 - EVENT_SHIFT) * self.dt) // self._window_ms)
-        if lo == hi:
-            return _select(step, *self._window(lo))
-        return np.concatenate([_select(step, *self._window(w)) for w in range(lo, hi + 1)])
+        parts = [self._window(w).at(step) for w in self._windows_of(step, step + 1)]
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts)).astype(np.int64)
 
+    def chunk(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """The spikes of steps k0..k1-1 as CSR: offsets (k1 - k0 + 1, from 0) and the
+        senders (int32), each step's in the order :meth:`at` gives them (for runs of many
+        steps at once)."""
+        if isinstance(self.source, ArraySource):
+            steps, senders = self._fixed
+            pos = np.searchsorted(steps, np.arange(k0, k1 + 1), "left")
+            return pos - pos[0], senders[pos[0]:pos[-1]].astype(np.int32)
+        parts = [self._window(w).span(k0, k1) for w in self._windows_of(k0, k1)]
+        if len(parts) == 1:
+            return parts[0]
+        # a step's spikes come window by window: the offsets add up, and the senders
+        # follow each other where the windows' steps do (they share at most the step
+        # between them), else interleave step by step
+        offsets = np.sum([p[0] for p in parts], axis=0)
+        spans = [np.flatnonzero(np.diff(p[0])) for p in parts]
+        spans = [s for s in spans if s.size]
+        if all(a[-1] <= b[0] for a, b in zip(spans[:-1], spans[1:], strict=True)):
+            return offsets, np.concatenate([p[1] for p in parts])
+        out = np.empty(int(offsets[-1]), dtype=np.int32)
+        start = offsets[:-1]
+        for off, senders in parts:
+            counts = np.diff(off)
+            pos = np.repeat(start - off[:-1], counts) + np.arange(senders.size)
+            out[pos] = senders
+            start = start + counts
+        return offsets, out
 
     def between(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
         """Steps and senders of every spike in steps k0..k1-1, ordered by step and, within
-        a step, as :meth:`at` gives them (for runs of many steps at once)."""
-        if isinstance(self.source, ArraySource):
-            steps, senders = self._fixed
-            a, b = np.searchsorted(steps, [k0, k1], "left")
-            return steps[a:b], senders[a:b]
-        lo = max(int(((k0 - EVENT_SHIFT) * self.dt) // self._window_ms), 0)
-        hi = max(int(((k1 - EVENT_SHIFT) * self.dt) // self._window_ms), lo)
-        # a later window's spikes are later in time, so never in an earlier step: the
-        # windows, each sorted by step, concatenate into one sorted sequence
-        parts = []
-        for w in range(lo, hi + 1):
-            steps, senders = self._window(w)
-            a, b = np.searchsorted(steps, [k0, k1], "left")
-            parts.append((steps[a:b], senders[a:b]))
-        return (np.concatenate([p[0] for p in parts]),
-                np.concatenate([p[1] for p in parts]))
+        a step, as :meth:`at` gives them."""
+        offsets, senders = self.chunk(k0, k1)
+        return (np.repeat(np.arange(k0, k1, dtype=np.int64), np.diff(offsets)),
+                senders.astype(np.int64))
 
 
 def _select(step: int, steps: np.ndarray, senders: np.ndarray) -> np.ndarray:

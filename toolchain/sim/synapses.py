@@ -47,14 +47,34 @@ class WeightCodec(abc.ABC):
         computes it once for all synapses and again only after ``set_weights``.
         """
 
+    def holding(self, weights: np.ndarray) -> WeightCodec:
+        """The codec that stores ``weights`` (IR units, set at run time) as this one would
+        store weights from the IR: this one, unless it would round them where the IR does
+        not (a fixed-point codec rounds any weight, so it is itself)."""
+        return self
+
 
 class FloatWeights(WeightCodec):
-    """The reference: weights as float64 in IR units, delivered unchanged."""
+    """The reference: weights as floats in IR units, delivered unchanged.
 
-    dtype = np.dtype(np.float64)
+    ``dtype`` float32 stores them as the IR does (its weights are float32, so nothing is
+    rounded: the float64 arithmetic they enter gives the same sums as with float64
+    storage, at half the memory); float64 where the engine changes them (learning) or
+    scales them per spike (release dynamics), whose results are not float32 values.
+    """
+
+    def __init__(self, dtype: type = np.float64) -> None:
+        self.dtype = np.dtype(dtype)
+
+    def holding(self, weights: np.ndarray) -> WeightCodec:
+        """float64 for weights set at run time that float32 would round."""
+        if self.dtype == np.float64 or np.array_equal(
+                np.asarray(weights, dtype=self.dtype), weights):
+            return self
+        return FloatWeights(np.float64)
 
     def encode(self, weights: np.ndarray) -> np.ndarray:
-        return np.array(weights, dtype=np.float64)
+        return np.array(weights, dtype=self.dtype)
 
     def decode(self, stored: np.ndarray) -> np.ndarray:
         return np.array(stored, dtype=np.float64)
@@ -77,24 +97,49 @@ class SynapseMatrix:
     def __init__(self, projection: Projection, n_pre: int, n_post: int, dt: float) -> None:
         self.label = projection.label
         self.n_pre, self.n_post = n_pre, n_post
-        # 32-bit indices and delays where they fit: the full-scale cortical microcircuit
-        # has 0.3 billion synapses, and every byte per synapse is 0.3 GB
-        index = np.int32 if projection.size < 2**31 else np.int64
+        # The full-scale cortical microcircuit has 0.3 billion synapses, and every byte
+        # per synapse is 0.3 GB: post indices stay the IR's int32 (the IR's own array when
+        # its synapses are already in pre order), delays are int16 steps where they fit,
+        # and the permutation from the IR's order is kept only while it is needed.
         pre = projection.pre_index
-        self.ir_order = np.argsort(pre, kind="stable").astype(index)
-        self.post = projection.post_index[self.ir_order].astype(
-            np.int32 if n_post < 2**31 else np.int64)
-        steps = nearest_step(projection.delay[self.ir_order], dt)
-        self.delay = steps.astype(np.int32) if steps.size and steps.max() < 2**31 else steps
-        del steps
-        counts = np.bincount(pre, minlength=n_pre)
-        self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+        self._ir_pre = pre
+        self._presorted = _is_sorted(pre)
+        self._dest: np.ndarray | None = None
+        if self._presorted:
+            counts = np.bincount(pre, minlength=n_pre)
+            self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+            self.post = projection.post_index
+        else:
+            self.indptr, self._dest = pre_positions(pre, n_pre)
+            self.post = self.from_ir_order(projection.post_index)
+        self.delay = _delay_steps(projection.delay, self._dest, dt)
         self.uniform_delay = int(self.delay[0]) if self.delay.size and np.all(
             self.delay == self.delay[0]) else None
         self._by_post: tuple[np.ndarray, np.ndarray] | None = None
         # for the common case of a few spikes per step: Python-level row bounds and
         # an arange per row beat a dozen vectorised calls
         self._bounds = self.indptr.tolist()
+
+    @property
+    def ir_order(self) -> np.ndarray:
+        """Synapse s (pre order) is the IR's synapse ``ir_order[s]``."""
+        n = self._ir_pre.size
+        if self._presorted:
+            return np.arange(n)
+        order = np.empty(n, dtype=np.int64)
+        order[self._positions()] = np.arange(n)
+        return order
+
+    def _positions(self) -> np.ndarray:
+        """Where each of the IR's synapses is in pre order."""
+        if self._dest is None:
+            self._dest = pre_positions(self._ir_pre, self.n_pre)[1]
+        return self._dest
+
+    def forget_order(self) -> None:
+        """Drop the IR synapses' positions (4 bytes a synapse) once what needed them is
+        built; reading or setting weights later recomputes them."""
+        self._dest = None
 
     @property
     def size(self) -> int:
@@ -136,12 +181,50 @@ class SynapseMatrix:
         return order[np.repeat(starts - (ends - counts), counts) + np.arange(total)]
 
     def to_ir_order(self, values: np.ndarray) -> np.ndarray:
-        out = np.empty_like(values)
-        out[self.ir_order] = values
-        return out
+        if self._presorted:
+            return np.array(values)
+        return np.asarray(values)[self._positions()]
 
     def from_ir_order(self, values: np.ndarray) -> np.ndarray:
-        return np.asarray(values)[self.ir_order]
+        values = np.asarray(values)
+        if self._presorted:
+            return values
+        out = np.empty_like(values)
+        out[self._positions()] = values
+        return out
+
+
+def _is_sorted(values: np.ndarray) -> bool:
+    return values.size < 2 or bool(np.all(values[1:] >= values[:-1]))
+
+
+def pre_positions(pre: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR offsets by pre neuron and each synapse's position in pre order (a stable
+    counting sort, in one sequential pass: toolchain.sim.binning)."""
+    from toolchain.sim.binning import counting_sort
+
+    dest = np.empty(pre.size, dtype=np.int32 if pre.size < 2**31 else np.int64)
+    indptr = counting_sort(pre, n_pre, dest)
+    return indptr.astype(np.intp), dest
+
+
+_CHUNK = 1 << 22  # synapses per step of a conversion: bounds float64 temporaries
+
+
+def _delay_steps(delay: np.ndarray, dest: np.ndarray | None, dt: float) -> np.ndarray:
+    """Delays (ms, IR order) as whole steps in pre order (``dest``: each synapse's
+    position there, None if the IR's order is pre order): int16 where they fit."""
+    if delay.size == 0:
+        return np.zeros(0, dtype=np.int16)
+    longest = int(nearest_step(float(np.max(delay)), dt))
+    out = np.empty(delay.size, dtype=np.int16 if longest < 2**15 else np.int32)
+    for a in range(0, delay.size, _CHUNK):
+        steps = nearest_step(delay[a:a + _CHUNK], dt)
+        if dest is None:
+            out[a:a + steps.size] = steps
+        else:
+            out[dest[a:a + steps.size]] = steps
+    return out
 
 
 class DelayRing:

@@ -86,7 +86,7 @@ def _describe(build: Build) -> Build:
     """Pass: the network as it runs on the host: exact weights, whole-step delays."""
     net = build.network
     fmt = WeightFormat(unit=0.0, exponent=0, weight_bits=64, max_mantissa=0)  # exact
-    numerics = tuple(projection_numerics(p, fmt, realised=lambda sl, p=p: p.weight[sl],
+    numerics = tuple(projection_numerics(p, fmt, realised=None,
                                          saturated=0, step_ms=net.dt, delay_bits=0)
                      for p in net.projections)
     empty = np.zeros(0)
