@@ -26,7 +26,6 @@ One step k (time t = k dt) runs, following Brian2's schedule:
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,8 +124,7 @@ class Engine:
         form (None: unless the environment sets SPIKEPORT_COMPILED=0; False: always the
         numpy path, which gives the same results step for step)."""
         self.network = network
-        if compiled is None:
-            compiled = os.environ.get("SPIKEPORT_COMPILED", "1") != "0"
+        compiled = fast.wanted(compiled)
         self._want_compiled = compiled
         self._fast: fast.Plan | None = None
         self._fast_drive: np.ndarray | None = None

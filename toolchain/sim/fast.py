@@ -23,6 +23,7 @@ package's ``__pycache__``), so only the first run after an install pays for it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,15 @@ class Plan:
     ring: np.ndarray
     ring_dirty: np.ndarray
     ring_dirty_offset: np.ndarray
+
+
+def wanted(compiled: bool | None = None) -> bool:
+    """Whether a simulator runs its compiled loop: as asked, or, when not asked (None),
+    unless the environment sets SPIKEPORT_COMPILED=0 (to compare with the step-by-step
+    path, which gives the same results)."""
+    if compiled is None:
+        return os.environ.get("SPIKEPORT_COMPILED", "1") != "0"
+    return compiled
 
 
 def unsupported(engine: object) -> str | None:
