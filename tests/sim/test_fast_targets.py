@@ -10,6 +10,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from tests.sim.test_fast import assert_same, recurrent
+from tests.targets.loihi.test_lava_identity import make_case
 from toolchain.ir import (
     ArraySource,
     Network,
@@ -19,11 +21,17 @@ from toolchain.ir import (
     Recording,
     STDPRule,
 )
+from toolchain.sim.engine import Engine
 from toolchain.sim.results import SimulationResult
 from toolchain.targets import get_target
 from toolchain.targets.fpga.image import CoreImage, StdpParams
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import ECP5_85F_EI, TINY, CoreSpec
+from toolchain.targets.loihi.fixed import UV_LIMIT, SignMode
+from toolchain.targets.loihi.numerics import LoihiNumerics, LoihiWeights
+
+CELL_LOIHI = {"cm": 1.0, "tau_m": 20.0, "tau_syn_E": 5.0, "tau_syn_I": 5.0,
+              "v_rest": -65.0, "v_reset": -65.0, "v_thresh": -50.0, "tau_refrac": 0.0}
 
 
 def assert_same_results(a: SimulationResult, b: SimulationResult) -> None:
@@ -183,3 +191,93 @@ def test_fpga_simulator_compiled_and_stepped_agree(monkeypatch) -> None:
         sim.reset()
         sim.run_until(60.0)
     assert_same_results(fast.result(), slow.result())
+
+
+# -- Loihi's fixed-point compartments on the engine's compiled loop ------------------------
+def loihi_pair(net: Network, **numerics: object) -> tuple[Engine, Engine]:
+    fast = Engine(net, numerics=LoihiNumerics(**numerics), target="loihi", compiled=True)
+    slow = Engine(net, numerics=LoihiNumerics(**numerics), target="loihi", compiled=False)
+    assert fast.why_not_compiled is None, fast.why_not_compiled
+    return fast, slow
+
+
+def loihi_network(spread: bool, varied: bool, compartments: int) -> Network:
+    """:func:`recurrent` as Loihi holds it: one tau_m per population (per-neuron
+    thresholds stay, when ``varied``); with one compartment, tau_syn_I = tau_syn_E, both
+    receptors into one current (tau_syn_I 3 ms of :func:`recurrent` gives a dendrite)."""
+    net = recurrent(spread=spread, varied=varied)
+    change = {"tau_m": 20.0, **({"tau_syn_I": 5.0} if compartments == 1 else {})}
+    pops = tuple(dataclasses.replace(p, parameters={**p.parameters, **change})
+                 for p in net.populations)
+    return dataclasses.replace(net, populations=pops)
+
+
+@pytest.mark.parametrize("compartments", [1, 2])
+@pytest.mark.parametrize("spread", [False, True], ids=["one-delay", "many-delays"])
+@pytest.mark.parametrize("varied", [False, True], ids=["uniform", "per-neuron"])
+def test_loihi_compartments_compiled_and_stepped_agree(compartments: int, spread: bool,
+                                                        varied: bool) -> None:
+    net = loihi_network(spread, varied, compartments)
+    fast, slow = loihi_pair(net)
+    assert {k.compartments.params.compartments for k in fast.kernels.values()} == \
+        {compartments}
+    for sim in (fast, slow):
+        for t in (0.3, 37.7, 120.0):  # runs split at arbitrary steps
+            sim.run_until(t)
+        sim.set_weights("exc-inh", sim.weights("exc-inh") * 1.5)
+        sim.run_until(200.0)
+    assert fast.result().spikes["exc"].count > 300
+    assert_same(fast, slow)
+    for sim in (fast, slow):
+        sim.reset()
+        sim.run_until(50.0)
+    assert_same(fast, slow)
+    # the numpy path continuing what the compiled loop left in its rings and inboxes
+    mixed, plain = loihi_pair(net)
+    mixed.run_until(40.0)
+    mixed._fast = None
+    mixed.run_until(80.0)
+    plain.run_until(80.0)
+    assert_same(mixed, plain)
+
+
+def test_loihi_current_wraps_at_24_and_32_bits_on_both_paths() -> None:
+    """1,200 synapses of mantissa 255 at weight_exp 7 firing at once: a_in << 6 beyond
+    int32 (lava's ports wrap it), 300 of them beyond u's 24 bits."""
+    src = ArraySource.from_lists("in", [[2.0, 5.0] if i < 900 else [2.0, 5.0, 8.0]
+                                        for i in range(1200)])
+    n = 3
+    pre, post = np.repeat(np.arange(1200), n), np.tile(np.arange(n), 1200)
+    net = Network(dt=1.0, populations=(Population("p", "IF_curr_exp", n, CELL_LOIHI),),
+                  sources=(src,),
+                  projections=(Projection("big", "in", "p", pre, post,
+                                          np.full(pre.size, 255.0), np.full(pre.size, 1.0)),),
+                  recordings=(Recording("p", "isyn_exc", np.arange(n)),
+                              Recording("p", "v", np.arange(n)),
+                              Recording("p", "spikes", np.arange(n))))
+    fast, slow = loihi_pair(net, weights={"big": LoihiWeights(7, SignMode.EXCITATORY, 1.0)})
+    fast.run_until(12.0)
+    slow.run_until(12.0)
+    assert_same(fast, slow)
+    units = fast.kernels["p"].conversion.units_per_na
+    u = fast.result().signals[("p", "isyn_exc")].values * units
+    # the spikes of t = 2 ms (delay 1 step, + 1 as lava's DelayDense) reach u in the
+    # step sampled at t = 5 ms: a_in = 1200 * 255 << 7 = 39,168,000, whose << 6 wraps in
+    # int32 to -1,788,215,296, then lava's one conditional 24-bit wrap up
+    assert u[5] == pytest.approx(np.full(3, -1788215296.0 + 2 * UV_LIMIT), rel=1e-12)
+    # the 300 of t = 8 ms at t = 11 ms: no int32 overflow, u beyond 2^23 wraps down once
+    d = np.trunc(u[10] * (4096 - 741 - 1) / 4096)  # du of tau_syn 5 ms at dt 1 ms
+    assert u[11] == pytest.approx(d + 300 * 255 * 128 * 64 - 2 * UV_LIMIT, rel=1e-12)
+
+
+def test_lava_identity_networks_run_compiled() -> None:
+    """The networks the lava identity tests compare with lava-nc spike for spike run on
+    the compiled loop, with the numpy path's spikes."""
+    case = make_case(2, 0.04)
+    fast = Engine(case.network, numerics=case.numerics, target="loihi", compiled=True)
+    slow = Engine(case.network, numerics=case.numerics, target="loihi", compiled=False)
+    assert fast.why_not_compiled is None
+    fast.run_until(200.0)
+    slow.run_until(200.0)
+    assert sum(r.count for r in fast.result().spikes.values()) > 100
+    assert_same(fast, slow)
