@@ -215,7 +215,8 @@ def _spikeport(net: Network, contender: str, repeats: int) -> dict:
                      else res.counters.get("synaptic_events", 0))
     out = {"loop": statistics.median(loops), "cpu": statistics.median(cpus), "spikes": spikes,
            "events": events, "note": f"first step {first_step:.2f} s"}
-    why = getattr(sim, "why_not_compiled", None)
+    runner = getattr(sim, "engine", sim)  # (spinnaker2 and dynapse wrap an Engine)
+    why = getattr(runner, "why_not_compiled", None)
     if why is not None:
         out["note"] += f"; numpy path: {why}"
     if first is not None:

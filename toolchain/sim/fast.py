@@ -165,6 +165,9 @@ def unsupported(engine: object) -> str | None:
     if len({f.kind for f in forms.values()}) > 1:
         return "populations of two number formats"
     fed = [(post, forms[post].feeds.get(receptor)) for post, receptor in engine.rings]
+    for (post, receptor), (_, channel) in zip(engine.rings, fed, strict=True):
+        if channel is None:
+            return f"receptor '{receptor}' of population '{post}'"
     shared = max((fed.count(x) for x in fed), default=0)
     if shared > 1 and (shared > 2 or any(f.kind == CURR_EXP for f in forms.values())):
         return f"{shared} receptors feeding one state variable"
