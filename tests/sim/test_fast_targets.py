@@ -26,7 +26,7 @@ from toolchain.sim.results import SimulationResult
 from toolchain.targets import get_target
 from toolchain.targets.fpga.image import CoreImage, StdpParams
 from toolchain.targets.fpga.model import CoreModel
-from toolchain.targets.fpga.spec import ECP5_85F_EI, TINY, CoreSpec
+from toolchain.targets.fpga.spec import ECP5_85F_EI, TINY, CoreSpec, Op, SpecError
 from toolchain.targets.loihi.fixed import UV_LIMIT, SignMode
 from toolchain.targets.loihi.numerics import LoihiNumerics, LoihiWeights
 
@@ -281,3 +281,18 @@ def test_lava_identity_networks_run_compiled() -> None:
     slow.run_until(200.0)
     assert sum(r.count for r in fast.result().spikes.values()) > 100
     assert_same(fast, slow)
+
+
+def test_core_refuses_a_synapse_word_beyond_its_neurons() -> None:
+    """A 12-neuron build's 4-bit target field holds 15: a synapse word written with
+    execute() can name a neuron the core lacks, which the compiled loop (no bounds
+    checks) must not write to."""
+    spec = dataclasses.replace(TINY, n_neurons=12, name="twelve")
+    core = CoreModel(spec)
+    core.load(random_image(spec, np.random.default_rng(4), StdpParams()))
+    address = int(core.row_start[3])
+    core.execute(Op.SYNAPSE, address, spec.pack("synapse", target=14, weight=3, delay=1,
+                                                plastic=0))
+    with pytest.raises(SpecError, match=rf"^synapse {address} targets neuron 14, beyond "
+                       r"the 12 neurons of build 'twelve'$"):
+        core.run_block(np.zeros(2, np.int64), np.zeros(0, np.int64))

@@ -258,7 +258,15 @@ class CoreModel:
         if inputs.size and (inputs.min() < 0 or inputs.max() >= spec.n_inputs):
             bad = int(inputs.min() if inputs.min() < 0 else inputs.max())
             raise SpecError(f"input axon {bad} is outside 0..{spec.n_inputs - 1}")
-        self._source_synapse_pairs()  # a row beyond the synapse memory is refused by name
+        # a row beyond the synapse memory is refused by name; so is a synapse word (written
+        # with execute) naming a neuron the core does not have: the numpy model would
+        # raise IndexError, the compiled loop (no bounds checks) would write past the ring
+        _, syn_idx = self._source_synapse_pairs()
+        bad = syn_idx[self.syn["target"][syn_idx] >= spec.n_neurons]
+        if bad.size:
+            raise SpecError(f"synapse {int(bad[0])} targets neuron "
+                            f"{int(self.syn['target'][bad[0]])}, beyond the "
+                            f"{spec.n_neurons} neurons of build '{spec.name}'")
         n_steps = inputs_ptr.size - 1
         i_lo, i_hi = spec.signed_range("i")
         v_lo, v_hi = spec.signed_range("v")
