@@ -26,7 +26,6 @@ One step k (time t = k dt) runs, following Brian2's schedule:
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,8 +124,7 @@ class Engine:
         form (None: unless the environment sets SPIKEPORT_COMPILED=0; False: always the
         numpy path, which gives the same results step for step)."""
         self.network = network
-        if compiled is None:
-            compiled = os.environ.get("SPIKEPORT_COMPILED", "1") != "0"
+        compiled = fast.wanted(compiled)
         self._want_compiled = compiled
         self._fast: fast.Plan | None = None
         self._fast_drive: np.ndarray | None = None
@@ -381,49 +379,67 @@ class Engine:
         plan = self._fast
         assert plan is not None
         kernels = [self.kernels[label] for label in plan.pops]
+        forms = [fast.form(k) for k in kernels]
         sizes = [k.size for k in kernels]
 
-        def cat(values: list[np.ndarray], dtype: type = np.float64) -> np.ndarray:
+        def cat(values: list[object], dtype: type = np.float64) -> np.ndarray:
             parts = [np.broadcast_to(np.asarray(x, dtype=dtype), (n,))
                      for x, n in zip(values, sizes, strict=True)]
             return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
-        v = cat([k.state["v"] for k in kernels])
-        last = cat([k._last_spike for k in kernels], np.int64)
-        refrac = cat([k._refrac for k in kernels], np.int64)
-        thresh = cat([k._v_thresh for k in kernels])
-        reset = cat([k._v_reset for k in kernels])
-        p_mm = cat([k._p_mm for k in kernels])
-        drive0 = cat([k._drive0 for k in kernels])
-        currents = [(k, c) for k in kernels for c in k._currents]
+        v = cat([f.v for f in forms])
+        last = cat([f.last for f in forms], np.int64)
+        refrac = cat([f.refrac for f in forms], np.int64)
+        thresh = cat([f.thresh for f in forms])
+        reset = cat([f.reset for f in forms])
+        p_mm = cat([f.p_mm for f in forms])
+        drive0 = cat([f.drive0 for f in forms])
         # per population: every parameter one value (the loop then keeps them in registers)
-        uniform = np.array([all(np.all(np.asarray(x) == np.ravel(x)[0]) for x in (
-            k._p_mm, k._drive0, k._v_thresh, k._v_reset, k._refrac,
-            *(y for c in k._currents for y in c[1:]))) for k in kernels], dtype=np.bool_)
+        uniform = np.array([all(
+            np.all(np.asarray(x) == np.ravel(x)[0]) for x in (
+                f.p_mm, f.drive0, f.thresh, f.reset, f.refrac,
+                *(y for c in f.channels for y in c[2:]))) for f in forms], dtype=np.bool_)
         chans = [np.broadcast_to(np.asarray(x, np.float64), (k.size,))
-                 for k, c in currents for x in (k.state[c[0]], c[1], c[2])]
+                 for k, f in zip(kernels, forms, strict=True) for c in f.channels
+                 for x in c[1:]]
         chan_state = np.concatenate(chans[0::3]) if chans else np.zeros(0)
         chan_decay = np.concatenate(chans[1::3]) if chans else np.zeros(0)
         chan_pmi = np.concatenate(chans[2::3]) if chans else np.zeros(0)
+        inbox = np.zeros(chan_state.size, plan.ring.dtype)
+        inbox_got = np.zeros(len(plan.chan_names), np.bool_)
+        c = 0
+        for f in forms:
+            for i in range(len(f.channels)):
+                if f.inbox is not None:
+                    inbox[plan.chan_offset[c]:plan.chan_offset[c + 1]] = f.inbox[i]
+                    inbox_got[c] = bool(f.inbox_got[i]) if f.inbox_got else False
+                c += 1
+        fixed = np.array(forms[0].fixed if forms else (0, 0, 0), np.int64)
+        kind = np.array([f.kind for f in forms], np.int64)
         if self._fast_drive is None:
-            # static float weights are their own drive (FloatWeights): one array for both
             projs = [self.projections[label] for label in plan.proj_labels]
-            assert all(p.drive is p.weights for p in projs)
-            for p in projs:
-                p.drive = None  # (the same array: each is freed once gathered)
-            self._fast_drive = fast.gather(projs, "weights", int(plan.proj_syn_offset[-1]))
-            for p in projs:
-                p.drive = p.weights
+            total = int(plan.proj_syn_offset[-1])
+            if all(p.drive is p.weights for p in projs):
+                # float weights are their own drive (FloatWeights): one array for both
+                for p in projs:
+                    p.drive = None  # (the same array: each is freed once gathered)
+                self._fast_drive = fast.gather(projs, "weights", total)
+                for p in projs:
+                    p.drive = p.weights
+            else:
+                self._fast_drive = fast.gather(projs, "drive", total)
         nodes = [*plan.pops, *plan.sources]
         proj_events = np.zeros(len(plan.proj_labels), dtype=np.int64)
         signals = list(self.recorder.signals.items())
         chan_index = {name: i for i, name in enumerate(plan.chan_names)}
         pop_index = {label: i for i, label in enumerate(plan.pops)}
-        sig_kind = np.array([0 if var == "v" else 1 for (_, var), _ in signals], np.int64)
+        # what each signal samples (None: v) and how its raw samples become IR values
+        read = [forms[pop_index[label]].signals[var] for (label, var), _ in signals]
+        sig_kind = np.array([0 if chan is None else 1 for chan, _ in read], np.int64)
         sig_base = np.array([
-            plan.pop_offset[pop_index[label]] if var == "v"
-            else plan.chan_offset[chan_index[(label, var)]]
-            for (label, var), _ in signals], np.int64)
+            plan.pop_offset[pop_index[label]] if chan is None
+            else plan.chan_offset[chan_index[(label, chan)]]
+            for ((label, _), _), (chan, _) in zip(signals, read, strict=True)], np.int64)
         sig_every = np.array([sig.every for _, sig in signals], np.int64)
         sig_idx = (np.concatenate([sig.indices for _, sig in signals]).astype(np.int64)
                    if signals else np.zeros(0, np.int64))
@@ -471,8 +487,10 @@ class Engine:
             while k < c1:
                 k, n_spk = run_steps(
                     k, c1, c0, plan.pop_offset, plan.pop_chan, plan.chan_offset,
-                    uniform, v, last, refrac, thresh, reset, p_mm, drive0, chan_state, chan_decay,
-                    chan_pmi, src_node_offset, src_step_ptr, src_idx,
+                    kind, uniform, v, last, refrac, thresh, reset, p_mm, drive0, chan_state,
+                    chan_decay, chan_pmi, inbox, inbox_got, fixed, plan.ring_inbox,
+                    plan.chan_ring2,
+                    src_node_offset, src_step_ptr, src_idx,
                     plan.proj_pre_node, plan.proj_ring, plan.proj_syn_offset,
                     plan.proj_row_offset, plan.proj_delay, self._fast_drive, plan.indptr, plan.post,
                     plan.delay, plan.ring, plan.ring_dirty, plan.ring_offset,
@@ -500,22 +518,30 @@ class Engine:
                 width = sig.indices.size
                 block = sig_out[sig_out_ptr[s]:sig_out_ptr[s + 1]].reshape(n_samples[s], width)
                 first = (c0 // sig.every + 1) * sig.every
+                convert = read[s][1]
                 self.recorder.sample_block(label, var, np.arange(
-                    first, c1 + 1, sig.every), block.copy())
+                    first, c1 + 1, sig.every),
+                    block.copy() if convert is None else convert(block, sig.indices))
             progress(n_steps)
         for i, label in enumerate(plan.proj_labels):
             if proj_events[i]:
                 self._count(self.projections[label].events_key, float(proj_events[i]))
-        # the state back into the kernels
-        for p, kernel in enumerate(kernels):
+        # the state back into the kernels, in place
+        c = 0
+        for p, f in enumerate(forms):
             a, b = plan.pop_offset[p], plan.pop_offset[p + 1]
-            kernel.state["v"][:] = v[a:b]
-            kernel._last_spike[:] = last[a:b]
-            kernel._refractory = (np.zeros(0, dtype=np.intp) if kernel._always_active
-                                  else np.flatnonzero(k1 - last[a:b] < refrac[a:b]))
-        for c, (label, name) in enumerate(plan.chan_names):
-            self.kernels[label].state[name][:] = chan_state[
-                plan.chan_offset[c]:plan.chan_offset[c + 1]]
+            f.v[:] = v[a:b]
+            f.last[:] = last[a:b]
+            for i, (_, state, _, _) in enumerate(f.channels):
+                q = slice(plan.chan_offset[c], plan.chan_offset[c + 1])
+                state[:] = chan_state[q]
+                if f.inbox is not None:
+                    f.inbox[i][:] = inbox[q]
+                    if f.inbox_got is not None:
+                        f.inbox_got[i] = bool(inbox_got[c])
+                c += 1
+            if f.restore is not None:
+                f.restore(k1)
 
     def _collect_spikes(self, nodes: list[str], steps: np.ndarray, node: np.ndarray,
                         idx: np.ndarray) -> None:

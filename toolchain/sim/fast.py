@@ -23,14 +23,80 @@ package's ``__pycache__``), so only the first run after an install pays for it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.sim.kernels import CurrExpKernel
+from toolchain.sim.kernels import CurrExpKernel, NeuronKernel
 
 # the loop's indices and counts
 _I64 = np.int64
+
+#: the population kinds the loop runs: the reference's exact IF_curr_exp propagator, and
+#: fixed-point CUBA compartments (integer-valued float64 registers, as Loihi's kernel
+#: keeps them; see :class:`Form`)
+CURR_EXP, FIXED_CUBA = 0, 1
+
+
+@dataclass
+class Form:
+    """A population as the compiled loop runs it: the kernel's own state arrays (the loop
+    writes them back in place) and its parameters, one value or one per neuron.
+
+    CURR_EXP: ``last`` is the step of each neuron's last spike, ``refrac`` its refractory
+    steps, ``p_mm`` the membrane's propagator, ``drive0`` the constant drive; every
+    channel (an exponential current) decays by ``decay`` and moves v by ``pmi`` times
+    itself.  Input reaches a current at once.
+
+    FIXED_CUBA: ``last`` is the refractory steps left, ``refrac`` the steps a spike
+    holds v at 0, ``p_mm`` the voltage's decay factor over 4096 (truncated toward 0),
+    ``drive0`` the bias; channels are the compartments' currents u (and a dendrite's
+    u_d), each decaying by its factor over 4096; input (the ring's dtype) waits in
+    ``inbox`` until the next step, which adds it, floored by ``fixed[2]`` bits and
+    shifted up by ``fixed[0]``, wrapping at ``fixed[1]`` (and in int32) as the chip does;
+    v adds every channel and saturates one below ``fixed[1]``.
+    """
+
+    kind: int
+    v: np.ndarray
+    last: np.ndarray
+    refrac: object
+    thresh: object
+    reset: object
+    p_mm: object
+    drive0: object
+    channels: list[tuple[str, np.ndarray, object, object]]  # (name, state, decay, pmi)
+    feeds: dict[object, str]  # receptor -> the channel its input reaches
+    inbox: list[np.ndarray] | None = None  # FIXED_CUBA: per channel
+    inbox_got: list[bool] | None = None  # whether anything reached each inbox (read back)
+    fixed: tuple[int, int, int] = (0, 0, 0)
+    #: after a run to step k1, what the loop's arrays do not carry back
+    restore: Callable[[int], None] | None = None
+    #: state variable -> (the channel sampled, None: v) and how raw samples become IR
+    #: values (None: they are)
+    signals: dict[str, tuple[str | None, Callable[[np.ndarray, np.ndarray], np.ndarray]
+                             | None]] | None = None
+
+
+def form(kernel: NeuronKernel) -> Form | None:
+    """The kernel in the loop's terms, or None if it has no compiled form: the
+    reference's CurrExpKernel here, other kernels through their ``compiled_form()``."""
+    if type(kernel) is CurrExpKernel:
+        def restore(k1: int) -> None:
+            kernel._refractory = (np.zeros(0, dtype=np.intp) if kernel._always_active
+                                  else np.flatnonzero(k1 - kernel._last_spike < kernel._refrac))
+
+        signals = {"v": (None, None), **{name: (name, None)
+                                         for name in kernel.input_variable.values()}}
+        return Form(CURR_EXP, kernel.state["v"], kernel._last_spike, kernel._refrac,
+                    kernel._v_thresh, kernel._v_reset, kernel._p_mm, kernel._drive0,
+                    [(name, kernel.state[name], decay, pmi)
+                     for name, decay, pmi in kernel._currents],
+                    dict(kernel.input_variable), restore=restore, signals=signals)
+    compiled = getattr(kernel, "compiled_form", None)
+    return compiled() if compiled is not None else None
 
 
 @dataclass
@@ -65,10 +131,22 @@ class Plan:
     ring_size: np.ndarray
     ring_slots: np.ndarray
     ring_pop_offset: np.ndarray  # where the ring's target channel starts in chan_state
-    chan_ring: np.ndarray  # per channel: the ring feeding it, or -1
+    chan_ring: np.ndarray  # per channel: the ring feeding it in its update, or -1
+    chan_ring2: np.ndarray  # per channel: a second ring feeding it (FIXED_CUBA), or -1
+    ring_inbox: np.ndarray  # per ring: the channel whose inbox takes what a call leaves
+    kind: int  # CURR_EXP or FIXED_CUBA, every population's
     ring: np.ndarray
     ring_dirty: np.ndarray
     ring_dirty_offset: np.ndarray
+
+
+def wanted(compiled: bool | None = None) -> bool:
+    """Whether a simulator runs its compiled loop: as asked, or, when not asked (None),
+    unless the environment sets SPIKEPORT_COMPILED=0 (to compare with the step-by-step
+    path, which gives the same results)."""
+    if compiled is None:
+        return os.environ.get("SPIKEPORT_COMPILED", "1") != "0"
+    return compiled
 
 
 def unsupported(engine: object) -> str | None:
@@ -79,25 +157,37 @@ def unsupported(engine: object) -> str | None:
         return f"the interconnect model {type(engine.interconnect).__name__}"
     if engine.network.currents:
         return "injected currents"
+    forms = {}
     for label, kernel in engine.kernels.items():
-        if type(kernel) is not CurrExpKernel:
+        forms[label] = form(kernel)
+        if forms[label] is None:
             return f"population '{label}' runs on {type(kernel).__name__}"
-    fed = [(post, engine.kernels[post].input_variable.get(receptor))
-           for post, receptor in engine.rings]
-    if len(set(fed)) < len(fed):
-        return "two receptors feeding one state variable"
+    if len({f.kind for f in forms.values()}) > 1:
+        return "populations of two number formats"
+    fed = [(post, forms[post].feeds.get(receptor)) for post, receptor in engine.rings]
+    for (post, receptor), (_, channel) in zip(engine.rings, fed, strict=True):
+        if channel is None:
+            return f"receptor '{receptor}' of population '{post}'"
+    shared = max((fed.count(x) for x in fed), default=0)
+    if shared > 1 and (shared > 2 or any(f.kind == CURR_EXP for f in forms.values())):
+        return f"{shared} receptors feeding one state variable"
+    dtypes = {ring.buffer.dtype for ring in engine.rings.values()}
+    if len(dtypes) > 1:
+        return "delay rings of two number formats"
     for proj in engine.projections.values():
         if proj.plasticity is not None:
             return f"projection '{proj.label}' is plastic"
         if proj.release is not None:
             return f"projection '{proj.label}' has release dynamics"
-        if proj.drive is not proj.weights or proj.weights.dtype not in (np.float32,
-                                                                          np.float64):
+        float_weights = (proj.drive is proj.weights
+                         and proj.weights.dtype in (np.float32, np.float64)
+                         and proj.ring.buffer.dtype == np.float64)
+        if not float_weights and proj.drive.dtype != proj.ring.buffer.dtype:
             return (f"projection '{proj.label}' stores its weights as "
                     f"{type(proj.codec).__name__}")
     for (label, variable) in engine.recorder.signals:
-        kernel = engine.kernels.get(label)
-        if kernel is None or (variable != "v" and variable not in kernel.input_variable.values()):
+        found = forms.get(label)
+        if found is None or variable not in (found.signals or {}):
             return f"the recording of '{label}'.{variable}"
     return None
 
@@ -111,11 +201,11 @@ def plan(engine: object) -> Plan:
     chan_names: list[tuple[str, str]] = []
     pop_chan = np.zeros(len(pops) + 1, dtype=_I64)
     chan_sizes = []
-    for i, label in enumerate(pops):
-        kernel = engine.kernels[label]
-        for name, _, _ in kernel._currents:
+    forms = [form(engine.kernels[label]) for label in pops]
+    for i, (label, found) in enumerate(zip(pops, forms, strict=True)):
+        for name, _, _, _ in found.channels:
             chan_names.append((label, name))
-            chan_sizes.append(kernel.size)
+            chan_sizes.append(engine.kernels[label].size)
         pop_chan[i + 1] = len(chan_names)
     chan_offset = np.concatenate([[0], np.cumsum(chan_sizes, dtype=_I64)]).astype(_I64)
 
@@ -124,20 +214,28 @@ def plan(engine: object) -> Plan:
     ring_size = np.array([r.size for r in rings], dtype=_I64)
     ring_slots = np.array([r.slots for r in rings], dtype=_I64)
     ring_offset = np.concatenate([[0], np.cumsum(ring_size * ring_slots)]).astype(_I64)
-    flat = np.zeros(int(ring_offset[-1]), dtype=np.float64)
+    dtype = rings[0].buffer.dtype if rings else np.dtype(np.float64)
+    flat = np.zeros(int(ring_offset[-1]), dtype=dtype)
     dirty_offset = np.concatenate([[0], np.cumsum(ring_slots)]).astype(_I64)
     dirty = np.zeros(int(dirty_offset[-1]), dtype=np.bool_)
     ring_chan = np.zeros(len(rings), dtype=_I64)
     chan_ring = np.full(len(chan_names), -1, dtype=_I64)
+    chan_ring2 = np.full(len(chan_names), -1, dtype=_I64)
+    ring_inbox = np.full(len(rings), -1, dtype=_I64)
     for r, ((post, receptor), ring) in enumerate(zip(ring_keys, rings, strict=True)):
         block = flat[ring_offset[r]:ring_offset[r + 1]]
         block[:] = ring.buffer.reshape(-1)
         dirty[dirty_offset[r]:dirty_offset[r + 1]] = ring._dirty
         ring.share(block, dirty[dirty_offset[r]:dirty_offset[r + 1]])
-        name = engine.kernels[post].input_variable[receptor]
-        c = chan_names.index((post, name))
+        found = forms[pops.index(post)]
+        c = chan_names.index((post, found.feeds[receptor]))
         ring_chan[r] = chan_offset[c]
-        chan_ring[c] = r
+        if chan_ring[c] < 0:  # read in the next step's update
+            chan_ring[c] = r
+        else:  # (fixed-point compartments: exc and inh into one current)
+            chan_ring2[c] = r
+        if found.kind == FIXED_CUBA:  # what is left at the end of a call: into the inbox
+            ring_inbox[r] = c
 
     nodes = pops + list(engine.sources)
     node_index = {label: i for i, label in enumerate(nodes)}
@@ -169,7 +267,9 @@ def plan(engine: object) -> Plan:
         proj_row_offset=np.array(row_off, dtype=_I64), proj_delay=np.array(uniform, dtype=_I64),
         indptr=cat(indptrs, _I64), post=post, delay=delay,
         ring_keys=ring_keys, ring_offset=ring_offset, ring_size=ring_size,
-        ring_slots=ring_slots, ring_pop_offset=ring_chan, chan_ring=chan_ring, ring=flat,
+        ring_slots=ring_slots, ring_pop_offset=ring_chan, chan_ring=chan_ring,
+        chan_ring2=chan_ring2, ring_inbox=ring_inbox,
+        kind=forms[0].kind if forms else CURR_EXP, ring=flat,
         ring_dirty=dirty, ring_dirty_offset=dirty_offset,
     )
 

@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba import types
+from numba.extending import overload
+
+
+def _at(x, j):
+    """``x[j]`` of a per-neuron array, or ``x`` itself of one value (a loop written with
+    it compiles once per kind of argument, with one values kept in registers)."""
+    raise NotImplementedError  # compiled only
+
+
+@overload(_at, inline="always")
+def _at_compiled(x, j):
+    if isinstance(x, types.Array):
+        return lambda x, j: x[j]
+    return lambda x, j: x
 
 
 @nb.njit(cache=True, nogil=True)
 def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
-              uniform, v, last, refrac, thresh, reset, p_mm, drive0, chan_state, chan_decay,
-              chan_pmi,
+              kind, uniform, v, last, refrac, thresh, reset, p_mm, drive0, chan_state,
+              chan_decay, chan_pmi, inbox, inbox_got, fixed, ring_inbox, chan_ring2,
               src_node_offset, src_step_ptr, src_idx,
               proj_pre_node, proj_ring, proj_syn_offset, proj_row_offset, proj_delay, drive,
               indptr, post, delay,
@@ -38,7 +53,7 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
     fired = np.empty(n_total, dtype=np.int64)
     vn = np.empty(n_total, dtype=np.float64)
     flag = np.zeros(n_total, dtype=np.bool_)
-    zeros = np.zeros(n_total, dtype=np.float64)
+    zeros = np.zeros(n_total, dtype=ring.dtype)
     # where the spikes of each node start in `fired`/src_idx this step
     node_start = np.zeros(n_nodes + 1, dtype=np.int64)
     for k in range(k0, k1):
@@ -52,7 +67,9 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
         if n_spk + worst > spk_step.size:
             if k > k0:
                 _deliver(k - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
-                         ring_slots, ring_chan, chan_state)
+                         ring_slots, ring_chan, chan_state, ring_inbox)
+                _to_inboxes(k - 1, ring, ring_dirty, ring_offset, ring_dirty_offset,
+                            ring_size, ring_slots, ring_chan, inbox, inbox_got, ring_inbox)
             return k, n_spk
         # 1. neurons: the linear update in passes the compiler can vectorise (each value
         # still sees the numpy path's operations in its order), then thresholds and resets
@@ -63,6 +80,14 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             n = b - a
             vp = v[a:b]
             lp = last[a:b]
+            if kind[p] == 1:  # fixed-point CUBA compartments
+                n_fired = _cuba(k, k0, p, uniform[p], a, n, n_fired, pop_chan, chan_offset, vp, lp,
+                                refrac, thresh, p_mm, drive0, chan_state, chan_decay, inbox,
+                                inbox_got, fixed, flag, fired, vn, chan_ring, chan_ring2,
+                                ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
+                                ring_slots, zeros)
+                node_counts[row, p] = n_fired - node_start[p]
+                continue
             if uniform[p] and pop_chan[p + 1] - pop_chan[p] == 2:
                 # the common case (IF_curr_exp with one value per parameter): one fused
                 # pass, the coefficients in registers
@@ -205,7 +230,7 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
         for s in range(sig_kind.size):
             if sig_kind[s] == 1 and (k + 1) % sig_every[s] == 0:
                 _deliver(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
-                         ring_slots, ring_chan, chan_state)
+                         ring_slots, ring_chan, chan_state, ring_inbox)
                 break
         # 4. sampling after the step
         for s in range(sig_kind.size):
@@ -219,15 +244,162 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             sig_count[s] += 1
     if k1 > k0:
         _deliver(k1 - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
-                 ring_slots, ring_chan, chan_state)
+                 ring_slots, ring_chan, chan_state, ring_inbox)
+        _to_inboxes(k1 - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
+                    ring_slots, ring_chan, inbox, inbox_got, ring_inbox)
     return k1, n_spk
 
 
 @nb.njit(cache=True, nogil=True)
-def _deliver(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, ring_slots,
-             ring_chan, chan_state):
-    """Add the ring rows of step k to their currents and clear them."""
+def _cuba(k, k0, p, uniform, a, n, n_fired, pop_chan, chan_offset, vp, lp, refrac, thresh, p_mm,
+          drive0, chan_state, chan_decay, inbox, inbox_got, fixed, flag, fired, scratch,
+          chan_ring, chan_ring2, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
+          ring_slots, zeros):
+    """One step of population p's fixed-point CUBA compartments (see
+    :class:`toolchain.sim.fast.Form`), in the float64 operations of the kernel's numpy
+    step, whose values are exact integers: each current decays (truncated toward 0) and
+    adds its input (the inbox, what arrived before this call, and the rows of its one or
+    two rings that arrived in the previous step), floored and shifted up, wrapping as the
+    chip's registers do; v decays,
+    adds the currents and the bias, saturates, is held at 0 while refractory, and fires
+    above its threshold.  Each pass is written without branches (selects), so that the
+    compiler vectorises it; the wrap, which needs |u| beyond 24 bits, is a second pass
+    over the rare neurons that need it.  Returns the spike count so far, the spikes
+    appended to ``fired``."""
+    act_shift, uv, frac = fixed[0], fixed[1], fixed[2]
+    scale = float(1 << act_shift)
+    fuv = float(uv)
+    c0, c1 = pop_chan[p], pop_chan[p + 1]
+    for c in range(c0, c1):
+        q = chan_offset[c]
+        st, dec, box = chan_state[q:q + n], chan_decay[q:q + n], inbox[q:q + n]
+        ra, got_a = _row(k, k0, chan_ring[c], n, ring, ring_dirty, ring_offset,
+                         ring_dirty_offset, ring_size, ring_slots, zeros)
+        rb, got_b = _row(k, k0, chan_ring2[c], n, ring, ring_dirty, ring_offset,
+                         ring_dirty_offset, ring_size, ring_slots, zeros)
+        got = inbox_got[c] or got_a or got_b
+        inbox_got[c] = False
+        d = scratch[:n]
+        if uniform:
+            edge = _cuba_current(n, st, dec[0], box, ra, rb, d, frac, scale, fuv, got)
+        else:
+            edge = _cuba_current(n, st, dec, box, ra, rb, d, frac, scale, fuv, got)
+        if edge:  # beyond 24 bits somewhere (which an int32 overflow implies too)
+            for j in range(n):
+                x = st[j]
+                if x > fuv or x <= -fuv:
+                    st[j] = _wrapped(d[j], np.int64(box[j]) >> frac, act_shift, uv)
+        box[:] = 0
+    top = float(uv - 1)
+    fl = flag[a:a + n]
+    s0 = chan_state[chan_offset[c0]:chan_offset[c0] + n]
+    s1 = chan_state[chan_offset[c1 - 1]:chan_offset[c1 - 1] + n]
+    two = c1 - c0 == 2
+    if uniform:
+        count = _cuba_voltage(n, vp, lp, s0, s1, two, top, fl, p_mm[a], drive0[a],
+                              thresh[a], refrac[a])
+    else:
+        count = _cuba_voltage(n, vp, lp, s0, s1, two, top, fl, p_mm[a:a + n],
+                              drive0[a:a + n], thresh[a:a + n], refrac[a:a + n])
+    if count:
+        for j in range(n):
+            if fl[j]:
+                fired[n_fired] = j
+                n_fired += 1
+    return n_fired
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _cuba_current(n, st, dec, box, ra, rb, d, frac, scale, fuv, got):
+    """A current's decay and input (``dec``: one factor or one per neuron); whether a
+    value went beyond 24 bits (the caller wraps those).  Without branches in the loop
+    (`or`, or a max of |x|, would keep it from being vectorised)."""
+    if not got:
+        for j in range(n):
+            st[j] = np.trunc(st[j] * _at(dec, j))
+        return False
+    edge = False
+    for j in range(n):
+        dj = np.trunc(st[j] * _at(dec, j))
+        d[j] = dj
+        acc = box[j] + ra[j] + rb[j]
+        box[j] = acc  # (kept for the rare wrap)
+        ra[j] = 0
+        rb[j] = 0
+        x = (np.int64(acc) >> frac) * scale + dj
+        st[j] = x
+        edge |= (x > fuv) | (x <= -fuv)
+    return edge
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _cuba_voltage(n, vp, lp, s0, s1, two, top, fl, p_mm, drive0, thresh, refrac):
+    """The voltage pass (parameters: one value, kept in registers, or one per neuron);
+    the number of spikes, flagged in ``fl``."""
+    count = 0
+    for j in range(n):
+        x = np.trunc(vp[j] * _at(p_mm, j)) + s0[j]
+        x = x + s1[j] if two else x
+        x = min(max(x + _at(drive0, j), -top), top)
+        held = lp[j] > 0  # refractory: held at 0
+        x = 0.0 if held else x
+        spiked = x > _at(thresh, j)
+        lp[j] = _at(refrac, j) if spiked else (lp[j] - 1 if held else lp[j])
+        vp[j] = 0.0 if spiked else x
+        fl[j] = spiked
+        count += spiked
+    return count
+
+
+@nb.njit(cache=True, nogil=True)
+def _wrapped(d, ai, act_shift, uv):
+    """u beyond 24 bits as lava computes it: a_in shifted and added in int32 (when that
+    overflows), then one conditional wrap each way."""
+    act = ai << act_shift
+    if act >= 2**31 - uv or act < -(2**31) + uv:
+        u = _wrap32(np.int64(d) + _wrap32(_wrap32(ai) << act_shift))
+    else:
+        u = np.int64(d) + act
+    u = u - 2 * uv if u > uv else u
+    return float(u + 2 * uv if u <= -uv else u)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _wrap32(x):
+    return ((x + 2**31) & (2**32 - 1)) - 2**31
+
+
+@nb.njit(cache=True, nogil=True)
+def _to_inboxes(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, ring_slots,
+                ring_chan, inbox, inbox_got, ring_inbox):
+    """Add the ring rows of step k that feed inboxes (``ring_inbox``) to them, and clear
+    them."""
     for r in range(ring_size.size):
+        c = ring_inbox[r]
+        if c < 0:
+            continue
+        slot = k % ring_slots[r]
+        d = ring_dirty_offset[r] + slot
+        if not ring_dirty[d]:
+            continue
+        size = ring_size[r]
+        rbase = ring_offset[r] + slot * size
+        cbase = ring_chan[r]
+        for j in range(size):
+            inbox[cbase + j] += ring[rbase + j]
+            ring[rbase + j] = 0
+        ring_dirty[d] = False
+        inbox_got[c] = True
+
+
+@nb.njit(cache=True, nogil=True)
+def _deliver(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, ring_slots,
+             ring_chan, chan_state, ring_inbox):
+    """Add the ring rows of step k to their currents and clear them (those that feed
+    inboxes are theirs)."""
+    for r in range(ring_size.size):
+        if ring_inbox[r] >= 0:
+            continue
         slot = k % ring_slots[r]
         d = ring_dirty_offset[r] + slot
         if not ring_dirty[d]:
@@ -237,8 +409,24 @@ def _deliver(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, rin
         cbase = ring_chan[r]
         for j in range(size):
             chan_state[cbase + j] += ring[rbase + j]
-            ring[rbase + j] = 0.0
+            ring[rbase + j] = 0
         ring_dirty[d] = False
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _row(k, k0, r, n, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, ring_slots,
+         zeros):
+    """Ring r's row that arrived in step k - 1 (within this call), marked delivered, and
+    whether there was one; ``zeros`` when not."""
+    if r < 0 or k == k0:
+        return zeros[:n], False
+    slot = (k - 1) % ring_slots[r]
+    d = ring_dirty_offset[r] + slot
+    if not ring_dirty[d]:
+        return zeros[:n], False
+    ring_dirty[d] = False
+    base = ring_offset[r] + slot * ring_size[r]
+    return ring[base:base + n], True
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

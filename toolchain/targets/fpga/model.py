@@ -21,6 +21,7 @@ contents, so a partly used core never fires from its empty neurons.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -89,6 +90,18 @@ def stdp_update(w: np.ndarray, trace: np.ndarray, shift: int, potentiate: bool,
     """Steps 3/4: add (or subtract) ``trace >> shift``, clamp to the weight bounds."""
     delta = trace >> shift
     return np.clip(w + delta if potentiate else w - delta, st.w_min, st.w_max)
+
+
+@dataclass
+class Block:
+    """What :meth:`CoreModel.run_block` returns: every spike as (step, neuron), the
+    per-step counts the cycle model reads (inputs, repeats, spikes, events,
+    potentiation), and each signal's samples (one row per sample)."""
+
+    steps: np.ndarray
+    neurons: np.ndarray
+    counts: np.ndarray
+    samples: list[np.ndarray]
 
 
 class CoreModel:
@@ -221,6 +234,124 @@ class CoreModel:
                           "spikes": int(spiked.sum()), "events": int(ks.size),
                           "potentiation": bool(st.enable and spiked.any())}
         return np.flatnonzero(spiked)
+
+    def compiled_refusal(self) -> str | None:
+        """Why :meth:`run_block` cannot run this core as loaded (None: it can)."""
+        _, syn_idx = self._source_synapse_pairs()
+        if np.unique(syn_idx).size < syn_idx.size:
+            return "two rows of the core's row table share synapse addresses"
+        return None
+
+    def run_block(self, inputs_ptr: np.ndarray, inputs: np.ndarray,
+                  signals: Sequence[tuple[str, np.ndarray, int]] = ()) -> Block:
+        """``inputs_ptr.size - 1`` steps through the compiled loop
+        (:mod:`toolchain.targets.fpga.loop`), with the registers :meth:`step` leaves;
+        step ``r``'s input axons are ``inputs[inputs_ptr[r]:inputs_ptr[r + 1]]``.
+        ``signals``: (register ``v``, ``i`` or ``i_inh``, core neurons, sampling interval in
+        steps) to sample after every step whose end is a multiple of the interval.  Needs
+        :meth:`compiled_refusal` to be None."""
+        from toolchain.targets.fpga.loop import run_core
+
+        spec, p, st = self.spec, self.params, self.stdp
+        inputs = np.asarray(inputs, dtype=np.int64)
+        inputs_ptr = np.asarray(inputs_ptr, dtype=np.int64)
+        if inputs.size and (inputs.min() < 0 or inputs.max() >= spec.n_inputs):
+            bad = int(inputs.min() if inputs.min() < 0 else inputs.max())
+            raise SpecError(f"input axon {bad} is outside 0..{spec.n_inputs - 1}")
+        # a row beyond the synapse memory is refused by name; so is a synapse word (written
+        # with execute) naming a neuron the core does not have: the numpy model would
+        # raise IndexError, the compiled loop (no bounds checks) would write past the ring
+        _, syn_idx = self._source_synapse_pairs()
+        bad = syn_idx[self.syn["target"][syn_idx] >= spec.n_neurons]
+        if bad.size:
+            raise SpecError(f"synapse {int(bad[0])} targets neuron "
+                            f"{int(self.syn['target'][bad[0]])}, beyond the "
+                            f"{spec.n_neurons} neurons of build '{spec.name}'")
+        n_steps = inputs_ptr.size - 1
+        i_lo, i_hi = spec.signed_range("i")
+        v_lo, v_hi = spec.signed_range("v")
+        zeros = np.zeros(spec.n_neurons, np.int64)
+        params = np.stack([p["v_thresh"], p["v_reset"], p["bias"], p["leak_shift"],
+                           p["syn_shift"], p.get("syn_shift_inh", zeros), p["refrac"]])
+        traces_move = bool(st.trace_increment or self.x.any() or self.y.any())
+        fmt = np.array([spec.receptors, spec.ring_depth, spec.i_frac, i_lo, i_hi, v_lo, v_hi,
+                        spec.acc_bits, spec.trace_max, self._live_neurons(), traces_move],
+                       np.int64)
+        stdp = np.array([st.enable, st.w_min, st.w_max, st.depress_shift, st.potentiate_shift,
+                         st.pre_decay_shift, st.post_decay_shift, st.trace_increment],
+                        np.int64)
+        registers = {"v": 0, "i": 1, "i_inh": 2}
+        sig_reg = np.array([registers[reg] for reg, _, _ in signals], np.int64)
+        sig_every = np.array([every for _, _, every in signals], np.int64)
+        sig_idx = np.concatenate([np.zeros(0, np.int64),
+                                  *(np.asarray(idx, np.int64) for _, idx, _ in signals)])
+        sig_idx_ptr = np.concatenate([[0], np.cumsum([len(idx) for _, idx, _ in signals])]
+                                     ).astype(np.int64)
+        n_samples = [(self.t + n_steps) // every - self.t // every for _, _, every in signals]
+        sizes = [m * len(idx) for m, (_, idx, _) in zip(n_samples, signals, strict=True)]
+        sig_out_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        sig_out = np.zeros(int(sig_out_ptr[-1]), np.int64)
+        sig_count = np.zeros(len(signals), np.int64)
+        counts = np.zeros((n_steps, 5), np.int64)
+        capacity = max(4 * spec.n_neurons, 4096)
+        steps_out, neurons_out = [], []
+        ring = np.ascontiguousarray(self.ring)
+        for name in ("v", "i", "i_inh", "ref", "x", "y"):
+            setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.int64))
+        sources = inputs + spec.n_neurons  # input axon a is source n_neurons + a
+        done = 0
+        while done < n_steps:
+            spk_step = np.empty(capacity, np.int64)
+            spk_idx = np.empty(capacity, np.int64)
+            ran, n_spk = run_core(
+                self.t, n_steps - done, fmt, params, self.v, self.i, self.i_inh, self.ref,
+                ring, self.x, self.y, self.row_start, self.row_length, self.syn["target"],
+                self.syn["weight"], self.syn["delay"], self.syn["plastic"], self.syn["inh"],
+                stdp, inputs_ptr[done:], sources, sig_reg, sig_every, sig_idx_ptr, sig_idx,
+                sig_out_ptr, sig_out, sig_count, spk_step, spk_idx, counts[done:])
+            steps_out.append(spk_step[:n_spk].copy())
+            neurons_out.append(spk_idx[:n_spk].copy())
+            self.t += ran
+            done += ran
+            capacity *= 2
+        self.ring = ring
+        if n_steps:
+            last = counts[-1]
+            self.last_step = {"inputs": int(last[0]), "repeats": int(last[1]),
+                              "spikes": int(last[2]), "events": int(last[3]),
+                              "potentiation": bool(last[4])}
+        samples = [sig_out[sig_out_ptr[g]:sig_out_ptr[g + 1]].reshape(n_samples[g], len(idx))
+                   for g, (_, idx, _) in enumerate(signals)]
+        return Block(np.concatenate(steps_out) if steps_out else np.zeros(0, np.int64),
+                     np.concatenate(neurons_out) if neurons_out else np.zeros(0, np.int64),
+                     counts, samples)
+
+    def _live_neurons(self) -> int:
+        """One past the last neuron that can change: the others hold silent parameters,
+        zero state and no synapse reaches them, so a step leaves them as they are (v, i
+        and ref stay 0: nothing drives them, and v = 0 is below the silent threshold)."""
+        silent = silent_neuron_params(self.spec)
+        live = np.zeros(self.spec.n_neurons, bool)
+        for name, value in self.params.items():
+            live |= value != silent[name]
+        for reg in (self.v, self.i, self.i_inh, self.ref, self.y):
+            live |= reg != 0
+        live |= self.ring.any(axis=(0, 1))
+        _, syn_idx = self._source_synapse_pairs()
+        live[self.syn["target"][syn_idx]] = True
+        return int(np.flatnonzero(live)[-1]) + 1 if live.any() else 0
+
+    def cycles_of_steps(self, counts: np.ndarray) -> np.ndarray:
+        """:meth:`cycles_of_last_step` of every step of a :class:`Block` (its counts)."""
+        rows = int(self.row_length.sum())
+        plain = self.spec.cycles_per_step(
+            inputs=counts[:, 0], repeats=counts[:, 1], spikes=counts[:, 2],
+            events=counts[:, 3], potentiation=False, synapses_in_rows=rows)
+        walk = (self.spec.cycles_per_step(inputs=0, repeats=0, spikes=0, events=0,
+                                          potentiation=True, synapses_in_rows=rows)
+                - self.spec.cycles_per_step(inputs=0, repeats=0, spikes=0, events=0,
+                                            potentiation=False, synapses_in_rows=rows))
+        return plain + walk * counts[:, 4]
 
     def cycles_of_last_step(self) -> int:
         """Clock cycles the RTL spends on the step just run (``spec.cycles_per_step``)."""

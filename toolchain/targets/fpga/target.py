@@ -23,6 +23,7 @@ from toolchain.compiler.encode import encode
 from toolchain.compiler.fit import shorten_delays
 from toolchain.compiler.pipeline import Build, Pass, Violations
 from toolchain.ir import Network
+from toolchain.sim import fast
 from toolchain.sim.recording import Recorder
 from toolchain.sim.results import SimulationResult
 from toolchain.sim.sources import SourceSpikes
@@ -92,6 +93,7 @@ SUPPORT = {
                                          "one synaptic current per neuron"),
 }
 CORE_FIELDS = tuple(name for name in _LIMITS)  # the generator parameters of a build
+_CHUNK_STEPS = 1000  # steps per call of the compiled loop
 
 
 def _boards() -> tuple[str, ...]:
@@ -213,7 +215,11 @@ class FpgaSimulator:
     after every step, so a run to T has T / dt + 1 samples, as on the reference.
     """
 
-    def __init__(self, network: Network, mapped: MappedNetwork) -> None:
+    def __init__(self, network: Network, mapped: MappedNetwork, *,
+                 compiled: bool | None = None) -> None:
+        """``compiled``: run through the golden model's compiled loop (None: unless the
+        environment sets SPIKEPORT_COMPILED=0; False: step by step, which gives the same
+        results bit for bit)."""
         self._net = network
         self._mapped = mapped
         self._power = power_model(mapped.spec)
@@ -223,6 +229,10 @@ class FpgaSimulator:
         self._recorder = Recorder(network, mapped.dt)
         self._core = CoreModel(mapped.spec)
         self._core.load(mapped.image)
+        #: why the run goes step by step instead of through the compiled loop (None: it
+        #: does not)
+        self.why_not_compiled: str | None = (
+            self._core.compiled_refusal() if fast.wanted(compiled) else "not asked for")
         self._clear_records()
 
     # -- Simulator protocol --------------------------------------------------------------
@@ -232,6 +242,8 @@ class FpgaSimulator:
 
     def run_until(self, t_stop: float) -> None:
         stop = int(round(t_stop / self._mapped.dt))
+        if self.why_not_compiled is None:
+            self._run_compiled(stop)
         while self._core.t < stop:
             k = self._core.t
             spikes = self._core.step(self._inputs_at(k))
@@ -243,21 +255,78 @@ class FpgaSimulator:
 
     def get_state(self, population: str, variable: str) -> np.ndarray:
         """A population's state variable in IR units (v in mV, isyn_* in nA)."""
+        lo = self._mapped.mapping.neuron_offset[population]
+        size = self._net.node(population).size
+        register, scale, origin = self._units(population, variable)
+        if register is None:
+            return np.zeros(size)
+        value = getattr(self._core, register)[lo:lo + size] / scale
+        return value if origin is None else value + origin
+
+    def _units(self, population: str, variable: str
+               ) -> tuple[str | None, np.ndarray | float, np.ndarray | None]:
+        """Which core register holds a population's state variable (None: it reads 0), the
+        register's LSB per IR unit and the IR value of register 0 (None: 0), per neuron of
+        the population."""
         m = self._mapped.mapping
         lo = m.neuron_offset[population]
-        size = self._net.node(population).size
-        sl = slice(lo, lo + size)
+        sl = slice(lo, lo + self._net.node(population).size)
         if variable == "v":
-            return self._core.v[sl] / m.v_scale + m.v_rest[sl]
+            return "v", m.v_scale, m.v_rest[sl]
         if variable in ("isyn_exc", "isyn_inh"):
-            if self._mapped.spec.receptors == 2:
-                if variable == "isyn_inh":
-                    return self._core.i_inh[sl] / m.i_scale_inh[sl]
-                return self._core.i[sl] / m.i_scale[sl]
-            current = self._core.i[sl] / m.i_scale[sl]
-            return current if self._current[population] == variable else np.zeros(size)
+            if self._mapped.spec.receptors == 2 and variable == "isyn_inh":
+                return "i_inh", m.i_scale_inh[sl], None
+            if self._mapped.spec.receptors == 2 or self._current[population] == variable:
+                return "i", m.i_scale[sl], None
+            return None, 1.0, None
         raise MappingError(f"Population '{population}': the FPGA core has no state variable "
                            f"'{variable}' (it has v, isyn_exc, isyn_inh)")
+
+    def _run_compiled(self, stop: int) -> None:
+        """Steps up to ``stop`` through the golden model's compiled loop, in chunks (to
+        bound the memory of one chunk's input spikes and samples), recorded and counted as
+        the step-by-step path records and counts them."""
+        m, core = self._mapped.mapping, self._core
+        signals = []  # (population, variable, register, core neurons, interval, scale, origin)
+        for (label, variable), sig in self._recorder.signals.items():
+            register, scale, origin = self._units(label, variable)
+            idx = sig.indices
+            signals.append((label, variable, register, m.neuron_offset[label] + idx, sig.every,
+                            np.broadcast_to(scale, (self._net.node(label).size,))[idx],
+                            None if origin is None else origin[idx]))
+        sampled = [(reg, idx, every) for _, _, reg, idx, every, _, _ in signals
+                   if reg is not None]
+        pops = [(p.label, m.neuron_offset[p.label], p.size) for p in self._net.populations]
+        while core.t < stop:
+            c0 = core.t
+            c1 = min(c0 + _CHUNK_STEPS, stop)
+            steps, axons = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+            for src in self._sources:
+                at, senders = src.between(c0, c1)
+                steps.append(np.asarray(at, np.int64))
+                axons.append(senders.astype(np.int64) + m.input_offset[src.source.label])
+            at, senders = np.concatenate(steps), np.concatenate(axons)
+            order = np.argsort(at, kind="stable")
+            ptr = np.searchsorted(at[order], np.arange(c0, c1 + 1))
+            block = core.run_block(ptr, senders[order], sampled)
+            for label, lo, size in pops:
+                mine = (block.neurons >= lo) & (block.neurons < lo + size)
+                if mine.any():
+                    self._spike_counts[label] += int(mine.sum())
+                    self._recorder.record_spike_block(label, block.steps[mine],
+                                                      block.neurons[mine] - lo)
+            self._events += int(block.counts[:, 3].sum())
+            self._cycles.extend(core.cycles_of_steps(block.counts).tolist())
+            raw = iter(block.samples)
+            for label, variable, register, idx, every, scale, origin in signals:
+                at = np.arange((c0 // every + 1) * every, c1 + 1, every)
+                if register is None:
+                    values = np.zeros((at.size, idx.size))
+                else:
+                    values = next(raw) / scale
+                    if origin is not None:
+                        values = values + origin
+                self._recorder.sample_block(label, variable, at, values)
 
     def result(self) -> SimulationResult:
         res = SimulationResult(target="fpga", dt=self._mapped.dt, t_stop=self._t_stop)

@@ -10,9 +10,12 @@ STDP rules); nothing here computes a register value of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from toolchain.ir import Population, Projection, Receptor, STDPRule
+from toolchain.sim.fast import FIXED_CUBA, Form
 from toolchain.sim.kernels import NeuronKernel, StateError
 from toolchain.sim.numerics import Numerics
 from toolchain.sim.plasticity import PlasticityModel
@@ -26,6 +29,8 @@ from toolchain.targets.loihi.convert import (
     convert_weights,
 )
 from toolchain.targets.loihi.fixed import (
+    ACT_SHIFT,
+    DECAY_UNITY,
     UV_LIMIT,
     WEIGHT_BITS,
     WEIGHT_EXP_MAX,
@@ -145,6 +150,48 @@ class LoihiKernel(NeuronKernel):
             return
         self._pending += drive
         self._has_input = True
+
+    def compiled_form(self) -> Form:
+        """The compartments as the engine's compiled loop runs them (its FIXED_CUBA kind:
+        the same float64 operations on exact integers as :meth:`advance`), their
+        registers shared in place."""
+        c, conv = self.compartments, self.conversion
+        channels = [("u", c.u, np.asarray(c._decay_u) / DECAY_UNITY, 0.0)]
+        inbox, got = [self._pending], [self._has_input]
+        feeds = {Receptor.EXCITATORY: "u", Receptor.INHIBITORY: "u"}
+        if c._decay_d is not None:
+            channels.append(("u_d", c.u_d, np.asarray(c._decay_d) / DECAY_UNITY, 0.0))
+            inbox.append(self._pending_d)
+            got.append(self._has_input_d)
+            feeds[Receptor.INHIBITORY] = "u_d"
+        n = self.size
+        v_origin = np.broadcast_to(conv.v_origin, (n,))
+        v_scale = np.broadcast_to(conv.mv_per_unit, (n,))
+
+        def voltage(raw: np.ndarray, idx: np.ndarray) -> np.ndarray:
+            return v_origin[idx] + raw * v_scale[idx]
+
+        def current(units: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+            per = np.broadcast_to(units, (n,))
+            return lambda raw, idx: raw / per[idx]
+
+        held = self._currents()
+        signals: dict[str, tuple[str | None, Callable | None]] = {"v": (None, voltage)}
+        for variable in self.population.state_variables:
+            if variable in held:
+                signals[variable] = (held[variable][0], current(held[variable][1]))
+            elif variable != "v":
+                signals[variable] = (None, lambda raw, idx: np.zeros(raw.shape))
+
+        def restore(k1: int) -> None:
+            self._has_input = got[0]
+            if len(got) > 1:
+                self._has_input_d = got[1]
+
+        refractory = c._refractory if c._refractory is not None else 0
+        return Form(FIXED_CUBA, c.v, c.refractory_left, refractory, c._threshold, 0.0,
+                    np.asarray(c._decay_v) / DECAY_UNITY, c._bias, channels, feeds, inbox,
+                    got, (ACT_SHIFT, UV_LIMIT, DRIVE_FRAC_BITS), restore, signals)
 
     def _currents(self) -> dict[str, tuple[str, float]]:
         """Which state holds each recordable current, and its units per nA."""
