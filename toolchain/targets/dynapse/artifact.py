@@ -112,7 +112,7 @@ def _numerics(net: Network, m: DynapseMapping, proj: Projection):
     bases = [c.base_weight.get(pm.synapse_type, 0.0) for c in m.cores
              if c.population == proj.post]
     se1 = m.spec.generation is Generation.SE1
-    fmt = WeightFormat(unit=float(np.mean(bases)) if bases else 0.0, exponent=0,
+    fmt = WeightFormat(unit=float(np.mean(bases)) / pm.scale if bases else 0.0, exponent=0,
                        weight_bits=CAM_ID_BITS if se1 else len(m.spec.base_currents),
                        max_mantissa=m.spec.cam_per_neuron if se1
                        else 2 ** len(m.spec.base_currents) - 1)

@@ -55,6 +55,8 @@ from toolchain.compiler.pipeline import MappingError, Violations, violation
 from toolchain.ir import CellType, Network, Population, Projection, Receptor
 from toolchain.ir.network import refusals
 from toolchain.sim.metrics import weight_drift
+from toolchain.targets.dynapse.numerics.dpi import ADEXP_CELLS
+from toolchain.targets.dynapse.receptors import CELLS, Circuit, ReceptorError, assign, key
 from toolchain.targets.dynapse.spec import (
     MAX_CHIP_HOPS,
     DynapseSpec,
@@ -69,10 +71,6 @@ UNIFORM_TOLERANCE = 1e-6
 # Weights closer to zero than this fraction of a core's largest weight are treated as absent.
 ZERO_WEIGHT = 1e-9
 
-RECEPTOR_TYPE = {
-    Receptor.EXCITATORY: SynapseType.FAST_EXC,
-    Receptor.INHIBITORY: SynapseType.FAST_INH,
-}
 
 
 class DynapseError(MappingError):
@@ -109,6 +107,7 @@ class ProjectionMapping:
     latency_ns: np.ndarray  # routing latency source -> target core, before queueing
     hops: np.ndarray  # R3 chip-to-chip hops per synapse
     kept: np.ndarray | None = None  # per synapse, False where fan-in pruning dropped it
+    scale: float = 1.0  # circuit current per unit of PyNN weight (receptors.Circuit.scale)
 
 
 @dataclass
@@ -123,6 +122,8 @@ class DynapseMapping:
     sram: dict[str, np.ndarray]  # per population, SRAM words used per neuron
     cam_used: dict[str, np.ndarray]  # per population, CAM words used per neuron
     network: Network  # the network as mapped (biases merged where the compile did)
+    # per population, the synapse circuit each of its receptors drives
+    circuits: dict[str, dict[str, Circuit]] = field(default_factory=dict)
     report: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -165,16 +166,13 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
     notes: list[str] = []
     pops = []
     for pop in network.populations:
-        if pop.cell_type is not CellType.IF_CURR_EXP:
-            why = ("its synapses are conductance-based; DPI synapses inject currents"
-                   if pop.cell_type.conductance_based else
-                   "its synapses are alpha-shaped; DPI synapses are first-order (exponential)"
-                   if pop.cell_type is CellType.IF_CURR_ALPHA else
-                   "its neuron model is not mapped onto the DPI neuron, which runs IF_curr_exp")
+        if pop.cell_type not in CELLS:
             raise DynapseError(
-                f"Population '{pop.label}': DYNAP-SE cannot run {pop.cell_type.value}: {why}. "
-                "Use IF_curr_exp for this target"
-            )
+                f"Population '{pop.label}': DYNAP-SE cannot run {pop.cell_type.value}: "
+                f"{UNMAPPED[pop.cell_type]}. Use a LIF (IF_curr_exp) or AdExp "
+                "(EIF_cond_exp_isfa_ista, AdExp) cell for this target")
+        if pop.cell_type in ADEXP_CELLS:
+            pop = _adaptation(pop, violations)
         pops.append(_uniform_biases(pop, violations))
     network = network.replace(populations=tuple(pops))
     for cur in network.currents:
@@ -183,7 +181,8 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
             "injection (the DC bias is per core); set i_offset on the population instead"
         )
     for proj in network.projections:
-        _check_projection(proj, delay_tolerance, violations)
+        _check_projection(proj, delay_tolerance, violations,
+                          network.node(proj.post).conductance_receptor(key(proj.receptor)))
         if proj.delay.size and float(proj.delay.max()) > network.dt * (1 + 1e-6):
             notes.append(
                 f"Projection '{proj.label}': delays up to {float(proj.delay.max()):g} ms run "
@@ -192,6 +191,59 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
     for message in refusals(network, "dynapse"):
         raise DynapseError(message)
     return network, notes
+
+
+#: why the DPI neuron cannot be each of PyNN's other cells [src: Chicca et al. 2014, Proc.
+#: IEEE 102(9): the DPI neuron is an exponential integrate-and-fire neuron with one
+#: spike-triggered adaptation current and first-order synapses]
+UNMAPPED = {
+    CellType.IF_CURR_DELTA: "its synapses make the membrane jump; DPI synapses are "
+                            "first-order low-pass filters with a time-constant bias",
+    CellType.IF_COND_EXP_GSFA_GRR: "its spike-frequency adaptation and relative "
+                                   "refractoriness are conductances with reversal "
+                                   "potentials; the DPI neuron's one AHP circuit injects a "
+                                   "current",
+    CellType.HH_COND_EXP: "the DPI neuron has no sodium and potassium channel dynamics "
+                          "(m, h, n gates)",
+    CellType.IZHIKEVICH: "its spike upswing is quadratic and its recovery variable u "
+                         "follows v below threshold; the DPI neuron's upswing is "
+                         "exponential and its adaptation follows its output spikes only",
+    CellType.GIF_COND_EXP: "it fires stochastically (escape noise) with a moving "
+                           "threshold; the DPI neuron fires deterministically at a fixed "
+                           "threshold bias",
+}
+
+
+def _adaptation(pop: Population, violations: Violations) -> Population:
+    """An AdExp population as the AHP circuit can carry it: b >= 0 always, a = 0 (the
+    circuit is charged by output spikes only) or, with fit='approximate', a dropped."""
+    p = pop.parameters
+    if (p["b"] < 0).any():
+        raise DynapseError(
+            f"Population '{pop.label}' ({pop.cell_type.value}) parameter b = "
+            f"{float(p['b'].min()):g} nA: a "
+            "negative spike-triggered adaptation would facilitate, but DYNAP-SE's AHP "
+            "circuit only subtracts from the membrane current: use b >= 0")
+    a = p["a"]
+    if not a.any():
+        return pop
+    g_l = 1e3 * p["cm"] / p["tau_m"]  # nS
+    share = float(np.max(np.abs(a) / g_l))
+    if not violations.approximating:
+        raise DynapseError(
+            f"Population '{pop.label}' ({pop.cell_type.value}) parameter a = "
+            f"{float(np.abs(a).max()):g} nS: "
+            "DYNAP-SE's adaptation (AHP) circuit is charged by the neuron's output spikes "
+            "only, with no input from the membrane, so sub-threshold adaptation has no "
+            "counterpart: use a = 0 (b and tau_w map onto the AHP circuit), or "
+            + fit_hint(f"drop a (with tau_w >> tau_m it acts as an extra leak of "
+                       f"{share:.0%} of g_L)"))
+    violations.approximate(approximation(
+        "subthreshold_adaptation_dropped", "population", pop.label, neurons=pop.size,
+        detail=f"a = {float(np.abs(a).max()):g} nS became 0 (an extra leak of up to "
+               f"{share:.0%} of g_L with tau_w >> tau_m): DYNAP-SE's AHP circuit follows "
+               "output spikes only; b and tau_w map onto it"))
+    return dataclasses.replace(pop, parameters={**p, "a": np.zeros_like(a)})
 
 
 def _varies(values: np.ndarray) -> bool:
@@ -253,7 +305,7 @@ def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> Dy
 
 
 def _check_projection(proj: Projection, delay_tolerance: float,
-                      violations: Violations) -> None:
+                      violations: Violations, conductance: bool) -> None:
     what = f"Projection '{proj.label}'"
     if proj.plasticity is not None:
         raise DynapseError(
@@ -262,6 +314,8 @@ def _check_projection(proj: Projection, delay_tolerance: float,
         )
     if proj.delay.size and float(proj.delay.max()) > delay_tolerance:
         _long_delays(proj, delay_tolerance, violations)
+    if conductance or not isinstance(proj.receptor, Receptor):
+        return  # conductances are >= 0; a composed cell's receptor: receptors.assign
     sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
     wrong = sign * proj.weight < 0
     if wrong.any():
@@ -416,22 +470,26 @@ class _Connections:
 
 
 def _connections(network: Network, placement: Mapping[str, Placement],
-                 source_ids: Mapping[str, int]) -> _Connections:
+                 source_ids: Mapping[str, int],
+                 circuits: Mapping[str, Mapping[str, Circuit]]) -> _Connections:
+    """Weights here are circuit currents (PyNN weight times the receptor's scale), so that
+    receptors sharing a circuit share its base weight in one unit."""
     offsets = _neuron_offsets(network)
     src, tgt, typ, w = [], [], [], []
     for proj in network.projections:
+        circuit = circuits[proj.post][key(proj.receptor)]
         src.append(source_ids[proj.pre] + proj.pre_index.astype(np.int64))
         tgt.append(offsets[proj.post] + proj.post_index.astype(np.int64))
-        typ.append(np.full(proj.size, int(RECEPTOR_TYPE[proj.receptor]), dtype=np.int64))
-        w.append(np.abs(proj.weight.astype(float)))
+        typ.append(np.full(proj.size, int(circuit.type), dtype=np.int64))
+        w.append(np.abs(proj.weight.astype(float)) * circuit.scale)
     if not src:
         z = np.zeros(0, dtype=np.int64)
         return _Connections(z, np.zeros(0), z, z, z, z)
     src_a, tgt_a, typ_a, w_a = (np.concatenate(x) for x in (src, tgt, typ, w))
     n_src = max(source_ids.values()) + 1 + max(n.size for n in (*network.populations,
                                                                  *network.sources))
-    key = (tgt_a * 4 + typ_a) * n_src + src_a
-    uniq, pair = np.unique(key, return_inverse=True)
+    pair_key = (tgt_a * 4 + typ_a) * n_src + src_a
+    uniq, pair = np.unique(pair_key, return_inverse=True)
     pair_weight = np.bincount(pair, weights=w_a, minlength=uniq.size)
     core_of = np.concatenate([placement[p.label].core for p in network.populations])
     pair_source = uniq % n_src
@@ -556,11 +614,12 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
     network, notes = check(network, spec, delay_tolerance=delay_tolerance, violations=found)
     spec = fit_board(network, spec, found)
     placement = cluster(network, spec)
+    circuits = _circuits(network, placement, found)
     source_ids, n_ids = {}, 0
     for node in (*network.populations, *network.sources):
         source_ids[node.label] = n_ids
         n_ids += node.size
-    conn = _connections(network, placement, source_ids)
+    conn = _connections(network, placement, source_ids, circuits)
     n_targets = network.n_neurons
     if found.approximating:
         conn = _prune_fan_in(network, conn, spec, found)
@@ -583,16 +642,37 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
     tags = _allocate_tags(network, spec, placement, conn, source_ids, found)
     sram = _sram_words(network, spec, placement, conn, source_ids, found)
     projections = _per_projection(network, spec, placement, conn, source_ids, per_pair,
-                                  cam_per_pair, mask_per_pair)
+                                  cam_per_pair, mask_per_pair, circuits)
     cam_total = np.bincount(conn.pair_target, weights=cam_per_pair, minlength=n_targets)
     offsets = _neuron_offsets(network)
     cam_used = {p.label: cam_total[offsets[p.label]:offsets[p.label] + p.size].astype(np.int64)
                 for p in network.populations}
     cores = _core_configs(network, placement, base)
     mapping = DynapseMapping(spec, placement, cores, projections, tags, sram, cam_used,
-                             network, notes=notes)
+                             network, circuits, notes=notes)
     mapping.report.update(_report(network, mapping))
     return mapping
+
+
+def _circuits(network: Network, placement: Mapping[str, Placement], found: Violations
+              ) -> dict[str, dict[str, Circuit]]:
+    """Each population's receptors on its cores' synapse circuits (receptors.assign),
+    every approximation that took recorded, a refusal raised."""
+    out = {}
+    for pop in network.populations:
+        cores = [int(c) for c in np.unique(placement[pop.label].core)]
+        try:
+            circuits, departures = assign(network, pop, cores,
+                                          approximating=found.approximating)
+        except ReceptorError as e:
+            raise DynapseError(str(e)) from None
+        into = sum(p.size for p in network.projections if p.post == pop.label)
+        for name in dict.fromkeys(d.name for d in departures):  # one record per kind
+            detail = "; ".join(d.detail for d in departures if d.name == name)
+            found.approximate(approximation(name, "population", pop.label,
+                                            neurons=pop.size, synapses=into, detail=detail))
+        out[pop.label] = circuits
+    return out
 
 
 def _prune_fan_in(network: Network, conn: _Connections, spec: DynapseSpec,
@@ -771,14 +851,16 @@ def _sram_words(network: Network, spec: DynapseSpec, placement: Mapping[str, Pla
 
 def _per_projection(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],
                     conn: _Connections, source_ids: Mapping[str, int], per_pair: np.ndarray,
-                    cam_per_pair: np.ndarray, mask_per_pair: np.ndarray | None
+                    cam_per_pair: np.ndarray, mask_per_pair: np.ndarray | None,
+                    circuits: Mapping[str, Mapping[str, Circuit]]
                     ) -> dict[str, ProjectionMapping]:
     """Share each merged pair's realised weight among its synapses in proportion to them
     (a synapse of a pair the fan-in pruning dropped, ``pair = -1``, realises nothing)."""
     n_ids = sum(n.size for n in (*network.populations, *network.sources))
     src_core = _source_core(network, placement, source_ids, n_ids)
-    w_abs_all = np.concatenate([np.abs(p.weight.astype(float)) for p in network.projections]) \
-        if network.projections else np.zeros(0)
+    w_abs_all = np.concatenate([
+        np.abs(p.weight.astype(float)) * circuits[p.post][key(p.receptor)].scale
+        for p in network.projections]) if network.projections else np.zeros(0)
     mapped = conn.pair >= 0
     pair_sum = np.bincount(conn.pair[mapped], weights=w_abs_all[mapped],
                            minlength=per_pair.size)
@@ -790,17 +872,17 @@ def _per_projection(network: Network, spec: DynapseSpec, placement: Mapping[str,
         start += proj.size
         share = np.divide(w_abs, pair_sum[pairs], out=np.zeros_like(w_abs),
                           where=kept & (pair_sum[pairs] > 0))
-        sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
+        circuit = circuits[proj.post][key(proj.receptor)]
         latency, hops = route_latency(spec, src_core[conn.pair_source[pairs]],
                                       conn.pair_core[pairs]) if pairs.size else (
             np.zeros(0), np.zeros(0, dtype=np.int64))
         out[proj.label] = ProjectionMapping(
-            label=proj.label, synapse_type=RECEPTOR_TYPE[proj.receptor],
-            realised_weight=sign * per_pair[pairs] * share,
+            label=proj.label, synapse_type=circuit.type,
+            realised_weight=circuit.weight_sign * per_pair[pairs] * share / circuit.scale,
             cam_entries=cam_per_pair[pairs] * share,
             mask=None if mask_per_pair is None else np.where(kept, mask_per_pair[pairs], 0),
             latency_ns=np.where(kept, latency, 0.0), hops=np.where(kept, hops, 0),
-            kept=None if kept.all() else kept.copy(),
+            kept=None if kept.all() else kept.copy(), scale=circuit.scale,
         )
     return out
 

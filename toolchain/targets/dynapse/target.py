@@ -39,6 +39,15 @@ APPROXIMATIONS = {
                          "their mean (biases are per core)",
     "delays_dropped": "delays beyond delay_tolerance become the routing latency, as shorter "
                       "ones already do",
+    "conductance_as_current": "a conductance synapse injects a current at a fixed driving "
+                              "force (E_rev against the middle of the sub-threshold range): "
+                              "DPI synapses inject currents",
+    "alpha_as_exponential": "an alpha-shaped synapse becomes an exponential one with the same "
+                            "time constant and charge: DPI synapses are first-order",
+    "subthreshold_adaptation_dropped": "an AdExp cell's a becomes 0: the AHP circuit follows "
+                                       "output spikes only (b, tau_w map onto it)",
+    "time_constants_merged": "receptors of one sign whose time constants are within 10 % "
+                             "share one synapse circuit at their mean",
 }
 
 
@@ -48,13 +57,16 @@ ROCKPOOL = "synsense/rockpool devices/dynapse"
 SUPPORT = {
     "IF_curr_exp": native("the analog DPI neuron with exponential DPI synapses, device "
                           "mismatch included", f"{DPI}; {MORADI}"),
-    "IF_curr_alpha": refused("a DPI synapse is a first-order low-pass filter: no alpha "
-                             "shape", DPI, "DPI synapses are first-order"),
-    "IF_cond_exp": refused("DPI synapses inject currents into the neuron: no reversal "
-                           "potentials", DPI, "DPI synapses inject currents"),
-    "tau_syn_E != tau_syn_I": native("the fast excitatory and the subtractive fast "
-                                     "inhibitory DPI circuits, each with its own time-"
-                                     "constant bias per core", f"{MORADI}; {ROCKPOOL}"),
+    "IF_curr_alpha": approximated("a DPI synapse is a first-order low-pass filter: an "
+                                  "exponential one of the same time constant and charge, "
+                                  "with --fit approximate", DPI),
+    "IF_cond_exp": approximated("DPI synapses inject currents, with no reversal potential: "
+                                "a current at a fixed driving force (E_rev against the "
+                                "middle of the sub-threshold range), with --fit "
+                                "approximate", DPI),
+    "tau_syn_E != tau_syn_I": native("the fast excitatory and the subtractive inhibitory "
+                                     "DPI circuits, each with its own time-constant bias "
+                                     "per core", f"{MORADI}; {ROCKPOOL}"),
     "varying parameters": approximated("biases are per core, shared by its 256 neurons: "
                                        "values within 10 % are merged", ROCKPOOL),
     "delays": approximated("no programmable delays: spikes arrive after the routing "
@@ -97,8 +109,8 @@ class DynapseTarget(Target):
         Option("mismatch", float, None, "relative spread of device mismatch (0.15)",
                stage=RUN),
         Option("seed", int, 0, "the chip instance (mismatch draw)", stage=RUN),
-        Option("delta_t", float, DELTA_T_MV, "exponential-onset slope of the DPI neuron, mV "
-               "(0: none)", stage=RUN),
+        Option("delta_t", float, DELTA_T_MV, "exponential-onset slope of the DPI neuron, mV, "
+               "for LIF cells (0: none; AdExp cells use their delta_T)", stage=RUN),
         Option("max_substep", float, MAX_SUBSTEP_MS, "longest integration substep, ms",
                stage=RUN),
         Option("spec", object, None, "a whole DynapseSpec (Python only)",
