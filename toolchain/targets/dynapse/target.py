@@ -54,6 +54,7 @@ APPROXIMATIONS = {
 DPI = "Chicca et al. 2014, Proc. IEEE 102(9) (DPI neuron and synapse)"
 MORADI = "Moradi et al. 2018, IEEE TBioCAS 12(1) (DYNAP-SE)"
 ROCKPOOL = "synsense/rockpool devices/dynapse"
+LIBCAER = "libcaer caerDynapseGenerateCamBits (the CAM word)"
 SUPPORT = {
     "IF_curr_exp": native("the analog DPI neuron with exponential DPI synapses, device "
                           "mismatch included", f"{DPI}; {MORADI}"),
@@ -84,6 +85,66 @@ SUPPORT = {
     "record v": native("the neuron's I_mem, mapped back to mV (the model's state; the chip "
                        "shows one neuron per core on its analog output [unverified])"),
     "record isyn_exc, isyn_inh": native("each DPI synapse circuit's current"),
+    "IF_curr_delta": refused("a DPI synapse is a low-pass filter with a time-constant bias: "
+                             "no jump of the membrane", DPI, "DYNAP-SE cannot run "
+                             "IF_curr_delta"),
+    "IF_cond_alpha": approximated("alpha conductances become exponential currents of the "
+                                  "same charge at a fixed driving force, with --fit "
+                                  "approximate", DPI),
+    "IF_cond_exp_gsfa_grr": refused("its adaptation and relative refractoriness are "
+                                    "conductances; the DPI neuron's one AHP circuit injects "
+                                    "a current", DPI, "DYNAP-SE cannot run "
+                                    "IF_cond_exp_gsfa_grr"),
+    "EIF_cond_exp_isfa_ista": approximated(
+        "the DPI neuron is an AdExp neuron: delta_T its positive feedback, b and tau_w its "
+        "AHP circuit; the sub-threshold a (the AHP circuit follows output spikes only) is "
+        "dropped and conductances become currents at a fixed driving force, with --fit "
+        "approximate", DPI),
+    "EIF_cond_alpha_isfa_ista": approximated("as EIF_cond_exp_isfa_ista, and alpha shapes "
+                                             "become exponential ones of the same charge",
+                                             DPI),
+    "AdExp, a = 0": native("the DPI neuron's exponential feedback and AHP circuit, term by "
+                           "term (DC-driven rates within 3 % of the reference)", DPI),
+    "HH_cond_exp": refused("the DPI neuron has no sodium and potassium channel gates", DPI,
+                           "DYNAP-SE cannot run HH_cond_exp"),
+    "Izhikevich": refused("the DPI neuron's upswing is exponential and its adaptation "
+                          "follows output spikes, not v", DPI,
+                          "DYNAP-SE cannot run Izhikevich"),
+    "GIF_cond_exp": refused("the DPI neuron fires deterministically at a threshold bias: no "
+                            "escape noise", DPI, "DYNAP-SE cannot run GIF_cond_exp"),
+    "PointNeuron, current receptors": native("the fast (AMPA-like) and slow (NMDA-like) "
+                                             "excitatory and the subtractive inhibitory "
+                                             "circuits, a time-constant bias each per core",
+                                             MORADI),
+    "PointNeuron, conductance receptors": approximated("currents at a fixed driving force, "
+                                                       "with --fit approximate", DPI),
+    "TsodyksMarkramSynapse": refused("a DYNAP-SE1 CAM word is a source tag and a synapse "
+                                     "type: no per-synapse release state", LIBCAER,
+                                     "synapses (short-term plasticity or stochastic release) "
+                                     "are not modelled on dynapse"),
+    "SimpleStochasticSynapse": refused("a CAM match always releases: no per-synapse "
+                                       "release probability", LIBCAER, "synapses (short-"
+                                       "term plasticity or stochastic release) are not "
+                                       "modelled on dynapse"),
+    "StochasticTsodyksMarkramSynapse": refused("no per-synapse release state or "
+                                               "probability", LIBCAER, "synapses (short-term "
+                                               "plasticity or stochastic release) are not "
+                                               "modelled on dynapse"),
+    "MultiQuantalSynapse": refused("no per-synapse release state or probability", LIBCAER,
+                                   "synapses (short-term plasticity or stochastic release) "
+                                   "are not modelled on dynapse"),
+    "STDP additive-potentiation-multiplicative-depression": refused(
+        "no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "STDP Gutig": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "STDP Vogels2011": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "STDP dendritic delay": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "SpikeSourceGamma": native("spikes from the host's spike generator"),
+    "SpikeSourcePoissonRefractory": native("spikes from the host's spike generator"),
+    "SpikeSourceInhGamma": native("spikes from the host's spike generator"),
+    "ACSource": refused("no per-neuron current injection: the DC bias is one per core",
+                        ROCKPOOL, "no per-neuron current injection"),
+    "NoisyCurrentSource": refused("no per-neuron current injection: the DC bias is one per "
+                                  "core", ROCKPOOL, "no per-neuron current injection"),
 }
 
 

@@ -29,7 +29,7 @@ from toolchain.targets.spinnaker2.spec import (
     grid,
     tick_for,
 )
-from toolchain.targets.support import Support, native
+from toolchain.targets.support import Support, native, refused
 
 LIMITS = {
     "delay_ticks": "synaptic delay (ring buffer + delay-extension stages, in ticks)",
@@ -55,6 +55,7 @@ APPROXIMATIONS = {
 
 PE = "SpiNNaker2 datasheet v0.03 (Cortex-M4F PEs)"
 SPYNNAKER = "sPyNNaker neural_modelling"
+NO_KERNEL = "is not available on spinnaker2"
 SUPPORT = {
     "IF_curr_exp": native("software on the PE in s16.15 or float32, sPyNNaker's update "
                           "order", f"{PE}; {SPYNNAKER} neuron_model_lif_impl.h"),
@@ -79,6 +80,54 @@ SUPPORT = {
                                   f"{SPYNNAKER} plasticity/stdp"),
     "record v": native("the PE's neuron state"),
     "record isyn_exc, isyn_inh": native("one synaptic state per synapse type on the PE"),
+    "IF_curr_delta": native("software on the PE: the weight added to v", PE),
+    "IF_cond_alpha": native("alpha conductances times the driving force on the PE", PE),
+    "IF_cond_exp_gsfa_grr": native("software ODE kernel on the PE (float32 / s16.15)", PE),
+    "EIF_cond_exp_isfa_ista": native("software ODE kernel on the PE (float32 / s16.15)", PE),
+    "EIF_cond_alpha_isfa_ista": native("software ODE kernel on the PE (float32 / s16.15)",
+                                       PE),
+    "AdExp, a = 0": refused("not mapped: a synaptic word's synapse-type field selects one "
+                            "of a kernel's two receptors; composed PointNeurons have no PE "
+                            "kernel yet", f"{SPYNNAKER} synapse row format",
+                            NO_KERNEL),
+    "HH_cond_exp": refused("not mapped: no Hodgkin-Huxley kernel for the PE (sPyNNaker has "
+                           "none either)", SPYNNAKER, NO_KERNEL),
+    "Izhikevich": native("software on the PE, as sPyNNaker's neuron_model_izh_impl.h",
+                         f"{PE}; {SPYNNAKER}"),
+    "GIF_cond_exp": refused("not mapped: no GIF kernel for the PE (its escape noise would "
+                            "need the PE's random numbers)", SPYNNAKER, NO_KERNEL),
+    "PointNeuron, current receptors": refused("not mapped: composed PointNeurons have no "
+                                              "PE kernel yet", SPYNNAKER, NO_KERNEL),
+    "PointNeuron, conductance receptors": refused("not mapped: composed PointNeurons have "
+                                                  "no PE kernel yet", SPYNNAKER, NO_KERNEL),
+    "TsodyksMarkramSynapse": native("software on the PE: per-synapse use and recovery",
+                                    PE),
+    "SimpleStochasticSynapse": native("software on the PE, with its random numbers", PE),
+    "StochasticTsodyksMarkramSynapse": native("software on the PE, with its random "
+                                              "numbers", PE),
+    "MultiQuantalSynapse": native("software on the PE, with its random numbers", PE),
+    "STDP additive-potentiation-multiplicative-depression": refused(
+        "not mapped: the PE runs sPyNNaker's additive and multiplicative weight "
+        "dependences", f"{SPYNNAKER} plasticity/stdp", "is not modelled on spinnaker2"),
+    "STDP Gutig": refused("not mapped: the PE runs sPyNNaker's additive and multiplicative "
+                          "weight dependences", f"{SPYNNAKER} plasticity/stdp",
+                          "is not modelled on spinnaker2"),
+    "STDP Vogels2011": refused("not mapped: the PE runs the pair rule (sPyNNaker has a "
+                               "Vogels 2011 timing rule [unverified])",
+                               f"{SPYNNAKER} plasticity/stdp",
+                               "the Vogels2011 STDP rule is not modelled on spinnaker2"),
+    "STDP dendritic delay": native("sPyNNaker's split of the delay into axonal and "
+                                   "dendritic parts", f"{SPYNNAKER} plasticity/stdp"),
+    "SpikeSourceGamma": native("spike-source PEs"),
+    "SpikeSourcePoissonRefractory": native("spike-source PEs"),
+    "SpikeSourceInhGamma": native("spike-source PEs"),
+    "ACSource": refused("not mapped: the PE could add it in software, as sPyNNaker's "
+                        "current_source does on SpiNNaker1 [unverified]", SPYNNAKER,
+                        "this current source is not modelled on spinnaker2"),
+    "NoisyCurrentSource": refused("not mapped: the PE could add it in software, as "
+                                  "sPyNNaker's current_source does on SpiNNaker1 "
+                                  "[unverified]", SPYNNAKER,
+                                  "this current source is not modelled on spinnaker2"),
 }
 
 
