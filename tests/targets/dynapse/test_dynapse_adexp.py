@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from toolchain.compiler.pipeline import MappingError
+from toolchain.compiler.report import render_report
 from toolchain.ir import (
     CellType,
     Network,
@@ -139,6 +140,8 @@ def test_named_receptors_take_the_fast_and_slow_excitatory_and_the_subtractive_c
     assert {k: (c.type, c.tau) for k, c in circuits.items()} == {
         "AMPA": (SynapseType.FAST_EXC, 2.0), "NMDA": (SynapseType.SLOW_EXC, 50.0),
         "GABA": (SynapseType.SLOW_INH, 8.0)}
+    assert ("synapse circuits of 'n' (core 0): slow excitatory 50 ms (NMDA); fast "
+            "excitatory 2 ms (AMPA); subtractive inhibitory 8 ms (GABA)") in render_report(art)
     _, ref = _run("reference", net)
     assert ref.spikes["n"].count > 20
     assert dpi.spikes["n"].count == pytest.approx(ref.spikes["n"].count, rel=0.15)

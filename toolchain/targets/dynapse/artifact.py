@@ -28,7 +28,7 @@ from toolchain.compiler.describe import (
 from toolchain.compiler.pipeline import Build
 from toolchain.ir import Network, Projection
 from toolchain.targets.dynapse.mapper import DynapseMapping
-from toolchain.targets.dynapse.spec import CAM_ID_BITS, CAM_WORD_BITS, Generation
+from toolchain.targets.dynapse.spec import CAM_ID_BITS, CAM_WORD_BITS, Generation, SynapseType
 
 
 @dataclass(frozen=True)
@@ -170,5 +170,27 @@ def report_section(m: DynapseMapping) -> ReportSection:
           for k, v in r.items() if k.startswith("weight_rms_error[")),
         *(f"  note: {n}" for n in m.notes),
     ]
+    values: dict[str, float | int | str] = dict(r)
+    for pop, circuits in m.circuits.items():
+        used = {}
+        for name, c in circuits.items():
+            used.setdefault(c.type, (c.tau, []))[1].append(name)
+        if not used:
+            continue
+        cores = sorted({c.core for c in m.cores if c.population == pop})
+        parts = [f"{CIRCUIT_NAMES[t]} {tau:g} ms ({', '.join(names)})"
+                 for t, (tau, names) in sorted(used.items())]
+        lines.append(f"  synapse circuits of '{pop}' (core{'s' if len(cores) > 1 else ''} "
+                     f"{_span(cores)}): " + "; ".join(parts))
+        values.update({f"tau_syn_ms[{pop}.{t.name}]": tau for t, (tau, _) in used.items()})
     return ReportSection(f"DYNAP-SE {m.spec.generation.value.upper()} resources",
-                         tuple(lines), dict(r))
+                         tuple(lines), values)
+
+
+CIRCUIT_NAMES = {SynapseType.FAST_EXC: "fast excitatory", SynapseType.SLOW_EXC: "slow "
+                 "excitatory", SynapseType.SLOW_INH: "subtractive inhibitory",
+                 SynapseType.FAST_INH: "shunting inhibitory"}
+
+
+def _span(cores: list[int]) -> str:
+    return f"{cores[0]}-{cores[-1]}" if len(cores) > 1 else str(cores[0])
