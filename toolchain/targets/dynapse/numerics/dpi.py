@@ -116,7 +116,7 @@ class DPIParameters:
 
 # Parameters device mismatch perturbs: the circuit biases.  kappa and v_low describe the
 # mapping, and the floor is the leakage itself, so they stay.
-MISMATCHED = ("tau_mem", "tau_syn", "tau_ahp", "refractory", "i_dc", "gain")
+MISMATCHED = ("tau_mem", "tau_syn", "tau_ahp", "refractory", "i_dc", "gain", "j_ahp")
 
 
 def standard_circuits(population: Population) -> dict[str, Circuit]:
