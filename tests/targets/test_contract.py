@@ -570,7 +570,9 @@ def _approximation_cases():
         },
         "dynapse": {
             "fan_in_pruned": ({}, _fed(_pop("cells", 2), n_in=70)),
-            "parameters_merged": ({}, _fed(_pop("cells", 4, **close_taus))),
+            "parameters_merged": ({}, _fed(_pop("cells", 40,
+                                                tau_m=np.linspace(19.5, 20.5, 40)),
+                                           n_in=2)),
             "delays_dropped": ({}, _fed(_pop("cells", 4), d=5.0)),
             "conductance_as_current": ({}, _fed(Population("cells", "IF_cond_exp", 4),
                                                 w=0.01)),

@@ -134,11 +134,17 @@ def test_stdp_delays_conductance_and_alpha_are_refused_with_reasons():
         map_network(net([Population("z", CellType.IZHIKEVICH, 1)], []))
 
 
-def test_per_core_biases_need_uniform_parameters_and_no_current_injection():
+def test_per_core_biases_put_each_parameter_set_on_its_cores_and_no_current_injection():
     varied = Population("v", CellType.IF_CURR_EXP, 3, parameters={"tau_m": [10, 20, 30]})
-    with pytest.raises(DynapseError, match="Population 'v' parameter tau_m varies from 10 to "
-                                           "30; DYNAP-SE biases are shared"):
-        map_network(net([varied], []))
+    m = map_network(net([varied], []))
+    assert len(set(m.placement["v"].core)) == 3
+    # two chips' worth of populations leave the third too few cores for 20 sets
+    crowd = [Population(f"p{k}", CellType.IF_CURR_EXP, 256) for k in range(14)]
+    many = Population("v", CellType.IF_CURR_EXP, 20,
+                      parameters={"tau_m": np.arange(10.0, 30.0)})
+    with pytest.raises(DynapseError, match="Population 'v' has 20 distinct parameter sets "
+                                           ".* 20 cores, but 2 are left for it on the board"):
+        map_network(net([*crowd, many], []))
     dc = DCSource("dc", "p", [0], 0.5)
     network = Network(populations=(Population("p", CellType.IF_CURR_EXP, 2),), currents=(dc,))
     with pytest.raises(DynapseError, match="DCSource 'dc': DYNAP-SE has no per-neuron current "

@@ -178,11 +178,15 @@ def report_section(m: DynapseMapping) -> ReportSection:
         if not used:
             continue
         cores = sorted({c.core for c in m.cores if c.population == pop})
-        parts = [f"{CIRCUIT_NAMES[t]} {tau:g} ms ({', '.join(names)})"
-                 for t, (tau, names) in sorted(used.items())]
+        params = m.network.node(pop).parameters
+        taus = {t: (params["tau_syn_E" if names[0] == "excitatory" else "tau_syn_I"]
+                    if "tau_syn_E" in params else np.array([tau]))
+                for t, (tau, names) in used.items()}
+        parts = [f"{CIRCUIT_NAMES[t]} {_range(taus[t])} ms ({', '.join(names)})"
+                 for t, (_, names) in sorted(used.items())]
         lines.append(f"  synapse circuits of '{pop}' (core{'s' if len(cores) > 1 else ''} "
                      f"{_span(cores)}): " + "; ".join(parts))
-        values.update({f"tau_syn_ms[{pop}.{t.name}]": tau for t, (tau, _) in used.items()})
+        values.update({f"tau_syn_ms[{pop}.{t.name}]": float(np.mean(taus[t])) for t in used})
     return ReportSection(f"DYNAP-SE {m.spec.generation.value.upper()} resources",
                          tuple(lines), values)
 
@@ -190,6 +194,11 @@ def report_section(m: DynapseMapping) -> ReportSection:
 CIRCUIT_NAMES = {SynapseType.FAST_EXC: "fast excitatory", SynapseType.SLOW_EXC: "slow "
                  "excitatory", SynapseType.SLOW_INH: "subtractive inhibitory",
                  SynapseType.FAST_INH: "shunting inhibitory"}
+
+
+def _range(values: np.ndarray) -> str:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g} (per core)"
 
 
 def _span(cores: list[int]) -> str:

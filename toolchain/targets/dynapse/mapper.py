@@ -48,8 +48,6 @@ from toolchain.compiler.fit import (
     approximation,
     fit_hint,
     keep_strongest,
-    merge_parameters,
-    spread,
 )
 from toolchain.compiler.pipeline import MappingError, Violations, violation
 from toolchain.ir import CellType, Network, Population, Projection, Receptor
@@ -164,8 +162,9 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
     if violations is None:
         violations = Violations(strict=True, error=DynapseError)
     notes: list[str] = []
-    pops = []
-    for pop in network.populations:
+    pops: list[Population] = []
+    least = [-(-p.size // spec.neurons_per_core) for p in network.populations]
+    for i, pop in enumerate(network.populations):
         if pop.cell_type not in CELLS:
             raise DynapseError(
                 f"Population '{pop.label}': DYNAP-SE cannot run {pop.cell_type.value}: "
@@ -173,7 +172,9 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
                 "(EIF_cond_exp_isfa_ista, AdExp) cell for this target")
         if pop.cell_type in ADEXP_CELLS:
             pop = _adaptation(pop, violations)
-        pops.append(_uniform_biases(pop, violations))
+        _uniform_receptors(pop)
+        budget = spec.cores - sum(cores_needed(p, spec) for p in pops) - sum(least[i + 1:])
+        pops.append(_bias_sets(pop, spec, budget, violations))
     network = network.replace(populations=tuple(pops))
     for cur in network.currents:
         raise DynapseError(
@@ -251,35 +252,105 @@ def _varies(values: np.ndarray) -> bool:
     return spread > UNIFORM_TOLERANCE * max(1.0, float(np.abs(values).max()))
 
 
-def _uniform_biases(pop: Population, violations: Violations) -> Population:
-    """``pop`` with one value per parameter (the core's bias): as it is, or merged where
-    fit='approximate' allows; else the refusal naming the parameter."""
+def parameter_sets(pop: Population) -> np.ndarray:
+    """Per neuron, the index of its parameter set: neurons of one set can share a core's
+    biases, neurons of different sets cannot."""
     varying = [name for name, values in pop.parameters.items() if _varies(values)]
     if not varying:
+        return np.zeros(pop.size, dtype=np.int64)
+    rows = np.stack([pop.parameters[n] for n in varying], axis=1)
+    scale = np.maximum(1.0, np.abs(rows).max(axis=0))
+    _, sets = np.unique(np.round(rows / scale, 9), axis=0, return_inverse=True)
+    return sets.reshape(-1).astype(np.int64)
+
+
+def cores_needed(pop: Population, spec: DynapseSpec) -> int:
+    """Cores ``pop`` takes: each parameter set its own, 256 neurons to a core."""
+    counts = np.bincount(parameter_sets(pop))
+    return int(np.sum(-(-counts[counts > 0] // spec.neurons_per_core)))
+
+
+def _uniform_receptors(pop: Population) -> None:
+    """A PointNeuron's receptor parameters are circuit biases too: one value each."""
+    for r in pop.receptors:
+        for name, values in r.parameters.items():
+            if _varies(values):
+                raise DynapseError(
+                    f"Population '{pop.label}' receptor {r.name} parameter {name} varies "
+                    f"from {values.min():g} to {values.max():g}; a DYNAP-SE synapse "
+                    "circuit has one bias per core: give the receptor one value")
+
+
+def _bias_sets(pop: Population, spec: DynapseSpec, budget: int,
+               violations: Violations) -> Population:
+    """``pop`` as the cores can hold it.  Biases are per core, so neurons with different
+    parameters sit on different cores: exactly, while the board has a core for every
+    parameter set (``budget`` cores are left for ``pop``); else, with fit='approximate',
+    neurons whose parameters lie within MERGE_RTOL of each other share a core at their
+    mean; else the refusal naming the population, its sets and the fix."""
+    varying = [name for name, values in pop.parameters.items() if _varies(values)]
+    need = cores_needed(pop, spec)
+    if not varying or need <= budget:
         return pop
-    merged = merge_parameters(pop, varying) if violations.approximating else None
-    if merged is not None and not merged.too_far:
-        violations.approximate(merged.approximation(  # type: ignore[arg-type]
-            "DYNAP-SE biases are shared by all neurons of a core"))
-        return merged.population
-    name = varying[0] if merged is None else next(iter(merged.too_far))
+    merged, groups = _merge_close_sets(pop, varying)
+    merged_need = cores_needed(merged, spec)
+    if violations.approximating and merged_need <= budget:
+        changed = int(np.count_nonzero(np.any(
+            [pop.parameters[n] != merged.parameters[n] for n in varying], axis=0)))
+        ranges = ", ".join(f"{n} {pop.parameters[n].min():g}..{pop.parameters[n].max():g}"
+                           for n in varying)
+        violations.approximate(approximation(
+            "parameters_merged", "population", pop.label, neurons=changed,
+            detail=f"DYNAP-SE biases are shared by all neurons of a core and the board has "
+                   f"{budget} cores for this population's {int(parameter_sets(pop).max()) + 1}"
+                   f" parameter sets, so neurons within {MERGE_RTOL:.0%} of each other were "
+                   f"merged to their mean, {groups} sets on {merged_need} cores: {ranges}"))
+        return merged
+    name = varying[0]
     values = pop.parameters[name]
-    close = merged is None and spread(values) <= MERGE_RTOL
-    tail = (f"; they are within {MERGE_RTOL:.0%} of each other, so you can also "
-            + fit_hint("merge them to their mean")) if close else (
-        f" (more than the {MERGE_RTOL:.0%} an approximate fit merges)" if merged else "")
+    sets = int(parameter_sets(pop).max()) + 1
+    tail = ("" if merged_need > budget else
+            f"; within {MERGE_RTOL:.0%} of each other they fit {merged_need} cores, so you "
+            "can also " + fit_hint("merge close parameters to their mean"))
+    if violations.approximating and merged_need > budget:
+        tail = (f" (merging parameters within the {MERGE_RTOL:.0%} an approximate fit "
+                f"merges still needs {merged_need} cores)")
     raise DynapseError(
-        f"Population '{pop.label}' parameter {name} varies from {values.min():g} to "
-        f"{values.max():g}; DYNAP-SE biases are shared by all neurons of a core, so a "
-        "population needs one value per parameter: split it into populations with uniform "
-        f"parameters{tail}")
+        f"Population '{pop.label}' has {sets} distinct parameter sets ({', '.join(varying)} "
+        f"vary; {name} from {values.min():g} to {values.max():g}); DYNAP-SE biases are "
+        f"shared by all neurons of a core, so each set needs its own core: {need} cores, "
+        f"but {max(budget, 0)} are left for it on the board: give it fewer distinct values "
+        f"(or split it into populations with uniform parameters){tail}")
+
+
+def _merge_close_sets(pop: Population, varying: list[str]) -> tuple[Population, int]:
+    """``pop`` with its neurons grouped, in sorted order of their parameters, into runs
+    whose every varying parameter spreads by at most MERGE_RTOL, each run at its mean;
+    and the number of runs."""
+    rows = np.stack([pop.parameters[n] for n in varying], axis=1)
+    order = np.lexsort(rows.T[::-1])
+    group = np.zeros(pop.size, dtype=np.int64)
+    g, lo, hi = 0, rows[order[0]].copy(), rows[order[0]].copy()
+    for j in order:
+        new_lo, new_hi = np.minimum(lo, rows[j]), np.maximum(hi, rows[j])
+        mean = np.abs(0.5 * (new_lo + new_hi))
+        if np.any(new_hi - new_lo > MERGE_RTOL * np.where(mean > 0, mean, np.inf)):
+            g += 1
+            new_lo, new_hi = rows[j].copy(), rows[j].copy()
+        lo, hi = new_lo, new_hi
+        group[j] = g
+    counts = np.bincount(group).astype(float)
+    params = dict(pop.parameters)
+    for k, n in enumerate(varying):
+        params[n] = (np.bincount(group, weights=rows[:, k]) / counts)[group]
+    return dataclasses.replace(pop, parameters=params), g + 1
 
 
 def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> DynapseSpec:
     """The board, or (recorded violations) a virtual one with the chips the network needs:
     neurons of one population per core, 256 to a core."""
     total = network.n_neurons
-    needed = sum(-(-p.size // spec.neurons_per_core) for p in network.populations)
+    needed = sum(cores_needed(p, spec) for p in network.populations)
     chips = max(-(-needed // spec.cores_per_chip), -(-total // (spec.cores_per_chip
                                                               * spec.neurons_per_core)))
     largest = spec.grid[0] * spec.grid[1]
@@ -297,7 +368,8 @@ def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> Dy
         violations.add(violation(
             "network", network.label, "cores", needed, spec.cores, fix,
             f"the populations need {needed} cores (a core holds {spec.neurons_per_core} "
-            f"neurons of one population: {sizes}) but the board has {spec.cores}; {fix}"))
+            f"neurons of one population and one parameter set: {sizes}) but the board has "
+            f"{spec.cores}; {fix}"))
     if chips <= spec.chips:
         return spec
     width = spec.grid[0]
@@ -353,53 +425,57 @@ def _long_delays(proj: Projection, delay_tolerance: float, violations: Violation
 
 
 def cluster(network: Network, spec: DynapseSpec) -> dict[str, Placement]:
-    """Contiguous core slices per population, split further where that makes weights fit.
+    """Core slices per population and parameter set, split further where that makes
+    weights fit.
 
-    Each population first gets ``ceil(n / 256)`` equal contiguous slices.  While the board
-    has spare cores, the slice whose neurons' typical input weights (median |w| per neuron)
-    spread most is cut in two where the spread of both halves is least (an optimal 1-D
-    two-way split); a core's one base weight then fits its neurons better.  Finally each
-    slice gets cores and addresses so that no two neurons share a DYNAP-SE1 tag (see
-    ``_unaliased``), continuing on the next core where a core position's addresses run out.
+    Each parameter set of a population (its neurons with equal biases, in index order) first
+    gets ``ceil(n / 256)`` equal slices.  While the board has spare cores, the slice whose
+    neurons' typical input weights (median |w| per neuron) spread most is cut in two where
+    the spread of both halves is least (an optimal 1-D two-way split); a core's one base
+    weight then fits its neurons better.  Finally each slice gets cores and addresses so
+    that no two neurons share a DYNAP-SE1 tag (see ``_unaliased``), continuing on the next
+    core where a core position's addresses run out.
     """
-    slices: list[tuple[int, int, int]] = []  # (population index, start, stop)
+    slices: list[tuple[int, np.ndarray]] = []  # (population index, its neurons)
     profiles = []
     for k, pop in enumerate(network.populations):
         profiles.append(_input_profile(network, pop))
-        n_cores = -(-pop.size // spec.neurons_per_core)
-        bounds = np.linspace(0, pop.size, n_cores + 1).round().astype(int)
-        slices += [(k, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        sets = parameter_sets(pop)
+        for value in np.unique(sets):
+            members = np.flatnonzero(sets == value)
+            n_cores = -(-members.size // spec.neurons_per_core)
+            bounds = np.linspace(0, members.size, n_cores + 1).round().astype(int)
+            slices += [(k, members[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     assert len(slices) <= spec.cores, "fit_board gives every slice a core"
     # split only into spare cores of chips in use: more chips cost R3 hops and SRAM words
     budget = -(-len(slices) // spec.cores_per_chip) * spec.cores_per_chip
     while len(slices) < budget:
         best = None
-        for i, (k, a, b) in enumerate(slices):
-            gain, cut = _best_cut(profiles[k][a:b])
+        for i, (k, members) in enumerate(slices):
+            gain, cut = _best_cut(profiles[k][members])
             if gain > 0 and (best is None or gain > best[0]):
-                best = (gain, i, a + cut)
+                best = (gain, i, cut)
         if best is None:
             break
         _, i, cut = best
-        k, a, b = slices[i]
-        slices[i:i + 1] = [(k, a, cut), (k, cut, b)]
+        k, members = slices[i]
+        slices[i:i + 1] = [(k, members[:cut]), (k, members[cut:])]
     pieces = _unaliased(slices, spec) if spec.generation is Generation.SE1 else None
     if pieces is None:  # more neurons than distinct (core, address) tags: share addresses
-        pieces = [(core, k, a, b, list(range(b - a))) for core, (k, a, b) in enumerate(slices)]
-    placement: dict[str, Placement] = {}
-    for core, k, a, b, addresses in pieces:
+        pieces = [(core, k, members, list(range(members.size)))
+                  for core, (k, members) in enumerate(slices)]
+    placement = {p.label: Placement(np.zeros(p.size, dtype=np.int32),
+                                    np.zeros(p.size, dtype=np.int32))
+                 for p in network.populations}
+    for core, k, members, addresses in pieces:
         label = network.populations[k].label
-        if label not in placement:
-            size = network.populations[k].size
-            placement[label] = Placement(np.zeros(size, dtype=np.int32),
-                                         np.zeros(size, dtype=np.int32))
-        placement[label].core[a:b] = core
-        placement[label].address[a:b] = addresses
+        placement[label].core[members] = core
+        placement[label].address[members] = addresses
     return placement
 
 
-def _unaliased(slices: list[tuple[int, int, int]], spec: DynapseSpec
-               ) -> list[tuple[int, int, int, int, list[int]]] | None:
+def _unaliased(slices: list[tuple[int, np.ndarray]], spec: DynapseSpec
+               ) -> list[tuple[int, int, np.ndarray, list[int]]] | None:
     """Cores and addresses such that no two neurons share (core within chip, address).
 
     DYNAP-SE1's tag is exactly that pair, so senders placed this way can never alias.  A
@@ -408,14 +484,15 @@ def _unaliased(slices: list[tuple[int, int, int]], spec: DynapseSpec
     """
     free = [list(range(spec.neurons_per_core)) for _ in range(spec.cores_per_chip)]
     pieces, core = [], 0
-    for k, a, b in slices:
-        while a < b:
+    for k, members in slices:
+        a = 0
+        while a < members.size:
             if core >= spec.cores:
                 return None
             pool = free[core % spec.cores_per_chip]
-            n = min(b - a, len(pool))
+            n = min(members.size - a, len(pool))
             if n:
-                pieces.append((core, k, a, a + n, pool[:n]))
+                pieces.append((core, k, members[a:a + n], pool[:n]))
                 del pool[:n]
                 a += n
             core += 1

@@ -104,8 +104,8 @@ class _Input:
 
 def v_fix(pop: Population) -> float:
     """The potential a conductance's driving force is taken at (see the module docstring)."""
-    p = pop.parameters
-    return 0.5 * (float(min(p["v_rest"][0], p["v_reset"][0])) + float(p["v_thresh"][0]))
+    p = pop.parameters  # the population's mean, where its cores' biases differ
+    return 0.5 * float(np.mean(np.minimum(p["v_rest"], p["v_reset"]) + p["v_thresh"]))
 
 
 def _inputs(network: Network, pop: Population) -> list[_Input]:
@@ -123,10 +123,10 @@ def _inputs(network: Network, pop: Population) -> list[_Input]:
         if pop.cell_type in _CURR_ALPHA else ResponseShape.COND_EXP
         if pop.cell_type in _COND_EXP else ResponseShape.COND_ALPHA)
     cond = pop.cell_type.conductance_based
-    both = [_Input(Receptor.EXCITATORY.value, shape, float(p["tau_syn_E"][0]),
-                   float(p["e_rev_E"][0]) if cond else None),
-            _Input(Receptor.INHIBITORY.value, shape, float(p["tau_syn_I"][0]),
-                   float(p["e_rev_I"][0]) if cond else None)]
+    both = [_Input(Receptor.EXCITATORY.value, shape, float(np.mean(p["tau_syn_E"])),
+                   float(np.mean(p["e_rev_E"])) if cond else None),
+            _Input(Receptor.INHIBITORY.value, shape, float(np.mean(p["tau_syn_I"])),
+                   float(np.mean(p["e_rev_I"])) if cond else None)]
     return [inp for inp in both if inp.key in used]
 
 

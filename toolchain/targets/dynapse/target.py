@@ -35,8 +35,9 @@ LIMITS = {
 APPROXIMATIONS = {
     "fan_in_pruned": "a neuron with more inputs than CAM words keeps its strongest (by "
                      "|weight|); the others read back as weight 0",
-    "parameters_merged": "parameters varying within a population by less than 10 % become "
-                         "their mean (biases are per core)",
+    "parameters_merged": "a population with more parameter sets than cores left for it: "
+                         "neurons within 10 % of each other share a core at their mean "
+                         "(biases are per core)",
     "delays_dropped": "delays beyond delay_tolerance become the routing latency, as shorter "
                       "ones already do",
     "conductance_as_current": "a conductance synapse injects a current at a fixed driving "
@@ -68,8 +69,9 @@ SUPPORT = {
     "tau_syn_E != tau_syn_I": native("the fast excitatory and the subtractive inhibitory "
                                      "DPI circuits, each with its own time-constant bias "
                                      "per core", f"{MORADI}; {ROCKPOOL}"),
-    "varying parameters": approximated("biases are per core, shared by its 256 neurons: "
-                                       "values within 10 % are merged", ROCKPOOL),
+    "varying parameters": native("biases are per core: each parameter set gets its own "
+                                 "cores; more sets than the board has cores merge within "
+                                 "10 % with --fit approximate", ROCKPOOL),
     "delays": approximated("no programmable delays: spikes arrive after the routing "
                            "latency; delays up to delay_tolerance (1 ms) are taken as "
                            "that, longer ones with --fit approximate", MORADI),

@@ -155,8 +155,10 @@ def map_population(population: Population,
     r_m = p["tau_m"] / p["cm"]  # MOhm: mV per nA
     floor = np.full(n, LEAK_FLOOR_PA)
     tau_syn = np.full((CIRCUITS, n), 5.0)  # an unused circuit: any positive bias
-    for c in circuits.values():
-        tau_syn[int(c.type)] = c.tau
+    for name, c in circuits.items():
+        # a standard cell's time constants may differ between its cores (parameter sets)
+        tau_syn[int(c.type)] = c.tau if cell.composed else p[
+            "tau_syn_E" if name == Receptor.EXCITATORY.value else "tau_syn_I"]
     return DPIParameters(
         tau_mem=np.array(p["tau_m"], dtype=float), tau_syn=tau_syn,
         tau_ahp=np.array(p["tau_w"], dtype=float) if adexp else DPI_TAU_AHP_MS * ones,
