@@ -55,7 +55,6 @@ APPROXIMATIONS = {
 
 PE = "SpiNNaker2 datasheet v0.03 (Cortex-M4F PEs)"
 SPYNNAKER = "sPyNNaker neural_modelling"
-NO_KERNEL = "is not available on spinnaker2"
 SUPPORT = {
     "IF_curr_exp": native("software on the PE in s16.15 or float32, sPyNNaker's update "
                           "order", f"{PE}; {SPYNNAKER} neuron_model_lif_impl.h"),
@@ -86,20 +85,21 @@ SUPPORT = {
     "EIF_cond_exp_isfa_ista": native("software ODE kernel on the PE (float32 / s16.15)", PE),
     "EIF_cond_alpha_isfa_ista": native("software ODE kernel on the PE (float32 / s16.15)",
                                        PE),
-    "AdExp, a = 0": refused("not mapped: a synaptic word's synapse-type field selects one "
-                            "of a kernel's two receptors; composed PointNeurons have no PE "
-                            "kernel yet", f"{SPYNNAKER} synapse row format",
-                            NO_KERNEL),
-    "HH_cond_exp": refused("not mapped: no Hodgkin-Huxley kernel for the PE (sPyNNaker has "
-                           "none either)", SPYNNAKER, NO_KERNEL),
+    "AdExp, a = 0": native("a composed PointNeuron on the PE: each receptor a synapse type "
+                           "of its own (ring buffer, weight scale)",
+                           f"{PE}; {SPYNNAKER} synapse_types"),
+    "HH_cond_exp": native("software ODE kernel on the PE in 0.01 ms substeps, each charged "
+                          "in the tick budget", PE),
     "Izhikevich": native("software on the PE, as sPyNNaker's neuron_model_izh_impl.h",
                          f"{PE}; {SPYNNAKER}"),
-    "GIF_cond_exp": refused("not mapped: no GIF kernel for the PE (its escape noise would "
-                            "need the PE's random numbers)", SPYNNAKER, NO_KERNEL),
-    "PointNeuron, current receptors": refused("not mapped: composed PointNeurons have no "
-                                              "PE kernel yet", SPYNNAKER, NO_KERNEL),
-    "PointNeuron, conductance receptors": refused("not mapped: composed PointNeurons have "
-                                                  "no PE kernel yet", SPYNNAKER, NO_KERNEL),
+    "GIF_cond_exp": native("software ODE kernel on the PE, escape noise from the network's "
+                           "seeded stream", PE),
+    "PointNeuron, current receptors": native("each receptor a synapse type of its own on "
+                                             "the PE (ring buffer, weight scale)",
+                                             f"{PE}; {SPYNNAKER} synapse_types"),
+    "PointNeuron, conductance receptors": native("each receptor a synapse type of its own "
+                                                 "on the PE, conductance times driving "
+                                                 "force", f"{PE}; {SPYNNAKER} synapse_types"),
     "TsodyksMarkramSynapse": native("software on the PE: per-synapse use and recovery",
                                     PE),
     "SimpleStochasticSynapse": native("software on the PE, with its random numbers", PE),
@@ -121,13 +121,11 @@ SUPPORT = {
     "SpikeSourceGamma": native("spike-source PEs"),
     "SpikeSourcePoissonRefractory": native("spike-source PEs"),
     "SpikeSourceInhGamma": native("spike-source PEs"),
-    "ACSource": refused("not mapped: the PE could add it in software, as sPyNNaker's "
-                        "current_source does on SpiNNaker1 [unverified]", SPYNNAKER,
-                        "this current source is not modelled on spinnaker2"),
-    "NoisyCurrentSource": refused("not mapped: the PE could add it in software, as "
-                                  "sPyNNaker's current_source does on SpiNNaker1 "
-                                  "[unverified]", SPYNNAKER,
-                                  "this current source is not modelled on spinnaker2"),
+    "ACSource": native("added to the neuron's input current on the PE, as sPyNNaker's "
+                       "current-source code does", f"{PE}; {SPYNNAKER} current_source"),
+    "NoisyCurrentSource": native("added to the neuron's input current on the PE (samples "
+                                 "from the network's seeded stream, not the PE's generator)",
+                                 f"{PE}; {SPYNNAKER} current_source"),
 }
 
 
