@@ -83,7 +83,8 @@ def test_small_network_runs_where_it_fits_and_refusals_say_why(tmp_path, monkeyp
     matrix = portability(network, t_stop, ["dynapse"])
     dynapse = matrix.run("dynapse")
     assert dynapse.status == "refused"
-    assert "Population 'cells': DYNAP-SE cannot run IF_cond_exp" in dynapse.reason
+    assert ("Population 'cells' (IF_cond_exp) receptor excitatory: its synapses are "
+            "conductance-based; DYNAP-SE's DPI synapses inject currents") in dynapse.reason
     text = matrix.to_markdown()
     assert "| dynapse | - | refused: see below |" in text
     assert "**dynapse** refused: DynapseError: Population 'cells'" in text

@@ -21,6 +21,7 @@ from toolchain.ir import (
     Network,
     PoissonSource,
     Population,
+    PostSynapticResponse,
     Projection,
     Recording,
     STDPRule,
@@ -569,8 +570,22 @@ def _approximation_cases():
         },
         "dynapse": {
             "fan_in_pruned": ({}, _fed(_pop("cells", 2), n_in=70)),
-            "parameters_merged": ({}, _fed(_pop("cells", 4, **close_taus))),
+            "parameters_merged": ({}, _fed(_pop("cells", 40,
+                                                tau_m=np.linspace(19.5, 20.5, 40)),
+                                           n_in=2)),
             "delays_dropped": ({}, _fed(_pop("cells", 4), d=5.0)),
+            "conductance_as_current": ({}, _fed(Population("cells", "IF_cond_exp", 4),
+                                                w=0.01)),
+            "alpha_as_exponential": ({}, _fed(Population("cells", "IF_curr_alpha", 4))),
+            "subthreshold_adaptation_dropped": ({}, _fed(Population(
+                "cells", "AdExp", 4, parameters={"a": 2.0},
+                receptors=(PostSynapticResponse("AMPA", "curr_exp"),)), receptors=("AMPA",),
+                w=0.3)),
+            "time_constants_merged": ({}, _fed(Population(
+                "cells", "LIF", 4, receptors=(
+                    PostSynapticResponse("GABA1", "curr_exp", {"tau_syn": 10.0}),
+                    PostSynapticResponse("GABA2", "curr_exp", {"tau_syn": 10.5}))),
+                receptors=("GABA1", "GABA2"))),
         },
         "fpga": {
             "synaptic_decay_shared": ({}, _fed(_pop("cells", 4, tau_syn_E=5.0, tau_syn_I=10.0),

@@ -12,15 +12,26 @@ import pytest
 
 from toolchain.compiler import MappingError
 from toolchain.ir import (
+    ACSource,
     ArraySource,
     DCSource,
+    GammaSource,
+    InhGammaSource,
+    MultiQuantal,
     Network,
+    NoisyCurrentSource,
+    PoissonRefractorySource,
     PoissonSource,
     Population,
+    PostSynapticResponse,
     Projection,
     Recording,
+    SimpleStochastic,
     STDPRule,
     StepCurrentSource,
+    StochasticTsodyksMarkram,
+    TsodyksMarkram,
+    Vogels2011Rule,
 )
 from toolchain.targets import TARGETS, get_target, target_class
 from toolchain.targets.support import APPROXIMATED, FEATURES, NATIVE, declared_table
@@ -30,19 +41,23 @@ BEGIN, END = "<!-- feature-table: begin -->", "<!-- feature-table: end -->"
 
 
 def _net(*, cell: str = "IF_curr_exp", params=None, currents=(), delay: float = 0.3,
-         plasticity: STDPRule | None = None, poisson: bool = False,
-         inhibitory: bool = False, record=("spikes",)) -> Network:
+         plasticity=None, poisson: bool = False, source=None, receptors=(),
+         receptor: str = "excitatory", dynamics=None, inhibitory: bool = False,
+         record=("spikes",)) -> Network:
     """Four cells fed by four inputs (and by each other, inhibitory, if asked)."""
-    if poisson:
+    if source is not None:
+        src = source
+    elif poisson:
         src = PoissonSource("in", 4, rate=np.full(4, 40.0), start=np.zeros(4),
                             duration=np.full(4, np.inf), seed=3)
     else:
         src = ArraySource.from_lists("in", [[2.0 + k, 11.0 + k, 19.0] for k in range(4)])
-    cells = Population("cells", cell, 4, parameters=params or {})
-    cond = cell.startswith("IF_cond")
+    cells = Population("cells", cell, 4, parameters=params or {}, receptors=receptors)
+    cond = (cells.conductance_receptor(receptor) if cell in ("LIF", "AdExp")
+            else cells.cell_type.conductance_based)
     projs = [Projection("in->cells", "in", "cells", np.arange(4), np.arange(4),
                         np.full(4, 0.02 if cond else 1.5), np.full(4, delay),
-                        plasticity=plasticity)]
+                        plasticity=plasticity, receptor=receptor, dynamics=dynamics)]
     if inhibitory:
         projs.append(Projection("cells->cells", "cells", "cells", np.arange(4),
                                 (np.arange(4) + 1) % 4, np.full(4, 0.01 if cond else -0.4),
@@ -73,6 +88,48 @@ NETWORKS = {
     "record v": lambda: _net(record=("spikes", "v")),
     "record isyn_exc, isyn_inh": lambda: _net(inhibitory=True,
                                               record=("isyn_exc", "isyn_inh")),
+    "IF_curr_delta": lambda: _net(cell="IF_curr_delta"),
+    "IF_cond_alpha": lambda: _net(cell="IF_cond_alpha", inhibitory=True),
+    "IF_cond_exp_gsfa_grr": lambda: _net(cell="IF_cond_exp_gsfa_grr"),
+    "EIF_cond_exp_isfa_ista": lambda: _net(cell="EIF_cond_exp_isfa_ista"),
+    "EIF_cond_alpha_isfa_ista": lambda: _net(cell="EIF_cond_alpha_isfa_ista"),
+    "AdExp, a = 0": lambda: _net(cell="AdExp", params={"a": 0.0}, receptor="AMPA",
+                                 receptors=(PostSynapticResponse("AMPA", "curr_exp"),)),
+    "HH_cond_exp": lambda: _net(cell="HH_cond_exp"),
+    "Izhikevich": lambda: _net(cell="Izhikevich"),
+    "GIF_cond_exp": lambda: _net(cell="GIF_cond_exp"),
+    "PointNeuron, current receptors": lambda: _net(
+        cell="LIF", receptor="AMPA", receptors=(
+            PostSynapticResponse("AMPA", "curr_exp", {"tau_syn": 2.0}),
+            PostSynapticResponse("NMDA", "curr_exp", {"tau_syn": 50.0}))),
+    "PointNeuron, conductance receptors": lambda: _net(
+        cell="LIF", receptor="AMPA", receptors=(
+            PostSynapticResponse("AMPA", "cond_exp", {"tau_syn": 2.0}),)),
+    "TsodyksMarkramSynapse": lambda: _net(dynamics=TsodyksMarkram(0.5, 100.0, 0.0)),
+    "SimpleStochasticSynapse": lambda: _net(dynamics=SimpleStochastic(0.5)),
+    "StochasticTsodyksMarkramSynapse": lambda: _net(
+        dynamics=StochasticTsodyksMarkram(0.5, 100.0, 0.0)),
+    "MultiQuantalSynapse": lambda: _net(dynamics=MultiQuantal(0.5, 4, 800.0, 0.0)),
+    "STDP additive-potentiation-multiplicative-depression": lambda: _net(plasticity=STDPRule(
+        **RULE, weight_dependence="additive-potentiation-multiplicative-depression")),
+    "STDP Gutig": lambda: _net(plasticity=STDPRule(
+        **RULE, weight_dependence="gutig", mu_plus=0.5, mu_minus=0.5)),
+    "STDP Vogels2011": lambda: _net(plasticity=Vogels2011Rule(w_max=3.0)),
+    "STDP dendritic delay": lambda: _net(plasticity=STDPRule(
+        **RULE, dendritic_delay_fraction=1.0)),
+    "SpikeSourceGamma": lambda: _net(source=GammaSource(
+        "in", 4, alpha=3.0, beta=150.0, start=0.0, duration=np.inf, seed=5)),
+    "SpikeSourcePoissonRefractory": lambda: _net(source=PoissonRefractorySource(
+        "in", 4, rate=np.full(4, 40.0), tau_refrac=np.full(4, 2.0), start=np.zeros(4),
+        duration=np.full(4, np.inf), seed=3)),
+    "SpikeSourceInhGamma": lambda: _net(source=InhGammaSource(
+        "in", 4, a=np.full(8, 3.0), b=np.full(8, 0.01), tbins=np.tile([0.0, 10.0], 4),
+        offsets=np.arange(0, 9, 2), start=np.zeros(4), duration=np.full(4, np.inf),
+        seed=3)),
+    "ACSource": lambda: _net(currents=(ACSource("ac", "cells", [0], amplitude=0.5,
+                                                frequency=20.0),)),
+    "NoisyCurrentSource": lambda: _net(currents=(NoisyCurrentSource(
+        "noise", "cells", [1], mean=0.5, stdev=0.1, dt=0.1),)),
 }
 CASES = [(name, feature) for name in TARGETS for feature in FEATURES]
 

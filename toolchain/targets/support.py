@@ -36,6 +36,37 @@ FEATURES: dict[str, str] = {
     "record v": "recording the membrane potential",
     "record isyn_exc, isyn_inh": "recording both synaptic currents of a neuron fed by both "
                                  "receptors",
+    "IF_curr_delta": "LIF, synapses that make v jump by the weight",
+    "IF_cond_alpha": "LIF, alpha-shaped conductance synapses",
+    "IF_cond_exp_gsfa_grr": "LIF with spike-frequency adaptation and relative refractory "
+                            "conductances",
+    "EIF_cond_exp_isfa_ista": "adaptive exponential (AdExp) cell, exponential conductances "
+                              "(PyNN's defaults: sub-threshold adaptation a = 4 nS)",
+    "EIF_cond_alpha_isfa_ista": "adaptive exponential cell, alpha-shaped conductances",
+    "AdExp, a = 0": "PointNeuron AdExp with a current receptor, spike-triggered adaptation "
+                    "only",
+    "HH_cond_exp": "Hodgkin-Huxley cell",
+    "Izhikevich": "Izhikevich cell",
+    "GIF_cond_exp": "generalised integrate-and-fire cell (escape noise, moving threshold)",
+    "PointNeuron, current receptors": "PointNeuron LIF with named current receptors of two "
+                                      "time constants (AMPA 2 ms, NMDA 50 ms)",
+    "PointNeuron, conductance receptors": "PointNeuron LIF with a named conductance receptor",
+    "TsodyksMarkramSynapse": "short-term depression and facilitation",
+    "SimpleStochasticSynapse": "synapses that release with a probability",
+    "StochasticTsodyksMarkramSynapse": "stochastic release with short-term plasticity",
+    "MultiQuantalSynapse": "release of several quanta per synapse",
+    "STDP additive-potentiation-multiplicative-depression": "pair STDP, additive "
+                                                            "potentiation, multiplicative "
+                                                            "depression",
+    "STDP Gutig": "pair STDP, Gutig's power-law weight dependence (mu = 0.5)",
+    "STDP Vogels2011": "Vogels et al. 2011 inhibitory plasticity",
+    "STDP dendritic delay": "pair STDP placing pre and post spikes by a dendritic part of "
+                            "the delay",
+    "SpikeSourceGamma": "gamma-process spike sources",
+    "SpikeSourcePoissonRefractory": "Poisson spike sources with a dead time",
+    "SpikeSourceInhGamma": "inhomogeneous gamma-process spike sources",
+    "ACSource": "a sinusoidal current injected into some neurons",
+    "NoisyCurrentSource": "a noisy current injected into some neurons",
 }
 
 

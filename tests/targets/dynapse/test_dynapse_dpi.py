@@ -11,7 +11,7 @@ from toolchain.targets.dynapse.numerics.dpi import (
     THRESHOLD_SPAN_PA,
     DPIKernel,
     apply_mismatch,
-    map_if_curr_exp,
+    map_population,
 )
 
 DT = 0.1
@@ -28,7 +28,7 @@ def test_mapping_reproduces_if_curr_exp_firing_under_dc_drive():
     pop = Population("p", CellType.IF_CURR_EXP, 4,
                      parameters={"i_offset": [0.5, 1.0, 2.0, 3.0], "tau_refrac": 2.0})
     ref = run_counts(CurrExpKernel(pop, DT), 2000)
-    dpi = run_counts(DPIKernel(pop, DT, map_if_curr_exp(pop, delta_t=0.0)), 2000)
+    dpi = run_counts(DPIKernel(pop, DT, map_population(pop, delta_t=0.0)), 2000)
     assert ref[0] == 0 and dpi[0] == 0  # 0.5 nA * 20 MOhm = 10 mV: below threshold
     # the linear regime of the DPI is the LIF: the same rates up to spike-time resolution
     np.testing.assert_allclose(dpi, ref, atol=1)
@@ -39,7 +39,7 @@ def test_mapped_threshold_and_state_readback():
     pop = Population("p", CellType.IF_CURR_EXP, 1, parameters={"v_rest": -70.0,
                                                               "v_thresh": -50.0,
                                                               "v_reset": -60.0})
-    params = map_if_curr_exp(pop)
+    params = map_population(pop)
     np.testing.assert_allclose(params.kappa, THRESHOLD_SPAN_PA / 20.0)
     np.testing.assert_allclose(params.i_spk - params.i_floor, THRESHOLD_SPAN_PA)
     np.testing.assert_allclose(params.i_reset - params.i_floor, THRESHOLD_SPAN_PA / 2)
@@ -52,7 +52,7 @@ def test_mapped_threshold_and_state_readback():
 
 def test_inhibition_stops_at_the_leakage_floor_unlike_lif():
     pop = Population("p", CellType.IF_CURR_EXP, 1)
-    ref, dpi = CurrExpKernel(pop, DT), DPIKernel(pop, DT, map_if_curr_exp(pop))
+    ref, dpi = CurrExpKernel(pop, DT), DPIKernel(pop, DT, map_population(pop))
     for k in (ref, dpi):
         k.receive(Receptor.INHIBITORY, np.array([-5.0]))
     for s in range(50):
@@ -65,7 +65,7 @@ def test_inhibition_stops_at_the_leakage_floor_unlike_lif():
 
 def test_fine_internal_step_and_subs_step_spike_times():
     pop = Population("p", CellType.IF_CURR_EXP, 1, parameters={"i_offset": 2.0})
-    k = DPIKernel(pop, DT, map_if_curr_exp(pop), max_substep=0.02)
+    k = DPIKernel(pop, DT, map_population(pop), max_substep=0.02)
     assert k.substeps == 5 and k.h == pytest.approx(0.02)
     offsets = []
     for s in range(2000):
@@ -78,7 +78,7 @@ def test_fine_internal_step_and_subs_step_spike_times():
 
 def test_mismatch_is_seeded_and_has_the_requested_spread():
     pop = Population("p", CellType.IF_CURR_EXP, 4000)
-    base = map_if_curr_exp(pop)
+    base = map_population(pop)
     a = apply_mismatch(base, 0.15, seed=1, label="p")
     b = apply_mismatch(base, 0.15, seed=1, label="p")
     c = apply_mismatch(base, 0.15, seed=2, label="p")
@@ -91,16 +91,11 @@ def test_mismatch_is_seeded_and_has_the_requested_spread():
     assert apply_mismatch(base, 0.0, seed=1, label="p") is base
 
 
-def test_mapping_refuses_other_models():
-    with pytest.raises(ValueError, match="covers IF_curr_exp only, not IF_cond_exp"):
-        map_if_curr_exp(Population("c", CellType.IF_COND_EXP, 1))
-
-
 def test_rest_above_threshold_becomes_a_dc_bias_as_in_va_cuba():
     # VA-CUBA: v_rest -49 mV above v_thresh -50 mV, reset -60 mV: the neuron fires alone
     pop = Population("q", CellType.IF_CURR_EXP, 1, parameters={
         "v_rest": -49.0, "v_thresh": -50.0, "v_reset": -60.0, "tau_refrac": 5.0})
-    params = map_if_curr_exp(pop, delta_t=0.0)
+    params = map_population(pop, delta_t=0.0)
     np.testing.assert_allclose(params.i_dc, THRESHOLD_SPAN_PA * 11 / 10)
     ref = run_counts(CurrExpKernel(pop, DT), 2500)
     dpi = run_counts(DPIKernel(pop, DT, params), 2500)

@@ -53,15 +53,46 @@ def test_pruning_keeps_each_neurons_64_strongest_inputs_and_reads_the_rest_as_ze
     assert art.cores.input_axons.max() == 64  # the report counts the inputs held
 
 
-def test_close_parameters_share_the_core_bias_and_the_artifact_runs_the_merged_ones():
-    cells = Population("cells", "IF_curr_exp", 4, parameters={"v_thresh": [-50.5, -50, -50,
-                                                                           -49.5]})
-    net = Network(dt=0.1, populations=(cells,))
+def test_each_parameter_set_gets_its_own_cores_and_runs_with_its_own_biases():
+    # biases are per core: three currents are three cores, each neuron as the reference
+    cells = Population("cells", "IF_curr_exp", 6, parameters={
+        "i_offset": [1.0, 2.0, 3.0, 1.0, 2.0, 3.0], "tau_refrac": 2.0})
+    net = Network(dt=0.1, populations=(cells,),
+                  recordings=(Recording("cells", "spikes", np.arange(6)),))
+    target = get_target("dynapse", mismatch=0.0, delta_t=0.0)
+    art = target.compile(net)
+    assert art.fits and not art.approximations
+    core = target.detail(art).mapping.placement["cells"].core
+    assert len(set(core[:3])) == 3 and list(core[3:]) == list(core[:3])
+    sim = target.simulator(art)
+    sim.run_until(200.0)
+    ref = get_target("reference").simulator(get_target("reference").compile(net))
+    ref.run_until(200.0)
+    counts = [np.bincount(r.result().spikes["cells"].senders, minlength=6)
+              for r in (ref, sim)]
+    assert np.all(np.diff(counts[0][:3]) > 0)
+    np.testing.assert_allclose(counts[1], counts[0], atol=1)
+
+
+def test_more_parameter_sets_than_cores_merge_when_close_and_are_refused_when_far():
+    # 300 neurons with 300 values of tau_m within 5 %: 300 sets for 16 cores
+    close = Population("cells", "IF_curr_exp", 300,
+                       parameters={"tau_m": np.linspace(19.5, 20.5, 300)})
+    net = Network(dt=0.1, populations=(close,))
+    with pytest.raises(MappingError, match="Population 'cells' has 300 distinct parameter "
+                                           "sets \\(tau_m vary; tau_m from 19.5 to 20.5\\); "
+                                           "DYNAP-SE biases are shared by all neurons of a "
+                                           "core, so each set needs its own core: 300 cores, "
+                                           "but 16 are left.*--fit approximate"):
+        get_target("dynapse").compile(net)
     art = get_target("dynapse", fit="approximate").compile(net)
-    assert [a.name for a in art.approximations] == ["parameters_merged"]
-    np.testing.assert_array_equal(art.network.populations[0].parameters["v_thresh"], -50.0)
-    far = net.replace(populations=(Population("cells", "IF_curr_exp", 2,
-                                              parameters={"tau_m": [10.0, 20.0]}),))
-    with pytest.raises(MappingError, match="tau_m varies from 10 to 20; .* \\(more than the "
-                                           "10% an approximate fit merges\\)"):
-        get_target("dynapse", fit="approximate").compile(far)
+    (applied,) = art.approximations
+    assert applied.name == "parameters_merged" and applied.neurons == 300
+    assert "1 sets on 2 cores" in applied.detail
+    np.testing.assert_allclose(art.network.populations[0].parameters["tau_m"], 20.0)
+    # spread over 1..30 ms: merging within 10 % still needs more cores than the board has
+    far = Population("cells", "IF_curr_exp", 300,
+                     parameters={"tau_m": np.linspace(1.0, 30.0, 300)})
+    with pytest.raises(MappingError, match="merging parameters within the 10% an "
+                                           "approximate fit merges still needs [2-9][0-9] cores"):
+        get_target("dynapse", fit="approximate").compile(net.replace(populations=(far,)))

@@ -116,18 +116,35 @@ def test_stdp_delays_conductance_and_alpha_are_refused_with_reasons():
                         [poisson("in", 1)]))
     assert map_network(net([Population("out", CellType.IF_CURR_EXP, 1)], [slow],
                            [poisson("in", 1)]), delay_tolerance=5.0).notes
-    with pytest.raises(DynapseError, match="Population 'c': DYNAP-SE cannot run IF_cond_exp: "
-                                           "its synapses are conductance-based"):
-        map_network(net([Population("c", CellType.IF_COND_EXP, 1)], []))
-    with pytest.raises(DynapseError, match="Population 'a': DYNAP-SE cannot run IF_curr_alpha"):
-        map_network(net([Population("a", CellType.IF_CURR_ALPHA, 1)], []))
+    with pytest.raises(DynapseError, match=r"Population 'c' \(IF_cond_exp\) receptor "
+                                           "excitatory: its synapses are conductance-based; "
+                                           "DYNAP-SE's DPI synapses inject currents"
+                                           ".*--fit approximate"):
+        map_network(net([Population("c", CellType.IF_COND_EXP, 1)],
+                        [Projection("g", "in", "c", [0], [0], [0.01], [0.1])],
+                        [poisson("in", 1)]))
+    with pytest.raises(DynapseError, match=r"Population 'a' \(IF_curr_alpha\) receptor "
+                                           "excitatory: its synapses are alpha-shaped"
+                                           ".*--fit approximate"):
+        map_network(net([Population("a", CellType.IF_CURR_ALPHA, 1)],
+                        [Projection("g", "in", "a", [0], [0], [0.5], [0.1])],
+                        [poisson("in", 1)]))
+    with pytest.raises(DynapseError, match="Population 'z': DYNAP-SE cannot run Izhikevich: "
+                                           "its spike upswing is quadratic"):
+        map_network(net([Population("z", CellType.IZHIKEVICH, 1)], []))
 
 
-def test_per_core_biases_need_uniform_parameters_and_no_current_injection():
+def test_per_core_biases_put_each_parameter_set_on_its_cores_and_no_current_injection():
     varied = Population("v", CellType.IF_CURR_EXP, 3, parameters={"tau_m": [10, 20, 30]})
-    with pytest.raises(DynapseError, match="Population 'v' parameter tau_m varies from 10 to "
-                                           "30; DYNAP-SE biases are shared"):
-        map_network(net([varied], []))
+    m = map_network(net([varied], []))
+    assert len(set(m.placement["v"].core)) == 3
+    # two chips' worth of populations leave the third too few cores for 20 sets
+    crowd = [Population(f"p{k}", CellType.IF_CURR_EXP, 256) for k in range(14)]
+    many = Population("v", CellType.IF_CURR_EXP, 20,
+                      parameters={"tau_m": np.arange(10.0, 30.0)})
+    with pytest.raises(DynapseError, match="Population 'v' has 20 distinct parameter sets "
+                                           ".* 20 cores, but 2 are left for it on the board"):
+        map_network(net([*crowd, many], []))
     dc = DCSource("dc", "p", [0], 0.5)
     network = Network(populations=(Population("p", CellType.IF_CURR_EXP, 2),), currents=(dc,))
     with pytest.raises(DynapseError, match="DCSource 'dc': DYNAP-SE has no per-neuron current "

@@ -28,7 +28,7 @@ from toolchain.compiler.describe import (
 from toolchain.compiler.pipeline import Build
 from toolchain.ir import Network, Projection
 from toolchain.targets.dynapse.mapper import DynapseMapping
-from toolchain.targets.dynapse.spec import CAM_ID_BITS, CAM_WORD_BITS, Generation
+from toolchain.targets.dynapse.spec import CAM_ID_BITS, CAM_WORD_BITS, Generation, SynapseType
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def _numerics(net: Network, m: DynapseMapping, proj: Projection):
     bases = [c.base_weight.get(pm.synapse_type, 0.0) for c in m.cores
              if c.population == proj.post]
     se1 = m.spec.generation is Generation.SE1
-    fmt = WeightFormat(unit=float(np.mean(bases)) if bases else 0.0, exponent=0,
+    fmt = WeightFormat(unit=float(np.mean(bases)) / pm.scale if bases else 0.0, exponent=0,
                        weight_bits=CAM_ID_BITS if se1 else len(m.spec.base_currents),
                        max_mantissa=m.spec.cam_per_neuron if se1
                        else 2 ** len(m.spec.base_currents) - 1)
@@ -170,5 +170,36 @@ def report_section(m: DynapseMapping) -> ReportSection:
           for k, v in r.items() if k.startswith("weight_rms_error[")),
         *(f"  note: {n}" for n in m.notes),
     ]
+    values: dict[str, float | int | str] = dict(r)
+    for pop, circuits in m.circuits.items():
+        used = {}
+        for name, c in circuits.items():
+            used.setdefault(c.type, (c.tau, []))[1].append(name)
+        if not used:
+            continue
+        cores = sorted({c.core for c in m.cores if c.population == pop})
+        params = m.network.node(pop).parameters
+        taus = {t: (params["tau_syn_E" if names[0] == "excitatory" else "tau_syn_I"]
+                    if "tau_syn_E" in params else np.array([tau]))
+                for t, (tau, names) in used.items()}
+        parts = [f"{CIRCUIT_NAMES[t]} {_range(taus[t])} ms ({', '.join(names)})"
+                 for t, (_, names) in sorted(used.items())]
+        lines.append(f"  synapse circuits of '{pop}' (core{'s' if len(cores) > 1 else ''} "
+                     f"{_span(cores)}): " + "; ".join(parts))
+        values.update({f"tau_syn_ms[{pop}.{t.name}]": float(np.mean(taus[t])) for t in used})
     return ReportSection(f"DYNAP-SE {m.spec.generation.value.upper()} resources",
-                         tuple(lines), dict(r))
+                         tuple(lines), values)
+
+
+CIRCUIT_NAMES = {SynapseType.FAST_EXC: "fast excitatory", SynapseType.SLOW_EXC: "slow "
+                 "excitatory", SynapseType.SLOW_INH: "subtractive inhibitory",
+                 SynapseType.FAST_INH: "shunting inhibitory"}
+
+
+def _range(values: np.ndarray) -> str:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g} (per core)"
+
+
+def _span(cores: list[int]) -> str:
+    return f"{cores[0]}-{cores[-1]}" if len(cores) > 1 else str(cores[0])

@@ -48,13 +48,13 @@ from toolchain.compiler.fit import (
     approximation,
     fit_hint,
     keep_strongest,
-    merge_parameters,
-    spread,
 )
 from toolchain.compiler.pipeline import MappingError, Violations, violation
 from toolchain.ir import CellType, Network, Population, Projection, Receptor
 from toolchain.ir.network import refusals
 from toolchain.sim.metrics import weight_drift
+from toolchain.targets.dynapse.numerics.dpi import ADEXP_CELLS
+from toolchain.targets.dynapse.receptors import CELLS, Circuit, ReceptorError, assign, key
 from toolchain.targets.dynapse.spec import (
     MAX_CHIP_HOPS,
     DynapseSpec,
@@ -69,10 +69,6 @@ UNIFORM_TOLERANCE = 1e-6
 # Weights closer to zero than this fraction of a core's largest weight are treated as absent.
 ZERO_WEIGHT = 1e-9
 
-RECEPTOR_TYPE = {
-    Receptor.EXCITATORY: SynapseType.FAST_EXC,
-    Receptor.INHIBITORY: SynapseType.FAST_INH,
-}
 
 
 class DynapseError(MappingError):
@@ -109,6 +105,7 @@ class ProjectionMapping:
     latency_ns: np.ndarray  # routing latency source -> target core, before queueing
     hops: np.ndarray  # R3 chip-to-chip hops per synapse
     kept: np.ndarray | None = None  # per synapse, False where fan-in pruning dropped it
+    scale: float = 1.0  # circuit current per unit of PyNN weight (receptors.Circuit.scale)
 
 
 @dataclass
@@ -123,6 +120,8 @@ class DynapseMapping:
     sram: dict[str, np.ndarray]  # per population, SRAM words used per neuron
     cam_used: dict[str, np.ndarray]  # per population, CAM words used per neuron
     network: Network  # the network as mapped (biases merged where the compile did)
+    # per population, the synapse circuit each of its receptors drives
+    circuits: dict[str, dict[str, Circuit]] = field(default_factory=dict)
     report: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -163,19 +162,19 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
     if violations is None:
         violations = Violations(strict=True, error=DynapseError)
     notes: list[str] = []
-    pops = []
-    for pop in network.populations:
-        if pop.cell_type is not CellType.IF_CURR_EXP:
-            why = ("its synapses are conductance-based; DPI synapses inject currents"
-                   if pop.cell_type.conductance_based else
-                   "its synapses are alpha-shaped; DPI synapses are first-order (exponential)"
-                   if pop.cell_type is CellType.IF_CURR_ALPHA else
-                   "its neuron model is not mapped onto the DPI neuron, which runs IF_curr_exp")
+    pops: list[Population] = []
+    least = [-(-p.size // spec.neurons_per_core) for p in network.populations]
+    for i, pop in enumerate(network.populations):
+        if pop.cell_type not in CELLS:
             raise DynapseError(
-                f"Population '{pop.label}': DYNAP-SE cannot run {pop.cell_type.value}: {why}. "
-                "Use IF_curr_exp for this target"
-            )
-        pops.append(_uniform_biases(pop, violations))
+                f"Population '{pop.label}': DYNAP-SE cannot run {pop.cell_type.value}: "
+                f"{UNMAPPED[pop.cell_type]}. Use a LIF (IF_curr_exp) or AdExp "
+                "(EIF_cond_exp_isfa_ista, AdExp) cell for this target")
+        if pop.cell_type in ADEXP_CELLS:
+            pop = _adaptation(pop, violations)
+        _uniform_receptors(pop)
+        budget = spec.cores - sum(cores_needed(p, spec) for p in pops) - sum(least[i + 1:])
+        pops.append(_bias_sets(pop, spec, budget, violations))
     network = network.replace(populations=tuple(pops))
     for cur in network.currents:
         raise DynapseError(
@@ -183,7 +182,8 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
             "injection (the DC bias is per core); set i_offset on the population instead"
         )
     for proj in network.projections:
-        _check_projection(proj, delay_tolerance, violations)
+        _check_projection(proj, delay_tolerance, violations,
+                          network.node(proj.post).conductance_receptor(key(proj.receptor)))
         if proj.delay.size and float(proj.delay.max()) > network.dt * (1 + 1e-6):
             notes.append(
                 f"Projection '{proj.label}': delays up to {float(proj.delay.max()):g} ms run "
@@ -194,40 +194,163 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
     return network, notes
 
 
+#: why the DPI neuron cannot be each of PyNN's other cells [src: Chicca et al. 2014, Proc.
+#: IEEE 102(9): the DPI neuron is an exponential integrate-and-fire neuron with one
+#: spike-triggered adaptation current and first-order synapses]
+UNMAPPED = {
+    CellType.IF_CURR_DELTA: "its synapses make the membrane jump; DPI synapses are "
+                            "first-order low-pass filters with a time-constant bias",
+    CellType.IF_COND_EXP_GSFA_GRR: "its spike-frequency adaptation and relative "
+                                   "refractoriness are conductances with reversal "
+                                   "potentials; the DPI neuron's one AHP circuit injects a "
+                                   "current",
+    CellType.HH_COND_EXP: "the DPI neuron has no sodium and potassium channel dynamics "
+                          "(m, h, n gates)",
+    CellType.IZHIKEVICH: "its spike upswing is quadratic and its recovery variable u "
+                         "follows v below threshold; the DPI neuron's upswing is "
+                         "exponential and its adaptation follows its output spikes only",
+    CellType.GIF_COND_EXP: "it fires stochastically (escape noise) with a moving "
+                           "threshold; the DPI neuron fires deterministically at a fixed "
+                           "threshold bias",
+}
+
+
+def _adaptation(pop: Population, violations: Violations) -> Population:
+    """An AdExp population as the AHP circuit can carry it: b >= 0 always, a = 0 (the
+    circuit is charged by output spikes only) or, with fit='approximate', a dropped."""
+    p = pop.parameters
+    if (p["b"] < 0).any():
+        raise DynapseError(
+            f"Population '{pop.label}' ({pop.cell_type.value}) parameter b = "
+            f"{float(p['b'].min()):g} nA: a "
+            "negative spike-triggered adaptation would facilitate, but DYNAP-SE's AHP "
+            "circuit only subtracts from the membrane current: use b >= 0")
+    a = p["a"]
+    if not a.any():
+        return pop
+    g_l = 1e3 * p["cm"] / p["tau_m"]  # nS
+    share = float(np.max(np.abs(a) / g_l))
+    if not violations.approximating:
+        raise DynapseError(
+            f"Population '{pop.label}' ({pop.cell_type.value}) parameter a = "
+            f"{float(np.abs(a).max()):g} nS: "
+            "DYNAP-SE's adaptation (AHP) circuit is charged by the neuron's output spikes "
+            "only, with no input from the membrane, so sub-threshold adaptation has no "
+            "counterpart: use a = 0 (b and tau_w map onto the AHP circuit), or "
+            + fit_hint(f"drop a (with tau_w >> tau_m it acts as an extra leak of "
+                       f"{share:.0%} of g_L)"))
+    violations.approximate(approximation(
+        "subthreshold_adaptation_dropped", "population", pop.label, neurons=pop.size,
+        detail=f"a = {float(np.abs(a).max()):g} nS became 0 (an extra leak of up to "
+               f"{share:.0%} of g_L with tau_w >> tau_m): DYNAP-SE's AHP circuit follows "
+               "output spikes only; b and tau_w map onto it"))
+    return dataclasses.replace(pop, parameters={**p, "a": np.zeros_like(a)})
+
+
 def _varies(values: np.ndarray) -> bool:
     spread = float(values.max() - values.min())
     return spread > UNIFORM_TOLERANCE * max(1.0, float(np.abs(values).max()))
 
 
-def _uniform_biases(pop: Population, violations: Violations) -> Population:
-    """``pop`` with one value per parameter (the core's bias): as it is, or merged where
-    fit='approximate' allows; else the refusal naming the parameter."""
+def parameter_sets(pop: Population) -> np.ndarray:
+    """Per neuron, the index of its parameter set: neurons of one set can share a core's
+    biases, neurons of different sets cannot."""
     varying = [name for name, values in pop.parameters.items() if _varies(values)]
     if not varying:
+        return np.zeros(pop.size, dtype=np.int64)
+    rows = np.stack([pop.parameters[n] for n in varying], axis=1)
+    scale = np.maximum(1.0, np.abs(rows).max(axis=0))
+    _, sets = np.unique(np.round(rows / scale, 9), axis=0, return_inverse=True)
+    return sets.reshape(-1).astype(np.int64)
+
+
+def cores_needed(pop: Population, spec: DynapseSpec) -> int:
+    """Cores ``pop`` takes: each parameter set its own, 256 neurons to a core."""
+    counts = np.bincount(parameter_sets(pop))
+    return int(np.sum(-(-counts[counts > 0] // spec.neurons_per_core)))
+
+
+def _uniform_receptors(pop: Population) -> None:
+    """A PointNeuron's receptor parameters are circuit biases too: one value each."""
+    for r in pop.receptors:
+        for name, values in r.parameters.items():
+            if _varies(values):
+                raise DynapseError(
+                    f"Population '{pop.label}' receptor {r.name} parameter {name} varies "
+                    f"from {values.min():g} to {values.max():g}; a DYNAP-SE synapse "
+                    "circuit has one bias per core: give the receptor one value")
+
+
+def _bias_sets(pop: Population, spec: DynapseSpec, budget: int,
+               violations: Violations) -> Population:
+    """``pop`` as the cores can hold it.  Biases are per core, so neurons with different
+    parameters sit on different cores: exactly, while the board has a core for every
+    parameter set (``budget`` cores are left for ``pop``); else, with fit='approximate',
+    neurons whose parameters lie within MERGE_RTOL of each other share a core at their
+    mean; else the refusal naming the population, its sets and the fix."""
+    varying = [name for name, values in pop.parameters.items() if _varies(values)]
+    need = cores_needed(pop, spec)
+    if not varying or need <= budget:
         return pop
-    merged = merge_parameters(pop, varying) if violations.approximating else None
-    if merged is not None and not merged.too_far:
-        violations.approximate(merged.approximation(  # type: ignore[arg-type]
-            "DYNAP-SE biases are shared by all neurons of a core"))
-        return merged.population
-    name = varying[0] if merged is None else next(iter(merged.too_far))
+    merged, groups = _merge_close_sets(pop, varying)
+    merged_need = cores_needed(merged, spec)
+    if violations.approximating and merged_need <= budget:
+        changed = int(np.count_nonzero(np.any(
+            [pop.parameters[n] != merged.parameters[n] for n in varying], axis=0)))
+        ranges = ", ".join(f"{n} {pop.parameters[n].min():g}..{pop.parameters[n].max():g}"
+                           for n in varying)
+        violations.approximate(approximation(
+            "parameters_merged", "population", pop.label, neurons=changed,
+            detail=f"DYNAP-SE biases are shared by all neurons of a core and the board has "
+                   f"{budget} cores for this population's {int(parameter_sets(pop).max()) + 1}"
+                   f" parameter sets, so neurons within {MERGE_RTOL:.0%} of each other were "
+                   f"merged to their mean, {groups} sets on {merged_need} cores: {ranges}"))
+        return merged
+    name = varying[0]
     values = pop.parameters[name]
-    close = merged is None and spread(values) <= MERGE_RTOL
-    tail = (f"; they are within {MERGE_RTOL:.0%} of each other, so you can also "
-            + fit_hint("merge them to their mean")) if close else (
-        f" (more than the {MERGE_RTOL:.0%} an approximate fit merges)" if merged else "")
+    sets = int(parameter_sets(pop).max()) + 1
+    tail = ("" if merged_need > budget else
+            f"; within {MERGE_RTOL:.0%} of each other they fit {merged_need} cores, so you "
+            "can also " + fit_hint("merge close parameters to their mean"))
+    if violations.approximating and merged_need > budget:
+        tail = (f" (merging parameters within the {MERGE_RTOL:.0%} an approximate fit "
+                f"merges still needs {merged_need} cores)")
     raise DynapseError(
-        f"Population '{pop.label}' parameter {name} varies from {values.min():g} to "
-        f"{values.max():g}; DYNAP-SE biases are shared by all neurons of a core, so a "
-        "population needs one value per parameter: split it into populations with uniform "
-        f"parameters{tail}")
+        f"Population '{pop.label}' has {sets} distinct parameter sets ({', '.join(varying)} "
+        f"vary; {name} from {values.min():g} to {values.max():g}); DYNAP-SE biases are "
+        f"shared by all neurons of a core, so each set needs its own core: {need} cores, "
+        f"but {max(budget, 0)} are left for it on the board: give it fewer distinct values "
+        f"(or split it into populations with uniform parameters){tail}")
+
+
+def _merge_close_sets(pop: Population, varying: list[str]) -> tuple[Population, int]:
+    """``pop`` with its neurons grouped, in sorted order of their parameters, into runs
+    whose every varying parameter spreads by at most MERGE_RTOL, each run at its mean;
+    and the number of runs."""
+    rows = np.stack([pop.parameters[n] for n in varying], axis=1)
+    order = np.lexsort(rows.T[::-1])
+    group = np.zeros(pop.size, dtype=np.int64)
+    g, lo, hi = 0, rows[order[0]].copy(), rows[order[0]].copy()
+    for j in order:
+        new_lo, new_hi = np.minimum(lo, rows[j]), np.maximum(hi, rows[j])
+        mean = np.abs(0.5 * (new_lo + new_hi))
+        if np.any(new_hi - new_lo > MERGE_RTOL * np.where(mean > 0, mean, np.inf)):
+            g += 1
+            new_lo, new_hi = rows[j].copy(), rows[j].copy()
+        lo, hi = new_lo, new_hi
+        group[j] = g
+    counts = np.bincount(group).astype(float)
+    params = dict(pop.parameters)
+    for k, n in enumerate(varying):
+        params[n] = (np.bincount(group, weights=rows[:, k]) / counts)[group]
+    return dataclasses.replace(pop, parameters=params), g + 1
 
 
 def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> DynapseSpec:
     """The board, or (recorded violations) a virtual one with the chips the network needs:
     neurons of one population per core, 256 to a core."""
     total = network.n_neurons
-    needed = sum(-(-p.size // spec.neurons_per_core) for p in network.populations)
+    needed = sum(cores_needed(p, spec) for p in network.populations)
     chips = max(-(-needed // spec.cores_per_chip), -(-total // (spec.cores_per_chip
                                                               * spec.neurons_per_core)))
     largest = spec.grid[0] * spec.grid[1]
@@ -245,7 +368,8 @@ def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> Dy
         violations.add(violation(
             "network", network.label, "cores", needed, spec.cores, fix,
             f"the populations need {needed} cores (a core holds {spec.neurons_per_core} "
-            f"neurons of one population: {sizes}) but the board has {spec.cores}; {fix}"))
+            f"neurons of one population and one parameter set: {sizes}) but the board has "
+            f"{spec.cores}; {fix}"))
     if chips <= spec.chips:
         return spec
     width = spec.grid[0]
@@ -253,7 +377,7 @@ def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> Dy
 
 
 def _check_projection(proj: Projection, delay_tolerance: float,
-                      violations: Violations) -> None:
+                      violations: Violations, conductance: bool) -> None:
     what = f"Projection '{proj.label}'"
     if proj.plasticity is not None:
         raise DynapseError(
@@ -262,6 +386,8 @@ def _check_projection(proj: Projection, delay_tolerance: float,
         )
     if proj.delay.size and float(proj.delay.max()) > delay_tolerance:
         _long_delays(proj, delay_tolerance, violations)
+    if conductance or not isinstance(proj.receptor, Receptor):
+        return  # conductances are >= 0; a composed cell's receptor: receptors.assign
     sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
     wrong = sign * proj.weight < 0
     if wrong.any():
@@ -299,53 +425,57 @@ def _long_delays(proj: Projection, delay_tolerance: float, violations: Violation
 
 
 def cluster(network: Network, spec: DynapseSpec) -> dict[str, Placement]:
-    """Contiguous core slices per population, split further where that makes weights fit.
+    """Core slices per population and parameter set, split further where that makes
+    weights fit.
 
-    Each population first gets ``ceil(n / 256)`` equal contiguous slices.  While the board
-    has spare cores, the slice whose neurons' typical input weights (median |w| per neuron)
-    spread most is cut in two where the spread of both halves is least (an optimal 1-D
-    two-way split); a core's one base weight then fits its neurons better.  Finally each
-    slice gets cores and addresses so that no two neurons share a DYNAP-SE1 tag (see
-    ``_unaliased``), continuing on the next core where a core position's addresses run out.
+    Each parameter set of a population (its neurons with equal biases, in index order) first
+    gets ``ceil(n / 256)`` equal slices.  While the board has spare cores, the slice whose
+    neurons' typical input weights (median |w| per neuron) spread most is cut in two where
+    the spread of both halves is least (an optimal 1-D two-way split); a core's one base
+    weight then fits its neurons better.  Finally each slice gets cores and addresses so
+    that no two neurons share a DYNAP-SE1 tag (see ``_unaliased``), continuing on the next
+    core where a core position's addresses run out.
     """
-    slices: list[tuple[int, int, int]] = []  # (population index, start, stop)
+    slices: list[tuple[int, np.ndarray]] = []  # (population index, its neurons)
     profiles = []
     for k, pop in enumerate(network.populations):
         profiles.append(_input_profile(network, pop))
-        n_cores = -(-pop.size // spec.neurons_per_core)
-        bounds = np.linspace(0, pop.size, n_cores + 1).round().astype(int)
-        slices += [(k, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        sets = parameter_sets(pop)
+        for value in np.unique(sets):
+            members = np.flatnonzero(sets == value)
+            n_cores = -(-members.size // spec.neurons_per_core)
+            bounds = np.linspace(0, members.size, n_cores + 1).round().astype(int)
+            slices += [(k, members[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     assert len(slices) <= spec.cores, "fit_board gives every slice a core"
     # split only into spare cores of chips in use: more chips cost R3 hops and SRAM words
     budget = -(-len(slices) // spec.cores_per_chip) * spec.cores_per_chip
     while len(slices) < budget:
         best = None
-        for i, (k, a, b) in enumerate(slices):
-            gain, cut = _best_cut(profiles[k][a:b])
+        for i, (k, members) in enumerate(slices):
+            gain, cut = _best_cut(profiles[k][members])
             if gain > 0 and (best is None or gain > best[0]):
-                best = (gain, i, a + cut)
+                best = (gain, i, cut)
         if best is None:
             break
         _, i, cut = best
-        k, a, b = slices[i]
-        slices[i:i + 1] = [(k, a, cut), (k, cut, b)]
+        k, members = slices[i]
+        slices[i:i + 1] = [(k, members[:cut]), (k, members[cut:])]
     pieces = _unaliased(slices, spec) if spec.generation is Generation.SE1 else None
     if pieces is None:  # more neurons than distinct (core, address) tags: share addresses
-        pieces = [(core, k, a, b, list(range(b - a))) for core, (k, a, b) in enumerate(slices)]
-    placement: dict[str, Placement] = {}
-    for core, k, a, b, addresses in pieces:
+        pieces = [(core, k, members, list(range(members.size)))
+                  for core, (k, members) in enumerate(slices)]
+    placement = {p.label: Placement(np.zeros(p.size, dtype=np.int32),
+                                    np.zeros(p.size, dtype=np.int32))
+                 for p in network.populations}
+    for core, k, members, addresses in pieces:
         label = network.populations[k].label
-        if label not in placement:
-            size = network.populations[k].size
-            placement[label] = Placement(np.zeros(size, dtype=np.int32),
-                                         np.zeros(size, dtype=np.int32))
-        placement[label].core[a:b] = core
-        placement[label].address[a:b] = addresses
+        placement[label].core[members] = core
+        placement[label].address[members] = addresses
     return placement
 
 
-def _unaliased(slices: list[tuple[int, int, int]], spec: DynapseSpec
-               ) -> list[tuple[int, int, int, int, list[int]]] | None:
+def _unaliased(slices: list[tuple[int, np.ndarray]], spec: DynapseSpec
+               ) -> list[tuple[int, int, np.ndarray, list[int]]] | None:
     """Cores and addresses such that no two neurons share (core within chip, address).
 
     DYNAP-SE1's tag is exactly that pair, so senders placed this way can never alias.  A
@@ -354,14 +484,15 @@ def _unaliased(slices: list[tuple[int, int, int]], spec: DynapseSpec
     """
     free = [list(range(spec.neurons_per_core)) for _ in range(spec.cores_per_chip)]
     pieces, core = [], 0
-    for k, a, b in slices:
-        while a < b:
+    for k, members in slices:
+        a = 0
+        while a < members.size:
             if core >= spec.cores:
                 return None
             pool = free[core % spec.cores_per_chip]
-            n = min(b - a, len(pool))
+            n = min(members.size - a, len(pool))
             if n:
-                pieces.append((core, k, a, a + n, pool[:n]))
+                pieces.append((core, k, members[a:a + n], pool[:n]))
                 del pool[:n]
                 a += n
             core += 1
@@ -416,22 +547,26 @@ class _Connections:
 
 
 def _connections(network: Network, placement: Mapping[str, Placement],
-                 source_ids: Mapping[str, int]) -> _Connections:
+                 source_ids: Mapping[str, int],
+                 circuits: Mapping[str, Mapping[str, Circuit]]) -> _Connections:
+    """Weights here are circuit currents (PyNN weight times the receptor's scale), so that
+    receptors sharing a circuit share its base weight in one unit."""
     offsets = _neuron_offsets(network)
     src, tgt, typ, w = [], [], [], []
     for proj in network.projections:
+        circuit = circuits[proj.post][key(proj.receptor)]
         src.append(source_ids[proj.pre] + proj.pre_index.astype(np.int64))
         tgt.append(offsets[proj.post] + proj.post_index.astype(np.int64))
-        typ.append(np.full(proj.size, int(RECEPTOR_TYPE[proj.receptor]), dtype=np.int64))
-        w.append(np.abs(proj.weight.astype(float)))
+        typ.append(np.full(proj.size, int(circuit.type), dtype=np.int64))
+        w.append(np.abs(proj.weight.astype(float)) * circuit.scale)
     if not src:
         z = np.zeros(0, dtype=np.int64)
         return _Connections(z, np.zeros(0), z, z, z, z)
     src_a, tgt_a, typ_a, w_a = (np.concatenate(x) for x in (src, tgt, typ, w))
     n_src = max(source_ids.values()) + 1 + max(n.size for n in (*network.populations,
                                                                  *network.sources))
-    key = (tgt_a * 4 + typ_a) * n_src + src_a
-    uniq, pair = np.unique(key, return_inverse=True)
+    pair_key = (tgt_a * 4 + typ_a) * n_src + src_a
+    uniq, pair = np.unique(pair_key, return_inverse=True)
     pair_weight = np.bincount(pair, weights=w_a, minlength=uniq.size)
     core_of = np.concatenate([placement[p.label].core for p in network.populations])
     pair_source = uniq % n_src
@@ -556,11 +691,12 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
     network, notes = check(network, spec, delay_tolerance=delay_tolerance, violations=found)
     spec = fit_board(network, spec, found)
     placement = cluster(network, spec)
+    circuits = _circuits(network, placement, found)
     source_ids, n_ids = {}, 0
     for node in (*network.populations, *network.sources):
         source_ids[node.label] = n_ids
         n_ids += node.size
-    conn = _connections(network, placement, source_ids)
+    conn = _connections(network, placement, source_ids, circuits)
     n_targets = network.n_neurons
     if found.approximating:
         conn = _prune_fan_in(network, conn, spec, found)
@@ -583,16 +719,37 @@ def map_network(network: Network, spec: DynapseSpec | None = None, *,
     tags = _allocate_tags(network, spec, placement, conn, source_ids, found)
     sram = _sram_words(network, spec, placement, conn, source_ids, found)
     projections = _per_projection(network, spec, placement, conn, source_ids, per_pair,
-                                  cam_per_pair, mask_per_pair)
+                                  cam_per_pair, mask_per_pair, circuits)
     cam_total = np.bincount(conn.pair_target, weights=cam_per_pair, minlength=n_targets)
     offsets = _neuron_offsets(network)
     cam_used = {p.label: cam_total[offsets[p.label]:offsets[p.label] + p.size].astype(np.int64)
                 for p in network.populations}
     cores = _core_configs(network, placement, base)
     mapping = DynapseMapping(spec, placement, cores, projections, tags, sram, cam_used,
-                             network, notes=notes)
+                             network, circuits, notes=notes)
     mapping.report.update(_report(network, mapping))
     return mapping
+
+
+def _circuits(network: Network, placement: Mapping[str, Placement], found: Violations
+              ) -> dict[str, dict[str, Circuit]]:
+    """Each population's receptors on its cores' synapse circuits (receptors.assign),
+    every approximation that took recorded, a refusal raised."""
+    out = {}
+    for pop in network.populations:
+        cores = [int(c) for c in np.unique(placement[pop.label].core)]
+        try:
+            circuits, departures = assign(network, pop, cores,
+                                          approximating=found.approximating)
+        except ReceptorError as e:
+            raise DynapseError(str(e)) from None
+        into = sum(p.size for p in network.projections if p.post == pop.label)
+        for name in dict.fromkeys(d.name for d in departures):  # one record per kind
+            detail = "; ".join(d.detail for d in departures if d.name == name)
+            found.approximate(approximation(name, "population", pop.label,
+                                            neurons=pop.size, synapses=into, detail=detail))
+        out[pop.label] = circuits
+    return out
 
 
 def _prune_fan_in(network: Network, conn: _Connections, spec: DynapseSpec,
@@ -771,14 +928,16 @@ def _sram_words(network: Network, spec: DynapseSpec, placement: Mapping[str, Pla
 
 def _per_projection(network: Network, spec: DynapseSpec, placement: Mapping[str, Placement],
                     conn: _Connections, source_ids: Mapping[str, int], per_pair: np.ndarray,
-                    cam_per_pair: np.ndarray, mask_per_pair: np.ndarray | None
+                    cam_per_pair: np.ndarray, mask_per_pair: np.ndarray | None,
+                    circuits: Mapping[str, Mapping[str, Circuit]]
                     ) -> dict[str, ProjectionMapping]:
     """Share each merged pair's realised weight among its synapses in proportion to them
     (a synapse of a pair the fan-in pruning dropped, ``pair = -1``, realises nothing)."""
     n_ids = sum(n.size for n in (*network.populations, *network.sources))
     src_core = _source_core(network, placement, source_ids, n_ids)
-    w_abs_all = np.concatenate([np.abs(p.weight.astype(float)) for p in network.projections]) \
-        if network.projections else np.zeros(0)
+    w_abs_all = np.concatenate([
+        np.abs(p.weight.astype(float)) * circuits[p.post][key(p.receptor)].scale
+        for p in network.projections]) if network.projections else np.zeros(0)
     mapped = conn.pair >= 0
     pair_sum = np.bincount(conn.pair[mapped], weights=w_abs_all[mapped],
                            minlength=per_pair.size)
@@ -790,17 +949,17 @@ def _per_projection(network: Network, spec: DynapseSpec, placement: Mapping[str,
         start += proj.size
         share = np.divide(w_abs, pair_sum[pairs], out=np.zeros_like(w_abs),
                           where=kept & (pair_sum[pairs] > 0))
-        sign = -1.0 if proj.receptor is Receptor.INHIBITORY else 1.0
+        circuit = circuits[proj.post][key(proj.receptor)]
         latency, hops = route_latency(spec, src_core[conn.pair_source[pairs]],
                                       conn.pair_core[pairs]) if pairs.size else (
             np.zeros(0), np.zeros(0, dtype=np.int64))
         out[proj.label] = ProjectionMapping(
-            label=proj.label, synapse_type=RECEPTOR_TYPE[proj.receptor],
-            realised_weight=sign * per_pair[pairs] * share,
+            label=proj.label, synapse_type=circuit.type,
+            realised_weight=circuit.weight_sign * per_pair[pairs] * share / circuit.scale,
             cam_entries=cam_per_pair[pairs] * share,
             mask=None if mask_per_pair is None else np.where(kept, mask_per_pair[pairs], 0),
             latency_ns=np.where(kept, latency, 0.0), hops=np.where(kept, hops, 0),
-            kept=None if kept.all() else kept.copy(),
+            kept=None if kept.all() else kept.copy(), scale=circuit.scale,
         )
     return out
 

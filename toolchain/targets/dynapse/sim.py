@@ -27,7 +27,7 @@ from toolchain.targets.dynapse.numerics.dpi import (
     MAX_SUBSTEP_MS,
     DPIKernel,
     apply_mismatch,
-    map_if_curr_exp,
+    map_population,
 )
 from toolchain.targets.dynapse.spec import Generation
 from toolchain.targets.dynapse.timing import RoutingDelays
@@ -77,16 +77,17 @@ class DynapseNumerics(Numerics):
         self.delta_t, self.max_substep = delta_t, max_substep
 
     def kernel(self, population: Population, dt: float) -> NeuronKernel:
-        params = apply_mismatch(map_if_curr_exp(population, delta_t=self.delta_t),
+        circuits = self.mapping.circuits[population.label]
+        params = apply_mismatch(map_population(population, circuits, delta_t=self.delta_t),
                                 self.mismatch, self.seed, population.label)
-        return DPIKernel(population, dt, params, max_substep=self.max_substep)
+        return DPIKernel(population, dt, params, circuits, max_substep=self.max_substep)
 
     def weights(self, projection: Projection, post: Population) -> WeightCodec:
         pm = self.mapping.held(projection.label)
         order = np.argsort(projection.pre_index, kind="stable")  # the engine's pre order
         core = self.mapping.placement[post.label].core[projection.post_index]
         bases = {(c.core, t): b for c in self.mapping.cores for t, b in c.base_weight.items()}
-        base = np.array([bases.get((int(c), pm.synapse_type), 0.0) for c in core])
+        base = np.array([bases.get((int(c), pm.synapse_type), 0.0) for c in core]) / pm.scale
         levels = None
         if self.mapping.spec.generation is Generation.SE2:
             cur = self.mapping.spec.base_currents

@@ -46,17 +46,20 @@ SE2_BASE_CURRENTS = (1.0, 2.0, 4.0, 8.0)  # relative sizes of the 4 per-core bas
 
 
 class SynapseType(enum.IntEnum):
-    """The four DPI synapse circuits of a neuron (the 2-bit CAM synapse type).
+    """The four DPI synapse circuits of a neuron (the 2-bit CAM synapse type), each with one
+    time-constant and one weight bias per core [src: Moradi et al. 2018, IEEE TBioCAS 12(1):
+    fast and slow excitatory, subtractive and shunting inhibitory].
 
-    IF_curr_exp's excitatory input maps to the fast excitatory (AMPA-like) circuit and its
-    inhibitory input to the subtractive fast inhibitory (GABA_A-like) circuit; the slow and
-    shunting circuits have no PyNN current-based counterpart and are not used.
+    receptors.py maps PyNN's receptors onto them: excitatory ones onto the fast circuit (a
+    second, slower excitatory time constant onto the slow one), inhibitory ones onto the
+    subtractive circuit; the shunting circuit divides rather than subtracts and no PyNN
+    receptor maps onto it.
     """
 
     SLOW_EXC = 0  # NMDA-like
     FAST_EXC = 1  # AMPA-like
-    SLOW_INH = 2  # GABA_B-like (shunting)
-    FAST_INH = 3  # GABA_A-like (subtractive)
+    SLOW_INH = 2  # GABA_B-like (subtractive)
+    FAST_INH = 3  # GABA_A-like (shunting)
 
 
 class Generation(str, enum.Enum):

@@ -35,28 +35,43 @@ LIMITS = {
 APPROXIMATIONS = {
     "fan_in_pruned": "a neuron with more inputs than CAM words keeps its strongest (by "
                      "|weight|); the others read back as weight 0",
-    "parameters_merged": "parameters varying within a population by less than 10 % become "
-                         "their mean (biases are per core)",
+    "parameters_merged": "a population with more parameter sets than cores left for it: "
+                         "neurons within 10 % of each other share a core at their mean "
+                         "(biases are per core)",
     "delays_dropped": "delays beyond delay_tolerance become the routing latency, as shorter "
                       "ones already do",
+    "conductance_as_current": "a conductance synapse injects a current at a fixed driving "
+                              "force (E_rev against the middle of the sub-threshold range): "
+                              "DPI synapses inject currents",
+    "alpha_as_exponential": "an alpha-shaped synapse becomes an exponential one with the same "
+                            "time constant and charge: DPI synapses are first-order",
+    "subthreshold_adaptation_dropped": "an AdExp cell's a becomes 0: the AHP circuit follows "
+                                       "output spikes only (b, tau_w map onto it)",
+    "time_constants_merged": "receptors of one sign whose time constants are within 10 % "
+                             "share one synapse circuit at their mean",
 }
 
 
 DPI = "Chicca et al. 2014, Proc. IEEE 102(9) (DPI neuron and synapse)"
 MORADI = "Moradi et al. 2018, IEEE TBioCAS 12(1) (DYNAP-SE)"
 ROCKPOOL = "synsense/rockpool devices/dynapse"
+LIBCAER = "libcaer caerDynapseGenerateCamBits (the CAM word)"
 SUPPORT = {
     "IF_curr_exp": native("the analog DPI neuron with exponential DPI synapses, device "
                           "mismatch included", f"{DPI}; {MORADI}"),
-    "IF_curr_alpha": refused("a DPI synapse is a first-order low-pass filter: no alpha "
-                             "shape", DPI, "DPI synapses are first-order"),
-    "IF_cond_exp": refused("DPI synapses inject currents into the neuron: no reversal "
-                           "potentials", DPI, "DPI synapses inject currents"),
-    "tau_syn_E != tau_syn_I": native("the fast excitatory and the subtractive fast "
-                                     "inhibitory DPI circuits, each with its own time-"
-                                     "constant bias per core", f"{MORADI}; {ROCKPOOL}"),
-    "varying parameters": approximated("biases are per core, shared by its 256 neurons: "
-                                       "values within 10 % are merged", ROCKPOOL),
+    "IF_curr_alpha": approximated("a DPI synapse is a first-order low-pass filter: an "
+                                  "exponential one of the same time constant and charge, "
+                                  "with --fit approximate", DPI),
+    "IF_cond_exp": approximated("DPI synapses inject currents, with no reversal potential: "
+                                "a current at a fixed driving force (E_rev against the "
+                                "middle of the sub-threshold range), with --fit "
+                                "approximate", DPI),
+    "tau_syn_E != tau_syn_I": native("the fast excitatory and the subtractive inhibitory "
+                                     "DPI circuits, each with its own time-constant bias "
+                                     "per core", f"{MORADI}; {ROCKPOOL}"),
+    "varying parameters": native("biases are per core: each parameter set gets its own "
+                                 "cores; more sets than the board has cores merge within "
+                                 "10 % with --fit approximate", ROCKPOOL),
     "delays": approximated("no programmable delays: spikes arrive after the routing "
                            "latency; delays up to delay_tolerance (1 ms) are taken as "
                            "that, longer ones with --fit approximate", MORADI),
@@ -72,6 +87,66 @@ SUPPORT = {
     "record v": native("the neuron's I_mem, mapped back to mV (the model's state; the chip "
                        "shows one neuron per core on its analog output [unverified])"),
     "record isyn_exc, isyn_inh": native("each DPI synapse circuit's current"),
+    "IF_curr_delta": refused("a DPI synapse is a low-pass filter with a time-constant bias: "
+                             "no jump of the membrane", DPI, "DYNAP-SE cannot run "
+                             "IF_curr_delta"),
+    "IF_cond_alpha": approximated("alpha conductances become exponential currents of the "
+                                  "same charge at a fixed driving force, with --fit "
+                                  "approximate", DPI),
+    "IF_cond_exp_gsfa_grr": refused("its adaptation and relative refractoriness are "
+                                    "conductances; the DPI neuron's one AHP circuit injects "
+                                    "a current", DPI, "DYNAP-SE cannot run "
+                                    "IF_cond_exp_gsfa_grr"),
+    "EIF_cond_exp_isfa_ista": approximated(
+        "the DPI neuron is an AdExp neuron: delta_T its positive feedback, b and tau_w its "
+        "AHP circuit; the sub-threshold a (the AHP circuit follows output spikes only) is "
+        "dropped and conductances become currents at a fixed driving force, with --fit "
+        "approximate", DPI),
+    "EIF_cond_alpha_isfa_ista": approximated("as EIF_cond_exp_isfa_ista, and alpha shapes "
+                                             "become exponential ones of the same charge",
+                                             DPI),
+    "AdExp, a = 0": native("the DPI neuron's exponential feedback and AHP circuit, term by "
+                           "term (DC-driven rates within 3 % of the reference)", DPI),
+    "HH_cond_exp": refused("the DPI neuron has no sodium and potassium channel gates", DPI,
+                           "DYNAP-SE cannot run HH_cond_exp"),
+    "Izhikevich": refused("the DPI neuron's upswing is exponential and its adaptation "
+                          "follows output spikes, not v", DPI,
+                          "DYNAP-SE cannot run Izhikevich"),
+    "GIF_cond_exp": refused("the DPI neuron fires deterministically at a threshold bias: no "
+                            "escape noise", DPI, "DYNAP-SE cannot run GIF_cond_exp"),
+    "PointNeuron, current receptors": native("the fast (AMPA-like) and slow (NMDA-like) "
+                                             "excitatory and the subtractive inhibitory "
+                                             "circuits, a time-constant bias each per core",
+                                             MORADI),
+    "PointNeuron, conductance receptors": approximated("currents at a fixed driving force, "
+                                                       "with --fit approximate", DPI),
+    "TsodyksMarkramSynapse": refused("a DYNAP-SE1 CAM word is a source tag and a synapse "
+                                     "type: no per-synapse release state", LIBCAER,
+                                     "synapses (short-term plasticity or stochastic release) "
+                                     "are not modelled on dynapse"),
+    "SimpleStochasticSynapse": refused("a CAM match always releases: no per-synapse "
+                                       "release probability", LIBCAER, "synapses (short-"
+                                       "term plasticity or stochastic release) are not "
+                                       "modelled on dynapse"),
+    "StochasticTsodyksMarkramSynapse": refused("no per-synapse release state or "
+                                               "probability", LIBCAER, "synapses (short-term "
+                                               "plasticity or stochastic release) are not "
+                                               "modelled on dynapse"),
+    "MultiQuantalSynapse": refused("no per-synapse release state or probability", LIBCAER,
+                                   "synapses (short-term plasticity or stochastic release) "
+                                   "are not modelled on dynapse"),
+    "STDP additive-potentiation-multiplicative-depression": refused(
+        "no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "STDP Gutig": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "STDP Vogels2011": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "STDP dendritic delay": refused("no on-chip plasticity", MORADI, "no on-chip plasticity"),
+    "SpikeSourceGamma": native("spikes from the host's spike generator"),
+    "SpikeSourcePoissonRefractory": native("spikes from the host's spike generator"),
+    "SpikeSourceInhGamma": native("spikes from the host's spike generator"),
+    "ACSource": refused("no per-neuron current injection: the DC bias is one per core",
+                        ROCKPOOL, "no per-neuron current injection"),
+    "NoisyCurrentSource": refused("no per-neuron current injection: the DC bias is one per "
+                                  "core", ROCKPOOL, "no per-neuron current injection"),
 }
 
 
@@ -97,8 +172,8 @@ class DynapseTarget(Target):
         Option("mismatch", float, None, "relative spread of device mismatch (0.15)",
                stage=RUN),
         Option("seed", int, 0, "the chip instance (mismatch draw)", stage=RUN),
-        Option("delta_t", float, DELTA_T_MV, "exponential-onset slope of the DPI neuron, mV "
-               "(0: none)", stage=RUN),
+        Option("delta_t", float, DELTA_T_MV, "exponential-onset slope of the DPI neuron, mV, "
+               "for LIF cells (0: none; AdExp cells use their delta_T)", stage=RUN),
         Option("max_substep", float, MAX_SUBSTEP_MS, "longest integration substep, ms",
                stage=RUN),
         Option("spec", object, None, "a whole DynapseSpec (Python only)",

@@ -58,6 +58,8 @@ APPROXIMATIONS = {
                             "it holds",
 }
 CORE = "our core: toolchain/targets/fpga/spec.py, docs/fpga-core.md"
+NOT_LIF = "the FPGA core runs IF_curr_exp neurons"
+STATIC = "synapses (short-term plasticity or stochastic release) are not modelled on fpga"
 SUPPORT = {
     "IF_curr_exp": native("the core's integer LIF, bit-exact with its RTL", CORE),
     "IF_curr_alpha": refused("the core keeps one exponentially decaying synaptic current "
@@ -91,6 +93,53 @@ SUPPORT = {
                                          "cannot be told apart (two-current builds, -O "
                                          "build=ecp5-85f-ei, record both)", CORE,
                                          "one synaptic current per neuron"),
+    "IF_curr_delta": refused("the core's neuron integrates a decaying synaptic current; "
+                             "a one-step synapse (tau_syn < dt) keeps its charge, not a "
+                             "jump of v", CORE, NOT_LIF),
+    "IF_cond_alpha": refused("the core's synapses add currents; it has no reversal "
+                             "potentials", CORE, NOT_LIF),
+    "IF_cond_exp_gsfa_grr": refused("the core's synapses add currents; it has no reversal "
+                                    "potentials or adaptation", CORE, NOT_LIF),
+    "EIF_cond_exp_isfa_ista": refused("the core's neuron is a linear integer LIF: no "
+                                      "exponential onset, no adaptation", CORE, NOT_LIF),
+    "EIF_cond_alpha_isfa_ista": refused("the core's neuron is a linear integer LIF: no "
+                                        "exponential onset, no adaptation", CORE, NOT_LIF),
+    "AdExp, a = 0": refused("the core's neuron is a linear integer LIF: no exponential "
+                            "onset, no adaptation", CORE, NOT_LIF),
+    "HH_cond_exp": refused("the core's neuron is a linear integer LIF", CORE, NOT_LIF),
+    "Izhikevich": refused("the core's neuron is a linear integer LIF: no quadratic term",
+                          CORE, NOT_LIF),
+    "GIF_cond_exp": refused("the core's neuron is a deterministic integer LIF", CORE,
+                            NOT_LIF),
+    "PointNeuron, current receptors": refused("the core keeps one or two synaptic currents "
+                                              "per neuron, IF_curr_exp's", CORE, NOT_LIF),
+    "PointNeuron, conductance receptors": refused("the core's synapses add currents", CORE,
+                                                  NOT_LIF),
+    "TsodyksMarkramSynapse": refused("a synapse word holds a weight (and the delay slot): no "
+                                     "release state", CORE, STATIC),
+    "SimpleStochasticSynapse": refused("the core has no random number source", CORE,
+                                       STATIC),
+    "StochasticTsodyksMarkramSynapse": refused("no release state and no random numbers",
+                                               CORE, STATIC),
+    "MultiQuantalSynapse": refused("no release state and no random numbers", CORE, STATIC),
+    "STDP additive-potentiation-multiplicative-depression": refused(
+        "a weight update is a shift of a trace: no product with the weight", CORE,
+        "is not modelled on fpga"),
+    "STDP Gutig": refused("a weight update is a shift of a trace: no power of the weight",
+                          CORE, "is not modelled on fpga"),
+    "STDP Vogels2011": refused("the core's learning unit runs the pair rule", CORE,
+                               "the Vogels2011 STDP rule is not modelled on fpga"),
+    "STDP dendritic delay": refused("the learning unit sees pre spikes after the whole "
+                                    "delay", CORE, "dendritic_delay_fraction"),
+    "SpikeSourceGamma": native("input axons fed with the spike stream"),
+    "SpikeSourcePoissonRefractory": native("input axons fed with the spike stream"),
+    "SpikeSourceInhGamma": native("input axons fed with the spike stream"),
+    "ACSource": refused("the bias register is rewritten when a current changes; a current "
+                        "changing every step is not modelled", CORE,
+                        "this current source is not modelled on fpga"),
+    "NoisyCurrentSource": refused("the bias register is rewritten when a current changes; "
+                                  "a current changing every step is not modelled", CORE,
+                                  "this current source is not modelled on fpga"),
 }
 CORE_FIELDS = tuple(name for name in _LIMITS)  # the generator parameters of a build
 _CHUNK_STEPS = 1000  # steps per call of the compiled loop

@@ -137,6 +137,8 @@ APPROXIMATIONS = {
 
 LAVA = "lava-nc 0.10 PyLifModelBitAcc (the test suite runs it)"
 DAVIES = "Davies et al. 2018, IEEE Micro 38(1)"
+CUBA_ONLY = "cannot be mapped exactly to Loihi's CUBA LIF"
+STATIC = "synapses (short-term plasticity or stochastic release) are not modelled on loihi"
 SUPPORT = {
     "IF_curr_exp": native("CUBA LIF compartments in Loihi's fixed point, spike for spike "
                           "with lava-nc's bit-accurate model", LAVA),
@@ -177,6 +179,64 @@ SUPPORT = {
         "with equal time constants both receptors feed one compartment's current u (with "
         "different ones the two compartments record apart)", LAVA,
         "keeps one synaptic current per neuron"),
+    "IF_curr_delta": refused("a compartment's input enters its current u, which the "
+                             "voltage integrates; our conversion gives u a decay, not a "
+                             "one-step pulse", LAVA, CUBA_ONLY),
+    "IF_cond_alpha": refused("a conductance synapse multiplies by (E - v); a compartment "
+                             "only adds its current to v", LAVA, CUBA_ONLY),
+    "IF_cond_exp_gsfa_grr": refused("its adaptation and refractoriness are conductances: "
+                                    "products with v a compartment cannot form", LAVA,
+                                    CUBA_ONLY),
+    "EIF_cond_exp_isfa_ista": refused("a compartment's voltage update is linear: no "
+                                      "exponential spike onset", LAVA, CUBA_ONLY),
+    "EIF_cond_alpha_isfa_ista": refused("a compartment's voltage update is linear: no "
+                                        "exponential spike onset", LAVA, CUBA_ONLY),
+    "AdExp, a = 0": refused("a compartment's voltage update is linear: no exponential spike "
+                            "onset", LAVA, CUBA_ONLY),
+    "HH_cond_exp": refused("a compartment's voltage update is linear: no sodium and "
+                           "potassium gates", LAVA, CUBA_ONLY),
+    "Izhikevich": refused("a compartment's voltage update is linear: no quadratic term",
+                          LAVA, CUBA_ONLY),
+    "GIF_cond_exp": refused("its synapses are conductances and it fires by escape noise; a "
+                            "compartment adds currents and fires at its threshold", LAVA,
+                            CUBA_ONLY),
+    "PointNeuron, current receptors": refused(
+        "not mapped: the conversion takes IF_curr_exp's two receptors (named receptors "
+        "onto dendritic compartments are not written)", LAVA, CUBA_ONLY),
+    "PointNeuron, conductance receptors": refused("a conductance synapse multiplies by "
+                                                  "(E - v); a compartment only adds its "
+                                                  "current to v", LAVA, CUBA_ONLY),
+    "TsodyksMarkramSynapse": refused(
+        "a synapse holds a weight, a delay and a tag, which only the learning engine "
+        "changes, at epoch boundaries: no per-spike use and recovery state", DAVIES, STATIC),
+    "SimpleStochasticSynapse": refused("Loihi's randomness is compartment noise, not "
+                                       "synaptic release", DAVIES, STATIC),
+    "StochasticTsodyksMarkramSynapse": refused("no per-spike synaptic state, and no "
+                                               "random synaptic release", DAVIES, STATIC),
+    "MultiQuantalSynapse": refused("no per-spike synaptic state, and no random synaptic "
+                                   "release", DAVIES, STATIC),
+    "STDP additive-potentiation-multiplicative-depression": native(
+        "the learning engine: an additive potentiation term and a depression term with "
+        "the weight as a factor", f"{DAVIES}; nengo-loihi discretize.py"),
+    "STDP Gutig": refused("the learning engine's terms have (w + C) factors to whole "
+                          "powers: mu between 0 and 1 has none", DAVIES, "is not modelled "
+                          "on loihi"),
+    "STDP Vogels2011": refused("not mapped: our rule mapping covers the pair rule (the "
+                               "engine's sums of trace products might express it)", DAVIES,
+                               "the Vogels2011 STDP rule is not modelled on loihi"),
+    "STDP dendritic delay": refused("the learning engine sees the pre trace after the "
+                                    "axonal delay: no dendritic part", DAVIES,
+                                    "dendritic_delay_fraction"),
+    "SpikeSourceGamma": native("spike input from the host (the engine's seeded trains)"),
+    "SpikeSourcePoissonRefractory": native("spike input from the host (the engine's seeded "
+                                           "trains)"),
+    "SpikeSourceInhGamma": native("spike input from the host (the engine's seeded trains)"),
+    "ACSource": refused("not mapped: the host would rewrite the bias every step (as for a "
+                        "StepCurrentSource's steps)", LAVA, "this current source is not "
+                        "modelled on loihi"),
+    "NoisyCurrentSource": refused("not mapped: Loihi's compartment noise is not used for "
+                                  "it, and the host would rewrite the bias every step", LAVA,
+                                  "this current source is not modelled on loihi"),
 }
 
 

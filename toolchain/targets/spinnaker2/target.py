@@ -29,7 +29,7 @@ from toolchain.targets.spinnaker2.spec import (
     grid,
     tick_for,
 )
-from toolchain.targets.support import Support, native
+from toolchain.targets.support import Support, native, refused
 
 LIMITS = {
     "delay_ticks": "synaptic delay (ring buffer + delay-extension stages, in ticks)",
@@ -79,6 +79,53 @@ SUPPORT = {
                                   f"{SPYNNAKER} plasticity/stdp"),
     "record v": native("the PE's neuron state"),
     "record isyn_exc, isyn_inh": native("one synaptic state per synapse type on the PE"),
+    "IF_curr_delta": native("software on the PE: the weight added to v", PE),
+    "IF_cond_alpha": native("alpha conductances times the driving force on the PE", PE),
+    "IF_cond_exp_gsfa_grr": native("software ODE kernel on the PE (float32 / s16.15)", PE),
+    "EIF_cond_exp_isfa_ista": native("software ODE kernel on the PE (float32 / s16.15)", PE),
+    "EIF_cond_alpha_isfa_ista": native("software ODE kernel on the PE (float32 / s16.15)",
+                                       PE),
+    "AdExp, a = 0": native("a composed PointNeuron on the PE: each receptor a synapse type "
+                           "of its own (ring buffer, weight scale)",
+                           f"{PE}; {SPYNNAKER} synapse_types"),
+    "HH_cond_exp": native("software ODE kernel on the PE in 0.01 ms substeps, each charged "
+                          "in the tick budget", PE),
+    "Izhikevich": native("software on the PE, as sPyNNaker's neuron_model_izh_impl.h",
+                         f"{PE}; {SPYNNAKER}"),
+    "GIF_cond_exp": native("software ODE kernel on the PE, escape noise from the network's "
+                           "seeded stream", PE),
+    "PointNeuron, current receptors": native("each receptor a synapse type of its own on "
+                                             "the PE (ring buffer, weight scale)",
+                                             f"{PE}; {SPYNNAKER} synapse_types"),
+    "PointNeuron, conductance receptors": native("each receptor a synapse type of its own "
+                                                 "on the PE, conductance times driving "
+                                                 "force", f"{PE}; {SPYNNAKER} synapse_types"),
+    "TsodyksMarkramSynapse": native("software on the PE: per-synapse use and recovery",
+                                    PE),
+    "SimpleStochasticSynapse": native("software on the PE, with its random numbers", PE),
+    "StochasticTsodyksMarkramSynapse": native("software on the PE, with its random "
+                                              "numbers", PE),
+    "MultiQuantalSynapse": native("software on the PE, with its random numbers", PE),
+    "STDP additive-potentiation-multiplicative-depression": refused(
+        "not mapped: the PE runs sPyNNaker's additive and multiplicative weight "
+        "dependences", f"{SPYNNAKER} plasticity/stdp", "is not modelled on spinnaker2"),
+    "STDP Gutig": refused("not mapped: the PE runs sPyNNaker's additive and multiplicative "
+                          "weight dependences", f"{SPYNNAKER} plasticity/stdp",
+                          "is not modelled on spinnaker2"),
+    "STDP Vogels2011": refused("not mapped: the PE runs the pair rule (sPyNNaker has a "
+                               "Vogels 2011 timing rule [unverified])",
+                               f"{SPYNNAKER} plasticity/stdp",
+                               "the Vogels2011 STDP rule is not modelled on spinnaker2"),
+    "STDP dendritic delay": native("sPyNNaker's split of the delay into axonal and "
+                                   "dendritic parts", f"{SPYNNAKER} plasticity/stdp"),
+    "SpikeSourceGamma": native("spike-source PEs"),
+    "SpikeSourcePoissonRefractory": native("spike-source PEs"),
+    "SpikeSourceInhGamma": native("spike-source PEs"),
+    "ACSource": native("added to the neuron's input current on the PE, as sPyNNaker's "
+                       "current-source code does", f"{PE}; {SPYNNAKER} current_source"),
+    "NoisyCurrentSource": native("added to the neuron's input current on the PE (samples "
+                                 "from the network's seeded stream, not the PE's generator)",
+                                 f"{PE}; {SPYNNAKER} current_source"),
 }
 
 
