@@ -206,10 +206,12 @@ def markdown(rows: Sequence[Row], targets: Sequence[str] = TARGETS) -> str:
     n = counts(rows, targets)
     lines.append("| **runs** | " + " | ".join(f"**{n[t]}**" for t in targets) + " |")
     hardware = sum(v for t, v in n.items() if t != "reference")
-    lines += ["", f"{len(rows)} examples; the hardware targets run {hardware} example-target "
-              "pairs in all."]
     fitted = [(row.example, t, c.approximations) for row in rows
               for t, c in row.cells.items() if c.approximate == "runs"]
+    more = sum(t != "reference" for _, t, _ in fitted)
+    lines += ["", f"{len(rows)} examples; the hardware targets run {hardware} example-target "
+              "pairs in all" + (f", {hardware + more} with `--fit approximate`." if more
+                                else ".")]
     if fitted:
         lines += ["", "With `--fit approximate` (the approximations each applied):", ""]
         lines += [f"- {ex} on {t}: {what or 'none reported'}" for ex, t, what in fitted]
