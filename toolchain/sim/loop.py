@@ -67,9 +67,9 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
         if n_spk + worst > spk_step.size:
             if k > k0:
                 _deliver(k - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
-                         ring_slots, ring_chan, chan_state, ring_inbox)
-                _to_inboxes(k - 1, ring, ring_dirty, ring_offset, ring_dirty_offset,
-                            ring_size, ring_slots, ring_chan, inbox, inbox_got, ring_inbox)
+                         ring_slots, ring_chan, chan_state, ring_inbox, False, inbox_got)
+                _deliver(k - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
+                         ring_slots, ring_chan, inbox, ring_inbox, True, inbox_got)
             return k, n_spk
         # 1. neurons: the linear update in passes the compiler can vectorise (each value
         # still sees the numpy path's operations in its order), then thresholds and resets
@@ -230,7 +230,7 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
         for s in range(sig_kind.size):
             if sig_kind[s] == 1 and (k + 1) % sig_every[s] == 0:
                 _deliver(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
-                         ring_slots, ring_chan, chan_state, ring_inbox)
+                         ring_slots, ring_chan, chan_state, ring_inbox, False, inbox_got)
                 break
         # 4. sampling after the step
         for s in range(sig_kind.size):
@@ -244,9 +244,9 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             sig_count[s] += 1
     if k1 > k0:
         _deliver(k1 - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
-                 ring_slots, ring_chan, chan_state, ring_inbox)
-        _to_inboxes(k1 - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
-                    ring_slots, ring_chan, inbox, inbox_got, ring_inbox)
+                 ring_slots, ring_chan, chan_state, ring_inbox, False, inbox_got)
+        _deliver(k1 - 1, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
+                 ring_slots, ring_chan, inbox, ring_inbox, True, inbox_got)
     return k1, n_spk
 
 
@@ -370,13 +370,14 @@ def _wrap32(x):
 
 
 @nb.njit(cache=True, nogil=True)
-def _to_inboxes(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, ring_slots,
-                ring_chan, inbox, inbox_got, ring_inbox):
-    """Add the ring rows of step k that feed inboxes (``ring_inbox``) to them, and clear
-    them."""
+def _deliver(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, ring_slots,
+             ring_chan, dest, ring_inbox, to_inboxes, inbox_got):
+    """Add the ring rows of step k to ``dest`` and clear them: with ``to_inboxes``, the
+    rows that feed a kernel's inbox (``ring_inbox``, marking ``inbox_got``), else the
+    others, into their currents."""
     for r in range(ring_size.size):
         c = ring_inbox[r]
-        if c < 0:
+        if (c >= 0) != to_inboxes:
             continue
         slot = k % ring_slots[r]
         d = ring_dirty_offset[r] + slot
@@ -386,31 +387,11 @@ def _to_inboxes(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, 
         rbase = ring_offset[r] + slot * size
         cbase = ring_chan[r]
         for j in range(size):
-            inbox[cbase + j] += ring[rbase + j]
+            dest[cbase + j] += ring[rbase + j]
             ring[rbase + j] = 0
         ring_dirty[d] = False
-        inbox_got[c] = True
-
-
-@nb.njit(cache=True, nogil=True)
-def _deliver(k, ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size, ring_slots,
-             ring_chan, chan_state, ring_inbox):
-    """Add the ring rows of step k to their currents and clear them (those that feed
-    inboxes are theirs)."""
-    for r in range(ring_size.size):
-        if ring_inbox[r] >= 0:
-            continue
-        slot = k % ring_slots[r]
-        d = ring_dirty_offset[r] + slot
-        if not ring_dirty[d]:
-            continue
-        size = ring_size[r]
-        rbase = ring_offset[r] + slot * size
-        cbase = ring_chan[r]
-        for j in range(size):
-            chan_state[cbase + j] += ring[rbase + j]
-            ring[rbase + j] = 0
-        ring_dirty[d] = False
+        if to_inboxes:
+            inbox_got[c] = True
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
