@@ -86,7 +86,7 @@ def test_hodgkin_huxley_runs_in_substeps_of_its_stable_step():
     updates' cycles.  In float32 it fires as the reference at dt = 0.01 ms does, each spike
     within the tick the input's timing allows (0.1 ms), v within 0.1 mV at half the ticks
     and 1 mV at nine in ten (a spike's upstroke 0.1 ms early or late is tens of mV)."""
-    from toolchain.targets.spinnaker2.spec import ODE_SUBSTEP_MS, ode_substeps
+    from toolchain.targets.spinnaker2.spec import ode_substeps
 
     coarse, fine = network("HH_cond_exp", 0.1, 0.05, {}), network("HH_cond_exp", 0.01, 0.05, {})
     with pytest.raises(Exception, match="unstable at dt = 0.1 ms"):
@@ -105,7 +105,6 @@ def test_hodgkin_huxley_runs_in_substeps_of_its_stable_step():
             assert np.allclose(fine_v.times[at], v.times)  # the fine run at every tick
             dv = np.abs(v.values - fine_v.values[at])
             assert np.median(dv) < 0.1 and np.percentile(dv, 90) < 1.0
-    assert ODE_SUBSTEP_MS[CellType.HH_COND_EXP] == 0.01
     assert ode_substeps(CellType.HH_COND_EXP, 0.1) == 10
     assert ode_substeps(CellType.HH_COND_EXP, 1.0) == 100
     assert ode_substeps(CellType.IZHIKEVICH, 0.1) == 1

@@ -64,17 +64,20 @@ class WordWeights(WeightCodec):
                 f"its synapse type stores magnitudes of {'<= 0' if self.negative else '>= 0'} "
                 "weights; flip the sign"
             )
-        limit = (1 << self.weight_bits) - 1
-        largest = limit * 2.0**-self.frac_bits
-        if weights.size and np.rint(np.abs(weights).max() * 2.0**self.frac_bits) > limit:
+        try:
+            return quantise_weights(weights, self.frac_bits,
+                                    what=f"Projection '{self.label}'",
+                                    weight_bits=self.weight_bits)
+        except NumericsError:
+            # at run time the scale is the one the PEs were loaded with: say what it holds
+            largest = ((1 << self.weight_bits) - 1) * 2.0**-self.frac_bits
             i = int(np.argmax(np.abs(weights)))
             raise NumericsError(
                 f"Projection '{self.label}' weight[{i}] = {weights[i]:g} is beyond the "
                 f"{largest:g} its PE's 16-bit weight words were scaled for when the network "
                 f"was loaded (2^-{self.frac_bits} per step); set weights within it, or call "
-                "reset() first, so that the next run loads a scale for the new weights")
-        return quantise_weights(weights, self.frac_bits, what=f"Projection '{self.label}'",
-                                weight_bits=self.weight_bits)
+                "reset() first, so that the next run loads a scale for the new weights"
+            ) from None
 
     def decode(self, stored: np.ndarray) -> np.ndarray:
         w = dequantise_weights(stored, self.frac_bits)

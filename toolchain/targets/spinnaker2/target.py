@@ -90,8 +90,9 @@ SUPPORT = {
                            f"{PE}; {SPYNNAKER} synapse_types"),
     "HH_cond_exp": native("software ODE kernel on the PE in 0.01 ms substeps, each charged "
                           "in the tick budget", PE),
-    "Izhikevich": native("software on the PE, as sPyNNaker's neuron_model_izh_impl.h",
-                         f"{PE}; {SPYNNAKER}"),
+    "Izhikevich": native("software ODE kernel on the PE (float32 / s16.15): the "
+                         "reference's equations, not sPyNNaker's neuron_model_izh_impl.h",
+                         PE),
     "GIF_cond_exp": native("software ODE kernel on the PE, escape noise from the network's "
                            "seeded stream", PE),
     "PointNeuron, current receptors": native("each receptor a synapse type of its own on "
