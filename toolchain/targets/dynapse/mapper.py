@@ -164,6 +164,7 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
     notes: list[str] = []
     pops: list[Population] = []
     least = [-(-p.size // spec.neurons_per_core) for p in network.populations]
+    used, rest = 0, sum(least)  # cores the placed populations take; the rest's fewest
     for i, pop in enumerate(network.populations):
         if pop.cell_type not in CELLS:
             raise DynapseError(
@@ -173,8 +174,9 @@ def check(network: Network, spec: DynapseSpec, *, delay_tolerance: float,
         if pop.cell_type in ADEXP_CELLS:
             pop = _adaptation(pop, violations)
         _uniform_receptors(pop)
-        budget = spec.cores - sum(cores_needed(p, spec) for p in pops) - sum(least[i + 1:])
-        pops.append(_bias_sets(pop, spec, budget, violations))
+        rest -= least[i]
+        pops.append(_bias_sets(pop, spec, spec.cores - used - rest, violations))
+        used += cores_needed(pops[-1], spec)
     network = network.replace(populations=tuple(pops))
     for cur in network.currents:
         raise DynapseError(

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.compiler.fit import MERGE_RTOL, fit_hint, spread
+from toolchain.compiler.fit import MERGE_RTOL, fit_hint, merge_close, spread
 from toolchain.ir import CellType, Network, Population, Receptor, ResponseShape
 from toolchain.targets.dynapse.spec import SynapseType
 
@@ -130,11 +130,12 @@ def _inputs(network: Network, pop: Population) -> list[_Input]:
     return [inp for inp in both if inp.key in used]
 
 
-def _sign(network: Network, pop: Population, inp: _Input) -> int:
+def _sign(network: Network, pop: Population, inp: _Input, fixed: float) -> int:
     """+1 excitatory, -1 inhibitory: by the receptor for PyNN's standard cells, by the
-    reversal potential for a conductance, by the weights onto a composed current receptor."""
+    reversal potential against ``fixed`` (v_fix) for a conductance, by the weights onto a
+    composed current receptor."""
     if inp.e_rev is not None:
-        return 1 if inp.e_rev > v_fix(pop) else -1
+        return 1 if inp.e_rev > fixed else -1
     if not pop.cell_type.composed:
         return 1 if inp.key == Receptor.EXCITATORY.value else -1
     weights = [proj.weight for proj in network.projections
@@ -157,7 +158,8 @@ def assign(network: Network, pop: Population, cores: Sequence[int], *,
     departures: list[Departure] = []
     fixed = v_fix(pop)
     scale: dict[str, float] = {}
-    for inp in _inputs(network, pop):
+    used = _inputs(network, pop)
+    for inp in used:
         what = f"Population '{pop.label}' ({pop.cell_type.value}) receptor {inp.key}"
         s = 1.0
         if inp.shape is ResponseShape.COND_BETA:
@@ -197,10 +199,10 @@ def assign(network: Network, pop: Population, cores: Sequence[int], *,
                 f"{fixed:g}| = {force:g} mV (the middle of the sub-threshold range): DPI "
                 "synapses inject currents, so the synaptic current no longer depends on v"))
         scale[inp.key] = s
-    signs = {inp.key: _sign(network, pop, inp) for inp in _inputs(network, pop)}
+    signs = {inp.key: _sign(network, pop, inp, fixed) for inp in used}
     circuits: dict[str, Circuit] = {}
     for sign, available in ((1, EXCITATORY_CIRCUITS), (-1, INHIBITORY_CIRCUITS)):
-        inputs = [inp for inp in _inputs(network, pop) if signs[inp.key] == sign]
+        inputs = [inp for inp in used if signs[inp.key] == sign]
         groups = _group(inputs, len(available), pop, cores, sign, approximating, departures)
         for circuit_type, (tau, members) in zip(available, groups, strict=False):
             for inp in members:
@@ -256,9 +258,10 @@ def _merge(groups: list[tuple[float, list[_Input]]], n: int
         j = int(np.argmin(gaps))
         members = groups[j][1] + groups[j + 1][1]
         taus = np.array([m.tau for m in members])
-        if spread(taus) > MERGE_RTOL:
+        merged = merge_close(taus)
+        if merged is None:
             break
-        tau = float(taus.mean())
+        tau = float(merged[0])
         departures.append(Departure(
             "time_constants_merged", "receptors "
             + ", ".join(m.key for m in members) + f": time constants "
