@@ -208,3 +208,22 @@ def test_the_environment_switches_the_compiled_loop_off(monkeypatch) -> None:
     monkeypatch.setenv("SPIKEPORT_COMPILED", "0")
     assert Engine(net).why_not_compiled == "not asked for"
 
+
+
+def test_a_current_added_between_runs_hands_the_run_to_the_numpy_path() -> None:
+    # injected currents have no compiled form: a network that gains one through update()
+    # must leave the compiled loop (it ran on without the current before), with the
+    # numpy path's results from there on
+    from toolchain.ir import DCSource
+
+    net = recurrent()
+    fast, slow = both(net)
+    for e in (fast, slow):
+        e.run_until(30.0)
+    changed = net.replace(currents=(DCSource("dc", "exc", np.arange(20), amplitude=2.0,
+                                             start=0.0),))
+    for e in (fast, slow):
+        e.update(changed)
+        e.run_until(60.0)
+    assert fast.why_not_compiled == "injected currents"
+    assert_same(fast, slow)

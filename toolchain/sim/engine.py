@@ -340,6 +340,10 @@ class Engine:
             if after.plasticity is not None and before.plasticity != after.plasticity:
                 proj.plasticity.rule = after.plasticity  # type: ignore[union-attr]
         self.network = new
+        if self._fast is not None:  # a change may bring what the compiled loop lacks
+            why = fast.unsupported(self)
+            if why is not None:  # the rings are shared: the numpy path takes over as is
+                self._fast, self.why_not_compiled = None, why
 
     # -- state access (for the PyNN front end) ----------------------------------------
     def get_state(self, population: str, variable: str) -> np.ndarray:
