@@ -126,7 +126,6 @@ class Plan:
     post: np.ndarray
     delay: np.ndarray
     # rings
-    ring_keys: list[tuple[str, object]]
     ring_offset: np.ndarray
     ring_size: np.ndarray
     ring_slots: np.ndarray
@@ -134,7 +133,6 @@ class Plan:
     chan_ring: np.ndarray  # per channel: the ring feeding it in its update, or -1
     chan_ring2: np.ndarray  # per channel: a second ring feeding it (FIXED_CUBA), or -1
     ring_inbox: np.ndarray  # per ring: the channel whose inbox takes what a call leaves
-    kind: int  # CURR_EXP or FIXED_CUBA, every population's
     ring: np.ndarray
     ring_dirty: np.ndarray
     ring_dirty_offset: np.ndarray
@@ -266,10 +264,10 @@ def plan(engine: object) -> Plan:
         proj_syn_offset=np.array(syn_off, dtype=_I64),
         proj_row_offset=np.array(row_off, dtype=_I64), proj_delay=np.array(uniform, dtype=_I64),
         indptr=cat(indptrs, _I64), post=post, delay=delay,
-        ring_keys=ring_keys, ring_offset=ring_offset, ring_size=ring_size,
+        ring_offset=ring_offset, ring_size=ring_size,
         ring_slots=ring_slots, ring_pop_offset=ring_chan, chan_ring=chan_ring,
         chan_ring2=chan_ring2, ring_inbox=ring_inbox,
-        kind=forms[0].kind if forms else CURR_EXP, ring=flat,
+        ring=flat,
         ring_dirty=dirty, ring_dirty_offset=dirty_offset,
     )
 

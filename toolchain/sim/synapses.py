@@ -123,12 +123,7 @@ class SynapseMatrix:
     @property
     def ir_order(self) -> np.ndarray:
         """Synapse s (pre order) is the IR's synapse ``ir_order[s]``."""
-        n = self._ir_pre.size
-        if self._presorted:
-            return np.arange(n)
-        order = np.empty(n, dtype=np.int64)
-        order[self._positions()] = np.arange(n)
-        return order
+        return self.from_ir_order(np.arange(self._ir_pre.size))
 
     def _positions(self) -> np.ndarray:
         """Where each of the IR's synapses is in pre order."""
