@@ -37,6 +37,12 @@ def header_bits(id_bits: int) -> int:
     return 1 + id_bits if p.id_bytes_of(id_bits) == 2 else 2
 
 
+def kept_bits(id_bits: int) -> int:
+    """Bits of a varint's value kept exactly: a record header and its gap (anything
+    above only says "beyond the block")."""
+    return header_bits(id_bits) + GAP_BITS
+
+
 def varint_value(m: Module, acc: Signal, nb: Signal, byte: Value) -> tuple[Signal, Signal]:
     """(value, above): the varint's value so far with ``byte`` as its byte ``nb``, in the
     ``len(acc)`` bits kept of it, and whether this byte has bits above those."""
@@ -68,7 +74,7 @@ class BlockChecker(wiring.Component):
 
     def __init__(self, id_bits: int, limit: int) -> None:
         self.id_bits, self.id_bytes, self.limit = id_bits, p.id_bytes_of(id_bits), limit
-        self.width = header_bits(id_bits) + GAP_BITS  # of a varint's value kept exactly
+        self.width = kept_bits(id_bits)  # of a varint's value kept exactly
         self.left_bits = limit.bit_length() + 1  # an id count saturates at 2**left_bits - 1
         super().__init__()
 

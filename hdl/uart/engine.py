@@ -48,9 +48,8 @@ from amaranth.lib.wiring import In, Out
 from hdl.memory import ByteBuffer
 from hdl.spikecore.core import CoreBus, word_layout
 from hdl.uart.checker import (
-    GAP_BITS,
     BlockChecker,
-    header_bits,
+    kept_bits,
     record_header,
     varint_value,
 )
@@ -967,7 +966,7 @@ def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     counting = Signal()  # the record's count varint follows
     rec_id, lo = Signal(16), Signal(8)
     # a played block was checked: its varints fit the checker's kept bits
-    acc, nb = Signal(header_bits(ib_in) + GAP_BITS), Signal(3)
+    acc, nb = Signal(kept_bits(ib_in)), Signal(3)
     after_parse = Signal()  # 0: go on to start the step, 1: close the step's input
     group = Signal(13)  # steps since the last flush
 
