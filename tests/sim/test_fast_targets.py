@@ -24,6 +24,7 @@ from toolchain.ir import (
 from toolchain.sim.engine import Engine
 from toolchain.sim.results import SimulationResult
 from toolchain.targets import get_target
+from toolchain.targets.fpga import loop, model
 from toolchain.targets.fpga.image import CoreImage, StdpParams
 from toolchain.targets.fpga.model import CoreModel
 from toolchain.targets.fpga.spec import ECP5_85F_EI, TINY, CoreSpec, Op, SpecError
@@ -79,7 +80,8 @@ SMALL_EI = dataclasses.replace(ECP5_85F_EI, n_neurons=64, n_inputs=32, n_synapse
 
 @pytest.mark.parametrize("spec", [TINY, SMALL_EI], ids=lambda s: s.name)
 @pytest.mark.parametrize("learning", [False, True], ids=["static", "stdp"])
-def test_core_compiled_loop_is_the_golden_models_step(spec: CoreSpec, learning: bool) -> None:
+def test_core_compiled_loop_is_the_golden_models_step(spec: CoreSpec, learning: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(11)
     w_lo, w_hi = spec.signed_range("w")
     stdp = StdpParams(enable=learning, pre_decay_shift=2, post_decay_shift=3,
@@ -100,11 +102,20 @@ def test_core_compiled_loop_is_the_golden_models_step(spec: CoreSpec, learning: 
         if stepped.t % 7 == 0:
             i_inh.append(stepped.i_inh[:3].copy())
     ptr = np.concatenate([[0], np.cumsum([x.size for x in inputs])])
-    # in two blocks, the second with a spike buffer small enough to grow
+    # in two blocks, with a spike buffer small enough that the second has to grow it
     half = steps // 2
     first = compiled.run_block(ptr[:half + 1], np.concatenate(inputs),
                                [("v", np.arange(4), 1), ("i_inh", np.arange(3), 7)])
+    calls, run_core = [], loop.run_core
+
+    def counted(*args):
+        calls.append(result := run_core(*args))
+        return result
+
+    monkeypatch.setattr(model, "SPIKE_BUFFER_MIN", 1)
+    monkeypatch.setattr(loop, "run_core", counted)
     second = compiled.run_block(ptr[half:] - ptr[half], np.concatenate(inputs[half:]))
+    assert len(calls) > 1, "the spike buffer never had to grow"
     got_steps = np.concatenate([first.steps, second.steps])
     got_neurons = np.concatenate([first.neurons, second.neurons])
     assert sum(s.size for s in spikes) > 100  # the core is busy

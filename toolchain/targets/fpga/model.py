@@ -29,6 +29,9 @@ from toolchain.targets.fpga.image import STDP_OFF, CoreImage, StdpParams
 from toolchain.targets.fpga.spec import SIGNED_FIELDS, CoreSpec, Op, SpecError
 
 _SIGNED = SIGNED_FIELDS
+#: the compiled loop's spike buffer starts at this many spikes (or four per neuron) and
+#: doubles when a block could overflow it
+SPIKE_BUFFER_MIN = 4096
 
 
 def silent_neuron_params(spec: CoreSpec) -> dict[str, int]:
@@ -293,7 +296,7 @@ class CoreModel:
         sig_out = np.zeros(int(sig_out_ptr[-1]), np.int64)
         sig_count = np.zeros(len(signals), np.int64)
         counts = np.zeros((n_steps, 5), np.int64)
-        capacity = max(4 * spec.n_neurons, 4096)
+        capacity = max(4 * spec.n_neurons, SPIKE_BUFFER_MIN)
         steps_out, neurons_out = [], []
         ring = np.ascontiguousarray(self.ring)
         for name in ("v", "i", "i_inh", "ref", "x", "y"):
