@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.sim.helpers import single_neuron
-from tests.sim.test_brian2_agreement import SCENARIOS, T_STOP
+from tests.sim.scenarios import SCENARIOS, T_STOP
 from toolchain.ir import (
     ArraySource,
     Network,
