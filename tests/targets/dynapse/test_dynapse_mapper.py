@@ -154,8 +154,11 @@ def test_per_core_biases_put_each_parameter_set_on_its_cores_and_no_current_inje
 
 def test_board_capacity_and_wrong_sign_weights():
     with pytest.raises(DynapseError, match="the network has 4097 neurons but a 4-chip DYNAP-SE "
-                                           "board holds 4096"):
+                                           "board holds 4096") as refused:
         map_network(net([Population("big", CellType.IF_CURR_EXP, 4097)], []))
+    # no board is larger, so the fix is a smaller network, said once
+    assert str(refused.value).count("make the network smaller") == 1
+    assert "a 4-chip board is the largest" in str(refused.value)
     bad = Projection("inh", "in", "out", [0], [0], [0.5], [0.1], receptor="inhibitory")
     with pytest.raises(DynapseError, match=r"Projection 'inh' weight\[0\] = 0.5 nA has the "
                                            "wrong sign for its inhibitory receptor"):

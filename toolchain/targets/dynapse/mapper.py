@@ -356,17 +356,23 @@ def fit_board(network: Network, spec: DynapseSpec, violations: Violations) -> Dy
     chips = max(-(-needed // spec.cores_per_chip), -(-total // (spec.cores_per_chip
                                                               * spec.neurons_per_core)))
     largest = spec.grid[0] * spec.grid[1]
-    hint = (f"use a board with more chips ({option_hint('chips', chips)})" if chips <= largest
-            else f"make the network smaller: a {largest}-chip board is the largest")
+    if chips <= largest:
+        hint = f"use a board with more chips ({option_hint('chips', chips)})"
+        smaller = f"make the network smaller or {hint}"
+    else:
+        hint = f"make the network smaller: a {largest}-chip board is the largest"
+        smaller = hint
     if total > spec.neurons:
-        fix = f"make the network smaller or {hint}"
+        fix = smaller
         violations.add(violation(
             "network", network.label, "neurons", total, spec.neurons, fix,
             f"the network has {total} neurons but a {spec.chips}-chip DYNAP-SE board holds "
             f"{spec.neurons} ({spec.cores} cores x {spec.neurons_per_core}); {fix}"))
     if needed > spec.cores:
         sizes = ", ".join(f"'{p.label}' {p.size}" for p in network.populations)
-        fix = f"merge populations with identical parameters, use fewer neurons, or {hint}"
+        fix = ("merge populations with identical parameters, use fewer neurons, or " + hint
+               if chips <= largest else "merge populations with identical parameters or use "
+               f"fewer neurons: a {largest}-chip board is the largest")
         violations.add(violation(
             "network", network.label, "cores", needed, spec.cores, fix,
             f"the populations need {needed} cores (a core holds {spec.neurons_per_core} "
