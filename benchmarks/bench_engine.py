@@ -35,8 +35,11 @@ is the same engine with the compiled loop switched off (``SPIKEPORT_COMPILED=0``
 machine is shared: read the ratios, which compare contenders measured minutes apart in the
 same run.
 
+``--benchmark2`` gives the network benchmark 2's own synapses instead (tau_syn_I = 10 ms,
+0.2 ms delays, as PyNN's VAbenchmarks.py): the reference against Brian2 on VA-CUBA itself.
+
 Run: ``python -m benchmarks.bench_engine [--sizes 4000 1000] [--repeats 5] [--only NAME..]
-[--microcircuit 0.1 1.0] [--pynn 1.0]``.
+[--microcircuit 0.1 1.0] [--pynn 1.0] [--benchmark2]``.
 """
 
 from __future__ import annotations
@@ -78,12 +81,15 @@ LARGE = ("reference", "reference (numpy)", "loihi", "spinnaker2")
 SMALL = ("reference", "reference (numpy)", "dynapse", "fpga (ulx3s)")
 
 
-def va_cuba(n: int, p: float, seed: int = SEED) -> Network:
-    """The benchmark network at ``n`` neurons (0.8 n excitatory)."""
+def va_cuba(n: int, p: float, seed: int = SEED, benchmark2: bool = False) -> Network:
+    """The benchmark network at ``n`` neurons (0.8 n excitatory); ``benchmark2``: with
+    benchmark 2's own synapses (tau_syn_I = 10 ms, 0.2 ms delays, as PyNN's
+    VAbenchmarks.py), which not every chip holds."""
     rng = np.random.default_rng(seed)
+    cell, delay = ({**CELL, "tau_syn_I": 10.0}, 0.2) if benchmark2 else (CELL, DELAY)
     sizes = {"exc": int(round(0.8 * n)), "inh": n - int(round(0.8 * n))}
-    pops = tuple(Population(label, "IF_curr_exp", size, CELL,
-                            {"v": rng.uniform(CELL["v_reset"], CELL["v_thresh"], size)})
+    pops = tuple(Population(label, "IF_curr_exp", size, cell,
+                            {"v": rng.uniform(cell["v_reset"], cell["v_thresh"], size)})
                  for label, size in sizes.items())
     projs = []
     for pre, receptor, w in (("exc", "excitatory", W_EXC), ("inh", "inhibitory", W_INH)):
@@ -91,10 +97,10 @@ def va_cuba(n: int, p: float, seed: int = SEED) -> Network:
             i, j = np.nonzero(rng.random((sizes[pre], sizes[post])) < p)
             projs.append(Projection(f"{pre}-{post}", pre, post, i.astype(np.int32),
                                     j.astype(np.int32), np.full(i.size, w),
-                                    np.full(i.size, DELAY), receptor))
+                                    np.full(i.size, delay), receptor))
     recs = tuple(Recording(label, "spikes", np.arange(size)) for label, size in sizes.items())
     return Network(dt=DT, populations=pops, projections=tuple(projs), recordings=recs,
-                   label=f"va-cuba-{n}")
+                   label=f"va-cuba-{n}" + ("-b2" if benchmark2 else ""))
 
 
 def _peak_mb() -> float:
@@ -305,12 +311,13 @@ def _pynn_microcircuit(scale: float) -> dict:
             "compiled": simulator.why_not_compiled or "yes"}
 
 
-def child(contender: str, n: int, p: float, repeats: int, scale: float | None = None) -> dict:
+def child(contender: str, n: int, p: float, repeats: int, scale: float | None = None,
+          benchmark2: bool = False) -> dict:
     if contender == "first-call":
         return {"loop": _first_call()}
     if contender == "pynn-microcircuit":
         return _pynn_microcircuit(scale or 0.1)
-    net = va_cuba(n, p) if scale is None else microcircuit(scale)
+    net = va_cuba(n, p, benchmark2=benchmark2) if scale is None else microcircuit(scale)
     if contender == "brian2":
         out = _brian2(net, repeats)
     else:
@@ -320,11 +327,14 @@ def child(contender: str, n: int, p: float, repeats: int, scale: float | None = 
 
 
 def run_child(contender: str, n: int, p: float, repeats: int,
-              env: dict[str, str] | None = None, scale: float | None = None) -> dict:
+              env: dict[str, str] | None = None, scale: float | None = None,
+              benchmark2: bool = False) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.bench_engine", "--child", contender,
            "--sizes", str(n), "--p", str(p), "--repeats", str(repeats)]
     if scale is not None:
         cmd += ["--child-scale", str(scale)]
+    if benchmark2:
+        cmd += ["--benchmark2"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT,
                          env={**os.environ, **(env or {})})
     if out.returncode != 0:
@@ -348,12 +358,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pynn", type=float, nargs="*", default=[], metavar="SCALE",
                     help="also run examples/microcircuit.py through toolchain.pynn at these "
                     "scales: build, IR, compile and 1 s, with CPU and wall seconds")
+    ap.add_argument("--benchmark2", action="store_true",
+                    help="VA-CUBA with benchmark 2's own synapses (tau_syn_I 10 ms, 0.2 ms "
+                    "delays) instead of the portable 5 ms / 1 ms")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-scale", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.sizes[0], args.p, args.repeats,
-                               args.child_scale)))
+                               args.child_scale, args.benchmark2)))
         return
     BUILD.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as cold:
@@ -369,8 +382,11 @@ def main(argv: list[str] | None = None) -> None:
         results = {}
         for name in names:
             env = {"SPIKEPORT_COMPILED": "0"} if "numpy" in name else None
-            results[name] = run_child(name, n, args.p, args.repeats, env)
-        table(f"VA-CUBA-like, {n} neurons, p = {args.p}, {T_STOP:g} ms at dt = {DT} ms, "
+            results[name] = run_child(name, n, args.p, args.repeats, env,
+                                      benchmark2=args.benchmark2)
+        kind = ("VA-CUBA (benchmark 2: tau_syn 5 / 10 ms, 0.2 ms delays)" if args.benchmark2
+                else "VA-CUBA-like (tau_syn 5 / 5 ms, 1 ms delays)")
+        table(f"{kind}, {n} neurons, p = {args.p}, {T_STOP:g} ms at dt = {DT} ms, "
               f"loop only, medians of {args.repeats}", results)
     for scale in args.microcircuit:
         names = (["brian2"] if scale <= args.brian2_up_to else []) + ["reference"]
