@@ -125,9 +125,9 @@ class LoihiKernel(NeuronKernel):
     receptors feed one compartment).  A neuron with dendrites (tau_syn_E and tau_syn_I
     differ; a composed cell's receptors) takes each receptor's input in its compartment,
     whose current is that receptor's variable (``LifConversion.variables``).  An injected
-    current (DC, step or AC source: the host's bias schedule) adds to the bias, quantised
-    to the bias format as the bias register holds it; ``noise`` adds the compartments'
-    noise generator draws.
+    current (DC, step or AC source: the host's bias schedule) is written into the bias
+    register with the population's own bias, the sum quantised once to the bias format;
+    ``noise`` adds the compartments' noise generator draws.
     """
 
     input_dtype = np.dtype(np.int64)
@@ -174,9 +174,11 @@ class LoihiKernel(NeuronKernel):
             else:
                 a_in.append(None)
         extra = None
-        if i_ext is not None:
-            mant, exp = bias_to_mant_exp(np.asarray(i_ext) * self.conversion.bias_units_per_na)
-            extra = mant << exp
+        if i_ext is not None:  # the host rewrites the one bias register: base + injected
+            base = self.conversion.params.bias
+            mant, exp = bias_to_mant_exp(base + np.asarray(i_ext)
+                                         * self.conversion.bias_units_per_na)
+            extra = (mant << exp) - base
         if self.noise:
             drawn = self._noise(step)
             if drawn is not None:
