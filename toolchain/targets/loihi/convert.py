@@ -143,9 +143,6 @@ def why_not_cuba(pop: Population) -> str:
     if cell.conductance_based or composed_cond:
         return ("its synaptic input is a conductance (a product with v), which Loihi's "
                 "current-based compartment cannot compute")
-    if cell is CellType.IF_CURR_DELTA:
-        return ("a delta synapse moves v by the weight in mV, and a compartment's input "
-                "enters its current u, which the voltage integrates")
     return ("an alpha-shaped current is one exponential filter feeding another, and a "
             "compartment's current decays once (a dendrite's current joins the soma's "
             "voltage, not its current)")
@@ -169,9 +166,10 @@ def receptor_currents(pop: Population) -> list[tuple[Receptor | str, str, float]
 
 
 def cuba_mappable(pop: Population) -> bool:
-    """A cell whose synapses are exponential currents: IF_curr_exp, or a composed LIF all
-    of whose receptors are CurrExp."""
-    if pop.cell_type is CellType.IF_CURR_EXP:
+    """A cell whose synapses are exponential currents (IF_curr_exp, or a composed LIF all
+    of whose receptors are CurrExp) or jumps of v (IF_curr_delta: a current cleared every
+    step)."""
+    if pop.cell_type in (CellType.IF_CURR_EXP, CellType.IF_CURR_DELTA):
         return True
     return pop.cell_type is CellType.LIF and all(
         r.shape is ResponseShape.CURR_EXP for r in pop.receptors)
@@ -187,6 +185,8 @@ def compartment_taus(pop: Population, dt: float
     another decay register than tau_syn_E.  A composed LIF: one compartment per receptor
     (the first one's current in the soma), so that every receptor keeps its own decay and
     records apart, as PyNN's PointNeuron keeps one current per receptor."""
+    if pop.cell_type is CellType.IF_CURR_DELTA:  # tau 0: u holds one step's input
+        return [0.0], {Receptor.EXCITATORY: 0, Receptor.INHIBITORY: 0}, [None]
     currents = receptor_currents(pop)
     if pop.cell_type is CellType.IF_CURR_EXP:
         (exc, _, tau_e), (inh, _, tau_i) = currents
@@ -202,8 +202,8 @@ def compartment_taus(pop: Population, dt: float
 def convert_population(pop: Population, dt: float, *,
                        vth_mant: int = DEFAULT_VTH_MANT,
                        clip_refractory: bool = False) -> LifConversion:
-    """Map an ``IF_curr_exp`` population (or a composed LIF with CurrExp receptors) onto
-    Loihi CUBA LIF integers.
+    """Map an ``IF_curr_exp`` population (or a composed LIF with CurrExp receptors, or an
+    ``IF_curr_delta`` one) onto Loihi CUBA LIF integers.
 
     - ``dv`` from tau_m and ``du`` from tau_syn by exact exponential decay per step
       (Loihi's u decays by du + 1, lava's ds_offset);
@@ -214,7 +214,11 @@ def convert_population(pop: Population, dt: float, *,
     - a synaptic current is scaled so that the charge of one PSC, and so the area of the
       PSP, is exact despite the quantised decays: ``tau_syn * (du + 1) / 4096 / dt`` times
       the constant-current gain (without it a 1 ms step makes PSPs ~10 % too large);
-    - tau_refrac to whole steps (Loihi 1: at most 63).
+    - tau_refrac to whole steps (Loihi 1: at most 63);
+    - IF_curr_delta: du = 4095 clears u every step, so a weight moves v once, by its mV
+      (times one voltage decay: the jump lands a step after the reference's).  A jump that
+      arrives while the neuron is refractory is lost (v is held at 0), where the
+      reference keeps it.
 
     - a current that needs a decay of its own (tau_syn_I's differing from tau_syn_E's, a
       composed cell's further receptors, :func:`compartment_taus`) gets a dendritic
@@ -237,7 +241,8 @@ def convert_population(pop: Population, dt: float, *,
     p = pop.parameters
     tau_m, cm = _uniform_param(pop, "tau_m"), _uniform_param(pop, "cm")
     taus, feeds, variables = compartment_taus(pop, dt)
-    dus = [decay_constant(t, dt, DU_OFFSET) if math.isfinite(t) else DECAY_MAX for t in taus]
+    dus = [decay_constant(t, dt, DU_OFFSET) if 0 < t < math.inf else DECAY_MAX
+           for t in taus]  # du = 4095: u decays by 4096, cleared every step
     dv = decay_constant(tau_m, dt, DV_OFFSET)
     leak = dv / DECAY_UNITY
     # per nA and step: R * (1 - e^(-dt/tau_m)) mV; a perfect integrator (dv = 0): dt/cm
@@ -262,9 +267,11 @@ def convert_population(pop: Population, dt: float, *,
                                  refractory=refractory, du_dendrites=tuple(dus[1:]))
     mv_per_unit = 1.0 / units_per_mv
     bias_units_per_na = mv_per_na_step * units_per_mv
-    # the charge of one PSC kept exact despite the quantised decay
-    units = [bias_units_per_na * t * (du + DU_OFFSET) / DECAY_UNITY / dt
-             if math.isfinite(t) else bias_units_per_na for t, du in zip(taus, dus, strict=True)]
+    # the charge of one PSC kept exact despite the quantised decay; a delta synapse's
+    # weight (mV) enters v a step after the reference's jump, so one voltage decay less
+    units = [bias_units_per_na * t * (du + DU_OFFSET) / DECAY_UNITY / dt if 0 < t < math.inf
+             else units_per_mv * (1 - leak) if t == 0 else bias_units_per_na
+             for t, du in zip(taus, dus, strict=True)]
     init = pop.initial_values
     v0 = np.clip(np.rint((init["v"] - p["v_reset"]) * units_per_mv), -UV_LIMIT + 1,
                  UV_LIMIT - 1).astype(np.int64)

@@ -201,9 +201,9 @@ SUPPORT = {
         "with equal time constants both receptors feed one compartment's current u (with "
         "different ones the two compartments record apart)", LAVA,
         "keeps one synaptic current per neuron"),
-    "IF_curr_delta": refused("a compartment's input enters its current u, which the "
-                             "voltage integrates; our conversion gives u a decay, not a "
-                             "one-step pulse", LAVA, CUBA_ONLY),
+    "IF_curr_delta": native("a compartment whose current decay clears u every step "
+                            "(du = 4095), so a weight moves v once by its mV; a jump "
+                            "arriving while refractory is lost (v is held at 0)", LAVA),
     "IF_cond_alpha": refused("a conductance synapse multiplies by (E - v); a compartment "
                              "only adds its current to v", LAVA, CUBA_ONLY),
     "IF_cond_exp_gsfa_grr": refused("its adaptation and refractoriness are conductances: "
