@@ -22,6 +22,7 @@ from toolchain.ir import (
     StepCurrentSource,
 )
 from toolchain.targets import get_target
+from toolchain.targets.loihi.artifact import LoihiDetail
 from toolchain.targets.loihi.convert import NOISE_DRAW_SD, convert_population
 from toolchain.targets.loihi.fixed import DECAY_UNITY
 
@@ -90,6 +91,10 @@ def test_a_noisy_source_is_refused_strictly_and_names_the_generator_and_the_fit(
     (applied,) = art.approximations
     assert (applied.name, applied.element, applied.label, applied.neurons) == (
         "noise_uniform", "source", "noise", 2)
+    # the run-time detail is recomputed under the artifact's policy (a loaded artifact,
+    # the portability table's measurement), whatever the target at hand was given
+    # (before, the strict default refused the noisy source there)
+    assert isinstance(get_target("loihi").remap(art), LoihiDetail)
 
 
 def test_two_noisy_sources_of_different_spreads_into_one_core_are_refused():

@@ -83,9 +83,10 @@ class LoihiTarget(Target):
                       vth_mant=self.vth_mant)
 
     def remap(self, compiled: CompiledNetwork) -> LoihiDetail:
-        """The partition's rows again (the passes are deterministic)."""
+        """The partition's rows again (the passes are deterministic; under the fit policy
+        the artifact was compiled with, so that what it approximated maps again)."""
         build = Build(network=compiled.network, spec=self.spec, board=self.board,
-                      strict=False, target=self.name)
+                      strict=False, target=self.name, fit=compiled.options.get("fit", self.fit))
         upto = [p for p in self.passes()
                 if p.__name__ not in ("estimate_step", "compartment_section", "bias_section",
                                       "learning_section", "encode")]
