@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+from toolchain import simulate
 from toolchain.compiler import MappingError
 from toolchain.compiler.report import report_data
 from toolchain.ir import (
@@ -38,11 +39,8 @@ def _net(currents, n: int = 4, record=("v",), **params) -> Network:
 
 
 def _run(name: str, net: Network, t_stop: float, **options):
-    target = get_target(name, **options)
-    art = target.compile(net)
-    sim = target.simulator(art)
-    sim.run_until(t_stop)
-    return art, sim.result()
+    art = get_target(name, **options).compile(net)
+    return art, simulate(art, t_stop=t_stop)
 
 
 def test_an_ac_source_moves_v_as_the_references_does():
