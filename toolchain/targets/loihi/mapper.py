@@ -65,7 +65,8 @@ def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False,
     plastic projection also its STDP rule on the learning engine (epoch length in steps,
     stochastic or nearest weight rounding, as the simulator will run it)."""
     net = build.network
-    for message in refusals(net, "loihi", stdp=LEARNING_RULES, currents=CURRENT_SOURCES):
+    for message in refusals(net, "loihi", stdp=LEARNING_RULES, currents=CURRENT_SOURCES,
+                            vogels=True):
         raise MappingError(message)  # nothing to map it to: refused even when not strict
     conversions = {pop.label: convert_population(pop, net.dt, vth_mant=vth_mant,
                                                  clip_refractory=True)

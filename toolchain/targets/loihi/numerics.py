@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.ir import Population, Projection, Receptor, STDPRule
+from toolchain.ir import Population, Projection, Receptor, STDPRule, Vogels2011Rule
 from toolchain.sim.fast import FIXED_CUBA, Form
 from toolchain.sim.kernels import NeuronKernel, StateError
 from toolchain.sim.numerics import Numerics
@@ -366,7 +366,8 @@ class LoihiSTDP(PlasticityModel):
     (Brian2's order); on the chip that spike still carries the epoch's old weight.
     """
 
-    def __init__(self, rule: STDPRule, matrix: SynapseMatrix, codec: LoihiWeights, dt: float,
+    def __init__(self, rule: STDPRule | Vogels2011Rule, matrix: SynapseMatrix,
+                 codec: LoihiWeights, dt: float,
                  config: LearningRule, *, seed: int | None = None) -> None:
         super().__init__(rule, matrix, codec, dt)
         self.config = config
@@ -428,7 +429,9 @@ class LoihiSTDP(PlasticityModel):
             x1 = x1 * (c.w_max - w)
         if c.weighted_depression:
             y1 = y1 * (w - c.w_min)
-        dw = c.potentiation.apply(x1) - c.depression.apply(y1)
+        dw = c.potentiation.apply(x1) + c.depression_sign * c.depression.apply(y1)
+        if c.pre_constant.mant:  # Vogels2011: - eta * alpha in an epoch with a pre spike
+            dw = dw - c.pre_constant.apply(self._x0[syn].astype(np.int64))
         acc = (w << ACC_FRAC_BITS) + np.clip(dw, -ACC_MAX, ACC_MAX)
         w_new = np.clip(self._round(acc, syn), self._low, self._high)
         weights[syn] = w_new

@@ -245,9 +245,10 @@ SUPPORT = {
     "STDP Gutig": refused("the learning engine's terms have (w + C) factors to whole "
                           "powers: mu between 0 and 1 has none", DAVIES, "is not modelled "
                           "on loihi"),
-    "STDP Vogels2011": refused("not mapped: our rule mapping covers the pair rule (the "
-                               "engine's sums of trace products might express it)", DAVIES,
-                               "the Vogels2011 STDP rule is not modelled on loihi"),
+    "STDP Vogels2011": native("the learning engine: eta times the post trace at a pre "
+                              "spike, eta times the pre trace at a post spike, and a "
+                              "product term of the pre spike alone for - eta * alpha",
+                              f"{DAVIES}; nengo-loihi discretize.py"),
     "STDP dendritic delay": refused("the learning engine sees the pre trace after the "
                                     "axonal delay: no dendritic part", DAVIES,
                                     "dendritic_delay_fraction"),
