@@ -25,9 +25,10 @@ column can be measured again without the others.
 
 The table's cells: ``runs, -2.1 %`` (worst population rate error; ``n/a`` where the
 reference fires no spike or the captured network is not the script's whole run),
-``refused [k]`` (footnote k gives the reason), ``refused [k]; approx. runs`` (it runs with
-``--fit approximate``), ``refused [k]; approx. refused [m]`` (approximating gets past k
-but not m).
+``refused [k]`` (footnote k gives the reason), ``refused [k]; approx. runs, +4.0 %`` (it
+runs with ``--fit approximate``, with that worst rate error; no figure where the cell
+comes from a run before that was measured), ``refused [k]; approx. refused [m]``
+(approximating gets past k but not m).
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class Cell:
     approximate: str = ""  # for a refusal: "runs" or "refused" with --fit approximate
     approximate_reason: str = ""  # why --fit approximate still refuses it
     approximations: str = ""  # what --fit approximate applied (from the compile report)
+    # its worst rate error vs the reference with --fit approximate (NaN: the reference
+    # fires no spike; None: not measured)
+    approximate_rate_error: float | None = None
     seconds: float = 0.0
 
 
@@ -164,9 +168,13 @@ def measure(example: Path, targets: Sequence[str] = TARGETS,
             row.cells[t].approximate_reason = reason
         fitted = [t for t in refused if row.cells[t].approximate == "runs"]
         if fitted:
-            _, applied = rate_errors(example, ["reference", *fitted], args, fit="approximate")
+            errors, applied = rate_errors(example, ["reference", *fitted], args,
+                                          fit="approximate")
             for t in fitted:
                 row.cells[t].approximations = applied.get(t, "")
+                if t in errors:
+                    found = errors[t]
+                    row.cells[t].approximate_rate_error = math.nan if found is None else found
     return row
 
 
@@ -197,7 +205,7 @@ def markdown(rows: Sequence[Row], targets: Sequence[str] = TARGETS) -> str:
                 cells.append(f"runs, {_pct(c.rate_error)}")
             else:
                 k = notes.setdefault(c.reason, len(notes) + 1)
-                extra = "; approx. runs" if c.approximate == "runs" else ""
+                extra = _approx_runs(c)
                 if c.approximate == "refused" and c.approximate_reason != c.reason:
                     m = notes.setdefault(c.approximate_reason, len(notes) + 1)
                     extra = f"; approx. refused [{m}]"
@@ -218,6 +226,15 @@ def markdown(rows: Sequence[Row], targets: Sequence[str] = TARGETS) -> str:
     lines += ["", "Reasons:", ""]
     lines += [f"{k}. {_escape(reason)}" for reason, k in notes.items()]
     return "\n".join(lines) + "\n"
+
+
+def _approx_runs(cell: Cell) -> str:
+    """"; approx. runs" and, where measured, its rate error (as a cell that runs shows)."""
+    if cell.approximate != "runs":
+        return ""
+    if cell.approximate_rate_error is None:
+        return "; approx. runs"
+    return f"; approx. runs, {_pct(cell.approximate_rate_error)}"
 
 
 def _escape(text: str) -> str:

@@ -54,10 +54,17 @@ def test_the_table_counts_and_footnotes_its_cells():
             matrix.Row("b.py", {"reference": matrix.Cell("runs", rate_error=None),
                                 "loihi": matrix.Cell("runs", rate_error=-0.031),
                                 "fpga": matrix.Cell("refused", "no Y", approximate="refused",
-                                                    approximate_reason="no W")})]
+                                                    approximate_reason="no W")}),
+            matrix.Row("c.py", {"reference": matrix.Cell("runs", rate_error=0.0),
+                                "loihi": matrix.Cell("refused", "no X", approximate="runs",
+                                                     approximate_rate_error=0.254),
+                                "fpga": matrix.Cell("refused", "no Y", approximate="runs",
+                                                    approximate_rate_error=float("nan"))})]
     text = matrix.markdown(rows, ("reference", "loihi", "fpga"))
     assert "| a.py | runs, +0.0 % | refused [1] | refused [2]; approx. runs |" in text
+    assert ("| c.py | runs, +0.0 % | refused [1]; approx. runs, +25.4 % | refused [2]; "
+            "approx. runs, n/a |") in text
     assert "| b.py | runs, n/a | runs, -3.1 % | refused [2]; approx. refused [3] |" in text
-    assert "| **runs** | **2** | **1** | **0** |" in text
+    assert "| **runs** | **3** | **1** | **0** |" in text
     assert "1. no X\n2. no Y\n3. no W" in text
     assert "- a.py on fpga: z (1 neurons)" in text

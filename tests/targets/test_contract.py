@@ -19,6 +19,7 @@ from toolchain.compiler.report import SCHEMA, report_data
 from toolchain.ir import (
     ArraySource,
     Network,
+    NoisyCurrentSource,
     PoissonSource,
     Population,
     PostSynapticResponse,
@@ -563,6 +564,9 @@ def _approximation_cases():
             "refractory_shortened": ({}, _fed(_pop("cells", 4, tau_refrac=7.0))),
             "delays_shortened": ({}, _fed(_pop("cells", 4), d=10.0)),
             "weights_clipped": ({}, _fed(_pop("cells", 4), w=84.0, dt=1.0)),
+            "noise_uniform": ({}, _fed(_pop("cells", 4)).replace(currents=(
+                NoisyCurrentSource("noise", "cells", [0, 2], mean=0.3, stdev=0.2, dt=0.5),
+            ))),
         },
         "spinnaker2": {
             "delays_shortened": ({}, _fed(_pop("cells", 4), d=200.0, dt=1.0)),
@@ -626,7 +630,8 @@ def test_strict_refuses_and_approximate_fits_with_each_approximation(name, appro
     (applied,) = [a for a in art.approximations if a.name == approximation]
     assert applied.neurons + applied.synapses > 0 and applied.detail
     assert applied.limit in ("", *target.LIMITS)
-    assert applied.label in {n.label for n in (net, *net.populations, *net.projections)}
+    assert applied.label in {n.label for n in (net, *net.populations, *net.projections,
+                                               *net.currents)}
     text = render_report(art)
     assert "Approximations applied (fit=approximate" in text
     assert f"  - {approximation}: {applied.subject}" in text

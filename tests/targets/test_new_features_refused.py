@@ -56,8 +56,9 @@ NEW_CELLS = ["IF_curr_delta", "IF_cond_alpha", "IF_cond_exp_gsfa_grr",
              "GIF_cond_exp"]
 
 
-# cell types a target's cores run in software (the others are refused by name)
-RUNS = {"spinnaker2": {c.value for c in S2_CELLS}}
+# cell types a target's cores run in software (the others are refused by name); Loihi's
+# compartments run delta synapses (a current cleared every step)
+RUNS = {"spinnaker2": {c.value for c in S2_CELLS}, "loihi": {"IF_curr_delta"}}
 
 
 @pytest.mark.parametrize("target", HARDWARE)
@@ -116,16 +117,24 @@ def test_new_plasticity_is_refused_by_name(target, feature):
         assert "STDP" in message or "plasticity" in message
 
 
-# spinnaker2 runs all four of PyNN's current sources (test_spinnaker2_models.py)
+# spinnaker2 runs all four of PyNN's current sources (test_spinnaker2_models.py); loihi
+# runs an AC source on its bias and a noisy one, only with fit='approximate', on its
+# compartments' noise generator (tests/targets/loihi/test_current_sources.py)
 @pytest.mark.parametrize("target", [t for t in HARDWARE if t != "spinnaker2"])
 @pytest.mark.parametrize("current", [
     ACSource("ac", "post", [0], amplitude=0.5, frequency=20.0),
     NoisyCurrentSource("noise", "post", [1], mean=0.5, stdev=0.1, dt=DT)],
     ids=lambda c: type(c).__name__)
 def test_new_current_sources_are_refused_by_name(target, current):
+    if target == "loihi" and isinstance(current, ACSource):
+        assert toolchain.simulate(network(currents=[current]), target, t_stop=20.0)
+        return
     message = refused(target, network(currents=[current]))
     assert f"'{current.label}'" in message
-    if target != "dynapse":  # which refuses every current source, with its own reason
+    if target == "loihi":
+        assert f"{type(current).__name__} '{current.label}': Loihi's noise generator" \
+            in message
+    elif target != "dynapse":  # which refuses every current source, with its own reason
         assert f"{type(current).__name__} '{current.label}': this current source is not " \
                f"modelled on {target}" in message
 

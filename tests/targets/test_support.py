@@ -114,7 +114,7 @@ NETWORKS = {
         **RULE, weight_dependence="additive-potentiation-multiplicative-depression")),
     "STDP Gutig": lambda: _net(plasticity=STDPRule(
         **RULE, weight_dependence="gutig", mu_plus=0.5, mu_minus=0.5)),
-    "STDP Vogels2011": lambda: _net(plasticity=Vogels2011Rule(w_max=3.0)),
+    "STDP Vogels2011": lambda: _net(plasticity=Vogels2011Rule(eta=0.05, w_max=3.0)),
     "STDP dendritic delay": lambda: _net(plasticity=STDPRule(
         **RULE, dendritic_delay_fraction=1.0)),
     "SpikeSourceGamma": lambda: _net(source=GammaSource(

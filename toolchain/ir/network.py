@@ -1524,7 +1524,8 @@ _NEWER_RULES = (WeightDependence.ADDITIVE_POTENTIATION_MULTIPLICATIVE_DEPRESSION
 def refusals(network: Network, target: str, *,
              stdp: Collection[WeightDependence] | None = None,
              currents: tuple[type, ...] = (DCSource, StepCurrentSource),
-             dynamics: tuple[type, ...] = (), dendritic: bool = False) -> list[str]:
+             dynamics: tuple[type, ...] = (), dendritic: bool = False,
+             vogels: bool = False) -> list[str]:
     """What in ``network`` a target cannot run, one message each, naming the projection or
     current source: short-term dynamics and stochastic release, STDP (any, or the weight
     dependences not in ``stdp``, the Vogels2011 rule, a dendritic part of the delay) and
@@ -1533,7 +1534,8 @@ def refusals(network: Network, target: str, *,
     ``stdp`` lists the weight dependences a target's learning engine runs (None: no
     on-chip learning); ``dynamics`` the synapse dynamics it runs (none by default);
     ``dendritic`` whether its learning places pre and post spikes by a dendritic part of
-    the delay (by default it sees pre spikes after the whole delay)."""
+    the delay (by default it sees pre spikes after the whole delay); ``vogels`` whether it
+    runs the Vogels2011 rule."""
     out = []
     for proj in network.projections:
         what = f"Projection '{proj.label}'"
@@ -1547,11 +1549,12 @@ def refusals(network: Network, target: str, *,
         if stdp is None:
             out.append(f"{what}: STDP is not modelled on {target}; remove its plasticity or "
                        "use the reference target")
-        elif isinstance(rule, Vogels2011Rule):
+        elif isinstance(rule, Vogels2011Rule) and not vogels:
             out.append(f"{what}: the Vogels2011 STDP rule is not modelled on {target}; its "
                        "learning engine runs the pair rule only")
         else:
-            if rule.weight_dependence not in stdp and rule.weight_dependence in _NEWER_RULES:
+            if isinstance(rule, STDPRule) and rule.weight_dependence not in stdp \
+                    and rule.weight_dependence in _NEWER_RULES:
                 have = ", ".join(f"'{w.value}'" for w in stdp)
                 out.append(f"{what}: STDP weight dependence '{rule.weight_dependence.value}' "
                            f"is not modelled on {target}; use {have}")

@@ -264,7 +264,7 @@ def check_same_shape(old: Population, new: Population) -> None:
             "runs; that is a new network: call reset() first")
 
 
-def _exp_currents(population: Population) -> list[tuple[Receptor | str, str, np.ndarray]]:
+def exp_currents(population: Population) -> list[tuple[Receptor | str, str, np.ndarray]]:
     """(receptor, state variable, tau) of every exponential synaptic current."""
     p = population.parameters
     if population.cell_type.composed:
@@ -288,8 +288,8 @@ class CurrExpKernel(LIFKernel):
         self._p_mm = np.exp(-h / p["tau_m"])
         self._currents = [
             (name, np.exp(-h / tau), exp_psc_propagator(h, p["tau_m"], tau, p["cm"]))
-            for _, name, tau in _exp_currents(self.population)]
-        self.input_variable = {key: name for key, name, _ in _exp_currents(self.population)}
+            for _, name, tau in exp_currents(self.population)]
+        self.input_variable = {key: name for key, name, _ in exp_currents(self.population)}
         # v relaxes towards v_rest + R (i_offset + i_ext); split the constant part off
         r_m = p["tau_m"] / p["cm"]
         self._drive0 = (1 - self._p_mm) * (p["v_rest"] + r_m * p["i_offset"])

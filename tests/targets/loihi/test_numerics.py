@@ -185,7 +185,7 @@ def test_different_synaptic_time_constants_take_a_dendrite_compartment() -> None
     """Each receptor's current has its own decay register and a charge-exact scale; equal
     registers (here 5 ms and 5.0001 ms) stay one compartment."""
     conv = convert_population(_population(tau_syn_E=5.0, tau_syn_I=10.0), 1.0)
-    assert conv.two_compartment and conv.params.compartments == 2
+    assert conv.compartments == 2 and conv.params.compartments == 2
     assert conv.params.du[0] == decay_constant(5.0, 1.0, 1)
     assert conv.params.du_dendrite[0] == decay_constant(10.0, 1.0, 1)
     assert conv.report["du_tau_syn_inh_ms"] == pytest.approx(10.0, rel=0.01)
@@ -194,7 +194,7 @@ def test_different_synaptic_time_constants_take_a_dendrite_compartment() -> None
     du_e, du_i = conv.params.du[0] + 1, conv.params.du_dendrite[0] + 1
     assert ratio == pytest.approx(10.0 * du_i / (5.0 * du_e))
     same = convert_population(_population(tau_syn_E=5.0, tau_syn_I=5.0001), 1.0)
-    assert not same.two_compartment and same.params.du_dendrite is None
+    assert same.compartments == 1 and same.params.du_dendrite is None
 
 
 def test_varying_membrane_capacitance_is_refused() -> None:

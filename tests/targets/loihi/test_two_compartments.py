@@ -34,7 +34,7 @@ def _drive(rng, size: int) -> list[np.ndarray | None]:
 
 
 def _run(group: LifCompartments, soma, dendrite) -> list[np.ndarray]:
-    return [group.step(a, None, d) for a, d in zip(soma, dendrite, strict=True)]
+    return [group.step(a, None, [d]) for a, d in zip(soma, dendrite, strict=True)]
 
 
 def test_a_two_compartment_neuron_without_dendritic_input_is_the_one_compartment_one():

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from toolchain.compiler.artifact import ReportSection, TargetDetail
 from toolchain.compiler.pipeline import Build, Rows
 
@@ -19,30 +21,81 @@ class LoihiDetail(TargetDetail):
 
 
 def compartment_section(build: Build) -> Build:
-    """Pass: a report section on the populations of two-compartment neurons (their
-    tau_syn_E and tau_syn_I need different current decays: a soma and a dendrite joined),
-    what that costs a core, and the compartments every core holds."""
+    """Pass: a report section on the populations of neurons with dendrites (receptors
+    whose currents need decays of their own: a soma and dendrites joined), what that costs
+    a core, and the compartments every core holds."""
+    from toolchain.targets.loihi.convert import compartment_taus
     from toolchain.targets.loihi.timing import compartments_per_core
 
     net, spec = build.network, build.spec
     cores = build.need("cores", "compartment_section")
-    two = [p for p in net.populations if spec.compartments(p, net.dt) == 2]
-    if not two:
+    several = [(p, spec.compartments(p, net.dt)) for p in net.populations]
+    several = [(p, k) for p, k in several if k > 1]
+    if not several:
         return build
     used = compartments_per_core(net, spec, cores)
     limit = spec.limits.neurons
-    lines = [f"  {p.label}: {p.size} neurons x 2 compartments (soma: tau_syn_E "
-             f"{float(p.parameters['tau_syn_E'][0]):g} ms; dendrite: tau_syn_I "
-             f"{float(p.parameters['tau_syn_I'][0]):g} ms), at most {limit // 2} neurons "
-             "per core" for p in two]
+    lines = []
+    for p, k in several:
+        taus, feeds, _ = compartment_taus(p, net.dt)
+        parts = "; ".join(
+            ("soma" if c == 0 else f"dendrite {c}") + ": "
+            + ", ".join(str(getattr(r, "value", r)) for r, at in feeds.items() if at == c)
+            + f" {taus[c]:g} ms" for c in range(k))
+        lines.append(f"  {p.label}: {p.size} neurons x {k} compartments ({parts}), at most "
+                     f"{limit // k} neurons per core")
     lines.append(f"  compartments per core: peak {int(used.max())} of {limit}, "
-                 f"{int(used.sum())} in all; the dendrite's current joins the soma's "
+                 f"{int(used.sum())} in all; each dendrite's current joins the soma's "
                  "voltage update (join ADD), each compartment updates every step")
-    values: dict[str, float | int | str] = {f"compartments_per_neuron[{p.label}]": 2
-                                            for p in two}
+    values: dict[str, float | int | str] = {f"compartments_per_neuron[{p.label}]": k
+                                            for p, k in several}
     values.update(compartments_peak=int(used.max()), compartments_total=int(used.sum()))
-    section = ReportSection("Loihi compartments (two per neuron where tau_syn_E and "
-                            "tau_syn_I differ)", tuple(lines), values)
+    section = ReportSection("Loihi compartments (a dendrite per receptor current with a "
+                            "decay of its own)", tuple(lines), values)
+    return build.replace(sections=(*build.sections, section))
+
+
+def bias_section(build: Build) -> Build:
+    """Pass: a report section on the current sources: which biases the host sets, which an
+    embedded core rewrites (at a step source's switches, every step of an AC source's
+    window) and what a write costs; the noise generators' settings."""
+    from toolchain.ir import ACSource, DCSource, NoisyCurrentSource, StepCurrentSource
+    from toolchain.sim.clock import nearest_step
+
+    net = build.network
+    if not net.currents:
+        return build
+    write = build.spec.bias_write
+    lines, values = [], {}
+    noise = build.extras.get("noise", {})
+    for src in net.currents:
+        n = int(src.indices.size)
+        if isinstance(src, StepCurrentSource):
+            switches = int(np.unique(nearest_step(src.times, net.dt)).size)
+            lines.append(f"  {src.label} (step, into '{src.target}'): {switches} switches x "
+                         f"{n} bias writes, {n * write.ns:g} ns and {n * write.pj:.4g} pJ "
+                         "added to each switching step")
+            values[f"bias_writes[{src.label}]"] = switches * n
+        elif isinstance(src, ACSource):
+            lines.append(f"  {src.label} (AC, into '{src.target}'): {n} bias writes every "
+                         f"step it is on, {n * write.ns:g} ns and {n * write.pj:.4g} pJ per "
+                         "step (in the step estimate)")
+            values[f"bias_writes_per_step[{src.label}]"] = n
+        elif isinstance(src, DCSource):
+            lines.append(f"  {src.label} (DC, into '{src.target}'): {n} biases set at its "
+                         "start and stop")
+        elif isinstance(src, NoisyCurrentSource) and src.label in noise:
+            nc = noise[src.label]
+            lines.append(f"  {src.label} (noise, into '{src.target}'): noise generator of "
+                         f"{n} compartments at exponent {nc.exp} (draws x "
+                         f"{nc.multiplier} into v), {nc.realised_stdev_na:.4g} nA per step "
+                         f"for the source's {nc.stdev_na:.4g} ({nc.stdev_rel_error:+.1%}); "
+                         f"mean {nc.mean_na:.4g} nA on the bias")
+            values[f"noise_exp[{src.label}]"] = nc.exp
+            values[f"noise_stdev_rel_error[{src.label}]"] = nc.stdev_rel_error
+    lines.append(f"  a bias write: {write.ns:g} ns, {write.pj:g} pJ (one mesh message from "
+                 "an embedded core and one compartment access; our model [unverified])")
+    section = ReportSection("Loihi bias schedule (current sources)", tuple(lines), values)
     return build.replace(sections=(*build.sections, section))
 
 

@@ -1,5 +1,6 @@
-"""PyNN's ``IF_curr_exp`` and its weights (IR values, in ms/mV/nA/nF) as Loihi integers,
-and what the conversion loses.
+"""PyNN's ``IF_curr_exp`` (and composed LIF cells of exponential current receptors) and
+their weights (IR values, in ms/mV/nA/nF) as Loihi integers, and what the conversion
+loses.
 
 The integers are the registers of :mod:`~toolchain.targets.loihi.fixed`; the conversion
 is shared by the compiler's quantise pass (which reports it) and the engine plug-ins
@@ -9,12 +10,14 @@ is shared by the compiler's quantise pass (which reports it) and the engine plug
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-from toolchain.ir import CellType, Population, Receptor
+from toolchain.ir import CellType, Population, Receptor, ResponseShape
+from toolchain.sim.kernels import exp_currents
 from toolchain.targets.loihi.fixed import (
     ACT_SHIFT,
     BIAS_EXP_MAX,
@@ -55,6 +58,13 @@ class LifConversion:
     ``v_mV = v_reset + v * mv_per_unit``.  The leak, which pulls towards 0, is pointed at
     ``v_rest`` instead by a constant bias of ``dv/4096 * (v_rest - v_reset)``: the
     sub-threshold dynamics keep their fixed point at v_rest.
+
+    Compartment 0 is the soma (its current u, ``units_per_na``); each further one a
+    dendrite with its own current decay (``dendrite_units``, ``ud0``): the inhibitory
+    receptor whose tau_syn_I needs another decay than tau_syn_E, or every named receptor
+    of a composed cell after its first.  ``feeds`` maps a receptor to its compartment (a
+    receptor not listed feeds the soma) and ``variables`` names the state variable each
+    compartment's current is (None: the soma's one current, read as the numerics say).
     """
 
     params: LifParameters
@@ -65,20 +75,26 @@ class LifConversion:
     u0: np.ndarray
     v0: np.ndarray
     report: dict[str, float] = field(default_factory=dict)
-    # a second, dendritic compartment for the inhibitory receptor (tau_syn_I's decay differs
-    # from tau_syn_E's): its u_d units per nA, and its initial current
-    units_per_na_inh: float | None = None
-    ud0: np.ndarray | None = None
+    dendrite_units: tuple[float, ...] = ()
+    ud0: tuple[np.ndarray, ...] = ()
+    feeds: Mapping[Receptor | str, int] = field(default_factory=dict)
+    variables: tuple[str | None, ...] = (None,)
 
     @property
-    def two_compartment(self) -> bool:
-        return self.units_per_na_inh is not None
+    def compartments(self) -> int:
+        return 1 + len(self.dendrite_units)
 
-    def units_for(self, receptor: Receptor) -> float:
+    @property
+    def units(self) -> tuple[float, ...]:
+        """Current units per nA of each compartment."""
+        return (self.units_per_na, *self.dendrite_units)
+
+    def compartment_of(self, receptor: Receptor | str) -> int:
+        return self.feeds.get(receptor, 0)  # a str enum: "excitatory" finds it too
+
+    def units_for(self, receptor: Receptor | str) -> float:
         """Current units per nA of the compartment a ``receptor`` synapse feeds."""
-        if receptor is Receptor.INHIBITORY and self.units_per_na_inh is not None:
-            return self.units_per_na_inh
-        return self.units_per_na
+        return self.units[self.compartment_of(receptor)]
 
 
 def _uniform_param(pop: Population, name: str) -> float:
@@ -127,21 +143,67 @@ def why_not_cuba(pop: Population) -> str:
     if cell.conductance_based or composed_cond:
         return ("its synaptic input is a conductance (a product with v), which Loihi's "
                 "current-based compartment cannot compute")
-    if cell.composed and not composed_cond:
-        return ("a composed PointNeuron's named receptors are not mapped onto a "
-                "compartment's synaptic input (the conversion takes IF_curr_exp's two)")
-    if cell is CellType.IF_CURR_DELTA:
-        return ("a delta synapse moves v by the weight in mV, and a compartment's input "
-                "enters its current u, which the voltage integrates")
     return ("an alpha-shaped current is one exponential filter feeding another, and a "
             "compartment's current decays once (a dendrite's current joins the soma's "
             "voltage, not its current)")
 
 
+def receptor_currents(pop: Population) -> list[tuple[Receptor | str, str, float]]:
+    """(receptor, state variable, tau_syn) of each exponential current of an
+    ``IF_curr_exp`` or an all-CurrExp composed ``LIF`` population, its time constant
+    uniform (a compartment group has one decay register per current)."""
+    out = []
+    for receptor, variable, tau in exp_currents(pop):
+        if not np.allclose(tau, tau[0], rtol=1e-6, atol=0.0):
+            name = ({"isyn_exc": "tau_syn_E", "isyn_inh": "tau_syn_I"}.get(variable)
+                    or f"receptor {receptor} tau_syn")
+            raise LoihiNumericsError(
+                f"Population '{pop.label}' parameter {name} varies between {tau.min():g} "
+                f"and {tau.max():g}; a Loihi compartment group has one {name} (lava LIF: "
+                f"one du/dv per process); split the population by {name}")
+        out.append((receptor, variable, float(tau[0])))
+    return out
+
+
+def cuba_mappable(pop: Population) -> bool:
+    """A cell whose synapses are exponential currents (IF_curr_exp, or a composed LIF all
+    of whose receptors are CurrExp) or jumps of v (IF_curr_delta: a current cleared every
+    step)."""
+    if pop.cell_type in (CellType.IF_CURR_EXP, CellType.IF_CURR_DELTA):
+        return True
+    return pop.cell_type is CellType.LIF and all(
+        r.shape is ResponseShape.CURR_EXP for r in pop.receptors)
+
+
+def compartment_taus(pop: Population, dt: float
+                     ) -> tuple[list[float], dict[Receptor | str, int], list[str | None]]:
+    """The compartments a neuron of ``pop`` needs: each one's tau_syn, which compartment
+    each receptor feeds, and the state variable each compartment's current is (None: the
+    soma's current is shared by IF_curr_exp's two receptors).
+
+    IF_curr_exp: the soma, plus a dendrite for the inhibitory current when tau_syn_I needs
+    another decay register than tau_syn_E.  A composed LIF: one compartment per receptor
+    (the first one's current in the soma), so that every receptor keeps its own decay and
+    records apart, as PyNN's PointNeuron keeps one current per receptor."""
+    if pop.cell_type is CellType.IF_CURR_DELTA:  # tau 0: u holds one step's input
+        return [0.0], {Receptor.EXCITATORY: 0, Receptor.INHIBITORY: 0}, [None]
+    currents = receptor_currents(pop)
+    if pop.cell_type is CellType.IF_CURR_EXP:
+        (exc, _, tau_e), (inh, _, tau_i) = currents
+        if decay_constant(tau_i, dt, DU_OFFSET) == decay_constant(tau_e, dt, DU_OFFSET):
+            return [tau_e], {exc: 0, inh: 0}, [None]
+        return [tau_e, tau_i], {exc: 0, inh: 1}, ["isyn_exc", "isyn_inh"]
+    if not currents:  # a composed cell without receptors: the soma's u stays 0
+        return [math.inf], {}, [None]
+    return ([tau for _, _, tau in currents], {r: k for k, (r, _, _) in enumerate(currents)},
+            [var for _, var, _ in currents])
+
+
 def convert_population(pop: Population, dt: float, *,
                        vth_mant: int = DEFAULT_VTH_MANT,
                        clip_refractory: bool = False) -> LifConversion:
-    """Map an ``IF_curr_exp`` population onto Loihi CUBA LIF integers.
+    """Map an ``IF_curr_exp`` population (or a composed LIF with CurrExp receptors, or an
+    ``IF_curr_delta`` one) onto Loihi CUBA LIF integers.
 
     - ``dv`` from tau_m and ``du`` from tau_syn by exact exponential decay per step
       (Loihi's u decays by du + 1, lava's ds_offset);
@@ -152,11 +214,16 @@ def convert_population(pop: Population, dt: float, *,
     - a synaptic current is scaled so that the charge of one PSC, and so the area of the
       PSP, is exact despite the quantised decays: ``tau_syn * (du + 1) / 4096 / dt`` times
       the constant-current gain (without it a 1 ms step makes PSPs ~10 % too large);
-    - tau_refrac to whole steps (Loihi 1: at most 63).
+    - tau_refrac to whole steps (Loihi 1: at most 63);
+    - IF_curr_delta: du = 4095 clears u every step, so a weight moves v once, by its mV
+      (times one voltage decay: the jump lands a step after the reference's).  A jump that
+      arrives while the neuron is refractory is lost (v is held at 0), where the
+      reference keeps it.
 
-    - tau_syn_E and tau_syn_I with different decay registers: a second, dendritic
-      compartment per neuron carries the inhibitory current with du from tau_syn_I,
-      joined to the soma (``fixed.LifCompartments``), its own charge-exact scale.
+    - a current that needs a decay of its own (tau_syn_I's differing from tau_syn_E's, a
+      composed cell's further receptors, :func:`compartment_taus`) gets a dendritic
+      compartment per neuron with du from its tau, joined to the soma
+      (``fixed.LifCompartments``), with its own charge-exact scale.
 
     What cannot be mapped raises :class:`LoihiNumericsError` naming the population: other
     cell types, parameters that vary within the population; a refractory period beyond
@@ -164,7 +231,7 @@ def convert_population(pop: Population, dt: float, *,
     limit first).
     """
     what = f"Population '{pop.label}'"
-    if pop.cell_type is not CellType.IF_CURR_EXP:
+    if not cuba_mappable(pop):
         raise LoihiNumericsError(
             f"{what}: cell type {pop.cell_type.value} cannot be mapped exactly to Loihi's "
             f"CUBA LIF: {why_not_cuba(pop)}; use IF_curr_exp"
@@ -173,10 +240,9 @@ def convert_population(pop: Population, dt: float, *,
         raise LoihiNumericsError(f"vth_mant = {vth_mant} is outside 1..{VTH_MANT_MAX}")
     p = pop.parameters
     tau_m, cm = _uniform_param(pop, "tau_m"), _uniform_param(pop, "cm")
-    tau_e, tau_i = _uniform_param(pop, "tau_syn_E"), _uniform_param(pop, "tau_syn_I")
-    du = decay_constant(tau_e, dt, DU_OFFSET)
-    du_inh = decay_constant(tau_i, dt, DU_OFFSET)
-    dendrite = du_inh != du  # one compartment's u has one decay: the other needs its own
+    taus, feeds, variables = compartment_taus(pop, dt)
+    dus = [decay_constant(t, dt, DU_OFFSET) if 0 < t < math.inf else DECAY_MAX
+           for t in taus]  # du = 4095: u decays by 4096, cleared every step
     dv = decay_constant(tau_m, dt, DV_OFFSET)
     leak = dv / DECAY_UNITY
     # per nA and step: R * (1 - e^(-dt/tau_m)) mV; a perfect integrator (dv = 0): dt/cm
@@ -196,38 +262,44 @@ def convert_population(pop: Population, dt: float, *,
             f"{refractory[i]} steps of dt = {dt:g} ms; Loihi's refractory delay is at most "
             f"{REFRACTORY_MAX} steps; shorten tau_refrac or use a larger dt"
         )
-    params = LifParameters.build(pop.label, pop.size, du=du, dv=dv, vth=vth,
+    params = LifParameters.build(pop.label, pop.size, du=dus[0], dv=dv, vth=vth,
                                  bias_mant=bias_mant, bias_exp=bias_exp,
-                                 refractory=refractory,
-                                 du_dendrite=du_inh if dendrite else None)
+                                 refractory=refractory, du_dendrites=tuple(dus[1:]))
     mv_per_unit = 1.0 / units_per_mv
     bias_units_per_na = mv_per_na_step * units_per_mv
-    charge = tau_e * (du + DU_OFFSET) / DECAY_UNITY / dt
-    units_per_na = bias_units_per_na * charge
-    units_inh = bias_units_per_na * tau_i * (du_inh + DU_OFFSET) / DECAY_UNITY / dt
+    # the charge of one PSC kept exact despite the quantised decay; a delta synapse's
+    # weight (mV) enters v a step after the reference's jump, so one voltage decay less
+    units = [bias_units_per_na * t * (du + DU_OFFSET) / DECAY_UNITY / dt if 0 < t < math.inf
+             else units_per_mv * (1 - leak) if t == 0 else bias_units_per_na
+             for t, du in zip(taus, dus, strict=True)]
     init = pop.initial_values
     v0 = np.clip(np.rint((init["v"] - p["v_reset"]) * units_per_mv), -UV_LIMIT + 1,
                  UV_LIMIT - 1).astype(np.int64)
-    i0 = init["isyn_exc"] + (0.0 if dendrite else init["isyn_inh"])
-    u0 = np.clip(np.rint(i0 * units_per_na), -UV_LIMIT, UV_LIMIT).astype(np.int64)
-    ud0 = np.clip(np.rint(init["isyn_inh"] * units_inh), -UV_LIMIT, UV_LIMIT).astype(np.int64) \
-        if dendrite else None
+    start = [np.zeros(pop.size) for _ in taus]  # nA per compartment
+    for receptor, variable, _ in receptor_currents(pop):
+        start[feeds[receptor]] = start[feeds[receptor]] + init[variable]
+    u_start = [np.clip(np.rint(i0 * k), -UV_LIMIT, UV_LIMIT).astype(np.int64)
+               for i0, k in zip(start, units, strict=True)]
     bias_real = bias_mv * units_per_mv
     report = {
         "dv_tau_m_ms": dt / -math.log1p(-leak) if 0 < dv < DECAY_UNITY else math.inf,
-        "du_tau_syn_ms": _realised_tau(du, dt),
-        "du_tau_syn_inh_ms": _realised_tau(du_inh, dt),
-        "compartments_per_neuron": 2 if dendrite else 1,
+        "du_tau_syn_ms": _realised_tau(dus[0], dt),
+        "du_tau_syn_inh_ms": _realised_tau(dus[feeds.get(Receptor.INHIBITORY, 0)], dt),
+        "compartments_per_neuron": len(taus),
         "vth_max_rel_error": float(np.max(np.abs(vth * 2**VTH_SHIFT / units_per_mv - distance)
                                           / distance)),
         "bias_max_abs_error_mv": float(np.max(np.abs(params.bias - bias_real)) / units_per_mv),
         "bias_saturated": int(np.sum(np.abs(bias_real) > BIAS_MANT_MAX * 2**BIAS_EXP_MAX)),
         "refractory_max_abs_error_ms": float(np.max(np.abs(refractory * dt - p["tau_refrac"]))),
     }
+    if pop.cell_type.composed:
+        report.update({f"du_tau_syn_ms[{r}]": _realised_tau(dus[k], dt)
+                       for r, k in feeds.items()})
     return LifConversion(params=params, mv_per_unit=mv_per_unit, v_origin=p["v_reset"].copy(),
-                         units_per_na=units_per_na, bias_units_per_na=bias_units_per_na,
-                         u0=u0, v0=v0, report=report,
-                         units_per_na_inh=units_inh if dendrite else None, ud0=ud0)
+                         units_per_na=units[0], bias_units_per_na=bias_units_per_na,
+                         u0=u_start[0], v0=v0, report=report,
+                         dendrite_units=tuple(units[1:]), ud0=tuple(u_start[1:]),
+                         feeds=feeds, variables=tuple(variables))
 
 
 def _realised_tau(du: int, dt: float) -> float:
@@ -322,3 +394,63 @@ class WeightFormat(Protocol):
     sign_mode: SignMode
     num_weight_bits: int
     na_per_mantissa: float
+
+
+# --------------------------------------------------------------------------- noise
+# A compartment's noise generator (Davies et al. 2018, IEEE Micro 38(1): noise added to u
+# or v; nengo-loihi's emulator, emulator/interface.py NoiseState, and its hardware builder,
+# hardware/nxsdk_builder.py dendriteSharedCfg): every step an 8-bit uniform draw r in
+# -128..127 becomes (r + 64 * noiseMantOffset0) * 2^(noiseExp0 - 7) and is added to v
+# (noiseAtDendOrVm = 1) of each compartment whose enableNoise is set.  Exponent, offset
+# and target are one per core; nengo-loihi refuses exponents below 7 ("Noise amplitude
+# falls below lower limit").  The generator's own sequence (an LFSR) is not published:
+# the draws here come from numpy's generator, seeded per source [unverified: the LFSR].
+NOISE_EXP_MIN = 7
+NOISE_EXP_MAX = 22  # ours: a draw of 128 << (exp - 7) stays within v's 24 bits
+NOISE_DRAW_LOW, NOISE_DRAW_HIGH = -128, 128  # numpy's integers(): high is exclusive
+#: standard deviation of one draw r (a uniform integer on -128..127)
+NOISE_DRAW_SD = math.sqrt(((NOISE_DRAW_HIGH - NOISE_DRAW_LOW) ** 2 - 1) / 12.0)
+
+
+@dataclass(frozen=True)
+class NoiseConversion:
+    """A NoisyCurrentSource on Loihi's noise generator: its mean goes to the bias (with the
+    draw's shift of -1/2 unit taken out), its fluctuation is the generator's uniform draw
+    at the exponent whose spread is nearest to what the source's Gaussian puts into v per
+    step (its variance over each of its intervals kept: stdev * sqrt(dt_noise / dt))."""
+
+    label: str
+    exp: int
+    mean_na: float  # the bias schedule's amplitude: the mean, less the draw's shift
+    stdev_na: float  # per step, the source's (its interval's variance spread over steps)
+    realised_stdev_na: float  # per step, the generator's at ``exp``
+
+    @property
+    def multiplier(self) -> int:
+        """What one unit of a draw adds to v (0: the generator is off, stdev 0)."""
+        return 1 << (self.exp - NOISE_EXP_MIN) if self.stdev_na else 0
+
+    @property
+    def stdev_rel_error(self) -> float:
+        return self.realised_stdev_na / self.stdev_na - 1.0 if self.stdev_na else 0.0
+
+
+def convert_noise(label: str, mean: float, stdev: float, noise_dt: float, dt: float,
+                  bias_units_per_na: float) -> NoiseConversion:
+    """The generator setting for one noisy source into a population whose v gains
+    ``bias_units_per_na`` per step and nA of constant current (:func:`convert_population`)."""
+    per_step = stdev * math.sqrt(noise_dt / dt)
+    if per_step == 0:
+        return NoiseConversion(label, NOISE_EXP_MIN, mean, 0.0, 0.0)
+    want = per_step * bias_units_per_na / NOISE_DRAW_SD  # the multiplier that matches
+    exp = NOISE_EXP_MIN + round(math.log2(want))
+    if exp > NOISE_EXP_MAX:
+        raise LoihiNumericsError(
+            f"NoisyCurrentSource '{label}': stdev = {stdev:g} nA needs noise exponent {exp}, "
+            f"beyond {NOISE_EXP_MAX} (a draw would leave v's 24 bits); lower stdev, or "
+            "raise the population's voltage scale (a larger threshold distance)")
+    exp = max(exp, NOISE_EXP_MIN)
+    mult = 1 << (exp - NOISE_EXP_MIN)
+    shift_na = -0.5 * mult / bias_units_per_na  # the draw's mean, -1/2, times mult
+    return NoiseConversion(label, exp, mean - shift_na, per_step,
+                           NOISE_DRAW_SD * mult / bias_units_per_na)

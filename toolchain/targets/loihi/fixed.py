@@ -32,6 +32,7 @@ It needs only numpy, so lava's own environment runs it too (``lava_runner.py``).
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,9 +119,10 @@ class LifParameters:
     configuration (<= 32 per core, FACTS.md), so they are per neuron here and the mapper
     decides how many configurations a core needs.
 
-    ``du_dendrite`` (None: one compartment per neuron) gives every neuron a second,
-    dendritic compartment with its own current decay, joined to the soma (see
-    :class:`LifCompartments`): a neuron whose two receptors have different time constants.
+    ``du_dendrites`` (empty: one compartment per neuron) gives every neuron further,
+    dendritic compartments, each with its own current decay, joined to the soma (see
+    :class:`LifCompartments`): a neuron whose receptors need currents of their own (two
+    time constants, or the named receptors of a composed cell).
     """
 
     label: str
@@ -130,21 +132,26 @@ class LifParameters:
     bias_mant: np.ndarray
     bias_exp: np.ndarray
     refractory: np.ndarray  # steps v is held at 0 after a spike; 0 = none (as lava)
-    du_dendrite: np.ndarray | None = None
+    du_dendrites: tuple[np.ndarray, ...] = ()
 
     @classmethod
     def build(cls, label: str, size: int, *, du: object, dv: object, vth: object,
               bias_mant: object = 0, bias_exp: object = 0, refractory: object = 0,
-              du_dendrite: object = None) -> LifParameters:
-        """Per-neuron arrays from scalars or arrays, checked against the register widths."""
+              du_dendrite: object = None, du_dendrites: tuple[object, ...] = ()
+              ) -> LifParameters:
+        """Per-neuron arrays from scalars or arrays, checked against the register widths
+        (``du_dendrite``: one dendrite, ``du_dendrites``: any number)."""
         what = f"Population '{label}'"
+        dendrites = (*(() if du_dendrite is None else (du_dendrite,)), *du_dendrites)
         values = {name: _int_array(v, size, f"{what} {name}") for name, v in (
             ("du", du), ("dv", dv), ("vth", vth), ("bias_mant", bias_mant),
-            ("bias_exp", bias_exp), ("refractory", refractory),
-            *((("du_dendrite", du_dendrite),) if du_dendrite is not None else ()))}
+            ("bias_exp", bias_exp), ("refractory", refractory))}
+        values.update({f"du_dendrite{k}": _int_array(d, size, f"{what} du_dendrite{k}")
+                       for k, d in enumerate(dendrites)})
         limits = {
             "du": (0, DECAY_MAX, "du is 12 bits; 4095 is the fastest current decay"),
-            "du_dendrite": (0, DECAY_MAX, "du is 12 bits; 4095 is the fastest current decay"),
+            **{f"du_dendrite{k}": (0, DECAY_MAX, "du is 12 bits; 4095 is the fastest "
+                                   "current decay") for k in range(len(dendrites))},
             "dv": (0, DECAY_MAX, "dv is 12 bits; 4095 is the fastest voltage decay"),
             "vth": (0, VTH_MANT_MAX, "lower the threshold or the voltage scale"),
             "bias_mant": (BIAS_MANT_MIN, BIAS_MANT_MAX, "raise bias_exp"),
@@ -154,16 +161,22 @@ class LifParameters:
         for name, (low, high, fix) in limits.items():
             if name in values:
                 _check_register(values[name], low, high, f"{what} {name}", fix)
-        return cls(label=label, **values)
+        du_d = tuple(values.pop(f"du_dendrite{k}") for k in range(len(dendrites)))
+        return cls(label=label, **values, du_dendrites=du_d)
 
     @property
     def size(self) -> int:
         return int(self.du.size)
 
     @property
+    def du_dendrite(self) -> np.ndarray | None:
+        """The first dendrite's current decay (None: no dendrite)."""
+        return self.du_dendrites[0] if self.du_dendrites else None
+
+    @property
     def compartments(self) -> int:
-        """Compartments per neuron: 1, or 2 with a dendrite."""
-        return 1 if self.du_dendrite is None else 2
+        """Compartments per neuron: the soma and its dendrites."""
+        return 1 + len(self.du_dendrites)
 
     @property
     def bias(self) -> np.ndarray:
@@ -184,13 +197,13 @@ def _uniform(arr: np.ndarray) -> np.ndarray | int:
 class LifCompartments:
     """The state of a group of compartments and one step of their arithmetic.
 
-    With a dendrite (``params.du_dendrite``) each neuron is two compartments: the dendrite
-    integrates its own synaptic input into its current ``u_d`` with its own decay, exactly
-    as the soma does into ``u``, and the join adds ``u_d`` to the soma's current in the
-    soma's voltage update::
+    With dendrites (``params.du_dendrites``) each neuron is several compartments: dendrite
+    k integrates its own synaptic input into its current ``u_d[k]`` with its own decay,
+    exactly as the soma does into ``u``, and the join adds every ``u_d[k]`` to the soma's
+    current in the soma's voltage update::
 
-        u_d <- trunc0(u_d * (4096 - du_d - 1) / 4096) + (a_in_d << 6)     wraps as u
-        v   <- trunc0(v * (4096 - dv) / 4096) + u + u_d + bias
+        u_d[k] <- trunc0(u_d[k] * (4096 - du_d[k] - 1) / 4096) + (a_in_d[k] << 6)  wraps as u
+        v      <- trunc0(v * (4096 - dv) / 4096) + u + sum_k u_d[k] + bias
 
     Loihi 1 joins the compartments of a neuron's dendritic tree this way, ADD being one of
     its join operations [paper: Davies et al. 2018, IEEE Micro 38(1), "dendritic
@@ -202,19 +215,25 @@ class LifCompartments:
 
     def __init__(self, params: LifParameters, u: object = 0, v: object = 0,
                  u_dendrite: object = 0) -> None:
+        """``u_dendrite``: the dendrites' initial currents, one value or array for each
+        (or one for all)."""
         self.params = params
-        n = params.size
-        self._u0 = _int_array(u, n, f"Population '{params.label}' initial u")
-        self._v0 = _int_array(v, n, f"Population '{params.label}' initial v")
-        self._ud0 = _int_array(u_dendrite, n, f"Population '{params.label}' initial u_d")
-        for name, arr in (("u", self._u0), ("u_d", self._ud0)):
-            _check_register(arr, -UV_LIMIT, UV_LIMIT,
-                            f"Population '{params.label}' initial {name}",
+        n, label = params.size, params.label
+        self._u0 = _int_array(u, n, f"Population '{label}' initial u")
+        self._v0 = _int_array(v, n, f"Population '{label}' initial v")
+        per = (list(u_dendrite) if isinstance(u_dendrite, (list, tuple))
+               else [u_dendrite] * len(params.du_dendrites))
+        if len(per) != len(params.du_dendrites):
+            raise LoihiNumericsError(f"Population '{label}': {len(per)} initial dendrite "
+                                     f"currents for {len(params.du_dendrites)} dendrites")
+        self._ud0 = [_int_array(x, n, f"Population '{label}' initial u_d") for x in per]
+        for name, arr in (("u", self._u0), *(("u_d", x) for x in self._ud0)):
+            _check_register(arr, -UV_LIMIT, UV_LIMIT, f"Population '{label}' initial {name}",
                             f"{name} is a 24-bit register")
         _check_register(self._v0, -UV_LIMIT + 1, UV_LIMIT - 1,
-                        f"Population '{params.label}' initial v", "v is a 24-bit register")
-        self._decay_d = (None if params.du_dendrite is None
-                         else _uniform(DECAY_UNITY - params.du_dendrite - DU_OFFSET))
+                        f"Population '{label}' initial v", "v is a 24-bit register")
+        self._decay_ds = [_uniform(DECAY_UNITY - du - DU_OFFSET)
+                          for du in params.du_dendrites]
         self._decay_u = _uniform(DECAY_UNITY - params.du - DU_OFFSET)
         self._decay_v = _uniform(DECAY_UNITY - params.dv - DV_OFFSET)
         self._bias = _uniform(params.bias)
@@ -225,20 +244,26 @@ class LifCompartments:
     def reset(self) -> None:
         self.u = self._u0.astype(np.float64)
         self.v = self._v0.astype(np.float64)
-        self.u_d = self._ud0.astype(np.float64)
+        self.u_ds = [x.astype(np.float64) for x in self._ud0]
         self.refractory_left = np.zeros(self.params.size, dtype=np.int64)
 
+    @property
+    def u_d(self) -> np.ndarray:
+        """The first dendrite's current (zeros without one)."""
+        return self.u_ds[0] if self.u_ds else np.zeros(self.params.size)
+
     def step(self, a_in: np.ndarray | None, extra_bias: np.ndarray | None = None,
-             a_in_dendrite: np.ndarray | None = None) -> np.ndarray:
+             a_in_dendrites: Sequence[np.ndarray | None] = ()) -> np.ndarray:
         """Advance one step with synaptic input ``a_in`` (integers, already shifted by each
-        projection's weight_exp) and the dendrite's ``a_in_dendrite``; return the indices of
-        neurons that spiked."""
+        projection's weight_exp) and each dendrite's in ``a_in_dendrites`` (missing ones:
+        none); return the indices of neurons that spiked."""
         u = self.u = self._current(self.u, self._decay_u, a_in)
         v = decay(self.v, self._decay_v)
         v += u
-        if self._decay_d is not None:
-            self.u_d = self._current(self.u_d, self._decay_d, a_in_dendrite)
-            v += self.u_d
+        for k, factor in enumerate(self._decay_ds):
+            a_d = a_in_dendrites[k] if k < len(a_in_dendrites) else None
+            self.u_ds[k] = self._current(self.u_ds[k], factor, a_d)
+            v += self.u_ds[k]
         v += self._bias
         if extra_bias is not None:
             v += extra_bias

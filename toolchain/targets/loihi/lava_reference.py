@@ -18,6 +18,9 @@ Input keys (all integers; ``k`` numbers populations, ``j`` projections)::
     pop{k}_du, pop{k}_dv, pop{k}_vth            scalars (lava keeps one per LIF process)
     pop{k}_bias_mant, pop{k}_bias_exp,
     pop{k}_u, pop{k}_v                          one entry per neuron
+    pop{k}_bias_steps                           optional: (m,) steps at whose start the
+    pop{k}_bias_mant_at, pop{k}_bias_exp_at     bias registers become row i of these
+                                                (m, size): a host's bias schedule
     n_inputs                                    spike inputs (0 if absent)
     input{i}_spikes                             (size, n_steps) 0/1
     proj{j}_pre                                 population index k, or -1 - i for input i
@@ -146,6 +149,20 @@ def build(
     return lifs, paths, n_steps
 
 
+def _bias_schedule(data: np.lib.npyio.NpzFile, n_populations: int
+                   ) -> dict[int, list[tuple[int, np.ndarray, np.ndarray]]]:
+    """Step -> the (population, bias mantissas, bias exponents) that take effect then."""
+    out: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for k in range(n_populations):
+        if f"pop{k}_bias_steps" not in data.files:
+            continue
+        mants = np.asarray(data[f"pop{k}_bias_mant_at"], dtype=np.int32)
+        exps = np.asarray(data[f"pop{k}_bias_exp_at"], dtype=np.int32)
+        for i, step in enumerate(np.asarray(data[f"pop{k}_bias_steps"]).tolist()):
+            out.setdefault(int(step), []).append((k, mants[i], exps[i]))
+    return out
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -157,7 +174,16 @@ def main(argv: list[str]) -> int:
     lifs[0].create_runtime(run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
     t1 = time.perf_counter()
     try:
-        lifs[0].run(condition=RunSteps(num_steps=n_steps))
+        with np.load(argv[1]) as data:
+            schedule = _bias_schedule(data, len(lifs))
+        done = 0
+        for step in sorted(s for s in schedule if 0 < s < n_steps):
+            lifs[0].run(condition=RunSteps(num_steps=step - done))
+            done = step
+            for k, mant, exp in schedule[step]:
+                lifs[k].bias_mant.set(mant)
+                lifs[k].bias_exp.set(exp)
+        lifs[0].run(condition=RunSteps(num_steps=n_steps - done))
         t2 = time.perf_counter()
     finally:
         lifs[0].stop()

@@ -50,6 +50,11 @@ class LavaPopulation:
     params: LifParameters
     u0: np.ndarray
     v0: np.ndarray
+    # a host's bias schedule: steps (m,), and the bias mantissas and exponents (m, size)
+    # that take effect at the start of each (params' bias before the first)
+    bias_steps: np.ndarray | None = None
+    bias_mant_at: np.ndarray | None = None
+    bias_exp_at: np.ndarray | None = None
 
 
 @dataclass
@@ -100,6 +105,10 @@ def write_network(path: Path, n_steps: int, populations: list[LavaPopulation],
         data[f"pop{k}_bias_exp"] = p.bias_exp
         data[f"pop{k}_u"] = np.asarray(pop.u0, dtype=np.int64)
         data[f"pop{k}_v"] = np.asarray(pop.v0, dtype=np.int64)
+        if pop.bias_steps is not None:
+            data[f"pop{k}_bias_steps"] = np.asarray(pop.bias_steps, dtype=np.int64)
+            data[f"pop{k}_bias_mant_at"] = np.asarray(pop.bias_mant_at, dtype=np.int64)
+            data[f"pop{k}_bias_exp_at"] = np.asarray(pop.bias_exp_at, dtype=np.int64)
     for i, raster in enumerate(inputs or []):
         data[f"input{i}_spikes"] = np.asarray(raster, dtype=np.uint8)
     for j, proj in enumerate(projections):

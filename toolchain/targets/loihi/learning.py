@@ -46,7 +46,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from toolchain.ir import Projection
+from toolchain.ir import Projection, Vogels2011Rule
 from toolchain.targets.loihi.convert import (
     WeightConversion,
     WeightFormat,
@@ -188,6 +188,10 @@ class LearningRule:
     step: int
     epoch_steps: int
     report: dict[str, float] = field(default_factory=dict)
+    # Vogels et al. 2011: the pre term adds (+1) instead of subtracting (-1), and an epoch
+    # with a pre spike also subtracts ``pre_constant`` (a product term of x0 alone)
+    depression_sign: int = -1
+    pre_constant: Scale = Scale(0, 0)
 
 
 # --------------------------------------------------------------------------- IR -> Loihi
@@ -307,6 +311,9 @@ def map_stdp_rule(projection: Projection, codec: WeightFormat, dt: float, *,
     label = projection.label
     if rule is None:
         raise LoihiNumericsError(f"Projection '{label}' has no STDP rule to map")
+    if isinstance(rule, Vogels2011Rule):
+        return map_vogels_rule(projection, codec, dt, epoch_steps=epoch_steps,
+                               stochastic=stochastic, headroom=headroom)
     if epoch_steps < 1:
         raise LoihiNumericsError(
             f"Projection '{label}': learning epoch = {epoch_steps} steps; an epoch is at "
@@ -373,3 +380,81 @@ def map_stdp_rule(projection: Projection, codec: WeightFormat, dt: float, *,
                         epoch_steps=epoch_steps, report=report)
 
 
+
+
+def _fit_constant(label: str, value: float) -> Scale:
+    """The product term of the pre spike indicator alone (x0 = 1): the 4-bit-mantissa scale
+    nearest ``value`` accumulator units."""
+    if value == 0.0:
+        return Scale(0, 0)
+    best = min(((abs(m * 2.0**e - value) / value, Scale(m, e))
+                for e in range(RATE_EXP_MIN, RATE_EXP_MAX + 1)
+                for m in range(1, RATE_MANT_MAX + 1)), key=lambda c: c[0])
+    if best[0] > 0.5:
+        raise LoihiNumericsError(
+            f"Projection '{label}': Vogels2011 eta * alpha is {value:.4g} accumulator units "
+            f"(1/128 of a weight mantissa) per pre spike, outside what a product term "
+            f"reaches ({2.0**RATE_EXP_MIN:g} .. {RATE_MANT_MAX * 2.0**RATE_EXP_MAX:g}); "
+            "change eta or rho")
+    return best[1]
+
+
+def map_vogels_rule(projection: Projection, codec: WeightFormat, dt: float, *,
+                    epoch_steps: int = DEFAULT_EPOCH_STEPS, stochastic: bool = False,
+                    headroom: int = DEFAULT_HEADROOM) -> LearningRule:
+    """The inhibitory rule of Vogels et al. (2011) as learning-engine integers: three
+    product terms of one trace pair (one tau for both traces)::
+
+        dw = S_post * x1 * y0  +  S_pre * y1 * x0  -  S_0 * x0
+
+    (a post spike adds eta * x, a pre spike eta * (y - alpha), additive bounds), each
+    scale a 4-bit mantissa and exponent, as for the pair rule."""
+    rule = projection.plasticity
+    assert isinstance(rule, Vogels2011Rule)
+    label = projection.label
+    if epoch_steps < 1:
+        raise LoihiNumericsError(
+            f"Projection '{label}': learning epoch = {epoch_steps} steps; an epoch is at "
+            f"least 1 step")
+    low, high = mantissa_range(codec.sign_mode, codec.num_weight_bits)
+    step = mantissa_step(codec.sign_mode, codec.num_weight_bits)
+    na = codec.na_per_mantissa
+    w_min = _bound(label, "w_min", rule.w_min, na, low, high, step, False)
+    w_max = _bound(label, "w_max", rule.w_max, na, low, high, step, False)
+    unit = 2.0**ACC_FRAC_BITS
+    gain = rule.eta / na * unit  # accumulator units per unit of the float trace
+    impulse_max = TRACE_MAX // headroom
+    pot, x_imp = _fit_scale(label, "Vogels2011 eta", gain, impulse_max)
+    dep, y_imp = _fit_scale(label, "Vogels2011 eta", gain, impulse_max)
+    if not stochastic and 0.0 < rule.eta / na < step / 2:
+        raise LoihiNumericsError(
+            f"Projection '{label}': Vogels2011 eta changes a weight by at most "
+            f"{rule.eta / na:.3g} mantissa units per pair, below the {step / 2:g} that "
+            f"rounding to the weight's step ({step}) keeps, so no weight would ever change; "
+            "raise eta, or enable stochastic rounding")
+    constant = _fit_constant(label, rule.eta * rule.alpha / na * unit)
+    decay_ = _trace_decay(label, "tau", rule.tau, dt)
+    x1, y1 = Trace(x_imp, decay_), Trace(y_imp, decay_)
+
+    def rel(realised: float, wanted: float) -> float:
+        return abs(realised - wanted) / abs(wanted) if wanted else 0.0
+
+    eta_post = pot.value * x_imp / unit * na
+    eta_pre = dep.value * y_imp / unit * na
+    alpha = constant.value / unit * na / rule.eta if rule.eta else 0.0
+    report = {
+        "tau_plus_ms": x1.tau(dt), "tau_minus_ms": y1.tau(dt),
+        "tau_plus_rel_error": rel(x1.tau(dt), rule.tau),
+        "tau_minus_rel_error": rel(y1.tau(dt), rule.tau),
+        "A_plus": eta_post, "A_minus": eta_pre,
+        "A_plus_rel_error": rel(eta_post, rule.eta), "A_minus_rel_error": rel(eta_pre, rule.eta),
+        "alpha": alpha, "alpha_rel_error": rel(alpha, rule.alpha),
+        "w_min": w_min * na, "w_max": w_max * na,
+        "w_min_abs_error": abs(w_min * na - rule.w_min),
+        "w_max_abs_error": abs(w_max * na - rule.w_max),
+        "x1_impulse": x_imp / 2.0**TRACE_FRAC_BITS, "y1_impulse": y_imp / 2.0**TRACE_FRAC_BITS,
+    }
+    return LearningRule(label=label, x1=x1, y1=y1, potentiation=pot, depression=dep,
+                        weighted_potentiation=False, weighted_depression=False,
+                        w_min=w_min, w_max=w_max, step=step, epoch_steps=epoch_steps,
+                        report=report, depression_sign=1, pre_constant=constant)

@@ -8,6 +8,7 @@ report counts exactly the weights the simulation will see zeroed or saturated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache, partial, update_wrapper
 
 import numpy as np
@@ -20,12 +21,27 @@ from toolchain.compiler.partition import partition
 from toolchain.compiler.pipeline import Build, MappingError, Pass, violation
 from toolchain.compiler.place import place
 from toolchain.compiler.route import route
-from toolchain.ir import Projection, WeightDependence
+from toolchain.ir import (
+    ACSource,
+    DCSource,
+    Network,
+    NoisyCurrentSource,
+    Projection,
+    StepCurrentSource,
+    WeightDependence,
+)
 from toolchain.ir.network import refusals
-from toolchain.targets.loihi.artifact import compartment_section, learning_section
+from toolchain.targets.loihi.artifact import (
+    bias_section,
+    compartment_section,
+    learning_section,
+)
 from toolchain.targets.loihi.convert import (
     DEFAULT_VTH_MANT,
+    LifConversion,
+    NoiseConversion,
     WeightConversion,
+    convert_noise,
     convert_population,
     convert_weights,
 )
@@ -38,6 +54,9 @@ from toolchain.targets.options import option_hint
 LEARNING_RULES = (WeightDependence.ADDITIVE, WeightDependence.MULTIPLICATIVE,
                   WeightDependence.ADDITIVE_POTENTIATION_MULTIPLICATIVE_DEPRESSION,
                   WeightDependence.GUTIG)  # Gutig with exponents 0 or 1 (learning.py)
+# the current sources: the bias (set by the host, rewritten per step by an embedded core
+# for an AC source) and the compartments' noise generator (NoisyCurrentSource, approximate)
+CURRENT_SOURCES = (DCSource, StepCurrentSource, ACSource, NoisyCurrentSource)
 
 
 def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False,
@@ -46,11 +65,13 @@ def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False,
     plastic projection also its STDP rule on the learning engine (epoch length in steps,
     stochastic or nearest weight rounding, as the simulator will run it)."""
     net = build.network
-    for message in refusals(net, "loihi", stdp=LEARNING_RULES):
+    for message in refusals(net, "loihi", stdp=LEARNING_RULES, currents=CURRENT_SOURCES,
+                            vogels=True):
         raise MappingError(message)  # nothing to map it to: refused even when not strict
     conversions = {pop.label: convert_population(pop, net.dt, vth_mant=vth_mant,
                                                  clip_refractory=True)
                    for pop in net.populations}  # the check pass refused what does not convert
+    build = _noise(build, conversions)
     out = []
     for proj in net.projections:
         units = conversions[proj.post].units_for(proj.receptor)
@@ -72,6 +93,72 @@ def quantise(build: Build, *, learning_epoch: int = 1, stochastic: bool = False,
             delay_bits=int(max(steps - 1, 0)).bit_length()))
         del conv
     return build.replace(numerics=tuple(out))
+
+
+def noise_conversions(network: Network, conversions: Mapping[str, LifConversion]
+                      ) -> dict[str, NoiseConversion]:
+    """Each NoisyCurrentSource of ``network`` on its population's noise generator; raises
+    :class:`MappingError` where the generators' per-core registers cannot hold them (one
+    exponent per core, so per population here; one generator per compartment)."""
+    out: dict[str, NoiseConversion] = {}
+    by_pop: dict[str, list[NoisyCurrentSource]] = {}
+    for src in network.currents:
+        if not isinstance(src, NoisyCurrentSource):
+            continue
+        conv = conversions[src.target]
+        try:
+            out[src.label] = convert_noise(src.label, src.mean, src.stdev, src.dt,
+                                           network.dt, conv.bias_units_per_na)
+        except LoihiNumericsError as e:
+            raise MappingError(str(e)) from None
+        by_pop.setdefault(src.target, []).append(src)
+    for target, sources in by_pop.items():
+        exps = {out[s.label].exp for s in sources if out[s.label].multiplier}
+        if len(exps) > 1:
+            names = ", ".join(f"'{s.label}' ({out[s.label].exp})" for s in sources)
+            raise MappingError(
+                f"Population '{target}': noisy current sources {names} need different noise "
+                "exponents, and a Loihi core has one (noiseExp0, shared by its "
+                "compartments); give them the same stdev, or split the population")
+        seen = np.zeros(conversions[target].params.size, dtype=np.int64)
+        for src in sources:
+            np.add.at(seen, src.indices, 1)
+        if seen.max(initial=0) > 1:
+            i = int(np.argmax(seen))
+            raise MappingError(
+                f"Population '{target}' neuron {i}: {int(seen[i])} noisy current sources "
+                "inject into it, and a Loihi compartment has one noise generator; use one "
+                "NoisyCurrentSource per neuron")
+    return out
+
+
+def _noise(build: Build, conversions: Mapping[str, LifConversion]) -> Build:
+    """NoisyCurrentSources: Loihi's compartments draw uniform noise, not Gaussian, so a
+    strict compile refuses them, and fit='approximate' runs each on the noise generator
+    (its mean on the bias) and records what that changes."""
+    noise = noise_conversions(build.network, conversions)
+    for src in build.network.currents:
+        if not isinstance(src, NoisyCurrentSource):
+            continue
+        nc = noise[src.label]
+        what = (f"NoisyCurrentSource '{src.label}': Loihi's noise generator adds a uniform "
+                f"draw (-128..127 << exponent, one per compartment and step) to v, not "
+                f"PyNN's Gaussian shared by the cells it enters")
+        if not build.approximating:
+            raise MappingError(
+                f"{what}; inject a StepCurrentSource of the samples you want instead, or "
+                + fit_hint(f"draw the noise on the generator (stdev {nc.stdev_na:.4g} nA "
+                           f"per step becomes {nc.realised_stdev_na:.4g} nA, uniform)"))
+        build = build.approximate(approximation(
+            "noise_uniform", "source", src.label, neurons=int(src.indices.size),
+            detail=f"{src.stdev:g} nA Gaussian noise, a new sample every {src.dt:g} ms and "
+                   f"one for all its cells, became the noise generator's uniform draws, "
+                   f"independent per neuron and step, at exponent {nc.exp}: "
+                   f"{nc.realised_stdev_na:.4g} nA per step for {nc.stdev_na:.4g} "
+                   f"({nc.stdev_rel_error:+.1%}); its mean {src.mean:g} nA is the bias"))
+    if noise:
+        build = build.replace(extras={**build.extras, "noise": noise})
+    return build
 
 
 def _saturated(build: Build, proj: Projection, conv: WeightConversion, largest: int,
@@ -127,7 +214,7 @@ def _passes(learning_epoch: int, stochastic: bool, vth_mant: int) -> tuple[Pass,
         partial(quantise, learning_epoch=learning_epoch, stochastic=stochastic,
                 vth_mant=vth_mant), quantise)
     return (check, configured, partition, place, route, estimate_step, compartment_section,
-            learning_section, encode)
+            bias_section, learning_section, encode)
 
 
 PASSES = passes()

@@ -11,10 +11,11 @@ STDP rules); nothing here computes a register value of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from toolchain.ir import Population, Projection, Receptor, STDPRule
+from toolchain.ir import Population, Projection, Receptor, STDPRule, Vogels2011Rule
 from toolchain.sim.fast import FIXED_CUBA, Form
 from toolchain.sim.kernels import NeuronKernel, StateError
 from toolchain.sim.numerics import Numerics
@@ -22,6 +23,8 @@ from toolchain.sim.plasticity import PlasticityModel
 from toolchain.sim.synapses import SynapseMatrix, WeightCodec
 from toolchain.targets.loihi.convert import (
     DEFAULT_VTH_MANT,
+    NOISE_DRAW_HIGH,
+    NOISE_DRAW_LOW,
     LifConversion,
     WeightConversion,
     bias_to_mant_exp,
@@ -93,6 +96,20 @@ class LoihiWeights(WeightCodec):
         return stored << self._shift
 
 
+@dataclass(frozen=True)
+class CompartmentNoise:
+    """One noisy source on the noise generator of some compartments of a population: from
+    step ``start`` to ``stop`` (None: the end) each draws a uniform integer every step,
+    times ``multiplier``, into v (:func:`~toolchain.targets.loihi.convert.convert_noise`);
+    ``seed`` starts the draws (the engine's seeds for the source)."""
+
+    indices: np.ndarray
+    start: int
+    stop: int | None
+    multiplier: int
+    seed: tuple[int, ...]
+
+
 class LoihiKernel(NeuronKernel):
     """A population as Loihi compartments on the shared engine.
 
@@ -102,68 +119,98 @@ class LoihiKernel(NeuronKernel):
     delay d (its output buffer adds one step, as ``Dense`` does); ``Dense`` alone would be
     d = 0, which the IR cannot express (its minimum delay is one step).
 
-    u is the one synaptic current of the compartment, read (in nA) as ``current``:
-    ``isyn_exc``, or ``isyn_inh`` for a population fed only by inhibitory projections; the
-    other reads 0 (:mod:`toolchain.targets.recording`: the compiler refuses recording
-    either where both receptors feed a population).  A two-compartment neuron (tau_syn_E
-    and tau_syn_I differ) takes its inhibitory input in its dendrite, whose current u_d is
-    ``isyn_inh``; u is then ``isyn_exc``.  An injected current (DC or step source) adds to
-    the bias, quantised to the bias format, as a host would reprogram it.
+    u is the soma's synaptic current, read (in nA) as ``current``: ``isyn_exc``, or
+    ``isyn_inh`` for a population fed only by inhibitory projections; the other reads 0
+    (:mod:`toolchain.targets.recording`: the compiler refuses recording either where both
+    receptors feed one compartment).  A neuron with dendrites (tau_syn_E and tau_syn_I
+    differ; a composed cell's receptors) takes each receptor's input in its compartment,
+    whose current is that receptor's variable (``LifConversion.variables``).  An injected
+    current (DC, step or AC source: the host's bias schedule) is written into the bias
+    register with the population's own bias, the sum quantised once to the bias format;
+    ``noise`` adds the compartments' noise generator draws.
     """
 
     input_dtype = np.dtype(np.int64)
 
     def __init__(self, population: Population, dt: float, conversion: LifConversion,
-                 current: str = "isyn_exc") -> None:
+                 current: str = "isyn_exc", noise: tuple[CompartmentNoise, ...] = ()) -> None:
         super().__init__(population, dt)
         self.conversion = conversion
         self.current = current
-        self.compartments = LifCompartments(
-            conversion.params, conversion.u0, conversion.v0,
-            0 if conversion.ud0 is None else conversion.ud0)
-        if conversion.two_compartment:
+        self.compartments = LifCompartments(conversion.params, conversion.u0, conversion.v0,
+                                            list(conversion.ud0))
+        if conversion.compartments > 1:
             self.current = "isyn_exc"
-        self._pending = np.zeros(population.size, dtype=np.int64)
-        self._pending_d = np.zeros(population.size, dtype=np.int64)
-        self._has_input = self._has_input_d = False
+        n = conversion.compartments
+        self._pending = [np.zeros(population.size, dtype=np.int64) for _ in range(n)]
+        self._has_input = [False] * n
+        self.noise = noise
+        self._noise_rng: list[np.random.Generator] = []
+        self.reset_noise()
+
+    def reset_noise(self) -> None:
+        self._noise_rng = [np.random.default_rng(list(n.seed)) for n in self.noise]
+
+    def _noise(self, step: int) -> np.ndarray | None:
+        """The generators' draws into v this step (None: none is on)."""
+        out = None
+        for source, rng in zip(self.noise, self._noise_rng, strict=True):
+            if step < source.start or (source.stop is not None and step >= source.stop) \
+                    or not source.multiplier:
+                continue
+            draw = rng.integers(NOISE_DRAW_LOW, NOISE_DRAW_HIGH, source.indices.size)
+            if out is None:
+                out = np.zeros(self.size, dtype=np.int64)
+            out[source.indices] += draw * source.multiplier
+        return out
 
     def advance(self, step: int, i_ext: np.ndarray | None) -> np.ndarray:
-        a_in = a_in_d = None
-        if self._has_input:
-            a_in = self._pending >> DRIVE_FRAC_BITS
-            self._pending[:] = 0
-            self._has_input = False
-        if self._has_input_d:
-            a_in_d = self._pending_d >> DRIVE_FRAC_BITS
-            self._pending_d[:] = 0
-            self._has_input_d = False
+        a_in: list[np.ndarray | None] = []
+        for k, pending in enumerate(self._pending):
+            if self._has_input[k]:
+                a_in.append(pending >> DRIVE_FRAC_BITS)
+                pending[:] = 0
+                self._has_input[k] = False
+            else:
+                a_in.append(None)
         extra = None
-        if i_ext is not None:
-            mant, exp = bias_to_mant_exp(np.asarray(i_ext) * self.conversion.bias_units_per_na)
-            extra = mant << exp
-        return self.compartments.step(a_in, extra, a_in_d)
+        if i_ext is not None:  # the host rewrites the one bias register: base + injected
+            base = self.conversion.params.bias
+            mant, exp = bias_to_mant_exp(base + np.asarray(i_ext)
+                                         * self.conversion.bias_units_per_na)
+            extra = (mant << exp) - base
+        if self.noise:
+            drawn = self._noise(step)
+            if drawn is not None:
+                extra = drawn if extra is None else extra + drawn
+        return self.compartments.step(a_in[0], extra, a_in[1:])
 
-    def receive(self, receptor: Receptor, drive: np.ndarray) -> None:
-        if self.conversion.two_compartment and Receptor(receptor) is Receptor.INHIBITORY:
-            self._pending_d += drive
-            self._has_input_d = True
-            return
-        self._pending += drive
-        self._has_input = True
+    def receive(self, receptor: Receptor | str, drive: np.ndarray) -> None:
+        k = self.conversion.compartment_of(receptor)
+        self._pending[k] += drive
+        self._has_input[k] = True
 
-    def compiled_form(self) -> Form:
+    def _channel(self, k: int) -> str:
+        return "u" if k == 0 else ("u_d" if k == 1 else f"u_d{k}")
+
+    def _state(self, k: int) -> np.ndarray:
+        c = self.compartments
+        return c.u if k == 0 else c.u_ds[k - 1]
+
+    def compiled_form(self) -> Form | None:
         """The compartments as the engine's compiled loop runs them (its FIXED_CUBA kind:
         the same float64 operations on exact integers as :meth:`advance`), their
-        registers shared in place."""
+        registers shared in place; None for more than two compartments per neuron (the
+        loop's voltage update adds two currents), which run step by step."""
         c, conv = self.compartments, self.conversion
-        channels = [("u", c.u, np.asarray(c._decay_u) / DECAY_UNITY, 0.0)]
-        inbox, got = [self._pending], [self._has_input]
-        feeds = {Receptor.EXCITATORY: "u", Receptor.INHIBITORY: "u"}
-        if c._decay_d is not None:
-            channels.append(("u_d", c.u_d, np.asarray(c._decay_d) / DECAY_UNITY, 0.0))
-            inbox.append(self._pending_d)
-            got.append(self._has_input_d)
-            feeds[Receptor.INHIBITORY] = "u_d"
+        if conv.compartments > 2:
+            return None
+        decays = [c._decay_u, *c._decay_ds]
+        channels = [(self._channel(k), self._state(k), np.asarray(d) / DECAY_UNITY, 0.0)
+                    for k, d in enumerate(decays)]
+        inbox, got = list(self._pending), list(self._has_input)
+        feeds: dict[object, str] = {Receptor.EXCITATORY: "u", Receptor.INHIBITORY: "u"}
+        feeds.update({r: self._channel(k) for r, k in conv.feeds.items()})
         n = self.size
         v_origin = np.broadcast_to(conv.v_origin, (n,))
         v_scale = np.broadcast_to(conv.mv_per_unit, (n,))
@@ -179,49 +226,50 @@ class LoihiKernel(NeuronKernel):
         signals: dict[str, tuple[str | None, Callable | None]] = {"v": (None, voltage)}
         for variable in self.population.state_variables:
             if variable in held:
-                signals[variable] = (held[variable][0], current(held[variable][1]))
+                k = held[variable]
+                signals[variable] = (self._channel(k), current(conv.units[k]))
             elif variable != "v":
                 signals[variable] = (None, lambda raw, idx: np.zeros(raw.shape))
 
         def restore(k1: int) -> None:
-            self._has_input = got[0]
-            if len(got) > 1:
-                self._has_input_d = got[1]
+            self._has_input[:] = got
 
         refractory = c._refractory if c._refractory is not None else 0
         return Form(FIXED_CUBA, c.v, c.refractory_left, refractory, c._threshold, 0.0,
                     np.asarray(c._decay_v) / DECAY_UNITY, c._bias, channels, feeds, inbox,
                     got, (ACT_SHIFT, UV_LIMIT, DRIVE_FRAC_BITS), restore, signals)
 
-    def _currents(self) -> dict[str, tuple[str, float]]:
-        """Which state holds each recordable current, and its units per nA."""
+    def _currents(self) -> dict[str, int]:
+        """Which compartment holds each recordable current."""
         conv = self.conversion
-        if conv.two_compartment:
-            assert conv.units_per_na_inh is not None
-            return {"isyn_exc": ("u", conv.units_per_na),
-                    "isyn_inh": ("u_d", conv.units_per_na_inh)}
-        return {self.current: ("u", conv.units_per_na)}
+        if conv.compartments == 1 and conv.variables[0] is None:
+            return {self.current: 0}
+        return {var: k for k, var in enumerate(conv.variables) if var is not None}
 
     def get(self, variable: str) -> np.ndarray:
         self._check_variable(variable)
-        c, conv = self.compartments, self.conversion
+        conv = self.conversion
         if variable == "v":
-            return conv.v_origin + c.v * conv.mv_per_unit
-        held = self._currents().get(variable)
-        if held is not None:
-            return getattr(c, held[0]) / held[1]
+            return conv.v_origin + self.compartments.v * conv.mv_per_unit
+        k = self._currents().get(variable)
+        if k is not None:
+            return self._state(k) / conv.units[k]
         return np.zeros(self.size)
 
     def set(self, variable: str, values: np.ndarray) -> None:
         self._check_variable(variable)
         arr = self._per_neuron(variable, values)
         c, conv = self.compartments, self.conversion
-        held = self._currents().get(variable)
+        k = self._currents().get(variable)
         if variable == "v":
             c.v = np.clip(np.rint((arr - conv.v_origin) / conv.mv_per_unit),
                           -UV_LIMIT + 1, UV_LIMIT - 1)
-        elif held is not None:
-            setattr(c, held[0], np.clip(np.rint(arr * held[1]), -UV_LIMIT, UV_LIMIT))
+        elif k is not None:
+            value = np.clip(np.rint(arr * conv.units[k]), -UV_LIMIT, UV_LIMIT)
+            if k == 0:
+                c.u = value
+            else:
+                c.u_ds[k - 1] = value
         elif np.any(arr != 0):
             raise StateError(
                 f"Population '{self.population.label}': {variable} cannot be set on Loihi; a "
@@ -230,9 +278,10 @@ class LoihiKernel(NeuronKernel):
 
     def reset(self) -> None:
         self.compartments.reset()
-        self._pending[:] = 0
-        self._pending_d[:] = 0
-        self._has_input = self._has_input_d = False
+        for pending in self._pending:
+            pending[:] = 0
+        self._has_input[:] = [False] * len(self._has_input)
+        self.reset_noise()
 
 
 class LoihiNumerics(Numerics):
@@ -246,7 +295,8 @@ class LoihiNumerics(Numerics):
                  populations: dict[str, LifConversion] | None = None,
                  weights: dict[str, LoihiWeights] | None = None,
                  learning_epoch: int = 1, learning_seed: int | None = None,
-                 currents: dict[str, str] | None = None) -> None:
+                 currents: dict[str, str] | None = None,
+                 noise: dict[str, tuple[CompartmentNoise, ...]] | None = None) -> None:
         self.vth_mant, self.num_weight_bits = vth_mant, num_weight_bits
         self.populations: dict[str, LifConversion] = dict(populations or {})
         self.projections: dict[str, WeightConversion] = {}
@@ -257,6 +307,8 @@ class LoihiNumerics(Numerics):
         self.learning: dict[str, LearningRule] = {}  # per plastic projection
         # per population, the variable its one current is read as (default isyn_exc)
         self.currents: dict[str, str] = dict(currents or {})
+        # per population, the noise generators its compartments run (noisy sources)
+        self.noise: dict[str, tuple[CompartmentNoise, ...]] = dict(noise or {})
 
     def kernel(self, population: Population, dt: float) -> NeuronKernel:
         conv = self.populations.get(population.label)
@@ -264,7 +316,8 @@ class LoihiNumerics(Numerics):
             conv = convert_population(population, dt, vth_mant=self.vth_mant)
             self.populations[population.label] = conv
         return LoihiKernel(population, dt, conv,
-                           self.currents.get(population.label, "isyn_exc"))
+                           self.currents.get(population.label, "isyn_exc"),
+                           self.noise.get(population.label, ()))
 
     def weights(self, projection: Projection, post: Population) -> WeightCodec:
         codec = self._codecs.get(projection.label)
@@ -313,7 +366,8 @@ class LoihiSTDP(PlasticityModel):
     (Brian2's order); on the chip that spike still carries the epoch's old weight.
     """
 
-    def __init__(self, rule: STDPRule, matrix: SynapseMatrix, codec: LoihiWeights, dt: float,
+    def __init__(self, rule: STDPRule | Vogels2011Rule, matrix: SynapseMatrix,
+                 codec: LoihiWeights, dt: float,
                  config: LearningRule, *, seed: int | None = None) -> None:
         super().__init__(rule, matrix, codec, dt)
         self.config = config
@@ -375,7 +429,9 @@ class LoihiSTDP(PlasticityModel):
             x1 = x1 * (c.w_max - w)
         if c.weighted_depression:
             y1 = y1 * (w - c.w_min)
-        dw = c.potentiation.apply(x1) - c.depression.apply(y1)
+        dw = c.potentiation.apply(x1) + c.depression_sign * c.depression.apply(y1)
+        if c.pre_constant.mant:  # Vogels2011: - eta * alpha in an epoch with a pre spike
+            dw = dw - c.pre_constant.apply(self._x0[syn].astype(np.int64))
         acc = (w << ACC_FRAC_BITS) + np.clip(dw, -ACC_MAX, ACC_MAX)
         w_new = np.clip(self._round(acc, syn), self._low, self._high)
         weights[syn] = w_new

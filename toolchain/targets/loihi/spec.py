@@ -17,9 +17,16 @@ from toolchain.compiler.artifact import Approximation, Violation
 from toolchain.compiler.fit import MERGE_RTOL, approximation, fit_hint, merge_parameters, spread
 from toolchain.compiler.pipeline import violation
 from toolchain.compiler.spec import CoreLimits, EventCost, EventCosts, Mesh, SynapseFormat
-from toolchain.ir import CellType, Population
-from toolchain.targets.loihi.convert import convert_population, decay_constant
+from toolchain.ir import Population
+from toolchain.sim.kernels import exp_currents
+from toolchain.targets.loihi.convert import (
+    compartment_taus,
+    convert_population,
+    cuba_mappable,
+    decay_constant,
+)
 from toolchain.targets.loihi.fixed import (
+    DECAY_MAX,
     DU_OFFSET,
     DV_OFFSET,
     REFRACTORY_MAX,
@@ -74,6 +81,15 @@ def _sana_fe_costs() -> EventCosts:
     )
 
 
+# A bias the host's schedule changes during a run (a step or AC source) is written by an
+# embedded x86 core of the chip (Davies et al. 2018: three per chip, for management): one
+# message over the mesh to the compartment's core (as a spike sent, 30 ns / 69.3 pJ) and
+# one compartment access there (6.0 ns / 51.2 pJ) [src: SANA-FE arch/loihi.yaml for both
+# figures; that a write costs their sum, one write after another, is our model,
+# unverified: NxSDK's SNIP timings are not public].
+BIAS_WRITE = EventCost(ns=30.0 + 6.0, pj=69.3 + 51.2)
+
+
 @dataclass(frozen=True)
 class LoihiBoard:
     """A Loihi system: chips on a 2-D grid.  Grid shapes of multi-chip systems are our
@@ -115,7 +131,8 @@ LIMITS = {
                        f"({MAX_SYNAPSE_CONFIGS})",
     "learning_configs": f"distinct STDP rules per core ({MAX_STDP_PRE_CONFIGS})",
     "cores": "cores of the board (128 per chip; a core holds 1024 compartments: one per "
-             "neuron, two for a neuron whose tau_syn_E and tau_syn_I differ)",
+             "neuron, two for a neuron whose tau_syn_E and tau_syn_I differ, one per "
+             "receptor of a composed cell)",
     "delay_steps": f"synaptic delay ({MAX_DELAY_STEPS} steps)",
     "refractory_steps": f"refractory period ({REFRACTORY_MAX} steps)",
     "weight_range": "the largest weight: an 8-bit mantissa << weight exponent 7, in units of "
@@ -132,6 +149,9 @@ APPROXIMATIONS = {
     "delays_shortened": f"delays beyond {MAX_DELAY_STEPS} steps become {MAX_DELAY_STEPS} steps",
     "weights_clipped": "weights beyond the largest of the weight format become it (the "
                        "format saturates)",
+    "noise_uniform": "a NoisyCurrentSource's Gaussian samples become the compartments' noise "
+                     "generator: uniform draws per neuron and step, of the nearest spread a "
+                     "power-of-two exponent gives (its mean on the bias)",
 }
 
 
@@ -164,9 +184,11 @@ SUPPORT = {
     "SpikeSourcePoisson": native("spike input from the host (the engine's seeded trains)"),
     "SpikeSourceArray": native("spike input from the host"),
     "DCSource": native("the host sets the compartments' bias (13-bit mantissa, 3-bit "
-                       "exponent)", LAVA),
-    "StepCurrentSource": native("the host reprograms the bias at each step of the current",
-                                LAVA),
+                       "exponent) at the source's start and stop", LAVA),
+    "StepCurrentSource": native("the host (or an embedded core) rewrites the bias at each "
+                                "step of the current; the report's bias schedule gives the "
+                                "writes and their time", f"{LAVA}; {DAVIES} (embedded x86 "
+                                "cores)"),
     "STDP additive": native("the learning engine's sum of products of 7.7-bit traces, "
                             "evaluated every epoch", f"{DAVIES}; nengo-loihi discretize.py"),
     "STDP multiplicative": native("the learning engine, with the weight as a factor of the "
@@ -179,9 +201,9 @@ SUPPORT = {
         "with equal time constants both receptors feed one compartment's current u (with "
         "different ones the two compartments record apart)", LAVA,
         "keeps one synaptic current per neuron"),
-    "IF_curr_delta": refused("a compartment's input enters its current u, which the "
-                             "voltage integrates; our conversion gives u a decay, not a "
-                             "one-step pulse", LAVA, CUBA_ONLY),
+    "IF_curr_delta": native("a compartment whose current decay clears u every step "
+                            "(du = 4095), so a weight moves v once by its mV; a jump "
+                            "arriving while refractory is lost (v is held at 0)", LAVA),
     "IF_cond_alpha": refused("a conductance synapse multiplies by (E - v); a compartment "
                              "only adds its current to v", LAVA, CUBA_ONLY),
     "IF_cond_exp_gsfa_grr": refused("its adaptation and refractoriness are conductances: "
@@ -200,9 +222,11 @@ SUPPORT = {
     "GIF_cond_exp": refused("its synapses are conductances and it fires by escape noise; a "
                             "compartment adds currents and fires at its threshold", LAVA,
                             CUBA_ONLY),
-    "PointNeuron, current receptors": refused(
-        "not mapped: the conversion takes IF_curr_exp's two receptors (named receptors "
-        "onto dendritic compartments are not written)", LAVA, CUBA_ONLY),
+    "PointNeuron, current receptors": native(
+        "one compartment per receptor, each with its own current decay: the first "
+        "receptor's in the soma, the others' in dendrites joined by ADD (as for tau_syn_E "
+        "!= tau_syn_I); 1024 / receptors neurons per core",
+        f"{DAVIES} (dendritic compartments; the join's operand [unverified])"),
     "PointNeuron, conductance receptors": refused("a conductance synapse multiplies by "
                                                   "(E - v); a compartment only adds its "
                                                   "current to v", LAVA, CUBA_ONLY),
@@ -221,9 +245,10 @@ SUPPORT = {
     "STDP Gutig": refused("the learning engine's terms have (w + C) factors to whole "
                           "powers: mu between 0 and 1 has none", DAVIES, "is not modelled "
                           "on loihi"),
-    "STDP Vogels2011": refused("not mapped: our rule mapping covers the pair rule (the "
-                               "engine's sums of trace products might express it)", DAVIES,
-                               "the Vogels2011 STDP rule is not modelled on loihi"),
+    "STDP Vogels2011": native("the learning engine: eta times the post trace at a pre "
+                              "spike, eta times the pre trace at a post spike, and a "
+                              "product term of the pre spike alone for - eta * alpha",
+                              f"{DAVIES}; nengo-loihi discretize.py"),
     "STDP dendritic delay": refused("the learning engine sees the pre trace after the "
                                     "axonal delay: no dendritic part", DAVIES,
                                     "dendritic_delay_fraction"),
@@ -231,12 +256,18 @@ SUPPORT = {
     "SpikeSourcePoissonRefractory": native("spike input from the host (the engine's seeded "
                                            "trains)"),
     "SpikeSourceInhGamma": native("spike input from the host (the engine's seeded trains)"),
-    "ACSource": refused("not mapped: the host would rewrite the bias every step (as for a "
-                        "StepCurrentSource's steps)", LAVA, "this current source is not "
-                        "modelled on loihi"),
-    "NoisyCurrentSource": refused("not mapped: Loihi's compartment noise is not used for "
-                                  "it, and the host would rewrite the bias every step", LAVA,
-                                  "this current source is not modelled on loihi"),
+    "ACSource": native("an embedded core rewrites the bias of each compartment it enters "
+                       "every step, with the sample the reference integrates in that step "
+                       "(quantised to the bias format, as a DC bias is); the writes cost "
+                       "every step's time and energy", f"{LAVA}; {DAVIES} (embedded x86 "
+                       "cores); the write's cost is our model [unverified]"),
+    "NoisyCurrentSource": approximated(
+        "the compartments' noise generator: a uniform draw (-128..127 << exponent, one "
+        "exponent per core) added to v every step, independent per neuron, its spread the "
+        "nearest power of two to the Gaussian's (its mean on the bias), with --fit "
+        "approximate: PyNN's noise is Gaussian and one sample for all the cells it enters",
+        f"{DAVIES} (compartment noise); nengo-loihi emulator NoiseState, hardware "
+        "dendriteSharedCfg"),
 }
 
 
@@ -247,6 +278,7 @@ class LoihiSpec:
     board: LoihiBoard = field(default_factory=lambda: BOARDS["nahuku32"])
     max_delay_steps: int = MAX_DELAY_STEPS
     costs: EventCosts = field(default_factory=_sana_fe_costs)
+    bias_write: EventCost = BIAS_WRITE
     name: str = "loihi"
 
     @property
@@ -289,29 +321,35 @@ class LoihiSpec:
         return LEARNING_AXON_SLOTS if learning else 1
 
     def neuron_configs(self, population: Population, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per neuron, its soma's compartment config id (and, for a two-compartment neuron,
-        its dendrite's, in a second column: a different config, it does not spike) and its
-        threshold config id."""
+        """Per neuron, its soma's compartment config id (and, for a neuron with dendrites,
+        each dendrite's, in further columns: a config of its own, it does not spike) and
+        its threshold config id."""
         p = population.parameters
         du, dv, refractory = decays_and_refractory(population, dt)
         _, config = np.unique(np.stack([du, dv, refractory], axis=1), axis=0,
                               return_inverse=True)
-        _, threshold = np.unique(p["v_thresh"] - p["v_rest"], return_inverse=True)
+        _, threshold = np.unique(p["v_thresh"] - p["v_reset"], return_inverse=True)
         config = config.reshape(-1).astype(np.int64)
-        if self.compartments(population, dt) == 2:
-            du_inh = _per_tau(p["tau_syn_I"], dt, DU_OFFSET)
-            _, dendrite = np.unique(du_inh, return_inverse=True)
-            config = np.stack([config, dendrite.reshape(-1).astype(np.int64)], axis=1)
+        taus = compartment_taus(population, dt)[0] if cuba_mappable(population) else []
+        if len(taus) > 1:
+            columns = [config]
+            for tau in taus[1:]:
+                du_d = np.full(population.size, decay_constant(tau, dt, DU_OFFSET))
+                columns.append(np.unique(du_d, return_inverse=True)[1].reshape(-1)
+                               .astype(np.int64))
+            config = np.stack(columns, axis=1)
         return config, threshold.reshape(-1).astype(np.int64)
 
     def compartments(self, population: Population, dt: float) -> int:
-        """Compartments per neuron: 2 where tau_syn_E and tau_syn_I need different current
-        decays (a soma and a dendrite joined, convert.py), else 1."""
-        if population.cell_type is not CellType.IF_CURR_EXP:
+        """Compartments per neuron: a soma, and a dendrite for every current that needs a
+        decay of its own (tau_syn_I's differing from tau_syn_E's; a composed cell's
+        receptors after its first: convert.compartment_taus)."""
+        if not cuba_mappable(population):
             return 1
-        p = population.parameters
-        du = _per_tau(p["tau_syn_E"], dt, DU_OFFSET)
-        return 2 if np.any(_per_tau(p["tau_syn_I"], dt, DU_OFFSET) != du) else 1
+        try:
+            return len(compartment_taus(population, dt)[0])
+        except LoihiNumericsError:  # a varying tau_syn: the check refuses it by name
+            return 1
 
     def check_population(self, population: Population, dt: float) -> list[str]:
         return check_population(population, dt)
@@ -322,10 +360,11 @@ class LoihiSpec:
         synaptic scale per population, convert.py) merged where they are close, and a
         refractory period beyond the register shortened to its 63 steps.  A cell type
         that does not convert at all is left as it is, for the check to refuse by name."""
-        if population.cell_type is not CellType.IF_CURR_EXP:
+        if not cuba_mappable(population):
             return population, []
         applied = []
-        merged = merge_parameters(population, SHARED_PARAMETERS)
+        merged = merge_parameters(population, [name for name in SHARED_PARAMETERS
+                                               if name in population.parameters])
         pop = merged.population
         record = merged.approximation("a Loihi compartment group has one decay register "
                                       "(du, dv) and one synaptic scale")
@@ -382,8 +421,9 @@ def decays_and_refractory(population: Population, dt: float
     """Per neuron: the current decay du, voltage decay dv and refractory steps that the
     numerics' conversion gives (one decay register per distinct time constant)."""
     p = population.parameters
-
-    du = _per_tau(p["tau_syn_E"], dt, DU_OFFSET)
+    soma = exp_currents(population)[:1]
+    du = (_per_tau(soma[0][2], dt, DU_OFFSET) if soma
+          else np.full(population.size, DECAY_MAX, dtype=np.int64))
     dv = _per_tau(p["tau_m"], dt, DV_OFFSET)
     refractory = np.rint(p["tau_refrac"] / dt).astype(np.int64)
     return du, dv, np.minimum(refractory, REFRACTORY_MAX)

@@ -20,8 +20,8 @@ from toolchain.compiler.artifact import Cores, Placement, StepEstimate
 from toolchain.compiler.describe import Activity, per_core
 from toolchain.compiler.pipeline import Build, Rows
 from toolchain.compiler.place import HopTotals, hop_totals, source_cores
-from toolchain.compiler.spec import EventCosts
-from toolchain.ir import Network
+from toolchain.compiler.spec import EventCost, EventCosts
+from toolchain.ir import ACSource, Network
 
 
 def estimate_step(build: Build) -> Build:
@@ -31,8 +31,22 @@ def estimate_step(build: Build) -> Build:
                          build.need("placement", "estimate_step"),
                          build.need("rows", "estimate_step"), build.activity,
                          build.extras.get("core_hops"),
-                         compartments_per_core(build.network, build.spec, cores))
+                         compartments_per_core(build.network, build.spec, cores),
+                         bias_writes=streamed_bias_writes(build.network),
+                         bias_write=build.spec.bias_write)
     return build.replace(estimate=estimate)
+
+
+def streamed_bias_writes(net: Network) -> int:
+    """Biases an embedded core rewrites every step while the sources are on: one per
+    neuron an AC source enters (several sources into one neuron: one write of their sum).
+    DC and step sources write only when they switch (the report's bias schedule)."""
+    touched = {}
+    for src in net.currents:
+        if isinstance(src, ACSource):
+            mask = touched.setdefault(src.target, np.zeros(net.node(src.target).size, bool))
+            mask[src.indices] = True
+    return int(sum(int(m.sum()) for m in touched.values()))
 
 
 def compartments_per_core(net: Network, spec, cores: Cores) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -45,9 +59,12 @@ def compartments_per_core(net: Network, spec, cores: Cores) -> np.ndarray:  # ty
 def step_cost(net: Network, costs: EventCosts, cores: Cores, placement: Placement,
               rows: tuple[Rows | None, ...], activity: Activity,
               placed: HopTotals | None = None,
-              compartments: np.ndarray | None = None) -> StepEstimate:
+              compartments: np.ndarray | None = None, *, bias_writes: int = 0,
+              bias_write: EventCost | None = None) -> StepEstimate:
     """The cost of one step when every neuron fires as ``activity`` says; each of a core's
-    ``compartments`` (default: one per neuron) is one neuron update."""
+    ``compartments`` (default: one per neuron) is one neuron update.  ``bias_writes``
+    biases rewritten by an embedded core before the step's updates, one after another,
+    at ``bias_write`` each, add to its compute time and to the update energy."""
     populations = {p.label for p in net.populations}
     n = len(cores)
     synops = np.zeros(n)
@@ -86,9 +103,10 @@ def step_cost(net: Network, costs: EventCosts, cores: Cores, placement: Placemen
                    + sent * costs.spike_out.ns)
     slowest = int(np.argmax(per_core_ns)) if n else -1
     chips = int(np.unique(placement.chip).size) if n else 1
+    write = bias_write or EventCost(ns=0.0, pj=0.0)
     return StepEstimate(
         rate_hz=activity.planned_rate_hz,
-        compute_ns=float(per_core_ns.max()) if n else 0.0,
+        compute_ns=(float(per_core_ns.max()) if n else 0.0) + bias_writes * write.ns,
         noc_ns=longest_ns,
         barrier_ns=costs.barrier(chips) * 1e3,
         synaptic_ops=float(synops.sum()),
@@ -97,7 +115,8 @@ def step_cost(net: Network, costs: EventCosts, cores: Cores, placement: Placemen
         hop_messages_x=hop_x,
         hop_messages_y=hop_y,
         energy_synops_pj=float(synops.sum()) * costs.synaptic_op.pj,
-        energy_updates_pj=float(neurons.sum()) * costs.neuron_update.pj,
+        energy_updates_pj=float(neurons.sum()) * costs.neuron_update.pj
+        + bias_writes * write.pj,
         energy_spikes_pj=float(sent.sum()) * costs.spike_out.pj,
         energy_noc_pj=hop_x * costs.hop_x.pj + hop_y * costs.hop_y.pj,
         slowest_core=slowest,
