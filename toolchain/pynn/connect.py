@@ -5,7 +5,8 @@ at the scale of a cortical microcircuit (77k neurons, 0.3 billion synapses) that
 not the simulation, is what costs the time (FACTS.md, "Peer figures": 125 of 130 s of
 VAbenchmarks on pyNN.brian2 are network building).  Here each standard connector draws
 all of its synapses with numpy, block by block so that no dense pre x post matrix is ever
-built, and returns int32 index arrays ordered by target then source (PyNN's order).
+built, and returns int32 index arrays ordered by target then source (PyNN's order;
+FixedTotalNumberConnector's by source, see there).
 
 A connector without a builder here still works: the projection falls back to PyNN's own
 ``connector.connect`` and collects its per-target calls.  Random connectivity is drawn
@@ -336,21 +337,28 @@ def fixed_number_post(projection: object, c: pc.FixedNumberPostConnector) -> Pai
 
 
 def fixed_total_number(projection: object, c: pc.FixedTotalNumberConnector) -> Pairs:
+    """``n`` synapses over the whole pre x post matrix, in source order (the order of the
+    engine's rows by pre neuron, and the order pyNN.nest lists connections in).
+
+    PyNN's own connector draws one source and one target per synapse; the pairs here are
+    distributed alike (each synapse's source and target uniform and independent, or
+    distinct pairs without replacement), drawn in bulk.  Source order lets every
+    simulator take the IR's arrays as its rows without sorting 10^8 synapses again."""
     n_pre, n_post = projection.pre.size, projection.post.size
     what = f"Projection '{projection.label}' FixedTotalNumberConnector"
     n = int(_counts(c.n, 1, what)[0])
     gen = numpy_generator(c.rng)
     keep = _self_filter(projection, c.allow_self_connections)
     if c.with_replacement:
-        # Each synapse picks its target uniformly: the per-target counts are multinomial,
-        # which gives the synapses already sorted by target.
-        counts = gen.multinomial(n, np.full(n_post, 1.0 / n_post))
-        post = np.repeat(np.arange(n_post, dtype=INDEX_DTYPE), counts)
-        pre = _randint(gen, n_pre, n)
+        # Each synapse picks its source uniformly: the per-source counts are multinomial,
+        # which gives the synapses already sorted by source.
+        counts = gen.multinomial(n, np.full(n_pre, 1.0 / n_pre))
+        pre = np.repeat(np.arange(n_pre, dtype=INDEX_DTYPE), counts)
+        post = _randint(gen, n_post, n)
         if keep is not None:
-            if n_pre < 2 and n:
+            if n_post < 2 and n:
                 raise ConnectorError(f"{what}: cannot avoid self-connections with one cell")
-            _redraw(pre, np.flatnonzero(~keep(pre, post)), gen, n_pre,
+            _redraw(post, np.flatnonzero(~keep(pre, post)), gen, n_post,
                     lambda i: ~keep(pre[i], post[i]))
         return pre, post
     n_cells = n_pre * n_post
@@ -360,7 +368,7 @@ def fixed_total_number(projection: object, c: pc.FixedTotalNumberConnector) -> P
             "pairs; lower n or pass with_replacement=True"
         )
     flat = np.sort(gen.choice(n_cells, size=n, replace=False))
-    post, pre = np.divmod(flat, n_pre)
+    pre, post = np.divmod(flat, n_post)
     pre, post = pre.astype(INDEX_DTYPE), post.astype(INDEX_DTYPE)
     if keep is not None:
         ok = keep(pre, post)

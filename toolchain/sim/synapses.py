@@ -33,7 +33,8 @@ class WeightCodec(abc.ABC):
 
     @abc.abstractmethod
     def encode(self, weights: np.ndarray) -> np.ndarray:
-        """IR weights (nA or uS) to the stored representation (a new array of ``dtype``)."""
+        """IR weights (nA or uS) to the stored representation: a new array of ``dtype``
+        (or the given one, if it is already that and nobody can write to it)."""
 
     @abc.abstractmethod
     def decode(self, stored: np.ndarray) -> np.ndarray:
@@ -74,6 +75,9 @@ class FloatWeights(WeightCodec):
         return FloatWeights(np.float64)
 
     def encode(self, weights: np.ndarray) -> np.ndarray:
+        if isinstance(weights, np.ndarray) and weights.dtype == self.dtype \
+                and not weights.flags.writeable and weights.base is None:
+            return weights  # the IR's own read-only array: nobody can write it, share it
         return np.array(weights, dtype=self.dtype)
 
     def decode(self, stored: np.ndarray) -> np.ndarray:
@@ -203,22 +207,16 @@ def pre_positions(pre: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray]:
     return indptr.astype(np.intp), dest
 
 
-_CHUNK = 1 << 22  # synapses per step of a conversion: bounds float64 temporaries
-
-
 def _delay_steps(delay: np.ndarray, dest: np.ndarray | None, dt: float) -> np.ndarray:
     """Delays (ms, IR order) as whole steps in pre order (``dest``: each synapse's
     position there, None if the IR's order is pre order): int16 where they fit."""
+    from toolchain.sim.binning import delay_steps_into
+
     if delay.size == 0:
         return np.zeros(0, dtype=np.int16)
     longest = int(nearest_step(float(np.max(delay)), dt))
     out = np.empty(delay.size, dtype=np.int16 if longest < 2**15 else np.int32)
-    for a in range(0, delay.size, _CHUNK):
-        steps = nearest_step(delay[a:a + _CHUNK], dt)
-        if dest is None:
-            out[a:a + steps.size] = steps
-        else:
-            out[dest[a:a + steps.size]] = steps
+    delay_steps_into(delay, float(dt), np.zeros(0, np.int32) if dest is None else dest, out)
     return out
 
 
