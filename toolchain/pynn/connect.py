@@ -13,11 +13,15 @@ A connector without a builder here still works: the projection falls back to PyN
 from streams seeded by the connector's RNG but not in PyNN's order (the statistics are the
 same); random weights and delays are drawn from the distribution's own RNG in PyNN's order,
 so with deterministic connectivity (all-to-all, one-to-one, lists, arrays) a seeded script
-gets exactly the values other PyNN backends get.
+gets exactly the values other PyNN backends get (each parameter from an RNG of its own,
+and no clipped value redrawn: PyNN draws target by target, weight then delay).  A
+distribution sharing the RNG of a random connector draws from a stream of its own
+(:func:`own_stream`, Projection._synapse_values).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -68,18 +72,22 @@ def _uniform(rng: AbstractRNG, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(rng.next(n, "uniform", {"low": 0.0, "high": 1.0})).reshape(shape)
 
 
-def numpy_generator(rng: AbstractRNG) -> np.random.Generator:
-    """A fast numpy Generator seeded from a PyNN RNG (so a seeded script stays
-    reproducible), for bulk draws: PCG64 with ziggurat normals is several times faster than
-    the legacy RandomState behind NumpyRNG, which matters at 10^8 synapses."""
+def derived_seed(rng: AbstractRNG) -> int:
+    """A seed drawn from a PyNN RNG (one draw), so that streams derived from it keep a
+    seeded script reproducible."""
     inner = getattr(rng, "rng", None)
     if isinstance(inner, np.random.Generator):  # spikeport's NativeRNG
-        seed = int(inner.integers(0, 2**31 - 1))
-    elif isinstance(rng, NumpyRNG):
-        seed = int(rng.rng.randint(0, 2**31 - 1))
-    else:
-        seed = int(rng.next(1, "uniform_int", {"low": 0, "high": 2**31 - 1})[0])
-    return np.random.default_rng(seed)
+        return int(inner.integers(0, 2**31 - 1))
+    if isinstance(rng, NumpyRNG):
+        return int(rng.rng.randint(0, 2**31 - 1))
+    return int(rng.next(1, "uniform_int", {"low": 0, "high": 2**31 - 1})[0])
+
+
+def numpy_generator(rng: AbstractRNG) -> np.random.Generator:
+    """A fast numpy Generator seeded from a PyNN RNG, for bulk draws: PCG64 with ziggurat
+    normals is several times faster than the legacy RandomState behind NumpyRNG, which
+    matters at 10^8 synapses."""
+    return np.random.default_rng(derived_seed(rng))
 
 
 def _randint(gen: np.random.Generator, high: int, size: int) -> np.ndarray:
@@ -458,12 +466,27 @@ def _draw(distribution: RandomDistribution, n: int, out: np.ndarray,
         out[k:k + m] = operations(np.asarray(distribution.next(m), dtype=float))
 
 
+def own_stream(distribution: RandomDistribution, key: str) -> RandomDistribution:
+    """The same distribution drawn by a spikeport ``NativeRNG`` (PCG64) seeded from the
+    distribution's RNG and ``key`` (the parameter's name), for values that PyNN's stream
+    would not make PyNN's anyway (Projection._shares_connector_rng).  About twice as fast
+    as NumpyRNG's legacy Mersenne Twister normals; and PyNN hands every parameter its own
+    copy of the script's RNG, so without the key a weight and a delay drawn from one RNG
+    would be drawn from one sequence (correlated, synapse by synapse)."""
+    from toolchain.pynn.random import NativeRNG
+
+    seed = np.random.SeedSequence([derived_seed(distribution.rng), zlib.crc32(key.encode())])
+    native = NativeRNG(seed=int(seed.generate_state(1, dtype=np.uint32)[0]))
+    return RandomDistribution(distribution.name, rng=native, **distribution.parameters)
+
+
 def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
-              dtype: type = SYNAPSE_DTYPE) -> np.ndarray:
+              dtype: type = SYNAPSE_DTYPE, fast_stream: str | None = None) -> np.ndarray:
     """Evaluate a (pre x post) lazy parameter map at the given synapses, without ever
     materialising the whole map: constants fill, random distributions draw one value per
-    synapse, arrays are indexed, and anything else (distance or index expressions) is
-    evaluated block by block of targets.  ``post`` must be sorted for the last case."""
+    synapse (through :func:`own_stream` keyed ``fast_stream``, if given), arrays are indexed, and
+    anything else (distance or index expressions) is evaluated block by block of targets.
+    ``post`` must be sorted for the last case."""
     n = pre.size
     out = np.empty(n, dtype=dtype)
     if n == 0:
@@ -474,6 +497,8 @@ def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
     base = values.base_value
     plain_ops = all(not isinstance(arg, LazyArray) for _, arg in values.operations)
     if isinstance(base, RandomDistribution) and plain_ops:
+        if fast_stream is not None:
+            base = own_stream(base, fast_stream)
         _draw(base, n, out, values._apply_operations)
         return out
     if isinstance(base, np.ndarray) and base.ndim == 2 and plain_ops:
@@ -483,7 +508,7 @@ def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
         return out
     if n > 1 and np.any(np.diff(post) < 0):
         order = np.argsort(post, kind="stable")
-        out[order] = values_at(values, pre[order], post[order], dtype)
+        out[order] = values_at(values, pre[order], post[order], dtype, fast_stream)
         return out
     n_pre = values.shape[0]
     bounds = np.searchsorted(post, [j0 for j0, _ in _post_blocks(n_pre, int(post[-1]) + 1)])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from pyNN import common, errors
 from pyNN.parameters import LazyArray
+from pyNN.random import RandomDistribution
 from pyNN.space import Space
 from pyNN.standardmodels.base import excitatory_receptor_types, inhibitory_receptor_types
 
@@ -114,10 +115,27 @@ class Projection(common.Projection):
     # -- building -------------------------------------------------------------------
     def _synapse_values(self, pre: np.ndarray, post: np.ndarray) -> dict[str, np.ndarray]:
         space = self._connector._parameters_from_synapse_type(self)
-        values = {name: connect.values_at(space[name], pre, post) for name in ("weight", "delay")}
+        values = {name: connect.values_at(
+                      space[name], pre, post,
+                      fast_stream=name if self._shares_connector_rng(name) else None)
+                  for name in ("weight", "delay")}
         for name in self._dynamics_names:
             values[name] = _per_synapse(space[name], pre, post)
         return values
+
+    def _shares_connector_rng(self, name: str) -> bool:
+        """Whether the script draws parameter ``name`` from its random connector's RNG.
+
+        PyNN's backends draw such values from a copy of that RNG taken after the
+        connector's own draws, target by target; this backend draws the connectivity in
+        its own way, so no order of draws could give those values here.  They come from
+        a faster stream per parameter, seeded from the same copy (connect.own_stream):
+        the same distribution, weights independent of delays, and the script's RNG, hence
+        every later projection's connectivity, left as it is.  Values from an RNG of
+        their own stay PyNN's."""
+        rng = getattr(self._connector, "rng", None)
+        value = self.synapse_type.parameter_space[name].base_value
+        return rng is not None and isinstance(value, RandomDistribution) and value.rng is rng
 
     def _convergent_connect(self, presynaptic_indices, postsynaptic_index,
                             location_selector=None, **connection_parameters) -> None:

@@ -109,3 +109,13 @@ def delay_summary(delay, dt, rtol):
         if error > max(d, dt) * rtol:
             rounded += 1
     return lo, hi, rounded, worst
+
+
+@nb.njit(cache=True, nogil=True)
+def is_sorted(values):
+    """Whether ``values`` never decrease: one pass, stopping at the first descent, where
+    numpy compares every pair into a temporary array first."""
+    for i in range(1, values.size):
+        if values[i] < values[i - 1]:
+            return False
+    return True

@@ -110,8 +110,10 @@ class SynapseMatrix:
         self._presorted = _is_sorted(pre)
         self._dest: np.ndarray | None = None
         if self._presorted:
-            counts = np.bincount(pre, minlength=n_pre)
-            self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+            # row bounds by binary search in the sorted pre indices: no per-synapse pass
+            # (bincount would widen 10^8 int32 indices to int64 first)
+            self.indptr = np.searchsorted(pre, np.arange(n_pre + 1), side="left"
+                                          ).astype(np.intp)
             self.post = projection.post_index
         else:
             self.indptr, self._dest = pre_positions(pre, n_pre)
@@ -194,7 +196,9 @@ class SynapseMatrix:
 
 
 def _is_sorted(values: np.ndarray) -> bool:
-    return values.size < 2 or bool(np.all(values[1:] >= values[:-1]))
+    from toolchain.sim.binning import is_sorted
+
+    return values.size < 2 or bool(is_sorted(values))
 
 
 def pre_positions(pre: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray]:
