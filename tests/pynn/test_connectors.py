@@ -363,3 +363,35 @@ def test_csa_connector_masks_and_value_sets():
     assert len(valued) == 200  # the full set, cut to 20 x 10
     assert set(valued.get(["weight", "delay"], "list", with_address=False)) == {(0.2, 1.5)}
     sim.run(5.0)
+
+
+def test_native_rng_fills_float32_clipped_normals_with_the_truncated_mean():
+    import math
+
+    from toolchain.pynn.random import NativeRNG
+
+    mu, sigma, low = 1.5, 0.75, 0.1
+    out = np.empty(400_000, dtype=np.float32)
+    NativeRNG(seed=5).fill("normal_clipped", dict(mu=mu, sigma=sigma, low=low, high=np.inf),
+                           out)
+    a = (low - mu) / sigma
+    density = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+    tail = 0.5 * math.erfc(a / math.sqrt(2))
+    assert out.min() >= low
+    assert abs(out.mean() - (mu + sigma * density / tail)) < 5e-3  # sd of the mean ~1e-3
+    again = np.empty_like(out)
+    NativeRNG(seed=5).fill("normal_clipped", dict(mu=mu, sigma=sigma, low=low, high=np.inf),
+                           again)
+    np.testing.assert_array_equal(out, again)
+    with pytest.raises(ValueError, match=r"still outside after 1000 redraws; widen"):
+        NativeRNG(seed=5).fill("normal_clipped", dict(mu=0.0, sigma=1.0, low=50.0, high=51.0),
+                               np.empty(10, dtype=np.float32))
+
+
+def test_projection_values_from_a_native_rng_are_drawn_in_place():
+    w = RandomDistribution("normal_clipped", mu=0.5, sigma=0.1, low=0.3, high=0.7,
+                           rng=sim.NativeRNG(seed=13))
+    prj = ours(lambda: sim.AllToAllConnector(), 300, 200, weight=w)
+    assert prj._weight.min() >= 0.3 and prj._weight.max() <= 0.7
+    assert abs(prj._weight.mean() - 0.5) < 2e-3
+    assert abs(prj._weight.std() - 0.0880) < 2e-3  # a normal truncated at 2 sd

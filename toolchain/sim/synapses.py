@@ -112,8 +112,9 @@ class SynapseMatrix:
         if self._presorted:
             # row bounds by binary search in the sorted pre indices: no per-synapse pass
             # (bincount would widen 10^8 int32 indices to int64 first)
-            self.indptr = np.searchsorted(pre, np.arange(n_pre + 1), side="left"
-                                          ).astype(np.intp)
+            # (keys of the indices' dtype: other keys would convert all 10^8 indices)
+            self.indptr = np.searchsorted(pre, np.arange(n_pre + 1, dtype=pre.dtype),
+                                          side="left").astype(np.intp)
             self.post = projection.post_index
         else:
             self.indptr, self._dest = pre_positions(pre, n_pre)
