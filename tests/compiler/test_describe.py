@@ -80,3 +80,23 @@ def test_measured_activity_takes_the_populations_rates_from_a_run():
     assert act.basis == "measured"
     assert act.rates_hz["cells"][[0, 3, 1]] == pytest.approx([20.0, 10.0, 0.0])
     assert act.rates_hz["fibres"] == pytest.approx(np.full(10, 100.0))
+
+
+def test_synaptic_events_are_the_sum_over_post_neurons_at_any_activity():
+    """The network total counts synapses per source; it is the sum of every projection's
+    events per post neuron, with sources of different rates (not one rate per node)."""
+    from toolchain.compiler.describe import projection_events
+
+    rng = np.random.default_rng(5)
+    src = PoissonSource("bg", 40, rate=rng.uniform(1.0, 50.0, 40), start=0.0, duration=np.inf)
+    proj = Projection("in", "bg", "cells", rng.integers(0, 40, 3000), rng.integers(0, 25, 3000),
+                      np.full(3000, 0.1), np.full(3000, 1.0))
+    rec = Projection("rec", "cells", "cells", rng.integers(0, 25, 500),
+                     rng.integers(0, 25, 500), np.full(500, 0.1), np.full(500, 1.0))
+    net = Network(dt=0.1, populations=(Population("cells", "IF_curr_exp", 25),),
+                  sources=(src,), projections=(proj, rec))
+    act = activity(net, rate_hz=7.0)
+    assert act.uniform("bg") is None
+    total = sum(projection_events(net, p, act).sum() for p in net.projections)
+    assert synaptic_events_per_step(net, act) == pytest.approx(total, rel=1e-12)
+    assert total > 0

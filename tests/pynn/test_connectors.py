@@ -130,6 +130,81 @@ def test_fixed_total_number_spreads_over_all_targets():
     assert abs(counts.mean() - 400) < 1e-9 and counts.min() > 300 and counts.max() < 500
 
 
+@pytest.mark.parametrize("with_replacement", [True, False])
+def test_fixed_total_number_comes_in_source_order_for_the_engine(with_replacement):
+    """Source order is the engine's row order: its rows are the IR's own arrays."""
+    from toolchain.pynn.build import build_network
+    from toolchain.pynn.simulator import state
+    from toolchain.sim.engine import Engine
+
+    prj = ours(lambda: sim.FixedTotalNumberConnector(
+        20000, with_replacement=with_replacement, rng=NumpyRNG(seed=9)), 100, 500)
+    assert np.all(np.diff(prj._pre_index) >= 0)
+    # each synapse's source is uniform: 200 per source on average, sd ~14 (multinomial)
+    counts = np.bincount(prj._pre_index, minlength=100)
+    assert counts.min() > 130 and counts.max() < 270
+    assert np.bincount(prj._post_index, minlength=500).min() > 10  # and targets spread
+    net = build_network(state).network
+    matrix = Engine(net).projections[net.projections[0].label].matrix
+    assert matrix.post is net.projections[0].post_index
+
+
+def test_random_values_are_pynns_where_pynn_defines_the_connectivity():
+    """All-to-all with seeded NumpyRNG weights and delays: the values PyNN's own per-target
+    code draws (pyNN.mock), in the same synapses."""
+    def synapse():
+        return dict(weight=RandomDistribution("normal", mu=0.5, sigma=0.1, rng=NumpyRNG(1)),
+                    delay=RandomDistribution("uniform", low=0.5, high=3.0, rng=NumpyRNG(2)))
+
+    mock.setup(timestep=0.1, min_delay=0.1)
+    theirs = mock.Projection(mock.Population(30, mock.IF_curr_exp()),
+                             mock.Population(20, mock.IF_curr_exp()),
+                             mock.AllToAllConnector(), mock.StaticSynapse(**synapse()))
+    expected = sorted(theirs.get(["weight", "delay"], format="list"))
+    prj = ours(lambda: sim.AllToAllConnector(), 30, 20, **synapse())
+    got = sorted(prj.get(["weight", "delay"], format="list"))
+    assert [(i, j) for i, j, _, _ in got] == [(i, j) for i, j, _, _ in expected]
+    for k in (2, 3):
+        np.testing.assert_array_equal(np.float32([row[k] for row in got]),
+                                      np.float32([row[k] for row in expected]))
+
+
+def test_values_sharing_a_random_connectors_rng_are_independent_draws():
+    """examples/microcircuit.py draws connectivity, weights and delays from one RNG.  PyNN
+    hands each parameter a copy of that RNG, so drawn in blocks the weights and delays
+    would be one sequence twice; each parameter's own stream makes them independent,
+    with the distribution asked for, reproducible, and later connectivity unchanged."""
+    def build(weight_from_rng: bool):
+        sim.setup(timestep=0.1, min_delay=0.1)
+        rng = NumpyRNG(seed=21)
+        a, b = sim.Population(200, sim.IF_curr_exp()), sim.Population(100, sim.IF_curr_exp())
+        w = RandomDistribution("normal", mu=0.5, sigma=0.05, rng=rng) if weight_from_rng \
+            else 0.5
+        d = RandomDistribution("normal_clipped", mu=1.5, sigma=0.75, low=0.1, high=np.inf,
+                               rng=rng)
+        first = sim.Projection(a, b, sim.FixedTotalNumberConnector(50_000, rng=rng),
+                               sim.StaticSynapse(weight=w, delay=d))
+        second = sim.Projection(a, b, sim.FixedTotalNumberConnector(5_000, rng=rng),
+                                sim.StaticSynapse(weight=0.1, delay=1.0))
+        return first, second
+
+    first, second = build(True)
+    w, d = as_float(first._weight), as_float(first._delay)
+    assert abs(np.corrcoef(w, d)[0, 1]) < 0.03
+    assert abs(w.mean() - 0.5) < 2e-3 and abs(w.std() - 0.05) < 2e-3
+    assert d.min() >= 0.1 and abs(np.median(d) - 1.5) < 0.05
+    again, _ = build(True)
+    np.testing.assert_array_equal(again._weight, first._weight)
+    np.testing.assert_array_equal(again._delay, first._delay)
+    _, constant_weights = build(False)
+    np.testing.assert_array_equal(constant_weights._pre_index, second._pre_index)
+    np.testing.assert_array_equal(constant_weights._post_index, second._post_index)
+
+
+def as_float(values):
+    return np.asarray(values, dtype=np.float64)
+
+
 def test_fixed_total_number_without_replacement_refuses_too_many():
     with pytest.raises(ConnectorError, match=r"n = 13 synapses without replacement exceeds "
                                              r"the 12 possible pairs"):
@@ -288,3 +363,35 @@ def test_csa_connector_masks_and_value_sets():
     assert len(valued) == 200  # the full set, cut to 20 x 10
     assert set(valued.get(["weight", "delay"], "list", with_address=False)) == {(0.2, 1.5)}
     sim.run(5.0)
+
+
+def test_native_rng_fills_float32_clipped_normals_with_the_truncated_mean():
+    import math
+
+    from toolchain.pynn.random import NativeRNG
+
+    mu, sigma, low = 1.5, 0.75, 0.1
+    out = np.empty(400_000, dtype=np.float32)
+    NativeRNG(seed=5).fill("normal_clipped", dict(mu=mu, sigma=sigma, low=low, high=np.inf),
+                           out)
+    a = (low - mu) / sigma
+    density = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+    tail = 0.5 * math.erfc(a / math.sqrt(2))
+    assert out.min() >= low
+    assert abs(out.mean() - (mu + sigma * density / tail)) < 5e-3  # sd of the mean ~1e-3
+    again = np.empty_like(out)
+    NativeRNG(seed=5).fill("normal_clipped", dict(mu=mu, sigma=sigma, low=low, high=np.inf),
+                           again)
+    np.testing.assert_array_equal(out, again)
+    with pytest.raises(ValueError, match=r"still outside after 1000 redraws; widen"):
+        NativeRNG(seed=5).fill("normal_clipped", dict(mu=0.0, sigma=1.0, low=50.0, high=51.0),
+                               np.empty(10, dtype=np.float32))
+
+
+def test_projection_values_from_a_native_rng_are_drawn_in_place():
+    w = RandomDistribution("normal_clipped", mu=0.5, sigma=0.1, low=0.3, high=0.7,
+                           rng=sim.NativeRNG(seed=13))
+    prj = ours(lambda: sim.AllToAllConnector(), 300, 200, weight=w)
+    assert prj._weight.min() >= 0.3 and prj._weight.max() <= 0.7
+    assert abs(prj._weight.mean() - 0.5) < 2e-3
+    assert abs(prj._weight.std() - 0.0880) < 2e-3  # a normal truncated at 2 sd

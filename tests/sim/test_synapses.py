@@ -243,3 +243,49 @@ def test_float32_static_weights_give_the_float64_weights_run(compiled: bool) -> 
     narrow.set_weights("exc-exc", new)
     np.testing.assert_array_equal(narrow.weights("exc-exc"), new)
     assert narrow.projections["exc-exc"].weights.dtype == np.float64
+
+
+def test_compiled_delay_steps_round_as_the_clock_does() -> None:
+    """The engine's one-pass conversion (and the compiler's summary) give what
+    clock.nearest_step and the numpy formula give, halves included (0.05 ms of a 0.1 ms
+    step is 0.5 steps in float64 only for some of them)."""
+    from toolchain.compiler.describe import DELAY_RTOL
+    from toolchain.sim.binning import delay_steps_into, delay_summary
+    from toolchain.sim.clock import nearest_step
+
+    rng = np.random.default_rng(3)
+    delay = np.concatenate([np.arange(0.05, 30.0, 0.05), rng.uniform(0.01, 80.0, 20_000),
+                            rng.normal(1.5, 0.75, 20_000).clip(0.1)]).astype(np.float32)
+    for dtype in (np.int16, np.int32):
+        out = np.empty(delay.size, dtype=dtype)
+        delay_steps_into(delay, DT, np.zeros(0, np.int32), out)
+        np.testing.assert_array_equal(out, nearest_step(delay, DT))
+        dest = rng.permutation(delay.size).astype(np.int32)
+        scattered = np.empty(delay.size, dtype=dtype)
+        delay_steps_into(delay, DT, dest, scattered)
+        np.testing.assert_array_equal(scattered[dest], out)
+    d = delay.astype(np.float64)
+    steps = np.maximum(np.rint(d / DT), 1)
+    error = np.abs(steps * DT - d)
+    lo, hi, rounded, worst = delay_summary(delay, DT, DELAY_RTOL)
+    assert (lo, hi) == (steps.min(), steps.max())
+    assert rounded == np.count_nonzero(error > np.maximum(d, DT) * DELAY_RTOL)
+    assert worst == error.max()
+
+
+def test_static_float32_weights_are_the_irs_own_array() -> None:
+    """In pre order, a static projection's rows are the IR's arrays: post indices and
+    weights shared, not copied (0.3 billion synapses of each in a microcircuit)."""
+    ordered = Projection("sorted", "src", "n", [0, 0, 2], [1, 0, 1], [0.1, 0.2, 0.3],
+                         [1.0, 1.0, 1.0])
+    net = Network(populations=(Population("n", "IF_curr_exp", 2),),
+                  sources=(ArraySource.from_lists("src", [[1.0], [], [2.0]]),),
+                  projections=(ordered,))
+    sim = Engine(net)
+    p = sim.projections["sorted"]
+    assert p.matrix.post is ordered.post_index
+    assert p.weights is ordered.weight and p.drive is ordered.weight
+    # a weight set at run time is the engine's own array again; the IR keeps its own
+    sim.set_weights("sorted", [0.5, 0.5, 0.5])
+    assert p.weights is not ordered.weight
+    np.testing.assert_array_equal(ordered.weight, np.float32([0.1, 0.2, 0.3]))

@@ -190,22 +190,14 @@ def per_core(values: Mapping[str, np.ndarray], network: Network, cores: Cores) -
 
 def delay_steps(delay: np.ndarray, dt: float) -> tuple[int, int, int, float]:
     """Delays as whole steps of ``dt`` (at least one): the smallest and largest step
-    count, how many delays were rounded (:data:`DELAY_RTOL`) and the worst error (ms)."""
+    count, how many delays were rounded (:data:`DELAY_RTOL`) and the worst error (ms).
+    One compiled pass (toolchain.sim.binning), as the engine converts its delays."""
+    from toolchain.sim.binning import delay_summary
+
     if delay.size == 0:
         return 1, 1, 0, 0.0
-    lo, hi, rounded, worst = None, 0, 0, 0.0
-    for a in range(0, delay.size, _CHUNK):  # in place: one temporary per chunk and value
-        chunk = np.array(delay[a:a + _CHUNK], dtype=np.float64)  # (a copy: changed)
-        steps = np.divide(chunk, dt)
-        np.maximum(np.rint(steps, out=steps), 1, out=steps)
-        lo = int(steps.min()) if lo is None else min(lo, int(steps.min()))
-        hi = max(hi, int(steps.max()))
-        error = np.multiply(steps, dt, out=steps)
-        np.abs(np.subtract(error, chunk, out=error), out=error)
-        worst = max(worst, float(error.max()))
-        np.maximum(chunk, dt, out=chunk)
-        rounded += int(np.count_nonzero(error > np.multiply(chunk, DELAY_RTOL, out=chunk)))
-    return int(lo), hi, rounded, worst
+    lo, hi, rounded, worst = delay_summary(delay, float(dt), DELAY_RTOL)
+    return int(lo), int(hi), int(rounded), float(worst)
 
 
 def stored_delay_summary(delay: np.ndarray, steps: np.ndarray | int, step_ms: float
@@ -271,6 +263,18 @@ def spikes_per_step(network: Network, activity: Activity, step_ms: float | None 
 
 def synaptic_events_per_step(network: Network, activity: Activity,
                              step_ms: float | None = None) -> float:
-    """Expected synaptic events per step of the whole network."""
-    return float(sum(projection_events(network, proj, activity, step_ms).sum()
-                     for proj in network.projections))
+    """Expected synaptic events per step of the whole network: per projection, its
+    sources' expected spikes per step times their synapse counts (a count per source, not
+    an event per synapse and post neuron: the sum is the same, at 10^8 synapses without a
+    pass over the post indices)."""
+    step = network.dt if step_ms is None else step_ms
+    total = 0.0
+    for proj in network.projections:
+        uniform = activity.uniform(proj.pre)
+        if uniform is not None:
+            total += proj.size * (uniform * step / 1e3)
+        else:
+            n_pre = network.node(proj.pre).size
+            counts = np.bincount(proj.pre_index, minlength=n_pre)
+            total += float(counts @ activity.per_step(proj.pre, step))
+    return float(total)

@@ -5,18 +5,23 @@ at the scale of a cortical microcircuit (77k neurons, 0.3 billion synapses) that
 not the simulation, is what costs the time (FACTS.md, "Peer figures": 125 of 130 s of
 VAbenchmarks on pyNN.brian2 are network building).  Here each standard connector draws
 all of its synapses with numpy, block by block so that no dense pre x post matrix is ever
-built, and returns int32 index arrays ordered by target then source (PyNN's order).
+built, and returns int32 index arrays ordered by target then source (PyNN's order;
+FixedTotalNumberConnector's by source, see there).
 
 A connector without a builder here still works: the projection falls back to PyNN's own
 ``connector.connect`` and collects its per-target calls.  Random connectivity is drawn
 from streams seeded by the connector's RNG but not in PyNN's order (the statistics are the
 same); random weights and delays are drawn from the distribution's own RNG in PyNN's order,
 so with deterministic connectivity (all-to-all, one-to-one, lists, arrays) a seeded script
-gets exactly the values other PyNN backends get.
+gets exactly the values other PyNN backends get (each parameter from an RNG of its own,
+and no clipped value redrawn: PyNN draws target by target, weight then delay).  A
+distribution sharing the RNG of a random connector draws from a stream of its own
+(:func:`own_stream`, Projection._synapse_values).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -67,18 +72,22 @@ def _uniform(rng: AbstractRNG, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(rng.next(n, "uniform", {"low": 0.0, "high": 1.0})).reshape(shape)
 
 
-def numpy_generator(rng: AbstractRNG) -> np.random.Generator:
-    """A fast numpy Generator seeded from a PyNN RNG (so a seeded script stays
-    reproducible), for bulk draws: PCG64 with ziggurat normals is several times faster than
-    the legacy RandomState behind NumpyRNG, which matters at 10^8 synapses."""
+def derived_seed(rng: AbstractRNG) -> int:
+    """A seed drawn from a PyNN RNG (one draw), so that streams derived from it keep a
+    seeded script reproducible."""
     inner = getattr(rng, "rng", None)
     if isinstance(inner, np.random.Generator):  # spikeport's NativeRNG
-        seed = int(inner.integers(0, 2**31 - 1))
-    elif isinstance(rng, NumpyRNG):
-        seed = int(rng.rng.randint(0, 2**31 - 1))
-    else:
-        seed = int(rng.next(1, "uniform_int", {"low": 0, "high": 2**31 - 1})[0])
-    return np.random.default_rng(seed)
+        return int(inner.integers(0, 2**31 - 1))
+    if isinstance(rng, NumpyRNG):
+        return int(rng.rng.randint(0, 2**31 - 1))
+    return int(rng.next(1, "uniform_int", {"low": 0, "high": 2**31 - 1})[0])
+
+
+def numpy_generator(rng: AbstractRNG) -> np.random.Generator:
+    """A fast numpy Generator seeded from a PyNN RNG, for bulk draws: PCG64 with ziggurat
+    normals is several times faster than the legacy RandomState behind NumpyRNG, which
+    matters at 10^8 synapses."""
+    return np.random.default_rng(derived_seed(rng))
 
 
 def _randint(gen: np.random.Generator, high: int, size: int) -> np.ndarray:
@@ -336,21 +345,28 @@ def fixed_number_post(projection: object, c: pc.FixedNumberPostConnector) -> Pai
 
 
 def fixed_total_number(projection: object, c: pc.FixedTotalNumberConnector) -> Pairs:
+    """``n`` synapses over the whole pre x post matrix, in source order (the order of the
+    engine's rows by pre neuron, and the order pyNN.nest lists connections in).
+
+    PyNN's own connector draws one source and one target per synapse; the pairs here are
+    distributed alike (each synapse's source and target uniform and independent, or
+    distinct pairs without replacement), drawn in bulk.  Source order lets every
+    simulator take the IR's arrays as its rows without sorting 10^8 synapses again."""
     n_pre, n_post = projection.pre.size, projection.post.size
     what = f"Projection '{projection.label}' FixedTotalNumberConnector"
     n = int(_counts(c.n, 1, what)[0])
     gen = numpy_generator(c.rng)
     keep = _self_filter(projection, c.allow_self_connections)
     if c.with_replacement:
-        # Each synapse picks its target uniformly: the per-target counts are multinomial,
-        # which gives the synapses already sorted by target.
-        counts = gen.multinomial(n, np.full(n_post, 1.0 / n_post))
-        post = np.repeat(np.arange(n_post, dtype=INDEX_DTYPE), counts)
-        pre = _randint(gen, n_pre, n)
+        # Each synapse picks its source uniformly: the per-source counts are multinomial,
+        # which gives the synapses already sorted by source.
+        counts = gen.multinomial(n, np.full(n_pre, 1.0 / n_pre))
+        pre = np.repeat(np.arange(n_pre, dtype=INDEX_DTYPE), counts)
+        post = _randint(gen, n_post, n)
         if keep is not None:
-            if n_pre < 2 and n:
+            if n_post < 2 and n:
                 raise ConnectorError(f"{what}: cannot avoid self-connections with one cell")
-            _redraw(pre, np.flatnonzero(~keep(pre, post)), gen, n_pre,
+            _redraw(post, np.flatnonzero(~keep(pre, post)), gen, n_post,
                     lambda i: ~keep(pre[i], post[i]))
         return pre, post
     n_cells = n_pre * n_post
@@ -360,7 +376,7 @@ def fixed_total_number(projection: object, c: pc.FixedTotalNumberConnector) -> P
             "pairs; lower n or pass with_replacement=True"
         )
     flat = np.sort(gen.choice(n_cells, size=n, replace=False))
-    post, pre = np.divmod(flat, n_pre)
+    pre, post = np.divmod(flat, n_post)
     pre, post = pre.astype(INDEX_DTYPE), post.astype(INDEX_DTYPE)
     if keep is not None:
         ok = keep(pre, post)
@@ -438,24 +454,50 @@ BUILDERS: dict[type, Callable[[object, object], Pairs]] = {
 # --------------------------------------------------------------------------- values
 
 
-def _draw(distribution: RandomDistribution, n: int, out: np.ndarray,
-          operations: Callable[[np.ndarray], np.ndarray]) -> None:
+def _draw(distribution: RandomDistribution, n: int, out: np.ndarray, operations: Callable[
+        [np.ndarray], np.ndarray], plain: bool) -> None:
     """``n`` values from the distribution's own PyNN RNG, in synapse order (target, then
     source), block by block.  That is the order in which PyNN's own backends draw a
     projection's values, so a seeded script gets the very same weights and delays on
     spikeport as on pyNN.brian2 (the legacy RandomState behind NumpyRNG costs about
-    1.3x a PCG64 Generator per value, which is small next to building the synapses)."""
+    1.7x a PCG64 Generator per value).  A spikeport NativeRNG fills float32 blocks in
+    place (NativeRNG.fill) where it can; ``plain``: no operations to apply after."""
+    from toolchain.pynn.random import NativeRNG
+
+    rng = distribution.rng
+    fills = isinstance(rng, NativeRNG) and distribution.name in NativeRNG.FILLS \
+        and out.dtype == np.float32
     for k in range(0, n, BLOCK):
         m = min(BLOCK, n - k)
-        out[k:k + m] = operations(np.asarray(distribution.next(m), dtype=float))
+        if fills:
+            rng.fill(distribution.name, distribution.parameters, out[k:k + m])
+            if not plain:
+                out[k:k + m] = operations(out[k:k + m].astype(float))
+        else:
+            out[k:k + m] = operations(np.asarray(distribution.next(m), dtype=float))
+
+
+def own_stream(distribution: RandomDistribution, key: str) -> RandomDistribution:
+    """The same distribution drawn by a spikeport ``NativeRNG`` (PCG64) seeded from the
+    distribution's RNG and ``key`` (the parameter's name), for values that PyNN's stream
+    would not make PyNN's anyway (Projection._shares_connector_rng).  About twice as fast
+    as NumpyRNG's legacy Mersenne Twister normals; and PyNN hands every parameter its own
+    copy of the script's RNG, so without the key a weight and a delay drawn from one RNG
+    would be drawn from one sequence (correlated, synapse by synapse)."""
+    from toolchain.pynn.random import NativeRNG
+
+    seed = np.random.SeedSequence([derived_seed(distribution.rng), zlib.crc32(key.encode())])
+    native = NativeRNG(seed=int(seed.generate_state(1, dtype=np.uint32)[0]))
+    return RandomDistribution(distribution.name, rng=native, **distribution.parameters)
 
 
 def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
-              dtype: type = SYNAPSE_DTYPE) -> np.ndarray:
+              dtype: type = SYNAPSE_DTYPE, fast_stream: str | None = None) -> np.ndarray:
     """Evaluate a (pre x post) lazy parameter map at the given synapses, without ever
     materialising the whole map: constants fill, random distributions draw one value per
-    synapse, arrays are indexed, and anything else (distance or index expressions) is
-    evaluated block by block of targets.  ``post`` must be sorted for the last case."""
+    synapse (through :func:`own_stream` keyed ``fast_stream``, if given), arrays are indexed, and
+    anything else (distance or index expressions) is evaluated block by block of targets.
+    ``post`` must be sorted for the last case."""
     n = pre.size
     out = np.empty(n, dtype=dtype)
     if n == 0:
@@ -466,7 +508,9 @@ def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
     base = values.base_value
     plain_ops = all(not isinstance(arg, LazyArray) for _, arg in values.operations)
     if isinstance(base, RandomDistribution) and plain_ops:
-        _draw(base, n, out, values._apply_operations)
+        if fast_stream is not None:
+            base = own_stream(base, fast_stream)
+        _draw(base, n, out, values._apply_operations, not values.operations)
         return out
     if isinstance(base, np.ndarray) and base.ndim == 2 and plain_ops:
         for k in range(0, n, BLOCK):
@@ -475,7 +519,7 @@ def values_at(values: LazyArray, pre: np.ndarray, post: np.ndarray,
         return out
     if n > 1 and np.any(np.diff(post) < 0):
         order = np.argsort(post, kind="stable")
-        out[order] = values_at(values, pre[order], post[order], dtype)
+        out[order] = values_at(values, pre[order], post[order], dtype, fast_stream)
         return out
     n_pre = values.shape[0]
     bounds = np.searchsorted(post, [j0 for j0, _ in _post_blocks(n_pre, int(post[-1]) + 1)])

@@ -14,6 +14,11 @@ one sequential pass over the IR's synapses writing to one cursor per pre neuron,
 gather through an argsort's permutation reads the IR's arrays at random (a cache miss per
 synapse, minutes at 0.3 billion synapses).  Imported on first use (numba takes a moment to
 import); compilations are cached on disk as the engine's loop is.
+
+Delays become whole steps here too, synapse by synapse in one pass (numpy's version of
+the same rule, :func:`toolchain.sim.clock.nearest_step`, makes float64 temporaries per
+chunk of synapses, and at 0.3 billion synapses their page faults cost more than the
+arithmetic).
 """
 
 from __future__ import annotations
@@ -73,3 +78,44 @@ def counting_sort(keys, n_keys, dest):
         dest[i] = pos[k]
         pos[k] += 1
     return indptr
+
+
+@nb.njit(cache=True, nogil=True)
+def delay_steps_into(delay, dt, dest, out):
+    """``out[dest[i]] = rint(delay[i] / dt)`` in float64 (clock.nearest_step's rule, bit
+    for bit), or ``out[i]`` when ``dest`` is empty (the IR's order is the engine's)."""
+    scatter = dest.size > 0
+    for i in range(delay.size):
+        step = np.rint(np.float64(delay[i]) / dt)
+        if scatter:
+            out[dest[i]] = step
+        else:
+            out[i] = step
+
+
+@nb.njit(cache=True, nogil=True)
+def delay_summary(delay, dt, rtol):
+    """Delays as whole steps of ``dt``, at least one: the smallest and largest step count,
+    how many moved by more than ``rtol`` of max(delay, dt), and the largest move (ms);
+    compiler.describe.delay_steps's arithmetic, in one pass without temporaries."""
+    lo, hi, rounded, worst = np.int64(2**62), np.int64(0), np.int64(0), 0.0
+    for i in range(delay.size):
+        d = np.float64(delay[i])
+        steps = max(np.rint(d / dt), 1.0)
+        error = abs(steps * dt - d)
+        lo = min(lo, np.int64(steps))
+        hi = max(hi, np.int64(steps))
+        worst = max(worst, error)
+        if error > max(d, dt) * rtol:
+            rounded += 1
+    return lo, hi, rounded, worst
+
+
+@nb.njit(cache=True, nogil=True)
+def is_sorted(values):
+    """Whether ``values`` never decrease: one pass, stopping at the first descent, where
+    numpy compares every pair into a temporary array first."""
+    for i in range(1, values.size):
+        if values[i] < values[i - 1]:
+            return False
+    return True

@@ -127,7 +127,7 @@ class Engine:
         compiled = fast.wanted(compiled)
         self._want_compiled = compiled
         self._fast: fast.Plan | None = None
-        self._fast_drive: np.ndarray | None = None
+        self._fast_drive: object | None = None  # per projection (fast.synapse_arrays)
         self.why_not_compiled: str | None = "not asked for" if not compiled else None
         self.dt = network.dt
         self.target = target
@@ -421,17 +421,8 @@ class Engine:
         fixed = np.array(forms[0].fixed if forms else (0, 0, 0), np.int64)
         kind = np.array([f.kind for f in forms], np.int64)
         if self._fast_drive is None:
-            projs = [self.projections[label] for label in plan.proj_labels]
-            total = int(plan.proj_syn_offset[-1])
-            if all(p.drive is p.weights for p in projs):
-                # float weights are their own drive (FloatWeights): one array for both
-                for p in projs:
-                    p.drive = None  # (the same array: each is freed once gathered)
-                self._fast_drive = fast.gather(projs, "weights", total)
-                for p in projs:
-                    p.drive = p.weights
-            else:
-                self._fast_drive = fast.gather(projs, "drive", total)
+            self._fast_drive = fast.synapse_arrays(
+                [self.projections[label].drive for label in plan.proj_labels])
         nodes = [*plan.pops, *plan.sources]
         proj_events = np.zeros(len(plan.proj_labels), dtype=np.int64)
         signals = list(self.recorder.signals.items())

@@ -119,12 +119,12 @@ class Plan:
     proj_labels: list[str]
     proj_pre_node: np.ndarray
     proj_ring: np.ndarray
-    proj_syn_offset: np.ndarray  # into the concatenated synapse arrays
+    proj_syn_offset: np.ndarray  # where each projection's synapses start, all counted
     proj_row_offset: np.ndarray  # into the concatenated indptr (n_pre + 1 per projection)
     proj_delay: np.ndarray  # the delay (steps) all the projection's synapses share, or -1
     indptr: np.ndarray
-    post: np.ndarray
-    delay: np.ndarray
+    post: object  # per projection, its matrix's own post indices (see synapse_arrays)
+    delay: object  # per projection, its delay steps
     # rings
     ring_offset: np.ndarray
     ring_size: np.ndarray
@@ -251,8 +251,8 @@ def plan(engine: object) -> Plan:
         uniform.append(-1 if m.uniform_delay is None else m.uniform_delay)
         syn_off.append(syn_off[-1] + m.size)
         row_off.append(row_off[-1] + m.indptr.size)
-    post = gather([proj.matrix for proj in ordered], "post", syn_off[-1])
-    delay = gather([proj.matrix for proj in ordered], "delay", syn_off[-1])
+    post = synapse_arrays([proj.matrix.post for proj in ordered])
+    delay = synapse_arrays([proj.matrix.delay for proj in ordered])
 
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
@@ -272,18 +272,19 @@ def plan(engine: object) -> Plan:
     )
 
 
-def gather(owners: list[object], name: str, total: int) -> np.ndarray:
-    """One array of every owner's ``name`` array, in order, and each owner's attribute
-    rebound to its view of it: the loop needs one array, and a second copy of every
-    synapse's value would cost gigabytes at the scale of a cortical microcircuit."""
-    parts = [getattr(o, name) for o in owners]
+def synapse_arrays(parts: list[np.ndarray]) -> object:
+    """Per projection, its synapses' values, as the loop takes them: one typed list of
+    read-only views of the owners' own arrays, not one concatenated copy, which would
+    cost gigabytes at the scale of a cortical microcircuit (post indices shared with the
+    IR's, weights shared with the IR's, 0.3 billion of each).  Only an array whose dtype
+    differs from the others' common one is converted."""
+    import numba as nb
+    from numba.typed import List
+
     dtype = np.result_type(*parts) if parts else np.dtype(_I64)
-    out = np.empty(total, dtype=dtype)
-    start = 0
-    for i, owner in enumerate(owners):
-        part, parts[i] = parts[i], None  # each part freed once copied (if no one else has it)
-        out[start:start + part.size] = part
-        setattr(owner, name, out[start:start + part.size])
-        start += part.size
-        del part
+    out = List.empty_list(nb.types.Array(nb.from_dtype(dtype), 1, "C", readonly=True))
+    for part in parts:
+        view = np.ascontiguousarray(part, dtype=dtype).view()
+        view.setflags(write=False)
+        out.append(view)
     return out

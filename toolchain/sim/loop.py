@@ -44,7 +44,8 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
     arrival step, node by node, projection by projection, pre neuron by pre neuron, in
     row order; the ring rows of this step are added to their currents; signals are
     sampled after the step.  Spikes of the nodes marked in ``rec_node`` (those recorded)
-    go into the spike buffer.
+    go into the spike buffer.  ``post``, ``delay`` and ``drive`` hold one array per
+    projection (typed lists of the owners' own arrays: fast.synapse_arrays).
     """
     n_pops = pop_offset.size - 1
     n_nodes = node_counts.shape[1]
@@ -191,7 +192,7 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             r = proj_ring[pr]
             size, slots = ring_size[r], ring_slots[r]
             rbase = ring_offset[r]
-            soff = proj_syn_offset[pr]
+            p_post, p_delay, p_drive = post[pr], delay[pr], drive[pr]
             roff = proj_row_offset[pr]
             if node < n_pops:
                 f0, f1 = node_start[node], node_start[node + 1]
@@ -206,8 +207,8 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
                 for f in range(f0, f1):
                     i = fired[f] if node < n_pops else src_idx[f]
                     lo, hi = indptr[roff + i], indptr[roff + i + 1]
-                    for g in range(soff + lo, soff + hi):
-                        ring[rrow + post[g]] += drive[g]
+                    for g in range(lo, hi):
+                        ring[rrow + p_post[g]] += p_drive[g]
                     n_ev += hi - lo
                 if n_ev:
                     ring_dirty[dirty + (now + proj_delay[pr]) % slots] = True
@@ -215,11 +216,11 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
                 for f in range(f0, f1):
                     i = fired[f] if node < n_pops else src_idx[f]
                     lo, hi = indptr[roff + i], indptr[roff + i + 1]
-                    for g in range(soff + lo, soff + hi):
-                        slot = now + delay[g]  # delays are < slots
+                    for g in range(lo, hi):
+                        slot = now + p_delay[g]  # delays are < slots
                         if slot >= slots:
                             slot -= slots
-                        ring[rbase + slot * size + post[g]] += drive[g]
+                        ring[rbase + slot * size + p_post[g]] += p_drive[g]
                         ring_dirty[dirty + slot] = True
                     n_ev += hi - lo
             proj_events[pr] += n_ev

@@ -33,7 +33,8 @@ class WeightCodec(abc.ABC):
 
     @abc.abstractmethod
     def encode(self, weights: np.ndarray) -> np.ndarray:
-        """IR weights (nA or uS) to the stored representation (a new array of ``dtype``)."""
+        """IR weights (nA or uS) to the stored representation: a new array of ``dtype``
+        (or the given one, if it is already that and nobody can write to it)."""
 
     @abc.abstractmethod
     def decode(self, stored: np.ndarray) -> np.ndarray:
@@ -74,6 +75,9 @@ class FloatWeights(WeightCodec):
         return FloatWeights(np.float64)
 
     def encode(self, weights: np.ndarray) -> np.ndarray:
+        if isinstance(weights, np.ndarray) and weights.dtype == self.dtype \
+                and not weights.flags.writeable and weights.base is None:
+            return weights  # the IR's own read-only array: nobody can write it, share it
         return np.array(weights, dtype=self.dtype)
 
     def decode(self, stored: np.ndarray) -> np.ndarray:
@@ -106,8 +110,11 @@ class SynapseMatrix:
         self._presorted = _is_sorted(pre)
         self._dest: np.ndarray | None = None
         if self._presorted:
-            counts = np.bincount(pre, minlength=n_pre)
-            self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+            # row bounds by binary search in the sorted pre indices: no per-synapse pass
+            # (bincount would widen 10^8 int32 indices to int64 first)
+            # (keys of the indices' dtype: other keys would convert all 10^8 indices)
+            self.indptr = np.searchsorted(pre, np.arange(n_pre + 1, dtype=pre.dtype),
+                                          side="left").astype(np.intp)
             self.post = projection.post_index
         else:
             self.indptr, self._dest = pre_positions(pre, n_pre)
@@ -190,7 +197,9 @@ class SynapseMatrix:
 
 
 def _is_sorted(values: np.ndarray) -> bool:
-    return values.size < 2 or bool(np.all(values[1:] >= values[:-1]))
+    from toolchain.sim.binning import is_sorted
+
+    return values.size < 2 or bool(is_sorted(values))
 
 
 def pre_positions(pre: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,22 +212,16 @@ def pre_positions(pre: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray]:
     return indptr.astype(np.intp), dest
 
 
-_CHUNK = 1 << 22  # synapses per step of a conversion: bounds float64 temporaries
-
-
 def _delay_steps(delay: np.ndarray, dest: np.ndarray | None, dt: float) -> np.ndarray:
     """Delays (ms, IR order) as whole steps in pre order (``dest``: each synapse's
     position there, None if the IR's order is pre order): int16 where they fit."""
+    from toolchain.sim.binning import delay_steps_into
+
     if delay.size == 0:
         return np.zeros(0, dtype=np.int16)
     longest = int(nearest_step(float(np.max(delay)), dt))
     out = np.empty(delay.size, dtype=np.int16 if longest < 2**15 else np.int32)
-    for a in range(0, delay.size, _CHUNK):
-        steps = nearest_step(delay[a:a + _CHUNK], dt)
-        if dest is None:
-            out[a:a + steps.size] = steps
-        else:
-            out[dest[a:a + steps.size]] = steps
+    delay_steps_into(delay, float(dt), np.zeros(0, np.int32) if dest is None else dest, out)
     return out
 
 
