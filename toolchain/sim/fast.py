@@ -11,10 +11,12 @@ order in which spikes add into a ring row), so both give the same spikes and the
 state, bit for bit; the tests run both.
 
 What has a compiled form today: :class:`~toolchain.sim.kernels.CurrExpKernel` (IF_curr_exp
-and composed LIFs with exponential currents), static projections with float64 drive (no
-release dynamics, no plasticity), the ideal interconnect, any spike source (its spikes are
-realised for the whole run first), recorded spikes and state variables, and no injected
-currents.  Anything else runs on the numpy path, unchanged; :func:`plan` says why.
+and composed LIFs with exponential currents), Loihi's fixed-point compartments, DYNAP-SE's
+DPI kernels (in their target's own loop, ``Form.loop``, which also runs DYNAP-SE's routing
+delays), static projections with float64 drive (no release dynamics, no plasticity), the
+ideal interconnect, any spike source (its spikes are realised for the whole run first),
+recorded spikes and state variables, and no injected currents.  Anything else runs on the
+numpy path, unchanged; :func:`unsupported` says why.
 
 The loop itself lives in :mod:`toolchain.sim.loop`, imported on first use (numba takes a
 moment to import); its compilation is cached on disk (numba ``cache=True``, in the
