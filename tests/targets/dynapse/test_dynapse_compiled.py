@@ -170,3 +170,20 @@ def test_the_feedback_exponential_is_within_one_ulp_of_libm() -> None:
     assert got[2] == 1.0
     # one value as each element of an array (the numpy path's arrays, a loop's scalars)
     assert [feedback_exp(np.float64(v)) for v in x[:100]] == got[:100].tolist()
+
+
+def test_dpi_kernels_on_the_ideal_interconnect_agree(monkeypatch) -> None:
+    """The DPI kernels without the routing model (every spike on time) run compiled too."""
+    from tests.sim.test_fast import assert_same as assert_same_engines
+    from toolchain.sim.engine import Engine
+
+    sim, _ = simulators(ei_network(), monkeypatch)
+    fast, slow = (Engine(sim._on_chip, numerics=sim.engine.numerics, target="dynapse",
+                         compiled=c) for c in (True, False))
+    assert fast.why_not_compiled is None
+    for e in (fast, slow):
+        e.run_until(25.5)
+        e.run_until(80.0)
+    assert fast.result().spikes["exc"].count > 20
+    assert "spikes_shifted" not in fast.result().counters
+    assert_same_engines(fast, slow)
