@@ -218,7 +218,7 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
     return k1, n_spk
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _substep(sub, a, b, c0, circuits, chan_offset, v, last, refrac, thresh, reset, p_mm,
              drive0, chan_state, chan_decay, chan_pmi, fb_on, ahp_on, i_floor, i_exp, inv_fb,
              fb_slope, j_ahp, ahp, p_aa, fired_at, scratch):
