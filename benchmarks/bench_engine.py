@@ -7,7 +7,10 @@ for both receptors (so that every chip can hold it), 1 ms delays, v_rest above t
 (the cells fire without input), random initial v; 1 s of biological time at dt = 0.1 ms.
 Brian2 gets the very same connectivity, weights and initial values (the IR's arrays).
 At 4,000 neurons the loihi and spinnaker2 co-simulations run it; dynapse and fpga (the
-ULX3S preset) hold 1,000, so they run at 1,000 beside the reference and Brian2.
+ULX3S preset) hold 1,000, so they run at 1,000 beside the reference and Brian2.  The
+dynapse row is its own compiled loop (five DPI substeps per 0.1 ms step, each with the
+feedback's exponential, and the routing queues); ``reference (numpy)`` and
+``SPIKEPORT_COMPILED=0`` give the numpy paths' times.
 
 The Potjans-Diesmann microcircuit (``--microcircuit``, 10 % and full scale; the IR of
 the compile benchmarks, Poisson background one source per cell) runs on the reference

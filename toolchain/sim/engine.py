@@ -420,6 +420,8 @@ class Engine:
                 c += 1
         fixed = np.array(forms[0].fixed if forms else (0, 0, 0), np.int64)
         kind = np.array([f.kind for f in forms], np.int64)
+        own = forms[0].loop.build(self, plan, forms) if forms and forms[0].loop else None
+        step_loop = run_steps if own is None else own.run
         if self._fast_drive is None:
             self._fast_drive = fast.synapse_arrays(
                 [self.projections[label].drive for label in plan.proj_labels])
@@ -480,7 +482,7 @@ class Engine:
             step_events = np.zeros(n_steps, np.int64)
             k = c0
             while k < c1:
-                k, n_spk = run_steps(
+                k, n_spk = step_loop(
                     k, c1, c0, plan.pop_offset, plan.pop_chan, plan.chan_offset,
                     kind, uniform, v, last, refrac, thresh, reset, p_mm, drive0, chan_state,
                     chan_decay, chan_pmi, inbox, inbox_got, fixed, plan.ring_inbox,
@@ -537,6 +539,9 @@ class Engine:
                 c += 1
             if f.restore is not None:
                 f.restore(k1)
+        if own is not None:
+            for key, n in own.done(k1).items():
+                self._count(key, n)
 
     def _collect_spikes(self, nodes: list[str], steps: np.ndarray, node: np.ndarray,
                         idx: np.ndarray) -> None:

@@ -11,10 +11,12 @@ order in which spikes add into a ring row), so both give the same spikes and the
 state, bit for bit; the tests run both.
 
 What has a compiled form today: :class:`~toolchain.sim.kernels.CurrExpKernel` (IF_curr_exp
-and composed LIFs with exponential currents), static projections with float64 drive (no
-release dynamics, no plasticity), the ideal interconnect, any spike source (its spikes are
-realised for the whole run first), recorded spikes and state variables, and no injected
-currents.  Anything else runs on the numpy path, unchanged; :func:`plan` says why.
+and composed LIFs with exponential currents), Loihi's fixed-point compartments, DYNAP-SE's
+DPI kernels (in their target's own loop, ``Form.loop``, which also runs DYNAP-SE's routing
+delays), static projections with float64 drive (no release dynamics, no plasticity), the
+ideal interconnect, any spike source (its spikes are realised for the whole run first),
+recorded spikes and state variables, and no injected currents.  Anything else runs on the
+numpy path, unchanged; :func:`unsupported` says why.
 
 The loop itself lives in :mod:`toolchain.sim.loop`, imported on first use (numba takes a
 moment to import); its compilation is cached on disk (numba ``cache=True``, in the
@@ -26,6 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -36,8 +39,32 @@ _I64 = np.int64
 
 #: the population kinds the loop runs: the reference's exact IF_curr_exp propagator, and
 #: fixed-point CUBA compartments (integer-valued float64 registers, as Loihi's kernel
-#: keeps them; see :class:`Form`)
-CURR_EXP, FIXED_CUBA = 0, 1
+#: keeps them; see :class:`Form`); DYNAP-SE's DPI circuits run in their target's own loop
+#: (``Form.loop``)
+CURR_EXP, FIXED_CUBA, DPI = 0, 1, 2
+
+
+@dataclass
+class Loop:
+    """A target's own compiled step loop, for a run of a network whose kernels (or
+    interconnect) the shared loop does not run: ``run`` takes
+    :func:`toolchain.sim.loop.run_steps`'s arguments and returns what it returns;
+    ``done(k1)`` after the run puts back into the kernels and the interconnect what only
+    the target's loop carried, and returns the counters it counted (to add)."""
+
+    run: Callable[..., tuple[int, int]]
+    done: Callable[[int], dict[str, float]]
+
+
+class TargetLoop(Protocol):
+    """What builds a :class:`Loop` for a kind of population (``Form.loop``)."""
+
+    def refusal(self, engine: object) -> str | None:
+        """Why the loop cannot run ``engine``'s network (None: it can), beyond what
+        :func:`unsupported` checks for every loop."""
+
+    def build(self, engine: object, plan: Plan, forms: list[Form]) -> Loop:
+        """The loop for one run, on the state the engine has now."""
 
 
 @dataclass
@@ -78,6 +105,8 @@ class Form:
     #: values (None: they are)
     signals: dict[str, tuple[str | None, Callable[[np.ndarray, np.ndarray], np.ndarray]
                              | None]] | None = None
+    #: a target's own step loop for this kind (None: the shared loop runs it)
+    loop: TargetLoop | None = None
 
 
 def form(kernel: NeuronKernel) -> Form | None:
@@ -151,17 +180,20 @@ def unsupported(engine: object) -> str | None:
     """Why ``engine``'s network has no compiled form (None: it has one)."""
     from toolchain.sim.interconnect import IdealInterconnect
 
-    if not isinstance(engine.interconnect, IdealInterconnect):
+    forms = {label: form(kernel) for label, kernel in engine.kernels.items()}
+    loops = {f.loop for f in forms.values() if f is not None}
+    own = next(iter(loops)) if len(loops) == 1 else None  # (a target's loop routes)
+    if not isinstance(engine.interconnect, IdealInterconnect) and own is None:
         return f"the interconnect model {type(engine.interconnect).__name__}"
     if engine.network.currents:
         return "injected currents"
-    forms = {}
     for label, kernel in engine.kernels.items():
-        forms[label] = form(kernel)
         if forms[label] is None:
             return f"population '{label}' runs on {type(kernel).__name__}"
     if len({f.kind for f in forms.values()}) > 1:
         return "populations of two number formats"
+    if own is not None and (why := own.refusal(engine)) is not None:
+        return why
     fed = [(post, forms[post].feeds.get(receptor)) for post, receptor in engine.rings]
     for (post, receptor), (_, channel) in zip(engine.rings, fed, strict=True):
         if channel is None:

@@ -86,7 +86,9 @@ class RoutingDelays(Interconnect):
         extra = np.maximum(np.ceil(arrival / self.dt_ns - 1e-9).astype(np.int64) - 1, 0)
         extra[extra > MAX_EXTRA_STEPS] = DROPPED
         latency = arrival - emitted  # queueing + routers, per spike
-        self.stats["route_latency_ns_sum"] += float(latency.sum())
+        if latency.size:  # added spike by spike, in order (as the compiled loop adds)
+            self.stats["route_latency_ns_sum"] = float(np.cumsum(np.concatenate(
+                ([self.stats["route_latency_ns_sum"]], latency)))[-1])
         self.stats["routed_spikes"] += float(latency.size)
         if latency.size:
             self.stats["route_latency_ns_max"] = max(self.stats["route_latency_ns_max"],

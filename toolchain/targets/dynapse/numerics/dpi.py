@@ -61,7 +61,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from toolchain.ir import CellType, Population, Receptor
+from toolchain.sim.fast import Form
 from toolchain.sim.kernels import NeuronKernel, exp_psc_propagator
+from toolchain.targets.dynapse import compiled
+from toolchain.targets.dynapse.numerics.exp import feedback_exp
 from toolchain.targets.dynapse.receptors import Circuit, key
 from toolchain.targets.dynapse.spec import SynapseType
 
@@ -287,6 +290,11 @@ class DPIKernel(NeuronKernel):
         circuit = self.circuits[key(receptor)]
         self._pending[int(circuit.type)] += np.abs(drive) * circuit.scale
 
+    def compiled_form(self) -> Form:
+        """The kernel as the engine's compiled loop runs it (DYNAP-SE's own loop, the same
+        float64 operations as :meth:`advance`), its state shared in place."""
+        return compiled.form(self)
+
     # -- dynamics -------------------------------------------------------------------
     def advance(self, step: int, i_ext: np.ndarray | None) -> np.ndarray:
         if i_ext is not None and np.any(i_ext):
@@ -309,7 +317,7 @@ class DPIKernel(NeuronKernel):
         p = self.params
         drive = self._rest if not self._ahp_on else self._rest - self.i_ahp
         if self._fb_on:
-            drive = drive + p.fb_slope * np.exp(
+            drive = drive + p.fb_slope * feedback_exp(
                 np.minimum((self.i_mem - p.i_exp) * self._inv_fb, 50.0))
         i_new = self.i_mem - drive
         i_new *= self._p_mm
