@@ -61,6 +61,10 @@ from dataclasses import dataclass, field, fields
 from enum import IntEnum
 
 SHIFT_BITS = 4  # decays and learning rates are shifts 0..15: 2**-15 is below any useful rate
+# clocks of one row walk besides its synapses: request/accept, fetch, load, wait (the first
+# synapse into its read register), done + one turn of the phase loop (a potentiation walk's
+# rows: one fewer, no request)
+ROW_CYCLES = 6
 
 
 class SpecError(ValueError):
@@ -278,9 +282,7 @@ class CoreSpec:
         repeated ones; ``events``: synapses in the rows of spiking sources;
         ``potentiation``: STDP on and a neuron spiked, so every row is walked."""
         s = self.n_sources
-        # request/accept, fetch, load, wait (the first synapse into its read register),
-        # done + one turn of the phase loop
-        per_row = 6
+        per_row = ROW_CYCLES
         cycles = (self.n_neurons + 3) + 1 + 1 + 1 + (s + 2) + 1  # fixed passes and turns
         cycles += per_row * (inputs + spikes) + 2 * events + 2 * repeats
         if potentiation:
