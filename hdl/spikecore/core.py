@@ -16,7 +16,8 @@ A two-current build (``receptors = 2``) keeps the inhibitory current beside the 
 one in the neuron state, and both receptors' accumulators of a delay-ring slot in one word,
 so neither the neuron pass nor a delivery takes an extra clock.
 
-The neuron phase is a three-stage pipeline, one neuron per clock; event delivery,
+The neuron phase is a four-stage pipeline (read, register, decay, fire), one neuron per
+clock, and the trace pass a three-stage one (read, register, update); event delivery,
 depression and potentiation take two clocks per synapse plus four per row.  Exact cycle
 counts are ``CoreSpec.cycles_per_step``, checked against this RTL by the cocotb tests.
 
@@ -160,7 +161,16 @@ class SpikeCore(wiring.Component):
         j = Signal(range(max(n, n_src) + 1))  # neuron / source counter of pipelined passes
         pipe_valid = Signal()
         pipe_j = Signal(range(max(n, n_src) + 1))
-        # second stage of the neuron pipeline: the decayed values and the parameters
+        # the block RAM outputs of the neuron being read, registered (an ECP5 DP16KD's
+        # clock-to-output is 5.8 ns of a 20 ns clock: the decay starts from a register)
+        s1_valid, s1_j = Signal(), Signal(range(n + 1))
+        s1_state = Signal(word_layout(spec, "neuron_state"))
+        s1_par = Signal(p_layout)
+        s1_acc = Signal(ring_shape)
+        # the same for the trace pass: a source's traces and flag
+        t1_valid, t1_j = Signal(), Signal(range(n_src + 1))
+        t1_x, t1_y, t1_flag = Signal(spec.trace_bits), Signal(spec.trace_bits), Signal()
+        # third stage of the neuron pipeline: the decayed values and the parameters
         s2_valid, s2_j = Signal(), Signal(range(n + 1))
         s2_v, s2_leak = Signal(signed(spec.v_bits)), Signal(signed(spec.v_bits))
         s2_i, s2_ref = Signal(signed(spec.i_bits)), Signal(spec.ref_bits)
@@ -188,23 +198,23 @@ class SpikeCore(wiring.Component):
 
         # the arithmetic blocks read their operands from the memories' read data
         if two:
-            m.d.comb += [decay.acc.eq(ring_rd.data.exc), decay.acc_inh.eq(ring_rd.data.inh),
-                         decay.i_inh.eq(state_rd.data.i_inh),
-                         decay.syn_shift_inh.eq(params_rd.data.syn_shift_inh),
+            m.d.comb += [decay.acc.eq(s1_acc.exc), decay.acc_inh.eq(s1_acc.inh),
+                         decay.i_inh.eq(s1_state.i_inh),
+                         decay.syn_shift_inh.eq(s1_par.syn_shift_inh),
                          fire.i_inh_next.eq(s2_i_inh)]
         else:
-            m.d.comb += decay.acc.eq(ring_rd.data)
+            m.d.comb += decay.acc.eq(s1_acc)
         m.d.comb += [
-            decay.v.eq(state_rd.data.v), decay.i.eq(state_rd.data.i),
-            decay.leak_shift.eq(params_rd.data.leak_shift),
-            decay.syn_shift.eq(params_rd.data.syn_shift),
+            decay.v.eq(s1_state.v), decay.i.eq(s1_state.i),
+            decay.leak_shift.eq(s1_par.leak_shift),
+            decay.syn_shift.eq(s1_par.syn_shift),
             fire.v.eq(s2_v), fire.v_leak.eq(s2_leak), fire.i_next.eq(s2_i), fire.ref.eq(s2_ref),
             fire.v_thresh.eq(s2_par.v_thresh), fire.v_reset.eq(s2_par.v_reset),
             fire.bias.eq(s2_par.bias), fire.refrac.eq(s2_par.refrac),
-            pre_trace.x.eq(x_rd.data), pre_trace.shift.eq(stdp.pre_decay_shift),
-            pre_trace.spiked.eq(flags_rd.data), pre_trace.increment.eq(stdp.trace_increment),
-            post_trace.x.eq(y_rd.data), post_trace.shift.eq(stdp.post_decay_shift),
-            post_trace.spiked.eq(flags_rd.data), post_trace.increment.eq(stdp.trace_increment),
+            pre_trace.x.eq(t1_x), pre_trace.shift.eq(stdp.pre_decay_shift),
+            pre_trace.spiked.eq(t1_flag), pre_trace.increment.eq(stdp.trace_increment),
+            post_trace.x.eq(t1_y), post_trace.shift.eq(stdp.post_decay_shift),
+            post_trace.spiked.eq(t1_flag), post_trace.increment.eq(stdp.trace_increment),
             learn.w.eq(cur.weight), learn.w_min.eq(stdp.w_min), learn.w_max.eq(stdp.w_max),
         ]
 
@@ -270,17 +280,21 @@ class SpikeCore(wiring.Component):
                 with m.If(self.resp.ready):
                     m.next = "IDLE"
 
-            # 1. neurons, three stages: read j; decay j - 1 (and clear its ring slot);
-            #    fire and write back j - 2
+            # 1. neurons, four stages: read j; register j - 1's words (and clear its ring
+            #    slot); decay j - 2; fire and write back j - 3
             with m.State("N_START"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [j.eq(0), pipe_valid.eq(0), s2_valid.eq(0), spike_count.eq(0)]
+                m.d.sync += [j.eq(0), pipe_valid.eq(0), s1_valid.eq(0), s2_valid.eq(0),
+                             spike_count.eq(0)]
                 m.next = "N_RUN"
             with m.State("N_RUN"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [s2_valid.eq(pipe_valid), s2_j.eq(pipe_j), s2_v.eq(state_rd.data.v),
+                m.d.sync += [s1_valid.eq(pipe_valid), s1_j.eq(pipe_j),
+                             s1_state.eq(state_rd.data), s1_par.eq(params_rd.data),
+                             s1_acc.eq(ring_rd.data),
+                             s2_valid.eq(s1_valid), s2_j.eq(s1_j), s2_v.eq(s1_state.v),
                              s2_leak.eq(decay.v_leak), s2_i.eq(decay.i_next),
-                             s2_ref.eq(state_rd.data.ref), s2_par.eq(params_rd.data)]
+                             s2_ref.eq(s1_state.ref), s2_par.eq(s1_par)]
                 if two:
                     m.d.sync += s2_i_inh.eq(decay.i_inh_next)
                 with m.If(pipe_valid):
@@ -306,7 +320,7 @@ class SpikeCore(wiring.Component):
                     m.d.sync += [pipe_valid.eq(1), pipe_j.eq(j), j.eq(j + 1)]
                 with m.Else():
                     m.d.sync += pipe_valid.eq(0)
-                    with m.If(~pipe_valid):
+                    with m.If(~pipe_valid & ~s1_valid):
                         m.next = "IN_WAIT"
 
             # 2. input spikes of this step, up to the end marker
@@ -424,24 +438,27 @@ class SpikeCore(wiring.Component):
             # 5. traces of every source, pipelined like the neurons; flags cleared
             with m.State("TR_START"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [j.eq(0), pipe_valid.eq(0)]
+                m.d.sync += [j.eq(0), pipe_valid.eq(0), t1_valid.eq(0)]
                 m.next = "TR_RUN"
             with m.State("TR_RUN"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(pipe_valid):
-                    m.d.comb += [x_wr.en.eq(1), x_wr.addr.eq(pipe_j),
+                m.d.sync += [t1_valid.eq(pipe_valid), t1_j.eq(pipe_j), t1_x.eq(x_rd.data),
+                             t1_y.eq(y_rd.data), t1_flag.eq(flags_rd.data)]
+                with m.If(t1_valid):
+                    m.d.comb += [x_wr.en.eq(1), x_wr.addr.eq(t1_j),
                                  x_wr.data.eq(pre_trace.x_next),
-                                 flags_wr.en.eq(1), flags_wr.addr.eq(pipe_j),
+                                 flags_wr.en.eq(1), flags_wr.addr.eq(t1_j),
                                  flags_wr.data.eq(0)]
-                    with m.If(pipe_j < n):
-                        m.d.comb += [y_wr.en.eq(1), y_wr.addr.eq(pipe_j),
+                    with m.If(t1_j < n):
+                        m.d.comb += [y_wr.en.eq(1), y_wr.addr.eq(t1_j),
                                      y_wr.data.eq(post_trace.x_next)]
                 with m.If(j < n_src):
                     m.d.comb += [x_rd.addr.eq(j), y_rd.addr.eq(j), flags_rd.addr.eq(j)]
                     m.d.sync += [pipe_valid.eq(1), pipe_j.eq(j), j.eq(j + 1)]
                 with m.Else():
                     m.d.sync += pipe_valid.eq(0)
-                    m.next = "STEP_END"
+                    with m.If(~pipe_valid):
+                        m.next = "STEP_END"
 
             with m.State("STEP_END"):
                 m.d.comb += [self.busy.eq(1), self.spike_out.valid.eq(1),

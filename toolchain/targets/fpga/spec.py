@@ -9,7 +9,7 @@ message that names the parameter, the value, the limit and what to change.
 Update order of one timestep ``t`` (the RTL runs these phases one after another; the model
 reproduces their result exactly):
 
-1. NEURON (three-stage pipeline, one neuron per clock).  For each neuron ``j``, with
+1. NEURON (four-stage pipeline, one neuron per clock).  For each neuron ``j``, with
    ``a = ring[t mod D][j]`` (the input that arrives at ``t``; the slot is cleared after
    reading)::
 
@@ -283,7 +283,8 @@ class CoreSpec:
         ``potentiation``: STDP on and a neuron spiked, so every row is walked."""
         s = self.n_sources
         per_row = ROW_CYCLES
-        cycles = (self.n_neurons + 3) + 1 + 1 + 1 + (s + 2) + 1  # fixed passes and turns
+        # fixed passes and turns: the neuron pass's four stages, the trace pass's three
+        cycles = (self.n_neurons + 4) + 1 + 1 + 1 + (s + 3) + 1
         cycles += per_row * (inputs + spikes) + 2 * events + 2 * repeats
         if potentiation:
             cycles += (per_row - 1) * s + 2 * synapses_in_rows + 1
@@ -356,7 +357,7 @@ ICE40UP5K_SPRAM = CoreSpec(
 # synapses 131072 x 21 bits (11-bit target, 7-bit weight, 2-bit delay, plastic) = 18 bits
 # in 2048 x 9 blocks (128) + 3 bits in 16384 x 1 blocks (24) = 152; ring 4 slots x 2048 x
 # 18 bits = 8; neuron parameters 2048 x 74 bits = 9, state 2048 x 48 bits = 6; rows 4096 x
-# 35 bits = 9; traces 3; flags 1; spike list 2: about 190, and the protocol device's
+# 35 bits = 8; traces 3; flags 1; spike list 2: 189 (yosys), and the protocol device's
 # buffers about 10.  Traded against ecp5-85f: weights 7 bits instead of 8 and 4 ring slots
 # (delays 1..3 steps) instead of 64 (64 slots of 2048 neurons alone would be 128 blocks),
 # for 2x the neurons and synapses; the currents carry 6 fractional bits, as on ecp5-85f-ei.
