@@ -3,7 +3,8 @@
 1. Simulated clock cycles per second of the whole-core cocotb testbench on Icarus Verilog
    and Verilator (same design, same stimulus, build excluded), medians of repeats; peer:
    Icarus.  The golden model's steps/s on the same network is shown alongside.
-2. Per board, the protocol device and the board's core preset: neurons, synapses, logic,
+2. Per board, the protocol device and each of the board's core presets (its default and
+   its capacity preset, ``CAPACITY``): neurons, synapses, logic,
    flip-flops, block RAM, SPRAM, DSP and fmax from a real place-and-route; clock cycles of
    a step with 10 % of neurons and inputs spiking (``CoreSpec.cycles_per_step``, exact
    against the RTL), steps per second at the board's clock and energy per synaptic event
@@ -16,7 +17,8 @@
    peer: NeuroCoreX's fixed 10,000-cycle step.
 
 A board whose design does not fit (nextpnr runs out of cells) gets a "does not fit" row with
-the utilisation nextpnr printed, and the other boards are still built.
+the utilisation nextpnr printed and, below it, the core's own logic and memory (a synthesis
+that keeps the units apart), and the other boards are still built.
 
     python -m benchmarks.bench_fpga [--skip-builds]   (then: the last builds' reports)
 """
@@ -40,6 +42,7 @@ from hdl.board import (
     DoesNotFit,
     build_bitstream,
     does_not_fit,
+    unit_resources,
 )
 from hdl.spikecore.tb.networks import random_image, random_inputs
 from hdl.spikecore.tools import BUILD_ROOT
@@ -56,6 +59,8 @@ from toolchain.targets.fpga.timing import power_model
 NEUROCOREX = {"neurons": 90, "synapses": 90 * 90, "luts": 6981, "ffs": 11_175,
               "bram36": 30.5, "memory_bits": int(30.5 * 36 * 1024), "dsp": 8,
               "clock_mhz": 100.0, "cycles_per_step": 10_000, "power_w": 0.305}
+# per board, the preset that holds the most (the board's default core is built too)
+CAPACITY = {"icebreaker": "ice40up5k-spram", "ulx3s": "ecp5-85f-2k"}
 ACTIVE = 0.10  # fraction of neurons and inputs spiking in a step of the board table
 REPEATS = 3
 STEPS = 60
@@ -119,13 +124,27 @@ def _saved(build_dir: Path) -> tuple[BuildReport | None, str | None]:
     return None, None
 
 
-def _build(board: BoardSpec, build_dir: Path) -> tuple[BuildReport | None, str | None]:
-    """Build ``board``; a design nextpnr cannot fit gives the reason instead of the
-    report, any other failure raises."""
+def _build(board: BoardSpec, spec: CoreSpec,
+           build_dir: Path) -> tuple[BuildReport | None, str | None]:
+    """Build ``spec`` for ``board``; a design nextpnr cannot fit gives the reason instead
+    of the report, any other failure raises."""
     try:
-        return build_bitstream(board, build_dir=build_dir), None
+        return build_bitstream(board, spec=spec, build_dir=build_dir), None
     except DoesNotFit as e:
         return None, e.reason
+
+
+def _core_alone(board: BoardSpec, build_dir: Path) -> str | None:
+    """The core unit's LUT4, FF, block RAM and SPRAM in a build that did not fit, from
+    its RTLIL (None when the build left none)."""
+    il = build_dir / "spikecore.il"
+    if not il.exists():
+        return None
+    core = unit_resources(il, board.family, synth_opts=board.synth_opts).get("core")
+    if core is None:
+        return None
+    return (f"the core alone: {core['lut']} LUT4, {core['ff']} FF, {core['bram']} block RAM, "
+            f"{core['spram']} SPRAM")
 
 
 @dataclass(frozen=True)
@@ -162,7 +181,7 @@ def neurocorex_step() -> Step:
 def boards(skip_builds: bool) -> None:
     print(f"\n2. Boards with the protocol device: capacity, place-and-route, and a "
           f"{ACTIVE:.0%}-active step at the board clock (peer: NeuroCoreX on an Artix-7)")
-    head = (f"{'board':<11} {'neurons':>7} {'synapses':>8} {'logic':>12} {'FF':>6} "
+    head = (f"{'board/core':<27} {'neurons':>7} {'synapses':>8} {'logic':>12} {'FF':>6} "
             f"{'BRAM':>7} {'SPRAM':>5} {'DSP':>3} {'fmax MHz':>8} {'cyc/step':>8} "
             f"{'steps/s':>8} {'pJ/event':>8} {'n/kLUT':>6} {'x NCX':>5} {'syn/kbit':>8} "
             f"{'x NCX':>5}")
@@ -171,43 +190,54 @@ def boards(skip_builds: bool) -> None:
     ncx = neurocorex_step()
     ncx_per_k = n["neurons"] / n["luts"] * 1000
     ncx_per_kbit = n["synapses"] / n["memory_bits"] * 1000
-    print(f"{'NeuroCoreX':<11} {n['neurons']:>7} {n['synapses']:>8} "
+    print(f"{'NeuroCoreX':<27} {n['neurons']:>7} {n['synapses']:>8} "
           f"{str(n['luts']) + ' LUT6':>12} {n['ffs']:>6} {n['bram36']:>7} {'-':>5} "
           f"{n['dsp']:>3} {n['clock_mhz']:8.1f} {ncx.cycles:>8} {ncx.steps_per_s:8.0f} "
           f"{ncx.pj_per_event:8.0f} {ncx_per_k:6.1f} {1.0:5.1f} {ncx_per_kbit:8.2f} "
           f"{1.0:5.1f}")
     for board in load_boards().values():
-        spec = preset(board.core)
-        build_dir = BUILD_ROOT / "bitstreams" / board.name
-        step = active_step(spec, board.clock_hz)
-        timing = f"{step.cycles:>8} {step.steps_per_s:8.0f} {step.pj_per_event:8.0f}"
-        t0 = time.perf_counter()
-        if skip_builds:
-            r, reason = _saved(build_dir)
-            note = "(last build)"
-            if r is None and reason is None:
-                print(f"{board.name:<11} {spec.n_neurons:>7} {spec.n_synapses:>8} "
-                      f"(build skipped; step: {timing.split()[0]} cycles)")
-                continue
-        else:
-            r, reason = _build(board, build_dir)
-            note = f"({time.perf_counter() - t0:.0f} s build)"
-        if r is None:
-            print(f"{board.name:<11} {spec.n_neurons:>7} {spec.n_synapses:>8} does not fit: "
-                  f"{reason}; step {step.cycles} cycles, {step.steps_per_s:.0f} steps/s, "
-                  f"{step.pj_per_event:.0f} pJ/event   {note}")
-            continue
-        per_k = r.neurons / max(r.logic_cells, 1) * 1000
-        bits = r.block_ram * BRAM_BITS[board.family] + r.spram * SPRAM_BITS
-        per_kbit = r.synapses / max(bits, 1) * 1000
-        print(f"{board.name:<11} {r.neurons:>7} {r.synapses:>8} "
-              f"{r.logic_cells:>5}/{r.logic_total:<6} {r.flip_flops:>6} "
-              f"{r.block_ram:>3}/{r.block_ram_total:<3} {r.spram:>5} {r.dsp:>3} "
-              f"{r.fmax_mhz:8.1f} {timing} {per_k:6.1f} {per_k / ncx_per_k:5.1f} "
-              f"{per_kbit:8.2f} {per_kbit / ncx_per_kbit:5.1f}   {note}")
+        names = [board.core, *([CAPACITY[board.name]] if board.name in CAPACITY else [])]
+        for name in dict.fromkeys(names):
+            build_dir = BUILD_ROOT / "bitstreams" / (
+                board.name if name == board.core else f"{board.name}-{name}")
+            _board_row(board, preset(name), build_dir, skip_builds, ncx_per_k, ncx_per_kbit)
     print("logic: iCE40 LC / ECP5 LUT4 against NeuroCoreX's Artix-7 LUT6 (a LUT6 holds about "
           "two LUT4s); energy: the power model's estimate (toolchain/targets/fpga/timing.py), "
           "NeuroCoreX: Vivado's 0.305 W estimate over its fixed step")
+
+
+def _board_row(board: BoardSpec, spec: CoreSpec, build_dir: Path, skip_builds: bool,
+               ncx_per_k: float, ncx_per_kbit: float) -> None:
+    label = f"{board.name}/{spec.name}"
+    step = active_step(spec, board.clock_hz)
+    timing = f"{step.cycles:>8} {step.steps_per_s:8.0f} {step.pj_per_event:8.0f}"
+    t0 = time.perf_counter()
+    if skip_builds:
+        r, reason = _saved(build_dir)
+        note = "(last build)"
+        if r is None and reason is None:
+            print(f"{label:<27} {spec.n_neurons:>7} {spec.n_synapses:>8} "
+                  f"(build skipped; step: {timing.split()[0]} cycles)")
+            return
+    else:
+        r, reason = _build(board, spec, build_dir)
+        note = f"({time.perf_counter() - t0:.0f} s build)"
+    if r is None:
+        print(f"{label:<27} {spec.n_neurons:>7} {spec.n_synapses:>8} does not fit: "
+              f"{reason}; step {step.cycles} cycles, {step.steps_per_s:.0f} steps/s, "
+              f"{step.pj_per_event:.0f} pJ/event   {note}")
+        alone = None if skip_builds else _core_alone(board, build_dir)
+        if alone:
+            print(f"{'':<27} {alone}")
+        return
+    per_k = r.neurons / max(r.logic_cells, 1) * 1000
+    bits = r.block_ram * BRAM_BITS[board.family] + r.spram * SPRAM_BITS
+    per_kbit = r.synapses / max(bits, 1) * 1000
+    print(f"{label:<27} {r.neurons:>7} {r.synapses:>8} "
+          f"{r.logic_cells:>5}/{r.logic_total:<6} {r.flip_flops:>6} "
+          f"{r.block_ram:>3}/{r.block_ram_total:<3} {r.spram:>5} {r.dsp:>3} "
+          f"{r.fmax_mhz:8.1f} {timing} {per_k:6.1f} {per_k / ncx_per_k:5.1f} "
+          f"{per_kbit:8.2f} {per_kbit / ncx_per_kbit:5.1f}   {note}")
 
 
 def cycles_per_step() -> None:

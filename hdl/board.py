@@ -23,6 +23,7 @@ from pathlib import Path
 from amaranth.hdl import Module
 from amaranth.lib import io, wiring
 
+from hdl.memory import platform_has_spram
 from hdl.spikecore.tools import environment, find_tool, yowasp_env
 from hdl.uart.device import LinkDevice
 from toolchain.boards import BoardSpec
@@ -189,8 +190,9 @@ def fit_failure(build_dir: Path, since: float) -> str | None:
 
 def has_spram(platform: object) -> bool:
     """iCE40 UltraPlus parts (the iCEBreaker's UP5K) have SB_SPRAM256KA; the protocol
-    engine's big buffers go there instead of block RAM."""
-    return str(getattr(platform, "device", "")).startswith("iCE40UP")
+    engine's big buffers go there instead of block RAM (the core's synapse memory decides
+    the same from the platform it is elaborated for)."""
+    return platform_has_spram(platform)
 
 
 class DoesNotFit(ValueError):

@@ -16,9 +16,20 @@ A two-current build (``receptors = 2``) keeps the inhibitory current beside the 
 one in the neuron state, and both receptors' accumulators of a delay-ring slot in one word,
 so neither the neuron pass nor a delivery takes an extra clock.
 
-The neuron phase is a three-stage pipeline, one neuron per clock; event delivery,
-depression and potentiation take two clocks per synapse plus three per row.  Exact cycle
+The neuron phase is a four-stage pipeline (read, register, decay, fire), one neuron per
+clock, and the trace pass a three-stage one (read, register, update); event delivery,
+depression and potentiation take two clocks per synapse plus four per row.  Exact cycle
 counts are ``CoreSpec.cycles_per_step``, checked against this RTL by the cocotb tests.
+
+The synapse memory is one port (``hdl.memory.WordMemory``: SB_SPRAM256KA on an iCE40UP,
+block RAM elsewhere) read through a register, so a synapse is used two clocks after its
+address (the deep memory's output multiplexer ends in a register, not in the ring's
+address).  One schedule shares the port: synapse ``k + 1`` is read in the clock that uses
+synapse ``k`` (``SYN_USE``); the clock after (``SYN_DELIVER`` / ``SYN_POT``) reads
+nothing and writes the STDP weight of synapse ``k - 1``, computed and registered one
+synapse before, and ``ROW_DONE`` writes the row's last; a row's first synapse is read in
+``ROW_LOAD`` and waits one clock (``ROW_WAIT``).  No synapse is read again between its
+weight's computation and its write, so the delay is invisible.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hdl.memory import WordMemory, platform_has_spram
 from hdl.spikecore.arith import NeuronDecay, NeuronFire, StdpUpdate, TraceUpdate
 from toolchain.targets.fpga.model import silent_neuron_params
 from toolchain.targets.fpga.spec import SIGNED_FIELDS, CoreSpec, Op
@@ -82,10 +94,13 @@ class CoreBus(wiring.Signature):
 
 
 class SpikeCore(wiring.Component):
-    """One core.  ``busy`` is high while a RUN is in progress."""
+    """One core.  ``busy`` is high while a RUN is in progress.  ``spram``: the synapse
+    memory in SB_SPRAM256KA; None decides from the platform the core is elaborated for
+    (an iCE40UP has them), so a board build needs no option and a simulation gets block
+    RAM unless asked (the cocotb SPRAM run uses yosys's model of the cell)."""
 
-    def __init__(self, spec: CoreSpec) -> None:
-        self.spec = spec
+    def __init__(self, spec: CoreSpec, *, spram: bool | None = None) -> None:
+        self.spec, self.spram = spec, spram
         super().__init__(CoreBus(spec).flip())
 
     def elaborate(self, platform) -> Module:
@@ -109,7 +124,9 @@ class SpikeCore(wiring.Component):
             shape=ring_shape, depth=spec.ring_depth << nb, init=[])
         m.submodules.rows = rows = Memory(shape=word_layout(spec, "row"), depth=n_src, init=[])
         syn_layout = word_layout(spec, "synapse")
-        m.submodules.syn = syn = Memory(shape=syn_layout, depth=spec.n_synapses, init=[])
+        spram = platform_has_spram(platform) if self.spram is None else self.spram
+        m.submodules.syn = syn = WordMemory(spec.width("synapse"), spec.n_synapses,
+                                            spram=spram)
         m.submodules.xmem = xmem = Memory(shape=spec.trace_bits, depth=n_src, init=[])
         m.submodules.ymem = ymem = Memory(shape=spec.trace_bits, depth=n, init=[])
         m.submodules.flags = flags = Memory(shape=1, depth=n_src, init=[])
@@ -118,7 +135,13 @@ class SpikeCore(wiring.Component):
         state_rd, state_wr = state.read_port(), state.write_port()
         ring_rd, ring_wr = ring.read_port(), ring.write_port()
         rows_rd, rows_wr = rows.read_port(), rows.write_port()
-        syn_rd, syn_wr = syn.read_port(), syn.write_port()
+        # the synapse read register: loaded in the clock after a read (an SPRAM's output is
+        # undefined after a write), it holds the synapse in use
+        syn_q = Signal(syn_layout)
+        syn_q_load = Signal()
+        m.d.sync += syn_q_load.eq(syn.r_en & ~syn.w_en)
+        with m.If(syn_q_load):
+            m.d.sync += syn_q.eq(syn.r_data)
         x_rd, x_wr = xmem.read_port(), xmem.write_port()
         y_rd, y_wr = ymem.read_port(), ymem.write_port()
         flags_rd, flags_wr = flags.read_port(), flags.write_port()
@@ -138,7 +161,16 @@ class SpikeCore(wiring.Component):
         j = Signal(range(max(n, n_src) + 1))  # neuron / source counter of pipelined passes
         pipe_valid = Signal()
         pipe_j = Signal(range(max(n, n_src) + 1))
-        # second stage of the neuron pipeline: the decayed values and the parameters
+        # the block RAM outputs of the neuron being read, registered (an ECP5 DP16KD's
+        # clock-to-output is 5.8 ns of a 20 ns clock: the decay starts from a register)
+        s1_valid, s1_j = Signal(), Signal(range(n + 1))
+        s1_state = Signal(word_layout(spec, "neuron_state"))
+        s1_par = Signal(p_layout)
+        s1_acc = Signal(ring_shape)
+        # the same for the trace pass: a source's traces and flag
+        t1_valid, t1_j = Signal(), Signal(range(n_src + 1))
+        t1_x, t1_y, t1_flag = Signal(spec.trace_bits), Signal(spec.trace_bits), Signal()
+        # third stage of the neuron pipeline: the decayed values and the parameters
         s2_valid, s2_j = Signal(), Signal(range(n + 1))
         s2_v, s2_leak = Signal(signed(spec.v_bits)), Signal(signed(spec.v_bits))
         s2_i, s2_ref = Signal(signed(spec.i_bits)), Signal(spec.ref_bits)
@@ -149,7 +181,12 @@ class SpikeCore(wiring.Component):
         src = Signal(range(n_src + 1))
         k = Signal(range(spec.n_synapses + 1))
         k_end = Signal(range(spec.n_synapses + 1))
-        cur = Signal(syn_layout)
+        cur = syn_q  # the synapse in use (SYN_USE to SYN_DELIVER / SYN_POT)
+        # a learned weight is written one synapse later (in the next free cycle of the port:
+        # the next SYN_DELIVER / SYN_POT, or ROW_DONE), so the trace -> weight arithmetic
+        # ends in a register, not in the synapse memory's write data
+        wb = {"pending": Signal(), "addr": Signal(range(spec.n_synapses + 1)),
+              "word": Signal(syn_layout)}
         cur_x = Signal(spec.trace_bits)
         mode = Signal(2)  # which phase a row walk returns to
         MODE_INPUT, MODE_EVENT, MODE_POT = 0, 1, 2
@@ -161,23 +198,23 @@ class SpikeCore(wiring.Component):
 
         # the arithmetic blocks read their operands from the memories' read data
         if two:
-            m.d.comb += [decay.acc.eq(ring_rd.data.exc), decay.acc_inh.eq(ring_rd.data.inh),
-                         decay.i_inh.eq(state_rd.data.i_inh),
-                         decay.syn_shift_inh.eq(params_rd.data.syn_shift_inh),
+            m.d.comb += [decay.acc.eq(s1_acc.exc), decay.acc_inh.eq(s1_acc.inh),
+                         decay.i_inh.eq(s1_state.i_inh),
+                         decay.syn_shift_inh.eq(s1_par.syn_shift_inh),
                          fire.i_inh_next.eq(s2_i_inh)]
         else:
-            m.d.comb += decay.acc.eq(ring_rd.data)
+            m.d.comb += decay.acc.eq(s1_acc)
         m.d.comb += [
-            decay.v.eq(state_rd.data.v), decay.i.eq(state_rd.data.i),
-            decay.leak_shift.eq(params_rd.data.leak_shift),
-            decay.syn_shift.eq(params_rd.data.syn_shift),
+            decay.v.eq(s1_state.v), decay.i.eq(s1_state.i),
+            decay.leak_shift.eq(s1_par.leak_shift),
+            decay.syn_shift.eq(s1_par.syn_shift),
             fire.v.eq(s2_v), fire.v_leak.eq(s2_leak), fire.i_next.eq(s2_i), fire.ref.eq(s2_ref),
             fire.v_thresh.eq(s2_par.v_thresh), fire.v_reset.eq(s2_par.v_reset),
             fire.bias.eq(s2_par.bias), fire.refrac.eq(s2_par.refrac),
-            pre_trace.x.eq(x_rd.data), pre_trace.shift.eq(stdp.pre_decay_shift),
-            pre_trace.spiked.eq(flags_rd.data), pre_trace.increment.eq(stdp.trace_increment),
-            post_trace.x.eq(y_rd.data), post_trace.shift.eq(stdp.post_decay_shift),
-            post_trace.spiked.eq(flags_rd.data), post_trace.increment.eq(stdp.trace_increment),
+            pre_trace.x.eq(t1_x), pre_trace.shift.eq(stdp.pre_decay_shift),
+            pre_trace.spiked.eq(t1_flag), pre_trace.increment.eq(stdp.trace_increment),
+            post_trace.x.eq(t1_y), post_trace.shift.eq(stdp.post_decay_shift),
+            post_trace.spiked.eq(t1_flag), post_trace.increment.eq(stdp.trace_increment),
             learn.w.eq(cur.weight), learn.w_min.eq(stdp.w_min), learn.w_max.eq(stdp.w_max),
         ]
 
@@ -202,8 +239,8 @@ class SpikeCore(wiring.Component):
                             m.d.comb += [rows_wr.en.eq(1), rows_wr.addr.eq(c.addr),
                                          rows_wr.data.eq(c.data)]
                         with m.Case(Op.SYNAPSE):
-                            m.d.comb += [syn_wr.en.eq(1), syn_wr.addr.eq(c.addr),
-                                         syn_wr.data.eq(c.data)]
+                            m.d.comb += [syn.w_en.eq(1), syn.addr.eq(c.addr),
+                                         syn.w_data.eq(c.data)]
                         with m.Case(Op.STDP):
                             m.d.sync += stdp.eq(c.data)
                         with m.Case(Op.RUN):
@@ -229,29 +266,35 @@ class SpikeCore(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("READ_WAIT"):
-                m.d.comb += [syn_rd.addr.eq(raddr), state_rd.addr.eq(raddr)]
+                m.d.comb += [syn.addr.eq(raddr), syn.r_en.eq(1), state_rd.addr.eq(raddr)]
+                m.next = "READ_REG"
+            with m.State("READ_REG"):  # the synapse word into its register
+                m.d.comb += state_rd.addr.eq(raddr)
                 m.next = "READ_RESP"
             with m.State("READ_RESP"):
-                m.d.comb += [syn_rd.addr.eq(raddr), state_rd.addr.eq(raddr),
-                             self.resp.valid.eq(1)]
+                m.d.comb += [state_rd.addr.eq(raddr), self.resp.valid.eq(1)]
                 with m.If(rop == Op.READ_SYNAPSE):
-                    m.d.comb += self.resp.payload.eq(syn_rd.data.as_value())
+                    m.d.comb += self.resp.payload.eq(syn_q.as_value())
                 with m.Else():
                     m.d.comb += self.resp.payload.eq(state_rd.data.as_value())
                 with m.If(self.resp.ready):
                     m.next = "IDLE"
 
-            # 1. neurons, three stages: read j; decay j - 1 (and clear its ring slot);
-            #    fire and write back j - 2
+            # 1. neurons, four stages: read j; register j - 1's words (and clear its ring
+            #    slot); decay j - 2; fire and write back j - 3
             with m.State("N_START"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [j.eq(0), pipe_valid.eq(0), s2_valid.eq(0), spike_count.eq(0)]
+                m.d.sync += [j.eq(0), pipe_valid.eq(0), s1_valid.eq(0), s2_valid.eq(0),
+                             spike_count.eq(0)]
                 m.next = "N_RUN"
             with m.State("N_RUN"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [s2_valid.eq(pipe_valid), s2_j.eq(pipe_j), s2_v.eq(state_rd.data.v),
+                m.d.sync += [s1_valid.eq(pipe_valid), s1_j.eq(pipe_j),
+                             s1_state.eq(state_rd.data), s1_par.eq(params_rd.data),
+                             s1_acc.eq(ring_rd.data),
+                             s2_valid.eq(s1_valid), s2_j.eq(s1_j), s2_v.eq(s1_state.v),
                              s2_leak.eq(decay.v_leak), s2_i.eq(decay.i_next),
-                             s2_ref.eq(state_rd.data.ref), s2_par.eq(params_rd.data)]
+                             s2_ref.eq(s1_state.ref), s2_par.eq(s1_par)]
                 if two:
                     m.d.sync += s2_i_inh.eq(decay.i_inh_next)
                 with m.If(pipe_valid):
@@ -277,7 +320,7 @@ class SpikeCore(wiring.Component):
                     m.d.sync += [pipe_valid.eq(1), pipe_j.eq(j), j.eq(j + 1)]
                 with m.Else():
                     m.d.sync += pipe_valid.eq(0)
-                    with m.If(~pipe_valid):
+                    with m.If(~pipe_valid & ~s1_valid):
                         m.next = "IN_WAIT"
 
             # 2. input spikes of this step, up to the end marker
@@ -324,17 +367,20 @@ class SpikeCore(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 start, length = rows_rd.data.start, rows_rd.data.length
                 m.d.sync += [k.eq(start), k_end.eq(start + length), cur_x.eq(x_rd.data)]
-                m.d.comb += syn_rd.addr.eq(start)
-                with m.If(length == 0):
+                m.d.comb += [syn.addr.eq(start), syn.r_en.eq(1)]
+                m.next = "ROW_WAIT"
+            with m.State("ROW_WAIT"):  # the row's first synapse into its register
+                m.d.comb += self.busy.eq(1)
+                with m.If(k == k_end):
                     m.next = "ROW_DONE"
                 with m.Else():
                     m.next = "SYN_USE"
             with m.State("SYN_USE"):
                 m.d.comb += self.busy.eq(1)
-                w = syn_rd.data
-                m.d.sync += cur.eq(w)
+                w = syn_q
                 m.d.comb += [ring_rd.addr.eq(ring_addr(w.target, w.delay)),
-                             y_rd.addr.eq(w.target), flags_rd.addr.eq(w.target)]
+                             y_rd.addr.eq(w.target), flags_rd.addr.eq(w.target),
+                             syn.addr.eq(k + 1), syn.r_en.eq(1)]  # the next synapse
                 with m.If(mode == MODE_POT):
                     m.next = "SYN_POT"
                 with m.Else():
@@ -354,19 +400,17 @@ class SpikeCore(wiring.Component):
                     learn.trace.eq(y_rd.data), learn.shift.eq(stdp.depress_shift),
                     learn.potentiate.eq(0),
                 ]
-                with m.If(cur.plastic & stdp.enable):
-                    m.d.comb += [syn_wr.en.eq(1), syn_wr.addr.eq(k), syn_wr.data.eq(cur),
-                                 syn_wr.data.weight.eq(learn.w_next)]
-                self._next_synapse(m, k, k_end, syn_rd)
+                self._write_back(m, syn, wb, cur.plastic & stdp.enable, k, cur, learn.w_next)
+                self._next_synapse(m, k, k_end)
             with m.State("SYN_POT"):
                 m.d.comb += [self.busy.eq(1), learn.trace.eq(cur_x),
                              learn.shift.eq(stdp.potentiate_shift), learn.potentiate.eq(1)]
-                with m.If(cur.plastic & flags_rd.data):
-                    m.d.comb += [syn_wr.en.eq(1), syn_wr.addr.eq(k), syn_wr.data.eq(cur),
-                                 syn_wr.data.weight.eq(learn.w_next)]
-                self._next_synapse(m, k, k_end, syn_rd)
+                self._write_back(m, syn, wb, cur.plastic & flags_rd.data, k, cur, learn.w_next)
+                self._next_synapse(m, k, k_end)
             with m.State("ROW_DONE"):
                 m.d.comb += self.busy.eq(1)
+                self._write_pending(m, syn, wb)  # the row's last write-back
+                m.d.sync += wb["pending"].eq(0)
                 with m.Switch(mode):
                     with m.Case(MODE_INPUT):
                         m.next = "IN_WAIT"
@@ -394,24 +438,27 @@ class SpikeCore(wiring.Component):
             # 5. traces of every source, pipelined like the neurons; flags cleared
             with m.State("TR_START"):
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [j.eq(0), pipe_valid.eq(0)]
+                m.d.sync += [j.eq(0), pipe_valid.eq(0), t1_valid.eq(0)]
                 m.next = "TR_RUN"
             with m.State("TR_RUN"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(pipe_valid):
-                    m.d.comb += [x_wr.en.eq(1), x_wr.addr.eq(pipe_j),
+                m.d.sync += [t1_valid.eq(pipe_valid), t1_j.eq(pipe_j), t1_x.eq(x_rd.data),
+                             t1_y.eq(y_rd.data), t1_flag.eq(flags_rd.data)]
+                with m.If(t1_valid):
+                    m.d.comb += [x_wr.en.eq(1), x_wr.addr.eq(t1_j),
                                  x_wr.data.eq(pre_trace.x_next),
-                                 flags_wr.en.eq(1), flags_wr.addr.eq(pipe_j),
+                                 flags_wr.en.eq(1), flags_wr.addr.eq(t1_j),
                                  flags_wr.data.eq(0)]
-                    with m.If(pipe_j < n):
-                        m.d.comb += [y_wr.en.eq(1), y_wr.addr.eq(pipe_j),
+                    with m.If(t1_j < n):
+                        m.d.comb += [y_wr.en.eq(1), y_wr.addr.eq(t1_j),
                                      y_wr.data.eq(post_trace.x_next)]
                 with m.If(j < n_src):
                     m.d.comb += [x_rd.addr.eq(j), y_rd.addr.eq(j), flags_rd.addr.eq(j)]
                     m.d.sync += [pipe_valid.eq(1), pipe_j.eq(j), j.eq(j + 1)]
                 with m.Else():
                     m.d.sync += pipe_valid.eq(0)
-                    m.next = "STEP_END"
+                    with m.If(~pipe_valid):
+                        m.next = "STEP_END"
 
             with m.State("STEP_END"):
                 m.d.comb += [self.busy.eq(1), self.spike_out.valid.eq(1),
@@ -425,10 +472,25 @@ class SpikeCore(wiring.Component):
         return m
 
     @staticmethod
-    def _next_synapse(m: Module, k: Signal, k_end: Signal, syn_rd) -> None:
-        """Issue the read of synapse k + 1 now, so the next one is used on the next clock."""
+    def _write_pending(m: Module, syn: WordMemory, wb: dict) -> None:
+        """The learned weight of the synapse before, in this clock the port is free."""
+        with m.If(wb["pending"]):
+            m.d.comb += [syn.w_en.eq(1), syn.addr.eq(wb["addr"]),
+                         syn.w_data.eq(wb["word"].as_value())]
+
+    @classmethod
+    def _write_back(cls, m: Module, syn: WordMemory, wb: dict, learns, k: Signal,
+                    cur: Signal, weight) -> None:
+        """Write the previous synapse's pending weight; keep synapse ``k``'s new weight
+        (when ``learns``) for the next free clock of the port."""
+        cls._write_pending(m, syn, wb)
+        m.d.sync += [wb["pending"].eq(learns), wb["addr"].eq(k), wb["word"].eq(cur),
+                     wb["word"].weight.eq(weight)]
+
+    @staticmethod
+    def _next_synapse(m: Module, k: Signal, k_end: Signal) -> None:
+        """On to synapse k + 1 (read in SYN_USE, in its register by the next clock)."""
         m.d.sync += k.eq(k + 1)
-        m.d.comb += syn_rd.addr.eq(k + 1)
         with m.If(k + 1 == k_end):
             m.next = "ROW_DONE"
         with m.Else():

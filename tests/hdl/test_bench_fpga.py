@@ -78,12 +78,12 @@ def _touch(path: Path, text: str, mtime: float) -> None:
     os.utime(path, (mtime, mtime))
 
 
-def _fail_icebreaker(board: BoardSpec, build_dir: Path) -> BuildReport:
+def _fail_icebreaker(board: BoardSpec, *, spec, build_dir: Path) -> BuildReport:
     """What build_bitstream raises when nextpnr gives up (tests/hdl/test_spikecore_board.py
     has it read from nextpnr's log)."""
     if board.name == "ulx3s":
         return ULX3S
-    raise DoesNotFit(board, preset(board.core), does_not_fit(OVERFULL_ICE40))
+    raise DoesNotFit(board, spec, does_not_fit(OVERFULL_ICE40))
 
 
 def test_boards_reports_does_not_fit_and_builds_the_next_board(
@@ -92,13 +92,16 @@ def test_boards_reports_does_not_fit_and_builds_the_next_board(
     monkeypatch.setattr(bench, "build_bitstream", _fail_icebreaker)
     bench.boards(skip_builds=False)
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:]}
-    assert "does not fit: ICESTORM_LC 8494/5280 (160 %, 3214 over), ICESTORM_RAM 25/30 (83 %)" in (
-        rows["icebreaker"])
-    assert "3946/83640" in rows["ulx3s"] and "33.5" in rows["ulx3s"]
+    # each board's default and capacity preset
+    for row in ("icebreaker/ice40up5k", "icebreaker/ice40up5k-spram"):
+        assert ("does not fit: ICESTORM_LC 8494/5280 (160 %, 3214 over), ICESTORM_RAM 25/30 "
+                "(83 %)") in rows[row]
+    assert {"ulx3s/ecp5-85f", "ulx3s/ecp5-85f-2k"} <= set(rows)
+    assert "3946/83640" in rows["ulx3s/ecp5-85f"] and "33.5" in rows["ulx3s/ecp5-85f"]
     # 90 neurons / 6,981 LUT = 12.9 per 1k; 8,100 synapses / (30.5 x 36 kbit) = 7.20 per kbit
     assert rows["NeuroCoreX"].split()[-4:] == ["12.9", "1.0", "7.20", "1.0"]
     # 1,024 / 3,946 LUT4 = 259.5 per 1k (20.1 x); 65,536 / (175 x 18 kbit) = 20.32 (2.8 x)
-    assert rows["ulx3s"].split()[-7:-3] == ["259.5", "20.1", "20.32", "2.8"]
+    assert rows["ulx3s/ecp5-85f"].split()[-7:-3] == ["259.5", "20.1", "20.32", "2.8"]
 
 
 def test_a_ten_percent_active_step_at_the_board_clock() -> None:
@@ -121,7 +124,7 @@ def test_a_failure_before_nextpnr_raises_even_with_an_old_overfull_log(
     old.mkdir(parents=True)
     _touch(old / "spikecore.tim", OVERFULL_ICE40, 1_000_000)
 
-    def yosys_fails(board: BoardSpec, build_dir: Path) -> BuildReport:
+    def yosys_fails(board: BoardSpec, *, spec, build_dir: Path) -> BuildReport:
         if board.name == "ulx3s":
             return ULX3S
         raise subprocess.CalledProcessError(1, ["sh", "build_spikecore.sh"])
@@ -142,6 +145,7 @@ def test_skip_builds_prefers_a_newer_failed_log_to_an_older_report(
         _touch(d / "spikecore.tim", tim, log_age)
     bench.boards(skip_builds=True)
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:]}
-    assert "does not fit: ICESTORM_LC 8494/5280" in rows["icebreaker"]
-    assert rows["icebreaker"].endswith("(last build)")
-    assert "3946/83640" in rows["ulx3s"]
+    assert "does not fit: ICESTORM_LC 8494/5280" in rows["icebreaker/ice40up5k"]
+    assert rows["icebreaker/ice40up5k"].endswith("(last build)")
+    assert "3946/83640" in rows["ulx3s/ecp5-85f"]
+    assert "build skipped" in rows["ulx3s/ecp5-85f-2k"]  # never built here

@@ -1,5 +1,6 @@
 """ByteBuffer: one port, a write always wins, a read happens in every cycle without one;
-built from block RAM (and simulated) or from an iCE40UP SB_SPRAM256KA."""
+built from block RAM (and simulated) or from an iCE40UP SB_SPRAM256KA.  WordMemory: one
+port of any width and depth, SPRAM tiles or block RAM in pieces ECP5 maps well."""
 
 import os
 import re
@@ -9,7 +10,7 @@ import pytest
 from amaranth.back import rtlil
 from amaranth.sim import Simulator
 
-from hdl.memory import SPRAM_BYTES, ByteBuffer
+from hdl.memory import SPRAM_BYTES, ByteBuffer, WordMemory, spram_tiles
 from hdl.spikecore.tools import find_tool, yowasp_env
 
 pytestmark = pytest.mark.hdl
@@ -75,3 +76,50 @@ def test_yosys_maps_the_spram_buffer_to_spram_and_no_block_ram(tmp_path):
     counts = dict((c, int(n)) for n, c in re.findall(r"^\s+(\d+)\s+(SB_\w+)\s*$", stat, re.M))
     assert counts.get("SB_SPRAM256KA") == 1
     assert "SB_RAM40_4K" not in counts
+
+
+def test_word_memory_reads_in_the_next_cycle_and_holds_while_idle():
+    mem = WordMemory(21, 100)
+    seen = []
+
+    async def bench(ctx):
+        for a, v in ((5, 0x1ABCDE), (6, 7)):
+            ctx.set(mem.w_en, 1)
+            ctx.set(mem.addr, a)
+            ctx.set(mem.w_data, v)
+            await ctx.tick()
+        ctx.set(mem.w_en, 0)
+        ctx.set(mem.r_en, 1)
+        ctx.set(mem.addr, 5)
+        await ctx.tick()
+        seen.append(ctx.get(mem.r_data))
+        ctx.set(mem.r_en, 0)  # idle: the word read stays, whatever the address
+        ctx.set(mem.addr, 6)
+        await ctx.tick()
+        seen.append(ctx.get(mem.r_data))
+        ctx.set(mem.r_en, 1)  # a write displaces the read of its cycle
+        ctx.set(mem.w_en, 1)
+        ctx.set(mem.w_data, 9)
+        await ctx.tick()
+        seen.append(ctx.get(mem.r_data))
+        ctx.set(mem.w_en, 0)
+        await ctx.tick()
+        seen.append(ctx.get(mem.r_data))
+
+    sim = Simulator(mem)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [0x1ABCDE, 0x1ABCDE, 0x1ABCDE, 9]
+
+
+def test_word_memory_tiles_sprams_for_width_and_depth_and_splits_block_ram():
+    assert spram_tiles(16, 32768) == 2 and spram_tiles(17, 16384) == 2
+    assert spram_tiles(21, 40000) == 6
+    cells = re.findall(r"cell \\(SB_\w+)", rtlil.convert(WordMemory(16, 32768, spram=True),
+                                                        name="top"))
+    assert cells == ["SB_SPRAM256KA"] * 2
+    # block RAM: a 21-bit word is an 18-bit and a 3-bit memory
+    text = rtlil.convert(WordMemory(21, 4096), name="top")
+    widths = sorted(int(w) for w in re.findall(r"memory width (\d+) size 4096", text))
+    assert widths == [3, 18]

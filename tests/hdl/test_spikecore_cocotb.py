@@ -8,7 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 from hdl.spikecore.tb.spikecore_tb import Scoreboard
-from hdl.spikecore.verify import VERIFY_SPECS, simulator_available, verify
+from hdl.spikecore.verify import (
+    VERIFY_SPECS,
+    simulator_available,
+    verify,
+    verify_word_memory,
+)
 from toolchain.cli import main
 
 pytestmark = pytest.mark.hdl
@@ -20,14 +25,25 @@ def _require(simulator):
         pytest.skip(f"{simulator} unavailable: {reason}")
 
 
-@pytest.mark.parametrize("spec_name,stdp,seed,stall", [
-    ("tiny", True, 1, 0.0), ("small", False, 2, 0.0), ("odd", True, 3, 0.0),
-    ("small", True, 6, 0.4),  # back-pressure on both spike streams
+@pytest.mark.parametrize("spec_name,stdp,seed,stall,spram", [
+    ("tiny", True, 1, 0.0, False), ("small", False, 2, 0.0, False),
+    ("odd", True, 3, 0.0, False),
+    ("small", True, 6, 0.4, False),  # back-pressure on both spike streams
+    # the iCE40UP build: synapses in SB_SPRAM256KA (odd's 17-bit word: two side by side),
+    # simulated by yosys's model of the cell, STDP write-backs sharing its one port
+    ("odd", True, 5, 0.2, True),
 ])
-def test_icarus_core_matches_the_golden_model(spec_name, stdp, seed, stall):
+def test_icarus_core_matches_the_golden_model(spec_name, stdp, seed, stall, spram):
     _require("icarus")
     result = verify(VERIFY_SPECS[spec_name], "icarus", seed=seed, steps=20, stdp=stdp,
-                    stall=stall)
+                    stall=stall, spram=spram)
+    assert result.passed, f"mismatches: see {result.results_xml} and the log above"
+
+
+def test_spram_word_memory_over_several_tiles_matches_a_dictionary():
+    """40000 words of 21 bits: three tiles deep, two wide, on yosys's SPRAM model."""
+    _require("icarus")
+    result = verify_word_memory(21, 40000, "icarus", seed=2)
     assert result.passed, f"mismatches: see {result.results_xml} and the log above"
 
 

@@ -69,15 +69,15 @@ def test_energy_per_step_scales_with_the_neurons_of_the_build_and_the_events():
     quiet_tiny, cyc_tiny = _energy_per_step(_drive(4, 4, False), TINY)
     quiet_up5k, cyc_up5k = _energy_per_step(_drive(4, 4, False), ICE40UP5K)
     # a quiet step walks every neuron and every row of the build once (docs/fpga-core.md:
-    # N + S + 9 cycles, S = neurons + inputs)
-    assert cyc_tiny == 16 + 24 + 9 and cyc_up5k == 128 + 256 + 9
+    # N + S + 11 cycles, S = neurons + inputs)
+    assert cyc_tiny == 16 + 24 + 11 and cyc_up5k == 128 + 256 + 11
     assert quiet_up5k / quiet_tiny == pytest.approx(cyc_up5k / cyc_tiny)
     assert quiet_tiny == pytest.approx(cyc_tiny * pj_per_cycle)
-    # an input spike costs 5 cycles for its row and 2 per synaptic event
+    # an input spike costs 6 cycles for its row and 2 per synaptic event
     for fan_out in (4, 12):
         busy, cycles = _energy_per_step(_drive(4, fan_out, True), TINY)
-        assert cycles == cyc_tiny + 5 + 2 * fan_out
-        assert busy - quiet_tiny == pytest.approx((5 + 2 * fan_out) * pj_per_cycle)
+        assert cycles == cyc_tiny + 6 + 2 * fan_out
+        assert busy - quiet_tiny == pytest.approx((6 + 2 * fan_out) * pj_per_cycle)
 
 
 def test_compile_estimate_has_an_energy_split_by_what_the_cycles_do():
@@ -87,8 +87,8 @@ def test_compile_estimate_has_an_energy_split_by_what_the_cycles_do():
     assert est.energy_pj == pytest.approx(p.energy_pj(est.compute_ns * 1e-9 * p.clock_hz))
     # the estimate takes the source's rate from its last spike (9.95 ms): ~1 spike a step
     assert est.energy_synops_pj == pytest.approx(p.energy_pj(2 * 12), rel=0.01)
-    assert est.energy_spikes_pj == pytest.approx(p.energy_pj(5), rel=0.01)
-    assert est.energy_updates_pj == pytest.approx(p.energy_pj(16 + 24 + 9), rel=0.01)
+    assert est.energy_spikes_pj == pytest.approx(p.energy_pj(6), rel=0.01)
+    assert est.energy_updates_pj == pytest.approx(p.energy_pj(16 + 24 + 11), rel=0.01)
 
 
 def test_boards_give_their_clock_and_family():

@@ -6,8 +6,10 @@ import pytest
 
 from toolchain.targets.fpga.spec import (
     ECP5_85F,
+    ECP5_85F_2K,
     ECP5_85F_EI,
     ICE40UP5K,
+    ICE40UP5K_SPRAM,
     PRESETS,
     SIGNED_FIELDS,
     TINY,
@@ -82,3 +84,19 @@ def test_unknown_preset_lists_known_ones():
     with pytest.raises(SpecError, match="unknown core preset 'up5k'; known presets: tiny, "
                        "ice40up5k, ecp5-85f, ecp5-85f-ei"):
         preset("up5k")
+
+
+def test_capacity_presets_meet_their_targets_and_their_memories():
+    # issue targets: >= 256 neurons / 32768 synapses on the UP5K, >= 2048 / 131072 on the
+    # ECP5-85F
+    up5k, ecp5 = ICE40UP5K_SPRAM, ECP5_85F_2K
+    assert (up5k.n_neurons, up5k.n_synapses) >= (256, 32768)
+    assert (ecp5.n_neurons, ecp5.n_synapses) >= (2048, 131072)
+    # the UP5K's synapse words fill two SB_SPRAM256KA (16K x 16 bit) exactly: 8-bit target
+    assert up5k.layout("synapse")[0] == ("target", 8)
+    assert up5k.width("synapse") == 16 and up5k.n_synapses == 2 * 16384
+    # what stays in EBR fits the UP5K's 30 x 4 kbit
+    assert sum(b for k, b in up5k.memory_bits().items() if k != "synapses") <= 30 * 4096
+    # the ECP5's synapse word: 18 bits in 2K x 9 blocks (128 DP16KD) and 3 in 16K x 1 (24)
+    assert ecp5.width("synapse") == 21
+    assert sum(ecp5.memory_bits().values()) <= 208 * 18 * 1024

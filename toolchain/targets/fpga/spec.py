@@ -9,7 +9,7 @@ message that names the parameter, the value, the limit and what to change.
 Update order of one timestep ``t`` (the RTL runs these phases one after another; the model
 reproduces their result exactly):
 
-1. NEURON (three-stage pipeline, one neuron per clock).  For each neuron ``j``, with
+1. NEURON (four-stage pipeline, one neuron per clock).  For each neuron ``j``, with
    ``a = ring[t mod D][j]`` (the input that arrives at ``t``; the slot is cleared after
    reading)::
 
@@ -61,6 +61,10 @@ from dataclasses import dataclass, field, fields
 from enum import IntEnum
 
 SHIFT_BITS = 4  # decays and learning rates are shifts 0..15: 2**-15 is below any useful rate
+# clocks of one row walk besides its synapses: request/accept, fetch, load, wait (the first
+# synapse into its read register), done + one turn of the phase loop (a potentiation walk's
+# rows: one fewer, no request)
+ROW_CYCLES = 6
 
 
 class SpecError(ValueError):
@@ -278,11 +282,12 @@ class CoreSpec:
         repeated ones; ``events``: synapses in the rows of spiking sources;
         ``potentiation``: STDP on and a neuron spiked, so every row is walked."""
         s = self.n_sources
-        per_row = 5  # request/accept, fetch, load, done + one turn of the phase loop
-        cycles = (self.n_neurons + 3) + 1 + 1 + 1 + (s + 2) + 1  # fixed passes and turns
+        per_row = ROW_CYCLES
+        # fixed passes and turns: the neuron pass's four stages, the trace pass's three
+        cycles = (self.n_neurons + 4) + 1 + 1 + 1 + (s + 3) + 1
         cycles += per_row * (inputs + spikes) + 2 * events + 2 * repeats
         if potentiation:
-            cycles += 4 * s + 2 * synapses_in_rows + 1
+            cycles += (per_row - 1) * s + 2 * synapses_in_rows + 1
         return cycles
 
 
@@ -336,13 +341,38 @@ ECP5_85F_EI = CoreSpec(
     acc_bits=18, trace_bits=8, ref_bits=6, delay_bits=5, receptors=2, i_frac=6,
     name="ecp5-85f-ei",
 )
+# The UP5K with its synapse memory in SPRAM (hdl/memory.py WordMemory): 32768 16-bit words
+# are two of the four SB_SPRAM256KA (the protocol device's buffers take the other two), so
+# the synapse word is 16 bits: 8-bit target (256 neurons), 5-bit weight, 2-bit delay (1..3
+# steps), the plastic bit.  Traded against ice40up5k: weights 5 bits instead of 8 and 4 ring
+# slots instead of 16, for 2x the neurons and 32x the synapses; 3 fractional current bits
+# (i_bits 19) make up part of the coarser weights (the current resolves 2^-3 of a weight
+# LSB) at no block RAM: the neuron words stay within their 4 + 3 EBR.  The rest (ring 4,
+# params 4, state 3, rows 4, traces 2, flags 1, spike list 1) is about 19 EBR.
+ICE40UP5K_SPRAM = CoreSpec(
+    n_neurons=256, n_inputs=256, n_synapses=32768, v_bits=16, i_bits=19, w_bits=5,
+    acc_bits=16, trace_bits=8, ref_bits=5, delay_bits=2, i_frac=3, name="ice40up5k-spram",
+)
+# The ECP5-85F at 2048 neurons and 131072 synapses.  Budget of its 208 DP16KD (18 kbit):
+# synapses 131072 x 21 bits (11-bit target, 7-bit weight, 2-bit delay, plastic) = 18 bits
+# in 2048 x 9 blocks (128) + 3 bits in 16384 x 1 blocks (24) = 152; ring 4 slots x 2048 x
+# 18 bits = 8; neuron parameters 2048 x 74 bits = 9, state 2048 x 48 bits = 6; rows 4096 x
+# 35 bits = 8; traces 3; flags 1; spike list 2: 189 (yosys), and the protocol device's
+# buffers about 10.  Traded against ecp5-85f: weights 7 bits instead of 8 and 4 ring slots
+# (delays 1..3 steps) instead of 64 (64 slots of 2048 neurons alone would be 128 blocks),
+# for 2x the neurons and synapses; the currents carry 6 fractional bits, as on ecp5-85f-ei.
+ECP5_85F_2K = CoreSpec(
+    n_neurons=2048, n_inputs=2048, n_synapses=131072, v_bits=18, i_bits=24, w_bits=7,
+    acc_bits=18, trace_bits=8, ref_bits=6, delay_bits=2, i_frac=6, name="ecp5-85f-2k",
+)
 # Small enough for fast RTL simulation; what the unit and cocotb tests build.
 TINY = CoreSpec(
     n_neurons=16, n_inputs=8, n_synapses=128, v_bits=12, i_bits=12, w_bits=6, acc_bits=12,
     trace_bits=6, ref_bits=3, delay_bits=2, name="tiny",
 )
 
-PRESETS: dict[str, CoreSpec] = {s.name: s for s in (TINY, ICE40UP5K, ECP5_85F, ECP5_85F_EI)}
+PRESETS: dict[str, CoreSpec] = {s.name: s for s in (TINY, ICE40UP5K, ECP5_85F, ECP5_85F_EI,
+                                                   ICE40UP5K_SPRAM, ECP5_85F_2K)}
 
 
 def preset(name: str) -> CoreSpec:

@@ -19,7 +19,7 @@ import numpy as np
 from toolchain.compiler.artifact import StepEstimate
 from toolchain.compiler.describe import Activity, spikes_per_step, synaptic_events_per_step
 from toolchain.ir import Network
-from toolchain.targets.fpga.spec import CoreSpec
+from toolchain.targets.fpga.spec import ROW_CYCLES, CoreSpec
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def step_cost(net: Network, spec: CoreSpec, synapses_in_rows: int,
     # the busy step's energy, split by what its cycles do: synapse memory walks (events,
     # potentiation) are synaptic ops, each row fetch is a spike's, the rest the neuron pass
     synop_cycles = 2 * events + p_any * walk
-    spike_cycles = 5 * (inputs + spikes)
+    spike_cycles = ROW_CYCLES * (inputs + spikes)
     return StepEstimate(
         rate_hz=activity.planned_rate_hz, compute_ns=power.wall_ns(cycles), noc_ns=0.0,
         barrier_ns=0.0, synaptic_ops=events, neuron_updates=float(net.n_neurons),
