@@ -173,7 +173,7 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             size, slots = ring_size[r], ring_slots[r]
             rbase = ring_offset[r]
             dirty = ring_dirty_offset[r]
-            soff = proj_syn_offset[pr]
+            p_post, p_delay, p_drive = post[pr], delay[pr], drive[pr]
             roff = proj_row_offset[pr]
             now = k % slots
             n_ev = 0
@@ -194,9 +194,9 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
                         continue
                     proj_shifted[pr] += extra > 0
                 lo, hi = indptr[roff + i], indptr[roff + i + 1]
-                for g in range(soff + lo, soff + hi):
-                    slot = (now + delay[g] + extra) % slots
-                    ring[rbase + slot * size + post[g]] += drive[g]
+                for g in range(lo, hi):
+                    slot = (now + p_delay[g] + extra) % slots
+                    ring[rbase + slot * size + p_post[g]] += p_drive[g]
                     ring_dirty[dirty + slot] = True
                 n_ev += hi - lo
             proj_events[pr] += n_ev
