@@ -17,7 +17,7 @@ def _build(**kw) -> Build:
 def test_loihi_lists_its_passes_in_data_flow_order():
     names = [p.__name__ for p in LoihiTarget().passes()]
     assert names == ["check", "quantise", "partition", "place", "route", "estimate_step",
-                     "compartment_section", "learning_section", "encode"]
+                     "compartment_section", "bias_section", "learning_section", "encode"]
     assert tuple(LoihiTarget().passes()) == PASSES
 
 

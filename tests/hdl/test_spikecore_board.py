@@ -106,7 +106,8 @@ def test_hdl_build_says_which_resource_the_icebreaker_lacks_and_by_how_much(tmp_
     assert hit, lines[0]
     assert int(hit[1]) - 5280 == int(hit[2]) > 0
     # the engine's INPUT slots and OUTPUT window are in SPRAM: the block RAM is not short
-    assert "ICESTORM_SPRAM 2/4 (50 %)" in lines[0]
+    spram = re.search(r"ICESTORM_SPRAM (\d)/4", lines[0])
+    assert spram and int(spram[1]) >= 2, lines[0]
     ram = re.search(r"ICESTORM_RAM (\d+)/30", lines[0])
     assert ram and int(ram[1]) <= 30, lines[0]
     # tiny is the smallest preset: only the other board is left to suggest
