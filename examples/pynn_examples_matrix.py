@@ -7,7 +7,9 @@ For each example (PyNN 0.13's ``examples/``, which ``make setup`` puts under
     spikeport pynn --target TARGET EXAMPLE spikeport [ARGS]
 
 in a scratch directory, as a user would: exit status 0 is "runs", anything else is
-"refused" with the first line of the error it printed.  For the rate error it runs
+"refused" with the first line of the error it printed; a script that exits 0 but never
+calls ``run()`` (random_distributions.py only draws numbers) is "no network", and not
+counted as running anywhere.  For the rate error it runs
 ``spikeport portability`` on the example (the network of its first ``run()``, on every
 target that compiles it) and takes each target's worst population rate error against the
 reference.  Where a target refuses an example, it tries ``--fit approximate`` too and
@@ -59,7 +61,7 @@ FEATURES_BEGIN, FEATURES_END = "<!-- feature-table: begin -->", "<!-- feature-ta
 class Cell:
     """One example on one target."""
 
-    status: str  # "runs" or "refused"
+    status: str  # "runs", "refused", or NO_NETWORK (it exited 0 but simulated nothing)
     reason: str = ""  # the error's first line, for a refusal
     rate_error: float | None = None  # worst population rate error vs the reference
     approximate: str = ""  # for a refusal: "runs" or "refused" with --fit approximate
@@ -77,6 +79,12 @@ class Row:
     cells: dict[str, Cell] = field(default_factory=dict)
 
 
+#: the status of a script that exits 0 without a run(): it has no network to port
+NO_NETWORK = "no network"
+#: what ``spikeport pynn`` says about such a script
+_NO_RUN_NOTE = "so no network was simulated"
+
+
 def examples_dir() -> Path:
     return Path(sys.prefix) / "share" / "pynn-examples"
 
@@ -91,21 +99,33 @@ def _error_line(stderr: str, stdout: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _results_folder(scratch: str) -> None:
+    """The ``Results/`` folder PyNN's examples write into: it exists in PyNN's repository,
+    where they are meant to be run, and a few of them (random_distributions.py) save
+    there without creating it."""
+    (Path(scratch) / "Results").mkdir(exist_ok=True)
+
+
 def run_pynn(example: Path, target: str, args: Sequence[str], *, fit: str | None = None,
              timeout: float = TIMEOUT_S) -> tuple[int, str, float]:
-    """``spikeport pynn`` of one example on one target: exit status, error, seconds."""
+    """``spikeport pynn`` of one example on one target: exit status, error (or, for a
+    script that never ran a network, the note saying so), seconds."""
     command = [sys.executable, "-m", "toolchain", "pynn", "--target", target,
                *(["--fit", fit] if fit else []), str(example), "spikeport", *args]
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
+        _results_folder(scratch)
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   cwd=scratch, env={**os.environ, "MPLBACKEND": "Agg"})
         except subprocess.TimeoutExpired:
             return 1, f"did not finish in {timeout:g} s", time.perf_counter() - start
     code = done.returncode
-    return code, "" if code == 0 else _error_line(done.stderr, done.stdout), \
-        time.perf_counter() - start
+    if code == 0:
+        message = _NO_RUN_NOTE if _NO_RUN_NOTE in done.stderr else ""
+    else:
+        message = _error_line(done.stderr, done.stdout)
+    return code, message, time.perf_counter() - start
 
 
 def rate_errors(example: Path, targets: Sequence[str], args: Sequence[str], *,
@@ -119,6 +139,7 @@ def rate_errors(example: Path, targets: Sequence[str], args: Sequence[str], *,
         command = [sys.executable, "-m", "toolchain", "portability", "--targets",
                    ",".join(others), *(["--fit", fit] if fit else []), "-o", scratch,
                    str(example), "spikeport", *args]
+        _results_folder(scratch)
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   cwd=scratch, env={**os.environ, "MPLBACKEND": "Agg"})
@@ -154,7 +175,8 @@ def measure(example: Path, targets: Sequence[str] = TARGETS,
     row = Row(example.name)
     for target in targets:
         code, reason, seconds = run_pynn(example, target, args)
-        row.cells[target] = Cell("runs" if code == 0 else "refused", reason, seconds=seconds)
+        status = "refused" if code else NO_NETWORK if reason == _NO_RUN_NOTE else "runs"
+        row.cells[target] = Cell(status, "" if code == 0 else reason, seconds=seconds)
     ran = [t for t in targets if row.cells[t].status == "runs"]
     if "reference" in ran and len(ran) > 1:
         errors, _ = rate_errors(example, ran, args)
@@ -203,6 +225,8 @@ def markdown(rows: Sequence[Row], targets: Sequence[str] = TARGETS) -> str:
                 cells.append("-")
             elif c.status == "runs":
                 cells.append(f"runs, {_pct(c.rate_error)}")
+            elif c.status == NO_NETWORK:
+                cells.append(NO_NETWORK)
             else:
                 k = notes.setdefault(c.reason, len(notes) + 1)
                 extra = _approx_runs(c)
@@ -281,8 +305,8 @@ def parse_docs(path: Path) -> dict[str, dict[str, str]]:
 
 def cell_text(cell: Cell) -> str:
     """A cell as :func:`parse_docs` reads it back (status and reason, not the numbers)."""
-    if cell.status == "runs":
-        return "runs"
+    if cell.status in ("runs", NO_NETWORK):
+        return cell.status
     extra = "; approx. runs" if cell.approximate == "runs" else ""
     if cell.approximate == "refused" and cell.approximate_reason != cell.reason:
         extra = f"; approx. refused [{_escape(cell.approximate_reason)}]"

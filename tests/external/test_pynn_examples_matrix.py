@@ -68,3 +68,18 @@ def test_the_table_counts_and_footnotes_its_cells():
     assert "| **runs** | **3** | **1** | **0** |" in text
     assert "1. no X\n2. no Y\n3. no W" in text
     assert "- a.py on fpga: z (1 neurons)" in text
+
+
+def test_a_script_without_a_network_is_shown_and_not_counted_as_running():
+    """random_distributions.py draws numbers and plots them, and never calls run(): a
+    target that 'runs' it has ported nothing."""
+    matrix = _matrix()
+    rows = [matrix.Row("d.py", {"reference": matrix.Cell(matrix.NO_NETWORK),
+                                "loihi": matrix.Cell(matrix.NO_NETWORK)}),
+            matrix.Row("e.py", {"reference": matrix.Cell("runs", rate_error=0.0),
+                                "loihi": matrix.Cell("runs", rate_error=0.1)})]
+    text = matrix.markdown(rows, ("reference", "loihi"))
+    assert "| d.py | no network | no network |" in text
+    assert "| **runs** | **1** | **1** |" in text
+    assert "the hardware targets run 1 example-target pairs" in text
+    assert matrix.cell_text(rows[0].cells["loihi"]) == "no network"
