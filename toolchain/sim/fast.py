@@ -38,6 +38,8 @@ _I64 = np.int64
 #: fixed-point CUBA compartments (integer-valued float64 registers, as Loihi's kernel
 #: keeps them; see :class:`Form`)
 CURR_EXP, FIXED_CUBA = 0, 1
+#: SpiNNaker2's PE LIF kernel in float32 or s16.15 (its numba step: toolchain.sim.loop_pe)
+PE_LIF = 2
 
 
 @dataclass
@@ -78,6 +80,9 @@ class Form:
     #: values (None: they are)
     signals: dict[str, tuple[str | None, Callable[[np.ndarray, np.ndarray], np.ndarray]
                              | None]] | None = None
+    #: PE_LIF: the values the fields above do not hold, one row each (one value or one
+    #: per neuron), in the order of ``loop_pe.PE_ROWS``
+    params: np.ndarray | None = None
 
 
 def form(kernel: NeuronKernel) -> Form | None:
@@ -151,7 +156,8 @@ def unsupported(engine: object) -> str | None:
     """Why ``engine``'s network has no compiled form (None: it has one)."""
     from toolchain.sim.interconnect import IdealInterconnect
 
-    if not isinstance(engine.interconnect, IdealInterconnect):
+    if not isinstance(engine.interconnect, IdealInterconnect) and \
+            getattr(engine.interconnect, "compiled_form", None) is None:
         return f"the interconnect model {type(engine.interconnect).__name__}"
     if engine.network.currents:
         return "injected currents"
@@ -232,7 +238,7 @@ def plan(engine: object) -> Plan:
             chan_ring[c] = r
         else:  # (fixed-point compartments: exc and inh into one current)
             chan_ring2[c] = r
-        if found.kind == FIXED_CUBA:  # what is left at the end of a call: into the inbox
+        if found.inbox is not None:  # what is left at the end of a call: into the inbox
             ring_inbox[r] = c
 
     nodes = pops + list(engine.sources)
