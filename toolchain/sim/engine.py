@@ -440,6 +440,7 @@ class Engine:
                     p.drive = p.weights
             else:
                 self._fast_drive = fast.gather(projs, "drive", total)
+        groups = (*plan.groups, self._fast_drive[plan.group_perm])
         nodes = [*plan.pops, *plan.sources]
         proj_events = np.zeros(len(plan.proj_labels), dtype=np.int64)
         signals = list(self.recorder.signals.items())
@@ -511,7 +512,7 @@ class Engine:
                     sig_idx_ptr, sig_idx, sig_out_ptr, sig_out, sig_count,
                     rec_node, spk_step, spk_node, spk_idx, 0, node_counts, proj_events,
                     step_events, pe_param,
-                    no_budget() if budget is None else budget.arrays())
+                    no_budget() if budget is None else budget.arrays(), groups)
                 self._collect_spikes(nodes, spk_step[:n_spk], spk_node[:n_spk],
                                      spk_idx[:n_spk])
                 if k < c1:  # the buffer could have overflowed: make it larger

@@ -7,7 +7,7 @@ import numba as nb
 import numpy as np
 
 from toolchain.sim.fast import PE_LIF
-from toolchain.sim.loop_pe import _at, charge, finish_tick, pe_lif
+from toolchain.sim.loop_pe import _at, charge, finish_tick, pe_lif, send_group
 
 
 @nb.njit(cache=True, nogil=True)
@@ -22,7 +22,7 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
               sig_kind, sig_base, sig_every, sig_idx_ptr, sig_idx, sig_out_ptr, sig_out,
               sig_count,
               rec_node, spk_step, spk_node, spk_idx, n_spk, node_counts, proj_events, step_events,
-              pe_param, budget):
+              pe_param, budget, groups):
     """Run steps k0..k1-1; return the step it stopped before (k1, or earlier when the
     spike buffer could overflow in the next step: the caller grows it and calls again)
     and the number of spikes written.  Per-step inputs and outputs (source spikes,
@@ -35,7 +35,8 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
     sampled after the step.  Spikes of the nodes marked in ``rec_node`` (those recorded)
     go into the spike buffer.  With a tick ``budget`` (``TickBudget.arrays``), each
     projection's spikes are charged to it before they are sent; late ones go a step later
-    or not at all (:func:`toolchain.sim.loop_pe.charge`).
+    or not at all (:func:`toolchain.sim.loop_pe.charge`).  ``groups``: projections sent
+    together (``Plan.groups``, :func:`toolchain.sim.loop_pe.send_group`).
     """
     n_pops = pop_offset.size - 1
     n_nodes = node_counts.shape[1]
@@ -54,7 +55,8 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             for r in range(k1 - k0):
                 base = src_step_ptr[s] + k0 - kbase + r
                 most = max(most, src_node_offset[base + 1] - src_node_offset[base])
-    late = np.zeros(most if budgeted else 0, dtype=np.int64)
+    widest = max(groups[2].max() if groups[2].size else 1, 1)  # (a group's projections)
+    late = np.zeros(most * widest if budgeted else 0, dtype=np.int64)
     cost = np.zeros(2 * most if budgeted else 0)
     for k in range(k0, k1):
         row = k - kbase
@@ -96,8 +98,8 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
                              ring_dirty_offset, ring_size, ring_slots, zeros)
                 n_fired = pe_lif(n, uniform[p], a, n_fired, vp, lp, refrac, thresh, reset,
                                  p_mm, drive0, chan_state, chan_decay, chan_pmi,
-                                 chan_offset[c], pop_chan[p + 1] - c == 4, inbox, ra, rb,
-                                 pe_param, flag, fired)
+                                 chan_offset[c], pop_chan[p + 1] - c == 4, k == k0, inbox,
+                                 ra, rb, pe_param, flag, fired)
                 node_counts[row, p] = n_fired - node_start[p]
                 continue
             if uniform[p] and pop_chan[p + 1] - pop_chan[p] == 2:
@@ -213,6 +215,18 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             n_ev = 0
             now = k % slots
             dirty = ring_dirty_offset[r]
+            grp = groups[0][pr]
+            if grp >= 0:  # its group's first sends for them all
+                if f1 > f0 and groups[1][grp] == pr:
+                    if node < n_pops:
+                        events += send_group(k, grp, f0, f1, fired, groups, budgeted,
+                                             budget, late, cost, ring, ring_dirty, rbase,
+                                             dirty, size, slots, proj_events)
+                    else:
+                        events += send_group(k, grp, f0, f1, src_idx, groups, budgeted,
+                                             budget, late, cost, ring, ring_dirty, rbase,
+                                             dirty, size, slots, proj_events)
+                continue
             shifted = False
             if budgeted and f1 > f0:
                 if node < n_pops:
