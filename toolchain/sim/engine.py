@@ -36,7 +36,7 @@ from toolchain.ir import Network, Population, Receptor
 from toolchain.ir.network import ResponseShape
 from toolchain.progress import task
 from toolchain.sim import fast
-from toolchain.sim.interconnect import DROPPED, IdealInterconnect, Interconnect
+from toolchain.sim.interconnect import DROPPED, IdealInterconnect, Interconnect, no_budget
 from toolchain.sim.kernels import NeuronKernel, RunTimeChangeError
 from toolchain.sim.numerics import Numerics, ReferenceNumerics
 from toolchain.sim.plasticity import PlasticityModel
@@ -128,6 +128,7 @@ class Engine:
         self._want_compiled = compiled
         self._fast: fast.Plan | None = None
         self._fast_drive: object | None = None  # per projection (fast.synapse_arrays)
+        self._fast_group_drive: np.ndarray | None = None  # (fast.Plan.groups)
         self.why_not_compiled: str | None = "not asked for" if not compiled else None
         self.dt = network.dt
         self.target = target
@@ -402,7 +403,13 @@ class Engine:
         uniform = np.array([all(
             np.all(np.asarray(x) == np.ravel(x)[0]) for x in (
                 f.p_mm, f.drive0, f.thresh, f.reset, f.refrac,
-                *(y for c in f.channels for y in c[2:]))) for f in forms], dtype=np.bool_)
+                *(y for c in f.channels for y in c[2:]),
+                *(() if f.params is None else f.params))) for f in forms], dtype=np.bool_)
+        n_rows = max((f.params.shape[0] for f in forms if f.params is not None), default=0)
+        pe_param = np.concatenate(
+            [np.broadcast_to(np.zeros((n_rows, 1)) if f.params is None else f.params,
+                             (n_rows, n))
+             for f, n in zip(forms, sizes, strict=True)], axis=1) if forms else np.zeros((0, 0))
         chans = [np.broadcast_to(np.asarray(x, np.float64), (k.size,))
                  for k, f in zip(kernels, forms, strict=True) for c in f.channels
                  for x in c[1:]]
@@ -422,9 +429,17 @@ class Engine:
         kind = np.array([f.kind for f in forms], np.int64)
         own = forms[0].loop.build(self, plan, forms) if forms and forms[0].loop else None
         step_loop = run_steps if own is None else own.run
+        # (a target's own loop runs its interconnect itself)
+        budget = (self.interconnect.compiled_form(plan.proj_labels, k0)
+                  if not self._ideal and own is None else None)
         if self._fast_drive is None:
-            self._fast_drive = fast.synapse_arrays(
-                [self.projections[label].drive for label in plan.proj_labels])
+            drives = [self.projections[label].drive for label in plan.proj_labels]
+            self._fast_drive = fast.synapse_arrays(drives)
+            # projections sent together: their drive in the group's order (Plan.groups)
+            self._fast_group_drive = (np.concatenate(drives)[plan.group_perm]
+                                      if plan.group_perm.size else
+                                      np.zeros(0, plan.ring.dtype))
+        groups = (*plan.groups, self._fast_group_drive)
         nodes = [*plan.pops, *plan.sources]
         proj_events = np.zeros(len(plan.proj_labels), dtype=np.int64)
         signals = list(self.recorder.signals.items())
@@ -495,7 +510,8 @@ class Engine:
                     plan.ring_pop_offset, plan.chan_ring, sig_kind, sig_base, sig_every,
                     sig_idx_ptr, sig_idx, sig_out_ptr, sig_out, sig_count,
                     rec_node, spk_step, spk_node, spk_idx, 0, node_counts, proj_events,
-                    step_events)
+                    step_events, pe_param,
+                    no_budget() if budget is None else budget.arrays(), groups)
                 self._collect_spikes(nodes, spk_step[:n_spk], spk_node[:n_spk],
                                      spk_idx[:n_spk])
                 if k < c1:  # the buffer could have overflowed: make it larger
@@ -523,6 +539,12 @@ class Engine:
         for i, label in enumerate(plan.proj_labels):
             if proj_events[i]:
                 self._count(self.projections[label].events_key, float(proj_events[i]))
+            if budget is not None and budget.counts[i, 1]:
+                late = int(budget.counts[i, 1])
+                self._count_late(label, 0 if budget.defer else late, late if budget.defer
+                                 else 0)
+        if budget is not None:
+            budget.restore(k1)
         # the state back into the kernels, in place
         c = 0
         for p, f in enumerate(forms):
@@ -634,13 +656,16 @@ class Engine:
                 f"wrong shape {extra.shape} for {pre.size} spikes"
             )
         dropped = extra == DROPPED
-        self._count(f"spikes_dropped/{proj.label}", int(dropped.sum()))
-        self._count("spikes_dropped", int(dropped.sum()))
-        shifted = int((extra > 0).sum())
-        self._count(f"spikes_shifted/{proj.label}", shifted)
-        self._count("spikes_shifted", shifted)
+        self._count_late(proj.label, int(dropped.sum()), int((extra > 0).sum()))
         keep = ~dropped
         return pre[keep], extra[keep]
+
+    def _count_late(self, label: str, dropped: int, shifted: int) -> None:
+        """Spikes the interconnect dropped or shifted (counted in each step it was late)."""
+        self._count(f"spikes_dropped/{label}", dropped)
+        self._count("spikes_dropped", dropped)
+        self._count(f"spikes_shifted/{label}", shifted)
+        self._count("spikes_shifted", shifted)
 
     def _arrive(self, k: int, proj: _Projection) -> None:
         slot = proj.queue[k % proj.ring.slots]

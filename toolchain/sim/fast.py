@@ -11,12 +11,15 @@ order in which spikes add into a ring row), so both give the same spikes and the
 state, bit for bit; the tests run both.
 
 What has a compiled form today: :class:`~toolchain.sim.kernels.CurrExpKernel` (IF_curr_exp
-and composed LIFs with exponential currents), Loihi's fixed-point compartments, DYNAP-SE's
-DPI kernels (in their target's own loop, ``Form.loop``, which also runs DYNAP-SE's routing
-delays), static projections with float64 drive (no release dynamics, no plasticity), the
-ideal interconnect, any spike source (its spikes are realised for the whole run first),
-recorded spikes and state variables, and no injected currents.  Anything else runs on the
-numpy path, unchanged; :func:`unsupported` says why.
+and composed LIFs with exponential currents), kernels with a ``compiled_form()`` (Loihi's
+compartments, FIXED_CUBA; SpiNNaker2's LIF PE kernels, PE_LIF, in
+:mod:`toolchain.sim.loop_pe`; DYNAP-SE's DPI kernels in their target's own loop,
+``Form.loop``, which also runs DYNAP-SE's routing delays), static projections whose drive
+is their ring's number format (no release dynamics, no plasticity), the ideal interconnect
+or one with a ``compiled_form()`` (SpiNNaker2's tick budget), any spike source (its spikes
+are realised for the whole run first), recorded spikes and state variables, and no
+injected currents.  Anything else runs on the numpy path, unchanged; :func:`unsupported`
+says why.
 
 The loop itself lives in :mod:`toolchain.sim.loop`, imported on first use (numba takes a
 moment to import); its compilation is cached on disk (numba ``cache=True``, in the
@@ -42,6 +45,10 @@ _I64 = np.int64
 #: keeps them; see :class:`Form`); DYNAP-SE's DPI circuits run in their target's own loop
 #: (``Form.loop``)
 CURR_EXP, FIXED_CUBA, DPI = 0, 1, 2
+#: SpiNNaker2's PE LIF kernel in float32 or s16.15 (its numba step: toolchain.sim.loop_pe;
+#: it shares the loop's propagation, so it is a kind of the shared loop, not a loop of
+#: its own)
+PE_LIF = 3
 
 
 @dataclass
@@ -84,6 +91,13 @@ class Form:
     ``inbox`` until the next step, which adds it, floored by ``fixed[2]`` bits and
     shifted up by ``fixed[0]``, wrapping at ``fixed[1]`` (and in int32) as the chip does;
     v adds every channel and saturates one below ``fixed[1]``.
+
+    PE_LIF (SpiNNaker2's S2LIFKernel): ``last`` is the refractory count (the neuron is
+    active at <= 0), ``refrac`` the ticks a spike sets it to, ``p_mm`` the membrane's
+    decay, ``drive0`` i_offset; the channels are the synaptic states exc and inh (their
+    decay, and as ``pmi`` the input's first-tick factor) and, with an alpha synapse, their
+    rise terms (``pmi``: the rise gain); input waits in ``inbox`` (the kernel's pending
+    ring sums) as for FIXED_CUBA; the other values are ``params`` rows.
     """
 
     kind: int
@@ -105,6 +119,9 @@ class Form:
     #: values (None: they are)
     signals: dict[str, tuple[str | None, Callable[[np.ndarray, np.ndarray], np.ndarray]
                              | None]] | None = None
+    #: PE_LIF: the values the fields above do not hold, one row each (one value or one
+    #: per neuron), in the order of ``loop_pe.PE_ROWS``
+    params: np.ndarray | None = None
     #: a target's own step loop for this kind (None: the shared loop runs it)
     loop: TargetLoop | None = None
 
@@ -165,6 +182,12 @@ class Plan:
     ring: np.ndarray
     ring_dirty: np.ndarray
     ring_dirty_offset: np.ndarray
+    #: projections sent together (see :func:`groups`): per projection its group or -1;
+    #: per group its first projection, their number, where its segments start, its one
+    #: delay or -1; the segments; the synapses' post and delay; and ``group_perm``, where
+    #: each comes from in the concatenated arrays (the drive is taken through it)
+    groups: tuple = ()
+    group_perm: np.ndarray | None = None
 
 
 def wanted(compiled: bool | None = None) -> bool:
@@ -183,7 +206,8 @@ def unsupported(engine: object) -> str | None:
     forms = {label: form(kernel) for label, kernel in engine.kernels.items()}
     loops = {f.loop for f in forms.values() if f is not None}
     own = next(iter(loops)) if len(loops) == 1 else None  # (a target's loop routes)
-    if not isinstance(engine.interconnect, IdealInterconnect) and own is None:
+    if not isinstance(engine.interconnect, IdealInterconnect) and own is None and \
+            getattr(engine.interconnect, "compiled_form", None) is None:
         return f"the interconnect model {type(engine.interconnect).__name__}"
     if engine.network.currents:
         return "injected currents"
@@ -264,7 +288,7 @@ def plan(engine: object) -> Plan:
             chan_ring[c] = r
         else:  # (fixed-point compartments: exc and inh into one current)
             chan_ring2[c] = r
-        if found.kind == FIXED_CUBA:  # what is left at the end of a call: into the inbox
+        if found.inbox is not None:  # what is left at the end of a call: into the inbox
             ring_inbox[r] = c
 
     nodes = pops + list(engine.sources)
@@ -289,7 +313,10 @@ def plan(engine: object) -> Plan:
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
+    group_arrays, group_perm = groups(ordered, proj_ring, syn_off, uniform,
+                                      np.issubdtype(dtype, np.integer))
     return Plan(
+        groups=group_arrays, group_perm=group_perm,
         pops=pops, pop_offset=pop_offset, pop_chan=pop_chan, chan_offset=chan_offset,
         chan_names=chan_names, sources=list(engine.sources), proj_labels=labels,
         proj_pre_node=np.array(pre_node, dtype=_I64), proj_ring=np.array(proj_ring, dtype=_I64),
@@ -302,6 +329,64 @@ def plan(engine: object) -> Plan:
         ring=flat,
         ring_dirty=dirty, ring_dirty_offset=dirty_offset,
     )
+
+
+def groups(ordered: list, proj_ring: list[int], syn_off: list[int], uniform: list[int],
+           integer: bool) -> tuple[tuple, np.ndarray]:
+    """Runs of consecutive projections from one pre node into one ring of integers, as
+    the loop sends them together: a spike's synapses of all of them in one contiguous
+    row, its segments (one per projection, in order) marked by ``seg`` (n_pre x (count +
+    1) per group).  A target that splits a projection per destination core (SpiNNaker2:
+    per PE and delay stage) gives a spike dozens of rows of a few synapses each, whose
+    scattered reads cost more than the additions; integer additions into a ring do not
+    depend on their order, so the loop may add them row by row.  The price: the grouped
+    synapses' post, delay and drive a second time, in this order (22 bytes a synapse)."""
+    n = len(ordered)
+    member = np.full(n, -1, _I64)
+    first, count, seg_off, one_delay = [], [], [0], []
+    segs, perms = [], []
+    i = 0
+    while i < n:
+        j = i + 1
+        while integer and j < n and ordered[j].pre == ordered[i].pre \
+                and proj_ring[j] == proj_ring[i]:
+            j += 1
+        if j - i < 2:
+            i = j
+            continue
+        mats = [ordered[p].matrix for p in range(i, j)]
+        lengths = np.stack([np.diff(m.indptr) for m in mats], axis=1).astype(_I64)
+        start = sum(len(x) for x in perms)
+        seg = np.zeros((lengths.shape[0], j - i + 1), _I64)
+        np.cumsum(lengths, axis=1, out=seg[:, 1:])
+        rows = seg[:, -1].copy()
+        seg += start + np.concatenate([[0], np.cumsum(rows)[:-1]])[:, None]
+        perm = np.empty(int(rows.sum()), _I64)
+        for c, (p, m) in enumerate(zip(range(i, j), mats, strict=True)):
+            pre = np.repeat(np.arange(m.n_pre), lengths[:, c])
+            local = np.arange(m.size) - m.indptr[pre]
+            perm[seg[pre, c] + local - start] = syn_off[p] + np.arange(m.size)
+        member[i:j] = len(first)
+        first.append(i)
+        count.append(j - i)
+        seg_off.append(seg_off[-1] + seg.size)
+        delays = set(uniform[i:j])
+        one_delay.append(delays.pop() if len(delays) == 1 else -1)
+        segs.append(seg.ravel())
+        perms.append(perm)
+        i = j
+    perm = np.concatenate(perms) if perms else np.zeros(0, _I64)
+
+    def grouped(name: str) -> np.ndarray:
+        if not perms:
+            return np.zeros(0, _I64)
+        return np.concatenate([getattr(p.matrix, name) for p in ordered])[perm].astype(_I64)
+
+    arrays = (member, np.array(first, _I64), np.array(count, _I64),
+              np.array(seg_off[:-1], _I64), np.array(one_delay, _I64),
+              np.concatenate(segs) if segs else np.zeros(0, _I64), grouped("post"),
+              grouped("delay"))
+    return arrays, perm
 
 
 def synapse_arrays(parts: list[np.ndarray]) -> object:

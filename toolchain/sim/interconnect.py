@@ -11,6 +11,8 @@ never changes what the network does.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,3 +44,50 @@ class IdealInterconnect(Interconnect):
 
     def route(self, step: int, projection: str, pre: np.ndarray) -> None:
         return None
+
+
+@dataclass
+class TickBudget:
+    """A per-tick cycle budget in the compiled loop's terms (:mod:`toolchain.sim.loop_pe`):
+    each projection's spikes are packets that cost their target core ``packet_cycles +
+    row length x per_event`` cycles of the tick they reach it, ``offset`` ticks after they
+    are sent, after costing a relay core (``via``, or -1) ``packet_cycles`` in the tick they
+    are sent; a packet beyond a core's ``tick_cycles`` is late: deferred a tick or lost.
+
+    ``ledger[t % horizon]`` holds (cycles processed, cycles demanded) per core of tick t,
+    ``fixed`` a tick's work before any packet; the loop fills ``counts`` (per projection:
+    packets, late packets, their synaptic events, the on-time packets' events) and
+    ``stats`` (overrun core-ticks, the largest demand over a tick's cycles), and
+    ``restore(k1)`` hands them back to the model after a run up to step k1.
+    """
+
+    target: np.ndarray
+    via: np.ndarray
+    offset: np.ndarray
+    per_event: np.ndarray
+    packet_cycles: float
+    tick_cycles: float
+    defer: bool
+    fixed: np.ndarray
+    ledger: np.ndarray
+    restore: Callable[[int], None]
+    counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64))
+    stats: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+    def __post_init__(self) -> None:
+        if self.counts.shape[0] != self.target.size:
+            self.counts = np.zeros((self.target.size, 4), np.int64)
+
+    def arrays(self) -> tuple:
+        """The loop's argument: the arrays in :func:`toolchain.sim.loop_pe.charge`'s order
+        (``const``: packet and tick cycles, defer, whether there is a budget)."""
+        const = np.array([self.packet_cycles, self.tick_cycles, float(self.defer), 1.0])
+        return (self.target, self.via, self.offset, self.per_event, const, self.fixed,
+                self.ledger, self.counts, self.stats)
+
+
+def no_budget() -> tuple:
+    """The loop's budget argument for an interconnect without one (the ideal)."""
+    i, f = np.zeros(0, np.int64), np.zeros(0)
+    return (i, i, i, f, np.zeros(4), f, np.zeros((1, 2, 0)), np.zeros((0, 4), np.int64),
+            np.zeros(2))

@@ -5,21 +5,9 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from numba import types
-from numba.extending import overload
 
-
-def _at(x, j):
-    """``x[j]`` of a per-neuron array, or ``x`` itself of one value (a loop written with
-    it compiles once per kind of argument, with one values kept in registers)."""
-    raise NotImplementedError  # compiled only
-
-
-@overload(_at, inline="always")
-def _at_compiled(x, j):
-    if isinstance(x, types.Array):
-        return lambda x, j: x[j]
-    return lambda x, j: x
+from toolchain.sim.fast import PE_LIF
+from toolchain.sim.loop_pe import _at, charge, finish_tick, pe_lif, send_group
 
 
 @nb.njit(cache=True, nogil=True)
@@ -33,7 +21,8 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
               ring_chan, chan_ring,
               sig_kind, sig_base, sig_every, sig_idx_ptr, sig_idx, sig_out_ptr, sig_out,
               sig_count,
-              rec_node, spk_step, spk_node, spk_idx, n_spk, node_counts, proj_events, step_events):
+              rec_node, spk_step, spk_node, spk_idx, n_spk, node_counts, proj_events, step_events,
+              pe_param, budget, groups):
     """Run steps k0..k1-1; return the step it stopped before (k1, or earlier when the
     spike buffer could overflow in the next step: the caller grows it and calls again)
     and the number of spikes written.  Per-step inputs and outputs (source spikes,
@@ -45,7 +34,11 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
     row order; the ring rows of this step are added to their currents; signals are
     sampled after the step.  Spikes of the nodes marked in ``rec_node`` (those recorded)
     go into the spike buffer.  ``post``, ``delay`` and ``drive`` hold one array per
-    projection (typed lists of the owners' own arrays: fast.synapse_arrays).
+    projection (typed lists of the owners' own arrays: fast.synapse_arrays).  With a tick
+    ``budget`` (``TickBudget.arrays``), each projection's spikes are charged to it before
+    they are sent; late ones go a step later or not at all
+    (:func:`toolchain.sim.loop_pe.charge`).  ``groups``: projections sent together
+    (``Plan.groups``, :func:`toolchain.sim.loop_pe.send_group`).
     """
     n_pops = pop_offset.size - 1
     n_nodes = node_counts.shape[1]
@@ -57,6 +50,16 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
     zeros = np.zeros(n_total, dtype=ring.dtype)
     # where the spikes of each node start in `fired`/src_idx this step
     node_start = np.zeros(n_nodes + 1, dtype=np.int64)
+    budgeted = budget[4][3] != 0
+    most = n_total  # the most spikes a node sends in one step: the budget's scratch
+    if budgeted:
+        for s in range(n_nodes - n_pops):
+            for r in range(k1 - k0):
+                base = src_step_ptr[s] + k0 - kbase + r
+                most = max(most, src_node_offset[base + 1] - src_node_offset[base])
+    widest = max(groups[2].max() if groups[2].size else 1, 1)  # (a group's projections)
+    late = np.zeros(most * widest if budgeted else 0, dtype=np.int64)
+    cost = np.zeros(2 * most if budgeted else 0)
     for k in range(k0, k1):
         row = k - kbase
         # worst case of this step: every neuron plus this step's source spikes
@@ -87,6 +90,18 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
                                 inbox_got, fixed, flag, fired, vn, chan_ring, chan_ring2,
                                 ring, ring_dirty, ring_offset, ring_dirty_offset, ring_size,
                                 ring_slots, zeros)
+                node_counts[row, p] = n_fired - node_start[p]
+                continue
+            if kind[p] == PE_LIF:  # a SpiNNaker2 PE's kernel
+                c = pop_chan[p]
+                ra, _ = _row(k, k0, chan_ring[c], n, ring, ring_dirty, ring_offset,
+                             ring_dirty_offset, ring_size, ring_slots, zeros)
+                rb, _ = _row(k, k0, chan_ring[c + 1], n, ring, ring_dirty, ring_offset,
+                             ring_dirty_offset, ring_size, ring_slots, zeros)
+                n_fired = pe_lif(n, uniform[p], a, n_fired, vp, lp, refrac, thresh, reset,
+                                 p_mm, drive0, chan_state, chan_decay, chan_pmi,
+                                 chan_offset[c], pop_chan[p + 1] - c == 4, k == k0, inbox,
+                                 ra, rb, pe_param, flag, fired)
                 node_counts[row, p] = n_fired - node_start[p]
                 continue
             if uniform[p] and pop_chan[p + 1] - pop_chan[p] == 2:
@@ -202,7 +217,25 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             n_ev = 0
             now = k % slots
             dirty = ring_dirty_offset[r]
-            if proj_delay[pr] >= 0:  # one delay: one ring row
+            grp = groups[0][pr]
+            if grp >= 0:  # its group's first sends for them all
+                if f1 > f0 and groups[1][grp] == pr:
+                    if node < n_pops:
+                        events += send_group(k, grp, f0, f1, fired, groups, budgeted,
+                                             budget, late, cost, ring, ring_dirty, rbase,
+                                             dirty, size, slots, proj_events)
+                    else:
+                        events += send_group(k, grp, f0, f1, src_idx, groups, budgeted,
+                                             budget, late, cost, ring, ring_dirty, rbase,
+                                             dirty, size, slots, proj_events)
+                continue
+            shifted = False
+            if budgeted and f1 > f0:
+                if node < n_pops:
+                    shifted = charge(k, pr, f0, f1, fired, indptr, roff, budget, late, cost)
+                else:
+                    shifted = charge(k, pr, f0, f1, src_idx, indptr, roff, budget, late, cost)
+            if proj_delay[pr] >= 0 and not shifted:  # one delay: one ring row
                 rrow = rbase + ((now + proj_delay[pr]) % slots) * size
                 for f in range(f0, f1):
                     i = fired[f] if node < n_pops else src_idx[f]
@@ -214,10 +247,13 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
                     ring_dirty[dirty + (now + proj_delay[pr]) % slots] = True
             else:
                 for f in range(f0, f1):
+                    extra = late[f - f0] if shifted else 0
+                    if extra < 0:  # lost
+                        continue
                     i = fired[f] if node < n_pops else src_idx[f]
                     lo, hi = indptr[roff + i], indptr[roff + i + 1]
                     for g in range(lo, hi):
-                        slot = now + p_delay[g]  # delays are < slots
+                        slot = now + p_delay[g] + extra  # delays (and 1 more) are < slots
                         if slot >= slots:
                             slot -= slots
                         ring[rbase + slot * size + p_post[g]] += p_drive[g]
@@ -226,6 +262,8 @@ def run_steps(k0, k1, kbase, pop_offset, pop_chan, chan_offset,
             proj_events[pr] += n_ev
             events += n_ev
         step_events[row] = events
+        if budgeted:
+            finish_tick(k, budget)
         # 3. this step's ring rows reach their currents at the start of the next step's
         # update (the same additions, fused into that pass), or now if a current is sampled
         for s in range(sig_kind.size):

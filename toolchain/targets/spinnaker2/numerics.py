@@ -37,12 +37,13 @@ so that its largest weight uses the full 16 bits.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from toolchain.ir import CellType, Population, Receptor
+from toolchain.sim.fast import PE_LIF, Form
 from toolchain.sim.kernels import NeuronKernel, check_same_shape, reference_kernel
 from toolchain.targets.spinnaker2.spec import ode_substeps
 
@@ -427,6 +428,43 @@ class S2LIFKernel(NeuronKernel):
     def _fire(self, spiked: np.ndarray) -> None:
         self.v = np.where(spiked, self.v_reset, self.v)
         self.refract = np.where(spiked, self.refract_ticks, self.refract - 1)
+
+    def compiled_form(self) -> Form:
+        """The kernel as the engine's compiled loop runs it (its PE_LIF kind, in
+        :mod:`toolchain.sim.loop_pe`: the operations of :meth:`advance`, value for value);
+        its arrays are shared in place.  The ring sums wait in ``pending`` (the inboxes)
+        as :meth:`receive` leaves them; the values the loop's fields lack are ``params``
+        rows (``loop_pe.PE_ROWS``)."""
+        E, inh = SYNAPSE_TYPES
+        zero = np.zeros(1)
+        e_rev = getattr(self, "e_rev", {E: zero, inh: zero})
+        mode = ((1 if self.fixed else 0) | (2 if self.alpha else 0)
+                | (4 if self.population.cell_type.conductance_based else 0))
+        rows = [self.v_rest, self.r_mem, self.rise_step[E], self.rise_step[inh], e_rev[E],
+                e_rev[inh], self.frac_bits[E], self.frac_bits[inh], mode]
+        width = max(np.size(x) for x in rows)
+        params = np.stack([np.broadcast_to(np.asarray(x, np.float64).ravel(), (width,))
+                           for x in rows])
+        channels = [(name, self.syn[r], self.decay[r], self.init[r])
+                    for name, r in zip(self.syn_names, SYNAPSE_TYPES, strict=True)]
+        inbox = [self.pending[r] for r in SYNAPSE_TYPES]
+        if self.alpha:  # the rise terms: their gain where the loop keeps a channel's input gain
+            channels += [(f"rise_{r.value}", self.rise[r], self.decay[r], self.rise_gain[r])
+                         for r in SYNAPSE_TYPES]
+            inbox += [np.zeros(self.size, np.int64) for _ in SYNAPSE_TYPES]
+
+        def reading(variable: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+            sign = self._sign(variable)
+            if self.fixed:
+                return lambda raw, idx: sign * from_accum(raw)
+            return lambda raw, idx: sign * raw
+
+        signals = {"v": (None, reading("v")),
+                   **{name: (name, reading(name)) for name in self.syn_names}}
+        return Form(PE_LIF, self.v, self.refract, self.refract_ticks, self.v_thresh,
+                    self.v_reset, self.exp_tc, self.i_offset, channels,
+                    dict(zip(SYNAPSE_TYPES, self.syn_names, strict=True)), inbox,
+                    signals=signals, params=params)
 
     def _raw(self, variable: str) -> np.ndarray:
         self._check_variable(variable)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolchain.sim.interconnect import DROPPED, Interconnect
+from toolchain.sim.interconnect import DROPPED, Interconnect, TickBudget
 from toolchain.targets.spinnaker2.spec import SpiNNaker2Spec
 
 # Packets a PE must expect in its worst tick, as the Poisson excess over the mean: mean +
@@ -193,7 +193,7 @@ class TickTiming(Interconnect):
         n_late = int(late.sum())
         c.packets += pre.size
         c.hops += row.hops * pre.size
-        latency = 2 * spec.noc_latency_ns + (row.hops + row.via_hops) * spec.hop_latency_ns
+        latency = self._latency(row)
         c.latency_ns[latency] = c.latency_ns.get(latency, 0) + pre.size
         c.synaptic_events += int(length[~late].sum())
         if row.plastic_cycles:
@@ -216,6 +216,10 @@ class TickTiming(Interconnect):
             extra[late] = 1
         return extra
 
+    def _latency(self, row: Row) -> float:
+        """A packet's latency (ns): the NoC at both ends and the chip-to-chip hops."""
+        return 2 * self.spec.noc_latency_ns + (row.hops + row.via_hops) * self.spec.hop_latency_ns
+
     def _charge(self, tick: int, slice_id: int, cost: np.ndarray) -> np.ndarray:
         """Charge packets in order; True where a packet no longer fits the tick.  A late
         packet costs the tick nothing (it is dropped or carried over) but counts as demand."""
@@ -226,6 +230,63 @@ class TickTiming(Interconnect):
             used[1, slice_id] += total[-1] - used[0, slice_id]
             used[0, slice_id] = total[~late][-1] if (~late).any() else used[0, slice_id]
         return late
+
+    def compiled_form(self, labels: list[str], k0: int) -> TickBudget:
+        """The budget of a compiled run from step ``k0`` (:class:`TickBudget`), the
+        projections ``labels`` in the loop's order: the ledger of the ticks still open
+        moves into it, and ``restore`` brings it back with the run's counts, so that the
+        step-by-step path can go on from where the loop stopped."""
+        spec = self.spec
+        rows = [self.rows[label] for label in labels]
+        offset = np.array([r.stage * spec.max_delay_ticks for r in rows], np.int64)
+        horizon = int(offset.max(initial=0)) + 2  # (a deferred packet: one tick further)
+        for tick in sorted(t for t in self._used if t < k0):  # they take no more packets
+            self._finish(self._used.pop(tick))
+        ledger = np.empty((horizon, 2, self.fixed.size))
+        ledger[:] = self.fixed
+        for tick, used in self._used.items():
+            ledger[tick % horizon] = used
+        self._used.clear()
+        budget = TickBudget(
+            np.array([r.target for r in rows], np.int64), np.array([r.via for r in rows],
+                                                                   np.int64), offset,
+            np.array([float(spec.cycles_per_synaptic_event) + r.plastic_cycles
+                      + r.release_cycles for r in rows]),
+            float(spec.cycles_per_packet), spec.cycles_per_tick, spec.late_spikes == "defer",
+            self.fixed, ledger, lambda k1: self._restore(budget, rows, k0, k1))
+        return budget
+
+    def _restore(self, budget: TickBudget, rows: list[Row], k0: int, k1: int) -> None:
+        c = self.counters
+        defer = budget.defer
+        for row, (packets, late, late_events, on_time) in zip(rows, budget.counts.tolist(),
+                                                              strict=True):
+            if not packets:
+                continue
+            c.packets += packets
+            c.hops += (row.hops + row.via_hops) * packets
+            latency = self._latency(row)
+            c.latency_ns[latency] = c.latency_ns.get(latency, 0) + packets
+            events = on_time + (late_events if defer else 0)
+            c.synaptic_events += events
+            if row.plastic_cycles:
+                c.plastic_updates += events
+            c.late_packets += late
+            if defer:
+                c.deferred_packets += late
+                c.deferred_synaptic_events += late_events
+            else:
+                c.dropped_packets += late
+                c.dropped_synaptic_events += late_events
+        c.overrun_pe_ticks += int(budget.stats[0])
+        c.max_utilisation = max(c.max_utilisation, float(budget.stats[1]))
+        self._finished += k1 - k0
+        horizon = budget.ledger.shape[0]
+        for tick in range(k1, k1 + horizon):  # the ticks still open, back into the ledger
+            used = budget.ledger[tick % horizon]
+            if not np.array_equal(used[0], self.fixed) or not np.array_equal(used[1],
+                                                                             self.fixed):
+                self._used[tick] = used.copy()
 
     def summary(self, steps: int, n_pes: int) -> dict[str, float]:
         """Counters after ``steps`` ticks; ticks that saw no packet count their fixed work."""
