@@ -77,6 +77,9 @@ DESC = data.StructLayout({
     "kind": 2, "replay": 1, "slot": 8, "length": 11, "type": 8, "seq": 8, "small": 48,
 })
 DESC_DEPTH = 8
+# the reply buffer: a whole frame's body (type, seq, payload)
+REPLY_DEPTH = p.MAX_FRAME - p.CRC_SIZE
+REPLY_BITS = (REPLY_DEPTH - 1).bit_length()
 # The gateware's link buffers: powers of two, so slot numbers wrap with the 8-bit seqs.
 DEFAULT_INPUT_SLOTS = 3
 DEFAULT_OUTPUT_WINDOW = 7
@@ -186,7 +189,20 @@ class ProtocolEngine(wiring.Component):
         m.submodules.counters = r.counters
         m.d.comb += [r.steps_left.eq(r.run_end - r.t),
                      r.input_left.eq(r.run_end - r.next_input_step)]
-        _transmitter(m, self, r)
+        m.submodules.transmitter = tx = Transmitter(r.out_bits)
+        wiring.connect(m, tx.bytes, wiring.flipped(self.replies))
+        m.d.comb += [tx.descs.payload.eq(r.fifo.r_data), tx.descs.valid.eq(r.fifo.r_rdy),
+                     r.fifo.r_en.eq(tx.descs.ready), r.tx_desc.eq(r.fifo.r_data),
+                     r.tx_done.eq(tx.descs.valid & tx.descs.ready),
+                     r.boot_req.eq(tx.boot.valid), r.boot_desc.eq(tx.boot.payload),
+                     tx.boot.ready.eq(r.boot_grant), r.boot_count.eq(tx.boot_count),
+                     r.tx_idle.eq(tx.idle)]
+        read_from(m, tx.window, r.window)
+        rep_rd = r.reply.read_port()
+        m.d.comb += [rep_rd.addr.eq(tx.reply.addr), tx.reply.data.eq(rep_rd.data),
+                     tx.reply.ok.eq(1)]
+        with m.If(r.tx_done & (r.tx_desc.kind == KIND_REPLY)):
+            m.d.sync += r.reply_busy.eq(0)
         _receiver(m, self, r)
         _commands(m, self, r)
         _player(m, self, r)
@@ -234,7 +250,7 @@ class _Shared:
         # the window's from the transmitter's reads
         self.inputs = ByteBuffer(self.n_in * SLOT, spram=spram)
         self.window = ByteBuffer(self.n_out * SLOT, spram=spram)
-        self.reply = Memory(shape=8, depth=p.MAX_FRAME - p.CRC_SIZE, init=[])
+        self.reply = Memory(shape=8, depth=REPLY_DEPTH, init=[])
         self.cmd_buffer = Memory(shape=8, depth=p.MAX_FRAME, init=[])
         # the command's type, seq and first payload bytes, kept as they pass
         self.ftype, self.seq = Signal(8), Signal(8)
@@ -251,8 +267,7 @@ class _Shared:
         self.next_input_seq, self.consumed_seq = Signal(8), Signal(8)
         self.next_input_step = Signal(32)
         self.input_left = Signal(32)  # run_end - next_input_step
-        # resets since configuration: a reset leaves it alone (docs/protocol.md, section 10)
-        self.boot_count = Signal(32, reset_less=True)
+        self.boot_count = Signal(32)  # the transmitter's
         self.gap_reported, self.gap_seq = Signal(), Signal(8)
         self.next_output_seq = Signal(8)
         self.kept = Signal(range(self.n_out + 1))  # OUTPUT frames in the window
@@ -322,71 +337,105 @@ def credit_payload(next_seq: Value, free: Value | int) -> Value:
 # --------------------------------------------------------------------------- transmitter
 
 
-def _transmitter(m: Module, e: ProtocolEngine, r: _Shared) -> None:
-    """Descriptors -> frame bytes to the framer.  Two cycles per byte (set the buffer
-    address, then send the byte it reads), far faster than the UART drains them."""
-    fifo, desc = r.fifo, r.tx_desc
-    m.d.comb += desc.eq(fifo.r_data)  # popped after its last byte
-    win = r.window
-    win_q = Signal(8)  # the window's byte, held while the framer is not ready
-    rep_rd = r.reply.read_port()
-    idx = Signal(11)  # byte of the frame body (type, seq, payload)
-    total = Mux(desc.kind == KIND_REPLY, desc.length, desc.length + p.HEADER_SIZE)
-    m.d.comb += [win.r_addr.eq(Cat((idx - p.HEADER_SIZE)[:10], desc.slot[:r.out_bits])),
-                 rep_rd.addr.eq(idx)]
-    small_bytes = Array(_bytes(desc.small, 6))
-    byte = Signal(8)
-    with m.If(desc.kind == KIND_REPLY):
-        m.d.comb += byte.eq(rep_rd.data)
-    with m.Elif(idx == 0):
-        m.d.comb += byte.eq(desc.type)
-    with m.Elif(idx == 1):
-        m.d.comb += byte.eq(desc.seq)
-    with m.Elif(desc.kind == KIND_SLOT):
-        m.d.comb += byte.eq(win_q)
-    with m.Else():
-        m.d.comb += byte.eq(small_bytes[(idx - p.HEADER_SIZE)[:3]])
-    booted = Signal(reset_less=True)  # 0 only until the first BOOT after configuration
-    count = Signal(32)  # the boot count BOOT reports
-    m.d.comb += count.eq(Mux(booted, r.boot_count + 1, r.boot_count))
-    with m.FSM(name="tx") as tx_fsm:
-        with m.State("BOOT"):  # after every reset: BOOT(boot count), as a board powers up
-            boot = p.PAYLOADS[p.FrameType.BOOT]
-            m.d.comb += [r.boot_req.eq(1), *_assign(r.boot_desc, small(
-                p.FrameType.BOOT, 0, pack_fields(boot, {"boot_count": count}), boot.size))]
-            with m.If(r.boot_grant):  # the queue is empty after a reset
-                m.next = "IDLE"
-        with m.State("IDLE"):
-            m.d.comb += r.tx_idle.eq(1)
-            with m.If(fifo.r_rdy):
-                m.d.sync += idx.eq(0)
-                m.next = "ADDR"
-        with m.State("ADDR"):  # the buffers read idx this cycle (unless the player writes)
-            with m.If(win.r_ok):
-                m.next = "LATCH"
-        with m.State("LATCH"):
-            m.d.sync += win_q.eq(win.r_data)
-            m.next = "SEND"
-        with m.State("SEND"):
-            last = idx == total - 1
-            m.d.comb += [e.replies.valid.eq(1), e.replies.payload.data.eq(byte),
-                         e.replies.payload.last.eq(last)]
-            with m.If(e.replies.ready):
-                m.d.sync += idx.eq(idx + 1)
-                with m.If(last):
-                    m.d.comb += [r.tx_done.eq(1), fifo.r_en.eq(1)]
-                    with m.If(desc.kind == KIND_REPLY):
-                        m.d.sync += r.reply_busy.eq(0)
+def byte_read(abits: int) -> wiring.Signature:
+    """A byte buffer's read port as its reader sees it: the address out, the byte read in
+    the cycle before in, and whether that cycle read at all (a :class:`ByteBuffer` does not
+    read while it is written)."""
+    return wiring.Signature({"addr": Out(abits), "data": In(8), "ok": In(1)})
+
+
+def read_from(m: Module, port: wiring.PureInterface, buffer: ByteBuffer) -> None:
+    """Join a :func:`byte_read` port to ``buffer``'s read side."""
+    m.d.comb += [buffer.r_addr.eq(port.addr), port.data.eq(buffer.r_data),
+                 port.ok.eq(buffer.r_ok)]
+
+
+class Transmitter(wiring.Component):
+    """Frame descriptors -> frame bodies (type, seq, payload) to the framer.  A descriptor
+    stays at the head of ``descs`` until its frame's last byte (so a slot it names is not
+    reused while it is sent); its bytes come from the reply buffer (``reply``), an OUTPUT
+    slot of the window (``window``), or the descriptor itself.  After every reset it first
+    offers BOOT (``boot``) to the queue.  Two cycles per byte (set the buffer address, then
+    send the byte it reads), far faster than the UART drains them."""
+
+    def __init__(self, out_bits: int) -> None:
+        self.out_bits = out_bits
+        super().__init__({
+            "descs": In(stream.Signature(DESC)),
+            "boot": Out(stream.Signature(DESC)),
+            "window": Out(byte_read(10 + out_bits)),
+            "reply": Out(byte_read(REPLY_BITS)),
+            "bytes": Out(stream.Signature(FRAME_BYTE)),
+            # resets since configuration: a reset leaves it alone (docs/protocol.md, 10)
+            "boot_count": Out(32),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        desc = self.descs.payload  # popped after its last byte
+        win_q = Signal(8)  # the window's byte, held while the framer is not ready
+        idx = Signal(11)  # byte of the frame body (type, seq, payload)
+        total = Mux(desc.kind == KIND_REPLY, desc.length, desc.length + p.HEADER_SIZE)
+        m.d.comb += [self.window.addr.eq(Cat((idx - p.HEADER_SIZE)[:10],
+                                             desc.slot[:self.out_bits])),
+                     self.reply.addr.eq(idx)]
+        small_bytes = Array(_bytes(desc.small, 6))
+        byte = Signal(8)
+        with m.If(desc.kind == KIND_REPLY):
+            m.d.comb += byte.eq(self.reply.data)
+        with m.Elif(idx == 0):
+            m.d.comb += byte.eq(desc.type)
+        with m.Elif(idx == 1):
+            m.d.comb += byte.eq(desc.seq)
+        with m.Elif(desc.kind == KIND_SLOT):
+            m.d.comb += byte.eq(win_q)
+        with m.Else():
+            m.d.comb += byte.eq(small_bytes[(idx - p.HEADER_SIZE)[:3]])
+        boot_count = Signal(32, reset_less=True)
+        booted = Signal(reset_less=True)  # 0 only until the first BOOT after configuration
+        count = Signal(32)  # the boot count BOOT reports
+        m.d.comb += [count.eq(Mux(booted, boot_count + 1, boot_count)),
+                     self.boot_count.eq(boot_count)]
+        out = self.bytes
+        with m.FSM(name="tx") as tx_fsm:
+            with m.State("BOOT"):  # after every reset: BOOT(boot count), as a board powers up
+                boot = p.PAYLOADS[p.FrameType.BOOT]
+                m.d.comb += [self.boot.valid.eq(1), *_assign(self.boot.payload, small(
+                    p.FrameType.BOOT, 0, pack_fields(boot, {"boot_count": count}),
+                    boot.size))]
+                with m.If(self.boot.ready):  # the queue is empty after a reset
                     m.next = "IDLE"
-                with m.Else():
+            with m.State("IDLE"):
+                m.d.comb += self.idle.eq(1)
+                with m.If(self.descs.valid):
+                    m.d.sync += idx.eq(0)
                     m.next = "ADDR"
-    # The count goes up once per reset, in the cycle after BOOT was left: while a reset is
-    # held the FSM stays in BOOT (and this register, which reset does not touch, sees it),
-    # and a domain without a reset (some platforms have none) leaves BOOT once.
-    was_in_boot = Signal(reset_less=True)
-    m.d.sync += was_in_boot.eq(tx_fsm.ongoing("BOOT"))
-    with m.If(was_in_boot & ~tx_fsm.ongoing("BOOT")):
-        m.d.sync += [r.boot_count.eq(count), booted.eq(1)]
+            with m.State("ADDR"):  # the buffers read idx this cycle (unless the player writes)
+                with m.If(self.window.ok):
+                    m.next = "LATCH"
+            with m.State("LATCH"):
+                m.d.sync += win_q.eq(self.window.data)
+                m.next = "SEND"
+            with m.State("SEND"):
+                last = idx == total - 1
+                m.d.comb += [out.valid.eq(1), out.payload.data.eq(byte),
+                             out.payload.last.eq(last)]
+                with m.If(out.ready):
+                    m.d.sync += idx.eq(idx + 1)
+                    with m.If(last):
+                        m.d.comb += self.descs.ready.eq(1)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "ADDR"
+        # The count goes up once per reset, in the cycle after BOOT was left: while a reset
+        # is held the FSM stays in BOOT (and this register, which reset does not touch, sees
+        # it), and a domain without a reset (some platforms have none) leaves BOOT once.
+        was_in_boot = Signal(reset_less=True)
+        m.d.sync += was_in_boot.eq(tx_fsm.ongoing("BOOT"))
+        with m.If(was_in_boot & ~tx_fsm.ongoing("BOOT")):
+            m.d.sync += [boot_count.eq(count), booted.eq(1)]
+        return m
 
 
 # --------------------------------------------------------------------------- receiver

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.hdl import ResetInserter, Signal
+from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
+from hdl.memory import ByteBuffer
 from hdl.uart.checker import BlockChecker
 from hdl.uart.counters import CounterBank
-from hdl.uart.engine import COUNTERS
+from hdl.uart.engine import (
+    COUNTERS,
+    DESC,
+    KIND_REPLY,
+    KIND_SLOT,
+    KIND_SMALL,
+    REPLY_DEPTH,
+    Transmitter,
+    read_from,
+)
 from toolchain.runtime import protocol as p
 
 pytestmark = pytest.mark.hdl
@@ -187,3 +198,109 @@ def test_the_engine_drives_the_core_through_one_bus_signature():
     assert CoreBus(TINY) != CoreBus(ECP5_85F)
     assert core.signature.members["cmd"].flow == wiring.In  # the core's own view
     engine._MustUse__silence = core._MustUse__silence = True
+
+
+def _small(frame_type: p.FrameType, seq: int, payload: bytes) -> dict:
+    """A descriptor of a frame held in the queue, as the receiver or player makes one."""
+    return {"kind": KIND_SMALL, "type": int(frame_type), "seq": seq, "length": len(payload),
+            "small": int.from_bytes(payload, "little")}
+
+
+def test_transmitter_sends_each_descriptors_frame_as_the_python_framing_lays_it_out():
+    """BOOT first after every reset, then reply, OUTPUT-slot and small frames, each the
+    frame body ``encode_frame`` puts the CRC over; the framer stalls at random and the
+    window is written at random (its port then reads nothing), as the player does."""
+    rng = np.random.default_rng(5)
+    reply = bytes([p.FrameType.ACK, 41]) + p.Ack(p.FrameType.RUN, 0x01020304).encode()
+    block = p.SpikeBlock(70_000, (np.array([1, 2, 300], np.int32), np.array([], np.int32),
+                                  np.array([7], np.int32))).encode(10)
+    frames = [  # (descriptor, body expected)
+        ({"kind": KIND_REPLY, "length": len(reply)}, reply),
+        ({"kind": KIND_SLOT, "slot": 1, "length": len(block), "type": int(p.FrameType.OUTPUT),
+          "seq": 200}, bytes([p.FrameType.OUTPUT, 200]) + block),
+        (_small(p.FrameType.ERROR, 3, p.ErrorReply(p.ErrorCode.SEQ_GAP, p.FrameType.INPUT,
+                                                     0xA1B2C3D4).encode()), None),
+        (_small(p.FrameType.CREDIT, 255, p.Credit(255, 3).encode()), None),
+    ]
+    frames = [(d, body if body is not None else bytes([d["type"], d["seq"]])
+               + d["small"].to_bytes(d["length"], "little")) for d, body in frames]
+    boot = p.PAYLOADS[p.FrameType.BOOT]
+    reset = Signal()
+    m = Module()
+    m.submodules.tx = tx = Transmitter(out_bits=1)
+    m.submodules.window = window = ByteBuffer(2 * p.MAX_PAYLOAD)
+    m.submodules.reply = mem = Memory(shape=8, depth=REPLY_DEPTH, init=list(reply))
+    rd = mem.read_port()
+    read_from(m, tx.window, window)
+    m.d.comb += [rd.addr.eq(tx.reply.addr), tx.reply.data.eq(rd.data), tx.reply.ok.eq(1)]
+    sent: list[tuple[bytes, list[bool]]] = []
+    boots: list[dict[str, int]] = []
+
+    async def framer(ctx) -> None:  # a framer that is not always ready
+        body, lasts = bytearray(), []
+        while True:
+            ready = int(rng.random() < 0.6)
+            ctx.set(tx.bytes.ready, ready)
+            _, _, valid, data, last = await ctx.tick().sample(
+                tx.bytes.valid, tx.bytes.payload.data, tx.bytes.payload.last)
+            if ready and valid:
+                body.append(data)
+                lasts.append(bool(last))
+                if lasts[-1]:
+                    sent.append((bytes(body), lasts))
+                    body, lasts = bytearray(), []
+
+    async def send(ctx, desc: dict) -> None:
+        ctx.set(tx.descs.payload, DESC.const(desc))
+        ctx.set(tx.descs.valid, 1)
+        await ctx.tick().until(tx.descs.ready)
+        ctx.set(tx.descs.valid, 0)
+
+    async def take_boot(ctx) -> dict:
+        ctx.set(tx.boot.ready, 1)
+        fields = [getattr(tx.boot.payload, name) for name in DESC.members]
+        while True:
+            _, _, valid, *values = await ctx.tick().sample(tx.boot.valid, *fields)
+            if valid:
+                ctx.set(tx.boot.ready, 0)
+                return dict(zip(DESC.members, values, strict=True))
+
+    async def bench(ctx) -> None:
+        for k, b in enumerate(block):  # the OUTPUT frame in window slot 1
+            ctx.set(window.w_addr, p.MAX_PAYLOAD + k)
+            ctx.set(window.w_data, b)
+            ctx.set(window.w_en, 1)
+            await ctx.tick()
+        ctx.set(window.w_en, 0)
+        for _ in range(2):
+            boots.append(await take_boot(ctx))
+            await send(ctx, boots[-1])
+            for desc, _ in frames:
+                await send(ctx, desc)
+            ctx.set(reset, 1)
+            await ctx.tick()
+            ctx.set(reset, 0)
+        await ctx.tick().repeat(20)
+
+    async def writer(ctx) -> None:  # then the player writes slot 0 at times
+        await ctx.tick().until(tx.boot.ready)
+        while True:
+            ctx.set(window.w_en, int(rng.random() < 0.3))
+            ctx.set(window.w_addr, int(rng.integers(0, p.MAX_PAYLOAD)))
+            ctx.set(window.w_data, int(rng.integers(0, 256)))
+            await ctx.tick()
+
+    sim = Simulator(ResetInserter(reset)(m))
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.add_testbench(framer, background=True)
+    sim.add_testbench(writer, background=True)
+    sim.run()
+    assert [d["kind"] for d in boots] == [KIND_SMALL] * 2
+    assert len(sent) == 2 * (1 + len(frames))
+    for n, boot_count in enumerate([0, 1]):
+        got = sent[n * (1 + len(frames)):(n + 1) * (1 + len(frames))]
+        want = [bytes([p.FrameType.BOOT, 0]) + boot.pack({"boot_count": boot_count}),
+                *(body for _, body in frames)]
+        assert [body for body, _ in got] == want
+        assert all(lasts == [False] * (len(lasts) - 1) + [True] for _, lasts in got)
