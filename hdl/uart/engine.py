@@ -5,11 +5,14 @@ drive the core, and every frame the board sends leaves through the
 Every payload offset and length comes from ``protocol.PAYLOADS``: the checks that refuse a
 payload (``fixed_check``) and the replies (``payload_bytes``) are built from that table.
 
-Four units share one clock and a few registers (run state, step counter, sequence
-numbers); two parts of them are components of their own, tested alone against the Python
-engine (``tests/hdl/test_uart_units.py``): the receiver's INPUT block check
-(:class:`~hdl.uart.checker.BlockChecker`) and the STATUS counters
-(:class:`~hdl.uart.counters.CounterBank`).  The core is driven through the ``core`` port,
+Four units share one clock.  The receiver (:class:`Receiver`) and the transmitter
+(:class:`Transmitter`) are components of their own, with the streams they exchange in their
+signatures (frame bytes, frame descriptors, accepted INPUT blocks, the command handed over),
+and so are the receiver's INPUT block check (:class:`~hdl.uart.checker.BlockChecker`) and
+the STATUS counters (:class:`~hdl.uart.counters.CounterBank`); each is tested alone against
+the part of the Python engine it implements (``tests/hdl/test_uart_units.py``).  The
+command unit and the player still share the run's registers (run state, step counter,
+sequence numbers) in the engine itself.  The core is driven through the ``core`` port,
 :class:`~hdl.spikecore.core.CoreBus`:
 
 * **receiver**: takes every byte the deframer delivers, also while the core computes.  A
@@ -187,8 +190,7 @@ class ProtocolEngine(wiring.Component):
         m.submodules.inputs, m.submodules.window = r.inputs, r.window
         m.submodules.reply, m.submodules.cmd_buffer = r.reply, r.cmd_buffer
         m.submodules.counters = r.counters
-        m.d.comb += [r.steps_left.eq(r.run_end - r.t),
-                     r.input_left.eq(r.run_end - r.next_input_step)]
+        m.d.comb += r.steps_left.eq(r.run_end - r.t)
         m.submodules.transmitter = tx = Transmitter(r.out_bits)
         wiring.connect(m, tx.bytes, wiring.flipped(self.replies))
         m.d.comb += [tx.descs.payload.eq(r.fifo.r_data), tx.descs.valid.eq(r.fifo.r_rdy),
@@ -203,7 +205,36 @@ class ProtocolEngine(wiring.Component):
                      tx.reply.ok.eq(1)]
         with m.If(r.tx_done & (r.tx_desc.kind == KIND_REPLY)):
             m.d.sync += r.reply_busy.eq(0)
-        _receiver(m, self, r)
+        m.submodules.receiver = rx = Receiver(self.spec, self.info)
+        wiring.connect(m, wiring.flipped(self.frames), rx.frames)
+        cmd_wr = r.cmd_buffer.write_port()
+        in_wr = r.inputs
+        m.d.comb += [cmd_wr.addr.eq(rx.cmd_write.addr), cmd_wr.data.eq(rx.cmd_write.data),
+                     cmd_wr.en.eq(rx.cmd_write.en),
+                     in_wr.w_addr.eq(rx.slot_write.addr), in_wr.w_data.eq(rx.slot_write.data),
+                     in_wr.w_en.eq(rx.slot_write.en),
+                     rx.cu_waiting.eq(r.cu_waiting), rx.command.ready.eq(r.cmd_taken),
+                     r.cmd_pending.eq(rx.command.valid), r.cmd_plen.eq(rx.command.payload.plen),
+                     r.ftype.eq(rx.command.payload.type), r.seq.eq(rx.command.payload.seq),
+                     *(h.eq(rx.command.payload.head[k]) for k, h in enumerate(r.head)),
+                     r.rx_req.eq(rx.descs.valid), r.rx_desc.eq(rx.descs.payload),
+                     rx.descs.ready.eq(r.rx_grant),
+                     rx.run.state.eq(r.state), rx.run.streamed.eq(r.streamed),
+                     rx.run.free_run.eq(r.free_run), rx.run.run_end.eq(r.run_end),
+                     rx.run.consumed_seq.eq(r.consumed_seq), rx.run.q_head.eq(r.q_head),
+                     rx.run.q_count.eq(r.q_count), rx.run.have_block.eq(r.have_block),
+                     rx.run.next_output_seq.eq(r.next_output_seq), rx.run.kept.eq(r.kept),
+                     rx.out_len.eq(r.out_len[rx.out_slot]),
+                     rx.restart.eq(r.rx_restart), rx.restart_step.eq(r.rx_restart_step),
+                     r.next_input_seq.eq(rx.next_input_seq), r.rx_idle.eq(rx.idle),
+                     r.q_push.eq(rx.blocks.valid)]
+        # the units' STATUS counter events (the engine's own counts add to them below)
+        m.d.comb += r.counters.inc.eq(rx.count)
+        with m.If(rx.blocks.valid):
+            block = rx.blocks.payload
+            slot = block.slot[:max(r.in_bits, 1)]
+            m.d.sync += [r.in_first[slot].eq(block.first), r.in_steps[slot].eq(block.steps),
+                         r.in_len[slot].eq(block.len)]
         _commands(m, self, r)
         _player(m, self, r)
         # one writer per cycle into the descriptor queue: BOOT, receiver, player, command unit
@@ -255,7 +286,6 @@ class _Shared:
         # the command's type, seq and first payload bytes, kept as they pass
         self.ftype, self.seq = Signal(8), Signal(8)
         self.head = [Signal(8, name=f"head{k}") for k in range(HEAD_BYTES)]
-        self.cmd_fields = [self.ftype, self.seq, *self.head]
         # run state
         self.state = Signal(2)  # p.BoardState
         self.t = Signal(32)
@@ -264,11 +294,10 @@ class _Shared:
         self.run_end = Signal(32)
         self.steps_left = Signal(32)  # run_end - t
         self.free_run, self.streamed = Signal(), Signal()
-        self.next_input_seq, self.consumed_seq = Signal(8), Signal(8)
-        self.next_input_step = Signal(32)
-        self.input_left = Signal(32)  # run_end - next_input_step
+        self.next_input_seq, self.consumed_seq = Signal(8), Signal(8)  # the receiver's, ...
+        # RUN and RESET: the receiver's INPUT sequence begins again at this step
+        self.rx_restart, self.rx_restart_step = Signal(), Signal(32)
         self.boot_count = Signal(32)  # the transmitter's
-        self.gap_reported, self.gap_seq = Signal(), Signal(8)
         self.next_output_seq = Signal(8)
         self.kept = Signal(range(self.n_out + 1))  # OUTPUT frames in the window
         # input slots: a ring; q_head is the next to play, q_count queued ones
@@ -293,7 +322,7 @@ class _Shared:
         self.tx_desc = Signal(DESC)  # the queue's head: the frame being sent
         self.reply_busy = Signal()
         # command buffer hand-over: receiver -> command unit
-        self.cmd_pending = Signal()
+        self.cmd_pending, self.cmd_taken = Signal(), Signal()
         self.cmd_plen = Signal(range(p.MAX_FRAME + 1))
         self.cu_waiting = Signal()
         # STOP: command unit -> player
@@ -441,176 +470,261 @@ class Transmitter(wiring.Component):
 # --------------------------------------------------------------------------- receiver
 
 
-def _receiver(m: Module, e: ProtocolEngine, r: _Shared) -> None:
-    spec, info = r.spec, r.info
-    cmd_wr = r.cmd_buffer.write_port()
-    in_wr = r.inputs
-    word = e.frames.payload
-    pos = Signal(range(p.MAX_FRAME + 2))  # frame bytes so far (type, seq, payload, CRC)
-    rtype, rseq, rbyte = Signal(8), Signal(8), Signal(8)
-    to_cmd, to_slot, have_slot = Signal(), Signal(), Signal()
-    slot = Signal(max(r.in_bits, 1))
-    d0, d1 = Signal(8), Signal(8)  # the last two bytes: CRC until more follow
-    m.submodules.checker = check = BlockChecker(info.input_id_bits, spec.n_inputs)
-    length = Signal(range(p.MAX_FRAME + 2))
-    plen = Signal(range(p.MAX_FRAME + 2))
-    m.d.comb += plen.eq(length - p.HEADER_SIZE - p.CRC_SIZE)
-    known = 0
-    for ft in p.FrameType:
-        known |= rtype == ft
-    queued_full = r.q_count >= info.input_slots
+def byte_write(abits: int) -> wiring.Signature:
+    """A byte buffer's write port as its writer sees it."""
+    return wiring.Signature({"addr": Out(abits), "data": Out(8), "en": Out(1)})
 
-    with m.FSM(name="rx"):
-        with m.State("BYTE"):
-            m.d.comb += [e.frames.ready.eq(1), r.rx_idle.eq(pos == 0)]
-            with m.If(e.frames.valid & word.end):
-                m.d.sync += [pos.eq(0), length.eq(pos)]
-                with m.If(word.ok):
-                    m.next = "END"
+
+# A command frame the receiver holds for the command unit: its type, seq, the first payload
+# bytes (the fixed fields) and the payload's length; the whole frame is in the command buffer.
+COMMAND = data.StructLayout({"type": 8, "seq": 8, "head": data.ArrayLayout(8, HEAD_BYTES),
+                             "plen": range(p.MAX_FRAME + 1)})
+CMD_BITS = (p.MAX_FRAME - 1).bit_length()  # the command buffer's address
+# An INPUT block the receiver accepted into slot ``slot``: its first step, steps, length.
+BLOCK_DESC = data.StructLayout({"slot": 6, "first": 32, "steps": 13, "len": 11})
+
+
+def run_view(n_in: int, n_out: int) -> wiring.Signature:
+    """The run's registers the receiver answers INPUT and RESEND frames from (the command
+    unit and the player keep them): the board state, the run's kind and end, the input
+    slots queued and played, and the OUTPUT frames kept for RESEND."""
+    in_bits = max((n_in - 1).bit_length(), 1)
+    return wiring.Signature({
+        "state": Out(2), "streamed": Out(1), "free_run": Out(1), "run_end": Out(32),
+        "consumed_seq": Out(8), "q_head": Out(in_bits), "q_count": Out(range(n_in + 1)),
+        "have_block": Out(1), "next_output_seq": Out(8), "kept": Out(range(n_out + 1)),
+    })
+
+
+class Receiver(wiring.Component):
+    """Takes every byte the deframer delivers, also while the core computes.  A command
+    frame goes into the command buffer (``cmd_write``) and is offered to the command unit
+    (``command``) when it ends intact; the receiver takes one only while the command unit
+    waits (``cu_waiting``), so the fields stay put until it is answered.  An INPUT frame goes
+    into an input slot (``slot_write``) while the block checker decodes its step block (so a
+    malformed block is refused with the same BAD_MESSAGE offset as ``SpikeBlock.decode``);
+    then it is accepted (``blocks``), or answered with CREDIT / SEQ_GAP / OVERRUN /
+    NOT_RUNNING / STEP_MISMATCH as the virtual board answers (``descs``).  RESEND is
+    answered from the output window, a frame of an unknown host-to-board type with
+    UNSUPPORTED.  The input sequence numbers are its own; ``restart`` begins them again at
+    step ``restart_step`` (RUN, RESET)."""
+
+    def __init__(self, spec: CoreSpec, info: p.BuildInfo) -> None:
+        self.spec, self.info = spec, info
+        self.n_in, self.n_out = info.input_slots + 1, info.output_window + 1
+        self.in_bits = (self.n_in - 1).bit_length()
+        self.out_bits = (self.n_out - 1).bit_length()
+        super().__init__({
+            "frames": In(stream.Signature(DEFRAMED)),
+            "command": Out(stream.Signature(COMMAND)),
+            "cmd_write": Out(byte_write(CMD_BITS)),
+            "cu_waiting": In(1),
+            "slot_write": Out(byte_write(10 + self.in_bits)),
+            "blocks": Out(stream.Signature(BLOCK_DESC, always_ready=True)),
+            "descs": Out(stream.Signature(DESC)),
+            "run": In(run_view(self.n_in, self.n_out)),
+            "out_slot": Out(max(self.out_bits, 1)),  # RESEND: the slot asked for ...
+            "out_len": In(11),  # ... and the length of the frame in it
+            "restart": In(1), "restart_step": In(32),
+            "next_input_seq": Out(8),
+            "count": Out(len(COUNTERS)),  # STATUS counter events, in COUNTERS' order
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        spec, info, run = self.spec, self.info, self.run
+        frames, cmd, cmd_wr, in_wr = self.frames, self.command, self.cmd_write, self.slot_write
+
+        def count(name: str) -> object:
+            return self.count[COUNTERS.index(name)].eq(1)
+
+        word = frames.payload
+        pos = Signal(range(p.MAX_FRAME + 2))  # frame bytes so far (type, seq, payload, CRC)
+        rtype, rseq, rbyte = Signal(8), Signal(8), Signal(8)
+        to_cmd, to_slot, have_slot = Signal(), Signal(), Signal()
+        slot = Signal(max(self.in_bits, 1))
+        d0, d1 = Signal(8), Signal(8)  # the last two bytes: CRC until more follow
+        m.submodules.checker = check = BlockChecker(info.input_id_bits, spec.n_inputs)
+        length = Signal(range(p.MAX_FRAME + 2))
+        plen = Signal(range(p.MAX_FRAME + 2))
+        m.d.comb += plen.eq(length - p.HEADER_SIZE - p.CRC_SIZE)
+        known = 0
+        for ft in p.FrameType:
+            known |= rtype == ft
+        queued_full = run.q_count >= info.input_slots
+        next_input_seq, consumed_seq = Signal(8), run.consumed_seq
+        next_input_step = Signal(32)
+        gap_reported, gap_seq = Signal(), Signal(8)
+        input_left = Signal(32)  # the steps no accepted INPUT block covers
+        m.d.comb += [input_left.eq(run.run_end - next_input_step),
+                     self.next_input_seq.eq(next_input_seq)]
+        with m.If(cmd.ready):
+            m.d.sync += cmd.valid.eq(0)
+        cmd_fields = [cmd.payload.type, cmd.payload.seq,
+                      *(cmd.payload.head[k] for k in range(HEAD_BYTES))]
+        desc = self.descs.payload
+
+        with m.FSM(name="rx"):
+            with m.State("BYTE"):
+                m.d.comb += [frames.ready.eq(1), self.idle.eq(pos == 0)]
+                with m.If(frames.valid & word.end):
+                    m.d.sync += [pos.eq(0), length.eq(pos)]
+                    with m.If(word.ok):
+                        m.next = "END"
+                    with m.Else():
+                        m.d.comb += count("crc_errors")
+                with m.Elif(frames.valid & (pos <= p.MAX_FRAME)):
+                    b = word.data
+                    m.d.sync += pos.eq(pos + 1)
+                    # at byte 0, the type says where the frame goes; later bytes follow it
+                    is_input = b == p.FrameType.INPUT
+                    takes_cmd = Signal()
+                    m.d.comb += takes_cmd.eq(Mux(pos == 0, ~is_input & (b != p.FrameType.RESEND)
+                                                 & self.cu_waiting & ~cmd.valid, to_cmd))
+                    with m.If(pos == 0):
+                        free = run.q_count + run.have_block < self.n_in
+                        m.d.sync += [rtype.eq(b), have_slot.eq(is_input & free),
+                                     to_slot.eq(is_input), to_cmd.eq(takes_cmd),
+                                     slot.eq(run.q_head + run.q_count)]
+                        m.d.comb += check.start.eq(1)
+                    with m.If(pos == 1):
+                        m.d.sync += rseq.eq(b)
+                    with m.If(pos == 2):
+                        m.d.sync += rbyte.eq(b)
+                    # command frames: every byte, header fields latched for the command unit
+                    with m.If(takes_cmd & (pos < p.MAX_FRAME)):
+                        m.d.comb += [cmd_wr.addr.eq(pos), cmd_wr.data.eq(b), cmd_wr.en.eq(1)]
+                        with m.Switch(pos):
+                            for at, sig in enumerate(cmd_fields):
+                                with m.Case(at):
+                                    m.d.sync += sig.eq(b)
+                    # INPUT frames: payload into the slot, and through the checker two bytes
+                    # late (the last two bytes of a frame are its CRC)
+                    with m.If(to_slot & (pos >= p.HEADER_SIZE)):
+                        with m.If(have_slot & (pos < p.HEADER_SIZE + SLOT)):
+                            m.d.comb += [in_wr.addr.eq(Cat((pos - p.HEADER_SIZE)[:10],
+                                                           slot[:self.in_bits])),
+                                         in_wr.data.eq(b), in_wr.en.eq(1)]
+                        m.d.sync += [d0.eq(b), d1.eq(d0)]
+                        with m.If(pos >= p.HEADER_SIZE + 2):
+                            m.d.comb += [check.valid.eq(1), check.data.eq(d1)]
+            with m.State("END"):  # an intact frame: counted whatever its type
+                m.d.comb += count("rx_frames")
+                with m.If(~known):  # a newer host's command is answered; other types ignored
+                    m.next = "BYTE"
+                    with m.If(rtype < 0x80):
+                        m.next = "UNSUPPORTED"
+                with m.Elif(rtype == p.FrameType.INPUT):
+                    m.next = "INPUT"
+                with m.Elif(rtype == p.FrameType.RESEND):
+                    m.next = "RESEND"
                 with m.Else():
-                    m.d.comb += r.count("crc_errors")
-            with m.Elif(e.frames.valid & (pos <= p.MAX_FRAME)):
-                b = word.data
-                m.d.sync += pos.eq(pos + 1)
-                # at byte 0, the type says where the frame goes; later bytes follow it
-                is_input = b == p.FrameType.INPUT
-                takes_cmd = Signal()
-                m.d.comb += takes_cmd.eq(Mux(pos == 0, ~is_input & (b != p.FrameType.RESEND)
-                                             & r.cu_waiting & ~r.cmd_pending, to_cmd))
-                with m.If(pos == 0):
-                    free = r.q_count + r.have_block < r.n_in
-                    m.d.sync += [rtype.eq(b), have_slot.eq(is_input & free),
-                                 to_slot.eq(is_input), to_cmd.eq(takes_cmd),
-                                 slot.eq(r.q_head + r.q_count)]
-                    m.d.comb += check.start.eq(1)
-                with m.If(pos == 1):
-                    m.d.sync += rseq.eq(b)
-                with m.If(pos == 2):
-                    m.d.sync += rbyte.eq(b)
-                # command frames: every byte, header fields latched for the command unit
-                with m.If(takes_cmd & (pos < p.MAX_FRAME)):
-                    m.d.comb += [cmd_wr.addr.eq(pos), cmd_wr.data.eq(b), cmd_wr.en.eq(1)]
-                    with m.Switch(pos):
-                        for at, sig in enumerate(r.cmd_fields):
-                            with m.Case(at):
-                                m.d.sync += sig.eq(b)
-                # INPUT frames: payload into the slot, and through the checker two bytes
-                # late (the last two bytes of a frame are its CRC)
-                with m.If(to_slot & (pos >= p.HEADER_SIZE)):
-                    with m.If(have_slot & (pos < p.HEADER_SIZE + SLOT)):
-                        m.d.comb += [in_wr.w_addr.eq(Cat((pos - p.HEADER_SIZE)[:10],
-                                                         slot[:r.in_bits])),
-                                     in_wr.w_data.eq(b), in_wr.w_en.eq(1)]
-                    m.d.sync += [d0.eq(b), d1.eq(d0)]
-                    with m.If(pos >= p.HEADER_SIZE + 2):
-                        m.d.comb += [check.valid.eq(1), check.data.eq(d1)]
-        with m.State("END"):  # an intact frame: counted whatever its type
-            m.d.comb += r.count("rx_frames")
-            with m.If(~known):  # a newer host's command is answered; other types ignored
-                m.next = "BYTE"
-                with m.If(rtype < 0x80):
-                    m.next = "UNSUPPORTED"
-            with m.Elif(rtype == p.FrameType.INPUT):
-                m.next = "INPUT"
-            with m.Elif(rtype == p.FrameType.RESEND):
-                m.next = "RESEND"
-            with m.Else():
-                m.next = "BYTE"
-                with m.If(to_cmd & (rtype < 0x80)):
-                    m.d.sync += [r.cmd_pending.eq(1), r.cmd_plen.eq(plen)]
-                with m.Elif(rtype < 0x80):  # a command while the last one is answered
-                    m.d.comb += r.count("overruns")
+                    m.next = "BYTE"
+                    with m.If(to_cmd & (rtype < 0x80)):
+                        m.d.sync += [cmd.valid.eq(1), cmd.payload.plen.eq(plen)]
+                    with m.Elif(rtype < 0x80):  # a command while the last one is answered
+                        m.d.comb += count("overruns")
 
-        with m.State("INPUT"):  # the virtual board's _on_input, check by check
-            ahead = Signal(8)
-            m.d.comb += ahead.eq(rseq - r.next_input_seq)
-            duplicate = ahead >= p.SEQ_MODULUS // 2
-            m.d.comb += check.length.eq(plen)
-            bad, bad_at = check.bad, check.bad_at
-            done = r.state == p.BoardState.DONE
-            not_running = (r.state == p.BoardState.IDLE) | ~r.streamed | (done & ~duplicate)
-            in_order = ~not_running & ~duplicate  # the checks after these apply
-            gap, overrun = ahead != 0, queued_full | ~have_slot
-            mismatch = check.first != r.next_input_step
-            # a counted run's block may not reach past its last step: n_steps, in offset order
-            n_at = p.BLOCK["n_steps"].offset
-            beyond = ~r.free_run & (plen >= p.BLOCK.size) & (check.n_raw > r.input_left)
-            early = bad & (bad_at <= n_at)
-            bad_at = Mux(early | ~beyond, bad_at, n_at)
-            bad = bad | beyond
-            code, detail = Signal(8), Signal(32)  # the ERROR to send (code 0: none)
-            with m.If(not_running):
-                m.d.comb += [code.eq(p.ErrorCode.NOT_RUNNING), detail.eq(rseq)]
-            with m.Elif(duplicate):
-                pass  # answered with a CREDIT
-            with m.Elif(gap):  # reported once per gap
-                with m.If(~r.gap_reported | (r.gap_seq != r.next_input_seq)):
-                    m.d.comb += [code.eq(p.ErrorCode.SEQ_GAP), detail.eq(r.next_input_seq)]
-            with m.Elif(overrun):
-                m.d.comb += [code.eq(p.ErrorCode.OVERRUN), detail.eq(rseq)]
-            with m.Elif(bad):
-                m.d.comb += [code.eq(p.ErrorCode.BAD_MESSAGE), detail.eq(bad_at)]
-            with m.Elif(mismatch):
-                m.d.comb += [code.eq(p.ErrorCode.STEP_MISMATCH), detail.eq(r.next_input_step)]
-            credit = ~not_running & duplicate
-            push = credit | (code != 0)
-            with m.If(credit):
-                m.d.comb += _assign(r.rx_desc, small(
-                    p.FrameType.CREDIT, r.consumed_seq,
-                    credit_payload(r.consumed_seq, info.input_slots - r.q_count), CREDIT_SIZE))
-            with m.Else():
-                m.d.comb += _assign(r.rx_desc, small(
-                    p.FrameType.ERROR, rseq, error_payload(code, p.FrameType.INPUT, detail),
-                    ERROR_SIZE))
-            m.d.comb += r.rx_req.eq(push)
-            with m.If(~push | r.rx_grant):
-                m.next = "BYTE"
-                with m.If(in_order & gap):
-                    m.d.comb += r.count("seq_errors")
-                    m.d.sync += [r.gap_reported.eq(1),
-                                 r.gap_seq.eq(r.next_input_seq)]
-                with m.Elif(in_order & overrun):
-                    m.d.comb += r.count("overruns")
-                with m.Elif(in_order & ~bad & ~mismatch):  # taken: the block is queued
-                    m.d.comb += r.q_push.eq(1)
-                    m.d.sync += [r.gap_reported.eq(0),
-                                 r.next_input_seq.eq(r.next_input_seq + 1),
-                                 r.next_input_step.eq(check.first + check.n_raw[:15]),
-                                 r.in_first[slot].eq(check.first),
-                                 r.in_steps[slot].eq(check.n_raw[:15]),
-                                 r.in_len[slot].eq(plen)]
+            with m.State("INPUT"):  # the virtual board's _on_input, check by check
+                ahead = Signal(8)
+                m.d.comb += ahead.eq(rseq - next_input_seq)
+                duplicate = ahead >= p.SEQ_MODULUS // 2
+                m.d.comb += check.length.eq(plen)
+                bad, bad_at = check.bad, check.bad_at
+                done = run.state == p.BoardState.DONE
+                not_running = (run.state == p.BoardState.IDLE) | ~run.streamed | (done
+                                                                                & ~duplicate)
+                in_order = ~not_running & ~duplicate  # the checks after these apply
+                gap, overrun = ahead != 0, queued_full | ~have_slot
+                mismatch = check.first != next_input_step
+                # a counted run's block may not reach past its last step: n_steps, in offset
+                # order
+                n_at = p.BLOCK["n_steps"].offset
+                beyond = ~run.free_run & (plen >= p.BLOCK.size) & (check.n_raw > input_left)
+                early = bad & (bad_at <= n_at)
+                bad_at = Mux(early | ~beyond, bad_at, n_at)
+                bad = bad | beyond
+                code, detail = Signal(8), Signal(32)  # the ERROR to send (code 0: none)
+                with m.If(not_running):
+                    m.d.comb += [code.eq(p.ErrorCode.NOT_RUNNING), detail.eq(rseq)]
+                with m.Elif(duplicate):
+                    pass  # answered with a CREDIT
+                with m.Elif(gap):  # reported once per gap
+                    with m.If(~gap_reported | (gap_seq != next_input_seq)):
+                        m.d.comb += [code.eq(p.ErrorCode.SEQ_GAP), detail.eq(next_input_seq)]
+                with m.Elif(overrun):
+                    m.d.comb += [code.eq(p.ErrorCode.OVERRUN), detail.eq(rseq)]
+                with m.Elif(bad):
+                    m.d.comb += [code.eq(p.ErrorCode.BAD_MESSAGE), detail.eq(bad_at)]
+                with m.Elif(mismatch):
+                    m.d.comb += [code.eq(p.ErrorCode.STEP_MISMATCH), detail.eq(next_input_step)]
+                credit = ~not_running & duplicate
+                push = credit | (code != 0)
+                with m.If(credit):
+                    m.d.comb += _assign(desc, small(
+                        p.FrameType.CREDIT, consumed_seq,
+                        credit_payload(consumed_seq, info.input_slots - run.q_count),
+                        CREDIT_SIZE))
+                with m.Else():
+                    m.d.comb += _assign(desc, small(
+                        p.FrameType.ERROR, rseq, error_payload(code, p.FrameType.INPUT, detail),
+                        ERROR_SIZE))
+                m.d.comb += self.descs.valid.eq(push)
+                with m.If(~push | self.descs.ready):
+                    m.next = "BYTE"
+                    with m.If(in_order & gap):
+                        m.d.comb += count("seq_errors")
+                        m.d.sync += [gap_reported.eq(1), gap_seq.eq(next_input_seq)]
+                    with m.Elif(in_order & overrun):
+                        m.d.comb += count("overruns")
+                    with m.Elif(in_order & ~bad & ~mismatch):  # taken: the block is queued
+                        m.d.comb += [self.blocks.valid.eq(1),
+                                     self.blocks.payload.slot.eq(slot),
+                                     self.blocks.payload.first.eq(check.first),
+                                     self.blocks.payload.steps.eq(check.n_raw[:15]),
+                                     self.blocks.payload.len.eq(plen)]
+                        m.d.sync += [gap_reported.eq(0), next_input_seq.eq(next_input_seq + 1),
+                                     next_input_step.eq(check.first + check.n_raw[:15])]
 
-        with m.State("RESEND"):  # the virtual board's _on_resend
-            dist = Signal(8)
-            m.d.comb += dist.eq(r.next_output_seq - rbyte)
-            malformed, malformed_at = fixed_check(m, p.PAYLOADS[p.FrameType.RESEND], plen)
-            kept = (dist != 0) & (dist <= r.kept)
-            oldest = Signal(8)
-            m.d.comb += oldest.eq(r.next_output_seq - r.kept)
-            m.d.comb += r.rx_req.eq(1)
-            with m.If(malformed):
-                m.d.comb += _assign(r.rx_desc, small(
-                    p.FrameType.ERROR, rseq, error_payload(
-                        p.ErrorCode.BAD_MESSAGE, p.FrameType.RESEND, malformed_at), ERROR_SIZE))
-            with m.Elif(kept):
-                m.d.comb += _assign(r.rx_desc, [
-                    ("kind", KIND_SLOT), ("replay", 1), ("slot", rbyte[:max(r.out_bits, 1)]),
-                    ("length", r.out_len[rbyte[:max(r.out_bits, 1)]]),
-                    ("type", int(p.FrameType.OUTPUT)), ("seq", rbyte)])
-            with m.Else():
-                m.d.comb += _assign(r.rx_desc, small(
-                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.GONE,
-                                                           p.FrameType.RESEND, oldest),
-                    ERROR_SIZE))
-            with m.If(r.rx_grant):
-                m.next = "BYTE"
+            with m.State("RESEND"):  # the virtual board's _on_resend
+                dist = Signal(8)
+                m.d.comb += [dist.eq(run.next_output_seq - rbyte),
+                             self.out_slot.eq(rbyte[:max(self.out_bits, 1)])]
+                malformed, malformed_at = fixed_check(m, p.PAYLOADS[p.FrameType.RESEND], plen)
+                kept = (dist != 0) & (dist <= run.kept)
+                oldest = Signal(8)
+                m.d.comb += oldest.eq(run.next_output_seq - run.kept)
+                m.d.comb += self.descs.valid.eq(1)
+                with m.If(malformed):
+                    m.d.comb += _assign(desc, small(
+                        p.FrameType.ERROR, rseq, error_payload(
+                            p.ErrorCode.BAD_MESSAGE, p.FrameType.RESEND, malformed_at),
+                        ERROR_SIZE))
+                with m.Elif(kept):
+                    m.d.comb += _assign(desc, [
+                        ("kind", KIND_SLOT), ("replay", 1), ("slot", self.out_slot),
+                        ("length", self.out_len), ("type", int(p.FrameType.OUTPUT)),
+                        ("seq", rbyte)])
+                with m.Else():
+                    m.d.comb += _assign(desc, small(
+                        p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.GONE,
+                                                               p.FrameType.RESEND, oldest),
+                        ERROR_SIZE))
+                with m.If(self.descs.ready):
+                    m.next = "BYTE"
 
-        with m.State("UNSUPPORTED"):  # an unknown type below 0x80: not cached
-            m.d.comb += [r.rx_req.eq(1), *_assign(r.rx_desc, small(
-                p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.UNSUPPORTED, rtype, rtype),
-                ERROR_SIZE))]
-            with m.If(r.rx_grant):
-                m.next = "BYTE"
+            with m.State("UNSUPPORTED"):  # an unknown type below 0x80: not cached
+                m.d.comb += [self.descs.valid.eq(1), *_assign(desc, small(
+                    p.FrameType.ERROR, rseq, error_payload(p.ErrorCode.UNSUPPORTED, rtype,
+                                                           rtype), ERROR_SIZE))]
+                with m.If(self.descs.ready):
+                    m.next = "BYTE"
+        # RUN and RESET begin the sequence numbers again (after the FSM: they win)
+        with m.If(self.restart):
+            m.d.sync += [next_input_seq.eq(0), next_input_step.eq(self.restart_step),
+                         gap_reported.eq(0)]
+        return m
 
 
 # --------------------------------------------------------------------------- command unit
@@ -758,7 +872,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
         with m.State("WAIT"):
             m.d.comb += [r.cu_waiting.eq(1), r.cu_idle.eq(~r.cmd_pending)]
             with m.If(r.cmd_pending & ~r.reply_busy):
-                m.d.sync += r.cmd_pending.eq(0)
+                m.d.comb += r.cmd_taken.eq(1)
                 m.next = "DISPATCH"
 
         with m.State("DISPATCH"):
@@ -793,12 +907,11 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.sync += ack(r.t)
                     m.next = "FIXED"
             with m.Elif(ftype == F.RUN):  # the virtual board's _reset_run, then the run
-                m.d.comb += r.q_reset.eq(1)
+                m.d.comb += [r.q_reset.eq(1), r.rx_restart.eq(1), r.rx_restart_step.eq(r.t)]
                 m.d.sync += [r.have_block.eq(0),
                              r.state.eq(p.BoardState.RUNNING), r.run_end.eq(r.t + run_steps),
                              r.free_run.eq(run_steps == 0), r.streamed.eq(run_flags[0]),
-                             r.next_input_seq.eq(0), r.next_input_step.eq(r.t),
-                             r.gap_reported.eq(0), r.consumed_seq.eq(0),
+                             r.consumed_seq.eq(0),
                              r.next_output_seq.eq(0), r.kept.eq(0), *ack(r.t)]
                 m.next = "FIXED"
             with m.Elif(ftype == F.CONFIG):
@@ -877,12 +990,11 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 with m.Elif(clear_mem + 1 < len(mems)):
                     m.d.sync += [clear_mem.eq(clear_mem + 1), clear_addr.eq(0)]
                 with m.Else():
-                    m.d.comb += r.q_reset.eq(1)
+                    m.d.comb += [r.q_reset.eq(1), r.rx_restart.eq(1)]
                     m.d.sync += [*ack(0), r.t.eq(0), r.state.eq(p.BoardState.IDLE),
                                  r.have_block.eq(0), r.run_end.eq(0),
                                  r.free_run.eq(0), r.streamed.eq(0),
-                                 r.next_input_seq.eq(0), r.next_input_step.eq(0),
-                                 r.gap_reported.eq(0), r.consumed_seq.eq(0),
+                                 r.consumed_seq.eq(0),
                                  r.next_output_seq.eq(0), r.kept.eq(0), booting.eq(0)]
                     m.next = "FIXED"
                     with m.If(booting):  # no command to answer

@@ -13,6 +13,7 @@ from amaranth.sim import Simulator
 from hdl.memory import ByteBuffer
 from hdl.uart.checker import BlockChecker
 from hdl.uart.counters import CounterBank
+from hdl.uart.device import device_info
 from hdl.uart.engine import (
     COUNTERS,
     DESC,
@@ -20,10 +21,13 @@ from hdl.uart.engine import (
     KIND_SLOT,
     KIND_SMALL,
     REPLY_DEPTH,
+    Receiver,
     Transmitter,
     read_from,
 )
+from toolchain.boardsim.virtual import VirtualBoard
 from toolchain.runtime import protocol as p
+from toolchain.targets.fpga.spec import TINY
 
 pytestmark = pytest.mark.hdl
 
@@ -304,3 +308,166 @@ def test_transmitter_sends_each_descriptors_frame_as_the_python_framing_lays_it_
                 *(body for _, body in frames)]
         assert [body for body, _ in got] == want
         assert all(lasts == [False] * (len(lasts) - 1) + [True] for _, lasts in got)
+
+
+def _receiver_frames(info: p.BuildInfo) -> list[tuple[bytes, bool]]:
+    """(frame body + CRC, intact) for every answer the receiver gives: INPUT before a run,
+    RESEND of a frame kept, gone or malformed, unknown types, a damaged frame, RUN, then
+    INPUT in order, duplicated, after a gap (twice), at the wrong step, malformed, beyond
+    the run, and until the slots overrun."""
+    F = p.FrameType
+
+    def frame(t: int, seq: int, payload: bytes = b"") -> bytes:
+        body = bytes([t, seq]) + payload
+        return body + p.crc16(body).to_bytes(2, "big")
+
+    def block(first: int, n: int, seed: int) -> bytes:
+        rng = np.random.default_rng(seed)
+        steps = tuple(np.sort(rng.choice(TINY.n_inputs, rng.integers(0, 4), replace=False))
+                      .astype(np.int32) for _ in range(n))
+        return p.SpikeBlock(first, steps).encode(info.input_id_bits)
+
+    resend = p.PAYLOADS[F.RESEND]
+    damaged = bytearray(frame(F.INPUT, 0, block(0, 2, 0)))
+    damaged[3] ^= 0x40
+    out = [(frame(F.INPUT, 0, block(0, 2, 1)), True),
+           (frame(F.RESEND, 4, resend.pack({"seq": 5})), True),  # kept
+           (frame(F.RESEND, 5, resend.pack({"seq": 4})), True),  # gone
+           (frame(F.RESEND, 6, b"\x05\x00"), True),  # a trailing byte
+           (frame(0x40, 9, b"abc"), True), (frame(0x9E, 9), True), (bytes(damaged), False),
+           (frame(F.RUN, 1, p.RunCommand(12, p.RunFlags.STREAMED).encode()), True),
+           (frame(F.INPUT, 0, block(0, 3, 2)), True),
+           (frame(F.INPUT, 0, block(0, 3, 2)), True),  # again: a CREDIT
+           (frame(F.INPUT, 2, block(3, 1, 3)), True), (frame(F.INPUT, 3, block(3, 1, 3)), True),
+           (frame(F.INPUT, 1, block(4, 2, 4)), True),  # the wrong first step
+           (frame(F.INPUT, 1, block(3, 2, 4)[:-1] + b"\xff"), True),
+           (frame(F.INPUT, 1, block(3, 10, 5)), True),  # beyond the run's 12 steps
+           (frame(F.INPUT, 1, block(3, 2, 6)), True), (frame(F.INPUT, 2, block(5, 1, 7)), True),
+           (frame(F.INPUT, 3, block(6, 1, 8)), True),  # the slots are full
+           (frame(F.RESEND, 7, resend.pack({"seq": 5})), True)]
+    return out
+
+
+def test_receiver_answers_stream_frames_as_the_virtual_board_and_hands_commands_over():
+    """Every frame goes to the receiver and to the Python engine (``VirtualBoard``), whose
+    run registers (state, run end, queue, output window) the receiver is given, as the
+    command unit and player keep them: its ERROR, CREDIT and RESEND answers are the board's
+    frames, the blocks it accepts are the board's queue, its STATUS counter events the
+    board's counters, and a command reaches the command unit whole."""
+    F = p.FrameType
+    info = device_info(TINY, 12_000_000, 12)
+    dut = Receiver(TINY, info)
+    wires: list[bytes] = []
+    board = VirtualBoard(TINY, wires.append, input_slots=info.input_slots,
+                         output_window=info.output_window)
+    kept = p.SpikeBlock(40, (np.array([2], np.int32),)).encode(info.neuron_id_bits)
+    board.window[5] = p.encode_frame(F.OUTPUT, 5, kept)  # as if the player had sent seq 5
+    board.next_output_seq = 6
+    frames = _receiver_frames(info)
+    got: list[dict] = [{"descs": [], "blocks": [], "commands": [], "written": {}}
+                       for _ in frames]
+    counts = np.zeros(len(COUNTERS), int)
+    current = [0]
+    n_in = info.input_slots + 1
+
+    def set_run(ctx) -> None:  # the run's registers, as the Python engine has them
+        run = dut.run
+        ctx.set(run.state, board.state)
+        ctx.set(run.streamed, board.streamed)
+        ctx.set(run.free_run, board.free_run)
+        ctx.set(run.run_end, board.core.t + board.steps_left)
+        ctx.set(run.consumed_seq, board.consumed_seq)
+        ctx.set(run.q_count, len(board.input_queue))
+        ctx.set(run.next_output_seq, board.next_output_seq)
+        ctx.set(run.kept, len(board.window))
+
+    async def monitor(ctx) -> None:
+        ctx.set(dut.descs.ready, 1)
+        ctx.set(dut.cu_waiting, 1)
+        ctx.set(dut.out_len, len(kept))
+        desc_fields = [getattr(dut.descs.payload, n) for n in DESC.members]
+        blk = [getattr(dut.blocks.payload, n) for n in ("slot", "first", "steps", "len")]
+        cmd = dut.command.payload
+        ctx.set(dut.command.ready, 1)  # the command unit takes a command at once
+        while True:
+            _, _, dv, *rest = await ctx.tick().sample(
+                dut.descs.valid, *desc_fields, dut.blocks.valid, *blk, dut.command.valid,
+                cmd.type, cmd.seq, cmd.plen, cmd.head, dut.cmd_write.en, dut.cmd_write.addr,
+                dut.cmd_write.data, dut.count, dut.out_slot)
+            d, rest = rest[:len(desc_fields)], rest[len(desc_fields):]
+            bv, b, (cv, ctype, cseq, cplen, chead, wen, waddr, wdata, cnt, out_slot) = \
+                rest[0], rest[1:5], rest[5:]
+            at = got[current[0]]
+            ctx.set(dut.restart, 0)
+            if dv:
+                desc = dict(zip(DESC.members, d, strict=True))
+                if desc["kind"] == KIND_SLOT:
+                    assert out_slot == desc["seq"] % (info.output_window + 1)
+                at["descs"].append(desc)
+            if bv:
+                at["blocks"].append(tuple(b))
+            if wen:
+                at["written"][waddr] = wdata
+            if cv:
+                at["commands"].append((ctype, cseq, cplen, bytes(chead)))
+                if ctype == F.RUN:  # the command unit starts the input sequence again
+                    ctx.set(dut.restart, 1)
+                    ctx.set(dut.restart_step, board.core.t)
+            for k in range(len(COUNTERS)):
+                counts[k] += cnt >> k & 1
+
+    async def bench(ctx) -> None:
+        set_run(ctx)
+        for n, (raw, intact) in enumerate(frames):
+            current[0] = n
+            wires.clear()
+            for b in raw:
+                ctx.set(dut.frames.payload, {"data": b, "end": 0, "ok": 0})
+                ctx.set(dut.frames.valid, 1)
+                await ctx.tick().until(dut.frames.ready)
+            ctx.set(dut.frames.payload, {"data": 0, "end": 1, "ok": int(intact)})
+            await ctx.tick().until(dut.frames.ready)
+            ctx.set(dut.frames.valid, 0)
+            board.receive(p.cobs_encode(raw) + bytes([p.DELIMITER]))
+            await ctx.tick().repeat(12)
+            got[n]["board"] = list(wires)
+            got[n]["queue"] = list(board.input_queue)
+            set_run(ctx)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.add_testbench(monitor, background=True)
+    sim.run()
+
+    queued = 0
+    for (raw, _), g in zip(frames, got, strict=True):
+        is_command = raw[0] == F.RUN
+        sent = []
+        for d in g["descs"]:
+            if d["kind"] == KIND_SLOT:  # a kept OUTPUT frame, from the window
+                assert d["replay"] == 1 and d["length"] == len(kept)
+                sent.append(p.encode_frame(F.OUTPUT, d["seq"], kept))
+            else:
+                sent.append(p.encode_frame(d["type"], d["seq"],
+                                           d["small"].to_bytes(d["length"], "little")))
+        assert sent == ([] if is_command else g["board"]), raw.hex()
+        accepted = g["queue"][queued:]
+        assert [(first, steps) for _, first, steps, _ in g["blocks"]] == \
+            [(b.first_step, b.n_steps) for b in accepted], raw.hex()
+        for slot, _, _, length in g["blocks"]:
+            assert (slot, length) == (queued % n_in, len(raw) - p.HEADER_SIZE - p.CRC_SIZE)
+            queued += 1
+        if is_command:
+            payload = raw[p.HEADER_SIZE:-p.CRC_SIZE]
+            [(ctype, cseq, cplen, head)] = g["commands"]
+            assert (ctype, cseq, cplen) == (raw[0], raw[1], len(payload))
+            assert head[:len(payload)] == payload[:len(head)]
+            assert bytes(g["written"][k] for k in range(len(raw))) == raw
+        else:
+            assert g["commands"] == []
+    assert queued == info.input_slots  # the last block found the slots full
+    names = ["rx_frames", "crc_errors", "seq_errors", "overruns"]
+    assert {n: counts[COUNTERS.index(n)] for n in names} == \
+        {n: getattr(board, n) for n in names}
+    assert counts[COUNTERS.index("seq_errors")] == 2 and board.crc_errors == 1
