@@ -5,14 +5,14 @@ drive the core, and every frame the board sends leaves through the
 Every payload offset and length comes from ``protocol.PAYLOADS``: the checks that refuse a
 payload (``fixed_check``) and the replies (``payload_bytes``) are built from that table.
 
-Four units share one clock.  The receiver (:class:`Receiver`) and the transmitter
-(:class:`Transmitter`) are components of their own, with the streams they exchange in their
-signatures (frame bytes, frame descriptors, accepted INPUT blocks, the command handed over),
-and so are the receiver's INPUT block check (:class:`~hdl.uart.checker.BlockChecker`) and
-the STATUS counters (:class:`~hdl.uart.counters.CounterBank`); each is tested alone against
-the part of the Python engine it implements (``tests/hdl/test_uart_units.py``).  The
-command unit and the player still share the run's registers (run state, step counter,
-sequence numbers) in the engine itself.  The core is driven through the ``core`` port,
+Four units share one clock.  The receiver (:class:`Receiver`), the player
+(:class:`Player`) and the transmitter (:class:`Transmitter`) are components of their own,
+with the streams they exchange in their signatures (frame bytes, frame descriptors, accepted
+INPUT blocks, the command handed over, the run's registers), and so are the receiver's
+INPUT block check (:class:`~hdl.uart.checker.BlockChecker`) and the STATUS counters
+(:class:`~hdl.uart.counters.CounterBank`); each is tested alone against the part of the
+Python engine it implements (``tests/hdl/test_uart_units.py``).  The command unit is still
+written into the engine itself.  The core is driven through the ``core`` port,
 :class:`~hdl.spikecore.core.CoreBus`:
 
 * **receiver**: takes every byte the deframer delivers, also while the core computes.  A
@@ -49,7 +49,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hdl.memory import ByteBuffer
-from hdl.spikecore.core import CoreBus, word_layout
+from hdl.spikecore.core import CoreBus, cmd_layout, word_layout
 from hdl.uart.checker import (
     BlockChecker,
     kept_bits,
@@ -190,7 +190,6 @@ class ProtocolEngine(wiring.Component):
         m.submodules.inputs, m.submodules.window = r.inputs, r.window
         m.submodules.reply, m.submodules.cmd_buffer = r.reply, r.cmd_buffer
         m.submodules.counters = r.counters
-        m.d.comb += r.steps_left.eq(r.run_end - r.t)
         m.submodules.transmitter = tx = Transmitter(r.out_bits)
         wiring.connect(m, tx.bytes, wiring.flipped(self.replies))
         m.d.comb += [tx.descs.payload.eq(r.fifo.r_data), tx.descs.valid.eq(r.fifo.r_rdy),
@@ -219,24 +218,39 @@ class ProtocolEngine(wiring.Component):
                      *(h.eq(rx.command.payload.head[k]) for k, h in enumerate(r.head)),
                      r.rx_req.eq(rx.descs.valid), r.rx_desc.eq(rx.descs.payload),
                      rx.descs.ready.eq(r.rx_grant),
-                     rx.run.state.eq(r.state), rx.run.streamed.eq(r.streamed),
-                     rx.run.free_run.eq(r.free_run), rx.run.run_end.eq(r.run_end),
-                     rx.run.consumed_seq.eq(r.consumed_seq), rx.run.q_head.eq(r.q_head),
-                     rx.run.q_count.eq(r.q_count), rx.run.have_block.eq(r.have_block),
-                     rx.run.next_output_seq.eq(r.next_output_seq), rx.run.kept.eq(r.kept),
-                     rx.out_len.eq(r.out_len[rx.out_slot]),
                      rx.restart.eq(r.rx_restart), rx.restart_step.eq(r.rx_restart_step),
-                     r.next_input_seq.eq(rx.next_input_seq), r.rx_idle.eq(rx.idle),
-                     r.q_push.eq(rx.blocks.valid)]
+                     r.next_input_seq.eq(rx.next_input_seq), r.rx_idle.eq(rx.idle)]
         # the units' STATUS counter events (the engine's own counts add to them below)
         m.d.comb += r.counters.inc.eq(rx.count)
-        with m.If(rx.blocks.valid):
-            block = rx.blocks.payload
-            slot = block.slot[:max(r.in_bits, 1)]
-            m.d.sync += [r.in_first[slot].eq(block.first), r.in_steps[slot].eq(block.steps),
-                         r.in_len[slot].eq(block.len)]
+        m.submodules.player = pl = Player(self.spec, self.info)
+        wiring.connect(m, pl.run, rx.run)
+        wiring.connect(m, rx.blocks, pl.blocks)
+        read_from(m, pl.slots, r.inputs)
+        win = r.window
+        m.d.comb += [win.w_addr.eq(pl.window.addr), win.w_data.eq(pl.window.data),
+                     win.w_en.eq(pl.window.en),
+                     pl.window_free.eq(Cat(ref == 0 for ref in r.refs)),
+                     pl.resend_slot.eq(rx.out_slot), rx.out_len.eq(pl.resend_len),
+                     r.pl_req.eq(pl.descs.valid), r.pl_desc.eq(pl.descs.payload),
+                     pl.descs.ready.eq(r.pl_grant),
+                     pl.start.eq(r.pl_start), pl.start_steps.eq(r.pl_start_steps),
+                     pl.start_streamed.eq(r.pl_start_streamed), pl.clear.eq(r.pl_clear),
+                     pl.stop.eq(r.stop_req), r.stop_done.eq(pl.stopped),
+                     pl.hold.eq(r.hold), r.pl_between.eq(pl.between), r.pl_idle.eq(pl.idle),
+                     r.state.eq(pl.run.state), r.t.eq(pl.t), r.steps_left.eq(pl.steps_left),
+                     r.free_run.eq(pl.run.free_run),
+                     r.next_output_seq.eq(pl.run.next_output_seq)]
+        # the core's command stream: the player's while a run goes on, else the command unit's
+        core_cmd = self.core.cmd
+        with m.If(pl.core.cmd.valid):
+            m.d.comb += [core_cmd.valid.eq(1), core_cmd.payload.eq(pl.core.cmd.payload)]
+        with m.Else():
+            m.d.comb += [core_cmd.valid.eq(r.cu_cmd.valid),
+                         core_cmd.payload.eq(r.cu_cmd.payload)]
+        m.d.comb += [pl.core.cmd.ready.eq(core_cmd.ready), r.cu_cmd.ready.eq(core_cmd.ready)]
+        wiring.connect(m, pl.core.spike_in, wiring.flipped(self.core.spike_in))
+        wiring.connect(m, wiring.flipped(self.core.spike_out), pl.core.spike_out)
         _commands(m, self, r)
-        _player(m, self, r)
         # one writer per cycle into the descriptor queue: BOOT, receiver, player, command unit
         fifo = r.fifo
         with m.If(r.boot_req):
@@ -260,7 +274,6 @@ class ProtocolEngine(wiring.Component):
             add = fifo.w_en & fifo.w_rdy & (pushed.kind == KIND_SLOT) & (pushed.slot == k)
             sub = r.tx_done & (r.tx_desc.kind == KIND_SLOT) & (r.tx_desc.slot == k)
             m.d.sync += r.refs[k].eq(r.refs[k] + add - sub)
-        m.d.sync += r.q_count.eq(Mux(r.q_reset, 0, r.q_count + r.q_push - r.q_pop))
         m.d.comb += self.idle.eq(r.rx_idle & r.cu_idle & r.pl_idle & r.tx_idle & ~fifo.r_rdy
                                  & r.counters.quiet)
         return m
@@ -286,29 +299,19 @@ class _Shared:
         # the command's type, seq and first payload bytes, kept as they pass
         self.ftype, self.seq = Signal(8), Signal(8)
         self.head = [Signal(8, name=f"head{k}") for k in range(HEAD_BYTES)]
-        # run state
+        # the run's registers the command unit reads (the player keeps them)
         self.state = Signal(2)  # p.BoardState
-        self.t = Signal(32)
-        # a counted run ends before step run_end: its steps left (STATUS, the player) and
-        # the steps no accepted INPUT block covers are differences, not counters of their own
-        self.run_end = Signal(32)
-        self.steps_left = Signal(32)  # run_end - t
-        self.free_run, self.streamed = Signal(), Signal()
-        self.next_input_seq, self.consumed_seq = Signal(8), Signal(8)  # the receiver's, ...
+        self.t, self.steps_left = Signal(32), Signal(32)
+        self.free_run, self.next_output_seq = Signal(), Signal(8)
+        self.next_input_seq = Signal(8)  # the receiver's
+        self.boot_count = Signal(32)  # the transmitter's
         # RUN and RESET: the receiver's INPUT sequence begins again at this step
         self.rx_restart, self.rx_restart_step = Signal(), Signal(32)
-        self.boot_count = Signal(32)  # the transmitter's
-        self.next_output_seq = Signal(8)
-        self.kept = Signal(range(self.n_out + 1))  # OUTPUT frames in the window
-        # input slots: a ring; q_head is the next to play, q_count queued ones
-        self.q_head = Signal(max(self.in_bits, 1))
-        self.q_count = Signal(range(self.n_in + 1))
-        self.q_push, self.q_pop, self.q_reset = Signal(), Signal(), Signal()
-        self.have_block = Signal()
-        self.in_first = Array(Signal(32, name=f"in_first{k}") for k in range(self.n_in))
-        self.in_steps = Array(Signal(13, name=f"in_steps{k}") for k in range(self.n_in))
-        self.in_len = Array(Signal(11, name=f"in_len{k}") for k in range(self.n_in))
-        self.out_len = Array(Signal(11, name=f"out_len{k}") for k in range(self.n_out))
+        # RUN (with its steps and STREAMED flag) and RESET: the player's run begins, ends
+        self.pl_start, self.pl_start_steps = Signal(), Signal(32)
+        self.pl_start_streamed, self.pl_clear = Signal(), Signal()
+        # the command unit's commands to the core (the player's take precedence)
+        self.cu_cmd = stream.Signature(cmd_layout(spec)).create()
         self.refs = Array(Signal(4, name=f"refs{k}") for k in range(self.n_out))
         # counters (STATUS)
         self.counters = CounterBank(COUNTERS)
@@ -775,6 +778,7 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
     # BAD_ADDRESS's detail: the address when it is beyond the memory, else its depth
     bad_address = Mux(a_hi | (a_lo > depth[mem3]), address, depth[mem3])
     run_steps, run_flags = fld(F.RUN, "steps"), fld(F.RUN, "flags")
+    m.d.comb += [r.pl_start_steps.eq(run_steps), r.pl_start_streamed.eq(run_flags[0])]
     scope = fld(F.RESET, "scope")
     version = fld(F.HELLO, "version")
     # every payload's verdict (refused, offset), computed from the table
@@ -907,12 +911,8 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.sync += ack(r.t)
                     m.next = "FIXED"
             with m.Elif(ftype == F.RUN):  # the virtual board's _reset_run, then the run
-                m.d.comb += [r.q_reset.eq(1), r.rx_restart.eq(1), r.rx_restart_step.eq(r.t)]
-                m.d.sync += [r.have_block.eq(0),
-                             r.state.eq(p.BoardState.RUNNING), r.run_end.eq(r.t + run_steps),
-                             r.free_run.eq(run_steps == 0), r.streamed.eq(run_flags[0]),
-                             r.consumed_seq.eq(0),
-                             r.next_output_seq.eq(0), r.kept.eq(0), *ack(r.t)]
+                m.d.comb += [r.pl_start.eq(1), r.rx_restart.eq(1), r.rx_restart_step.eq(r.t)]
+                m.d.sync += ack(r.t)
                 m.next = "FIXED"
             with m.Elif(ftype == F.CONFIG):
                 m.d.sync += ack(0)
@@ -981,21 +981,17 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
 
         with m.State("CLEAR"):  # then the memories (from clear_mem on) as a fresh core has them
             m.d.comb += [r.cu_waiting.eq(booting),
-                         e.core.cmd.valid.eq(1), e.core.cmd.payload.op.eq(write_op[clear_mem]),
-                         e.core.cmd.payload.addr.eq(clear_addr),
-                         e.core.cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
-            with m.If(e.core.cmd.ready):
+                         r.cu_cmd.valid.eq(1), r.cu_cmd.payload.op.eq(write_op[clear_mem]),
+                         r.cu_cmd.payload.addr.eq(clear_addr),
+                         r.cu_cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
+            with m.If(r.cu_cmd.ready):
                 with m.If(clear_addr + 1 < depth[clear_mem]):
                     m.d.sync += clear_addr.eq(clear_addr + 1)
                 with m.Elif(clear_mem + 1 < len(mems)):
                     m.d.sync += [clear_mem.eq(clear_mem + 1), clear_addr.eq(0)]
                 with m.Else():
-                    m.d.comb += [r.q_reset.eq(1), r.rx_restart.eq(1)]
-                    m.d.sync += [*ack(0), r.t.eq(0), r.state.eq(p.BoardState.IDLE),
-                                 r.have_block.eq(0), r.run_end.eq(0),
-                                 r.free_run.eq(0), r.streamed.eq(0),
-                                 r.consumed_seq.eq(0),
-                                 r.next_output_seq.eq(0), r.kept.eq(0), booting.eq(0)]
+                    m.d.comb += [r.pl_clear.eq(1), r.rx_restart.eq(1)]
+                    m.d.sync += [*ack(0), booting.eq(0)]
                     m.next = "FIXED"
                     with m.If(booting):  # no command to answer
                         m.next = "WAIT"
@@ -1057,10 +1053,10 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                     m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
                     m.next = "WORD"
             with m.Else():
-                m.d.comb += [e.core.cmd.valid.eq(1), e.core.cmd.payload.op.eq(write_op[mem3]),
-                             e.core.cmd.payload.addr.eq(a_lo + k),
-                             e.core.cmd.payload.data.eq(word)]
-                with m.If(e.core.cmd.ready):
+                m.d.comb += [r.cu_cmd.valid.eq(1), r.cu_cmd.payload.op.eq(write_op[mem3]),
+                             r.cu_cmd.payload.addr.eq(a_lo + k),
+                             r.cu_cmd.payload.data.eq(word)]
+                with m.If(r.cu_cmd.ready):
                     m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
                     m.next = "WORD"
 
@@ -1069,9 +1065,9 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
                 m.d.sync += i.eq(0)
                 m.next = "PUSH"
             with m.Else():
-                m.d.comb += [e.core.cmd.valid.eq(1), e.core.cmd.payload.op.eq(read_op[mem3]),
-                             e.core.cmd.payload.addr.eq(a_lo + k)]
-                with m.If(e.core.cmd.ready):
+                m.d.comb += [r.cu_cmd.valid.eq(1), r.cu_cmd.payload.op.eq(read_op[mem3]),
+                             r.cu_cmd.payload.addr.eq(a_lo + k)]
+                with m.If(r.cu_cmd.ready):
                     m.next = "READ_RESP"
 
         with m.State("READ_RESP"):
@@ -1100,329 +1096,404 @@ def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
 # --------------------------------------------------------------------------- player
 
 
-def _player(m: Module, e: ProtocolEngine, r: _Shared) -> None:
-    spec, info = r.spec, r.info
-    in_rd, win_wr = r.inputs, r.window
-    m.submodules.step_ids = step_mem = Memory(shape=spec.neuron_bits, depth=spec.n_neurons,
-                                              init=[])
-    st_wr, st_rd = step_mem.write_port(), step_mem.read_port()
-    ib_in, ibytes_in = info.input_id_bits, info.input_id_bytes
-    ib_out, ibytes_out = info.neuron_id_bits, info.neuron_id_bytes
-    fit = p.split_fit(p.BLOCK_HEADER_SIZE, ibytes_out)
+class Player(wiring.Component):
+    """Runs the core one step at a time (so STOP lands between steps), feeds it the input
+    ids of the step from the INPUT block being played (``slots``), collects its output
+    spikes and encodes them as step records into the OUTPUT frame being built in the
+    window (``window``), cutting frames where ``split_spike_blocks`` cuts them, and offers
+    each frame (and the CREDIT for each block used up) to the transmitter's queue
+    (``descs``).  It keeps the run's registers (``run``, ``t``, ``steps_left``) and the
+    queue of accepted INPUT blocks (``blocks``); the command unit starts a run
+    (``start``), clears it (``clear``: RESET), stops it (``stop`` until ``stopped``) and
+    holds it between two steps (``hold``, ``between``) while STATUS reads the registers."""
 
-    running = r.state == p.BoardState.RUNNING
-    # the INPUT block being played
-    bslot = Signal(max(r.in_bits, 1))
-    b_first, b_steps, b_len = Signal(32), Signal(13), Signal(11)
-    k = Signal(13)  # step within the block
-    ppos = Signal(11)  # payload byte the slot buffer reads
-    fresh = Signal()  # in_rd.r_data holds the byte at ppos
-    consume = Signal()
-    m.d.comb += in_rd.r_addr.eq(Cat(ppos[:10], bslot[:r.in_bits]))
-    # a cycle in which the receiver writes the slots reads nothing
-    m.d.sync += fresh.eq(~consume & in_rd.r_ok)
-    have_rec, rec_single = Signal(), Signal()
-    rec_step, rec_base = Signal(13), Signal(13)
-    rec_left = Signal(range(spec.n_inputs + 5))  # a checked record has at most n_inputs
-    counting = Signal()  # the record's count varint follows
-    rec_id, lo = Signal(16), Signal(8)
-    # a played block was checked: its varints fit the checker's kept bits
-    acc, nb = Signal(kept_bits(ib_in)), Signal(3)
-    after_parse = Signal()  # 0: go on to start the step, 1: close the step's input
-    group = Signal(13)  # steps since the last flush
+    def __init__(self, spec: CoreSpec, info: p.BuildInfo) -> None:
+        self.spec, self.info = spec, info
+        self.n_in, self.n_out = info.input_slots + 1, info.output_window + 1
+        self.in_bits = (self.n_in - 1).bit_length()
+        self.out_bits = (self.n_out - 1).bit_length()
+        bus = CoreBus(spec).members
+        super().__init__({
+            "core": Out(wiring.Signature({name: bus[name] for name in
+                                          ("cmd", "spike_in", "spike_out")})),
+            "blocks": In(stream.Signature(BLOCK_DESC, always_ready=True)),
+            "slots": Out(byte_read(10 + self.in_bits)),
+            "window": Out(byte_write(10 + self.out_bits)),
+            "window_free": In(self.n_out),  # output slots no queued descriptor names
+            "descs": Out(stream.Signature(DESC)),
+            "run": Out(run_view(self.n_in, self.n_out)),
+            "t": Out(32), "steps_left": Out(32),
+            "resend_slot": In(max(self.out_bits, 1)), "resend_len": Out(11),
+            "start": In(1), "start_steps": In(32), "start_streamed": In(1),
+            "clear": In(1), "stop": In(1), "stopped": Out(1),
+            "hold": In(1), "between": Out(1),
+            "idle": Out(1),
+        })
 
-    # the OUTPUT frame being built
-    o_open, o_cont = Signal(), Signal()
-    o_first = Signal(32)
-    o_size, o_steps, o_gap = Signal(11), Signal(13), Signal(13)
-    o_slot = r.next_output_seq[:max(r.out_bits, 1)]
-    wptr = Signal(11)
-    cnt = Signal(range(spec.n_neurons + 1))  # output spikes of this step
-    id_off = Signal(range(spec.n_neurons + 1))  # first id not yet written
-    rec_n = Signal(range(spec.n_neurons + 1))  # ids in the record being written
-    split = Signal()
-    wval = Signal(1 + max(ib_out, 2) + len(o_gap))  # a record header, or its count
-    wi = Signal(range(spec.n_neurons + 1))
-    close_then = Signal(2)  # after closing a frame: 0 record again, 1 step end, 2 stop
-    CLOSE_RECORD, CLOSE_STEP, CLOSE_STOP = 0, 1, 2
-    hi = Signal()  # the byte being written is an id's high byte
-    hw = Signal(3)  # block header byte being written when a frame closes
-    finishing = Signal()  # the run's last step is done: DONE once its output is out
-    id0 = Signal(16)
-    m.d.comb += id0.eq(st_rd.data)
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        spec, info, run = self.spec, self.info, self.run
+        # the run's registers; the command unit's start and clear come first, so that the
+        # player's own updates of the same cycle win
+        state, t, run_end = Signal(2), Signal(32), Signal(32)
+        free_run, streamed, have_block = Signal(), Signal(), Signal()
+        consumed_seq, next_output_seq = Signal(8), Signal(8)
+        kept = Signal(range(self.n_out + 1))  # OUTPUT frames in the window
+        # input slots: a ring; q_head is the next to play, q_count queued ones
+        q_head = Signal(max(self.in_bits, 1))
+        q_count = Signal(range(self.n_in + 1))
+        q_reset, q_pop = Signal(), Signal()
+        in_first = Array(Signal(32, name=f"in_first{k}") for k in range(self.n_in))
+        in_steps = Array(Signal(13, name=f"in_steps{k}") for k in range(self.n_in))
+        in_len = Array(Signal(11, name=f"in_len{k}") for k in range(self.n_in))
+        out_len = Array(Signal(11, name=f"out_len{k}") for k in range(self.n_out))
+        window_free = Array(self.window_free[k] for k in range(self.n_out))
+        steps_left = Signal(32)  # a counted run ends before step run_end
+        m.d.comb += [steps_left.eq(run_end - t), self.steps_left.eq(steps_left), self.t.eq(t),
+                     run.state.eq(state), run.streamed.eq(streamed),
+                     run.free_run.eq(free_run), run.run_end.eq(run_end),
+                     run.consumed_seq.eq(consumed_seq), run.q_head.eq(q_head),
+                     run.q_count.eq(q_count), run.have_block.eq(have_block),
+                     run.next_output_seq.eq(next_output_seq), run.kept.eq(kept),
+                     self.resend_len.eq(out_len[self.resend_slot])]
+        with m.If(self.blocks.valid):
+            block = self.blocks.payload
+            slot = block.slot[:max(self.in_bits, 1)]
+            m.d.sync += [in_first[slot].eq(block.first), in_steps[slot].eq(block.steps),
+                         in_len[slot].eq(block.len)]
+        with m.If(self.start):  # the virtual board's _reset_run, then the run
+            m.d.comb += q_reset.eq(1)
+            m.d.sync += [have_block.eq(0), state.eq(p.BoardState.RUNNING),
+                         run_end.eq(t + self.start_steps),
+                         free_run.eq(self.start_steps == 0), streamed.eq(self.start_streamed),
+                         consumed_seq.eq(0), next_output_seq.eq(0), kept.eq(0)]
+        with m.If(self.clear):
+            m.d.comb += q_reset.eq(1)
+            m.d.sync += [t.eq(0), state.eq(p.BoardState.IDLE), have_block.eq(0),
+                         run_end.eq(0), free_run.eq(0), streamed.eq(0), consumed_seq.eq(0),
+                         next_output_seq.eq(0), kept.eq(0)]
+        m.d.sync += q_count.eq(Mux(q_reset, 0, q_count + self.blocks.valid - q_pop))
+        m.submodules.step_ids = step_mem = Memory(shape=spec.neuron_bits, depth=spec.n_neurons,
+                                                  init=[])
+        st_wr, st_rd = step_mem.write_port(), step_mem.read_port()
+        ib_in, ibytes_in = info.input_id_bits, info.input_id_bytes
+        ib_out, ibytes_out = info.neuron_id_bits, info.neuron_id_bytes
+        fit = p.split_fit(p.BLOCK_HEADER_SIZE, ibytes_out)
 
-    # the record for rec_n ids after o_gap silent steps (encode_record)
-    single = Const(int(ibytes_out == 2), 1) & (rec_n == 1)
-    short = Mux(rec_n >= 4, 3, rec_n - 1)
-    hval = Signal(len(wval))
-    with m.If(single):
-        m.d.comb += hval.eq(Cat(Const(1, 1), id0[:ib_out], o_gap))
-    with m.Else():
-        m.d.comb += hval.eq(Cat(short[:2], o_gap) << (1 if ibytes_out == 2 else 0))
-    cval = Signal(16)
-    m.d.comb += cval.eq(rec_n - 4)
-    cost = Signal(12)
-    m.d.comb += cost.eq(Mux(single, varint_len(hval),
-                            varint_len(hval) + Mux(rec_n >= 4, varint_len(cval), 0)
-                            + rec_n * ibytes_out))
-    fits = o_size + cost <= p.MAX_PAYLOAD
+        running = state == p.BoardState.RUNNING
+        # the INPUT block being played
+        bslot = Signal(max(self.in_bits, 1))
+        b_first, b_steps, b_len = Signal(32), Signal(13), Signal(11)
+        k = Signal(13)  # step within the block
+        ppos = Signal(11)  # payload byte the slot buffer reads
+        fresh = Signal()  # self.slots.data holds the byte at ppos
+        consume = Signal()
+        m.d.comb += self.slots.addr.eq(Cat(ppos[:10], bslot[:self.in_bits]))
+        # a cycle in which the receiver writes the slots reads nothing
+        m.d.sync += fresh.eq(~consume & self.slots.ok)
+        have_rec, rec_single = Signal(), Signal()
+        rec_step, rec_base = Signal(13), Signal(13)
+        rec_left = Signal(range(spec.n_inputs + 5))  # a checked record has at most n_inputs
+        counting = Signal()  # the record's count varint follows
+        rec_id, lo = Signal(16), Signal(8)
+        # a played block was checked: its varints fit the checker's kept bits
+        acc, nb = Signal(kept_bits(ib_in)), Signal(3)
+        after_parse = Signal()  # 0: go on to start the step, 1: close the step's input
+        group = Signal(13)  # steps since the last flush
 
-    start_ok = running & (~r.streamed | r.have_block | (r.q_count != 0))
-    block_done = Signal()  # the step just computed was the INPUT block's last
+        # the OUTPUT frame being built
+        o_open, o_cont = Signal(), Signal()
+        o_first = Signal(32)
+        o_size, o_steps, o_gap = Signal(11), Signal(13), Signal(13)
+        o_slot = next_output_seq[:max(self.out_bits, 1)]
+        wptr = Signal(11)
+        cnt = Signal(range(spec.n_neurons + 1))  # output spikes of this step
+        id_off = Signal(range(spec.n_neurons + 1))  # first id not yet written
+        rec_n = Signal(range(spec.n_neurons + 1))  # ids in the record being written
+        split = Signal()
+        wval = Signal(1 + max(ib_out, 2) + len(o_gap))  # a record header, or its count
+        wi = Signal(range(spec.n_neurons + 1))
+        close_then = Signal(2)  # after closing a frame: 0 record again, 1 step end, 2 stop
+        CLOSE_RECORD, CLOSE_STEP, CLOSE_STOP = 0, 1, 2
+        hi = Signal()  # the byte being written is an id's high byte
+        hw = Signal(3)  # block header byte being written when a frame closes
+        finishing = Signal()  # the run's last step is done: DONE once its output is out
+        id0 = Signal(16)
+        m.d.comb += id0.eq(st_rd.data)
 
-    def varint_byte(v: Value) -> Value:
-        return Cat(v[:7], v[7:] != 0)
+        # the record for rec_n ids after o_gap silent steps (encode_record)
+        single = Const(int(ibytes_out == 2), 1) & (rec_n == 1)
+        short = Mux(rec_n >= 4, 3, rec_n - 1)
+        hval = Signal(len(wval))
+        with m.If(single):
+            m.d.comb += hval.eq(Cat(Const(1, 1), id0[:ib_out], o_gap))
+        with m.Else():
+            m.d.comb += hval.eq(Cat(short[:2], o_gap) << (1 if ibytes_out == 2 else 0))
+        cval = Signal(16)
+        m.d.comb += cval.eq(rec_n - 4)
+        cost = Signal(12)
+        m.d.comb += cost.eq(Mux(single, varint_len(hval),
+                                varint_len(hval) + Mux(rec_n >= 4, varint_len(cval), 0)
+                                + rec_n * ibytes_out))
+        fits = o_size + cost <= p.MAX_PAYLOAD
 
-    credit = small(p.FrameType.CREDIT, r.consumed_seq + 1,
-                   credit_payload((r.consumed_seq + 1)[:8], info.input_slots - r.q_count),
-                   CREDIT_SIZE)
-    # STOP (docs/protocol.md, section 4): no steps left, INPUT not computed yet dropped
-    stopped = [r.state.eq(p.BoardState.DONE), group.eq(0), r.run_end.eq(r.t),
-               r.free_run.eq(0), r.have_block.eq(0)]
+        start_ok = running & (~streamed | have_block | (q_count != 0))
+        block_done = Signal()  # the step just computed was the INPUT block's last
 
-    with m.FSM(name="player"):
-        with m.State("IDLE"):
-            m.d.comb += [r.pl_idle.eq(~start_ok & ~r.stop_req & ~finishing),
-                         r.pl_between.eq(1)]
-            with m.If(r.hold):  # STATUS is reading the run's registers: one moment of them
-                pass
-            with m.Elif(finishing):  # (a RUN or RESET may only change the run after this)
-                m.d.sync += [r.state.eq(p.BoardState.DONE), finishing.eq(0)]
-            with m.Elif(r.stop_req):
-                with m.If(o_open):
-                    m.d.sync += close_then.eq(CLOSE_STOP)
-                    m.next = "CLOSE"
-                with m.Else():
-                    m.d.comb += [r.stop_done.eq(1), r.q_reset.eq(1)]
-                    m.d.sync += stopped
-            with m.Elif(running & r.streamed & ~r.have_block & (r.q_count != 0)):
-                head = r.q_head
-                m.d.comb += r.q_pop.eq(1)
-                m.d.sync += [bslot.eq(head), b_first.eq(r.in_first[head]),
-                             b_steps.eq(r.in_steps[head]), b_len.eq(r.in_len[head]),
-                             r.q_head.eq(r.q_head + 1), k.eq(0), rec_base.eq(0),
-                             have_rec.eq(0), ppos.eq(p.BLOCK_HEADER_SIZE), acc.eq(0),
-                             nb.eq(0), after_parse.eq(0), rec_left.eq(0),
-                             counting.eq(0)]
-                m.d.comb += consume.eq(1)
-                with m.If(r.in_steps[head] == 0):  # nothing to compute: consumed at once
-                    m.next = "CREDIT"
-                with m.Else():
-                    m.d.sync += r.have_block.eq(1)
-                    m.next = "PARSE"
-            with m.Elif(start_ok):
-                m.next = "RUN"
+        def varint_byte(v: Value) -> Value:
+            return Cat(v[:7], v[7:] != 0)
 
-        with m.State("PARSE"):  # the next record's header, if the block has one
-            with m.If(ppos >= b_len):
-                m.d.sync += have_rec.eq(0)
-                m.next = "AFTER_PARSE"
-            with m.Elif(fresh):
-                byte = in_rd.r_data
-                value, _ = varint_value(m, acc, nb, byte)
-                m.d.comb += consume.eq(1)
-                m.d.sync += ppos.eq(ppos + 1)
-                with m.If(byte[7]):
-                    m.d.sync += [acc.eq(value), nb.eq(nb + 1)]
-                with m.Elif(counting):  # this was the count varint
-                    m.d.sync += [acc.eq(0), nb.eq(0), rec_left.eq(value + 4), have_rec.eq(1),
-                                 counting.eq(0)]
-                    m.next = "AFTER_PARSE"
-                with m.Else():
-                    m.d.sync += [acc.eq(0), nb.eq(0)]
-                    single, gap, one, short = record_header(value, ibytes_in, ib_in)
-                    m.d.sync += [rec_single.eq(single), rec_id.eq(one),
-                                 rec_step.eq(rec_base + gap)]
-                    with m.If(~single & (short == 3)):
-                        m.d.sync += counting.eq(1)  # the count varint follows
+        credit = small(p.FrameType.CREDIT, consumed_seq + 1,
+                       credit_payload((consumed_seq + 1)[:8], info.input_slots - q_count),
+                       CREDIT_SIZE)
+        # STOP (docs/protocol.md, section 4): no steps left, INPUT not computed yet dropped
+        stopped = [state.eq(p.BoardState.DONE), group.eq(0), run_end.eq(t),
+                   free_run.eq(0), have_block.eq(0)]
+
+        with m.FSM(name="player"):
+            with m.State("IDLE"):
+                m.d.comb += [self.idle.eq(~start_ok & ~self.stop & ~finishing),
+                             self.between.eq(1)]
+                with m.If(self.hold):  # STATUS is reading the run's registers: one moment of them
+                    pass
+                with m.Elif(finishing):  # (a RUN or RESET may only change the run after this)
+                    m.d.sync += [state.eq(p.BoardState.DONE), finishing.eq(0)]
+                with m.Elif(self.stop):
+                    with m.If(o_open):
+                        m.d.sync += close_then.eq(CLOSE_STOP)
+                        m.next = "CLOSE"
                     with m.Else():
-                        m.d.sync += [rec_left.eq(Mux(single, 1, short + 1)), have_rec.eq(1)]
-                        m.next = "AFTER_PARSE"
-
-        with m.State("AFTER_PARSE"):
-            with m.If(after_parse):
-                m.next = "FEED_LAST"
-            with m.Else():
-                m.next = "RUN"
-
-        with m.State("RUN"):  # one step of the core
-            m.d.comb += [e.core.cmd.valid.eq(1), e.core.cmd.payload.op.eq(Op.RUN),
-                         e.core.cmd.payload.data.eq(1)]
-            with m.If(e.core.cmd.ready):
-                m.next = "FEED"
-
-        with m.State("FEED"):  # the step's input ids, from the record of this step
-            with m.If(r.streamed & have_rec & (rec_step == k)):
-                with m.If(rec_single):
-                    m.d.comb += [e.core.spike_in.valid.eq(1),
-                                 e.core.spike_in.payload.axon.eq(rec_id)]
-                    with m.If(e.core.spike_in.ready):
-                        m.d.sync += [rec_base.eq(k + 1), after_parse.eq(1), have_rec.eq(0)]
+                        m.d.comb += [self.stopped.eq(1), q_reset.eq(1)]
+                        m.d.sync += stopped
+                with m.Elif(running & streamed & ~have_block & (q_count != 0)):
+                    head = q_head
+                    m.d.comb += q_pop.eq(1)
+                    m.d.sync += [bslot.eq(head), b_first.eq(in_first[head]),
+                                 b_steps.eq(in_steps[head]), b_len.eq(in_len[head]),
+                                 q_head.eq(q_head + 1), k.eq(0), rec_base.eq(0),
+                                 have_rec.eq(0), ppos.eq(p.BLOCK_HEADER_SIZE), acc.eq(0),
+                                 nb.eq(0), after_parse.eq(0), rec_left.eq(0),
+                                 counting.eq(0)]
+                    m.d.comb += consume.eq(1)
+                    with m.If(in_steps[head] == 0):  # nothing to compute: consumed at once
+                        m.next = "CREDIT"
+                    with m.Else():
+                        m.d.sync += have_block.eq(1)
                         m.next = "PARSE"
+                with m.Elif(start_ok):
+                    m.next = "RUN"
+
+            with m.State("PARSE"):  # the next record's header, if the block has one
+                with m.If(ppos >= b_len):
+                    m.d.sync += have_rec.eq(0)
+                    m.next = "AFTER_PARSE"
                 with m.Elif(fresh):
-                    if ibytes_in == 2:
-                        with m.If(~hi):
-                            m.d.comb += consume.eq(1)
-                            m.d.sync += [lo.eq(in_rd.r_data), ppos.eq(ppos + 1), hi.eq(1)]
-                        axon = Cat(lo, in_rd.r_data)
-                        go = hi
-                    else:
-                        axon = in_rd.r_data
-                        go = Const(1, 1)
-                    with m.If(go):
-                        m.d.comb += [e.core.spike_in.valid.eq(1),
-                                     e.core.spike_in.payload.axon.eq(axon)]
-                        with m.If(e.core.spike_in.ready):
-                            m.d.comb += consume.eq(1)
-                            m.d.sync += [ppos.eq(ppos + 1), rec_left.eq(rec_left - 1), hi.eq(0)]
-                            with m.If(rec_left == 1):
-                                m.d.sync += [rec_base.eq(k + 1), after_parse.eq(1),
-                                             have_rec.eq(0)]
-                                m.next = "PARSE"
-            with m.Else():
-                m.next = "FEED_LAST"
+                    byte = self.slots.data
+                    value, _ = varint_value(m, acc, nb, byte)
+                    m.d.comb += consume.eq(1)
+                    m.d.sync += ppos.eq(ppos + 1)
+                    with m.If(byte[7]):
+                        m.d.sync += [acc.eq(value), nb.eq(nb + 1)]
+                    with m.Elif(counting):  # this was the count varint
+                        m.d.sync += [acc.eq(0), nb.eq(0), rec_left.eq(value + 4), have_rec.eq(1),
+                                     counting.eq(0)]
+                        m.next = "AFTER_PARSE"
+                    with m.Else():
+                        m.d.sync += [acc.eq(0), nb.eq(0)]
+                        single, gap, one, short = record_header(value, ibytes_in, ib_in)
+                        m.d.sync += [rec_single.eq(single), rec_id.eq(one),
+                                     rec_step.eq(rec_base + gap)]
+                        with m.If(~single & (short == 3)):
+                            m.d.sync += counting.eq(1)  # the count varint follows
+                        with m.Else():
+                            m.d.sync += [rec_left.eq(Mux(single, 1, short + 1)), have_rec.eq(1)]
+                            m.next = "AFTER_PARSE"
 
-        with m.State("FEED_LAST"):
-            m.d.comb += [e.core.spike_in.valid.eq(1), e.core.spike_in.payload.last.eq(1)]
-            with m.If(e.core.spike_in.ready):
-                m.d.sync += cnt.eq(0)
-                m.next = "COLLECT"
-
-        with m.State("COLLECT"):  # the step's output ids, ascending, into step_ids
-            m.d.comb += e.core.spike_out.ready.eq(1)
-            with m.If(e.core.spike_out.valid):
-                with m.If(e.core.spike_out.payload.last):
-                    m.d.sync += id_off.eq(0)
-                    m.next = "OPEN"
+            with m.State("AFTER_PARSE"):
+                with m.If(after_parse):
+                    m.next = "FEED_LAST"
                 with m.Else():
-                    m.d.comb += [st_wr.addr.eq(cnt), st_wr.data.eq(e.core.spike_out.payload.neuron),
-                                 st_wr.en.eq(1)]
-                    m.d.sync += cnt.eq(cnt + 1)
+                    m.next = "RUN"
 
-        with m.State("OPEN"):  # an OUTPUT frame to write into: its slot must be free
-            m.d.comb += st_rd.addr.eq(id_off)
-            with m.If(o_open):
-                m.d.sync += [rec_n.eq(cnt - id_off), split.eq(0)]
-                m.next = "DECIDE"
-            with m.Elif(r.refs[o_slot] == 0):
-                m.d.sync += [o_open.eq(1), o_cont.eq(0), o_first.eq(r.t),
-                             o_size.eq(p.BLOCK_HEADER_SIZE), o_steps.eq(0), o_gap.eq(0),
-                             rec_n.eq(cnt - id_off), split.eq(0)]
-                m.next = "DECIDE"
+            with m.State("RUN"):  # one step of the core
+                m.d.comb += [self.core.cmd.valid.eq(1), self.core.cmd.payload.op.eq(Op.RUN),
+                             self.core.cmd.payload.data.eq(1)]
+                with m.If(self.core.cmd.ready):
+                    m.next = "FEED"
 
-        with m.State("DECIDE"):  # split_spike_blocks' choice for this step
-            m.d.comb += st_rd.addr.eq(id_off)
-            with m.If(rec_n == 0):
-                m.d.sync += [o_steps.eq(o_steps + 1), o_gap.eq(o_gap + 1)]
-                m.next = "STEP_END"
-            with m.Elif(fits):
-                m.d.sync += [wptr.eq(o_size), wval.eq(hval), wi.eq(0), hi.eq(0)]
-                m.next = "W_HEAD"
-            with m.Elif(o_steps != 0):  # the step opens the next frame
-                m.d.sync += close_then.eq(CLOSE_RECORD)
-                m.next = "CLOSE"
-            with m.Else():  # one step over more than one frame
-                m.d.sync += [rec_n.eq(fit), split.eq(1)]
-
-        with m.State("W_HEAD"):
-            m.d.comb += [win_wr.w_addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
-                         win_wr.w_data.eq(varint_byte(wval)), win_wr.w_en.eq(1)]
-            m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
-            with m.If(wval[7:] == 0):
-                with m.If(single):
-                    m.next = "W_DONE"
-                with m.Elif(rec_n >= 4):
-                    m.d.sync += wval.eq(cval)
-                    m.next = "W_COUNT"
+            with m.State("FEED"):  # the step's input ids, from the record of this step
+                with m.If(streamed & have_rec & (rec_step == k)):
+                    with m.If(rec_single):
+                        m.d.comb += [self.core.spike_in.valid.eq(1),
+                                     self.core.spike_in.payload.axon.eq(rec_id)]
+                        with m.If(self.core.spike_in.ready):
+                            m.d.sync += [rec_base.eq(k + 1), after_parse.eq(1), have_rec.eq(0)]
+                            m.next = "PARSE"
+                    with m.Elif(fresh):
+                        if ibytes_in == 2:
+                            with m.If(~hi):
+                                m.d.comb += consume.eq(1)
+                                m.d.sync += [lo.eq(self.slots.data), ppos.eq(ppos + 1), hi.eq(1)]
+                            axon = Cat(lo, self.slots.data)
+                            go = hi
+                        else:
+                            axon = self.slots.data
+                            go = Const(1, 1)
+                        with m.If(go):
+                            m.d.comb += [self.core.spike_in.valid.eq(1),
+                                         self.core.spike_in.payload.axon.eq(axon)]
+                            with m.If(self.core.spike_in.ready):
+                                m.d.comb += consume.eq(1)
+                                m.d.sync += [ppos.eq(ppos + 1), rec_left.eq(rec_left - 1), hi.eq(0)]
+                                with m.If(rec_left == 1):
+                                    m.d.sync += [rec_base.eq(k + 1), after_parse.eq(1),
+                                                 have_rec.eq(0)]
+                                    m.next = "PARSE"
                 with m.Else():
+                    m.next = "FEED_LAST"
+
+            with m.State("FEED_LAST"):
+                m.d.comb += [self.core.spike_in.valid.eq(1), self.core.spike_in.payload.last.eq(1)]
+                with m.If(self.core.spike_in.ready):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "COLLECT"
+
+            with m.State("COLLECT"):  # the step's output ids, ascending, into step_ids
+                m.d.comb += self.core.spike_out.ready.eq(1)
+                with m.If(self.core.spike_out.valid):
+                    with m.If(self.core.spike_out.payload.last):
+                        m.d.sync += id_off.eq(0)
+                        m.next = "OPEN"
+                    with m.Else():
+                        m.d.comb += [st_wr.addr.eq(cnt), st_wr.en.eq(1),
+                                     st_wr.data.eq(self.core.spike_out.payload.neuron)]
+                        m.d.sync += cnt.eq(cnt + 1)
+
+            with m.State("OPEN"):  # an OUTPUT frame to write into: its slot must be free
+                m.d.comb += st_rd.addr.eq(id_off)
+                with m.If(o_open):
+                    m.d.sync += [rec_n.eq(cnt - id_off), split.eq(0)]
+                    m.next = "DECIDE"
+                with m.Elif(window_free[o_slot]):
+                    m.d.sync += [o_open.eq(1), o_cont.eq(0), o_first.eq(t),
+                                 o_size.eq(p.BLOCK_HEADER_SIZE), o_steps.eq(0), o_gap.eq(0),
+                                 rec_n.eq(cnt - id_off), split.eq(0)]
+                    m.next = "DECIDE"
+
+            with m.State("DECIDE"):  # split_spike_blocks' choice for this step
+                m.d.comb += st_rd.addr.eq(id_off)
+                with m.If(rec_n == 0):
+                    m.d.sync += [o_steps.eq(o_steps + 1), o_gap.eq(o_gap + 1)]
+                    m.next = "STEP_END"
+                with m.Elif(fits):
+                    m.d.sync += [wptr.eq(o_size), wval.eq(hval), wi.eq(0), hi.eq(0)]
+                    m.next = "W_HEAD"
+                with m.Elif(o_steps != 0):  # the step opens the next frame
+                    m.d.sync += close_then.eq(CLOSE_RECORD)
+                    m.next = "CLOSE"
+                with m.Else():  # one step over more than one frame
+                    m.d.sync += [rec_n.eq(fit), split.eq(1)]
+
+            with m.State("W_HEAD"):
+                m.d.comb += [self.window.addr.eq(Cat(wptr[:10], o_slot[:self.out_bits])),
+                             self.window.data.eq(varint_byte(wval)), self.window.en.eq(1)]
+                m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
+                with m.If(wval[7:] == 0):
+                    with m.If(single):
+                        m.next = "W_DONE"
+                    with m.Elif(rec_n >= 4):
+                        m.d.sync += wval.eq(cval)
+                        m.next = "W_COUNT"
+                    with m.Else():
+                        m.next = "W_ADDR"
+
+            with m.State("W_COUNT"):
+                m.d.comb += [self.window.addr.eq(Cat(wptr[:10], o_slot[:self.out_bits])),
+                             self.window.data.eq(varint_byte(wval)), self.window.en.eq(1)]
+                m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
+                with m.If(wval[7:] == 0):
                     m.next = "W_ADDR"
 
-        with m.State("W_COUNT"):
-            m.d.comb += [win_wr.w_addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
-                         win_wr.w_data.eq(varint_byte(wval)), win_wr.w_en.eq(1)]
-            m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
-            with m.If(wval[7:] == 0):
-                m.next = "W_ADDR"
+            with m.State("W_ADDR"):  # step_ids reads id wi
+                m.d.comb += st_rd.addr.eq(id_off + wi)
+                with m.If(wi == rec_n):
+                    m.next = "W_DONE"
+                with m.Else():
+                    m.next = "W_ID"
 
-        with m.State("W_ADDR"):  # step_ids reads id wi
-            m.d.comb += st_rd.addr.eq(id_off + wi)
-            with m.If(wi == rec_n):
-                m.next = "W_DONE"
-            with m.Else():
-                m.next = "W_ID"
-
-        with m.State("W_ID"):
-            m.d.comb += [st_rd.addr.eq(id_off + wi),
-                         win_wr.w_addr.eq(Cat(wptr[:10], o_slot[:r.out_bits])),
-                         win_wr.w_data.eq(Mux(hi, id0[8:16], id0[:8])), win_wr.w_en.eq(1)]
-            m.d.sync += wptr.eq(wptr + 1)
-            if ibytes_out == 2:
-                m.d.sync += hi.eq(~hi)
-                with m.If(hi):
+            with m.State("W_ID"):
+                m.d.comb += [st_rd.addr.eq(id_off + wi),
+                             self.window.addr.eq(Cat(wptr[:10], o_slot[:self.out_bits])),
+                             self.window.data.eq(Mux(hi, id0[8:16], id0[:8])), self.window.en.eq(1)]
+                m.d.sync += wptr.eq(wptr + 1)
+                if ibytes_out == 2:
+                    m.d.sync += hi.eq(~hi)
+                    with m.If(hi):
+                        m.d.sync += wi.eq(wi + 1)
+                        m.next = "W_ADDR"
+                else:
                     m.d.sync += wi.eq(wi + 1)
                     m.next = "W_ADDR"
-            else:
-                m.d.sync += wi.eq(wi + 1)
-                m.next = "W_ADDR"
 
-        with m.State("W_DONE"):
-            m.d.sync += [o_size.eq(wptr), o_gap.eq(0), o_steps.eq(o_steps + 1)]
-            with m.If(split):  # the step goes on in the next frame
-                m.d.sync += [id_off.eq(id_off + rec_n), o_cont.eq(1),
-                             close_then.eq(CLOSE_RECORD)]
-                m.next = "CLOSE"
-            with m.Else():
-                m.next = "STEP_END"
-
-        with m.State("CLOSE"):  # the block header, then the frame to the transmitter
-            n_field = Cat(o_steps, Const(0, 15 - len(o_steps)), o_cont)  # CONTINUED: bit 15
-            header = Array(payload_bytes(p.BLOCK, {"first_step": o_first, "n_steps": n_field}))
-            m.d.comb += [win_wr.w_addr.eq(Cat(hw, Const(0, 7), o_slot[:r.out_bits])),
-                         win_wr.w_data.eq(header[hw]), win_wr.w_en.eq(hw < p.BLOCK.size)]
-            m.d.sync += hw.eq(hw + 1)
-            with m.If(hw == p.BLOCK.size):
-                m.d.comb += [r.pl_req.eq(1), *_assign(r.pl_desc, [
-                    ("kind", KIND_SLOT), ("slot", o_slot), ("length", o_size),
-                    ("type", int(p.FrameType.OUTPUT)), ("seq", r.next_output_seq)])]
-                m.d.sync += hw.eq(hw)
-                with m.If(r.pl_grant):
-                    m.d.sync += [r.out_len[o_slot].eq(o_size), o_open.eq(0), hw.eq(0),
-                                 r.next_output_seq.eq(r.next_output_seq + 1),
-                                 r.kept.eq(Mux(r.kept == info.output_window, r.kept,
-                                               r.kept + 1))]
-                    with m.Switch(close_then):
-                        with m.Case(CLOSE_RECORD):
-                            m.next = "OPEN"
-                        with m.Case(CLOSE_STEP):
-                            m.next = "FLUSHED"
-                        with m.Default():
-                            m.d.comb += [r.stop_done.eq(1), r.q_reset.eq(1)]
-                            m.d.sync += stopped
-                            m.next = "IDLE"
-
-        with m.State("STEP_END"):  # the virtual board's tick, after the step
-            run_over = ~r.free_run & (r.steps_left == 1)
-            block_end = r.streamed & ((k + 1 >= b_steps) | run_over)
-            flush = block_end | (~r.streamed & ((group + 1 >= p.OUTPUT_BLOCK_STEPS) | run_over))
-            m.d.sync += [r.t.eq(r.t + 1), k.eq(k + 1), group.eq(group + 1),
-                         block_done.eq(block_end), finishing.eq(run_over)]
-            with m.If(flush):
-                m.d.sync += [group.eq(0), close_then.eq(CLOSE_STEP)]
-                with m.If(o_open):
+            with m.State("W_DONE"):
+                m.d.sync += [o_size.eq(wptr), o_gap.eq(0), o_steps.eq(o_steps + 1)]
+                with m.If(split):  # the step goes on in the next frame
+                    m.d.sync += [id_off.eq(id_off + rec_n), o_cont.eq(1),
+                                 close_then.eq(CLOSE_RECORD)]
                     m.next = "CLOSE"
                 with m.Else():
-                    m.next = "FLUSHED"
-            with m.Else():
-                m.next = "IDLE"
+                    m.next = "STEP_END"
 
-        with m.State("FLUSHED"):
-            with m.If(block_done):
-                m.next = "CREDIT"
-            with m.Else():
-                m.next = "IDLE"
+            with m.State("CLOSE"):  # the block header, then the frame to the transmitter
+                n_field = Cat(o_steps, Const(0, 15 - len(o_steps)), o_cont)  # CONTINUED: bit 15
+                header = Array(payload_bytes(p.BLOCK, {"first_step": o_first, "n_steps": n_field}))
+                m.d.comb += [self.window.addr.eq(Cat(hw, Const(0, 7), o_slot[:self.out_bits])),
+                             self.window.data.eq(header[hw]), self.window.en.eq(hw < p.BLOCK.size)]
+                m.d.sync += hw.eq(hw + 1)
+                with m.If(hw == p.BLOCK.size):
+                    m.d.comb += [self.descs.valid.eq(1), *_assign(self.descs.payload, [
+                        ("kind", KIND_SLOT), ("slot", o_slot), ("length", o_size),
+                        ("type", int(p.FrameType.OUTPUT)), ("seq", next_output_seq)])]
+                    m.d.sync += hw.eq(hw)
+                    with m.If(self.descs.ready):
+                        m.d.sync += [out_len[o_slot].eq(o_size), o_open.eq(0), hw.eq(0),
+                                     next_output_seq.eq(next_output_seq + 1),
+                                     kept.eq(Mux(kept == info.output_window, kept,
+                                                   kept + 1))]
+                        with m.Switch(close_then):
+                            with m.Case(CLOSE_RECORD):
+                                m.next = "OPEN"
+                            with m.Case(CLOSE_STEP):
+                                m.next = "FLUSHED"
+                            with m.Default():
+                                m.d.comb += [self.stopped.eq(1), q_reset.eq(1)]
+                                m.d.sync += stopped
+                                m.next = "IDLE"
 
-        with m.State("CREDIT"):  # the INPUT block is used up: its slot is free again
-            m.d.comb += [r.pl_req.eq(1), *_assign(r.pl_desc, credit)]
-            with m.If(r.pl_grant):
-                m.d.sync += [r.have_block.eq(0), r.consumed_seq.eq(r.consumed_seq + 1)]
-                m.next = "IDLE"
+            with m.State("STEP_END"):  # the virtual board's tick, after the step
+                run_over = ~free_run & (steps_left == 1)
+                block_end = streamed & ((k + 1 >= b_steps) | run_over)
+                flush = block_end | (~streamed & ((group + 1 >= p.OUTPUT_BLOCK_STEPS) | run_over))
+                m.d.sync += [t.eq(t + 1), k.eq(k + 1), group.eq(group + 1),
+                             block_done.eq(block_end), finishing.eq(run_over)]
+                with m.If(flush):
+                    m.d.sync += [group.eq(0), close_then.eq(CLOSE_STEP)]
+                    with m.If(o_open):
+                        m.next = "CLOSE"
+                    with m.Else():
+                        m.next = "FLUSHED"
+                with m.Else():
+                    m.next = "IDLE"
+
+            with m.State("FLUSHED"):
+                with m.If(block_done):
+                    m.next = "CREDIT"
+                with m.Else():
+                    m.next = "IDLE"
+
+            with m.State("CREDIT"):  # the INPUT block is used up: its slot is free again
+                m.d.comb += [self.descs.valid.eq(1), *_assign(self.descs.payload, credit)]
+                with m.If(self.descs.ready):
+                    m.d.sync += [have_block.eq(0), consumed_seq.eq(consumed_seq + 1)]
+                    m.next = "IDLE"
+        return m

@@ -15,19 +15,21 @@ from hdl.uart.checker import BlockChecker
 from hdl.uart.counters import CounterBank
 from hdl.uart.device import device_info
 from hdl.uart.engine import (
+    BLOCK_DESC,
     COUNTERS,
     DESC,
     KIND_REPLY,
     KIND_SLOT,
     KIND_SMALL,
     REPLY_DEPTH,
+    Player,
     Receiver,
     Transmitter,
     read_from,
 )
 from toolchain.boardsim.virtual import VirtualBoard
 from toolchain.runtime import protocol as p
-from toolchain.targets.fpga.spec import TINY
+from toolchain.targets.fpga.spec import TINY, Op
 
 pytestmark = pytest.mark.hdl
 
@@ -471,3 +473,178 @@ def test_receiver_answers_stream_frames_as_the_virtual_board_and_hands_commands_
     assert {n: counts[COUNTERS.index(n)] for n in names} == \
         {n: getattr(board, n) for n in names}
     assert counts[COUNTERS.index("seq_errors")] == 2 and board.crc_errors == 1
+
+
+class _PlayerBench:
+    """The player with its input slots in a real ``ByteBuffer``; the testbench is the rest:
+    it starts the run, hands over INPUT blocks as the receiver does, takes every descriptor
+    the transmitter's queue would, watches the window's writes, and plays the core: each RUN
+    step takes the input ids and answers with the output ids the test chose."""
+
+    def __init__(self, outputs: list[np.ndarray]) -> None:
+        self.info = device_info(TINY, 12_000_000, 12)
+        self.outputs = outputs
+        self.m = Module()
+        self.m.submodules.player = self.dut = Player(TINY, self.info)
+        self.m.submodules.slots = self.slots = ByteBuffer((self.info.input_slots + 1)
+                                                          * p.MAX_PAYLOAD)
+        read_from(self.m, self.dut.slots, self.slots)
+        self.window = bytearray((self.info.output_window + 1) * p.MAX_PAYLOAD)
+        self.frames: list[tuple[int, int, bytes]] = []  # (type, seq, payload) in queue order
+        self.fed: list[list[int]] = []  # the input ids of each step
+        self.runs = 0  # RUN commands to the core
+        self._to_send: list[list[int]] = []
+
+    async def watch(self, ctx) -> None:
+        dut = self.dut
+        ctx.set(dut.core.cmd.ready, 1)
+        ctx.set(dut.core.spike_in.ready, 1)
+        ctx.set(dut.window_free, -1)
+        ctx.set(dut.descs.ready, 1)
+        desc = dut.descs.payload
+        step_ids: list[int] = []
+        while True:
+            _, _, cv, op, iv, axon, last, dv, kind, slot, length, ftype, seq, small, wen, \
+                waddr, wdata = await ctx.tick().sample(
+                    dut.core.cmd.valid, dut.core.cmd.payload.op, dut.core.spike_in.valid,
+                    dut.core.spike_in.payload.axon, dut.core.spike_in.payload.last,
+                    dut.descs.valid, desc.kind, desc.slot, desc.length, desc.type, desc.seq,
+                    desc.small, dut.window.en, dut.window.addr, dut.window.data)
+            if wen:
+                self.window[waddr] = wdata
+            if dv:
+                if kind == KIND_SLOT:
+                    at = slot * p.MAX_PAYLOAD
+                    self.frames.append((ftype, seq, bytes(self.window[at:at + length])))
+                else:
+                    self.frames.append((ftype, seq, small.to_bytes(length, "little")))
+            if cv:
+                assert op == Op.RUN
+                self.runs += 1
+            if iv and last:
+                self.fed.append(step_ids)
+                self._to_send.append([int(i) for i in self.outputs[len(self.fed) - 1]])
+                step_ids = []
+            elif iv:
+                step_ids.append(axon)
+
+    async def spike_out(self, ctx) -> None:
+        out = self.dut.core.spike_out
+        while True:
+            if not self._to_send:
+                await ctx.tick()
+                continue
+            ids = self._to_send.pop(0)
+            for neuron in [*ids, None]:
+                ctx.set(out.valid, 1)
+                ctx.set(out.payload.neuron, neuron or 0)
+                ctx.set(out.payload.last, neuron is None)
+                while not (await ctx.tick().sample(out.ready))[2]:
+                    pass
+            ctx.set(out.valid, 0)
+
+    def run(self, bench) -> None:
+        sim = Simulator(self.m)
+        sim.add_clock(1e-6)
+        sim.add_testbench(bench)
+        sim.add_testbench(self.watch, background=True)
+        sim.add_testbench(self.spike_out, background=True)
+        sim.run()
+
+
+def _spike_steps(rng: np.random.Generator, n: int, limit: int) -> list[np.ndarray]:
+    return [np.sort(rng.choice(limit, rng.binomial(limit, 0.25) if rng.random() < 0.6 else 0,
+                               replace=False)).astype(np.int32) for _ in range(n)]
+
+
+def _output_frames(first: int, outputs: list[np.ndarray], id_bits: int, seq: int
+                   ) -> list[tuple[int, int, bytes]]:
+    """OUTPUT frames as the virtual board cuts a group of steps (``_send_outputs``)."""
+    return [(p.FrameType.OUTPUT, (seq + n) % p.SEQ_MODULUS, block.encode(id_bits))
+            for n, block in enumerate(p.split_spike_blocks(first, outputs, id_bits,
+                                                           split_steps=True))]
+
+
+def test_player_sends_an_unstreamed_runs_output_as_the_virtual_board_cuts_it():
+    """A counted run without INPUT: one core step per step, the output in groups of
+    ``OUTPUT_BLOCK_STEPS`` and at the run's end, each group cut by ``split_spike_blocks``;
+    then the run is DONE with no step left."""
+    n = p.OUTPUT_BLOCK_STEPS * 2 + 9
+    outputs = _spike_steps(np.random.default_rng(11), n, TINY.n_neurons)
+    tb = _PlayerBench(outputs)
+    dut = tb.dut
+    done: list[tuple[int, int, int]] = []
+
+    async def bench(ctx) -> None:
+        ctx.set(dut.start_steps, n)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        await ctx.tick().until(dut.idle)
+        await ctx.tick().repeat(4)
+        done.append((ctx.get(dut.run.state), ctx.get(dut.t), ctx.get(dut.steps_left)))
+
+    tb.run(bench)
+    bits = tb.info.neuron_id_bits
+    want, seq = [], 0
+    for first in range(0, n, p.OUTPUT_BLOCK_STEPS):
+        group = _output_frames(first, outputs[first:first + p.OUTPUT_BLOCK_STEPS], bits, seq)
+        want += group
+        seq += len(group)
+    assert tb.frames == want
+    assert tb.runs == n and tb.fed == [[]] * n
+    assert done == [(p.BoardState.DONE, n, 0)]
+
+
+def test_player_plays_queued_input_blocks_and_credits_each_as_the_virtual_board():
+    """A streamed run: INPUT blocks queued as the receiver accepts them, each step fed the
+    ids of its record, the output of each block cut into frames, then a CREDIT for it with
+    the slots then free; a block of no steps is credited at once."""
+    rng = np.random.default_rng(12)
+    info = device_info(TINY, 12_000_000, 12)
+    lengths = [5, 0, 40]
+    firsts = list(np.cumsum([0, *lengths[:-1]]))
+    blocks = [p.SpikeBlock(int(f), tuple(_spike_steps(rng, k, TINY.n_inputs)))
+              for f, k in zip(firsts, lengths, strict=True)]
+    n = sum(lengths)
+    outputs = _spike_steps(rng, n, TINY.n_neurons)
+    tb = _PlayerBench(outputs)
+    dut = tb.dut
+
+    async def bench(ctx) -> None:
+        ctx.set(dut.start_steps, n)
+        ctx.set(dut.start_streamed, 1)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        for slot, block in enumerate(blocks):  # the receiver writes and accepts each block
+            payload = block.encode(info.input_id_bits)
+            for k, b in enumerate(payload):
+                ctx.set(tb.slots.w_addr, slot * p.MAX_PAYLOAD + k)
+                ctx.set(tb.slots.w_data, b)
+                ctx.set(tb.slots.w_en, 1)
+                await ctx.tick()
+            ctx.set(tb.slots.w_en, 0)
+            ctx.set(dut.blocks.payload, BLOCK_DESC.const({
+                "slot": slot, "first": block.first_step, "steps": block.n_steps,
+                "len": len(payload)}))
+            ctx.set(dut.blocks.valid, 1)
+            await ctx.tick()
+            ctx.set(dut.blocks.valid, 0)
+        await ctx.tick().until(dut.idle)
+        await ctx.tick().repeat(4)
+
+    tb.run(bench)
+    want, seq = [], 0
+    queued = len(blocks)
+    for n_block, block in enumerate(blocks):
+        queued -= 1  # the board takes the block off the queue, then computes it
+        start = block.first_step
+        group = _output_frames(start, outputs[start:start + block.n_steps],
+                               info.neuron_id_bits, seq) if block.n_steps else []
+        want += group
+        seq += len(group)
+        want.append((p.FrameType.CREDIT, n_block + 1,
+                     p.Credit(n_block + 1, info.input_slots - queued).encode()))
+    assert tb.fed == [list(ids) for b in blocks for ids in b.steps]
+    assert tb.frames == want
