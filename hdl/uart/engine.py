@@ -5,14 +5,16 @@ drive the core, and every frame the board sends leaves through the
 Every payload offset and length comes from ``protocol.PAYLOADS``: the checks that refuse a
 payload (``fixed_check``) and the replies (``payload_bytes``) are built from that table.
 
-Four units share one clock.  The receiver (:class:`Receiver`), the player
-(:class:`Player`) and the transmitter (:class:`Transmitter`) are components of their own,
-with the streams they exchange in their signatures (frame bytes, frame descriptors, accepted
-INPUT blocks, the command handed over, the run's registers), and so are the receiver's
-INPUT block check (:class:`~hdl.uart.checker.BlockChecker`) and the STATUS counters
-(:class:`~hdl.uart.counters.CounterBank`); each is tested alone against the part of the
-Python engine it implements (``tests/hdl/test_uart_units.py``).  The command unit is still
-written into the engine itself.  The core is driven through the ``core`` port,
+Four units share one clock, each a component of its own with the streams and registers it
+exchanges in its signature (frame bytes, frame descriptors, accepted INPUT blocks, the
+command handed over, the run's registers, the strobes by which the command unit starts,
+clears, stops and holds a run): :class:`Receiver`, :class:`CommandUnit`, :class:`Player`
+and :class:`Transmitter`, joined in :class:`ProtocolEngine` around the buffers they share
+(command, reply, INPUT slots, OUTPUT window), the descriptor queue and the STATUS counters
+(:class:`~hdl.uart.counters.CounterBank`).  Each unit, and the receiver's INPUT block check
+(:class:`~hdl.uart.checker.BlockChecker`), is tested alone against the part of the Python
+engine it implements (``tests/hdl/test_uart_units.py``), and synthesised alone by
+``spikeport hdl units`` (docs/fpga-core.md).  The core is driven through the ``core`` port,
 :class:`~hdl.spikecore.core.CoreBus`:
 
 * **receiver**: takes every byte the deframer delivers, also while the core computes.  A
@@ -49,7 +51,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hdl.memory import ByteBuffer
-from hdl.spikecore.core import CoreBus, cmd_layout, word_layout
+from hdl.spikecore.core import CoreBus, word_layout
 from hdl.uart.checker import (
     BlockChecker,
     kept_bits,
@@ -185,159 +187,109 @@ class ProtocolEngine(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        r = _Shared(self.spec, self.info, self.spram)
-        m.submodules.desc = r.fifo
-        m.submodules.inputs, m.submodules.window = r.inputs, r.window
-        m.submodules.reply, m.submodules.cmd_buffer = r.reply, r.cmd_buffer
-        m.submodules.counters = r.counters
-        m.submodules.transmitter = tx = Transmitter(r.out_bits)
-        wiring.connect(m, tx.bytes, wiring.flipped(self.replies))
-        m.d.comb += [tx.descs.payload.eq(r.fifo.r_data), tx.descs.valid.eq(r.fifo.r_rdy),
-                     r.fifo.r_en.eq(tx.descs.ready), r.tx_desc.eq(r.fifo.r_data),
-                     r.tx_done.eq(tx.descs.valid & tx.descs.ready),
-                     r.boot_req.eq(tx.boot.valid), r.boot_desc.eq(tx.boot.payload),
-                     tx.boot.ready.eq(r.boot_grant), r.boot_count.eq(tx.boot_count),
-                     r.tx_idle.eq(tx.idle)]
-        read_from(m, tx.window, r.window)
-        rep_rd = r.reply.read_port()
-        m.d.comb += [rep_rd.addr.eq(tx.reply.addr), tx.reply.data.eq(rep_rd.data),
-                     tx.reply.ok.eq(1)]
-        with m.If(r.tx_done & (r.tx_desc.kind == KIND_REPLY)):
-            m.d.sync += r.reply_busy.eq(0)
-        m.submodules.receiver = rx = Receiver(self.spec, self.info)
-        wiring.connect(m, wiring.flipped(self.frames), rx.frames)
-        cmd_wr = r.cmd_buffer.write_port()
-        in_wr = r.inputs
-        m.d.comb += [cmd_wr.addr.eq(rx.cmd_write.addr), cmd_wr.data.eq(rx.cmd_write.data),
-                     cmd_wr.en.eq(rx.cmd_write.en),
-                     in_wr.w_addr.eq(rx.slot_write.addr), in_wr.w_data.eq(rx.slot_write.data),
-                     in_wr.w_en.eq(rx.slot_write.en),
-                     rx.cu_waiting.eq(r.cu_waiting), rx.command.ready.eq(r.cmd_taken),
-                     r.cmd_pending.eq(rx.command.valid), r.cmd_plen.eq(rx.command.payload.plen),
-                     r.ftype.eq(rx.command.payload.type), r.seq.eq(rx.command.payload.seq),
-                     *(h.eq(rx.command.payload.head[k]) for k, h in enumerate(r.head)),
-                     r.rx_req.eq(rx.descs.valid), r.rx_desc.eq(rx.descs.payload),
-                     rx.descs.ready.eq(r.rx_grant),
-                     rx.restart.eq(r.rx_restart), rx.restart_step.eq(r.rx_restart_step),
-                     r.next_input_seq.eq(rx.next_input_seq), r.rx_idle.eq(rx.idle)]
-        # the units' STATUS counter events (the engine's own counts add to them below)
-        m.d.comb += r.counters.inc.eq(rx.count)
-        m.submodules.player = pl = Player(self.spec, self.info)
-        wiring.connect(m, pl.run, rx.run)
-        wiring.connect(m, rx.blocks, pl.blocks)
-        read_from(m, pl.slots, r.inputs)
-        win = r.window
-        m.d.comb += [win.w_addr.eq(pl.window.addr), win.w_data.eq(pl.window.data),
-                     win.w_en.eq(pl.window.en),
-                     pl.window_free.eq(Cat(ref == 0 for ref in r.refs)),
-                     pl.resend_slot.eq(rx.out_slot), rx.out_len.eq(pl.resend_len),
-                     r.pl_req.eq(pl.descs.valid), r.pl_desc.eq(pl.descs.payload),
-                     pl.descs.ready.eq(r.pl_grant),
-                     pl.start.eq(r.pl_start), pl.start_steps.eq(r.pl_start_steps),
-                     pl.start_streamed.eq(r.pl_start_streamed), pl.clear.eq(r.pl_clear),
-                     pl.stop.eq(r.stop_req), r.stop_done.eq(pl.stopped),
-                     pl.hold.eq(r.hold), r.pl_between.eq(pl.between), r.pl_idle.eq(pl.idle),
-                     r.state.eq(pl.run.state), r.t.eq(pl.t), r.steps_left.eq(pl.steps_left),
-                     r.free_run.eq(pl.run.free_run),
-                     r.next_output_seq.eq(pl.run.next_output_seq)]
-        # the core's command stream: the player's while a run goes on, else the command unit's
-        core_cmd = self.core.cmd
-        with m.If(pl.core.cmd.valid):
-            m.d.comb += [core_cmd.valid.eq(1), core_cmd.payload.eq(pl.core.cmd.payload)]
-        with m.Else():
-            m.d.comb += [core_cmd.valid.eq(r.cu_cmd.valid),
-                         core_cmd.payload.eq(r.cu_cmd.payload)]
-        m.d.comb += [pl.core.cmd.ready.eq(core_cmd.ready), r.cu_cmd.ready.eq(core_cmd.ready)]
-        wiring.connect(m, pl.core.spike_in, wiring.flipped(self.core.spike_in))
-        wiring.connect(m, wiring.flipped(self.core.spike_out), pl.core.spike_out)
-        _commands(m, self, r)
-        # one writer per cycle into the descriptor queue: BOOT, receiver, player, command unit
-        fifo = r.fifo
-        with m.If(r.boot_req):
-            m.d.comb += [fifo.w_data.eq(r.boot_desc), r.boot_grant.eq(fifo.w_rdy)]
-        with m.Elif(r.rx_req):
-            m.d.comb += [fifo.w_data.eq(r.rx_desc), r.rx_grant.eq(fifo.w_rdy)]
-        with m.Elif(r.pl_req):
-            m.d.comb += [fifo.w_data.eq(r.pl_desc), r.pl_grant.eq(fifo.w_rdy)]
-        with m.Elif(r.cu_req):
-            m.d.comb += [fifo.w_data.eq(r.cu_desc), r.cu_grant.eq(fifo.w_rdy)]
-        m.d.comb += fifo.w_en.eq(r.boot_req | r.rx_req | r.pl_req | r.cu_req)
-        pushed = Signal(DESC)
-        m.d.comb += pushed.eq(fifo.w_data)
-        with m.If(fifo.w_en & fifo.w_rdy):
-            with m.If(pushed.replay):
-                m.d.comb += r.count("resends")
-            with m.Else():
-                m.d.comb += r.count("tx_frames")
-        # references to output slots: pushed descriptors add one, sent frames take one
-        for k in range(r.n_out):
-            add = fifo.w_en & fifo.w_rdy & (pushed.kind == KIND_SLOT) & (pushed.slot == k)
-            sub = r.tx_done & (r.tx_desc.kind == KIND_SLOT) & (r.tx_desc.slot == k)
-            m.d.sync += r.refs[k].eq(r.refs[k] + add - sub)
-        m.d.comb += self.idle.eq(r.rx_idle & r.cu_idle & r.pl_idle & r.tx_idle & ~fifo.r_rdy
-                                 & r.counters.quiet)
-        return m
-
-
-class _Shared:
-    """Registers and memories the units share (one instance per elaboration)."""
-
-    def __init__(self, spec: CoreSpec, info: p.BuildInfo, spram: bool) -> None:
-        self.spec, self.info = spec, info
-        self.n_in = info.input_slots + 1
-        self.n_out = info.output_window + 1
-        self.in_bits = (self.n_in - 1).bit_length()
-        self.out_bits = (self.n_out - 1).bit_length()
-        self.fifo = SyncFIFOBuffered(width=DESC.size, depth=DESC_DEPTH)
+        spec, info = self.spec, self.info
+        n_in, n_out = info.input_slots + 1, info.output_window + 1
+        m.submodules.transmitter = tx = Transmitter((n_out - 1).bit_length())
+        m.submodules.receiver = rx = Receiver(spec, info)
+        m.submodules.commands = cu = CommandUnit(spec, info)
+        m.submodules.player = pl = Player(spec, info)
+        # the frame descriptors in the order they were made, for the transmitter
+        m.submodules.desc = fifo = SyncFIFOBuffered(width=DESC.size, depth=DESC_DEPTH)
         # one port each (hdl/memory.py): the receiver's writes of INPUT payloads take the
         # slots' port from the player's reads, the player's writes of OUTPUT frames take
         # the window's from the transmitter's reads
-        self.inputs = ByteBuffer(self.n_in * SLOT, spram=spram)
-        self.window = ByteBuffer(self.n_out * SLOT, spram=spram)
-        self.reply = Memory(shape=8, depth=REPLY_DEPTH, init=[])
-        self.cmd_buffer = Memory(shape=8, depth=p.MAX_FRAME, init=[])
-        # the command's type, seq and first payload bytes, kept as they pass
-        self.ftype, self.seq = Signal(8), Signal(8)
-        self.head = [Signal(8, name=f"head{k}") for k in range(HEAD_BYTES)]
-        # the run's registers the command unit reads (the player keeps them)
-        self.state = Signal(2)  # p.BoardState
-        self.t, self.steps_left = Signal(32), Signal(32)
-        self.free_run, self.next_output_seq = Signal(), Signal(8)
-        self.next_input_seq = Signal(8)  # the receiver's
-        self.boot_count = Signal(32)  # the transmitter's
-        # RUN and RESET: the receiver's INPUT sequence begins again at this step
-        self.rx_restart, self.rx_restart_step = Signal(), Signal(32)
-        # RUN (with its steps and STREAMED flag) and RESET: the player's run begins, ends
-        self.pl_start, self.pl_start_steps = Signal(), Signal(32)
-        self.pl_start_streamed, self.pl_clear = Signal(), Signal()
-        # the command unit's commands to the core (the player's take precedence)
-        self.cu_cmd = stream.Signature(cmd_layout(spec)).create()
-        self.refs = Array(Signal(4, name=f"refs{k}") for k in range(self.n_out))
-        # counters (STATUS)
-        self.counters = CounterBank(COUNTERS)
-        # descriptor queue writers
-        self.boot_req, self.rx_req, self.pl_req, self.cu_req = (Signal() for _ in range(4))
-        self.boot_grant, self.rx_grant, self.pl_grant, self.cu_grant = (Signal()
-                                                                        for _ in range(4))
-        self.boot_desc, self.rx_desc, self.pl_desc, self.cu_desc = (Signal(DESC)
-                                                                    for _ in range(4))
-        self.tx_done = Signal()
-        self.tx_desc = Signal(DESC)  # the queue's head: the frame being sent
-        self.reply_busy = Signal()
-        # command buffer hand-over: receiver -> command unit
-        self.cmd_pending, self.cmd_taken = Signal(), Signal()
-        self.cmd_plen = Signal(range(p.MAX_FRAME + 1))
-        self.cu_waiting = Signal()
-        # STOP: command unit -> player
-        self.stop_req, self.stop_done = Signal(), Signal()
-        # STATUS: the command unit holds the player between two steps while it reads
-        self.hold, self.pl_between = Signal(), Signal()
-        # idleness of each unit
-        self.rx_idle, self.cu_idle, self.pl_idle, self.tx_idle = (Signal() for _ in range(4))
+        m.submodules.inputs = inputs = ByteBuffer(n_in * SLOT, spram=self.spram)
+        m.submodules.window = window = ByteBuffer(n_out * SLOT, spram=self.spram)
+        m.submodules.reply = reply = Memory(shape=8, depth=REPLY_DEPTH, init=[])
+        m.submodules.cmd_buffer = cmd_buffer = Memory(shape=8, depth=p.MAX_FRAME, init=[])
+        m.submodules.counters = counters = CounterBank(COUNTERS)
 
-    def count(self, name: str) -> object:
-        """One event of the STATUS counter ``name`` (a comb statement of this cycle)."""
-        return self.counters.inc[self.counters.index(name)].eq(1)
+        wiring.connect(m, wiring.flipped(self.frames), rx.frames)
+        wiring.connect(m, tx.bytes, wiring.flipped(self.replies))
+        # receiver -> command unit and player; the player's run registers -> receiver
+        wiring.connect(m, rx.command, cu.command)
+        wiring.connect(m, rx.blocks, pl.blocks)
+        wiring.connect(m, pl.run, rx.run)
+        m.d.comb += [rx.cu_waiting.eq(cu.waiting), pl.resend_slot.eq(rx.out_slot),
+                     rx.out_len.eq(pl.resend_len)]
+        # command unit -> player and receiver, and what it reports
+        st = cu.status
+        m.d.comb += [pl.start.eq(cu.start), pl.start_steps.eq(cu.start_steps),
+                     pl.start_streamed.eq(cu.start_streamed), pl.clear.eq(cu.clear),
+                     pl.stop.eq(cu.stop), cu.stopped.eq(pl.stopped),
+                     pl.hold.eq(cu.hold), cu.between.eq(pl.between),
+                     rx.restart.eq(cu.restart), rx.restart_step.eq(cu.restart_step),
+                     st.state.eq(pl.run.state), st.t.eq(pl.t), st.steps_left.eq(pl.steps_left),
+                     st.free_run.eq(pl.run.free_run),
+                     st.next_output_seq.eq(pl.run.next_output_seq),
+                     st.next_input_seq.eq(rx.next_input_seq), st.boot_count.eq(tx.boot_count)]
+        # the buffers
+        cmd_wr, cmd_rd = cmd_buffer.write_port(), cmd_buffer.read_port()
+        rep_wr, rep_rd = reply.write_port(), reply.read_port()
+        m.d.comb += [cmd_wr.addr.eq(rx.cmd_write.addr), cmd_wr.data.eq(rx.cmd_write.data),
+                     cmd_wr.en.eq(rx.cmd_write.en),
+                     cmd_rd.addr.eq(cu.cmd_read.addr), cu.cmd_read.data.eq(cmd_rd.data),
+                     cu.cmd_read.ok.eq(1),
+                     rep_wr.addr.eq(cu.reply_write.addr), rep_wr.data.eq(cu.reply_write.data),
+                     rep_wr.en.eq(cu.reply_write.en),
+                     rep_rd.addr.eq(tx.reply.addr), tx.reply.data.eq(rep_rd.data),
+                     tx.reply.ok.eq(1),
+                     inputs.w_addr.eq(rx.slot_write.addr), inputs.w_data.eq(rx.slot_write.data),
+                     inputs.w_en.eq(rx.slot_write.en),
+                     window.w_addr.eq(pl.window.addr), window.w_data.eq(pl.window.data),
+                     window.w_en.eq(pl.window.en),
+                     counters.hold.eq(cu.counters.hold), counters.r_addr.eq(cu.counters.r_addr),
+                     cu.counters.r_data.eq(counters.r_data),
+                     cu.counters.quiet.eq(counters.quiet)]
+        read_from(m, pl.slots, inputs)
+        read_from(m, tx.window, window)
+        # the core: commands from the player while a run goes on, else the command unit's
+        core = self.core
+        with m.If(pl.core.cmd.valid):
+            m.d.comb += [core.cmd.valid.eq(1), core.cmd.payload.eq(pl.core.cmd.payload)]
+        with m.Else():
+            m.d.comb += [core.cmd.valid.eq(cu.core.cmd.valid),
+                         core.cmd.payload.eq(cu.core.cmd.payload)]
+        m.d.comb += [pl.core.cmd.ready.eq(core.cmd.ready), cu.core.cmd.ready.eq(core.cmd.ready),
+                     cu.core.busy.eq(core.busy), core.clear.eq(cu.core.clear)]
+        wiring.connect(m, wiring.flipped(core.resp), cu.core.resp)
+        wiring.connect(m, pl.core.spike_in, wiring.flipped(core.spike_in))
+        wiring.connect(m, wiring.flipped(core.spike_out), pl.core.spike_out)
+
+        # one writer per cycle into the descriptor queue: BOOT, receiver, player, command unit
+        writers = [tx.boot, rx.descs, pl.descs, cu.descs]
+        with m.If(writers[0].valid):
+            m.d.comb += [fifo.w_data.eq(writers[0].payload), writers[0].ready.eq(fifo.w_rdy)]
+        for w in writers[1:]:
+            with m.Elif(w.valid):
+                m.d.comb += [fifo.w_data.eq(w.payload), w.ready.eq(fifo.w_rdy)]
+        m.d.comb += fifo.w_en.eq(Cat(w.valid for w in writers).any())
+        head = Signal(DESC)  # the queue's head: the frame being sent, popped after it
+        m.d.comb += [head.eq(fifo.r_data), tx.descs.payload.eq(fifo.r_data),
+                     tx.descs.valid.eq(fifo.r_rdy), fifo.r_en.eq(tx.descs.ready)]
+        sent = tx.descs.valid & tx.descs.ready
+        m.d.comb += cu.reply_sent.eq(sent & (head.kind == KIND_REPLY))
+        pushed = Signal(DESC)
+        m.d.comb += pushed.eq(fifo.w_data)
+        push = fifo.w_en & fifo.w_rdy
+        # the STATUS counters: the receiver's events and every frame queued
+        m.d.comb += counters.inc.eq(rx.count)
+        with m.If(push):
+            with m.If(pushed.replay):
+                m.d.comb += counters.inc[COUNTERS.index("resends")].eq(1)
+            with m.Else():
+                m.d.comb += counters.inc[COUNTERS.index("tx_frames")].eq(1)
+        # references to output slots: pushed descriptors add one, sent frames take one; a
+        # slot is written again only when none is left
+        for k in range(n_out):
+            ref = Signal(4, name=f"refs{k}")
+            add = push & (pushed.kind == KIND_SLOT) & (pushed.slot == k)
+            sub = sent & (head.kind == KIND_SLOT) & (head.slot == k)
+            m.d.sync += ref.eq(ref + add - sub)
+            m.d.comb += pl.window_free[k].eq(ref == 0)
+        m.d.comb += self.idle.eq(rx.idle & cu.idle & pl.idle & tx.idle & ~fifo.r_rdy
+                                 & counters.quiet)
+        return m
 
 
 def small(frame_type: p.FrameType, seq: Value, payload: Value, length: int) -> list:
@@ -733,367 +685,415 @@ class Receiver(wiring.Component):
 # --------------------------------------------------------------------------- command unit
 
 
-def _commands(m: Module, e: ProtocolEngine, r: _Shared) -> None:
+def status_view() -> wiring.Signature:
+    """What STATUS reports and RUN, STOP and BUSY answer with, as the command unit reads
+    it: the player's run registers, the receiver's next INPUT seq, the transmitter's boot
+    count."""
+    return wiring.Signature({
+        "state": Out(2), "t": Out(32), "steps_left": Out(32), "free_run": Out(1),
+        "next_output_seq": Out(8), "next_input_seq": Out(8), "boot_count": Out(32),
+    })
+
+
+class CommandUnit(wiring.Component):
     """The command unit: docs/protocol.md, section 4, in the order it gives: the reply
     cache, BUSY, the payload's fields (``fixed_check`` over ``PAYLOADS``), then each
-    command's own checks and effect."""
-    spec, info = r.spec, r.info
-    mems = list(p.Memory)
-    depth = Array(Const(info.depth(mem)) for mem in mems)
-    word_bytes = Array(Const(info.word_bytes(mem), 4) for mem in mems)
-    widest = max(info.word_bytes(mem) for mem in mems)
-    # the bits above each memory's word width, which a WRITE may not set
-    over = Array(Const(((1 << 8 * widest) - 1) ^ ((1 << info.word_bits(mem)) - 1), 8 * widest)
-                 for mem in mems)
-    write_op = Array(Const(int(p.WRITE_OP[mem]), 3) for mem in mems)
-    read_op = Array(Const(int(p.READ_OP.get(mem, 0)), 3) for mem in mems)
-    readable = Array(Const(int(mem in p.READ_OP), 1) for mem in mems)
-    max_words = Array(Const(p.MemoryWrite.max_words(info, mem), 16) for mem in mems)
-    hello = info.encode()
-    # an unwritten neuron never fires (the core's initial parameter words)
-    silent = spec.pack("neuron_params", **silent_neuron_params(spec))
+    command's own checks and effect.  It takes a command from the receiver (``command``;
+    the frame itself in the command buffer, ``cmd_read``), writes the reply frame's body
+    into the reply buffer (``reply_write``) and offers it to the transmitter's queue
+    (``descs``), one at a time (the next waits until ``reply_sent``).  It drives the core
+    for WRITE, READ and RESET (``core``), and the other units through strobes: ``start``
+    and ``clear`` (the player's run, and ``restart`` the receiver's INPUT sequence),
+    ``stop`` until ``stopped``, ``hold`` until ``between`` (STATUS)."""
 
-    m.submodules.rom = rom = Memory(shape=8, depth=len(hello), init=list(hello))
-    f_rd = r.cmd_buffer.read_port()
-    r_wr = r.reply.write_port()
-    rom_rd = rom.read_port()
+    def __init__(self, spec: CoreSpec, info: p.BuildInfo) -> None:
+        self.spec, self.info = spec, info
+        bus = CoreBus(spec).members
+        super().__init__({
+            "command": In(stream.Signature(COMMAND)),
+            "cmd_read": Out(byte_read(CMD_BITS)),
+            "reply_write": Out(byte_write(REPLY_BITS)),
+            "descs": Out(stream.Signature(DESC)),
+            "reply_sent": In(1),
+            "waiting": Out(1),  # it takes a command now (the receiver keeps one for it)
+            "core": Out(wiring.Signature({name: bus[name] for name in
+                                          ("cmd", "resp", "busy", "clear")})),
+            "status": In(status_view()),
+            "counters": Out(wiring.Signature({
+                "hold": Out(1), "r_addr": Out(range(4 * len(COUNTERS))), "r_data": In(8),
+                "quiet": In(1)})),
+            "start": Out(1), "start_steps": Out(32), "start_streamed": Out(1),
+            "clear": Out(1), "restart": Out(1), "restart_step": Out(32),
+            "stop": Out(1), "stopped": In(1), "hold": Out(1), "between": In(1),
+            "idle": Out(1),
+        })
 
-    ftype, seq, plen = r.ftype, r.seq, r.cmd_plen
-    lay = {t: p.PAYLOADS[t] for t in COMMANDS}
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        spec, info, st = self.spec, self.info, self.status
+        core_cmd = self.core.cmd
+        reply_busy = Signal()  # a reply in the queue or being sent: the next one waits
+        with m.If(self.reply_sent):
+            m.d.sync += reply_busy.eq(0)
+        mems = list(p.Memory)
+        depth = Array(Const(info.depth(mem)) for mem in mems)
+        word_bytes = Array(Const(info.word_bytes(mem), 4) for mem in mems)
+        widest = max(info.word_bytes(mem) for mem in mems)
+        # the bits above each memory's word width, which a WRITE may not set
+        over = Array(Const(((1 << 8 * widest) - 1) ^ ((1 << info.word_bits(mem)) - 1), 8 * widest)
+                     for mem in mems)
+        write_op = Array(Const(int(p.WRITE_OP[mem]), 3) for mem in mems)
+        read_op = Array(Const(int(p.READ_OP.get(mem, 0)), 3) for mem in mems)
+        readable = Array(Const(int(mem in p.READ_OP), 1) for mem in mems)
+        max_words = Array(Const(p.MemoryWrite.max_words(info, mem), 16) for mem in mems)
+        hello = info.encode()
+        # an unwritten neuron never fires (the core's initial parameter words)
+        silent = spec.pack("neuron_params", **silent_neuron_params(spec))
 
-    def fld(t: p.FrameType, name: str) -> Value:
-        return field_of(lay[t], name, r.head)
+        m.submodules.rom = rom = Memory(shape=8, depth=len(hello), init=list(hello))
+        f_rd = self.cmd_read
+        r_wr = self.reply_write
+        rom_rd = rom.read_port()
 
-    F = p.FrameType
-    memory, address = fld(F.READ, "memory"), fld(F.READ, "address")  # WRITE's are the same
-    assert [lay[F.WRITE][n] for n in ("memory", "address")] == \
-        [lay[F.READ][n] for n in ("memory", "address")]
-    count = fld(F.READ, "count")
-    mem_ok = memory < len(mems)
-    # an address is compared as its low bits and whether it has any above the deepest
-    # memory's depth: a 32-bit field, a core address of a few bits
-    addr_bits = max(info.depth(mem) for mem in mems).bit_length()
-    a_lo, a_hi = address[:addr_bits], address[addr_bits:] != 0
-    mem3 = memory[:3]
-    # BAD_ADDRESS's detail: the address when it is beyond the memory, else its depth
-    bad_address = Mux(a_hi | (a_lo > depth[mem3]), address, depth[mem3])
-    run_steps, run_flags = fld(F.RUN, "steps"), fld(F.RUN, "flags")
-    m.d.comb += [r.pl_start_steps.eq(run_steps), r.pl_start_streamed.eq(run_flags[0])]
-    scope = fld(F.RESET, "scope")
-    version = fld(F.HELLO, "version")
-    # every payload's verdict (refused, offset), computed from the table
-    checks = {
-        F.HELLO: fixed_check(m, lay[F.HELLO], plen),
-        F.STATUS: fixed_check(m, lay[F.STATUS], plen),
-        F.STOP: fixed_check(m, lay[F.STOP], plen),
-        F.RESET: fixed_check(m, lay[F.RESET], plen, {"scope": scope > max(p.ResetScope)}),
-        F.CONFIG: fixed_check(m, lay[F.CONFIG], plen, {
-            "n_neurons": fld(F.CONFIG, "n_neurons") > spec.n_neurons,
-            "n_inputs": fld(F.CONFIG, "n_inputs") > spec.n_inputs,
-            "seed": fld(F.CONFIG, "seed") != 0}),
-        F.RUN: fixed_check(m, lay[F.RUN], plen, {
-            "steps": run_steps == p.FREE_RUN, "flags": run_flags[1:] != 0}),
-        F.WRITE: fixed_check(m, lay[F.WRITE], plen, {"memory": ~mem_ok}),
-        F.READ: fixed_check(m, lay[F.READ], plen, {
-            "memory": ~mem_ok, "count": (count == 0) | (count > max_words[mem3])}),
-    }
+        command = self.command.payload
+        ftype, seq, plen = command.type, command.seq, command.plen
+        head = [command.head[k] for k in range(HEAD_BYTES)]
+        lay = {t: p.PAYLOADS[t] for t in COMMANDS}
 
-    # the verdict on the payload of the command in the buffer
-    bad, bad_at = Signal(), Signal(11)
-    with m.Switch(ftype):
-        for t, (refused, at) in checks.items():
-            with m.Case(t):
-                m.d.comb += [bad.eq(refused), bad_at.eq(at)]
+        def fld(t: p.FrameType, name: str) -> Value:
+            return field_of(lay[t], name, head)
 
-    replay, cacheable = Signal(), Signal()
-    clear_mem, clear_addr = Signal(3), Signal(addr_bits)
+        F = p.FrameType
+        memory, address = fld(F.READ, "memory"), fld(F.READ, "address")  # WRITE's are the same
+        assert [lay[F.WRITE][n] for n in ("memory", "address")] == \
+            [lay[F.READ][n] for n in ("memory", "address")]
+        count = fld(F.READ, "count")
+        mem_ok = memory < len(mems)
+        # an address is compared as its low bits and whether it has any above the deepest
+        # memory's depth: a 32-bit field, a core address of a few bits
+        addr_bits = max(info.depth(mem) for mem in mems).bit_length()
+        a_lo, a_hi = address[:addr_bits], address[addr_bits:] != 0
+        mem3 = memory[:3]
+        # BAD_ADDRESS's detail: the address when it is beyond the memory, else its depth
+        bad_address = Mux(a_hi | (a_lo > depth[mem3]), address, depth[mem3])
+        run_steps, run_flags = fld(F.RUN, "steps"), fld(F.RUN, "flags")
+        m.d.comb += [self.start_steps.eq(run_steps), self.start_streamed.eq(run_flags[0])]
+        scope = fld(F.RESET, "scope")
+        version = fld(F.HELLO, "version")
+        # every payload's verdict (refused, offset), computed from the table
+        checks = {
+            F.HELLO: fixed_check(m, lay[F.HELLO], plen),
+            F.STATUS: fixed_check(m, lay[F.STATUS], plen),
+            F.STOP: fixed_check(m, lay[F.STOP], plen),
+            F.RESET: fixed_check(m, lay[F.RESET], plen, {"scope": scope > max(p.ResetScope)}),
+            F.CONFIG: fixed_check(m, lay[F.CONFIG], plen, {
+                "n_neurons": fld(F.CONFIG, "n_neurons") > spec.n_neurons,
+                "n_inputs": fld(F.CONFIG, "n_inputs") > spec.n_inputs,
+                "seed": fld(F.CONFIG, "seed") != 0}),
+            F.RUN: fixed_check(m, lay[F.RUN], plen, {
+                "steps": run_steps == p.FREE_RUN, "flags": run_flags[1:] != 0}),
+            F.WRITE: fixed_check(m, lay[F.WRITE], plen, {"memory": ~mem_ok}),
+            F.READ: fixed_check(m, lay[F.READ], plen, {
+                "memory": ~mem_ok, "count": (count == 0) | (count > max_words[mem3])}),
+        }
 
-    rtype, rcode, rvalue = Signal(8), Signal(8), Signal(32)
-    rlen, i = Signal(range(p.MAX_FRAME)), Signal(range(p.MAX_FRAME))
-    then_read = Signal()
-    cached = Signal()
-    cache_type, cache_seq = Signal(8), Signal(8)
-    status = [rtype, seq, *payload_bytes(p.STATUS, {
-        "state": r.state, "step": r.t,
-        "steps_left": Mux(r.free_run, p.FREE_RUN, r.steps_left),
-        "next_output_seq": r.next_output_seq, "next_input_seq": r.next_input_seq,
-        "boot_count": r.boot_count, **dict.fromkeys(COUNTERS, 0)})][:STATUS_COUNTERS]
-    status_bytes = Array(status)
-    bank = r.counters
+        # the verdict on the payload of the command in the buffer
+        bad, bad_at = Signal(), Signal(11)
+        with m.Switch(ftype):
+            for t, (refused, at) in checks.items():
+                with m.Case(t):
+                    m.d.comb += [bad.eq(refused), bad_at.eq(at)]
 
-    n, k = Signal(16), Signal(16)
-    acc = Signal(range(p.MAX_FRAME + 1))
-    pos = Signal(range(p.MAX_FRAME + 1))
-    j = Signal(range(widest + 1))
-    word = Signal(8 * widest)
-    checking = Signal()
-    wb = word_bytes[mem3]
-    row = word_layout(spec, "row")(word[:spec.width("row")])
-    running = r.state == p.BoardState.RUNNING
+        replay, cacheable = Signal(), Signal()
+        clear_mem, clear_addr = Signal(3), Signal(addr_bits)
 
-    def error(code: p.ErrorCode, detail: object) -> list:
-        return [rtype.eq(F.ERROR), rcode.eq(code), rvalue.eq(detail), then_read.eq(0), i.eq(0)]
+        rtype, rcode, rvalue = Signal(8), Signal(8), Signal(32)
+        rlen, i = Signal(range(p.MAX_FRAME)), Signal(range(p.MAX_FRAME))
+        then_read = Signal()
+        cached = Signal()
+        cache_type, cache_seq = Signal(8), Signal(8)
+        status = [rtype, seq, *payload_bytes(p.STATUS, {
+            "state": st.state, "step": st.t,
+            "steps_left": Mux(st.free_run, p.FREE_RUN, st.steps_left),
+            "next_output_seq": st.next_output_seq, "next_input_seq": st.next_input_seq,
+            "boot_count": st.boot_count, **dict.fromkeys(COUNTERS, 0)})][:STATUS_COUNTERS]
+        status_bytes = Array(status)
+        bank = self.counters
 
-    def ack(value: object) -> list:
-        return [rtype.eq(F.ACK), rvalue.eq(value), then_read.eq(0), i.eq(0)]
+        n, k = Signal(16), Signal(16)
+        acc = Signal(range(p.MAX_FRAME + 1))
+        pos = Signal(range(p.MAX_FRAME + 1))
+        j = Signal(range(widest + 1))
+        word = Signal(8 * widest)
+        checking = Signal()
+        wb = word_bytes[mem3]
+        row = word_layout(spec, "row")(word[:spec.width("row")])
+        running = st.state == p.BoardState.RUNNING
 
-    # ERROR, ACK and DATA's fixed fields, from their layouts
-    kinds = {
-        F.ERROR: payload_bytes(p.PAYLOADS[F.ERROR],
-                               {"code": rcode, "cause": ftype, "detail": rvalue}),
-        F.ACK: payload_bytes(p.PAYLOADS[F.ACK], {"acked": ftype, "value": rvalue}),
-        F.DATA: payload_bytes(p.PAYLOADS[F.DATA], {"memory": memory, "address": rvalue}),
-    }
-    longest = max(len(b) for b in kinds.values())
-    fixed_body = []
-    for at in range(longest):
-        byte: Value = Const(0, 8)
+        def error(code: p.ErrorCode, detail: object) -> list:
+            return [rtype.eq(F.ERROR), rcode.eq(code), rvalue.eq(detail), then_read.eq(0), i.eq(0)]
+
+        def ack(value: object) -> list:
+            return [rtype.eq(F.ACK), rvalue.eq(value), then_read.eq(0), i.eq(0)]
+
+        # ERROR, ACK and DATA's fixed fields, from their layouts
+        kinds = {
+            F.ERROR: payload_bytes(p.PAYLOADS[F.ERROR],
+                                   {"code": rcode, "cause": ftype, "detail": rvalue}),
+            F.ACK: payload_bytes(p.PAYLOADS[F.ACK], {"acked": ftype, "value": rvalue}),
+            F.DATA: payload_bytes(p.PAYLOADS[F.DATA], {"memory": memory, "address": rvalue}),
+        }
+        longest = max(len(b) for b in kinds.values())
+        fixed_body = []
+        for at in range(longest):
+            byte: Value = Const(0, 8)
+            for t, body in kinds.items():
+                if at < len(body):
+                    byte = Mux(rtype == t, body[at], byte)
+            fixed_body.append(byte)
+        fixed = Array([rtype, seq, *fixed_body])
+        fixed_len = Signal(range(longest + p.HEADER_SIZE + 1))
+        m.d.comb += fixed_len.eq(p.HEADER_SIZE + len(kinds[F.ACK]))
         for t, body in kinds.items():
-            if at < len(body):
-                byte = Mux(rtype == t, body[at], byte)
-        fixed_body.append(byte)
-    fixed = Array([rtype, seq, *fixed_body])
-    fixed_len = Signal(range(longest + p.HEADER_SIZE + 1))
-    m.d.comb += fixed_len.eq(p.HEADER_SIZE + len(kinds[F.ACK]))
-    for t, body in kinds.items():
-        with m.If(rtype == t):
-            m.d.comb += fixed_len.eq(p.HEADER_SIZE + len(body))
+            with m.If(rtype == t):
+                m.d.comb += fixed_len.eq(p.HEADER_SIZE + len(body))
 
-    m.d.comb += _assign(r.cu_desc, [("kind", KIND_REPLY), ("replay", replay),
-                                    ("length", rlen)])
+        m.d.comb += _assign(self.descs.payload, [("kind", KIND_REPLY), ("replay", replay),
+                                        ("length", rlen)])
 
-    # After every reset the memories are cleared as RESET(ALL) clears them: block RAM keeps
-    # its contents through a reset (only configuration sets it), and the page says a board
-    # after a reset is as after RESET(ALL).  A command that arrives meanwhile waits in the
-    # command buffer.
-    booting = Signal(init=1)
-    with m.FSM(name="cu"):
-        with m.State("POWER_UP"):
-            m.d.comb += r.cu_waiting.eq(1)
-            m.d.sync += [clear_mem.eq(0), clear_addr.eq(0)]
-            m.next = "CLEAR_CORE"
-
-        with m.State("WAIT"):
-            m.d.comb += [r.cu_waiting.eq(1), r.cu_idle.eq(~r.cmd_pending)]
-            with m.If(r.cmd_pending & ~r.reply_busy):
-                m.d.comb += r.cmd_taken.eq(1)
-                m.next = "DISPATCH"
-
-        with m.State("DISPATCH"):
-            # HELLO and STATUS change nothing: never answered from the cache
-            fresh = (ftype == F.STATUS) | (ftype == F.HELLO)
-            allowed_in_run = fresh | (ftype == F.STOP)  # the others are BUSY in a run
-            m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0), replay.eq(0),
-                         cached.eq(0), cacheable.eq(~fresh)]
-            repeat = cached & (ftype == cache_type) & (seq == cache_seq)
-            with m.If(repeat):
-                m.d.sync += [replay.eq(1), cached.eq(1), cacheable.eq(1)]
-                m.next = "PUSH"  # the host missed our reply: say it again, do nothing
-            with m.Elif((ftype == F.HELLO) & (plen != 0) & (version != p.PROTOCOL_VERSION)):
-                m.d.sync += error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
-                m.next = "FIXED"  # (before the length: a later host learns our version)
-            with m.Elif(running & ~allowed_in_run):
-                m.d.sync += error(p.ErrorCode.BUSY, r.t)
-                m.next = "FIXED"
-            with m.Elif(bad):
-                m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
-                m.next = "FIXED"
-            with m.Elif(ftype == F.STATUS):
-                m.d.sync += [rtype.eq(F.STATUS_REPLY), i.eq(0)]
-                m.next = "STATUS_HOLD"
-            with m.Elif(ftype == F.HELLO):
-                m.d.sync += [rtype.eq(F.HELLO_REPLY), i.eq(0)]
-                m.next = "HELLO"
-            with m.Elif(ftype == F.STOP):
-                with m.If(running):
-                    m.next = "STOP"
-                with m.Else():
-                    m.d.sync += ack(r.t)
-                    m.next = "FIXED"
-            with m.Elif(ftype == F.RUN):  # the virtual board's _reset_run, then the run
-                m.d.comb += [r.pl_start.eq(1), r.rx_restart.eq(1), r.rx_restart_step.eq(r.t)]
-                m.d.sync += ack(r.t)
-                m.next = "FIXED"
-            with m.Elif(ftype == F.CONFIG):
-                m.d.sync += ack(0)
-                m.next = "FIXED"
-            with m.Elif(ftype == F.RESET):  # STATE: only the STATE memory (the last) again
-                m.d.sync += [clear_mem.eq(Mux(scope == p.ResetScope.STATE, p.Memory.STATE, 0)),
-                             clear_addr.eq(0)]
+        # After every reset the memories are cleared as RESET(ALL) clears them: block RAM keeps
+        # its contents through a reset (only configuration sets it), and the page says a board
+        # after a reset is as after RESET(ALL).  A command that arrives meanwhile waits in the
+        # command buffer.
+        booting = Signal(init=1)
+        with m.FSM(name="cu"):
+            with m.State("POWER_UP"):
+                m.d.comb += self.waiting.eq(1)
+                m.d.sync += [clear_mem.eq(0), clear_addr.eq(0)]
                 m.next = "CLEAR_CORE"
-            with m.Elif(ftype == F.WRITE):
-                with m.If(plen == WRITE_HEADER):  # no word
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, WRITE_HEADER)
+
+            with m.State("WAIT"):
+                m.d.comb += [self.waiting.eq(1), self.idle.eq(~self.command.valid)]
+                with m.If(self.command.valid & ~reply_busy):
+                    m.d.comb += self.command.ready.eq(1)
+                    m.next = "DISPATCH"
+
+            with m.State("DISPATCH"):
+                # HELLO and STATUS change nothing: never answered from the cache
+                fresh = (ftype == F.STATUS) | (ftype == F.HELLO)
+                allowed_in_run = fresh | (ftype == F.STOP)  # the others are BUSY in a run
+                m.d.sync += [n.eq(0), k.eq(0), acc.eq(0), checking.eq(0), replay.eq(0),
+                             cached.eq(0), cacheable.eq(~fresh)]
+                repeat = cached & (ftype == cache_type) & (seq == cache_seq)
+                with m.If(repeat):
+                    m.d.sync += [replay.eq(1), cached.eq(1), cacheable.eq(1)]
+                    m.next = "PUSH"  # the host missed our reply: say it again, do nothing
+                with m.Elif((ftype == F.HELLO) & (plen != 0) & (version != p.PROTOCOL_VERSION)):
+                    m.d.sync += error(p.ErrorCode.BAD_VERSION, p.PROTOCOL_VERSION)
+                    m.next = "FIXED"  # (before the length: a later host learns our version)
+                with m.Elif(running & ~allowed_in_run):
+                    m.d.sync += error(p.ErrorCode.BUSY, st.t)
                     m.next = "FIXED"
-                with m.Else():
-                    m.next = "COUNT"
-            with m.Else():  # READ: the only host command left
-                with m.If(~readable[mem3]):
-                    m.d.sync += error(p.ErrorCode.NOT_READABLE, memory)
-                with m.Elif(a_hi | (a_lo + count > depth[mem3])):
-                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS, bad_address)
-                with m.Else():
-                    m.d.sync += [rtype.eq(F.DATA), rvalue.eq(address), then_read.eq(1),
-                                 i.eq(0)]
-                m.next = "FIXED"
-
-        with m.State("STOP"):  # the player flushes its output between steps
-            m.d.comb += r.stop_req.eq(1)
-            with m.If(r.stop_done):
-                m.d.sync += ack(r.t)
-                m.next = "FIXED"
-
-        with m.State("HELLO"):  # type, seq, then the BuildInfo ROM (read a cycle ahead)
-            with m.If(i != 0):
-                m.d.comb += [r_wr.addr.eq(i - 1), r_wr.en.eq(1),
-                             r_wr.data.eq(Mux(i == 1, rtype, Mux(i == 2, seq, rom_rd.data)))]
-            m.d.comb += rom_rd.addr.eq(i - 2)
-            m.d.sync += i.eq(i + 1)
-            with m.If(i == len(hello) + 2):
-                m.d.sync += [rlen.eq(len(hello) + 2), i.eq(0)]
-                m.next = "PUSH"
-
-        # STATUS describes one moment (docs/protocol.md, section 4): the player waits between
-        # two steps until the reply is queued, so no field moves while the bytes are written
-        # and every frame the player made before is counted in them and sent before them
-        with m.State("STATUS_HOLD"):  # and until every event before it is counted
-            m.d.comb += r.hold.eq(1)
-            with m.If(r.pl_between & bank.quiet):
-                m.next = "STATUS"
-
-        with m.State("STATUS"):  # the counters' bytes from their memory, read a byte ahead
-            m.d.comb += [r.hold.eq(1), bank.hold.eq(1), r_wr.addr.eq(i), r_wr.en.eq(1),
-                         r_wr.data.eq(Mux(i < STATUS_COUNTERS, status_bytes[i], bank.r_data)),
-                         bank.r_addr.eq(i + 1 - STATUS_COUNTERS)]
-            m.d.sync += i.eq(i + 1)
-            with m.If(i == STATUS_SIZE - 1):
-                m.d.sync += [rlen.eq(STATUS_SIZE), i.eq(0)]
-                m.next = "PUSH"
-
-        with m.State("CLEAR_CORE"):  # RESET: the core's dynamic state first
-            m.d.comb += [e.core.clear.eq(1), r.cu_waiting.eq(booting)]
-            m.next = "CLEAR_WAIT"
-
-        with m.State("CLEAR_WAIT"):
-            m.d.comb += r.cu_waiting.eq(booting)
-            with m.If(~e.core.busy):
-                m.next = "CLEAR"
-
-        with m.State("CLEAR"):  # then the memories (from clear_mem on) as a fresh core has them
-            m.d.comb += [r.cu_waiting.eq(booting),
-                         r.cu_cmd.valid.eq(1), r.cu_cmd.payload.op.eq(write_op[clear_mem]),
-                         r.cu_cmd.payload.addr.eq(clear_addr),
-                         r.cu_cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
-            with m.If(r.cu_cmd.ready):
-                with m.If(clear_addr + 1 < depth[clear_mem]):
-                    m.d.sync += clear_addr.eq(clear_addr + 1)
-                with m.Elif(clear_mem + 1 < len(mems)):
-                    m.d.sync += [clear_mem.eq(clear_mem + 1), clear_addr.eq(0)]
-                with m.Else():
-                    m.d.comb += [r.pl_clear.eq(1), r.rx_restart.eq(1)]
-                    m.d.sync += [*ack(0), booting.eq(0)]
+                with m.Elif(bad):
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, bad_at)
                     m.next = "FIXED"
-                    with m.If(booting):  # no command to answer
-                        m.next = "WAIT"
+                with m.Elif(ftype == F.STATUS):
+                    m.d.sync += [rtype.eq(F.STATUS_REPLY), i.eq(0)]
+                    m.next = "STATUS_HOLD"
+                with m.Elif(ftype == F.HELLO):
+                    m.d.sync += [rtype.eq(F.HELLO_REPLY), i.eq(0)]
+                    m.next = "HELLO"
+                with m.Elif(ftype == F.STOP):
+                    with m.If(running):
+                        m.next = "STOP"
+                    with m.Else():
+                        m.d.sync += ack(st.t)
+                        m.next = "FIXED"
+                with m.Elif(ftype == F.RUN):  # the virtual board's _reset_run, then the run
+                    m.d.comb += [self.start.eq(1), self.restart.eq(1), self.restart_step.eq(st.t)]
+                    m.d.sync += ack(st.t)
+                    m.next = "FIXED"
+                with m.Elif(ftype == F.CONFIG):
+                    m.d.sync += ack(0)
+                    m.next = "FIXED"
+                with m.Elif(ftype == F.RESET):  # STATE: only the STATE memory (the last) again
+                    m.d.sync += [clear_mem.eq(Mux(scope == p.ResetScope.STATE, p.Memory.STATE, 0)),
+                                 clear_addr.eq(0)]
+                    m.next = "CLEAR_CORE"
+                with m.Elif(ftype == F.WRITE):
+                    with m.If(plen == WRITE_HEADER):  # no word
+                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, WRITE_HEADER)
+                        m.next = "FIXED"
+                    with m.Else():
+                        m.next = "COUNT"
+                with m.Else():  # READ: the only host command left
+                    with m.If(~readable[mem3]):
+                        m.d.sync += error(p.ErrorCode.NOT_READABLE, memory)
+                    with m.Elif(a_hi | (a_lo + count > depth[mem3])):
+                        m.d.sync += error(p.ErrorCode.BAD_ADDRESS, bad_address)
+                    with m.Else():
+                        m.d.sync += [rtype.eq(F.DATA), rvalue.eq(address), then_read.eq(1),
+                                     i.eq(0)]
+                    m.next = "FIXED"
 
-        with m.State("FIXED"):
-            m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(fixed[i[:3]]), r_wr.en.eq(1)]
-            m.d.sync += i.eq(i + 1)
-            with m.If(i == fixed_len - 1):
-                m.d.sync += rlen.eq(fixed_len)
-                with m.If(then_read):
-                    m.d.sync += j.eq(0)
-                    m.next = "READ_CMD"
-                with m.Else():
-                    m.d.sync += i.eq(0)
+            with m.State("STOP"):  # the player flushes its output between steps
+                m.d.comb += self.stop.eq(1)
+                with m.If(self.stopped):
+                    m.d.sync += ack(st.t)
+                    m.next = "FIXED"
+
+            with m.State("HELLO"):  # type, seq, then the BuildInfo ROM (read a cycle ahead)
+                with m.If(i != 0):
+                    m.d.comb += [r_wr.addr.eq(i - 1), r_wr.en.eq(1),
+                                 r_wr.data.eq(Mux(i == 1, rtype, Mux(i == 2, seq, rom_rd.data)))]
+                m.d.comb += rom_rd.addr.eq(i - 2)
+                m.d.sync += i.eq(i + 1)
+                with m.If(i == len(hello) + 2):
+                    m.d.sync += [rlen.eq(len(hello) + 2), i.eq(0)]
                     m.next = "PUSH"
 
-        with m.State("COUNT"):  # words in the WRITE, without a divider
-            with m.If(acc + wb <= plen - WRITE_HEADER):
-                m.d.sync += [acc.eq(acc + wb), n.eq(n + 1)]
-            with m.Elif(acc != plen - WRITE_HEADER):  # the word at this offset is cut
-                m.d.sync += error(p.ErrorCode.BAD_MESSAGE, WRITE_HEADER + acc)
-                m.next = "FIXED"
-            with m.Elif(a_hi | (a_lo + n > depth[mem3])):
-                m.d.sync += error(p.ErrorCode.BAD_ADDRESS, bad_address)
-                m.next = "FIXED"
-            with m.Else():  # check every word, then write them: all or nothing
-                m.d.sync += [checking.eq(1), k.eq(0), j.eq(0), word.eq(0),
-                             pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
+            # STATUS describes one moment (docs/protocol.md, section 4): the player waits between
+            # two steps until the reply is queued, so no field moves while the bytes are written
+            # and every frame the player made before is counted in them and sent before them
+            with m.State("STATUS_HOLD"):  # and until every event before it is counted
+                m.d.comb += self.hold.eq(1)
+                with m.If(self.between & bank.quiet):
+                    m.next = "STATUS"
+
+            with m.State("STATUS"):  # the counters' bytes from their memory, read a byte ahead
+                m.d.comb += [self.hold.eq(1), bank.hold.eq(1), r_wr.addr.eq(i), r_wr.en.eq(1),
+                             r_wr.data.eq(Mux(i < STATUS_COUNTERS, status_bytes[i], bank.r_data)),
+                             bank.r_addr.eq(i + 1 - STATUS_COUNTERS)]
+                m.d.sync += i.eq(i + 1)
+                with m.If(i == STATUS_SIZE - 1):
+                    m.d.sync += [rlen.eq(STATUS_SIZE), i.eq(0)]
+                    m.next = "PUSH"
+
+            with m.State("CLEAR_CORE"):  # RESET: the core's dynamic state first
+                m.d.comb += [self.core.clear.eq(1), self.waiting.eq(booting)]
+                m.next = "CLEAR_WAIT"
+
+            with m.State("CLEAR_WAIT"):
+                m.d.comb += self.waiting.eq(booting)
+                with m.If(~self.core.busy):
+                    m.next = "CLEAR"
+
+            with m.State("CLEAR"):  # then the memories (from clear_mem on) as a fresh core has them
+                m.d.comb += [self.waiting.eq(booting),
+                             core_cmd.valid.eq(1), core_cmd.payload.op.eq(write_op[clear_mem]),
+                             core_cmd.payload.addr.eq(clear_addr),
+                             core_cmd.payload.data.eq(Mux(clear_mem == p.Memory.NEURON, silent, 0))]
+                with m.If(core_cmd.ready):
+                    with m.If(clear_addr + 1 < depth[clear_mem]):
+                        m.d.sync += clear_addr.eq(clear_addr + 1)
+                    with m.Elif(clear_mem + 1 < len(mems)):
+                        m.d.sync += [clear_mem.eq(clear_mem + 1), clear_addr.eq(0)]
+                    with m.Else():
+                        m.d.comb += [self.clear.eq(1), self.restart.eq(1)]
+                        m.d.sync += [*ack(0), booting.eq(0)]
+                        m.next = "FIXED"
+                        with m.If(booting):  # no command to answer
+                            m.next = "WAIT"
+
+            with m.State("FIXED"):
+                m.d.comb += [r_wr.addr.eq(i), r_wr.data.eq(fixed[i[:3]]), r_wr.en.eq(1)]
+                m.d.sync += i.eq(i + 1)
+                with m.If(i == fixed_len - 1):
+                    m.d.sync += rlen.eq(fixed_len)
+                    with m.If(then_read):
+                        m.d.sync += j.eq(0)
+                        m.next = "READ_CMD"
+                    with m.Else():
+                        m.d.sync += i.eq(0)
+                        m.next = "PUSH"
+
+            with m.State("COUNT"):  # words in the WRITE, without a divider
+                with m.If(acc + wb <= plen - WRITE_HEADER):
+                    m.d.sync += [acc.eq(acc + wb), n.eq(n + 1)]
+                with m.Elif(acc != plen - WRITE_HEADER):  # the word at this offset is cut
+                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, WRITE_HEADER + acc)
+                    m.next = "FIXED"
+                with m.Elif(a_hi | (a_lo + n > depth[mem3])):
+                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS, bad_address)
+                    m.next = "FIXED"
+                with m.Else():  # check every word, then write them: all or nothing
+                    m.d.sync += [checking.eq(1), k.eq(0), j.eq(0), word.eq(0),
+                                 pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
+                    m.next = "WORD"
+
+            with m.State("WORD"):  # assemble word k, little-endian; the buffer reads pos
+                m.d.comb += f_rd.addr.eq(pos)
+                with m.If(k == n):
+                    with m.If(checking):  # every word fits: now write them
+                        m.d.sync += [checking.eq(0), k.eq(0), j.eq(0), word.eq(0),
+                                     pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
+                    with m.Else():
+                        m.d.sync += ack(n)
+                        m.next = "FIXED"
+                with m.Elif(j == wb):
+                    m.next = "USE"
+                with m.Else():
+                    m.next = "BYTE"
+
+            with m.State("BYTE"):
+                m.d.sync += [word.word_select(j, 8).eq(f_rd.data), j.eq(j + 1), pos.eq(pos + 1)]
                 m.next = "WORD"
 
-        with m.State("WORD"):  # assemble word k, little-endian; the buffer reads pos
-            m.d.comb += f_rd.addr.eq(pos)
-            with m.If(k == n):
-                with m.If(checking):  # every word fits: now write them
-                    m.d.sync += [checking.eq(0), k.eq(0), j.eq(0), word.eq(0),
-                                 pos.eq(p.HEADER_SIZE + WRITE_HEADER)]
+            with m.State("USE"):
+                with m.If(checking):
+                    with m.If((word & over[mem3]) != 0):  # bits above the word's width
+                        m.d.sync += error(p.ErrorCode.BAD_MESSAGE, pos - p.HEADER_SIZE - wb)
+                        m.next = "FIXED"
+                    with m.Elif((memory == p.Memory.ROW) &
+                                (row.start + row.length > spec.n_synapses)):
+                        m.d.sync += error(p.ErrorCode.BAD_ADDRESS, row.start + row.length)
+                        m.next = "FIXED"
+                    with m.Else():
+                        m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
+                        m.next = "WORD"
                 with m.Else():
-                    m.d.sync += ack(n)
-                    m.next = "FIXED"
-            with m.Elif(j == wb):
-                m.next = "USE"
-            with m.Else():
-                m.next = "BYTE"
+                    m.d.comb += [core_cmd.valid.eq(1), core_cmd.payload.op.eq(write_op[mem3]),
+                                 core_cmd.payload.addr.eq(a_lo + k),
+                                 core_cmd.payload.data.eq(word)]
+                    with m.If(core_cmd.ready):
+                        m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
+                        m.next = "WORD"
 
-        with m.State("BYTE"):
-            m.d.sync += [word.word_select(j, 8).eq(f_rd.data), j.eq(j + 1), pos.eq(pos + 1)]
-            m.next = "WORD"
-
-        with m.State("USE"):
-            with m.If(checking):
-                with m.If((word & over[mem3]) != 0):  # bits above the word's width
-                    m.d.sync += error(p.ErrorCode.BAD_MESSAGE, pos - p.HEADER_SIZE - wb)
-                    m.next = "FIXED"
-                with m.Elif((memory == p.Memory.ROW) &
-                            (row.start + row.length > spec.n_synapses)):
-                    m.d.sync += error(p.ErrorCode.BAD_ADDRESS, row.start + row.length)
-                    m.next = "FIXED"
+            with m.State("READ_CMD"):
+                with m.If(k == count):
+                    m.d.sync += i.eq(0)
+                    m.next = "PUSH"
                 with m.Else():
-                    m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
-                    m.next = "WORD"
-            with m.Else():
-                m.d.comb += [r.cu_cmd.valid.eq(1), r.cu_cmd.payload.op.eq(write_op[mem3]),
-                             r.cu_cmd.payload.addr.eq(a_lo + k),
-                             r.cu_cmd.payload.data.eq(word)]
-                with m.If(r.cu_cmd.ready):
-                    m.d.sync += [k.eq(k + 1), j.eq(0), word.eq(0)]
-                    m.next = "WORD"
+                    m.d.comb += [core_cmd.valid.eq(1), core_cmd.payload.op.eq(read_op[mem3]),
+                                 core_cmd.payload.addr.eq(a_lo + k)]
+                    with m.If(core_cmd.ready):
+                        m.next = "READ_RESP"
 
-        with m.State("READ_CMD"):
-            with m.If(k == count):
-                m.d.sync += i.eq(0)
-                m.next = "PUSH"
-            with m.Else():
-                m.d.comb += [r.cu_cmd.valid.eq(1), r.cu_cmd.payload.op.eq(read_op[mem3]),
-                             r.cu_cmd.payload.addr.eq(a_lo + k)]
-                with m.If(r.cu_cmd.ready):
-                    m.next = "READ_RESP"
+            with m.State("READ_RESP"):
+                m.d.comb += self.core.resp.ready.eq(1)
+                with m.If(self.core.resp.valid):
+                    m.d.sync += [word.eq(self.core.resp.payload), j.eq(0)]
+                    m.next = "READ_BYTES"
 
-        with m.State("READ_RESP"):
-            m.d.comb += e.core.resp.ready.eq(1)
-            with m.If(e.core.resp.valid):
-                m.d.sync += [word.eq(e.core.resp.payload), j.eq(0)]
-                m.next = "READ_BYTES"
+            with m.State("READ_BYTES"):  # the word into the reply, little-endian
+                with m.If(j == wb):
+                    m.d.sync += k.eq(k + 1)
+                    m.next = "READ_CMD"
+                with m.Else():
+                    m.d.comb += [r_wr.addr.eq(rlen), r_wr.data.eq(word.word_select(j, 8)),
+                                 r_wr.en.eq(1)]
+                    m.d.sync += [rlen.eq(rlen + 1), j.eq(j + 1)]
 
-        with m.State("READ_BYTES"):  # the word into the reply, little-endian
-            with m.If(j == wb):
-                m.d.sync += k.eq(k + 1)
-                m.next = "READ_CMD"
-            with m.Else():
-                m.d.comb += [r_wr.addr.eq(rlen), r_wr.data.eq(word.word_select(j, 8)),
-                             r_wr.en.eq(1)]
-                m.d.sync += [rlen.eq(rlen + 1), j.eq(j + 1)]
-
-        with m.State("PUSH"):  # the reply buffer to the transmitter's queue
-            m.d.comb += [r.cu_req.eq(1), r.hold.eq(rtype == F.STATUS_REPLY)]
-            with m.If(r.cu_grant):
-                m.d.sync += [r.reply_busy.eq(1), cached.eq(cacheable),
-                             cache_type.eq(ftype), cache_seq.eq(seq)]
-                m.next = "WAIT"
+            with m.State("PUSH"):  # the reply buffer to the transmitter's queue
+                m.d.comb += [self.descs.valid.eq(1), self.hold.eq(rtype == F.STATUS_REPLY)]
+                with m.If(self.descs.ready):
+                    m.d.sync += [reply_busy.eq(1), cached.eq(cacheable),
+                                 cache_type.eq(ftype), cache_seq.eq(seq)]
+                    m.next = "WAIT"
 
 
-# --------------------------------------------------------------------------- player
+    # --------------------------------------------------------------------------- player
+        return m
 
 
 class Player(wiring.Component):

@@ -11,23 +11,27 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from hdl.memory import ByteBuffer
+from hdl.spikecore import SpikeCore
 from hdl.uart.checker import BlockChecker
 from hdl.uart.counters import CounterBank
 from hdl.uart.device import device_info
 from hdl.uart.engine import (
     BLOCK_DESC,
+    COMMAND,
     COUNTERS,
     DESC,
+    HEAD_BYTES,
     KIND_REPLY,
     KIND_SLOT,
     KIND_SMALL,
     REPLY_DEPTH,
+    CommandUnit,
     Player,
     Receiver,
     Transmitter,
     read_from,
 )
-from toolchain.boardsim.virtual import VirtualBoard
+from toolchain.boardsim.virtual import RTL, VirtualBoard
 from toolchain.runtime import protocol as p
 from toolchain.targets.fpga.spec import TINY, Op
 
@@ -648,3 +652,131 @@ def test_player_plays_queued_input_blocks_and_credits_each_as_the_virtual_board(
                      p.Credit(n_block + 1, info.input_slots - queued).encode()))
     assert tb.fed == [list(ids) for b in blocks for ids in b.steps]
     assert tb.frames == want
+
+
+def _command_frames(info: p.BuildInfo) -> list[tuple[p.FrameType, int, bytes]]:
+    """(type, seq, payload) of commands a session sends, their refusals, a repeat the host
+    sends when it missed the reply, and a run that makes the next commands BUSY."""
+    F, rng = p.FrameType, np.random.default_rng(21)
+    words = rng.integers(0, 1 << info.word_bits(p.Memory.SYNAPSE), 6, dtype=np.uint64)
+    write = p.MemoryWrite(p.Memory.SYNAPSE, 9, words).encode(info)
+    cmds = [(F.HELLO, bytes([p.PROTOCOL_VERSION])), (F.HELLO, bytes([9])),
+            (F.RESET, bytes([p.ResetScope.ALL])),
+            (F.CONFIG, p.Config(TINY.n_neurons, TINY.n_inputs).encode()),
+            (F.CONFIG, p.Config(TINY.n_neurons + 1, TINY.n_inputs).encode()),
+            (F.WRITE, write), (F.WRITE, write),  # the second: a new command, written again
+            (F.READ, p.MemoryRead(p.Memory.SYNAPSE, 8, 8).encode()),
+            (F.READ, p.MemoryRead(p.Memory.NEURON, 0, 1).encode()),
+            (F.READ, p.MemoryRead(p.Memory.SYNAPSE, TINY.n_synapses - 1, 2).encode()),
+            (F.READ, bytes([1, 0, 0])), (F.WRITE, bytes([1, 3, 0, 0, 0, 1])),
+            (F.RESET, bytes([7])),
+            (F.RUN, p.RunCommand(30).encode()), (F.WRITE, write), (F.STOP, b""),
+            (F.STOP, b"")]
+    out = [(t, 10 + k, payload) for k, (t, payload) in enumerate(cmds)]
+    return out[:7] + [(out[6][0], out[6][1], out[6][2])] + out[7:]  # the repeat: same seq
+
+
+def test_command_unit_answers_commands_as_the_virtual_board_with_a_real_core():
+    """Each command goes through the command unit, driving a real ``SpikeCore``, and through
+    the Python engine (``VirtualBoard`` before the core's RTL), whose run registers the unit
+    is given: every reply body is the board's frame, the repeat is replayed from the reply
+    buffer without running again, RUN starts the player, STOP waits for it."""
+    F = p.FrameType
+    info = device_info(TINY, 12_000_000, 12)
+    wires: list[bytes] = []
+    board = VirtualBoard(TINY, wires.append, core=RTL, input_slots=info.input_slots,
+                         output_window=info.output_window, clock_hz=info.clock_hz,
+                         baud=info.baud)
+    m = Module()
+    m.submodules.cu = dut = CommandUnit(TINY, info)
+    m.submodules.core = core = SpikeCore(TINY)
+    m.submodules.cmd_buffer = cmd_buffer = Memory(shape=8, depth=p.MAX_FRAME, init=[])
+    m.submodules.reply = reply = Memory(shape=8, depth=REPLY_DEPTH, init=[])
+    m.submodules.counters = counters = CounterBank(COUNTERS)
+    cmd_wr, cmd_rd = cmd_buffer.write_port(), cmd_buffer.read_port()
+    rep_wr, rep_rd = reply.write_port(), reply.read_port()
+    m.d.comb += [cmd_rd.addr.eq(dut.cmd_read.addr), dut.cmd_read.data.eq(cmd_rd.data),
+                 rep_wr.addr.eq(dut.reply_write.addr), rep_wr.data.eq(dut.reply_write.data),
+                 rep_wr.en.eq(dut.reply_write.en),
+                 counters.hold.eq(dut.counters.hold), counters.r_addr.eq(dut.counters.r_addr),
+                 dut.counters.r_data.eq(counters.r_data), dut.counters.quiet.eq(counters.quiet),
+                 core.cmd.valid.eq(dut.core.cmd.valid), core.cmd.payload.eq(dut.core.cmd.payload),
+                 dut.core.cmd.ready.eq(core.cmd.ready), core.clear.eq(dut.core.clear),
+                 dut.core.busy.eq(core.busy)]
+    wiring.connect(m, core.resp, dut.core.resp)
+    frames = _command_frames(info)
+    got: list[tuple[dict, bytes]] = []
+    board_sent: list[list[bytes]] = []
+    starts: list[tuple[int, int]] = []
+
+    def set_status(ctx) -> None:
+        st = dut.status
+        ctx.set(st.state, board.state)
+        ctx.set(st.t, board.core.t)
+        ctx.set(st.steps_left, board.steps_left)
+        ctx.set(st.free_run, board.free_run)
+        ctx.set(st.next_output_seq, board.next_output_seq)
+        ctx.set(st.next_input_seq, board.next_input_seq)
+        ctx.set(st.boot_count, board.boot_count)
+
+    async def player(ctx) -> None:  # stops at once, is always between two steps
+        ctx.set(dut.between, 1)
+        async for _, _, stop, start, steps in ctx.tick().sample(dut.stop, dut.start,
+                                                                dut.start_steps):
+            ctx.set(dut.stopped, stop)
+            if start:
+                starts.append((steps, len(got)))
+
+    async def bench(ctx) -> None:
+        set_status(ctx)
+        await ctx.tick().until(dut.waiting & dut.idle)  # the power-up clear is done
+        for ftype, seq, payload in frames:
+            body = bytes([ftype, seq]) + payload
+            for k, b in enumerate(body):  # the receiver writes the frame, then hands it over
+                ctx.set(cmd_wr.addr, k)
+                ctx.set(cmd_wr.data, b)
+                ctx.set(cmd_wr.en, 1)
+                await ctx.tick()
+            ctx.set(cmd_wr.en, 0)
+            ctx.set(dut.command.payload, COMMAND.const({
+                "type": ftype, "seq": seq, "plen": len(payload),
+                "head": list(payload[:HEAD_BYTES]) + [0] * (HEAD_BYTES - len(payload))}))
+            ctx.set(dut.command.valid, 1)
+            await ctx.tick().until(dut.command.ready)
+            ctx.set(dut.command.valid, 0)
+            ctx.set(dut.descs.ready, 1)
+            fields = [getattr(dut.descs.payload, n) for n in DESC.members]
+            while True:
+                _, _, valid, *values = await ctx.tick().sample(dut.descs.valid, *fields)
+                if valid:
+                    break
+            ctx.set(dut.descs.ready, 0)
+            desc = dict(zip(DESC.members, values, strict=True))
+            sent = bytearray()
+            for k in range(desc["length"]):  # the transmitter reads the reply buffer
+                ctx.set(rep_rd.addr, k)
+                await ctx.tick()
+                sent.append(ctx.get(rep_rd.data))
+            ctx.set(dut.reply_sent, 1)
+            await ctx.tick()
+            ctx.set(dut.reply_sent, 0)
+            got.append((desc, bytes(sent)))
+            wires.clear()
+            board.receive(p.encode_frame(ftype, seq, payload))
+            board_sent.append(list(wires))
+            set_status(ctx)
+            await ctx.tick().until(dut.waiting)
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.add_testbench(player, background=True)
+    sim.run()
+    for (ftype, seq, _), (desc, body), [wire] in zip(frames, got, board_sent, strict=True):
+        want = p.decode_frame(wire[:-1])
+        assert (desc["kind"], body) == (KIND_REPLY, bytes([want.type, want.seq])
+                                        + want.payload), (F(ftype).name, seq)
+    replays = [desc["replay"] for desc, _ in got]
+    assert replays == [int(k == 7) for k in range(len(frames))]
+    run_at = [k for k, (t, _, _) in enumerate(frames) if t == F.RUN]
+    assert starts == [(30, run_at[0])]
