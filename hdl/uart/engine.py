@@ -685,6 +685,13 @@ class Receiver(wiring.Component):
 # --------------------------------------------------------------------------- command unit
 
 
+def core_part(spec: CoreSpec, *names: str) -> wiring.Signature:
+    """The members ``names`` of :class:`~hdl.spikecore.core.CoreBus`: the part of the
+    core's bus one unit drives (the engine joins the parts into the whole bus)."""
+    bus = CoreBus(spec).members
+    return wiring.Signature({name: bus[name] for name in names})
+
+
 def status_view() -> wiring.Signature:
     """What STATUS reports and RUN, STOP and BUSY answer with, as the command unit reads
     it: the player's run registers, the receiver's next INPUT seq, the transmitter's boot
@@ -708,7 +715,6 @@ class CommandUnit(wiring.Component):
 
     def __init__(self, spec: CoreSpec, info: p.BuildInfo) -> None:
         self.spec, self.info = spec, info
-        bus = CoreBus(spec).members
         super().__init__({
             "command": In(stream.Signature(COMMAND)),
             "cmd_read": Out(byte_read(CMD_BITS)),
@@ -716,8 +722,7 @@ class CommandUnit(wiring.Component):
             "descs": Out(stream.Signature(DESC)),
             "reply_sent": In(1),
             "waiting": Out(1),  # it takes a command now (the receiver keeps one for it)
-            "core": Out(wiring.Signature({name: bus[name] for name in
-                                          ("cmd", "resp", "busy", "clear")})),
+            "core": Out(core_part(spec, "cmd", "resp", "busy", "clear")),
             "status": In(status_view()),
             "counters": Out(wiring.Signature({
                 "hold": Out(1), "r_addr": Out(range(4 * len(COUNTERS))), "r_data": In(8),
@@ -1112,10 +1117,8 @@ class Player(wiring.Component):
         self.n_in, self.n_out = info.input_slots + 1, info.output_window + 1
         self.in_bits = (self.n_in - 1).bit_length()
         self.out_bits = (self.n_out - 1).bit_length()
-        bus = CoreBus(spec).members
         super().__init__({
-            "core": Out(wiring.Signature({name: bus[name] for name in
-                                          ("cmd", "spike_in", "spike_out")})),
+            "core": Out(core_part(spec, "cmd", "spike_in", "spike_out")),
             "blocks": In(stream.Signature(BLOCK_DESC, always_ready=True)),
             "slots": Out(byte_read(10 + self.in_bits)),
             "window": Out(byte_write(10 + self.out_bits)),
