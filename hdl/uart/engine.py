@@ -435,7 +435,8 @@ def byte_write(abits: int) -> wiring.Signature:
 COMMAND = data.StructLayout({"type": 8, "seq": 8, "head": data.ArrayLayout(8, HEAD_BYTES),
                              "plen": range(p.MAX_FRAME + 1)})
 CMD_BITS = (p.MAX_FRAME - 1).bit_length()  # the command buffer's address
-# An INPUT block the receiver accepted into slot ``slot``: its first step, steps, length.
+# An INPUT block the receiver accepted into slot ``slot`` (of at most 64: _check_info): its
+# first step, steps, length.
 BLOCK_DESC = data.StructLayout({"slot": 6, "first": 32, "steps": 13, "len": 11})
 
 
