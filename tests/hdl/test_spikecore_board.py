@@ -174,6 +174,29 @@ def test_hdl_build_suggests_the_smaller_presets_and_the_other_board(tmp_path, mo
         "another board with --board ulx3s\n")
 
 
+@pytest.mark.slow
+def test_hdl_units_gives_each_protocol_engine_unit_its_own_row(tmp_path: Path):
+    """A real synthesis of the iCEBreaker's device with the tiny core, without place and
+    route (about a minute and a half on a quiet machine): each of the engine's four units
+    is a row with logic of its own, its INPUT and OUTPUT buffers are SPRAM."""
+    result = CliRunner().invoke(main, ["hdl", "units", "--board", "icebreaker", "--core",
+                                       "tiny", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: [int(x) for x in line.split()[1:]]
+            for line in result.output.strip().splitlines()[1:]}
+    for unit in ("receiver", "commands", "player", "transmitter"):
+        lut, ff = rows[f"decoder.{unit}"][:2]
+        assert lut > 100 and ff > 20, unit
+    assert rows["decoder.inputs"][4] == rows["decoder.window"][4] == 1  # SPRAM
+    assert rows["total"][0] == sum(r[0] for name, r in rows.items() if name != "total")
+
+
+def test_hdl_units_refuses_an_unknown_board():
+    result = CliRunner().invoke(main, ["hdl", "units", "--board", "arty"])
+    assert result.exit_code == 2
+    assert "unknown board 'arty'; known boards: icebreaker" in result.output
+
+
 def test_hdl_build_refuses_an_unknown_board():
     result = CliRunner().invoke(main, ["hdl", "build", "--board", "arty"])
     assert result.exit_code == 2

@@ -56,6 +56,27 @@ def build(board_name: str, core: str | None, out: Path | None, units: bool) -> N
                                               synth_opts=board.synth_opts)))
 
 
+@hdl.command()
+@click.option("--board", "board_name", required=True, help="board name (see 'spikeport info')")
+@click.option("--core", "core", default=None,
+              help="core preset instead of the board's own (e.g. tiny)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="build directory (default: build/units/BOARD)")
+def units(board_name: str, core: str | None, out: Path | None) -> None:
+    """The logic and memory of each unit of the device (protocol engine units, core, link)
+    from synthesis alone: quicker than 'build --units', which also places and routes."""
+    from hdl.board import device_units, units_table
+    from toolchain.boards import BoardError, get_board
+    from toolchain.targets.fpga.spec import SpecError, preset
+
+    try:
+        board = get_board(board_name)
+        spec = preset(core or board.core)
+    except (BoardError, SpecError) as e:
+        raise click.UsageError(str(e)) from None
+    click.echo(units_table(device_units(board, spec, out or Path("build/units") / board.name)))
+
+
 def _smaller_hint(board: BoardSpec, spec: CoreSpec) -> str:
     """What a user can change from the command line when a build does not fit."""
     from toolchain.boards import load_boards
