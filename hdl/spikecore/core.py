@@ -30,6 +30,11 @@ nothing and writes the STDP weight of synapse ``k - 1``, computed and registered
 synapse before, and ``ROW_DONE`` writes the row's last; a row's first synapse is read in
 ``ROW_LOAD`` and waits one clock (``ROW_WAIT``).  No synapse is read again between its
 weight's computation and its write, so the delay is invisible.
+
+The port's address and write enable reach every block RAM of the synapse memory, so they
+come from registers: the row word is read in the clock before ``ROW_FETCH`` and registered
+there, ``k + 1`` is a register of its own, and a ``SYNAPSE`` command is written in the
+clock after it is accepted (still in ``IDLE``), not straight from the command stream.
 """
 
 from __future__ import annotations
@@ -180,7 +185,17 @@ class SpikeCore(wiring.Component):
         spike_idx = Signal(range(n + 1))
         src = Signal(range(n_src + 1))
         k = Signal(range(spec.n_synapses + 1))
+        k_next = Signal(range(spec.n_synapses + 2))  # k + 1, kept: no adder before the port
         k_end = Signal(range(spec.n_synapses + 1))
+        # the row being walked, registered in ROW_FETCH (its read was addressed the clock
+        # before): the synapse port's address starts from a register, not a block RAM
+        row_q = Signal(word_layout(spec, "row"))
+        # a SYNAPSE command's write, done in the clock after it is accepted (in IDLE: a
+        # SYNAPSE command leaves the core there), so the port's write enable and address,
+        # which fan out to every block of the synapse memory, come from registers and not
+        # from the command stream's valid
+        cmd_w = {"pending": Signal(), "addr": Signal(spec.cmd_addr_bits),
+                 "data": Signal(spec.cmd_data_bits)}
         cur = syn_q  # the synapse in use (SYN_USE to SYN_DELIVER / SYN_POT)
         # a learned weight is written one synapse later (in the next free cycle of the port:
         # the next SYN_DELIVER / SYN_POT, or ROW_DONE), so the trace -> weight arithmetic
@@ -224,6 +239,10 @@ class SpikeCore(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(~self.clear)
                 c = self.cmd.payload
+                m.d.sync += cmd_w["pending"].eq(0)
+                with m.If(cmd_w["pending"]):
+                    m.d.comb += [syn.w_en.eq(1), syn.addr.eq(cmd_w["addr"]),
+                                 syn.w_data.eq(cmd_w["data"])]
                 with m.If(self.clear):
                     m.d.sync += clear_at.eq(0)
                     m.next = "CLEAR"
@@ -239,8 +258,8 @@ class SpikeCore(wiring.Component):
                             m.d.comb += [rows_wr.en.eq(1), rows_wr.addr.eq(c.addr),
                                          rows_wr.data.eq(c.data)]
                         with m.Case(Op.SYNAPSE):
-                            m.d.comb += [syn.w_en.eq(1), syn.addr.eq(c.addr),
-                                         syn.w_data.eq(c.data)]
+                            m.d.sync += [cmd_w["pending"].eq(1), cmd_w["addr"].eq(c.addr),
+                                         cmd_w["data"].eq(c.data)]
                         with m.Case(Op.STDP):
                             m.d.sync += stdp.eq(c.data)
                         with m.Case(Op.RUN):
@@ -336,7 +355,7 @@ class SpikeCore(wiring.Component):
                         m.d.sync += [src.eq(n + axon), mode.eq(MODE_INPUT)]
                         m.next = "IN_FLAG"
             with m.State("IN_FLAG"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src)]  # for ROW_FETCH
                 with m.If(flags_rd.data):
                     m.next = "IN_WAIT"  # this axon already spiked in this step
                 with m.Else():
@@ -355,18 +374,21 @@ class SpikeCore(wiring.Component):
                              self.spike_out.valid.eq(1),
                              self.spike_out.payload.neuron.eq(spikes_rd.data)]
                 with m.If(self.spike_out.ready):
+                    m.d.comb += rows_rd.addr.eq(spikes_rd.data)  # for ROW_FETCH
                     m.d.sync += [src.eq(spikes_rd.data), spike_idx.eq(spike_idx + 1),
                                  mode.eq(MODE_EVENT)]
                     m.next = "ROW_FETCH"
 
             # a row walk: deliver + depress (input/event) or potentiate (pot)
-            with m.State("ROW_FETCH"):
-                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src), x_rd.addr.eq(src)]
+            with m.State("ROW_FETCH"):  # the row word (addressed the clock before) in
+                m.d.comb += [self.busy.eq(1), x_rd.addr.eq(src)]
+                m.d.sync += row_q.eq(rows_rd.data)
                 m.next = "ROW_LOAD"
             with m.State("ROW_LOAD"):
                 m.d.comb += self.busy.eq(1)
-                start, length = rows_rd.data.start, rows_rd.data.length
-                m.d.sync += [k.eq(start), k_end.eq(start + length), cur_x.eq(x_rd.data)]
+                start, length = row_q.start, row_q.length
+                m.d.sync += [k.eq(start), k_next.eq(start + 1), k_end.eq(start + length),
+                             cur_x.eq(x_rd.data)]
                 m.d.comb += [syn.addr.eq(start), syn.r_en.eq(1)]
                 m.next = "ROW_WAIT"
             with m.State("ROW_WAIT"):  # the row's first synapse into its register
@@ -380,7 +402,7 @@ class SpikeCore(wiring.Component):
                 w = syn_q
                 m.d.comb += [ring_rd.addr.eq(ring_addr(w.target, w.delay)),
                              y_rd.addr.eq(w.target), flags_rd.addr.eq(w.target),
-                             syn.addr.eq(k + 1), syn.r_en.eq(1)]  # the next synapse
+                             syn.addr.eq(k_next), syn.r_en.eq(1)]  # the next synapse
                 with m.If(mode == MODE_POT):
                     m.next = "SYN_POT"
                 with m.Else():
@@ -401,12 +423,12 @@ class SpikeCore(wiring.Component):
                     learn.potentiate.eq(0),
                 ]
                 self._write_back(m, syn, wb, cur.plastic & stdp.enable, k, cur, learn.w_next)
-                self._next_synapse(m, k, k_end)
+                self._next_synapse(m, k, k_next, k_end)
             with m.State("SYN_POT"):
                 m.d.comb += [self.busy.eq(1), learn.trace.eq(cur_x),
                              learn.shift.eq(stdp.potentiate_shift), learn.potentiate.eq(1)]
                 self._write_back(m, syn, wb, cur.plastic & flags_rd.data, k, cur, learn.w_next)
-                self._next_synapse(m, k, k_end)
+                self._next_synapse(m, k, k_next, k_end)
             with m.State("ROW_DONE"):
                 m.d.comb += self.busy.eq(1)
                 self._write_pending(m, syn, wb)  # the row's last write-back
@@ -429,7 +451,7 @@ class SpikeCore(wiring.Component):
                 with m.Else():
                     m.next = "TR_START"
             with m.State("POT_NEXT"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src)]  # for ROW_FETCH
                 with m.If(src == n_src):
                     m.next = "TR_START"
                 with m.Else():
@@ -488,10 +510,10 @@ class SpikeCore(wiring.Component):
                      wb["word"].weight.eq(weight)]
 
     @staticmethod
-    def _next_synapse(m: Module, k: Signal, k_end: Signal) -> None:
+    def _next_synapse(m: Module, k: Signal, k_next: Signal, k_end: Signal) -> None:
         """On to synapse k + 1 (read in SYN_USE, in its register by the next clock)."""
-        m.d.sync += k.eq(k + 1)
-        with m.If(k + 1 == k_end):
+        m.d.sync += [k.eq(k_next), k_next.eq(k_next + 1)]
+        with m.If(k_next == k_end):
             m.next = "ROW_DONE"
         with m.Else():
             m.next = "SYN_USE"
