@@ -362,7 +362,9 @@ class SpikeCore(wiring.Component):
                     m.d.comb += [flags_wr.en.eq(1), flags_wr.addr.eq(src), flags_wr.data.eq(1)]
                     m.next = "ROW_FETCH"
 
-            # 3. neuron spikes: emit each, then deliver its row
+            # 3. neuron spikes: emit each, then deliver its row.  ROW_DONE of a spike's row
+            #    does EV_NEXT's work for the next (the clock EV_ROW takes), so that the row
+            #    read is addressed from a register, not from the spike list's block RAM
             with m.State("EV_NEXT"):
                 m.d.comb += [self.busy.eq(1), spikes_rd.addr.eq(spike_idx)]
                 with m.If(spike_idx == spike_count):
@@ -374,10 +376,12 @@ class SpikeCore(wiring.Component):
                              self.spike_out.valid.eq(1),
                              self.spike_out.payload.neuron.eq(spikes_rd.data)]
                 with m.If(self.spike_out.ready):
-                    m.d.comb += rows_rd.addr.eq(spikes_rd.data)  # for ROW_FETCH
                     m.d.sync += [src.eq(spikes_rd.data), spike_idx.eq(spike_idx + 1),
                                  mode.eq(MODE_EVENT)]
-                    m.next = "ROW_FETCH"
+                    m.next = "EV_ROW"
+            with m.State("EV_ROW"):
+                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src)]  # for ROW_FETCH
+                m.next = "ROW_FETCH"
 
             # a row walk: deliver + depress (input/event) or potentiate (pot)
             with m.State("ROW_FETCH"):  # the row word (addressed the clock before) in
@@ -436,8 +440,12 @@ class SpikeCore(wiring.Component):
                 with m.Switch(mode):
                     with m.Case(MODE_INPUT):
                         m.next = "IN_WAIT"
-                    with m.Case(MODE_EVENT):
-                        m.next = "EV_NEXT"
+                    with m.Case(MODE_EVENT):  # EV_NEXT's work
+                        m.d.comb += spikes_rd.addr.eq(spike_idx)
+                        with m.If(spike_idx == spike_count):
+                            m.next = "POT_START"
+                        with m.Else():
+                            m.next = "EV_EMIT"
                     with m.Default():
                         m.d.sync += src.eq(src + 1)
                         m.next = "POT_NEXT"
