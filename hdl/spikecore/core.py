@@ -203,6 +203,13 @@ class SpikeCore(wiring.Component):
         wb = {"pending": Signal(), "addr": Signal(range(spec.n_synapses + 1)),
               "word": Signal(syn_layout)}
         cur_x = Signal(spec.trace_bits)
+        # the post trace of the synapse in use, registered in SYN_USE: its read is addressed
+        # from the synapse word as the port delivers it (ROW_WAIT, SYN_DELIVER / SYN_POT of
+        # the synapse before), so the depression's arithmetic starts from a register, not
+        # from the trace memory's output
+        cur_y = Signal(spec.trace_bits)
+        syn_next = Signal(syn_layout)  # the port's word, in the clock it arrives
+        m.d.comb += syn_next.eq(syn.r_data)
         mode = Signal(2)  # which phase a row walk returns to
         MODE_INPUT, MODE_EVENT, MODE_POT = 0, 1, 2
         raddr = Signal(spec.cmd_addr_bits)
@@ -396,7 +403,7 @@ class SpikeCore(wiring.Component):
                 m.d.comb += [syn.addr.eq(start), syn.r_en.eq(1)]
                 m.next = "ROW_WAIT"
             with m.State("ROW_WAIT"):  # the row's first synapse into its register
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), y_rd.addr.eq(syn_next.target)]
                 with m.If(k == k_end):
                     m.next = "ROW_DONE"
                 with m.Else():
@@ -405,8 +412,9 @@ class SpikeCore(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 w = syn_q
                 m.d.comb += [ring_rd.addr.eq(ring_addr(w.target, w.delay)),
-                             y_rd.addr.eq(w.target), flags_rd.addr.eq(w.target),
+                             flags_rd.addr.eq(w.target),
                              syn.addr.eq(k_next), syn.r_en.eq(1)]  # the next synapse
+                m.d.sync += cur_y.eq(y_rd.data)
                 with m.If(mode == MODE_POT):
                     m.next = "SYN_POT"
                 with m.Else():
@@ -423,7 +431,8 @@ class SpikeCore(wiring.Component):
                     m.d.comb += ring_wr.data.eq(ring_rd.data + cur.weight)
                 m.d.comb += [
                     self.busy.eq(1), ring_wr.addr.eq(ring_addr(cur.target, cur.delay)),
-                    learn.trace.eq(y_rd.data), learn.shift.eq(stdp.depress_shift),
+                    learn.trace.eq(cur_y), learn.shift.eq(stdp.depress_shift),
+                    y_rd.addr.eq(syn_next.target),  # for the next synapse's SYN_USE
                     learn.potentiate.eq(0),
                 ]
                 self._write_back(m, syn, wb, cur.plastic & stdp.enable, k, cur, learn.w_next)
