@@ -35,6 +35,9 @@ The port's address and write enable reach every block RAM of the synapse memory,
 come from registers: the row word is read in the clock before ``ROW_FETCH`` and registered
 there, ``k + 1`` is a register of its own, and a ``SYNAPSE`` command is written in the
 clock after it is accepted (still in ``IDLE``), not straight from the command stream.
+Likewise no block RAM output feeds long logic: a spike's row word is addressed from a
+register (``EV_ROW``), and a depression's post trace is read in the clock its synapse word
+arrives from the port, addressed from that word, and kept in a register for ``SYN_DELIVER``.
 """
 
 from __future__ import annotations
