@@ -30,6 +30,14 @@ nothing and writes the STDP weight of synapse ``k - 1``, computed and registered
 synapse before, and ``ROW_DONE`` writes the row's last; a row's first synapse is read in
 ``ROW_LOAD`` and waits one clock (``ROW_WAIT``).  No synapse is read again between its
 weight's computation and its write, so the delay is invisible.
+
+The port's address and write enable reach every block RAM of the synapse memory, so they
+come from registers: the row word is read in the clock before ``ROW_FETCH`` and registered
+there, ``k + 1`` is a register of its own, and a ``SYNAPSE`` command is written in the
+clock after it is accepted (still in ``IDLE``), not straight from the command stream.
+Likewise no block RAM output feeds long logic: a spike's row word is addressed from a
+register (``EV_ROW``), and a depression's post trace is read in the clock its synapse word
+arrives from the port, addressed from that word, and kept in a register for ``SYN_DELIVER``.
 """
 
 from __future__ import annotations
@@ -180,7 +188,17 @@ class SpikeCore(wiring.Component):
         spike_idx = Signal(range(n + 1))
         src = Signal(range(n_src + 1))
         k = Signal(range(spec.n_synapses + 1))
+        k_next = Signal(range(spec.n_synapses + 2))  # k + 1, kept: no adder before the port
         k_end = Signal(range(spec.n_synapses + 1))
+        # the row being walked, registered in ROW_FETCH (its read was addressed the clock
+        # before): the synapse port's address starts from a register, not a block RAM
+        row_q = Signal(word_layout(spec, "row"))
+        # a SYNAPSE command's write, done in the clock after it is accepted (in IDLE: a
+        # SYNAPSE command leaves the core there), so the port's write enable and address,
+        # which fan out to every block of the synapse memory, come from registers and not
+        # from the command stream's valid
+        cmd_w = {"pending": Signal(), "addr": Signal(spec.cmd_addr_bits),
+                 "data": Signal(spec.cmd_data_bits)}
         cur = syn_q  # the synapse in use (SYN_USE to SYN_DELIVER / SYN_POT)
         # a learned weight is written one synapse later (in the next free cycle of the port:
         # the next SYN_DELIVER / SYN_POT, or ROW_DONE), so the trace -> weight arithmetic
@@ -188,6 +206,13 @@ class SpikeCore(wiring.Component):
         wb = {"pending": Signal(), "addr": Signal(range(spec.n_synapses + 1)),
               "word": Signal(syn_layout)}
         cur_x = Signal(spec.trace_bits)
+        # the post trace of the synapse in use, registered in SYN_USE: its read is addressed
+        # from the synapse word as the port delivers it (ROW_WAIT, SYN_DELIVER / SYN_POT of
+        # the synapse before), so the depression's arithmetic starts from a register, not
+        # from the trace memory's output
+        cur_y = Signal(spec.trace_bits)
+        syn_next = Signal(syn_layout)  # the port's word, in the clock it arrives
+        m.d.comb += syn_next.eq(syn.r_data)
         mode = Signal(2)  # which phase a row walk returns to
         MODE_INPUT, MODE_EVENT, MODE_POT = 0, 1, 2
         raddr = Signal(spec.cmd_addr_bits)
@@ -224,6 +249,10 @@ class SpikeCore(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(~self.clear)
                 c = self.cmd.payload
+                m.d.sync += cmd_w["pending"].eq(0)
+                with m.If(cmd_w["pending"]):
+                    m.d.comb += [syn.w_en.eq(1), syn.addr.eq(cmd_w["addr"]),
+                                 syn.w_data.eq(cmd_w["data"])]
                 with m.If(self.clear):
                     m.d.sync += clear_at.eq(0)
                     m.next = "CLEAR"
@@ -239,8 +268,8 @@ class SpikeCore(wiring.Component):
                             m.d.comb += [rows_wr.en.eq(1), rows_wr.addr.eq(c.addr),
                                          rows_wr.data.eq(c.data)]
                         with m.Case(Op.SYNAPSE):
-                            m.d.comb += [syn.w_en.eq(1), syn.addr.eq(c.addr),
-                                         syn.w_data.eq(c.data)]
+                            m.d.sync += [cmd_w["pending"].eq(1), cmd_w["addr"].eq(c.addr),
+                                         cmd_w["data"].eq(c.data)]
                         with m.Case(Op.STDP):
                             m.d.sync += stdp.eq(c.data)
                         with m.Case(Op.RUN):
@@ -336,14 +365,16 @@ class SpikeCore(wiring.Component):
                         m.d.sync += [src.eq(n + axon), mode.eq(MODE_INPUT)]
                         m.next = "IN_FLAG"
             with m.State("IN_FLAG"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src)]  # for ROW_FETCH
                 with m.If(flags_rd.data):
                     m.next = "IN_WAIT"  # this axon already spiked in this step
                 with m.Else():
                     m.d.comb += [flags_wr.en.eq(1), flags_wr.addr.eq(src), flags_wr.data.eq(1)]
                     m.next = "ROW_FETCH"
 
-            # 3. neuron spikes: emit each, then deliver its row
+            # 3. neuron spikes: emit each, then deliver its row.  ROW_DONE of a spike's row
+            #    does EV_NEXT's work for the next (the clock EV_ROW takes), so that the row
+            #    read is addressed from a register, not from the spike list's block RAM
             with m.State("EV_NEXT"):
                 m.d.comb += [self.busy.eq(1), spikes_rd.addr.eq(spike_idx)]
                 with m.If(spike_idx == spike_count):
@@ -357,20 +388,25 @@ class SpikeCore(wiring.Component):
                 with m.If(self.spike_out.ready):
                     m.d.sync += [src.eq(spikes_rd.data), spike_idx.eq(spike_idx + 1),
                                  mode.eq(MODE_EVENT)]
-                    m.next = "ROW_FETCH"
+                    m.next = "EV_ROW"
+            with m.State("EV_ROW"):
+                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src)]  # for ROW_FETCH
+                m.next = "ROW_FETCH"
 
             # a row walk: deliver + depress (input/event) or potentiate (pot)
-            with m.State("ROW_FETCH"):
-                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src), x_rd.addr.eq(src)]
+            with m.State("ROW_FETCH"):  # the row word (addressed the clock before) in
+                m.d.comb += [self.busy.eq(1), x_rd.addr.eq(src)]
+                m.d.sync += row_q.eq(rows_rd.data)
                 m.next = "ROW_LOAD"
             with m.State("ROW_LOAD"):
                 m.d.comb += self.busy.eq(1)
-                start, length = rows_rd.data.start, rows_rd.data.length
-                m.d.sync += [k.eq(start), k_end.eq(start + length), cur_x.eq(x_rd.data)]
+                start, length = row_q.start, row_q.length
+                m.d.sync += [k.eq(start), k_next.eq(start + 1), k_end.eq(start + length),
+                             cur_x.eq(x_rd.data)]
                 m.d.comb += [syn.addr.eq(start), syn.r_en.eq(1)]
                 m.next = "ROW_WAIT"
             with m.State("ROW_WAIT"):  # the row's first synapse into its register
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), y_rd.addr.eq(syn_next.target)]
                 with m.If(k == k_end):
                     m.next = "ROW_DONE"
                 with m.Else():
@@ -379,8 +415,9 @@ class SpikeCore(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 w = syn_q
                 m.d.comb += [ring_rd.addr.eq(ring_addr(w.target, w.delay)),
-                             y_rd.addr.eq(w.target), flags_rd.addr.eq(w.target),
-                             syn.addr.eq(k + 1), syn.r_en.eq(1)]  # the next synapse
+                             flags_rd.addr.eq(w.target),
+                             syn.addr.eq(k_next), syn.r_en.eq(1)]  # the next synapse
+                m.d.sync += cur_y.eq(y_rd.data)
                 with m.If(mode == MODE_POT):
                     m.next = "SYN_POT"
                 with m.Else():
@@ -397,16 +434,17 @@ class SpikeCore(wiring.Component):
                     m.d.comb += ring_wr.data.eq(ring_rd.data + cur.weight)
                 m.d.comb += [
                     self.busy.eq(1), ring_wr.addr.eq(ring_addr(cur.target, cur.delay)),
-                    learn.trace.eq(y_rd.data), learn.shift.eq(stdp.depress_shift),
+                    learn.trace.eq(cur_y), learn.shift.eq(stdp.depress_shift),
+                    y_rd.addr.eq(syn_next.target),  # for the next synapse's SYN_USE
                     learn.potentiate.eq(0),
                 ]
                 self._write_back(m, syn, wb, cur.plastic & stdp.enable, k, cur, learn.w_next)
-                self._next_synapse(m, k, k_end)
+                self._next_synapse(m, k, k_next, k_end)
             with m.State("SYN_POT"):
                 m.d.comb += [self.busy.eq(1), learn.trace.eq(cur_x),
                              learn.shift.eq(stdp.potentiate_shift), learn.potentiate.eq(1)]
                 self._write_back(m, syn, wb, cur.plastic & flags_rd.data, k, cur, learn.w_next)
-                self._next_synapse(m, k, k_end)
+                self._next_synapse(m, k, k_next, k_end)
             with m.State("ROW_DONE"):
                 m.d.comb += self.busy.eq(1)
                 self._write_pending(m, syn, wb)  # the row's last write-back
@@ -414,8 +452,12 @@ class SpikeCore(wiring.Component):
                 with m.Switch(mode):
                     with m.Case(MODE_INPUT):
                         m.next = "IN_WAIT"
-                    with m.Case(MODE_EVENT):
-                        m.next = "EV_NEXT"
+                    with m.Case(MODE_EVENT):  # EV_NEXT's work
+                        m.d.comb += spikes_rd.addr.eq(spike_idx)
+                        with m.If(spike_idx == spike_count):
+                            m.next = "POT_START"
+                        with m.Else():
+                            m.next = "EV_EMIT"
                     with m.Default():
                         m.d.sync += src.eq(src + 1)
                         m.next = "POT_NEXT"
@@ -429,7 +471,7 @@ class SpikeCore(wiring.Component):
                 with m.Else():
                     m.next = "TR_START"
             with m.State("POT_NEXT"):
-                m.d.comb += self.busy.eq(1)
+                m.d.comb += [self.busy.eq(1), rows_rd.addr.eq(src)]  # for ROW_FETCH
                 with m.If(src == n_src):
                     m.next = "TR_START"
                 with m.Else():
@@ -488,10 +530,10 @@ class SpikeCore(wiring.Component):
                      wb["word"].weight.eq(weight)]
 
     @staticmethod
-    def _next_synapse(m: Module, k: Signal, k_end: Signal) -> None:
+    def _next_synapse(m: Module, k: Signal, k_next: Signal, k_end: Signal) -> None:
         """On to synapse k + 1 (read in SYN_USE, in its register by the next clock)."""
-        m.d.sync += k.eq(k + 1)
-        with m.If(k + 1 == k_end):
+        m.d.sync += [k.eq(k_next), k_next.eq(k_next + 1)]
+        with m.If(k_next == k_end):
             m.next = "ROW_DONE"
         with m.Else():
             m.next = "SYN_USE"

@@ -1239,7 +1239,11 @@ class Player(wiring.Component):
         m.d.comb += cost.eq(Mux(single, varint_len(hval),
                                 varint_len(hval) + Mux(rec_n >= 4, varint_len(cval), 0)
                                 + rec_n * ibytes_out))
-        fits = o_size + cost <= p.MAX_PAYLOAD
+        # registered in SIZE, one clock before DECIDE uses them: the step_ids word (a block
+        # RAM output) through the header's varint lengths into DECIDE's choice did not fit a
+        # 50 MHz clock
+        hval_q, cost_q = Signal(len(wval)), Signal(12)
+        fits = o_size + cost_q <= p.MAX_PAYLOAD
 
         start_ok = running & (~streamed | have_block | (q_count != 0))
         block_done = Signal()  # the step just computed was the INPUT block's last
@@ -1377,12 +1381,17 @@ class Player(wiring.Component):
                 m.d.comb += st_rd.addr.eq(id_off)
                 with m.If(o_open):
                     m.d.sync += [rec_n.eq(cnt - id_off), split.eq(0)]
-                    m.next = "DECIDE"
+                    m.next = "SIZE"
                 with m.Elif(window_free[o_slot]):
                     m.d.sync += [o_open.eq(1), o_cont.eq(0), o_first.eq(t),
                                  o_size.eq(p.BLOCK_HEADER_SIZE), o_steps.eq(0), o_gap.eq(0),
                                  rec_n.eq(cnt - id_off), split.eq(0)]
-                    m.next = "DECIDE"
+                    m.next = "SIZE"
+
+            with m.State("SIZE"):  # the record's header and bytes, for DECIDE
+                m.d.comb += st_rd.addr.eq(id_off)
+                m.d.sync += [hval_q.eq(hval), cost_q.eq(cost)]
+                m.next = "DECIDE"
 
             with m.State("DECIDE"):  # split_spike_blocks' choice for this step
                 m.d.comb += st_rd.addr.eq(id_off)
@@ -1390,13 +1399,14 @@ class Player(wiring.Component):
                     m.d.sync += [o_steps.eq(o_steps + 1), o_gap.eq(o_gap + 1)]
                     m.next = "STEP_END"
                 with m.Elif(fits):
-                    m.d.sync += [wptr.eq(o_size), wval.eq(hval), wi.eq(0), hi.eq(0)]
+                    m.d.sync += [wptr.eq(o_size), wval.eq(hval_q), wi.eq(0), hi.eq(0)]
                     m.next = "W_HEAD"
                 with m.Elif(o_steps != 0):  # the step opens the next frame
                     m.d.sync += close_then.eq(CLOSE_RECORD)
                     m.next = "CLOSE"
                 with m.Else():  # one step over more than one frame
                     m.d.sync += [rec_n.eq(fit), split.eq(1)]
+                    m.next = "SIZE"
 
             with m.State("W_HEAD"):
                 m.d.comb += [self.window.addr.eq(Cat(wptr[:10], o_slot[:self.out_bits])),

@@ -62,8 +62,9 @@ from enum import IntEnum
 
 SHIFT_BITS = 4  # decays and learning rates are shifts 0..15: 2**-15 is below any useful rate
 # clocks of one row walk besides its synapses: request/accept, fetch, load, wait (the first
-# synapse into its read register), done + one turn of the phase loop (a potentiation walk's
-# rows: one fewer, no request)
+# synapse into its read register), done + one turn of the phase loop (an input's flag check;
+# a spike's EV_ROW, which addresses its row word; a potentiation walk's rows: one fewer, no
+# request)
 ROW_CYCLES = 6
 
 
