@@ -1408,10 +1408,13 @@ class Player(wiring.Component):
                     m.d.sync += [rec_n.eq(fit), split.eq(1)]
                     m.next = "SIZE"
 
-            with m.State("W_HEAD"):
+            def write_varint_byte() -> None:  # wval's next 7 bits into the window
                 m.d.comb += [self.window.addr.eq(Cat(wptr[:10], o_slot[:self.out_bits])),
                              self.window.data.eq(varint_byte(wval)), self.window.en.eq(1)]
                 m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
+
+            with m.State("W_HEAD"):
+                write_varint_byte()
                 with m.If(wval[7:] == 0):
                     with m.If(single):
                         m.next = "W_DONE"
@@ -1422,9 +1425,7 @@ class Player(wiring.Component):
                         m.next = "W_ADDR"
 
             with m.State("W_COUNT"):
-                m.d.comb += [self.window.addr.eq(Cat(wptr[:10], o_slot[:self.out_bits])),
-                             self.window.data.eq(varint_byte(wval)), self.window.en.eq(1)]
-                m.d.sync += [wptr.eq(wptr + 1), wval.eq(wval >> 7)]
+                write_varint_byte()
                 with m.If(wval[7:] == 0):
                     m.next = "W_ADDR"
 

@@ -34,26 +34,23 @@ def hdl() -> None:
 def build(board_name: str, core: str | None, out: Path | None, units: bool) -> None:
     """Synthesise, place and route the core for a board; print the resource report."""
     from hdl.board import DoesNotFit, build_bitstream, unit_resources, units_table
-    from toolchain.boards import BoardError, get_board
-    from toolchain.targets.fpga.spec import SpecError, preset
 
-    try:
-        board = get_board(board_name)
-        spec = preset(core or board.core)
-    except (BoardError, SpecError) as e:
-        raise click.UsageError(str(e)) from None
+    board, spec = _board_and_core(board_name, core)
     out = out or board.bitstream_dir
+
+    def echo_units() -> None:
+        click.echo(units_table(unit_resources(out / "spikecore.il", board.family,
+                                              synth_opts=board.synth_opts)))
+
     try:
         report = build_bitstream(board, spec=spec, build_dir=out)
     except DoesNotFit as e:
         if units:
-            click.echo(units_table(unit_resources(out / "spikecore.il", board.family,
-                                                  synth_opts=board.synth_opts)))
+            echo_units()
         raise click.ClickException(f"{e}; {_smaller_hint(board, spec)}") from None
     click.echo(report.table())
     if units:
-        click.echo(units_table(unit_resources(out / "spikecore.il", board.family,
-                                              synth_opts=board.synth_opts)))
+        echo_units()
 
 
 @hdl.command()
@@ -66,15 +63,21 @@ def units(board_name: str, core: str | None, out: Path | None) -> None:
     """The logic and memory of each unit of the device (protocol engine units, core, link)
     from synthesis alone: quicker than 'build --units', which also places and routes."""
     from hdl.board import device_units, units_table
+
+    board, spec = _board_and_core(board_name, core)
+    click.echo(units_table(device_units(board, spec, out or Path("build/units") / board.name)))
+
+
+def _board_and_core(board_name: str, core: str | None) -> tuple[BoardSpec, CoreSpec]:
+    """The board and the core preset (the board's own unless named), or a usage error."""
     from toolchain.boards import BoardError, get_board
     from toolchain.targets.fpga.spec import SpecError, preset
 
     try:
         board = get_board(board_name)
-        spec = preset(core or board.core)
+        return board, preset(core or board.core)
     except (BoardError, SpecError) as e:
         raise click.UsageError(str(e)) from None
-    click.echo(units_table(device_units(board, spec, out or Path("build/units") / board.name)))
 
 
 def _smaller_hint(board: BoardSpec, spec: CoreSpec) -> str:
